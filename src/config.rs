@@ -1,0 +1,181 @@
+//! Configuration: embedded defaults, an optional file, then environment.
+//!
+//! `config/default.toml` is compiled into the binary, so `chophien serve`
+//! runs anywhere. A `--config` file overrides any subset of its keys, and
+//! `CHOPHIEN_<SECTION>__<KEY>` environment variables override both.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use figment::providers::{Env, Format, Toml};
+use figment::Figment;
+use serde::Deserialize;
+
+use crate::room::{RoomLimits, RoomSettings};
+
+/// The embedded default configuration.
+pub const DEFAULT_TOML: &str = include_str!("../config/default.toml");
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub auth: AuthConfig,
+    pub rooms: RoomsConfig,
+    pub limits: LimitsConfig,
+    pub store: StoreConfig,
+    pub demo: DemoConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ServerConfig {
+    pub listen: SocketAddr,
+    pub public_url: String,
+    pub max_frame_bytes: usize,
+    pub room_event_buffer: usize,
+    pub direct_queue: usize,
+    pub write_batch: usize,
+    pub ws_read_buffer_bytes: usize,
+    pub ws_write_buffer_bytes: usize,
+    pub ping_interval_secs: u64,
+    pub shutdown_grace_secs: u64,
+    pub web_root: PathBuf,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct AuthConfig {
+    pub secret: String,
+    pub token_ttl_secs: u64,
+    pub dev_tokens: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct RoomsConfig {
+    pub chat_history: usize,
+    pub max_chat_chars: usize,
+    pub replay_buffer: usize,
+    pub hearts_interval_ms: u64,
+    pub viewer_count_interval_ms: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct LimitsConfig {
+    pub chat_per_sec: u32,
+    pub chat_burst: u32,
+    pub hearts_per_sec: u32,
+    pub hearts_burst: u32,
+    pub actions_per_sec: u32,
+    pub actions_burst: u32,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum StoreKind {
+    Memory,
+    Redis,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct StoreConfig {
+    pub kind: StoreKind,
+    pub redis_url: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct DemoConfig {
+    pub enabled: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration: {0}")]
+pub struct ConfigError(String);
+
+impl Config {
+    /// Defaults, then `file` (if any), then `CHOPHIEN_*` variables.
+    pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
+        let mut figment = Figment::from(Toml::string(DEFAULT_TOML));
+        if let Some(file) = file {
+            if !file.exists() {
+                return Err(ConfigError(format!("{} does not exist", file.display())));
+            }
+            figment = figment.merge(Toml::file(file));
+        }
+        figment = figment.merge(Env::prefixed("CHOPHIEN_").split("__"));
+        let config: Config = figment.extract().map_err(|e| ConfigError(e.to_string()))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// The embedded defaults alone, ignoring the environment (for tests).
+    pub fn defaults() -> Config {
+        // The embedded file is part of the binary and covered by a test.
+        Figment::from(Toml::string(DEFAULT_TOML))
+            .extract()
+            .unwrap_or_else(|e| panic!("config/default.toml is invalid: {e}"))
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let s = &self.server;
+        if s.max_frame_bytes < 256 {
+            return Err(ConfigError("server.max_frame_bytes must be at least 256".into()));
+        }
+        if s.room_event_buffer == 0 || s.direct_queue == 0 || s.write_batch == 0 {
+            return Err(ConfigError("server queue sizes must be positive".into()));
+        }
+        let l = &self.limits;
+        if [l.chat_per_sec, l.chat_burst, l.hearts_per_sec, l.hearts_burst, l.actions_per_sec, l.actions_burst]
+            .contains(&0)
+        {
+            return Err(ConfigError("limits must be positive".into()));
+        }
+        if self.auth.secret.len() < 16 {
+            return Err(ConfigError("auth.secret must be at least 16 bytes".into()));
+        }
+        Ok(())
+    }
+
+    pub fn room_settings(&self) -> RoomSettings {
+        RoomSettings {
+            limits: RoomLimits {
+                chat_history: self.rooms.chat_history,
+                max_chat_chars: self.rooms.max_chat_chars,
+                ..RoomLimits::default()
+            },
+            replay_capacity: self.rooms.replay_buffer,
+            hearts_every: Duration::from_millis(self.rooms.hearts_interval_ms.max(10)),
+            viewer_count_every: Duration::from_millis(self.rooms.viewer_count_interval_ms.max(10)),
+        }
+    }
+
+    pub fn token_ttl(&self) -> Duration {
+        Duration::from_secs(self.auth.token_ttl_secs)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_embedded_defaults_parse_and_validate() {
+        let config = Config::defaults();
+        config.validate().unwrap();
+        assert_eq!(config.server.max_frame_bytes, 16 * 1024);
+        assert_eq!(config.store.kind, StoreKind::Memory);
+    }
+
+    #[test]
+    fn a_file_overrides_only_the_keys_it_names() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, "[server]\nmax_frame_bytes = 4096\n").unwrap();
+        let config = Config::load(Some(&path)).unwrap();
+        assert_eq!(config.server.max_frame_bytes, 4096);
+        assert_eq!(config.rooms.chat_history, 50);
+    }
+
+    #[test]
+    fn a_missing_file_is_an_error() {
+        assert!(Config::load(Some(Path::new("/nonexistent/chophien.toml"))).is_err());
+    }
+}

@@ -1,0 +1,28 @@
+//! # Chợ Phiên — a livestream-commerce session server
+//!
+//! Sellers go live, viewers watch, chat, tap hearts and buy during flash
+//! sales. This crate is the server; `web-client/` is the browser client and
+//! `loadtest/` the load-test harness.
+//!
+//! ## Layout
+//!
+//! - [`protocol`]: every WebSocket message and event (plain data, serde).
+//! - [`auth`]: signed access tokens (room, role, identity) and role permissions.
+//! - [`room`]: the live-session domain: state, rules, sequencing, replay.
+//!   Knows nothing of sockets.
+//! - [`bus`]: the seam room events flow through to connections (local today,
+//!   Redis pub/sub when rooms span nodes).
+//! - [`server`]: HTTP API, WebSocket connections, static files, life cycle.
+//! - [`config`], [`metrics`], [`demo`], [`clock`]: the supporting cast.
+//!
+//! `ARCHITECTURE.md` at the repository root has the code map and the invariants.
+
+pub mod auth;
+pub mod bus;
+pub mod clock;
+pub mod config;
+pub mod demo;
+pub mod metrics;
+pub mod protocol;
+pub mod room;
+pub mod server;

@@ -1,0 +1,94 @@
+//! Prometheus metrics, served at `/metrics`.
+//!
+//! Each server owns its own `prometheus::Registry` (no global recorder), so
+//! several servers in one test process keep separate counts.
+
+use prometheus::{Encoder, IntCounter, IntCounterVec, IntGauge, Opts, Registry, TextEncoder};
+
+use crate::protocol::ErrorCode;
+
+pub struct Metrics {
+    registry: Registry,
+    /// Open WebSocket connections.
+    pub connections: IntGauge,
+    /// Rooms on this node; set at scrape time from the room registry.
+    pub rooms: IntGauge,
+    /// Client frames received.
+    pub messages_in: IntCounter,
+    /// Frames written to clients (room events and direct replies).
+    pub messages_out: IntCounter,
+    /// Connections dropped because they fell too far behind their room.
+    pub slow_consumers: IntCounter,
+    /// Errors sent to clients, by stable code.
+    pub errors: IntCounterVec,
+}
+
+impl Metrics {
+    pub fn new() -> Metrics {
+        let registry = Registry::new_custom(Some("chophien".into()), None)
+            .unwrap_or_else(|_| Registry::new());
+        let connections = IntGauge::new("connections", "Open WebSocket connections").unwrap_or_else(unreachable_metric);
+        let rooms = IntGauge::new("rooms", "Rooms on this node").unwrap_or_else(unreachable_metric);
+        let messages_in = IntCounter::new("messages_in_total", "Client frames received").unwrap_or_else(unreachable_metric);
+        let messages_out = IntCounter::new("messages_out_total", "Frames written to clients").unwrap_or_else(unreachable_metric);
+        let slow_consumers = IntCounter::new(
+            "slow_consumer_disconnects_total",
+            "Connections dropped for falling too far behind their room",
+        )
+        .unwrap_or_else(unreachable_metric);
+        let errors = IntCounterVec::new(Opts::new("errors_total", "Errors sent to clients, by code"), &["code"])
+            .unwrap_or_else(unreachable_metric);
+        for collector in [
+            Box::new(connections.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(rooms.clone()),
+            Box::new(messages_in.clone()),
+            Box::new(messages_out.clone()),
+            Box::new(slow_consumers.clone()),
+            Box::new(errors.clone()),
+        ] {
+            // Names are distinct constants, so registration cannot collide.
+            let _ = registry.register(collector);
+        }
+        Metrics { registry, connections, rooms, messages_in, messages_out, slow_consumers, errors }
+    }
+
+    pub fn error(&self, code: ErrorCode) {
+        self.errors.with_label_values(&[code.as_str()]).inc();
+    }
+
+    /// The text exposition format.
+    pub fn render(&self) -> String {
+        let mut buffer = Vec::new();
+        if let Err(error) = TextEncoder::new().encode(&self.registry.gather(), &mut buffer) {
+            tracing::error!(%error, "could not encode metrics");
+        }
+        String::from_utf8(buffer).unwrap_or_default()
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics::new()
+    }
+}
+
+/// Metric constructors fail only on invalid names or labels, which are
+/// constants here: reaching this is a programming error caught by the tests.
+fn unreachable_metric<T>(error: prometheus::Error) -> T {
+    panic!("invalid metric definition: {error}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counters_show_up_in_the_text_format() {
+        let metrics = Metrics::new();
+        metrics.connections.set(3);
+        metrics.error(ErrorCode::RateLimited);
+        let text = metrics.render();
+        assert!(text.contains("chophien_connections 3"));
+        assert!(text.contains(r#"chophien_errors_total{code="rate_limited"} 1"#));
+    }
+}

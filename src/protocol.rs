@@ -1,0 +1,421 @@
+//! The wire protocol: every JSON message a client may send and every event the
+//! server may push, in one place.
+//!
+//! Frames are JSON text, internally tagged by `"type"` (snake_case). A client
+//! request may carry an `id`; the server echoes it in the `ack` or `error`
+//! that answers the request. Room events (chat, pins, counters, …) carry the
+//! room's `seq`, a strictly increasing per-room number that a reconnecting
+//! client sends back (`?last_seq=`) to receive what it missed.
+//!
+//! `docs/protocol.md` documents these types with examples; keep the two in
+//! step. Nothing here knows about sockets or rooms: these are plain data.
+
+use serde::{Deserialize, Serialize};
+
+use crate::auth::Role;
+
+/// Money is whole Vietnamese đồng: VND has no minor unit in practice.
+pub type Vnd = u64;
+
+/// Milliseconds since the Unix epoch, UTC. Clients format it in local time.
+pub type UnixMillis = u64;
+
+// ---------------------------------------------------------------------------
+// Client → server
+// ---------------------------------------------------------------------------
+
+/// One frame from a client: an optional request id plus the message itself.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+pub struct ClientFrame {
+    /// Echoed in the `ack` or `error` that answers this frame, so a client can
+    /// match replies to requests. Bounded in length by the reader.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    #[serde(flatten)]
+    pub message: ClientMessage,
+}
+
+/// Everything a client may ask of its room.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ClientMessage {
+    /// Application-level keep-alive; answered by `pong`.
+    Ping,
+    /// Send a chat message to the room.
+    Chat { text: String },
+    /// Tap the heart button `count` times (1 when absent). Aggregated by the
+    /// server and broadcast as counts at a fixed rate.
+    Heart {
+        #[serde(default = "one")]
+        count: u32,
+    },
+    /// Seller: the room goes from `scheduled` to `live`.
+    GoLive,
+    /// Seller: end the live session; the room closes for everyone.
+    EndLive,
+    /// Seller: add a product to the room's catalog.
+    AddProduct { product: NewProduct },
+    /// Seller: change some fields of a product. Absent fields are unchanged.
+    UpdateProduct {
+        product_id: String,
+        #[serde(flatten)]
+        changes: ProductChanges,
+    },
+    /// Seller: remove a product from the catalog (unpins it if pinned).
+    RemoveProduct { product_id: String },
+    /// Seller or moderator: show this product on every viewer's screen.
+    PinProduct { product_id: String },
+    /// Seller or moderator: clear the pinned product.
+    UnpinProduct,
+    /// Moderator: remove a chat message from the room and its history.
+    DeleteMessage { message_id: u64 },
+    /// Moderator: the user may not chat for `minutes` minutes.
+    MuteUser { user_id: String, minutes: u32 },
+    /// Moderator: lift a mute early.
+    UnmuteUser { user_id: String },
+    /// Moderator: disconnect the user; the same identity cannot rejoin.
+    BanUser { user_id: String },
+    /// Moderator: minimum seconds between two messages of one user (0 = off).
+    SetSlowMode { seconds: u32 },
+    /// Moderator: replace the room's banned-words list.
+    SetBannedWords { words: Vec<String> },
+}
+
+fn one() -> u32 {
+    1
+}
+
+/// The message types a client may send, for telling `unknown_type` from
+/// `bad_request` when a frame does not parse.
+pub const CLIENT_MESSAGE_TYPES: &[&str] = &[
+    "ping",
+    "chat",
+    "heart",
+    "go_live",
+    "end_live",
+    "add_product",
+    "update_product",
+    "remove_product",
+    "pin_product",
+    "unpin_product",
+    "delete_message",
+    "mute_user",
+    "unmute_user",
+    "ban_user",
+    "set_slow_mode",
+    "set_banned_words",
+];
+
+/// A product as the seller first describes it; the server assigns its id.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+pub struct NewProduct {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    pub price_vnd: Vnd,
+    #[serde(default)]
+    pub stock: u32,
+    #[serde(default)]
+    pub image_url: Option<String>,
+}
+
+/// Fields of a product that `update_product` may change.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+pub struct ProductChanges {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub price_vnd: Option<Vnd>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stock: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_url: Option<String>,
+}
+
+// ---------------------------------------------------------------------------
+// Shared data
+// ---------------------------------------------------------------------------
+
+/// Where a room is in its life.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum RoomStatus {
+    Scheduled,
+    Live,
+    Ended,
+}
+
+/// A product in a room's catalog.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+pub struct Product {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    pub price_vnd: Vnd,
+    pub stock: u32,
+    pub image_url: Option<String>,
+}
+
+/// One chat message as shown to everyone.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+pub struct ChatMessage {
+    /// Unique within the room; moderators delete by it.
+    pub id: u64,
+    pub user_id: String,
+    pub name: String,
+    pub role: Role,
+    pub text: String,
+    pub sent_at: UnixMillis,
+}
+
+/// The public description of a room (HTTP API and snapshots).
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+pub struct RoomInfo {
+    pub id: String,
+    pub title: String,
+    pub seller_name: String,
+    pub status: RoomStatus,
+    pub viewer_count: u64,
+    pub pinned_product_id: Option<String>,
+    pub created_at: UnixMillis,
+}
+
+/// Moderation settings everyone may see (so a client can show "slow mode").
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+pub struct ChatSettings {
+    pub slow_mode_seconds: u32,
+}
+
+/// Who the connection is, as the server understood its token.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+pub struct Me {
+    pub user_id: String,
+    pub name: String,
+    pub role: Role,
+}
+
+/// Everything a client needs to draw the room from scratch.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+pub struct Snapshot {
+    /// The seq of the last event included in this snapshot; events that
+    /// follow carry larger numbers.
+    pub seq: u64,
+    pub room: RoomInfo,
+    pub products: Vec<Product>,
+    pub pinned_product: Option<Product>,
+    /// The most recent chat messages, oldest first.
+    pub chat: Vec<ChatMessage>,
+    pub settings: ChatSettings,
+    pub hearts_total: u64,
+    pub me: Me,
+}
+
+// ---------------------------------------------------------------------------
+// Server → client
+// ---------------------------------------------------------------------------
+
+/// An event that happened in a room, sent to every connection in it.
+/// Serialized once per event with its `seq` and shared by all recipients.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum RoomEvent {
+    Chat { message: ChatMessage },
+    MessageDeleted { message_id: u64 },
+    /// Hearts tapped since the previous `hearts` event, and the room total.
+    Hearts { count: u64, total: u64 },
+    ViewerCount { count: u64 },
+    RoomStatus { status: RoomStatus },
+    /// The room has ended; the server closes every connection after this.
+    RoomClosed { reason: String },
+    ProductUpserted { product: Product },
+    ProductRemoved { product_id: String },
+    ProductPinned { product: Product },
+    ProductUnpinned,
+    UserMuted { user_id: String, until: UnixMillis },
+    UserUnmuted { user_id: String },
+    UserBanned { user_id: String },
+    SettingsChanged { settings: ChatSettings },
+}
+
+/// A room event with its sequence number, as it goes on the wire.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+pub struct SequencedEvent {
+    pub seq: u64,
+    #[serde(flatten)]
+    pub event: RoomEvent,
+}
+
+/// A message for one connection only.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum DirectEvent {
+    /// First frame after joining (or after a resume that could not be served
+    /// from the replay buffer).
+    Snapshot(Box<Snapshot>),
+    /// First frame after a successful resume; the missed room events follow,
+    /// `from_seq` to `to_seq` inclusive (none when `from_seq > to_seq`).
+    Resumed { from_seq: u64, to_seq: u64, me: Me },
+    /// The request with this id succeeded.
+    Ack { id: String },
+    /// The request failed, or the server rejected a frame.
+    Error(ErrorEvent),
+    Pong,
+    /// The server is shutting down; reconnect (with `last_seq`) shortly.
+    ServerShutdown,
+}
+
+/// A typed error: `code` is stable and meant for programs, `message` for people.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+pub struct ErrorEvent {
+    /// The id of the request that failed, when it had one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    pub code: ErrorCode,
+    pub message: String,
+    /// For `rate_limited` and `slow_mode`: when to try again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after_ms: Option<u64>,
+}
+
+/// Stable error codes, shared by WebSocket `error` events and HTTP bodies.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// The frame is not valid JSON, or a field is missing or of the wrong type.
+    BadRequest,
+    /// The frame's `type` is not one the server knows.
+    UnknownType,
+    /// A binary frame where only text is accepted.
+    UnsupportedFrame,
+    /// The token is missing, invalid or expired (HTTP 401).
+    Unauthorized,
+    /// The role does not allow this action.
+    Forbidden,
+    RoomNotFound,
+    ProductNotFound,
+    MessageNotFound,
+    /// The room has ended; it accepts no joins or actions.
+    RoomEnded,
+    /// The action does not fit the room's current status (e.g. going live twice).
+    InvalidState,
+    /// A field is present but its value is not acceptable (empty text, …).
+    InvalidValue,
+    Muted,
+    Banned,
+    SlowMode,
+    BannedWord,
+    RateLimited,
+    /// A room with this id exists already.
+    AlreadyExists,
+    /// The server is shutting down or overloaded.
+    Unavailable,
+    Internal,
+}
+
+impl ErrorCode {
+    /// The code as it appears on the wire and in metrics labels.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::BadRequest => "bad_request",
+            ErrorCode::UnknownType => "unknown_type",
+            ErrorCode::UnsupportedFrame => "unsupported_frame",
+            ErrorCode::Unauthorized => "unauthorized",
+            ErrorCode::Forbidden => "forbidden",
+            ErrorCode::RoomNotFound => "room_not_found",
+            ErrorCode::ProductNotFound => "product_not_found",
+            ErrorCode::MessageNotFound => "message_not_found",
+            ErrorCode::RoomEnded => "room_ended",
+            ErrorCode::InvalidState => "invalid_state",
+            ErrorCode::InvalidValue => "invalid_value",
+            ErrorCode::Muted => "muted",
+            ErrorCode::Banned => "banned",
+            ErrorCode::SlowMode => "slow_mode",
+            ErrorCode::BannedWord => "banned_word",
+            ErrorCode::RateLimited => "rate_limited",
+            ErrorCode::AlreadyExists => "already_exists",
+            ErrorCode::Unavailable => "unavailable",
+            ErrorCode::Internal => "internal",
+        }
+    }
+}
+
+/// WebSocket close codes the server uses, with the reason text it sends.
+pub mod close {
+    /// The server is shutting down (RFC 6455 "going away").
+    pub const GOING_AWAY: u16 = 1001;
+    /// A frame was larger than the configured limit (RFC 6455 "message too big").
+    pub const MESSAGE_TOO_BIG: u16 = 1009;
+    /// The room ended.
+    pub const ROOM_CLOSED: u16 = 4000;
+    /// The user was banned from the room.
+    pub const BANNED: u16 = 4003;
+    /// The client fell too far behind the room's events; reconnect with
+    /// `last_seq` to resume.
+    pub const SLOW_CONSUMER: u16 = 4008;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_client_message_type_is_listed() {
+        let samples = [
+            r#"{"type":"ping"}"#,
+            r#"{"type":"chat","text":"x"}"#,
+            r#"{"type":"heart"}"#,
+            r#"{"type":"go_live"}"#,
+            r#"{"type":"end_live"}"#,
+            r#"{"type":"add_product","product":{"name":"n","price_vnd":1}}"#,
+            r#"{"type":"update_product","product_id":"p"}"#,
+            r#"{"type":"remove_product","product_id":"p"}"#,
+            r#"{"type":"pin_product","product_id":"p"}"#,
+            r#"{"type":"unpin_product"}"#,
+            r#"{"type":"delete_message","message_id":1}"#,
+            r#"{"type":"mute_user","user_id":"u","minutes":1}"#,
+            r#"{"type":"unmute_user","user_id":"u"}"#,
+            r#"{"type":"ban_user","user_id":"u"}"#,
+            r#"{"type":"set_slow_mode","seconds":1}"#,
+            r#"{"type":"set_banned_words","words":[]}"#,
+        ];
+        assert_eq!(samples.len(), CLIENT_MESSAGE_TYPES.len());
+        for (sample, name) in samples.iter().zip(CLIENT_MESSAGE_TYPES) {
+            let frame: ClientFrame = serde_json::from_str(sample).unwrap();
+            let back = serde_json::to_value(&frame).unwrap();
+            assert_eq!(back["type"], *name);
+        }
+    }
+
+    #[test]
+    fn request_id_is_optional_and_kept() {
+        let frame: ClientFrame =
+            serde_json::from_str(r#"{"id":"r1","type":"chat","text":"chào"}"#).unwrap();
+        assert_eq!(frame.id.as_deref(), Some("r1"));
+        assert_eq!(frame.message, ClientMessage::Chat { text: "chào".into() });
+    }
+
+    #[test]
+    fn heart_count_defaults_to_one() {
+        let frame: ClientFrame = serde_json::from_str(r#"{"type":"heart"}"#).unwrap();
+        assert_eq!(frame.message, ClientMessage::Heart { count: 1 });
+    }
+
+    #[test]
+    fn room_event_carries_seq_beside_its_fields() {
+        let json = serde_json::to_string(&SequencedEvent {
+            seq: 7,
+            event: RoomEvent::ViewerCount { count: 3 },
+        })
+        .unwrap();
+        assert_eq!(json, r#"{"seq":7,"type":"viewer_count","count":3}"#);
+    }
+
+    #[test]
+    fn error_code_strings_match_serde() {
+        for code in [ErrorCode::BadRequest, ErrorCode::RateLimited, ErrorCode::RoomNotFound] {
+            assert_eq!(serde_json::to_value(code).unwrap(), code.as_str());
+        }
+    }
+}

@@ -1,0 +1,370 @@
+//! Rooms: the live-session domain.
+//!
+//! A [`Room`] owns one live session's state ([`state::RoomState`]), numbers
+//! its events, keeps a replay buffer for reconnecting clients, and publishes
+//! every event through the [`bus`](crate::bus) seam. It knows nothing of
+//! sockets, HTTP or JSON frames from clients: connections call
+//! [`Room::join`] and [`Room::request`] with an [`Actor`] taken from a
+//! verified token and get frames to forward.
+//!
+//! One `parking_lot::Mutex` guards a room's state. No `.await` happens while
+//! it is held, and it is held while an event is numbered, serialized,
+//! buffered and published, so every subscriber sees events in `seq` order and
+//! a joining client's snapshot and its subscription meet exactly.
+//! Hearts skip the lock entirely (an atomic counter flushed by a ticker).
+
+mod history;
+mod registry;
+pub mod state;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use axum::extract::ws::Utf8Bytes;
+use parking_lot::Mutex;
+use serde::Serialize;
+use tokio::sync::broadcast;
+use tokio_util::sync::CancellationToken;
+
+use crate::auth::Role;
+use crate::bus::{Frame, RoomChannel};
+use crate::protocol::{
+    ClientMessage, DirectEvent, ErrorCode, Me, RoomEvent, RoomInfo, SequencedEvent, Snapshot,
+    UnixMillis,
+};
+
+use history::ReplayBuffer;
+pub use registry::{NewRoom, RoomRegistry, RoomSettings};
+pub use state::{Actor, Now, RoomLimits, RoomState};
+
+/// Why a room refused a request. Each maps to one stable [`ErrorCode`].
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum RoomError {
+    #[error("your role does not allow this")]
+    Forbidden,
+    #[error("no such room")]
+    RoomNotFound,
+    #[error("no such product in this room")]
+    ProductNotFound,
+    #[error("no such chat message")]
+    MessageNotFound,
+    #[error("this room has ended")]
+    Ended,
+    #[error("{0}")]
+    InvalidState(String),
+    #[error("{0}")]
+    InvalidValue(String),
+    #[error("you are muted in this room")]
+    Muted { until: UnixMillis },
+    #[error("slow mode is on: wait before sending another message")]
+    SlowMode { retry_after: Duration },
+    #[error("the message contains a word not allowed in this room")]
+    BannedWord,
+    #[error("you are banned from this room")]
+    Banned,
+    #[error("a room with this id exists already")]
+    AlreadyExists,
+}
+
+impl RoomError {
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            RoomError::Forbidden => ErrorCode::Forbidden,
+            RoomError::RoomNotFound => ErrorCode::RoomNotFound,
+            RoomError::ProductNotFound => ErrorCode::ProductNotFound,
+            RoomError::MessageNotFound => ErrorCode::MessageNotFound,
+            RoomError::Ended => ErrorCode::RoomEnded,
+            RoomError::InvalidState(_) => ErrorCode::InvalidState,
+            RoomError::InvalidValue(_) => ErrorCode::InvalidValue,
+            RoomError::Muted { .. } => ErrorCode::Muted,
+            RoomError::SlowMode { .. } => ErrorCode::SlowMode,
+            RoomError::BannedWord => ErrorCode::BannedWord,
+            RoomError::Banned => ErrorCode::Banned,
+            RoomError::AlreadyExists => ErrorCode::AlreadyExists,
+        }
+    }
+
+    /// When the client may try again, for errors that pass with time.
+    pub fn retry_after_ms(&self) -> Option<u64> {
+        match self {
+            RoomError::SlowMode { retry_after } => Some(retry_after.as_millis().max(1) as u64),
+            RoomError::Muted { until } => Some(until.saturating_sub(crate::clock::unix_millis())),
+            _ => None,
+        }
+    }
+}
+
+/// One live session.
+pub struct Room {
+    pub id: String,
+    inner: Mutex<Inner>,
+    channel: Arc<dyn RoomChannel>,
+    /// Hearts tapped since the last flush. An atomic, not part of `inner`, so
+    /// ten thousand thumbs never contend for the room lock.
+    hearts_pending: AtomicU64,
+    /// Cancelled once the room has ended and its last event is published.
+    closed: CancellationToken,
+}
+
+struct Inner {
+    state: RoomState,
+    /// The seq of the last published event; 0 before the first.
+    seq: u64,
+    history: ReplayBuffer,
+    /// Who is connected, by connection id.
+    members: HashMap<u64, Member>,
+    next_member_id: u64,
+    hearts_total: u64,
+    /// The viewer count clients were last told, to publish only changes.
+    viewers_published: u64,
+}
+
+struct Member {
+    user_id: String,
+    role: Role,
+    /// Cancelled to disconnect this member (a ban).
+    kicked: CancellationToken,
+}
+
+/// A connection's place in a room: what to send first, the live event
+/// stream, and the signals that end it. Dropping it leaves the room.
+pub struct Membership {
+    /// A snapshot, or `resumed` followed by the missed events.
+    pub initial: Vec<Utf8Bytes>,
+    pub events: broadcast::Receiver<Frame>,
+    /// Cancelled when this member is banned.
+    pub kicked: CancellationToken,
+    /// Cancelled when the room ends (after its `room_closed` event).
+    pub room_closed: CancellationToken,
+    /// The seq of the last event in `initial`.
+    pub seq: u64,
+    guard: MemberGuard,
+}
+
+impl Membership {
+    pub fn room(&self) -> &Arc<Room> {
+        &self.guard.room
+    }
+}
+
+struct MemberGuard {
+    room: Arc<Room>,
+    member_id: u64,
+}
+
+impl Drop for MemberGuard {
+    fn drop(&mut self) {
+        self.room.inner.lock().members.remove(&self.member_id);
+    }
+}
+
+impl Room {
+    fn new(state: RoomState, channel: Arc<dyn RoomChannel>, replay_capacity: usize) -> Room {
+        Room {
+            id: state.info.id.clone(),
+            inner: Mutex::new(Inner {
+                state,
+                seq: 0,
+                history: ReplayBuffer::new(replay_capacity),
+                members: HashMap::new(),
+                next_member_id: 1,
+                hearts_total: 0,
+                viewers_published: 0,
+            }),
+            channel,
+            hearts_pending: AtomicU64::new(0),
+            closed: CancellationToken::new(),
+        }
+    }
+
+    /// The room as the HTTP API and room lists show it.
+    pub fn info(&self) -> RoomInfo {
+        let inner = self.inner.lock();
+        let mut info = inner.state.info.clone();
+        info.viewer_count = inner.viewer_count();
+        info
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.closed.is_cancelled()
+    }
+
+    pub fn is_banned(&self, user_id: &str) -> bool {
+        self.inner.lock().state.is_banned(user_id)
+    }
+
+    /// Enter the room. With `last_seq`, try to resume: the client gets the
+    /// events it missed if the replay buffer still has them, or a snapshot.
+    pub fn join(
+        self: &Arc<Self>,
+        actor: &Actor,
+        last_seq: Option<u64>,
+    ) -> Result<Membership, RoomError> {
+        let mut inner = self.inner.lock();
+        if inner.state.is_banned(&actor.user_id) {
+            return Err(RoomError::Banned);
+        }
+        if self.closed.is_cancelled() {
+            return Err(RoomError::Ended);
+        }
+        // Subscribing under the lock that also guards publishing means no
+        // event falls between the snapshot and the stream, and none arrives twice.
+        let events = self.channel.subscribe();
+        let me = Me { user_id: actor.user_id.clone(), name: actor.name.clone(), role: actor.role };
+        let replay = last_seq.and_then(|last| inner.history.since(last, inner.seq).map(|f| (last, f)));
+        let initial = match replay {
+            Some((last, frames)) => {
+                let resumed = DirectEvent::Resumed { from_seq: last + 1, to_seq: inner.seq, me };
+                let mut initial = Vec::with_capacity(frames.len() + 1);
+                initial.push(to_json(&resumed));
+                initial.extend(frames.into_iter().map(|f| f.json));
+                initial
+            }
+            None => vec![to_json(&DirectEvent::Snapshot(Box::new(inner.snapshot(me))))],
+        };
+        let member_id = inner.next_member_id;
+        inner.next_member_id += 1;
+        let kicked = CancellationToken::new();
+        inner.members.insert(
+            member_id,
+            Member { user_id: actor.user_id.clone(), role: actor.role, kicked: kicked.clone() },
+        );
+        Ok(Membership {
+            initial,
+            events,
+            kicked,
+            room_closed: self.closed.clone(),
+            seq: inner.seq,
+            guard: MemberGuard { room: Arc::clone(self), member_id },
+        })
+    }
+
+    /// Carry out a client's request as `actor`.
+    pub fn request(&self, actor: &Actor, message: &ClientMessage) -> Result<(), RoomError> {
+        let mut inner = self.inner.lock();
+        let events = inner.state.apply(actor, message, Now::current())?;
+        if let ClientMessage::BanUser { user_id } = message {
+            for member in inner.members.values().filter(|m| &m.user_id == user_id) {
+                member.kicked.cancel();
+            }
+        }
+        self.publish_all(&mut inner, events);
+        Ok(())
+    }
+
+    /// Count hearts; they go out in the next `hearts` event.
+    pub fn heart(&self, count: u32) {
+        self.hearts_pending.fetch_add(u64::from(count), Ordering::Relaxed);
+    }
+
+    /// End the room for everyone. Idempotent.
+    pub fn close(&self, reason: &str) {
+        let mut inner = self.inner.lock();
+        let events = inner.state.end(reason);
+        self.publish_all(&mut inner, events);
+    }
+
+    /// Publish the hearts tapped since the last flush, if any.
+    pub fn flush_hearts(&self) {
+        let count = self.hearts_pending.swap(0, Ordering::Relaxed);
+        if count == 0 {
+            return;
+        }
+        let mut inner = self.inner.lock();
+        inner.hearts_total += count;
+        let total = inner.hearts_total;
+        self.publish(&mut inner, RoomEvent::Hearts { count, total });
+    }
+
+    /// Publish the viewer count if it changed since clients were last told.
+    pub fn flush_viewer_count(&self) {
+        let mut inner = self.inner.lock();
+        let count = inner.viewer_count();
+        if count != inner.viewers_published {
+            inner.viewers_published = count;
+            self.publish(&mut inner, RoomEvent::ViewerCount { count });
+        }
+    }
+
+    /// Run the room's periodic work (hearts, viewer count) until it closes.
+    /// Holds only a weak reference, so a dropped room stops its ticker.
+    pub fn spawn_ticker(self: &Arc<Self>, hearts_every: Duration, viewers_every: Duration) {
+        let room: Weak<Room> = Arc::downgrade(self);
+        let closed = self.closed.clone();
+        tokio::spawn(async move {
+            let mut hearts = tokio::time::interval(hearts_every);
+            let mut viewers = tokio::time::interval(viewers_every);
+            hearts.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            viewers.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    _ = closed.cancelled() => return,
+                    _ = hearts.tick() => match room.upgrade() {
+                        Some(room) => room.flush_hearts(),
+                        None => return,
+                    },
+                    _ = viewers.tick() => match room.upgrade() {
+                        Some(room) => room.flush_viewer_count(),
+                        None => return,
+                    },
+                }
+            }
+        });
+    }
+
+    fn publish_all(&self, inner: &mut Inner, events: Vec<RoomEvent>) {
+        let mut ended = false;
+        for event in events {
+            ended |= matches!(event, RoomEvent::RoomClosed { .. });
+            self.publish(inner, event);
+        }
+        if ended {
+            self.closed.cancel();
+        }
+    }
+
+    /// Number, serialize once, buffer for replay, and send to every subscriber.
+    fn publish(&self, inner: &mut Inner, event: RoomEvent) {
+        inner.seq += 1;
+        let seq = inner.seq;
+        let frame = Frame { seq, json: to_json(&SequencedEvent { seq, event }) };
+        inner.history.push(frame.clone());
+        self.channel.publish(frame);
+    }
+}
+
+impl Inner {
+    fn viewer_count(&self) -> u64 {
+        self.members.values().filter(|m| m.role == Role::Viewer).count() as u64
+    }
+
+    fn snapshot(&self, me: Me) -> Snapshot {
+        let mut room = self.state.info.clone();
+        room.viewer_count = self.viewer_count();
+        Snapshot {
+            seq: self.seq,
+            room,
+            products: self.state.products.clone(),
+            pinned_product: self.state.pinned_product().cloned(),
+            chat: self.state.chat.iter().cloned().collect(),
+            settings: self.state.settings.clone(),
+            hearts_total: self.hearts_total,
+            me,
+        }
+    }
+}
+
+/// Serialize a protocol value. Our types always serialize (no maps with
+/// non-string keys, no failing `Serialize` impls), so a failure is a bug
+/// worth a loud log, answered with an `internal` error frame.
+pub fn to_json<T: Serialize>(value: &T) -> Utf8Bytes {
+    match serde_json::to_string(value) {
+        Ok(json) => Utf8Bytes::from(json),
+        Err(error) => {
+            tracing::error!(%error, "could not serialize a protocol value");
+            Utf8Bytes::from_static(r#"{"type":"error","code":"internal","message":"serialization failed"}"#)
+        }
+    }
+}

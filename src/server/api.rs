@@ -1,0 +1,220 @@
+//! HTTP handlers: rooms, dev tokens, health, readiness, metrics.
+//!
+//! Every error is an [`ApiError`]: an HTTP status and a JSON body
+//! `{"error":{"code":"…","message":"…"}}` with the same stable codes as the
+//! WebSocket protocol.
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::auth::{AuthError, Claims, Role};
+use crate::protocol::{ErrorCode, NewProduct, Product, RoomInfo};
+use crate::room::{NewRoom, RoomError};
+
+use super::AppState;
+
+/// An HTTP error with a typed JSON body.
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: ErrorCode, message: impl Into<String>) -> ApiError {
+        ApiError { status, code, message: message.into() }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = json!({ "error": { "code": self.code, "message": self.message } });
+        (self.status, Json(body)).into_response()
+    }
+}
+
+impl From<AuthError> for ApiError {
+    fn from(e: AuthError) -> ApiError {
+        ApiError::new(StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized, e.to_string())
+    }
+}
+
+impl From<RoomError> for ApiError {
+    fn from(e: RoomError) -> ApiError {
+        let status = match e {
+            RoomError::RoomNotFound | RoomError::ProductNotFound | RoomError::MessageNotFound => {
+                StatusCode::NOT_FOUND
+            }
+            RoomError::Forbidden | RoomError::Banned => StatusCode::FORBIDDEN,
+            RoomError::Ended => StatusCode::GONE,
+            RoomError::AlreadyExists | RoomError::InvalidState(_) => StatusCode::CONFLICT,
+            RoomError::Muted { .. } | RoomError::SlowMode { .. } => StatusCode::TOO_MANY_REQUESTS,
+            RoomError::InvalidValue(_) | RoomError::BannedWord => StatusCode::UNPROCESSABLE_ENTITY,
+        };
+        ApiError::new(status, e.code(), e.to_string())
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(e: JsonRejection) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, ErrorCode::BadRequest, e.body_text())
+    }
+}
+
+fn forbidden(message: &str) -> ApiError {
+    ApiError::new(StatusCode::FORBIDDEN, ErrorCode::Forbidden, message)
+}
+
+/// The verified claims of the request's `Authorization: Bearer` token.
+pub fn bearer_claims(state: &AppState, headers: &HeaderMap) -> Result<Claims, ApiError> {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or(AuthError::Missing)?;
+    Ok(state.keys.verify(token.trim())?)
+}
+
+pub async fn healthz() -> Json<serde_json::Value> {
+    Json(json!({ "status": "ok" }))
+}
+
+/// Ready when not shutting down. (The sale store joins this check when it lands.)
+pub async fn readyz(State(state): State<AppState>) -> Response {
+    if state.shutdown.is_cancelled() {
+        let body = json!({ "status": "shutting_down" });
+        return (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response();
+    }
+    Json(json!({ "status": "ready", "rooms": state.rooms.len() })).into_response()
+}
+
+pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    state.metrics.rooms.set(state.rooms.len() as i64);
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.metrics.render())
+}
+
+pub async fn list_rooms(State(state): State<AppState>) -> Json<Vec<RoomInfo>> {
+    Json(state.rooms.list())
+}
+
+pub async fn get_room(
+    State(state): State<AppState>,
+    Path(room_id): Path<String>,
+) -> Result<Json<RoomInfo>, ApiError> {
+    let room = state.rooms.get(&room_id).ok_or(RoomError::RoomNotFound)?;
+    Ok(Json(room.info()))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct CreateRoom {
+    /// Defaults to the seller token's room; admins may choose or omit it.
+    #[serde(default)]
+    id: Option<String>,
+    title: String,
+    /// Defaults to the token's display name.
+    #[serde(default)]
+    seller_name: Option<String>,
+    #[serde(default)]
+    products: Vec<NewProduct>,
+}
+
+/// `POST /api/rooms`: an admin opens any room; a seller opens the room their
+/// token names.
+pub async fn create_room(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Json<CreateRoom>, JsonRejection>,
+) -> Result<(StatusCode, Json<RoomInfo>), ApiError> {
+    let claims = bearer_claims(&state, &headers)?;
+    let Json(body) = body?;
+    let id = match claims.role {
+        Role::Admin => body.id,
+        Role::Seller => match body.id {
+            Some(id) if id != claims.room => {
+                return Err(forbidden("a seller token opens only the room it names"))
+            }
+            _ => Some(claims.room.clone()),
+        },
+        _ => return Err(forbidden("only a seller or an admin may open a room")),
+    };
+    let products = body
+        .products
+        .into_iter()
+        .enumerate()
+        .map(|(i, p)| Product {
+            id: format!("p{}", i + 1),
+            name: p.name,
+            description: p.description,
+            price_vnd: p.price_vnd,
+            stock: p.stock,
+            image_url: p.image_url,
+        })
+        .collect();
+    let room = state.rooms.create(NewRoom {
+        id,
+        title: body.title,
+        seller_name: body.seller_name.unwrap_or_else(|| claims.name.clone()),
+        products,
+    })?;
+    tracing::info!(room = %room.id, by = %claims.sub, "room created");
+    Ok((StatusCode::CREATED, Json(room.info())))
+}
+
+/// `POST /api/rooms/{id}/close`: end the room for everyone.
+pub async fn close_room(
+    State(state): State<AppState>,
+    Path(room_id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<RoomInfo>, ApiError> {
+    let claims = bearer_claims(&state, &headers)?;
+    if state.rooms.get(&room_id).is_none() {
+        return Err(RoomError::RoomNotFound.into());
+    }
+    if !claims.manages(&room_id) {
+        return Err(forbidden("only the room's seller or an admin may close it"));
+    }
+    let info = state.rooms.close(&room_id, "the room was closed")?;
+    tracing::info!(room = %room_id, by = %claims.sub, "room closed");
+    Ok(Json(info))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct DevTokenRequest {
+    room: String,
+    name: String,
+}
+
+/// `POST /api/dev/token`: a viewer token for anyone, when `auth.dev_tokens`
+/// is on (the demo and local development). Never a seller token.
+pub async fn dev_token(
+    State(state): State<AppState>,
+    body: Result<Json<DevTokenRequest>, JsonRejection>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    if !state.config.auth.dev_tokens {
+        return Err(ApiError::new(StatusCode::NOT_FOUND, ErrorCode::BadRequest, "dev tokens are disabled"));
+    }
+    let Json(body) = body?;
+    let name = body.name.trim();
+    if name.is_empty() || name.chars().count() > 40 {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            ErrorCode::InvalidValue,
+            "a name has 1 to 40 characters",
+        ));
+    }
+    if state.rooms.get(&body.room).is_none() {
+        return Err(RoomError::RoomNotFound.into());
+    }
+    let identity = format!("v-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+    let claims = Claims::new(&identity, name, &body.room, Role::Viewer, state.config.token_ttl());
+    let token = state.keys.sign(&claims).map_err(|e| {
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::Internal, e.to_string())
+    })?;
+    Ok(Json(json!({ "token": token, "identity": identity, "room": body.room, "role": "viewer" })))
+}

@@ -1,0 +1,397 @@
+//! One WebSocket connection: a reader and a writer, joined in one task.
+//!
+//! The **reader** parses each client frame, applies the rate limits, hands
+//! the request to the room and queues the reply (`ack`, `error`, `pong`) on
+//! a small bounded direct queue. It never writes to the socket.
+//!
+//! The **writer** is the only code that writes. It sends the join frames,
+//! then forwards the room's shared event frames and the direct replies,
+//! draining whatever is ready (up to `write_batch`) with `feed` and flushing
+//! once. It ends the connection with a close code that says why: the server
+//! is shutting down (1001), a frame was too big (1009), the room closed
+//! (4000), the user was banned (4003), or the client fell too far behind its
+//! room (4008; it may resume with `last_seq`). A write that stalls longer
+//! than `WRITE_TIMEOUT` also counts as a slow consumer.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
+use futures_util::stream::{SplitSink, SplitStream};
+use futures_util::{SinkExt, StreamExt};
+use tokio::sync::{broadcast, mpsc};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::protocol::{close, ClientFrame, ClientMessage, DirectEvent, ErrorCode, ErrorEvent, CLIENT_MESSAGE_TYPES};
+use crate::room::{to_json, Actor, Membership, Room};
+
+use super::limits::ConnectionLimits;
+use super::AppState;
+
+/// How long one flush to a client may take before the client is dropped.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Longest request id echoed back.
+const MAX_REQUEST_ID_LEN: usize = 64;
+/// Most hearts one `heart` message may carry.
+const MAX_HEARTS_PER_MESSAGE: u32 = 100;
+
+/// What the reader asks the writer to send.
+enum Outgoing {
+    Text(Utf8Bytes),
+    Close(u16, &'static str),
+}
+
+/// Serve one admitted connection until either side ends it.
+pub async fn serve(socket: WebSocket, state: AppState, actor: Actor, membership: Membership) {
+    state.metrics.connections.inc();
+    tracing::debug!(role = actor.role.as_str(), "connected");
+    let (sink, stream) = socket.split();
+    let (direct_tx, direct_rx) = mpsc::channel(state.config.server.direct_queue);
+    let room = Arc::clone(membership.room());
+    let done = CancellationToken::new();
+    let activity = Activity::new();
+
+    let reader = Reader { state: &state, actor: &actor, room: &room, direct: direct_tx, done: &done, activity: &activity };
+    let writer = Writer { state: &state, sink, direct: direct_rx, done: &done, activity: &activity };
+    tokio::join!(reader.run(stream), writer.run(membership));
+
+    state.metrics.connections.dec();
+    tracing::debug!("disconnected");
+}
+
+/// When the client was last heard from, for ping time-outs.
+struct Activity {
+    start: Instant,
+    last_ms: AtomicU64,
+}
+
+impl Activity {
+    fn new() -> Activity {
+        Activity { start: Instant::now(), last_ms: AtomicU64::new(0) }
+    }
+
+    fn touch(&self) {
+        self.last_ms.store(self.start.elapsed().as_millis() as u64, Ordering::Relaxed);
+    }
+
+    fn silent_for(&self) -> Duration {
+        let last = Duration::from_millis(self.last_ms.load(Ordering::Relaxed));
+        self.start.elapsed().saturating_sub(last)
+    }
+}
+
+struct Reader<'a> {
+    state: &'a AppState,
+    actor: &'a Actor,
+    room: &'a Arc<Room>,
+    direct: mpsc::Sender<Outgoing>,
+    /// Cancelled by the writer when it has ended the connection.
+    done: &'a CancellationToken,
+    activity: &'a Activity,
+}
+
+impl Reader<'_> {
+    async fn run(self, mut stream: SplitStream<WebSocket>) {
+        let limits = ConnectionLimits::new(&self.state.config.limits);
+        loop {
+            let next = tokio::select! {
+                _ = self.done.cancelled() => break,
+                next = stream.next() => next,
+            };
+            let Some(message) = next else { break };
+            self.activity.touch();
+            let reply = match message {
+                Ok(Message::Text(text)) => {
+                    self.state.metrics.messages_in.inc();
+                    self.handle(&text, &limits)
+                }
+                Ok(Message::Binary(_)) => Some(self.error(
+                    None,
+                    ErrorCode::UnsupportedFrame,
+                    "only JSON text frames are accepted".into(),
+                    None,
+                )),
+                Ok(Message::Close(_)) => break,
+                Ok(Message::Ping(_) | Message::Pong(_)) => None,
+                Err(error) => {
+                    if is_too_big(&error) {
+                        self.state.metrics.error(ErrorCode::BadRequest);
+                        let _ = self.direct.try_send(Outgoing::Close(close::MESSAGE_TOO_BIG, "frame too large"));
+                    } else {
+                        tracing::debug!(%error, "read failed");
+                    }
+                    break;
+                }
+            };
+            if let Some(reply) = reply {
+                if !self.queue(reply) {
+                    break;
+                }
+            }
+        }
+        // Dropping `direct` lets the writer send what is queued, then close.
+    }
+
+    /// Queue a reply; `false` when the client is not reading its replies
+    /// and has been dropped.
+    fn queue(&self, event: DirectEvent) -> bool {
+        match self.direct.try_send(Outgoing::Text(to_json(&event))) {
+            Ok(()) => true,
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                tracing::info!("client is not reading its replies; dropping it");
+                self.state.metrics.slow_consumers.inc();
+                self.done.cancel();
+                false
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => false,
+        }
+    }
+
+    /// Handle one text frame; the reply to send, if any.
+    fn handle(&self, text: &str, limits: &ConnectionLimits) -> Option<DirectEvent> {
+        let frame: ClientFrame = match serde_json::from_str(text) {
+            Ok(frame) => frame,
+            Err(error) => {
+                let (id, code, message) = classify_bad_frame(text, &error);
+                return Some(self.error(id, code, message, None));
+            }
+        };
+        let ClientFrame { id, message } = frame;
+        if id.as_ref().is_some_and(|id| id.len() > MAX_REQUEST_ID_LEN) {
+            let message = format!("id is at most {MAX_REQUEST_ID_LEN} bytes");
+            return Some(self.error(None, ErrorCode::BadRequest, message, None));
+        }
+        if let Err(wait) = limits.check(&message) {
+            let retry = wait.as_millis().max(1) as u64;
+            let text = format!("too many requests: retry in {retry} ms");
+            return Some(self.error(id, ErrorCode::RateLimited, text, Some(retry)));
+        }
+        let result = match &message {
+            ClientMessage::Ping => return Some(DirectEvent::Pong),
+            ClientMessage::Heart { count } => {
+                if *count == 0 || *count > MAX_HEARTS_PER_MESSAGE {
+                    let text = format!("count must be between 1 and {MAX_HEARTS_PER_MESSAGE}");
+                    return Some(self.error(id, ErrorCode::InvalidValue, text, None));
+                }
+                self.room.heart(*count);
+                Ok(())
+            }
+            other => self.room.request(self.actor, other),
+        };
+        match result {
+            Ok(()) => id.map(|id| DirectEvent::Ack { id }),
+            Err(error) => {
+                tracing::debug!(%error, "request refused");
+                Some(self.error(id, error.code(), error.to_string(), error.retry_after_ms()))
+            }
+        }
+    }
+
+    fn error(&self, id: Option<String>, code: ErrorCode, message: String, retry_after_ms: Option<u64>) -> DirectEvent {
+        self.state.metrics.error(code);
+        DirectEvent::Error(ErrorEvent { id, code, message, retry_after_ms })
+    }
+}
+
+/// Tell `unknown_type` from `bad_request` for a frame that did not parse,
+/// keeping the request id when there is one.
+fn classify_bad_frame(text: &str, error: &serde_json::Error) -> (Option<String>, ErrorCode, String) {
+    let Ok(serde_json::Value::Object(object)) = serde_json::from_str::<serde_json::Value>(text) else {
+        return (None, ErrorCode::BadRequest, format!("not a JSON object: {error}"));
+    };
+    let id = object
+        .get("id")
+        .and_then(|v| v.as_str())
+        .filter(|id| id.len() <= MAX_REQUEST_ID_LEN)
+        .map(str::to_owned);
+    match object.get("type").and_then(|t| t.as_str()) {
+        None => (id, ErrorCode::BadRequest, "missing field `type`".into()),
+        Some(kind) if !CLIENT_MESSAGE_TYPES.contains(&kind) => {
+            (id, ErrorCode::UnknownType, format!("unknown message type `{kind}`"))
+        }
+        Some(_) => (id, ErrorCode::BadRequest, error.to_string()),
+    }
+}
+
+fn is_too_big(error: &axum::Error) -> bool {
+    use std::error::Error as _;
+    let mut source = error.source();
+    while let Some(inner) = source {
+        if let Some(tungstenite::Error::Capacity(_)) = inner.downcast_ref::<tungstenite::Error>() {
+            return true;
+        }
+        source = inner.source();
+    }
+    false
+}
+
+struct Writer<'a> {
+    state: &'a AppState,
+    sink: SplitSink<WebSocket, Message>,
+    direct: mpsc::Receiver<Outgoing>,
+    done: &'a CancellationToken,
+    activity: &'a Activity,
+}
+
+/// Why the writer stopped.
+enum End {
+    /// Send this close frame, then stop.
+    Close(u16, String),
+    /// The socket is gone or the reader asked for a hard stop; just stop.
+    Quiet,
+}
+
+impl Writer<'_> {
+    async fn run(mut self, mut membership: Membership) {
+        let end = self.serve(&mut membership).await;
+        if let End::Close(code, reason) = end {
+            let frame = CloseFrame { code, reason: Utf8Bytes::from(reason) };
+            let _ = tokio::time::timeout(WRITE_TIMEOUT, self.sink.send(Message::Close(Some(frame)))).await;
+        }
+        self.done.cancel();
+        // `membership` drops here: the connection leaves the room.
+    }
+
+    async fn serve(&mut self, membership: &mut Membership) -> End {
+        let mut last_seq = membership.seq;
+        let initial = std::mem::take(&mut membership.initial);
+        let count = initial.len();
+        for frame in initial {
+            if !self.feed(Message::Text(frame)).await {
+                return End::Quiet;
+            }
+        }
+        if !self.flush(count).await {
+            return End::Quiet;
+        }
+
+        let ping_every = Duration::from_secs(self.state.config.server.ping_interval_secs.max(1));
+        let mut ping = tokio::time::interval_at(Instant::now() + ping_every, ping_every);
+        let batch = self.state.config.server.write_batch;
+        let shutdown = self.state.shutdown.clone();
+        loop {
+            tokio::select! {
+                biased;
+                _ = shutdown.cancelled() => {
+                    self.feed(Message::Text(to_json(&DirectEvent::ServerShutdown))).await;
+                    return End::Close(close::GOING_AWAY, "server shutting down".into());
+                }
+                _ = self.done.cancelled() => return End::Quiet,
+                _ = membership.kicked.cancelled() => {
+                    return End::Close(close::BANNED, "banned from this room".into());
+                }
+                outgoing = self.direct.recv() => {
+                    let mut sent = 0;
+                    let mut next = outgoing;
+                    loop {
+                        match next {
+                            Some(Outgoing::Text(text)) => {
+                                if !self.feed(Message::Text(text)).await {
+                                    return End::Quiet;
+                                }
+                                sent += 1;
+                            }
+                            Some(Outgoing::Close(code, reason)) => {
+                                self.flush(sent).await;
+                                return End::Close(code, reason.into());
+                            }
+                            // The reader is done: the client left or broke the protocol.
+                            None => {
+                                self.flush(sent).await;
+                                return End::Quiet;
+                            }
+                        }
+                        if sent >= batch {
+                            break;
+                        }
+                        match self.direct.try_recv() {
+                            Ok(outgoing) => next = Some(outgoing),
+                            Err(mpsc::error::TryRecvError::Empty) => break,
+                            Err(mpsc::error::TryRecvError::Disconnected) => next = None,
+                        }
+                    }
+                    if !self.flush(sent).await {
+                        return End::Quiet;
+                    }
+                }
+                event = membership.events.recv() => {
+                    let mut next = event;
+                    let mut sent = 0;
+                    loop {
+                        match next {
+                            Ok(frame) => {
+                                last_seq = frame.seq;
+                                if !self.feed(Message::Text(frame.json)).await {
+                                    return End::Quiet;
+                                }
+                                sent += 1;
+                            }
+                            Err(broadcast::error::RecvError::Lagged(missed)) => {
+                                return self.slow_consumer(last_seq, missed);
+                            }
+                            Err(broadcast::error::RecvError::Closed) => {
+                                self.flush(sent).await;
+                                return End::Quiet;
+                            }
+                        }
+                        if sent >= batch {
+                            break;
+                        }
+                        next = match membership.events.try_recv() {
+                            Ok(frame) => Ok(frame),
+                            Err(broadcast::error::TryRecvError::Lagged(n)) => Err(broadcast::error::RecvError::Lagged(n)),
+                            Err(_) => break,
+                        };
+                    }
+                    if !self.flush(sent).await {
+                        return self.slow_consumer(last_seq, 0);
+                    }
+                }
+                _ = membership.room_closed.cancelled() => {
+                    // The `room_closed` event is already in the stream: deliver it first.
+                    let mut sent = 0;
+                    while let Ok(frame) = membership.events.try_recv() {
+                        if !self.feed(Message::Text(frame.json)).await {
+                            return End::Quiet;
+                        }
+                        sent += 1;
+                    }
+                    self.flush(sent).await;
+                    return End::Close(close::ROOM_CLOSED, "the room has ended".into());
+                }
+                _ = ping.tick() => {
+                    if self.activity.silent_for() > ping_every * 2 {
+                        tracing::debug!("ping timeout");
+                        return End::Close(close::GOING_AWAY, "ping timeout".into());
+                    }
+                    if !self.feed(Message::Ping(Default::default())).await || !self.flush(1).await {
+                        return End::Quiet;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Queue a frame in the socket's write buffer; `false` if the socket
+    /// failed or stalled (feeding flushes when the buffer is full).
+    async fn feed(&mut self, message: Message) -> bool {
+        matches!(tokio::time::timeout(WRITE_TIMEOUT, self.sink.feed(message)).await, Ok(Ok(())))
+    }
+
+    /// Flush what was fed; `false` if the socket failed or stalled.
+    async fn flush(&mut self, frames: usize) -> bool {
+        if frames == 0 {
+            return true;
+        }
+        self.state.metrics.messages_out.inc_by(frames as u64);
+        matches!(tokio::time::timeout(WRITE_TIMEOUT, self.sink.flush()).await, Ok(Ok(())))
+    }
+
+    fn slow_consumer(&self, last_seq: u64, missed: u64) -> End {
+        self.state.metrics.slow_consumers.inc();
+        tracing::info!(last_seq, missed, "slow consumer disconnected");
+        End::Close(close::SLOW_CONSUMER, format!("slow consumer: reconnect with last_seq={last_seq}"))
+    }
+}

@@ -1,0 +1,151 @@
+//! The service layer: HTTP API, WebSocket endpoint, static web client,
+//! and the server's life cycle (bind, serve, graceful shutdown).
+//!
+//! [`Server::bind`] builds the shared [`AppState`] and the axum router;
+//! [`Server::run`] serves until the given shutdown future resolves, then
+//! stops accepting, tells every connection (`server_shutdown`, close 1001)
+//! and waits up to `shutdown_grace_secs` for them to drain.
+
+mod api;
+mod connection;
+mod limits;
+mod ws;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::routing::{get, post};
+use axum::Router;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tower_http::services::ServeDir;
+
+use crate::auth::TokenKeys;
+use crate::bus::LocalBus;
+use crate::config::Config;
+use crate::metrics::Metrics;
+use crate::room::RoomRegistry;
+
+pub use api::ApiError;
+
+/// Everything request handlers share. Cheap to clone (one `Arc`).
+#[derive(Clone)]
+pub struct AppState(Arc<Shared>);
+
+pub struct Shared {
+    pub config: Config,
+    pub keys: TokenKeys,
+    pub rooms: RoomRegistry,
+    pub metrics: Metrics,
+    /// Cancelled when the server starts shutting down; every connection
+    /// watches it.
+    pub shutdown: CancellationToken,
+    /// Tracks connection tasks so shutdown can wait for them to drain.
+    pub connections: TaskTracker,
+    /// Source of connection ids for logs.
+    next_connection_id: AtomicU64,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+impl AppState {
+    pub fn new(config: Config) -> AppState {
+        let bus = Arc::new(LocalBus::new(config.server.room_event_buffer));
+        let rooms = RoomRegistry::new(bus, config.room_settings());
+        AppState(Arc::new(Shared {
+            keys: TokenKeys::new(&config.auth.secret),
+            rooms,
+            metrics: Metrics::new(),
+            shutdown: CancellationToken::new(),
+            connections: TaskTracker::new(),
+            next_connection_id: AtomicU64::new(1),
+            config,
+        }))
+    }
+
+    fn next_connection_id(&self) -> u64 {
+        self.next_connection_id.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error("could not listen on {addr}: {source}")]
+    Bind { addr: SocketAddr, source: std::io::Error },
+    #[error("server failed: {0}")]
+    Serve(#[from] std::io::Error),
+}
+
+/// A bound, not yet running server.
+pub struct Server {
+    state: AppState,
+    listener: TcpListener,
+}
+
+impl Server {
+    /// Bind the configured address (port 0 picks a free one).
+    pub async fn bind(config: Config) -> Result<Server, ServerError> {
+        let addr = config.server.listen;
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|source| ServerError::Bind { addr, source })?;
+        Ok(Server { state: AppState::new(config), listener })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        // A bound listener always has a local address.
+        self.listener.local_addr().unwrap_or_else(|_| self.state.config.server.listen)
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serve until `signal` resolves, then shut down gracefully.
+    pub async fn run(self, signal: impl Future<Output = ()> + Send + 'static) -> Result<(), ServerError> {
+        let state = self.state.clone();
+        let app = router(state.clone());
+        let shutdown = state.shutdown.clone();
+        tokio::spawn(async move {
+            signal.await;
+            shutdown.cancel();
+        });
+        let stop_accepting = state.shutdown.clone();
+        axum::serve(self.listener, app.into_make_service())
+            .with_graceful_shutdown(async move { stop_accepting.cancelled().await })
+            .await?;
+
+        // Connections have been told (they watch `shutdown`); give them time to drain.
+        state.connections.close();
+        let grace = Duration::from_secs(state.config.server.shutdown_grace_secs);
+        if tokio::time::timeout(grace, state.connections.wait()).await.is_err() {
+            tracing::warn!(remaining = state.connections.len(), "connections did not drain in time");
+        }
+        tracing::info!("server stopped");
+        Ok(())
+    }
+}
+
+fn router(state: AppState) -> Router {
+    let web_root = state.config.server.web_root.clone();
+    Router::new()
+        .route("/healthz", get(api::healthz))
+        .route("/readyz", get(api::readyz))
+        .route("/metrics", get(api::metrics))
+        .route("/api/rooms", get(api::list_rooms).post(api::create_room))
+        .route("/api/rooms/{room_id}", get(api::get_room))
+        .route("/api/rooms/{room_id}/close", post(api::close_room))
+        .route("/api/dev/token", post(api::dev_token))
+        .route("/ws/rooms/{room_id}", get(ws::upgrade))
+        .fallback_service(ServeDir::new(web_root).append_index_html_on_directories(true))
+        .with_state(state)
+}

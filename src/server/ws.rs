@@ -1,0 +1,76 @@
+//! `GET /ws/rooms/{room_id}`: authenticate, join, then upgrade.
+//!
+//! Everything that can refuse a client happens before the upgrade, so a bad
+//! token is an HTTP 401, an unknown room a 404, a ban a 403 — each with the
+//! usual JSON error body — and only admitted clients get a socket.
+//!
+//! The token comes from `?token=` (browsers cannot set headers on a
+//! WebSocket) or an `Authorization: Bearer` header. `?last_seq=N` asks to
+//! resume after event N.
+
+use std::collections::HashMap;
+
+use axum::extract::{Path, Query, State, WebSocketUpgrade};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use tracing::Instrument;
+
+use crate::auth::AuthError;
+use crate::protocol::ErrorCode;
+use crate::room::{Actor, RoomError};
+
+use super::api::{bearer_claims, ApiError};
+use super::{connection, AppState};
+
+pub async fn upgrade(
+    State(state): State<AppState>,
+    Path(room_id): Path<String>,
+    Query(params): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+    upgrade: WebSocketUpgrade,
+) -> Result<Response, ApiError> {
+    if state.shutdown.is_cancelled() {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            ErrorCode::Unavailable,
+            "the server is shutting down",
+        ));
+    }
+    let claims = match params.get("token") {
+        Some(token) => state.keys.verify(token)?,
+        None if headers.contains_key(axum::http::header::AUTHORIZATION) => bearer_claims(&state, &headers)?,
+        None => return Err(AuthError::Missing.into()),
+    };
+    let last_seq = match params.get("last_seq") {
+        None => None,
+        Some(raw) => Some(raw.parse::<u64>().map_err(|_| {
+            ApiError::new(StatusCode::BAD_REQUEST, ErrorCode::BadRequest, "last_seq must be a whole number")
+        })?),
+    };
+    let room = state.rooms.get(&room_id).ok_or(RoomError::RoomNotFound)?;
+    if !claims.admits_to(&room_id) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            ErrorCode::Forbidden,
+            "this token is for another room",
+        ));
+    }
+    let actor = Actor { user_id: claims.sub, name: claims.name, role: claims.role };
+    let membership = room.join(&actor, last_seq)?;
+
+    let connection_id = state.next_connection_id();
+    let span = tracing::info_span!("conn", id = connection_id, room = %room_id, user = %actor.user_id);
+    let server = &state.config.server;
+    let upgrade = upgrade
+        .read_buffer_size(server.ws_read_buffer_bytes)
+        .write_buffer_size(server.ws_write_buffer_bytes)
+        .max_write_buffer_size(server.ws_write_buffer_bytes.max(server.max_frame_bytes) * 64)
+        .max_message_size(server.max_frame_bytes)
+        .max_frame_size(server.max_frame_bytes);
+    let tracker = state.connections.clone();
+    Ok(upgrade.on_upgrade(move |socket| {
+        tracker.track_future(
+            connection::serve(socket, state, actor, membership).instrument(span),
+        )
+    }))
+}
