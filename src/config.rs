@@ -38,6 +38,7 @@ pub struct ServerConfig {
     pub ws_read_buffer_bytes: usize,
     pub ws_write_buffer_bytes: usize,
     pub ping_interval_secs: u64,
+    pub write_timeout_secs: u64,
     pub shutdown_grace_secs: u64,
     pub web_root: PathBuf,
 }

@@ -11,7 +11,7 @@
 //! is shutting down (1001), a frame was too big (1009), the room closed
 //! (4000), the user was banned (4003), or the client fell too far behind its
 //! room (4008; it may resume with `last_seq`). A write that stalls longer
-//! than `WRITE_TIMEOUT` also counts as a slow consumer.
+//! than `server.write_timeout_secs` also counts as a slow consumer.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -30,8 +30,8 @@ use crate::room::{to_json, Actor, Membership, Room};
 use super::limits::ConnectionLimits;
 use super::AppState;
 
-/// How long one flush to a client may take before the client is dropped.
-const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long to wait for the client's answer to our close frame.
+const CLOSE_HANDSHAKE: Duration = Duration::from_secs(2);
 /// Longest request id echoed back.
 const MAX_REQUEST_ID_LEN: usize = 64;
 /// Most hearts one `heart` message may carry.
@@ -51,10 +51,26 @@ pub async fn serve(socket: WebSocket, state: AppState, actor: Actor, membership:
     let (direct_tx, direct_rx) = mpsc::channel(state.config.server.direct_queue);
     let room = Arc::clone(membership.room());
     let done = CancellationToken::new();
+    let reader_finished = CancellationToken::new();
     let activity = Activity::new();
 
-    let reader = Reader { state: &state, actor: &actor, room: &room, direct: direct_tx, done: &done, activity: &activity };
-    let writer = Writer { state: &state, sink, direct: direct_rx, done: &done, activity: &activity };
+    let reader = Reader {
+        state: &state,
+        actor: &actor,
+        room: &room,
+        direct: direct_tx,
+        done: &done,
+        finished: &reader_finished,
+        activity: &activity,
+    };
+    let writer = Writer {
+        state: &state,
+        sink,
+        direct: direct_rx,
+        done: &done,
+        reader_finished: &reader_finished,
+        activity: &activity,
+    };
     tokio::join!(reader.run(stream), writer.run(membership));
 
     state.metrics.connections.dec();
@@ -89,12 +105,18 @@ struct Reader<'a> {
     direct: mpsc::Sender<Outgoing>,
     /// Cancelled by the writer when it has ended the connection.
     done: &'a CancellationToken,
+    /// Cancelled by the reader when it stops reading.
+    finished: &'a CancellationToken,
     activity: &'a Activity,
 }
 
 impl Reader<'_> {
     async fn run(self, mut stream: SplitStream<WebSocket>) {
         let limits = ConnectionLimits::new(&self.state.config.limits);
+        let max_frame = self.state.config.server.max_frame_bytes;
+        // Set once a close was requested: read on (ignoring frames) until the
+        // client answers with its own close, so the socket ends cleanly.
+        let mut closing = false;
         loop {
             let next = tokio::select! {
                 _ = self.done.cancelled() => break,
@@ -102,7 +124,20 @@ impl Reader<'_> {
             };
             let Some(message) = next else { break };
             self.activity.touch();
+            if closing && !matches!(message, Ok(Message::Close(_)) | Err(_)) {
+                continue;
+            }
             let reply = match message {
+                Ok(Message::Text(text)) if text.len() > max_frame => {
+                    self.too_big();
+                    closing = true;
+                    None
+                }
+                Ok(Message::Binary(data)) if data.len() > max_frame => {
+                    self.too_big();
+                    closing = true;
+                    None
+                }
                 Ok(Message::Text(text)) => {
                     self.state.metrics.messages_in.inc();
                     self.handle(&text, &limits)
@@ -116,9 +151,10 @@ impl Reader<'_> {
                 Ok(Message::Close(_)) => break,
                 Ok(Message::Ping(_) | Message::Pong(_)) => None,
                 Err(error) => {
+                    // Beyond the hard limit the frame cannot be skipped: say
+                    // why and drop the connection.
                     if is_too_big(&error) {
-                        self.state.metrics.error(ErrorCode::BadRequest);
-                        let _ = self.direct.try_send(Outgoing::Close(close::MESSAGE_TOO_BIG, "frame too large"));
+                        self.too_big();
                     } else {
                         tracing::debug!(%error, "read failed");
                     }
@@ -131,7 +167,14 @@ impl Reader<'_> {
                 }
             }
         }
+        self.finished.cancel();
         // Dropping `direct` lets the writer send what is queued, then close.
+    }
+
+    /// A frame over `max_frame_bytes`: close with 1009.
+    fn too_big(&self) {
+        self.state.metrics.error(ErrorCode::BadRequest);
+        let _ = self.direct.try_send(Outgoing::Close(close::MESSAGE_TOO_BIG, "frame too large"));
     }
 
     /// Queue a reply; `false` when the client is not reading its replies
@@ -232,6 +275,10 @@ struct Writer<'a> {
     sink: SplitSink<WebSocket, Message>,
     direct: mpsc::Receiver<Outgoing>,
     done: &'a CancellationToken,
+    /// The reader's `finished`: after a close frame the writer waits for the
+    /// client's answer, so the socket is not dropped with unread data (which
+    /// would reset it and lose the close frame).
+    reader_finished: &'a CancellationToken,
     activity: &'a Activity,
 }
 
@@ -248,7 +295,10 @@ impl Writer<'_> {
         let end = self.serve(&mut membership).await;
         if let End::Close(code, reason) = end {
             let frame = CloseFrame { code, reason: Utf8Bytes::from(reason) };
-            let _ = tokio::time::timeout(WRITE_TIMEOUT, self.sink.send(Message::Close(Some(frame)))).await;
+            let sent = tokio::time::timeout(self.write_timeout(), self.sink.send(Message::Close(Some(frame)))).await;
+            if matches!(sent, Ok(Ok(()))) {
+                let _ = tokio::time::timeout(CLOSE_HANDSHAKE, self.reader_finished.cancelled()).await;
+            }
         }
         self.done.cancel();
         // `membership` drops here: the connection leaves the room.
@@ -374,10 +424,14 @@ impl Writer<'_> {
         }
     }
 
+    fn write_timeout(&self) -> Duration {
+        Duration::from_secs(self.state.config.server.write_timeout_secs.max(1))
+    }
+
     /// Queue a frame in the socket's write buffer; `false` if the socket
     /// failed or stalled (feeding flushes when the buffer is full).
     async fn feed(&mut self, message: Message) -> bool {
-        matches!(tokio::time::timeout(WRITE_TIMEOUT, self.sink.feed(message)).await, Ok(Ok(())))
+        matches!(tokio::time::timeout(self.write_timeout(), self.sink.feed(message)).await, Ok(Ok(())))
     }
 
     /// Flush what was fed; `false` if the socket failed or stalled.
@@ -386,7 +440,7 @@ impl Writer<'_> {
             return true;
         }
         self.state.metrics.messages_out.inc_by(frames as u64);
-        matches!(tokio::time::timeout(WRITE_TIMEOUT, self.sink.flush()).await, Ok(Ok(())))
+        matches!(tokio::time::timeout(self.write_timeout(), self.sink.flush()).await, Ok(Ok(())))
     }
 
     fn slow_consumer(&self, last_seq: u64, missed: u64) -> End {

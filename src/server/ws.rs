@@ -65,12 +65,20 @@ pub async fn upgrade(
         .read_buffer_size(server.ws_read_buffer_bytes)
         .write_buffer_size(server.ws_write_buffer_bytes)
         .max_write_buffer_size(server.ws_write_buffer_bytes.max(server.max_frame_bytes) * 64)
-        .max_message_size(server.max_frame_bytes)
-        .max_frame_size(server.max_frame_bytes);
+        // The reader refuses frames over `max_frame_bytes` with a clean 1009
+        // close; this hard limit only caps what one frame may make us buffer.
+        .max_message_size(hard_frame_limit(server.max_frame_bytes))
+        .max_frame_size(hard_frame_limit(server.max_frame_bytes));
     let tracker = state.connections.clone();
     Ok(upgrade.on_upgrade(move |socket| {
         tracker.track_future(
             connection::serve(socket, state, actor, membership).instrument(span),
         )
     }))
+}
+
+/// Frames up to this size are read whole (and refused politely if over the
+/// configured limit); larger ones drop the connection.
+fn hard_frame_limit(max_frame_bytes: usize) -> usize {
+    (max_frame_bytes * 4).max(64 * 1024)
 }

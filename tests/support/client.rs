@@ -1,0 +1,108 @@
+//! A real WebSocket client speaking the room protocol (tokio-tungstenite).
+
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::Value;
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+/// Hang guard for every wait: far above anything a passing test needs.
+pub const WAIT: Duration = Duration::from_secs(10);
+
+pub struct Client {
+    ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    /// The seq of the last room event seen, for resume tests.
+    pub last_seq: u64,
+}
+
+/// How the server refused the upgrade.
+#[derive(Debug)]
+pub struct Refused {
+    pub status: u16,
+    pub body: Value,
+}
+
+impl Client {
+    pub async fn connect(url: &str) -> Result<Client, Refused> {
+        let request = url.into_client_request().unwrap();
+        match tokio::time::timeout(WAIT, tokio_tungstenite::connect_async(request)).await.expect("connect hang") {
+            Ok((ws, _)) => Ok(Client { ws, last_seq: 0 }),
+            Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+                let status = response.status().as_u16();
+                let body = response
+                    .body()
+                    .as_ref()
+                    .and_then(|b| serde_json::from_slice(b).ok())
+                    .unwrap_or(Value::Null);
+                Err(Refused { status, body })
+            }
+            Err(e) => panic!("connect failed: {e}"),
+        }
+    }
+
+    /// Connect and read the first frame, which must be a snapshot.
+    pub async fn join(url: &str) -> (Client, Value) {
+        let mut client = Client::connect(url).await.expect("join refused");
+        let snapshot = client.next().await;
+        assert_eq!(snapshot["type"], "snapshot", "first frame: {snapshot}");
+        client.last_seq = snapshot["seq"].as_u64().unwrap();
+        (client, snapshot)
+    }
+
+    pub async fn send(&mut self, value: Value) {
+        self.ws.send(Message::text(value.to_string())).await.unwrap();
+    }
+
+    pub async fn send_raw(&mut self, message: Message) {
+        self.ws.send(message).await.unwrap();
+    }
+
+    /// The next JSON frame (pings are skipped). Panics on close.
+    pub async fn next(&mut self) -> Value {
+        loop {
+            let message = tokio::time::timeout(WAIT, self.ws.next()).await.expect("no frame in time");
+            match message {
+                Some(Ok(Message::Text(text))) => {
+                    let value: Value = serde_json::from_str(&text).unwrap();
+                    if let Some(seq) = value["seq"].as_u64() {
+                        self.last_seq = seq;
+                    }
+                    return value;
+                }
+                Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+                other => panic!("expected a text frame, got {other:?}"),
+            }
+        }
+    }
+
+    /// Skip frames until one of type `kind`.
+    pub async fn next_of(&mut self, kind: &str) -> Value {
+        loop {
+            let value = self.next().await;
+            if value["type"] == kind {
+                return value;
+            }
+        }
+    }
+
+    /// Read until the server closes; the close code and reason.
+    pub async fn closed(&mut self) -> (u16, String) {
+        loop {
+            let message = tokio::time::timeout(WAIT, self.ws.next()).await.expect("no close in time");
+            match message {
+                Some(Ok(Message::Close(Some(frame)))) => return (frame.code.into(), frame.reason.to_string()),
+                Some(Ok(Message::Close(None))) | None => return (1005, String::new()),
+                Some(Ok(Message::Text(text))) => {
+                    if let Some(seq) = serde_json::from_str::<Value>(&text).ok().and_then(|v| v["seq"].as_u64()) {
+                        self.last_seq = seq;
+                    }
+                }
+                Some(Ok(_)) => continue,
+                Some(Err(_)) => return (1006, String::new()),
+            }
+        }
+    }
+}
