@@ -13,6 +13,7 @@ mod ws;
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Duration;
@@ -135,8 +136,21 @@ impl Server {
     }
 }
 
+/// The configured web root; a relative one that does not exist from the
+/// current directory falls back to the source tree's, so `cargo run` works
+/// from any directory.
+fn web_root(configured: &Path) -> PathBuf {
+    if configured.is_relative() && !configured.exists() {
+        let in_source = Path::new(env!("CARGO_MANIFEST_DIR")).join(configured);
+        if in_source.exists() {
+            return in_source;
+        }
+    }
+    configured.to_path_buf()
+}
+
 fn router(state: AppState) -> Router {
-    let web_root = state.config.server.web_root.clone();
+    let web_root = web_root(&state.config.server.web_root);
     Router::new()
         .route("/healthz", get(api::healthz))
         .route("/readyz", get(api::readyz))
