@@ -115,7 +115,6 @@ function enterRoom(token) {
   window.addEventListener('langchange', () => render(new Set(['room', 'chat', 'pinned', 'sale', 'settings', 'stats', 'stream'])));
   setInterval(renderSettings, 5000);
   conn.connect();
-  $('#chat-input').focus();
 }
 
 function render(changed, message) {
@@ -218,7 +217,7 @@ function wireUnmute() {
     button.setAttribute('aria-pressed', String(!video.muted));
     label.dataset.i18n = video.muted ? 'video.unmute' : 'video.mute';
     label.textContent = t(label.dataset.i18n);
-    icon.textContent = video.muted ? '🔇' : '🔊';
+    icon.src = video.muted ? '/img/icon-muted.svg' : '/img/icon-sound.svg';
   };
   button.addEventListener('click', () => {
     video.muted = !video.muted;
