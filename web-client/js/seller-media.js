@@ -30,9 +30,14 @@ export class SellerMedia {
     navigator.mediaDevices?.addEventListener?.('devicechange', () => this.listDevices());
 
     conn.on('publish_answer', (m) => this.publisher?.acceptAnswer(m.sdp).catch((e) => console.error(e)));
+    // Signalling replies carry no request id: their refusals come as id-less errors.
+    conn.on('error', (m) => {
+      if (!m.id) this.notice.show(errorText({ code: m.code, retryAfterMs: m.retry_after_ms }), 'error');
+    });
     conn.on('ice_candidate', (m) => {
       if (m.target === 'publish') this.publisher?.addRemoteCandidate(m.candidate);
     });
+    this.listDevices().catch(() => {});
     this.render();
   }
 
@@ -127,7 +132,14 @@ export class SellerMedia {
     this.publisher = new Publisher(this.conn, this.model.iceServers);
     this.hook.publisher = this.publisher;
     this.hook.pc = this.publisher.pc;
-    this.publisher.pc.addEventListener('connectionstatechange', () => this.render());
+    const mine = this.publisher;
+    mine.pc.addEventListener('connectionstatechange', () => {
+      this.render();
+      // The server drops a failed publish: offer again after a pause.
+      if (mine.pc.connectionState === 'failed' && this.publisher === mine) {
+        setTimeout(() => { if (this.publisher === mine) this.publish(); }, 2000);
+      }
+    });
     try {
       await this.publisher.start(this.stream);
     } catch (error) {

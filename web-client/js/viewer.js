@@ -101,6 +101,9 @@ function enterRoom(token) {
   conn.on('ice_candidate', (m) => {
     if (m.target === 'subscribe' && subscriber) subscriber.addRemoteCandidate(m.candidate);
   });
+  conn.on('error', (m) => {
+    if (!m.id) console.warn(`server error ${m.code}: ${m.message}`);
+  });
   conn.on('user_banned', (m) => {
     if (m.user_id === model.me?.user_id) {
       banned = true;
@@ -195,6 +198,13 @@ function newSubscriber() {
   });
   hook.subscriber = subscriber;
   hook.pc = subscriber.pc;
+  const mine = subscriber;
+  subscriber.pc.addEventListener('connectionstatechange', () => {
+    // The server drops a failed connection: subscribe again after a pause.
+    if (mine.pc.connectionState === 'failed' && subscriber === mine) {
+      setTimeout(() => { if (subscriber === mine) resubscribe(); }, 2000);
+    }
+  });
 }
 
 async function onOffer(sdp) {

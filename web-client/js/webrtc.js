@@ -54,7 +54,9 @@ export class Publisher extends Peer {
 
   /** Offer `stream`'s tracks to the server. */
   async start(stream) {
-    for (const track of stream.getTracks()) this.pc.addTrack(track, stream);
+    for (const track of stream.getTracks()) {
+      this.pc.addTransceiver(track, { direction: 'sendonly', streams: [stream] });
+    }
     const offer = await this.pc.createOffer();
     await this.pc.setLocalDescription(offer);
     this.conn.send({ type: 'publish_offer', sdp: this.pc.localDescription.sdp });
