@@ -2,7 +2,7 @@
 // chat, send hearts, see the pinned product and buy in flash sales.
 
 import { $, clear, h } from './dom.js';
-import { errorText, initI18n, t } from './i18n.js';
+import { errorText, getLang, initI18n, t } from './i18n.js';
 import { formatCount, formatTime } from './format.js';
 import { RoomConnection, fetchJson } from './protocol.js';
 import { applyMessage, createRoomModel, isMuted } from './room-model.js';
@@ -157,7 +157,7 @@ function renderSettings() {
   const parts = [];
   if (model.settings.slow_mode_seconds > 0) parts.push(t('chat.slowMode', { n: model.settings.slow_mode_seconds }));
   if (model.me && isMuted(model, model.me.user_id)) {
-    parts.push(t('chat.muted', { time: formatTime(model.muted.get(model.me.user_id)) }));
+    parts.push(t('chat.muted', { time: formatTime(model.muted.get(model.me.user_id), getLang()) }));
   }
   el.textContent = parts.join(' · ');
   el.hidden = parts.length === 0;
