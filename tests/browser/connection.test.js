@@ -58,3 +58,19 @@ test('after a dropped connection the viewer resumes and gets what it missed', as
   await seller.context().close();
   await viewer.context().close();
 });
+
+// Last in this file: it ends the demo room for good.
+test('when the seller ends the session, viewers are told and chat closes', async () => {
+  const seller = await openSeller(browser, server);
+  const viewer = await openViewer(browser, server, 'Ở Lại Cuối');
+  seller.on('dialog', (dialog) => dialog.accept());
+  await seller.getByTestId('end-live').click();
+
+  await viewer.getByTestId('connection').filter({ hasText: 'Phiên live đã kết thúc' }).waitFor();
+  await viewer.getByTestId('room-status').filter({ hasText: 'Đã kết thúc' }).waitFor();
+  assert.equal(await viewer.getByTestId('chat-input').isDisabled(), true);
+  await seller.getByTestId('room-status').filter({ hasText: 'Đã kết thúc' }).waitFor();
+  assert.equal(await seller.getByTestId('go-live').isDisabled(), true);
+  await seller.context().close();
+  await viewer.context().close();
+});

@@ -150,7 +150,7 @@ export class SellerMedia {
 
   stopStream() {
     this.wantLive = false;
-    this.conn.send({ type: 'unpublish' });
+    if (this.publisher) this.conn.send({ type: 'unpublish' });
     this.publisher?.close();
     this.publisher = null;
     this.render();
