@@ -33,6 +33,8 @@ export async function startServer() {
       CHOPHIEN_SERVER__LISTEN: '127.0.0.1:0',
       CHOPHIEN_SERVER__WEB_ROOT: resolve(REPO_ROOT, 'web-client'),
       CHOPHIEN_DEMO__ENABLED: 'true',
+      // Browser and server share this machine: let WebRTC use loopback candidates.
+      CHOPHIEN_MEDIA__ALLOW_LOOPBACK: 'true',
       RUST_LOG: process.env.RUST_LOG || 'warn',
     },
     stdio: ['ignore', 'pipe', 'pipe'],
