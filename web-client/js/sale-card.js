@@ -18,7 +18,8 @@ const OUTCOME_TEXT = {
   unavailable: 'sale.unavailable',
 };
 
-const PHONE = /^(0|\+84)\d{9,10}$/;
+/** Vietnamese numbers as the server accepts them (it normalises to 0xxxxxxxxx). */
+const PHONE = /^(\+?84|0)\d{9,10}$/;
 
 export class SaleCard {
   /**
