@@ -1,0 +1,61 @@
+// Basic accessibility rules the pages keep: every form control has a label,
+// every clickable thing is a real button or link, live regions are marked,
+// and the chat can be used with the keyboard alone.
+
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { startServer } from './helpers/server.js';
+import { launchBrowser, openSeller, openViewer } from './helpers/browser.js';
+
+let server;
+let browser;
+
+before(async () => {
+  server = await startServer();
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+/** Controls without an accessible name, and clickable non-buttons. */
+function problems(page) {
+  return page.evaluate(() => {
+    const found = [];
+    for (const el of document.querySelectorAll('input, select, textarea')) {
+      const named = el.labels?.length > 0 || el.getAttribute('aria-label') || el.getAttribute('aria-labelledby');
+      if (!named) found.push(`unlabelled ${el.tagName.toLowerCase()}#${el.id}`);
+    }
+    for (const el of document.querySelectorAll('button')) {
+      if (!(el.textContent.trim() || el.getAttribute('aria-label'))) found.push(`nameless button ${el.outerHTML.slice(0, 80)}`);
+    }
+    for (const el of document.querySelectorAll('[onclick], div[tabindex], span[tabindex]')) found.push(`clickable ${el.tagName}`);
+    return found;
+  });
+}
+
+test('every control on the seller studio has a name', async () => {
+  const seller = await openSeller(browser, server);
+  await seller.locator('summary').click();
+  await seller.getByTestId('product-row').first().getByTestId('edit').click();
+  assert.deepEqual(await problems(seller), []);
+  assert.equal(await seller.getByTestId('chat-log').getAttribute('role'), 'log');
+  await seller.context().close();
+});
+
+test('every control on the viewer page has a name, and chat works from the keyboard', async () => {
+  const viewer = await openViewer(browser, server, 'Bàn Phím');
+  assert.deepEqual(await problems(viewer), []);
+  assert.equal(await viewer.getByTestId('chat-log').getAttribute('aria-live'), 'polite');
+  assert.equal(await viewer.getByTestId('sale-status').getAttribute('aria-live'), 'polite');
+
+  await viewer.getByTestId('chat-input').focus();
+  await viewer.keyboard.type('gõ bằng bàn phím');
+  await viewer.keyboard.press('Enter');
+  await viewer.getByTestId('chat-message').filter({ hasText: 'gõ bằng bàn phím' }).waitFor();
+  await viewer.keyboard.press('Tab');
+  assert.equal(await viewer.evaluate(() => document.activeElement.dataset.testid), 'chat-send');
+  await viewer.context().close();
+});

@@ -1,0 +1,70 @@
+// WebRTC: the seller publishes from the studio and viewers receive video
+// through the server (issue 5). Uses Chromium's fake camera.
+
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { startServer } from './helpers/server.js';
+import { launchBrowser, openSeller, openViewer } from './helpers/browser.js';
+
+const FIRST_FRAME_TIMEOUT_MS = 15_000;
+
+let server;
+let browser;
+
+before(async () => {
+  server = await startServer();
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+/** The viewer's decoded video frames and picture width right now. */
+function videoProgress(page) {
+  return page.evaluate(async () => {
+    const pc = window.__chophien?.pc;
+    let frames = 0;
+    if (pc) {
+      const stats = await pc.getStats();
+      stats.forEach((r) => {
+        if (r.type === 'inbound-rtp' && r.kind === 'video') frames += r.framesDecoded || 0;
+      });
+    }
+    return { frames, width: document.querySelector('[data-testid=video]').videoWidth };
+  });
+}
+
+/** Poll until the page has decoded video; resolves with ms since `since`. */
+async function waitForVideo(page, since, label) {
+  const deadline = Date.now() + FIRST_FRAME_TIMEOUT_MS;
+  let last = { frames: 0, width: 0 };
+  while (Date.now() < deadline) {
+    last = await videoProgress(page);
+    if (last.frames > 0 && last.width > 0) return Date.now() - since;
+    await page.waitForTimeout(100);
+  }
+  assert.fail(`${label}: no decoded video within ${FIRST_FRAME_TIMEOUT_MS} ms (frames ${last.frames}, width ${last.width})`);
+}
+
+test('two viewers receive the seller\'s video', async () => {
+  const seller = await openSeller(browser, server);
+  const early = await openViewer(browser, server, 'Người xem sớm');
+
+  const liveAt = Date.now();
+  await seller.getByTestId('go-live').click();
+  await seller.waitForFunction(() => window.__chophien.pc?.connectionState === 'connected', null, { timeout: FIRST_FRAME_TIMEOUT_MS });
+  const earlyMs = await waitForVideo(early, liveAt, 'viewer present before go-live');
+  console.log(`# viewer present before go-live: first decoded frame ${earlyMs} ms after go-live`);
+
+  const joinAt = Date.now();
+  const late = await openViewer(browser, server, 'Người xem muộn');
+  const lateMs = await waitForVideo(late, joinAt, 'viewer joining while live');
+  console.log(`# viewer joining while live: first decoded frame ${lateMs} ms after join`);
+
+  assert.equal(await early.getByTestId('live-badge').isVisible(), true);
+  await seller.context().close();
+  await early.context().close();
+  await late.context().close();
+});

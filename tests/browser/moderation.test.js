@@ -1,0 +1,68 @@
+// What a viewer is told when moderation applies to them.
+
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { startServer } from './helpers/server.js';
+import { launchBrowser, openSeller, openViewer, sendChat } from './helpers/browser.js';
+
+let server;
+let browser;
+
+before(async () => {
+  server = await startServer();
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+test('in slow mode a viewer sees the rule and is told when to try again', async () => {
+  const seller = await openSeller(browser, server);
+  const viewer = await openViewer(browser, server, 'Nhanh Tay');
+  await seller.getByTestId('slow-mode').fill('30');
+  await seller.locator('#slow-form button[type=submit]').click();
+  await viewer.getByTestId('chat-settings').filter({ hasText: 'Chế độ chậm: 30 giây' }).waitFor();
+
+  await sendChat(viewer, 'tin thứ nhất');
+  await viewer.getByTestId('chat-message').filter({ hasText: 'tin thứ nhất' }).waitFor();
+  await sendChat(viewer, 'tin thứ hai');
+  const notice = viewer.getByTestId('chat-notice');
+  await notice.filter({ hasText: 'Chế độ chậm đang bật' }).waitFor();
+  assert.match(await notice.textContent(), /gửi lại sau \d+ giây/);
+  assert.equal(await viewer.getByTestId('chat-message').filter({ hasText: 'tin thứ hai' }).count(), 0);
+
+  await seller.getByTestId('slow-mode').fill('0');
+  await seller.locator('#slow-form button[type=submit]').click();
+  await viewer.getByTestId('chat-settings').waitFor({ state: 'hidden' });
+  await seller.context().close();
+  await viewer.context().close();
+});
+
+test('a deleted message disappears for everyone', async () => {
+  const seller = await openSeller(browser, server);
+  const viewer = await openViewer(browser, server, 'Spam');
+  await sendChat(viewer, 'mua hàng rẻ ở chỗ khác');
+  const atSeller = seller.getByTestId('chat-message').filter({ hasText: 'mua hàng rẻ ở chỗ khác' });
+  await atSeller.getByTestId('mod-delete').click();
+  await viewer.getByTestId('chat-message').filter({ hasText: 'mua hàng rẻ ở chỗ khác' }).waitFor({ state: 'detached' });
+  await atSeller.waitFor({ state: 'detached' });
+  await seller.context().close();
+  await viewer.context().close();
+});
+
+test('a banned viewer is told so and can no longer chat', async () => {
+  const seller = await openSeller(browser, server);
+  const viewer = await openViewer(browser, server, 'Kẻ phá');
+  await sendChat(viewer, 'nội dung xấu');
+  seller.on('dialog', (dialog) => dialog.accept());
+  await seller.getByTestId('chat-message').filter({ hasText: 'nội dung xấu' }).getByTestId('mod-ban').click();
+
+  const banner = viewer.getByTestId('connection');
+  await banner.filter({ hasText: 'Bạn đã bị chặn khỏi phòng này' }).waitFor();
+  assert.equal(await viewer.getByTestId('chat-input').isDisabled(), true);
+  assert.equal(await viewer.getByTestId('chat-send').isDisabled(), true);
+  await seller.context().close();
+  await viewer.context().close();
+});

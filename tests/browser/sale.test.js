@@ -1,0 +1,60 @@
+// A flash sale from start to order: the seller starts it, a viewer buys,
+// holds, checks out, and the seller sees the order (issue 3).
+
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { startServer } from './helpers/server.js';
+import { launchBrowser, openSeller, openViewer } from './helpers/browser.js';
+
+let server;
+let browser;
+
+before(async () => {
+  server = await startServer();
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+test('a viewer buys in a flash sale and the seller sees the order', async () => {
+  const seller = await openSeller(browser, server);
+  const viewer = await openViewer(browser, server, 'Lan');
+
+  await seller.getByTestId('sale-product').selectOption('p1');
+  await seller.getByTestId('sale-stock').fill('5');
+  await seller.getByTestId('sale-price').fill('199000');
+  await seller.getByTestId('sale-limit').fill('2');
+  await seller.getByTestId('sale-starts').fill('0');
+  await seller.getByTestId('sale-duration').fill('120');
+  await seller.getByTestId('sale-start').click();
+
+  const sale = viewer.getByTestId('sale');
+  await sale.waitFor();
+  assert.match(await sale.getByTestId('sale-price').textContent(), /^199\.000\s₫$/);
+  const buy = sale.getByTestId('buy-button');
+  await buy.waitFor();
+  await viewer.waitForFunction(() => !document.querySelector('[data-testid=buy-button]')?.disabled);
+  await sale.getByTestId('sale-quantity').selectOption('2');
+  await buy.click();
+
+  await sale.getByTestId('hold').waitFor();
+  assert.match(await sale.getByTestId('hold-countdown').textContent(), /^\d+:\d\d$/);
+  await sale.getByTestId('checkout-name').fill('Nguyễn Thị Lan');
+  await sale.getByTestId('checkout-phone').fill('0912 345 678');
+  await sale.getByTestId('checkout-address').fill('12 Hoàng Văn Thụ, TP Thái Nguyên');
+  await sale.getByTestId('checkout-submit').click();
+
+  await sale.getByTestId('order-confirmed').waitFor();
+  assert.match(await sale.getByTestId('order-confirmed').textContent(), /398\.000\s₫/);
+
+  const row = seller.getByTestId('order-row').filter({ hasText: 'Nguyễn Thị Lan' });
+  await row.waitFor();
+  assert.match(await row.textContent(), /0912345678/);
+  await seller.waitForFunction(() => document.querySelector('[data-testid=stat-units]').textContent === '2');
+  assert.match(await seller.getByTestId('stat-revenue').textContent(), /^398\.000\s₫$/);
+  await seller.context().close();
+  await viewer.context().close();
+});

@@ -1,0 +1,239 @@
+// The viewer's flash-sale card: the sale with its countdown and remaining
+// stock, then — after "buy" — the hold with its own countdown and the
+// checkout form, then the confirmed order.
+//
+// The server decides everything (stock, limits, holds); this card only asks
+// and shows the answer. A `buy` keeps its idempotency key until the server
+// has answered, so a retry after a dropped connection cannot buy twice.
+
+import { clear, h, randomId } from './dom.js';
+import { errorText, t } from './i18n.js';
+import { formatCountdown, formatCount, formatVnd } from './format.js';
+
+const OUTCOME_TEXT = {
+  sold_out: 'sale.soldOut',
+  limit_reached: 'sale.limitReached',
+  not_started: 'sale.notStarted',
+  ended: 'sale.ended',
+  unavailable: 'sale.unavailable',
+};
+
+/** Vietnamese numbers as the server accepts them (it normalises to 0xxxxxxxxx). */
+const PHONE = /^(\+?84|0)\d{9,10}$/;
+
+export class SaleCard {
+  /**
+   * @param {{panel: HTMLElement, body: HTMLElement, status: HTMLElement,
+   *          proof: HTMLElement, conn: import('./protocol.js').RoomConnection,
+   *          displayName: () => string}} parts
+   */
+  constructor({ panel, body, status, proof, conn, displayName }) {
+    Object.assign(this, { panel, body, status, proof, conn, displayName });
+    this.sale = null;
+    /** 'sale' | 'hold' | 'order' */
+    this.view = 'sale';
+    this.hold = null;
+    this.order = null;
+    this.busy = false;
+    /** The idempotency key of a buy not yet answered (reused on retry). */
+    this.pendingKey = null;
+    this.countdowns = [];
+    this.buyButton = null;
+
+    conn.on('buy_result', (m) => this.onBuyResult(m));
+    conn.on('order_confirmed', (m) => this.onOrder(m.order));
+    conn.on('hold_cancelled', () => this.backToSale());
+    setInterval(() => this.tick(), 250);
+  }
+
+  setSale(sale) {
+    const changedSale = !this.sale || !sale || this.sale.id !== sale.id;
+    this.sale = sale;
+    if (changedSale && this.view !== 'order') {
+      this.view = 'sale';
+      this.hold = null;
+    }
+    if (this.view === 'sale' || !sale) this.render();
+  }
+
+  showPurchase(purchase) {
+    this.proof.textContent = t('sale.purchase', { name: purchase.name, n: purchase.quantity });
+  }
+
+  setStatus(text, kind = 'info') {
+    this.status.textContent = text;
+    this.status.dataset.kind = kind;
+  }
+
+  render() {
+    this.countdowns = [];
+    this.buyButton = null;
+    clear(this.body);
+    this.panel.hidden = !this.sale && this.view !== 'order';
+    if (this.view === 'order' && this.order) return this.renderOrder();
+    if (!this.sale) return;
+    if (this.view === 'hold' && this.hold) return this.renderHold();
+    this.renderSale();
+  }
+
+  renderSale() {
+    const sale = this.sale;
+    const sold = sale.stock_total - sale.remaining;
+    const percent = sale.stock_total > 0 ? Math.round((sold / sale.stock_total) * 100) : 100;
+    const countdown = h('p', { class: 'sale-countdown', 'data-testid': 'sale-countdown' });
+    this.countdowns.push(() => {
+      const now = Date.now();
+      if (sale.state === 'scheduled') countdown.textContent = t('sale.startsIn', { time: formatCountdown(sale.starts_at - now) });
+      else if (sale.state === 'live') countdown.textContent = t('sale.endsIn', { time: formatCountdown(sale.ends_at - now) });
+      else if (sale.state === 'sold_out') countdown.textContent = t('sale.soldOut');
+      else countdown.textContent = t('sale.ended');
+    });
+    const quantity = h('select', { id: 'sale-quantity', 'data-testid': 'sale-quantity' });
+    const most = Math.max(1, Math.min(sale.per_buyer_limit || 1, sale.remaining || 1, 10));
+    for (let n = 1; n <= most; n += 1) quantity.append(h('option', { value: n }, String(n)));
+    this.buyButton = h('button', {
+      type: 'button', class: 'btn btn-buy btn-block', 'data-testid': 'buy-button',
+      onclick: () => this.buy(Number(quantity.value) || 1),
+    }, t('sale.buy'));
+    this.body.append(
+      h('div', { class: 'sale-head' },
+        h('h3', { class: 'sale-product', 'data-testid': 'sale-product', text: sale.product_name }),
+        h('span', { class: 'price price-sale', 'data-testid': 'sale-price', text: formatVnd(sale.price_vnd) })),
+      countdown,
+      h('div', { class: 'progress', role: 'progressbar', 'aria-valuemin': 0, 'aria-valuemax': sale.stock_total, 'aria-valuenow': sold,
+        'aria-label': t('sale.remaining', { remaining: sale.remaining, total: sale.stock_total }) },
+      h('span', { class: 'progress-bar', style: `width:${percent}%` })),
+      h('p', { class: 'sale-remaining', 'data-testid': 'sale-remaining',
+        text: t('sale.remaining', { remaining: formatCount(sale.remaining), total: formatCount(sale.stock_total) }) }),
+      h('p', { class: 'muted small', text: t('sale.limit', { n: sale.per_buyer_limit }) }),
+      h('div', { class: 'buy-row' },
+        h('label', { for: 'sale-quantity', text: t('sale.quantity') }), quantity, this.buyButton),
+    );
+    this.tick();
+  }
+
+  buyable() {
+    const sale = this.sale;
+    if (!sale || this.busy || sale.remaining === 0) return false;
+    if (sale.state === 'live') return true;
+    return sale.state === 'scheduled' && Date.now() >= sale.starts_at;
+  }
+
+  tick() {
+    for (const update of this.countdowns) update();
+    if (this.buyButton) this.buyButton.disabled = !this.buyable();
+  }
+
+  async buy(quantity) {
+    if (!this.sale) return;
+    this.busy = true;
+    this.tick();
+    this.setStatus(t('sale.buying'));
+    this.pendingKey = this.pendingKey || randomId();
+    try {
+      await this.conn.request({ type: 'buy', sale_id: this.sale.id, quantity, idempotency_key: this.pendingKey });
+    } catch (error) {
+      if (error.code !== 'disconnected' && error.code !== 'timeout' && error.code !== 'not_connected') this.pendingKey = null;
+      this.setStatus(errorText(error), 'error');
+    } finally {
+      this.busy = false;
+      this.tick();
+    }
+  }
+
+  onBuyResult(result) {
+    this.pendingKey = null;
+    if (result.hold && (result.outcome === 'reserved' || result.outcome === 'duplicate')) {
+      this.hold = result.hold;
+      this.view = 'hold';
+      this.setStatus(t('hold.title'), 'ok');
+      this.render();
+      this.body.querySelector('#checkout-name')?.focus();
+      return;
+    }
+    this.setStatus(t(OUTCOME_TEXT[result.outcome] || 'error.generic', { code: result.outcome }), 'error');
+  }
+
+  renderHold() {
+    const hold = this.hold;
+    const price = this.sale && this.sale.id === hold.sale_id ? this.sale.price_vnd : 0;
+    const left = h('strong', { 'data-testid': 'hold-countdown' });
+    this.countdowns.push(() => {
+      const ms = hold.expires_at - Date.now();
+      left.textContent = formatCountdown(ms);
+      if (ms <= 0 && this.view === 'hold') {
+        this.backToSale();
+        this.setStatus(t('hold.expired'), 'error');
+      }
+    });
+    const field = (id, key, input) => h('div', { class: 'field' }, h('label', { for: id, text: t(key) }), input);
+    const name = h('input', { id: 'checkout-name', 'data-testid': 'checkout-name', required: true, maxlength: 80, autocomplete: 'name', value: this.displayName() });
+    const phone = h('input', { id: 'checkout-phone', 'data-testid': 'checkout-phone', type: 'tel', required: true, maxlength: 15, autocomplete: 'tel', inputmode: 'tel', placeholder: '0912 345 678' });
+    const address = h('textarea', { id: 'checkout-address', 'data-testid': 'checkout-address', required: true, maxlength: 300, rows: 2, autocomplete: 'street-address' });
+    const submit = h('button', { type: 'submit', class: 'btn btn-buy btn-block', 'data-testid': 'checkout-submit' }, t('checkout.submit'));
+    const form = h('form', { class: 'checkout', 'data-testid': 'checkout-form', novalidate: true },
+      field('checkout-name', 'checkout.name', name),
+      field('checkout-phone', 'checkout.phone', phone),
+      field('checkout-address', 'checkout.address', address),
+      submit);
+    form.addEventListener('submit', (event) => {
+      event.preventDefault();
+      this.confirm({ name: name.value.trim(), phone: phone.value.replace(/[\s.-]/g, ''), address: address.value.trim() }, submit);
+    });
+    this.body.append(
+      h('div', { class: 'hold', 'data-testid': 'hold' },
+        h('h3', { text: t('hold.title') }),
+        h('p', { 'data-testid': 'hold-summary', text: `${this.sale?.product_name || ''} — ${t('hold.summary', { n: hold.quantity, price: formatVnd(price) })}` }),
+        h('p', { class: 'hold-timer' }, t('hold.expires', { time: '' }), left)),
+      form,
+      h('button', { type: 'button', class: 'btn btn-ghost btn-block', 'data-testid': 'hold-cancel', onclick: () => this.cancel() }, t('hold.cancel')));
+    this.tick();
+  }
+
+  async confirm(shipping, submit) {
+    if (!shipping.name || !PHONE.test(shipping.phone) || shipping.address.length < 5) {
+      this.setStatus(t('checkout.invalid'), 'error');
+      return;
+    }
+    submit.disabled = true;
+    try {
+      await this.conn.request({ type: 'confirm_hold', hold_id: this.hold.hold_id, shipping });
+    } catch (error) {
+      this.setStatus(errorText(error), 'error');
+      if (error.code === 'hold_expired' || error.code === 'hold_not_found') this.backToSale();
+    } finally {
+      submit.disabled = false;
+    }
+  }
+
+  async cancel() {
+    const hold = this.hold;
+    this.backToSale();
+    if (hold) this.conn.request({ type: 'cancel_hold', hold_id: hold.hold_id }).catch(() => {});
+  }
+
+  backToSale() {
+    this.view = 'sale';
+    this.hold = null;
+    this.render();
+  }
+
+  onOrder(order) {
+    this.order = order;
+    this.view = 'order';
+    this.hold = null;
+    this.setStatus(t('order.confirmed'), 'ok');
+    this.render();
+  }
+
+  renderOrder() {
+    const order = this.order;
+    this.body.append(h('div', { class: 'order-confirmed', 'data-testid': 'order-confirmed' },
+      h('h3', { text: `✓ ${t('order.confirmed')}` }),
+      h('p', { 'data-testid': 'order-id', text: t('order.number', { id: order.order_id }) }),
+      h('p', { text: t('hold.summary', { n: order.quantity, price: formatVnd(order.unit_price_vnd) }) }),
+      h('p', { class: 'order-total', text: t('order.total', { total: formatVnd(order.total_vnd) }) }),
+      h('p', { class: 'muted', text: t('order.thanks') }),
+      h('button', { type: 'button', class: 'btn btn-ghost btn-block', onclick: () => { this.order = null; this.backToSale(); } }, t('order.close'))));
+  }
+}

@@ -1,0 +1,281 @@
+// The viewer page: join with a display name, watch the seller's video,
+// chat, send hearts, see the pinned product and buy in flash sales.
+
+import { $, clear, h } from './dom.js';
+import { errorText, getLang, initI18n, t } from './i18n.js';
+import { formatCount, formatTime } from './format.js';
+import { RoomConnection, fetchJson } from './protocol.js';
+import { applyMessage, createRoomModel, isMuted } from './room-model.js';
+import { ChatLog, Notice, productCard, renderConnection, renderRoomStatus, wireChatForm } from './ui.js';
+import { SaleCard } from './sale-card.js';
+import { Subscriber } from './webrtc.js';
+
+const HEART_FLUSH_MS = 400;
+const MAX_HEARTS_PER_MESSAGE = 100;
+
+const params = new URLSearchParams(location.search);
+const roomId = params.get('room') || 'tra-thai-nguyen';
+const storageKey = `chophien.viewer.${roomId}`;
+
+const model = createRoomModel();
+/** Test and debugging hook: the live objects of this page. */
+const hook = { model, state: model, conn: null, pc: null, subscriber: null, sale: null, joinedAt: null };
+window.__chophien = hook;
+
+const video = $('#video');
+const overlay = $('#video-overlay');
+const connectionBanner = $('[data-testid=connection]');
+const chatNotice = new Notice($('#chat-notice'));
+let conn = null;
+let subscriber = null;
+let saleCard = null;
+let chatLog = null;
+let myName = '';
+let banned = false;
+
+initI18n();
+showJoin();
+
+function showJoin() {
+  const input = $('#join-name');
+  let saved = null;
+  try {
+    saved = JSON.parse(sessionStorage.getItem(storageKey) || 'null');
+  } catch {
+    saved = null;
+  }
+  input.value = saved?.name || `Khách ${100 + Math.floor(Math.random() * 900)}`;
+  fetchJson(`/api/rooms/${encodeURIComponent(roomId)}`)
+    .then((room) => { $('[data-testid=join-room-title]').textContent = room.title; })
+    .catch(() => {});
+  $('#join-form').addEventListener('submit', async (event) => {
+    event.preventDefault();
+    const name = input.value.trim();
+    const error = $('#join-error');
+    if (!name) {
+      error.textContent = t('viewer.joinError', { reason: t('viewer.nameLabel') });
+      error.hidden = false;
+      input.focus();
+      return;
+    }
+    const button = $('[data-testid=join-button]');
+    button.disabled = true;
+    try {
+      const reply = await fetchJson('/api/dev/token', { method: 'POST', body: { room: roomId, name } });
+      try {
+        sessionStorage.setItem(storageKey, JSON.stringify({ name }));
+      } catch {
+        // Private mode: nothing to remember.
+      }
+      myName = name;
+      enterRoom(reply.token);
+    } catch (err) {
+      error.textContent = t('viewer.joinError', { reason: errorText(err) });
+      error.hidden = false;
+      button.disabled = false;
+    }
+  });
+}
+
+function enterRoom(token) {
+  $('#join').hidden = true;
+  $('#room').hidden = false;
+  hook.joinedAt = performance.now();
+  conn = new RoomConnection({ roomId, token });
+  hook.conn = conn;
+  chatLog = new ChatLog($('#chat-log'));
+  saleCard = new SaleCard({
+    panel: $('#sale-panel'), body: $('#sale-body'), status: $('#sale-status'), proof: $('#sale-proof'),
+    conn, displayName: () => myName,
+  });
+  hook.sale = saleCard;
+  wireChatForm($('#chat-form'), $('#chat-input'), conn, chatNotice);
+  wireHearts();
+  wireUnmute();
+
+  conn.on('status', ({ status }) => {
+    renderConnection(connectionBanner, banned && status !== 'open' ? 'banned' : status);
+    if (status === 'ended' || status === 'banned') endRoom(status);
+  });
+  conn.on('subscribe_offer', (m) => onOffer(m.sdp));
+  conn.on('ice_candidate', (m) => {
+    if (m.target === 'subscribe' && subscriber) subscriber.addRemoteCandidate(m.candidate);
+  });
+  conn.on('error', (m) => {
+    if (!m.id) console.warn(`server error ${m.code}: ${m.message}`);
+  });
+  conn.on('user_banned', (m) => {
+    if (m.user_id === model.me?.user_id) {
+      banned = true;
+      endRoom('banned');
+    }
+  });
+  conn.on('*', (message) => {
+    render(applyMessage(model, message), message);
+    // A new connection has no subscription on the server yet.
+    if (message.type === 'snapshot' || message.type === 'resumed') resubscribe();
+  });
+  window.addEventListener('langchange', () => render(new Set(['room', 'chat', 'pinned', 'sale', 'settings', 'stats', 'stream'])));
+  setInterval(renderSettings, 5000);
+  conn.connect();
+}
+
+function render(changed, message) {
+  if (changed.has('room') && model.room) {
+    $('[data-testid=room-title]').textContent = model.room.title;
+    document.title = `${model.room.title} — Chợ Phiên`;
+    const pill = $('[data-testid=room-status]');
+    pill.hidden = false;
+    renderRoomStatus(pill, model.room.status);
+    if (model.room.status === 'ended') endRoom('ended');
+  }
+  if (changed.has('stats')) {
+    $('[data-testid=viewer-count]').textContent = formatCount(model.viewers);
+    $('[data-testid=hearts-total]').textContent = formatCount(model.heartsTotal);
+  }
+  if (changed.has('hearts') && model.lastHearts) floatHearts(Math.min(model.lastHearts, 6));
+  if (changed.has('chat')) chatLog.render(model);
+  if (changed.has('chat-append')) chatLog.append(model, model.lastChat);
+  if (changed.has('chat-delete')) chatLog.remove(model.lastDeleted);
+  if (changed.has('pinned')) renderPinned();
+  if (changed.has('sale')) saleCard.setSale(model.sale);
+  if (changed.has('purchase')) saleCard.showPurchase(model.purchases[model.purchases.length - 1]);
+  if (changed.has('settings') || changed.has('moderation')) renderSettings();
+  if (changed.has('stream') || changed.has('room')) renderStream();
+  if (message?.type === 'stream_state' && message.live) ensureSubscribed();
+}
+
+function renderPinned() {
+  const body = $('#pinned-body');
+  clear(body);
+  if (model.pinned) body.append(productCard(model.pinned));
+  else body.append(h('p', { class: 'muted', 'data-testid': 'pinned-none', text: t('pinned.none') }));
+}
+
+function renderSettings() {
+  const el = $('#chat-settings');
+  const parts = [];
+  if (model.settings.slow_mode_seconds > 0) parts.push(t('chat.slowMode', { n: model.settings.slow_mode_seconds }));
+  if (model.me && isMuted(model, model.me.user_id)) {
+    parts.push(t('chat.muted', { time: formatTime(model.muted.get(model.me.user_id), getLang()) }));
+  }
+  el.textContent = parts.join(' · ');
+  el.hidden = parts.length === 0;
+}
+
+// --- video -----------------------------------------------------------------
+
+function renderStream() {
+  const live = model.room?.status === 'live';
+  $('[data-testid=live-badge]').hidden = !(live && model.streamLive);
+  let text = '';
+  if (model.room?.status === 'ended') text = t('conn.ended');
+  else if (!model.streamLive) text = t(live ? 'video.paused' : 'video.waiting');
+  else if (!(video.videoWidth > 0)) text = t('video.connecting');
+  overlay.textContent = text;
+  overlay.hidden = text === '';
+}
+
+/** Drop any old PeerConnection and subscribe afresh when the stream is live. */
+function resubscribe() {
+  if (subscriber) {
+    subscriber.close();
+    subscriber = null;
+  }
+  ensureSubscribed();
+}
+
+function ensureSubscribed() {
+  if (!model.streamLive || subscriber || !conn.isOpen || banned) return;
+  newSubscriber();
+  conn.send({ type: 'subscribe' });
+}
+
+function newSubscriber() {
+  subscriber = new Subscriber(conn, model.iceServers, (stream) => {
+    if (video.srcObject !== stream) video.srcObject = stream;
+    video.play().catch(() => {});
+  });
+  hook.subscriber = subscriber;
+  hook.pc = subscriber.pc;
+  const mine = subscriber;
+  subscriber.pc.addEventListener('connectionstatechange', () => {
+    // The server drops a failed connection: subscribe again after a pause.
+    if (mine.pc.connectionState === 'failed' && subscriber === mine) {
+      setTimeout(() => { if (subscriber === mine) resubscribe(); }, 2000);
+    }
+  });
+}
+
+async function onOffer(sdp) {
+  if (!subscriber) newSubscriber();
+  try {
+    await subscriber.acceptOffer(sdp);
+  } catch (error) {
+    console.error('could not answer the video offer', error);
+  }
+}
+
+video.addEventListener('playing', renderStream);
+video.addEventListener('resize', renderStream);
+
+function wireUnmute() {
+  const button = $('#unmute');
+  const label = button.querySelector('.unmute-label');
+  const icon = button.querySelector('.unmute-icon');
+  const update = () => {
+    button.setAttribute('aria-pressed', String(!video.muted));
+    label.dataset.i18n = video.muted ? 'video.unmute' : 'video.mute';
+    label.textContent = t(label.dataset.i18n);
+    icon.src = video.muted ? '/img/icon-muted.svg' : '/img/icon-sound.svg';
+  };
+  button.addEventListener('click', () => {
+    video.muted = !video.muted;
+    if (!video.muted) video.play().catch(() => {});
+    update();
+  });
+  update();
+}
+
+// --- hearts ----------------------------------------------------------------
+
+function wireHearts() {
+  let pending = 0;
+  let timer = null;
+  const flush = () => {
+    timer = null;
+    if (pending === 0) return;
+    const count = Math.min(pending, MAX_HEARTS_PER_MESSAGE);
+    if (conn.send({ type: 'heart', count })) pending -= count;
+    else pending = 0; // hearts are fleeting: do not replay them after a drop
+    if (pending > 0) timer = setTimeout(flush, HEART_FLUSH_MS);
+  };
+  $('#heart').addEventListener('click', () => {
+    pending += 1;
+    floatHearts(1);
+    if (!timer) timer = setTimeout(flush, HEART_FLUSH_MS);
+  });
+}
+
+function floatHearts(n) {
+  if (window.matchMedia?.('(prefers-reduced-motion: reduce)').matches) return;
+  const layer = $('#hearts-float');
+  for (let i = 0; i < n; i += 1) {
+    const heart = h('span', { class: 'float-heart', style: `left:${10 + Math.random() * 60}%;animation-delay:${i * 120}ms` }, '❤');
+    heart.addEventListener('animationend', () => heart.remove());
+    layer.append(heart);
+  }
+  while (layer.children.length > 30) layer.firstElementChild.remove();
+}
+
+// --- end of the room ---------------------------------------------------------
+
+function endRoom(reason) {
+  renderConnection(connectionBanner, reason === 'banned' ? 'banned' : 'ended');
+  for (const el of document.querySelectorAll('#chat-form input, #chat-form button, [data-testid=buy-button]')) el.disabled = true;
+  if (subscriber && reason === 'banned') {
+    subscriber.close();
+    subscriber = null;
+  }
+  if (reason === 'banned') chatNotice.show(t('error.banned'), 'error', 0);
+}
