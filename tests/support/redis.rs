@@ -7,7 +7,9 @@
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::sync::atomic::{AtomicU16, Ordering};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use tempfile::TempDir;
 
@@ -89,13 +91,23 @@ impl RedisServer {
             if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
                 panic!("redis-server exited at start ({status}); config {}", config_path().display());
             }
-            let pong = redis::Client::open(self.url())
+            // Ready means *our* process answers: a server another test started
+            // on this port must not pass for ours.
+            let pid = self.child.as_ref().map(Child::id);
+            let info = redis::Client::open(self.url())
                 .and_then(|c| c.get_connection_with_timeout(Duration::from_millis(200)))
-                .and_then(|mut c| redis::cmd("PING").query::<String>(&mut c));
-            if matches!(pong.as_deref(), Ok("PONG")) {
+                .and_then(|mut c| redis::cmd("INFO").arg("server").query::<String>(&mut c));
+            if let Ok(info) = info {
+                let answering = info.lines().find_map(|l| l.strip_prefix("process_id:")).map(str::trim);
+                assert_eq!(
+                    answering.and_then(|p| p.parse().ok()),
+                    pid,
+                    "another redis-server answers on port {}",
+                    self.port
+                );
                 return;
             }
-            assert!(Instant::now() < deadline, "redis-server did not answer PING within 20 s");
+            assert!(Instant::now() < deadline, "redis-server did not answer within 20 s");
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -111,6 +123,21 @@ fn config_path() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("config/redis.conf")
 }
 
+/// A port below Linux's ephemeral range (32768+), so neither the kernel nor
+/// another test of this process hands it out again while a server is
+/// crashed and about to restart on it. The start is random so concurrent
+/// test processes rarely meet; when they do, readiness checks catch it.
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("find a free port")
+    static NEXT: OnceLock<AtomicU16> = OnceLock::new();
+    let next = NEXT.get_or_init(|| {
+        let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+        AtomicU16::new(20_000 + ((nanos ^ std::process::id()) % 10_000) as u16)
+    });
+    loop {
+        let port = next.fetch_add(1, Ordering::Relaxed);
+        assert!(port < 32_000, "ran out of test ports");
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
 }
