@@ -39,18 +39,33 @@ fn request(sale_id: &str, buyer: &str, quantity: u32, key: &str) -> BuyRequest {
 }
 
 fn shipping() -> Shipping {
-    Shipping { name: "Lan".into(), phone: "0912345678".into(), address: "12 Hàng Bạc, Hà Nội".into() }
+    Shipping {
+        name: "Lan".into(),
+        phone: "0912345678".into(),
+        address: "12 Hàng Bạc, Hà Nội".into(),
+    }
 }
 
-async fn reserve(store: &RedisSaleStore, sale_id: &str, buyer: &str, quantity: u32, key: &str) -> Hold {
-    let result = store.buy(&request(sale_id, buyer, quantity, key), T0).await.unwrap();
+async fn reserve(
+    store: &RedisSaleStore,
+    sale_id: &str,
+    buyer: &str,
+    quantity: u32,
+    key: &str,
+) -> Hold {
+    let result = store
+        .buy(&request(sale_id, buyer, quantity, key), T0)
+        .await
+        .unwrap();
     assert_eq!(result.outcome, BuyOutcome::Reserved);
     result.hold.unwrap()
 }
 
 /// The production deadline (under a second), so "promptly" is the real one.
 async fn connect(server: &RedisServer) -> RedisSaleStore {
-    RedisSaleStore::connect(RedisStoreOptions::new(server.url())).await.unwrap()
+    RedisSaleStore::connect(RedisStoreOptions::new(server.url()))
+        .await
+        .unwrap()
 }
 
 /// Retries while Redis is still reloading its AOF after a restart (a hang
@@ -73,21 +88,47 @@ async fn holds_orders_and_stock_survive_a_redis_crash() {
     let store = connect(&server).await;
     let sale = store.create_sale(ROOM, tea(10), T0).await.unwrap();
     let ordered = reserve(&store, &sale.id, "lan", 2, "key-lan-0001").await;
-    let order = store.confirm(&ordered.hold_id, "lan", &shipping(), T0).await.unwrap();
+    let order = store
+        .confirm(&ordered.hold_id, "lan", &shipping(), T0)
+        .await
+        .unwrap();
     let held = reserve(&store, &sale.id, "minh", 3, "key-minh-001").await;
 
     server.crash_and_restart();
 
     let after = until_available(async || store.get_sale(&sale.id, T0).await).await;
     assert_eq!(after.remaining, 5, "2 ordered + 3 held");
-    assert_eq!(store.orders_for_room(ROOM).await.unwrap(), vec![order.clone()]);
-    let retry = store.buy(&request(&sale.id, "minh", 3, "key-minh-001"), T0).await.unwrap();
-    assert_eq!((retry.outcome, retry.hold), (BuyOutcome::Duplicate, Some(held.clone())), "no second charge");
-    assert_eq!(store.confirm(&ordered.hold_id, "lan", &shipping(), T0).await.unwrap(), order, "no second order");
-    store.confirm(&held.hold_id, "minh", &shipping(), T0).await.unwrap();
+    assert_eq!(
+        store.orders_for_room(ROOM).await.unwrap(),
+        vec![order.clone()]
+    );
+    let retry = store
+        .buy(&request(&sale.id, "minh", 3, "key-minh-001"), T0)
+        .await
+        .unwrap();
+    assert_eq!(
+        (retry.outcome, retry.hold),
+        (BuyOutcome::Duplicate, Some(held.clone())),
+        "no second charge"
+    );
+    assert_eq!(
+        store
+            .confirm(&ordered.hold_id, "lan", &shipping(), T0)
+            .await
+            .unwrap(),
+        order,
+        "no second order"
+    );
+    store
+        .confirm(&held.hold_id, "minh", &shipping(), T0)
+        .await
+        .unwrap();
     assert_eq!(store.orders_for_sale(&sale.id).await.unwrap().len(), 2);
     assert_eq!(store.get_sale(&sale.id, T0).await.unwrap().remaining, 5);
-    assert!(store.active_sales().await.unwrap().contains(&sale.id), "a restarted node's sweeper finds it");
+    assert!(
+        store.active_sales().await.unwrap().contains(&sale.id),
+        "a restarted node's sweeper finds it"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -101,8 +142,22 @@ async fn a_pending_hold_still_expires_once_after_a_crash() {
 
     let report = until_available(async || store.expire_due(&sale.id, hold.expires_at).await).await;
     assert_eq!(report.returned_units, 4);
-    assert_eq!(store.expire_due(&sale.id, hold.expires_at).await.unwrap().returned_units, 0);
-    assert_eq!(store.get_sale(&sale.id, hold.expires_at).await.unwrap().remaining, 4);
+    assert_eq!(
+        store
+            .expire_due(&sale.id, hold.expires_at)
+            .await
+            .unwrap()
+            .returned_units,
+        0
+    );
+    assert_eq!(
+        store
+            .get_sale(&sale.id, hold.expires_at)
+            .await
+            .unwrap()
+            .remaining,
+        4
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -113,11 +168,17 @@ async fn buys_keep_working_after_function_flush_and_script_flush() {
     reserve(&store, &sale.id, "lan", 1, "key-lan-0001").await;
 
     let mut admin = server.client();
-    redis::cmd("FUNCTION").arg("FLUSH").exec(&mut admin).unwrap();
+    redis::cmd("FUNCTION")
+        .arg("FLUSH")
+        .exec(&mut admin)
+        .unwrap();
     redis::cmd("SCRIPT").arg("FLUSH").exec(&mut admin).unwrap();
     reserve(&store, &sale.id, "lan", 1, "key-lan-0002").await;
 
-    redis::cmd("FUNCTION").arg("FLUSH").exec(&mut admin).unwrap();
+    redis::cmd("FUNCTION")
+        .arg("FLUSH")
+        .exec(&mut admin)
+        .unwrap();
     store.health().await.unwrap();
     reserve(&store, &sale.id, "lan", 1, "key-lan-0003").await;
     assert_eq!(store.get_sale(&sale.id, T0).await.unwrap().remaining, 7);
@@ -133,25 +194,43 @@ async fn buys_answer_unavailable_promptly_while_redis_is_down_and_recover_after(
     for attempt in 0..3 {
         let started = Instant::now();
         let key = format!("key-down-{attempt:04}");
-        let result = tokio::time::timeout(Duration::from_secs(5), store.buy(&request(&sale.id, "lan", 1, &key), T0))
-            .await
-            .expect("a buy must not hang while Redis is down")
-            .unwrap();
+        let result = tokio::time::timeout(
+            Duration::from_secs(5),
+            store.buy(&request(&sale.id, "lan", 1, &key), T0),
+        )
+        .await
+        .expect("a buy must not hang while Redis is down")
+        .unwrap();
         assert_eq!(result.outcome, BuyOutcome::Unavailable);
-        assert!(started.elapsed() < Duration::from_secs(2), "answered within the store's deadline");
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "answered within the store's deadline"
+        );
     }
-    assert!(matches!(store.health().await, Err(SaleError::Unavailable(_))));
+    assert!(matches!(
+        store.health().await,
+        Err(SaleError::Unavailable(_))
+    ));
 
     server.restart();
     until_available(async || store.health().await).await;
     let result = until_available(async || {
-        match store.buy(&request(&sale.id, "lan", 1, "key-after-01"), T0).await? {
-            r if r.outcome == BuyOutcome::Unavailable => Err(SaleError::Unavailable("still reconnecting".into())),
+        match store
+            .buy(&request(&sale.id, "lan", 1, "key-after-01"), T0)
+            .await?
+        {
+            r if r.outcome == BuyOutcome::Unavailable => {
+                Err(SaleError::Unavailable("still reconnecting".into()))
+            }
             r => Ok(r),
         }
     })
     .await;
-    assert_eq!(result.outcome, BuyOutcome::Reserved, "the connection came back by itself");
+    assert_eq!(
+        result.outcome,
+        BuyOutcome::Reserved,
+        "the connection came back by itself"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -160,15 +239,27 @@ async fn every_key_of_a_sale_shares_its_hash_tag() {
     let store = connect(&server).await;
     let sale = store.create_sale(ROOM, tea(10), T0).await.unwrap();
     let hold = reserve(&store, &sale.id, "lan", 1, "key-lan-0001").await;
-    store.confirm(&hold.hold_id, "lan", &shipping(), T0).await.unwrap();
+    store
+        .confirm(&hold.hold_id, "lan", &shipping(), T0)
+        .await
+        .unwrap();
     reserve(&store, &sale.id, "lan", 1, "key-lan-0002").await;
 
-    let keys: Vec<String> = redis::cmd("KEYS").arg("*").query(&mut server.client()).unwrap();
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg("*")
+        .query(&mut server.client())
+        .unwrap();
     let tag = format!("{{sale:{}}}", sale.id);
     let (sale_keys, index_keys): (Vec<_>, Vec<_>) = keys.iter().partition(|k| k.contains("{sale:"));
     assert!(sale_keys.len() >= 6, "{sale_keys:?}");
-    assert!(sale_keys.iter().all(|k| k.starts_with(&tag)), "{sale_keys:?}");
-    assert!(index_keys.iter().all(|k| k.starts_with("chophien:")), "{index_keys:?}");
+    assert!(
+        sale_keys.iter().all(|k| k.starts_with(&tag)),
+        "{sale_keys:?}"
+    );
+    assert!(
+        index_keys.iter().all(|k| k.starts_with("chophien:")),
+        "{index_keys:?}"
+    );
 }
 
 #[tokio::test]

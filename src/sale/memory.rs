@@ -11,8 +11,8 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 
 use super::{
-    hold_deadline, ids, oldest_first, validate, BuyOutcome, BuyRequest, BuyResult, ExpiryReport, Hold, NewSale,
-    Order, SaleError, SaleInfo, SaleState, SaleStore, SaleTimes, Shipping,
+    hold_deadline, ids, oldest_first, validate, BuyOutcome, BuyRequest, BuyResult, ExpiryReport,
+    Hold, NewSale, Order, SaleError, SaleInfo, SaleState, SaleStore, SaleTimes, Shipping,
 };
 use crate::protocol::UnixMillis;
 
@@ -73,15 +73,22 @@ impl Sale {
             ended: self.ended,
             remaining: self.info.remaining,
         };
-        SaleInfo { state: times.state_at(now), ..self.info.clone() }
+        SaleInfo {
+            state: times.state_at(now),
+            ..self.info.clone()
+        }
     }
 
     /// Gives a pending hold's units back and marks it; the deadline entry's
     /// removal is what makes this happen once.
     fn release(&mut self, hold_id: &str, status: HoldStatus) {
-        let Some(entry) = self.holds.get_mut(hold_id) else { return };
+        let Some(entry) = self.holds.get_mut(hold_id) else {
+            return;
+        };
         if !matches!(entry.status, HoldStatus::Held)
-            || !self.deadlines.remove(&(entry.hold.expires_at, hold_id.to_owned()))
+            || !self
+                .deadlines
+                .remove(&(entry.hold.expires_at, hold_id.to_owned()))
         {
             return;
         }
@@ -109,7 +116,10 @@ impl MemorySaleStore {
         f: impl FnOnce(&mut Sale) -> Result<T, SaleError>,
     ) -> Result<T, SaleError> {
         let mut sales = self.inner.lock();
-        let sale = sales.by_id.get_mut(sale_id).ok_or(SaleError::SaleNotFound)?;
+        let sale = sales
+            .by_id
+            .get_mut(sale_id)
+            .ok_or(SaleError::SaleNotFound)?;
         f(sale)
     }
 
@@ -121,7 +131,10 @@ impl MemorySaleStore {
     ) -> Result<T, SaleError> {
         let sale_id = ids::sale_of_hold(hold_id).ok_or(SaleError::HoldNotFound)?;
         let mut sales = self.inner.lock();
-        let sale = sales.by_id.get_mut(sale_id).ok_or(SaleError::HoldNotFound)?;
+        let sale = sales
+            .by_id
+            .get_mut(sale_id)
+            .ok_or(SaleError::HoldNotFound)?;
         let entry = sale.holds.get(hold_id).ok_or(SaleError::HoldNotFound)?;
         if entry.buyer_id != buyer_id {
             return Err(SaleError::Forbidden);
@@ -131,7 +144,12 @@ impl MemorySaleStore {
 }
 
 impl SaleStore for MemorySaleStore {
-    async fn create_sale(&self, room_id: &str, sale: NewSale, now: UnixMillis) -> Result<SaleInfo, SaleError> {
+    async fn create_sale(
+        &self,
+        room_id: &str,
+        sale: NewSale,
+        now: UnixMillis,
+    ) -> Result<SaleInfo, SaleError> {
         let sale = validate::new_sale(sale)?;
         let starts_at = now + u64::from(sale.starts_in_secs) * 1000;
         let info = SaleInfo {
@@ -160,7 +178,11 @@ impl SaleStore for MemorySaleStore {
         };
         let info = record.info(now);
         let mut sales = self.inner.lock();
-        sales.by_room.entry(room_id.to_owned()).or_default().push(info.id.clone());
+        sales
+            .by_room
+            .entry(room_id.to_owned())
+            .or_default()
+            .push(info.id.clone());
         sales.by_id.insert(info.id.clone(), record);
         Ok(info)
     }
@@ -169,10 +191,16 @@ impl SaleStore for MemorySaleStore {
         self.with_sale(sale_id, |sale| Ok(sale.info(now)))
     }
 
-    async fn latest_sale(&self, room_id: &str, now: UnixMillis) -> Result<Option<SaleInfo>, SaleError> {
+    async fn latest_sale(
+        &self,
+        room_id: &str,
+        now: UnixMillis,
+    ) -> Result<Option<SaleInfo>, SaleError> {
         let sales = self.inner.lock();
         let latest = sales.by_room.get(room_id).and_then(|ids| ids.last());
-        Ok(latest.and_then(|id| sales.by_id.get(id)).map(|sale| sale.info(now)))
+        Ok(latest
+            .and_then(|id| sales.by_id.get(id))
+            .map(|sale| sale.info(now)))
     }
 
     async fn end_sale(&self, sale_id: &str, now: UnixMillis) -> Result<SaleInfo, SaleError> {
@@ -191,7 +219,10 @@ impl SaleStore for MemorySaleStore {
             let key = (request.buyer_id.clone(), request.idempotency_key.clone());
             if let Some(hold_id) = sale.reservations.get(&key) {
                 let hold = sale.holds.get(hold_id).map(|entry| entry.hold.clone());
-                return Ok(BuyResult { outcome: BuyOutcome::Duplicate, hold });
+                return Ok(BuyResult {
+                    outcome: BuyOutcome::Duplicate,
+                    hold,
+                });
             }
             let quantity = request.quantity;
             let rejection = match sale.info(now).state {
@@ -199,8 +230,13 @@ impl SaleStore for MemorySaleStore {
                 SaleState::Scheduled => Some(BuyOutcome::NotStarted),
                 _ if sale.info.remaining < quantity => Some(BuyOutcome::SoldOut),
                 _ => {
-                    let held = sale.units_by_buyer.get(&request.buyer_id).copied().unwrap_or(0);
-                    (held + quantity > sale.info.per_buyer_limit).then_some(BuyOutcome::LimitReached)
+                    let held = sale
+                        .units_by_buyer
+                        .get(&request.buyer_id)
+                        .copied()
+                        .unwrap_or(0);
+                    (held + quantity > sale.info.per_buyer_limit)
+                        .then_some(BuyOutcome::LimitReached)
                 }
             };
             if let Some(outcome) = rejection {
@@ -213,9 +249,13 @@ impl SaleStore for MemorySaleStore {
                 expires_at: hold_deadline(now, sale.info.hold_secs),
             };
             sale.info.remaining -= quantity;
-            *sale.units_by_buyer.entry(request.buyer_id.clone()).or_default() += quantity;
+            *sale
+                .units_by_buyer
+                .entry(request.buyer_id.clone())
+                .or_default() += quantity;
             sale.reservations.insert(key, hold.hold_id.clone());
-            sale.deadlines.insert((hold.expires_at, hold.hold_id.clone()));
+            sale.deadlines
+                .insert((hold.expires_at, hold.hold_id.clone()));
             sale.holds.insert(
                 hold.hold_id.clone(),
                 HoldEntry {
@@ -225,14 +265,25 @@ impl SaleStore for MemorySaleStore {
                     status: HoldStatus::Held,
                 },
             );
-            Ok(BuyResult { outcome: BuyOutcome::Reserved, hold: Some(hold) })
+            Ok(BuyResult {
+                outcome: BuyOutcome::Reserved,
+                hold: Some(hold),
+            })
         })
     }
 
-    async fn confirm(&self, hold_id: &str, buyer_id: &str, shipping: &Shipping, now: UnixMillis) -> Result<Order, SaleError> {
+    async fn confirm(
+        &self,
+        hold_id: &str,
+        buyer_id: &str,
+        shipping: &Shipping,
+        now: UnixMillis,
+    ) -> Result<Order, SaleError> {
         let shipping = validate::shipping(shipping)?;
         self.with_hold(hold_id, buyer_id, |sale| {
-            let Some(entry) = sale.holds.get_mut(hold_id) else { return Err(SaleError::HoldNotFound) };
+            let Some(entry) = sale.holds.get_mut(hold_id) else {
+                return Err(SaleError::HoldNotFound);
+            };
             match entry.status {
                 HoldStatus::Confirmed(index) => return Ok(sale.orders[index].clone()),
                 HoldStatus::Cancelled => return Err(SaleError::HoldNotFound),
@@ -256,15 +307,23 @@ impl SaleStore for MemorySaleStore {
                 created_at: now,
             };
             entry.status = HoldStatus::Confirmed(sale.orders.len());
-            sale.deadlines.remove(&(entry.hold.expires_at, hold_id.to_owned()));
+            sale.deadlines
+                .remove(&(entry.hold.expires_at, hold_id.to_owned()));
             sale.orders.push(order.clone());
             Ok(order)
         })
     }
 
-    async fn cancel(&self, hold_id: &str, buyer_id: &str, now: UnixMillis) -> Result<(), SaleError> {
+    async fn cancel(
+        &self,
+        hold_id: &str,
+        buyer_id: &str,
+        now: UnixMillis,
+    ) -> Result<(), SaleError> {
         self.with_hold(hold_id, buyer_id, |sale| {
-            let Some(entry) = sale.holds.get(hold_id) else { return Err(SaleError::HoldNotFound) };
+            let Some(entry) = sale.holds.get(hold_id) else {
+                return Err(SaleError::HoldNotFound);
+            };
             match entry.status {
                 HoldStatus::Cancelled => Ok(()),
                 HoldStatus::Confirmed(_) => Err(SaleError::HoldNotFound),
@@ -308,7 +367,12 @@ impl SaleStore for MemorySaleStore {
 
     async fn active_sales(&self) -> Result<Vec<String>, SaleError> {
         let sales = self.inner.lock();
-        Ok(sales.by_id.iter().filter(|(_, sale)| !sale.retired).map(|(id, _)| id.clone()).collect())
+        Ok(sales
+            .by_id
+            .iter()
+            .filter(|(_, sale)| !sale.retired)
+            .map(|(id, _)| id.clone())
+            .collect())
     }
 
     async fn orders_for_sale(&self, sale_id: &str) -> Result<Vec<Order>, SaleError> {
@@ -319,9 +383,16 @@ impl SaleStore for MemorySaleStore {
 
     async fn orders_for_room(&self, room_id: &str) -> Result<Vec<Order>, SaleError> {
         let sales = self.inner.lock();
-        let ids = sales.by_room.get(room_id).map(Vec::as_slice).unwrap_or_default();
-        let mut orders: Vec<Order> =
-            ids.iter().filter_map(|id| sales.by_id.get(id)).flat_map(|sale| sale.orders.iter().cloned()).collect();
+        let ids = sales
+            .by_room
+            .get(room_id)
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        let mut orders: Vec<Order> = ids
+            .iter()
+            .filter_map(|id| sales.by_id.get(id))
+            .flat_map(|sale| sale.orders.iter().cloned())
+            .collect();
         oldest_first(&mut orders);
         Ok(orders)
     }

@@ -11,7 +11,7 @@
 //! - [`MemorySaleStore`]: one process, one mutex; the embedded default and
 //!   practice rooms.
 //! - [`RedisSaleStore`]: production and multi-node; every operation is one
-//!   Redis Function call (`src/sale/chophien.lua`) over a multiplexed
+//!   Redis Function call (`src/sale/redis/chophien.lua`) over a multiplexed
 //!   connection, with AOF for durability.
 //!
 //! Invariants, for both stores:
@@ -157,13 +157,22 @@ macro_rules! dispatch {
 }
 
 impl SaleStore for AnySaleStore {
-    async fn create_sale(&self, room_id: &str, sale: NewSale, now: UnixMillis) -> Result<SaleInfo, SaleError> {
+    async fn create_sale(
+        &self,
+        room_id: &str,
+        sale: NewSale,
+        now: UnixMillis,
+    ) -> Result<SaleInfo, SaleError> {
         dispatch!(self, s => s.create_sale(room_id, sale, now))
     }
     async fn get_sale(&self, sale_id: &str, now: UnixMillis) -> Result<SaleInfo, SaleError> {
         dispatch!(self, s => s.get_sale(sale_id, now))
     }
-    async fn latest_sale(&self, room_id: &str, now: UnixMillis) -> Result<Option<SaleInfo>, SaleError> {
+    async fn latest_sale(
+        &self,
+        room_id: &str,
+        now: UnixMillis,
+    ) -> Result<Option<SaleInfo>, SaleError> {
         dispatch!(self, s => s.latest_sale(room_id, now))
     }
     async fn end_sale(&self, sale_id: &str, now: UnixMillis) -> Result<SaleInfo, SaleError> {
@@ -172,10 +181,21 @@ impl SaleStore for AnySaleStore {
     async fn buy(&self, request: &BuyRequest, now: UnixMillis) -> Result<BuyResult, SaleError> {
         dispatch!(self, s => s.buy(request, now))
     }
-    async fn confirm(&self, hold_id: &str, buyer_id: &str, shipping: &Shipping, now: UnixMillis) -> Result<Order, SaleError> {
+    async fn confirm(
+        &self,
+        hold_id: &str,
+        buyer_id: &str,
+        shipping: &Shipping,
+        now: UnixMillis,
+    ) -> Result<Order, SaleError> {
         dispatch!(self, s => s.confirm(hold_id, buyer_id, shipping, now))
     }
-    async fn cancel(&self, hold_id: &str, buyer_id: &str, now: UnixMillis) -> Result<(), SaleError> {
+    async fn cancel(
+        &self,
+        hold_id: &str,
+        buyer_id: &str,
+        now: UnixMillis,
+    ) -> Result<(), SaleError> {
         dispatch!(self, s => s.cancel(hold_id, buyer_id, now))
     }
     async fn expire_due(&self, sale_id: &str, now: UnixMillis) -> Result<ExpiryReport, SaleError> {

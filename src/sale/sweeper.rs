@@ -19,7 +19,12 @@ use super::{ExpiryReport, SaleStore};
 use crate::clock;
 
 /// Runs sweeps every `interval` until `shutdown` is cancelled.
-pub fn spawn<S, F>(store: S, interval: Duration, shutdown: CancellationToken, on_report: F) -> JoinHandle<()>
+pub fn spawn<S, F>(
+    store: S,
+    interval: Duration,
+    shutdown: CancellationToken,
+    on_report: F,
+) -> JoinHandle<()>
 where
     S: SaleStore,
     F: Fn(ExpiryReport) + Send + Sync + 'static,

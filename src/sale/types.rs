@@ -127,7 +127,10 @@ pub struct BuyResult {
 impl BuyResult {
     /// An outcome that carries no hold.
     pub fn rejected(outcome: BuyOutcome) -> BuyResult {
-        BuyResult { outcome, hold: None }
+        BuyResult {
+            outcome,
+            hold: None,
+        }
     }
 }
 
@@ -211,7 +214,12 @@ mod tests {
     use super::*;
 
     fn times(remaining: u32, ended: bool) -> SaleTimes {
-        SaleTimes { starts_at: 100, ends_at: 200, ended, remaining }
+        SaleTimes {
+            starts_at: 100,
+            ends_at: 200,
+            ended,
+            remaining,
+        }
     }
 
     #[test]

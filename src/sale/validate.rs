@@ -63,7 +63,9 @@ pub fn buy_request(request: &BuyRequest) -> Result<(), SaleError> {
     }
     let key = &request.idempotency_key;
     if !(8..=64).contains(&key.len()) || !key.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err(invalid("idempotency_key must be 8–64 printable ASCII characters"));
+        return Err(invalid(
+            "idempotency_key must be 8–64 printable ASCII characters",
+        ));
     }
     if request.buyer_id.is_empty() {
         return Err(invalid("buyer id is empty"));
@@ -86,15 +88,23 @@ pub fn shipping(shipping: &Shipping) -> Result<Shipping, SaleError> {
     let name = shipping.name.trim();
     let address = shipping.address.trim();
     if name.is_empty() || name.chars().count() > MAX_NAME_CHARS || has_control(name) {
-        return Err(SaleError::InvalidShipping("name must be 1–100 characters".into()));
+        return Err(SaleError::InvalidShipping(
+            "name must be 1–100 characters".into(),
+        ));
     }
     if address.is_empty() || address.chars().count() > MAX_ADDRESS_CHARS || has_control(address) {
-        return Err(SaleError::InvalidShipping("address must be 1–300 characters".into()));
+        return Err(SaleError::InvalidShipping(
+            "address must be 1–300 characters".into(),
+        ));
     }
     let phone = vietnamese_phone(&shipping.phone).ok_or_else(|| {
         SaleError::InvalidShipping("phone must be a Vietnamese number such as 0912345678".into())
     })?;
-    Ok(Shipping { name: name.to_owned(), phone, address: address.to_owned() })
+    Ok(Shipping {
+        name: name.to_owned(),
+        phone,
+        address: address.to_owned(),
+    })
 }
 
 fn has_control(s: &str) -> bool {
@@ -107,7 +117,11 @@ fn has_control(s: &str) -> bool {
 /// digits), written with a leading `0`, `+84` or `84`, with optional spaces,
 /// dots or dashes between digits.
 pub fn vietnamese_phone(raw: &str) -> Option<String> {
-    let compact: String = raw.trim().chars().filter(|c| !matches!(c, ' ' | '.' | '-')).collect();
+    let compact: String = raw
+        .trim()
+        .chars()
+        .filter(|c| !matches!(c, ' ' | '.' | '-'))
+        .collect();
     let national = if let Some(rest) = compact.strip_prefix("+84") {
         format!("0{rest}")
     } else if compact.starts_with("84") && compact.len() >= 11 {
@@ -130,26 +144,59 @@ mod tests {
 
     #[test]
     fn vietnamese_phones_are_normalised_to_national_form() {
-        for ok in ["0912345678", "+84912345678", "84912345678", "091 234 5678", "0912.345.678"] {
+        for ok in [
+            "0912345678",
+            "+84912345678",
+            "84912345678",
+            "091 234 5678",
+            "0912.345.678",
+        ] {
             assert_eq!(vietnamese_phone(ok).as_deref(), Some("0912345678"), "{ok}");
         }
-        assert_eq!(vietnamese_phone("02838123456").as_deref(), Some("02838123456"));
+        assert_eq!(
+            vietnamese_phone("02838123456").as_deref(),
+            Some("02838123456")
+        );
     }
 
     #[test]
     fn other_phones_are_refused() {
-        for bad in ["", "12345", "0112345678", "091234567", "09123456789", "+1 555 123 4567", "09x2345678"] {
+        for bad in [
+            "",
+            "12345",
+            "0112345678",
+            "091234567",
+            "09123456789",
+            "+1 555 123 4567",
+            "09x2345678",
+        ] {
             assert_eq!(vietnamese_phone(bad), None, "{bad}");
         }
     }
 
     #[test]
     fn shipping_needs_a_name_and_an_address() {
-        let good = Shipping { name: " Lan ".into(), phone: "0912345678".into(), address: "12 Hàng Bạc".into() };
+        let good = Shipping {
+            name: " Lan ".into(),
+            phone: "0912345678".into(),
+            address: "12 Hàng Bạc".into(),
+        };
         assert_eq!(shipping(&good).unwrap().name, "Lan");
-        let no_name = Shipping { name: "  ".into(), ..good.clone() };
-        assert!(matches!(shipping(&no_name), Err(SaleError::InvalidShipping(_))));
-        let long = Shipping { address: "x".repeat(301), ..good };
-        assert!(matches!(shipping(&long), Err(SaleError::InvalidShipping(_))));
+        let no_name = Shipping {
+            name: "  ".into(),
+            ..good.clone()
+        };
+        assert!(matches!(
+            shipping(&no_name),
+            Err(SaleError::InvalidShipping(_))
+        ));
+        let long = Shipping {
+            address: "x".repeat(301),
+            ..good
+        };
+        assert!(matches!(
+            shipping(&long),
+            Err(SaleError::InvalidShipping(_))
+        ));
     }
 }

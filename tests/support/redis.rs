@@ -26,7 +26,11 @@ impl RedisServer {
     pub fn start() -> RedisServer {
         let port = free_port();
         let dir = tempfile::tempdir().expect("create a temp dir for redis-server");
-        let mut server = RedisServer { port, dir, child: None };
+        let mut server = RedisServer {
+            port,
+            dir,
+            child: None,
+        };
         server.spawn();
         server
     }
@@ -41,7 +45,10 @@ impl RedisServer {
 
     /// A plain synchronous connection, for poking at the server from a test.
     pub fn client(&self) -> redis::Connection {
-        redis::Client::open(self.url()).unwrap().get_connection().unwrap()
+        redis::Client::open(self.url())
+            .unwrap()
+            .get_connection()
+            .unwrap()
     }
 
     /// Kills the server with SIGKILL (a crash: no shutdown, no final save).
@@ -61,7 +68,10 @@ impl RedisServer {
 
     /// Starts a stopped server again.
     pub fn restart(&mut self) {
-        assert!(self.child.is_none(), "restart() needs a stopped server; use crash_and_restart()");
+        assert!(
+            self.child.is_none(),
+            "restart() needs a stopped server; use crash_and_restart()"
+        );
         self.spawn();
     }
 
@@ -88,8 +98,15 @@ impl RedisServer {
     fn wait_until_ready(&mut self) {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
-            if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
-                panic!("redis-server exited at start ({status}); config {}", config_path().display());
+            if let Some(status) = self
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
+                panic!(
+                    "redis-server exited at start ({status}); config {}",
+                    config_path().display()
+                );
             }
             // Ready means *our* process answers: a server another test started
             // on this port must not pass for ours.
@@ -98,7 +115,10 @@ impl RedisServer {
                 .and_then(|c| c.get_connection_with_timeout(Duration::from_millis(200)))
                 .and_then(|mut c| redis::cmd("INFO").arg("server").query::<String>(&mut c));
             if let Ok(info) = info {
-                let answering = info.lines().find_map(|l| l.strip_prefix("process_id:")).map(str::trim);
+                let answering = info
+                    .lines()
+                    .find_map(|l| l.strip_prefix("process_id:"))
+                    .map(str::trim);
                 assert_eq!(
                     answering.and_then(|p| p.parse().ok()),
                     pid,
@@ -107,7 +127,10 @@ impl RedisServer {
                 );
                 return;
             }
-            assert!(Instant::now() < deadline, "redis-server did not answer within 20 s");
+            assert!(
+                Instant::now() < deadline,
+                "redis-server did not answer within 20 s"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -130,7 +153,10 @@ fn config_path() -> PathBuf {
 fn free_port() -> u16 {
     static NEXT: OnceLock<AtomicU16> = OnceLock::new();
     let next = NEXT.get_or_init(|| {
-        let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
         AtomicU16::new(20_000 + ((nanos ^ std::process::id()) % 10_000) as u16)
     });
     loop {

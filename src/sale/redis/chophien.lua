@@ -2,7 +2,7 @@
 --[[
 Chợ Phiên flash-sale functions (Redis 7 Functions, library `chophien`).
 
-Loaded by src/sale/redis.rs with FUNCTION LOAD REPLACE at start and again
+Loaded by src/sale/redis/mod.rs with FUNCTION LOAD REPLACE at start and again
 whenever a call answers "Function not found" (after FUNCTION FLUSH, or a
 fresh server). Functions are persisted with the data (AOF/RDB).
 

@@ -18,18 +18,23 @@
 //! and reconnects by itself. Every call has a deadline (`op_timeout`): when
 //! Redis is down a buy answers `unavailable` promptly instead of hanging.
 
+mod codec;
+
 use std::collections::HashMap;
 use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::{ErrorKind, FromRedisValue, RedisError, ServerErrorKind};
-use serde::Deserialize;
+use redis::{FromRedisValue, RedisError};
 
 use super::{
-    ids, oldest_first, validate, BuyOutcome, BuyRequest, BuyResult, ExpiryReport, Hold, NewSale, Order,
-    SaleError, SaleInfo, SaleStore, SaleTimes, Shipping,
+    ids, validate, BuyOutcome, BuyRequest, BuyResult, ExpiryReport, NewSale, Order, SaleError,
+    SaleInfo, SaleStore, Shipping,
 };
 use crate::protocol::UnixMillis;
+use codec::{
+    classify, function_missing, internal, parse_json, refusal, room_sales_key, sale_info,
+    sorted_orders, split_reply, HoldRecord, SaleKeys,
+};
 
 /// The functions, loaded into Redis as the library `chophien`.
 const LIBRARY: &str = include_str!("chophien.lua");
@@ -50,7 +55,10 @@ pub struct RedisStoreOptions {
 
 impl RedisStoreOptions {
     pub fn new(url: impl Into<String>) -> RedisStoreOptions {
-        RedisStoreOptions { url: url.into(), op_timeout: Duration::from_millis(800) }
+        RedisStoreOptions {
+            url: url.into(),
+            op_timeout: Duration::from_millis(800),
+        }
     }
 }
 
@@ -61,146 +69,6 @@ pub struct RedisSaleStore {
     /// waiting for a pooled connection. Reconnects on its own after errors.
     conn: ConnectionManager,
     op_timeout: Duration,
-}
-
-/// The seven keys of one sale, in the order the functions expect them.
-struct SaleKeys([String; 7]);
-
-impl SaleKeys {
-    fn new(sale_id: &str) -> SaleKeys {
-        let key = |name: &str| format!("{{sale:{sale_id}}}:{name}");
-        SaleKeys([
-            key("meta"),
-            key("buyers"),
-            key("idem"),
-            key("holds"),
-            key("deadlines"),
-            key("statuses"),
-            key("orders"),
-        ])
-    }
-
-    fn meta(&self) -> &str {
-        &self.0[0]
-    }
-
-    fn holds(&self) -> &str {
-        &self.0[3]
-    }
-
-    fn orders(&self) -> &str {
-        &self.0[6]
-    }
-}
-
-fn room_sales_key(room_id: &str) -> String {
-    format!("chophien:room-sales:{room_id}")
-}
-
-/// A hold as the functions store it (JSON inside `{sale:ID}:holds`).
-#[derive(Deserialize)]
-struct HoldRecord {
-    hold_id: String,
-    sale_id: String,
-    quantity: u32,
-    expires_at: UnixMillis,
-    buyer_id: String,
-    buyer_name: String,
-}
-
-impl HoldRecord {
-    fn hold(&self) -> Hold {
-        Hold {
-            hold_id: self.hold_id.clone(),
-            sale_id: self.sale_id.clone(),
-            quantity: self.quantity,
-            expires_at: self.expires_at,
-        }
-    }
-}
-
-fn internal(what: impl std::fmt::Display) -> SaleError {
-    SaleError::Internal(what.to_string())
-}
-
-/// Unreachable, timed out or busy is `unavailable`; anything else is a bug.
-fn classify(err: RedisError) -> SaleError {
-    match err.kind() {
-        ErrorKind::Server(
-            ServerErrorKind::BusyLoading
-            | ServerErrorKind::TryAgain
-            | ServerErrorKind::ClusterDown
-            | ServerErrorKind::MasterDown
-            | ServerErrorKind::ReadOnly,
-        )
-        | ErrorKind::Io
-        | ErrorKind::Client => SaleError::Unavailable(err.to_string()),
-        _ if err.is_timeout() || err.is_connection_dropped() || err.is_connection_refusal() => {
-            SaleError::Unavailable(err.to_string())
-        }
-        _ => internal(err),
-    }
-}
-
-fn function_missing(err: &RedisError) -> bool {
-    err.to_string().contains("Function not found")
-}
-
-fn parse_json<T: for<'de> Deserialize<'de>>(raw: &str) -> Result<T, SaleError> {
-    serde_json::from_str(raw).map_err(internal)
-}
-
-fn field<T: std::str::FromStr>(meta: &HashMap<String, String>, name: &str) -> Result<T, SaleError> {
-    meta.get(name)
-        .and_then(|value| value.parse().ok())
-        .ok_or_else(|| internal(format!("sale field {name} is missing or malformed")))
-}
-
-/// A sale's meta hash as its public view.
-fn sale_info(meta: &HashMap<String, String>, now: UnixMillis) -> Result<SaleInfo, SaleError> {
-    let times = SaleTimes {
-        starts_at: field(meta, "starts_at")?,
-        ends_at: field(meta, "ends_at")?,
-        ended: meta.get("ended").is_some_and(|v| v == "1"),
-        remaining: field(meta, "remaining")?,
-    };
-    Ok(SaleInfo {
-        id: field(meta, "sale_id")?,
-        product_id: field(meta, "product_id")?,
-        product_name: field(meta, "product_name")?,
-        price_vnd: field(meta, "price_vnd")?,
-        stock_total: field(meta, "stock_total")?,
-        remaining: times.remaining,
-        per_buyer_limit: field(meta, "per_buyer_limit")?,
-        state: times.state_at(now),
-        starts_at: times.starts_at,
-        ends_at: times.ends_at,
-        hold_secs: field(meta, "hold_secs")?,
-    })
-}
-
-fn sorted_orders(raw: Vec<String>) -> Result<Vec<Order>, SaleError> {
-    let mut orders = raw.iter().map(|json| parse_json::<Order>(json)).collect::<Result<Vec<_>, _>>()?;
-    oldest_first(&mut orders);
-    Ok(orders)
-}
-
-/// The reply of a function: an outcome word and its string payload.
-fn split_reply(reply: Vec<String>) -> Result<(String, Vec<String>), SaleError> {
-    let mut parts = reply.into_iter();
-    let outcome = parts.next().ok_or_else(|| internal("empty function reply"))?;
-    Ok((outcome, parts.collect()))
-}
-
-/// The error a function's refusal word stands for.
-fn refusal(outcome: &str) -> SaleError {
-    match outcome {
-        "sale_not_found" => SaleError::SaleNotFound,
-        "hold_not_found" => SaleError::HoldNotFound,
-        "hold_expired" => SaleError::HoldExpired,
-        "forbidden" => SaleError::Forbidden,
-        other => internal(format!("unexpected function reply {other:?}")),
-    }
 }
 
 impl RedisSaleStore {
@@ -215,8 +83,13 @@ impl RedisSaleStore {
             .set_response_timeout(Some(options.op_timeout))
             .set_number_of_retries(2)
             .set_max_delay(Duration::from_millis(500));
-        let conn = client.get_connection_manager_lazy(config).map_err(classify)?;
-        let store = RedisSaleStore { conn, op_timeout: options.op_timeout };
+        let conn = client
+            .get_connection_manager_lazy(config)
+            .map_err(classify)?;
+        let store = RedisSaleStore {
+            conn,
+            op_timeout: options.op_timeout,
+        };
         store.load_library().await?;
         Ok(store)
     }
@@ -227,21 +100,32 @@ impl RedisSaleStore {
     }
 
     /// Like [`run`](Self::run) but hands Redis' own errors back for inspection.
-    async fn try_run<T: FromRedisValue>(&self, cmd: &redis::Cmd) -> Result<Result<T, RedisError>, SaleError> {
+    async fn try_run<T: FromRedisValue>(
+        &self,
+        cmd: &redis::Cmd,
+    ) -> Result<Result<T, RedisError>, SaleError> {
         let mut conn = self.conn.clone();
-        self.within_deadline(async move { cmd.query_async(&mut conn).await }).await
+        self.within_deadline(async move { cmd.query_async(&mut conn).await })
+            .await
     }
 
     /// Runs a pipeline (one round trip, not atomic) under the deadline.
     async fn run_pipe<T: FromRedisValue>(&self, pipe: &redis::Pipeline) -> Result<T, SaleError> {
         let mut conn = self.conn.clone();
-        self.within_deadline(async move { pipe.query_async(&mut conn).await }).await?.map_err(classify)
+        self.within_deadline(async move { pipe.query_async(&mut conn).await })
+            .await?
+            .map_err(classify)
     }
 
-    async fn within_deadline<T>(&self, work: impl std::future::Future<Output = T>) -> Result<T, SaleError> {
+    async fn within_deadline<T>(
+        &self,
+        work: impl std::future::Future<Output = T>,
+    ) -> Result<T, SaleError> {
         tokio::time::timeout(self.op_timeout, work)
             .await
-            .map_err(|_| SaleError::Unavailable(format!("no answer from Redis in {:?}", self.op_timeout)))
+            .map_err(|_| {
+                SaleError::Unavailable(format!("no answer from Redis in {:?}", self.op_timeout))
+            })
     }
 
     async fn load_library(&self) -> Result<(), SaleError> {
@@ -252,10 +136,21 @@ impl RedisSaleStore {
 
     /// `FCALL name 7 <sale keys> now args...`, reloading the library once if
     /// Redis has lost it.
-    async fn call(&self, function: &str, sale_id: &str, now: UnixMillis, args: &[&str]) -> Result<Vec<String>, SaleError> {
+    async fn call(
+        &self,
+        function: &str,
+        sale_id: &str,
+        now: UnixMillis,
+        args: &[&str],
+    ) -> Result<Vec<String>, SaleError> {
         let keys = SaleKeys::new(sale_id);
         let mut fcall = redis::cmd("FCALL");
-        fcall.arg(function).arg(keys.0.len()).arg(&keys.0).arg(now).arg(args);
+        fcall
+            .arg(function)
+            .arg(keys.0.len())
+            .arg(&keys.0)
+            .arg(now)
+            .arg(args);
         match self.try_run(&fcall).await? {
             Err(err) if function_missing(&err) => {
                 tracing::warn!("Redis lost the chophien functions; reloading");
@@ -268,24 +163,46 @@ impl RedisSaleStore {
 
     async fn meta(&self, sale_id: &str) -> Result<HashMap<String, String>, SaleError> {
         validate::sale_id(sale_id)?;
-        let meta: HashMap<String, String> = self.run(redis::cmd("HGETALL").arg(SaleKeys::new(sale_id).meta())).await?;
+        let meta: HashMap<String, String> = self
+            .run(redis::cmd("HGETALL").arg(SaleKeys::new(sale_id).meta()))
+            .await?;
         if meta.is_empty() {
             return Err(SaleError::SaleNotFound);
         }
         Ok(meta)
     }
 
-    async fn buy_once(&self, request: &BuyRequest, now: UnixMillis) -> Result<BuyResult, SaleError> {
+    async fn buy_once(
+        &self,
+        request: &BuyRequest,
+        now: UnixMillis,
+    ) -> Result<BuyResult, SaleError> {
         let buyer = &request.buyer_id;
         // Length-prefixed so no (buyer, key) pair can imitate another.
         let idem_field = format!("{}:{buyer}:{}", buyer.len(), request.idempotency_key);
         let hold_id = ids::new_hold_id(&request.sale_id);
         let quantity = request.quantity.to_string();
-        let args = [buyer.as_str(), request.buyer_name.as_str(), quantity.as_str(), idem_field.as_str(), hold_id.as_str()];
-        let (outcome, payload) = split_reply(self.call("chophien_buy", &request.sale_id, now, &args).await?)?;
+        let args = [
+            buyer.as_str(),
+            request.buyer_name.as_str(),
+            quantity.as_str(),
+            idem_field.as_str(),
+            hold_id.as_str(),
+        ];
+        let (outcome, payload) = split_reply(
+            self.call("chophien_buy", &request.sale_id, now, &args)
+                .await?,
+        )?;
         let with_hold = |outcome| -> Result<BuyResult, SaleError> {
-            let record: HoldRecord = parse_json(payload.first().ok_or_else(|| internal("reply lacks the hold"))?)?;
-            Ok(BuyResult { outcome, hold: Some(record.hold()) })
+            let record: HoldRecord = parse_json(
+                payload
+                    .first()
+                    .ok_or_else(|| internal("reply lacks the hold"))?,
+            )?;
+            Ok(BuyResult {
+                outcome,
+                hold: Some(record.hold()),
+            })
         };
         match outcome.as_str() {
             "reserved" => with_hold(BuyOutcome::Reserved),
@@ -300,7 +217,12 @@ impl RedisSaleStore {
 }
 
 impl SaleStore for RedisSaleStore {
-    async fn create_sale(&self, room_id: &str, sale: NewSale, now: UnixMillis) -> Result<SaleInfo, SaleError> {
+    async fn create_sale(
+        &self,
+        room_id: &str,
+        sale: NewSale,
+        now: UnixMillis,
+    ) -> Result<SaleInfo, SaleError> {
         let sale = validate::new_sale(sale)?;
         let sale_id = ids::new_sale_id();
         let starts_at = now + u64::from(sale.starts_in_secs) * 1000;
@@ -320,13 +242,23 @@ impl SaleStore for RedisSaleStore {
             ("ended", "0".to_owned()),
             ("created_at", now.to_string()),
         ];
-        let args: Vec<&str> = fields.iter().flat_map(|(name, value)| [*name, value.as_str()]).collect();
-        let (outcome, _) = split_reply(self.call("chophien_create_sale", &sale_id, now, &args).await?)?;
+        let args: Vec<&str> = fields
+            .iter()
+            .flat_map(|(name, value)| [*name, value.as_str()])
+            .collect();
+        let (outcome, _) = split_reply(
+            self.call("chophien_create_sale", &sale_id, now, &args)
+                .await?,
+        )?;
         if outcome != "ok" {
             return Err(internal(format!("creating sale {sale_id}: {outcome}")));
         }
         let mut index = redis::pipe();
-        index.sadd(ACTIVE_SALES, &sale_id).ignore().rpush(room_sales_key(room_id), &sale_id).ignore();
+        index
+            .sadd(ACTIVE_SALES, &sale_id)
+            .ignore()
+            .rpush(room_sales_key(room_id), &sale_id)
+            .ignore();
         self.run_pipe::<()>(&index).await?;
         self.get_sale(&sale_id, now).await
     }
@@ -335,8 +267,14 @@ impl SaleStore for RedisSaleStore {
         sale_info(&self.meta(sale_id).await?, now)
     }
 
-    async fn latest_sale(&self, room_id: &str, now: UnixMillis) -> Result<Option<SaleInfo>, SaleError> {
-        let latest: Option<String> = self.run(redis::cmd("LINDEX").arg(room_sales_key(room_id)).arg(-1)).await?;
+    async fn latest_sale(
+        &self,
+        room_id: &str,
+        now: UnixMillis,
+    ) -> Result<Option<SaleInfo>, SaleError> {
+        let latest: Option<String> = self
+            .run(redis::cmd("LINDEX").arg(room_sales_key(room_id)).arg(-1))
+            .await?;
         match latest {
             Some(sale_id) => self.get_sale(&sale_id, now).await.map(Some),
             None => Ok(None),
@@ -363,14 +301,24 @@ impl SaleStore for RedisSaleStore {
         }
     }
 
-    async fn confirm(&self, hold_id: &str, buyer_id: &str, shipping: &Shipping, now: UnixMillis) -> Result<Order, SaleError> {
+    async fn confirm(
+        &self,
+        hold_id: &str,
+        buyer_id: &str,
+        shipping: &Shipping,
+        now: UnixMillis,
+    ) -> Result<Order, SaleError> {
         let shipping = validate::shipping(shipping)?;
         let sale_id = ids::sale_of_hold(hold_id).ok_or(SaleError::HoldNotFound)?;
         let keys = SaleKeys::new(sale_id);
         // The hold record and the price never change once written, so the
         // order can be built from this read; the function re-checks the hold.
         let (raw_hold, price): (Option<String>, Option<u64>) = self
-            .run_pipe(redis::pipe().hget(keys.holds(), hold_id).hget(keys.meta(), "price_vnd"))
+            .run_pipe(
+                redis::pipe()
+                    .hget(keys.holds(), hold_id)
+                    .hget(keys.meta(), "price_vnd"),
+            )
             .await?;
         let record: HoldRecord = parse_json(&raw_hold.ok_or(SaleError::HoldNotFound)?)?;
         if record.buyer_id != buyer_id {
@@ -390,17 +338,32 @@ impl SaleStore for RedisSaleStore {
             created_at: now,
         };
         let order_json = serde_json::to_string(&order).map_err(internal)?;
-        let (outcome, payload) =
-            split_reply(self.call("chophien_confirm", sale_id, now, &[buyer_id, hold_id, &order_json]).await?)?;
+        let (outcome, payload) = split_reply(
+            self.call(
+                "chophien_confirm",
+                sale_id,
+                now,
+                &[buyer_id, hold_id, &order_json],
+            )
+            .await?,
+        )?;
         match (outcome.as_str(), payload.first()) {
             ("confirmed", Some(stored)) => parse_json(stored),
             (other, _) => Err(refusal(other)),
         }
     }
 
-    async fn cancel(&self, hold_id: &str, buyer_id: &str, now: UnixMillis) -> Result<(), SaleError> {
+    async fn cancel(
+        &self,
+        hold_id: &str,
+        buyer_id: &str,
+        now: UnixMillis,
+    ) -> Result<(), SaleError> {
         let sale_id = ids::sale_of_hold(hold_id).ok_or(SaleError::HoldNotFound)?;
-        let (outcome, _) = split_reply(self.call("chophien_cancel", sale_id, now, &[buyer_id, hold_id]).await?)?;
+        let (outcome, _) = split_reply(
+            self.call("chophien_cancel", sale_id, now, &[buyer_id, hold_id])
+                .await?,
+        )?;
         match outcome.as_str() {
             "cancelled" => Ok(()),
             other => Err(refusal(other)),
@@ -410,8 +373,15 @@ impl SaleStore for RedisSaleStore {
     async fn expire_due(&self, sale_id: &str, now: UnixMillis) -> Result<ExpiryReport, SaleError> {
         validate::sale_id(sale_id)?;
         let batch = EXPIRE_BATCH.to_string();
-        let (outcome, payload) = split_reply(self.call("chophien_expire_due", sale_id, now, &[&batch]).await?)?;
+        let (outcome, payload) = split_reply(
+            self.call("chophien_expire_due", sale_id, now, &[&batch])
+                .await?,
+        )?;
         let [returned, remaining, retired, room_id] = payload.as_slice() else {
+            if outcome == "sale_not_found" {
+                // Its keys are gone (deleted by hand): stop visiting it.
+                self.run::<()>(redis::cmd("SREM").arg(ACTIVE_SALES).arg(sale_id)).await?;
+            }
             return Err(refusal(&outcome));
         };
         let report = ExpiryReport {
@@ -422,7 +392,8 @@ impl SaleStore for RedisSaleStore {
             retired: retired == "1",
         };
         if report.retired {
-            self.run::<()>(redis::cmd("SREM").arg(ACTIVE_SALES).arg(sale_id)).await?;
+            self.run::<()>(redis::cmd("SREM").arg(ACTIVE_SALES).arg(sale_id))
+                .await?;
         }
         Ok(report)
     }
@@ -434,14 +405,26 @@ impl SaleStore for RedisSaleStore {
     async fn orders_for_sale(&self, sale_id: &str) -> Result<Vec<Order>, SaleError> {
         validate::sale_id(sale_id)?;
         self.meta(sale_id).await?;
-        sorted_orders(self.run(redis::cmd("HVALS").arg(SaleKeys::new(sale_id).orders())).await?)
+        sorted_orders(
+            self.run(redis::cmd("HVALS").arg(SaleKeys::new(sale_id).orders()))
+                .await?,
+        )
     }
 
     async fn orders_for_room(&self, room_id: &str) -> Result<Vec<Order>, SaleError> {
-        let sale_ids: Vec<String> = self.run(redis::cmd("LRANGE").arg(room_sales_key(room_id)).arg(0).arg(-1)).await?;
+        let sale_ids: Vec<String> = self
+            .run(
+                redis::cmd("LRANGE")
+                    .arg(room_sales_key(room_id))
+                    .arg(0)
+                    .arg(-1),
+            )
+            .await?;
         let mut raw = Vec::new();
         for sale_id in sale_ids {
-            let orders: Vec<String> = self.run(redis::cmd("HVALS").arg(SaleKeys::new(&sale_id).orders())).await?;
+            let orders: Vec<String> = self
+                .run(redis::cmd("HVALS").arg(SaleKeys::new(&sale_id).orders()))
+                .await?;
             raw.extend(orders);
         }
         sorted_orders(raw)
