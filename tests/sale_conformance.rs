@@ -33,12 +33,23 @@ macro_rules! conformance_suite {
                 }
             )*
         }
+        /// Redis with group commit (the default).
         mod redis {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $behaviour() {
                     let server = crate::support::redis::RedisServer::start();
-                    super::$behaviour(super::redis_store(&server).await).await;
+                    super::$behaviour(super::redis_store(&server, true).await).await;
+                }
+            )*
+        }
+        /// Redis with one call per buy.
+        mod redis_one_by_one {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $behaviour() {
+                    let server = crate::support::redis::RedisServer::start();
+                    super::$behaviour(super::redis_store(&server, false).await).await;
                 }
             )*
         }
@@ -68,9 +79,10 @@ conformance_suite!(
 );
 
 /// A Redis store whose deadline is a generous hang guard, not a claim.
-async fn redis_store(server: &RedisServer) -> RedisSaleStore {
+async fn redis_store(server: &RedisServer, group_commit: bool) -> RedisSaleStore {
     let options = RedisStoreOptions {
         op_timeout: Duration::from_secs(10),
+        group_commit,
         ..RedisStoreOptions::new(server.url())
     };
     RedisSaleStore::connect(options).await.unwrap()

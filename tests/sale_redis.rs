@@ -270,3 +270,51 @@ async fn connecting_to_an_absent_redis_fails_as_unavailable() {
     let result = RedisSaleStore::connect(RedisStoreOptions::new(url)).await;
     assert!(matches!(result, Err(SaleError::Unavailable(_))));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn group_commit_sends_concurrent_buys_of_a_sale_together() {
+    const BUYERS: u32 = 500;
+    let server = RedisServer::start();
+    let options = RedisStoreOptions {
+        op_timeout: Duration::from_secs(10),
+        ..RedisStoreOptions::new(server.url())
+    };
+    let store = RedisSaleStore::connect(options).await.unwrap();
+    let sale = store.create_sale(ROOM, tea(1000), T0).await.unwrap();
+    redis::cmd("CONFIG")
+        .arg("RESETSTAT")
+        .exec(&mut server.client())
+        .unwrap();
+
+    let mut buys = tokio::task::JoinSet::new();
+    for i in 0..BUYERS {
+        let (store, sale_id) = (store.clone(), sale.id.clone());
+        buys.spawn(async move {
+            let key = format!("key-{i:08}");
+            store
+                .buy(&request(&sale_id, &format!("b{i}"), 1, &key), T0)
+                .await
+                .unwrap()
+                .outcome
+        });
+    }
+    while let Some(outcome) = buys.join_next().await {
+        assert_eq!(outcome.unwrap(), BuyOutcome::Reserved);
+    }
+
+    let stats: String = redis::cmd("INFO")
+        .arg("commandstats")
+        .query(&mut server.client())
+        .unwrap();
+    let calls: u32 = stats
+        .lines()
+        .find_map(|l| l.strip_prefix("cmdstat_fcall:calls="))
+        .and_then(|rest| rest.split(',').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap();
+    assert!(calls < BUYERS, "{BUYERS} buys took {calls} FCALLs");
+    assert_eq!(
+        store.get_sale(&sale.id, T0).await.unwrap().remaining,
+        1000 - BUYERS
+    );
+}

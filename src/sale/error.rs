@@ -17,8 +17,8 @@ pub enum SaleError {
     InvalidValue(String),
     #[error("this hold belongs to someone else")]
     Forbidden,
-    /// The store did not answer in time or is down. Nothing is known to have
-    /// changed; the request may be retried.
+    /// The store did not answer in time or is down; whether the request took
+    /// effect is unknown. Every operation is safe to retry.
     #[error("the sale store is unavailable: {0}")]
     Unavailable(String),
     /// The store answered something this code does not understand (a bug or

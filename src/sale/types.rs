@@ -96,8 +96,9 @@ pub enum BuyOutcome {
     Ended,
     /// This idempotency key already reserved; the result carries that hold.
     Duplicate,
-    /// The store did not answer in time. Nothing is known to have changed;
-    /// retrying with the same idempotency key is safe.
+    /// The store did not answer in time, so whether the buy took effect is
+    /// unknown. Retrying with the same idempotency key is safe: it reserves
+    /// or answers `duplicate` with the hold that was made.
     Unavailable,
 }
 

@@ -88,6 +88,17 @@ local function buy(keys, args)
   return {'reserved', hold}
 end
 
+-- Group commit: ARGV is the batch's now (unused), then six arguments per
+-- buy exactly as `buy` takes them. Runs each buy in order; replies with one
+-- `buy` reply per request.
+local function buy_batch(keys, args)
+  local replies = {}
+  for first = 2, #args, 6 do
+    replies[#replies + 1] = buy(keys, {unpack(args, first, first + 5)})
+  end
+  return replies
+end
+
 -- Looks up a hold for its buyer. Returns (hold, status) or an error reply.
 local function own_hold(keys, hold_id, buyer)
   local raw = redis.call('HGET', keys[HOLDS], hold_id)
@@ -174,6 +185,7 @@ end
 
 redis.register_function('chophien_create_sale', create_sale)
 redis.register_function('chophien_buy', buy)
+redis.register_function('chophien_buy_batch', buy_batch)
 redis.register_function('chophien_confirm', confirm)
 redis.register_function('chophien_cancel', cancel)
 redis.register_function('chophien_end_sale', end_sale)
