@@ -12,7 +12,8 @@
 //!   practice rooms.
 //! - [`RedisSaleStore`]: production and multi-node; every operation is one
 //!   Redis Function call (`src/sale/redis/chophien.lua`) over a multiplexed
-//!   connection, with AOF for durability.
+//!   connection, with AOF for durability. Concurrent buys of one sale are
+//!   group-committed: one atomic call carries a whole batch.
 //!
 //! Invariants, for both stores:
 //! - Stock changes only inside a store's atomic operations, and in each the

@@ -15,8 +15,10 @@
 //! sale, never corrupt stock.
 //!
 //! One multiplexed connection ([`ConnectionManager`]) carries every request
-//! and reconnects by itself. Every call has a deadline (`op_timeout`): when
-//! Redis is down a buy answers `unavailable` promptly instead of hanging.
+//! and reconnects by itself. Buys go through [`batch`] (group commit) unless
+//! [`RedisStoreOptions::group_commit`] is off. Every call has a deadline
+//! (`op_timeout`): when Redis is down a buy answers `unavailable` promptly
+//! instead of hanging.
 
 mod batch;
 mod codec;
