@@ -26,12 +26,15 @@ pub struct MemorySaleStore {
 
 #[derive(Default)]
 struct Sales {
+    /// Every sale ever created in this process (orders are kept for the
+    /// seller's export, so sales are never dropped).
     by_id: HashMap<String, Sale>,
     /// Sale ids per room in creation order (the last is the room's latest).
     by_room: HashMap<String, Vec<String>>,
 }
 
 struct Sale {
+    /// Reported by sweeps so the caller can announce stock to the room.
     room_id: String,
     /// `state` in here is stale; [`Sale::info`] derives it on every read.
     info: SaleInfo,
@@ -41,6 +44,8 @@ struct Sale {
     units_by_buyer: HashMap<String, u32>,
     /// `(buyer, idempotency key)` → the hold that key reserved.
     reservations: HashMap<(String, String), String>,
+    /// Every hold ever made, with its fate, so a late confirm can say
+    /// `hold_expired` rather than `hold_not_found`.
     holds: HashMap<String, HoldEntry>,
     /// Pending holds by deadline, so a sweep touches only what is due.
     deadlines: BTreeSet<(UnixMillis, String)>,
@@ -51,8 +56,11 @@ struct Sale {
 }
 
 struct HoldEntry {
+    /// What the buyer was given (also the answer to a duplicate buy).
     hold: Hold,
+    /// Only this buyer may confirm or cancel.
     buyer_id: String,
+    /// Copied onto the order.
     buyer_name: String,
     status: HoldStatus,
 }

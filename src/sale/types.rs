@@ -163,6 +163,8 @@ fn default_hold_secs() -> u32 {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BuyRequest {
     pub sale_id: String,
+    /// The verified identity from the buyer's token (never client-supplied):
+    /// the per-buyer limit and hold ownership key on it.
     pub buyer_id: String,
     /// Kept on the hold so the order (and the social-proof event) can name
     /// the buyer without another lookup.

@@ -44,7 +44,8 @@ pub(super) fn room_sales_key(room_id: &str) -> String {
     format!("chophien:room-sales:{room_id}")
 }
 
-/// A hold as the functions store it (JSON inside `{sale:ID}:holds`).
+/// A hold as the functions store it (JSON inside `{sale:ID}:holds`): the
+/// public [`Hold`] plus who owns it, written once by `chophien_buy`.
 #[derive(Deserialize)]
 pub(super) struct HoldRecord {
     pub(super) hold_id: String,
