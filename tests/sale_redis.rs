@@ -318,3 +318,42 @@ async fn group_commit_sends_concurrent_buys_of_a_sale_together() {
         1000 - BUYERS
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn buys_answer_unavailable_promptly_while_redis_hangs_and_charge_at_most_once() {
+    let server = RedisServer::start();
+    let store = connect(&server).await;
+    let sale = store.create_sale(ROOM, tea(10), T0).await.unwrap();
+
+    server.freeze();
+    let started = Instant::now();
+    let frozen = request(&sale.id, "lan", 1, "key-frozen-1");
+    let result = tokio::time::timeout(Duration::from_secs(5), store.buy(&frozen, T0))
+        .await
+        .expect("a buy must not hang while Redis hangs")
+        .unwrap();
+    assert_eq!(result.outcome, BuyOutcome::Unavailable);
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "answered within the store's deadline"
+    );
+    server.thaw();
+
+    // The frozen request may still have run once Redis woke up; retrying
+    // its key must never reserve a second time.
+    let retry = until_available(async || match store.buy(&frozen, T0).await? {
+        r if r.outcome == BuyOutcome::Unavailable => Err(SaleError::Unavailable("retry".into())),
+        r => Ok(r),
+    })
+    .await;
+    assert!(matches!(
+        retry.outcome,
+        BuyOutcome::Reserved | BuyOutcome::Duplicate
+    ));
+    let again = store.buy(&frozen, T0).await.unwrap();
+    assert_eq!(
+        (again.outcome, again.hold),
+        (BuyOutcome::Duplicate, retry.hold)
+    );
+    assert_eq!(store.get_sale(&sale.id, T0).await.unwrap().remaining, 9);
+}
