@@ -10,6 +10,8 @@
 //! - [`auth`]: signed access tokens (room, role, identity) and role permissions.
 //! - [`room`]: the live-session domain: state, rules, sequencing, replay.
 //!   Knows nothing of sockets.
+//! - [`sale`]: flash sales (stock, holds, orders) behind the `SaleStore` seam,
+//!   in memory or in Redis.
 //! - [`bus`]: the seam room events flow through to connections (local today,
 //!   Redis pub/sub when rooms span nodes).
 //! - [`server`]: HTTP API, WebSocket connections, static files, life cycle.
@@ -25,4 +27,5 @@ pub mod demo;
 pub mod metrics;
 pub mod protocol;
 pub mod room;
+pub mod sale;
 pub mod server;

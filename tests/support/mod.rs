@@ -1,5 +1,7 @@
-//! Shared test support: a real server on 127.0.0.1:0 and real WebSocket clients.
+//! Shared test support: a real server on 127.0.0.1:0, real WebSocket
+//! clients, and real `redis-server` processes.
 #![allow(dead_code)]
 
 pub mod client;
+pub mod redis;
 pub mod server;

@@ -1,0 +1,61 @@
+//! Identifiers for sales, holds and orders: short random strings.
+//!
+//! They are lowercase hex (plus one `-` in hold ids), so they are safe inside
+//! a Redis hash tag `{sale:ID}` (no braces) and in URLs. A hold id starts with
+//! its sale id, which lets `confirm_hold {hold_id}` find the sale's keys.
+
+/// Sale ids are 12 hex digits: 48 random bits, plenty for one deployment.
+pub fn new_sale_id() -> String {
+    random_hex(12)
+}
+
+/// `<sale id>-<16 hex>`.
+pub fn new_hold_id(sale_id: &str) -> String {
+    format!("{sale_id}-{}", random_hex(16))
+}
+
+/// 16 hex digits.
+pub fn new_order_id() -> String {
+    random_hex(16)
+}
+
+/// The sale a hold id belongs to, if the id is well formed.
+pub fn sale_of_hold(hold_id: &str) -> Option<&str> {
+    let (sale, rest) = hold_id.split_once('-')?;
+    (is_sale_id(sale) && !rest.is_empty() && rest.len() <= 32 && is_hex(rest)).then_some(sale)
+}
+
+/// Whether `id` could be a sale id (checked before it becomes part of a key).
+pub fn is_sale_id(id: &str) -> bool {
+    (1..=32).contains(&id.len()) && is_hex(id)
+}
+
+fn is_hex(s: &str) -> bool {
+    s.bytes()
+        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+fn random_hex(len: usize) -> String {
+    let mut id = uuid::Uuid::new_v4().simple().to_string();
+    id.truncate(len);
+    id
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_hold_id_names_its_sale() {
+        let sale = new_sale_id();
+        let hold = new_hold_id(&sale);
+        assert_eq!(sale_of_hold(&hold), Some(sale.as_str()));
+    }
+
+    #[test]
+    fn malformed_hold_ids_name_no_sale() {
+        for bad in ["", "abc", "abc-", "-abc", "{x}-abc", "ABC-def", "abc-xyz"] {
+            assert_eq!(sale_of_hold(bad), None, "{bad}");
+        }
+    }
+}

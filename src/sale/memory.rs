@@ -1,0 +1,411 @@
+//! The in-memory sale store: every sale in one process, behind one mutex.
+//!
+//! The embedded default (no Redis needed) and the store of practice rooms.
+//! Each operation takes the lock once, does all its checks and then all its
+//! writes, and releases it: the same atomicity the Redis functions get from
+//! Redis running one function at a time. Nothing survives a restart.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+
+use super::{
+    hold_deadline, ids, oldest_first, validate, BuyOutcome, BuyRequest, BuyResult, ExpiryReport,
+    Hold, NewSale, Order, SaleError, SaleInfo, SaleState, SaleStore, SaleTimes, Shipping,
+};
+use crate::protocol::UnixMillis;
+
+/// Cheap to clone; clones share the sales.
+#[derive(Clone, Default)]
+pub struct MemorySaleStore {
+    /// A `parking_lot` mutex, not a tokio one: no `.await` happens while it is
+    /// held, and every operation is a few map updates.
+    inner: Arc<Mutex<Sales>>,
+}
+
+#[derive(Default)]
+struct Sales {
+    /// Every sale ever created in this process (orders are kept for the
+    /// seller's export, so sales are never dropped).
+    by_id: HashMap<String, Sale>,
+    /// Sale ids per room in creation order (the last is the room's latest).
+    by_room: HashMap<String, Vec<String>>,
+}
+
+struct Sale {
+    /// Reported by sweeps so the caller can announce stock to the room.
+    room_id: String,
+    /// `state` in here is stale; [`Sale::info`] derives it on every read.
+    info: SaleInfo,
+    /// The seller ended the sale early.
+    ended: bool,
+    /// Units each buyer holds or has ordered (the per-buyer limit's count).
+    units_by_buyer: HashMap<String, u32>,
+    /// `(buyer, idempotency key)` → the hold that key reserved.
+    reservations: HashMap<(String, String), String>,
+    /// Every hold ever made, with its fate, so a late confirm can say
+    /// `hold_expired` rather than `hold_not_found`.
+    holds: HashMap<String, HoldEntry>,
+    /// Pending holds by deadline, so a sweep touches only what is due.
+    deadlines: BTreeSet<(UnixMillis, String)>,
+    /// In creation order.
+    orders: Vec<Order>,
+    /// Ended with no hold pending, as found by a sweep: no longer active.
+    retired: bool,
+}
+
+struct HoldEntry {
+    /// What the buyer was given (also the answer to a duplicate buy).
+    hold: Hold,
+    /// Only this buyer may confirm or cancel.
+    buyer_id: String,
+    /// Copied onto the order.
+    buyer_name: String,
+    status: HoldStatus,
+}
+
+enum HoldStatus {
+    Held,
+    /// Index into `Sale::orders`.
+    Confirmed(usize),
+    Cancelled,
+    Expired,
+}
+
+impl Sale {
+    fn info(&self, now: UnixMillis) -> SaleInfo {
+        let times = SaleTimes {
+            starts_at: self.info.starts_at,
+            ends_at: self.info.ends_at,
+            ended: self.ended,
+            remaining: self.info.remaining,
+        };
+        SaleInfo {
+            state: times.state_at(now),
+            ..self.info.clone()
+        }
+    }
+
+    /// Gives a pending hold's units back and marks it; the deadline entry's
+    /// removal is what makes this happen once.
+    fn release(&mut self, hold_id: &str, status: HoldStatus) {
+        let Some(entry) = self.holds.get_mut(hold_id) else {
+            return;
+        };
+        if !matches!(entry.status, HoldStatus::Held)
+            || !self
+                .deadlines
+                .remove(&(entry.hold.expires_at, hold_id.to_owned()))
+        {
+            return;
+        }
+        entry.status = status;
+        let quantity = entry.hold.quantity;
+        self.info.remaining += quantity;
+        if let Some(units) = self.units_by_buyer.get_mut(&entry.buyer_id) {
+            *units = units.saturating_sub(quantity);
+        }
+    }
+
+    fn is_finished(&self, now: UnixMillis) -> bool {
+        self.info(now).state == SaleState::Ended && self.deadlines.is_empty()
+    }
+}
+
+impl MemorySaleStore {
+    pub fn new() -> MemorySaleStore {
+        MemorySaleStore::default()
+    }
+
+    fn with_sale<T>(
+        &self,
+        sale_id: &str,
+        f: impl FnOnce(&mut Sale) -> Result<T, SaleError>,
+    ) -> Result<T, SaleError> {
+        let mut sales = self.inner.lock();
+        let sale = sales
+            .by_id
+            .get_mut(sale_id)
+            .ok_or(SaleError::SaleNotFound)?;
+        f(sale)
+    }
+
+    fn with_hold<T>(
+        &self,
+        hold_id: &str,
+        buyer_id: &str,
+        f: impl FnOnce(&mut Sale) -> Result<T, SaleError>,
+    ) -> Result<T, SaleError> {
+        let sale_id = ids::sale_of_hold(hold_id).ok_or(SaleError::HoldNotFound)?;
+        let mut sales = self.inner.lock();
+        let sale = sales
+            .by_id
+            .get_mut(sale_id)
+            .ok_or(SaleError::HoldNotFound)?;
+        let entry = sale.holds.get(hold_id).ok_or(SaleError::HoldNotFound)?;
+        if entry.buyer_id != buyer_id {
+            return Err(SaleError::Forbidden);
+        }
+        f(sale)
+    }
+}
+
+impl SaleStore for MemorySaleStore {
+    async fn create_sale(
+        &self,
+        room_id: &str,
+        sale: NewSale,
+        now: UnixMillis,
+    ) -> Result<SaleInfo, SaleError> {
+        let sale = validate::new_sale(sale)?;
+        let starts_at = now + u64::from(sale.starts_in_secs) * 1000;
+        let info = SaleInfo {
+            id: ids::new_sale_id(),
+            product_id: sale.product_id,
+            product_name: sale.product_name,
+            price_vnd: sale.price_vnd,
+            stock_total: sale.stock,
+            remaining: sale.stock,
+            per_buyer_limit: sale.per_buyer_limit,
+            state: SaleState::Scheduled,
+            starts_at,
+            ends_at: starts_at + u64::from(sale.duration_secs) * 1000,
+            hold_secs: sale.hold_secs,
+        };
+        let record = Sale {
+            room_id: room_id.to_owned(),
+            info,
+            ended: false,
+            units_by_buyer: HashMap::new(),
+            reservations: HashMap::new(),
+            holds: HashMap::new(),
+            deadlines: BTreeSet::new(),
+            orders: Vec::new(),
+            retired: false,
+        };
+        let info = record.info(now);
+        let mut sales = self.inner.lock();
+        sales
+            .by_room
+            .entry(room_id.to_owned())
+            .or_default()
+            .push(info.id.clone());
+        sales.by_id.insert(info.id.clone(), record);
+        Ok(info)
+    }
+
+    async fn get_sale(&self, sale_id: &str, now: UnixMillis) -> Result<SaleInfo, SaleError> {
+        self.with_sale(sale_id, |sale| Ok(sale.info(now)))
+    }
+
+    async fn latest_sale(
+        &self,
+        room_id: &str,
+        now: UnixMillis,
+    ) -> Result<Option<SaleInfo>, SaleError> {
+        let sales = self.inner.lock();
+        let latest = sales.by_room.get(room_id).and_then(|ids| ids.last());
+        Ok(latest
+            .and_then(|id| sales.by_id.get(id))
+            .map(|sale| sale.info(now)))
+    }
+
+    async fn end_sale(&self, sale_id: &str, now: UnixMillis) -> Result<SaleInfo, SaleError> {
+        self.with_sale(sale_id, |sale| {
+            if sale.info(now).state != SaleState::Ended {
+                sale.ended = true;
+                sale.info.ends_at = sale.info.ends_at.min(now);
+            }
+            Ok(sale.info(now))
+        })
+    }
+
+    async fn buy(&self, request: &BuyRequest, now: UnixMillis) -> Result<BuyResult, SaleError> {
+        validate::buy_request(request)?;
+        self.with_sale(&request.sale_id, |sale| {
+            let key = (request.buyer_id.clone(), request.idempotency_key.clone());
+            if let Some(hold_id) = sale.reservations.get(&key) {
+                let hold = sale.holds.get(hold_id).map(|entry| entry.hold.clone());
+                return Ok(BuyResult {
+                    outcome: BuyOutcome::Duplicate,
+                    hold,
+                });
+            }
+            let quantity = request.quantity;
+            let rejection = match sale.info(now).state {
+                SaleState::Ended => Some(BuyOutcome::Ended),
+                SaleState::Scheduled => Some(BuyOutcome::NotStarted),
+                _ if sale.info.remaining < quantity => Some(BuyOutcome::SoldOut),
+                _ => {
+                    let held = sale
+                        .units_by_buyer
+                        .get(&request.buyer_id)
+                        .copied()
+                        .unwrap_or(0);
+                    (held + quantity > sale.info.per_buyer_limit)
+                        .then_some(BuyOutcome::LimitReached)
+                }
+            };
+            if let Some(outcome) = rejection {
+                return Ok(BuyResult::rejected(outcome));
+            }
+            let hold = Hold {
+                hold_id: ids::new_hold_id(&sale.info.id),
+                sale_id: sale.info.id.clone(),
+                quantity,
+                expires_at: hold_deadline(now, sale.info.hold_secs),
+            };
+            sale.info.remaining -= quantity;
+            *sale
+                .units_by_buyer
+                .entry(request.buyer_id.clone())
+                .or_default() += quantity;
+            sale.reservations.insert(key, hold.hold_id.clone());
+            sale.deadlines
+                .insert((hold.expires_at, hold.hold_id.clone()));
+            sale.holds.insert(
+                hold.hold_id.clone(),
+                HoldEntry {
+                    hold: hold.clone(),
+                    buyer_id: request.buyer_id.clone(),
+                    buyer_name: request.buyer_name.clone(),
+                    status: HoldStatus::Held,
+                },
+            );
+            Ok(BuyResult {
+                outcome: BuyOutcome::Reserved,
+                hold: Some(hold),
+            })
+        })
+    }
+
+    async fn confirm(
+        &self,
+        hold_id: &str,
+        buyer_id: &str,
+        shipping: &Shipping,
+        now: UnixMillis,
+    ) -> Result<Order, SaleError> {
+        let shipping = validate::shipping(shipping)?;
+        self.with_hold(hold_id, buyer_id, |sale| {
+            let Some(entry) = sale.holds.get_mut(hold_id) else {
+                return Err(SaleError::HoldNotFound);
+            };
+            match entry.status {
+                HoldStatus::Confirmed(index) => return Ok(sale.orders[index].clone()),
+                HoldStatus::Cancelled => return Err(SaleError::HoldNotFound),
+                HoldStatus::Expired => return Err(SaleError::HoldExpired),
+                HoldStatus::Held if now >= entry.hold.expires_at => {
+                    sale.release(hold_id, HoldStatus::Expired);
+                    return Err(SaleError::HoldExpired);
+                }
+                HoldStatus::Held => {}
+            }
+            let order = Order {
+                order_id: ids::new_order_id(),
+                sale_id: sale.info.id.clone(),
+                hold_id: hold_id.to_owned(),
+                buyer_id: entry.buyer_id.clone(),
+                buyer_name: entry.buyer_name.clone(),
+                quantity: entry.hold.quantity,
+                unit_price_vnd: sale.info.price_vnd,
+                total_vnd: sale.info.price_vnd * u64::from(entry.hold.quantity),
+                shipping,
+                created_at: now,
+            };
+            entry.status = HoldStatus::Confirmed(sale.orders.len());
+            sale.deadlines
+                .remove(&(entry.hold.expires_at, hold_id.to_owned()));
+            sale.orders.push(order.clone());
+            Ok(order)
+        })
+    }
+
+    async fn cancel(
+        &self,
+        hold_id: &str,
+        buyer_id: &str,
+        now: UnixMillis,
+    ) -> Result<(), SaleError> {
+        self.with_hold(hold_id, buyer_id, |sale| {
+            let Some(entry) = sale.holds.get(hold_id) else {
+                return Err(SaleError::HoldNotFound);
+            };
+            match entry.status {
+                HoldStatus::Cancelled => Ok(()),
+                HoldStatus::Confirmed(_) => Err(SaleError::HoldNotFound),
+                HoldStatus::Expired => Err(SaleError::HoldExpired),
+                HoldStatus::Held if now >= entry.hold.expires_at => {
+                    sale.release(hold_id, HoldStatus::Expired);
+                    Err(SaleError::HoldExpired)
+                }
+                HoldStatus::Held => {
+                    sale.release(hold_id, HoldStatus::Cancelled);
+                    Ok(())
+                }
+            }
+        })
+    }
+
+    async fn expire_due(&self, sale_id: &str, now: UnixMillis) -> Result<ExpiryReport, SaleError> {
+        self.with_sale(sale_id, |sale| {
+            let due: Vec<String> = sale
+                .deadlines
+                .iter()
+                .take_while(|(deadline, _)| *deadline <= now)
+                .map(|(_, hold_id)| hold_id.clone())
+                .collect();
+            let before = sale.info.remaining;
+            for hold_id in &due {
+                sale.release(hold_id, HoldStatus::Expired);
+            }
+            Ok(ExpiryReport {
+                sale_id: sale_id.to_owned(),
+                room_id: sale.room_id.clone(),
+                returned_units: sale.info.remaining - before,
+                remaining: sale.info.remaining,
+                retired: {
+                    sale.retired = sale.is_finished(now);
+                    sale.retired
+                },
+            })
+        })
+    }
+
+    async fn active_sales(&self) -> Result<Vec<String>, SaleError> {
+        let sales = self.inner.lock();
+        Ok(sales
+            .by_id
+            .iter()
+            .filter(|(_, sale)| !sale.retired)
+            .map(|(id, _)| id.clone())
+            .collect())
+    }
+
+    async fn orders_for_sale(&self, sale_id: &str) -> Result<Vec<Order>, SaleError> {
+        let mut orders = self.with_sale(sale_id, |sale| Ok(sale.orders.clone()))?;
+        oldest_first(&mut orders);
+        Ok(orders)
+    }
+
+    async fn orders_for_room(&self, room_id: &str) -> Result<Vec<Order>, SaleError> {
+        let sales = self.inner.lock();
+        let ids = sales
+            .by_room
+            .get(room_id)
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        let mut orders: Vec<Order> = ids
+            .iter()
+            .filter_map(|id| sales.by_id.get(id))
+            .flat_map(|sale| sale.orders.iter().cloned())
+            .collect();
+        oldest_first(&mut orders);
+        Ok(orders)
+    }
+
+    async fn health(&self) -> Result<(), SaleError> {
+        Ok(())
+    }
+}

@@ -1,0 +1,193 @@
+#!lua name=chophien
+--[[
+Chợ Phiên flash-sale functions (Redis 7 Functions, library `chophien`).
+
+Loaded by src/sale/redis/mod.rs with FUNCTION LOAD REPLACE at start and again
+whenever a call answers "Function not found" (after FUNCTION FLUSH, or a
+fresh server). Functions are persisted with the data (AOF/RDB).
+
+Every function receives the same seven keys, all sharing the hash tag
+{sale:ID} so a sale lives in one Cluster slot:
+  KEYS[1] meta       hash   sale fields; `remaining` is the available stock
+  KEYS[2] buyers     hash   buyer id -> units held or ordered (per-buyer limit)
+  KEYS[3] idem       hash   "<len>:<buyer>:<key>" -> hold id it reserved
+  KEYS[4] holds      hash   hold id -> hold JSON (immutable once written)
+  KEYS[5] deadlines  zset   pending hold id -> deadline (unix ms)
+  KEYS[6] statuses   hash   hold id -> held | confirmed | cancelled | expired
+  KEYS[7] orders     hash   hold id -> order JSON
+
+Time is ARGV[1] (unix ms) from the calling server, never Redis TIME, so the
+in-memory store and this one agree and tests control the clock.
+
+Replies are arrays of strings whose first element is the outcome.
+
+Rule: every read and check comes before the first write, so a function that
+refuses (or fails on bad data) has changed nothing. Stock returns only where
+ZREM of the hold's deadline answered 1: that is the exactly-once guard.
+]]
+
+local META, BUYERS, IDEM, HOLDS, DEADLINES, STATUSES, ORDERS = 1, 2, 3, 4, 5, 6, 7
+
+local function int(n)
+  return string.format('%d', n)
+end
+
+-- The state of a sale at `now`; mirrors SaleTimes::state_at in types.rs.
+local function sale_state(now, starts_at, ends_at, ended, remaining)
+  if ended == '1' or now >= ends_at then return 'ended' end
+  if now < starts_at then return 'scheduled' end
+  if remaining == 0 then return 'sold_out' end
+  return 'live'
+end
+
+-- Gives a pending hold's units back. Returns the units returned (0 when the
+-- hold was no longer pending).
+local function release(keys, hold_id, hold, status)
+  if redis.call('ZREM', keys[DEADLINES], hold_id) == 0 then return 0 end
+  redis.call('HINCRBY', keys[META], 'remaining', hold.quantity)
+  redis.call('HINCRBY', keys[BUYERS], hold.buyer_id, -hold.quantity)
+  redis.call('HSET', keys[STATUSES], hold_id, status)
+  return hold.quantity
+end
+
+-- ARGV: now, then field/value pairs of the sale. Refuses an existing id.
+local function create_sale(keys, args)
+  if redis.call('EXISTS', keys[META]) == 1 then return {'exists'} end
+  local fields = {}
+  for i = 2, #args do fields[#fields + 1] = args[i] end
+  redis.call('HSET', keys[META], unpack(fields))
+  return {'ok'}
+end
+
+-- ARGV: now, buyer id, buyer name, quantity, idempotency field, new hold id.
+local function buy(keys, args)
+  local now, buyer, name, qty = tonumber(args[1]), args[2], args[3], tonumber(args[4])
+  local idem_field, hold_id = args[5], args[6]
+  local m = redis.call('HMGET', keys[META], 'remaining', 'per_buyer_limit', 'starts_at',
+    'ends_at', 'ended', 'hold_secs', 'sale_id')
+  if not m[1] then return {'sale_not_found'} end
+  local prior = redis.call('HGET', keys[IDEM], idem_field)
+  if prior then return {'duplicate', redis.call('HGET', keys[HOLDS], prior)} end
+  local remaining = tonumber(m[1])
+  local state = sale_state(now, tonumber(m[3]), tonumber(m[4]), m[5], remaining)
+  if state == 'ended' then return {'ended'} end
+  if state == 'scheduled' then return {'not_started'} end
+  if remaining < qty then return {'sold_out'} end
+  local had = tonumber(redis.call('HGET', keys[BUYERS], buyer) or '0')
+  if had + qty > tonumber(m[2]) then return {'limit_reached'} end
+
+  local expires_at = now + tonumber(m[6]) * 1000
+  local hold = cjson.encode({hold_id = hold_id, sale_id = m[7], quantity = qty,
+    expires_at = expires_at, buyer_id = buyer, buyer_name = name})
+  redis.call('HINCRBY', keys[META], 'remaining', -qty)
+  redis.call('HINCRBY', keys[BUYERS], buyer, qty)
+  redis.call('HSET', keys[IDEM], idem_field, hold_id)
+  redis.call('HSET', keys[HOLDS], hold_id, hold)
+  redis.call('HSET', keys[STATUSES], hold_id, 'held')
+  redis.call('ZADD', keys[DEADLINES], int(expires_at), hold_id)
+  return {'reserved', hold}
+end
+
+-- Group commit: ARGV is the batch's now (unused), then six arguments per
+-- buy exactly as `buy` takes them. Runs each buy in order; replies with one
+-- `buy` reply per request.
+local function buy_batch(keys, args)
+  local replies = {}
+  for first = 2, #args, 6 do
+    replies[#replies + 1] = buy(keys, {unpack(args, first, first + 5)})
+  end
+  return replies
+end
+
+-- Looks up a hold for its buyer. Returns (hold, status) or an error reply.
+local function own_hold(keys, hold_id, buyer)
+  local raw = redis.call('HGET', keys[HOLDS], hold_id)
+  if not raw then return nil, nil, {'hold_not_found'} end
+  local hold = cjson.decode(raw)
+  if hold.buyer_id ~= buyer then return nil, nil, {'forbidden'} end
+  return hold, redis.call('HGET', keys[STATUSES], hold_id), nil
+end
+
+-- ARGV: now, buyer id, hold id, order JSON (built by the server).
+local function confirm(keys, args)
+  local now, buyer, hold_id, order = tonumber(args[1]), args[2], args[3], args[4]
+  local hold, status, refusal = own_hold(keys, hold_id, buyer)
+  if refusal then return refusal end
+  if status == 'confirmed' then return {'confirmed', redis.call('HGET', keys[ORDERS], hold_id)} end
+  if status == 'cancelled' then return {'hold_not_found'} end
+  if status == 'expired' then return {'hold_expired'} end
+  if now >= hold.expires_at then
+    release(keys, hold_id, hold, 'expired')
+    return {'hold_expired'}
+  end
+  redis.call('ZREM', keys[DEADLINES], hold_id)
+  redis.call('HSET', keys[STATUSES], hold_id, 'confirmed')
+  redis.call('HSET', keys[ORDERS], hold_id, order)
+  return {'confirmed', order}
+end
+
+-- ARGV: now, buyer id, hold id.
+local function cancel(keys, args)
+  local now, buyer, hold_id = tonumber(args[1]), args[2], args[3]
+  local hold, status, refusal = own_hold(keys, hold_id, buyer)
+  if refusal then return refusal end
+  if status == 'cancelled' then return {'cancelled'} end
+  if status == 'confirmed' then return {'hold_not_found'} end
+  if status == 'expired' then return {'hold_expired'} end
+  if now >= hold.expires_at then
+    release(keys, hold_id, hold, 'expired')
+    return {'hold_expired'}
+  end
+  release(keys, hold_id, hold, 'cancelled')
+  return {'cancelled'}
+end
+
+-- ARGV: now. Ends the sale at `now` unless it has ended already.
+local function end_sale(keys, args)
+  local now = tonumber(args[1])
+  local m = redis.call('HMGET', keys[META], 'ends_at', 'ended')
+  if not m[1] then return {'sale_not_found'} end
+  if m[2] == '1' or now >= tonumber(m[1]) then return {'ok'} end
+  redis.call('HSET', keys[META], 'ended', '1', 'ends_at', args[1])
+  return {'ok'}
+end
+
+-- ARGV: now, most holds to expire in this call.
+-- Reply: ok, units returned, remaining, retired (1/0), room id.
+local function expire_due(keys, args)
+  local now = tonumber(args[1])
+  local m = redis.call('HMGET', keys[META], 'remaining', 'ended', 'ends_at', 'room_id')
+  if not m[1] then return {'sale_not_found'} end
+  local due = redis.call('ZRANGEBYSCORE', keys[DEADLINES], '-inf', args[1], 'LIMIT', 0, tonumber(args[2]))
+  local holds = {}
+  for i, hold_id in ipairs(due) do
+    local raw = redis.call('HGET', keys[HOLDS], hold_id)
+    holds[i] = raw and cjson.decode(raw) or false
+  end
+  local returned = 0
+  for i, hold_id in ipairs(due) do
+    if holds[i] then
+      returned = returned + release(keys, hold_id, holds[i], 'expired')
+    else
+      redis.call('ZREM', keys[DEADLINES], hold_id)
+    end
+  end
+  local pending = redis.call('ZCARD', keys[DEADLINES])
+  local ended = m[2] == '1' or now >= tonumber(m[3])
+  local retired = (ended and pending == 0) and '1' or '0'
+  return {'ok', int(returned), int(tonumber(m[1]) + returned), retired, m[4]}
+end
+
+-- Proves the library is loaded (health checks call it, not just PING).
+local function ping()
+  return {'pong'}
+end
+
+redis.register_function('chophien_create_sale', create_sale)
+redis.register_function('chophien_buy', buy)
+redis.register_function('chophien_buy_batch', buy_batch)
+redis.register_function('chophien_confirm', confirm)
+redis.register_function('chophien_cancel', cancel)
+redis.register_function('chophien_end_sale', end_sale)
+redis.register_function('chophien_expire_due', expire_due)
+redis.register_function{function_name = 'chophien_ping', callback = ping, flags = {'no-writes'}}

@@ -1,0 +1,709 @@
+//! The `SaleStore` contract, run against both stores.
+//!
+//! Every behaviour below is a generic async fn over `S: SaleStore`; the
+//! `conformance_suite!` macro instantiates each once for `MemorySaleStore`
+//! and once for `RedisSaleStore` (backed by its own real `redis-server`).
+//! Time is passed explicitly (`T0 + …`), except in the sweeper test which
+//! runs on the wall clock like production.
+
+mod support;
+
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+
+use chophien::sale::{
+    sweeper, BuyOutcome, BuyRequest, BuyResult, Hold, NewSale, RedisSaleStore, RedisStoreOptions,
+    SaleError, SaleState, SaleStore, Shipping,
+};
+use tokio_util::sync::CancellationToken;
+
+use support::redis::RedisServer;
+
+const ROOM: &str = "tra-thai-nguyen";
+const T0: u64 = 1_700_000_000_000;
+const SECOND: u64 = 1000;
+
+macro_rules! conformance_suite {
+    ($($behaviour:ident),* $(,)?) => {
+        mod memory {
+            $(
+                #[tokio::test]
+                async fn $behaviour() {
+                    super::$behaviour(chophien::sale::MemorySaleStore::new()).await;
+                }
+            )*
+        }
+        /// Redis with group commit (the default).
+        mod redis {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $behaviour() {
+                    let server = crate::support::redis::RedisServer::start();
+                    super::$behaviour(super::redis_store(&server, true).await).await;
+                }
+            )*
+        }
+        /// Redis with one call per buy.
+        mod redis_one_by_one {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $behaviour() {
+                    let server = crate::support::redis::RedisServer::start();
+                    super::$behaviour(super::redis_store(&server, false).await).await;
+                }
+            )*
+        }
+    };
+}
+
+conformance_suite!(
+    a_live_sale_reserves_units_and_lowers_remaining,
+    stock_of_n_sells_exactly_n_units,
+    a_scheduled_sale_answers_not_started_until_it_starts,
+    a_sale_past_its_end_or_ended_early_answers_ended,
+    the_per_buyer_limit_counts_held_and_ordered_units,
+    a_repeated_idempotency_key_returns_the_original_hold,
+    idempotency_keys_belong_to_their_buyer,
+    confirming_a_hold_records_one_order,
+    confirming_after_the_deadline_fails_and_returns_stock_once,
+    cancelling_a_hold_returns_its_units,
+    only_the_buyer_may_confirm_or_cancel_a_hold,
+    racing_expiries_return_each_hold_exactly_once,
+    a_sold_out_sale_is_live_again_when_a_hold_expires,
+    holds_made_before_the_end_stay_confirmable,
+    invalid_input_is_a_typed_error,
+    two_thousand_concurrent_buyers_never_oversell,
+    the_sweeper_returns_expired_stock_exactly_once,
+    the_latest_sale_of_a_room_is_its_newest,
+    a_healthy_store_says_so,
+);
+
+/// A Redis store whose deadline is a generous hang guard, not a claim.
+async fn redis_store(server: &RedisServer, group_commit: bool) -> RedisSaleStore {
+    let options = RedisStoreOptions {
+        op_timeout: Duration::from_secs(10),
+        group_commit,
+        ..RedisStoreOptions::new(server.url())
+    };
+    RedisSaleStore::connect(options).await.unwrap()
+}
+
+fn tea(stock: u32, per_buyer_limit: u32) -> NewSale {
+    NewSale {
+        product_id: "p1".into(),
+        product_name: "Trà Thái Nguyên 500g".into(),
+        price_vnd: 199_000,
+        stock,
+        per_buyer_limit,
+        starts_in_secs: 0,
+        duration_secs: 300,
+        hold_secs: 60,
+    }
+}
+
+fn request(sale_id: &str, buyer: &str, quantity: u32, key: &str) -> BuyRequest {
+    BuyRequest {
+        sale_id: sale_id.into(),
+        buyer_id: buyer.into(),
+        buyer_name: format!("Người mua {buyer}"),
+        quantity,
+        idempotency_key: key.into(),
+    }
+}
+
+fn shipping() -> Shipping {
+    Shipping {
+        name: "Nguyễn Thị Lan".into(),
+        phone: "+84912345678".into(),
+        address: "12 Hàng Bạc, Hà Nội".into(),
+    }
+}
+
+async fn buy<S: SaleStore>(
+    store: &S,
+    sale_id: &str,
+    buyer: &str,
+    quantity: u32,
+    now: u64,
+) -> BuyResult {
+    let key = uuid::Uuid::new_v4().simple().to_string();
+    store
+        .buy(&request(sale_id, buyer, quantity, &key), now)
+        .await
+        .unwrap()
+}
+
+async fn reserve<S: SaleStore>(
+    store: &S,
+    sale_id: &str,
+    buyer: &str,
+    quantity: u32,
+    now: u64,
+) -> Hold {
+    let result = buy(store, sale_id, buyer, quantity, now).await;
+    assert_eq!(
+        result.outcome,
+        BuyOutcome::Reserved,
+        "{buyer} buying {quantity}"
+    );
+    result.hold.unwrap()
+}
+
+async fn remaining<S: SaleStore>(store: &S, sale_id: &str, now: u64) -> u32 {
+    store.get_sale(sale_id, now).await.unwrap().remaining
+}
+
+async fn a_live_sale_reserves_units_and_lowers_remaining<S: SaleStore>(store: S) {
+    let sale = store.create_sale(ROOM, tea(10, 5), T0).await.unwrap();
+    assert_eq!(sale.state, SaleState::Live);
+    assert_eq!(
+        (sale.remaining, sale.stock_total, sale.hold_secs),
+        (10, 10, 60)
+    );
+
+    let hold = reserve(&store, &sale.id, "lan", 3, T0 + 1).await;
+    assert_eq!(hold.sale_id, sale.id);
+    assert_eq!(hold.quantity, 3);
+    assert_eq!(hold.expires_at, T0 + 1 + 60 * SECOND);
+    assert_eq!(remaining(&store, &sale.id, T0 + 2).await, 7);
+}
+
+async fn stock_of_n_sells_exactly_n_units<S: SaleStore>(store: S) {
+    let sale = store.create_sale(ROOM, tea(3, 3), T0).await.unwrap();
+    reserve(&store, &sale.id, "a", 2, T0).await;
+    assert_eq!(
+        buy(&store, &sale.id, "b", 2, T0).await.outcome,
+        BuyOutcome::SoldOut,
+        "2 asked, 1 left"
+    );
+    reserve(&store, &sale.id, "b", 1, T0).await;
+    assert_eq!(
+        buy(&store, &sale.id, "c", 1, T0).await.outcome,
+        BuyOutcome::SoldOut
+    );
+    let info = store.get_sale(&sale.id, T0).await.unwrap();
+    assert_eq!((info.remaining, info.state), (0, SaleState::SoldOut));
+}
+
+async fn a_scheduled_sale_answers_not_started_until_it_starts<S: SaleStore>(store: S) {
+    let sale = store
+        .create_sale(
+            ROOM,
+            NewSale {
+                starts_in_secs: 10,
+                ..tea(5, 1)
+            },
+            T0,
+        )
+        .await
+        .unwrap();
+    assert_eq!(sale.state, SaleState::Scheduled);
+    assert_eq!(sale.starts_at, T0 + 10 * SECOND);
+    assert_eq!(
+        buy(&store, &sale.id, "lan", 1, T0 + 9_999).await.outcome,
+        BuyOutcome::NotStarted
+    );
+    assert_eq!(remaining(&store, &sale.id, T0).await, 5);
+    reserve(&store, &sale.id, "lan", 1, T0 + 10 * SECOND).await;
+}
+
+async fn a_sale_past_its_end_or_ended_early_answers_ended<S: SaleStore>(store: S) {
+    let timed = store.create_sale(ROOM, tea(5, 1), T0).await.unwrap();
+    assert_eq!(timed.ends_at, T0 + 300 * SECOND);
+    assert_eq!(
+        buy(&store, &timed.id, "lan", 1, timed.ends_at)
+            .await
+            .outcome,
+        BuyOutcome::Ended
+    );
+
+    let early = store.create_sale(ROOM, tea(5, 1), T0).await.unwrap();
+    let ended = store.end_sale(&early.id, T0 + 5 * SECOND).await.unwrap();
+    assert_eq!(
+        (ended.state, ended.ends_at),
+        (SaleState::Ended, T0 + 5 * SECOND)
+    );
+    assert_eq!(
+        buy(&store, &early.id, "lan", 1, T0 + 6 * SECOND)
+            .await
+            .outcome,
+        BuyOutcome::Ended
+    );
+    let again = store.end_sale(&early.id, T0 + 9 * SECOND).await.unwrap();
+    assert_eq!(
+        again.ends_at,
+        T0 + 5 * SECOND,
+        "ending twice changes nothing"
+    );
+}
+
+async fn the_per_buyer_limit_counts_held_and_ordered_units<S: SaleStore>(store: S) {
+    let sale = store.create_sale(ROOM, tea(10, 2), T0).await.unwrap();
+    assert_eq!(
+        buy(&store, &sale.id, "lan", 3, T0).await.outcome,
+        BuyOutcome::LimitReached
+    );
+    let first = reserve(&store, &sale.id, "lan", 1, T0).await;
+    store
+        .confirm(&first.hold_id, "lan", &shipping(), T0)
+        .await
+        .unwrap();
+    let second = reserve(&store, &sale.id, "lan", 1, T0).await;
+    assert_eq!(
+        buy(&store, &sale.id, "lan", 1, T0).await.outcome,
+        BuyOutcome::LimitReached
+    );
+    reserve(&store, &sale.id, "minh", 2, T0).await;
+
+    store.cancel(&second.hold_id, "lan", T0).await.unwrap();
+    reserve(&store, &sale.id, "lan", 1, T0).await;
+}
+
+async fn a_repeated_idempotency_key_returns_the_original_hold<S: SaleStore>(store: S) {
+    let sale = store.create_sale(ROOM, tea(10, 5), T0).await.unwrap();
+    let first = store
+        .buy(&request(&sale.id, "lan", 2, "key-00000001"), T0)
+        .await
+        .unwrap();
+    let again = store
+        .buy(&request(&sale.id, "lan", 2, "key-00000001"), T0 + 1)
+        .await
+        .unwrap();
+    assert_eq!(first.outcome, BuyOutcome::Reserved);
+    assert_eq!(again.outcome, BuyOutcome::Duplicate);
+    assert_eq!(again.hold, first.hold);
+    assert_eq!(remaining(&store, &sale.id, T0).await, 8, "charged once");
+}
+
+async fn idempotency_keys_belong_to_their_buyer<S: SaleStore>(store: S) {
+    let sale = store.create_sale(ROOM, tea(10, 5), T0).await.unwrap();
+    let lan = store
+        .buy(&request(&sale.id, "lan", 1, "shared-key-1"), T0)
+        .await
+        .unwrap();
+    let minh = store
+        .buy(&request(&sale.id, "minh", 1, "shared-key-1"), T0)
+        .await
+        .unwrap();
+    assert_eq!(
+        (lan.outcome, minh.outcome),
+        (BuyOutcome::Reserved, BuyOutcome::Reserved)
+    );
+    assert_ne!(lan.hold, minh.hold);
+}
+
+async fn confirming_a_hold_records_one_order<S: SaleStore>(store: S) {
+    let sale = store.create_sale(ROOM, tea(10, 5), T0).await.unwrap();
+    let hold = reserve(&store, &sale.id, "lan", 2, T0).await;
+    let order = store
+        .confirm(&hold.hold_id, "lan", &shipping(), T0 + SECOND)
+        .await
+        .unwrap();
+    assert_eq!(
+        (order.sale_id.as_str(), order.hold_id.as_str()),
+        (sale.id.as_str(), hold.hold_id.as_str())
+    );
+    assert_eq!(
+        (order.buyer_id.as_str(), order.buyer_name.as_str()),
+        ("lan", "Người mua lan")
+    );
+    assert_eq!(
+        (order.quantity, order.unit_price_vnd, order.total_vnd),
+        (2, 199_000, 398_000)
+    );
+    assert_eq!(
+        order.shipping.phone, "0912345678",
+        "stored in national form"
+    );
+    assert_eq!(order.created_at, T0 + SECOND);
+
+    let retry = store
+        .confirm(&hold.hold_id, "lan", &shipping(), T0 + 2 * SECOND)
+        .await
+        .unwrap();
+    assert_eq!(retry, order, "confirming twice returns the same order");
+    assert_eq!(
+        store.orders_for_sale(&sale.id).await.unwrap(),
+        vec![order.clone()]
+    );
+    assert_eq!(store.orders_for_room(ROOM).await.unwrap(), vec![order]);
+    assert!(store
+        .orders_for_room("another-room")
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        store
+            .expire_due(&sale.id, T0 + 3600 * SECOND)
+            .await
+            .unwrap()
+            .returned_units,
+        0
+    );
+    assert_eq!(
+        remaining(&store, &sale.id, T0).await,
+        8,
+        "an order keeps its units"
+    );
+    assert_eq!(
+        store.cancel(&hold.hold_id, "lan", T0).await,
+        Err(SaleError::HoldNotFound)
+    );
+}
+
+async fn confirming_after_the_deadline_fails_and_returns_stock_once<S: SaleStore>(store: S) {
+    let sale = store.create_sale(ROOM, tea(10, 5), T0).await.unwrap();
+    let hold = reserve(&store, &sale.id, "lan", 2, T0).await;
+    let late = store
+        .confirm(&hold.hold_id, "lan", &shipping(), hold.expires_at)
+        .await;
+    assert_eq!(late, Err(SaleError::HoldExpired));
+    assert_eq!(remaining(&store, &sale.id, hold.expires_at).await, 10);
+    assert_eq!(
+        store
+            .expire_due(&sale.id, hold.expires_at)
+            .await
+            .unwrap()
+            .returned_units,
+        0
+    );
+    assert_eq!(
+        store
+            .confirm(&hold.hold_id, "lan", &shipping(), hold.expires_at)
+            .await,
+        Err(SaleError::HoldExpired)
+    );
+    assert_eq!(
+        store.cancel(&hold.hold_id, "lan", hold.expires_at).await,
+        Err(SaleError::HoldExpired)
+    );
+    assert_eq!(remaining(&store, &sale.id, hold.expires_at).await, 10);
+    assert!(store.orders_for_sale(&sale.id).await.unwrap().is_empty());
+}
+
+async fn cancelling_a_hold_returns_its_units<S: SaleStore>(store: S) {
+    let sale = store.create_sale(ROOM, tea(2, 2), T0).await.unwrap();
+    let hold = reserve(&store, &sale.id, "lan", 2, T0).await;
+    store.cancel(&hold.hold_id, "lan", T0 + 1).await.unwrap();
+    store.cancel(&hold.hold_id, "lan", T0 + 2).await.unwrap();
+    assert_eq!(remaining(&store, &sale.id, T0).await, 2, "returned once");
+    assert_eq!(
+        store
+            .confirm(&hold.hold_id, "lan", &shipping(), T0 + 3)
+            .await,
+        Err(SaleError::HoldNotFound)
+    );
+    reserve(&store, &sale.id, "minh", 2, T0 + 4).await;
+}
+
+async fn only_the_buyer_may_confirm_or_cancel_a_hold<S: SaleStore>(store: S) {
+    let sale = store.create_sale(ROOM, tea(2, 2), T0).await.unwrap();
+    let hold = reserve(&store, &sale.id, "lan", 1, T0).await;
+    assert_eq!(
+        store
+            .confirm(&hold.hold_id, "mallory", &shipping(), T0)
+            .await,
+        Err(SaleError::Forbidden)
+    );
+    assert_eq!(
+        store.cancel(&hold.hold_id, "mallory", T0).await,
+        Err(SaleError::Forbidden)
+    );
+    assert_eq!(remaining(&store, &sale.id, T0).await, 1);
+}
+
+async fn racing_expiries_return_each_hold_exactly_once<S: SaleStore>(store: S) {
+    let sale = store.create_sale(ROOM, tea(20, 5), T0).await.unwrap();
+    for (i, buyer) in ["a", "b", "c", "d"].iter().enumerate() {
+        reserve(&store, &sale.id, buyer, 1 + i as u32, T0).await;
+    }
+    let due = T0 + 60 * SECOND;
+    assert_eq!(
+        store
+            .expire_due(&sale.id, due - 1)
+            .await
+            .unwrap()
+            .returned_units,
+        0,
+        "not yet due"
+    );
+    let (a, b, c) = tokio::join!(
+        store.expire_due(&sale.id, due),
+        store.expire_due(&sale.id, due),
+        store.expire_due(&sale.id, due)
+    );
+    let returned: u32 = [a, b, c]
+        .into_iter()
+        .map(|r| r.unwrap().returned_units)
+        .sum();
+    assert_eq!(returned, 10);
+    assert_eq!(remaining(&store, &sale.id, due).await, 20);
+}
+
+async fn a_sold_out_sale_is_live_again_when_a_hold_expires<S: SaleStore>(store: S) {
+    let sale = store.create_sale(ROOM, tea(1, 1), T0).await.unwrap();
+    let hold = reserve(&store, &sale.id, "lan", 1, T0).await;
+    assert_eq!(
+        store.get_sale(&sale.id, T0).await.unwrap().state,
+        SaleState::SoldOut
+    );
+    let report = store.expire_due(&sale.id, hold.expires_at).await.unwrap();
+    assert_eq!(
+        (
+            report.returned_units,
+            report.remaining,
+            report.room_id.as_str()
+        ),
+        (1, 1, ROOM)
+    );
+    assert!(!report.retired, "the sale is still running");
+    assert_eq!(
+        store
+            .get_sale(&sale.id, hold.expires_at)
+            .await
+            .unwrap()
+            .state,
+        SaleState::Live
+    );
+    reserve(&store, &sale.id, "minh", 1, hold.expires_at).await;
+}
+
+async fn holds_made_before_the_end_stay_confirmable<S: SaleStore>(store: S) {
+    let sale = store.create_sale(ROOM, tea(5, 5), T0).await.unwrap();
+    let kept = reserve(&store, &sale.id, "lan", 1, T0).await;
+    let dropped = reserve(&store, &sale.id, "minh", 1, T0).await;
+    store.end_sale(&sale.id, T0 + SECOND).await.unwrap();
+    store
+        .confirm(&kept.hold_id, "lan", &shipping(), T0 + 2 * SECOND)
+        .await
+        .unwrap();
+    assert!(
+        store.active_sales().await.unwrap().contains(&sale.id),
+        "a hold is still pending"
+    );
+
+    let report = store
+        .expire_due(&sale.id, dropped.expires_at)
+        .await
+        .unwrap();
+    assert_eq!(report.returned_units, 1);
+    assert!(report.retired, "ended, nothing pending");
+    assert!(!store.active_sales().await.unwrap().contains(&sale.id));
+}
+
+async fn invalid_input_is_a_typed_error<S: SaleStore>(store: S) {
+    let sale = store.create_sale(ROOM, tea(5, 5), T0).await.unwrap();
+    let invalid = |r: Result<BuyResult, SaleError>| matches!(r, Err(SaleError::InvalidValue(_)));
+    assert!(
+        invalid(
+            store
+                .buy(&request(&sale.id, "lan", 0, "key-00000001"), T0)
+                .await
+        ),
+        "quantity 0"
+    );
+    assert!(
+        invalid(
+            store
+                .buy(&request(&sale.id, "lan", u32::MAX, "key-00000002"), T0)
+                .await
+        ),
+        "huge quantity"
+    );
+    assert!(
+        invalid(store.buy(&request(&sale.id, "lan", 1, "short"), T0).await),
+        "short key"
+    );
+    assert_eq!(
+        store
+            .buy(&request("0123456789ab", "lan", 1, "key-00000003"), T0)
+            .await,
+        Err(SaleError::SaleNotFound)
+    );
+    assert_eq!(
+        store
+            .buy(&request("{evil}", "lan", 1, "key-00000004"), T0)
+            .await,
+        Err(SaleError::SaleNotFound)
+    );
+    assert_eq!(
+        store.get_sale("0123456789ab", T0).await,
+        Err(SaleError::SaleNotFound)
+    );
+    assert_eq!(
+        store.end_sale("nope", T0).await,
+        Err(SaleError::SaleNotFound)
+    );
+    assert_eq!(
+        store.confirm("garbage", "lan", &shipping(), T0).await,
+        Err(SaleError::HoldNotFound)
+    );
+    assert_eq!(
+        store
+            .cancel(&format!("{}-abcdef", sale.id), "lan", T0)
+            .await,
+        Err(SaleError::HoldNotFound)
+    );
+
+    let hold = reserve(&store, &sale.id, "lan", 1, T0).await;
+    for bad in [
+        Shipping {
+            phone: "12345".into(),
+            ..shipping()
+        },
+        Shipping {
+            name: " ".into(),
+            ..shipping()
+        },
+        Shipping {
+            address: String::new(),
+            ..shipping()
+        },
+    ] {
+        let result = store.confirm(&hold.hold_id, "lan", &bad, T0).await;
+        assert!(
+            matches!(result, Err(SaleError::InvalidShipping(_))),
+            "{bad:?}: {result:?}"
+        );
+    }
+    for bad in [
+        tea(0, 1),
+        tea(5, 0),
+        NewSale {
+            hold_secs: 0,
+            ..tea(5, 1)
+        },
+        NewSale {
+            price_vnd: 0,
+            ..tea(5, 1)
+        },
+    ] {
+        assert!(matches!(
+            store.create_sale(ROOM, bad, T0).await,
+            Err(SaleError::InvalidValue(_))
+        ));
+    }
+    assert_eq!(
+        remaining(&store, &sale.id, T0).await,
+        4,
+        "nothing invalid touched the stock"
+    );
+}
+
+async fn two_thousand_concurrent_buyers_never_oversell<S: SaleStore + Clone>(store: S) {
+    const STOCK: u32 = 100;
+    const LIMIT: u32 = 2;
+    let sale = store
+        .create_sale(ROOM, tea(STOCK, LIMIT), T0)
+        .await
+        .unwrap();
+    // 500 buyers, 4 requests each: three fresh keys and a retry of the first.
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..2000u32 {
+        let (store, sale_id) = (store.clone(), sale.id.clone());
+        let buyer = format!("buyer-{}", i / 4);
+        let key = format!("key-{:05}-{}", i / 4, if i % 4 == 3 { 0 } else { i % 4 });
+        tasks.spawn(async move {
+            let result = store
+                .buy(&request(&sale_id, &buyer, 1, &key), T0 + u64::from(i))
+                .await
+                .unwrap();
+            (buyer, key, result)
+        });
+    }
+    let mut reserved_by_buyer: HashMap<String, u32> = HashMap::new();
+    let mut reserved_keys = HashSet::new();
+    let mut holds = HashSet::new();
+    while let Some(joined) = tasks.join_next().await {
+        let (buyer, key, result) = joined.unwrap();
+        assert_ne!(result.outcome, BuyOutcome::Unavailable);
+        if result.outcome == BuyOutcome::Reserved {
+            assert!(
+                reserved_keys.insert((buyer.clone(), key)),
+                "a key reserved twice"
+            );
+            assert!(holds.insert(result.hold.unwrap().hold_id));
+            *reserved_by_buyer.entry(buyer).or_default() += 1;
+        }
+    }
+    assert_eq!(
+        reserved_by_buyer.values().sum::<u32>(),
+        STOCK,
+        "exactly the stock was reserved"
+    );
+    assert!(
+        reserved_by_buyer.values().all(|&units| units <= LIMIT),
+        "a buyer exceeded the limit"
+    );
+    assert_eq!(remaining(&store, &sale.id, T0).await, 0);
+}
+
+async fn the_sweeper_returns_expired_stock_exactly_once<S: SaleStore + Clone>(store: S) {
+    let now = chophien::clock::unix_millis();
+    let sale = store
+        .create_sale(
+            ROOM,
+            NewSale {
+                hold_secs: 1,
+                ..tea(5, 5)
+            },
+            now,
+        )
+        .await
+        .unwrap();
+    reserve(&store, &sale.id, "lan", 2, now).await;
+    reserve(&store, &sale.id, "minh", 1, now).await;
+
+    let (reports, mut received) = tokio::sync::mpsc::unbounded_channel();
+    let shutdown = CancellationToken::new();
+    // Two sweepers, as on two nodes.
+    let sweepers = [0, 1].map(|_| {
+        let reports = reports.clone();
+        sweeper::spawn(
+            store.clone(),
+            Duration::from_millis(20),
+            shutdown.clone(),
+            move |r| {
+                let _ = reports.send(r);
+            },
+        )
+    });
+    let mut returned = 0;
+    while returned < 3 {
+        let report = tokio::time::timeout(Duration::from_secs(20), received.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(report.sale_id, sale.id);
+        returned += report.returned_units;
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    shutdown.cancel();
+    for sweeper in sweepers {
+        sweeper.await.unwrap();
+    }
+    assert!(received.try_recv().is_err(), "no unit came back twice");
+    assert_eq!(returned, 3);
+    assert_eq!(
+        remaining(&store, &sale.id, chophien::clock::unix_millis()).await,
+        5
+    );
+}
+
+async fn the_latest_sale_of_a_room_is_its_newest<S: SaleStore>(store: S) {
+    assert_eq!(store.latest_sale(ROOM, T0).await.unwrap(), None);
+    store.create_sale(ROOM, tea(5, 1), T0).await.unwrap();
+    let newest = store.create_sale(ROOM, tea(7, 1), T0 + 1).await.unwrap();
+    store
+        .create_sale("elsewhere", tea(9, 1), T0 + 2)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.latest_sale(ROOM, T0 + 3).await.unwrap().map(|s| s.id),
+        Some(newest.id)
+    );
+}
+
+async fn a_healthy_store_says_so<S: SaleStore>(store: S) {
+    store.health().await.unwrap();
+}

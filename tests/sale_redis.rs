@@ -1,0 +1,359 @@
+//! What only the Redis sale store must survive: a crash and restart of Redis
+//! (AOF), a flush of its functions and scripts, and Redis being down.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use chophien::sale::{
+    BuyOutcome, BuyRequest, Hold, NewSale, RedisSaleStore, RedisStoreOptions, SaleError, SaleStore,
+    Shipping,
+};
+
+use support::redis::RedisServer;
+
+const ROOM: &str = "tra-thai-nguyen";
+const T0: u64 = 1_700_000_000_000;
+
+fn tea(stock: u32) -> NewSale {
+    NewSale {
+        product_id: "p1".into(),
+        product_name: "Trà Thái Nguyên 500g".into(),
+        price_vnd: 199_000,
+        stock,
+        per_buyer_limit: 5,
+        starts_in_secs: 0,
+        duration_secs: 300,
+        hold_secs: 60,
+    }
+}
+
+fn request(sale_id: &str, buyer: &str, quantity: u32, key: &str) -> BuyRequest {
+    BuyRequest {
+        sale_id: sale_id.into(),
+        buyer_id: buyer.into(),
+        buyer_name: buyer.to_uppercase(),
+        quantity,
+        idempotency_key: key.into(),
+    }
+}
+
+fn shipping() -> Shipping {
+    Shipping {
+        name: "Lan".into(),
+        phone: "0912345678".into(),
+        address: "12 Hàng Bạc, Hà Nội".into(),
+    }
+}
+
+async fn reserve(
+    store: &RedisSaleStore,
+    sale_id: &str,
+    buyer: &str,
+    quantity: u32,
+    key: &str,
+) -> Hold {
+    let result = store
+        .buy(&request(sale_id, buyer, quantity, key), T0)
+        .await
+        .unwrap();
+    assert_eq!(result.outcome, BuyOutcome::Reserved);
+    result.hold.unwrap()
+}
+
+/// The production deadline (under a second), so "promptly" is the real one.
+async fn connect(server: &RedisServer) -> RedisSaleStore {
+    RedisSaleStore::connect(RedisStoreOptions::new(server.url()))
+        .await
+        .unwrap()
+}
+
+/// Retries while Redis is still reloading its AOF after a restart (a hang
+/// guard, not a timing claim).
+async fn until_available<T>(mut attempt: impl AsyncFnMut() -> Result<T, SaleError>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        match attempt().await {
+            Err(SaleError::Unavailable(_)) if Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            other => return other.unwrap(),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn holds_orders_and_stock_survive_a_redis_crash() {
+    let mut server = RedisServer::start();
+    let store = connect(&server).await;
+    let sale = store.create_sale(ROOM, tea(10), T0).await.unwrap();
+    let ordered = reserve(&store, &sale.id, "lan", 2, "key-lan-0001").await;
+    let order = store
+        .confirm(&ordered.hold_id, "lan", &shipping(), T0)
+        .await
+        .unwrap();
+    let held = reserve(&store, &sale.id, "minh", 3, "key-minh-001").await;
+
+    server.crash_and_restart();
+
+    let after = until_available(async || store.get_sale(&sale.id, T0).await).await;
+    assert_eq!(after.remaining, 5, "2 ordered + 3 held");
+    assert_eq!(
+        store.orders_for_room(ROOM).await.unwrap(),
+        vec![order.clone()]
+    );
+    let retry = store
+        .buy(&request(&sale.id, "minh", 3, "key-minh-001"), T0)
+        .await
+        .unwrap();
+    assert_eq!(
+        (retry.outcome, retry.hold),
+        (BuyOutcome::Duplicate, Some(held.clone())),
+        "no second charge"
+    );
+    assert_eq!(
+        store
+            .confirm(&ordered.hold_id, "lan", &shipping(), T0)
+            .await
+            .unwrap(),
+        order,
+        "no second order"
+    );
+    store
+        .confirm(&held.hold_id, "minh", &shipping(), T0)
+        .await
+        .unwrap();
+    assert_eq!(store.orders_for_sale(&sale.id).await.unwrap().len(), 2);
+    assert_eq!(store.get_sale(&sale.id, T0).await.unwrap().remaining, 5);
+    assert!(
+        store.active_sales().await.unwrap().contains(&sale.id),
+        "a restarted node's sweeper finds it"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pending_hold_still_expires_once_after_a_crash() {
+    let mut server = RedisServer::start();
+    let store = connect(&server).await;
+    let sale = store.create_sale(ROOM, tea(4), T0).await.unwrap();
+    let hold = reserve(&store, &sale.id, "lan", 4, "key-lan-0001").await;
+
+    server.crash_and_restart();
+
+    let report = until_available(async || store.expire_due(&sale.id, hold.expires_at).await).await;
+    assert_eq!(report.returned_units, 4);
+    assert_eq!(
+        store
+            .expire_due(&sale.id, hold.expires_at)
+            .await
+            .unwrap()
+            .returned_units,
+        0
+    );
+    assert_eq!(
+        store
+            .get_sale(&sale.id, hold.expires_at)
+            .await
+            .unwrap()
+            .remaining,
+        4
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn buys_keep_working_after_function_flush_and_script_flush() {
+    let server = RedisServer::start();
+    let store = connect(&server).await;
+    let sale = store.create_sale(ROOM, tea(10), T0).await.unwrap();
+    reserve(&store, &sale.id, "lan", 1, "key-lan-0001").await;
+
+    let mut admin = server.client();
+    redis::cmd("FUNCTION")
+        .arg("FLUSH")
+        .exec(&mut admin)
+        .unwrap();
+    redis::cmd("SCRIPT").arg("FLUSH").exec(&mut admin).unwrap();
+    reserve(&store, &sale.id, "lan", 1, "key-lan-0002").await;
+
+    redis::cmd("FUNCTION")
+        .arg("FLUSH")
+        .exec(&mut admin)
+        .unwrap();
+    store.health().await.unwrap();
+    reserve(&store, &sale.id, "lan", 1, "key-lan-0003").await;
+    assert_eq!(store.get_sale(&sale.id, T0).await.unwrap().remaining, 7);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn buys_answer_unavailable_promptly_while_redis_is_down_and_recover_after() {
+    let mut server = RedisServer::start();
+    let store = connect(&server).await;
+    let sale = store.create_sale(ROOM, tea(10), T0).await.unwrap();
+
+    server.crash();
+    for attempt in 0..3 {
+        let started = Instant::now();
+        let key = format!("key-down-{attempt:04}");
+        let result = tokio::time::timeout(
+            Duration::from_secs(5),
+            store.buy(&request(&sale.id, "lan", 1, &key), T0),
+        )
+        .await
+        .expect("a buy must not hang while Redis is down")
+        .unwrap();
+        assert_eq!(result.outcome, BuyOutcome::Unavailable);
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "answered within the store's deadline"
+        );
+    }
+    assert!(matches!(
+        store.health().await,
+        Err(SaleError::Unavailable(_))
+    ));
+
+    server.restart();
+    until_available(async || store.health().await).await;
+    let result = until_available(async || {
+        match store
+            .buy(&request(&sale.id, "lan", 1, "key-after-01"), T0)
+            .await?
+        {
+            r if r.outcome == BuyOutcome::Unavailable => {
+                Err(SaleError::Unavailable("still reconnecting".into()))
+            }
+            r => Ok(r),
+        }
+    })
+    .await;
+    assert_eq!(
+        result.outcome,
+        BuyOutcome::Reserved,
+        "the connection came back by itself"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_key_of_a_sale_shares_its_hash_tag() {
+    let server = RedisServer::start();
+    let store = connect(&server).await;
+    let sale = store.create_sale(ROOM, tea(10), T0).await.unwrap();
+    let hold = reserve(&store, &sale.id, "lan", 1, "key-lan-0001").await;
+    store
+        .confirm(&hold.hold_id, "lan", &shipping(), T0)
+        .await
+        .unwrap();
+    reserve(&store, &sale.id, "lan", 1, "key-lan-0002").await;
+
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg("*")
+        .query(&mut server.client())
+        .unwrap();
+    let tag = format!("{{sale:{}}}", sale.id);
+    let (sale_keys, index_keys): (Vec<_>, Vec<_>) = keys.iter().partition(|k| k.contains("{sale:"));
+    assert!(sale_keys.len() >= 6, "{sale_keys:?}");
+    assert!(
+        sale_keys.iter().all(|k| k.starts_with(&tag)),
+        "{sale_keys:?}"
+    );
+    assert!(
+        index_keys.iter().all(|k| k.starts_with("chophien:")),
+        "{index_keys:?}"
+    );
+}
+
+#[tokio::test]
+async fn connecting_to_an_absent_redis_fails_as_unavailable() {
+    let server = RedisServer::start();
+    let url = server.url();
+    drop(server);
+    let result = RedisSaleStore::connect(RedisStoreOptions::new(url)).await;
+    assert!(matches!(result, Err(SaleError::Unavailable(_))));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn group_commit_sends_concurrent_buys_of_a_sale_together() {
+    const BUYERS: u32 = 500;
+    let server = RedisServer::start();
+    let options = RedisStoreOptions {
+        op_timeout: Duration::from_secs(10),
+        ..RedisStoreOptions::new(server.url())
+    };
+    let store = RedisSaleStore::connect(options).await.unwrap();
+    let sale = store.create_sale(ROOM, tea(1000), T0).await.unwrap();
+    redis::cmd("CONFIG")
+        .arg("RESETSTAT")
+        .exec(&mut server.client())
+        .unwrap();
+
+    let mut buys = tokio::task::JoinSet::new();
+    for i in 0..BUYERS {
+        let (store, sale_id) = (store.clone(), sale.id.clone());
+        buys.spawn(async move {
+            let key = format!("key-{i:08}");
+            store
+                .buy(&request(&sale_id, &format!("b{i}"), 1, &key), T0)
+                .await
+                .unwrap()
+                .outcome
+        });
+    }
+    while let Some(outcome) = buys.join_next().await {
+        assert_eq!(outcome.unwrap(), BuyOutcome::Reserved);
+    }
+
+    let stats: String = redis::cmd("INFO")
+        .arg("commandstats")
+        .query(&mut server.client())
+        .unwrap();
+    let calls: u32 = stats
+        .lines()
+        .find_map(|l| l.strip_prefix("cmdstat_fcall:calls="))
+        .and_then(|rest| rest.split(',').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap();
+    assert!(calls < BUYERS, "{BUYERS} buys took {calls} FCALLs");
+    assert_eq!(
+        store.get_sale(&sale.id, T0).await.unwrap().remaining,
+        1000 - BUYERS
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn buys_answer_unavailable_promptly_while_redis_hangs_and_charge_at_most_once() {
+    let server = RedisServer::start();
+    let store = connect(&server).await;
+    let sale = store.create_sale(ROOM, tea(10), T0).await.unwrap();
+
+    server.freeze();
+    let started = Instant::now();
+    let frozen = request(&sale.id, "lan", 1, "key-frozen-1");
+    let result = tokio::time::timeout(Duration::from_secs(5), store.buy(&frozen, T0))
+        .await
+        .expect("a buy must not hang while Redis hangs")
+        .unwrap();
+    assert_eq!(result.outcome, BuyOutcome::Unavailable);
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "answered within the store's deadline"
+    );
+    server.thaw();
+
+    // The frozen request may still have run once Redis woke up; retrying
+    // its key must never reserve a second time.
+    let retry = until_available(async || match store.buy(&frozen, T0).await? {
+        r if r.outcome == BuyOutcome::Unavailable => Err(SaleError::Unavailable("retry".into())),
+        r => Ok(r),
+    })
+    .await;
+    assert!(matches!(
+        retry.outcome,
+        BuyOutcome::Reserved | BuyOutcome::Duplicate
+    ));
+    let again = store.buy(&frozen, T0).await.unwrap();
+    assert_eq!(
+        (again.outcome, again.hold),
+        (BuyOutcome::Duplicate, retry.hold)
+    );
+    assert_eq!(store.get_sale(&sale.id, T0).await.unwrap().remaining, 9);
+}
