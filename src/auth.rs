@@ -36,6 +36,10 @@ pub enum Action {
     PinProduct,
     /// Delete messages, mute, ban, slow mode, banned words.
     Moderate,
+    /// Start and end flash sales.
+    RunSales,
+    /// Buy during a flash sale.
+    Buy,
 }
 
 impl Role {
@@ -44,9 +48,9 @@ impl Role {
         use Action::*;
         use Role::*;
         match action {
-            Chat => true,
+            Chat | Buy => true,
             HostLive | ManageProducts => matches!(self, Seller | Trainer | Admin),
-            PinProduct | Moderate => matches!(self, Seller | Moderator | Trainer | Admin),
+            PinProduct | Moderate | RunSales => matches!(self, Seller | Moderator | Trainer | Admin),
         }
     }
 
@@ -196,6 +200,9 @@ mod tests {
         assert!(Role::Moderator.may(Action::PinProduct));
         assert!(!Role::Moderator.may(Action::ManageProducts));
         assert!(Role::Seller.may(Action::HostLive));
+        assert!(Role::Moderator.may(Action::RunSales));
+        assert!(!Role::Viewer.may(Action::RunSales));
+        assert!(Role::Viewer.may(Action::Buy));
     }
 
     #[test]

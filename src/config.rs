@@ -57,6 +57,7 @@ pub struct RoomsConfig {
     pub replay_buffer: usize,
     pub hearts_interval_ms: u64,
     pub viewer_count_interval_ms: u64,
+    pub sale_stock_interval_ms: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -80,6 +81,7 @@ pub enum StoreKind {
 pub struct StoreConfig {
     pub kind: StoreKind,
     pub redis_url: String,
+    pub sweep_interval_ms: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -5,7 +5,7 @@
 
 use prometheus::{Encoder, IntCounter, IntCounterVec, IntGauge, Opts, Registry, TextEncoder};
 
-use crate::protocol::ErrorCode;
+use crate::protocol::{BuyOutcome, ErrorCode};
 
 pub struct Metrics {
     registry: Registry,
@@ -21,6 +21,8 @@ pub struct Metrics {
     pub slow_consumers: IntCounter,
     /// Errors sent to clients, by stable code.
     pub errors: IntCounterVec,
+    /// Answers to `buy`, by outcome (`sold_out` is not an error).
+    pub buy_outcomes: IntCounterVec,
 }
 
 impl Metrics {
@@ -38,6 +40,9 @@ impl Metrics {
         .unwrap_or_else(unreachable_metric);
         let errors = IntCounterVec::new(Opts::new("errors_total", "Errors sent to clients, by code"), &["code"])
             .unwrap_or_else(unreachable_metric);
+        let buy_outcomes =
+            IntCounterVec::new(Opts::new("buy_outcomes_total", "Answers to buy, by outcome"), &["outcome"])
+                .unwrap_or_else(unreachable_metric);
         for collector in [
             Box::new(connections.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(rooms.clone()),
@@ -45,15 +50,20 @@ impl Metrics {
             Box::new(messages_out.clone()),
             Box::new(slow_consumers.clone()),
             Box::new(errors.clone()),
+            Box::new(buy_outcomes.clone()),
         ] {
             // Names are distinct constants, so registration cannot collide.
             let _ = registry.register(collector);
         }
-        Metrics { registry, connections, rooms, messages_in, messages_out, slow_consumers, errors }
+        Metrics { registry, connections, rooms, messages_in, messages_out, slow_consumers, errors, buy_outcomes }
     }
 
     pub fn error(&self, code: ErrorCode) {
         self.errors.with_label_values(&[code.as_str()]).inc();
+    }
+
+    pub fn buy_outcome(&self, outcome: BuyOutcome) {
+        self.buy_outcomes.with_label_values(&[outcome.as_str()]).inc();
     }
 
     /// The text exposition format.

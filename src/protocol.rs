@@ -14,6 +14,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::auth::Role;
 
+/// Flash-sale wire types live with the sale store, which owns their rules.
+pub use crate::sale::{BuyOutcome, Hold, Order, SaleInfo, SaleState, Shipping};
+
 /// Money is whole Vietnamese đồng: VND has no minor unit in practice.
 pub type Vnd = u64;
 
@@ -79,6 +82,34 @@ pub enum ClientMessage {
     SetSlowMode { seconds: u32 },
     /// Moderator: replace the room's banned-words list.
     SetBannedWords { words: Vec<String> },
+    /// Seller or moderator: start a flash sale of one catalog product.
+    StartSale {
+        product_id: String,
+        stock: u32,
+        price_vnd: Vnd,
+        per_buyer_limit: u32,
+        /// 0 starts the sale at once; otherwise viewers see a countdown.
+        #[serde(default)]
+        starts_in_secs: u32,
+        duration_secs: u32,
+        /// How long a buyer's hold lasts before its units return.
+        #[serde(default = "default_hold_secs")]
+        hold_secs: u32,
+    },
+    /// Seller or moderator: end the sale now. Existing holds may still be
+    /// confirmed until their deadlines.
+    EndSale { sale_id: String },
+    /// Reserve units. The idempotency key makes retries safe: a repeated key
+    /// never reserves twice.
+    Buy { sale_id: String, quantity: u32, idempotency_key: String },
+    /// Turn one's own hold into an order.
+    ConfirmHold { hold_id: String, shipping: Shipping },
+    /// Give one's own hold back.
+    CancelHold { hold_id: String },
+}
+
+fn default_hold_secs() -> u32 {
+    crate::sale::DEFAULT_HOLD_SECS
 }
 
 fn one() -> u32 {
@@ -104,6 +135,11 @@ pub const CLIENT_MESSAGE_TYPES: &[&str] = &[
     "ban_user",
     "set_slow_mode",
     "set_banned_words",
+    "start_sale",
+    "end_sale",
+    "buy",
+    "confirm_hold",
+    "cancel_hold",
 ];
 
 /// A product as the seller first describes it; the server assigns its id.
@@ -209,6 +245,8 @@ pub struct Snapshot {
     pub chat: Vec<ChatMessage>,
     pub settings: ChatSettings,
     pub hearts_total: u64,
+    /// The room's current (or last) flash sale.
+    pub sale: Option<SaleInfo>,
     pub me: Me,
 }
 
@@ -237,6 +275,12 @@ pub enum RoomEvent {
     UserUnmuted { user_id: String },
     UserBanned { user_id: String },
     SettingsChanged { settings: ChatSettings },
+    /// A sale was created, started, sold out, came back, or ended.
+    SaleUpdated { sale: SaleInfo },
+    /// Remaining stock, at most a few times per second.
+    SaleStock { sale_id: String, remaining: u32 },
+    /// Someone confirmed an order: social proof. Never phone or address.
+    SalePurchase { sale_id: String, buyer_name: String, quantity: u32 },
 }
 
 /// A room event with its sequence number, as it goes on the wire.
@@ -264,6 +308,27 @@ pub enum DirectEvent {
     Pong,
     /// The server is shutting down; reconnect (with `last_seq`) shortly.
     ServerShutdown,
+    /// The answer to `buy`, whatever the outcome.
+    BuyResult {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<String>,
+        sale_id: String,
+        outcome: BuyOutcome,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        hold: Option<Hold>,
+    },
+    /// The answer to `confirm_hold`: the order, with the buyer's shipping details.
+    OrderConfirmed {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<String>,
+        order: Order,
+    },
+    /// The answer to `cancel_hold`.
+    HoldCancelled {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<String>,
+        hold_id: String,
+    },
 }
 
 /// A typed error: `code` is stable and meant for programs, `message` for people.
@@ -309,7 +374,14 @@ pub enum ErrorCode {
     RateLimited,
     /// A room with this id exists already.
     AlreadyExists,
-    /// The server is shutting down or overloaded.
+    SaleNotFound,
+    /// No such active hold (never made, already cancelled or ordered elsewhere).
+    HoldNotFound,
+    /// The hold's deadline passed; its units went back on sale.
+    HoldExpired,
+    /// Shipping name, phone or address is missing or malformed.
+    InvalidShipping,
+    /// The server or its store cannot serve this now; safe to retry.
     Unavailable,
     Internal,
 }
@@ -335,6 +407,10 @@ impl ErrorCode {
             ErrorCode::BannedWord => "banned_word",
             ErrorCode::RateLimited => "rate_limited",
             ErrorCode::AlreadyExists => "already_exists",
+            ErrorCode::SaleNotFound => "sale_not_found",
+            ErrorCode::HoldNotFound => "hold_not_found",
+            ErrorCode::HoldExpired => "hold_expired",
+            ErrorCode::InvalidShipping => "invalid_shipping",
             ErrorCode::Unavailable => "unavailable",
             ErrorCode::Internal => "internal",
         }
@@ -379,6 +455,11 @@ mod tests {
             r#"{"type":"ban_user","user_id":"u"}"#,
             r#"{"type":"set_slow_mode","seconds":1}"#,
             r#"{"type":"set_banned_words","words":[]}"#,
+            r#"{"type":"start_sale","product_id":"p1","stock":5,"price_vnd":1,"per_buyer_limit":1,"duration_secs":60}"#,
+            r#"{"type":"end_sale","sale_id":"s"}"#,
+            r#"{"type":"buy","sale_id":"s","quantity":1,"idempotency_key":"k1234567"}"#,
+            r#"{"type":"confirm_hold","hold_id":"h","shipping":{"name":"n","phone":"p","address":"a"}}"#,
+            r#"{"type":"cancel_hold","hold_id":"h"}"#,
         ];
         assert_eq!(samples.len(), CLIENT_MESSAGE_TYPES.len());
         for (sample, name) in samples.iter().zip(CLIENT_MESSAGE_TYPES) {
@@ -414,7 +495,13 @@ mod tests {
 
     #[test]
     fn error_code_strings_match_serde() {
-        for code in [ErrorCode::BadRequest, ErrorCode::RateLimited, ErrorCode::RoomNotFound] {
+        for code in [
+            ErrorCode::BadRequest,
+            ErrorCode::RateLimited,
+            ErrorCode::RoomNotFound,
+            ErrorCode::HoldExpired,
+            ErrorCode::InvalidShipping,
+        ] {
             assert_eq!(serde_json::to_value(code).unwrap(), code.as_str());
         }
     }

@@ -15,10 +15,11 @@
 
 mod history;
 mod registry;
+mod sale_view;
 pub mod state;
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
@@ -31,11 +32,12 @@ use tokio_util::sync::CancellationToken;
 use crate::auth::Role;
 use crate::bus::{Frame, RoomChannel};
 use crate::protocol::{
-    ClientMessage, DirectEvent, ErrorCode, Me, RoomEvent, RoomInfo, SequencedEvent, Snapshot,
-    UnixMillis,
+    ClientMessage, DirectEvent, ErrorCode, Me, Product, RoomEvent, RoomInfo, RoomStatus, SaleInfo,
+    SequencedEvent, Snapshot, UnixMillis,
 };
 
 use history::ReplayBuffer;
+use sale_view::SaleView;
 pub use registry::{NewRoom, RoomRegistry, RoomSettings};
 pub use state::{Actor, Now, RoomLimits, RoomState};
 
@@ -104,6 +106,10 @@ pub struct Room {
     /// Hearts tapped since the last flush. An atomic, not part of `inner`, so
     /// ten thousand thumbs never contend for the room lock.
     hearts_pending: AtomicU64,
+    /// Set when the sale's stock may have changed (a buy, a cancel, an
+    /// expiry); the sale announcer then re-reads the sale, at most a few
+    /// times per second, however many buys happened.
+    sale_dirty: AtomicBool,
     /// Cancelled once the room has ended and its last event is published.
     closed: CancellationToken,
 }
@@ -119,6 +125,8 @@ struct Inner {
     hearts_total: u64,
     /// The viewer count clients were last told, to publish only changes.
     viewers_published: u64,
+    /// The current flash sale as last announced.
+    sale: SaleView,
 }
 
 struct Member {
@@ -172,9 +180,11 @@ impl Room {
                 next_member_id: 1,
                 hearts_total: 0,
                 viewers_published: 0,
+                sale: SaleView::default(),
             }),
             channel,
             hearts_pending: AtomicU64::new(0),
+            sale_dirty: AtomicBool::new(false),
             closed: CancellationToken::new(),
         }
     }
@@ -252,6 +262,60 @@ impl Room {
         }
         self.publish_all(&mut inner, events);
         Ok(())
+    }
+
+    pub fn status(&self) -> RoomStatus {
+        self.inner.lock().state.info.status
+    }
+
+    pub fn product(&self, product_id: &str) -> Option<Product> {
+        self.inner.lock().state.product(product_id).cloned()
+    }
+
+    /// Publish an event produced outside the room's own rules (a sale
+    /// purchase). Numbered and delivered like every other event.
+    pub fn publish_event(&self, event: RoomEvent) {
+        let mut inner = self.inner.lock();
+        self.publish(&mut inner, event);
+    }
+
+    /// The current (or last) flash sale, as last announced.
+    pub fn current_sale(&self) -> Option<SaleInfo> {
+        self.inner.lock().sale.current().cloned()
+    }
+
+    /// Is a sale scheduled, live or sold out in this room?
+    pub fn sale_running(&self) -> bool {
+        self.inner.lock().sale.is_running()
+    }
+
+    /// A sale was created or ended: make it current and announce it.
+    pub fn announce_sale(&self, sale: SaleInfo) {
+        let mut inner = self.inner.lock();
+        let event = inner.sale.replace(sale);
+        self.publish(&mut inner, event);
+    }
+
+    /// A fresh read of the current sale: announce what changed, if anything.
+    pub fn refresh_sale(&self, fresh: SaleInfo) {
+        let mut inner = self.inner.lock();
+        if let Some(event) = inner.sale.refresh(fresh) {
+            self.publish(&mut inner, event);
+        }
+    }
+
+    /// The sale's stock may have changed; re-read it soon.
+    pub fn mark_sale_dirty(&self) {
+        self.sale_dirty.store(true, Ordering::Relaxed);
+    }
+
+    /// The id of the sale to re-read now, if its stock may have changed or
+    /// its start or end time has passed. Clears the dirty mark.
+    pub fn sale_to_refresh(&self, now: UnixMillis) -> Option<String> {
+        let dirty = self.sale_dirty.swap(false, Ordering::Relaxed);
+        let inner = self.inner.lock();
+        let sale = inner.sale.current()?;
+        (dirty || inner.sale.transition_due(now)).then(|| sale.id.clone())
     }
 
     /// Count hearts; they go out in the next `hearts` event.
@@ -351,6 +415,7 @@ impl Inner {
             chat: self.state.chat.iter().cloned().collect(),
             settings: self.state.settings.clone(),
             hearts_total: self.hearts_total,
+            sale: self.sale.current().cloned(),
             me,
         }
     }

@@ -239,8 +239,15 @@ impl RoomState {
                 // The list itself stays private to the moderators who set it.
                 Ok(vec![])
             }
-            // Answered by the connection, never by the room.
-            M::Ping | M::Heart { .. } => Ok(vec![]),
+            // Answered by the connection (ping, hearts) or the sale service
+            // (which publishes through `Room::publish_event`), never here.
+            M::Ping
+            | M::Heart { .. }
+            | M::StartSale { .. }
+            | M::EndSale { .. }
+            | M::Buy { .. }
+            | M::ConfirmHold { .. }
+            | M::CancelHold { .. } => Ok(vec![]),
         }
     }
 

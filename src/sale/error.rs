@@ -42,3 +42,41 @@ impl SaleError {
         }
     }
 }
+
+impl SaleError {
+    /// The protocol's error code for this error.
+    pub fn error_code(&self) -> crate::protocol::ErrorCode {
+        use crate::protocol::ErrorCode;
+        match self {
+            SaleError::SaleNotFound => ErrorCode::SaleNotFound,
+            SaleError::HoldNotFound => ErrorCode::HoldNotFound,
+            SaleError::HoldExpired => ErrorCode::HoldExpired,
+            SaleError::InvalidShipping(_) => ErrorCode::InvalidShipping,
+            SaleError::InvalidValue(_) => ErrorCode::InvalidValue,
+            SaleError::Forbidden => ErrorCode::Forbidden,
+            SaleError::Unavailable(_) => ErrorCode::Unavailable,
+            SaleError::Internal(_) => ErrorCode::Internal,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wire_codes_match_the_protocol_codes() {
+        for error in [
+            SaleError::SaleNotFound,
+            SaleError::HoldNotFound,
+            SaleError::HoldExpired,
+            SaleError::InvalidShipping(String::new()),
+            SaleError::InvalidValue(String::new()),
+            SaleError::Forbidden,
+            SaleError::Unavailable(String::new()),
+            SaleError::Internal(String::new()),
+        ] {
+            assert_eq!(error.code(), error.error_code().as_str());
+        }
+    }
+}

@@ -4,6 +4,8 @@
 //! `{"error":{"code":"…","message":"…"}}` with the same stable codes as the
 //! WebSocket protocol.
 
+use std::time::Duration;
+
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -15,6 +17,7 @@ use serde_json::json;
 use crate::auth::{AuthError, Claims, Role};
 use crate::protocol::{ErrorCode, NewProduct, Product, RoomInfo};
 use crate::room::{NewRoom, RoomError};
+use crate::sale::SaleStore;
 
 use super::AppState;
 
@@ -85,13 +88,25 @@ pub async fn healthz() -> Json<serde_json::Value> {
     Json(json!({ "status": "ok" }))
 }
 
-/// Ready when not shutting down. (The sale store joins this check when it lands.)
+/// Ready when not shutting down and the sale store answers (for Redis, a
+/// call into the function library, not just a PING).
 pub async fn readyz(State(state): State<AppState>) -> Response {
     if state.shutdown.is_cancelled() {
         let body = json!({ "status": "shutting_down" });
         return (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response();
     }
-    Json(json!({ "status": "ready", "rooms": state.rooms.len() })).into_response()
+    let store = match tokio::time::timeout(Duration::from_secs(1), state.sales.health()).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(error)) => Err(error.to_string()),
+        Err(_) => Err("the sale store did not answer within 1 s".to_owned()),
+    };
+    match store {
+        Ok(()) => Json(json!({ "status": "ready", "store": "ok", "rooms": state.rooms.len() })).into_response(),
+        Err(error) => {
+            let body = json!({ "status": "not_ready", "store": error });
+            (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()
+        }
+    }
 }
 
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {

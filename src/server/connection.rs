@@ -24,11 +24,12 @@ use tokio::sync::{broadcast, mpsc};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::protocol::{close, ClientFrame, ClientMessage, DirectEvent, ErrorCode, ErrorEvent, CLIENT_MESSAGE_TYPES};
+use crate::protocol::{close, ClientFrame, ClientMessage, DirectEvent, ErrorCode, CLIENT_MESSAGE_TYPES};
 use crate::room::{to_json, Actor, Membership, Room};
 
 use super::limits::ConnectionLimits;
-use super::AppState;
+use super::refusal::Refusal;
+use super::{sales, AppState};
 
 /// How long to wait for the client's answer to our close frame.
 const CLOSE_HANDSHAKE: Duration = Duration::from_secs(2);
@@ -140,13 +141,11 @@ impl Reader<'_> {
                 }
                 Ok(Message::Text(text)) => {
                     self.state.metrics.messages_in.inc();
-                    self.handle(&text, &limits)
+                    self.handle(&text, &limits).await
                 }
-                Ok(Message::Binary(_)) => Some(self.error(
+                Ok(Message::Binary(_)) => Some(self.refuse(
                     None,
-                    ErrorCode::UnsupportedFrame,
-                    "only JSON text frames are accepted".into(),
-                    None,
+                    Refusal::new(ErrorCode::UnsupportedFrame, "only JSON text frames are accepted"),
                 )),
                 Ok(Message::Close(_)) => break,
                 Ok(Message::Ping(_) | Message::Pong(_)) => None,
@@ -193,48 +192,56 @@ impl Reader<'_> {
     }
 
     /// Handle one text frame; the reply to send, if any.
-    fn handle(&self, text: &str, limits: &ConnectionLimits) -> Option<DirectEvent> {
+    async fn handle(&self, text: &str, limits: &ConnectionLimits) -> Option<DirectEvent> {
         let frame: ClientFrame = match serde_json::from_str(text) {
             Ok(frame) => frame,
             Err(error) => {
                 let (id, code, message) = classify_bad_frame(text, &error);
-                return Some(self.error(id, code, message, None));
+                return Some(self.refuse(id, Refusal::new(code, message)));
             }
         };
         let ClientFrame { id, message } = frame;
         if id.as_ref().is_some_and(|id| id.len() > MAX_REQUEST_ID_LEN) {
             let message = format!("id is at most {MAX_REQUEST_ID_LEN} bytes");
-            return Some(self.error(None, ErrorCode::BadRequest, message, None));
+            return Some(self.refuse(None, Refusal::new(ErrorCode::BadRequest, message)));
         }
         if let Err(wait) = limits.check(&message) {
             let retry = wait.as_millis().max(1) as u64;
-            let text = format!("too many requests: retry in {retry} ms");
-            return Some(self.error(id, ErrorCode::RateLimited, text, Some(retry)));
+            let refusal = Refusal {
+                code: ErrorCode::RateLimited,
+                message: format!("too many requests: retry in {retry} ms"),
+                retry_after_ms: Some(retry),
+            };
+            return Some(self.refuse(id, refusal));
         }
+        let ack = |id: Option<String>| id.map(|id| DirectEvent::Ack { id });
         let result = match &message {
             ClientMessage::Ping => return Some(DirectEvent::Pong),
             ClientMessage::Heart { count } => {
                 if *count == 0 || *count > MAX_HEARTS_PER_MESSAGE {
                     let text = format!("count must be between 1 and {MAX_HEARTS_PER_MESSAGE}");
-                    return Some(self.error(id, ErrorCode::InvalidValue, text, None));
+                    return Some(self.refuse(id, Refusal::new(ErrorCode::InvalidValue, text)));
                 }
                 self.room.heart(*count);
-                Ok(())
+                Ok(ack(id.clone()))
             }
-            other => self.room.request(self.actor, other),
+            sale if sales::is_sale_message(sale) => {
+                sales::handle(self.state, self.room, self.actor, id.clone(), sale).await
+            }
+            other => self.room.request(self.actor, other).map(|()| ack(id.clone())).map_err(Refusal::from),
         };
         match result {
-            Ok(()) => id.map(|id| DirectEvent::Ack { id }),
-            Err(error) => {
-                tracing::debug!(%error, "request refused");
-                Some(self.error(id, error.code(), error.to_string(), error.retry_after_ms()))
+            Ok(reply) => reply,
+            Err(refusal) => {
+                tracing::debug!(code = refusal.code.as_str(), message = %refusal.message, "request refused");
+                Some(self.refuse(id, refusal))
             }
         }
     }
 
-    fn error(&self, id: Option<String>, code: ErrorCode, message: String, retry_after_ms: Option<u64>) -> DirectEvent {
-        self.state.metrics.error(code);
-        DirectEvent::Error(ErrorEvent { id, code, message, retry_after_ms })
+    fn refuse(&self, id: Option<String>, refusal: Refusal) -> DirectEvent {
+        self.state.metrics.error(refusal.code);
+        refusal.into_event(id)
     }
 }
 

@@ -9,6 +9,9 @@
 mod api;
 mod connection;
 mod limits;
+mod orders;
+mod refusal;
+mod sales;
 mod ws;
 
 use std::future::Future;
@@ -27,9 +30,10 @@ use tower_http::services::ServeDir;
 
 use crate::auth::TokenKeys;
 use crate::bus::LocalBus;
-use crate::config::Config;
+use crate::config::{Config, StoreKind};
 use crate::metrics::Metrics;
 use crate::room::RoomRegistry;
+use crate::sale::{AnySaleStore, MemorySaleStore, RedisSaleStore, RedisStoreOptions, SaleError};
 
 pub use api::ApiError;
 
@@ -41,6 +45,8 @@ pub struct Shared {
     pub config: Config,
     pub keys: TokenKeys,
     pub rooms: RoomRegistry,
+    /// Flash-sale stock, holds and orders (memory or Redis, per `store.kind`).
+    pub sales: AnySaleStore,
     pub metrics: Metrics,
     /// Cancelled when the server starts shutting down; every connection
     /// watches it.
@@ -59,12 +65,13 @@ impl std::ops::Deref for AppState {
 }
 
 impl AppState {
-    pub fn new(config: Config) -> AppState {
+    pub fn new(config: Config, sales: AnySaleStore) -> AppState {
         let bus = Arc::new(LocalBus::new(config.server.room_event_buffer));
         let rooms = RoomRegistry::new(bus, config.room_settings());
         AppState(Arc::new(Shared {
             keys: TokenKeys::new(&config.auth.secret),
             rooms,
+            sales,
             metrics: Metrics::new(),
             shutdown: CancellationToken::new(),
             connections: TaskTracker::new(),
@@ -84,6 +91,8 @@ pub enum ServerError {
     Bind { addr: SocketAddr, source: std::io::Error },
     #[error("server failed: {0}")]
     Serve(#[from] std::io::Error),
+    #[error("could not open the sale store: {0}")]
+    Store(#[from] SaleError),
 }
 
 /// A bound, not yet running server.
@@ -96,10 +105,17 @@ impl Server {
     /// Bind the configured address (port 0 picks a free one).
     pub async fn bind(config: Config) -> Result<Server, ServerError> {
         let addr = config.server.listen;
+        let sales = match config.store.kind {
+            StoreKind::Memory => AnySaleStore::Memory(MemorySaleStore::new()),
+            StoreKind::Redis => {
+                let options = RedisStoreOptions::new(config.store.redis_url.clone());
+                AnySaleStore::Redis(RedisSaleStore::connect(options).await?)
+            }
+        };
         let listener = TcpListener::bind(addr)
             .await
             .map_err(|source| ServerError::Bind { addr, source })?;
-        Ok(Server { state: AppState::new(config), listener })
+        Ok(Server { state: AppState::new(config, sales), listener })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -115,6 +131,9 @@ impl Server {
     pub async fn run(self, signal: impl Future<Output = ()> + Send + 'static) -> Result<(), ServerError> {
         let state = self.state.clone();
         let app = router(state.clone());
+        let stock_every = Duration::from_millis(state.config.rooms.sale_stock_interval_ms.max(10));
+        sales::spawn_announcer(state.clone(), stock_every);
+        sales::spawn_sweeper(&state, Duration::from_millis(state.config.store.sweep_interval_ms.max(10)));
         let shutdown = state.shutdown.clone();
         tokio::spawn(async move {
             signal.await;
@@ -158,6 +177,8 @@ fn router(state: AppState) -> Router {
         .route("/api/rooms", get(api::list_rooms).post(api::create_room))
         .route("/api/rooms/{room_id}", get(api::get_room))
         .route("/api/rooms/{room_id}/close", post(api::close_room))
+        .route("/api/rooms/{room_id}/orders", get(orders::list))
+        .route("/api/rooms/{room_id}/orders.csv", get(orders::csv))
         .route("/api/dev/token", post(api::dev_token))
         .route("/ws/rooms/{room_id}", get(ws::upgrade))
         .fallback_service(ServeDir::new(web_root).append_index_html_on_directories(true))

@@ -10,3 +10,4 @@ mod http_api;
 mod join;
 mod lifecycle;
 mod moderation;
+mod sale;

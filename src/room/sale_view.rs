@@ -1,0 +1,120 @@
+//! The room's view of its current flash sale.
+//!
+//! The sale itself lives in the sale store; the room keeps the latest copy
+//! it announced, so join snapshots need no store call and the room can tell
+//! which change to announce when the store reports a fresh copy: a state
+//! change (started, sold out, back on sale, ended) is a `sale_updated`, a
+//! stock change alone a `sale_stock`.
+
+use crate::protocol::{RoomEvent, SaleInfo, SaleState, UnixMillis};
+
+#[derive(Debug, Default)]
+pub struct SaleView {
+    sale: Option<SaleInfo>,
+}
+
+impl SaleView {
+    pub fn current(&self) -> Option<&SaleInfo> {
+        self.sale.as_ref()
+    }
+
+    /// A sale was created or ended by a request: always announced.
+    pub fn replace(&mut self, sale: SaleInfo) -> RoomEvent {
+        self.sale = Some(sale.clone());
+        RoomEvent::SaleUpdated { sale }
+    }
+
+    /// A fresh read of the current sale from the store: the event that
+    /// announces what changed, if anything did. A copy of another sale (an
+    /// older one, read late) is ignored.
+    pub fn refresh(&mut self, fresh: SaleInfo) -> Option<RoomEvent> {
+        let current = self.sale.as_mut().filter(|s| s.id == fresh.id)?;
+        let event = if current.state != fresh.state || current.ends_at != fresh.ends_at {
+            RoomEvent::SaleUpdated { sale: fresh.clone() }
+        } else if current.remaining != fresh.remaining {
+            RoomEvent::SaleStock { sale_id: fresh.id.clone(), remaining: fresh.remaining }
+        } else {
+            return None;
+        };
+        *current = fresh;
+        Some(event)
+    }
+
+    /// Has the clock moved the sale to another state since it was last read
+    /// (its start or end time passed)?
+    pub fn transition_due(&self, now: UnixMillis) -> bool {
+        match &self.sale {
+            Some(sale) => match sale.state {
+                SaleState::Scheduled => now >= sale.starts_at,
+                SaleState::Live | SaleState::SoldOut => now >= sale.ends_at,
+                SaleState::Ended => false,
+            },
+            None => false,
+        }
+    }
+
+    /// Is a sale scheduled, live or sold out (so another may not start)?
+    pub fn is_running(&self) -> bool {
+        self.sale.as_ref().is_some_and(|s| s.state != SaleState::Ended)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sale(id: &str, state: SaleState, remaining: u32) -> SaleInfo {
+        SaleInfo {
+            id: id.into(),
+            product_id: "p1".into(),
+            product_name: "Chè".into(),
+            price_vnd: 100,
+            stock_total: 10,
+            remaining,
+            per_buyer_limit: 2,
+            state,
+            starts_at: 1_000,
+            ends_at: 2_000,
+            hold_secs: 300,
+        }
+    }
+
+    #[test]
+    fn a_stock_change_is_announced_as_sale_stock() {
+        let mut view = SaleView::default();
+        view.replace(sale("s1", SaleState::Live, 10));
+        let event = view.refresh(sale("s1", SaleState::Live, 7));
+        assert_eq!(event, Some(RoomEvent::SaleStock { sale_id: "s1".into(), remaining: 7 }));
+        assert_eq!(view.refresh(sale("s1", SaleState::Live, 7)), None);
+    }
+
+    #[test]
+    fn a_state_change_is_announced_as_sale_updated() {
+        let mut view = SaleView::default();
+        view.replace(sale("s1", SaleState::Live, 1));
+        let event = view.refresh(sale("s1", SaleState::SoldOut, 0));
+        assert!(matches!(event, Some(RoomEvent::SaleUpdated { sale }) if sale.state == SaleState::SoldOut));
+    }
+
+    #[test]
+    fn a_late_copy_of_an_older_sale_is_ignored() {
+        let mut view = SaleView::default();
+        view.replace(sale("s2", SaleState::Live, 10));
+        assert_eq!(view.refresh(sale("s1", SaleState::Ended, 0)), None);
+        assert_eq!(view.current().unwrap().id, "s2");
+    }
+
+    #[test]
+    fn start_and_end_times_make_a_refresh_due() {
+        let mut view = SaleView::default();
+        view.replace(sale("s1", SaleState::Scheduled, 10));
+        assert!(!view.transition_due(999));
+        assert!(view.transition_due(1_000));
+        view.replace(sale("s1", SaleState::Live, 10));
+        assert!(!view.transition_due(1_999));
+        assert!(view.transition_due(2_000));
+        view.replace(sale("s1", SaleState::Ended, 10));
+        assert!(!view.transition_due(5_000));
+        assert!(!view.is_running());
+    }
+}

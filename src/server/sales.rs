@@ -1,0 +1,198 @@
+//! Flash sales over the WebSocket: authorise, call the sale store, answer
+//! the buyer privately, and announce to the room.
+//!
+//! Store calls are `async` (Redis), so they run here, in the connection's
+//! task, never under a room's lock. The room only keeps the copy of its
+//! current sale that it last announced ([`Room::announce_sale`],
+//! [`Room::refresh_sale`]). Stock is announced by the [`spawn_announcer`]
+//! task, which re-reads a sale whose stock may have changed at most every
+//! `rooms.sale_stock_interval_ms`, however many buys arrive: one `sale_stock`
+//! event per interval, not one per buy.
+
+use std::time::Duration;
+
+use tokio::task::JoinHandle;
+
+use crate::auth::Action;
+use crate::clock;
+use crate::protocol::{ClientMessage, DirectEvent, ErrorCode, RoomEvent, RoomStatus};
+use crate::room::{Actor, Room, RoomError};
+use crate::sale::{sweeper, BuyOutcome, BuyRequest, NewSale, SaleError, SaleStore};
+
+use super::refusal::Refusal;
+use super::AppState;
+
+/// Is this one of the flash-sale messages handled here?
+pub fn is_sale_message(message: &ClientMessage) -> bool {
+    matches!(
+        message,
+        ClientMessage::StartSale { .. }
+            | ClientMessage::EndSale { .. }
+            | ClientMessage::Buy { .. }
+            | ClientMessage::ConfirmHold { .. }
+            | ClientMessage::CancelHold { .. }
+    )
+}
+
+/// Handle one flash-sale message from `actor` in `room`: the direct reply,
+/// if any (an `ack` only when the request had an id).
+pub async fn handle(
+    state: &AppState,
+    room: &Room,
+    actor: &Actor,
+    id: Option<String>,
+    message: &ClientMessage,
+) -> Result<Option<DirectEvent>, Refusal> {
+    let sales = &state.sales;
+    let now = clock::unix_millis();
+    match message {
+        ClientMessage::StartSale {
+            product_id,
+            stock,
+            price_vnd,
+            per_buyer_limit,
+            starts_in_secs,
+            duration_secs,
+            hold_secs,
+        } => {
+            require(actor, Action::RunSales)?;
+            if room.status() == RoomStatus::Ended {
+                return Err(RoomError::Ended.into());
+            }
+            if room.sale_running() {
+                return Err(Refusal::new(
+                    ErrorCode::InvalidState,
+                    "a flash sale is already running in this room: end it first",
+                ));
+            }
+            let product = room.product(product_id).ok_or(RoomError::ProductNotFound)?;
+            let new_sale = NewSale {
+                product_id: product.id,
+                product_name: product.name,
+                price_vnd: *price_vnd,
+                stock: *stock,
+                per_buyer_limit: *per_buyer_limit,
+                starts_in_secs: *starts_in_secs,
+                duration_secs: *duration_secs,
+                hold_secs: *hold_secs,
+            };
+            let sale = sales.create_sale(&room.id, new_sale, now).await?;
+            tracing::info!(sale = %sale.id, stock = sale.stock_total, "flash sale created");
+            room.announce_sale(sale);
+            Ok(id.map(|id| DirectEvent::Ack { id }))
+        }
+        ClientMessage::EndSale { sale_id } => {
+            require(actor, Action::RunSales)?;
+            ensure_current(room, sale_id)?;
+            let sale = sales.end_sale(sale_id, now).await?;
+            tracing::info!(sale = %sale.id, "flash sale ended");
+            room.announce_sale(sale);
+            Ok(id.map(|id| DirectEvent::Ack { id }))
+        }
+        ClientMessage::Buy { sale_id, quantity, idempotency_key } => {
+            require(actor, Action::Buy)?;
+            ensure_current(room, sale_id)?;
+            let request = BuyRequest {
+                sale_id: sale_id.clone(),
+                buyer_id: actor.user_id.clone(),
+                buyer_name: actor.name.clone(),
+                quantity: *quantity,
+                idempotency_key: idempotency_key.clone(),
+            };
+            let result = sales.buy(&request, now).await?;
+            state.metrics.buy_outcome(result.outcome);
+            if result.outcome == BuyOutcome::Reserved {
+                room.mark_sale_dirty();
+            }
+            Ok(Some(DirectEvent::BuyResult {
+                id,
+                sale_id: sale_id.clone(),
+                outcome: result.outcome,
+                hold: result.hold,
+            }))
+        }
+        ClientMessage::ConfirmHold { hold_id, shipping } => {
+            let order = match sales.confirm(hold_id, &actor.user_id, shipping, now).await {
+                Ok(order) => order,
+                Err(error) => {
+                    if error == SaleError::HoldExpired {
+                        // The late confirm returned the units itself.
+                        room.mark_sale_dirty();
+                    }
+                    return Err(error.into());
+                }
+            };
+            // Confirming twice returns the first order (made earlier than
+            // `now`): announce a purchase once, not on every retry.
+            if order.created_at == now {
+                room.publish_event(RoomEvent::SalePurchase {
+                    sale_id: order.sale_id.clone(),
+                    buyer_name: order.buyer_name.clone(),
+                    quantity: order.quantity,
+                });
+            }
+            Ok(Some(DirectEvent::OrderConfirmed { id, order }))
+        }
+        ClientMessage::CancelHold { hold_id } => {
+            sales.cancel(hold_id, &actor.user_id, now).await?;
+            room.mark_sale_dirty();
+            Ok(Some(DirectEvent::HoldCancelled { id, hold_id: hold_id.clone() }))
+        }
+        _ => Ok(None),
+    }
+}
+
+fn require(actor: &Actor, action: Action) -> Result<(), Refusal> {
+    if actor.role.may(action) {
+        Ok(())
+    } else {
+        Err(RoomError::Forbidden.into())
+    }
+}
+
+/// Sales are room-scoped: a token for this room reaches only this room's
+/// current sale.
+fn ensure_current(room: &Room, sale_id: &str) -> Result<(), Refusal> {
+    match room.current_sale() {
+        Some(sale) if sale.id == sale_id => Ok(()),
+        _ => Err(SaleError::SaleNotFound.into()),
+    }
+}
+
+/// Re-read, every `every`, the sales whose stock may have changed or whose
+/// start or end time passed, and let their rooms announce the difference.
+pub fn spawn_announcer(state: AppState, every: Duration) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(every);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = state.shutdown.cancelled() => return,
+                _ = ticker.tick() => {}
+            }
+            let now = clock::unix_millis();
+            for room in state.rooms.all() {
+                let Some(sale_id) = room.sale_to_refresh(now) else { continue };
+                match state.sales.get_sale(&sale_id, now).await {
+                    Ok(sale) => room.refresh_sale(sale),
+                    Err(error) => {
+                        tracing::warn!(room = %room.id, sale = %sale_id, %error, "could not re-read a sale");
+                        room.mark_sale_dirty();
+                    }
+                }
+            }
+        }
+    })
+}
+
+/// Return expired holds' units (exactly once, inside the store) and let the
+/// rooms announce the new stock.
+pub fn spawn_sweeper(state: &AppState, every: Duration) -> JoinHandle<()> {
+    let rooms_state = state.clone();
+    sweeper::spawn(state.sales.clone(), every, state.shutdown.child_token(), move |report| {
+        tracing::debug!(sale = %report.sale_id, units = report.returned_units, "expired holds returned stock");
+        if let Some(room) = rooms_state.rooms.get(&report.room_id) {
+            room.mark_sale_dirty();
+        }
+    })
+}

@@ -1,0 +1,272 @@
+//! Flash sales over the WebSocket (issue 3), on the in-memory store and on
+//! a real Redis: start, buy, hold, checkout, orders, and refusals.
+
+use chophien::auth::Role;
+use chophien::config::StoreKind;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use crate::support::client::Client;
+use crate::support::redis::RedisServer;
+use crate::support::server::{test_config, TestServer};
+
+struct Sale {
+    seller: Client,
+    viewer: Client,
+    sale_id: String,
+}
+
+/// A room with a live sale of p1: `stock` units, at most 2 per buyer.
+async fn sale_with_stock(server: &TestServer, stock: u32) -> Sale {
+    server.room("r1");
+    let (mut seller, _) = Client::join(&server.ws_url("r1", &server.token("r1", Role::Seller, "hoa"))).await;
+    let (mut viewer, _) = Client::join(&server.ws_url("r1", &server.token("r1", Role::Viewer, "lan"))).await;
+    seller
+        .send(json!({"id": "s", "type": "start_sale", "product_id": "p1", "stock": stock, "price_vnd": 199000,
+                     "per_buyer_limit": 2, "duration_secs": 600, "hold_secs": 120}))
+        .await;
+    seller.next_of("ack").await;
+    let updated = viewer.next_of("sale_updated").await;
+    assert_eq!(updated["sale"]["state"], "live");
+    let sale_id = updated["sale"]["id"].as_str().unwrap().to_owned();
+    Sale { seller, viewer, sale_id }
+}
+
+fn buy(sale_id: &str, quantity: u32, key: &str) -> Value {
+    json!({"id": key, "type": "buy", "sale_id": sale_id, "quantity": quantity, "idempotency_key": key})
+}
+
+fn shipping() -> Value {
+    json!({"name": "Nguyễn Thị Lan", "phone": "0912 345 678", "address": "12 Hoàng Văn Thụ, TP Thái Nguyên"})
+}
+
+async fn redis_server(redis: &RedisServer) -> TestServer {
+    let mut config = test_config();
+    config.store.kind = StoreKind::Redis;
+    config.store.redis_url = redis.url();
+    TestServer::with_config(config).await
+}
+
+/// Buy, confirm, and see the order everywhere it should show.
+async fn a_buyer_reserves_confirms_and_the_seller_sees_the_order(server: &TestServer) {
+    let Sale { mut seller, mut viewer, sale_id } = sale_with_stock(server, 5).await;
+    viewer.send(buy(&sale_id, 2, "key-000001")).await;
+    let result = viewer.next_of("buy_result").await;
+    assert_eq!(result["id"], "key-000001");
+    assert_eq!(result["outcome"], "reserved");
+    let hold_id = result["hold"]["hold_id"].as_str().unwrap().to_owned();
+    assert_eq!(seller.next_of("sale_stock").await["remaining"], 3);
+
+    viewer.send(json!({"id": "c", "type": "confirm_hold", "hold_id": hold_id, "shipping": shipping()})).await;
+    let confirmed = viewer.next_of("order_confirmed").await;
+    assert_eq!(confirmed["id"], "c");
+    assert_eq!(confirmed["order"]["total_vnd"], 398_000);
+    let purchase = seller.next_of("sale_purchase").await;
+    assert_eq!(purchase["quantity"], 2);
+    assert!(purchase.get("shipping").is_none() && !purchase.to_string().contains("0912"));
+
+    let seller_token = server.token("r1", Role::Seller, "hoa");
+    let orders: Value = reqwest::Client::new()
+        .get(server.http("/api/rooms/r1/orders"))
+        .bearer_auth(&seller_token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(orders["units_sold"], 2);
+    assert_eq!(orders["revenue_vnd"], 398_000);
+    assert_eq!(orders["orders"][0]["shipping"]["phone"], "0912345678");
+
+    let csv = reqwest::Client::new()
+        .get(server.http("/api/rooms/r1/orders.csv"))
+        .bearer_auth(&seller_token)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let lines: Vec<&str> = csv.trim_start_matches('\u{feff}').lines().collect();
+    assert!(lines[0].starts_with("order_id,created_at,buyer_name,phone,address"));
+    assert!(lines[1].contains("Nguyễn Thị Lan") && lines[1].contains("Chè Tân Cương đặc biệt 500g"));
+    assert_eq!(lines[2], "TOTAL,,,,,,2,,398000");
+}
+
+#[tokio::test]
+async fn memory_a_buyer_reserves_confirms_and_the_seller_sees_the_order() {
+    a_buyer_reserves_confirms_and_the_seller_sees_the_order(&TestServer::start().await).await;
+}
+
+#[tokio::test]
+async fn redis_a_buyer_reserves_confirms_and_the_seller_sees_the_order() {
+    let redis = RedisServer::start();
+    a_buyer_reserves_confirms_and_the_seller_sees_the_order(&redis_server(&redis).await).await;
+}
+
+#[tokio::test]
+async fn a_repeated_idempotency_key_returns_the_original_hold() {
+    let server = TestServer::start().await;
+    let Sale { mut viewer, sale_id, .. } = sale_with_stock(&server, 5).await;
+    viewer.send(buy(&sale_id, 1, "key-000002")).await;
+    let first = viewer.next_of("buy_result").await;
+    viewer.send(buy(&sale_id, 1, "key-000002")).await;
+    let again = viewer.next_of("buy_result").await;
+    assert_eq!(again["outcome"], "duplicate");
+    assert_eq!(again["hold"], first["hold"]);
+}
+
+#[tokio::test]
+async fn the_per_buyer_limit_and_the_stock_are_enforced() {
+    let server = TestServer::start().await;
+    let Sale { mut viewer, sale_id, .. } = sale_with_stock(&server, 3).await;
+    viewer.send(buy(&sale_id, 2, "key-000003")).await;
+    assert_eq!(viewer.next_of("buy_result").await["outcome"], "reserved");
+    viewer.send(buy(&sale_id, 1, "key-000004")).await;
+    assert_eq!(viewer.next_of("buy_result").await["outcome"], "limit_reached");
+    let (mut other, _) = Client::join(&server.ws_url("r1", &server.token("r1", Role::Viewer, "minh"))).await;
+    other.send(buy(&sale_id, 2, "key-000005")).await;
+    assert_eq!(other.next_of("buy_result").await["outcome"], "sold_out");
+    other.send(buy(&sale_id, 1, "key-000006")).await;
+    assert_eq!(other.next_of("buy_result").await["outcome"], "reserved");
+    assert_eq!(other.next_of("sale_updated").await["sale"]["state"], "sold_out");
+}
+
+#[tokio::test]
+async fn a_cancelled_hold_returns_its_stock() {
+    let server = TestServer::start().await;
+    let Sale { mut seller, mut viewer, sale_id } = sale_with_stock(&server, 5).await;
+    viewer.send(buy(&sale_id, 2, "key-000007")).await;
+    let hold_id = viewer.next_of("buy_result").await["hold"]["hold_id"].clone();
+    assert_eq!(seller.next_of("sale_stock").await["remaining"], 3);
+    viewer.send(json!({"id": "x", "type": "cancel_hold", "hold_id": hold_id})).await;
+    assert_eq!(viewer.next_of("hold_cancelled").await["hold_id"], hold_id);
+    assert_eq!(seller.next_of("sale_stock").await["remaining"], 5);
+}
+
+#[tokio::test]
+async fn a_late_joiner_sees_the_sale_in_the_snapshot() {
+    let server = TestServer::start().await;
+    let Sale { sale_id, .. } = sale_with_stock(&server, 5).await;
+    let (_, snapshot) = Client::join(&server.ws_url("r1", &server.token("r1", Role::Viewer, "minh"))).await;
+    assert_eq!(snapshot["sale"]["id"], sale_id);
+    assert_eq!(snapshot["sale"]["price_vnd"], 199_000);
+}
+
+#[tokio::test]
+async fn a_scheduled_sale_counts_down_then_goes_live() {
+    let server = TestServer::start().await;
+    server.room("r1");
+    let (mut seller, _) = Client::join(&server.ws_url("r1", &server.token("r1", Role::Seller, "hoa"))).await;
+    seller
+        .send(json!({"type": "start_sale", "product_id": "p2", "stock": 5, "price_vnd": 150000,
+                     "per_buyer_limit": 1, "starts_in_secs": 1, "duration_secs": 60}))
+        .await;
+    let scheduled = seller.next_of("sale_updated").await;
+    assert_eq!(scheduled["sale"]["state"], "scheduled");
+    let sale_id = scheduled["sale"]["id"].as_str().unwrap().to_owned();
+    seller.send(buy(&sale_id, 1, "key-000008")).await;
+    assert_eq!(seller.next_of("buy_result").await["outcome"], "not_started");
+    assert_eq!(seller.next_of("sale_updated").await["sale"]["state"], "live");
+}
+
+#[tokio::test]
+async fn the_seller_ends_a_sale_early() {
+    let server = TestServer::start().await;
+    let Sale { mut seller, mut viewer, sale_id } = sale_with_stock(&server, 5).await;
+    seller.send(json!({"type": "end_sale", "sale_id": sale_id})).await;
+    assert_eq!(viewer.next_of("sale_updated").await["sale"]["state"], "ended");
+    viewer.send(buy(&sale_id, 1, "key-000009")).await;
+    assert_eq!(viewer.next_of("buy_result").await["outcome"], "ended");
+}
+
+#[tokio::test]
+async fn a_viewer_may_not_start_or_end_a_sale() {
+    let server = TestServer::start().await;
+    let Sale { mut viewer, sale_id, .. } = sale_with_stock(&server, 5).await;
+    viewer
+        .send(json!({"type": "start_sale", "product_id": "p1", "stock": 5, "price_vnd": 1,
+                     "per_buyer_limit": 1, "duration_secs": 60}))
+        .await;
+    assert_eq!(viewer.next_of("error").await["code"], "forbidden");
+    viewer.send(json!({"type": "end_sale", "sale_id": sale_id})).await;
+    assert_eq!(viewer.next_of("error").await["code"], "forbidden");
+}
+
+#[tokio::test]
+async fn a_second_sale_waits_until_the_first_ends() {
+    let server = TestServer::start().await;
+    let Sale { mut seller, .. } = sale_with_stock(&server, 5).await;
+    seller
+        .send(json!({"type": "start_sale", "product_id": "p2", "stock": 5, "price_vnd": 1,
+                     "per_buyer_limit": 1, "duration_secs": 60}))
+        .await;
+    assert_eq!(seller.next_of("error").await["code"], "invalid_state");
+}
+
+#[tokio::test]
+async fn bad_buys_get_typed_errors() {
+    let server = TestServer::start().await;
+    let Sale { mut viewer, sale_id, .. } = sale_with_stock(&server, 5).await;
+    for (request, code) in [
+        (buy(&sale_id, 0, "key-000010"), "invalid_value"),
+        (buy(&sale_id, 1_000_000, "key-000011"), "invalid_value"),
+        (json!({"type": "buy", "sale_id": sale_id, "quantity": -1, "idempotency_key": "key-000012"}), "bad_request"),
+        (json!({"type": "buy", "sale_id": sale_id, "quantity": 1e20, "idempotency_key": "key-000013"}), "bad_request"),
+        (buy(&sale_id, 1, "k"), "invalid_value"),
+        (buy("no-such-sale", 1, "key-000014"), "sale_not_found"),
+        (json!({"type": "buy", "sale_id": sale_id, "quantity": 1}), "bad_request"),
+    ] {
+        viewer.send(request.clone()).await;
+        assert_eq!(viewer.next_of("error").await["code"], code, "{request}");
+    }
+}
+
+#[tokio::test]
+async fn malformed_shipping_and_foreign_holds_are_refused() {
+    let server = TestServer::start().await;
+    let Sale { mut viewer, sale_id, .. } = sale_with_stock(&server, 5).await;
+    viewer.send(buy(&sale_id, 1, "key-000015")).await;
+    let hold_id = viewer.next_of("buy_result").await["hold"]["hold_id"].clone();
+    let bad = json!({"name": "Lan", "phone": "not a phone", "address": "x"});
+    viewer.send(json!({"type": "confirm_hold", "hold_id": hold_id, "shipping": bad})).await;
+    assert_eq!(viewer.next_of("error").await["code"], "invalid_shipping");
+
+    let (mut thief, _) = Client::join(&server.ws_url("r1", &server.token("r1", Role::Viewer, "thief"))).await;
+    thief.send(json!({"type": "confirm_hold", "hold_id": hold_id, "shipping": shipping()})).await;
+    assert_eq!(thief.next_of("error").await["code"], "forbidden");
+    thief.send(json!({"type": "cancel_hold", "hold_id": "s-nope"})).await;
+    assert_eq!(thief.next_of("error").await["code"], "hold_not_found");
+}
+
+#[tokio::test]
+async fn orders_are_private_to_the_seller() {
+    let server = TestServer::start().await;
+    server.room("r1");
+    let viewer = server.token("r1", Role::Viewer, "lan");
+    let response = reqwest::Client::new()
+        .get(server.http("/api/rooms/r1/orders.csv"))
+        .bearer_auth(&viewer)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    let anonymous = reqwest::Client::new().get(server.http("/api/rooms/r1/orders")).send().await.unwrap();
+    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn with_redis_down_buys_answer_unavailable_and_chat_keeps_working() {
+    let mut redis = RedisServer::start();
+    let server = redis_server(&redis).await;
+    let Sale { mut seller, mut viewer, sale_id } = sale_with_stock(&server, 5).await;
+    redis.crash();
+
+    viewer.send(buy(&sale_id, 1, "key-000016")).await;
+    assert_eq!(viewer.next_of("buy_result").await["outcome"], "unavailable");
+    viewer.send(json!({"type": "chat", "text": "vẫn chat được"})).await;
+    assert_eq!(seller.next_of("chat").await["message"]["text"], "vẫn chat được");
+    let ready = reqwest::Client::new().get(server.http("/readyz")).send().await.unwrap();
+    assert_eq!(ready.status(), StatusCode::SERVICE_UNAVAILABLE);
+}
