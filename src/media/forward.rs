@@ -1,0 +1,255 @@
+//! Track fan-out: one publisher track in, one bounded queue per viewer out,
+//! and the keyframe requests that flow the other way.
+//!
+//! A [`Fanout`] lives as long as its room, not its publisher: when the seller
+//! republishes (camera switch, page reload) the new source feeds the same
+//! fan-out, and [`SeqTsRewriter`] makes the sequence numbers and timestamps
+//! continue from where the old source stopped, so viewers' jitter buffers see
+//! one continuous stream. Each viewer reads the fan-out through its own
+//! `tokio::sync::broadcast` receiver: a slow viewer lags and skips on its own
+//! queue and never holds back the publisher or the other viewers.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
+use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
+use rtc::rtp;
+use rtc::rtp_transceiver::rtp_sender::RTCRtpCodec;
+use tokio::sync::{broadcast, Notify};
+use tokio_util::sync::CancellationToken;
+use webrtc::media_stream::track_remote::TrackRemote;
+
+/// Keeps an outgoing RTP stream's sequence numbers and timestamps continuous
+/// across a change of source. Pure logic: the caller passes the clock.
+#[derive(Debug)]
+pub struct SeqTsRewriter {
+    /// RTP clock rate of the current source (90 kHz video, 48 kHz Opus).
+    clock_rate: u32,
+    /// Offsets added to the current source's numbers; `None` until its first
+    /// packet, which fixes them.
+    offsets: Option<(u16, u32)>,
+    /// The newest packet sent so far: where a new source must continue from.
+    last: Option<Sent>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Sent {
+    seq: u16,
+    ts: u32,
+    at: Instant,
+}
+
+impl SeqTsRewriter {
+    pub fn new(clock_rate: u32) -> SeqTsRewriter {
+        SeqTsRewriter { clock_rate: clock_rate.max(1), offsets: None, last: None }
+    }
+
+    /// The next packet comes from a new source with its own numbering.
+    pub fn new_source(&mut self, clock_rate: u32) {
+        self.clock_rate = clock_rate.max(1);
+        self.offsets = None;
+    }
+
+    /// Maps a source packet's (sequence number, timestamp) to the outgoing ones.
+    pub fn rewrite(&mut self, seq: u16, ts: u32, now: Instant) -> (u16, u32) {
+        let (seq_offset, ts_offset) = *self.offsets.get_or_insert_with(|| match self.last {
+            None => (0, 0),
+            Some(last) => {
+                // Continue one packet after the last, and advance the
+                // timestamp by the wall time that passed (at least one tick).
+                let elapsed = now.saturating_duration_since(last.at);
+                let ticks = (elapsed.as_micros() * u128::from(self.clock_rate) / 1_000_000).max(1);
+                let next_ts = last.ts.wrapping_add(ticks as u32);
+                (last.seq.wrapping_add(1).wrapping_sub(seq), next_ts.wrapping_sub(ts))
+            }
+        });
+        let out = (seq.wrapping_add(seq_offset), ts.wrapping_add(ts_offset));
+        // Track the newest packet only: a reordered older one must not pull
+        // the continuation point back.
+        let newer = self.last.is_none_or(|last| (out.0.wrapping_sub(last.seq) as i16) > 0);
+        if newer {
+            self.last = Some(Sent { seq: out.0, ts: out.1, at: now });
+        }
+        out
+    }
+}
+
+/// One room track (audio or video) fanned out to every viewer.
+pub struct Fanout {
+    /// The per-viewer queues: each viewer holds a receiver with this capacity.
+    tx: broadcast::Sender<rtp::Packet>,
+    /// Source bookkeeping, touched once per packet; a short non-async lock.
+    state: Mutex<FanoutState>,
+}
+
+struct FanoutState {
+    /// Which publisher session feeds the fan-out; packets from any other
+    /// (a replaced publisher still draining) are dropped.
+    source: u64,
+    /// The current source's codec, so a viewer whose leg negotiated another
+    /// codec does not get undecodable packets.
+    codec: Option<RTCRtpCodec>,
+    rewriter: SeqTsRewriter,
+}
+
+impl Fanout {
+    pub fn new(capacity: usize) -> Fanout {
+        let (tx, _) = broadcast::channel(capacity.max(1));
+        Fanout {
+            tx,
+            state: Mutex::new(FanoutState { source: 0, codec: None, rewriter: SeqTsRewriter::new(90000) }),
+        }
+    }
+
+    /// From now on, packets come from publisher session `source` in `codec`.
+    pub fn begin_source(&self, source: u64, codec: RTCRtpCodec) {
+        let mut state = self.state.lock();
+        state.source = source;
+        state.rewriter.new_source(codec.clock_rate);
+        state.codec = Some(codec);
+    }
+
+    /// Stops accepting packets from any source (the publisher left).
+    pub fn end_source(&self, source: u64) {
+        let mut state = self.state.lock();
+        if state.source == source {
+            state.source = 0;
+        }
+    }
+
+    pub fn codec(&self) -> Option<RTCRtpCodec> {
+        self.state.lock().codec.clone()
+    }
+
+    /// Renumbers a packet from `source` and queues it for every viewer.
+    pub fn forward(&self, source: u64, mut packet: rtp::Packet) {
+        {
+            let mut state = self.state.lock();
+            if state.source != source || source == 0 {
+                return;
+            }
+            let (seq, ts) = state.rewriter.rewrite(packet.header.sequence_number, packet.header.timestamp, Instant::now());
+            packet.header.sequence_number = seq;
+            packet.header.timestamp = ts;
+        }
+        // No receivers is not an error: nobody is watching yet.
+        let _ = self.tx.send(packet);
+    }
+
+    /// A new viewer queue, starting with the next packet.
+    pub fn subscribe(&self) -> broadcast::Receiver<rtp::Packet> {
+        self.tx.subscribe()
+    }
+}
+
+/// Sends keyframe requests (PLI) to the publisher's video track, at most one
+/// per interval however many viewers ask: requests in between coalesce.
+pub struct KeyframeRequester {
+    /// The publisher's video track and its SSRC, while one is publishing.
+    target: Mutex<Option<(Arc<dyn TrackRemote>, u32)>>,
+    /// Wakes the sending task; a `Notify` stores one permit, which is the
+    /// coalescing.
+    wake: Notify,
+    /// PLIs actually sent (for tests and metrics).
+    sent: AtomicU64,
+}
+
+impl KeyframeRequester {
+    /// Starts the sending task; it ends when `stop` is cancelled.
+    pub fn start(min_interval: Duration, stop: CancellationToken) -> Arc<KeyframeRequester> {
+        let requester = Arc::new(KeyframeRequester { target: Mutex::new(None), wake: Notify::new(), sent: AtomicU64::new(0) });
+        let task = Arc::clone(&requester);
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = stop.cancelled() => break,
+                    _ = task.wake.notified() => {}
+                }
+                let target = task.target.lock().clone();
+                if let Some((track, media_ssrc)) = target {
+                    let pli = PictureLossIndication { sender_ssrc: 0, media_ssrc };
+                    if track.write_rtcp(vec![Box::new(pli)]).await.is_ok() {
+                        task.sent.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+                tokio::select! {
+                    _ = stop.cancelled() => break,
+                    _ = tokio::time::sleep(min_interval) => {}
+                }
+            }
+            // Release the publisher's track with the room.
+            task.target.lock().take();
+        });
+        requester
+    }
+
+    /// Asks for a keyframe soon (rate-limited).
+    pub fn request(&self) {
+        self.wake.notify_one();
+    }
+
+    pub fn set_target(&self, track: Arc<dyn TrackRemote>, ssrc: u32) {
+        *self.target.lock() = Some((track, ssrc));
+    }
+
+    pub fn clear_target(&self) {
+        self.target.lock().take();
+    }
+
+    pub fn sent(&self) -> u64 {
+        self.sent.load(Ordering::Relaxed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_first_source_passes_through_unchanged() {
+        let mut rewriter = SeqTsRewriter::new(90000);
+        let now = Instant::now();
+        assert_eq!(rewriter.rewrite(1000, 5000, now), (1000, 5000));
+        assert_eq!(rewriter.rewrite(1001, 8000, now), (1001, 8000));
+    }
+
+    #[test]
+    fn a_new_source_continues_the_sequence_and_advances_time_by_the_gap() {
+        let mut rewriter = SeqTsRewriter::new(90000);
+        let start = Instant::now();
+        rewriter.rewrite(65535, 4_294_967_000, start);
+        rewriter.new_source(90000);
+        let (seq, ts) = rewriter.rewrite(17, 123, start + Duration::from_millis(100));
+        assert_eq!(seq, 0, "wraps to the packet after 65535");
+        assert_eq!(ts, 4_294_967_000u32.wrapping_add(9000), "100 ms at 90 kHz later");
+        // The new source's own steps are kept.
+        assert_eq!(rewriter.rewrite(18, 3123, start + Duration::from_millis(130)), (1, ts.wrapping_add(3000)));
+    }
+
+    #[test]
+    fn a_reordered_packet_does_not_move_the_continuation_point() {
+        let mut rewriter = SeqTsRewriter::new(48000);
+        let now = Instant::now();
+        rewriter.rewrite(10, 0, now);
+        rewriter.rewrite(12, 1920, now);
+        rewriter.rewrite(11, 960, now);
+        rewriter.new_source(48000);
+        assert_eq!(rewriter.rewrite(500, 0, now).0, 13);
+    }
+
+    #[test]
+    fn packets_from_a_replaced_source_are_dropped() {
+        let fanout = Fanout::new(8);
+        let mut rx = fanout.subscribe();
+        fanout.begin_source(1, crate::media::engine::vp8());
+        fanout.begin_source(2, crate::media::engine::vp8());
+        fanout.forward(1, rtp::Packet::default());
+        let mut packet = rtp::Packet::default();
+        packet.header.sequence_number = 7;
+        fanout.forward(2, packet);
+        assert_eq!(rx.try_recv().unwrap().header.sequence_number, 7);
+        assert!(rx.try_recv().is_err());
+    }
+}
