@@ -130,3 +130,27 @@ fn targets_and_candidates_use_the_protocol_shapes() {
             .unwrap();
     assert_eq!(candidate.sdp_mline_index, Some(0));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_viewer_that_vanishes_does_not_disturb_the_others() {
+    let sfu = sfu();
+    let publisher = TestPublisher::start(&sfu, "r7", "seller").await;
+    let mut live = sfu.stream_state("r7");
+    tokio::time::timeout(PATIENCE, live.wait_for(|l| *l)).await.unwrap().unwrap();
+    let gone = TestViewer::join(&sfu, "r7", "gone").await;
+    let stays = TestViewer::join(&sfu, "r7", "stays").await;
+    eventually("both receive video", || gone.video().packets > 0 && stays.video().packets > 0).await;
+
+    // The first viewer's browser dies without a word to the server, which
+    // keeps sending into the void until the room layer calls `leave`.
+    gone.close().await;
+    let before = stays.video().packets;
+    eventually("the other viewer keeps receiving", || stays.video().packets >= before + 30).await;
+    assert_eq!(sfu.subscriber_count("r7").await, 2);
+
+    sfu.leave("r7", "gone").await;
+    assert_eq!(sfu.subscriber_count("r7").await, 1);
+    stays.close().await;
+    publisher.stop().await;
+    sfu.close_room("r7").await;
+}
