@@ -114,10 +114,10 @@ pub fn media_engine(video: &RTCRtpCodec) -> Result<MediaEngine, MediaError> {
     register(opus(), PT_OPUS, RtpCodecKind::Audio)?;
     if video.mime_type.eq_ignore_ascii_case(MIME_H264) {
         register(video.clone(), PT_H264, RtpCodecKind::Video)?;
-        for profile in ["42e01f", "42001f"] {
+        for (profile, payload_type) in [("42e01f", PT_H264 + 2), ("42001f", PT_H264 + 4)] {
             let other = h264(profile);
             if other.sdp_fmtp_line != video.sdp_fmtp_line {
-                register(other, PT_H264 + 2, RtpCodecKind::Video)?;
+                register(other, payload_type, RtpCodecKind::Video)?;
             }
         }
     } else {

@@ -26,8 +26,8 @@ const GATHER_WAIT: Duration = Duration::from_secs(2);
 
 /// Called with each remote track (publisher connections only).
 pub(crate) type TrackSink = Box<dyn Fn(Arc<dyn TrackRemote>) + Send + Sync>;
-/// Called once if the connection fails for good.
-pub(crate) type FailureHook = Box<dyn Fn() + Send + Sync>;
+/// Called on every connection state change (connected, failed, ...).
+pub(crate) type StateHook = Box<dyn Fn(RTCPeerConnectionState) + Send + Sync>;
 
 pub(crate) struct PeerHandler {
     /// Which of the participant's connections this is, for signals.
@@ -41,7 +41,7 @@ pub(crate) struct PeerHandler {
     /// Flips to true when ICE gathering completes.
     gathered: watch::Sender<bool>,
     on_track: Option<TrackSink>,
-    on_failed: Option<FailureHook>,
+    on_state: Option<StateHook>,
     /// Makes this connection visible in `engine::live_connections()` until
     /// the connection (which owns this handler) is freed.
     _live: LiveConnection,
@@ -52,7 +52,7 @@ impl PeerHandler {
         target: Target,
         signal_tx: mpsc::Sender<MediaSignal>,
         on_track: Option<TrackSink>,
-        on_failed: Option<FailureHook>,
+        on_state: Option<StateHook>,
     ) -> Arc<PeerHandler> {
         Arc::new(PeerHandler {
             target,
@@ -60,7 +60,7 @@ impl PeerHandler {
             sdp_delivered: AtomicBool::new(false),
             gathered: watch::channel(false).0,
             on_track,
-            on_failed,
+            on_state,
             _live: LiveConnection::new(),
         })
     }
@@ -106,9 +106,9 @@ impl PeerConnectionEventHandler for PeerHandler {
         tracing::debug!(target = ?self.target, %state, "media connection state");
         if state == RTCPeerConnectionState::Failed {
             let _ = self.signal_tx.try_send(MediaSignal::ConnectionFailed { target: self.target });
-            if let Some(hook) = &self.on_failed {
-                hook();
-            }
+        }
+        if let Some(hook) = &self.on_state {
+            hook(state);
         }
     }
 

@@ -12,11 +12,12 @@ use std::sync::Arc;
 use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
+use webrtc::peer_connection::RTCPeerConnectionState;
 use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
 use webrtc::peer_connection::RTCSessionDescription;
 
 use super::engine::{build_peer_connection, choose_video_codec, media_engine, vp8};
-use super::peer::{FailureHook, PeerHandler, TrackSink};
+use super::peer::{PeerHandler, StateHook, TrackSink};
 use super::room::{next_session_id, Publisher, RoomMedia, Session};
 use super::{MediaError, MediaSignal, Target};
 
@@ -85,9 +86,12 @@ fn track_sink(room: &Arc<RoomMedia>, source: u64, stop: CancellationToken) -> Tr
 }
 
 /// On failure, removes the publisher if it is still this session.
-fn failure_hook(room: &Arc<RoomMedia>, source: u64) -> FailureHook {
+fn failure_hook(room: &Arc<RoomMedia>, source: u64) -> StateHook {
     let room = Arc::downgrade(room);
-    Box::new(move || {
+    Box::new(move |state| {
+        if state != RTCPeerConnectionState::Failed {
+            return;
+        }
         let Some(room) = room.upgrade() else { return };
         tokio::spawn(async move {
             let removed = {

@@ -42,11 +42,9 @@ pub(crate) struct Publisher {
     pub(crate) session: Session,
 }
 
-/// A viewer's session and the signal that their answer has been applied.
+/// A viewer's session.
 pub(crate) struct Subscriber {
     pub(crate) session: Session,
-    /// Flips to true once the viewer's answer is applied; forwarding starts then.
-    pub(crate) answered: watch::Sender<bool>,
 }
 
 pub(crate) struct RoomMedia {

@@ -17,12 +17,12 @@ use tokio_util::sync::CancellationToken;
 use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
 use webrtc::media_stream::track_local::{TrackLocal, TrackLocalEvent};
 use webrtc::media_stream::MediaStreamTrack;
-use webrtc::peer_connection::RTCSessionDescription;
+use webrtc::peer_connection::{RTCPeerConnectionState, RTCSessionDescription};
 use webrtc::rtp_transceiver::RtpSender;
 
 use super::engine::{build_peer_connection, is_keyframe_request, media_engine, opus, vp8};
 use super::forward::KeyframeRequester;
-use super::peer::{FailureHook, PeerHandler};
+use super::peer::{PeerHandler, StateHook};
 use super::room::{next_session_id, RoomMedia, Session, Subscriber};
 use super::{MediaError, MediaSignal, Target};
 
@@ -37,14 +37,15 @@ pub(crate) async fn subscribe(
     }
     let video_codec = room.video.codec().unwrap_or_else(vp8);
     let id = next_session_id();
-    let handler = PeerHandler::new(Target::Subscribe, signal_tx, None, Some(failure_hook(room, participant, id)));
+    let connected = watch::channel(false).0;
+    let hook = state_hook(room, participant, id, connected.clone());
+    let handler = PeerHandler::new(Target::Subscribe, signal_tx, None, Some(hook));
     let pc = build_peer_connection(&room.config, &room.ports, media_engine(&video_codec)?, handler.clone()).await?;
     let session = Session { id, pc, stop: CancellationToken::new() };
-    let answered = watch::channel(false).0;
 
     let offered = async {
         for (kind, codec) in [(RtpCodecKind::Audio, opus()), (RtpCodecKind::Video, video_codec.clone())] {
-            add_outgoing_track(room, &session, kind, codec, answered.subscribe()).await?;
+            add_outgoing_track(room, &session, kind, codec, connected.subscribe()).await?;
         }
         let offer = session.pc.create_offer(None).await.map_err(MediaError::webrtc)?;
         session.pc.set_local_description(offer).await.map_err(MediaError::webrtc)?;
@@ -59,31 +60,38 @@ pub(crate) async fn subscribe(
         }
     };
 
-    let previous = room.subscribers.lock().await.insert(participant.to_owned(), Subscriber { session, answered });
+    let previous = room.subscribers.lock().await.insert(participant.to_owned(), Subscriber { session });
     if let Some(previous) = previous {
         previous.session.close().await;
     }
     Ok(offer)
 }
 
-/// Applies the viewer's answer; forwarding starts right after.
+/// Applies the viewer's answer; forwarding starts once the connection is up.
 pub(crate) async fn accept_answer(room: &RoomMedia, participant: &str, answer_sdp: String) -> Result<(), MediaError> {
     let answer = RTCSessionDescription::answer(answer_sdp).map_err(MediaError::invalid_sdp)?;
-    let (pc, answered) = {
+    let pc = {
         let subscribers = room.subscribers.lock().await;
         let subscriber = subscribers.get(participant).ok_or(MediaError::NoSession)?;
-        (Arc::clone(&subscriber.session.pc), subscriber.answered.clone())
+        Arc::clone(&subscriber.session.pc)
     };
-    pc.set_remote_description(answer).await.map_err(MediaError::invalid_sdp)?;
-    answered.send_replace(true);
-    Ok(())
+    pc.set_remote_description(answer).await.map_err(MediaError::invalid_sdp)
 }
 
-/// On failure, removes the viewer if this is still their session.
-fn failure_hook(room: &Arc<RoomMedia>, participant: &str, id: u64) -> FailureHook {
+/// Starts forwarding when the connection is up (DTLS done, so the first
+/// keyframe is not sent into a transport that cannot carry it yet); on
+/// failure, removes the viewer if this is still their session.
+fn state_hook(room: &Arc<RoomMedia>, participant: &str, id: u64, connected: watch::Sender<bool>) -> StateHook {
     let room = Arc::downgrade(room);
     let participant = participant.to_owned();
-    Box::new(move || {
+    Box::new(move |state| {
+        if state == RTCPeerConnectionState::Connected {
+            connected.send_replace(true);
+            return;
+        }
+        if state != RTCPeerConnectionState::Failed {
+            return;
+        }
         let Some(room) = room.upgrade() else { return };
         let participant = participant.clone();
         tokio::spawn(async move {
@@ -98,7 +106,7 @@ async fn add_outgoing_track(
     session: &Session,
     kind: RtpCodecKind,
     codec: RTCRtpCodec,
-    answered: watch::Receiver<bool>,
+    connected: watch::Receiver<bool>,
 ) -> Result<(), MediaError> {
     let ssrc = rand::random::<u32>();
     let track = Arc::new(TrackLocalStaticRTP::new(MediaStreamTrack::new(
@@ -114,7 +122,7 @@ async fn add_outgoing_track(
     )));
     let sender = session.pc.add_track(Arc::clone(&track) as Arc<dyn TrackLocal>).await.map_err(MediaError::webrtc)?;
     let out = Outgoing { track: Arc::clone(&track), sender, ssrc, kind, mime: codec.mime_type };
-    tokio::spawn(forward(Arc::clone(room), out, answered, session.stop.clone()));
+    tokio::spawn(forward(Arc::clone(room), out, connected, session.stop.clone()));
     if kind == RtpCodecKind::Video {
         tokio::spawn(relay_keyframe_requests(Arc::clone(&room.keyframes), track, session.stop.clone()));
     }
@@ -132,12 +140,13 @@ struct Outgoing {
     mime: String,
 }
 
-/// Forwards the room's fan-out into one viewer track until the session ends.
-/// A lagging viewer skips what it missed and gets a keyframe request.
-async fn forward(room: Arc<RoomMedia>, out: Outgoing, mut answered: watch::Receiver<bool>, stop: CancellationToken) {
+/// Forwards the room's fan-out into one viewer track, from the moment the
+/// viewer's connection is up until the session ends. A lagging viewer skips
+/// what it missed and gets a keyframe request.
+async fn forward(room: Arc<RoomMedia>, out: Outgoing, mut connected: watch::Receiver<bool>, stop: CancellationToken) {
     tokio::select! {
         _ = stop.cancelled() => return,
-        result = answered.wait_for(|done| *done) => if result.is_err() { return },
+        result = connected.wait_for(|up| *up) => if result.is_err() { return },
     }
     let payload_type = match out.sender.get_parameters().await {
         Ok(params) => params
