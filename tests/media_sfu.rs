@@ -154,3 +154,32 @@ async fn a_viewer_that_vanishes_does_not_disturb_the_others() {
     publisher.stop().await;
     sfu.close_room("r7").await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_h264_only_publisher_is_forwarded_as_h264() {
+    let sfu = sfu();
+    let publisher = TestPublisher::start_with(&sfu, "r8", "seller", h264()).await;
+    let mut live = sfu.stream_state("r8");
+    tokio::time::timeout(PATIENCE, live.wait_for(|l| *l)).await.unwrap().unwrap();
+    let viewer = TestViewer::join(&sfu, "r8", "viewer").await;
+    eventually("the viewer receives video", || viewer.video().packets >= 5).await;
+    assert!(viewer.video().mime.eq_ignore_ascii_case("video/H264"), "got {}", viewer.video().mime);
+    viewer.close().await;
+    publisher.stop().await;
+    sfu.close_room("r8").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn viewers_get_vp8_when_the_publisher_offers_it() {
+    let sfu = sfu();
+    let publisher = TestPublisher::start(&sfu, "r9", "seller").await;
+    let mut live = sfu.stream_state("r9");
+    tokio::time::timeout(PATIENCE, live.wait_for(|l| *l)).await.unwrap().unwrap();
+    let viewer = TestViewer::join(&sfu, "r9", "viewer").await;
+    eventually("the viewer receives video", || viewer.video().packets >= 5).await;
+    assert!(viewer.video().mime.eq_ignore_ascii_case("video/VP8"));
+    assert!(viewer.audio().mime.eq_ignore_ascii_case("audio/opus") || viewer.audio().mime.is_empty());
+    viewer.close().await;
+    publisher.stop().await;
+    sfu.close_room("r9").await;
+}

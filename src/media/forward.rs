@@ -111,6 +111,11 @@ impl Fanout {
         state.codec = Some(codec);
     }
 
+    /// Announces the codec of the next source before its first packet.
+    pub fn set_codec(&self, codec: RTCRtpCodec) {
+        self.state.lock().codec = Some(codec);
+    }
+
     /// Stops accepting packets from any source (the publisher left).
     pub fn end_source(&self, source: u64) {
         let mut state = self.state.lock();

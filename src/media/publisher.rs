@@ -41,7 +41,7 @@ pub(crate) async fn publish(
     let handler = PeerHandler::new(
         Target::Publish,
         signal_tx,
-        Some(track_sink(room, id, stop.clone())),
+        Some(track_sink(room, id, has_video, stop.clone())),
         Some(failure_hook(room, id)),
     );
     let pc = build_peer_connection(&room.config, &room.ports, media_engine(&video)?, handler.clone()).await?;
@@ -65,6 +65,11 @@ pub(crate) async fn publish(
     let previous = {
         let mut slot = room.publisher.lock().await;
         room.current_source.store(id, Ordering::SeqCst);
+        if has_video {
+            // Known now, before the first packet: a viewer subscribing in
+            // between must be offered this codec.
+            room.video.set_codec(video);
+        }
         slot.replace(Publisher { participant: participant.to_owned(), session })
     };
     if let Some(previous) = previous {
@@ -75,12 +80,13 @@ pub(crate) async fn publish(
     Ok(answer)
 }
 
-/// Spawns an ingest task for each track the publisher sends.
-fn track_sink(room: &Arc<RoomMedia>, source: u64, stop: CancellationToken) -> TrackSink {
+/// Spawns an ingest task for each track the publisher sends. The stream goes
+/// live with the first video packet (the first audio one if there is no video).
+fn track_sink(room: &Arc<RoomMedia>, source: u64, has_video: bool, stop: CancellationToken) -> TrackSink {
     let room = Arc::downgrade(room);
     Box::new(move |track| {
         if let Some(room) = room.upgrade() {
-            tokio::spawn(ingest(room, source, track, stop.clone()));
+            tokio::spawn(ingest(room, source, track, has_video, stop.clone()));
         }
     })
 }
@@ -112,8 +118,8 @@ fn failure_hook(room: &Arc<RoomMedia>, source: u64) -> StateHook {
 }
 
 /// Reads one publisher track until it ends or the session closes, feeding the
-/// room's fan-out. The first packet marks the stream live.
-async fn ingest(room: Arc<RoomMedia>, source: u64, track: Arc<dyn TrackRemote>, stop: CancellationToken) {
+/// room's fan-out.
+async fn ingest(room: Arc<RoomMedia>, source: u64, track: Arc<dyn TrackRemote>, has_video: bool, stop: CancellationToken) {
     let Some(ssrc) = track.ssrcs().await.first().copied() else { return };
     let Some(codec) = track.codec(ssrc).await else { return };
     let kind = track.kind().await;
@@ -132,7 +138,8 @@ async fn ingest(room: Arc<RoomMedia>, source: u64, track: Arc<dyn TrackRemote>, 
         // Viewers that stayed through a republish need a picture now.
         room.keyframes.request();
     }
-    let mut started = false;
+    // Whether this track's first packet makes the stream live.
+    let mut starts_stream = kind == RtpCodecKind::Video || !has_video;
     loop {
         let event = tokio::select! {
             _ = stop.cancelled() => break,
@@ -140,8 +147,8 @@ async fn ingest(room: Arc<RoomMedia>, source: u64, track: Arc<dyn TrackRemote>, 
         };
         match event {
             Some(TrackRemoteEvent::OnRtpPacket(packet)) => {
-                if !started {
-                    started = true;
+                if starts_stream {
+                    starts_stream = false;
                     room.media_started(source);
                 }
                 fanout.forward(source, packet);

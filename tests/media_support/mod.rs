@@ -51,6 +51,10 @@ pub fn vp8() -> RTCRtpCodec {
     codec("video/VP8", 90000, 0, "")
 }
 
+pub fn h264() -> RTCRtpCodec {
+    codec("video/H264", 90000, 0, "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f")
+}
+
 pub fn opus() -> RTCRtpCodec {
     codec("audio/opus", 48000, 2, "minptime=10;useinbandfec=1")
 }
@@ -58,8 +62,7 @@ pub fn opus() -> RTCRtpCodec {
 /// Client-side engine: what a browser offers (VP8, H.264, Opus).
 fn client_engine() -> MediaEngine {
     let mut engine = MediaEngine::default();
-    let h264 = codec("video/H264", 90000, 0, "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f");
-    for (c, pt, kind) in [(vp8(), 96, RtpCodecKind::Video), (h264, 102, RtpCodecKind::Video), (opus(), 111, RtpCodecKind::Audio)] {
+    for (c, pt, kind) in [(vp8(), 96, RtpCodecKind::Video), (h264(), 102, RtpCodecKind::Video), (opus(), 111, RtpCodecKind::Audio)] {
         engine.register_codec(RTCRtpCodecParameters { rtp_codec: c, payload_type: pt }, kind).unwrap();
     }
     engine
@@ -117,8 +120,13 @@ pub struct TestPublisher {
 
 impl TestPublisher {
     pub async fn start(sfu: &Sfu, room: &str, participant: &str) -> TestPublisher {
+        TestPublisher::start_with(sfu, room, participant, vp8()).await
+    }
+
+    /// A publisher whose offer has only `video_codec` for video.
+    pub async fn start_with(sfu: &Sfu, room: &str, participant: &str, video_codec: RTCRtpCodec) -> TestPublisher {
         let (pc, mut gathered, _tracks) = client_pc().await;
-        let video = add_track(&pc, RtpCodecKind::Video, vp8()).await;
+        let video = add_track(&pc, RtpCodecKind::Video, video_codec).await;
         let audio = add_track(&pc, RtpCodecKind::Audio, opus()).await;
         let offer = pc.create_offer(None).await.unwrap();
         pc.set_local_description(offer).await.unwrap();
@@ -223,6 +231,8 @@ pub struct Received {
     /// Every sequence number, in arrival order.
     pub seqs: Vec<u16>,
     pub payload_types: Vec<u8>,
+    /// The codec the track was negotiated with.
+    pub mime: String,
 }
 
 /// A viewer that subscribes through the SFU and records what arrives.
@@ -267,6 +277,11 @@ impl TestViewer {
                 }
                 let sink = if video_kind { video.clone() } else { audio.clone() };
                 tokio::spawn(async move {
+                    if let Some(ssrc) = track.ssrcs().await.first().copied() {
+                        if let Some(codec) = track.codec(ssrc).await {
+                            sink.lock().mime = codec.mime_type;
+                        }
+                    }
                     while let Some(event) = track.poll().await {
                         if let TrackRemoteEvent::OnRtpPacket(p) = event {
                             let mut r = sink.lock();
