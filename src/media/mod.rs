@@ -124,6 +124,18 @@ struct SfuInner {
     rooms: DashMap<String, Arc<RoomMedia>>,
 }
 
+impl Drop for SfuInner {
+    /// A dropped peer connection that was never closed keeps its driver task
+    /// and sockets alive on the shared runtime, so rooms left open when the
+    /// SFU goes away are closed here, in the background.
+    fn drop(&mut self) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
+        for (_, room) in std::mem::take(&mut self.rooms) {
+            runtime.spawn(async move { room.close().await });
+        }
+    }
+}
+
 impl Sfu {
     pub fn new(config: MediaConfig) -> Result<Sfu, MediaError> {
         config.validate()?;
