@@ -128,7 +128,8 @@ impl Fanout {
         self.state.lock().codec.clone()
     }
 
-    /// Renumbers a packet from `source` and queues it for every viewer.
+    /// Renumbers a packet from `source`, strips its header extensions and
+    /// queues it for every viewer.
     pub fn forward(&self, source: u64, mut packet: rtp::Packet) {
         {
             let mut state = self.state.lock();
@@ -139,6 +140,13 @@ impl Fanout {
             packet.header.sequence_number = seq;
             packet.header.timestamp = ts;
         }
+        // Header extension ids belong to the publisher's leg; no viewer leg
+        // can use them. Stripping once here also makes the per-viewer clone
+        // allocation-free (an empty Vec).
+        packet.header.extension = false;
+        packet.header.extension_profile = 0;
+        packet.header.extensions.clear();
+        packet.header.extensions_padding = 0;
         // No receivers is not an error: nobody is watching yet.
         let _ = self.tx.send(packet);
     }
@@ -242,6 +250,18 @@ mod tests {
         rewriter.rewrite(11, 960, now);
         rewriter.new_source(48000);
         assert_eq!(rewriter.rewrite(500, 0, now).0, 13);
+    }
+
+    #[test]
+    fn forwarded_packets_carry_no_header_extensions() {
+        let fanout = Fanout::new(8);
+        let mut rx = fanout.subscribe();
+        fanout.begin_source(1, crate::media::engine::vp8());
+        let mut packet = rtp::Packet::default();
+        packet.header.set_extension(3, bytes::Bytes::from_static(&[1, 2])).unwrap();
+        fanout.forward(1, packet);
+        let header = rx.try_recv().unwrap().header;
+        assert!(!header.extension && header.extensions.is_empty());
     }
 
     #[test]

@@ -5,8 +5,8 @@
 //! publisher, so they persist while the seller republishes. Each track has its
 //! own SSRC; webrtc 0.21 does not rewrite SSRC or payload type on write (it
 //! rejects packets whose SSRC or PT are not this leg's), so the forwarder sets
-//! both and strips header extensions, whose ids were negotiated on the
-//! publisher's leg, not this one.
+//! both; header extensions, negotiated on the publisher's leg, were already
+//! stripped by the fan-out.
 
 use std::sync::Arc;
 
@@ -195,10 +195,6 @@ async fn forward(room: Arc<RoomMedia>, out: Outgoing, mut connected: watch::Rece
         }
         packet.header.ssrc = out.ssrc;
         packet.header.payload_type = payload_type;
-        packet.header.extension = false;
-        packet.header.extension_profile = 0;
-        packet.header.extensions.clear();
-        packet.header.extensions_padding = 0;
         if out.track.write_rtp(packet).await.is_err() && stop.is_cancelled() {
             break;
         }
