@@ -24,8 +24,10 @@ pub struct MediaConfig {
     /// Local address the media sockets bind; `0.0.0.0` = every interface.
     pub bind_ip: IpAddr,
     /// Inclusive UDP port range for media sockets; `0`/`0` = ephemeral.
+    /// A range, not one port: webrtc 0.21.1 has no single-port UDP mux.
     #[serde(default)]
     pub udp_port_min: u16,
+    /// Upper end of the range (inclusive).
     #[serde(default)]
     pub udp_port_max: u16,
     /// Offer loopback candidates (same-machine development and tests).
@@ -43,7 +45,9 @@ pub struct MediaConfig {
 /// can be passed to browsers verbatim.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IceServer {
+    /// `stun:` / `turn:` / `turns:` URLs of one server.
     pub urls: Vec<String>,
+    /// TURN credentials; omitted from JSON when absent, as browsers expect.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub username: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -91,6 +91,8 @@ struct FanoutState {
     /// The current source's codec, so a viewer whose leg negotiated another
     /// codec does not get undecodable packets.
     codec: Option<RTCRtpCodec>,
+    /// Continuity across sources; one per room track, so all viewers see the
+    /// same numbering (and NACKs from any viewer refer to the same packets).
     rewriter: SeqTsRewriter,
 }
 

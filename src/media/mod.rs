@@ -51,6 +51,7 @@ pub enum Target {
 /// An ICE candidate in the browser's `RTCIceCandidateInit` shape.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IceCandidate {
+    /// The `candidate:...` attribute line; empty means end of candidates.
     pub candidate: String,
     #[serde(rename = "sdpMid", default, skip_serializing_if = "Option::is_none")]
     pub sdp_mid: Option<String>,
@@ -113,10 +114,12 @@ impl MediaError {
 /// The SFU. Cheap to clone; all clones share the rooms.
 #[derive(Clone)]
 pub struct Sfu {
+    /// Shared state: the WebSocket layer clones the `Sfu` into every connection.
     inner: Arc<SfuInner>,
 }
 
 struct SfuInner {
+    /// Validated once in `Sfu::new`, shared by every room.
     config: Arc<MediaConfig>,
     /// Round-robin position in the UDP port range, shared by every room.
     ports: Arc<PortCursor>,

@@ -48,12 +48,16 @@ pub(crate) struct Subscriber {
 }
 
 pub(crate) struct RoomMedia {
+    /// The room id, for logs and viewer stream ids.
     pub(crate) id: String,
     /// Shared with the SFU: read for every connection built.
     pub(crate) config: Arc<MediaConfig>,
+    /// Shared with the SFU: one port cursor for the whole process.
     pub(crate) ports: Arc<PortCursor>,
+    /// Per-track fan-outs; they outlive publishers so viewers survive a republish.
     pub(crate) video: Fanout,
     pub(crate) audio: Fanout,
+    /// An `Arc` because viewers' RTCP tasks hold it without holding the room.
     pub(crate) keyframes: Arc<KeyframeRequester>,
     /// Whether the seller's media is flowing; rooms watch it for `stream_state`.
     pub(crate) live: watch::Sender<bool>,
