@@ -183,3 +183,30 @@ async fn viewers_get_vp8_when_the_publisher_offers_it() {
     publisher.stop().await;
     sfu.close_room("r9").await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_viewer_whose_browser_vanishes_is_dropped_when_ice_fails() {
+    let mut config = chophien::media::MediaConfig::loopback();
+    config.ice_disconnected_timeout_ms = 300;
+    config.ice_failed_timeout_ms = 600;
+    config.ice_keepalive_interval_ms = 100;
+    let sfu = chophien::media::Sfu::new(config).unwrap();
+    let publisher = TestPublisher::start(&sfu, "r10", "seller").await;
+    let mut live = sfu.stream_state("r10");
+    tokio::time::timeout(PATIENCE, live.wait_for(|l| *l)).await.unwrap().unwrap();
+    let (signal_tx, mut signals) = signal_queue();
+    let viewer = TestViewer::join_with(&sfu, "r10", "viewer", signal_tx).await;
+    eventually("the viewer receives video", || viewer.video().packets > 0).await;
+
+    viewer.close().await; // no `leave`: the browser just disappears
+    let signal = tokio::time::timeout(PATIENCE, signals.recv()).await.unwrap().unwrap();
+    assert_eq!(signal, chophien::media::MediaSignal::ConnectionFailed { target: Target::Subscribe });
+    let deadline = std::time::Instant::now() + PATIENCE;
+    while sfu.subscriber_count("r10").await != 0 {
+        assert!(std::time::Instant::now() < deadline, "the failed viewer was not dropped");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(sfu.is_live("r10"), "the stream is unaffected");
+    publisher.stop().await;
+    sfu.close_room("r10").await;
+}

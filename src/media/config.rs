@@ -39,6 +39,28 @@ pub struct MediaConfig {
     pub audio_queue_packets: usize,
     /// Least time between two keyframe requests sent to the publisher.
     pub keyframe_min_interval_ms: u64,
+    /// ICE liveness: silence before a connection counts as disconnected, and
+    /// further silence before it fails (the SFU then drops it). Defaults are
+    /// webrtc's (5 s, 25 s); shorter frees a vanished browser's connection sooner.
+    #[serde(default = "default_ice_disconnected_ms")]
+    pub ice_disconnected_timeout_ms: u64,
+    #[serde(default = "default_ice_failed_ms")]
+    pub ice_failed_timeout_ms: u64,
+    /// How often an idle connection sends ICE keepalives.
+    #[serde(default = "default_ice_keepalive_ms")]
+    pub ice_keepalive_interval_ms: u64,
+}
+
+fn default_ice_disconnected_ms() -> u64 {
+    5_000
+}
+
+fn default_ice_failed_ms() -> u64 {
+    25_000
+}
+
+fn default_ice_keepalive_ms() -> u64 {
+    2_000
 }
 
 /// One STUN or TURN server, in the shape `RTCPeerConnection` takes it, so it
@@ -68,6 +90,9 @@ impl MediaConfig {
             video_queue_packets: 512,
             audio_queue_packets: 128,
             keyframe_min_interval_ms: 500,
+            ice_disconnected_timeout_ms: default_ice_disconnected_ms(),
+            ice_failed_timeout_ms: default_ice_failed_ms(),
+            ice_keepalive_interval_ms: default_ice_keepalive_ms(),
         }
     }
 
@@ -94,6 +119,12 @@ impl MediaConfig {
 
     pub fn keyframe_min_interval(&self) -> Duration {
         Duration::from_millis(self.keyframe_min_interval_ms.max(10))
+    }
+
+    /// (disconnected, failed, keepalive) as durations.
+    pub fn ice_timeouts(&self) -> (Duration, Duration, Duration) {
+        let ms = |v: u64| Duration::from_millis(v.max(1));
+        (ms(self.ice_disconnected_timeout_ms), ms(self.ice_failed_timeout_ms), ms(self.ice_keepalive_interval_ms))
     }
 
     /// The configured port range, or `None` for ephemeral ports.

@@ -204,7 +204,10 @@ pub async fn build_peer_connection(
             None => break,
         };
         let registry = interceptors(&mut media_engine)?;
-        let mut settings = SettingEngineBuilder::new().with_include_loopback_candidate(config.allow_loopback);
+        let (disconnected, failed, keepalive) = config.ice_timeouts();
+        let mut settings = SettingEngineBuilder::new()
+            .with_include_loopback_candidate(config.allow_loopback)
+            .with_ice_timeouts(Some(disconnected), Some(failed), Some(keepalive));
         if !config.public_ip.is_empty() {
             settings = settings.with_nat_1to1_ips(vec![config.public_ip.clone()], RTCIceCandidateType::Host);
         }

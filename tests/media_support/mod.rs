@@ -249,6 +249,11 @@ pub struct TestViewer {
 impl TestViewer {
     pub async fn join(sfu: &Sfu, room: &str, participant: &str) -> TestViewer {
         let (signal_tx, _signal_rx) = signal_queue();
+        TestViewer::join_with(sfu, room, participant, signal_tx).await
+    }
+
+    /// Joins with the caller's signal queue, to observe what the SFU pushes.
+    pub async fn join_with(sfu: &Sfu, room: &str, participant: &str, signal_tx: mpsc::Sender<MediaSignal>) -> TestViewer {
         let subscribed_at = Instant::now();
         let offer = sfu.subscribe(room, participant, signal_tx).await.unwrap();
         let (pc, mut gathered, mut tracks) = client_pc().await;
