@@ -211,3 +211,27 @@ async fn a_viewer_whose_browser_vanishes_is_dropped_when_ice_fails() {
     publisher.stop().await;
     sfu.close_room("r10").await;
 }
+
+#[tokio::test]
+async fn an_offer_with_only_unforwardable_video_is_unsupported_codec() {
+    let sfu = sfu();
+    let (tx, _rx) = signal_queue();
+    let offer = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\nm=video 9 UDP/TLS/RTP/SAVPF 98\r\na=rtpmap:98 VP9/90000\r\n";
+    let err = sfu.publish("r11", "seller", offer.into(), tx).await.unwrap_err();
+    assert_eq!(err.code(), "unsupported_codec");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_the_publisher_can_unpublish_the_stream() {
+    let sfu = sfu();
+    let publisher = TestPublisher::start(&sfu, "r12", "seller").await;
+    let mut live = sfu.stream_state("r12");
+    tokio::time::timeout(PATIENCE, live.wait_for(|l| *l)).await.unwrap().unwrap();
+    sfu.unpublish("r12", "someone-else").await;
+    sfu.leave("r12", "someone-else").await;
+    assert!(sfu.is_live("r12"));
+    sfu.leave("r12", "seller").await;
+    tokio::time::timeout(PATIENCE, live.wait_for(|l| !*l)).await.unwrap().unwrap();
+    publisher.stop().await;
+    sfu.close_room("r12").await;
+}
