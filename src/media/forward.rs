@@ -159,6 +159,46 @@ impl Fanout {
     }
 }
 
+/// One viewer's bounded queue on a fan-out. Falling behind is not fatal:
+/// the viewer skips what it missed, a keyframe is requested so its decoder
+/// recovers, and forwarding goes on (the crate's broadcast example stops).
+pub struct ViewerQueue {
+    /// This viewer's position in the fan-out's ring buffer.
+    rx: broadcast::Receiver<rtp::Packet>,
+    /// Where to ask for a keyframe after skipping (video queues only).
+    keyframes: Option<Arc<KeyframeRequester>>,
+    /// Packets skipped so far, for logs.
+    skipped: u64,
+}
+
+impl ViewerQueue {
+    pub fn new(fanout: &Fanout, keyframes: Option<Arc<KeyframeRequester>>) -> ViewerQueue {
+        ViewerQueue { rx: fanout.subscribe(), keyframes, skipped: 0 }
+    }
+
+    /// The next packet, skipping ahead if this viewer fell behind; `None`
+    /// once the fan-out is gone.
+    pub async fn next(&mut self) -> Option<rtp::Packet> {
+        loop {
+            match self.rx.recv().await {
+                Ok(packet) => return Some(packet),
+                Err(broadcast::error::RecvError::Lagged(n)) => {
+                    self.skipped += n;
+                    tracing::debug!(skipped = n, total = self.skipped, "slow viewer skipped packets");
+                    if let Some(keyframes) = &self.keyframes {
+                        keyframes.request();
+                    }
+                }
+                Err(broadcast::error::RecvError::Closed) => return None,
+            }
+        }
+    }
+
+    pub fn skipped(&self) -> u64 {
+        self.skipped
+    }
+}
+
 /// Sends keyframe requests (PLI) to the publisher's video track, at most one
 /// per interval however many viewers ask: requests in between coalesce.
 pub struct KeyframeRequester {
@@ -169,12 +209,19 @@ pub struct KeyframeRequester {
     wake: Notify,
     /// PLIs actually sent (for tests and metrics).
     sent: AtomicU64,
+    /// Requests received, before rate limiting (for tests and metrics).
+    requested: AtomicU64,
 }
 
 impl KeyframeRequester {
     /// Starts the sending task; it ends when `stop` is cancelled.
     pub fn start(min_interval: Duration, stop: CancellationToken) -> Arc<KeyframeRequester> {
-        let requester = Arc::new(KeyframeRequester { target: Mutex::new(None), wake: Notify::new(), sent: AtomicU64::new(0) });
+        let requester = Arc::new(KeyframeRequester {
+            target: Mutex::new(None),
+            wake: Notify::new(),
+            sent: AtomicU64::new(0),
+            requested: AtomicU64::new(0),
+        });
         let task = Arc::clone(&requester);
         tokio::spawn(async move {
             loop {
@@ -202,6 +249,7 @@ impl KeyframeRequester {
 
     /// Asks for a keyframe soon (rate-limited).
     pub fn request(&self) {
+        self.requested.fetch_add(1, Ordering::Relaxed);
         self.wake.notify_one();
     }
 
@@ -215,6 +263,10 @@ impl KeyframeRequester {
 
     pub fn sent(&self) -> u64 {
         self.sent.load(Ordering::Relaxed)
+    }
+
+    pub fn requested(&self) -> u64 {
+        self.requested.load(Ordering::Relaxed)
     }
 }
 
@@ -252,6 +304,40 @@ mod tests {
         rewriter.rewrite(11, 960, now);
         rewriter.new_source(48000);
         assert_eq!(rewriter.rewrite(500, 0, now).0, 13);
+    }
+
+    fn numbered(seq: u16) -> rtp::Packet {
+        let mut packet = rtp::Packet::default();
+        packet.header.sequence_number = seq;
+        packet
+    }
+
+    #[tokio::test]
+    async fn a_slow_viewer_skips_asks_for_a_keyframe_and_keeps_going_without_holding_back_others() {
+        let stop = CancellationToken::new();
+        let keyframes = KeyframeRequester::start(Duration::from_millis(500), stop.clone());
+        let fanout = Fanout::new(4);
+        fanout.begin_source(1, crate::media::engine::vp8());
+        let mut fast = ViewerQueue::new(&fanout, Some(keyframes.clone()));
+        let mut slow = ViewerQueue::new(&fanout, Some(keyframes.clone()));
+
+        // The fast viewer keeps up; the slow one reads nothing meanwhile.
+        for seq in 0..10 {
+            fanout.forward(1, numbered(seq));
+            assert_eq!(fast.next().await.unwrap().header.sequence_number, seq);
+        }
+        // The slow viewer resumes at the oldest packet still queued.
+        assert_eq!(slow.next().await.unwrap().header.sequence_number, 6);
+        assert_eq!(slow.skipped(), 6);
+        assert_eq!(keyframes.requested(), 1);
+        // And keeps receiving new packets.
+        for seq in 7..10 {
+            assert_eq!(slow.next().await.unwrap().header.sequence_number, seq);
+        }
+        fanout.forward(1, numbered(10));
+        assert_eq!(slow.next().await.unwrap().header.sequence_number, 10);
+        assert_eq!(fast.next().await.unwrap().header.sequence_number, 10);
+        stop.cancel();
     }
 
     #[test]

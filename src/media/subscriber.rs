@@ -11,7 +11,6 @@
 use std::sync::Arc;
 
 use rtc::rtp_transceiver::rtp_sender::{RTCRtpCodec, RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind};
-use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
@@ -21,7 +20,7 @@ use webrtc::peer_connection::{RTCPeerConnectionState, RTCSessionDescription};
 use webrtc::rtp_transceiver::RtpSender;
 
 use super::engine::{build_peer_connection, is_keyframe_request, media_engine, opus, vp8};
-use super::forward::KeyframeRequester;
+use super::forward::{KeyframeRequester, ViewerQueue};
 use super::peer::{PeerHandler, StateHook};
 use super::room::{next_session_id, RoomMedia, Session, Subscriber};
 use super::{MediaError, MediaSignal, Target};
@@ -163,7 +162,8 @@ async fn forward(room: Arc<RoomMedia>, out: Outgoing, mut connected: watch::Rece
     };
     let video = out.kind == RtpCodecKind::Video;
     let fanout = if video { &room.video } else { &room.audio };
-    let mut queue = fanout.subscribe();
+    let keyframes = video.then(|| Arc::clone(&room.keyframes));
+    let mut queue = ViewerQueue::new(fanout, keyframes);
     if video {
         room.keyframes.request();
     }
@@ -173,19 +173,9 @@ async fn forward(room: Arc<RoomMedia>, out: Outgoing, mut connected: watch::Rece
     loop {
         let received = tokio::select! {
             _ = stop.cancelled() => break,
-            received = queue.recv() => received,
+            received = queue.next() => received,
         };
-        let mut packet = match received {
-            Ok(packet) => packet,
-            Err(RecvError::Lagged(skipped)) => {
-                tracing::debug!(room = %room.id, skipped, "slow viewer skipped packets");
-                if video {
-                    room.keyframes.request();
-                }
-                continue;
-            }
-            Err(RecvError::Closed) => break,
-        };
+        let Some(mut packet) = received else { break };
         if source_ssrc != Some(packet.header.ssrc) {
             source_ssrc = Some(packet.header.ssrc);
             codec_matches = fanout.codec().is_none_or(|c| c.mime_type.eq_ignore_ascii_case(&out.mime));
