@@ -270,6 +270,12 @@ impl Sfu {
         self.room(room_id).live.subscribe()
     }
 
+    /// Keyframe requests made for the room (viewer PLI/FIR, joins, lag), before
+    /// rate limiting.
+    pub fn keyframe_requests_received(&self, room_id: &str) -> u64 {
+        self.existing_room(room_id).map_or(0, |room| room.keyframes.requested())
+    }
+
     /// Keyframe requests sent to the room's publisher so far.
     pub fn keyframe_requests_sent(&self, room_id: &str) -> u64 {
         self.existing_room(room_id).map_or(0, |room| room.keyframes.sent())

@@ -189,6 +189,9 @@ async fn forward(room: Arc<RoomMedia>, out: Outgoing, mut connected: watch::Rece
             break;
         }
     }
+    if queue.skipped() > 0 {
+        tracing::info!(room = %room.id, kind = %out.kind, skipped = queue.skipped(), "viewer fell behind during its session");
+    }
 }
 
 /// Relays a viewer's PLI/FIR to the room's (rate-limited) keyframe requester.
