@@ -25,6 +25,8 @@ pub struct Config {
     pub limits: LimitsConfig,
     pub store: StoreConfig,
     pub demo: DemoConfig,
+    /// WebRTC SFU settings (`[media]`).
+    pub media: crate::media::MediaConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -134,6 +136,7 @@ impl Config {
         if self.auth.secret.len() < 16 {
             return Err(ConfigError("auth.secret must be at least 16 bytes".into()));
         }
+        self.media.validate().map_err(|e| ConfigError(e.to_string()))?;
         Ok(())
     }
 

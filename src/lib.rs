@@ -15,6 +15,7 @@
 //! - [`bus`]: the seam room events flow through to connections (local today,
 //!   Redis pub/sub when rooms span nodes).
 //! - [`server`]: HTTP API, WebSocket connections, static files, life cycle.
+//! - [`media`]: the WebRTC SFU (seller → viewers), socket-agnostic.
 //! - [`config`], [`metrics`], [`demo`], [`clock`]: the supporting cast.
 //!
 //! `ARCHITECTURE.md` at the repository root has the code map and the invariants.
@@ -24,6 +25,7 @@ pub mod bus;
 pub mod clock;
 pub mod config;
 pub mod demo;
+pub mod media;
 pub mod metrics;
 pub mod protocol;
 pub mod room;

@@ -1,0 +1,291 @@
+//! # The SFU: live video from the seller to every viewer, over WebRTC
+//!
+//! The server keeps one peer connection per participant and direction: the
+//! seller's (publish, receive-only on our side) and each viewer's (subscribe,
+//! send-only on our side). RTP from the seller is forwarded, never decoded.
+//!
+//! This module knows nothing of WebSockets. The connection layer calls the
+//! [`Sfu`] with SDP and ICE candidates from protocol messages, and relays what
+//! the SFU pushes on each participant's [`MediaSignal`] queue.
+//!
+//! ## Layout
+//! - [`config`]: the `[media]` section (ICE servers for browsers, ports, NAT 1:1).
+//! - `engine`: codecs, interceptors, ICE settings, socket ports; a live
+//!   connection count ([`live_connections`]) that proves connections are freed.
+//! - `peer`: the handler every connection carries and the SDP hand-off.
+//! - `forward`: fan-out queues, sequence/timestamp continuity, keyframe requests.
+//! - `room`: one room's publisher, viewers and live state.
+//! - `publisher`, `subscriber`: the two kinds of session.
+
+pub mod config;
+mod engine;
+mod forward;
+mod peer;
+mod publisher;
+mod room;
+mod subscriber;
+
+use std::sync::Arc;
+
+use dashmap::DashMap;
+use serde::{Deserialize, Serialize};
+use tokio::sync::{mpsc, watch};
+use webrtc::peer_connection::{PeerConnection, RTCIceCandidateInit};
+
+pub use config::{IceServer, MediaConfig};
+pub use engine::{is_keyframe_request, live_connections, KeyframeRequestMarker};
+pub use forward::SeqTsRewriter;
+
+use engine::PortCursor;
+use room::RoomMedia;
+
+/// Which of a participant's two connections a message is about. Serialises as
+/// the protocol's `"publish"` / `"subscribe"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Target {
+    Publish,
+    Subscribe,
+}
+
+/// An ICE candidate in the browser's `RTCIceCandidateInit` shape.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IceCandidate {
+    /// The `candidate:...` attribute line; empty means end of candidates.
+    pub candidate: String,
+    #[serde(rename = "sdpMid", default, skip_serializing_if = "Option::is_none")]
+    pub sdp_mid: Option<String>,
+    #[serde(rename = "sdpMLineIndex", default, skip_serializing_if = "Option::is_none")]
+    pub sdp_mline_index: Option<u16>,
+}
+
+/// What the SFU pushes to one participant, outside request/response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MediaSignal {
+    /// A server candidate found after the SDP was handed out. Send to the
+    /// client as `{"type":"ice_candidate","target":..,"candidate":..}`.
+    IceCandidate { target: Target, candidate: IceCandidate },
+    /// The connection failed for good and the SFU dropped it; the client
+    /// should publish or subscribe again.
+    ConnectionFailed { target: Target },
+}
+
+/// Why a media request failed. [`MediaError::code`] is the stable wire code.
+#[derive(Debug, thiserror::Error)]
+pub enum MediaError {
+    #[error("the stream is not live")]
+    NotLive,
+    #[error("invalid SDP: {0}")]
+    InvalidSdp(String),
+    #[error("the offer has no video codec the server forwards (VP8 or H.264)")]
+    UnsupportedCodec,
+    #[error("no media session for this participant")]
+    NoSession,
+    #[error("invalid ICE candidate: {0}")]
+    InvalidCandidate(String),
+    #[error("invalid media configuration: {0}")]
+    Config(String),
+    #[error("media failure: {0}")]
+    WebRtc(String),
+}
+
+impl MediaError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            MediaError::NotLive => "media_not_live",
+            MediaError::InvalidSdp(_) => "invalid_sdp",
+            MediaError::UnsupportedCodec => "unsupported_codec",
+            MediaError::NoSession => "media_no_session",
+            MediaError::InvalidCandidate(_) => "invalid_candidate",
+            MediaError::Config(_) => "invalid_config",
+            MediaError::WebRtc(_) => "media_failed",
+        }
+    }
+
+    fn webrtc(e: impl std::fmt::Display) -> MediaError {
+        MediaError::WebRtc(e.to_string())
+    }
+
+    fn invalid_sdp(e: impl std::fmt::Display) -> MediaError {
+        MediaError::InvalidSdp(e.to_string())
+    }
+}
+
+/// The SFU. Cheap to clone; all clones share the rooms.
+#[derive(Clone)]
+pub struct Sfu {
+    /// Shared state: the WebSocket layer clones the `Sfu` into every connection.
+    inner: Arc<SfuInner>,
+}
+
+struct SfuInner {
+    /// Validated once in `Sfu::new`, shared by every room.
+    config: Arc<MediaConfig>,
+    /// Round-robin position in the UDP port range, shared by every room.
+    ports: Arc<PortCursor>,
+    /// Rooms with media state, created on first use, removed by `close_room`.
+    rooms: DashMap<String, Arc<RoomMedia>>,
+}
+
+impl Drop for SfuInner {
+    /// A dropped peer connection that was never closed keeps its driver task
+    /// and sockets alive on the shared runtime, so rooms left open when the
+    /// SFU goes away are closed here, in the background.
+    fn drop(&mut self) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
+        for (_, room) in std::mem::take(&mut self.rooms) {
+            runtime.spawn(async move { room.close().await });
+        }
+    }
+}
+
+impl Sfu {
+    pub fn new(config: MediaConfig) -> Result<Sfu, MediaError> {
+        config.validate()?;
+        Ok(Sfu {
+            inner: Arc::new(SfuInner {
+                config: Arc::new(config),
+                ports: Arc::new(PortCursor::default()),
+                rooms: DashMap::new(),
+            }),
+        })
+    }
+
+    /// STUN/TURN servers for the snapshot's `ice_servers`.
+    pub fn ice_servers(&self) -> &[IceServer] {
+        &self.inner.config.ice_servers
+    }
+
+    fn room(&self, room_id: &str) -> Arc<RoomMedia> {
+        self.inner
+            .rooms
+            .entry(room_id.to_owned())
+            .or_insert_with(|| RoomMedia::new(room_id.to_owned(), self.inner.config.clone(), self.inner.ports.clone()))
+            .clone()
+    }
+
+    fn existing_room(&self, room_id: &str) -> Option<Arc<RoomMedia>> {
+        self.inner.rooms.get(room_id).map(|r| r.clone())
+    }
+
+    /// Answers a publisher's offer; the participant becomes the room's
+    /// publisher, replacing any previous one (viewers stay connected).
+    /// The caller checks the participant may publish.
+    pub async fn publish(
+        &self,
+        room_id: &str,
+        participant: &str,
+        offer_sdp: String,
+        signal_tx: mpsc::Sender<MediaSignal>,
+    ) -> Result<String, MediaError> {
+        publisher::publish(&self.room(room_id), participant, offer_sdp, signal_tx).await
+    }
+
+    /// Stops the stream if `participant` is publishing. Viewers keep their
+    /// connections and resume when someone publishes again.
+    pub async fn unpublish(&self, room_id: &str, participant: &str) {
+        if let Some(room) = self.existing_room(room_id) {
+            room.remove_publisher(Some(participant)).await;
+        }
+    }
+
+    /// Creates a viewer connection and returns the server's offer; the client
+    /// answers through [`Sfu::subscriber_answer`]. Fails with `NotLive` when
+    /// nothing is being published. Resubscribing replaces the old connection.
+    pub async fn subscribe(
+        &self,
+        room_id: &str,
+        participant: &str,
+        signal_tx: mpsc::Sender<MediaSignal>,
+    ) -> Result<String, MediaError> {
+        let room = self.existing_room(room_id).ok_or(MediaError::NotLive)?;
+        subscriber::subscribe(&room, participant, signal_tx).await
+    }
+
+    /// Applies a viewer's answer to the offer from [`Sfu::subscribe`].
+    pub async fn subscriber_answer(&self, room_id: &str, participant: &str, answer_sdp: String) -> Result<(), MediaError> {
+        let room = self.existing_room(room_id).ok_or(MediaError::NoSession)?;
+        subscriber::accept_answer(&room, participant, answer_sdp).await
+    }
+
+    /// Adds a client's trickled ICE candidate. An empty candidate (end of
+    /// candidates) is accepted and ignored.
+    pub async fn add_candidate(
+        &self,
+        room_id: &str,
+        participant: &str,
+        target: Target,
+        candidate: IceCandidate,
+    ) -> Result<(), MediaError> {
+        if candidate.candidate.trim().is_empty() {
+            return Ok(());
+        }
+        let room = self.existing_room(room_id).ok_or(MediaError::NoSession)?;
+        let pc: Arc<dyn PeerConnection> = match target {
+            Target::Publish => {
+                let publisher = room.publisher.lock().await;
+                match publisher.as_ref() {
+                    Some(p) if p.participant == participant => Arc::clone(&p.session.pc),
+                    _ => return Err(MediaError::NoSession),
+                }
+            }
+            Target::Subscribe => {
+                let subscribers = room.subscribers.lock().await;
+                let subscriber = subscribers.get(participant).ok_or(MediaError::NoSession)?;
+                Arc::clone(&subscriber.session.pc)
+            }
+        };
+        let init = RTCIceCandidateInit {
+            candidate: candidate.candidate,
+            sdp_mid: candidate.sdp_mid,
+            sdp_mline_index: candidate.sdp_mline_index,
+            ..Default::default()
+        };
+        pc.add_ice_candidate(init).await.map_err(|e| MediaError::InvalidCandidate(e.to_string()))
+    }
+
+    /// Closes every connection of `participant` in the room (they left).
+    pub async fn leave(&self, room_id: &str, participant: &str) {
+        if let Some(room) = self.existing_room(room_id) {
+            room.remove_publisher(Some(participant)).await;
+            room.remove_subscriber(participant, None).await;
+        }
+    }
+
+    /// Closes every connection in the room and forgets it.
+    pub async fn close_room(&self, room_id: &str) {
+        if let Some((_, room)) = self.inner.rooms.remove(room_id) {
+            room.close().await;
+        }
+    }
+
+    /// Whether the room's seller media is flowing.
+    pub fn is_live(&self, room_id: &str) -> bool {
+        self.existing_room(room_id).is_some_and(|room| *room.live.borrow())
+    }
+
+    /// Live/not-live changes of the room's stream, for `stream_state` events.
+    /// Valid for the room's life (until `close_room`).
+    pub fn stream_state(&self, room_id: &str) -> watch::Receiver<bool> {
+        self.room(room_id).live.subscribe()
+    }
+
+    /// Keyframe requests made for the room (viewer PLI/FIR, joins, lag), before
+    /// rate limiting.
+    pub fn keyframe_requests_received(&self, room_id: &str) -> u64 {
+        self.existing_room(room_id).map_or(0, |room| room.keyframes.requested())
+    }
+
+    /// Keyframe requests sent to the room's publisher so far.
+    pub fn keyframe_requests_sent(&self, room_id: &str) -> u64 {
+        self.existing_room(room_id).map_or(0, |room| room.keyframes.sent())
+    }
+
+    /// Viewers with a connection in the room.
+    pub async fn subscriber_count(&self, room_id: &str) -> usize {
+        match self.existing_room(room_id) {
+            Some(room) => room.subscribers.lock().await.len(),
+            None => 0,
+        }
+    }
+}

@@ -1,0 +1,160 @@
+//! The seller's side: answer their offer, then pour each received track into
+//! the room's fan-out.
+//!
+//! A new publish replaces the previous publisher (same seller after a reload
+//! or camera switch, or a co-host). The room's fan-outs are switched to the new
+//! source before the old connection is closed, so viewers never see a gap
+//! longer than the new connection's set-up.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use webrtc::peer_connection::RTCPeerConnectionState;
+use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
+use webrtc::peer_connection::RTCSessionDescription;
+
+use super::engine::{build_peer_connection, choose_video_codec, media_engine, vp8};
+use super::peer::{PeerHandler, StateHook, TrackSink};
+use super::room::{next_session_id, Publisher, RoomMedia, Session};
+use super::{MediaError, MediaSignal, Target};
+
+/// Answers `offer_sdp` from `participant` and makes them the room's publisher.
+pub(crate) async fn publish(
+    room: &Arc<RoomMedia>,
+    participant: &str,
+    offer_sdp: String,
+    signal_tx: mpsc::Sender<MediaSignal>,
+) -> Result<String, MediaError> {
+    let has_video = offer_sdp.lines().any(|line| line.starts_with("m=video"));
+    let video = match choose_video_codec(&offer_sdp, room.video.codec().as_ref()) {
+        Some(codec) => codec,
+        None if !has_video => vp8(),
+        None => return Err(MediaError::UnsupportedCodec),
+    };
+    let offer = RTCSessionDescription::offer(offer_sdp).map_err(MediaError::invalid_sdp)?;
+
+    let id = next_session_id();
+    let stop = CancellationToken::new();
+    let handler = PeerHandler::new(
+        Target::Publish,
+        signal_tx,
+        Some(track_sink(room, id, has_video, stop.clone())),
+        Some(failure_hook(room, id)),
+    );
+    let pc = build_peer_connection(&room.config, &room.ports, media_engine(&video)?, handler.clone()).await?;
+    let session = Session { id, pc, stop };
+
+    let negotiated = async {
+        session.pc.set_remote_description(offer).await.map_err(MediaError::invalid_sdp)?;
+        let answer = session.pc.create_answer(None).await.map_err(MediaError::webrtc)?;
+        session.pc.set_local_description(answer).await.map_err(MediaError::webrtc)?;
+        handler.local_sdp(&*session.pc).await
+    }
+    .await;
+    let answer = match negotiated {
+        Ok(answer) => answer,
+        Err(e) => {
+            session.close().await;
+            return Err(e);
+        }
+    };
+
+    let previous = {
+        let mut slot = room.publisher.lock().await;
+        room.current_source.store(id, Ordering::SeqCst);
+        if has_video {
+            // Known now, before the first packet: a viewer subscribing in
+            // between must be offered this codec.
+            room.video.set_codec(video);
+        }
+        slot.replace(Publisher { participant: participant.to_owned(), session })
+    };
+    if let Some(previous) = previous {
+        // The fan-outs already ignore it (current_source moved on); the stream
+        // stays live if it was, as the new publisher takes over.
+        previous.session.close().await;
+    }
+    Ok(answer)
+}
+
+/// Spawns an ingest task for each track the publisher sends. The stream goes
+/// live with the first video packet (the first audio one if there is no video).
+fn track_sink(room: &Arc<RoomMedia>, source: u64, has_video: bool, stop: CancellationToken) -> TrackSink {
+    let room = Arc::downgrade(room);
+    Box::new(move |track| {
+        if let Some(room) = room.upgrade() {
+            tokio::spawn(ingest(room, source, track, has_video, stop.clone()));
+        }
+    })
+}
+
+/// On failure, removes the publisher if it is still this session.
+fn failure_hook(room: &Arc<RoomMedia>, source: u64) -> StateHook {
+    let room = Arc::downgrade(room);
+    Box::new(move |state| {
+        if state != RTCPeerConnectionState::Failed {
+            return;
+        }
+        let Some(room) = room.upgrade() else { return };
+        tokio::spawn(async move {
+            let removed = {
+                let mut slot = room.publisher.lock().await;
+                if slot.as_ref().is_some_and(|p| p.session.id == source) {
+                    slot.take()
+                } else {
+                    None
+                }
+            };
+            if let Some(publisher) = removed {
+                tracing::info!(room = %room.id, "publisher connection failed");
+                room.source_ended(source);
+                publisher.session.close().await;
+            }
+        });
+    })
+}
+
+/// Reads one publisher track until it ends or the session closes, feeding the
+/// room's fan-out.
+async fn ingest(room: Arc<RoomMedia>, source: u64, track: Arc<dyn TrackRemote>, has_video: bool, stop: CancellationToken) {
+    let Some(ssrc) = track.ssrcs().await.first().copied() else { return };
+    let Some(codec) = track.codec(ssrc).await else { return };
+    let kind = track.kind().await;
+    if room.current_source.load(Ordering::SeqCst) != source {
+        return;
+    }
+    tracing::info!(room = %room.id, codec = %codec.mime_type, ssrc, "publisher track");
+    let fanout = match kind {
+        RtpCodecKind::Video => &room.video,
+        RtpCodecKind::Audio => &room.audio,
+        _ => return,
+    };
+    fanout.begin_source(source, codec);
+    if kind == RtpCodecKind::Video {
+        room.keyframes.set_target(Arc::clone(&track), ssrc);
+        // Viewers that stayed through a republish need a picture now.
+        room.keyframes.request();
+    }
+    // Whether this track's first packet makes the stream live.
+    let mut starts_stream = kind == RtpCodecKind::Video || !has_video;
+    loop {
+        let event = tokio::select! {
+            _ = stop.cancelled() => break,
+            event = track.poll() => event,
+        };
+        match event {
+            Some(TrackRemoteEvent::OnRtpPacket(packet)) => {
+                if starts_stream {
+                    starts_stream = false;
+                    room.media_started(source);
+                }
+                fanout.forward(source, packet);
+            }
+            Some(TrackRemoteEvent::OnEnded) | None => break,
+            Some(_) => {}
+        }
+    }
+}
