@@ -16,6 +16,8 @@ use crate::auth::Role;
 
 /// Flash-sale wire types live with the sale store, which owns their rules.
 pub use crate::sale::{BuyOutcome, Hold, Order, SaleInfo, SaleState, Shipping};
+/// WebRTC signalling shapes live with the SFU.
+pub use crate::media::{IceCandidate, IceServer, Target};
 
 /// Money is whole Vietnamese đồng: VND has no minor unit in practice.
 pub type Vnd = u64;
@@ -106,6 +108,17 @@ pub enum ClientMessage {
     ConfirmHold { hold_id: String, shipping: Shipping },
     /// Give one's own hold back.
     CancelHold { hold_id: String },
+    /// Seller: start (or replace) the room's stream with this SDP offer;
+    /// answered by `publish_answer`.
+    PublishOffer { sdp: String },
+    /// Seller: stop the stream (viewers stay connected for a republish).
+    Unpublish,
+    /// Watch the stream; answered by `subscribe_offer`.
+    Subscribe,
+    /// The viewer's answer to `subscribe_offer`.
+    SubscribeAnswer { sdp: String },
+    /// A trickled ICE candidate for the publishing or the watching connection.
+    IceCandidate { target: Target, candidate: IceCandidate },
 }
 
 fn default_hold_secs() -> u32 {
@@ -140,6 +153,11 @@ pub const CLIENT_MESSAGE_TYPES: &[&str] = &[
     "buy",
     "confirm_hold",
     "cancel_hold",
+    "publish_offer",
+    "unpublish",
+    "subscribe",
+    "subscribe_answer",
+    "ice_candidate",
 ];
 
 /// A product as the seller first describes it; the server assigns its id.
@@ -247,6 +265,10 @@ pub struct Snapshot {
     pub hearts_total: u64,
     /// The room's current (or last) flash sale.
     pub sale: Option<SaleInfo>,
+    /// Is the seller's video being forwarded? (Subscribe when it is.)
+    pub stream_live: bool,
+    /// STUN/TURN servers for the client's `RTCPeerConnection`.
+    pub ice_servers: Vec<IceServer>,
     pub me: Me,
 }
 
@@ -281,6 +303,8 @@ pub enum RoomEvent {
     SaleStock { sale_id: String, remaining: u32 },
     /// Someone confirmed an order: social proof. Never phone or address.
     SalePurchase { sale_id: String, buyer_name: String, quantity: u32 },
+    /// The seller's video started (subscribe now) or stopped.
+    StreamState { live: bool },
 }
 
 /// A room event with its sequence number, as it goes on the wire.
@@ -329,6 +353,15 @@ pub enum DirectEvent {
         id: Option<String>,
         hold_id: String,
     },
+    /// The server's answer to `publish_offer`.
+    PublishAnswer { sdp: String },
+    /// The server's offer after `subscribe`; reply with `subscribe_answer`.
+    SubscribeOffer { sdp: String },
+    /// A trickled ICE candidate from the server.
+    IceCandidate { target: Target, candidate: IceCandidate },
+    /// The server dropped this media connection (ICE failed): publish or
+    /// subscribe again.
+    MediaFailed { target: Target },
 }
 
 /// A typed error: `code` is stable and meant for programs, `message` for people.
@@ -381,6 +414,17 @@ pub enum ErrorCode {
     HoldExpired,
     /// Shipping name, phone or address is missing or malformed.
     InvalidShipping,
+    /// `subscribe` while the seller's stream is not live.
+    MediaNotLive,
+    /// The SDP could not be parsed or applied.
+    InvalidSdp,
+    /// The offer has no video codec the server forwards (VP8 or H.264).
+    UnsupportedCodec,
+    /// No media connection to apply this to (e.g. an answer before `subscribe`).
+    MediaNoSession,
+    InvalidCandidate,
+    /// The media connection failed on the server.
+    MediaFailed,
     /// The server or its store cannot serve this now; safe to retry.
     Unavailable,
     Internal,
@@ -411,6 +455,12 @@ impl ErrorCode {
             ErrorCode::HoldNotFound => "hold_not_found",
             ErrorCode::HoldExpired => "hold_expired",
             ErrorCode::InvalidShipping => "invalid_shipping",
+            ErrorCode::MediaNotLive => "media_not_live",
+            ErrorCode::InvalidSdp => "invalid_sdp",
+            ErrorCode::UnsupportedCodec => "unsupported_codec",
+            ErrorCode::MediaNoSession => "media_no_session",
+            ErrorCode::InvalidCandidate => "invalid_candidate",
+            ErrorCode::MediaFailed => "media_failed",
             ErrorCode::Unavailable => "unavailable",
             ErrorCode::Internal => "internal",
         }
@@ -460,6 +510,11 @@ mod tests {
             r#"{"type":"buy","sale_id":"s","quantity":1,"idempotency_key":"k1234567"}"#,
             r#"{"type":"confirm_hold","hold_id":"h","shipping":{"name":"n","phone":"p","address":"a"}}"#,
             r#"{"type":"cancel_hold","hold_id":"h"}"#,
+            r#"{"type":"publish_offer","sdp":"v=0"}"#,
+            r#"{"type":"unpublish"}"#,
+            r#"{"type":"subscribe"}"#,
+            r#"{"type":"subscribe_answer","sdp":"v=0"}"#,
+            r#"{"type":"ice_candidate","target":"publish","candidate":{"candidate":"c","sdpMid":"0","sdpMLineIndex":0}}"#,
         ];
         assert_eq!(samples.len(), CLIENT_MESSAGE_TYPES.len());
         for (sample, name) in samples.iter().zip(CLIENT_MESSAGE_TYPES) {

@@ -32,8 +32,8 @@ use tokio_util::sync::CancellationToken;
 use crate::auth::Role;
 use crate::bus::{Frame, RoomChannel};
 use crate::protocol::{
-    ClientMessage, DirectEvent, ErrorCode, Me, Product, RoomEvent, RoomInfo, RoomStatus, SaleInfo,
-    SequencedEvent, Snapshot, UnixMillis,
+    ClientMessage, DirectEvent, ErrorCode, IceServer, Me, Product, RoomEvent, RoomInfo, RoomStatus,
+    SaleInfo, SequencedEvent, Snapshot, UnixMillis,
 };
 
 use history::ReplayBuffer;
@@ -110,6 +110,11 @@ pub struct Room {
     /// expiry); the sale announcer then re-reads the sale, at most a few
     /// times per second, however many buys happened.
     sale_dirty: AtomicBool,
+    /// Set once something watches this room's media stream state, so one
+    /// watcher runs per room however many times the seller publishes.
+    media_watched: AtomicBool,
+    /// STUN/TURN servers for clients' peer connections (from configuration).
+    ice_servers: Vec<IceServer>,
     /// Cancelled once the room has ended and its last event is published.
     closed: CancellationToken,
 }
@@ -127,6 +132,8 @@ struct Inner {
     viewers_published: u64,
     /// The current flash sale as last announced.
     sale: SaleView,
+    /// Whether the seller's video is being forwarded, as last announced.
+    stream_live: bool,
 }
 
 struct Member {
@@ -169,7 +176,12 @@ impl Drop for MemberGuard {
 }
 
 impl Room {
-    fn new(state: RoomState, channel: Arc<dyn RoomChannel>, replay_capacity: usize) -> Room {
+    fn new(
+        state: RoomState,
+        channel: Arc<dyn RoomChannel>,
+        replay_capacity: usize,
+        ice_servers: Vec<IceServer>,
+    ) -> Room {
         Room {
             id: state.info.id.clone(),
             inner: Mutex::new(Inner {
@@ -181,10 +193,13 @@ impl Room {
                 hearts_total: 0,
                 viewers_published: 0,
                 sale: SaleView::default(),
+                stream_live: false,
             }),
             channel,
             hearts_pending: AtomicU64::new(0),
             sale_dirty: AtomicBool::new(false),
+            media_watched: AtomicBool::new(false),
+            ice_servers,
             closed: CancellationToken::new(),
         }
     }
@@ -232,7 +247,7 @@ impl Room {
                 initial.extend(frames.into_iter().map(|f| f.json));
                 initial
             }
-            None => vec![to_json(&DirectEvent::Snapshot(Box::new(inner.snapshot(me))))],
+            None => vec![to_json(&DirectEvent::Snapshot(Box::new(inner.snapshot(me, &self.ice_servers))))],
         };
         let member_id = inner.next_member_id;
         inner.next_member_id += 1;
@@ -316,6 +331,26 @@ impl Room {
         let inner = self.inner.lock();
         let sale = inner.sale.current()?;
         (dirty || inner.sale.transition_due(now)).then(|| sale.id.clone())
+    }
+
+    /// Announce that the seller's stream started or stopped (if it changed).
+    pub fn set_stream_live(&self, live: bool) {
+        let mut inner = self.inner.lock();
+        if inner.stream_live != live {
+            inner.stream_live = live;
+            self.publish(&mut inner, RoomEvent::StreamState { live });
+        }
+    }
+
+    /// `true` for the first caller only: that caller starts the room's
+    /// media watcher.
+    pub fn claim_media_watch(&self) -> bool {
+        !self.media_watched.swap(true, Ordering::Relaxed)
+    }
+
+    /// Cancelled when the room ends.
+    pub fn closed(&self) -> CancellationToken {
+        self.closed.clone()
     }
 
     /// Count hearts; they go out in the next `hearts` event.
@@ -404,7 +439,7 @@ impl Inner {
         self.members.values().filter(|m| m.role == Role::Viewer).count() as u64
     }
 
-    fn snapshot(&self, me: Me) -> Snapshot {
+    fn snapshot(&self, me: Me, ice_servers: &[IceServer]) -> Snapshot {
         let mut room = self.state.info.clone();
         room.viewer_count = self.viewer_count();
         Snapshot {
@@ -416,6 +451,8 @@ impl Inner {
             settings: self.state.settings.clone(),
             hearts_total: self.hearts_total,
             sale: self.sale.current().cloned(),
+            stream_live: self.stream_live,
+            ice_servers: ice_servers.to_vec(),
             me,
         }
     }

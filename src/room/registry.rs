@@ -10,7 +10,7 @@ use std::time::Duration;
 use dashmap::DashMap;
 
 use crate::bus::RoomBus;
-use crate::protocol::{Product, RoomInfo, RoomStatus};
+use crate::protocol::{IceServer, Product, RoomInfo, RoomStatus};
 
 use super::{Room, RoomError, RoomLimits, RoomState};
 
@@ -22,6 +22,8 @@ pub struct RoomSettings {
     pub replay_capacity: usize,
     pub hearts_every: Duration,
     pub viewer_count_every: Duration,
+    /// STUN/TURN servers handed to clients in every snapshot.
+    pub ice_servers: Vec<IceServer>,
 }
 
 impl Default for RoomSettings {
@@ -31,6 +33,7 @@ impl Default for RoomSettings {
             replay_capacity: 1024,
             hearts_every: Duration::from_millis(500),
             viewer_count_every: Duration::from_secs(1),
+            ice_servers: Vec::new(),
         }
     }
 }
@@ -82,7 +85,12 @@ impl RoomRegistry {
             created_at: crate::clock::unix_millis(),
         };
         let state = RoomState::new(info, new.products, self.settings.limits.clone());
-        let room = Arc::new(Room::new(state, self.bus.channel(&id), self.settings.replay_capacity));
+        let room = Arc::new(Room::new(
+            state,
+            self.bus.channel(&id),
+            self.settings.replay_capacity,
+            self.settings.ice_servers.clone(),
+        ));
         match self.rooms.entry(id) {
             dashmap::Entry::Occupied(_) => return Err(RoomError::AlreadyExists),
             dashmap::Entry::Vacant(slot) => {

@@ -239,15 +239,21 @@ impl RoomState {
                 // The list itself stays private to the moderators who set it.
                 Ok(vec![])
             }
-            // Answered by the connection (ping, hearts) or the sale service
-            // (which publishes through `Room::publish_event`), never here.
+            // Answered by the connection (ping, hearts), the sale service or
+            // the media service (which publish through `Room`'s own
+            // methods), never here.
             M::Ping
             | M::Heart { .. }
             | M::StartSale { .. }
             | M::EndSale { .. }
             | M::Buy { .. }
             | M::ConfirmHold { .. }
-            | M::CancelHold { .. } => Ok(vec![]),
+            | M::CancelHold { .. }
+            | M::PublishOffer { .. }
+            | M::Unpublish
+            | M::Subscribe
+            | M::SubscribeAnswer { .. }
+            | M::IceCandidate { .. } => Ok(vec![]),
         }
     }
 

@@ -25,14 +25,19 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::protocol::{close, ClientFrame, ClientMessage, DirectEvent, ErrorCode, CLIENT_MESSAGE_TYPES};
+use crate::media::MediaSignal;
 use crate::room::{to_json, Actor, Membership, Room};
 
 use super::limits::ConnectionLimits;
 use super::refusal::Refusal;
+use super::media::{self, MediaSession};
 use super::{sales, AppState};
 
 /// How long to wait for the client's answer to our close frame.
 const CLOSE_HANDSHAKE: Duration = Duration::from_secs(2);
+/// SFU signals queued for one connection; the SFU drops signals beyond it
+/// rather than wait (trickled candidates are few; most are in the SDP).
+const MEDIA_SIGNAL_QUEUE: usize = 32;
 /// Longest request id echoed back.
 const MAX_REQUEST_ID_LEN: usize = 64;
 /// Most hearts one `heart` message may carry.
@@ -45,11 +50,13 @@ enum Outgoing {
 }
 
 /// Serve one admitted connection until either side ends it.
-pub async fn serve(socket: WebSocket, state: AppState, actor: Actor, membership: Membership) {
+pub async fn serve(socket: WebSocket, state: AppState, actor: Actor, membership: Membership, connection_id: u64) {
     state.metrics.connections.inc();
     tracing::debug!(role = actor.role.as_str(), "connected");
     let (sink, stream) = socket.split();
     let (direct_tx, direct_rx) = mpsc::channel(state.config.server.direct_queue);
+    let (media_tx, media_rx) = mpsc::channel(MEDIA_SIGNAL_QUEUE);
+    let participant = format!("c{connection_id}");
     let room = Arc::clone(membership.room());
     let done = CancellationToken::new();
     let reader_finished = CancellationToken::new();
@@ -60,6 +67,8 @@ pub async fn serve(socket: WebSocket, state: AppState, actor: Actor, membership:
         actor: &actor,
         room: &room,
         direct: direct_tx,
+        participant: &participant,
+        media: media_tx,
         done: &done,
         finished: &reader_finished,
         activity: &activity,
@@ -68,11 +77,14 @@ pub async fn serve(socket: WebSocket, state: AppState, actor: Actor, membership:
         state: &state,
         sink,
         direct: direct_rx,
+        media: media_rx,
         done: &done,
         reader_finished: &reader_finished,
         activity: &activity,
     };
     tokio::join!(reader.run(stream), writer.run(membership));
+    // Close this connection's peer connections, if it had any.
+    state.sfu.leave(&room.id, &participant).await;
 
     state.metrics.connections.dec();
     tracing::debug!("disconnected");
@@ -104,6 +116,10 @@ struct Reader<'a> {
     actor: &'a Actor,
     room: &'a Arc<Room>,
     direct: mpsc::Sender<Outgoing>,
+    /// This connection's id as the SFU knows it.
+    participant: &'a str,
+    /// Where the SFU sends this connection's signals (drained by the writer).
+    media: mpsc::Sender<MediaSignal>,
     /// Cancelled by the writer when it has ended the connection.
     done: &'a CancellationToken,
     /// Cancelled by the reader when it stops reading.
@@ -228,6 +244,16 @@ impl Reader<'_> {
             sale if sales::is_sale_message(sale) => {
                 sales::handle(self.state, self.room, self.actor, id.clone(), sale).await
             }
+            signal if media::is_media_message(signal) => {
+                let session = MediaSession {
+                    sfu: &self.state.sfu,
+                    room: self.room,
+                    actor: self.actor,
+                    participant: self.participant,
+                    signals: &self.media,
+                };
+                session.handle(id.clone(), signal).await
+            }
             other => self.room.request(self.actor, other).map(|()| ack(id.clone())).map_err(Refusal::from),
         };
         match result {
@@ -281,6 +307,8 @@ struct Writer<'a> {
     state: &'a AppState,
     sink: SplitSink<WebSocket, Message>,
     direct: mpsc::Receiver<Outgoing>,
+    /// Signals from the SFU (trickled candidates, failures).
+    media: mpsc::Receiver<MediaSignal>,
     done: &'a CancellationToken,
     /// The reader's `finished`: after a close frame the writer waits for the
     /// client's answer, so the socket is not dropped with unread data (which
@@ -404,6 +432,11 @@ impl Writer<'_> {
                     }
                     if !self.flush(sent).await {
                         return self.slow_consumer(last_seq, 0);
+                    }
+                }
+                Some(signal) = self.media.recv() => {
+                    if !self.feed(Message::Text(to_json(&media::signal_event(signal)))).await || !self.flush(1).await {
+                        return End::Quiet;
                     }
                 }
                 _ = membership.room_closed.cancelled() => {

@@ -9,6 +9,7 @@
 mod api;
 mod connection;
 mod limits;
+mod media;
 mod orders;
 mod refusal;
 mod sales;
@@ -31,6 +32,7 @@ use tower_http::services::ServeDir;
 use crate::auth::TokenKeys;
 use crate::bus::LocalBus;
 use crate::config::{Config, StoreKind};
+use crate::media::{MediaError, Sfu};
 use crate::metrics::Metrics;
 use crate::room::RoomRegistry;
 use crate::sale::{AnySaleStore, MemorySaleStore, RedisSaleStore, RedisStoreOptions, SaleError};
@@ -47,6 +49,8 @@ pub struct Shared {
     pub rooms: RoomRegistry,
     /// Flash-sale stock, holds and orders (memory or Redis, per `store.kind`).
     pub sales: AnySaleStore,
+    /// The WebRTC SFU forwarding sellers' video to viewers.
+    pub sfu: Sfu,
     pub metrics: Metrics,
     /// Cancelled when the server starts shutting down; every connection
     /// watches it.
@@ -65,13 +69,14 @@ impl std::ops::Deref for AppState {
 }
 
 impl AppState {
-    pub fn new(config: Config, sales: AnySaleStore) -> AppState {
+    pub fn new(config: Config, sales: AnySaleStore, sfu: Sfu) -> AppState {
         let bus = Arc::new(LocalBus::new(config.server.room_event_buffer));
         let rooms = RoomRegistry::new(bus, config.room_settings());
         AppState(Arc::new(Shared {
             keys: TokenKeys::new(&config.auth.secret),
             rooms,
             sales,
+            sfu,
             metrics: Metrics::new(),
             shutdown: CancellationToken::new(),
             connections: TaskTracker::new(),
@@ -93,6 +98,8 @@ pub enum ServerError {
     Serve(#[from] std::io::Error),
     #[error("could not open the sale store: {0}")]
     Store(#[from] SaleError),
+    #[error("could not start the media server: {0}")]
+    Media(#[from] MediaError),
 }
 
 /// A bound, not yet running server.
@@ -112,10 +119,11 @@ impl Server {
                 AnySaleStore::Redis(RedisSaleStore::connect(options).await?)
             }
         };
+        let sfu = Sfu::new(config.media.clone())?;
         let listener = TcpListener::bind(addr)
             .await
             .map_err(|source| ServerError::Bind { addr, source })?;
-        Ok(Server { state: AppState::new(config, sales), listener })
+        Ok(Server { state: AppState::new(config, sales, sfu), listener })
     }
 
     pub fn local_addr(&self) -> SocketAddr {

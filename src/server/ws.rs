@@ -72,7 +72,7 @@ pub async fn upgrade(
     let tracker = state.connections.clone();
     Ok(upgrade.on_upgrade(move |socket| {
         tracker.track_future(
-            connection::serve(socket, state, actor, membership).instrument(span),
+            connection::serve(socket, state, actor, membership, connection_id).instrument(span),
         )
     }))
 }
