@@ -61,7 +61,13 @@ test('two viewers receive the seller\'s video', async () => {
   const joinAt = Date.now();
   const late = await openViewer(browser, server, 'Người xem muộn');
   const lateMs = await waitForVideo(late, joinAt, 'viewer joining while live');
-  console.log(`# viewer joining while live: first decoded frame ${lateMs} ms after join`);
+  console.log(`# viewer joining while live: first decoded frame ${lateMs} ms after the test opened the page`);
+  const inPage = await late.evaluate(() => {
+    const { joinedAt, firstFrameAt } = window.__chophien;
+    return firstFrameAt === null ? null : Math.round(firstFrameAt - joinedAt);
+  });
+  assert.notEqual(inPage, null, 'the page recorded its first video frame');
+  console.log(`# viewer joining while live: first frame shown ${inPage} ms after pressing "join" (measured in the page)`);
 
   assert.equal(await early.getByTestId('live-badge').isVisible(), true);
   await seller.context().close();

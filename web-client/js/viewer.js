@@ -19,7 +19,7 @@ const storageKey = `chophien.viewer.${roomId}`;
 
 const model = createRoomModel();
 /** Test and debugging hook: the live objects of this page. */
-const hook = { model, state: model, conn: null, pc: null, subscriber: null, sale: null, joinedAt: null };
+const hook = { model, state: model, conn: null, pc: null, subscriber: null, sale: null, joinedAt: null, firstFrameAt: null };
 window.__chophien = hook;
 
 const video = $('#video');
@@ -195,6 +195,10 @@ function newSubscriber() {
   subscriber = new Subscriber(conn, model.iceServers, (stream) => {
     if (video.srcObject !== stream) video.srcObject = stream;
     video.play().catch(() => {});
+    // When the first frame is shown: join → first frame is what a viewer feels.
+    if (hook.firstFrameAt === null && 'requestVideoFrameCallback' in video) {
+      video.requestVideoFrameCallback((now) => { hook.firstFrameAt ??= now; });
+    }
   });
   hook.subscriber = subscriber;
   hook.pc = subscriber.pc;
