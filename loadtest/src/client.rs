@@ -34,33 +34,30 @@ pub fn room_url(ws_base: &str, room: &str, token: &str) -> String {
     format!("{ws_base}/ws/rooms/{room}?token={token}")
 }
 
-/// The `"type"` of a JSON text frame, read without parsing the whole frame
-/// when it is the first field (as the server writes direct events) —
-/// otherwise by a full parse.
-pub fn frame_type(text: &str) -> Option<String> {
-    let value: Value = serde_json::from_str(text).ok()?;
-    value.get("type")?.as_str().map(str::to_owned)
-}
-
 /// Read frames until a JSON frame of type `kind` arrives; the frame.
 /// Fails on close, error, or after `timeout`.
 pub async fn wait_for(socket: &mut Socket, kind: &str, timeout: Duration) -> anyhow::Result<Value> {
+    wait_for_any(socket, &[kind], timeout).await
+}
+
+/// Read frames until a JSON frame of one of the `kinds` arrives.
+pub async fn wait_for_any(socket: &mut Socket, kinds: &[&str], timeout: Duration) -> anyhow::Result<Value> {
     let deadline = tokio::time::Instant::now() + timeout;
     loop {
         let next = tokio::time::timeout_at(deadline, socket.next())
             .await
-            .with_context(|| format!("no `{kind}` within {timeout:?}"))?;
+            .with_context(|| format!("no {kinds:?} within {timeout:?}"))?;
         match next {
             Some(Ok(Message::Text(text))) => {
                 let value: Value = serde_json::from_str(&text).context("server sent invalid JSON")?;
-                if value.get("type").and_then(Value::as_str) == Some(kind) {
+                if value.get("type").and_then(Value::as_str).is_some_and(|t| kinds.contains(&t)) {
                     return Ok(value);
                 }
             }
-            Some(Ok(Message::Close(frame))) => bail!("closed while waiting for `{kind}`: {frame:?}"),
+            Some(Ok(Message::Close(frame))) => bail!("closed while waiting for {kinds:?}: {frame:?}"),
             Some(Ok(_)) => {}
-            Some(Err(e)) => bail!("socket failed while waiting for `{kind}`: {e}"),
-            None => bail!("socket ended while waiting for `{kind}`"),
+            Some(Err(e)) => bail!("socket failed while waiting for {kinds:?}: {e}"),
+            None => bail!("socket ended while waiting for {kinds:?}"),
         }
     }
 }

@@ -34,15 +34,21 @@ pub struct LatencyRecorder {
 
 impl Default for LatencyRecorder {
     fn default() -> Self {
-        LatencyRecorder { shards: (0..SHARDS).map(|_| Mutex::new(empty_histogram())).collect() }
+        LatencyRecorder::with_shards(SHARDS)
     }
 }
 
 impl LatencyRecorder {
+    /// A recorder with `n` shards (each a few hundred KiB): fewer for
+    /// rarely contended recorders such as per-outcome ones.
+    pub fn with_shards(n: usize) -> LatencyRecorder {
+        LatencyRecorder { shards: (0..n.max(1)).map(|_| Mutex::new(empty_histogram())).collect() }
+    }
+
     /// Record one latency; `who` spreads callers over the shards.
     pub fn record(&self, who: usize, latency: Duration) {
         let micros = (latency.as_micros() as u64).clamp(1, MAX_MICROS);
-        let shard = &self.shards[who % SHARDS];
+        let shard = &self.shards[who % self.shards.len()];
         if let Ok(mut histogram) = shard.lock() {
             histogram.saturating_record(micros);
         }

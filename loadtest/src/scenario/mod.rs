@@ -7,6 +7,7 @@
 //!   checks the store against what the buyers were told.
 
 pub mod audit;
+mod buyer;
 pub mod chat;
 pub mod flash_sale;
 pub mod join;
