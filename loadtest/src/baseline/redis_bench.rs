@@ -162,12 +162,13 @@ pub async fn run(port: u16, connections: usize, requests: u64, now_ms: u64) -> a
 }
 
 /// The requests-per-second column of `redis-benchmark --csv` output
-/// (`"test","rps",…` then one row per test).
+/// (`"test","rps",…` then one quoted row per test; the test name may hold
+/// commas, so fields are split on `","`).
 fn parse_csv_rps(output: &str) -> Option<f64> {
     output
         .lines()
         .filter(|line| !line.starts_with("\"test\""))
-        .filter_map(|line| line.split(',').nth(1))
+        .filter_map(|line| line.split("\",\"").nth(1))
         .filter_map(|field| field.trim_matches('"').parse::<f64>().ok())
         .next_back()
 }
