@@ -190,8 +190,16 @@ pub fn audit(input: &AuditInput<'_>) -> Invariants {
         Some(_) => {}
     }
     inv.ok = inv.violations.is_empty();
+    if inv.violations.len() > MAX_VIOLATION_LINES {
+        let more = inv.violations.len() - MAX_VIOLATION_LINES;
+        inv.violations.truncate(MAX_VIOLATION_LINES);
+        inv.violations.push(format!("… and {more} more violations"));
+    }
     inv
 }
+
+/// Violation lines kept in the report; a broken store can produce thousands.
+const MAX_VIOLATION_LINES: usize = 50;
 
 /// Units a buyer legitimately asked for: distinct answered keys, capped
 /// by what the limit allows.

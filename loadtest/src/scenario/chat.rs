@@ -167,6 +167,7 @@ pub struct Fanout {
 
 pub async fn run(ctx: &Ctx, args: ChatArgs) -> anyhow::Result<Report> {
     let args = if ctx.quick { args.quick() } else { args };
+    let started_at_ms = unix_ms();
     let room = ctx.fresh_room("chat", 0).await?;
     let transport = Transport::Chophien { ws_base: ctx.target.ws_base.clone(), room, minter: ctx.minter.clone() };
     let ours = fanout(ctx, Arc::new(transport), &args, "chophien").await?;
@@ -204,7 +205,7 @@ pub async fn run(ctx: &Ctx, args: ChatArgs) -> anyhow::Result<Report> {
     Ok(Report {
         scenario: "chat".into(),
         quick: ctx.quick,
-        started_at_ms: unix_ms(),
+        started_at_ms,
         target: ctx.target_info(),
         parameters: serde_json::to_value(&args)?,
         throughput_per_s: ours.deliveries_per_s,

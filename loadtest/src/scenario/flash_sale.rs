@@ -152,6 +152,7 @@ impl Shared {
 
 pub async fn run(ctx: &Ctx, args: FlashSaleArgs) -> anyhow::Result<Report> {
     let args = if ctx.quick { args.quick() } else { args };
+    let started_at_ms = unix_ms();
     let room = ctx.fresh_room("sale", args.stock).await?;
     let seller_token = ctx.minter.token("lt-seller", "Chị Hoa (load test)", &room, "seller")?;
     let mut seller = client::connect(&client::room_url(&ctx.target.ws_base, &room, &seller_token)).await?;
@@ -325,7 +326,7 @@ pub async fn run(ctx: &Ctx, args: FlashSaleArgs) -> anyhow::Result<Report> {
     Ok(Report {
         scenario: "flash-sale".into(),
         quick: ctx.quick,
-        started_at_ms: unix_ms(),
+        started_at_ms,
         target: ctx.target_info(),
         parameters: serde_json::to_value(&args)?,
         throughput_per_s: throughput,

@@ -49,6 +49,7 @@ impl JoinArgs {
 
 pub async fn run(ctx: &Ctx, args: JoinArgs) -> anyhow::Result<Report> {
     let args = if ctx.quick { args.quick() } else { args };
+    let started_at_ms = unix_ms();
     let room = ctx.fresh_room("join", 0).await?;
     let pid = ctx.target.server.as_ref().map(|s| s.pid());
     let rss_before = pid.map(vm_rss_bytes).transpose()?;
@@ -137,7 +138,7 @@ pub async fn run(ctx: &Ctx, args: JoinArgs) -> anyhow::Result<Report> {
     Ok(Report {
         scenario: "join".into(),
         quick: ctx.quick,
-        started_at_ms: unix_ms(),
+        started_at_ms,
         target: ctx.target_info(),
         parameters: serde_json::to_value(&args)?,
         throughput_per_s: if duration_s > 0.0 { joined as f64 / duration_s } else { 0.0 },
