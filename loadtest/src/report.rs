@@ -117,7 +117,7 @@ impl Report {
         let _ = writeln!(out, "Target: {} ({})\n", self.target.url, if self.target.spawned { "spawned" } else { "external" });
         let _ = writeln!(
             out,
-            "**Throughput: {:.0} {}/s** over {:.1} s; errors: {}\n",
+            "**Throughput: {:.0} {}/s** over {:.2} s; errors: {}\n",
             self.throughput_per_s, self.throughput_unit, self.duration_s, self.errors
         );
         if let Some(t) = self.time_to_sell_out_ms {

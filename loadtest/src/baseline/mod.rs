@@ -4,7 +4,9 @@
 //!
 //! - [`redis_bench`]: `redis-benchmark` calling the sale store's own
 //!   single-buy Redis function — the ceiling for end-to-end reservations.
+//! - [`postgres`]: `pgbench` taking units from one hot stock row (optional).
 //! - [`socketio`]: a minimal Socket.IO server doing the same room broadcast.
 
+pub mod postgres;
 pub mod redis_bench;
 pub mod socketio;

@@ -25,7 +25,7 @@ use tokio::sync::Semaphore;
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::baseline::redis_bench;
+use crate::baseline::{postgres, redis_bench};
 use crate::client::{self, Socket};
 use crate::report::{ratio, Baseline, Report};
 use crate::schedule::Schedule;
@@ -75,9 +75,13 @@ pub struct FlashSaleArgs {
     /// Hold lifetime, seconds (the run waits for it to pass).
     #[arg(long, default_value_t = 30)]
     pub hold_secs: u32,
-    /// Same-run baseline: `redis` (redis-benchmark on the buy function) or `none`.
-    #[arg(long, value_enum, default_value_t = BaselineKind::Redis)]
-    pub baseline: BaselineKind,
+    /// Same-run baselines, comma-separated: `redis` (redis-benchmark on the
+    /// buy function), `postgres` (pgbench on a hot stock row), or `none`.
+    #[arg(long, value_enum, value_delimiter = ',', default_values_t = [BaselineKind::Redis])]
+    pub baseline: Vec<BaselineKind>,
+    /// How long the postgres baseline runs, seconds.
+    #[arg(long, default_value_t = 10)]
+    pub pgbench_secs: u64,
     /// Calls the redis-benchmark baseline makes.
     #[arg(long, default_value_t = 200_000)]
     pub bench_requests: u64,
@@ -96,6 +100,7 @@ pub struct FlashSaleArgs {
 #[serde(rename_all = "lowercase")]
 pub enum BaselineKind {
     Redis,
+    Postgres,
     None,
 }
 
@@ -105,6 +110,7 @@ impl FlashSaleArgs {
         self.stock = self.stock.min(100);
         self.hold_secs = self.hold_secs.min(4);
         self.bench_requests = self.bench_requests.min(20_000);
+        self.pgbench_secs = self.pgbench_secs.min(3);
         self
     }
 }
@@ -287,18 +293,31 @@ pub async fn run(ctx: &Ctx, args: FlashSaleArgs) -> anyhow::Result<Report> {
         "Latency is from each buy's intended send time (open loop; a burst means all at sale start).".to_owned(),
     ];
     let mut baselines = Vec::new();
-    match (args.baseline, redis_port) {
-        (BaselineKind::None, _) => {}
-        (BaselineKind::Redis, None) => notes.push("No Redis port known (--url without --redis-port): baseline skipped.".into()),
-        (BaselineKind::Redis, Some(port)) => {
-            let connections = args.bench_connections.unwrap_or(args.buyers.min(2_000)).max(1);
-            let bench = redis_bench::run(port, connections, args.bench_requests, unix_ms()).await?;
-            baselines.push(Baseline {
-                name: "redis-benchmark FCALL chophien_buy".into(),
-                throughput_per_s: bench.per_second,
-                ratio: ratio(throughput, bench.per_second),
-                command: bench.command,
-            });
+    let connections = args.bench_connections.unwrap_or(args.buyers.min(2_000)).max(1);
+    for kind in &args.baseline {
+        match (kind, redis_port) {
+            (BaselineKind::None, _) => {}
+            (BaselineKind::Redis, None) => {
+                notes.push("No Redis port known (--url without --redis-port): Redis baseline skipped.".into())
+            }
+            (BaselineKind::Redis, Some(port)) => {
+                let bench = redis_bench::run(port, connections, args.bench_requests, unix_ms()).await?;
+                baselines.push(Baseline {
+                    name: "redis-benchmark FCALL chophien_buy".into(),
+                    throughput_per_s: bench.per_second,
+                    ratio: ratio(throughput, bench.per_second),
+                    command: bench.command,
+                });
+            }
+            (BaselineKind::Postgres, _) => {
+                let bench = postgres::run(connections, args.pgbench_secs).await?;
+                baselines.push(Baseline {
+                    name: "pgbench hot-row UPDATE".into(),
+                    throughput_per_s: bench.per_second,
+                    ratio: ratio(throughput, bench.per_second),
+                    command: bench.command,
+                });
+            }
         }
     }
 
