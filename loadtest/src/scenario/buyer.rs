@@ -3,16 +3,24 @@
 //! let the hold expire. Answers are matched to requests by their `id`.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
+use tokio::sync::Semaphore;
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::client::Socket;
+use crate::client::{self, Socket};
 
 use super::audit::{BuyAnswer, BuyerSeen, HoldSeen};
+use super::Ctx;
+
+/// Sockets being opened at once while buyers connect.
+const CONNECT_CONCURRENCY: usize = 256;
+/// How long one connect + snapshot may take before the buyer counts as failed.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// How long a request may wait for its answer before it counts as `timeout`.
 pub const ANSWER_TIMEOUT: Duration = Duration::from_secs(30);
@@ -140,6 +148,41 @@ pub async fn settle(socket: &mut Socket, seen: &mut BuyerSeen, hold_id: &str, se
             Some(format!("settle_{code}"))
         }
     }
+}
+
+/// The identity (token `sub`) of buyer `i`; orders carry it as `buyer_id`.
+pub fn buyer_id(i: usize) -> String {
+    format!("lt-b{i}")
+}
+
+/// Connect `n` buyers to `room` (a few hundred at a time), each past its
+/// `snapshot`; `None` for those that failed.
+pub async fn connect_all(ctx: &Ctx, room: &str, n: usize) -> Vec<Option<Socket>> {
+    let bar = ctx.progress(n as u64, "buyers join");
+    let permits = Arc::new(Semaphore::new(CONNECT_CONCURRENCY));
+    let mut tasks = Vec::with_capacity(n);
+    for i in 0..n {
+        let (permits, bar, minter) = (permits.clone(), bar.clone(), ctx.minter.clone());
+        let (ws_base, room) = (ctx.target.ws_base.clone(), room.to_owned());
+        tasks.push(tokio::spawn(async move {
+            let _permit = permits.acquire().await;
+            let joined = tokio::time::timeout(CONNECT_TIMEOUT, async {
+                let token = minter.token(&buyer_id(i), &format!("Khách {i}"), &room, "viewer")?;
+                let mut socket = client::connect(&client::room_url(&ws_base, &room, &token)).await?;
+                client::wait_for(&mut socket, "snapshot", CONNECT_TIMEOUT).await?;
+                anyhow::Ok(socket)
+            })
+            .await;
+            bar.inc(1);
+            joined.ok().and_then(Result::ok)
+        }));
+    }
+    let mut sockets = Vec::with_capacity(n);
+    for task in tasks {
+        sockets.push(task.await.ok().flatten());
+    }
+    bar.finish_and_clear();
+    sockets
 }
 
 #[cfg(test)]

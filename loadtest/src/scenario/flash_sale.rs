@@ -21,7 +21,6 @@ use futures_util::SinkExt;
 use rand::{Rng, SeedableRng};
 use serde::Serialize;
 use serde_json::{json, Value};
-use tokio::sync::Semaphore;
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
 
@@ -35,7 +34,6 @@ use super::audit::{self, AuditInput, BuyerSeen};
 use super::buyer::{self, Plan, Settle};
 use super::{unix_ms, Ctx};
 
-const CONNECT_CONCURRENCY: usize = 256;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 /// Outcome classes with their own latency histogram; anything else is `error`.
 const CLASSES: &[&str] = &[
@@ -164,7 +162,7 @@ pub async fn run(ctx: &Ctx, args: FlashSaleArgs) -> anyhow::Result<Report> {
     let mut seller = client::connect(&client::room_url(&ctx.target.ws_base, &room, &seller_token)).await?;
     client::wait_for(&mut seller, "snapshot", CONNECT_TIMEOUT).await?;
 
-    let mut sockets = connect_buyers(ctx, &room, args.buyers).await;
+    let mut sockets = buyer::connect_all(ctx, &room, args.buyers).await;
     let connect_failures = sockets.iter().filter(|s| s.is_none()).count() as u64;
     let sale_id = start_sale(&mut seller, &args).await?;
 
@@ -206,7 +204,7 @@ pub async fn run(ctx: &Ctx, args: FlashSaleArgs) -> anyhow::Result<Report> {
         let (shared, sale_id, plan, bar) = (shared.clone(), sale_id.clone(), plans[i], bar.clone());
         let (quantity, at) = (args.quantity, schedule.at(i as u64));
         tasks.push(tokio::spawn(async move {
-            let mut seen = BuyerSeen { buyer_id: buyer_id(i), ..BuyerSeen::default() };
+            let mut seen = BuyerSeen { buyer_id: buyer::buyer_id(i), ..BuyerSeen::default() };
             if let Some(mut socket) = socket {
                 buy(i, &mut socket, &mut seen, &sale_id, quantity, plan, at, &shared).await;
                 bar.inc(1);
@@ -372,38 +370,6 @@ pub async fn run(ctx: &Ctx, args: FlashSaleArgs) -> anyhow::Result<Report> {
 
 fn is_legit_answer(counter: &str) -> bool {
     matches!(counter, "buy_reserved" | "buy_sold_out" | "buy_limit_reached" | "buy_duplicate")
-}
-
-fn buyer_id(i: usize) -> String {
-    format!("lt-b{i}")
-}
-
-async fn connect_buyers(ctx: &Ctx, room: &str, n: usize) -> Vec<Option<Socket>> {
-    let bar = ctx.progress(n as u64, "buyers join");
-    let permits = Arc::new(Semaphore::new(CONNECT_CONCURRENCY));
-    let mut tasks = Vec::with_capacity(n);
-    for i in 0..n {
-        let (permits, bar, minter) = (permits.clone(), bar.clone(), ctx.minter.clone());
-        let (ws_base, room) = (ctx.target.ws_base.clone(), room.to_owned());
-        tasks.push(tokio::spawn(async move {
-            let _permit = permits.acquire().await;
-            let joined = tokio::time::timeout(CONNECT_TIMEOUT, async {
-                let token = minter.token(&buyer_id(i), &format!("Khách {i}"), &room, "viewer")?;
-                let mut socket = client::connect(&client::room_url(&ws_base, &room, &token)).await?;
-                client::wait_for(&mut socket, "snapshot", CONNECT_TIMEOUT).await?;
-                anyhow::Ok(socket)
-            })
-            .await;
-            bar.inc(1);
-            joined.ok().and_then(Result::ok)
-        }));
-    }
-    let mut sockets = Vec::with_capacity(n);
-    for task in tasks {
-        sockets.push(task.await.ok().flatten());
-    }
-    bar.finish_and_clear();
-    sockets
 }
 
 /// Start a live sale of product `p1` as the seller; its id.
