@@ -112,6 +112,11 @@ pub fn classify(arrival: Option<&Arrival>) -> (String, Option<HoldSeen>) {
     }
 }
 
+/// Is the store's decision unknown, so the same key should be retried?
+pub fn outcome_unknown(outcome: &str) -> bool {
+    matches!(outcome, "unavailable" | "timeout")
+}
+
 /// Record an answer in the buyer's history.
 pub fn answer(seen: &mut BuyerSeen, key: &str, quantity: u32, arrival: Option<&Arrival>) -> String {
     let (outcome, hold) = classify(arrival);

@@ -4,7 +4,9 @@
 //! one `buy` at its intended time (open loop at `--rate`, or all at once —
 //! the burst at sale start), a fraction sends the same request twice (a
 //! client retry with the same idempotency key) and a fraction tries again
-//! with a new key (probing the per-buyer limit). Then holders confirm,
+//! with a new key (probing the per-buyer limit), and a buy answered
+//! `unavailable` (or not at all) is retried with the same key, as the
+//! protocol tells clients to. Then holders confirm,
 //! cancel, or let their holds expire; once every hold has ended the
 //! harness reads the store and runs the invariant [`audit`](super::audit).
 //!
@@ -35,6 +37,8 @@ use super::buyer::{self, Plan, Settle};
 use super::{unix_ms, Ctx};
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+/// Retries of a buy whose outcome is unknown (`unavailable`, no answer).
+const UNKNOWN_OUTCOME_RETRIES: usize = 2;
 /// Outcome classes with their own latency histogram; anything else is `error`.
 const CLASSES: &[&str] = &[
     "reserved", "sold_out", "limit_reached", "duplicate", "not_started", "ended", "unavailable", "error", "timeout",
@@ -287,7 +291,7 @@ pub async fn run(ctx: &Ctx, args: FlashSaleArgs) -> anyhow::Result<Report> {
     let duration_s = shared.last_answer_us.load(Ordering::Relaxed) as f64 / 1e6;
     let throughput = if duration_s > 0.0 { answers as f64 / duration_s } else { 0.0 };
     let mut notes = vec![
-        "Throughput counts buy answers of every outcome (each is one call of the store's buy function).".to_owned(),
+        "Throughput counts buy answers of every outcome (each is one decision of the store).".to_owned(),
         "Latency is from each buy's intended send time (open loop; a burst means all at sale start).".to_owned(),
     ];
     let mut baselines = Vec::new();
@@ -372,8 +376,12 @@ fn is_legit_answer(counter: &str) -> bool {
     matches!(counter, "buy_reserved" | "buy_sold_out" | "buy_limit_reached" | "buy_duplicate")
 }
 
-/// Start a live sale of product `p1` as the seller; its id.
+/// Go live and start a live sale of product `p1` as the seller; its id.
 async fn start_sale(seller: &mut Socket, args: &FlashSaleArgs) -> anyhow::Result<String> {
+    // A sale happens during a live session: go live first (an error here
+    // only means the room is live already).
+    seller.send(Message::text(json!({ "id": "live", "type": "go_live" }).to_string())).await?;
+    client::wait_for_any(seller, &["ack", "error"], CONNECT_TIMEOUT).await?;
     let frame = json!({
         "id": "start", "type": "start_sale", "product_id": "p1", "stock": args.stock, "price_vnd": 199000,
         "per_buyer_limit": args.per_buyer_limit, "starts_in_secs": 0, "duration_secs": 3600, "hold_secs": args.hold_secs,
@@ -416,6 +424,7 @@ async fn buy(
     let ids: Vec<String> = frames.iter().map(|(id, _)| id.clone()).collect();
     let answers = buyer::request(socket, frames).await;
     let mut reserved = false;
+    let mut unknown = false;
     for id in &ids {
         let arrival = answers.get(id);
         let outcome = buyer::answer(seen, &key, quantity, arrival);
@@ -425,6 +434,24 @@ async fn buy(
             reserved = true;
             shared.reserved(u64::from(quantity));
         }
+        unknown |= buyer::outcome_unknown(&outcome);
+    }
+    // `unavailable` (or no answer) means the outcome is unknown: a correct
+    // client retries with the same key, and must not be charged twice.
+    for attempt in 0..UNKNOWN_OUTCOME_RETRIES {
+        if reserved || !unknown {
+            break;
+        }
+        let id = format!("r{attempt}");
+        let answers = buyer::request(socket, vec![(id.clone(), buyer::buy_frame(&id, sale_id, quantity, &key))]).await;
+        let arrival = answers.get(&id);
+        let outcome = buyer::answer(seen, &key, quantity, arrival);
+        shared.record(i, &outcome, arrival.map_or(buyer::ANSWER_TIMEOUT, |a| a.at - at), true);
+        if outcome == "reserved" || (outcome == "duplicate" && arrival.is_some_and(|a| a.frame.get("hold").is_some())) {
+            reserved = true;
+            shared.reserved(u64::from(quantity));
+        }
+        unknown = buyer::outcome_unknown(&outcome);
     }
     if reserved && plan.greedy {
         let key = uuid::Uuid::new_v4().to_string();
