@@ -98,7 +98,14 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match runtime.block_on(run(cli)) {
+    // On Ctrl-C the run is dropped, and with it the spawned processes.
+    let outcome = runtime.block_on(async {
+        tokio::select! {
+            outcome = run(cli) => outcome,
+            _ = tokio::signal::ctrl_c() => Err(anyhow::anyhow!("interrupted")),
+        }
+    });
+    match outcome {
         Ok(report) => match report.invariants.as_ref() {
             Some(invariants) if !invariants.ok => {
                 eprintln!("!!!!! INVARIANT VIOLATED: {}", invariants.violations.join("; "));

@@ -19,7 +19,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
-use futures_util::SinkExt;
+use futures_util::{SinkExt, StreamExt};
 use rand::{Rng, SeedableRng};
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -169,6 +169,9 @@ pub async fn run(ctx: &Ctx, args: FlashSaleArgs) -> anyhow::Result<Report> {
     let mut sockets = buyer::connect_all(ctx, &room, args.buyers).await;
     let connect_failures = sockets.iter().filter(|s| s.is_none()).count() as u64;
     let sale_id = start_sale(&mut seller, &args).await?;
+    // The seller keeps reading (stock and purchase events) so the server
+    // never drops it as a slow consumer; it leaves when the run ends.
+    let seller = tokio::spawn(async move { while let Some(Ok(_)) = seller.next().await {} });
 
     let mut rng = rand::rngs::StdRng::seed_from_u64(0x5eed);
     let plans: Vec<Plan> = (0..args.buyers)
@@ -343,7 +346,7 @@ pub async fn run(ctx: &Ctx, args: FlashSaleArgs) -> anyhow::Result<Report> {
     }
     let sold_out_us = shared.sold_out_us.load(Ordering::Relaxed);
     let histogram = shared.all.merged();
-    let _ = seller.close(None).await;
+    seller.abort();
     Ok(Report {
         scenario: "flash-sale".into(),
         quick: ctx.quick,
