@@ -32,7 +32,11 @@ fn draw_cdf(report: &Report, area: &Area<'_>) -> Result<(), Box<dyn std::error::
         .x_label_area_size(36)
         .y_label_area_size(48)
         .build_cartesian_2d(0.0..max_ms, 0.0..1.0)?;
-    chart.configure_mesh().x_desc("latency (ms)").y_desc("fraction ≤").draw()?;
+    chart
+        .configure_mesh()
+        .x_desc("latency (ms)")
+        .y_desc("fraction ≤")
+        .draw()?;
     chart.draw_series(LineSeries::new(points.iter().copied(), BLUE.stroke_width(2)))?;
     Ok(())
 }
@@ -47,7 +51,12 @@ fn draw_throughput(report: &Report, area: &Area<'_>) -> Result<(), Box<dyn std::
         .x_label_area_size(36)
         .y_label_area_size(64)
         .build_cartesian_2d(0.0..max_t, 0.0..max_rate)?;
-    chart.configure_mesh().x_desc("time (s)").y_desc("per second").draw()?;
+    chart
+        .configure_mesh()
+        .x_desc("time (s)")
+        .y_desc("per second")
+        .y_label_formatter(&|v| format!("{v:.0}"))
+        .draw()?;
     chart.draw_series(LineSeries::new(points.iter().copied(), RED.stroke_width(2)))?;
     Ok(())
 }
