@@ -1,0 +1,199 @@
+//! The flash-sale ceiling: `redis-benchmark` calling the sale store's own
+//! single-buy Redis function against the same `redis-server` the run used.
+//!
+//! Every call reserves one unit for a fresh random buyer with a fresh
+//! idempotency key (`__rand_int__`, with `-r`), on a benchmark sale whose
+//! stock and per-buyer limit never run out, so each call takes the full
+//! reservation path: idempotency check, stock check, limit check, writes.
+//! Our end-to-end buy answers per second divided by this is the ratio.
+//!
+//! **The one place to adjust when the sale library changes** is
+//! [`BenchCall`]: the function names, key layout and argument order of
+//! `src/sale/redis/chophien.lua` (library `chophien`) as of its first version.
+
+use std::process::Command;
+
+use anyhow::{bail, Context};
+
+/// The Redis function calls the baseline makes, mirroring the server's
+/// sale store. Change here, nowhere else, if the library changes.
+pub struct BenchCall {
+    /// The benchmark sale's id (its keys share the hash tag `{sale:ID}`).
+    pub sale_id: String,
+}
+
+impl BenchCall {
+    const CREATE: &'static str = "chophien_create_sale";
+    const BUY: &'static str = "chophien_buy";
+    /// Stock and per-buyer limit large enough never to run out.
+    const UNLIMITED: u64 = 2_000_000_000;
+
+    pub fn new() -> BenchCall {
+        let suffix = uuid::Uuid::new_v4().simple().to_string();
+        BenchCall { sale_id: format!("bench{}", &suffix[..12]) }
+    }
+
+    fn keys(&self) -> Vec<String> {
+        sale_keys(&self.sale_id)
+    }
+
+    /// `FCALL chophien_create_sale 7 <keys> now field value …`: a sale
+    /// live from the epoch until far in the future.
+    pub fn create_command(&self, now_ms: u64) -> Vec<String> {
+        let unlimited = Self::UNLIMITED.to_string();
+        let fields: [(&str, String); 13] = [
+            ("sale_id", self.sale_id.clone()),
+            ("room_id", "loadtest-bench".into()),
+            ("product_id", "p1".into()),
+            ("product_name", "bench".into()),
+            ("price_vnd", "199000".into()),
+            ("stock_total", unlimited.clone()),
+            ("remaining", unlimited.clone()),
+            ("per_buyer_limit", unlimited),
+            ("starts_at", "0".into()),
+            ("ends_at", (now_ms + 86_400_000).to_string()),
+            ("hold_secs", "300".into()),
+            ("ended", "0".into()),
+            ("created_at", now_ms.to_string()),
+        ];
+        let mut command = vec!["FCALL".to_owned(), Self::CREATE.to_owned(), "7".to_owned()];
+        command.extend(self.keys());
+        command.push(now_ms.to_string());
+        for (name, value) in fields {
+            command.push(name.to_owned());
+            command.push(value);
+        }
+        command
+    }
+
+    /// The redis-benchmark command line for `requests` single-unit buys over
+    /// `connections` connections:
+    /// `redis-benchmark -p PORT -c CONNS -n N -r R --csv FCALL chophien_buy 7 <keys> now buyer name 1 idem hold`.
+    pub fn benchmark_command(&self, port: u16, connections: usize, requests: u64, now_ms: u64) -> Vec<String> {
+        let mut command = vec![
+            "redis-benchmark".to_owned(),
+            "-p".into(),
+            port.to_string(),
+            "-c".into(),
+            connections.to_string(),
+            "-n".into(),
+            requests.to_string(),
+            "-r".into(),
+            "1000000000".into(),
+            "--csv".into(),
+            "FCALL".into(),
+            Self::BUY.into(),
+            "7".into(),
+        ];
+        command.extend(self.keys());
+        command.extend([
+            now_ms.to_string(),
+            "b-__rand_int__".into(),
+            "Khach".into(),
+            "1".into(),
+            "k-__rand_int__-__rand_int__".into(),
+            "h-__rand_int__-__rand_int__".into(),
+        ]);
+        command
+    }
+}
+
+/// The seven keys every sale function takes, in the library's order; the
+/// first (`meta`) holds the sale's fields, `remaining` among them.
+pub fn sale_keys(sale_id: &str) -> Vec<String> {
+    ["meta", "buyers", "idem", "holds", "deadlines", "statuses", "orders"]
+        .iter()
+        .map(|name| format!("{{sale:{sale_id}}}:{name}"))
+        .collect()
+}
+
+/// A sale's `remaining` read straight from Redis (`HGET {sale:ID}:meta
+/// remaining`): the audit's cross-check of what the server reports.
+pub async fn read_remaining(port: u16, sale_id: &str) -> anyhow::Result<Option<u64>> {
+    let client = redis::Client::open(format!("redis://127.0.0.1:{port}/"))?;
+    let mut connection = client.get_multiplexed_async_connection().await?;
+    let meta = sale_keys(sale_id).swap_remove(0);
+    let remaining: Option<u64> = redis::cmd("HGET").arg(meta).arg("remaining").query_async(&mut connection).await?;
+    Ok(remaining)
+}
+
+/// A baseline measurement: calls per second and the command that made it.
+pub struct BenchResult {
+    pub per_second: f64,
+    pub command: String,
+}
+
+/// Create the benchmark sale, run redis-benchmark, parse its rate.
+pub async fn run(port: u16, connections: usize, requests: u64, now_ms: u64) -> anyhow::Result<BenchResult> {
+    let call = BenchCall::new();
+    let client = redis::Client::open(format!("redis://127.0.0.1:{port}/"))?;
+    let mut connection = client.get_multiplexed_async_connection().await?;
+    let create = call.create_command(now_ms);
+    let mut cmd = redis::cmd(&create[0]);
+    for arg in &create[1..] {
+        cmd.arg(arg);
+    }
+    let reply: Vec<String> = cmd
+        .query_async(&mut connection)
+        .await
+        .context("creating the benchmark sale (is the chophien function library loaded?)")?;
+    if reply.first().map(String::as_str) != Some("ok") {
+        bail!("creating the benchmark sale answered {reply:?}");
+    }
+    let line = call.benchmark_command(port, connections, requests, now_ms);
+    let output = tokio::task::spawn_blocking({
+        let line = line.clone();
+        move || Command::new(&line[0]).args(&line[1..]).output()
+    })
+    .await?
+    .context("could not run redis-benchmark (is it installed?)")?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    if !output.status.success() {
+        bail!("redis-benchmark failed: {}{}", stdout, String::from_utf8_lossy(&output.stderr));
+    }
+    let per_second = parse_csv_rps(&stdout).with_context(|| format!("cannot read redis-benchmark output: {stdout}"))?;
+    // Leave no benchmark data behind in the store's Redis.
+    let mut del = redis::cmd("DEL");
+    for key in call.keys() {
+        del.arg(key);
+    }
+    let _: Result<u64, _> = del.query_async(&mut connection).await;
+    Ok(BenchResult { per_second, command: line.join(" ") })
+}
+
+/// The requests-per-second column of `redis-benchmark --csv` output
+/// (`"test","rps",…` then one quoted row per test; the test name may hold
+/// commas, so fields are split on `","`).
+fn parse_csv_rps(output: &str) -> Option<f64> {
+    output
+        .lines()
+        .filter(|line| !line.starts_with("\"test\""))
+        .filter_map(|line| line.split("\",\"").nth(1))
+        .filter_map(|field| field.trim_matches('"').parse::<f64>().ok())
+        .next_back()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn benchmark_line_names_the_buy_function_and_seven_tagged_keys() {
+        let call = BenchCall { sale_id: "s1".into() };
+        let line = call.benchmark_command(6390, 50, 1000, 42);
+        let at = line.iter().position(|a| a == "FCALL").unwrap();
+        assert_eq!(&line[at + 1..at + 3], ["chophien_buy", "7"]);
+        assert_eq!(line[at + 3], "{sale:s1}:meta");
+        assert_eq!(line[at + 9], "{sale:s1}:orders");
+        assert_eq!(line[at + 10], "42");
+        assert!(line.iter().any(|a| a.contains("__rand_int__")));
+        assert!(line.windows(2).any(|w| w[0] == "-r"));
+    }
+
+    #[test]
+    fn csv_rates_are_parsed() {
+        let out = "\"test\",\"rps\",\"avg_latency_ms\"\n\"FCALL chophien_buy 7 x\",\"41322.31\",\"1.1\"\n";
+        assert_eq!(parse_csv_rps(out), Some(41322.31));
+        assert_eq!(parse_csv_rps("garbage"), None);
+    }
+}

@@ -1,0 +1,98 @@
+//! The Socket.IO peer (`loadtest/peers/socketio/server.js`) and a tiny
+//! client for it.
+//!
+//! The client speaks Engine.IO v4 over a plain WebSocket, which is all the
+//! peer needs: the server opens with `0{…}`, the client joins the default
+//! namespace with `40` (answered by `40{…}`), events are `42["name",data]`,
+//! and the server's `2` (ping) is answered with `3` (pong).
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use futures_util::{SinkExt, StreamExt};
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::client::{self, Socket};
+use crate::target::{free_port, workspace_root, Spawned};
+
+/// The peer's directory (package.json, package-lock.json, server.js).
+pub fn peer_dir() -> PathBuf {
+    workspace_root().join("loadtest/peers/socketio")
+}
+
+/// Start the peer on a free port, installing its packages first (`npm ci`)
+/// if they are missing.
+pub async fn spawn_peer() -> anyhow::Result<Spawned> {
+    let dir = peer_dir();
+    if !dir.join("node_modules/socket.io").is_dir() {
+        let status = Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund"])
+            .current_dir(&dir)
+            .status()
+            .context("could not run npm (is Node.js installed?)")?;
+        if !status.success() {
+            bail!("npm ci failed in {}", dir.display());
+        }
+    }
+    let logs = tempfile::tempdir()?;
+    let port = free_port()?;
+    let log = std::fs::File::create(logs.path().join("socketio.log"))?;
+    let child = Command::new("node")
+        .arg("server.js")
+        .current_dir(&dir)
+        .env("PORT", port.to_string())
+        .stdout(Stdio::from(log.try_clone()?))
+        .stderr(Stdio::from(log))
+        .spawn()
+        .context("could not start node")?;
+    let spawned = Spawned { child, port, dir: logs, name: "socketio" };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    while tokio::time::Instant::now() < deadline {
+        if std::fs::read_to_string(spawned.log_path()).is_ok_and(|l| l.contains("listening")) {
+            return Ok(spawned);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    bail!("the Socket.IO peer did not start:\n{}", spawned.log_tail())
+}
+
+/// Connect to the peer and join the default namespace.
+pub async fn connect(port: u16, timeout: Duration) -> anyhow::Result<Socket> {
+    let url = format!("ws://127.0.0.1:{port}/socket.io/?EIO=4&transport=websocket");
+    let mut socket = client::connect(&url).await?;
+    expect_prefix(&mut socket, "0", timeout).await?;
+    socket.send(Message::text("40")).await?;
+    expect_prefix(&mut socket, "40", timeout).await?;
+    Ok(socket)
+}
+
+async fn expect_prefix(socket: &mut Socket, prefix: &str, timeout: Duration) -> anyhow::Result<()> {
+    let next = tokio::time::timeout(timeout, socket.next()).await.context("Engine.IO handshake timed out")?;
+    match next {
+        Some(Ok(Message::Text(text))) if text.starts_with(prefix) => Ok(()),
+        other => bail!("unexpected Engine.IO handshake frame (wanted `{prefix}…`): {other:?}"),
+    }
+}
+
+/// A `chat` event carrying `text`.
+pub fn chat_frame(text: &str) -> Message {
+    let payload = serde_json::to_string(&("chat", text)).unwrap_or_default();
+    Message::text(format!("42{payload}"))
+}
+
+/// Is this frame an Engine.IO ping that must be answered with `3`?
+pub fn is_ping(text: &str) -> bool {
+    text == "2"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_chat_event_is_an_engine_io_message_packet() {
+        assert_eq!(chat_frame("lt|1|2|3|").into_text().unwrap().as_str(), r#"42["chat","lt|1|2|3|"]"#);
+    }
+}
