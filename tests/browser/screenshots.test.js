@@ -35,6 +35,17 @@ test('screenshots of the seller studio and the viewer page are saved', async () 
   await sendChat(seller, 'Chào cả nhà, hôm nay chè mới sao xong ạ!');
   await sendChat(viewer, 'Chị ơi chè này pha mấy nước?');
   await viewer.getByTestId('chat-message').nth(1).waitFor();
+  // Live video and a running flash sale, as a viewer sees them mid-session.
+  await seller.getByTestId('go-live').click();
+  await viewer.waitForFunction(() => document.querySelector('[data-testid=video]').videoWidth > 0, null, { timeout: 15_000 });
+  await seller.getByTestId('sale-product').selectOption('p1');
+  await seller.getByTestId('sale-stock').fill('50');
+  await seller.getByTestId('sale-price').fill('199000');
+  await seller.getByTestId('sale-limit').fill('2');
+  await seller.getByTestId('sale-starts').fill('0');
+  await seller.getByTestId('sale-duration').fill('600');
+  await seller.getByTestId('sale-start').click();
+  await viewer.getByTestId('sale').getByTestId('buy-button').waitFor();
   for (let i = 0; i < 3; i += 1) await viewer.getByTestId('heart').click();
   await seller.waitForFunction(() => document.querySelector('[data-testid=stat-hearts]').textContent !== '0');
 
