@@ -50,7 +50,9 @@ impl Role {
         match action {
             Chat | Buy => true,
             HostLive | ManageProducts => matches!(self, Seller | Trainer | Admin),
-            PinProduct | Moderate | RunSales => matches!(self, Seller | Moderator | Trainer | Admin),
+            PinProduct | Moderate | RunSales => {
+                matches!(self, Seller | Moderator | Trainer | Admin)
+            }
         }
     }
 

@@ -49,7 +49,9 @@ pub struct LocalBus {
 
 impl LocalBus {
     pub fn new(capacity: usize) -> LocalBus {
-        LocalBus { capacity: capacity.max(1) }
+        LocalBus {
+            capacity: capacity.max(1),
+        }
     }
 }
 
@@ -84,7 +86,10 @@ mod tests {
         let channel = LocalBus::new(8).channel("r");
         let mut a = channel.subscribe();
         let mut b = channel.subscribe();
-        channel.publish(Frame { seq: 1, json: Utf8Bytes::from_static("{}") });
+        channel.publish(Frame {
+            seq: 1,
+            json: Utf8Bytes::from_static("{}"),
+        });
         let (fa, fb) = (a.recv().await.unwrap(), b.recv().await.unwrap());
         assert_eq!(fa.seq, 1);
         assert_eq!(fa.json.as_str().as_ptr(), fb.json.as_str().as_ptr());
@@ -95,8 +100,14 @@ mod tests {
         let channel = LocalBus::new(2).channel("r");
         let mut slow = channel.subscribe();
         for seq in 1..=5 {
-            channel.publish(Frame { seq, json: Utf8Bytes::from_static("{}") });
+            channel.publish(Frame {
+                seq,
+                json: Utf8Bytes::from_static("{}"),
+            });
         }
-        assert!(matches!(slow.recv().await, Err(broadcast::error::RecvError::Lagged(3))));
+        assert!(matches!(
+            slow.recv().await,
+            Err(broadcast::error::RecvError::Lagged(3))
+        ));
     }
 }

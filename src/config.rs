@@ -122,21 +122,32 @@ impl Config {
     fn validate(&self) -> Result<(), ConfigError> {
         let s = &self.server;
         if s.max_frame_bytes < 256 {
-            return Err(ConfigError("server.max_frame_bytes must be at least 256".into()));
+            return Err(ConfigError(
+                "server.max_frame_bytes must be at least 256".into(),
+            ));
         }
         if s.room_event_buffer == 0 || s.direct_queue == 0 || s.write_batch == 0 {
             return Err(ConfigError("server queue sizes must be positive".into()));
         }
         let l = &self.limits;
-        if [l.chat_per_sec, l.chat_burst, l.hearts_per_sec, l.hearts_burst, l.actions_per_sec, l.actions_burst]
-            .contains(&0)
+        if [
+            l.chat_per_sec,
+            l.chat_burst,
+            l.hearts_per_sec,
+            l.hearts_burst,
+            l.actions_per_sec,
+            l.actions_burst,
+        ]
+        .contains(&0)
         {
             return Err(ConfigError("limits must be positive".into()));
         }
         if self.auth.secret.len() < 16 {
             return Err(ConfigError("auth.secret must be at least 16 bytes".into()));
         }
-        self.media.validate().map_err(|e| ConfigError(e.to_string()))?;
+        self.media
+            .validate()
+            .map_err(|e| ConfigError(e.to_string()))?;
         Ok(())
     }
 

@@ -12,7 +12,14 @@ pub const ROOM_ID: &str = "tra-thai-nguyen";
 pub const SELLER_ID: &str = "seller-chi-hoa";
 pub const SELLER_NAME: &str = "Chị Hoa";
 
-fn product(id: &str, name: &str, description: &str, price_vnd: u64, stock: u32, image: &str) -> Product {
+fn product(
+    id: &str,
+    name: &str,
+    description: &str,
+    price_vnd: u64,
+    stock: u32,
+    image: &str,
+) -> Product {
     Product {
         id: id.into(),
         name: name.into(),
@@ -26,12 +33,54 @@ fn product(id: &str, name: &str, description: &str, price_vnd: u64, stock: u32, 
 /// The demo catalog.
 pub fn products() -> Vec<Product> {
     vec![
-        product("p1", "Chè Tân Cương đặc biệt 500g", "Búp non hái tay, sao chảo gang, nước xanh vàng, hậu ngọt.", 250_000, 120, "che-tan-cuong"),
-        product("p2", "Trà móc câu Tân Cương 200g", "Cánh nhỏ xoăn như móc câu, hộp giấy kraft làm quà.", 180_000, 200, "tra-moc-cau"),
-        product("p3", "Bún khô Định Hóa 1kg", "Gạo bao thai Định Hóa, phơi nắng tự nhiên, không chất tẩy trắng.", 45_000, 300, "bun-dinh-hoa"),
-        product("p4", "Gạo Bao Thai Định Hóa 5kg", "Gạo đặc sản vùng ATK, cơm mềm, thơm.", 150_000, 80, "gao-bao-thai"),
-        product("p5", "Bánh chưng Bờ Đậu (cặp)", "Bánh chưng đen Bờ Đậu, gói lá dong, luộc củi 10 tiếng.", 120_000, 50, "banh-chung-bo-dau"),
-        product("p6", "Mật ong rừng Võ Nhai 500ml", "Mật ong hoa rừng, khai thác tự nhiên.", 1_250_000, 15, "mat-ong-vo-nhai"),
+        product(
+            "p1",
+            "Chè Tân Cương đặc biệt 500g",
+            "Búp non hái tay, sao chảo gang, nước xanh vàng, hậu ngọt.",
+            250_000,
+            120,
+            "che-tan-cuong",
+        ),
+        product(
+            "p2",
+            "Trà móc câu Tân Cương 200g",
+            "Cánh nhỏ xoăn như móc câu, hộp giấy kraft làm quà.",
+            180_000,
+            200,
+            "tra-moc-cau",
+        ),
+        product(
+            "p3",
+            "Bún khô Định Hóa 1kg",
+            "Gạo bao thai Định Hóa, phơi nắng tự nhiên, không chất tẩy trắng.",
+            45_000,
+            300,
+            "bun-dinh-hoa",
+        ),
+        product(
+            "p4",
+            "Gạo Bao Thai Định Hóa 5kg",
+            "Gạo đặc sản vùng ATK, cơm mềm, thơm.",
+            150_000,
+            80,
+            "gao-bao-thai",
+        ),
+        product(
+            "p5",
+            "Bánh chưng Bờ Đậu (cặp)",
+            "Bánh chưng đen Bờ Đậu, gói lá dong, luộc củi 10 tiếng.",
+            120_000,
+            50,
+            "banh-chung-bo-dau",
+        ),
+        product(
+            "p6",
+            "Mật ong rừng Võ Nhai 500ml",
+            "Mật ong hoa rừng, khai thác tự nhiên.",
+            1_250_000,
+            15,
+            "mat-ong-vo-nhai",
+        ),
     ]
 }
 
@@ -48,5 +97,11 @@ pub fn create(rooms: &RoomRegistry) -> Result<Arc<Room>, RoomError> {
 /// A seller token for the demo room, printed at start so the newcomer can
 /// open the seller studio.
 pub fn seller_token(keys: &TokenKeys, ttl: Duration) -> Result<String, AuthError> {
-    keys.sign(&Claims::new(SELLER_ID, SELLER_NAME, ROOM_ID, Role::Seller, ttl))
+    keys.sign(&Claims::new(
+        SELLER_ID,
+        SELLER_NAME,
+        ROOM_ID,
+        Role::Seller,
+        ttl,
+    ))
 }

@@ -63,12 +63,27 @@ enum Command {
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let config = Config::load(cli.config.as_deref())?;
-    match cli.command.unwrap_or(Command::Serve { listen: None, json_logs: false }) {
-        Command::Token { room, role, name, identity, ttl_secs } => {
+    match cli.command.unwrap_or(Command::Serve {
+        listen: None,
+        json_logs: false,
+    }) {
+        Command::Token {
+            room,
+            role,
+            name,
+            identity,
+            ttl_secs,
+        } => {
             let identity = identity.unwrap_or_else(|| {
-                format!("{}-{}", role.as_str(), &uuid::Uuid::new_v4().simple().to_string()[..8])
+                format!(
+                    "{}-{}",
+                    role.as_str(),
+                    &uuid::Uuid::new_v4().simple().to_string()[..8]
+                )
             });
-            let ttl = ttl_secs.map(Duration::from_secs).unwrap_or(config.token_ttl());
+            let ttl = ttl_secs
+                .map(Duration::from_secs)
+                .unwrap_or(config.token_ttl());
             let claims = Claims::new(&identity, &name, &room, role, ttl);
             println!("{}", TokenKeys::new(&config.auth.secret).sign(&claims)?);
             Ok(())
@@ -103,7 +118,12 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let base = if state.config.server.public_url.is_empty() {
         format!("http://{addr}")
     } else {
-        state.config.server.public_url.trim_end_matches('/').to_owned()
+        state
+            .config
+            .server
+            .public_url
+            .trim_end_matches('/')
+            .to_owned()
     };
     tracing::info!(%addr, "listening");
     if state.config.demo.enabled {
@@ -111,12 +131,21 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         let seller = demo::seller_token(&state.keys, state.config.token_ttl())?;
         let ws_base = base.replacen("http", "ws", 1);
         println!();
-        println!("  Chợ Phiên is running — demo room \"{}\"", room.info().title);
+        println!(
+            "  Chợ Phiên is running — demo room \"{}\"",
+            room.info().title
+        );
         println!();
-        println!("  Seller studio: {base}/seller.html?room={}#token={seller}", room.id);
+        println!(
+            "  Seller studio: {base}/seller.html?room={}#token={seller}",
+            room.id
+        );
         println!("  Viewer page:   {base}/viewer.html?room={}", room.id);
         println!("  Rooms (JSON):  {base}/api/rooms");
-        println!("  WebSocket:     {ws_base}/ws/rooms/{}?token=<token>", room.id);
+        println!(
+            "  WebSocket:     {ws_base}/ws/rooms/{}?token=<token>",
+            room.id
+        );
         println!("                 (viewer token: curl -s -XPOST {base}/api/dev/token -H 'content-type: application/json' -d '{{\"room\":\"{}\",\"name\":\"Lan\"}}')", room.id);
         println!();
     }

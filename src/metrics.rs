@@ -27,22 +27,30 @@ pub struct Metrics {
 
 impl Metrics {
     pub fn new() -> Metrics {
-        let registry = Registry::new_custom(Some("chophien".into()), None)
-            .unwrap_or_else(|_| Registry::new());
-        let connections = IntGauge::new("connections", "Open WebSocket connections").unwrap_or_else(unreachable_metric);
+        let registry =
+            Registry::new_custom(Some("chophien".into()), None).unwrap_or_else(|_| Registry::new());
+        let connections = IntGauge::new("connections", "Open WebSocket connections")
+            .unwrap_or_else(unreachable_metric);
         let rooms = IntGauge::new("rooms", "Rooms on this node").unwrap_or_else(unreachable_metric);
-        let messages_in = IntCounter::new("messages_in_total", "Client frames received").unwrap_or_else(unreachable_metric);
-        let messages_out = IntCounter::new("messages_out_total", "Frames written to clients").unwrap_or_else(unreachable_metric);
+        let messages_in = IntCounter::new("messages_in_total", "Client frames received")
+            .unwrap_or_else(unreachable_metric);
+        let messages_out = IntCounter::new("messages_out_total", "Frames written to clients")
+            .unwrap_or_else(unreachable_metric);
         let slow_consumers = IntCounter::new(
             "slow_consumer_disconnects_total",
             "Connections dropped for falling too far behind their room",
         )
         .unwrap_or_else(unreachable_metric);
-        let errors = IntCounterVec::new(Opts::new("errors_total", "Errors sent to clients, by code"), &["code"])
-            .unwrap_or_else(unreachable_metric);
-        let buy_outcomes =
-            IntCounterVec::new(Opts::new("buy_outcomes_total", "Answers to buy, by outcome"), &["outcome"])
-                .unwrap_or_else(unreachable_metric);
+        let errors = IntCounterVec::new(
+            Opts::new("errors_total", "Errors sent to clients, by code"),
+            &["code"],
+        )
+        .unwrap_or_else(unreachable_metric);
+        let buy_outcomes = IntCounterVec::new(
+            Opts::new("buy_outcomes_total", "Answers to buy, by outcome"),
+            &["outcome"],
+        )
+        .unwrap_or_else(unreachable_metric);
         for collector in [
             Box::new(connections.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(rooms.clone()),
@@ -55,7 +63,16 @@ impl Metrics {
             // Names are distinct constants, so registration cannot collide.
             let _ = registry.register(collector);
         }
-        Metrics { registry, connections, rooms, messages_in, messages_out, slow_consumers, errors, buy_outcomes }
+        Metrics {
+            registry,
+            connections,
+            rooms,
+            messages_in,
+            messages_out,
+            slow_consumers,
+            errors,
+            buy_outcomes,
+        }
     }
 
     pub fn error(&self, code: ErrorCode) {
@@ -63,7 +80,9 @@ impl Metrics {
     }
 
     pub fn buy_outcome(&self, outcome: BuyOutcome) {
-        self.buy_outcomes.with_label_values(&[outcome.as_str()]).inc();
+        self.buy_outcomes
+            .with_label_values(&[outcome.as_str()])
+            .inc();
     }
 
     /// The text exposition format.

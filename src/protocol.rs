@@ -14,10 +14,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::auth::Role;
 
-/// Flash-sale wire types live with the sale store, which owns their rules.
-pub use crate::sale::{BuyOutcome, Hold, Order, SaleInfo, SaleState, Shipping};
 /// WebRTC signalling shapes live with the SFU.
 pub use crate::media::{IceCandidate, IceServer, Target};
+/// Flash-sale wire types live with the sale store, which owns their rules.
+pub use crate::sale::{BuyOutcome, Hold, Order, SaleInfo, SaleState, Shipping};
 
 /// Money is whole Vietnamese đồng: VND has no minor unit in practice.
 pub type Vnd = u64;
@@ -103,7 +103,11 @@ pub enum ClientMessage {
     EndSale { sale_id: String },
     /// Reserve units. The idempotency key makes retries safe: a repeated key
     /// never reserves twice.
-    Buy { sale_id: String, quantity: u32, idempotency_key: String },
+    Buy {
+        sale_id: String,
+        quantity: u32,
+        idempotency_key: String,
+    },
     /// Turn one's own hold into an order.
     ConfirmHold { hold_id: String, shipping: Shipping },
     /// Give one's own hold back.
@@ -118,7 +122,10 @@ pub enum ClientMessage {
     /// The viewer's answer to `subscribe_offer`.
     SubscribeAnswer { sdp: String },
     /// A trickled ICE candidate for the publishing or the watching connection.
-    IceCandidate { target: Target, candidate: IceCandidate },
+    IceCandidate {
+        target: Target,
+        candidate: IceCandidate,
+    },
 }
 
 fn default_hold_secs() -> u32 {
@@ -281,30 +288,69 @@ pub struct Snapshot {
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum RoomEvent {
-    Chat { message: ChatMessage },
-    MessageDeleted { message_id: u64 },
+    Chat {
+        message: ChatMessage,
+    },
+    MessageDeleted {
+        message_id: u64,
+    },
     /// Hearts tapped since the previous `hearts` event, and the room total.
-    Hearts { count: u64, total: u64 },
-    ViewerCount { count: u64 },
-    RoomStatus { status: RoomStatus },
+    Hearts {
+        count: u64,
+        total: u64,
+    },
+    ViewerCount {
+        count: u64,
+    },
+    RoomStatus {
+        status: RoomStatus,
+    },
     /// The room has ended; the server closes every connection after this.
-    RoomClosed { reason: String },
-    ProductUpserted { product: Product },
-    ProductRemoved { product_id: String },
-    ProductPinned { product: Product },
+    RoomClosed {
+        reason: String,
+    },
+    ProductUpserted {
+        product: Product,
+    },
+    ProductRemoved {
+        product_id: String,
+    },
+    ProductPinned {
+        product: Product,
+    },
     ProductUnpinned,
-    UserMuted { user_id: String, until: UnixMillis },
-    UserUnmuted { user_id: String },
-    UserBanned { user_id: String },
-    SettingsChanged { settings: ChatSettings },
+    UserMuted {
+        user_id: String,
+        until: UnixMillis,
+    },
+    UserUnmuted {
+        user_id: String,
+    },
+    UserBanned {
+        user_id: String,
+    },
+    SettingsChanged {
+        settings: ChatSettings,
+    },
     /// A sale was created, started, sold out, came back, or ended.
-    SaleUpdated { sale: SaleInfo },
+    SaleUpdated {
+        sale: SaleInfo,
+    },
     /// Remaining stock, at most a few times per second.
-    SaleStock { sale_id: String, remaining: u32 },
+    SaleStock {
+        sale_id: String,
+        remaining: u32,
+    },
     /// Someone confirmed an order: social proof. Never phone or address.
-    SalePurchase { sale_id: String, buyer_name: String, quantity: u32 },
+    SalePurchase {
+        sale_id: String,
+        buyer_name: String,
+        quantity: u32,
+    },
     /// The seller's video started (subscribe now) or stopped.
-    StreamState { live: bool },
+    StreamState {
+        live: bool,
+    },
 }
 
 /// A room event with its sequence number, as it goes on the wire.
@@ -324,9 +370,15 @@ pub enum DirectEvent {
     Snapshot(Box<Snapshot>),
     /// First frame after a successful resume; the missed room events follow,
     /// `from_seq` to `to_seq` inclusive (none when `from_seq > to_seq`).
-    Resumed { from_seq: u64, to_seq: u64, me: Me },
+    Resumed {
+        from_seq: u64,
+        to_seq: u64,
+        me: Me,
+    },
     /// The request with this id succeeded.
-    Ack { id: String },
+    Ack {
+        id: String,
+    },
     /// The request failed, or the server rejected a frame.
     Error(ErrorEvent),
     Pong,
@@ -354,14 +406,23 @@ pub enum DirectEvent {
         hold_id: String,
     },
     /// The server's answer to `publish_offer`.
-    PublishAnswer { sdp: String },
+    PublishAnswer {
+        sdp: String,
+    },
     /// The server's offer after `subscribe`; reply with `subscribe_answer`.
-    SubscribeOffer { sdp: String },
+    SubscribeOffer {
+        sdp: String,
+    },
     /// A trickled ICE candidate from the server.
-    IceCandidate { target: Target, candidate: IceCandidate },
+    IceCandidate {
+        target: Target,
+        candidate: IceCandidate,
+    },
     /// The server dropped this media connection (ICE failed): publish or
     /// subscribe again.
-    MediaFailed { target: Target },
+    MediaFailed {
+        target: Target,
+    },
 }
 
 /// A typed error: `code` is stable and meant for programs, `message` for people.
@@ -529,7 +590,12 @@ mod tests {
         let frame: ClientFrame =
             serde_json::from_str(r#"{"id":"r1","type":"chat","text":"chào"}"#).unwrap();
         assert_eq!(frame.id.as_deref(), Some("r1"));
-        assert_eq!(frame.message, ClientMessage::Chat { text: "chào".into() });
+        assert_eq!(
+            frame.message,
+            ClientMessage::Chat {
+                text: "chào".into()
+            }
+        );
     }
 
     #[test]

@@ -35,9 +35,17 @@ struct Harness {
     publishes: Arc<AtomicUsize>,
 }
 
-async fn publish(State(h): State<Harness>, UrlPath(who): UrlPath<String>, sdp: String) -> Result<String, String> {
+async fn publish(
+    State(h): State<Harness>,
+    UrlPath(who): UrlPath<String>,
+    sdp: String,
+) -> Result<String, String> {
     let (tx, _rx) = tokio::sync::mpsc::channel(16);
-    let answer = h.sfu.publish(ROOM, &who, sdp, tx).await.map_err(|e| e.code().to_string())?;
+    let answer = h
+        .sfu
+        .publish(ROOM, &who, sdp, tx)
+        .await
+        .map_err(|e| e.code().to_string())?;
     h.publishes.fetch_add(1, Ordering::SeqCst);
     Ok(answer)
 }
@@ -45,11 +53,17 @@ async fn publish(State(h): State<Harness>, UrlPath(who): UrlPath<String>, sdp: S
 async fn subscribe(State(h): State<Harness>) -> Result<String, String> {
     h.subscribed_at.lock().get_or_insert_with(Instant::now);
     let (tx, _rx) = tokio::sync::mpsc::channel(16);
-    h.sfu.subscribe(ROOM, "viewer", tx).await.map_err(|e| e.code().to_string())
+    h.sfu
+        .subscribe(ROOM, "viewer", tx)
+        .await
+        .map_err(|e| e.code().to_string())
 }
 
 async fn answer(State(h): State<Harness>, sdp: String) -> Result<(), String> {
-    h.sfu.subscriber_answer(ROOM, "viewer", sdp).await.map_err(|e| e.code().to_string())
+    h.sfu
+        .subscriber_answer(ROOM, "viewer", sdp)
+        .await
+        .map_err(|e| e.code().to_string())
 }
 
 async fn report(State(h): State<Harness>, Json(stats): Json<Value>) {
@@ -92,7 +106,10 @@ const VIEWER_PAGE: &str = r#"<!doctype html><video id=v autoplay playsinline mut
 </script>"#;
 
 fn launch(url: String, profile: &Path) -> Child {
-    assert!(Path::new(CHROMIUM).exists(), "{CHROMIUM} is required for this test (tests/run-all installs it)");
+    assert!(
+        Path::new(CHROMIUM).exists(),
+        "{CHROMIUM} is required for this test (tests/run-all installs it)"
+    );
     Command::new(CHROMIUM)
         .args([
             "--headless=new",
@@ -121,14 +138,23 @@ async fn wait_for(what: &str, patience: Duration, mut check: impl FnMut() -> boo
 }
 
 fn frames(h: &Harness) -> u64 {
-    h.viewer.lock().as_ref().and_then(|s| s["framesDecoded"].as_u64()).unwrap_or(0)
+    h.viewer
+        .lock()
+        .as_ref()
+        .and_then(|s| s["framesDecoded"].as_u64())
+        .unwrap_or(0)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chromium_viewer_decodes_a_chromium_publisher_through_a_republish() {
     let mut config = MediaConfig::loopback();
     config.ice_servers.clear();
-    let harness = Harness { sfu: Sfu::new(config).unwrap(), viewer: Arc::default(), publishes: Arc::default(), subscribed_at: Arc::default() };
+    let harness = Harness {
+        sfu: Sfu::new(config).unwrap(),
+        viewer: Arc::default(),
+        publishes: Arc::default(),
+        subscribed_at: Arc::default(),
+    };
     let app = Router::new()
         .route("/pub", get(|| async { Html(PUBLISHER_PAGE) }))
         .route("/view", get(|| async { Html(VIEWER_PAGE) }))
@@ -145,25 +171,51 @@ async fn chromium_viewer_decodes_a_chromium_publisher_through_a_republish() {
 
     let mut live = harness.sfu.stream_state(ROOM);
     let mut first = launch(format!("{base}/pub#seller"), &profiles.path().join("pub1"));
-    tokio::time::timeout(patience, live.wait_for(|l| *l)).await.expect("the publisher goes live").unwrap();
+    tokio::time::timeout(patience, live.wait_for(|l| *l))
+        .await
+        .expect("the publisher goes live")
+        .unwrap();
 
     let mut viewer = launch(format!("{base}/view"), &profiles.path().join("view"));
-    wait_for("the viewer decodes a frame", patience, || frames(&harness) > 0).await;
+    wait_for("the viewer decodes a frame", patience, || {
+        frames(&harness) > 0
+    })
+    .await;
     let subscribed_at = harness.subscribed_at.lock().unwrap();
-    println!("first decoded frame seen {:?} after subscribe (stats polled every 250 ms)", subscribed_at.elapsed());
-    wait_for("the viewer decodes video", patience, || frames(&harness) > 5).await;
+    println!(
+        "first decoded frame seen {:?} after subscribe (stats polled every 250 ms)",
+        subscribed_at.elapsed()
+    );
+    wait_for("the viewer decodes video", patience, || {
+        frames(&harness) > 5
+    })
+    .await;
     println!("viewer stats: {}", json!(harness.viewer.lock().clone()));
 
     // The seller's page reloads: a new connection replaces the old one.
     let mut second = launch(format!("{base}/pub#seller"), &profiles.path().join("pub2"));
-    wait_for("the second publisher replaces the first", patience, || harness.publishes.load(Ordering::SeqCst) == 2).await;
+    wait_for("the second publisher replaces the first", patience, || {
+        harness.publishes.load(Ordering::SeqCst) == 2
+    })
+    .await;
     first.kill().await.unwrap();
     let before = frames(&harness);
-    wait_for("the same viewer keeps decoding after the republish", patience, || frames(&harness) > before + 30).await;
+    wait_for(
+        "the same viewer keeps decoding after the republish",
+        patience,
+        || frames(&harness) > before + 30,
+    )
+    .await;
     let stats = harness.viewer.lock().clone().unwrap();
     println!("after republish: {stats}");
-    assert!(stats["width"].as_u64().unwrap_or(0) > 0, "the video element shows a picture");
-    assert!(stats["audioPackets"].as_u64().unwrap_or(0) > 0, "audio arrives too");
+    assert!(
+        stats["width"].as_u64().unwrap_or(0) > 0,
+        "the video element shows a picture"
+    );
+    assert!(
+        stats["audioPackets"].as_u64().unwrap_or(0) > 0,
+        "audio arrives too"
+    );
 
     viewer.kill().await.unwrap();
     second.kill().await.unwrap();

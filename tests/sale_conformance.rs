@@ -12,12 +12,13 @@ use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use chophien::sale::{
-    sweeper, BuyOutcome, BuyRequest, BuyResult, Hold, NewSale, RedisSaleStore, RedisStoreOptions,
-    SaleError, SaleState, SaleStore, Shipping,
+    sweeper, BuyOutcome, BuyResult, Hold, NewSale, RedisSaleStore, RedisStoreOptions, SaleError,
+    SaleState, SaleStore, Shipping,
 };
 use tokio_util::sync::CancellationToken;
 
 use support::redis::RedisServer;
+use support::sale::{request, shipping, tea};
 
 const ROOM: &str = "tra-thai-nguyen";
 const T0: u64 = 1_700_000_000_000;
@@ -86,37 +87,6 @@ async fn redis_store(server: &RedisServer, group_commit: bool) -> RedisSaleStore
         ..RedisStoreOptions::new(server.url())
     };
     RedisSaleStore::connect(options).await.unwrap()
-}
-
-fn tea(stock: u32, per_buyer_limit: u32) -> NewSale {
-    NewSale {
-        product_id: "p1".into(),
-        product_name: "Trà Thái Nguyên 500g".into(),
-        price_vnd: 199_000,
-        stock,
-        per_buyer_limit,
-        starts_in_secs: 0,
-        duration_secs: 300,
-        hold_secs: 60,
-    }
-}
-
-fn request(sale_id: &str, buyer: &str, quantity: u32, key: &str) -> BuyRequest {
-    BuyRequest {
-        sale_id: sale_id.into(),
-        buyer_id: buyer.into(),
-        buyer_name: format!("Người mua {buyer}"),
-        quantity,
-        idempotency_key: key.into(),
-    }
-}
-
-fn shipping() -> Shipping {
-    Shipping {
-        name: "Nguyễn Thị Lan".into(),
-        phone: "+84912345678".into(),
-        address: "12 Hàng Bạc, Hà Nội".into(),
-    }
 }
 
 async fn buy<S: SaleStore>(

@@ -5,46 +5,13 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use chophien::sale::{
-    BuyOutcome, BuyRequest, Hold, NewSale, RedisSaleStore, RedisStoreOptions, SaleError, SaleStore,
-    Shipping,
-};
+use chophien::sale::{BuyOutcome, Hold, RedisSaleStore, RedisStoreOptions, SaleError, SaleStore};
 
 use support::redis::RedisServer;
+use support::sale::{request, shipping, tea};
 
 const ROOM: &str = "tra-thai-nguyen";
 const T0: u64 = 1_700_000_000_000;
-
-fn tea(stock: u32) -> NewSale {
-    NewSale {
-        product_id: "p1".into(),
-        product_name: "Trà Thái Nguyên 500g".into(),
-        price_vnd: 199_000,
-        stock,
-        per_buyer_limit: 5,
-        starts_in_secs: 0,
-        duration_secs: 300,
-        hold_secs: 60,
-    }
-}
-
-fn request(sale_id: &str, buyer: &str, quantity: u32, key: &str) -> BuyRequest {
-    BuyRequest {
-        sale_id: sale_id.into(),
-        buyer_id: buyer.into(),
-        buyer_name: buyer.to_uppercase(),
-        quantity,
-        idempotency_key: key.into(),
-    }
-}
-
-fn shipping() -> Shipping {
-    Shipping {
-        name: "Lan".into(),
-        phone: "0912345678".into(),
-        address: "12 Hàng Bạc, Hà Nội".into(),
-    }
-}
 
 async fn reserve(
     store: &RedisSaleStore,
@@ -86,7 +53,7 @@ async fn until_available<T>(mut attempt: impl AsyncFnMut() -> Result<T, SaleErro
 async fn holds_orders_and_stock_survive_a_redis_crash() {
     let mut server = RedisServer::start();
     let store = connect(&server).await;
-    let sale = store.create_sale(ROOM, tea(10), T0).await.unwrap();
+    let sale = store.create_sale(ROOM, tea(10, 5), T0).await.unwrap();
     let ordered = reserve(&store, &sale.id, "lan", 2, "key-lan-0001").await;
     let order = store
         .confirm(&ordered.hold_id, "lan", &shipping(), T0)
@@ -135,7 +102,7 @@ async fn holds_orders_and_stock_survive_a_redis_crash() {
 async fn a_pending_hold_still_expires_once_after_a_crash() {
     let mut server = RedisServer::start();
     let store = connect(&server).await;
-    let sale = store.create_sale(ROOM, tea(4), T0).await.unwrap();
+    let sale = store.create_sale(ROOM, tea(4, 5), T0).await.unwrap();
     let hold = reserve(&store, &sale.id, "lan", 4, "key-lan-0001").await;
 
     server.crash_and_restart();
@@ -164,7 +131,7 @@ async fn a_pending_hold_still_expires_once_after_a_crash() {
 async fn buys_keep_working_after_function_flush_and_script_flush() {
     let server = RedisServer::start();
     let store = connect(&server).await;
-    let sale = store.create_sale(ROOM, tea(10), T0).await.unwrap();
+    let sale = store.create_sale(ROOM, tea(10, 5), T0).await.unwrap();
     reserve(&store, &sale.id, "lan", 1, "key-lan-0001").await;
 
     let mut admin = server.client();
@@ -188,7 +155,7 @@ async fn buys_keep_working_after_function_flush_and_script_flush() {
 async fn buys_answer_unavailable_promptly_while_redis_is_down_and_recover_after() {
     let mut server = RedisServer::start();
     let store = connect(&server).await;
-    let sale = store.create_sale(ROOM, tea(10), T0).await.unwrap();
+    let sale = store.create_sale(ROOM, tea(10, 5), T0).await.unwrap();
 
     server.crash();
     for attempt in 0..3 {
@@ -237,7 +204,7 @@ async fn buys_answer_unavailable_promptly_while_redis_is_down_and_recover_after(
 async fn every_key_of_a_sale_shares_its_hash_tag() {
     let server = RedisServer::start();
     let store = connect(&server).await;
-    let sale = store.create_sale(ROOM, tea(10), T0).await.unwrap();
+    let sale = store.create_sale(ROOM, tea(10, 5), T0).await.unwrap();
     let hold = reserve(&store, &sale.id, "lan", 1, "key-lan-0001").await;
     store
         .confirm(&hold.hold_id, "lan", &shipping(), T0)
@@ -280,7 +247,7 @@ async fn group_commit_sends_concurrent_buys_of_a_sale_together() {
         ..RedisStoreOptions::new(server.url())
     };
     let store = RedisSaleStore::connect(options).await.unwrap();
-    let sale = store.create_sale(ROOM, tea(1000), T0).await.unwrap();
+    let sale = store.create_sale(ROOM, tea(1000, 5), T0).await.unwrap();
     redis::cmd("CONFIG")
         .arg("RESETSTAT")
         .exec(&mut server.client())
@@ -323,7 +290,7 @@ async fn group_commit_sends_concurrent_buys_of_a_sale_together() {
 async fn buys_answer_unavailable_promptly_while_redis_hangs_and_charge_at_most_once() {
     let server = RedisServer::start();
     let store = connect(&server).await;
-    let sale = store.create_sale(ROOM, tea(10), T0).await.unwrap();
+    let sale = store.create_sale(ROOM, tea(10, 5), T0).await.unwrap();
 
     server.freeze();
     let started = Instant::now();

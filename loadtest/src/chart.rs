@@ -18,7 +18,9 @@ pub fn write_svg(report: &Report, path: &Path) -> anyhow::Result<()> {
     let (left, right) = root.split_horizontally(550);
     draw_cdf(report, &left).map_err(|e| anyhow::anyhow!("latency chart: {e}"))?;
     draw_throughput(report, &right).map_err(|e| anyhow::anyhow!("throughput chart: {e}"))?;
-    root.present().map_err(|e| anyhow::anyhow!("{e}")).with_context(|| format!("writing {}", path.display()))
+    root.present()
+        .map_err(|e| anyhow::anyhow!("{e}"))
+        .with_context(|| format!("writing {}", path.display()))
 }
 
 type Area<'a> = DrawingArea<SVGBackend<'a>, plotters::coord::Shift>;
@@ -27,7 +29,10 @@ fn draw_cdf(report: &Report, area: &Area<'_>) -> Result<(), Box<dyn std::error::
     let points = &report.latency_cdf;
     let max_ms = points.iter().map(|p| p.0).fold(1.0_f64, f64::max) * 1.05;
     let mut chart = ChartBuilder::on(area)
-        .caption(format!("{}: latency CDF (ms)", report.scenario), ("sans-serif", 18))
+        .caption(
+            format!("{}: latency CDF (ms)", report.scenario),
+            ("sans-serif", 18),
+        )
         .margin(12)
         .x_label_area_size(36)
         .y_label_area_size(48)
@@ -37,7 +42,10 @@ fn draw_cdf(report: &Report, area: &Area<'_>) -> Result<(), Box<dyn std::error::
         .x_desc("latency (ms)")
         .y_desc("fraction ≤")
         .draw()?;
-    chart.draw_series(LineSeries::new(points.iter().copied(), BLUE.stroke_width(2)))?;
+    chart.draw_series(LineSeries::new(
+        points.iter().copied(),
+        BLUE.stroke_width(2),
+    ))?;
     Ok(())
 }
 
@@ -46,7 +54,10 @@ fn draw_throughput(report: &Report, area: &Area<'_>) -> Result<(), Box<dyn std::
     let max_t = points.iter().map(|p| p.0).fold(1.0_f64, f64::max) * 1.05;
     let max_rate = points.iter().map(|p| p.1).fold(1.0_f64, f64::max) * 1.1;
     let mut chart = ChartBuilder::on(area)
-        .caption(format!("{} per second", report.throughput_unit), ("sans-serif", 18))
+        .caption(
+            format!("{} per second", report.throughput_unit),
+            ("sans-serif", 18),
+        )
         .margin(12)
         .x_label_area_size(36)
         .y_label_area_size(64)

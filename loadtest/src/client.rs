@@ -25,7 +25,8 @@ pub async fn connect(url: &str) -> Result<Socket, tokio_tungstenite::tungstenite
         .max_write_buffer_size(1 << 20)
         .max_message_size(Some(1 << 20))
         .max_frame_size(Some(1 << 20));
-    let (socket, _response) = tokio_tungstenite::connect_async_with_config(url, Some(config), true).await?;
+    let (socket, _response) =
+        tokio_tungstenite::connect_async_with_config(url, Some(config), true).await?;
     Ok(socket)
 }
 
@@ -41,7 +42,11 @@ pub async fn wait_for(socket: &mut Socket, kind: &str, timeout: Duration) -> any
 }
 
 /// Read frames until a JSON frame of one of the `kinds` arrives.
-pub async fn wait_for_any(socket: &mut Socket, kinds: &[&str], timeout: Duration) -> anyhow::Result<Value> {
+pub async fn wait_for_any(
+    socket: &mut Socket,
+    kinds: &[&str],
+    timeout: Duration,
+) -> anyhow::Result<Value> {
     let deadline = tokio::time::Instant::now() + timeout;
     loop {
         let next = tokio::time::timeout_at(deadline, socket.next())
@@ -49,12 +54,19 @@ pub async fn wait_for_any(socket: &mut Socket, kinds: &[&str], timeout: Duration
             .with_context(|| format!("no {kinds:?} within {timeout:?}"))?;
         match next {
             Some(Ok(Message::Text(text))) => {
-                let value: Value = serde_json::from_str(&text).context("server sent invalid JSON")?;
-                if value.get("type").and_then(Value::as_str).is_some_and(|t| kinds.contains(&t)) {
+                let value: Value =
+                    serde_json::from_str(&text).context("server sent invalid JSON")?;
+                if value
+                    .get("type")
+                    .and_then(Value::as_str)
+                    .is_some_and(|t| kinds.contains(&t))
+                {
                     return Ok(value);
                 }
             }
-            Some(Ok(Message::Close(frame))) => bail!("closed while waiting for {kinds:?}: {frame:?}"),
+            Some(Ok(Message::Close(frame))) => {
+                bail!("closed while waiting for {kinds:?}: {frame:?}")
+            }
             Some(Ok(_)) => {}
             Some(Err(e)) => bail!("socket failed while waiting for {kinds:?}: {e}"),
             None => bail!("socket ended while waiting for {kinds:?}"),
@@ -64,7 +76,13 @@ pub async fn wait_for_any(socket: &mut Socket, kinds: &[&str], timeout: Duration
 
 /// Open a room through `POST /api/rooms` with an admin token, with one
 /// product (id `p1`) of `stock` units.
-pub async fn create_room(http: &reqwest::Client, base: &str, admin: &str, id: &str, stock: u32) -> anyhow::Result<()> {
+pub async fn create_room(
+    http: &reqwest::Client,
+    base: &str,
+    admin: &str,
+    id: &str,
+    stock: u32,
+) -> anyhow::Result<()> {
     let body = json!({
         "id": id,
         "title": format!("Load test {id}"),
@@ -103,7 +121,12 @@ pub struct Order {
     pub quantity: u32,
 }
 
-pub async fn orders(http: &reqwest::Client, base: &str, token: &str, room: &str) -> anyhow::Result<Orders> {
+pub async fn orders(
+    http: &reqwest::Client,
+    base: &str,
+    token: &str,
+    room: &str,
+) -> anyhow::Result<Orders> {
     let response = http
         .get(format!("{base}/api/rooms/{room}/orders"))
         .bearer_auth(token)
@@ -111,7 +134,13 @@ pub async fn orders(http: &reqwest::Client, base: &str, token: &str, room: &str)
         .await
         .context("GET orders failed")?;
     if !response.status().is_success() {
-        bail!("GET /api/rooms/{room}/orders answered {}", response.status());
+        bail!(
+            "GET /api/rooms/{room}/orders answered {}",
+            response.status()
+        );
     }
-    response.json().await.context("orders body is not the documented JSON")
+    response
+        .json()
+        .await
+        .context("orders body is not the documented JSON")
 }

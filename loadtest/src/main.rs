@@ -108,7 +108,10 @@ fn main() -> ExitCode {
     match outcome {
         Ok(report) => match report.invariants.as_ref() {
             Some(invariants) if !invariants.ok => {
-                eprintln!("!!!!! INVARIANT VIOLATED: {}", invariants.violations.join("; "));
+                eprintln!(
+                    "!!!!! INVARIANT VIOLATED: {}",
+                    invariants.violations.join("; ")
+                );
                 ExitCode::from(1)
             }
             _ => ExitCode::SUCCESS,
@@ -130,10 +133,22 @@ async fn run(cli: Cli) -> anyhow::Result<Report> {
     let (target, server_binary) = match &common.url {
         Some(url) => {
             let (http_base, ws_base) = target::loopback_bases(url)?;
-            (Target { http_base, ws_base, server: None, redis: None }, None)
+            (
+                Target {
+                    http_base,
+                    ws_base,
+                    server: None,
+                    redis: None,
+                },
+                None,
+            )
         }
         None => {
-            let redis = if needs_redis { Some(target::spawn_redis().await?) } else { None };
+            let redis = if needs_redis {
+                Some(target::spawn_redis().await?)
+            } else {
+                None
+            };
             let binary = target::locate_server(common.server_bin.as_deref())?;
             let server = target::spawn_server(ServerOptions {
                 binary: Some(&binary),

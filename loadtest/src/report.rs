@@ -113,8 +113,22 @@ impl Report {
     /// A Markdown summary for people.
     pub fn markdown(&self) -> String {
         let mut out = String::new();
-        let _ = writeln!(out, "# chophien-loadtest: {}{}\n", self.scenario, if self.quick { " (quick)" } else { "" });
-        let _ = writeln!(out, "Target: {} ({})\n", self.target.url, if self.target.spawned { "spawned" } else { "external" });
+        let _ = writeln!(
+            out,
+            "# chophien-loadtest: {}{}\n",
+            self.scenario,
+            if self.quick { " (quick)" } else { "" }
+        );
+        let _ = writeln!(
+            out,
+            "Target: {} ({})\n",
+            self.target.url,
+            if self.target.spawned {
+                "spawned"
+            } else {
+                "external"
+            }
+        );
         let _ = writeln!(
             out,
             "**Throughput: {:.0} {}/s** over {:.2} s; errors: {}\n",
@@ -123,7 +137,10 @@ impl Report {
         if let Some(t) = self.time_to_sell_out_ms {
             let _ = writeln!(out, "Time to sell out: {t:.0} ms\n");
         }
-        let _ = writeln!(out, "| latency (ms) | count | p50 | p90 | p99 | p99.9 | max |");
+        let _ = writeln!(
+            out,
+            "| latency (ms) | count | p50 | p90 | p99 | p99.9 | max |"
+        );
         let _ = writeln!(out, "|---|---|---|---|---|---|---|");
         row(&mut out, "all", &self.latency_ms);
         for (name, summary) in &self.latency_by_outcome_ms {
@@ -156,7 +173,11 @@ impl Report {
             let _ = writeln!(out, "| baseline | throughput/s | ours ÷ baseline |");
             let _ = writeln!(out, "|---|---|---|");
             for b in &self.baselines {
-                let _ = writeln!(out, "| {} | {:.0} | {:.3} |", b.name, b.throughput_per_s, b.ratio);
+                let _ = writeln!(
+                    out,
+                    "| {} | {:.0} | {:.3} |",
+                    b.name, b.throughput_per_s, b.ratio
+                );
             }
             let _ = writeln!(out);
         }

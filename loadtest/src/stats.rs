@@ -42,7 +42,11 @@ impl LatencyRecorder {
     /// A recorder with `n` shards (each a few hundred KiB): fewer for
     /// rarely contended recorders such as per-outcome ones.
     pub fn with_shards(n: usize) -> LatencyRecorder {
-        LatencyRecorder { shards: (0..n.max(1)).map(|_| Mutex::new(empty_histogram())).collect() }
+        LatencyRecorder {
+            shards: (0..n.max(1))
+                .map(|_| Mutex::new(empty_histogram()))
+                .collect(),
+        }
     }
 
     /// Record one latency; `who` spreads callers over the shards.
@@ -105,8 +109,8 @@ pub fn cdf_points(histogram: &Histogram<u64>) -> Vec<(f64, f64)> {
         return Vec::new();
     }
     let quantiles = [
-        0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.925, 0.95, 0.97, 0.98, 0.99, 0.995,
-        0.999, 0.9999, 1.0,
+        0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.925, 0.95, 0.97, 0.98,
+        0.99, 0.995, 0.999, 0.9999, 1.0,
     ];
     quantiles
         .iter()
@@ -126,19 +130,27 @@ impl Timeline {
     /// Buckets of `bucket` covering at least `span`.
     pub fn new(bucket: Duration, span: Duration) -> Timeline {
         let n = (span.as_micros() / bucket.as_micros().max(1)) as usize + 1;
-        Timeline { bucket, counts: (0..n).map(|_| AtomicU64::new(0)).collect() }
+        Timeline {
+            bucket,
+            counts: (0..n).map(|_| AtomicU64::new(0)).collect(),
+        }
     }
 
     /// Count `n` events that happened `at` after the start.
     pub fn add(&self, at: Duration, n: u64) {
-        let index = ((at.as_micros() / self.bucket.as_micros().max(1)) as usize).min(self.counts.len() - 1);
+        let index =
+            ((at.as_micros() / self.bucket.as_micros().max(1)) as usize).min(self.counts.len() - 1);
         self.counts[index].fetch_add(n, Ordering::Relaxed);
     }
 
     /// (seconds since start, events per second) for each bucket up to the
     /// last non-empty one.
     pub fn rates(&self) -> Vec<(f64, f64)> {
-        let counts: Vec<u64> = self.counts.iter().map(|c| c.load(Ordering::Relaxed)).collect();
+        let counts: Vec<u64> = self
+            .counts
+            .iter()
+            .map(|c| c.load(Ordering::Relaxed))
+            .collect();
         let last = counts.iter().rposition(|&c| c > 0).map_or(0, |i| i + 1);
         let width = self.bucket.as_secs_f64();
         counts[..last]
@@ -167,7 +179,10 @@ mod tests {
 
     #[test]
     fn an_empty_recorder_summarises_to_zeros() {
-        assert_eq!(LatencyRecorder::default().summary(), LatencySummary::default());
+        assert_eq!(
+            LatencyRecorder::default().summary(),
+            LatencySummary::default()
+        );
     }
 
     #[test]

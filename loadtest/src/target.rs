@@ -99,7 +99,10 @@ fn is_loopback(ip: IpAddr) -> bool {
 
 /// The workspace root (the loadtest crate's parent), for default paths.
 pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_default()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default()
 }
 
 /// The `chophien` binary: `--server-bin`, else target/release, else target/debug
@@ -140,13 +143,27 @@ pub async fn spawn_redis() -> anyhow::Result<Spawned> {
         command.arg(&conf);
     }
     command
-        .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--daemonize", "no"])
+        .args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--daemonize",
+            "no",
+        ])
         .arg("--dir")
         .arg(dir.path())
         .stdout(Stdio::from(log.try_clone()?))
         .stderr(Stdio::from(log));
-    let child = command.spawn().context("could not start redis-server (is it installed?)")?;
-    let spawned = Spawned { child, port, dir, name: "redis-server" };
+    let child = command
+        .spawn()
+        .context("could not start redis-server (is it installed?)")?;
+    let spawned = Spawned {
+        child,
+        port,
+        dir,
+        name: "redis-server",
+    };
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     while tokio::time::Instant::now() < deadline {
         if redis_ping(port).await {
@@ -154,11 +171,16 @@ pub async fn spawn_redis() -> anyhow::Result<Spawned> {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    bail!("redis-server did not answer PING within 10 s:\n{}", spawned.log_tail())
+    bail!(
+        "redis-server did not answer PING within 10 s:\n{}",
+        spawned.log_tail()
+    )
 }
 
 async fn redis_ping(port: u16) -> bool {
-    let Ok(mut stream) = tokio::net::TcpStream::connect(("127.0.0.1", port)).await else { return false };
+    let Ok(mut stream) = tokio::net::TcpStream::connect(("127.0.0.1", port)).await else {
+        return false;
+    };
     if stream.write_all(b"PING\r\n").await.is_err() {
         return false;
     }
@@ -178,34 +200,61 @@ pub async fn spawn_server(options: ServerOptions<'_>) -> anyhow::Result<Spawned>
         .arg("serve")
         .env("CHOPHIEN_SERVER__LISTEN", format!("127.0.0.1:{port}"))
         .env("CHOPHIEN_AUTH__SECRET", options.secret)
-        .env("RUST_LOG", std::env::var("CHOPHIEN_LOADTEST_SERVER_LOG").unwrap_or_else(|_| "warn".into()));
+        .env(
+            "RUST_LOG",
+            std::env::var("CHOPHIEN_LOADTEST_SERVER_LOG").unwrap_or_else(|_| "warn".into()),
+        );
     for (name, value) in load_limits() {
         command.env(name, value);
     }
     if let Some(redis_port) = options.redis_port {
-        command
-            .env("CHOPHIEN_STORE__KIND", "redis")
-            .env("CHOPHIEN_STORE__REDIS_URL", format!("redis://127.0.0.1:{redis_port}/"));
+        command.env("CHOPHIEN_STORE__KIND", "redis").env(
+            "CHOPHIEN_STORE__REDIS_URL",
+            format!("redis://127.0.0.1:{redis_port}/"),
+        );
     }
     for (name, value) in &options.extra_env {
         command.env(name, value);
     }
-    command.stdout(Stdio::from(log.try_clone()?)).stderr(Stdio::from(log)).stdin(Stdio::null());
-    let child = command.spawn().with_context(|| format!("could not start {}", binary.display()))?;
-    let mut spawned = Spawned { child, port, dir, name: "chophien" };
+    command
+        .stdout(Stdio::from(log.try_clone()?))
+        .stderr(Stdio::from(log))
+        .stdin(Stdio::null());
+    let child = command
+        .spawn()
+        .with_context(|| format!("could not start {}", binary.display()))?;
+    let mut spawned = Spawned {
+        child,
+        port,
+        dir,
+        name: "chophien",
+    };
     let health = format!("http://127.0.0.1:{port}/healthz");
     let client = reqwest::Client::new();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     while tokio::time::Instant::now() < deadline {
         if let Ok(Some(status)) = spawned.child.try_wait() {
-            bail!("{} exited with {status} at start:\n{}", binary.display(), spawned.log_tail());
+            bail!(
+                "{} exited with {status} at start:\n{}",
+                binary.display(),
+                spawned.log_tail()
+            );
         }
-        if client.get(&health).send().await.is_ok_and(|r| r.status().is_success()) {
+        if client
+            .get(&health)
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
             return Ok(spawned);
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    bail!("{} did not become healthy within 20 s:\n{}", binary.display(), spawned.log_tail())
+    bail!(
+        "{} did not become healthy within 20 s:\n{}",
+        binary.display(),
+        spawned.log_tail()
+    )
 }
 
 /// Per-connection rate limits high enough that they never shape the load
@@ -241,7 +290,10 @@ pub fn vm_rss_bytes(pid: u32) -> anyhow::Result<u64> {
 /// Raise the open-file limit to its hard maximum: ten thousand sockets need
 /// more than the usual 1024. Spawned servers inherit the raised limit.
 pub fn raise_nofile_limit() -> anyhow::Result<u64> {
-    let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
     // SAFETY: getrlimit/setrlimit only read and write the struct we pass.
     unsafe {
         if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {

@@ -34,14 +34,27 @@ pub struct Minter {
 
 impl Minter {
     pub fn new(secret: &str) -> Minter {
-        Minter { key: EncodingKey::from_secret(secret.as_bytes()) }
+        Minter {
+            key: EncodingKey::from_secret(secret.as_bytes()),
+        }
     }
 
     /// A token for `sub` in `room` with `role` (`viewer`, `seller`, `admin`, …).
     pub fn token(&self, sub: &str, name: &str, room: &str, role: &str) -> anyhow::Result<String> {
         let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs();
-        let claims = Claims { sub, name, room, role, exp: now + TTL_SECS, iat: now };
-        Ok(jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.key)?)
+        let claims = Claims {
+            sub,
+            name,
+            room,
+            role,
+            exp: now + TTL_SECS,
+            iat: now,
+        };
+        Ok(jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            &claims,
+            &self.key,
+        )?)
     }
 
     /// An admin token for every room (`room: "*"`).

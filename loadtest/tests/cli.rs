@@ -3,12 +3,21 @@
 use std::process::Command;
 
 fn loadtest(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_chophien-loadtest")).args(args).output().unwrap()
+    Command::new(env!("CARGO_BIN_EXE_chophien-loadtest"))
+        .args(args)
+        .output()
+        .unwrap()
 }
 
 #[test]
 fn a_non_loopback_target_is_refused() {
-    let output = loadtest(&["chat", "--quick", "--no-progress", "--url", "http://10.1.2.3:8080"]);
+    let output = loadtest(&[
+        "chat",
+        "--quick",
+        "--no-progress",
+        "--url",
+        "http://10.1.2.3:8080",
+    ]);
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("only loopback addresses"), "{stderr}");
@@ -16,8 +25,17 @@ fn a_non_loopback_target_is_refused() {
 
 #[test]
 fn a_missing_server_binary_is_reported_clearly() {
-    let output = loadtest(&["join", "--quick", "--no-progress", "--server-bin", "/nonexistent/chophien"]);
+    let output = loadtest(&[
+        "join",
+        "--quick",
+        "--no-progress",
+        "--server-bin",
+        "/nonexistent/chophien",
+    ]);
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("/nonexistent/chophien does not exist"), "{stderr}");
+    assert!(
+        stderr.contains("/nonexistent/chophien does not exist"),
+        "{stderr}"
+    );
 }

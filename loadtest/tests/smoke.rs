@@ -49,7 +49,10 @@ fn run_quick(args: &[&str]) -> (Option<i32>, Value) {
             String::from_utf8_lossy(&output.stderr)
         )
     });
-    assert!(dir.path().join("report.md").is_file(), "the Markdown summary is written beside the JSON");
+    assert!(
+        dir.path().join("report.md").is_file(),
+        "the Markdown summary is written beside the JSON"
+    );
     let svg = std::fs::read_to_string(dir.path().join("report.svg")).unwrap();
     assert!(svg.starts_with("<svg"), "the chart is an SVG document");
     (output.status.code(), serde_json::from_str(&text).unwrap())
@@ -57,9 +60,15 @@ fn run_quick(args: &[&str]) -> (Option<i32>, Value) {
 
 fn assert_documented_fields(report: &Value, scenario: &str) {
     assert_eq!(report["scenario"], scenario);
-    assert!(report["throughput_per_s"].as_f64().unwrap() > 0.0, "{report}");
+    assert!(
+        report["throughput_per_s"].as_f64().unwrap() > 0.0,
+        "{report}"
+    );
     for field in ["p50", "p99", "p999", "max"] {
-        assert!(report["latency_ms"][field].is_number(), "latency_ms.{field} in {report}");
+        assert!(
+            report["latency_ms"][field].is_number(),
+            "latency_ms.{field} in {report}"
+        );
     }
     assert!(report["baselines"].is_array());
 }
@@ -93,5 +102,8 @@ fn flash_sale_quick_keeps_every_invariant() {
         assert_eq!(invariants[field], 0, "{field}: {invariants}");
     }
     assert_eq!(code, Some(0));
-    assert!(report["baselines"][0]["ratio"].as_f64().unwrap() > 0.0, "{report}");
+    assert!(
+        report["baselines"][0]["ratio"].as_f64().unwrap() > 0.0,
+        "{report}"
+    );
 }

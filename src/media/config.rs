@@ -124,7 +124,11 @@ impl MediaConfig {
     /// (disconnected, failed, keepalive) as durations.
     pub fn ice_timeouts(&self) -> (Duration, Duration, Duration) {
         let ms = |v: u64| Duration::from_millis(v.max(1));
-        (ms(self.ice_disconnected_timeout_ms), ms(self.ice_failed_timeout_ms), ms(self.ice_keepalive_interval_ms))
+        (
+            ms(self.ice_disconnected_timeout_ms),
+            ms(self.ice_failed_timeout_ms),
+            ms(self.ice_keepalive_interval_ms),
+        )
     }
 
     /// The configured port range, or `None` for ephemeral ports.
@@ -171,7 +175,9 @@ mod tests {
     fn a_half_set_port_range_is_rejected() {
         let config = parse(&format!("{BASE}\nudp_port_min = 40000\n"));
         assert!(matches!(config.validate(), Err(MediaError::Config(_))));
-        let config = parse(&format!("{BASE}\nudp_port_min = 40000\nudp_port_max = 40100\n"));
+        let config = parse(&format!(
+            "{BASE}\nudp_port_min = 40000\nudp_port_max = 40100\n"
+        ));
         config.validate().unwrap();
         assert_eq!(config.port_range(), Some((40000, 40100)));
     }

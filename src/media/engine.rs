@@ -16,7 +16,9 @@ use std::time::Instant;
 use rtc::interceptor::{Attribute, Interceptor, Packet, Slot, StreamInfo, TaggedPacket};
 use rtc::rtcp::payload_feedbacks::full_intra_request::FullIntraRequest;
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
-use rtc::rtp_transceiver::rtp_sender::{RTCPFeedback, RTCRtpCodec, RTCRtpCodecParameters, RtpCodecKind};
+use rtc::rtp_transceiver::rtp_sender::{
+    RTCPFeedback, RTCRtpCodec, RTCRtpCodecParameters, RtpCodecKind,
+};
 use rtc::sansio::Protocol;
 use webrtc::peer_connection::{
     register_default_interceptors, MediaEngine, PeerConnection, PeerConnectionBuilder,
@@ -37,10 +39,18 @@ const PT_VP8: u8 = 96;
 const PT_H264: u8 = 102;
 
 fn video_feedback() -> Vec<RTCPFeedback> {
-    [("goog-remb", ""), ("ccm", "fir"), ("nack", ""), ("nack", "pli")]
-        .into_iter()
-        .map(|(typ, parameter)| RTCPFeedback { typ: typ.into(), parameter: parameter.into() })
-        .collect()
+    [
+        ("goog-remb", ""),
+        ("ccm", "fir"),
+        ("nack", ""),
+        ("nack", "pli"),
+    ]
+    .into_iter()
+    .map(|(typ, parameter)| RTCPFeedback {
+        typ: typ.into(),
+        parameter: parameter.into(),
+    })
+    .collect()
 }
 
 /// Opus as browsers send it.
@@ -71,7 +81,9 @@ pub fn h264(profile: &str) -> RTCRtpCodec {
         mime_type: MIME_H264.into(),
         clock_rate: 90000,
         channels: 0,
-        sdp_fmtp_line: format!("level-asymmetry-allowed=1;packetization-mode=1;profile-level-id={profile}"),
+        sdp_fmtp_line: format!(
+            "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id={profile}"
+        ),
         rtcp_feedback: video_feedback(),
     }
 }
@@ -108,7 +120,13 @@ pub fn media_engine(video: &RTCRtpCodec) -> Result<MediaEngine, MediaError> {
     let mut engine = MediaEngine::default();
     let mut register = |codec: RTCRtpCodec, payload_type: u8, kind: RtpCodecKind| {
         engine
-            .register_codec(RTCRtpCodecParameters { rtp_codec: codec, payload_type }, kind)
+            .register_codec(
+                RTCRtpCodecParameters {
+                    rtp_codec: codec,
+                    payload_type,
+                },
+                kind,
+            )
             .map_err(MediaError::webrtc)
     };
     register(opus(), PT_OPUS, RtpCodecKind::Audio)?;
@@ -128,7 +146,8 @@ pub fn media_engine(video: &RTCRtpCodec) -> Result<MediaEngine, MediaError> {
 
 /// The crate's default interceptors plus [`KeyframeRequestMarker`], last.
 pub fn interceptors(engine: &mut MediaEngine) -> Result<Registry, MediaError> {
-    let registry = register_default_interceptors(Registry::new(), engine).map_err(MediaError::webrtc)?;
+    let registry =
+        register_default_interceptors(Registry::new(), engine).map_err(MediaError::webrtc)?;
     // After every other interceptor, so they have all seen the inbound RTCP.
     Ok(registry.with(Slot::from(14_000), KeyframeRequestMarker::default()))
 }
@@ -209,7 +228,8 @@ pub async fn build_peer_connection(
             .with_include_loopback_candidate(config.allow_loopback)
             .with_ice_timeouts(Some(disconnected), Some(failed), Some(keepalive));
         if !config.public_ip.is_empty() {
-            settings = settings.with_nat_1to1_ips(vec![config.public_ip.clone()], RTCIceCandidateType::Host);
+            settings = settings
+                .with_nat_1to1_ips(vec![config.public_ip.clone()], RTCIceCandidateType::Host);
         }
         let built = PeerConnectionBuilder::new()
             .with_configuration(RTCConfigurationBuilder::new().build())
@@ -260,8 +280,11 @@ impl Protocol<TaggedPacket, TaggedPacket, ()> for KeyframeRequestMarker {
 
     fn handle_read(&mut self, mut msg: TaggedPacket) -> Result<(), Self::Error> {
         if let Packet::Rtcp(packets) = &msg.message.packet {
-            let requests: Vec<Box<dyn rtc::rtcp::Packet>> =
-                packets.iter().filter(|p| is_keyframe_request(p.as_ref())).cloned().collect();
+            let requests: Vec<Box<dyn rtc::rtcp::Packet>> = packets
+                .iter()
+                .filter(|p| is_keyframe_request(p.as_ref()))
+                .cloned()
+                .collect();
             if requests.is_empty() {
                 return Ok(());
             }
@@ -302,23 +325,38 @@ mod tests {
 
     #[test]
     fn vp8_is_preferred_when_offered() {
-        assert_eq!(choose_video_codec(CHROME_LIKE, None).unwrap().mime_type, MIME_VP8);
+        assert_eq!(
+            choose_video_codec(CHROME_LIKE, None).unwrap().mime_type,
+            MIME_VP8
+        );
     }
 
     #[test]
     fn h264_is_accepted_when_it_is_the_only_video_codec() {
-        assert_eq!(choose_video_codec(H264_ONLY, None).unwrap().mime_type, MIME_H264);
+        assert_eq!(
+            choose_video_codec(H264_ONLY, None).unwrap().mime_type,
+            MIME_H264
+        );
     }
 
     #[test]
     fn the_rooms_current_codec_wins_when_the_new_offer_has_it() {
         let sticky = h264("42e01f");
-        assert_eq!(choose_video_codec(CHROME_LIKE, Some(&sticky)).unwrap().mime_type, MIME_H264);
+        assert_eq!(
+            choose_video_codec(CHROME_LIKE, Some(&sticky))
+                .unwrap()
+                .mime_type,
+            MIME_H264
+        );
     }
 
     #[test]
     fn an_offer_without_forwardable_video_has_no_codec() {
-        assert!(choose_video_codec("m=video 9 UDP/TLS/RTP/SAVPF 98\r\na=rtpmap:98 VP9/90000\r\n", None).is_none());
+        assert!(choose_video_codec(
+            "m=video 9 UDP/TLS/RTP/SAVPF 98\r\na=rtpmap:98 VP9/90000\r\n",
+            None
+        )
+        .is_none());
     }
 
     #[test]

@@ -43,7 +43,11 @@ struct Sent {
 
 impl SeqTsRewriter {
     pub fn new(clock_rate: u32) -> SeqTsRewriter {
-        SeqTsRewriter { clock_rate: clock_rate.max(1), offsets: None, last: None }
+        SeqTsRewriter {
+            clock_rate: clock_rate.max(1),
+            offsets: None,
+            last: None,
+        }
     }
 
     /// The next packet comes from a new source with its own numbering.
@@ -62,15 +66,24 @@ impl SeqTsRewriter {
                 let elapsed = now.saturating_duration_since(last.at);
                 let ticks = (elapsed.as_micros() * u128::from(self.clock_rate) / 1_000_000).max(1);
                 let next_ts = last.ts.wrapping_add(ticks as u32);
-                (last.seq.wrapping_add(1).wrapping_sub(seq), next_ts.wrapping_sub(ts))
+                (
+                    last.seq.wrapping_add(1).wrapping_sub(seq),
+                    next_ts.wrapping_sub(ts),
+                )
             }
         });
         let out = (seq.wrapping_add(seq_offset), ts.wrapping_add(ts_offset));
         // Track the newest packet only: a reordered older one must not pull
         // the continuation point back.
-        let newer = self.last.is_none_or(|last| (out.0.wrapping_sub(last.seq) as i16) > 0);
+        let newer = self
+            .last
+            .is_none_or(|last| (out.0.wrapping_sub(last.seq) as i16) > 0);
         if newer {
-            self.last = Some(Sent { seq: out.0, ts: out.1, at: now });
+            self.last = Some(Sent {
+                seq: out.0,
+                ts: out.1,
+                at: now,
+            });
         }
         out
     }
@@ -101,7 +114,11 @@ impl Fanout {
         let (tx, _) = broadcast::channel(capacity.max(1));
         Fanout {
             tx,
-            state: Mutex::new(FanoutState { source: 0, codec: None, rewriter: SeqTsRewriter::new(90000) }),
+            state: Mutex::new(FanoutState {
+                source: 0,
+                codec: None,
+                rewriter: SeqTsRewriter::new(90000),
+            }),
         }
     }
 
@@ -138,7 +155,11 @@ impl Fanout {
             if state.source != source || source == 0 {
                 return;
             }
-            let (seq, ts) = state.rewriter.rewrite(packet.header.sequence_number, packet.header.timestamp, Instant::now());
+            let (seq, ts) = state.rewriter.rewrite(
+                packet.header.sequence_number,
+                packet.header.timestamp,
+                Instant::now(),
+            );
             packet.header.sequence_number = seq;
             packet.header.timestamp = ts;
         }
@@ -173,7 +194,11 @@ pub struct ViewerQueue {
 
 impl ViewerQueue {
     pub fn new(fanout: &Fanout, keyframes: Option<Arc<KeyframeRequester>>) -> ViewerQueue {
-        ViewerQueue { rx: fanout.subscribe(), keyframes, skipped: 0 }
+        ViewerQueue {
+            rx: fanout.subscribe(),
+            keyframes,
+            skipped: 0,
+        }
     }
 
     /// The next packet, skipping ahead if this viewer fell behind; `None`
@@ -184,7 +209,11 @@ impl ViewerQueue {
                 Ok(packet) => return Some(packet),
                 Err(broadcast::error::RecvError::Lagged(n)) => {
                     self.skipped += n;
-                    tracing::debug!(skipped = n, total = self.skipped, "slow viewer skipped packets");
+                    tracing::debug!(
+                        skipped = n,
+                        total = self.skipped,
+                        "slow viewer skipped packets"
+                    );
                     if let Some(keyframes) = &self.keyframes {
                         keyframes.request();
                     }
@@ -231,7 +260,10 @@ impl KeyframeRequester {
                 }
                 let target = task.target.lock().clone();
                 if let Some((track, media_ssrc)) = target {
-                    let pli = PictureLossIndication { sender_ssrc: 0, media_ssrc };
+                    let pli = PictureLossIndication {
+                        sender_ssrc: 0,
+                        media_ssrc,
+                    };
                     if track.write_rtcp(vec![Box::new(pli)]).await.is_ok() {
                         task.sent.fetch_add(1, Ordering::Relaxed);
                     }
@@ -290,9 +322,16 @@ mod tests {
         rewriter.new_source(90000);
         let (seq, ts) = rewriter.rewrite(17, 123, start + Duration::from_millis(100));
         assert_eq!(seq, 0, "wraps to the packet after 65535");
-        assert_eq!(ts, 4_294_967_000u32.wrapping_add(9000), "100 ms at 90 kHz later");
+        assert_eq!(
+            ts,
+            4_294_967_000u32.wrapping_add(9000),
+            "100 ms at 90 kHz later"
+        );
         // The new source's own steps are kept.
-        assert_eq!(rewriter.rewrite(18, 3123, start + Duration::from_millis(130)), (1, ts.wrapping_add(3000)));
+        assert_eq!(
+            rewriter.rewrite(18, 3123, start + Duration::from_millis(130)),
+            (1, ts.wrapping_add(3000))
+        );
     }
 
     #[test]
@@ -346,7 +385,10 @@ mod tests {
         let mut rx = fanout.subscribe();
         fanout.begin_source(1, crate::media::engine::vp8());
         let mut packet = rtp::Packet::default();
-        packet.header.set_extension(3, bytes::Bytes::from_static(&[1, 2])).unwrap();
+        packet
+            .header
+            .set_extension(3, bytes::Bytes::from_static(&[1, 2]))
+            .unwrap();
         fanout.forward(1, packet);
         let header = rx.try_recv().unwrap().header;
         assert!(!header.extension && header.extensions.is_empty());

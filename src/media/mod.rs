@@ -55,7 +55,11 @@ pub struct IceCandidate {
     pub candidate: String,
     #[serde(rename = "sdpMid", default, skip_serializing_if = "Option::is_none")]
     pub sdp_mid: Option<String>,
-    #[serde(rename = "sdpMLineIndex", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "sdpMLineIndex",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub sdp_mline_index: Option<u16>,
 }
 
@@ -64,7 +68,10 @@ pub struct IceCandidate {
 pub enum MediaSignal {
     /// A server candidate found after the SDP was handed out. Send to the
     /// client as `{"type":"ice_candidate","target":..,"candidate":..}`.
-    IceCandidate { target: Target, candidate: IceCandidate },
+    IceCandidate {
+        target: Target,
+        candidate: IceCandidate,
+    },
     /// The connection failed for good and the SFU dropped it; the client
     /// should publish or subscribe again.
     ConnectionFailed { target: Target },
@@ -132,7 +139,9 @@ impl Drop for SfuInner {
     /// and sockets alive on the shared runtime, so rooms left open when the
     /// SFU goes away are closed here, in the background.
     fn drop(&mut self) {
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
         for (_, room) in std::mem::take(&mut self.rooms) {
             runtime.spawn(async move { room.close().await });
         }
@@ -160,7 +169,13 @@ impl Sfu {
         self.inner
             .rooms
             .entry(room_id.to_owned())
-            .or_insert_with(|| RoomMedia::new(room_id.to_owned(), self.inner.config.clone(), self.inner.ports.clone()))
+            .or_insert_with(|| {
+                RoomMedia::new(
+                    room_id.to_owned(),
+                    self.inner.config.clone(),
+                    self.inner.ports.clone(),
+                )
+            })
             .clone()
     }
 
@@ -203,7 +218,12 @@ impl Sfu {
     }
 
     /// Applies a viewer's answer to the offer from [`Sfu::subscribe`].
-    pub async fn subscriber_answer(&self, room_id: &str, participant: &str, answer_sdp: String) -> Result<(), MediaError> {
+    pub async fn subscriber_answer(
+        &self,
+        room_id: &str,
+        participant: &str,
+        answer_sdp: String,
+    ) -> Result<(), MediaError> {
         let room = self.existing_room(room_id).ok_or(MediaError::NoSession)?;
         subscriber::accept_answer(&room, participant, answer_sdp).await
     }
@@ -241,7 +261,9 @@ impl Sfu {
             sdp_mline_index: candidate.sdp_mline_index,
             ..Default::default()
         };
-        pc.add_ice_candidate(init).await.map_err(|e| MediaError::InvalidCandidate(e.to_string()))
+        pc.add_ice_candidate(init)
+            .await
+            .map_err(|e| MediaError::InvalidCandidate(e.to_string()))
     }
 
     /// Closes every connection of `participant` in the room (they left).
@@ -261,7 +283,8 @@ impl Sfu {
 
     /// Whether the room's seller media is flowing.
     pub fn is_live(&self, room_id: &str) -> bool {
-        self.existing_room(room_id).is_some_and(|room| *room.live.borrow())
+        self.existing_room(room_id)
+            .is_some_and(|room| *room.live.borrow())
     }
 
     /// Live/not-live changes of the room's stream, for `stream_state` events.
@@ -273,12 +296,14 @@ impl Sfu {
     /// Keyframe requests made for the room (viewer PLI/FIR, joins, lag), before
     /// rate limiting.
     pub fn keyframe_requests_received(&self, room_id: &str) -> u64 {
-        self.existing_room(room_id).map_or(0, |room| room.keyframes.requested())
+        self.existing_room(room_id)
+            .map_or(0, |room| room.keyframes.requested())
     }
 
     /// Keyframe requests sent to the room's publisher so far.
     pub fn keyframe_requests_sent(&self, room_id: &str) -> u64 {
-        self.existing_room(room_id).map_or(0, |room| room.keyframes.sent())
+        self.existing_room(room_id)
+            .map_or(0, |room| room.keyframes.sent())
     }
 
     /// Viewers with a connection in the room.

@@ -92,7 +92,10 @@ impl PeerConnectionEventHandler for PeerHandler {
                 sdp_mid: Some("0".into()),
                 sdp_mline_index: Some(0),
             };
-            let _ = self.signal_tx.try_send(MediaSignal::IceCandidate { target: self.target, candidate });
+            let _ = self.signal_tx.try_send(MediaSignal::IceCandidate {
+                target: self.target,
+                candidate,
+            });
         }
     }
 
@@ -105,7 +108,9 @@ impl PeerConnectionEventHandler for PeerHandler {
     async fn on_connection_state_change(&self, state: RTCPeerConnectionState) {
         tracing::debug!(target = ?self.target, %state, "media connection state");
         if state == RTCPeerConnectionState::Failed {
-            let _ = self.signal_tx.try_send(MediaSignal::ConnectionFailed { target: self.target });
+            let _ = self.signal_tx.try_send(MediaSignal::ConnectionFailed {
+                target: self.target,
+            });
         }
         if let Some(hook) = &self.on_state {
             hook(state);

@@ -12,8 +12,8 @@ use std::sync::Arc;
 use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
-use webrtc::peer_connection::RTCPeerConnectionState;
 use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
+use webrtc::peer_connection::RTCPeerConnectionState;
 use webrtc::peer_connection::RTCSessionDescription;
 
 use super::engine::{build_peer_connection, choose_video_codec, media_engine, vp8};
@@ -44,13 +44,31 @@ pub(crate) async fn publish(
         Some(track_sink(room, id, has_video, stop.clone())),
         Some(failure_hook(room, id)),
     );
-    let pc = build_peer_connection(&room.config, &room.ports, media_engine(&video)?, handler.clone()).await?;
+    let pc = build_peer_connection(
+        &room.config,
+        &room.ports,
+        media_engine(&video)?,
+        handler.clone(),
+    )
+    .await?;
     let session = Session { id, pc, stop };
 
     let negotiated = async {
-        session.pc.set_remote_description(offer).await.map_err(MediaError::invalid_sdp)?;
-        let answer = session.pc.create_answer(None).await.map_err(MediaError::webrtc)?;
-        session.pc.set_local_description(answer).await.map_err(MediaError::webrtc)?;
+        session
+            .pc
+            .set_remote_description(offer)
+            .await
+            .map_err(MediaError::invalid_sdp)?;
+        let answer = session
+            .pc
+            .create_answer(None)
+            .await
+            .map_err(MediaError::webrtc)?;
+        session
+            .pc
+            .set_local_description(answer)
+            .await
+            .map_err(MediaError::webrtc)?;
         handler.local_sdp(&*session.pc).await
     }
     .await;
@@ -70,7 +88,10 @@ pub(crate) async fn publish(
             // between must be offered this codec.
             room.video.set_codec(video);
         }
-        slot.replace(Publisher { participant: participant.to_owned(), session })
+        slot.replace(Publisher {
+            participant: participant.to_owned(),
+            session,
+        })
     };
     if let Some(previous) = previous {
         // The fan-outs already ignore it (current_source moved on); the stream
@@ -82,7 +103,12 @@ pub(crate) async fn publish(
 
 /// Spawns an ingest task for each track the publisher sends. The stream goes
 /// live with the first video packet (the first audio one if there is no video).
-fn track_sink(room: &Arc<RoomMedia>, source: u64, has_video: bool, stop: CancellationToken) -> TrackSink {
+fn track_sink(
+    room: &Arc<RoomMedia>,
+    source: u64,
+    has_video: bool,
+    stop: CancellationToken,
+) -> TrackSink {
     let room = Arc::downgrade(room);
     Box::new(move |track| {
         if let Some(room) = room.upgrade() {
@@ -119,9 +145,19 @@ fn failure_hook(room: &Arc<RoomMedia>, source: u64) -> StateHook {
 
 /// Reads one publisher track until it ends or the session closes, feeding the
 /// room's fan-out.
-async fn ingest(room: Arc<RoomMedia>, source: u64, track: Arc<dyn TrackRemote>, has_video: bool, stop: CancellationToken) {
-    let Some(ssrc) = track.ssrcs().await.first().copied() else { return };
-    let Some(codec) = track.codec(ssrc).await else { return };
+async fn ingest(
+    room: Arc<RoomMedia>,
+    source: u64,
+    track: Arc<dyn TrackRemote>,
+    has_video: bool,
+    stop: CancellationToken,
+) {
+    let Some(ssrc) = track.ssrcs().await.first().copied() else {
+        return;
+    };
+    let Some(codec) = track.codec(ssrc).await else {
+        return;
+    };
     let kind = track.kind().await;
     if room.current_source.load(Ordering::SeqCst) != source {
         return;

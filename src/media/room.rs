@@ -79,7 +79,11 @@ pub(crate) fn next_session_id() -> u64 {
 }
 
 impl RoomMedia {
-    pub(crate) fn new(id: String, config: Arc<MediaConfig>, ports: Arc<PortCursor>) -> Arc<RoomMedia> {
+    pub(crate) fn new(
+        id: String,
+        config: Arc<MediaConfig>,
+        ports: Arc<PortCursor>,
+    ) -> Arc<RoomMedia> {
         let stop = CancellationToken::new();
         Arc::new(RoomMedia {
             keyframes: KeyframeRequester::start(config.keyframe_min_interval(), stop.clone()),
@@ -99,17 +103,23 @@ impl RoomMedia {
     /// Marks the stream live if `source` is still the current publisher.
     pub(crate) fn media_started(&self, source: u64) {
         if self.current_source.load(Ordering::SeqCst) == source {
-            self.live.send_if_modified(|live| !std::mem::replace(live, true));
+            self.live
+                .send_if_modified(|live| !std::mem::replace(live, true));
         }
     }
 
     /// Detaches the fan-outs from `source` and marks the stream not live.
     pub(crate) fn source_ended(&self, source: u64) {
-        if self.current_source.compare_exchange(source, 0, Ordering::SeqCst, Ordering::SeqCst).is_ok() {
+        if self
+            .current_source
+            .compare_exchange(source, 0, Ordering::SeqCst, Ordering::SeqCst)
+            .is_ok()
+        {
             self.video.end_source(source);
             self.audio.end_source(source);
             self.keyframes.clear_target();
-            self.live.send_if_modified(|live| std::mem::replace(live, false));
+            self.live
+                .send_if_modified(|live| std::mem::replace(live, false));
         }
     }
 
@@ -137,7 +147,9 @@ impl RoomMedia {
         let removed = {
             let mut subscribers = self.subscribers.lock().await;
             match subscribers.get(participant) {
-                Some(s) if only.is_none_or(|id| s.session.id == id) => subscribers.remove(participant),
+                Some(s) if only.is_none_or(|id| s.session.id == id) => {
+                    subscribers.remove(participant)
+                }
                 _ => None,
             }
         };
@@ -153,7 +165,13 @@ impl RoomMedia {
     /// Closes every connection and stops the room's tasks.
     pub(crate) async fn close(&self) {
         self.remove_publisher(None).await;
-        let subscribers: Vec<Subscriber> = self.subscribers.lock().await.drain().map(|(_, s)| s).collect();
+        let subscribers: Vec<Subscriber> = self
+            .subscribers
+            .lock()
+            .await
+            .drain()
+            .map(|(_, s)| s)
+            .collect();
         for subscriber in subscribers {
             subscriber.session.close().await;
         }

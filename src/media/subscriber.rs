@@ -10,7 +10,9 @@
 
 use std::sync::Arc;
 
-use rtc::rtp_transceiver::rtp_sender::{RTCRtpCodec, RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind};
+use rtc::rtp_transceiver::rtp_sender::{
+    RTCRtpCodec, RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind,
+};
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
@@ -39,15 +41,36 @@ pub(crate) async fn subscribe(
     let connected = watch::channel(false).0;
     let hook = state_hook(room, participant, id, connected.clone());
     let handler = PeerHandler::new(Target::Subscribe, signal_tx, None, Some(hook));
-    let pc = build_peer_connection(&room.config, &room.ports, media_engine(&video_codec)?, handler.clone()).await?;
-    let session = Session { id, pc, stop: CancellationToken::new() };
+    let pc = build_peer_connection(
+        &room.config,
+        &room.ports,
+        media_engine(&video_codec)?,
+        handler.clone(),
+    )
+    .await?;
+    let session = Session {
+        id,
+        pc,
+        stop: CancellationToken::new(),
+    };
 
     let offered = async {
-        for (kind, codec) in [(RtpCodecKind::Audio, opus()), (RtpCodecKind::Video, video_codec.clone())] {
+        for (kind, codec) in [
+            (RtpCodecKind::Audio, opus()),
+            (RtpCodecKind::Video, video_codec.clone()),
+        ] {
             add_outgoing_track(room, &session, kind, codec, connected.subscribe()).await?;
         }
-        let offer = session.pc.create_offer(None).await.map_err(MediaError::webrtc)?;
-        session.pc.set_local_description(offer).await.map_err(MediaError::webrtc)?;
+        let offer = session
+            .pc
+            .create_offer(None)
+            .await
+            .map_err(MediaError::webrtc)?;
+        session
+            .pc
+            .set_local_description(offer)
+            .await
+            .map_err(MediaError::webrtc)?;
         handler.local_sdp(&*session.pc).await
     }
     .await;
@@ -59,7 +82,11 @@ pub(crate) async fn subscribe(
         }
     };
 
-    let previous = room.subscribers.lock().await.insert(participant.to_owned(), Subscriber { session });
+    let previous = room
+        .subscribers
+        .lock()
+        .await
+        .insert(participant.to_owned(), Subscriber { session });
     if let Some(previous) = previous {
         previous.session.close().await;
     }
@@ -67,20 +94,31 @@ pub(crate) async fn subscribe(
 }
 
 /// Applies the viewer's answer; forwarding starts once the connection is up.
-pub(crate) async fn accept_answer(room: &RoomMedia, participant: &str, answer_sdp: String) -> Result<(), MediaError> {
+pub(crate) async fn accept_answer(
+    room: &RoomMedia,
+    participant: &str,
+    answer_sdp: String,
+) -> Result<(), MediaError> {
     let answer = RTCSessionDescription::answer(answer_sdp).map_err(MediaError::invalid_sdp)?;
     let pc = {
         let subscribers = room.subscribers.lock().await;
         let subscriber = subscribers.get(participant).ok_or(MediaError::NoSession)?;
         Arc::clone(&subscriber.session.pc)
     };
-    pc.set_remote_description(answer).await.map_err(MediaError::invalid_sdp)
+    pc.set_remote_description(answer)
+        .await
+        .map_err(MediaError::invalid_sdp)
 }
 
 /// Starts forwarding when the connection is up (DTLS done, so the first
 /// keyframe is not sent into a transport that cannot carry it yet); on
 /// failure, removes the viewer if this is still their session.
-fn state_hook(room: &Arc<RoomMedia>, participant: &str, id: u64, connected: watch::Sender<bool>) -> StateHook {
+fn state_hook(
+    room: &Arc<RoomMedia>,
+    participant: &str,
+    id: u64,
+    connected: watch::Sender<bool>,
+) -> StateHook {
     let room = Arc::downgrade(room);
     let participant = participant.to_owned();
     Box::new(move |state| {
@@ -114,16 +152,38 @@ async fn add_outgoing_track(
         format!("chophien-{kind}"),
         kind,
         vec![RTCRtpEncodingParameters {
-            rtp_coding_parameters: RTCRtpCodingParameters { ssrc: Some(ssrc), ..Default::default() },
+            rtp_coding_parameters: RTCRtpCodingParameters {
+                ssrc: Some(ssrc),
+                ..Default::default()
+            },
             codec: codec.clone(),
             ..Default::default()
         }],
     )));
-    let sender = session.pc.add_track(Arc::clone(&track) as Arc<dyn TrackLocal>).await.map_err(MediaError::webrtc)?;
-    let out = Outgoing { track: Arc::clone(&track), sender, ssrc, kind, mime: codec.mime_type };
-    tokio::spawn(forward(Arc::clone(room), out, connected, session.stop.clone()));
+    let sender = session
+        .pc
+        .add_track(Arc::clone(&track) as Arc<dyn TrackLocal>)
+        .await
+        .map_err(MediaError::webrtc)?;
+    let out = Outgoing {
+        track: Arc::clone(&track),
+        sender,
+        ssrc,
+        kind,
+        mime: codec.mime_type,
+    };
+    tokio::spawn(forward(
+        Arc::clone(room),
+        out,
+        connected,
+        session.stop.clone(),
+    ));
     if kind == RtpCodecKind::Video {
-        tokio::spawn(relay_keyframe_requests(Arc::clone(&room.keyframes), track, session.stop.clone()));
+        tokio::spawn(relay_keyframe_requests(
+            Arc::clone(&room.keyframes),
+            track,
+            session.stop.clone(),
+        ));
     }
     Ok(())
 }
@@ -142,7 +202,12 @@ struct Outgoing {
 /// Forwards the room's fan-out into one viewer track, from the moment the
 /// viewer's connection is up until the session ends. A lagging viewer skips
 /// what it missed and gets a keyframe request.
-async fn forward(room: Arc<RoomMedia>, out: Outgoing, mut connected: watch::Receiver<bool>, stop: CancellationToken) {
+async fn forward(
+    room: Arc<RoomMedia>,
+    out: Outgoing,
+    mut connected: watch::Receiver<bool>,
+    stop: CancellationToken,
+) {
     tokio::select! {
         _ = stop.cancelled() => return,
         result = connected.wait_for(|up| *up) => if result.is_err() { return },
@@ -178,7 +243,9 @@ async fn forward(room: Arc<RoomMedia>, out: Outgoing, mut connected: watch::Rece
         let Some(mut packet) = received else { break };
         if source_ssrc != Some(packet.header.ssrc) {
             source_ssrc = Some(packet.header.ssrc);
-            codec_matches = fanout.codec().is_none_or(|c| c.mime_type.eq_ignore_ascii_case(&out.mime));
+            codec_matches = fanout
+                .codec()
+                .is_none_or(|c| c.mime_type.eq_ignore_ascii_case(&out.mime));
         }
         if !codec_matches {
             continue;
@@ -195,7 +262,11 @@ async fn forward(room: Arc<RoomMedia>, out: Outgoing, mut connected: watch::Rece
 }
 
 /// Relays a viewer's PLI/FIR to the room's (rate-limited) keyframe requester.
-async fn relay_keyframe_requests(keyframes: Arc<KeyframeRequester>, track: Arc<TrackLocalStaticRTP>, stop: CancellationToken) {
+async fn relay_keyframe_requests(
+    keyframes: Arc<KeyframeRequester>,
+    track: Arc<TrackLocalStaticRTP>,
+    stop: CancellationToken,
+) {
     loop {
         let event = tokio::select! {
             _ = stop.cancelled() => break,

@@ -13,7 +13,10 @@ pub struct ReplayBuffer {
 
 impl ReplayBuffer {
     pub fn new(capacity: usize) -> ReplayBuffer {
-        ReplayBuffer { frames: VecDeque::with_capacity(capacity.min(1024)), capacity }
+        ReplayBuffer {
+            frames: VecDeque::with_capacity(capacity.min(1024)),
+            capacity,
+        }
     }
 
     pub fn push(&mut self, frame: Frame) {
@@ -40,7 +43,13 @@ impl ReplayBuffer {
         if last_seq + 1 < oldest {
             return None;
         }
-        Some(self.frames.iter().filter(|f| f.seq > last_seq).cloned().collect())
+        Some(
+            self.frames
+                .iter()
+                .filter(|f| f.seq > last_seq)
+                .cloned()
+                .collect(),
+        )
     }
 }
 
@@ -52,7 +61,10 @@ mod tests {
     fn buffer_with(seqs: std::ops::RangeInclusive<u64>, capacity: usize) -> ReplayBuffer {
         let mut b = ReplayBuffer::new(capacity);
         for seq in seqs {
-            b.push(Frame { seq, json: Utf8Bytes::from_static("{}") });
+            b.push(Frame {
+                seq,
+                json: Utf8Bytes::from_static("{}"),
+            });
         }
         b
     }

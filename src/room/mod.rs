@@ -37,8 +37,8 @@ use crate::protocol::{
 };
 
 use history::ReplayBuffer;
-use sale_view::SaleView;
 pub use registry::{NewRoom, RoomRegistry, RoomSettings};
+use sale_view::SaleView;
 pub use state::{Actor, Now, RoomLimits, RoomState};
 
 /// Why a room refused a request. Each maps to one stable [`ErrorCode`].
@@ -237,24 +237,39 @@ impl Room {
         // Subscribing under the lock that also guards publishing means no
         // event falls between the snapshot and the stream, and none arrives twice.
         let events = self.channel.subscribe();
-        let me = Me { user_id: actor.user_id.clone(), name: actor.name.clone(), role: actor.role };
-        let replay = last_seq.and_then(|last| inner.history.since(last, inner.seq).map(|f| (last, f)));
+        let me = Me {
+            user_id: actor.user_id.clone(),
+            name: actor.name.clone(),
+            role: actor.role,
+        };
+        let replay =
+            last_seq.and_then(|last| inner.history.since(last, inner.seq).map(|f| (last, f)));
         let initial = match replay {
             Some((last, frames)) => {
-                let resumed = DirectEvent::Resumed { from_seq: last + 1, to_seq: inner.seq, me };
+                let resumed = DirectEvent::Resumed {
+                    from_seq: last + 1,
+                    to_seq: inner.seq,
+                    me,
+                };
                 let mut initial = Vec::with_capacity(frames.len() + 1);
                 initial.push(to_json(&resumed));
                 initial.extend(frames.into_iter().map(|f| f.json));
                 initial
             }
-            None => vec![to_json(&DirectEvent::Snapshot(Box::new(inner.snapshot(me, &self.ice_servers))))],
+            None => vec![to_json(&DirectEvent::Snapshot(Box::new(
+                inner.snapshot(me, &self.ice_servers),
+            )))],
         };
         let member_id = inner.next_member_id;
         inner.next_member_id += 1;
         let kicked = CancellationToken::new();
         inner.members.insert(
             member_id,
-            Member { user_id: actor.user_id.clone(), role: actor.role, kicked: kicked.clone() },
+            Member {
+                user_id: actor.user_id.clone(),
+                role: actor.role,
+                kicked: kicked.clone(),
+            },
         );
         Ok(Membership {
             initial,
@@ -262,7 +277,10 @@ impl Room {
             kicked,
             room_closed: self.closed.clone(),
             seq: inner.seq,
-            guard: MemberGuard { room: Arc::clone(self), member_id },
+            guard: MemberGuard {
+                room: Arc::clone(self),
+                member_id,
+            },
         })
     }
 
@@ -355,7 +373,8 @@ impl Room {
 
     /// Count hearts; they go out in the next `hearts` event.
     pub fn heart(&self, count: u32) {
-        self.hearts_pending.fetch_add(u64::from(count), Ordering::Relaxed);
+        self.hearts_pending
+            .fetch_add(u64::from(count), Ordering::Relaxed);
     }
 
     /// End the room for everyone. Idempotent.
@@ -428,7 +447,10 @@ impl Room {
     fn publish(&self, inner: &mut Inner, event: RoomEvent) {
         inner.seq += 1;
         let seq = inner.seq;
-        let frame = Frame { seq, json: to_json(&SequencedEvent { seq, event }) };
+        let frame = Frame {
+            seq,
+            json: to_json(&SequencedEvent { seq, event }),
+        };
         inner.history.push(frame.clone());
         self.channel.publish(frame);
     }
@@ -436,7 +458,10 @@ impl Room {
 
 impl Inner {
     fn viewer_count(&self) -> u64 {
-        self.members.values().filter(|m| m.role == Role::Viewer).count() as u64
+        self.members
+            .values()
+            .filter(|m| m.role == Role::Viewer)
+            .count() as u64
     }
 
     fn snapshot(&self, me: Me, ice_servers: &[IceServer]) -> Snapshot {
@@ -466,7 +491,9 @@ pub fn to_json<T: Serialize>(value: &T) -> Utf8Bytes {
         Ok(json) => Utf8Bytes::from(json),
         Err(error) => {
             tracing::error!(%error, "could not serialize a protocol value");
-            Utf8Bytes::from_static(r#"{"type":"error","code":"internal","message":"serialization failed"}"#)
+            Utf8Bytes::from_static(
+                r#"{"type":"error","code":"internal","message":"serialization failed"}"#,
+            )
         }
     }
 }

@@ -57,7 +57,11 @@ pub struct RoomRegistry {
 
 impl RoomRegistry {
     pub fn new(bus: Arc<dyn RoomBus>, settings: RoomSettings) -> RoomRegistry {
-        RoomRegistry { rooms: DashMap::new(), bus, settings }
+        RoomRegistry {
+            rooms: DashMap::new(),
+            bus,
+            settings,
+        }
     }
 
     /// Open a room in status `scheduled`. Must run inside a Tokio runtime
@@ -69,11 +73,15 @@ impl RoomRegistry {
         };
         let title = new.title.trim();
         if title.is_empty() || title.chars().count() > 200 {
-            return Err(RoomError::InvalidValue("a title has 1 to 200 characters".into()));
+            return Err(RoomError::InvalidValue(
+                "a title has 1 to 200 characters".into(),
+            ));
         }
         let seller_name = new.seller_name.trim();
         if seller_name.is_empty() || seller_name.chars().count() > 100 {
-            return Err(RoomError::InvalidValue("a seller name has 1 to 100 characters".into()));
+            return Err(RoomError::InvalidValue(
+                "a seller name has 1 to 100 characters".into(),
+            ));
         }
         let info = RoomInfo {
             id: id.clone(),
@@ -109,7 +117,11 @@ impl RoomRegistry {
     pub fn list(&self) -> Vec<RoomInfo> {
         let rooms: Vec<Arc<Room>> = self.rooms.iter().map(|r| Arc::clone(&r)).collect();
         let mut infos: Vec<RoomInfo> = rooms.iter().map(|r| r.info()).collect();
-        infos.sort_by(|a, b| b.created_at.cmp(&a.created_at).then_with(|| a.id.cmp(&b.id)));
+        infos.sort_by(|a, b| {
+            b.created_at
+                .cmp(&a.created_at)
+                .then_with(|| a.id.cmp(&b.id))
+        });
         infos
     }
 
@@ -138,7 +150,9 @@ impl RoomRegistry {
 pub fn validate_room_id(id: &str) -> Result<String, RoomError> {
     let ok = !id.is_empty()
         && id.len() <= 64
-        && id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
     if ok {
         Ok(id.to_owned())
     } else {
@@ -158,21 +172,35 @@ mod tests {
     }
 
     fn new_room(id: &str) -> NewRoom {
-        NewRoom { id: Some(id.into()), title: "Phiên chợ".into(), seller_name: "Chị Hoa".into(), products: vec![] }
+        NewRoom {
+            id: Some(id.into()),
+            title: "Phiên chợ".into(),
+            seller_name: "Chị Hoa".into(),
+            products: vec![],
+        }
     }
 
     #[tokio::test]
     async fn a_room_id_is_taken_once() {
         let rooms = registry();
         rooms.create(new_room("tra")).unwrap();
-        assert_eq!(rooms.create(new_room("tra")).err(), Some(RoomError::AlreadyExists));
+        assert_eq!(
+            rooms.create(new_room("tra")).err(),
+            Some(RoomError::AlreadyExists)
+        );
     }
 
     #[tokio::test]
     async fn room_ids_must_be_url_safe() {
         let rooms = registry();
-        assert!(matches!(rooms.create(new_room("Trà Xanh")), Err(RoomError::InvalidValue(_))));
-        assert!(matches!(rooms.create(new_room("")), Err(RoomError::InvalidValue(_))));
+        assert!(matches!(
+            rooms.create(new_room("Trà Xanh")),
+            Err(RoomError::InvalidValue(_))
+        ));
+        assert!(matches!(
+            rooms.create(new_room("")),
+            Err(RoomError::InvalidValue(_))
+        ));
     }
 
     #[tokio::test]
@@ -182,6 +210,9 @@ mod tests {
         let info = rooms.close("tra", "bye").unwrap();
         assert_eq!(info.status, RoomStatus::Ended);
         assert_eq!(rooms.list()[0].status, RoomStatus::Ended);
-        assert_eq!(rooms.close("nope", "bye").err(), Some(RoomError::RoomNotFound));
+        assert_eq!(
+            rooms.close("nope", "bye").err(),
+            Some(RoomError::RoomNotFound)
+        );
     }
 }

@@ -30,9 +30,14 @@ impl SaleView {
     pub fn refresh(&mut self, fresh: SaleInfo) -> Option<RoomEvent> {
         let current = self.sale.as_mut().filter(|s| s.id == fresh.id)?;
         let event = if current.state != fresh.state || current.ends_at != fresh.ends_at {
-            RoomEvent::SaleUpdated { sale: fresh.clone() }
+            RoomEvent::SaleUpdated {
+                sale: fresh.clone(),
+            }
         } else if current.remaining != fresh.remaining {
-            RoomEvent::SaleStock { sale_id: fresh.id.clone(), remaining: fresh.remaining }
+            RoomEvent::SaleStock {
+                sale_id: fresh.id.clone(),
+                remaining: fresh.remaining,
+            }
         } else {
             return None;
         };
@@ -55,7 +60,9 @@ impl SaleView {
 
     /// Is a sale scheduled, live or sold out (so another may not start)?
     pub fn is_running(&self) -> bool {
-        self.sale.as_ref().is_some_and(|s| s.state != SaleState::Ended)
+        self.sale
+            .as_ref()
+            .is_some_and(|s| s.state != SaleState::Ended)
     }
 }
 
@@ -84,7 +91,13 @@ mod tests {
         let mut view = SaleView::default();
         view.replace(sale("s1", SaleState::Live, 10));
         let event = view.refresh(sale("s1", SaleState::Live, 7));
-        assert_eq!(event, Some(RoomEvent::SaleStock { sale_id: "s1".into(), remaining: 7 }));
+        assert_eq!(
+            event,
+            Some(RoomEvent::SaleStock {
+                sale_id: "s1".into(),
+                remaining: 7
+            })
+        );
         assert_eq!(view.refresh(sale("s1", SaleState::Live, 7)), None);
     }
 
@@ -93,7 +106,9 @@ mod tests {
         let mut view = SaleView::default();
         view.replace(sale("s1", SaleState::Live, 1));
         let event = view.refresh(sale("s1", SaleState::SoldOut, 0));
-        assert!(matches!(event, Some(RoomEvent::SaleUpdated { sale }) if sale.state == SaleState::SoldOut));
+        assert!(
+            matches!(event, Some(RoomEvent::SaleUpdated { sale }) if sale.state == SaleState::SoldOut)
+        );
     }
 
     #[test]

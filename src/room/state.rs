@@ -84,7 +84,10 @@ pub struct Now {
 
 impl Now {
     pub fn current() -> Now {
-        Now { wall: crate::clock::unix_millis(), mono: Instant::now() }
+        Now {
+            wall: crate::clock::unix_millis(),
+            mono: Instant::now(),
+        }
     }
 }
 
@@ -115,7 +118,10 @@ impl RoomState {
     }
 
     pub fn pinned_product(&self) -> Option<&Product> {
-        self.info.pinned_product_id.as_deref().and_then(|id| self.product(id))
+        self.info
+            .pinned_product_id
+            .as_deref()
+            .and_then(|id| self.product(id))
     }
 
     /// Apply one request. Every check comes before any change, so a failed
@@ -138,7 +144,9 @@ impl RoomState {
                     return Err(RoomError::InvalidState("the room is already live".into()));
                 }
                 self.info.status = RoomStatus::Live;
-                Ok(vec![RoomEvent::RoomStatus { status: RoomStatus::Live }])
+                Ok(vec![RoomEvent::RoomStatus {
+                    status: RoomStatus::Live,
+                }])
             }
             M::EndLive => {
                 require(actor, Action::HostLive)?;
@@ -146,9 +154,13 @@ impl RoomState {
             }
             M::AddProduct { product } => {
                 require(actor, Action::ManageProducts)?;
-                self.add_product(product).map(|p| vec![RoomEvent::ProductUpserted { product: p }])
+                self.add_product(product)
+                    .map(|p| vec![RoomEvent::ProductUpserted { product: p }])
             }
-            M::UpdateProduct { product_id, changes } => {
+            M::UpdateProduct {
+                product_id,
+                changes,
+            } => {
                 require(actor, Action::ManageProducts)?;
                 self.update_product(product_id, changes)
             }
@@ -161,7 +173,9 @@ impl RoomState {
                     self.info.pinned_product_id = None;
                     events.push(RoomEvent::ProductUnpinned);
                 }
-                events.push(RoomEvent::ProductRemoved { product_id: product_id.clone() });
+                events.push(RoomEvent::ProductRemoved {
+                    product_id: product_id.clone(),
+                });
                 Ok(events)
             }
             M::PinProduct { product_id } => {
@@ -185,7 +199,9 @@ impl RoomState {
                     .position(|m| m.id == *message_id)
                     .ok_or(RoomError::MessageNotFound)?;
                 self.chat.remove(index);
-                Ok(vec![RoomEvent::MessageDeleted { message_id: *message_id }])
+                Ok(vec![RoomEvent::MessageDeleted {
+                    message_id: *message_id,
+                }])
             }
             M::MuteUser { user_id, minutes } => {
                 require(actor, Action::Moderate)?;
@@ -197,12 +213,17 @@ impl RoomState {
                 }
                 let until = now.wall + u64::from(*minutes) * 60_000;
                 self.muted.insert(user_id.clone(), until);
-                Ok(vec![RoomEvent::UserMuted { user_id: user_id.clone(), until }])
+                Ok(vec![RoomEvent::UserMuted {
+                    user_id: user_id.clone(),
+                    until,
+                }])
             }
             M::UnmuteUser { user_id } => {
                 require(actor, Action::Moderate)?;
                 self.muted.remove(user_id);
-                Ok(vec![RoomEvent::UserUnmuted { user_id: user_id.clone() }])
+                Ok(vec![RoomEvent::UserUnmuted {
+                    user_id: user_id.clone(),
+                }])
             }
             M::BanUser { user_id } => {
                 require(actor, Action::Moderate)?;
@@ -210,7 +231,9 @@ impl RoomState {
                     return Err(RoomError::InvalidValue("you cannot ban yourself".into()));
                 }
                 self.banned.insert(user_id.clone());
-                Ok(vec![RoomEvent::UserBanned { user_id: user_id.clone() }])
+                Ok(vec![RoomEvent::UserBanned {
+                    user_id: user_id.clone(),
+                }])
             }
             M::SetSlowMode { seconds } => {
                 require(actor, Action::Moderate)?;
@@ -221,7 +244,9 @@ impl RoomState {
                     )));
                 }
                 self.settings.slow_mode_seconds = *seconds;
-                Ok(vec![RoomEvent::SettingsChanged { settings: self.settings.clone() }])
+                Ok(vec![RoomEvent::SettingsChanged {
+                    settings: self.settings.clone(),
+                }])
             }
             M::SetBannedWords { words } => {
                 require(actor, Action::Moderate)?;
@@ -264,8 +289,12 @@ impl RoomState {
         }
         self.info.status = RoomStatus::Ended;
         vec![
-            RoomEvent::RoomStatus { status: RoomStatus::Ended },
-            RoomEvent::RoomClosed { reason: reason.to_owned() },
+            RoomEvent::RoomStatus {
+                status: RoomStatus::Ended,
+            },
+            RoomEvent::RoomClosed {
+                reason: reason.to_owned(),
+            },
         ]
     }
 
@@ -292,7 +321,9 @@ impl RoomState {
             if let Some(last) = self.last_message_at.get(&actor.user_id) {
                 let next_allowed = *last + slow;
                 if next_allowed > now.mono {
-                    return Err(RoomError::SlowMode { retry_after: next_allowed - now.mono });
+                    return Err(RoomError::SlowMode {
+                        retry_after: next_allowed - now.mono,
+                    });
                 }
             }
         }
@@ -325,7 +356,11 @@ impl RoomState {
                 self.limits.max_products
             )));
         }
-        validate_product_fields(Some(&new.name), new.image_url.as_deref(), Some(new.price_vnd))?;
+        validate_product_fields(
+            Some(&new.name),
+            new.image_url.as_deref(),
+            Some(new.price_vnd),
+        )?;
         let product = Product {
             id: format!("p{}", self.next_product_id),
             name: new.name.trim().to_owned(),
@@ -345,7 +380,11 @@ impl RoomState {
         changes: &ProductChanges,
     ) -> Result<Vec<RoomEvent>, RoomError> {
         let index = self.product_index(product_id)?;
-        validate_product_fields(changes.name.as_deref(), changes.image_url.as_deref(), changes.price_vnd)?;
+        validate_product_fields(
+            changes.name.as_deref(),
+            changes.image_url.as_deref(),
+            changes.price_vnd,
+        )?;
         let product = &mut self.products[index];
         if let Some(name) = &changes.name {
             product.name = name.trim().to_owned();
@@ -363,7 +402,9 @@ impl RoomState {
             product.image_url = (!url.is_empty()).then(|| url.clone());
         }
         let product = product.clone();
-        let mut events = vec![RoomEvent::ProductUpserted { product: product.clone() }];
+        let mut events = vec![RoomEvent::ProductUpserted {
+            product: product.clone(),
+        }];
         if self.info.pinned_product_id.as_deref() == Some(product_id) {
             events.push(RoomEvent::ProductPinned { product });
         }
@@ -371,7 +412,10 @@ impl RoomState {
     }
 
     fn product_index(&self, id: &str) -> Result<usize, RoomError> {
-        self.products.iter().position(|p| p.id == id).ok_or(RoomError::ProductNotFound)
+        self.products
+            .iter()
+            .position(|p| p.id == id)
+            .ok_or(RoomError::ProductNotFound)
     }
 }
 
@@ -387,7 +431,9 @@ fn validate_product_fields(
     if let Some(name) = name {
         let len = name.trim().chars().count();
         if len == 0 || len > 120 {
-            return Err(RoomError::InvalidValue("a product name has 1 to 120 characters".into()));
+            return Err(RoomError::InvalidValue(
+                "a product name has 1 to 120 characters".into(),
+            ));
         }
     }
     if let Some(price) = price {
@@ -400,7 +446,9 @@ fn validate_product_fields(
     if let Some(url) = image_url {
         let ok = url.is_empty()
             || (url.len() <= 2048
-                && (url.starts_with("https://") || url.starts_with("http://") || url.starts_with('/')));
+                && (url.starts_with("https://")
+                    || url.starts_with("http://")
+                    || url.starts_with('/')));
         if !ok {
             return Err(RoomError::InvalidValue(
                 "image_url must be an http(s) URL or a path on this server".into(),
@@ -440,11 +488,22 @@ mod tests {
             stock: 5,
             image_url: None,
         };
-        RoomState::new(info, vec![product], RoomLimits { chat_history: 3, ..Default::default() })
+        RoomState::new(
+            info,
+            vec![product],
+            RoomLimits {
+                chat_history: 3,
+                ..Default::default()
+            },
+        )
     }
 
     fn actor(role: Role) -> Actor {
-        Actor { user_id: format!("{role:?}"), name: "n".into(), role }
+        Actor {
+            user_id: format!("{role:?}"),
+            name: "n".into(),
+            role,
+        }
     }
 
     fn chat(text: &str) -> ClientMessage {
@@ -452,7 +511,10 @@ mod tests {
     }
 
     fn at(now: Now, secs: u64) -> Now {
-        Now { wall: now.wall + secs * 1000, mono: now.mono + Duration::from_secs(secs) }
+        Now {
+            wall: now.wall + secs * 1000,
+            mono: now.mono + Duration::from_secs(secs),
+        }
     }
 
     #[test]
@@ -460,7 +522,8 @@ mod tests {
         let mut s = state();
         let now = Now::current();
         for i in 0..5 {
-            s.apply(&actor(Role::Viewer), &chat(&format!("m{i}")), now).unwrap();
+            s.apply(&actor(Role::Viewer), &chat(&format!("m{i}")), now)
+                .unwrap();
         }
         let texts: Vec<_> = s.chat.iter().map(|m| m.text.as_str()).collect();
         assert_eq!(texts, ["m2", "m3", "m4"]);
@@ -469,8 +532,12 @@ mod tests {
     #[test]
     fn viewers_cannot_pin_products() {
         let mut s = state();
-        let pin = ClientMessage::PinProduct { product_id: "p1".into() };
-        let err = s.apply(&actor(Role::Viewer), &pin, Now::current()).unwrap_err();
+        let pin = ClientMessage::PinProduct {
+            product_id: "p1".into(),
+        };
+        let err = s
+            .apply(&actor(Role::Viewer), &pin, Now::current())
+            .unwrap_err();
         assert_eq!(err, RoomError::Forbidden);
         assert!(s.info.pinned_product_id.is_none());
     }
@@ -478,9 +545,12 @@ mod tests {
     #[test]
     fn pinning_an_unknown_product_fails() {
         let mut s = state();
-        let pin = ClientMessage::PinProduct { product_id: "nope".into() };
+        let pin = ClientMessage::PinProduct {
+            product_id: "nope".into(),
+        };
         assert_eq!(
-            s.apply(&actor(Role::Seller), &pin, Now::current()).unwrap_err(),
+            s.apply(&actor(Role::Seller), &pin, Now::current())
+                .unwrap_err(),
             RoomError::ProductNotFound
         );
     }
@@ -489,46 +559,77 @@ mod tests {
     fn a_muted_user_cannot_chat_until_the_mute_ends() {
         let mut s = state();
         let now = Now::current();
-        let mute = ClientMessage::MuteUser { user_id: "Viewer".into(), minutes: 2 };
+        let mute = ClientMessage::MuteUser {
+            user_id: "Viewer".into(),
+            minutes: 2,
+        };
         s.apply(&actor(Role::Moderator), &mute, now).unwrap();
-        let err = s.apply(&actor(Role::Viewer), &chat("hi"), at(now, 60)).unwrap_err();
+        let err = s
+            .apply(&actor(Role::Viewer), &chat("hi"), at(now, 60))
+            .unwrap_err();
         assert!(matches!(err, RoomError::Muted { .. }));
-        s.apply(&actor(Role::Viewer), &chat("hi"), at(now, 121)).unwrap();
+        s.apply(&actor(Role::Viewer), &chat("hi"), at(now, 121))
+            .unwrap();
     }
 
     #[test]
     fn slow_mode_spaces_a_viewers_messages() {
         let mut s = state();
         let now = Now::current();
-        s.apply(&actor(Role::Moderator), &ClientMessage::SetSlowMode { seconds: 10 }, now).unwrap();
+        s.apply(
+            &actor(Role::Moderator),
+            &ClientMessage::SetSlowMode { seconds: 10 },
+            now,
+        )
+        .unwrap();
         s.apply(&actor(Role::Viewer), &chat("1"), now).unwrap();
-        let err = s.apply(&actor(Role::Viewer), &chat("2"), at(now, 4)).unwrap_err();
-        assert_eq!(err, RoomError::SlowMode { retry_after: Duration::from_secs(6) });
-        s.apply(&actor(Role::Viewer), &chat("3"), at(now, 10)).unwrap();
+        let err = s
+            .apply(&actor(Role::Viewer), &chat("2"), at(now, 4))
+            .unwrap_err();
+        assert_eq!(
+            err,
+            RoomError::SlowMode {
+                retry_after: Duration::from_secs(6)
+            }
+        );
+        s.apply(&actor(Role::Viewer), &chat("3"), at(now, 10))
+            .unwrap();
         // The seller is not slowed down.
-        s.apply(&actor(Role::Seller), &chat("a"), at(now, 10)).unwrap();
-        s.apply(&actor(Role::Seller), &chat("b"), at(now, 10)).unwrap();
+        s.apply(&actor(Role::Seller), &chat("a"), at(now, 10))
+            .unwrap();
+        s.apply(&actor(Role::Seller), &chat("b"), at(now, 10))
+            .unwrap();
     }
 
     #[test]
     fn banned_words_match_case_insensitively() {
         let mut s = state();
-        let words = ClientMessage::SetBannedWords { words: vec!["Lừa Đảo".into()] };
-        s.apply(&actor(Role::Moderator), &words, Now::current()).unwrap();
-        let err = s.apply(&actor(Role::Viewer), &chat("shop LỪA ĐẢO quá"), Now::current());
+        let words = ClientMessage::SetBannedWords {
+            words: vec!["Lừa Đảo".into()],
+        };
+        s.apply(&actor(Role::Moderator), &words, Now::current())
+            .unwrap();
+        let err = s.apply(
+            &actor(Role::Viewer),
+            &chat("shop LỪA ĐẢO quá"),
+            Now::current(),
+        );
         assert_eq!(err.unwrap_err(), RoomError::BannedWord);
     }
 
     #[test]
     fn a_deleted_message_leaves_the_history() {
         let mut s = state();
-        s.apply(&actor(Role::Viewer), &chat("xin chào"), Now::current()).unwrap();
+        s.apply(&actor(Role::Viewer), &chat("xin chào"), Now::current())
+            .unwrap();
         let id = s.chat[0].id;
         let del = ClientMessage::DeleteMessage { message_id: id };
-        s.apply(&actor(Role::Moderator), &del, Now::current()).unwrap();
+        s.apply(&actor(Role::Moderator), &del, Now::current())
+            .unwrap();
         assert!(s.chat.is_empty());
         assert_eq!(
-            s.apply(&actor(Role::Moderator), &del, Now::current()).unwrap_err(),
+            s.apply(&actor(Role::Moderator), &del, Now::current())
+                .unwrap_err(),
             RoomError::MessageNotFound
         );
     }
@@ -537,10 +638,22 @@ mod tests {
     fn removing_the_pinned_product_unpins_it() {
         let mut s = state();
         let seller = actor(Role::Seller);
-        s.apply(&seller, &ClientMessage::PinProduct { product_id: "p1".into() }, Now::current())
-            .unwrap();
+        s.apply(
+            &seller,
+            &ClientMessage::PinProduct {
+                product_id: "p1".into(),
+            },
+            Now::current(),
+        )
+        .unwrap();
         let events = s
-            .apply(&seller, &ClientMessage::RemoveProduct { product_id: "p1".into() }, Now::current())
+            .apply(
+                &seller,
+                &ClientMessage::RemoveProduct {
+                    product_id: "p1".into(),
+                },
+                Now::current(),
+            )
             .unwrap();
         assert_eq!(events[0], RoomEvent::ProductUnpinned);
         assert!(s.pinned_product().is_none());
@@ -557,11 +670,22 @@ mod tests {
             stock: 10,
             image_url: None,
         };
-        let events =
-            s.apply(&seller, &ClientMessage::AddProduct { product: new.clone() }, Now::current());
-        assert!(matches!(&events.unwrap()[0], RoomEvent::ProductUpserted { product } if product.id == "p2"));
+        let events = s.apply(
+            &seller,
+            &ClientMessage::AddProduct {
+                product: new.clone(),
+            },
+            Now::current(),
+        );
+        assert!(
+            matches!(&events.unwrap()[0], RoomEvent::ProductUpserted { product } if product.id == "p2")
+        );
         new.price_vnd = 0;
-        let err = s.apply(&seller, &ClientMessage::AddProduct { product: new }, Now::current());
+        let err = s.apply(
+            &seller,
+            &ClientMessage::AddProduct { product: new },
+            Now::current(),
+        );
         assert!(matches!(err.unwrap_err(), RoomError::InvalidValue(_)));
     }
 
@@ -571,7 +695,8 @@ mod tests {
         assert_eq!(s.end("bye").len(), 2);
         assert!(s.end("again").is_empty());
         assert_eq!(
-            s.apply(&actor(Role::Viewer), &chat("hi"), Now::current()).unwrap_err(),
+            s.apply(&actor(Role::Viewer), &chat("hi"), Now::current())
+                .unwrap_err(),
             RoomError::Ended
         );
     }

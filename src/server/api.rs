@@ -31,7 +31,11 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(status: StatusCode, code: ErrorCode, message: impl Into<String>) -> ApiError {
-        ApiError { status, code, message: message.into() }
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+        }
     }
 }
 
@@ -44,7 +48,11 @@ impl IntoResponse for ApiError {
 
 impl From<AuthError> for ApiError {
     fn from(e: AuthError) -> ApiError {
-        ApiError::new(StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized, e.to_string())
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            ErrorCode::Unauthorized,
+            e.to_string(),
+        )
     }
 }
 
@@ -66,7 +74,11 @@ impl From<RoomError> for ApiError {
 
 impl From<JsonRejection> for ApiError {
     fn from(e: JsonRejection) -> ApiError {
-        ApiError::new(StatusCode::BAD_REQUEST, ErrorCode::BadRequest, e.body_text())
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            ErrorCode::BadRequest,
+            e.body_text(),
+        )
     }
 }
 
@@ -101,7 +113,8 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
         Err(_) => Err("the sale store did not answer within 1 s".to_owned()),
     };
     match store {
-        Ok(()) => Json(json!({ "status": "ready", "store": "ok", "rooms": state.rooms.len() })).into_response(),
+        Ok(()) => Json(json!({ "status": "ready", "store": "ok", "rooms": state.rooms.len() }))
+            .into_response(),
         Err(error) => {
             let body = json!({ "status": "not_ready", "store": error });
             (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()
@@ -111,7 +124,10 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
 
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     state.metrics.rooms.set(state.rooms.len() as i64);
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.metrics.render())
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        state.metrics.render(),
+    )
 }
 
 pub async fn list_rooms(State(state): State<AppState>) -> Json<Vec<RoomInfo>> {
@@ -212,7 +228,11 @@ pub async fn dev_token(
     body: Result<Json<DevTokenRequest>, JsonRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     if !state.config.auth.dev_tokens {
-        return Err(ApiError::new(StatusCode::NOT_FOUND, ErrorCode::BadRequest, "dev tokens are disabled"));
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            ErrorCode::BadRequest,
+            "dev tokens are disabled",
+        ));
     }
     let Json(body) = body?;
     let name = body.name.trim();
@@ -227,9 +247,21 @@ pub async fn dev_token(
         return Err(RoomError::RoomNotFound.into());
     }
     let identity = format!("v-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
-    let claims = Claims::new(&identity, name, &body.room, Role::Viewer, state.config.token_ttl());
+    let claims = Claims::new(
+        &identity,
+        name,
+        &body.room,
+        Role::Viewer,
+        state.config.token_ttl(),
+    );
     let token = state.keys.sign(&claims).map_err(|e| {
-        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::Internal, e.to_string())
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            ErrorCode::Internal,
+            e.to_string(),
+        )
     })?;
-    Ok(Json(json!({ "token": token, "identity": identity, "room": body.room, "role": "viewer" })))
+    Ok(Json(
+        json!({ "token": token, "identity": identity, "room": body.room, "role": "viewer" }),
+    ))
 }

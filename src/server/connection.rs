@@ -24,13 +24,15 @@ use tokio::sync::{broadcast, mpsc};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::protocol::{close, ClientFrame, ClientMessage, DirectEvent, ErrorCode, CLIENT_MESSAGE_TYPES};
 use crate::media::MediaSignal;
+use crate::protocol::{
+    close, ClientFrame, ClientMessage, DirectEvent, ErrorCode, CLIENT_MESSAGE_TYPES,
+};
 use crate::room::{to_json, Actor, Membership, Room};
 
 use super::limits::ConnectionLimits;
-use super::refusal::Refusal;
 use super::media::{self, MediaSession};
+use super::refusal::Refusal;
 use super::{sales, AppState};
 
 /// How long to wait for the client's answer to our close frame.
@@ -50,7 +52,13 @@ enum Outgoing {
 }
 
 /// Serve one admitted connection until either side ends it.
-pub async fn serve(socket: WebSocket, state: AppState, actor: Actor, membership: Membership, connection_id: u64) {
+pub async fn serve(
+    socket: WebSocket,
+    state: AppState,
+    actor: Actor,
+    membership: Membership,
+    connection_id: u64,
+) {
     state.metrics.connections.inc();
     tracing::debug!(role = actor.role.as_str(), "connected");
     let (sink, stream) = socket.split();
@@ -98,11 +106,15 @@ struct Activity {
 
 impl Activity {
     fn new() -> Activity {
-        Activity { start: Instant::now(), last_ms: AtomicU64::new(0) }
+        Activity {
+            start: Instant::now(),
+            last_ms: AtomicU64::new(0),
+        }
     }
 
     fn touch(&self) {
-        self.last_ms.store(self.start.elapsed().as_millis() as u64, Ordering::Relaxed);
+        self.last_ms
+            .store(self.start.elapsed().as_millis() as u64, Ordering::Relaxed);
     }
 
     fn silent_for(&self) -> Duration {
@@ -161,7 +173,10 @@ impl Reader<'_> {
                 }
                 Ok(Message::Binary(_)) => Some(self.refuse(
                     None,
-                    Refusal::new(ErrorCode::UnsupportedFrame, "only JSON text frames are accepted"),
+                    Refusal::new(
+                        ErrorCode::UnsupportedFrame,
+                        "only JSON text frames are accepted",
+                    ),
                 )),
                 Ok(Message::Close(_)) => break,
                 Ok(Message::Ping(_) | Message::Pong(_)) => None,
@@ -189,7 +204,9 @@ impl Reader<'_> {
     /// A frame over `max_frame_bytes`: close with 1009.
     fn too_big(&self) {
         self.state.metrics.error(ErrorCode::BadRequest);
-        let _ = self.direct.try_send(Outgoing::Close(close::MESSAGE_TOO_BIG, "frame too large"));
+        let _ = self
+            .direct
+            .try_send(Outgoing::Close(close::MESSAGE_TOO_BIG, "frame too large"));
     }
 
     /// Queue a reply; `false` when the client is not reading its replies
@@ -254,7 +271,11 @@ impl Reader<'_> {
                 };
                 session.handle(id.clone(), signal).await
             }
-            other => self.room.request(self.actor, other).map(|()| ack(id.clone())).map_err(Refusal::from),
+            other => self
+                .room
+                .request(self.actor, other)
+                .map(|()| ack(id.clone()))
+                .map_err(Refusal::from),
         };
         match result {
             Ok(reply) => reply,
@@ -273,9 +294,17 @@ impl Reader<'_> {
 
 /// Tell `unknown_type` from `bad_request` for a frame that did not parse,
 /// keeping the request id when there is one.
-fn classify_bad_frame(text: &str, error: &serde_json::Error) -> (Option<String>, ErrorCode, String) {
-    let Ok(serde_json::Value::Object(object)) = serde_json::from_str::<serde_json::Value>(text) else {
-        return (None, ErrorCode::BadRequest, format!("not a JSON object: {error}"));
+fn classify_bad_frame(
+    text: &str,
+    error: &serde_json::Error,
+) -> (Option<String>, ErrorCode, String) {
+    let Ok(serde_json::Value::Object(object)) = serde_json::from_str::<serde_json::Value>(text)
+    else {
+        return (
+            None,
+            ErrorCode::BadRequest,
+            format!("not a JSON object: {error}"),
+        );
     };
     let id = object
         .get("id")
@@ -284,9 +313,11 @@ fn classify_bad_frame(text: &str, error: &serde_json::Error) -> (Option<String>,
         .map(str::to_owned);
     match object.get("type").and_then(|t| t.as_str()) {
         None => (id, ErrorCode::BadRequest, "missing field `type`".into()),
-        Some(kind) if !CLIENT_MESSAGE_TYPES.contains(&kind) => {
-            (id, ErrorCode::UnknownType, format!("unknown message type `{kind}`"))
-        }
+        Some(kind) if !CLIENT_MESSAGE_TYPES.contains(&kind) => (
+            id,
+            ErrorCode::UnknownType,
+            format!("unknown message type `{kind}`"),
+        ),
         Some(_) => (id, ErrorCode::BadRequest, error.to_string()),
     }
 }
@@ -329,10 +360,18 @@ impl Writer<'_> {
     async fn run(mut self, mut membership: Membership) {
         let end = self.serve(&mut membership).await;
         if let End::Close(code, reason) = end {
-            let frame = CloseFrame { code, reason: Utf8Bytes::from(reason) };
-            let sent = tokio::time::timeout(self.write_timeout(), self.sink.send(Message::Close(Some(frame)))).await;
+            let frame = CloseFrame {
+                code,
+                reason: Utf8Bytes::from(reason),
+            };
+            let sent = tokio::time::timeout(
+                self.write_timeout(),
+                self.sink.send(Message::Close(Some(frame))),
+            )
+            .await;
             if matches!(sent, Ok(Ok(()))) {
-                let _ = tokio::time::timeout(CLOSE_HANDSHAKE, self.reader_finished.cancelled()).await;
+                let _ =
+                    tokio::time::timeout(CLOSE_HANDSHAKE, self.reader_finished.cancelled()).await;
             }
         }
         self.done.cancel();
@@ -471,7 +510,10 @@ impl Writer<'_> {
     /// Queue a frame in the socket's write buffer; `false` if the socket
     /// failed or stalled (feeding flushes when the buffer is full).
     async fn feed(&mut self, message: Message) -> bool {
-        matches!(tokio::time::timeout(self.write_timeout(), self.sink.feed(message)).await, Ok(Ok(())))
+        matches!(
+            tokio::time::timeout(self.write_timeout(), self.sink.feed(message)).await,
+            Ok(Ok(()))
+        )
     }
 
     /// Flush what was fed; `false` if the socket failed or stalled.
@@ -480,12 +522,18 @@ impl Writer<'_> {
             return true;
         }
         self.state.metrics.messages_out.inc_by(frames as u64);
-        matches!(tokio::time::timeout(self.write_timeout(), self.sink.flush()).await, Ok(Ok(())))
+        matches!(
+            tokio::time::timeout(self.write_timeout(), self.sink.flush()).await,
+            Ok(Ok(()))
+        )
     }
 
     fn slow_consumer(&self, last_seq: u64, missed: u64) -> End {
         self.state.metrics.slow_consumers.inc();
         tracing::info!(last_seq, missed, "slow consumer disconnected");
-        End::Close(close::SLOW_CONSUMER, format!("slow consumer: reconnect with last_seq={last_seq}"))
+        End::Close(
+            close::SLOW_CONSUMER,
+            format!("slow consumer: reconnect with last_seq={last_seq}"),
+        )
     }
 }

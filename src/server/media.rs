@@ -46,7 +46,11 @@ pub struct MediaSession<'a> {
 
 impl MediaSession<'_> {
     /// Handle one signalling message; the direct reply, if any.
-    pub async fn handle(&self, id: Option<String>, message: &ClientMessage) -> Result<Option<DirectEvent>, Refusal> {
+    pub async fn handle(
+        &self,
+        id: Option<String>,
+        message: &ClientMessage,
+    ) -> Result<Option<DirectEvent>, Refusal> {
         let room_id = self.room.id.as_str();
         let ack = id.map(|id| DirectEvent::Ack { id });
         match message {
@@ -56,7 +60,10 @@ impl MediaSession<'_> {
                     return Err(RoomError::Ended.into());
                 }
                 self.watch_stream();
-                let answer = self.sfu.publish(room_id, self.participant, sdp.clone(), self.signals.clone()).await?;
+                let answer = self
+                    .sfu
+                    .publish(room_id, self.participant, sdp.clone(), self.signals.clone())
+                    .await?;
                 tracing::info!("seller publishes");
                 Ok(Some(DirectEvent::PublishAnswer { sdp: answer }))
             }
@@ -66,15 +73,22 @@ impl MediaSession<'_> {
                 Ok(ack)
             }
             ClientMessage::Subscribe => {
-                let offer = self.sfu.subscribe(room_id, self.participant, self.signals.clone()).await?;
+                let offer = self
+                    .sfu
+                    .subscribe(room_id, self.participant, self.signals.clone())
+                    .await?;
                 Ok(Some(DirectEvent::SubscribeOffer { sdp: offer }))
             }
             ClientMessage::SubscribeAnswer { sdp } => {
-                self.sfu.subscriber_answer(room_id, self.participant, sdp.clone()).await?;
+                self.sfu
+                    .subscriber_answer(room_id, self.participant, sdp.clone())
+                    .await?;
                 Ok(ack)
             }
             ClientMessage::IceCandidate { target, candidate } => {
-                self.sfu.add_candidate(room_id, self.participant, *target, candidate.clone()).await?;
+                self.sfu
+                    .add_candidate(room_id, self.participant, *target, candidate.clone())
+                    .await?;
                 Ok(ack)
             }
             _ => Ok(None),
@@ -125,7 +139,9 @@ impl MediaSession<'_> {
 /// The direct event that forwards one SFU signal to the client.
 pub fn signal_event(signal: MediaSignal) -> DirectEvent {
     match signal {
-        MediaSignal::IceCandidate { target, candidate } => DirectEvent::IceCandidate { target, candidate },
+        MediaSignal::IceCandidate { target, candidate } => {
+            DirectEvent::IceCandidate { target, candidate }
+        }
         MediaSignal::ConnectionFailed { target } => DirectEvent::MediaFailed { target },
     }
 }

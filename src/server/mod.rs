@@ -86,14 +86,18 @@ impl AppState {
     }
 
     fn next_connection_id(&self) -> u64 {
-        self.next_connection_id.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        self.next_connection_id
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
     }
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
     #[error("could not listen on {addr}: {source}")]
-    Bind { addr: SocketAddr, source: std::io::Error },
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
     #[error("server failed: {0}")]
     Serve(#[from] std::io::Error),
     #[error("could not open the sale store: {0}")]
@@ -123,12 +127,17 @@ impl Server {
         let listener = TcpListener::bind(addr)
             .await
             .map_err(|source| ServerError::Bind { addr, source })?;
-        Ok(Server { state: AppState::new(config, sales, sfu), listener })
+        Ok(Server {
+            state: AppState::new(config, sales, sfu),
+            listener,
+        })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
         // A bound listener always has a local address.
-        self.listener.local_addr().unwrap_or_else(|_| self.state.config.server.listen)
+        self.listener
+            .local_addr()
+            .unwrap_or_else(|_| self.state.config.server.listen)
     }
 
     pub fn state(&self) -> &AppState {
@@ -136,12 +145,18 @@ impl Server {
     }
 
     /// Serve until `signal` resolves, then shut down gracefully.
-    pub async fn run(self, signal: impl Future<Output = ()> + Send + 'static) -> Result<(), ServerError> {
+    pub async fn run(
+        self,
+        signal: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), ServerError> {
         let state = self.state.clone();
         let app = router(state.clone());
         let stock_every = Duration::from_millis(state.config.rooms.sale_stock_interval_ms.max(10));
         sales::spawn_announcer(state.clone(), stock_every);
-        sales::spawn_sweeper(&state, Duration::from_millis(state.config.store.sweep_interval_ms.max(10)));
+        sales::spawn_sweeper(
+            &state,
+            Duration::from_millis(state.config.store.sweep_interval_ms.max(10)),
+        );
         let shutdown = state.shutdown.clone();
         tokio::spawn(async move {
             signal.await;
@@ -155,8 +170,14 @@ impl Server {
         // Connections have been told (they watch `shutdown`); give them time to drain.
         state.connections.close();
         let grace = Duration::from_secs(state.config.server.shutdown_grace_secs);
-        if tokio::time::timeout(grace, state.connections.wait()).await.is_err() {
-            tracing::warn!(remaining = state.connections.len(), "connections did not drain in time");
+        if tokio::time::timeout(grace, state.connections.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                remaining = state.connections.len(),
+                "connections did not drain in time"
+            );
         }
         tracing::info!("server stopped");
         Ok(())

@@ -34,7 +34,9 @@ impl From<SaleError> for ApiError {
             SaleError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             SaleError::Forbidden => StatusCode::FORBIDDEN,
             SaleError::HoldExpired => StatusCode::GONE,
-            SaleError::InvalidShipping(_) | SaleError::InvalidValue(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            SaleError::InvalidShipping(_) | SaleError::InvalidValue(_) => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
             SaleError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
         ApiError::new(status, error.error_code(), error.to_string())
@@ -42,7 +44,11 @@ impl From<SaleError> for ApiError {
 }
 
 /// The room's orders, for its seller or an admin.
-async fn orders_of(state: &AppState, room_id: &str, headers: &HeaderMap) -> Result<OrdersReport, ApiError> {
+async fn orders_of(
+    state: &AppState,
+    room_id: &str,
+    headers: &HeaderMap,
+) -> Result<OrdersReport, ApiError> {
     let claims = bearer_claims(state, headers)?;
     if state.rooms.get(room_id).is_none() {
         return Err(RoomError::RoomNotFound.into());
@@ -57,7 +63,11 @@ async fn orders_of(state: &AppState, room_id: &str, headers: &HeaderMap) -> Resu
     let orders = state.sales.orders_for_room(room_id).await?;
     let units_sold = orders.iter().map(|o| u64::from(o.quantity)).sum();
     let revenue_vnd = orders.iter().map(|o| o.total_vnd).sum();
-    Ok(OrdersReport { orders, units_sold, revenue_vnd })
+    Ok(OrdersReport {
+        orders,
+        units_sold,
+        revenue_vnd,
+    })
 }
 
 pub async fn list(
@@ -77,16 +87,26 @@ pub async fn csv(
     let mut product_names: HashMap<String, String> = HashMap::new();
     for order in &report.orders {
         if !product_names.contains_key(&order.sale_id) {
-            let sale = state.sales.get_sale(&order.sale_id, crate::clock::unix_millis()).await?;
+            let sale = state
+                .sales
+                .get_sale(&order.sale_id, crate::clock::unix_millis())
+                .await?;
             product_names.insert(order.sale_id.clone(), sale.product_name);
         }
     }
     let body = render_csv(&report, &product_names).map_err(|e| {
-        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::Internal, e.to_string())
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            ErrorCode::Internal,
+            e.to_string(),
+        )
     })?;
     let disposition = format!("attachment; filename=\"orders-{room_id}.csv\"");
     Ok((
-        [(header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()), (header::CONTENT_DISPOSITION, disposition)],
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+            (header::CONTENT_DISPOSITION, disposition),
+        ],
         body,
     )
         .into_response())
@@ -94,7 +114,10 @@ pub async fn csv(
 
 /// The CSV text: a header, one row per order, and a totals row. Starts with
 /// a UTF-8 byte-order mark so spreadsheet programs read Vietnamese correctly.
-pub fn render_csv(report: &OrdersReport, product_names: &HashMap<String, String>) -> Result<String, csv::Error> {
+pub fn render_csv(
+    report: &OrdersReport,
+    product_names: &HashMap<String, String>,
+) -> Result<String, csv::Error> {
     let mut writer = csv::Writer::from_writer(Vec::new());
     writer.write_record([
         "order_id",
@@ -108,7 +131,10 @@ pub fn render_csv(report: &OrdersReport, product_names: &HashMap<String, String>
         "total_vnd",
     ])?;
     for order in &report.orders {
-        let product = product_names.get(&order.sale_id).map(String::as_str).unwrap_or("");
+        let product = product_names
+            .get(&order.sale_id)
+            .map(String::as_str)
+            .unwrap_or("");
         writer.write_record([
             order.order_id.as_str(),
             &rfc3339(order.created_at),
@@ -150,7 +176,10 @@ fn rfc3339(unix_millis: u64) -> String {
     let nanos = i128::from(unix_millis) * 1_000_000;
     time::OffsetDateTime::from_unix_timestamp_nanos(nanos)
         .ok()
-        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
         .unwrap_or_default()
 }
 
@@ -169,7 +198,11 @@ mod tests {
             quantity: 2,
             unit_price_vnd: 199_000,
             total_vnd: 398_000,
-            shipping: Shipping { name: name.into(), phone: "0912345678".into(), address: address.into() },
+            shipping: Shipping {
+                name: name.into(),
+                phone: "0912345678".into(),
+                address: address.into(),
+            },
             created_at: 0,
         }
     }
@@ -177,7 +210,10 @@ mod tests {
     #[test]
     fn the_csv_has_a_row_per_order_and_a_totals_row() {
         let report = OrdersReport {
-            orders: vec![order("Nguyễn Thị Lan", "12 Hoàng Văn Thụ, \"TP\" Thái Nguyên")],
+            orders: vec![order(
+                "Nguyễn Thị Lan",
+                "12 Hoàng Văn Thụ, \"TP\" Thái Nguyên",
+            )],
             units_sold: 2,
             revenue_vnd: 398_000,
         };

@@ -17,7 +17,11 @@ pub struct Refusal {
 
 impl Refusal {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Refusal {
-        Refusal { code, message: message.into(), retry_after_ms: None }
+        Refusal {
+            code,
+            message: message.into(),
+            retry_after_ms: None,
+        }
     }
 
     /// The `error` event answering the request with this id.
@@ -33,7 +37,11 @@ impl Refusal {
 
 impl From<RoomError> for Refusal {
     fn from(error: RoomError) -> Refusal {
-        Refusal { code: error.code(), retry_after_ms: error.retry_after_ms(), message: error.to_string() }
+        Refusal {
+            code: error.code(),
+            retry_after_ms: error.retry_after_ms(),
+            message: error.to_string(),
+        }
     }
 }
 

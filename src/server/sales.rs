@@ -89,7 +89,11 @@ pub async fn handle(
             room.announce_sale(sale);
             Ok(id.map(|id| DirectEvent::Ack { id }))
         }
-        ClientMessage::Buy { sale_id, quantity, idempotency_key } => {
+        ClientMessage::Buy {
+            sale_id,
+            quantity,
+            idempotency_key,
+        } => {
             require(actor, Action::Buy)?;
             ensure_current(room, sale_id)?;
             let request = BuyRequest {
@@ -136,7 +140,10 @@ pub async fn handle(
         ClientMessage::CancelHold { hold_id } => {
             sales.cancel(hold_id, &actor.user_id, now).await?;
             room.mark_sale_dirty();
-            Ok(Some(DirectEvent::HoldCancelled { id, hold_id: hold_id.clone() }))
+            Ok(Some(DirectEvent::HoldCancelled {
+                id,
+                hold_id: hold_id.clone(),
+            }))
         }
         _ => Ok(None),
     }
@@ -172,7 +179,9 @@ pub fn spawn_announcer(state: AppState, every: Duration) -> JoinHandle<()> {
             }
             let now = clock::unix_millis();
             for room in state.rooms.all() {
-                let Some(sale_id) = room.sale_to_refresh(now) else { continue };
+                let Some(sale_id) = room.sale_to_refresh(now) else {
+                    continue;
+                };
                 match state.sales.get_sale(&sale_id, now).await {
                     Ok(sale) => room.refresh_sale(sale),
                     Err(error) => {
@@ -189,10 +198,15 @@ pub fn spawn_announcer(state: AppState, every: Duration) -> JoinHandle<()> {
 /// rooms announce the new stock.
 pub fn spawn_sweeper(state: &AppState, every: Duration) -> JoinHandle<()> {
     let rooms_state = state.clone();
-    sweeper::spawn(state.sales.clone(), every, state.shutdown.child_token(), move |report| {
-        tracing::debug!(sale = %report.sale_id, units = report.returned_units, "expired holds returned stock");
-        if let Some(room) = rooms_state.rooms.get(&report.room_id) {
-            room.mark_sale_dirty();
-        }
-    })
+    sweeper::spawn(
+        state.sales.clone(),
+        every,
+        state.shutdown.child_token(),
+        move |report| {
+            tracing::debug!(sale = %report.sale_id, units = report.returned_units, "expired holds returned stock");
+            if let Some(room) = rooms_state.rooms.get(&report.room_id) {
+                room.mark_sale_dirty();
+            }
+        },
+    )
 }

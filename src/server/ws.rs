@@ -38,13 +38,19 @@ pub async fn upgrade(
     }
     let claims = match params.get("token") {
         Some(token) => state.keys.verify(token)?,
-        None if headers.contains_key(axum::http::header::AUTHORIZATION) => bearer_claims(&state, &headers)?,
+        None if headers.contains_key(axum::http::header::AUTHORIZATION) => {
+            bearer_claims(&state, &headers)?
+        }
         None => return Err(AuthError::Missing.into()),
     };
     let last_seq = match params.get("last_seq") {
         None => None,
         Some(raw) => Some(raw.parse::<u64>().map_err(|_| {
-            ApiError::new(StatusCode::BAD_REQUEST, ErrorCode::BadRequest, "last_seq must be a whole number")
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                ErrorCode::BadRequest,
+                "last_seq must be a whole number",
+            )
         })?),
     };
     let room = state.rooms.get(&room_id).ok_or(RoomError::RoomNotFound)?;
@@ -55,11 +61,16 @@ pub async fn upgrade(
             "this token is for another room",
         ));
     }
-    let actor = Actor { user_id: claims.sub, name: claims.name, role: claims.role };
+    let actor = Actor {
+        user_id: claims.sub,
+        name: claims.name,
+        role: claims.role,
+    };
     let membership = room.join(&actor, last_seq)?;
 
     let connection_id = state.next_connection_id();
-    let span = tracing::info_span!("conn", id = connection_id, room = %room_id, user = %actor.user_id);
+    let span =
+        tracing::info_span!("conn", id = connection_id, room = %room_id, user = %actor.user_id);
     let server = &state.config.server;
     let upgrade = upgrade
         .read_buffer_size(server.ws_read_buffer_bytes)

@@ -2,22 +2,17 @@
 // every clickable thing is a real button or link, live regions are marked,
 // and the chat can be used with the keyboard alone.
 
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer } from './helpers/server.js';
-import { launchBrowser, openSeller, openViewer } from './helpers/browser.js';
+import { useServerAndBrowser } from './helpers/fixture.js';
+import { openSeller, openViewer } from './helpers/browser.js';
 
 let server;
 let browser;
 
-before(async () => {
-  server = await startServer();
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.stop();
+useServerAndBrowser((s, b) => {
+  server = s;
+  browser = b;
 });
 
 /** Controls without an accessible name, and clickable non-buttons. */

@@ -1,21 +1,16 @@
 // Chat between the seller studio and a viewer page, through a real server.
 
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer } from './helpers/server.js';
-import { launchBrowser, openSeller, openViewer, sendChat } from './helpers/browser.js';
+import { useServerAndBrowser } from './helpers/fixture.js';
+import { openSeller, openViewer, sendChat } from './helpers/browser.js';
 
 let server;
 let browser;
 
-before(async () => {
-  server = await startServer();
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.stop();
+useServerAndBrowser((s, b) => {
+  server = s;
+  browser = b;
 });
 
 test('a chat message travels from viewer to seller and back', async () => {

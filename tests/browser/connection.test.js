@@ -1,21 +1,16 @@
 // Finding a room, and staying in it through a dropped connection.
 
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer } from './helpers/server.js';
-import { launchBrowser, newPage, openSeller, openViewer, sendChat } from './helpers/browser.js';
+import { useServerAndBrowser } from './helpers/fixture.js';
+import { newPage, openSeller, openViewer, sendChat } from './helpers/browser.js';
 
 let server;
 let browser;
 
-before(async () => {
-  server = await startServer();
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.stop();
+useServerAndBrowser((s, b) => {
+  server = s;
+  browser = b;
 });
 
 test('the landing page lists the demo room and leads to its viewer page', async () => {

@@ -1,24 +1,19 @@
 // WebRTC: the seller publishes from the studio and viewers receive video
 // through the server (issue 5). Uses Chromium's fake camera.
 
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer } from './helpers/server.js';
-import { launchBrowser, openSeller, openViewer } from './helpers/browser.js';
+import { useServerAndBrowser } from './helpers/fixture.js';
+import { openSeller, openViewer } from './helpers/browser.js';
 
 const FIRST_FRAME_TIMEOUT_MS = 15_000;
 
 let server;
 let browser;
 
-before(async () => {
-  server = await startServer();
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.stop();
+useServerAndBrowser((s, b) => {
+  server = s;
+  browser = b;
 });
 
 /** The viewer's decoded video frames and picture width right now. */

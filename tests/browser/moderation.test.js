@@ -1,21 +1,16 @@
 // What a viewer is told when moderation applies to them.
 
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer } from './helpers/server.js';
-import { launchBrowser, openSeller, openViewer, sendChat } from './helpers/browser.js';
+import { useServerAndBrowser } from './helpers/fixture.js';
+import { openSeller, openViewer, sendChat } from './helpers/browser.js';
 
 let server;
 let browser;
 
-before(async () => {
-  server = await startServer();
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.stop();
+useServerAndBrowser((s, b) => {
+  server = s;
+  browser = b;
 });
 
 test('in slow mode a viewer sees the rule and is told when to try again', async () => {

@@ -1,22 +1,17 @@
 // A flash sale from start to order: the seller starts it, a viewer buys,
 // holds, checks out, and the seller sees the order (issue 3).
 
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer } from './helpers/server.js';
-import { launchBrowser, openSeller, openViewer } from './helpers/browser.js';
+import { useServerAndBrowser } from './helpers/fixture.js';
+import { openSeller, openViewer } from './helpers/browser.js';
 
 let server;
 let browser;
 
-before(async () => {
-  server = await startServer();
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.stop();
+useServerAndBrowser((s, b) => {
+  server = s;
+  browser = b;
 });
 
 test('a viewer buys in a flash sale and the seller sees the order', async () => {

@@ -2,27 +2,23 @@
 // (artifacts/screenshots/, git-ignored). A small scene is set first so the
 // pages show what they look like in use.
 
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { useServerAndBrowser } from './helpers/fixture.js';
 import { mkdirSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { REPO_ROOT, startServer } from './helpers/server.js';
-import { launchBrowser, openSeller, openViewer, sendChat } from './helpers/browser.js';
+import { REPO_ROOT } from './helpers/server.js';
+import { openSeller, openViewer, sendChat } from './helpers/browser.js';
 
 const DIR = resolve(REPO_ROOT, 'artifacts', 'screenshots');
 
 let server;
 let browser;
 
-before(async () => {
-  server = await startServer();
-  browser = await launchBrowser();
+useServerAndBrowser((s, b) => {
+  server = s;
+  browser = b;
   mkdirSync(DIR, { recursive: true });
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.stop();
 });
 
 test('screenshots of the seller studio and the viewer page are saved', async () => {

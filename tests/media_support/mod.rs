@@ -13,7 +13,8 @@ use rtc::interceptor::Slot;
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
 use rtc::rtp;
 use rtc::rtp_transceiver::rtp_sender::{
-    RTCRtpCodec, RTCRtpCodecParameters, RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind,
+    RTCRtpCodec, RTCRtpCodecParameters, RTCRtpCodingParameters, RTCRtpEncodingParameters,
+    RtpCodecKind,
 };
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
@@ -22,8 +23,9 @@ use webrtc::media_stream::track_local::{TrackLocal, TrackLocalEvent};
 use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
 use webrtc::media_stream::MediaStreamTrack;
 use webrtc::peer_connection::{
-    register_default_interceptors, MediaEngine, PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler,
-    RTCConfigurationBuilder, RTCIceGatheringState, RTCSessionDescription, Registry, SettingEngineBuilder,
+    register_default_interceptors, MediaEngine, PeerConnection, PeerConnectionBuilder,
+    PeerConnectionEventHandler, RTCConfigurationBuilder, RTCIceGatheringState,
+    RTCSessionDescription, Registry, SettingEngineBuilder,
 };
 
 /// A hang guard, not a performance claim.
@@ -52,7 +54,12 @@ pub fn vp8() -> RTCRtpCodec {
 }
 
 pub fn h264() -> RTCRtpCodec {
-    codec("video/H264", 90000, 0, "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f")
+    codec(
+        "video/H264",
+        90000,
+        0,
+        "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f",
+    )
 }
 
 pub fn opus() -> RTCRtpCodec {
@@ -62,8 +69,20 @@ pub fn opus() -> RTCRtpCodec {
 /// Client-side engine: what a browser offers (VP8, H.264, Opus).
 fn client_engine() -> MediaEngine {
     let mut engine = MediaEngine::default();
-    for (c, pt, kind) in [(vp8(), 96, RtpCodecKind::Video), (h264(), 102, RtpCodecKind::Video), (opus(), 111, RtpCodecKind::Audio)] {
-        engine.register_codec(RTCRtpCodecParameters { rtp_codec: c, payload_type: pt }, kind).unwrap();
+    for (c, pt, kind) in [
+        (vp8(), 96, RtpCodecKind::Video),
+        (h264(), 102, RtpCodecKind::Video),
+        (opus(), 111, RtpCodecKind::Audio),
+    ] {
+        engine
+            .register_codec(
+                RTCRtpCodecParameters {
+                    rtp_codec: c,
+                    payload_type: pt,
+                },
+                kind,
+            )
+            .unwrap();
     }
     engine
 }
@@ -85,7 +104,11 @@ impl PeerConnectionEventHandler for ClientHandler {
     }
 }
 
-async fn client_pc() -> (Arc<dyn PeerConnection>, watch::Receiver<bool>, mpsc::UnboundedReceiver<Arc<dyn TrackRemote>>) {
+async fn client_pc() -> (
+    Arc<dyn PeerConnection>,
+    watch::Receiver<bool>,
+    mpsc::UnboundedReceiver<Arc<dyn TrackRemote>>,
+) {
     let mut engine = client_engine();
     let registry = register_default_interceptors(Registry::new(), &mut engine).unwrap();
     let registry = registry.with(Slot::from(14_000), KeyframeRequestMarker::default());
@@ -94,7 +117,11 @@ async fn client_pc() -> (Arc<dyn PeerConnection>, watch::Receiver<bool>, mpsc::U
     let pc = PeerConnectionBuilder::new()
         .with_configuration(RTCConfigurationBuilder::new().build())
         .with_media_engine(engine)
-        .with_setting_engine(SettingEngineBuilder::new().with_include_loopback_candidate(true).build())
+        .with_setting_engine(
+            SettingEngineBuilder::new()
+                .with_include_loopback_candidate(true)
+                .build(),
+        )
         .with_interceptor_registry(registry)
         .with_handler(Arc::new(ClientHandler { gathered, tracks }))
         .with_udp_addrs(vec!["127.0.0.1:0".to_string()])
@@ -105,7 +132,10 @@ async fn client_pc() -> (Arc<dyn PeerConnection>, watch::Receiver<bool>, mpsc::U
 }
 
 async fn local_sdp(pc: &Arc<dyn PeerConnection>, gathered: &mut watch::Receiver<bool>) -> String {
-    tokio::time::timeout(PATIENCE, gathered.wait_for(|g| *g)).await.unwrap().unwrap();
+    tokio::time::timeout(PATIENCE, gathered.wait_for(|g| *g))
+        .await
+        .unwrap()
+        .unwrap();
     pc.local_description().await.unwrap().sdp
 }
 
@@ -124,7 +154,12 @@ impl TestPublisher {
     }
 
     /// A publisher whose offer has only `video_codec` for video.
-    pub async fn start_with(sfu: &Sfu, room: &str, participant: &str, video_codec: RTCRtpCodec) -> TestPublisher {
+    pub async fn start_with(
+        sfu: &Sfu,
+        room: &str,
+        participant: &str,
+        video_codec: RTCRtpCodec,
+    ) -> TestPublisher {
         let (pc, mut gathered, _tracks) = client_pc().await;
         let video = add_track(&pc, RtpCodecKind::Video, video_codec).await;
         let audio = add_track(&pc, RtpCodecKind::Audio, opus()).await;
@@ -132,15 +167,29 @@ impl TestPublisher {
         pc.set_local_description(offer).await.unwrap();
         let offer_sdp = local_sdp(&pc, &mut gathered).await;
         let (signal_tx, _signal_rx) = signal_queue();
-        let answer = sfu.publish(room, participant, offer_sdp, signal_tx).await.unwrap();
-        pc.set_remote_description(RTCSessionDescription::answer(answer).unwrap()).await.unwrap();
+        let answer = sfu
+            .publish(room, participant, offer_sdp, signal_tx)
+            .await
+            .unwrap();
+        pc.set_remote_description(RTCSessionDescription::answer(answer).unwrap())
+            .await
+            .unwrap();
 
         let stop = CancellationToken::new();
         let keyframe_requests = Arc::new(AtomicU64::new(0));
-        tokio::spawn(count_keyframe_requests(video.0.clone(), keyframe_requests.clone(), stop.clone()));
+        tokio::spawn(count_keyframe_requests(
+            video.0.clone(),
+            keyframe_requests.clone(),
+            stop.clone(),
+        ));
         tokio::spawn(send_rtp(video.clone(), 33, 3000, stop.clone()));
         tokio::spawn(send_rtp(audio, 20, 960, stop.clone()));
-        TestPublisher { pc, keyframe_requests, video_ssrc: video.1, stop }
+        TestPublisher {
+            pc,
+            keyframe_requests,
+            video_ssrc: video.1,
+            stop,
+        }
     }
 
     pub fn keyframe_requests(&self) -> u64 {
@@ -153,9 +202,17 @@ impl TestPublisher {
     }
 }
 
-type OutTrack = (Arc<TrackLocalStaticRTP>, u32, Arc<dyn webrtc::rtp_transceiver::RtpSender>);
+type OutTrack = (
+    Arc<TrackLocalStaticRTP>,
+    u32,
+    Arc<dyn webrtc::rtp_transceiver::RtpSender>,
+);
 
-async fn add_track(pc: &Arc<dyn PeerConnection>, kind: RtpCodecKind, codec: RTCRtpCodec) -> OutTrack {
+async fn add_track(
+    pc: &Arc<dyn PeerConnection>,
+    kind: RtpCodecKind,
+    codec: RTCRtpCodec,
+) -> OutTrack {
     let ssrc = rand::random::<u32>();
     let track = Arc::new(TrackLocalStaticRTP::new(MediaStreamTrack::new(
         "test-stream".into(),
@@ -163,19 +220,30 @@ async fn add_track(pc: &Arc<dyn PeerConnection>, kind: RtpCodecKind, codec: RTCR
         format!("test-{kind}"),
         kind,
         vec![RTCRtpEncodingParameters {
-            rtp_coding_parameters: RTCRtpCodingParameters { ssrc: Some(ssrc), ..Default::default() },
+            rtp_coding_parameters: RTCRtpCodingParameters {
+                ssrc: Some(ssrc),
+                ..Default::default()
+            },
             codec,
             ..Default::default()
         }],
     )));
-    let sender = pc.add_track(track.clone() as Arc<dyn TrackLocal>).await.unwrap();
+    let sender = pc
+        .add_track(track.clone() as Arc<dyn TrackLocal>)
+        .await
+        .unwrap();
     (track, ssrc, sender)
 }
 
 /// Writes one packet every `period_ms` once the track is negotiated. Video
 /// payloads carry a VP8 payload descriptor and a keyframe-looking header; the
 /// SFU does not decode, so the bytes need only be plausible.
-async fn send_rtp((track, ssrc, sender): OutTrack, period_ms: u64, ts_step: u32, stop: CancellationToken) {
+async fn send_rtp(
+    (track, ssrc, sender): OutTrack,
+    period_ms: u64,
+    ts_step: u32,
+    stop: CancellationToken,
+) {
     let mut payload_type = None;
     let mut seq: u16 = rand::random();
     let mut ts: u32 = rand::random();
@@ -183,7 +251,11 @@ async fn send_rtp((track, ssrc, sender): OutTrack, period_ms: u64, ts_step: u32,
     while !stop.is_cancelled() {
         ticker.tick().await;
         if payload_type.is_none() {
-            payload_type = sender.get_parameters().await.ok().and_then(|p| p.rtp_parameters.codecs.first().map(|c| c.payload_type));
+            payload_type = sender
+                .get_parameters()
+                .await
+                .ok()
+                .and_then(|p| p.rtp_parameters.codecs.first().map(|c| c.payload_type));
         }
         let Some(pt) = payload_type else { continue };
         let packet = rtp::Packet {
@@ -196,7 +268,9 @@ async fn send_rtp((track, ssrc, sender): OutTrack, period_ms: u64, ts_step: u32,
                 ssrc,
                 ..Default::default()
             },
-            payload: bytes::Bytes::from_static(&[0x10, 0x00, 0x9d, 0x01, 0x2a, 0x10, 0x00, 0x10, 0x00, 0x00, 0x00]),
+            payload: bytes::Bytes::from_static(&[
+                0x10, 0x00, 0x9d, 0x01, 0x2a, 0x10, 0x00, 0x10, 0x00, 0x00, 0x00,
+            ]),
         };
         let _ = track.write_rtp(packet).await;
         seq = seq.wrapping_add(1);
@@ -204,7 +278,11 @@ async fn send_rtp((track, ssrc, sender): OutTrack, period_ms: u64, ts_step: u32,
     }
 }
 
-async fn count_keyframe_requests(track: Arc<TrackLocalStaticRTP>, count: Arc<AtomicU64>, stop: CancellationToken) {
+async fn count_keyframe_requests(
+    track: Arc<TrackLocalStaticRTP>,
+    count: Arc<AtomicU64>,
+    stop: CancellationToken,
+) {
     loop {
         let event = tokio::select! {
             _ = stop.cancelled() => break,
@@ -253,15 +331,24 @@ impl TestViewer {
     }
 
     /// Joins with the caller's signal queue, to observe what the SFU pushes.
-    pub async fn join_with(sfu: &Sfu, room: &str, participant: &str, signal_tx: mpsc::Sender<MediaSignal>) -> TestViewer {
+    pub async fn join_with(
+        sfu: &Sfu,
+        room: &str,
+        participant: &str,
+        signal_tx: mpsc::Sender<MediaSignal>,
+    ) -> TestViewer {
         let subscribed_at = Instant::now();
         let offer = sfu.subscribe(room, participant, signal_tx).await.unwrap();
         let (pc, mut gathered, mut tracks) = client_pc().await;
-        pc.set_remote_description(RTCSessionDescription::offer(offer).unwrap()).await.unwrap();
+        pc.set_remote_description(RTCSessionDescription::offer(offer).unwrap())
+            .await
+            .unwrap();
         let answer = pc.create_answer(None).await.unwrap();
         pc.set_local_description(answer).await.unwrap();
         let answer_sdp = local_sdp(&pc, &mut gathered).await;
-        sfu.subscriber_answer(room, participant, answer_sdp).await.unwrap();
+        sfu.subscriber_answer(room, participant, answer_sdp)
+            .await
+            .unwrap();
 
         let viewer = TestViewer {
             pc,
@@ -271,8 +358,12 @@ impl TestViewer {
             video_track: Arc::default(),
             subscribed_at,
         };
-        let (video, audio, seen, video_track) =
-            (viewer.video.clone(), viewer.audio.clone(), viewer.tracks_seen.clone(), viewer.video_track.clone());
+        let (video, audio, seen, video_track) = (
+            viewer.video.clone(),
+            viewer.audio.clone(),
+            viewer.tracks_seen.clone(),
+            viewer.video_track.clone(),
+        );
         tokio::spawn(async move {
             while let Some(track) = tracks.recv().await {
                 seen.fetch_add(1, Ordering::SeqCst);
@@ -280,7 +371,11 @@ impl TestViewer {
                 if video_kind {
                     *video_track.lock() = Some(track.clone());
                 }
-                let sink = if video_kind { video.clone() } else { audio.clone() };
+                let sink = if video_kind {
+                    video.clone()
+                } else {
+                    audio.clone()
+                };
                 tokio::spawn(async move {
                     if let Some(ssrc) = track.ssrcs().await.first().copied() {
                         if let Some(codec) = track.codec(ssrc).await {
@@ -316,7 +411,10 @@ impl TestViewer {
         let track = self.video_track.lock().clone().expect("video track");
         let ssrc = track.ssrcs().await.first().copied().unwrap();
         track
-            .write_rtcp(vec![Box::new(PictureLossIndication { sender_ssrc: 0, media_ssrc: ssrc })])
+            .write_rtcp(vec![Box::new(PictureLossIndication {
+                sender_ssrc: 0,
+                media_ssrc: ssrc,
+            })])
             .await
             .unwrap();
     }

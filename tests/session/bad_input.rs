@@ -9,7 +9,9 @@ use crate::support::server::TestServer;
 
 async fn viewer(server: &TestServer) -> Client {
     server.room("r1");
-    Client::join(&server.ws_url("r1", &server.token("r1", Role::Viewer, "lan"))).await.0
+    Client::join(&server.ws_url("r1", &server.token("r1", Role::Viewer, "lan")))
+        .await
+        .0
 }
 
 /// After an error the same connection still answers.
@@ -22,7 +24,9 @@ async fn still_open(client: &mut Client) {
 async fn malformed_json_gets_bad_request() {
     let server = TestServer::start().await;
     let mut client = viewer(&server).await;
-    client.send_raw(Message::text("{\"type\": \"chat\", ")).await;
+    client
+        .send_raw(Message::text("{\"type\": \"chat\", "))
+        .await;
     let error = client.next_of("error").await;
     assert_eq!(error["code"], "bad_request");
     still_open(&mut client).await;
@@ -119,7 +123,11 @@ async fn a_viewer_may_not_pin_moderate_or_sell() {
         json!({"type": "end_live"}),
     ] {
         client.send(request.clone()).await;
-        assert_eq!(client.next_of("error").await["code"], "forbidden", "{request}");
+        assert_eq!(
+            client.next_of("error").await["code"],
+            "forbidden",
+            "{request}"
+        );
     }
     still_open(&mut client).await;
 }
@@ -128,8 +136,11 @@ async fn a_viewer_may_not_pin_moderate_or_sell() {
 async fn an_unknown_product_gets_product_not_found() {
     let server = TestServer::start().await;
     server.room("r1");
-    let (mut seller, _) = Client::join(&server.ws_url("r1", &server.token("r1", Role::Seller, "hoa"))).await;
-    seller.send(json!({"type": "pin_product", "product_id": "p404"})).await;
+    let (mut seller, _) =
+        Client::join(&server.ws_url("r1", &server.token("r1", Role::Seller, "hoa"))).await;
+    seller
+        .send(json!({"type": "pin_product", "product_id": "p404"}))
+        .await;
     assert_eq!(seller.next_of("error").await["code"], "product_not_found");
 }
 
@@ -137,7 +148,9 @@ async fn an_unknown_product_gets_product_not_found() {
 async fn an_overlong_request_id_is_refused() {
     let server = TestServer::start().await;
     let mut client = viewer(&server).await;
-    client.send(json!({"id": "i".repeat(65), "type": "ping"})).await;
+    client
+        .send(json!({"id": "i".repeat(65), "type": "ping"}))
+        .await;
     let error = client.next_of("error").await;
     assert_eq!(error["code"], "bad_request");
     still_open(&mut client).await;

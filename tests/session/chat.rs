@@ -8,8 +8,10 @@ use crate::support::server::TestServer;
 
 async fn seller_and_viewer(server: &TestServer) -> (Client, Client) {
     server.room("r1");
-    let (seller, _) = Client::join(&server.ws_url("r1", &server.token("r1", Role::Seller, "hoa"))).await;
-    let (viewer, _) = Client::join(&server.ws_url("r1", &server.token("r1", Role::Viewer, "lan"))).await;
+    let (seller, _) =
+        Client::join(&server.ws_url("r1", &server.token("r1", Role::Seller, "hoa"))).await;
+    let (viewer, _) =
+        Client::join(&server.ws_url("r1", &server.token("r1", Role::Viewer, "lan"))).await;
     (seller, viewer)
 }
 
@@ -17,7 +19,9 @@ async fn seller_and_viewer(server: &TestServer) -> (Client, Client) {
 async fn a_chat_message_reaches_everyone_in_the_room() {
     let server = TestServer::start().await;
     let (mut seller, mut viewer) = seller_and_viewer(&server).await;
-    viewer.send(json!({"type": "chat", "text": "Chè này pha mấy lần nước ạ?"})).await;
+    viewer
+        .send(json!({"type": "chat", "text": "Chè này pha mấy lần nước ạ?"}))
+        .await;
     for client in [&mut seller, &mut viewer] {
         let event = client.next_of("chat").await;
         assert_eq!(event["message"]["text"], "Chè này pha mấy lần nước ạ?");
@@ -30,7 +34,9 @@ async fn a_chat_message_reaches_everyone_in_the_room() {
 async fn a_request_id_is_echoed_in_the_ack() {
     let server = TestServer::start().await;
     let (_, mut viewer) = seller_and_viewer(&server).await;
-    viewer.send(json!({"id": "req-7", "type": "chat", "text": "chào"})).await;
+    viewer
+        .send(json!({"id": "req-7", "type": "chat", "text": "chào"}))
+        .await;
     assert_eq!(viewer.next_of("ack").await["id"], "req-7");
 }
 
@@ -57,7 +63,10 @@ async fn hearts_are_aggregated_into_counts() {
         events += 1;
     }
     assert_eq!(total, 30);
-    assert!(events < 10, "hearts were not aggregated: {events} events for 10 taps");
+    assert!(
+        events < 10,
+        "hearts were not aggregated: {events} events for 10 taps"
+    );
 }
 
 #[tokio::test]
@@ -73,11 +82,14 @@ async fn the_viewer_count_follows_joins_and_leaves() {
 async fn a_pinned_product_appears_for_viewers_and_in_later_snapshots() {
     let server = TestServer::start().await;
     let (mut seller, mut viewer) = seller_and_viewer(&server).await;
-    seller.send(json!({"type": "pin_product", "product_id": "p2"})).await;
+    seller
+        .send(json!({"type": "pin_product", "product_id": "p2"}))
+        .await;
     let event = viewer.next_of("product_pinned").await;
     assert_eq!(event["product"]["id"], "p2");
     assert_eq!(event["product"]["price_vnd"], 180_000);
-    let (_, snapshot) = Client::join(&server.ws_url("r1", &server.token("r1", Role::Viewer, "minh"))).await;
+    let (_, snapshot) =
+        Client::join(&server.ws_url("r1", &server.token("r1", Role::Viewer, "minh"))).await;
     assert_eq!(snapshot["pinned_product"]["id"], "p2");
 
     seller.send(json!({"type": "unpin_product"})).await;
@@ -93,7 +105,9 @@ async fn the_seller_adds_and_edits_products() {
         .await;
     let added = viewer.next_of("product_upserted").await;
     let id = added["product"]["id"].as_str().unwrap().to_owned();
-    seller.send(json!({"type": "update_product", "product_id": id, "price_vnd": 55000})).await;
+    seller
+        .send(json!({"type": "update_product", "product_id": id, "price_vnd": 55000}))
+        .await;
     let updated = viewer.next_of("product_upserted").await;
     assert_eq!(updated["product"]["price_vnd"], 55000);
     assert_eq!(updated["product"]["stock"], 40);
@@ -105,7 +119,9 @@ async fn chat_beyond_the_rate_limit_is_refused_with_a_retry_time() {
     let (_, mut viewer) = seller_and_viewer(&server).await;
     let burst = server.state.config.limits.chat_burst;
     for i in 0..=burst {
-        viewer.send(json!({"id": format!("c{i}"), "type": "chat", "text": format!("spam {i}")})).await;
+        viewer
+            .send(json!({"id": format!("c{i}"), "type": "chat", "text": format!("spam {i}")}))
+            .await;
     }
     let error = viewer.next_of("error").await;
     assert_eq!(error["code"], "rate_limited");

@@ -16,7 +16,14 @@ async fn health_and_readiness_answer_ok() {
     let server = TestServer::start().await;
     let health = http().get(server.http("/healthz")).send().await.unwrap();
     assert_eq!(health.status(), StatusCode::OK);
-    let ready: Value = http().get(server.http("/readyz")).send().await.unwrap().json().await.unwrap();
+    let ready: Value = http()
+        .get(server.http("/readyz"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(ready["status"], "ready");
 }
 
@@ -27,8 +34,10 @@ async fn an_admin_creates_lists_gets_and_closes_a_room() {
     let created = http()
         .post(server.http("/api/rooms"))
         .bearer_auth(&admin)
-        .json(&json!({"id": "gom-la-phu", "title": "Gốm La Phù", "seller_name": "Anh Tuấn",
-                      "products": [{"name": "Bình gốm", "price_vnd": 350000, "stock": 5}]}))
+        .json(
+            &json!({"id": "gom-la-phu", "title": "Gốm La Phù", "seller_name": "Anh Tuấn",
+                      "products": [{"name": "Bình gốm", "price_vnd": 350000, "stock": 5}]}),
+        )
         .send()
         .await
         .unwrap();
@@ -36,12 +45,31 @@ async fn an_admin_creates_lists_gets_and_closes_a_room() {
     let info: Value = created.json().await.unwrap();
     assert_eq!(info["status"], "scheduled");
 
-    let list: Value = http().get(server.http("/api/rooms")).send().await.unwrap().json().await.unwrap();
+    let list: Value = http()
+        .get(server.http("/api/rooms"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(list[0]["id"], "gom-la-phu");
-    let got: Value = http().get(server.http("/api/rooms/gom-la-phu")).send().await.unwrap().json().await.unwrap();
+    let got: Value = http()
+        .get(server.http("/api/rooms/gom-la-phu"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(got["title"], "Gốm La Phù");
 
-    let closed = http().post(server.http("/api/rooms/gom-la-phu/close")).bearer_auth(&admin).send().await.unwrap();
+    let closed = http()
+        .post(server.http("/api/rooms/gom-la-phu/close"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(closed.status(), StatusCode::OK);
     assert_eq!(closed.json::<Value>().await.unwrap()["status"], "ended");
 }
@@ -58,7 +86,13 @@ async fn a_seller_opens_only_the_room_their_token_names() {
         .await
         .unwrap();
     assert_eq!(other.status(), StatusCode::FORBIDDEN);
-    let mine = http().post(server.http("/api/rooms")).bearer_auth(&seller).json(&json!({"title": "Chợ quê"})).send().await.unwrap();
+    let mine = http()
+        .post(server.http("/api/rooms"))
+        .bearer_auth(&seller)
+        .json(&json!({"title": "Chợ quê"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(mine.status(), StatusCode::CREATED);
     let info: Value = mine.json().await.unwrap();
     assert_eq!(info["id"], "cho-que");
@@ -70,9 +104,20 @@ async fn a_viewer_may_not_create_or_close_rooms() {
     let server = TestServer::start().await;
     server.room("r1");
     let viewer = server.token("r1", Role::Viewer, "lan");
-    let create = http().post(server.http("/api/rooms")).bearer_auth(&viewer).json(&json!({"title": "x"})).send().await.unwrap();
+    let create = http()
+        .post(server.http("/api/rooms"))
+        .bearer_auth(&viewer)
+        .json(&json!({"title": "x"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(create.status(), StatusCode::FORBIDDEN);
-    let close = http().post(server.http("/api/rooms/r1/close")).bearer_auth(&viewer).send().await.unwrap();
+    let close = http()
+        .post(server.http("/api/rooms/r1/close"))
+        .bearer_auth(&viewer)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(close.status(), StatusCode::FORBIDDEN);
     let body: Value = close.json().await.unwrap();
     assert_eq!(body["error"]["code"], "forbidden");
@@ -81,7 +126,12 @@ async fn a_viewer_may_not_create_or_close_rooms() {
 #[tokio::test]
 async fn creating_a_room_without_a_token_is_401_and_with_bad_json_is_400() {
     let server = TestServer::start().await;
-    let anonymous = http().post(server.http("/api/rooms")).json(&json!({"title": "x"})).send().await.unwrap();
+    let anonymous = http()
+        .post(server.http("/api/rooms"))
+        .json(&json!({"title": "x"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
     let admin = server.token(ANY_ROOM, Role::Admin, "admin");
     let bad = http()
@@ -93,28 +143,47 @@ async fn creating_a_room_without_a_token_is_401_and_with_bad_json_is_400() {
         .await
         .unwrap();
     assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
-    assert_eq!(bad.json::<Value>().await.unwrap()["error"]["code"], "bad_request");
+    assert_eq!(
+        bad.json::<Value>().await.unwrap()["error"]["code"],
+        "bad_request"
+    );
 }
 
 #[tokio::test]
 async fn an_unknown_room_is_404_with_room_not_found() {
     let server = TestServer::start().await;
-    let response = http().get(server.http("/api/rooms/nope")).send().await.unwrap();
+    let response = http()
+        .get(server.http("/api/rooms/nope"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
-    assert_eq!(response.json::<Value>().await.unwrap()["error"]["code"], "room_not_found");
+    assert_eq!(
+        response.json::<Value>().await.unwrap()["error"]["code"],
+        "room_not_found"
+    );
 }
 
 #[tokio::test]
 async fn closing_a_room_ends_it_for_everyone_with_a_clear_event() {
     let server = TestServer::start().await;
     server.room("r1");
-    let (mut viewer, _) = Client::join(&server.ws_url("r1", &server.token("r1", Role::Viewer, "lan"))).await;
+    let (mut viewer, _) =
+        Client::join(&server.ws_url("r1", &server.token("r1", Role::Viewer, "lan"))).await;
     let seller = server.token("r1", Role::Seller, "hoa");
-    let closed = http().post(server.http("/api/rooms/r1/close")).bearer_auth(&seller).send().await.unwrap();
+    let closed = http()
+        .post(server.http("/api/rooms/r1/close"))
+        .bearer_auth(&seller)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(closed.status(), StatusCode::OK);
     assert_eq!(viewer.next_of("room_closed").await["type"], "room_closed");
     assert_eq!(viewer.closed().await.0, 4000);
-    let refused = Client::connect(&server.ws_url("r1", &server.token("r1", Role::Viewer, "minh"))).await.err().unwrap();
+    let refused = Client::connect(&server.ws_url("r1", &server.token("r1", Role::Viewer, "minh")))
+        .await
+        .err()
+        .unwrap();
     assert_eq!(refused.status, 410);
     assert_eq!(refused.body["error"]["code"], "room_ended");
 }
@@ -143,7 +212,12 @@ async fn the_dev_endpoint_is_off_when_disabled() {
     config.auth.dev_tokens = false;
     let server = TestServer::with_config(config).await;
     server.room("r1");
-    let response = http().post(server.http("/api/dev/token")).json(&json!({"room": "r1", "name": "Lan"})).send().await.unwrap();
+    let response = http()
+        .post(server.http("/api/dev/token"))
+        .json(&json!({"room": "r1", "name": "Lan"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
 }
 
@@ -151,12 +225,23 @@ async fn the_dev_endpoint_is_off_when_disabled() {
 async fn metrics_count_connections_messages_and_errors() {
     let server = TestServer::start().await;
     server.room("r1");
-    let (mut viewer, _) = Client::join(&server.ws_url("r1", &server.token("r1", Role::Viewer, "lan"))).await;
+    let (mut viewer, _) =
+        Client::join(&server.ws_url("r1", &server.token("r1", Role::Viewer, "lan"))).await;
     viewer.send(json!({"type": "teleport"})).await;
     viewer.next_of("error").await;
-    let text = http().get(server.http("/metrics")).send().await.unwrap().text().await.unwrap();
+    let text = http()
+        .get(server.http("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(text.contains("chophien_connections 1"), "{text}");
     assert!(text.contains("chophien_rooms 1"), "{text}");
-    assert!(text.contains(r#"chophien_errors_total{code="unknown_type"} 1"#), "{text}");
+    assert!(
+        text.contains(r#"chophien_errors_total{code="unknown_type"} 1"#),
+        "{text}"
+    );
     assert!(text.contains("chophien_messages_in_total 1"), "{text}");
 }

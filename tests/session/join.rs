@@ -10,25 +10,36 @@ use crate::support::server::TestServer;
 async fn a_viewer_joins_and_gets_a_snapshot_of_the_room() {
     let server = TestServer::start().await;
     server.room("r1");
-    let (_, snapshot) = Client::join(&server.ws_url("r1", &server.token("r1", Role::Viewer, "lan"))).await;
+    let (_, snapshot) =
+        Client::join(&server.ws_url("r1", &server.token("r1", Role::Viewer, "lan"))).await;
     assert_eq!(snapshot["room"]["id"], "r1");
     assert_eq!(snapshot["room"]["status"], "scheduled");
     assert_eq!(snapshot["products"].as_array().unwrap().len(), 2);
     assert_eq!(snapshot["pinned_product"], serde_json::Value::Null);
-    assert_eq!(snapshot["me"], json!({"user_id": "lan", "name": "Tên lan", "role": "viewer"}));
+    assert_eq!(
+        snapshot["me"],
+        json!({"user_id": "lan", "name": "Tên lan", "role": "viewer"})
+    );
 }
 
 #[tokio::test]
 async fn the_snapshot_carries_the_last_chat_messages() {
     let server = TestServer::start().await;
     server.room("r1");
-    let (mut seller, _) = Client::join(&server.ws_url("r1", &server.token("r1", Role::Seller, "hoa"))).await;
+    let (mut seller, _) =
+        Client::join(&server.ws_url("r1", &server.token("r1", Role::Seller, "hoa"))).await;
     for text in ["một", "hai", "ba"] {
         seller.send(json!({"type": "chat", "text": text})).await;
         seller.next_of("chat").await;
     }
-    let (_, snapshot) = Client::join(&server.ws_url("r1", &server.token("r1", Role::Viewer, "lan"))).await;
-    let texts: Vec<_> = snapshot["chat"].as_array().unwrap().iter().map(|m| m["text"].clone()).collect();
+    let (_, snapshot) =
+        Client::join(&server.ws_url("r1", &server.token("r1", Role::Viewer, "lan"))).await;
+    let texts: Vec<_> = snapshot["chat"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["text"].clone())
+        .collect();
     assert_eq!(texts, [json!("một"), json!("hai"), json!("ba")]);
 }
 
@@ -36,7 +47,10 @@ async fn the_snapshot_carries_the_last_chat_messages() {
 async fn a_missing_token_is_refused_with_401() {
     let server = TestServer::start().await;
     server.room("r1");
-    let refused = Client::connect(&format!("ws://{}/ws/rooms/r1", server.addr)).await.err().unwrap();
+    let refused = Client::connect(&format!("ws://{}/ws/rooms/r1", server.addr))
+        .await
+        .err()
+        .unwrap();
     assert_eq!(refused.status, 401);
     assert_eq!(refused.body["error"]["code"], "unauthorized");
 }
@@ -46,9 +60,18 @@ async fn a_token_signed_with_another_secret_is_refused_with_401() {
     let server = TestServer::start().await;
     server.room("r1");
     let forged = chophien::auth::TokenKeys::new("not-the-server-secret")
-        .sign(&Claims::new("x", "x", "r1", Role::Seller, std::time::Duration::from_secs(60)))
+        .sign(&Claims::new(
+            "x",
+            "x",
+            "r1",
+            Role::Seller,
+            std::time::Duration::from_secs(60),
+        ))
         .unwrap();
-    let refused = Client::connect(&server.ws_url("r1", &forged)).await.err().unwrap();
+    let refused = Client::connect(&server.ws_url("r1", &forged))
+        .await
+        .err()
+        .unwrap();
     assert_eq!(refused.status, 401);
 }
 
@@ -56,12 +79,24 @@ async fn a_token_signed_with_another_secret_is_refused_with_401() {
 async fn an_expired_token_is_refused_with_401() {
     let server = TestServer::start().await;
     server.room("r1");
-    let mut claims = Claims::new("x", "x", "r1", Role::Viewer, std::time::Duration::from_secs(60));
+    let mut claims = Claims::new(
+        "x",
+        "x",
+        "r1",
+        Role::Viewer,
+        std::time::Duration::from_secs(60),
+    );
     claims.exp = claims.iat - 5;
     let token = server.state.keys.sign(&claims).unwrap();
-    let refused = Client::connect(&server.ws_url("r1", &token)).await.err().unwrap();
+    let refused = Client::connect(&server.ws_url("r1", &token))
+        .await
+        .err()
+        .unwrap();
     assert_eq!(refused.status, 401);
-    assert!(refused.body["error"]["message"].as_str().unwrap().contains("expired"));
+    assert!(refused.body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("expired"));
 }
 
 #[tokio::test]
@@ -69,7 +104,10 @@ async fn a_token_for_another_room_is_refused_with_403() {
     let server = TestServer::start().await;
     server.room("r1");
     server.room("r2");
-    let refused = Client::connect(&server.ws_url("r1", &server.token("r2", Role::Seller, "hoa"))).await.err().unwrap();
+    let refused = Client::connect(&server.ws_url("r1", &server.token("r2", Role::Seller, "hoa")))
+        .await
+        .err()
+        .unwrap();
     assert_eq!(refused.status, 403);
     assert_eq!(refused.body["error"]["code"], "forbidden");
 }
@@ -77,7 +115,11 @@ async fn a_token_for_another_room_is_refused_with_403() {
 #[tokio::test]
 async fn an_unknown_room_is_refused_with_404() {
     let server = TestServer::start().await;
-    let refused = Client::connect(&server.ws_url("nope", &server.token("nope", Role::Viewer, "lan"))).await.err().unwrap();
+    let refused =
+        Client::connect(&server.ws_url("nope", &server.token("nope", Role::Viewer, "lan")))
+            .await
+            .err()
+            .unwrap();
     assert_eq!(refused.status, 404);
     assert_eq!(refused.body["error"]["code"], "room_not_found");
 }
@@ -86,12 +128,17 @@ async fn an_unknown_room_is_refused_with_404() {
 async fn room_events_carry_increasing_seq_numbers() {
     let server = TestServer::start().await;
     server.room("r1");
-    let (mut seller, snapshot) = Client::join(&server.ws_url("r1", &server.token("r1", Role::Seller, "hoa"))).await;
+    let (mut seller, snapshot) =
+        Client::join(&server.ws_url("r1", &server.token("r1", Role::Seller, "hoa"))).await;
     let start = snapshot["seq"].as_u64().unwrap();
     seller.send(json!({"type": "chat", "text": "a"})).await;
-    seller.send(json!({"type": "pin_product", "product_id": "p1"})).await;
+    seller
+        .send(json!({"type": "pin_product", "product_id": "p1"}))
+        .await;
     let first = seller.next_of("chat").await["seq"].as_u64().unwrap();
-    let second = seller.next_of("product_pinned").await["seq"].as_u64().unwrap();
+    let second = seller.next_of("product_pinned").await["seq"]
+        .as_u64()
+        .unwrap();
     assert!(start < first && first < second);
 }
 
@@ -104,13 +151,16 @@ async fn a_client_that_resumes_gets_exactly_the_events_it_missed() {
     let last_seq = snapshot["seq"].as_u64().unwrap();
     drop(viewer);
 
-    let (mut seller, _) = Client::join(&server.ws_url("r1", &server.token("r1", Role::Seller, "hoa"))).await;
+    let (mut seller, _) =
+        Client::join(&server.ws_url("r1", &server.token("r1", Role::Seller, "hoa"))).await;
     for text in ["lỡ 1", "lỡ 2"] {
         seller.send(json!({"type": "chat", "text": text})).await;
         seller.next_of("chat").await;
     }
 
-    let mut resumed = Client::connect(&format!("{viewer_url}&last_seq={last_seq}")).await.unwrap();
+    let mut resumed = Client::connect(&format!("{viewer_url}&last_seq={last_seq}"))
+        .await
+        .unwrap();
     let first = resumed.next().await;
     assert_eq!(first["type"], "resumed");
     assert_eq!(first["from_seq"], last_seq + 1);
@@ -133,12 +183,18 @@ async fn a_resume_beyond_the_replay_buffer_gets_a_fresh_snapshot() {
     config.limits.chat_burst = 1000;
     let server = TestServer::with_config(config).await;
     server.room("r1");
-    let (mut seller, _) = Client::join(&server.ws_url("r1", &server.token("r1", Role::Seller, "hoa"))).await;
+    let (mut seller, _) =
+        Client::join(&server.ws_url("r1", &server.token("r1", Role::Seller, "hoa"))).await;
     for i in 0..5 {
-        seller.send(json!({"type": "chat", "text": format!("m{i}")})).await;
+        seller
+            .send(json!({"type": "chat", "text": format!("m{i}")}))
+            .await;
         seller.next_of("chat").await;
     }
-    let url = format!("{}&last_seq=1", server.ws_url("r1", &server.token("r1", Role::Viewer, "lan")));
+    let url = format!(
+        "{}&last_seq=1",
+        server.ws_url("r1", &server.token("r1", Role::Viewer, "lan"))
+    );
     let mut client = Client::connect(&url).await.unwrap();
     assert_eq!(client.next().await["type"], "snapshot");
 }
@@ -147,7 +203,10 @@ async fn a_resume_beyond_the_replay_buffer_gets_a_fresh_snapshot() {
 async fn a_malformed_last_seq_is_refused_with_400() {
     let server = TestServer::start().await;
     server.room("r1");
-    let url = format!("{}&last_seq=abc", server.ws_url("r1", &server.token("r1", Role::Viewer, "lan")));
+    let url = format!(
+        "{}&last_seq=abc",
+        server.ws_url("r1", &server.token("r1", Role::Viewer, "lan"))
+    );
     let refused = Client::connect(&url).await.err().unwrap();
     assert_eq!(refused.status, 400);
     assert_eq!(refused.body["error"]["code"], "bad_request");

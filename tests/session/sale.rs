@@ -19,8 +19,10 @@ struct Sale {
 /// A room with a live sale of p1: `stock` units, at most 2 per buyer.
 async fn sale_with_stock(server: &TestServer, stock: u32) -> Sale {
     server.room("r1");
-    let (mut seller, _) = Client::join(&server.ws_url("r1", &server.token("r1", Role::Seller, "hoa"))).await;
-    let (mut viewer, _) = Client::join(&server.ws_url("r1", &server.token("r1", Role::Viewer, "lan"))).await;
+    let (mut seller, _) =
+        Client::join(&server.ws_url("r1", &server.token("r1", Role::Seller, "hoa"))).await;
+    let (mut viewer, _) =
+        Client::join(&server.ws_url("r1", &server.token("r1", Role::Viewer, "lan"))).await;
     seller
         .send(json!({"id": "s", "type": "start_sale", "product_id": "p1", "stock": stock, "price_vnd": 199000,
                      "per_buyer_limit": 2, "duration_secs": 600, "hold_secs": 120}))
@@ -29,7 +31,11 @@ async fn sale_with_stock(server: &TestServer, stock: u32) -> Sale {
     let updated = viewer.next_of("sale_updated").await;
     assert_eq!(updated["sale"]["state"], "live");
     let sale_id = updated["sale"]["id"].as_str().unwrap().to_owned();
-    Sale { seller, viewer, sale_id }
+    Sale {
+        seller,
+        viewer,
+        sale_id,
+    }
 }
 
 fn buy(sale_id: &str, quantity: u32, key: &str) -> Value {
@@ -49,7 +55,11 @@ async fn redis_server(redis: &RedisServer) -> TestServer {
 
 /// Buy, confirm, and see the order everywhere it should show.
 async fn a_buyer_reserves_confirms_and_the_seller_sees_the_order(server: &TestServer) {
-    let Sale { mut seller, mut viewer, sale_id } = sale_with_stock(server, 5).await;
+    let Sale {
+        mut seller,
+        mut viewer,
+        sale_id,
+    } = sale_with_stock(server, 5).await;
     viewer.send(buy(&sale_id, 2, "key-000001")).await;
     let result = viewer.next_of("buy_result").await;
     assert_eq!(result["id"], "key-000001");
@@ -57,7 +67,11 @@ async fn a_buyer_reserves_confirms_and_the_seller_sees_the_order(server: &TestSe
     let hold_id = result["hold"]["hold_id"].as_str().unwrap().to_owned();
     assert_eq!(seller.next_of("sale_stock").await["remaining"], 3);
 
-    viewer.send(json!({"id": "c", "type": "confirm_hold", "hold_id": hold_id, "shipping": shipping()})).await;
+    viewer
+        .send(
+            json!({"id": "c", "type": "confirm_hold", "hold_id": hold_id, "shipping": shipping()}),
+        )
+        .await;
     let confirmed = viewer.next_of("order_confirmed").await;
     assert_eq!(confirmed["id"], "c");
     assert_eq!(confirmed["order"]["total_vnd"], 398_000);
@@ -90,7 +104,9 @@ async fn a_buyer_reserves_confirms_and_the_seller_sees_the_order(server: &TestSe
         .unwrap();
     let lines: Vec<&str> = csv.trim_start_matches('\u{feff}').lines().collect();
     assert!(lines[0].starts_with("order_id,created_at,buyer_name,phone,address"));
-    assert!(lines[1].contains("Nguyễn Thị Lan") && lines[1].contains("Chè Tân Cương đặc biệt 500g"));
+    assert!(
+        lines[1].contains("Nguyễn Thị Lan") && lines[1].contains("Chè Tân Cương đặc biệt 500g")
+    );
     assert_eq!(lines[2], "TOTAL,,,,,,2,,398000");
 }
 
@@ -108,7 +124,11 @@ async fn redis_a_buyer_reserves_confirms_and_the_seller_sees_the_order() {
 #[tokio::test]
 async fn a_repeated_idempotency_key_returns_the_original_hold() {
     let server = TestServer::start().await;
-    let Sale { mut viewer, sale_id, .. } = sale_with_stock(&server, 5).await;
+    let Sale {
+        mut viewer,
+        sale_id,
+        ..
+    } = sale_with_stock(&server, 5).await;
     viewer.send(buy(&sale_id, 1, "key-000002")).await;
     let first = viewer.next_of("buy_result").await;
     viewer.send(buy(&sale_id, 1, "key-000002")).await;
@@ -120,27 +140,44 @@ async fn a_repeated_idempotency_key_returns_the_original_hold() {
 #[tokio::test]
 async fn the_per_buyer_limit_and_the_stock_are_enforced() {
     let server = TestServer::start().await;
-    let Sale { mut viewer, sale_id, .. } = sale_with_stock(&server, 3).await;
+    let Sale {
+        mut viewer,
+        sale_id,
+        ..
+    } = sale_with_stock(&server, 3).await;
     viewer.send(buy(&sale_id, 2, "key-000003")).await;
     assert_eq!(viewer.next_of("buy_result").await["outcome"], "reserved");
     viewer.send(buy(&sale_id, 1, "key-000004")).await;
-    assert_eq!(viewer.next_of("buy_result").await["outcome"], "limit_reached");
-    let (mut other, _) = Client::join(&server.ws_url("r1", &server.token("r1", Role::Viewer, "minh"))).await;
+    assert_eq!(
+        viewer.next_of("buy_result").await["outcome"],
+        "limit_reached"
+    );
+    let (mut other, _) =
+        Client::join(&server.ws_url("r1", &server.token("r1", Role::Viewer, "minh"))).await;
     other.send(buy(&sale_id, 2, "key-000005")).await;
     assert_eq!(other.next_of("buy_result").await["outcome"], "sold_out");
     other.send(buy(&sale_id, 1, "key-000006")).await;
     assert_eq!(other.next_of("buy_result").await["outcome"], "reserved");
-    assert_eq!(other.next_of("sale_updated").await["sale"]["state"], "sold_out");
+    assert_eq!(
+        other.next_of("sale_updated").await["sale"]["state"],
+        "sold_out"
+    );
 }
 
 #[tokio::test]
 async fn a_cancelled_hold_returns_its_stock() {
     let server = TestServer::start().await;
-    let Sale { mut seller, mut viewer, sale_id } = sale_with_stock(&server, 5).await;
+    let Sale {
+        mut seller,
+        mut viewer,
+        sale_id,
+    } = sale_with_stock(&server, 5).await;
     viewer.send(buy(&sale_id, 2, "key-000007")).await;
     let hold_id = viewer.next_of("buy_result").await["hold"]["hold_id"].clone();
     assert_eq!(seller.next_of("sale_stock").await["remaining"], 3);
-    viewer.send(json!({"id": "x", "type": "cancel_hold", "hold_id": hold_id})).await;
+    viewer
+        .send(json!({"id": "x", "type": "cancel_hold", "hold_id": hold_id}))
+        .await;
     assert_eq!(viewer.next_of("hold_cancelled").await["hold_id"], hold_id);
     assert_eq!(seller.next_of("sale_stock").await["remaining"], 5);
 }
@@ -149,7 +186,8 @@ async fn a_cancelled_hold_returns_its_stock() {
 async fn a_late_joiner_sees_the_sale_in_the_snapshot() {
     let server = TestServer::start().await;
     let Sale { sale_id, .. } = sale_with_stock(&server, 5).await;
-    let (_, snapshot) = Client::join(&server.ws_url("r1", &server.token("r1", Role::Viewer, "minh"))).await;
+    let (_, snapshot) =
+        Client::join(&server.ws_url("r1", &server.token("r1", Role::Viewer, "minh"))).await;
     assert_eq!(snapshot["sale"]["id"], sale_id);
     assert_eq!(snapshot["sale"]["price_vnd"], 199_000);
 }
@@ -158,25 +196,40 @@ async fn a_late_joiner_sees_the_sale_in_the_snapshot() {
 async fn a_scheduled_sale_counts_down_then_goes_live() {
     let server = TestServer::start().await;
     server.room("r1");
-    let (mut seller, _) = Client::join(&server.ws_url("r1", &server.token("r1", Role::Seller, "hoa"))).await;
+    let (mut seller, _) =
+        Client::join(&server.ws_url("r1", &server.token("r1", Role::Seller, "hoa"))).await;
     seller
-        .send(json!({"type": "start_sale", "product_id": "p2", "stock": 5, "price_vnd": 150000,
-                     "per_buyer_limit": 1, "starts_in_secs": 1, "duration_secs": 60}))
+        .send(
+            json!({"type": "start_sale", "product_id": "p2", "stock": 5, "price_vnd": 150000,
+                     "per_buyer_limit": 1, "starts_in_secs": 1, "duration_secs": 60}),
+        )
         .await;
     let scheduled = seller.next_of("sale_updated").await;
     assert_eq!(scheduled["sale"]["state"], "scheduled");
     let sale_id = scheduled["sale"]["id"].as_str().unwrap().to_owned();
     seller.send(buy(&sale_id, 1, "key-000008")).await;
     assert_eq!(seller.next_of("buy_result").await["outcome"], "not_started");
-    assert_eq!(seller.next_of("sale_updated").await["sale"]["state"], "live");
+    assert_eq!(
+        seller.next_of("sale_updated").await["sale"]["state"],
+        "live"
+    );
 }
 
 #[tokio::test]
 async fn the_seller_ends_a_sale_early() {
     let server = TestServer::start().await;
-    let Sale { mut seller, mut viewer, sale_id } = sale_with_stock(&server, 5).await;
-    seller.send(json!({"type": "end_sale", "sale_id": sale_id})).await;
-    assert_eq!(viewer.next_of("sale_updated").await["sale"]["state"], "ended");
+    let Sale {
+        mut seller,
+        mut viewer,
+        sale_id,
+    } = sale_with_stock(&server, 5).await;
+    seller
+        .send(json!({"type": "end_sale", "sale_id": sale_id}))
+        .await;
+    assert_eq!(
+        viewer.next_of("sale_updated").await["sale"]["state"],
+        "ended"
+    );
     viewer.send(buy(&sale_id, 1, "key-000009")).await;
     assert_eq!(viewer.next_of("buy_result").await["outcome"], "ended");
 }
@@ -184,13 +237,21 @@ async fn the_seller_ends_a_sale_early() {
 #[tokio::test]
 async fn a_viewer_may_not_start_or_end_a_sale() {
     let server = TestServer::start().await;
-    let Sale { mut viewer, sale_id, .. } = sale_with_stock(&server, 5).await;
+    let Sale {
+        mut viewer,
+        sale_id,
+        ..
+    } = sale_with_stock(&server, 5).await;
     viewer
-        .send(json!({"type": "start_sale", "product_id": "p1", "stock": 5, "price_vnd": 1,
-                     "per_buyer_limit": 1, "duration_secs": 60}))
+        .send(
+            json!({"type": "start_sale", "product_id": "p1", "stock": 5, "price_vnd": 1,
+                     "per_buyer_limit": 1, "duration_secs": 60}),
+        )
         .await;
     assert_eq!(viewer.next_of("error").await["code"], "forbidden");
-    viewer.send(json!({"type": "end_sale", "sale_id": sale_id})).await;
+    viewer
+        .send(json!({"type": "end_sale", "sale_id": sale_id}))
+        .await;
     assert_eq!(viewer.next_of("error").await["code"], "forbidden");
 }
 
@@ -199,8 +260,10 @@ async fn a_second_sale_waits_until_the_first_ends() {
     let server = TestServer::start().await;
     let Sale { mut seller, .. } = sale_with_stock(&server, 5).await;
     seller
-        .send(json!({"type": "start_sale", "product_id": "p2", "stock": 5, "price_vnd": 1,
-                     "per_buyer_limit": 1, "duration_secs": 60}))
+        .send(
+            json!({"type": "start_sale", "product_id": "p2", "stock": 5, "price_vnd": 1,
+                     "per_buyer_limit": 1, "duration_secs": 60}),
+        )
         .await;
     assert_eq!(seller.next_of("error").await["code"], "invalid_state");
 }
@@ -208,15 +271,28 @@ async fn a_second_sale_waits_until_the_first_ends() {
 #[tokio::test]
 async fn bad_buys_get_typed_errors() {
     let server = TestServer::start().await;
-    let Sale { mut viewer, sale_id, .. } = sale_with_stock(&server, 5).await;
+    let Sale {
+        mut viewer,
+        sale_id,
+        ..
+    } = sale_with_stock(&server, 5).await;
     for (request, code) in [
         (buy(&sale_id, 0, "key-000010"), "invalid_value"),
         (buy(&sale_id, 1_000_000, "key-000011"), "invalid_value"),
-        (json!({"type": "buy", "sale_id": sale_id, "quantity": -1, "idempotency_key": "key-000012"}), "bad_request"),
-        (json!({"type": "buy", "sale_id": sale_id, "quantity": 1e20, "idempotency_key": "key-000013"}), "bad_request"),
+        (
+            json!({"type": "buy", "sale_id": sale_id, "quantity": -1, "idempotency_key": "key-000012"}),
+            "bad_request",
+        ),
+        (
+            json!({"type": "buy", "sale_id": sale_id, "quantity": 1e20, "idempotency_key": "key-000013"}),
+            "bad_request",
+        ),
         (buy(&sale_id, 1, "k"), "invalid_value"),
         (buy("no-such-sale", 1, "key-000014"), "sale_not_found"),
-        (json!({"type": "buy", "sale_id": sale_id, "quantity": 1}), "bad_request"),
+        (
+            json!({"type": "buy", "sale_id": sale_id, "quantity": 1}),
+            "bad_request",
+        ),
     ] {
         viewer.send(request.clone()).await;
         assert_eq!(viewer.next_of("error").await["code"], code, "{request}");
@@ -226,17 +302,28 @@ async fn bad_buys_get_typed_errors() {
 #[tokio::test]
 async fn malformed_shipping_and_foreign_holds_are_refused() {
     let server = TestServer::start().await;
-    let Sale { mut viewer, sale_id, .. } = sale_with_stock(&server, 5).await;
+    let Sale {
+        mut viewer,
+        sale_id,
+        ..
+    } = sale_with_stock(&server, 5).await;
     viewer.send(buy(&sale_id, 1, "key-000015")).await;
     let hold_id = viewer.next_of("buy_result").await["hold"]["hold_id"].clone();
     let bad = json!({"name": "Lan", "phone": "not a phone", "address": "x"});
-    viewer.send(json!({"type": "confirm_hold", "hold_id": hold_id, "shipping": bad})).await;
+    viewer
+        .send(json!({"type": "confirm_hold", "hold_id": hold_id, "shipping": bad}))
+        .await;
     assert_eq!(viewer.next_of("error").await["code"], "invalid_shipping");
 
-    let (mut thief, _) = Client::join(&server.ws_url("r1", &server.token("r1", Role::Viewer, "thief"))).await;
-    thief.send(json!({"type": "confirm_hold", "hold_id": hold_id, "shipping": shipping()})).await;
+    let (mut thief, _) =
+        Client::join(&server.ws_url("r1", &server.token("r1", Role::Viewer, "thief"))).await;
+    thief
+        .send(json!({"type": "confirm_hold", "hold_id": hold_id, "shipping": shipping()}))
+        .await;
     assert_eq!(thief.next_of("error").await["code"], "forbidden");
-    thief.send(json!({"type": "cancel_hold", "hold_id": "s-nope"})).await;
+    thief
+        .send(json!({"type": "cancel_hold", "hold_id": "s-nope"}))
+        .await;
     assert_eq!(thief.next_of("error").await["code"], "hold_not_found");
 }
 
@@ -252,7 +339,11 @@ async fn orders_are_private_to_the_seller() {
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
-    let anonymous = reqwest::Client::new().get(server.http("/api/rooms/r1/orders")).send().await.unwrap();
+    let anonymous = reqwest::Client::new()
+        .get(server.http("/api/rooms/r1/orders"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
 }
 
@@ -260,13 +351,26 @@ async fn orders_are_private_to_the_seller() {
 async fn with_redis_down_buys_answer_unavailable_and_chat_keeps_working() {
     let mut redis = RedisServer::start();
     let server = redis_server(&redis).await;
-    let Sale { mut seller, mut viewer, sale_id } = sale_with_stock(&server, 5).await;
+    let Sale {
+        mut seller,
+        mut viewer,
+        sale_id,
+    } = sale_with_stock(&server, 5).await;
     redis.crash();
 
     viewer.send(buy(&sale_id, 1, "key-000016")).await;
     assert_eq!(viewer.next_of("buy_result").await["outcome"], "unavailable");
-    viewer.send(json!({"type": "chat", "text": "vẫn chat được"})).await;
-    assert_eq!(seller.next_of("chat").await["message"]["text"], "vẫn chat được");
-    let ready = reqwest::Client::new().get(server.http("/readyz")).send().await.unwrap();
+    viewer
+        .send(json!({"type": "chat", "text": "vẫn chat được"}))
+        .await;
+    assert_eq!(
+        seller.next_of("chat").await["message"]["text"],
+        "vẫn chat được"
+    );
+    let ready = reqwest::Client::new()
+        .get(server.http("/readyz"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(ready.status(), StatusCode::SERVICE_UNAVAILABLE);
 }

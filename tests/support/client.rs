@@ -28,7 +28,10 @@ pub struct Refused {
 impl Client {
     pub async fn connect(url: &str) -> Result<Client, Refused> {
         let request = url.into_client_request().unwrap();
-        match tokio::time::timeout(WAIT, tokio_tungstenite::connect_async(request)).await.expect("connect hang") {
+        match tokio::time::timeout(WAIT, tokio_tungstenite::connect_async(request))
+            .await
+            .expect("connect hang")
+        {
             Ok((ws, _)) => Ok(Client { ws, last_seq: 0 }),
             Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
                 let status = response.status().as_u16();
@@ -53,7 +56,10 @@ impl Client {
     }
 
     pub async fn send(&mut self, value: Value) {
-        self.ws.send(Message::text(value.to_string())).await.unwrap();
+        self.ws
+            .send(Message::text(value.to_string()))
+            .await
+            .unwrap();
     }
 
     pub async fn send_raw(&mut self, message: Message) {
@@ -63,7 +69,9 @@ impl Client {
     /// The next JSON frame (pings are skipped). Panics on close.
     pub async fn next(&mut self) -> Value {
         loop {
-            let message = tokio::time::timeout(WAIT, self.ws.next()).await.expect("no frame in time");
+            let message = tokio::time::timeout(WAIT, self.ws.next())
+                .await
+                .expect("no frame in time");
             match message {
                 Some(Ok(Message::Text(text))) => {
                     let value: Value = serde_json::from_str(&text).unwrap();
@@ -91,12 +99,19 @@ impl Client {
     /// Read until the server closes; the close code and reason.
     pub async fn closed(&mut self) -> (u16, String) {
         loop {
-            let message = tokio::time::timeout(WAIT, self.ws.next()).await.expect("no close in time");
+            let message = tokio::time::timeout(WAIT, self.ws.next())
+                .await
+                .expect("no close in time");
             match message {
-                Some(Ok(Message::Close(Some(frame)))) => return (frame.code.into(), frame.reason.to_string()),
+                Some(Ok(Message::Close(Some(frame)))) => {
+                    return (frame.code.into(), frame.reason.to_string())
+                }
                 Some(Ok(Message::Close(None))) | None => return (1005, String::new()),
                 Some(Ok(Message::Text(text))) => {
-                    if let Some(seq) = serde_json::from_str::<Value>(&text).ok().and_then(|v| v["seq"].as_u64()) {
+                    if let Some(seq) = serde_json::from_str::<Value>(&text)
+                        .ok()
+                        .and_then(|v| v["seq"].as_u64())
+                    {
                         self.last_seq = seq;
                     }
                 }

@@ -4,4 +4,5 @@
 
 pub mod client;
 pub mod redis;
+pub mod sale;
 pub mod server;

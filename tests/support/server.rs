@@ -41,7 +41,12 @@ impl TestServer {
         let handle = tokio::spawn(async move {
             server.run(signal).await.expect("server run");
         });
-        TestServer { addr, state, stop, handle: Some(handle) }
+        TestServer {
+            addr,
+            state,
+            stop,
+            handle: Some(handle),
+        }
     }
 
     /// Open a room (scheduled) with one product, `p1`.
@@ -58,7 +63,13 @@ impl TestServer {
     }
 
     pub fn token(&self, room: &str, role: Role, user: &str) -> String {
-        let claims = Claims::new(user, &format!("Tên {user}"), room, role, Duration::from_secs(600));
+        let claims = Claims::new(
+            user,
+            &format!("Tên {user}"),
+            room,
+            role,
+            Duration::from_secs(600),
+        );
         self.state.keys.sign(&claims).unwrap()
     }
 
@@ -74,7 +85,10 @@ impl TestServer {
     pub async fn shutdown(mut self) {
         self.stop.cancel();
         if let Some(handle) = self.handle.take() {
-            tokio::time::timeout(Duration::from_secs(15), handle).await.expect("shutdown hang").unwrap();
+            tokio::time::timeout(Duration::from_secs(15), handle)
+                .await
+                .expect("shutdown hang")
+                .unwrap();
         }
     }
 }

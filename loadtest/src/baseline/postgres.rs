@@ -17,14 +17,19 @@ use super::redis_bench::BenchResult;
 use crate::target::{free_port, Spawned};
 
 /// The transaction pgbench repeats: take one unit if any is left.
-const HOT_ROW_UPDATE: &str = "UPDATE stock SET remaining = remaining - 1 WHERE id = 1 AND remaining >= 1;\n";
+const HOT_ROW_UPDATE: &str =
+    "UPDATE stock SET remaining = remaining - 1 WHERE id = 1 AND remaining >= 1;\n";
 /// The unprivileged user PostgreSQL runs as when the harness is root.
 const NOBODY: u32 = 65534;
 
 /// A PostgreSQL program: on PATH, else in the newest /usr/lib/postgresql/*/bin.
 fn pg_bin(name: &str) -> PathBuf {
     let mut versions: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
-        .map(|dir| dir.filter_map(Result::ok).map(|e| e.path().join("bin").join(name)).collect())
+        .map(|dir| {
+            dir.filter_map(Result::ok)
+                .map(|e| e.path().join("bin").join(name))
+                .collect()
+        })
         .unwrap_or_default();
     versions.retain(|p| p.is_file());
     versions.sort();
@@ -36,7 +41,11 @@ fn as_server_user(program: &Path) -> Command {
     // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } == 0 {
         let mut command = Command::new("setpriv");
-        command.args([format!("--reuid={NOBODY}"), format!("--regid={NOBODY}"), "--clear-groups".into()]);
+        command.args([
+            format!("--reuid={NOBODY}"),
+            format!("--regid={NOBODY}"),
+            "--clear-groups".into(),
+        ]);
         command.arg(program);
         command
     } else {
@@ -73,7 +82,14 @@ fn run_blocking(connections: usize, secs: u64) -> anyhow::Result<BenchResult> {
     let child = as_server_user(&pg_bin("postgres"))
         .arg("-D")
         .arg(&data)
-        .args(["-p", &port.to_string(), "-c", "listen_addresses=127.0.0.1", "-c", "synchronous_commit=off"])
+        .args([
+            "-p",
+            &port.to_string(),
+            "-c",
+            "listen_addresses=127.0.0.1",
+            "-c",
+            "synchronous_commit=off",
+        ])
         .args(["-c", &format!("max_connections={}", connections + 10)])
         .arg("-k")
         .arg(dir.path())
@@ -81,10 +97,26 @@ fn run_blocking(connections: usize, secs: u64) -> anyhow::Result<BenchResult> {
         .stderr(Stdio::from(log))
         .spawn()
         .context("could not start postgres")?;
-    let server = Spawned { child, port, dir, name: "postgres" };
+    let server = Spawned {
+        child,
+        port,
+        dir,
+        name: "postgres",
+    };
     let psql = |sql: &str| {
         Command::new(pg_bin("psql"))
-            .args(["-h", "127.0.0.1", "-p", &port.to_string(), "-U", "postgres", "-v", "ON_ERROR_STOP=1", "-qc", sql])
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &port.to_string(),
+                "-U",
+                "postgres",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-qc",
+                sql,
+            ])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .status()
@@ -104,18 +136,41 @@ fn run_blocking(connections: usize, secs: u64) -> anyhow::Result<BenchResult> {
     std::fs::write(&script, HOT_ROW_UPDATE)?;
     let mut command = Command::new(pg_bin("pgbench"));
     command
-        .args(["-n", "-h", "127.0.0.1", "-p", &port.to_string(), "-U", "postgres"])
-        .args(["-c", &connections.to_string(), "-j", "2", "-T", &secs.to_string(), "-f"])
+        .args([
+            "-n",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+            "-U",
+            "postgres",
+        ])
+        .args([
+            "-c",
+            &connections.to_string(),
+            "-j",
+            "2",
+            "-T",
+            &secs.to_string(),
+            "-f",
+        ])
         .arg(&script)
         .arg("postgres");
     let line = format!("{command:?}").replace('"', "");
     let output = command.output().context("could not run pgbench")?;
     let stdout = String::from_utf8_lossy(&output.stdout);
     if !output.status.success() {
-        bail!("pgbench failed: {stdout}{}", String::from_utf8_lossy(&output.stderr));
+        bail!(
+            "pgbench failed: {stdout}{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
     }
-    let per_second = parse_tps(&stdout).with_context(|| format!("cannot read pgbench output: {stdout}"))?;
-    Ok(BenchResult { per_second, command: format!("{line} ({HOT_ROW_UPDATE:?}, synchronous_commit=off)") })
+    let per_second =
+        parse_tps(&stdout).with_context(|| format!("cannot read pgbench output: {stdout}"))?;
+    Ok(BenchResult {
+        per_second,
+        command: format!("{line} ({HOT_ROW_UPDATE:?}, synchronous_commit=off)"),
+    })
 }
 
 /// `tps = 1234.5 (without initial connection time)` → 1234.5.

@@ -30,7 +30,9 @@ impl BenchCall {
 
     pub fn new() -> BenchCall {
         let suffix = uuid::Uuid::new_v4().simple().to_string();
-        BenchCall { sale_id: format!("bench{}", &suffix[..12]) }
+        BenchCall {
+            sale_id: format!("bench{}", &suffix[..12]),
+        }
     }
 
     fn keys(&self) -> Vec<String> {
@@ -69,7 +71,13 @@ impl BenchCall {
     /// The redis-benchmark command line for `requests` single-unit buys over
     /// `connections` connections:
     /// `redis-benchmark -p PORT -c CONNS -n N -r R --csv FCALL chophien_buy 7 <keys> now buyer name 1 idem hold`.
-    pub fn benchmark_command(&self, port: u16, connections: usize, requests: u64, now_ms: u64) -> Vec<String> {
+    pub fn benchmark_command(
+        &self,
+        port: u16,
+        connections: usize,
+        requests: u64,
+        now_ms: u64,
+    ) -> Vec<String> {
         let mut command = vec![
             "redis-benchmark".to_owned(),
             "-p".into(),
@@ -101,10 +109,18 @@ impl BenchCall {
 /// The seven keys every sale function takes, in the library's order; the
 /// first (`meta`) holds the sale's fields, `remaining` among them.
 pub fn sale_keys(sale_id: &str) -> Vec<String> {
-    ["meta", "buyers", "idem", "holds", "deadlines", "statuses", "orders"]
-        .iter()
-        .map(|name| format!("{{sale:{sale_id}}}:{name}"))
-        .collect()
+    [
+        "meta",
+        "buyers",
+        "idem",
+        "holds",
+        "deadlines",
+        "statuses",
+        "orders",
+    ]
+    .iter()
+    .map(|name| format!("{{sale:{sale_id}}}:{name}"))
+    .collect()
 }
 
 /// A sale's `remaining` read straight from Redis (`HGET {sale:ID}:meta
@@ -113,7 +129,11 @@ pub async fn read_remaining(port: u16, sale_id: &str) -> anyhow::Result<Option<u
     let client = redis::Client::open(format!("redis://127.0.0.1:{port}/"))?;
     let mut connection = client.get_multiplexed_async_connection().await?;
     let meta = sale_keys(sale_id).swap_remove(0);
-    let remaining: Option<u64> = redis::cmd("HGET").arg(meta).arg("remaining").query_async(&mut connection).await?;
+    let remaining: Option<u64> = redis::cmd("HGET")
+        .arg(meta)
+        .arg("remaining")
+        .query_async(&mut connection)
+        .await?;
     Ok(remaining)
 }
 
@@ -124,7 +144,12 @@ pub struct BenchResult {
 }
 
 /// Create the benchmark sale, run redis-benchmark, parse its rate.
-pub async fn run(port: u16, connections: usize, requests: u64, now_ms: u64) -> anyhow::Result<BenchResult> {
+pub async fn run(
+    port: u16,
+    connections: usize,
+    requests: u64,
+    now_ms: u64,
+) -> anyhow::Result<BenchResult> {
     let call = BenchCall::new();
     let client = redis::Client::open(format!("redis://127.0.0.1:{port}/"))?;
     let mut connection = client.get_multiplexed_async_connection().await?;
@@ -149,16 +174,24 @@ pub async fn run(port: u16, connections: usize, requests: u64, now_ms: u64) -> a
     .context("could not run redis-benchmark (is it installed?)")?;
     let stdout = String::from_utf8_lossy(&output.stdout);
     if !output.status.success() {
-        bail!("redis-benchmark failed: {}{}", stdout, String::from_utf8_lossy(&output.stderr));
+        bail!(
+            "redis-benchmark failed: {}{}",
+            stdout,
+            String::from_utf8_lossy(&output.stderr)
+        );
     }
-    let per_second = parse_csv_rps(&stdout).with_context(|| format!("cannot read redis-benchmark output: {stdout}"))?;
+    let per_second = parse_csv_rps(&stdout)
+        .with_context(|| format!("cannot read redis-benchmark output: {stdout}"))?;
     // Leave no benchmark data behind in the store's Redis.
     let mut del = redis::cmd("DEL");
     for key in call.keys() {
         del.arg(key);
     }
     let _: Result<u64, _> = del.query_async(&mut connection).await;
-    Ok(BenchResult { per_second, command: line.join(" ") })
+    Ok(BenchResult {
+        per_second,
+        command: line.join(" "),
+    })
 }
 
 /// The requests-per-second column of `redis-benchmark --csv` output
@@ -179,7 +212,9 @@ mod tests {
 
     #[test]
     fn benchmark_line_names_the_buy_function_and_seven_tagged_keys() {
-        let call = BenchCall { sale_id: "s1".into() };
+        let call = BenchCall {
+            sale_id: "s1".into(),
+        };
         let line = call.benchmark_command(6390, 50, 1000, 42);
         let at = line.iter().position(|a| a == "FCALL").unwrap();
         assert_eq!(&line[at + 1..at + 3], ["chophien_buy", "7"]);

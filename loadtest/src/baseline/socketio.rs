@@ -47,7 +47,12 @@ pub async fn spawn_peer() -> anyhow::Result<Spawned> {
         .stderr(Stdio::from(log))
         .spawn()
         .context("could not start node")?;
-    let spawned = Spawned { child, port, dir: logs, name: "socketio" };
+    let spawned = Spawned {
+        child,
+        port,
+        dir: logs,
+        name: "socketio",
+    };
     let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
     while tokio::time::Instant::now() < deadline {
         if std::fs::read_to_string(spawned.log_path()).is_ok_and(|l| l.contains("listening")) {
@@ -69,7 +74,9 @@ pub async fn connect(port: u16, timeout: Duration) -> anyhow::Result<Socket> {
 }
 
 async fn expect_prefix(socket: &mut Socket, prefix: &str, timeout: Duration) -> anyhow::Result<()> {
-    let next = tokio::time::timeout(timeout, socket.next()).await.context("Engine.IO handshake timed out")?;
+    let next = tokio::time::timeout(timeout, socket.next())
+        .await
+        .context("Engine.IO handshake timed out")?;
     match next {
         Some(Ok(Message::Text(text))) if text.starts_with(prefix) => Ok(()),
         other => bail!("unexpected Engine.IO handshake frame (wanted `{prefix}…`): {other:?}"),
@@ -93,6 +100,9 @@ mod tests {
 
     #[test]
     fn a_chat_event_is_an_engine_io_message_packet() {
-        assert_eq!(chat_frame("lt|1|2|3|").into_text().unwrap().as_str(), r#"42["chat","lt|1|2|3|"]"#);
+        assert_eq!(
+            chat_frame("lt|1|2|3|").into_text().unwrap().as_str(),
+            r#"42["chat","lt|1|2|3|"]"#
+        );
     }
 }

@@ -38,7 +38,10 @@ pub struct BuyAnswer {
 impl BuyAnswer {
     /// Did the store give a real answer (not an error or a time-out)?
     fn answered(&self) -> bool {
-        matches!(self.outcome.as_str(), "reserved" | "duplicate" | "sold_out" | "limit_reached")
+        matches!(
+            self.outcome.as_str(),
+            "reserved" | "duplicate" | "sold_out" | "limit_reached"
+        )
     }
 }
 
@@ -69,7 +72,10 @@ pub struct AuditInput<'a> {
 
 /// Units the buyers were granted: distinct holds, counted once each.
 pub fn reserved_units(buyers: &[BuyerSeen]) -> u64 {
-    distinct_holds(buyers).values().map(|h| u64::from(h.quantity)).sum()
+    distinct_holds(buyers)
+        .values()
+        .map(|h| u64::from(h.quantity))
+        .sum()
 }
 
 fn distinct_holds(buyers: &[BuyerSeen]) -> BTreeMap<String, HoldSeen> {
@@ -100,7 +106,11 @@ pub fn audit(input: &AuditInput<'_>) -> Invariants {
             input.stock
         ));
     }
-    let demand: u64 = input.buyers.iter().map(|b| demand_of(b, input.per_buyer_limit)).sum();
+    let demand: u64 = input
+        .buyers
+        .iter()
+        .map(|b| demand_of(b, input.per_buyer_limit))
+        .sum();
     let expected = input.stock.min(demand);
     if reserved < expected {
         inv.undersold = expected - reserved;
@@ -114,7 +124,11 @@ pub fn audit(input: &AuditInput<'_>) -> Invariants {
     let mut over_limit = BTreeSet::new();
     for buyer in input.buyers {
         let mut mine = BTreeMap::new();
-        for a in buyer.answers.iter().filter(|a| a.outcome == "reserved" || a.outcome == "duplicate") {
+        for a in buyer
+            .answers
+            .iter()
+            .filter(|a| a.outcome == "reserved" || a.outcome == "duplicate")
+        {
             if let Some(h) = &a.hold {
                 mine.insert(h.hold_id.clone(), u64::from(h.quantity));
             }
@@ -122,17 +136,27 @@ pub fn audit(input: &AuditInput<'_>) -> Invariants {
         let units: u64 = mine.values().sum();
         if units > input.per_buyer_limit {
             over_limit.insert(buyer.buyer_id.clone());
-            inv.violations.push(format!("LIMIT: buyer {} was granted {units} units (limit {})", buyer.buyer_id, input.per_buyer_limit));
+            inv.violations.push(format!(
+                "LIMIT: buyer {} was granted {units} units (limit {})",
+                buyer.buyer_id, input.per_buyer_limit
+            ));
         }
     }
-    let orders: Vec<&Order> = input.orders.iter().filter(|o| o.sale_id == input.sale_id).collect();
+    let orders: Vec<&Order> = input
+        .orders
+        .iter()
+        .filter(|o| o.sale_id == input.sale_id)
+        .collect();
     let mut ordered_by_buyer: BTreeMap<&str, u64> = BTreeMap::new();
     for order in &orders {
         *ordered_by_buyer.entry(order.buyer_id.as_str()).or_default() += u64::from(order.quantity);
     }
     for (buyer, units) in ordered_by_buyer {
         if units > input.per_buyer_limit && over_limit.insert(buyer.to_owned()) {
-            inv.violations.push(format!("LIMIT: buyer {buyer} ordered {units} units (limit {})", input.per_buyer_limit));
+            inv.violations.push(format!(
+                "LIMIT: buyer {buyer} ordered {units} units (limit {})",
+                input.per_buyer_limit
+            ));
         }
     }
     inv.limit_violations = over_limit.len() as u64;
@@ -142,12 +166,18 @@ pub fn audit(input: &AuditInput<'_>) -> Invariants {
         let mut by_key: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
         for a in &buyer.answers {
             if let Some(h) = &a.hold {
-                by_key.entry(a.idempotency_key.as_str()).or_default().insert(h.hold_id.as_str());
+                by_key
+                    .entry(a.idempotency_key.as_str())
+                    .or_default()
+                    .insert(h.hold_id.as_str());
             }
         }
         for (key, ids) in by_key.into_iter().filter(|(_, ids)| ids.len() > 1) {
             inv.duplicate_charges += ids.len() as u64 - 1;
-            inv.violations.push(format!("DUPLICATE: key {key} of buyer {} produced holds {ids:?}", buyer.buyer_id));
+            inv.violations.push(format!(
+                "DUPLICATE: key {key} of buyer {} produced holds {ids:?}",
+                buyer.buyer_id
+            ));
         }
     }
     let mut orders_per_hold: BTreeMap<&str, u64> = BTreeMap::new();
@@ -156,25 +186,48 @@ pub fn audit(input: &AuditInput<'_>) -> Invariants {
     }
     for (hold, n) in orders_per_hold.iter().filter(|(_, n)| **n > 1) {
         inv.duplicate_charges += n - 1;
-        inv.violations.push(format!("DUPLICATE: hold {hold} was confirmed into {n} orders"));
+        inv.violations.push(format!(
+            "DUPLICATE: hold {hold} was confirmed into {n} orders"
+        ));
     }
-    let told: BTreeSet<&str> = input.buyers.iter().flat_map(|b| b.confirmed.values()).map(String::as_str).collect();
-    for order in orders.iter().filter(|o| !told.contains(o.order_id.as_str())) {
-        inv.violations.push(format!("PHANTOM: order {} (hold {}) was never confirmed to its buyer", order.order_id, order.hold_id));
+    let told: BTreeSet<&str> = input
+        .buyers
+        .iter()
+        .flat_map(|b| b.confirmed.values())
+        .map(String::as_str)
+        .collect();
+    for order in orders
+        .iter()
+        .filter(|o| !told.contains(o.order_id.as_str()))
+    {
+        inv.violations.push(format!(
+            "PHANTOM: order {} (hold {}) was never confirmed to its buyer",
+            order.order_id, order.hold_id
+        ));
     }
-    for order_id in told.iter().filter(|id| !orders.iter().any(|o| o.order_id == **id)) {
-        inv.violations.push(format!("LOST: order {order_id} was confirmed to its buyer but is not in the store"));
+    for order_id in told
+        .iter()
+        .filter(|id| !orders.iter().any(|o| o.order_id == **id))
+    {
+        inv.violations.push(format!(
+            "LOST: order {order_id} was confirmed to its buyer but is not in the store"
+        ));
     }
 
     // Units sold, and stock returned by expired and cancelled holds.
     let sold: u64 = orders.iter().map(|o| u64::from(o.quantity)).sum();
     if sold > input.stock {
         inv.oversold += sold - input.stock;
-        inv.violations.push(format!("OVERSOLD: {sold} units ordered from a stock of {}", input.stock));
+        inv.violations.push(format!(
+            "OVERSOLD: {sold} units ordered from a stock of {}",
+            input.stock
+        ));
     }
     let expected_remaining = input.stock.saturating_sub(sold);
     match input.final_remaining {
-        None => inv.violations.push("UNVERIFIED: could not read the sale's remaining stock after expiry".into()),
+        None => inv
+            .violations
+            .push("UNVERIFIED: could not read the sale's remaining stock after expiry".into()),
         Some(remaining) if remaining < expected_remaining => {
             inv.unreturned_units = expected_remaining - remaining;
             inv.violations.push(format!(
@@ -222,22 +275,45 @@ mod tests {
     use super::*;
 
     fn hold(id: &str, expires_at: u64) -> Option<HoldSeen> {
-        Some(HoldSeen { hold_id: id.into(), quantity: 1, expires_at })
+        Some(HoldSeen {
+            hold_id: id.into(),
+            quantity: 1,
+            expires_at,
+        })
     }
 
     fn answer(key: &str, outcome: &str, hold: Option<HoldSeen>) -> BuyAnswer {
-        BuyAnswer { idempotency_key: key.into(), quantity: 1, outcome: outcome.into(), hold }
+        BuyAnswer {
+            idempotency_key: key.into(),
+            quantity: 1,
+            outcome: outcome.into(),
+            hold,
+        }
     }
 
     fn buyer(id: &str, answers: Vec<BuyAnswer>) -> BuyerSeen {
-        BuyerSeen { buyer_id: id.into(), answers, ..BuyerSeen::default() }
+        BuyerSeen {
+            buyer_id: id.into(),
+            answers,
+            ..BuyerSeen::default()
+        }
     }
 
     fn order(order_id: &str, hold_id: &str, buyer_id: &str) -> Order {
-        Order { order_id: order_id.into(), sale_id: "s".into(), hold_id: hold_id.into(), buyer_id: buyer_id.into(), quantity: 1 }
+        Order {
+            order_id: order_id.into(),
+            sale_id: "s".into(),
+            hold_id: hold_id.into(),
+            buyer_id: buyer_id.into(),
+            quantity: 1,
+        }
     }
 
-    fn input<'a>(buyers: &'a [BuyerSeen], orders: &'a [Order], remaining: Option<u64>) -> AuditInput<'a> {
+    fn input<'a>(
+        buyers: &'a [BuyerSeen],
+        orders: &'a [Order],
+        remaining: Option<u64>,
+    ) -> AuditInput<'a> {
         AuditInput {
             sale_id: "s",
             stock: 2,
@@ -251,7 +327,13 @@ mod tests {
 
     #[test]
     fn a_clean_sale_passes() {
-        let mut a = buyer("a", vec![answer("ka", "reserved", hold("h1", 9_000)), answer("ka", "duplicate", hold("h1", 9_000))]);
+        let mut a = buyer(
+            "a",
+            vec![
+                answer("ka", "reserved", hold("h1", 9_000)),
+                answer("ka", "duplicate", hold("h1", 9_000)),
+            ],
+        );
         a.confirmed.insert("h1".into(), "o1".into());
         let b = buyer("b", vec![answer("kb", "reserved", hold("h2", 9_000))]);
         let c = buyer("c", vec![answer("kc", "sold_out", None)]);
@@ -264,7 +346,16 @@ mod tests {
     #[test]
     fn more_holds_than_stock_is_oversold() {
         let buyers: Vec<BuyerSeen> = (0..3)
-            .map(|i| buyer(&format!("b{i}"), vec![answer(&format!("k{i}"), "reserved", hold(&format!("h{i}"), 9_000))]))
+            .map(|i| {
+                buyer(
+                    &format!("b{i}"),
+                    vec![answer(
+                        &format!("k{i}"),
+                        "reserved",
+                        hold(&format!("h{i}"), 9_000),
+                    )],
+                )
+            })
             .collect();
         let inv = audit(&input(&buyers, &[], Some(2)));
         assert_eq!(inv.oversold, 1);
@@ -273,14 +364,23 @@ mod tests {
 
     #[test]
     fn sold_out_while_stock_was_left_is_undersold() {
-        let buyers = [buyer("a", vec![answer("ka", "reserved", hold("h1", 9_000))]), buyer("b", vec![answer("kb", "sold_out", None)])];
+        let buyers = [
+            buyer("a", vec![answer("ka", "reserved", hold("h1", 9_000))]),
+            buyer("b", vec![answer("kb", "sold_out", None)]),
+        ];
         let inv = audit(&input(&buyers, &[], Some(2)));
         assert_eq!(inv.undersold, 1);
     }
 
     #[test]
     fn one_key_with_two_holds_is_a_duplicate_charge() {
-        let buyers = [buyer("a", vec![answer("ka", "reserved", hold("h1", 9_000)), answer("ka", "reserved", hold("h2", 9_000))])];
+        let buyers = [buyer(
+            "a",
+            vec![
+                answer("ka", "reserved", hold("h1", 9_000)),
+                answer("ka", "reserved", hold("h2", 9_000)),
+            ],
+        )];
         let inv = audit(&input(&buyers, &[], Some(2)));
         assert_eq!(inv.duplicate_charges, 1);
         assert_eq!(inv.limit_violations, 1);
@@ -299,7 +399,10 @@ mod tests {
 
     #[test]
     fn expired_stock_that_never_came_back_is_unreturned() {
-        let buyers = [buyer("a", vec![answer("ka", "reserved", hold("h1", 9_000))]), buyer("b", vec![answer("kb", "reserved", hold("h2", 9_000))])];
+        let buyers = [
+            buyer("a", vec![answer("ka", "reserved", hold("h1", 9_000))]),
+            buyer("b", vec![answer("kb", "reserved", hold("h2", 9_000))]),
+        ];
         let inv = audit(&input(&buyers, &[], Some(1)));
         assert_eq!(inv.unreturned_units, 1);
     }
@@ -312,7 +415,13 @@ mod tests {
 
     #[test]
     fn a_greedy_second_key_beyond_the_limit_adds_no_demand() {
-        let b = buyer("a", vec![answer("k1", "reserved", hold("h1", 9_000)), answer("k2", "limit_reached", None)]);
+        let b = buyer(
+            "a",
+            vec![
+                answer("k1", "reserved", hold("h1", 9_000)),
+                answer("k2", "limit_reached", None),
+            ],
+        );
         assert_eq!(demand_of(&b, 1), 1);
     }
 }

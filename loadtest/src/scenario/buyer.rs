@@ -51,7 +51,10 @@ pub struct Arrival {
 
 /// Send `frames` (request id, JSON) and wait for an answer to each.
 /// Requests that get none within [`ANSWER_TIMEOUT`] are missing from the map.
-pub async fn request(socket: &mut Socket, frames: Vec<(String, Value)>) -> BTreeMap<String, Arrival> {
+pub async fn request(
+    socket: &mut Socket,
+    frames: Vec<(String, Value)>,
+) -> BTreeMap<String, Arrival> {
     let mut pending: Vec<String> = Vec::new();
     for (id, frame) in frames {
         if socket.feed(Message::text(frame.to_string())).await.is_err() {
@@ -65,9 +68,17 @@ pub async fn request(socket: &mut Socket, frames: Vec<(String, Value)>) -> BTree
     let mut answers = BTreeMap::new();
     let deadline = Instant::now() + ANSWER_TIMEOUT;
     while !pending.is_empty() {
-        let Ok(next) = tokio::time::timeout_at(deadline, socket.next()).await else { break };
+        let Ok(next) = tokio::time::timeout_at(deadline, socket.next()).await else {
+            break;
+        };
         let Some(Ok(Message::Text(text))) = next else {
-            if matches!(next, Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Binary(_) | Message::Frame(_)))) {
+            if matches!(
+                next,
+                Some(Ok(Message::Ping(_)
+                    | Message::Pong(_)
+                    | Message::Binary(_)
+                    | Message::Frame(_)))
+            ) {
                 continue;
             }
             break;
@@ -76,11 +87,21 @@ pub async fn request(socket: &mut Socket, frames: Vec<(String, Value)>) -> BTree
         if !text.contains(r#""id""#) {
             continue;
         }
-        let Ok(frame) = serde_json::from_str::<Value>(&text) else { continue };
-        let Some(id) = frame.get("id").and_then(Value::as_str).map(str::to_owned) else { continue };
+        let Ok(frame) = serde_json::from_str::<Value>(&text) else {
+            continue;
+        };
+        let Some(id) = frame.get("id").and_then(Value::as_str).map(str::to_owned) else {
+            continue;
+        };
         if let Some(at) = pending.iter().position(|p| *p == id) {
             pending.swap_remove(at);
-            answers.insert(id, Arrival { frame, at: Instant::now() });
+            answers.insert(
+                id,
+                Arrival {
+                    frame,
+                    at: Instant::now(),
+                },
+            );
         }
     }
     answers
@@ -94,11 +115,17 @@ pub fn buy_frame(id: &str, sale_id: &str, quantity: u32, key: &str) -> Value {
 /// The outcome class and hold of an answer (`error` for error events,
 /// `timeout` for none).
 pub fn classify(arrival: Option<&Arrival>) -> (String, Option<HoldSeen>) {
-    let Some(arrival) = arrival else { return ("timeout".into(), None) };
+    let Some(arrival) = arrival else {
+        return ("timeout".into(), None);
+    };
     let frame = &arrival.frame;
     match frame.get("type").and_then(Value::as_str) {
         Some("buy_result") => {
-            let outcome = frame.get("outcome").and_then(Value::as_str).unwrap_or("error").to_owned();
+            let outcome = frame
+                .get("outcome")
+                .and_then(Value::as_str)
+                .unwrap_or("error")
+                .to_owned();
             let hold = frame.get("hold").and_then(|h| {
                 Some(HoldSeen {
                     hold_id: h.get("hold_id")?.as_str()?.to_owned(),
@@ -120,13 +147,24 @@ pub fn outcome_unknown(outcome: &str) -> bool {
 /// Record an answer in the buyer's history.
 pub fn answer(seen: &mut BuyerSeen, key: &str, quantity: u32, arrival: Option<&Arrival>) -> String {
     let (outcome, hold) = classify(arrival);
-    seen.answers.push(BuyAnswer { idempotency_key: key.to_owned(), quantity, outcome: outcome.clone(), hold });
+    seen.answers.push(BuyAnswer {
+        idempotency_key: key.to_owned(),
+        quantity,
+        outcome: outcome.clone(),
+        hold,
+    });
     outcome
 }
 
 /// Confirm or cancel `hold_id` per the plan; records what the store said.
 /// Returns the outcome class (`confirm`, `cancel`, or an error class).
-pub async fn settle(socket: &mut Socket, seen: &mut BuyerSeen, hold_id: &str, settle: Settle, name: &str) -> Option<String> {
+pub async fn settle(
+    socket: &mut Socket,
+    seen: &mut BuyerSeen,
+    hold_id: &str,
+    settle: Settle,
+    name: &str,
+) -> Option<String> {
     let frame = match settle {
         Settle::Expire => return None,
         Settle::Confirm => json!({
@@ -136,12 +174,18 @@ pub async fn settle(socket: &mut Socket, seen: &mut BuyerSeen, hold_id: &str, se
         Settle::Cancel => json!({ "id": "c1", "type": "cancel_hold", "hold_id": hold_id }),
     };
     let answers = request(socket, vec![("c1".into(), frame)]).await;
-    let Some(arrival) = answers.get("c1") else { return Some("settle_timeout".into()) };
+    let Some(arrival) = answers.get("c1") else {
+        return Some("settle_timeout".into());
+    };
     let frame = &arrival.frame;
     match frame.get("type").and_then(Value::as_str) {
         Some("order_confirmed") => {
-            let order_id = frame.pointer("/order/order_id").and_then(Value::as_str).unwrap_or_default();
-            seen.confirmed.insert(hold_id.to_owned(), order_id.to_owned());
+            let order_id = frame
+                .pointer("/order/order_id")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            seen.confirmed
+                .insert(hold_id.to_owned(), order_id.to_owned());
             Some("confirm".into())
         }
         Some("hold_cancelled") => {
@@ -173,7 +217,8 @@ pub async fn connect_all(ctx: &Ctx, room: &str, n: usize) -> Vec<Option<Socket>>
             let _permit = permits.acquire().await;
             let joined = tokio::time::timeout(CONNECT_TIMEOUT, async {
                 let token = minter.token(&buyer_id(i), &format!("Khách {i}"), &room, "viewer")?;
-                let mut socket = client::connect(&client::room_url(&ws_base, &room, &token)).await?;
+                let mut socket =
+                    client::connect(&client::room_url(&ws_base, &room, &token)).await?;
                 client::wait_for(&mut socket, "snapshot", CONNECT_TIMEOUT).await?;
                 anyhow::Ok(socket)
             })
@@ -195,13 +240,18 @@ mod tests {
     use super::*;
 
     fn arrival(frame: Value) -> Arrival {
-        Arrival { frame, at: Instant::now() }
+        Arrival {
+            frame,
+            at: Instant::now(),
+        }
     }
 
     #[test]
     fn a_reservation_is_classified_with_its_hold() {
-        let a = arrival(json!({"type":"buy_result","id":"b1","sale_id":"s","outcome":"reserved",
-            "hold":{"hold_id":"h1","sale_id":"s","quantity":1,"expires_at":5}}));
+        let a = arrival(
+            json!({"type":"buy_result","id":"b1","sale_id":"s","outcome":"reserved",
+            "hold":{"hold_id":"h1","sale_id":"s","quantity":1,"expires_at":5}}),
+        );
         let (outcome, hold) = classify(Some(&a));
         assert_eq!(outcome, "reserved");
         assert_eq!(hold.unwrap().hold_id, "h1");

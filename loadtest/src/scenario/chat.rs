@@ -77,16 +77,27 @@ impl ChatArgs {
 
 /// Which server the fan-out runs against.
 pub enum Transport {
-    Chophien { ws_base: String, room: String, minter: Arc<Minter> },
-    SocketIo { port: u16 },
+    Chophien {
+        ws_base: String,
+        room: String,
+        minter: Arc<Minter>,
+    },
+    SocketIo {
+        port: u16,
+    },
 }
 
 impl Transport {
     /// Connect client `i` and wait until it is in the room.
     async fn connect(&self, i: usize) -> anyhow::Result<Socket> {
         match self {
-            Transport::Chophien { ws_base, room, minter } => {
-                let token = minter.token(&format!("lt-v{i}"), &format!("Khách {i}"), room, "viewer")?;
+            Transport::Chophien {
+                ws_base,
+                room,
+                minter,
+            } => {
+                let token =
+                    minter.token(&format!("lt-v{i}"), &format!("Khách {i}"), room, "viewer")?;
                 let mut socket = client::connect(&client::room_url(ws_base, room, &token)).await?;
                 client::wait_for(&mut socket, "snapshot", CONNECT_TIMEOUT).await?;
                 Ok(socket)
@@ -169,7 +180,11 @@ pub async fn run(ctx: &Ctx, args: ChatArgs) -> anyhow::Result<Report> {
     let args = if ctx.quick { args.quick() } else { args };
     let started_at_ms = unix_ms();
     let room = ctx.fresh_room("chat", 0).await?;
-    let transport = Transport::Chophien { ws_base: ctx.target.ws_base.clone(), room, minter: ctx.minter.clone() };
+    let transport = Transport::Chophien {
+        ws_base: ctx.target.ws_base.clone(),
+        room,
+        minter: ctx.minter.clone(),
+    };
     let ours = fanout(ctx, Arc::new(transport), &args, "chophien").await?;
 
     let mut baselines = Vec::new();
@@ -178,7 +193,13 @@ pub async fn run(ctx: &Ctx, args: ChatArgs) -> anyhow::Result<Report> {
     ];
     if let Some(Peer::Socketio) = args.peer {
         let peer = socketio::spawn_peer().await?;
-        let theirs = fanout(ctx, Arc::new(Transport::SocketIo { port: peer.port }), &args, "socket.io").await?;
+        let theirs = fanout(
+            ctx,
+            Arc::new(Transport::SocketIo { port: peer.port }),
+            &args,
+            "socket.io",
+        )
+        .await?;
         notes.push(format!(
             "Socket.IO peer: {} deliveries, p50 {:.2} ms, p99 {:.2} ms, lost {}, connect failures {}.",
             theirs.deliveries, theirs.latency.p50, theirs.latency.p99, theirs.lost, theirs.connect_failures
@@ -187,7 +208,10 @@ pub async fn run(ctx: &Ctx, args: ChatArgs) -> anyhow::Result<Report> {
             name: "socketio".into(),
             throughput_per_s: theirs.deliveries_per_s,
             ratio: ratio(ours.deliveries_per_s, theirs.deliveries_per_s),
-            command: format!("node {}/server.js (socket.io 4.8, websocket only)", socketio::peer_dir().display()),
+            command: format!(
+                "node {}/server.js (socket.io 4.8, websocket only)",
+                socketio::peer_dir().display()
+            ),
         });
     }
 
@@ -198,8 +222,14 @@ pub async fn run(ctx: &Ctx, args: ChatArgs) -> anyhow::Result<Report> {
         ("messages_rejected".to_owned(), ours.rejected),
         ("deliveries".to_owned(), ours.deliveries),
         ("messages_lost".to_owned(), ours.lost),
-        ("viewers_disconnected_slow".to_owned(), ours.slow_disconnects),
-        ("viewers_disconnected_other".to_owned(), ours.other_disconnects),
+        (
+            "viewers_disconnected_slow".to_owned(),
+            ours.slow_disconnects,
+        ),
+        (
+            "viewers_disconnected_other".to_owned(),
+            ours.other_disconnects,
+        ),
         ("connect_failures".to_owned(), ours.connect_failures),
     ]);
     Ok(Report {
@@ -223,7 +253,12 @@ pub async fn run(ctx: &Ctx, args: ChatArgs) -> anyhow::Result<Report> {
 }
 
 /// Connect the viewers and senders, send for the duration, drain, count.
-pub async fn fanout(ctx: &Ctx, transport: Arc<Transport>, args: &ChatArgs, label: &str) -> anyhow::Result<Fanout> {
+pub async fn fanout(
+    ctx: &Ctx,
+    transport: Arc<Transport>,
+    args: &ChatArgs,
+    label: &str,
+) -> anyhow::Result<Fanout> {
     let span = Duration::from_secs_f64(args.duration_secs + 120.0);
     let shared = Arc::new(Shared {
         epoch: Instant::now(),
@@ -241,8 +276,13 @@ pub async fn fanout(ctx: &Ctx, transport: Arc<Transport>, args: &ChatArgs, label
     let (ready_tx, mut ready_rx) = mpsc::channel::<bool>(CONNECT_CONCURRENCY);
     let mut viewers = Vec::with_capacity(args.viewers);
     for i in 0..args.viewers {
-        let (transport, shared, permits, ready, stop) =
-            (transport.clone(), shared.clone(), permits.clone(), ready_tx.clone(), stop_rx.clone());
+        let (transport, shared, permits, ready, stop) = (
+            transport.clone(),
+            shared.clone(),
+            permits.clone(),
+            ready_tx.clone(),
+            stop_rx.clone(),
+        );
         viewers.push(tokio::spawn(async move {
             let socket = {
                 let _permit = permits.acquire().await;
@@ -272,16 +312,29 @@ pub async fn fanout(ctx: &Ctx, transport: Arc<Transport>, args: &ChatArgs, label
         sockets.push(transport.connect(1_000_000 + j).await?);
     }
     let start = Instant::now() + Duration::from_millis(200);
-    shared.send_start_us.store((start - shared.epoch).as_micros() as u64, Ordering::Relaxed);
+    shared
+        .send_start_us
+        .store((start - shared.epoch).as_micros() as u64, Ordering::Relaxed);
     let schedule = Schedule::new(start, Some(args.rate));
     let end = start + Duration::from_secs_f64(args.duration_secs);
-    let bar = ctx.progress((args.rate * args.duration_secs) as u64, &format!("{label} chat"));
+    let bar = ctx.progress(
+        (args.rate * args.duration_secs) as u64,
+        &format!("{label} chat"),
+    );
     let mut senders = Vec::new();
     for (j, socket) in sockets.into_iter().enumerate() {
-        let (transport, shared, rejected, bar) = (transport.clone(), shared.clone(), rejected.clone(), bar.clone());
+        let (transport, shared, rejected, bar) = (
+            transport.clone(),
+            shared.clone(),
+            rejected.clone(),
+            bar.clone(),
+        );
         let k = args.senders as u64;
         senders.push(tokio::spawn(async move {
-            send_chat(j, k, socket, &transport, &shared, schedule, end, &rejected, &bar).await
+            send_chat(
+                j, k, socket, &transport, &shared, schedule, end, &rejected, &bar,
+            )
+            .await
         }));
     }
     let mut sent = 0;
@@ -324,15 +377,26 @@ pub async fn fanout(ctx: &Ctx, transport: Arc<Transport>, args: &ChatArgs, label
             None => {}
         }
     }
-    sender_sockets.iter().flatten().for_each(|task| task.abort());
+    sender_sockets
+        .iter()
+        .flatten()
+        .for_each(|task| task.abort());
 
     let deliveries = shared.deliveries.load(Ordering::Relaxed);
     let start_us = shared.send_start_us.load(Ordering::Relaxed);
-    let duration_s = shared.last_delivery_us.load(Ordering::Relaxed).saturating_sub(start_us) as f64 / 1e6;
+    let duration_s = shared
+        .last_delivery_us
+        .load(Ordering::Relaxed)
+        .saturating_sub(start_us) as f64
+        / 1e6;
     let histogram = shared.latency.merged();
     Ok(Fanout {
         deliveries,
-        deliveries_per_s: if duration_s > 0.0 { deliveries as f64 / duration_s } else { 0.0 },
+        deliveries_per_s: if duration_s > 0.0 {
+            deliveries as f64 / duration_s
+        } else {
+            0.0
+        },
         duration_s,
         sent,
         rejected: rejected.load(Ordering::Relaxed),
@@ -365,9 +429,13 @@ async fn watch_room(
                 if let Some(intended_us) = parse_marker(&text) {
                     let now_us = shared.epoch.elapsed().as_micros() as u64;
                     received += 1;
-                    shared.latency.record(i, Duration::from_micros(now_us.saturating_sub(intended_us)));
+                    shared
+                        .latency
+                        .record(i, Duration::from_micros(now_us.saturating_sub(intended_us)));
                     let start_us = shared.send_start_us.load(Ordering::Relaxed);
-                    shared.timeline.add(Duration::from_micros(now_us.saturating_sub(start_us)), 1);
+                    shared
+                        .timeline
+                        .add(Duration::from_micros(now_us.saturating_sub(start_us)), 1);
                     shared.deliveries.fetch_add(1, Ordering::Relaxed);
                     shared.last_delivery_us.fetch_max(now_us, Ordering::Relaxed);
                 } else if let Some(answer) = transport.answer(&text) {
@@ -379,7 +447,9 @@ async fn watch_room(
             Some(Ok(Message::Close(Some(frame)))) if u16::from(frame.code) == SLOW_CONSUMER => {
                 return (received, Ending::SlowConsumer)
             }
-            Some(Ok(Message::Close(_))) | Some(Err(_)) | None => return (received, Ending::Dropped),
+            Some(Ok(Message::Close(_))) | Some(Err(_)) | None => {
+                return (received, Ending::Dropped)
+            }
             Some(Ok(_)) => {}
         }
     }
@@ -429,7 +499,11 @@ async fn send_chat(
             }
         }
         let intended_us = (at - shared.epoch).as_micros() as u64;
-        if sink.send(transport.chat_frame(&marker(j, n, intended_us))).await.is_err() {
+        if sink
+            .send(transport.chat_frame(&marker(j, n, intended_us)))
+            .await
+            .is_err()
+        {
             break;
         }
         sent += 1;
@@ -453,7 +527,8 @@ mod tests {
     #[test]
     fn a_marker_survives_json_and_socketio_framing() {
         let text = marker(3, 17, 123_456);
-        let ours = serde_json::json!({"seq": 5, "type": "chat", "message": {"text": text}}).to_string();
+        let ours =
+            serde_json::json!({"seq": 5, "type": "chat", "message": {"text": text}}).to_string();
         assert_eq!(parse_marker(&ours), Some(123_456));
         let theirs = socketio::chat_frame(&text).into_text().unwrap();
         assert_eq!(parse_marker(&theirs), Some(123_456));

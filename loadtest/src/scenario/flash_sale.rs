@@ -41,8 +41,18 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 const UNKNOWN_OUTCOME_RETRIES: usize = 2;
 /// Outcome classes with their own latency histogram; anything else is `error`.
 const CLASSES: &[&str] = &[
-    "reserved", "sold_out", "limit_reached", "duplicate", "not_started", "ended", "unavailable", "error", "timeout",
-    "confirm", "cancel", "settle_error",
+    "reserved",
+    "sold_out",
+    "limit_reached",
+    "duplicate",
+    "not_started",
+    "ended",
+    "unavailable",
+    "error",
+    "timeout",
+    "confirm",
+    "cancel",
+    "settle_error",
 ];
 
 #[derive(Debug, Clone, clap::Args, Serialize)]
@@ -133,11 +143,13 @@ struct Shared {
 
 impl Shared {
     fn record(&self, i: usize, class: &str, latency: Duration, counts_as_buy: bool) {
-        let class = CLASSES.iter().find(|c| **c == class).copied().unwrap_or(if class.starts_with("settle") {
-            "settle_error"
-        } else {
-            "error"
-        });
+        let class = CLASSES.iter().find(|c| **c == class).copied().unwrap_or(
+            if class.starts_with("settle") {
+                "settle_error"
+            } else {
+                "error"
+            },
+        );
         if let Some(recorder) = self.by_class.get(class) {
             recorder.record(i, latency);
         }
@@ -153,7 +165,8 @@ impl Shared {
     fn reserved(&self, units: u64) {
         let before = self.reserved_units.fetch_add(units, Ordering::Relaxed);
         if before < self.stock && before + units >= self.stock {
-            self.sold_out_us.store(self.start.elapsed().as_micros() as u64, Ordering::Relaxed);
+            self.sold_out_us
+                .store(self.start.elapsed().as_micros() as u64, Ordering::Relaxed);
         }
     }
 }
@@ -162,8 +175,11 @@ pub async fn run(ctx: &Ctx, args: FlashSaleArgs) -> anyhow::Result<Report> {
     let args = if ctx.quick { args.quick() } else { args };
     let started_at_ms = unix_ms();
     let room = ctx.fresh_room("sale", args.stock).await?;
-    let seller_token = ctx.minter.token("lt-seller", "Chị Hoa (load test)", &room, "seller")?;
-    let mut seller = client::connect(&client::room_url(&ctx.target.ws_base, &room, &seller_token)).await?;
+    let seller_token = ctx
+        .minter
+        .token("lt-seller", "Chị Hoa (load test)", &room, "seller")?;
+    let mut seller =
+        client::connect(&client::room_url(&ctx.target.ws_base, &room, &seller_token)).await?;
     client::wait_for(&mut seller, "snapshot", CONNECT_TIMEOUT).await?;
 
     let mut sockets = buyer::connect_all(ctx, &room, args.buyers).await;
@@ -197,7 +213,10 @@ pub async fn run(ctx: &Ctx, args: FlashSaleArgs) -> anyhow::Result<Report> {
     let shared = Arc::new(Shared {
         start,
         all: LatencyRecorder::default(),
-        by_class: CLASSES.iter().map(|c| (*c, LatencyRecorder::with_shards(2))).collect(),
+        by_class: CLASSES
+            .iter()
+            .map(|c| (*c, LatencyRecorder::with_shards(2)))
+            .collect(),
         timeline: Timeline::new(Duration::from_millis(100), Duration::from_secs(600)),
         answers: AtomicU64::new(0),
         reserved_units: AtomicU64::new(0),
@@ -211,9 +230,22 @@ pub async fn run(ctx: &Ctx, args: FlashSaleArgs) -> anyhow::Result<Report> {
         let (shared, sale_id, plan, bar) = (shared.clone(), sale_id.clone(), plans[i], bar.clone());
         let (quantity, at) = (args.quantity, schedule.at(i as u64));
         tasks.push(tokio::spawn(async move {
-            let mut seen = BuyerSeen { buyer_id: buyer::buyer_id(i), ..BuyerSeen::default() };
+            let mut seen = BuyerSeen {
+                buyer_id: buyer::buyer_id(i),
+                ..BuyerSeen::default()
+            };
             if let Some(mut socket) = socket {
-                buy(i, &mut socket, &mut seen, &sale_id, quantity, plan, at, &shared).await;
+                buy(
+                    i,
+                    &mut socket,
+                    &mut seen,
+                    &sale_id,
+                    quantity,
+                    plan,
+                    at,
+                    &shared,
+                )
+                .await;
                 bar.inc(1);
                 return (seen, Some(socket));
             }
@@ -235,10 +267,21 @@ pub async fn run(ctx: &Ctx, args: FlashSaleArgs) -> anyhow::Result<Report> {
     for (i, (mut seen, socket)) in buyers.drain(..).zip(sockets.drain(..)).enumerate() {
         let (shared, settle) = (shared.clone(), plans[i].settle);
         tasks.push(tokio::spawn(async move {
-            let first_hold = seen.answers.iter().find_map(|a| a.hold.as_ref().map(|h| h.hold_id.clone()));
+            let first_hold = seen
+                .answers
+                .iter()
+                .find_map(|a| a.hold.as_ref().map(|h| h.hold_id.clone()));
             if let (Some(mut socket), Some(hold_id)) = (socket, first_hold) {
                 let sent = Instant::now();
-                if let Some(class) = buyer::settle(&mut socket, &mut seen, &hold_id, settle, &format!("Khách {i}")).await {
+                if let Some(class) = buyer::settle(
+                    &mut socket,
+                    &mut seen,
+                    &hold_id,
+                    settle,
+                    &format!("Khách {i}"),
+                )
+                .await
+                {
                     shared.record(i, &class, sent.elapsed(), false);
                     return (seen, Some(class));
                 }
@@ -258,18 +301,42 @@ pub async fn run(ctx: &Ctx, args: FlashSaleArgs) -> anyhow::Result<Report> {
     // Wait for every unsettled hold to expire, then read the store.
     let last_expiry = buyers
         .iter()
-        .flat_map(|b| b.answers.iter().filter_map(|a| a.hold.as_ref()).map(move |h| (b, h)))
+        .flat_map(|b| {
+            b.answers
+                .iter()
+                .filter_map(|a| a.hold.as_ref())
+                .map(move |h| (b, h))
+        })
         .filter(|(b, h)| !b.confirmed.contains_key(&h.hold_id) && !b.cancelled.contains(&h.hold_id))
         .map(|(_, h)| h.expires_at)
         .max();
     let orders = client::orders(&ctx.http, &ctx.target.http_base, &seller_token, &room).await?;
-    let sold: u64 = orders.orders.iter().filter(|o| o.sale_id == sale_id).map(|o| u64::from(o.quantity)).sum();
+    let sold: u64 = orders
+        .orders
+        .iter()
+        .filter(|o| o.sale_id == sale_id)
+        .map(|o| u64::from(o.quantity))
+        .sum();
     let expected_remaining = u64::from(args.stock).saturating_sub(sold);
-    let redis_port = ctx.target.redis.as_ref().map(|r| r.port).or(args.redis_port);
-    let final_remaining =
-        read_remaining_after(ctx, &room, &sale_id, last_expiry.unwrap_or(0), expected_remaining).await;
+    let redis_port = ctx
+        .target
+        .redis
+        .as_ref()
+        .map(|r| r.port)
+        .or(args.redis_port);
+    let final_remaining = read_remaining_after(
+        ctx,
+        &room,
+        &sale_id,
+        last_expiry.unwrap_or(0),
+        expected_remaining,
+    )
+    .await;
     let redis_remaining = match redis_port {
-        Some(port) => redis_bench::read_remaining(port, &sale_id).await.ok().flatten(),
+        Some(port) => redis_bench::read_remaining(port, &sale_id)
+            .await
+            .ok()
+            .flatten(),
         None => None,
     };
 
@@ -285,28 +352,38 @@ pub async fn run(ctx: &Ctx, args: FlashSaleArgs) -> anyhow::Result<Report> {
     if let (Some(direct), Some(seen)) = (redis_remaining, final_remaining) {
         if direct != seen {
             invariants.ok = false;
-            invariants.violations.push(format!("MISMATCH: Redis says remaining {direct}, the server's snapshot {seen}"));
+            invariants.violations.push(format!(
+                "MISMATCH: Redis says remaining {direct}, the server's snapshot {seen}"
+            ));
         }
     }
 
     // Throughput and the baseline.
     let answers = shared.answers.load(Ordering::Relaxed);
     let duration_s = shared.last_answer_us.load(Ordering::Relaxed) as f64 / 1e6;
-    let throughput = if duration_s > 0.0 { answers as f64 / duration_s } else { 0.0 };
+    let throughput = if duration_s > 0.0 {
+        answers as f64 / duration_s
+    } else {
+        0.0
+    };
     let mut notes = vec![
         "Throughput counts buy answers of every outcome (each is one decision of the store).".to_owned(),
         "Latency is from each buy's intended send time (open loop; a burst means all at sale start).".to_owned(),
     ];
     let mut baselines = Vec::new();
-    let connections = args.bench_connections.unwrap_or(args.buyers.min(2_000)).max(1);
+    let connections = args
+        .bench_connections
+        .unwrap_or(args.buyers.min(2_000))
+        .max(1);
     for kind in &args.baseline {
         match (kind, redis_port) {
             (BaselineKind::None, _) => {}
-            (BaselineKind::Redis, None) => {
-                notes.push("No Redis port known (--url without --redis-port): Redis baseline skipped.".into())
-            }
+            (BaselineKind::Redis, None) => notes.push(
+                "No Redis port known (--url without --redis-port): Redis baseline skipped.".into(),
+            ),
             (BaselineKind::Redis, Some(port)) => {
-                let bench = redis_bench::run(port, connections, args.bench_requests, unix_ms()).await?;
+                let bench =
+                    redis_bench::run(port, connections, args.bench_requests, unix_ms()).await?;
                 baselines.push(Baseline {
                     name: "redis-benchmark FCALL chophien_buy".into(),
                     throughput_per_s: bench.per_second,
@@ -332,8 +409,16 @@ pub async fn run(ctx: &Ctx, args: FlashSaleArgs) -> anyhow::Result<Report> {
             *counts.entry(format!("buy_{}", a.outcome)).or_default() += 1;
         }
     }
-    let errors = counts.iter().filter(|(k, _)| !is_legit_answer(k)).map(|(_, v)| v).sum::<u64>()
-        + settle_counts.iter().filter(|(k, _)| k.starts_with("settle")).map(|(_, v)| v).sum::<u64>()
+    let errors = counts
+        .iter()
+        .filter(|(k, _)| !is_legit_answer(k))
+        .map(|(_, v)| v)
+        .sum::<u64>()
+        + settle_counts
+            .iter()
+            .filter(|(k, _)| k.starts_with("settle"))
+            .map(|(_, v)| v)
+            .sum::<u64>()
         + connect_failures;
     counts.extend(settle_counts);
     counts.insert("buyers".into(), args.buyers as u64);
@@ -376,14 +461,21 @@ pub async fn run(ctx: &Ctx, args: FlashSaleArgs) -> anyhow::Result<Report> {
 }
 
 fn is_legit_answer(counter: &str) -> bool {
-    matches!(counter, "buy_reserved" | "buy_sold_out" | "buy_limit_reached" | "buy_duplicate")
+    matches!(
+        counter,
+        "buy_reserved" | "buy_sold_out" | "buy_limit_reached" | "buy_duplicate"
+    )
 }
 
 /// Go live and start a live sale of product `p1` as the seller; its id.
 async fn start_sale(seller: &mut Socket, args: &FlashSaleArgs) -> anyhow::Result<String> {
     // A sale happens during a live session: go live first (an error here
     // only means the room is live already).
-    seller.send(Message::text(json!({ "id": "live", "type": "go_live" }).to_string())).await?;
+    seller
+        .send(Message::text(
+            json!({ "id": "live", "type": "go_live" }).to_string(),
+        ))
+        .await?;
     client::wait_for_any(seller, &["ack", "error"], CONNECT_TIMEOUT).await?;
     let frame = json!({
         "id": "start", "type": "start_sale", "product_id": "p1", "stock": args.stock, "price_vnd": 199000,
@@ -401,7 +493,11 @@ async fn start_sale(seller: &mut Socket, args: &FlashSaleArgs) -> anyhow::Result
         }
         let sale = &event["sale"];
         if sale.get("state").and_then(Value::as_str) == Some("live") {
-            return sale.get("id").and_then(Value::as_str).map(str::to_owned).context("sale_updated without an id");
+            return sale
+                .get("id")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+                .context("sale_updated without an id");
         }
     }
 }
@@ -420,9 +516,15 @@ async fn buy(
 ) {
     tokio::time::sleep_until(at).await;
     let key = uuid::Uuid::new_v4().to_string();
-    let mut frames = vec![("b1".to_owned(), buyer::buy_frame("b1", sale_id, quantity, &key))];
+    let mut frames = vec![(
+        "b1".to_owned(),
+        buyer::buy_frame("b1", sale_id, quantity, &key),
+    )];
     if plan.retry {
-        frames.push(("b2".to_owned(), buyer::buy_frame("b2", sale_id, quantity, &key)));
+        frames.push((
+            "b2".to_owned(),
+            buyer::buy_frame("b2", sale_id, quantity, &key),
+        ));
     }
     let ids: Vec<String> = frames.iter().map(|(id, _)| id.clone()).collect();
     let answers = buyer::request(socket, frames).await;
@@ -446,11 +548,22 @@ async fn buy(
             break;
         }
         let id = format!("r{attempt}");
-        let answers = buyer::request(socket, vec![(id.clone(), buyer::buy_frame(&id, sale_id, quantity, &key))]).await;
+        let answers = buyer::request(
+            socket,
+            vec![(id.clone(), buyer::buy_frame(&id, sale_id, quantity, &key))],
+        )
+        .await;
         let arrival = answers.get(&id);
         let outcome = buyer::answer(seen, &key, quantity, arrival);
-        shared.record(i, &outcome, arrival.map_or(buyer::ANSWER_TIMEOUT, |a| a.at - at), true);
-        if outcome == "reserved" || (outcome == "duplicate" && arrival.is_some_and(|a| a.frame.get("hold").is_some())) {
+        shared.record(
+            i,
+            &outcome,
+            arrival.map_or(buyer::ANSWER_TIMEOUT, |a| a.at - at),
+            true,
+        );
+        if outcome == "reserved"
+            || (outcome == "duplicate" && arrival.is_some_and(|a| a.frame.get("hold").is_some()))
+        {
             reserved = true;
             shared.reserved(u64::from(quantity));
         }
@@ -459,10 +572,19 @@ async fn buy(
     if reserved && plan.greedy {
         let key = uuid::Uuid::new_v4().to_string();
         let sent = Instant::now();
-        let answers = buyer::request(socket, vec![("b3".into(), buyer::buy_frame("b3", sale_id, quantity, &key))]).await;
+        let answers = buyer::request(
+            socket,
+            vec![("b3".into(), buyer::buy_frame("b3", sale_id, quantity, &key))],
+        )
+        .await;
         let arrival = answers.get("b3");
         let outcome = buyer::answer(seen, &key, quantity, arrival);
-        shared.record(i, &outcome, arrival.map_or(buyer::ANSWER_TIMEOUT, |a| a.at - sent), true);
+        shared.record(
+            i,
+            &outcome,
+            arrival.map_or(buyer::ANSWER_TIMEOUT, |a| a.at - sent),
+            true,
+        );
         if outcome == "reserved" {
             shared.reserved(u64::from(quantity));
         }
@@ -471,11 +593,20 @@ async fn buy(
 
 /// The sale's `remaining` from a fresh join snapshot, polled after the last
 /// hold's expiry until it equals `expected` (or 20 s pass).
-async fn read_remaining_after(ctx: &Ctx, room: &str, sale_id: &str, last_expiry_ms: u64, expected: u64) -> Option<u64> {
+async fn read_remaining_after(
+    ctx: &Ctx,
+    room: &str,
+    sale_id: &str,
+    last_expiry_ms: u64,
+    expected: u64,
+) -> Option<u64> {
     let wait = last_expiry_ms.saturating_sub(unix_ms());
     tokio::time::sleep(Duration::from_millis(wait + 200)).await;
     let deadline = Instant::now() + Duration::from_secs(20);
-    let token = ctx.minter.token("lt-auditor", "Auditor", room, "viewer").ok()?;
+    let token = ctx
+        .minter
+        .token("lt-auditor", "Auditor", room, "viewer")
+        .ok()?;
     let url = client::room_url(&ctx.target.ws_base, room, &token);
     let mut last = None;
     while Instant::now() < deadline {

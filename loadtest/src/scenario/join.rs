@@ -66,7 +66,9 @@ pub async fn run(ctx: &Ctx, args: JoinArgs) -> anyhow::Result<Report> {
 
     let mut tasks = Vec::with_capacity(args.viewers);
     for i in 0..args.viewers {
-        let token = ctx.minter.token(&format!("lt-j{i}"), &format!("Khách {i}"), &room, "viewer")?;
+        let token =
+            ctx.minter
+                .token(&format!("lt-j{i}"), &format!("Khách {i}"), &room, "viewer")?;
         let url = client::room_url(&ctx.target.ws_base, &room, &token);
         let (latency, timeline, failures, last_join_us, bar, mut release) = (
             latency.clone(),
@@ -141,7 +143,11 @@ pub async fn run(ctx: &Ctx, args: JoinArgs) -> anyhow::Result<Report> {
         started_at_ms,
         target: ctx.target_info(),
         parameters: serde_json::to_value(&args)?,
-        throughput_per_s: if duration_s > 0.0 { joined as f64 / duration_s } else { 0.0 },
+        throughput_per_s: if duration_s > 0.0 {
+            joined as f64 / duration_s
+        } else {
+            0.0
+        },
         throughput_unit: "joins".into(),
         duration_s,
         latency_ms: LatencySummary::of(&histogram),
