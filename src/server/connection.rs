@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use futures_util::stream::{SplitSink, SplitStream};
-use futures_util::{SinkExt, StreamExt};
+use futures_util::{FutureExt, SinkExt, StreamExt};
 use tokio::sync::{broadcast, mpsc};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -146,9 +146,11 @@ impl Reader<'_> {
         // Set once a close was requested: read on (ignoring frames) until the
         // client answers with its own close, so the socket ends cleanly.
         let mut closing = false;
+        let done = self.done.cancelled();
+        tokio::pin!(done);
         loop {
             let next = tokio::select! {
-                _ = self.done.cancelled() => break,
+                _ = &mut done => break,
                 next = stream.next() => next,
             };
             let Some(message) = next else { break };
@@ -394,16 +396,26 @@ impl Writer<'_> {
         let ping_every = Duration::from_secs(self.state.config.server.ping_interval_secs.max(1));
         let mut ping = tokio::time::interval_at(Instant::now() + ping_every, ping_every);
         let batch = self.state.config.server.write_batch;
-        let shutdown = self.state.shutdown.clone();
+        // The cancellation futures are made once, not per loop turn: each
+        // one registers with its token, and the shutdown and room tokens are
+        // shared by every connection, so re-registering per delivered frame
+        // would contend on their locks across thousands of writers.
+        let (shutdown, done) = (self.state.shutdown.clone(), self.done.clone());
+        let (kicked, room_closed) = (membership.kicked.clone(), membership.room_closed.clone());
+        let shutdown = shutdown.cancelled();
+        let done = done.cancelled();
+        let kicked = kicked.cancelled();
+        let room_closed = room_closed.cancelled();
+        tokio::pin!(shutdown, done, kicked, room_closed);
         loop {
             tokio::select! {
                 biased;
-                _ = shutdown.cancelled() => {
+                _ = &mut shutdown => {
                     self.feed(Message::Text(to_json(&DirectEvent::ServerShutdown))).await;
                     return End::Close(close::GOING_AWAY, "server shutting down".into());
                 }
-                _ = self.done.cancelled() => return End::Quiet,
-                _ = membership.kicked.cancelled() => {
+                _ = &mut done => return End::Quiet,
+                _ = &mut kicked => {
                     return End::Close(close::BANNED, "banned from this room".into());
                 }
                 outgoing = self.direct.recv() => {
@@ -478,7 +490,7 @@ impl Writer<'_> {
                         return End::Quiet;
                     }
                 }
-                _ = membership.room_closed.cancelled() => {
+                _ = &mut room_closed => {
                     // The `room_closed` event is already in the stream: deliver it first.
                     let mut sent = 0;
                     while let Ok(frame) = membership.events.try_recv() {
@@ -510,10 +522,8 @@ impl Writer<'_> {
     /// Queue a frame in the socket's write buffer; `false` if the socket
     /// failed or stalled (feeding flushes when the buffer is full).
     async fn feed(&mut self, message: Message) -> bool {
-        matches!(
-            tokio::time::timeout(self.write_timeout(), self.sink.feed(message)).await,
-            Ok(Ok(()))
-        )
+        let timeout = self.write_timeout();
+        within(timeout, self.sink.feed(message)).await
     }
 
     /// Flush what was fed; `false` if the socket failed or stalled.
@@ -522,10 +532,8 @@ impl Writer<'_> {
             return true;
         }
         self.state.metrics.messages_out.inc_by(frames as u64);
-        matches!(
-            tokio::time::timeout(self.write_timeout(), self.sink.flush()).await,
-            Ok(Ok(()))
-        )
+        let timeout = self.write_timeout();
+        within(timeout, self.sink.flush()).await
     }
 
     fn slow_consumer(&self, last_seq: u64, missed: u64) -> End {
@@ -536,4 +544,19 @@ impl Writer<'_> {
             format!("slow consumer: reconnect with last_seq={last_seq}"),
         )
     }
+}
+
+/// Run a socket write with a deadline; `false` if it failed or timed out.
+/// A write that completes at once (the usual case: the socket buffer has
+/// room) never touches the timer wheel, which matters when one room event
+/// is written to thousands of sockets.
+async fn within<E>(
+    timeout: Duration,
+    write: impl std::future::Future<Output = Result<(), E>>,
+) -> bool {
+    tokio::pin!(write);
+    if let Some(result) = (&mut write).now_or_never() {
+        return result.is_ok();
+    }
+    matches!(tokio::time::timeout(timeout, write).await, Ok(Ok(())))
 }
