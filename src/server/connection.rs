@@ -49,6 +49,8 @@ const MAX_HEARTS_PER_MESSAGE: u32 = 100;
 enum Outgoing {
     Text(Utf8Bytes),
     Close(u16, &'static str),
+    /// From now on, also forward what the SFU sends on this queue.
+    MediaSignals(mpsc::Receiver<MediaSignal>),
 }
 
 /// Serve one admitted connection until either side ends it.
@@ -63,7 +65,6 @@ pub async fn serve(
     tracing::debug!(role = actor.role.as_str(), "connected");
     let (sink, stream) = socket.split();
     let (direct_tx, direct_rx) = mpsc::channel(state.config.server.direct_queue);
-    let (media_tx, media_rx) = mpsc::channel(MEDIA_SIGNAL_QUEUE);
     let participant = format!("c{connection_id}");
     let room = Arc::clone(membership.room());
     let done = CancellationToken::new();
@@ -76,7 +77,7 @@ pub async fn serve(
         room: &room,
         direct: direct_tx,
         participant: &participant,
-        media: media_tx,
+        media: std::sync::OnceLock::new(),
         done: &done,
         finished: &reader_finished,
         activity: &activity,
@@ -85,7 +86,7 @@ pub async fn serve(
         state: &state,
         sink,
         direct: direct_rx,
-        media: media_rx,
+        media: None,
         done: &done,
         reader_finished: &reader_finished,
         activity: &activity,
@@ -131,7 +132,11 @@ struct Reader<'a> {
     /// This connection's id as the SFU knows it.
     participant: &'a str,
     /// Where the SFU sends this connection's signals (drained by the writer).
-    media: mpsc::Sender<MediaSignal>,
+    /// Made on the first signalling message, so connections that never
+    /// signal (chat-only clients, the load test's thousands of viewers) do
+    /// not pay for its buffer; its receiver goes to the writer through the
+    /// direct queue.
+    media: std::sync::OnceLock<mpsc::Sender<MediaSignal>>,
     /// Cancelled by the writer when it has ended the connection.
     done: &'a CancellationToken,
     /// Cancelled by the reader when it stops reading.
@@ -203,6 +208,17 @@ impl Reader<'_> {
         // Dropping `direct` lets the writer send what is queued, then close.
     }
 
+    /// The SFU's way to this connection, made on first use.
+    fn media_signals(&self) -> &mpsc::Sender<MediaSignal> {
+        self.media.get_or_init(|| {
+            let (sender, receiver) = mpsc::channel(MEDIA_SIGNAL_QUEUE);
+            // The writer is alive while the reader runs; if the queue is
+            // full the client is being dropped anyway.
+            let _ = self.direct.try_send(Outgoing::MediaSignals(receiver));
+            sender
+        })
+    }
+
     /// A frame over `max_frame_bytes`: close with 1009.
     fn too_big(&self) {
         self.state.metrics.error(ErrorCode::BadRequest);
@@ -260,18 +276,29 @@ impl Reader<'_> {
                 self.room.heart(*count);
                 Ok(ack(id.clone()))
             }
+            // Boxed: these futures are large (a Redis round trip, WebRTC
+            // negotiation) and rare; inline, they would grow every idle
+            // connection's task by their size.
             sale if sales::is_sale_message(sale) => {
-                sales::handle(self.state, self.room, self.actor, id.clone(), sale).await
+                Box::pin(sales::handle(
+                    self.state,
+                    self.room,
+                    self.actor,
+                    id.clone(),
+                    sale,
+                ))
+                .await
             }
             signal if media::is_media_message(signal) => {
+                let signals = self.media_signals();
                 let session = MediaSession {
                     sfu: &self.state.sfu,
                     room: self.room,
                     actor: self.actor,
                     participant: self.participant,
-                    signals: &self.media,
+                    signals,
                 };
-                session.handle(id.clone(), signal).await
+                Box::pin(session.handle(id.clone(), signal)).await
             }
             other => self
                 .room
@@ -341,7 +368,7 @@ struct Writer<'a> {
     sink: SplitSink<WebSocket, Message>,
     direct: mpsc::Receiver<Outgoing>,
     /// Signals from the SFU (trickled candidates, failures).
-    media: mpsc::Receiver<MediaSignal>,
+    media: Option<mpsc::Receiver<MediaSignal>>,
     done: &'a CancellationToken,
     /// The reader's `finished`: after a close frame the writer waits for the
     /// client's answer, so the socket is not dropped with unread data (which
@@ -429,6 +456,7 @@ impl Writer<'_> {
                                 }
                                 sent += 1;
                             }
+                            Some(Outgoing::MediaSignals(receiver)) => self.media = Some(receiver),
                             Some(Outgoing::Close(code, reason)) => {
                                 self.flush(sent).await;
                                 return End::Close(code, reason.into());
@@ -485,7 +513,7 @@ impl Writer<'_> {
                         return self.slow_consumer(last_seq, 0);
                     }
                 }
-                Some(signal) = self.media.recv() => {
+                Some(signal) = next_signal(&mut self.media) => {
                     if !self.feed(Message::Text(to_json(&media::signal_event(signal)))).await || !self.flush(1).await {
                         return End::Quiet;
                     }
@@ -559,4 +587,12 @@ async fn within<E>(
         return result.is_ok();
     }
     matches!(tokio::time::timeout(timeout, write).await, Ok(Ok(())))
+}
+
+/// The next SFU signal, or never when the connection has no media queue.
+async fn next_signal(queue: &mut Option<mpsc::Receiver<MediaSignal>>) -> Option<MediaSignal> {
+    match queue {
+        Some(queue) => queue.recv().await,
+        None => std::future::pending().await,
+    }
 }

@@ -62,6 +62,11 @@ test('two viewers receive the seller\'s video', async () => {
     return firstFrameAt === null ? null : Math.round(firstFrameAt - joinedAt);
   });
   assert.notEqual(inPage, null, 'the page recorded its first video frame');
+  const steps = await late.evaluate(() => {
+    const { joinedAt, marks } = window.__chophien;
+    return Object.fromEntries(Object.entries(marks).map(([step, at]) => [step, Math.round(at - joinedAt)]));
+  });
+  console.log(`# viewer joining while live: ms after "join" for each step: ${JSON.stringify(steps)}`);
   console.log(`# viewer joining while live: first frame shown ${inPage} ms after pressing "join" (measured in the page)`);
 
   assert.equal(await early.getByTestId('live-badge').isVisible(), true);

@@ -19,7 +19,9 @@ const storageKey = `chophien.viewer.${roomId}`;
 
 const model = createRoomModel();
 /** Test and debugging hook: the live objects of this page. */
-const hook = { model, state: model, conn: null, pc: null, subscriber: null, sale: null, joinedAt: null, firstFrameAt: null };
+// `marks`: when each step of starting the video happened (performance.now()),
+// so tests and people debugging can see where the time to first frame goes.
+const hook = { model, state: model, conn: null, pc: null, subscriber: null, sale: null, joinedAt: null, firstFrameAt: null, marks: {} };
 window.__chophien = hook;
 
 const video = $('#video');
@@ -97,7 +99,7 @@ function enterRoom(token) {
     renderConnection(connectionBanner, banned && status !== 'open' ? 'banned' : status);
     if (status === 'ended' || status === 'banned') endRoom(status);
   });
-  conn.on('subscribe_offer', (m) => onOffer(m.sdp));
+  conn.on('subscribe_offer', (m) => { hook.marks.offer = performance.now(); onOffer(m.sdp); });
   conn.on('ice_candidate', (m) => {
     if (m.target === 'subscribe' && subscriber) subscriber.addRemoteCandidate(m.candidate);
   });
@@ -188,11 +190,13 @@ function resubscribe() {
 function ensureSubscribed() {
   if (!model.streamLive || subscriber || !conn.isOpen || banned) return;
   newSubscriber();
+  hook.marks.subscribe = performance.now();
   conn.send({ type: 'subscribe' });
 }
 
 function newSubscriber() {
   subscriber = new Subscriber(conn, model.iceServers, (stream) => {
+    hook.marks.track = performance.now();
     if (video.srcObject !== stream) video.srcObject = stream;
     video.play().catch(() => {});
     // When the first frame is shown: join → first frame is what a viewer feels.
@@ -204,6 +208,7 @@ function newSubscriber() {
   hook.pc = subscriber.pc;
   const mine = subscriber;
   subscriber.pc.addEventListener('connectionstatechange', () => {
+    hook.marks[mine.pc.connectionState] = performance.now();
     // The server drops a failed connection: subscribe again after a pause.
     if (mine.pc.connectionState === 'failed' && subscriber === mine) {
       setTimeout(() => { if (subscriber === mine) resubscribe(); }, 2000);
