@@ -11,7 +11,7 @@ use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use rtc::interceptor::{Attribute, Interceptor, Packet, Slot, StreamInfo, TaggedPacket};
 use rtc::rtcp::payload_feedbacks::full_intra_request::FullIntraRequest;
@@ -226,7 +226,12 @@ pub async fn build_peer_connection(
         let (disconnected, failed, keepalive) = config.ice_timeouts();
         let mut settings = SettingEngineBuilder::new()
             .with_include_loopback_candidate(config.allow_loopback)
-            .with_ice_timeouts(Some(disconnected), Some(failed), Some(keepalive));
+            .with_ice_timeouts(Some(disconnected), Some(failed), Some(keepalive))
+            // Browsers hide their host addresses behind mDNS names, so the
+            // SFU meets them as peer-reflexive candidates; the default 1 s
+            // wait before nominating such a pair (meant to let better pairs
+            // turn up) delayed every viewer's first frame by a second.
+            .with_prflx_acceptance_min_wait(Some(Duration::ZERO));
         if !config.public_ip.is_empty() {
             settings = settings
                 .with_nat_1to1_ips(vec![config.public_ip.clone()], RTCIceCandidateType::Host);
