@@ -103,6 +103,8 @@ function enterRoom(token) {
   conn.on('ice_candidate', (m) => {
     if (m.target === 'subscribe' && subscriber) subscriber.addRemoteCandidate(m.candidate);
   });
+  // The server dropped our video connection (ICE failed on its side).
+  conn.on('media_failed', (m) => { if (m.target === 'subscribe') resubscribe(); });
   conn.on('error', (m) => {
     if (!m.id) console.warn(`server error ${m.code}: ${m.message}`);
   });
