@@ -117,6 +117,11 @@ pub struct Room {
     ice_servers: Vec<IceServer>,
     /// Cancelled once the room has ended and its last event is published.
     closed: CancellationToken,
+    /// Cancelled when the room ends or the node stops (a child of the
+    /// registry's lifetime token). Every member's `stop` is its child, so a
+    /// connection watches one token of its own instead of several shared
+    /// ones (shared tokens are locks that thousands of writers would poll).
+    live: CancellationToken,
 }
 
 struct Inner {
@@ -139,8 +144,9 @@ struct Inner {
 struct Member {
     user_id: String,
     role: Role,
-    /// Cancelled to disconnect this member (a ban).
-    kicked: CancellationToken,
+    /// Cancelled to disconnect this member: a ban (directly), or the room
+    /// ending or the node stopping (through its parent, the room's `live`).
+    stop: CancellationToken,
 }
 
 /// A connection's place in a room: what to send first, the live event
@@ -149,10 +155,10 @@ pub struct Membership {
     /// A snapshot, or `resumed` followed by the missed events.
     pub initial: Vec<Utf8Bytes>,
     pub events: broadcast::Receiver<Frame>,
-    /// Cancelled when this member is banned.
-    pub kicked: CancellationToken,
-    /// Cancelled when the room ends (after its `room_closed` event).
-    pub room_closed: CancellationToken,
+    /// Cancelled when this connection must end: it was banned, the room
+    /// ended (after its `room_closed` event), or the node is stopping.
+    /// [`Room::is_closed`] and [`Room::is_banned`] tell which.
+    pub stop: CancellationToken,
     /// The seq of the last event in `initial`.
     pub seq: u64,
     guard: MemberGuard,
@@ -181,6 +187,7 @@ impl Room {
         channel: Arc<dyn RoomChannel>,
         replay_capacity: usize,
         ice_servers: Vec<IceServer>,
+        lifetime: &CancellationToken,
     ) -> Room {
         Room {
             id: state.info.id.clone(),
@@ -201,6 +208,7 @@ impl Room {
             media_watched: AtomicBool::new(false),
             ice_servers,
             closed: CancellationToken::new(),
+            live: lifetime.child_token(),
         }
     }
 
@@ -262,20 +270,19 @@ impl Room {
         };
         let member_id = inner.next_member_id;
         inner.next_member_id += 1;
-        let kicked = CancellationToken::new();
+        let stop = self.live.child_token();
         inner.members.insert(
             member_id,
             Member {
                 user_id: actor.user_id.clone(),
                 role: actor.role,
-                kicked: kicked.clone(),
+                stop: stop.clone(),
             },
         );
         Ok(Membership {
             initial,
             events,
-            kicked,
-            room_closed: self.closed.clone(),
+            stop,
             seq: inner.seq,
             guard: MemberGuard {
                 room: Arc::clone(self),
@@ -290,7 +297,7 @@ impl Room {
         let events = inner.state.apply(actor, message, Now::current())?;
         if let ClientMessage::BanUser { user_id } = message {
             for member in inner.members.values().filter(|m| &m.user_id == user_id) {
-                member.kicked.cancel();
+                member.stop.cancel();
             }
         }
         self.publish_all(&mut inner, events);
@@ -440,6 +447,7 @@ impl Room {
         }
         if ended {
             self.closed.cancel();
+            self.live.cancel();
         }
     }
 

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use dashmap::DashMap;
+use tokio_util::sync::CancellationToken;
 
 use crate::bus::RoomBus;
 use crate::protocol::{IceServer, Product, RoomInfo, RoomStatus};
@@ -53,14 +54,21 @@ pub struct RoomRegistry {
     rooms: DashMap<String, Arc<Room>>,
     bus: Arc<dyn RoomBus>,
     settings: RoomSettings,
+    /// Cancelled when the node stops; every room's connections end with it.
+    lifetime: CancellationToken,
 }
 
 impl RoomRegistry {
-    pub fn new(bus: Arc<dyn RoomBus>, settings: RoomSettings) -> RoomRegistry {
+    pub fn new(
+        bus: Arc<dyn RoomBus>,
+        settings: RoomSettings,
+        lifetime: CancellationToken,
+    ) -> RoomRegistry {
         RoomRegistry {
             rooms: DashMap::new(),
             bus,
             settings,
+            lifetime,
         }
     }
 
@@ -98,6 +106,7 @@ impl RoomRegistry {
             self.bus.channel(&id),
             self.settings.replay_capacity,
             self.settings.ice_servers.clone(),
+            &self.lifetime,
         ));
         match self.rooms.entry(id) {
             dashmap::Entry::Occupied(_) => return Err(RoomError::AlreadyExists),
@@ -168,7 +177,11 @@ mod tests {
     use crate::bus::LocalBus;
 
     fn registry() -> RoomRegistry {
-        RoomRegistry::new(Arc::new(LocalBus::new(16)), RoomSettings::default())
+        RoomRegistry::new(
+            Arc::new(LocalBus::new(16)),
+            RoomSettings::default(),
+            CancellationToken::new(),
+        )
     }
 
     fn new_room(id: &str) -> NewRoom {

@@ -423,28 +423,38 @@ impl Writer<'_> {
         let ping_every = Duration::from_secs(self.state.config.server.ping_interval_secs.max(1));
         let mut ping = tokio::time::interval_at(Instant::now() + ping_every, ping_every);
         let batch = self.state.config.server.write_batch;
-        // The cancellation futures are made once, not per loop turn: each
-        // one registers with its token, and the shutdown and room tokens are
-        // shared by every connection, so re-registering per delivered frame
-        // would contend on their locks across thousands of writers.
-        let (shutdown, done) = (self.state.shutdown.clone(), self.done.clone());
-        let (kicked, room_closed) = (membership.kicked.clone(), membership.room_closed.clone());
-        let shutdown = shutdown.cancelled();
+        // Two signals, both this connection's own and made once, not per
+        // loop turn: polling a cancellation future takes its token's lock,
+        // and tokens shared by thousands of writers would contend on it for
+        // every frame delivered.
+        let room = Arc::clone(membership.room());
+        let (stop, done) = (membership.stop.clone(), self.done.clone());
+        let stop = stop.cancelled();
         let done = done.cancelled();
-        let kicked = kicked.cancelled();
-        let room_closed = room_closed.cancelled();
-        tokio::pin!(shutdown, done, kicked, room_closed);
+        tokio::pin!(stop, done);
         loop {
             tokio::select! {
                 biased;
-                _ = &mut shutdown => {
-                    self.feed(Message::Text(to_json(&DirectEvent::ServerShutdown))).await;
-                    return End::Close(close::GOING_AWAY, "server shutting down".into());
+                _ = &mut stop => {
+                    if self.state.shutdown.is_cancelled() {
+                        self.feed(Message::Text(to_json(&DirectEvent::ServerShutdown))).await;
+                        return End::Close(close::GOING_AWAY, "server shutting down".into());
+                    }
+                    if !room.is_closed() {
+                        return End::Close(close::BANNED, "banned from this room".into());
+                    }
+                    // The `room_closed` event is already in the stream: deliver it first.
+                    let mut sent = 0;
+                    while let Ok(frame) = membership.events.try_recv() {
+                        if !self.feed(Message::Text(frame.json)).await {
+                            return End::Quiet;
+                        }
+                        sent += 1;
+                    }
+                    self.flush(sent).await;
+                    return End::Close(close::ROOM_CLOSED, "the room has ended".into());
                 }
                 _ = &mut done => return End::Quiet,
-                _ = &mut kicked => {
-                    return End::Close(close::BANNED, "banned from this room".into());
-                }
                 outgoing = self.direct.recv() => {
                     let mut sent = 0;
                     let mut next = outgoing;
@@ -517,18 +527,6 @@ impl Writer<'_> {
                     if !self.feed(Message::Text(to_json(&media::signal_event(signal)))).await || !self.flush(1).await {
                         return End::Quiet;
                     }
-                }
-                _ = &mut room_closed => {
-                    // The `room_closed` event is already in the stream: deliver it first.
-                    let mut sent = 0;
-                    while let Ok(frame) = membership.events.try_recv() {
-                        if !self.feed(Message::Text(frame.json)).await {
-                            return End::Quiet;
-                        }
-                        sent += 1;
-                    }
-                    self.flush(sent).await;
-                    return End::Close(close::ROOM_CLOSED, "the room has ended".into());
                 }
                 _ = ping.tick() => {
                     if self.activity.silent_for() > ping_every * 2 {

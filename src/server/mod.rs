@@ -71,14 +71,15 @@ impl std::ops::Deref for AppState {
 impl AppState {
     pub fn new(config: Config, sales: AnySaleStore, sfu: Sfu) -> AppState {
         let bus = Arc::new(LocalBus::new(config.server.room_event_buffer));
-        let rooms = RoomRegistry::new(bus, config.room_settings());
+        let shutdown = CancellationToken::new();
+        let rooms = RoomRegistry::new(bus, config.room_settings(), shutdown.clone());
         AppState(Arc::new(Shared {
             keys: TokenKeys::new(&config.auth.secret),
             rooms,
             sales,
             sfu,
             metrics: Metrics::new(),
-            shutdown: CancellationToken::new(),
+            shutdown,
             connections: TaskTracker::new(),
             next_connection_id: AtomicU64::new(1),
             config,
