@@ -14,6 +14,7 @@
 //! Hearts skip the lock entirely (an atomic counter flushed by a ticker).
 
 mod history;
+mod moderation;
 mod registry;
 mod sale_view;
 pub mod state;
@@ -481,7 +482,7 @@ impl Inner {
             products: self.state.products.clone(),
             pinned_product: self.state.pinned_product().cloned(),
             chat: self.state.chat.iter().cloned().collect(),
-            settings: self.state.settings.clone(),
+            settings: self.state.chat_settings().clone(),
             hearts_total: self.hearts_total,
             sale: self.sale.current().cloned(),
             stream_live: self.stream_live,

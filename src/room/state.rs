@@ -5,8 +5,7 @@
 //! rules are tested as plain functions. Concurrency, sequence numbers and
 //! delivery live in [`super::Room`].
 
-use std::collections::{HashMap, HashSet, VecDeque};
-use std::time::Duration;
+use std::collections::VecDeque;
 
 use tokio::time::Instant;
 
@@ -16,6 +15,7 @@ use crate::protocol::{
     RoomInfo, RoomStatus, UnixMillis,
 };
 
+use super::moderation::Moderation;
 use super::RoomError;
 
 /// The identity behind a request, taken from its verified token.
@@ -61,14 +61,7 @@ pub struct RoomState {
     pub products: Vec<Product>,
     /// The most recent messages, oldest first, at most `limits.chat_history`.
     pub chat: VecDeque<ChatMessage>,
-    pub settings: ChatSettings,
-    /// Lower-cased, so matching is case-insensitive.
-    banned_words: Vec<String>,
-    /// user id → when the mute ends (wall clock, shown to clients).
-    muted: HashMap<String, UnixMillis>,
-    banned: HashSet<String>,
-    /// user id → when they last chatted, for slow mode. Monotonic clock.
-    last_message_at: HashMap<String, Instant>,
+    moderation: Moderation,
     next_message_id: u64,
     next_product_id: u64,
     pub limits: RoomLimits,
@@ -98,11 +91,7 @@ impl RoomState {
             info,
             products,
             chat: VecDeque::new(),
-            settings: ChatSettings::default(),
-            banned_words: Vec::new(),
-            muted: HashMap::new(),
-            banned: HashSet::new(),
-            last_message_at: HashMap::new(),
+            moderation: Moderation::default(),
             next_message_id: 1,
             next_product_id,
             limits,
@@ -110,7 +99,12 @@ impl RoomState {
     }
 
     pub fn is_banned(&self, user_id: &str) -> bool {
-        self.banned.contains(user_id)
+        self.moderation.is_banned(user_id)
+    }
+
+    /// The chat settings everyone may see.
+    pub fn chat_settings(&self) -> &ChatSettings {
+        &self.moderation.settings
     }
 
     pub fn product(&self, id: &str) -> Option<&Product> {
@@ -205,14 +199,7 @@ impl RoomState {
             }
             M::MuteUser { user_id, minutes } => {
                 require(actor, Action::Moderate)?;
-                if *minutes == 0 || *minutes > self.limits.max_mute_minutes {
-                    return Err(RoomError::InvalidValue(format!(
-                        "minutes must be between 1 and {}",
-                        self.limits.max_mute_minutes
-                    )));
-                }
-                let until = now.wall + u64::from(*minutes) * 60_000;
-                self.muted.insert(user_id.clone(), until);
+                let until = self.moderation.mute(user_id, *minutes, now, &self.limits)?;
                 Ok(vec![RoomEvent::UserMuted {
                     user_id: user_id.clone(),
                     until,
@@ -220,47 +207,28 @@ impl RoomState {
             }
             M::UnmuteUser { user_id } => {
                 require(actor, Action::Moderate)?;
-                self.muted.remove(user_id);
+                self.moderation.unmute(user_id);
                 Ok(vec![RoomEvent::UserUnmuted {
                     user_id: user_id.clone(),
                 }])
             }
             M::BanUser { user_id } => {
                 require(actor, Action::Moderate)?;
-                if *user_id == actor.user_id {
-                    return Err(RoomError::InvalidValue("you cannot ban yourself".into()));
-                }
-                self.banned.insert(user_id.clone());
+                self.moderation.ban(actor, user_id)?;
                 Ok(vec![RoomEvent::UserBanned {
                     user_id: user_id.clone(),
                 }])
             }
             M::SetSlowMode { seconds } => {
                 require(actor, Action::Moderate)?;
-                if *seconds > self.limits.max_slow_mode_seconds {
-                    return Err(RoomError::InvalidValue(format!(
-                        "slow mode is at most {} seconds",
-                        self.limits.max_slow_mode_seconds
-                    )));
-                }
-                self.settings.slow_mode_seconds = *seconds;
+                self.moderation.set_slow_mode(*seconds, &self.limits)?;
                 Ok(vec![RoomEvent::SettingsChanged {
-                    settings: self.settings.clone(),
+                    settings: self.moderation.settings.clone(),
                 }])
             }
             M::SetBannedWords { words } => {
                 require(actor, Action::Moderate)?;
-                if words.len() > self.limits.max_banned_words {
-                    return Err(RoomError::InvalidValue(format!(
-                        "at most {} banned words",
-                        self.limits.max_banned_words
-                    )));
-                }
-                self.banned_words = words
-                    .iter()
-                    .map(|w| w.trim().to_lowercase())
-                    .filter(|w| !w.is_empty())
-                    .collect();
+                self.moderation.set_banned_words(words, &self.limits)?;
                 // The list itself stays private to the moderators who set it.
                 Ok(vec![])
             }
@@ -309,30 +277,7 @@ impl RoomState {
                 self.limits.max_chat_chars
             )));
         }
-        if let Some(&until) = self.muted.get(&actor.user_id) {
-            if until > now.wall {
-                return Err(RoomError::Muted { until });
-            }
-            self.muted.remove(&actor.user_id);
-        }
-        // Slow mode binds viewers only: hosts and moderators must be able to answer.
-        let slow = Duration::from_secs(u64::from(self.settings.slow_mode_seconds));
-        if actor.role == Role::Viewer && !slow.is_zero() {
-            if let Some(last) = self.last_message_at.get(&actor.user_id) {
-                let next_allowed = *last + slow;
-                if next_allowed > now.mono {
-                    return Err(RoomError::SlowMode {
-                        retry_after: next_allowed - now.mono,
-                    });
-                }
-            }
-        }
-        let lower = text.to_lowercase();
-        if self.banned_words.iter().any(|w| lower.contains(w.as_str())) {
-            return Err(RoomError::BannedWord);
-        }
-
-        self.last_message_at.insert(actor.user_id.clone(), now.mono);
+        self.moderation.admit_message(actor, text, now)?;
         let message = ChatMessage {
             id: self.next_message_id,
             user_id: actor.user_id.clone(),
@@ -510,13 +455,6 @@ mod tests {
         ClientMessage::Chat { text: text.into() }
     }
 
-    fn at(now: Now, secs: u64) -> Now {
-        Now {
-            wall: now.wall + secs * 1000,
-            mono: now.mono + Duration::from_secs(secs),
-        }
-    }
-
     #[test]
     fn chat_history_keeps_only_the_newest_messages() {
         let mut s = state();
@@ -553,68 +491,6 @@ mod tests {
                 .unwrap_err(),
             RoomError::ProductNotFound
         );
-    }
-
-    #[test]
-    fn a_muted_user_cannot_chat_until_the_mute_ends() {
-        let mut s = state();
-        let now = Now::current();
-        let mute = ClientMessage::MuteUser {
-            user_id: "Viewer".into(),
-            minutes: 2,
-        };
-        s.apply(&actor(Role::Moderator), &mute, now).unwrap();
-        let err = s
-            .apply(&actor(Role::Viewer), &chat("hi"), at(now, 60))
-            .unwrap_err();
-        assert!(matches!(err, RoomError::Muted { .. }));
-        s.apply(&actor(Role::Viewer), &chat("hi"), at(now, 121))
-            .unwrap();
-    }
-
-    #[test]
-    fn slow_mode_spaces_a_viewers_messages() {
-        let mut s = state();
-        let now = Now::current();
-        s.apply(
-            &actor(Role::Moderator),
-            &ClientMessage::SetSlowMode { seconds: 10 },
-            now,
-        )
-        .unwrap();
-        s.apply(&actor(Role::Viewer), &chat("1"), now).unwrap();
-        let err = s
-            .apply(&actor(Role::Viewer), &chat("2"), at(now, 4))
-            .unwrap_err();
-        assert_eq!(
-            err,
-            RoomError::SlowMode {
-                retry_after: Duration::from_secs(6)
-            }
-        );
-        s.apply(&actor(Role::Viewer), &chat("3"), at(now, 10))
-            .unwrap();
-        // The seller is not slowed down.
-        s.apply(&actor(Role::Seller), &chat("a"), at(now, 10))
-            .unwrap();
-        s.apply(&actor(Role::Seller), &chat("b"), at(now, 10))
-            .unwrap();
-    }
-
-    #[test]
-    fn banned_words_match_case_insensitively() {
-        let mut s = state();
-        let words = ClientMessage::SetBannedWords {
-            words: vec!["Lừa Đảo".into()],
-        };
-        s.apply(&actor(Role::Moderator), &words, Now::current())
-            .unwrap();
-        let err = s.apply(
-            &actor(Role::Viewer),
-            &chat("shop LỪA ĐẢO quá"),
-            Now::current(),
-        );
-        assert_eq!(err.unwrap_err(), RoomError::BannedWord);
     }
 
     #[test]
