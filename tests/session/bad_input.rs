@@ -9,9 +9,7 @@ use crate::support::server::TestServer;
 
 async fn viewer(server: &TestServer) -> Client {
     server.room("r1");
-    Client::join(&server.ws_url("r1", &server.token("r1", Role::Viewer, "lan")))
-        .await
-        .0
+    server.join("r1", Role::Viewer, "lan").await.0
 }
 
 /// After an error the same connection still answers.
@@ -136,8 +134,7 @@ async fn a_viewer_may_not_pin_moderate_or_sell() {
 async fn an_unknown_product_gets_product_not_found() {
     let server = TestServer::start().await;
     server.room("r1");
-    let (mut seller, _) =
-        Client::join(&server.ws_url("r1", &server.token("r1", Role::Seller, "hoa"))).await;
+    let (mut seller, _) = server.join("r1", Role::Seller, "hoa").await;
     seller
         .send(json!({"type": "pin_product", "product_id": "p404"}))
         .await;

@@ -8,10 +8,8 @@ use crate::support::server::TestServer;
 
 async fn seller_and_viewer(server: &TestServer) -> (Client, Client) {
     server.room("r1");
-    let (seller, _) =
-        Client::join(&server.ws_url("r1", &server.token("r1", Role::Seller, "hoa"))).await;
-    let (viewer, _) =
-        Client::join(&server.ws_url("r1", &server.token("r1", Role::Viewer, "lan"))).await;
+    let (seller, _) = server.join("r1", Role::Seller, "hoa").await;
+    let (viewer, _) = server.join("r1", Role::Viewer, "lan").await;
     (seller, viewer)
 }
 
@@ -88,8 +86,7 @@ async fn a_pinned_product_appears_for_viewers_and_in_later_snapshots() {
     let event = viewer.next_of("product_pinned").await;
     assert_eq!(event["product"]["id"], "p2");
     assert_eq!(event["product"]["price_vnd"], 180_000);
-    let (_, snapshot) =
-        Client::join(&server.ws_url("r1", &server.token("r1", Role::Viewer, "minh"))).await;
+    let (_, snapshot) = server.join("r1", Role::Viewer, "minh").await;
     assert_eq!(snapshot["pinned_product"]["id"], "p2");
 
     seller.send(json!({"type": "unpin_product"})).await;

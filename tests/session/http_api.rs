@@ -168,8 +168,7 @@ async fn an_unknown_room_is_404_with_room_not_found() {
 async fn closing_a_room_ends_it_for_everyone_with_a_clear_event() {
     let server = TestServer::start().await;
     server.room("r1");
-    let (mut viewer, _) =
-        Client::join(&server.ws_url("r1", &server.token("r1", Role::Viewer, "lan"))).await;
+    let (mut viewer, _) = server.join("r1", Role::Viewer, "lan").await;
     let seller = server.token("r1", Role::Seller, "hoa");
     let closed = http()
         .post(server.http("/api/rooms/r1/close"))
@@ -225,8 +224,7 @@ async fn the_dev_endpoint_is_off_when_disabled() {
 async fn metrics_count_connections_messages_and_errors() {
     let server = TestServer::start().await;
     server.room("r1");
-    let (mut viewer, _) =
-        Client::join(&server.ws_url("r1", &server.token("r1", Role::Viewer, "lan"))).await;
+    let (mut viewer, _) = server.join("r1", Role::Viewer, "lan").await;
     viewer.send(json!({"type": "teleport"})).await;
     viewer.next_of("error").await;
     let text = http()

@@ -10,8 +10,7 @@ use crate::support::server::TestServer;
 async fn a_viewer_joins_and_gets_a_snapshot_of_the_room() {
     let server = TestServer::start().await;
     server.room("r1");
-    let (_, snapshot) =
-        Client::join(&server.ws_url("r1", &server.token("r1", Role::Viewer, "lan"))).await;
+    let (_, snapshot) = server.join("r1", Role::Viewer, "lan").await;
     assert_eq!(snapshot["room"]["id"], "r1");
     assert_eq!(snapshot["room"]["status"], "scheduled");
     assert_eq!(snapshot["products"].as_array().unwrap().len(), 2);
@@ -26,14 +25,12 @@ async fn a_viewer_joins_and_gets_a_snapshot_of_the_room() {
 async fn the_snapshot_carries_the_last_chat_messages() {
     let server = TestServer::start().await;
     server.room("r1");
-    let (mut seller, _) =
-        Client::join(&server.ws_url("r1", &server.token("r1", Role::Seller, "hoa"))).await;
+    let (mut seller, _) = server.join("r1", Role::Seller, "hoa").await;
     for text in ["một", "hai", "ba"] {
         seller.send(json!({"type": "chat", "text": text})).await;
         seller.next_of("chat").await;
     }
-    let (_, snapshot) =
-        Client::join(&server.ws_url("r1", &server.token("r1", Role::Viewer, "lan"))).await;
+    let (_, snapshot) = server.join("r1", Role::Viewer, "lan").await;
     let texts: Vec<_> = snapshot["chat"]
         .as_array()
         .unwrap()
@@ -128,8 +125,7 @@ async fn an_unknown_room_is_refused_with_404() {
 async fn room_events_carry_increasing_seq_numbers() {
     let server = TestServer::start().await;
     server.room("r1");
-    let (mut seller, snapshot) =
-        Client::join(&server.ws_url("r1", &server.token("r1", Role::Seller, "hoa"))).await;
+    let (mut seller, snapshot) = server.join("r1", Role::Seller, "hoa").await;
     let start = snapshot["seq"].as_u64().unwrap();
     seller.send(json!({"type": "chat", "text": "a"})).await;
     seller
@@ -151,8 +147,7 @@ async fn a_client_that_resumes_gets_exactly_the_events_it_missed() {
     let last_seq = snapshot["seq"].as_u64().unwrap();
     drop(viewer);
 
-    let (mut seller, _) =
-        Client::join(&server.ws_url("r1", &server.token("r1", Role::Seller, "hoa"))).await;
+    let (mut seller, _) = server.join("r1", Role::Seller, "hoa").await;
     for text in ["lỡ 1", "lỡ 2"] {
         seller.send(json!({"type": "chat", "text": text})).await;
         seller.next_of("chat").await;
@@ -183,8 +178,7 @@ async fn a_resume_beyond_the_replay_buffer_gets_a_fresh_snapshot() {
     config.limits.chat_burst = 1000;
     let server = TestServer::with_config(config).await;
     server.room("r1");
-    let (mut seller, _) =
-        Client::join(&server.ws_url("r1", &server.token("r1", Role::Seller, "hoa"))).await;
+    let (mut seller, _) = server.join("r1", Role::Seller, "hoa").await;
     for i in 0..5 {
         seller
             .send(json!({"type": "chat", "text": format!("m{i}")}))

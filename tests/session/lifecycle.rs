@@ -3,15 +3,13 @@
 use chophien::auth::Role;
 use serde_json::json;
 
-use crate::support::client::Client;
 use crate::support::server::{test_config, TestServer};
 
 #[tokio::test]
 async fn shutdown_tells_clients_and_closes_with_1001() {
     let server = TestServer::start().await;
     server.room("r1");
-    let (mut viewer, _) =
-        Client::join(&server.ws_url("r1", &server.token("r1", Role::Viewer, "lan"))).await;
+    let (mut viewer, _) = server.join("r1", Role::Viewer, "lan").await;
     let shutdown = tokio::spawn(server.shutdown());
     assert_eq!(
         viewer.next_of("server_shutdown").await["type"],
@@ -34,10 +32,8 @@ async fn a_client_that_stops_reading_is_disconnected_as_a_slow_consumer() {
     let server = TestServer::with_config(config).await;
     server.room("r1");
     // The slow viewer joins and then never reads.
-    let (mut slow, _) =
-        Client::join(&server.ws_url("r1", &server.token("r1", Role::Viewer, "slow"))).await;
-    let (mut seller, _) =
-        Client::join(&server.ws_url("r1", &server.token("r1", Role::Seller, "hoa"))).await;
+    let (mut slow, _) = server.join("r1", Role::Viewer, "slow").await;
+    let (mut seller, _) = server.join("r1", Role::Seller, "hoa").await;
     let text = "x".repeat(8000);
     // Far more than socket buffers hold: the server's writer must fall behind.
     // The sender reads its own echo each time, so only the slow viewer falls behind.

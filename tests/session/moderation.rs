@@ -13,10 +13,8 @@ struct Room {
 
 async fn room(server: &TestServer) -> Room {
     server.room("r1");
-    let (moderator, _) =
-        Client::join(&server.ws_url("r1", &server.token("r1", Role::Moderator, "mod"))).await;
-    let (viewer, _) =
-        Client::join(&server.ws_url("r1", &server.token("r1", Role::Viewer, "lan"))).await;
+    let (moderator, _) = server.join("r1", Role::Moderator, "mod").await;
+    let (viewer, _) = server.join("r1", Role::Viewer, "lan").await;
     Room { moderator, viewer }
 }
 
@@ -35,8 +33,7 @@ async fn a_deleted_message_disappears_for_everyone() {
         .send(json!({"type": "delete_message", "message_id": id}))
         .await;
     assert_eq!(viewer.next_of("message_deleted").await["message_id"], id);
-    let (_, snapshot) =
-        Client::join(&server.ws_url("r1", &server.token("r1", Role::Viewer, "minh"))).await;
+    let (_, snapshot) = server.join("r1", Role::Viewer, "minh").await;
     assert!(snapshot["chat"].as_array().unwrap().is_empty());
 }
 
@@ -128,5 +125,5 @@ async fn a_banned_user_is_disconnected_and_cannot_rejoin() {
     assert_eq!(refused.status, 403);
     assert_eq!(refused.body["error"]["code"], "banned");
     // Another identity still joins.
-    Client::join(&server.ws_url("r1", &server.token("r1", Role::Viewer, "minh"))).await;
+    server.join("r1", Role::Viewer, "minh").await;
 }

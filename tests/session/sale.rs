@@ -19,10 +19,8 @@ struct Sale {
 /// A room with a live sale of p1: `stock` units, at most 2 per buyer.
 async fn sale_with_stock(server: &TestServer, stock: u32) -> Sale {
     server.room("r1");
-    let (mut seller, _) =
-        Client::join(&server.ws_url("r1", &server.token("r1", Role::Seller, "hoa"))).await;
-    let (mut viewer, _) =
-        Client::join(&server.ws_url("r1", &server.token("r1", Role::Viewer, "lan"))).await;
+    let (mut seller, _) = server.join("r1", Role::Seller, "hoa").await;
+    let (mut viewer, _) = server.join("r1", Role::Viewer, "lan").await;
     seller
         .send(json!({"id": "s", "type": "start_sale", "product_id": "p1", "stock": stock, "price_vnd": 199000,
                      "per_buyer_limit": 2, "duration_secs": 600, "hold_secs": 120}))
@@ -152,8 +150,7 @@ async fn the_per_buyer_limit_and_the_stock_are_enforced() {
         viewer.next_of("buy_result").await["outcome"],
         "limit_reached"
     );
-    let (mut other, _) =
-        Client::join(&server.ws_url("r1", &server.token("r1", Role::Viewer, "minh"))).await;
+    let (mut other, _) = server.join("r1", Role::Viewer, "minh").await;
     other.send(buy(&sale_id, 2, "key-000005")).await;
     assert_eq!(other.next_of("buy_result").await["outcome"], "sold_out");
     other.send(buy(&sale_id, 1, "key-000006")).await;
@@ -186,8 +183,7 @@ async fn a_cancelled_hold_returns_its_stock() {
 async fn a_late_joiner_sees_the_sale_in_the_snapshot() {
     let server = TestServer::start().await;
     let Sale { sale_id, .. } = sale_with_stock(&server, 5).await;
-    let (_, snapshot) =
-        Client::join(&server.ws_url("r1", &server.token("r1", Role::Viewer, "minh"))).await;
+    let (_, snapshot) = server.join("r1", Role::Viewer, "minh").await;
     assert_eq!(snapshot["sale"]["id"], sale_id);
     assert_eq!(snapshot["sale"]["price_vnd"], 199_000);
 }
@@ -196,8 +192,7 @@ async fn a_late_joiner_sees_the_sale_in_the_snapshot() {
 async fn a_scheduled_sale_counts_down_then_goes_live() {
     let server = TestServer::start().await;
     server.room("r1");
-    let (mut seller, _) =
-        Client::join(&server.ws_url("r1", &server.token("r1", Role::Seller, "hoa"))).await;
+    let (mut seller, _) = server.join("r1", Role::Seller, "hoa").await;
     seller
         .send(
             json!({"type": "start_sale", "product_id": "p2", "stock": 5, "price_vnd": 150000,
@@ -315,8 +310,7 @@ async fn malformed_shipping_and_foreign_holds_are_refused() {
         .await;
     assert_eq!(viewer.next_of("error").await["code"], "invalid_shipping");
 
-    let (mut thief, _) =
-        Client::join(&server.ws_url("r1", &server.token("r1", Role::Viewer, "thief"))).await;
+    let (mut thief, _) = server.join("r1", Role::Viewer, "thief").await;
     thief
         .send(json!({"type": "confirm_hold", "hold_id": hold_id, "shipping": shipping()}))
         .await;

@@ -10,6 +10,8 @@ use chophien::server::{AppState, Server};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use super::client::Client;
+
 pub struct TestServer {
     pub addr: SocketAddr,
     pub state: AppState,
@@ -71,6 +73,11 @@ impl TestServer {
             Duration::from_secs(600),
         );
         self.state.keys.sign(&claims).unwrap()
+    }
+
+    /// Join `room` as `user` with `role`; the client and its snapshot.
+    pub async fn join(&self, room: &str, role: Role, user: &str) -> (Client, serde_json::Value) {
+        Client::join(&self.ws_url(room, &self.token(room, role, user))).await
     }
 
     pub fn http(&self, path: &str) -> String {
