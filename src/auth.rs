@@ -36,10 +36,14 @@ pub enum Action {
     PinProduct,
     /// Delete messages, mute, ban, slow mode, banned words.
     Moderate,
+    /// Lift a ban (a moderator may ban, but undoing is the host's call).
+    Unban,
     /// Start and end flash sales.
     RunSales,
     /// Buy during a flash sale.
     Buy,
+    /// Watch the seller's video.
+    Watch,
 }
 
 impl Role {
@@ -48,11 +52,22 @@ impl Role {
         use Action::*;
         use Role::*;
         match action {
-            Chat | Buy => true,
-            HostLive | ManageProducts => matches!(self, Seller | Trainer | Admin),
+            Chat | Buy | Watch => true,
+            HostLive | ManageProducts | Unban => matches!(self, Seller | Trainer | Admin),
             PinProduct | Moderate | RunSales => {
                 matches!(self, Seller | Moderator | Trainer | Admin)
             }
+        }
+    }
+
+    /// Who may moderate whom: admin > seller = trainer > moderator > viewer.
+    /// Nobody mutes, bans or deletes the messages of an equal or higher rank.
+    pub fn rank(self) -> u8 {
+        match self {
+            Role::Viewer => 0,
+            Role::Moderator => 1,
+            Role::Seller | Role::Trainer => 2,
+            Role::Admin => 3,
         }
     }
 
@@ -205,6 +220,16 @@ mod tests {
         assert!(Role::Moderator.may(Action::RunSales));
         assert!(!Role::Viewer.may(Action::RunSales));
         assert!(Role::Viewer.may(Action::Buy));
+        assert!(!Role::Moderator.may(Action::Unban));
+        assert!(Role::Seller.may(Action::Unban));
+    }
+
+    #[test]
+    fn ranks_put_admins_over_hosts_over_moderators_over_viewers() {
+        assert!(Role::Admin.rank() > Role::Seller.rank());
+        assert_eq!(Role::Seller.rank(), Role::Trainer.rank());
+        assert!(Role::Trainer.rank() > Role::Moderator.rank());
+        assert!(Role::Moderator.rank() > Role::Viewer.rank());
     }
 
     #[test]

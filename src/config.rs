@@ -64,6 +64,8 @@ pub struct RoomsConfig {
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct LimitsConfig {
+    pub pings_per_sec: u32,
+    pub pings_burst: u32,
     pub chat_per_sec: u32,
     pub chat_burst: u32,
     pub hearts_per_sec: u32,
@@ -131,6 +133,8 @@ impl Config {
         }
         let l = &self.limits;
         if [
+            l.pings_per_sec,
+            l.pings_burst,
             l.chat_per_sec,
             l.chat_burst,
             l.hearts_per_sec,

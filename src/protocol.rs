@@ -10,9 +10,11 @@
 //! `docs/protocol.md` documents these types with examples; keep the two in
 //! step. Nothing here knows about sockets or rooms: these are plain data.
 
+use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
 use crate::auth::Role;
+pub use crate::clock::UnixMillis;
 
 /// WebRTC signalling shapes live with the SFU.
 pub use crate::media::{IceCandidate, IceServer, Target};
@@ -21,9 +23,6 @@ pub use crate::sale::{BuyOutcome, Hold, Order, SaleInfo, SaleState, Shipping};
 
 /// Money is whole Vietnamese đồng: VND has no minor unit in practice.
 pub type Vnd = u64;
-
-/// Milliseconds since the Unix epoch, UTC. Clients format it in local time.
-pub type UnixMillis = u64;
 
 // ---------------------------------------------------------------------------
 // Client → server
@@ -80,6 +79,8 @@ pub enum ClientMessage {
     UnmuteUser { user_id: String },
     /// Moderator: disconnect the user; the same identity cannot rejoin.
     BanUser { user_id: String },
+    /// Seller, trainer or admin: lift a ban; the user may join again.
+    UnbanUser { user_id: String },
     /// Moderator: minimum seconds between two messages of one user (0 = off).
     SetSlowMode { seconds: u32 },
     /// Moderator: replace the room's banned-words list.
@@ -153,6 +154,7 @@ pub const CLIENT_MESSAGE_TYPES: &[&str] = &[
     "mute_user",
     "unmute_user",
     "ban_user",
+    "unban_user",
     "set_slow_mode",
     "set_banned_words",
     "start_sale",
@@ -277,6 +279,71 @@ pub struct Snapshot {
     /// STUN/TURN servers for the client's `RTCPeerConnection`.
     pub ice_servers: Vec<IceServer>,
     pub me: Me,
+    /// Who is banned from the room; only in snapshots for roles that
+    /// moderate (the studio shows the list with an undo).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub banned: Option<Vec<BannedUser>>,
+}
+
+/// A banned identity, as the studio lists it.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+pub struct BannedUser {
+    pub user_id: String,
+    /// The name the user last had in this room, when the room saw them.
+    pub name: Option<String>,
+}
+
+// ---------------------------------------------------------------------------
+// Serialized frames
+// ---------------------------------------------------------------------------
+
+/// One serialized protocol value: UTF-8 JSON text in a shared buffer.
+///
+/// A room event is serialized once into a `JsonText` and the same bytes go to
+/// every recipient (cloning is a reference-count bump). The only ways to make
+/// one are [`to_json`] and [`JsonText::from_static`], both from `str`, so the
+/// bytes are always valid UTF-8: the transport may hand them to a WebSocket
+/// text frame without checking again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JsonText(Bytes);
+
+impl JsonText {
+    pub const fn from_static(json: &'static str) -> JsonText {
+        JsonText(Bytes::from_static(json.as_bytes()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        // Always valid (see the type's docs); the fallback is unreachable.
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+
+    /// The UTF-8 bytes, shared.
+    pub fn into_bytes(self) -> Bytes {
+        self.0
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// Serialize a protocol value. Our types always serialize (no maps with
+/// non-string keys, no failing `Serialize` impls), so a failure is a bug
+/// worth a loud log, answered with an `internal` error frame.
+pub fn to_json<T: Serialize>(value: &T) -> JsonText {
+    match serde_json::to_string(value) {
+        Ok(json) => JsonText(Bytes::from(json)),
+        Err(error) => {
+            tracing::error!(%error, "could not serialize a protocol value");
+            JsonText::from_static(
+                r#"{"type":"error","code":"internal","message":"serialization failed"}"#,
+            )
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -327,6 +394,11 @@ pub enum RoomEvent {
         user_id: String,
     },
     UserBanned {
+        user_id: String,
+        /// The name the user last had in this room, when the room saw them.
+        name: Option<String>,
+    },
+    UserUnbanned {
         user_id: String,
     },
     SettingsChanged {
@@ -530,9 +602,16 @@ impl ErrorCode {
 
 /// WebSocket close codes the server uses, with the reason text it sends.
 pub mod close {
-    /// The server is shutting down (RFC 6455 "going away").
+    /// The server is shutting down, or the client stopped answering pings
+    /// (RFC 6455 "going away").
     pub const GOING_AWAY: u16 = 1001;
-    /// A frame was larger than the configured limit (RFC 6455 "message too big").
+    /// A frame broke RFC 6455 (an unmasked client frame, a fragmented control
+    /// frame, …) (RFC 6455 "protocol error").
+    pub const PROTOCOL_ERROR: u16 = 1002;
+    /// A text frame was not valid UTF-8 (RFC 6455 "invalid frame payload data").
+    pub const INVALID_PAYLOAD: u16 = 1007;
+    /// A frame, or a message of several fragments, was larger than
+    /// `server.max_frame_bytes` (RFC 6455 "message too big").
     pub const MESSAGE_TOO_BIG: u16 = 1009;
     /// The room ended.
     pub const ROOM_CLOSED: u16 = 4000;
@@ -564,6 +643,7 @@ mod tests {
             r#"{"type":"mute_user","user_id":"u","minutes":1}"#,
             r#"{"type":"unmute_user","user_id":"u"}"#,
             r#"{"type":"ban_user","user_id":"u"}"#,
+            r#"{"type":"unban_user","user_id":"u"}"#,
             r#"{"type":"set_slow_mode","seconds":1}"#,
             r#"{"type":"set_banned_words","words":[]}"#,
             r#"{"type":"start_sale","product_id":"p1","stock":5,"price_vnd":1,"per_buyer_limit":1,"duration_secs":60}"#,

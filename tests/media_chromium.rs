@@ -45,7 +45,7 @@ async fn publish(
         .sfu
         .publish(ROOM, &who, sdp, tx)
         .await
-        .map_err(|e| e.code().to_string())?;
+        .map_err(|e| e.to_string())?;
     h.publishes.fetch_add(1, Ordering::SeqCst);
     Ok(answer)
 }
@@ -56,14 +56,14 @@ async fn subscribe(State(h): State<Harness>) -> Result<String, String> {
     h.sfu
         .subscribe(ROOM, "viewer", tx)
         .await
-        .map_err(|e| e.code().to_string())
+        .map_err(|e| e.to_string())
 }
 
 async fn answer(State(h): State<Harness>, sdp: String) -> Result<(), String> {
     h.sfu
         .subscriber_answer(ROOM, "viewer", sdp)
         .await
-        .map_err(|e| e.code().to_string())
+        .map_err(|e| e.to_string())
 }
 
 async fn report(State(h): State<Harness>, Json(stats): Json<Value>) {

@@ -261,6 +261,8 @@ pub async fn spawn_server(options: ServerOptions<'_>) -> anyhow::Result<Spawned>
 /// (the load test measures the server, not its abuse protection).
 fn load_limits() -> Vec<(&'static str, &'static str)> {
     vec![
+        ("CHOPHIEN_LIMITS__PINGS_PER_SEC", "100000"),
+        ("CHOPHIEN_LIMITS__PINGS_BURST", "100000"),
         ("CHOPHIEN_LIMITS__CHAT_PER_SEC", "100000"),
         ("CHOPHIEN_LIMITS__CHAT_BURST", "100000"),
         ("CHOPHIEN_LIMITS__HEARTS_PER_SEC", "100000"),

@@ -77,7 +77,8 @@ pub enum MediaSignal {
     ConnectionFailed { target: Target },
 }
 
-/// Why a media request failed. [`MediaError::code`] is the stable wire code.
+/// Why a media request failed. The service layer's `refusal.rs` gives each
+/// variant its stable wire code.
 #[derive(Debug, thiserror::Error)]
 pub enum MediaError {
     #[error("the stream is not live")]
@@ -97,18 +98,6 @@ pub enum MediaError {
 }
 
 impl MediaError {
-    pub fn code(&self) -> &'static str {
-        match self {
-            MediaError::NotLive => "media_not_live",
-            MediaError::InvalidSdp(_) => "invalid_sdp",
-            MediaError::UnsupportedCodec => "unsupported_codec",
-            MediaError::NoSession => "media_no_session",
-            MediaError::InvalidCandidate(_) => "invalid_candidate",
-            MediaError::Config(_) => "invalid_config",
-            MediaError::WebRtc(_) => "media_failed",
-        }
-    }
-
     fn webrtc(e: impl std::fmt::Display) -> MediaError {
         MediaError::WebRtc(e.to_string())
     }

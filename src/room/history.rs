@@ -56,14 +56,15 @@ impl ReplayBuffer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use axum::extract::ws::Utf8Bytes;
+    use crate::protocol::JsonText;
 
     fn buffer_with(seqs: std::ops::RangeInclusive<u64>, capacity: usize) -> ReplayBuffer {
         let mut b = ReplayBuffer::new(capacity);
         for seq in seqs {
             b.push(Frame {
                 seq,
-                json: Utf8Bytes::from_static("{}"),
+                json: JsonText::from_static("{}"),
+                last: false,
             });
         }
         b

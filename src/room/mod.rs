@@ -3,17 +3,28 @@
 //! A [`Room`] owns one live session's state ([`state::RoomState`]), numbers
 //! its events, keeps a replay buffer for reconnecting clients, and publishes
 //! every event through the [`bus`](crate::bus) seam. It knows nothing of
-//! sockets, HTTP or JSON frames from clients: connections call
-//! [`Room::join`] and [`Room::request`] with an [`Actor`] taken from a
-//! verified token and get frames to forward.
+//! sockets, HTTP or the frames clients send.
+//!
+//! A room changes only through these doors, and every change is published
+//! the same way (numbered, serialized once, kept for replay, and nothing
+//! after `room_closed`):
+//! - [`Room::join`] (and dropping the [`Membership`] to leave);
+//! - [`Room::request`]: a client's [`RoomCommand`], its role already
+//!   authorised by the service layer;
+//! - [`Room::heart`]: counted lock-free, published by the room's ticker;
+//! - [`Room::observe`]: a [`RoomFact`] from the sale store or the SFU;
+//! - [`Room::close`]: the node ends the room (HTTP close, operations).
 //!
 //! One `parking_lot::Mutex` guards a room's state. No `.await` happens while
 //! it is held, and it is held while an event is numbered, serialized,
-//! buffered and published, so every subscriber sees events in `seq` order and
-//! a joining client's snapshot and its subscription meet exactly.
-//! Hearts skip the lock entirely (an atomic counter flushed by a ticker).
+//! buffered and handed to the bus, so every subscriber sees events in `seq`
+//! order and a joining client's snapshot and its subscription meet exactly.
 
+mod actor;
+mod command;
+mod error;
 mod history;
+mod limits;
 mod moderation;
 mod registry;
 mod sale_view;
@@ -24,80 +35,25 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-use axum::extract::ws::Utf8Bytes;
 use parking_lot::Mutex;
-use serde::Serialize;
-use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
-use crate::auth::Role;
-use crate::bus::{Frame, RoomChannel};
+use crate::auth::{Action, Role};
+use crate::bus::{Frame, RoomChannel, Subscription};
+use crate::clock::{Now, UnixMillis};
 use crate::protocol::{
-    ClientMessage, DirectEvent, ErrorCode, IceServer, Me, Product, RoomEvent, RoomInfo, RoomStatus,
-    SaleInfo, SequencedEvent, Snapshot, UnixMillis,
+    to_json, DirectEvent, IceServer, JsonText, Me, Product, RoomEvent, RoomInfo, RoomStatus,
+    SaleInfo, SequencedEvent, Snapshot,
 };
 
+pub use actor::Actor;
+pub use command::{RoomCommand, RoomFact};
+pub use error::RoomError;
 use history::ReplayBuffer;
+pub use limits::RoomLimits;
 pub use registry::{NewRoom, RoomRegistry, RoomSettings};
 use sale_view::SaleView;
-pub use state::{Actor, Now, RoomLimits, RoomState};
-
-/// Why a room refused a request. Each maps to one stable [`ErrorCode`].
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum RoomError {
-    #[error("your role does not allow this")]
-    Forbidden,
-    #[error("no such room")]
-    RoomNotFound,
-    #[error("no such product in this room")]
-    ProductNotFound,
-    #[error("no such chat message")]
-    MessageNotFound,
-    #[error("this room has ended")]
-    Ended,
-    #[error("{0}")]
-    InvalidState(String),
-    #[error("{0}")]
-    InvalidValue(String),
-    #[error("you are muted in this room")]
-    Muted { until: UnixMillis },
-    #[error("slow mode is on: wait before sending another message")]
-    SlowMode { retry_after: Duration },
-    #[error("the message contains a word not allowed in this room")]
-    BannedWord,
-    #[error("you are banned from this room")]
-    Banned,
-    #[error("a room with this id exists already")]
-    AlreadyExists,
-}
-
-impl RoomError {
-    pub fn code(&self) -> ErrorCode {
-        match self {
-            RoomError::Forbidden => ErrorCode::Forbidden,
-            RoomError::RoomNotFound => ErrorCode::RoomNotFound,
-            RoomError::ProductNotFound => ErrorCode::ProductNotFound,
-            RoomError::MessageNotFound => ErrorCode::MessageNotFound,
-            RoomError::Ended => ErrorCode::RoomEnded,
-            RoomError::InvalidState(_) => ErrorCode::InvalidState,
-            RoomError::InvalidValue(_) => ErrorCode::InvalidValue,
-            RoomError::Muted { .. } => ErrorCode::Muted,
-            RoomError::SlowMode { .. } => ErrorCode::SlowMode,
-            RoomError::BannedWord => ErrorCode::BannedWord,
-            RoomError::Banned => ErrorCode::Banned,
-            RoomError::AlreadyExists => ErrorCode::AlreadyExists,
-        }
-    }
-
-    /// When the client may try again, for errors that pass with time.
-    pub fn retry_after_ms(&self) -> Option<u64> {
-        match self {
-            RoomError::SlowMode { retry_after } => Some(retry_after.as_millis().max(1) as u64),
-            RoomError::Muted { until } => Some(until.saturating_sub(crate::clock::unix_millis())),
-            _ => None,
-        }
-    }
-}
+pub use state::RoomState;
 
 /// One live session.
 pub struct Room {
@@ -151,17 +107,16 @@ struct Member {
 }
 
 /// A connection's place in a room: what to send first, the live event
-/// stream, and the signals that end it. Dropping it leaves the room.
+/// stream, and the signal that ends it. Dropping it leaves the room.
 pub struct Membership {
     /// A snapshot, or `resumed` followed by the missed events.
-    pub initial: Vec<Utf8Bytes>,
-    pub events: broadcast::Receiver<Frame>,
+    pub initial: Vec<JsonText>,
+    /// The room's events after `initial`, in seq order.
+    pub events: Subscription,
     /// Cancelled when this connection must end: it was banned, the room
     /// ended (after its `room_closed` event), or the node is stopping.
     /// [`Room::is_closed`] and [`Room::is_banned`] tell which.
     pub stop: CancellationToken,
-    /// The seq of the last event in `initial`.
-    pub seq: u64,
     guard: MemberGuard,
 }
 
@@ -213,21 +168,9 @@ impl Room {
         }
     }
 
-    /// The room as the HTTP API and room lists show it.
-    pub fn info(&self) -> RoomInfo {
-        let inner = self.inner.lock();
-        let mut info = inner.state.info.clone();
-        info.viewer_count = inner.viewer_count();
-        info
-    }
-
-    pub fn is_closed(&self) -> bool {
-        self.closed.is_cancelled()
-    }
-
-    pub fn is_banned(&self, user_id: &str) -> bool {
-        self.inner.lock().state.is_banned(user_id)
-    }
+    // ---------------------------------------------------------------------
+    // The doors that change a room
+    // ---------------------------------------------------------------------
 
     /// Enter the room. With `last_seq`, try to resume: the client gets the
     /// events it missed if the replay buffer still has them, or a snapshot.
@@ -237,15 +180,16 @@ impl Room {
         last_seq: Option<u64>,
     ) -> Result<Membership, RoomError> {
         let mut inner = self.inner.lock();
-        if inner.state.is_banned(&actor.user_id) {
+        if inner.state.is_banned(&actor.user_id, actor.role) {
             return Err(RoomError::Banned);
         }
         if self.closed.is_cancelled() {
             return Err(RoomError::Ended);
         }
+        inner.state.admit(actor);
         // Subscribing under the lock that also guards publishing means no
         // event falls between the snapshot and the stream, and none arrives twice.
-        let events = self.channel.subscribe();
+        let events = self.channel.subscribe(inner.seq);
         let me = Me {
             user_id: actor.user_id.clone(),
             name: actor.name.clone(),
@@ -265,9 +209,10 @@ impl Room {
                 initial.extend(frames.into_iter().map(|f| f.json));
                 initial
             }
-            None => vec![to_json(&DirectEvent::Snapshot(Box::new(
-                inner.snapshot(me, &self.ice_servers),
-            )))],
+            None => {
+                let snapshot = inner.snapshot(me, &self.ice_servers);
+                vec![to_json(&DirectEvent::Snapshot(Box::new(snapshot)))]
+            }
         };
         let member_id = inner.next_member_id;
         inner.next_member_id += 1;
@@ -284,7 +229,6 @@ impl Room {
             initial,
             events,
             stop,
-            seq: inner.seq,
             guard: MemberGuard {
                 room: Arc::clone(self),
                 member_id,
@@ -292,17 +236,69 @@ impl Room {
         })
     }
 
-    /// Carry out a client's request as `actor`.
-    pub fn request(&self, actor: &Actor, message: &ClientMessage) -> Result<(), RoomError> {
+    /// Carry out `actor`'s command (its role already authorised).
+    pub fn request(&self, actor: &Actor, command: &RoomCommand) -> Result<(), RoomError> {
         let mut inner = self.inner.lock();
-        let events = inner.state.apply(actor, message, Now::current())?;
-        if let ClientMessage::BanUser { user_id } = message {
-            for member in inner.members.values().filter(|m| &m.user_id == user_id) {
-                member.stop.cancel();
+        let events = inner.state.apply(actor, command, Now::current())?;
+        if let RoomCommand::BanUser { user_id } = command {
+            let Inner { members, state, .. } = &*inner;
+            for member in members.values().filter(|m| &m.user_id == user_id) {
+                if state.is_banned(user_id, member.role) {
+                    member.stop.cancel();
+                }
             }
         }
         self.publish_all(&mut inner, events);
         Ok(())
+    }
+
+    /// Count hearts; they go out in the next `hearts` event.
+    pub fn heart(&self, count: u32) {
+        self.hearts_pending
+            .fetch_add(u64::from(count), Ordering::Relaxed);
+    }
+
+    /// Announce what another domain did, if it changes what clients were told.
+    pub fn observe(&self, fact: RoomFact) {
+        let mut inner = self.inner.lock();
+        let events = match fact {
+            RoomFact::SaleChanged(sale) => vec![inner.sale.replace(sale)],
+            RoomFact::SaleRead(sale) => inner.sale.refresh(sale).into_iter().collect(),
+            RoomFact::OrderPlaced {
+                sale_id,
+                buyer_name,
+                quantity,
+            } => vec![RoomEvent::SalePurchase {
+                sale_id,
+                buyer_name,
+                quantity,
+            }],
+            RoomFact::StreamLive(live) if live != inner.stream_live => {
+                inner.stream_live = live;
+                vec![RoomEvent::StreamState { live }]
+            }
+            RoomFact::StreamLive(_) => vec![],
+        };
+        self.publish_all(&mut inner, events);
+    }
+
+    /// End the room for everyone. Idempotent.
+    pub fn close(&self, reason: &str) {
+        let mut inner = self.inner.lock();
+        let events = inner.state.end(reason);
+        self.publish_all(&mut inner, events);
+    }
+
+    // ---------------------------------------------------------------------
+    // Reads, and hints that change nothing clients see
+    // ---------------------------------------------------------------------
+
+    /// The room as the HTTP API and room lists show it.
+    pub fn info(&self) -> RoomInfo {
+        let inner = self.inner.lock();
+        let mut info = inner.state.info.clone();
+        info.viewer_count = inner.viewer_count();
+        info
     }
 
     pub fn status(&self) -> RoomStatus {
@@ -313,36 +309,23 @@ impl Room {
         self.inner.lock().state.product(product_id).cloned()
     }
 
-    /// Publish an event produced outside the room's own rules (a sale
-    /// purchase). Numbered and delivered like every other event.
-    pub fn publish_event(&self, event: RoomEvent) {
-        let mut inner = self.inner.lock();
-        self.publish(&mut inner, event);
+    pub fn is_closed(&self) -> bool {
+        self.closed.is_cancelled()
+    }
+
+    /// Cancelled when the room ends.
+    pub fn closed(&self) -> CancellationToken {
+        self.closed.clone()
+    }
+
+    /// Is `user_id`, holding `role`, banned from this room?
+    pub fn is_banned(&self, user_id: &str, role: Role) -> bool {
+        self.inner.lock().state.is_banned(user_id, role)
     }
 
     /// The current (or last) flash sale, as last announced.
     pub fn current_sale(&self) -> Option<SaleInfo> {
         self.inner.lock().sale.current().cloned()
-    }
-
-    /// Is a sale scheduled, live or sold out in this room?
-    pub fn sale_running(&self) -> bool {
-        self.inner.lock().sale.is_running()
-    }
-
-    /// A sale was created or ended: make it current and announce it.
-    pub fn announce_sale(&self, sale: SaleInfo) {
-        let mut inner = self.inner.lock();
-        let event = inner.sale.replace(sale);
-        self.publish(&mut inner, event);
-    }
-
-    /// A fresh read of the current sale: announce what changed, if anything.
-    pub fn refresh_sale(&self, fresh: SaleInfo) {
-        let mut inner = self.inner.lock();
-        if let Some(event) = inner.sale.refresh(fresh) {
-            self.publish(&mut inner, event);
-        }
     }
 
     /// The sale's stock may have changed; re-read it soon.
@@ -359,64 +342,19 @@ impl Room {
         (dirty || inner.sale.transition_due(now)).then(|| sale.id.clone())
     }
 
-    /// Announce that the seller's stream started or stopped (if it changed).
-    pub fn set_stream_live(&self, live: bool) {
-        let mut inner = self.inner.lock();
-        if inner.stream_live != live {
-            inner.stream_live = live;
-            self.publish(&mut inner, RoomEvent::StreamState { live });
-        }
-    }
-
     /// `true` for the first caller only: that caller starts the room's
     /// media watcher.
     pub fn claim_media_watch(&self) -> bool {
         !self.media_watched.swap(true, Ordering::Relaxed)
     }
 
-    /// Cancelled when the room ends.
-    pub fn closed(&self) -> CancellationToken {
-        self.closed.clone()
-    }
-
-    /// Count hearts; they go out in the next `hearts` event.
-    pub fn heart(&self, count: u32) {
-        self.hearts_pending
-            .fetch_add(u64::from(count), Ordering::Relaxed);
-    }
-
-    /// End the room for everyone. Idempotent.
-    pub fn close(&self, reason: &str) {
-        let mut inner = self.inner.lock();
-        let events = inner.state.end(reason);
-        self.publish_all(&mut inner, events);
-    }
-
-    /// Publish the hearts tapped since the last flush, if any.
-    pub fn flush_hearts(&self) {
-        let count = self.hearts_pending.swap(0, Ordering::Relaxed);
-        if count == 0 {
-            return;
-        }
-        let mut inner = self.inner.lock();
-        inner.hearts_total += count;
-        let total = inner.hearts_total;
-        self.publish(&mut inner, RoomEvent::Hearts { count, total });
-    }
-
-    /// Publish the viewer count if it changed since clients were last told.
-    pub fn flush_viewer_count(&self) {
-        let mut inner = self.inner.lock();
-        let count = inner.viewer_count();
-        if count != inner.viewers_published {
-            inner.viewers_published = count;
-            self.publish(&mut inner, RoomEvent::ViewerCount { count });
-        }
-    }
+    // ---------------------------------------------------------------------
+    // Publishing
+    // ---------------------------------------------------------------------
 
     /// Run the room's periodic work (hearts, viewer count) until it closes.
     /// Holds only a weak reference, so a dropped room stops its ticker.
-    pub fn spawn_ticker(self: &Arc<Self>, hearts_every: Duration, viewers_every: Duration) {
+    fn spawn_ticker(self: &Arc<Self>, hearts_every: Duration, viewers_every: Duration) {
         let room: Weak<Room> = Arc::downgrade(self);
         let closed = self.closed.clone();
         tokio::spawn(async move {
@@ -440,28 +378,52 @@ impl Room {
         });
     }
 
-    fn publish_all(&self, inner: &mut Inner, events: Vec<RoomEvent>) {
-        let mut ended = false;
-        for event in events {
-            ended |= matches!(event, RoomEvent::RoomClosed { .. });
-            self.publish(inner, event);
+    /// Publish the hearts tapped since the last flush, if any.
+    fn flush_hearts(&self) {
+        let count = self.hearts_pending.swap(0, Ordering::Relaxed);
+        if count == 0 {
+            return;
         }
-        if ended {
-            self.closed.cancel();
-            self.live.cancel();
+        let mut inner = self.inner.lock();
+        inner.hearts_total += count;
+        let total = inner.hearts_total;
+        self.publish_all(&mut inner, vec![RoomEvent::Hearts { count, total }]);
+    }
+
+    /// Publish the viewer count if it changed since clients were last told.
+    fn flush_viewer_count(&self) {
+        let mut inner = self.inner.lock();
+        let count = inner.viewer_count();
+        if count != inner.viewers_published {
+            inner.viewers_published = count;
+            self.publish_all(&mut inner, vec![RoomEvent::ViewerCount { count }]);
         }
     }
 
-    /// Number, serialize once, buffer for replay, and send to every subscriber.
-    fn publish(&self, inner: &mut Inner, event: RoomEvent) {
-        inner.seq += 1;
-        let seq = inner.seq;
-        let frame = Frame {
-            seq,
-            json: to_json(&SequencedEvent { seq, event }),
-        };
-        inner.history.push(frame.clone());
-        self.channel.publish(frame);
+    /// Number, serialize once, buffer for replay and hand to the bus, in
+    /// order; after `room_closed`, end the room's connections. Nothing is
+    /// published after `room_closed`.
+    fn publish_all(&self, inner: &mut Inner, events: Vec<RoomEvent>) {
+        if self.closed.is_cancelled() {
+            return;
+        }
+        for event in events {
+            let last = matches!(event, RoomEvent::RoomClosed { .. });
+            inner.seq += 1;
+            let seq = inner.seq;
+            let frame = Frame {
+                seq,
+                json: to_json(&SequencedEvent { seq, event }),
+                last,
+            };
+            inner.history.push(frame.clone());
+            self.channel.publish(frame);
+            if last {
+                self.closed.cancel();
+                self.live.cancel();
+                return;
+            }
+        }
     }
 }
 
@@ -476,6 +438,7 @@ impl Inner {
     fn snapshot(&self, me: Me, ice_servers: &[IceServer]) -> Snapshot {
         let mut room = self.state.info.clone();
         room.viewer_count = self.viewer_count();
+        let banned = me.role.may(Action::Moderate).then(|| self.state.banned());
         Snapshot {
             seq: self.seq,
             room,
@@ -488,21 +451,7 @@ impl Inner {
             stream_live: self.stream_live,
             ice_servers: ice_servers.to_vec(),
             me,
-        }
-    }
-}
-
-/// Serialize a protocol value. Our types always serialize (no maps with
-/// non-string keys, no failing `Serialize` impls), so a failure is a bug
-/// worth a loud log, answered with an `internal` error frame.
-pub fn to_json<T: Serialize>(value: &T) -> Utf8Bytes {
-    match serde_json::to_string(value) {
-        Ok(json) => Utf8Bytes::from(json),
-        Err(error) => {
-            tracing::error!(%error, "could not serialize a protocol value");
-            Utf8Bytes::from_static(
-                r#"{"type":"error","code":"internal","message":"serialization failed"}"#,
-            )
+            banned,
         }
     }
 }

@@ -217,6 +217,31 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn room_closed_is_the_last_event_whatever_is_reported_after_it() {
+        let rooms = registry();
+        let room = rooms.create(new_room("tra")).unwrap();
+        let viewer = crate::room::Actor {
+            user_id: "lan".into(),
+            name: "Lan".into(),
+            role: crate::auth::Role::Viewer,
+        };
+        let mut membership = room.join(&viewer, None).unwrap();
+        room.close("bye");
+        room.observe(crate::room::RoomFact::StreamLive(true));
+        room.observe(crate::room::RoomFact::OrderPlaced {
+            sale_id: "s".into(),
+            buyer_name: "Lan".into(),
+            quantity: 1,
+        });
+        let status = membership.events.recv().await.unwrap();
+        assert!(!status.last);
+        let closed = membership.events.recv().await.unwrap();
+        assert!(closed.last, "{}", closed.json.as_str());
+        assert!(membership.events.try_recv().is_none());
+        assert!(membership.stop.is_cancelled());
+    }
+
+    #[tokio::test]
     async fn closing_a_room_ends_it_but_keeps_it_listed() {
         let rooms = registry();
         rooms.create(new_room("tra")).unwrap();

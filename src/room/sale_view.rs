@@ -6,7 +6,8 @@
 //! change (started, sold out, back on sale, ended) is a `sale_updated`, a
 //! stock change alone a `sale_stock`.
 
-use crate::protocol::{RoomEvent, SaleInfo, SaleState, UnixMillis};
+use crate::clock::UnixMillis;
+use crate::protocol::{RoomEvent, SaleInfo, SaleState};
 
 #[derive(Debug, Default)]
 pub struct SaleView {
@@ -56,13 +57,6 @@ impl SaleView {
             },
             None => false,
         }
-    }
-
-    /// Is a sale scheduled, live or sold out (so another may not start)?
-    pub fn is_running(&self) -> bool {
-        self.sale
-            .as_ref()
-            .is_some_and(|s| s.state != SaleState::Ended)
     }
 }
 
@@ -130,6 +124,5 @@ mod tests {
         assert!(view.transition_due(2_000));
         view.replace(sale("s1", SaleState::Ended, 10));
         assert!(!view.transition_due(5_000));
-        assert!(!view.is_running());
     }
 }

@@ -1,57 +1,26 @@
 //! The data of one room and the rules that change it.
 //!
-//! [`RoomState::apply`] takes an actor and a request and either returns the
-//! events the request produced or a [`RoomError`]; it never does I/O, so the
-//! rules are tested as plain functions. Concurrency, sequence numbers and
-//! delivery live in [`super::Room`].
+//! [`RoomState::apply`] takes an actor and a [`RoomCommand`] and either
+//! returns the events the command produced or a [`RoomError`]; it never does
+//! I/O, so the rules are tested as plain functions. The actor's role was
+//! authorised by the service layer; the rules here are those that need the
+//! room's data (what exists, who outranks whom, what the status allows).
+//! Concurrency, sequence numbers and delivery live in [`super::Room`].
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 
-use tokio::time::Instant;
-
-use crate::auth::{Action, Role};
+use crate::auth::Role;
+use crate::clock::Now;
 use crate::protocol::{
-    ChatMessage, ChatSettings, ClientMessage, NewProduct, Product, ProductChanges, RoomEvent,
-    RoomInfo, RoomStatus, UnixMillis,
+    BannedUser, ChatMessage, ChatSettings, NewProduct, Product, ProductChanges, RoomEvent,
+    RoomInfo, RoomStatus,
 };
 
-use super::moderation::Moderation;
+use super::actor::Actor;
+use super::command::RoomCommand;
+use super::limits::RoomLimits;
+use super::moderation::{may_act_on, Moderation};
 use super::RoomError;
-
-/// The identity behind a request, taken from its verified token.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Actor {
-    pub user_id: String,
-    pub name: String,
-    pub role: Role,
-}
-
-/// Limits the rules enforce; set from the configuration.
-#[derive(Debug, Clone)]
-pub struct RoomLimits {
-    /// How many chat messages a snapshot carries.
-    pub chat_history: usize,
-    /// Longest chat message, in characters (not bytes: Vietnamese text is
-    /// mostly multi-byte).
-    pub max_chat_chars: usize,
-    pub max_products: usize,
-    pub max_banned_words: usize,
-    pub max_mute_minutes: u32,
-    pub max_slow_mode_seconds: u32,
-}
-
-impl Default for RoomLimits {
-    fn default() -> Self {
-        RoomLimits {
-            chat_history: 50,
-            max_chat_chars: 500,
-            max_products: 200,
-            max_banned_words: 500,
-            max_mute_minutes: 24 * 60,
-            max_slow_mode_seconds: 3600,
-        }
-    }
-}
 
 /// Everything a room knows, apart from who is connected.
 #[derive(Debug)]
@@ -62,26 +31,18 @@ pub struct RoomState {
     /// The most recent messages, oldest first, at most `limits.chat_history`.
     pub chat: VecDeque<ChatMessage>,
     moderation: Moderation,
+    /// Everyone who has joined: their latest name and highest role, so
+    /// moderation can rank its target and the studio can name whom it banned.
+    people: HashMap<String, Person>,
     next_message_id: u64,
     next_product_id: u64,
     pub limits: RoomLimits,
 }
 
-/// The clock a request is judged by: wall time for what clients see,
-/// monotonic time for intervals.
-#[derive(Debug, Clone, Copy)]
-pub struct Now {
-    pub wall: UnixMillis,
-    pub mono: Instant,
-}
-
-impl Now {
-    pub fn current() -> Now {
-        Now {
-            wall: crate::clock::unix_millis(),
-            mono: Instant::now(),
-        }
-    }
+#[derive(Debug)]
+struct Person {
+    name: String,
+    role: Role,
 }
 
 impl RoomState {
@@ -92,14 +53,55 @@ impl RoomState {
             products,
             chat: VecDeque::new(),
             moderation: Moderation::default(),
+            people: HashMap::new(),
             next_message_id: 1,
             next_product_id,
             limits,
         }
     }
 
-    pub fn is_banned(&self, user_id: &str) -> bool {
-        self.moderation.is_banned(user_id)
+    /// Is `user_id` banned, for someone holding `role`? (A ban never holds
+    /// against a rank as high as its author's.)
+    pub fn is_banned(&self, user_id: &str, role: Role) -> bool {
+        self.moderation.is_banned(user_id, role)
+    }
+
+    /// Remember who joined: their latest name and highest role.
+    pub fn admit(&mut self, actor: &Actor) {
+        let person = self
+            .people
+            .entry(actor.user_id.clone())
+            .or_insert_with(|| Person {
+                name: actor.name.clone(),
+                role: actor.role,
+            });
+        person.name.clone_from(&actor.name);
+        if actor.role.rank() > person.role.rank() {
+            person.role = actor.role;
+        }
+    }
+
+    /// Everyone banned from the room, by id, with the name the room knew.
+    pub fn banned(&self) -> Vec<BannedUser> {
+        let mut banned: Vec<BannedUser> = self
+            .moderation
+            .banned()
+            .map(|user_id| BannedUser {
+                user_id: user_id.to_owned(),
+                name: self.name_of(user_id),
+            })
+            .collect();
+        banned.sort_by(|a, b| a.user_id.cmp(&b.user_id));
+        banned
+    }
+
+    /// The role the room has seen `user_id` hold; a viewer if never seen.
+    fn role_of(&self, user_id: &str) -> Role {
+        self.people.get(user_id).map_or(Role::Viewer, |p| p.role)
+    }
+
+    fn name_of(&self, user_id: &str) -> Option<String> {
+        self.people.get(user_id).map(|p| p.name.clone())
     }
 
     /// The chat settings everyone may see.
@@ -118,22 +120,21 @@ impl RoomState {
             .and_then(|id| self.product(id))
     }
 
-    /// Apply one request. Every check comes before any change, so a failed
-    /// request leaves the state exactly as it was.
+    /// Apply one command. Every check comes before any change, so a failed
+    /// command leaves the state exactly as it was.
     pub fn apply(
         &mut self,
         actor: &Actor,
-        message: &ClientMessage,
+        command: &RoomCommand,
         now: Now,
     ) -> Result<Vec<RoomEvent>, RoomError> {
         if self.info.status == RoomStatus::Ended {
             return Err(RoomError::Ended);
         }
-        use ClientMessage as M;
-        match message {
-            M::Chat { text } => self.chat(actor, text, now).map(|e| vec![e]),
-            M::GoLive => {
-                require(actor, Action::HostLive)?;
+        use RoomCommand as C;
+        match command {
+            C::Chat { text } => self.chat(actor, text, now).map(|e| vec![e]),
+            C::GoLive => {
                 if self.info.status != RoomStatus::Scheduled {
                     return Err(RoomError::InvalidState("the room is already live".into()));
                 }
@@ -142,24 +143,15 @@ impl RoomState {
                     status: RoomStatus::Live,
                 }])
             }
-            M::EndLive => {
-                require(actor, Action::HostLive)?;
-                Ok(self.end("the seller ended the live session"))
-            }
-            M::AddProduct { product } => {
-                require(actor, Action::ManageProducts)?;
-                self.add_product(product)
-                    .map(|p| vec![RoomEvent::ProductUpserted { product: p }])
-            }
-            M::UpdateProduct {
+            C::EndLive => Ok(self.end("the seller ended the live session")),
+            C::AddProduct { product } => self
+                .add_product(product)
+                .map(|p| vec![RoomEvent::ProductUpserted { product: p }]),
+            C::UpdateProduct {
                 product_id,
                 changes,
-            } => {
-                require(actor, Action::ManageProducts)?;
-                self.update_product(product_id, changes)
-            }
-            M::RemoveProduct { product_id } => {
-                require(actor, Action::ManageProducts)?;
+            } => self.update_product(product_id, changes),
+            C::RemoveProduct { product_id } => {
                 let index = self.product_index(product_id)?;
                 self.products.remove(index);
                 let mut events = Vec::with_capacity(2);
@@ -172,81 +164,80 @@ impl RoomState {
                 });
                 Ok(events)
             }
-            M::PinProduct { product_id } => {
-                require(actor, Action::PinProduct)?;
+            C::PinProduct { product_id } => {
                 let product = self.products[self.product_index(product_id)?].clone();
                 self.info.pinned_product_id = Some(product.id.clone());
                 Ok(vec![RoomEvent::ProductPinned { product }])
             }
-            M::UnpinProduct => {
-                require(actor, Action::PinProduct)?;
+            C::UnpinProduct => {
                 if self.info.pinned_product_id.take().is_none() {
                     return Ok(vec![]);
                 }
                 Ok(vec![RoomEvent::ProductUnpinned])
             }
-            M::DeleteMessage { message_id } => {
-                require(actor, Action::Moderate)?;
+            C::DeleteMessage { message_id } => {
                 let index = self
                     .chat
                     .iter()
                     .position(|m| m.id == *message_id)
                     .ok_or(RoomError::MessageNotFound)?;
+                let message = &self.chat[index];
+                // Anyone may take back their own words; others' only from below.
+                if message.user_id != actor.user_id {
+                    may_act_on(actor, &message.user_id, message.role)?;
+                }
                 self.chat.remove(index);
                 Ok(vec![RoomEvent::MessageDeleted {
                     message_id: *message_id,
                 }])
             }
-            M::MuteUser { user_id, minutes } => {
-                require(actor, Action::Moderate)?;
-                let until = self.moderation.mute(user_id, *minutes, now, &self.limits)?;
+            C::MuteUser { user_id, minutes } => {
+                let role = self.role_of(user_id);
+                let until =
+                    self.moderation
+                        .mute(actor, user_id, role, *minutes, now, &self.limits)?;
                 Ok(vec![RoomEvent::UserMuted {
                     user_id: user_id.clone(),
                     until,
                 }])
             }
-            M::UnmuteUser { user_id } => {
-                require(actor, Action::Moderate)?;
-                self.moderation.unmute(user_id);
+            C::UnmuteUser { user_id } => {
+                let role = self.role_of(user_id);
+                self.moderation.unmute(actor, user_id, role)?;
                 Ok(vec![RoomEvent::UserUnmuted {
                     user_id: user_id.clone(),
                 }])
             }
-            M::BanUser { user_id } => {
-                require(actor, Action::Moderate)?;
-                self.moderation.ban(actor, user_id)?;
+            C::BanUser { user_id } => {
+                let role = self.role_of(user_id);
+                self.moderation.ban(actor, user_id, role)?;
                 Ok(vec![RoomEvent::UserBanned {
+                    user_id: user_id.clone(),
+                    name: self.name_of(user_id),
+                }])
+            }
+            C::UnbanUser { user_id } => {
+                let role = self.role_of(user_id);
+                if !self.moderation.unban(actor, user_id, role)? {
+                    return Err(RoomError::InvalidState(
+                        "this user is not banned from the room".into(),
+                    ));
+                }
+                Ok(vec![RoomEvent::UserUnbanned {
                     user_id: user_id.clone(),
                 }])
             }
-            M::SetSlowMode { seconds } => {
-                require(actor, Action::Moderate)?;
+            C::SetSlowMode { seconds } => {
                 self.moderation.set_slow_mode(*seconds, &self.limits)?;
                 Ok(vec![RoomEvent::SettingsChanged {
                     settings: self.moderation.settings.clone(),
                 }])
             }
-            M::SetBannedWords { words } => {
-                require(actor, Action::Moderate)?;
+            C::SetBannedWords { words } => {
                 self.moderation.set_banned_words(words, &self.limits)?;
                 // The list itself stays private to the moderators who set it.
                 Ok(vec![])
             }
-            // Answered by the connection (ping, hearts), the sale service or
-            // the media service (which publish through `Room`'s own
-            // methods), never here.
-            M::Ping
-            | M::Heart { .. }
-            | M::StartSale { .. }
-            | M::EndSale { .. }
-            | M::Buy { .. }
-            | M::ConfirmHold { .. }
-            | M::CancelHold { .. }
-            | M::PublishOffer { .. }
-            | M::Unpublish
-            | M::Subscribe
-            | M::SubscribeAnswer { .. }
-            | M::IceCandidate { .. } => Ok(vec![]),
         }
     }
 
@@ -403,14 +394,6 @@ fn validate_product_fields(
     Ok(())
 }
 
-fn require(actor: &Actor, action: Action) -> Result<(), RoomError> {
-    if actor.role.may(action) {
-        Ok(())
-    } else {
-        Err(RoomError::Forbidden)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -451,8 +434,8 @@ mod tests {
         }
     }
 
-    fn chat(text: &str) -> ClientMessage {
-        ClientMessage::Chat { text: text.into() }
+    fn chat(text: &str) -> RoomCommand {
+        RoomCommand::Chat { text: text.into() }
     }
 
     #[test]
@@ -468,22 +451,9 @@ mod tests {
     }
 
     #[test]
-    fn viewers_cannot_pin_products() {
-        let mut s = state();
-        let pin = ClientMessage::PinProduct {
-            product_id: "p1".into(),
-        };
-        let err = s
-            .apply(&actor(Role::Viewer), &pin, Now::current())
-            .unwrap_err();
-        assert_eq!(err, RoomError::Forbidden);
-        assert!(s.info.pinned_product_id.is_none());
-    }
-
-    #[test]
     fn pinning_an_unknown_product_fails() {
         let mut s = state();
-        let pin = ClientMessage::PinProduct {
+        let pin = RoomCommand::PinProduct {
             product_id: "nope".into(),
         };
         assert_eq!(
@@ -494,12 +464,54 @@ mod tests {
     }
 
     #[test]
+    fn a_moderator_may_not_delete_the_sellers_message_but_she_may() {
+        let mut s = state();
+        let seller = actor(Role::Seller);
+        s.apply(&seller, &chat("giá 199k"), Now::current()).unwrap();
+        let del = RoomCommand::DeleteMessage {
+            message_id: s.chat[0].id,
+        };
+        assert_eq!(
+            s.apply(&actor(Role::Moderator), &del, Now::current()),
+            Err(RoomError::Outranked)
+        );
+        s.apply(&seller, &del, Now::current()).unwrap();
+        assert!(s.chat.is_empty());
+    }
+
+    #[test]
+    fn moderation_ranks_a_target_by_the_role_the_room_saw() {
+        let mut s = state();
+        s.admit(&actor(Role::Seller));
+        let ban = RoomCommand::BanUser {
+            user_id: "Seller".into(),
+        };
+        assert_eq!(
+            s.apply(&actor(Role::Moderator), &ban, Now::current()),
+            Err(RoomError::Outranked)
+        );
+        s.admit(&actor(Role::Viewer));
+        let ban = RoomCommand::BanUser {
+            user_id: "Viewer".into(),
+        };
+        let events = s.apply(&actor(Role::Moderator), &ban, Now::current());
+        assert_eq!(
+            events.unwrap(),
+            [RoomEvent::UserBanned {
+                user_id: "Viewer".into(),
+                name: Some("n".into())
+            }]
+        );
+        assert_eq!(s.banned()[0].user_id, "Viewer");
+    }
+
+    #[test]
     fn a_deleted_message_leaves_the_history() {
         let mut s = state();
         s.apply(&actor(Role::Viewer), &chat("xin chào"), Now::current())
             .unwrap();
         let id = s.chat[0].id;
-        let del = ClientMessage::DeleteMessage { message_id: id };
+        let del = RoomCommand::DeleteMessage { message_id: id };
         s.apply(&actor(Role::Moderator), &del, Now::current())
             .unwrap();
         assert!(s.chat.is_empty());
@@ -516,7 +528,7 @@ mod tests {
         let seller = actor(Role::Seller);
         s.apply(
             &seller,
-            &ClientMessage::PinProduct {
+            &RoomCommand::PinProduct {
                 product_id: "p1".into(),
             },
             Now::current(),
@@ -525,7 +537,7 @@ mod tests {
         let events = s
             .apply(
                 &seller,
-                &ClientMessage::RemoveProduct {
+                &RoomCommand::RemoveProduct {
                     product_id: "p1".into(),
                 },
                 Now::current(),
@@ -548,7 +560,7 @@ mod tests {
         };
         let events = s.apply(
             &seller,
-            &ClientMessage::AddProduct {
+            &RoomCommand::AddProduct {
                 product: new.clone(),
             },
             Now::current(),
@@ -559,7 +571,7 @@ mod tests {
         new.price_vnd = 0;
         let err = s.apply(
             &seller,
-            &ClientMessage::AddProduct { product: new },
+            &RoomCommand::AddProduct { product: new },
             Now::current(),
         );
         assert!(matches!(err.unwrap_err(), RoomError::InvalidValue(_)));

@@ -1,5 +1,5 @@
-//! Why a sale operation failed. One enum for both stores, each variant with a
-//! stable wire code (the `error` event's `code`).
+//! Why a sale operation failed. One enum for both stores; the service layer's
+//! `refusal.rs` gives each variant its stable wire code.
 
 /// A refused or failed sale operation. Buy outcomes such as `sold_out` are not
 /// errors (they are [`BuyOutcome`](super::BuyOutcome)s); these are.
@@ -25,58 +25,4 @@ pub enum SaleError {
     /// a corrupted record), as opposed to being unreachable.
     #[error("sale store error: {0}")]
     Internal(String),
-}
-
-impl SaleError {
-    /// The stable code sent to clients.
-    pub fn code(&self) -> &'static str {
-        match self {
-            SaleError::SaleNotFound => "sale_not_found",
-            SaleError::HoldNotFound => "hold_not_found",
-            SaleError::HoldExpired => "hold_expired",
-            SaleError::InvalidShipping(_) => "invalid_shipping",
-            SaleError::InvalidValue(_) => "invalid_value",
-            SaleError::Forbidden => "forbidden",
-            SaleError::Unavailable(_) => "unavailable",
-            SaleError::Internal(_) => "internal",
-        }
-    }
-}
-
-impl SaleError {
-    /// The protocol's error code for this error.
-    pub fn error_code(&self) -> crate::protocol::ErrorCode {
-        use crate::protocol::ErrorCode;
-        match self {
-            SaleError::SaleNotFound => ErrorCode::SaleNotFound,
-            SaleError::HoldNotFound => ErrorCode::HoldNotFound,
-            SaleError::HoldExpired => ErrorCode::HoldExpired,
-            SaleError::InvalidShipping(_) => ErrorCode::InvalidShipping,
-            SaleError::InvalidValue(_) => ErrorCode::InvalidValue,
-            SaleError::Forbidden => ErrorCode::Forbidden,
-            SaleError::Unavailable(_) => ErrorCode::Unavailable,
-            SaleError::Internal(_) => ErrorCode::Internal,
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn wire_codes_match_the_protocol_codes() {
-        for error in [
-            SaleError::SaleNotFound,
-            SaleError::HoldNotFound,
-            SaleError::HoldExpired,
-            SaleError::InvalidShipping(String::new()),
-            SaleError::InvalidValue(String::new()),
-            SaleError::Forbidden,
-            SaleError::Unavailable(String::new()),
-            SaleError::Internal(String::new()),
-        ] {
-            assert_eq!(error.code(), error.error_code().as_str());
-        }
-    }
 }

@@ -14,7 +14,7 @@ use super::{
     hold_deadline, ids, oldest_first, validate, BuyOutcome, BuyRequest, BuyResult, ExpiryReport,
     Hold, NewSale, Order, SaleError, SaleInfo, SaleState, SaleStore, SaleTimes, Shipping,
 };
-use crate::protocol::UnixMillis;
+use crate::clock::UnixMillis;
 
 /// Cheap to clone; clones share the sales.
 #[derive(Clone, Default)]

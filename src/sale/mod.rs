@@ -41,7 +41,7 @@ pub use types::{
     SaleTimes, Shipping, DEFAULT_HOLD_SECS,
 };
 
-use crate::protocol::UnixMillis;
+use crate::clock::UnixMillis;
 
 /// Where sales live. Every method is one atomic step of the store.
 ///

@@ -8,7 +8,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::protocol::{UnixMillis, Vnd};
+use crate::clock::UnixMillis;
+use crate::protocol::Vnd;
 
 /// Where a sale is in its life. Derived from the clock and the stored flags,
 /// never stored itself, so it cannot drift from the stock it describes.

@@ -19,6 +19,7 @@ use crate::protocol::{ErrorCode, NewProduct, Product, RoomInfo};
 use crate::room::{NewRoom, RoomError};
 use crate::sale::SaleStore;
 
+use super::refusal::Coded;
 use super::AppState;
 
 /// An HTTP error with a typed JSON body.
@@ -62,7 +63,10 @@ impl From<RoomError> for ApiError {
             RoomError::RoomNotFound | RoomError::ProductNotFound | RoomError::MessageNotFound => {
                 StatusCode::NOT_FOUND
             }
-            RoomError::Forbidden | RoomError::Banned => StatusCode::FORBIDDEN,
+            RoomError::Forbidden
+            | RoomError::Outranked
+            | RoomError::OwnIdentity
+            | RoomError::Banned => StatusCode::FORBIDDEN,
             RoomError::Ended => StatusCode::GONE,
             RoomError::AlreadyExists | RoomError::InvalidState(_) => StatusCode::CONFLICT,
             RoomError::Muted { .. } | RoomError::SlowMode { .. } => StatusCode::TOO_MANY_REQUESTS,

@@ -1,8 +1,9 @@
 //! Per-connection rate limits (GCRA, from `governor`).
 //!
-//! Three buckets per connection: chat, hearts, and everything else a client
-//! may ask (moderation, products). Pings are free. A rejected request gets a
-//! `rate_limited` error saying how long to wait.
+//! Four buckets per connection: pings, hearts, chat, and everything else a
+//! client may ask (moderation, products, sales, signalling); the command
+//! router says which ([`Bucket`]). A rejected request gets a `rate_limited`
+//! error saying how long to wait.
 
 use std::num::NonZeroU32;
 use std::time::Duration;
@@ -11,9 +12,11 @@ use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 
 use crate::config::LimitsConfig;
-use crate::protocol::ClientMessage;
+
+use super::command::Bucket;
 
 pub struct ConnectionLimits {
+    pings: DefaultDirectRateLimiter,
     chat: DefaultDirectRateLimiter,
     hearts: DefaultDirectRateLimiter,
     actions: DefaultDirectRateLimiter,
@@ -22,20 +25,21 @@ pub struct ConnectionLimits {
 impl ConnectionLimits {
     pub fn new(config: &LimitsConfig) -> ConnectionLimits {
         ConnectionLimits {
+            pings: limiter(config.pings_per_sec, config.pings_burst),
             chat: limiter(config.chat_per_sec, config.chat_burst),
             hearts: limiter(config.hearts_per_sec, config.hearts_burst),
             actions: limiter(config.actions_per_sec, config.actions_burst),
         }
     }
 
-    /// `Err(wait)` when the message must be refused; `wait` is how long until
-    /// one more would be accepted.
-    pub fn check(&self, message: &ClientMessage) -> Result<(), Duration> {
-        let bucket = match message {
-            ClientMessage::Ping => return Ok(()),
-            ClientMessage::Chat { .. } => &self.chat,
-            ClientMessage::Heart { .. } => &self.hearts,
-            _ => &self.actions,
+    /// `Err(wait)` when a request of this bucket must be refused; `wait` is
+    /// how long until one more would be accepted.
+    pub fn check(&self, bucket: Bucket) -> Result<(), Duration> {
+        let bucket = match bucket {
+            Bucket::Pings => &self.pings,
+            Bucket::Chat => &self.chat,
+            Bucket::Hearts => &self.hearts,
+            Bucket::Actions => &self.actions,
         };
         bucket
             .check()
@@ -56,6 +60,8 @@ mod tests {
 
     fn limits() -> ConnectionLimits {
         ConnectionLimits::new(&LimitsConfig {
+            pings_per_sec: 1,
+            pings_burst: 3,
             chat_per_sec: 1,
             chat_burst: 2,
             hearts_per_sec: 1,
@@ -68,21 +74,22 @@ mod tests {
     #[test]
     fn chat_beyond_the_burst_is_refused_with_a_wait() {
         let l = limits();
-        let chat = ClientMessage::Chat { text: "a".into() };
-        assert!(l.check(&chat).is_ok());
-        assert!(l.check(&chat).is_ok());
-        let wait = l.check(&chat).unwrap_err();
+        assert!(l.check(Bucket::Chat).is_ok());
+        assert!(l.check(Bucket::Chat).is_ok());
+        let wait = l.check(Bucket::Chat).unwrap_err();
         assert!(wait > Duration::ZERO && wait <= Duration::from_secs(1));
     }
 
     #[test]
-    fn buckets_are_independent_and_pings_are_free() {
+    fn buckets_are_independent_and_pings_have_their_own() {
         let l = limits();
-        assert!(l.check(&ClientMessage::Heart { count: 1 }).is_ok());
-        assert!(l.check(&ClientMessage::Heart { count: 1 }).is_err());
-        assert!(l.check(&ClientMessage::Chat { text: "a".into() }).is_ok());
-        for _ in 0..100 {
-            assert!(l.check(&ClientMessage::Ping).is_ok());
+        assert!(l.check(Bucket::Hearts).is_ok());
+        assert!(l.check(Bucket::Hearts).is_err());
+        assert!(l.check(Bucket::Chat).is_ok());
+        for _ in 0..3 {
+            assert!(l.check(Bucket::Pings).is_ok());
         }
+        assert!(l.check(Bucket::Pings).is_err());
+        assert!(l.check(Bucket::Actions).is_ok());
     }
 }

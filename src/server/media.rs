@@ -14,30 +14,17 @@ use std::sync::Arc;
 
 use tokio::sync::mpsc;
 
-use crate::auth::Action;
-use crate::media::{MediaError, MediaSignal, Sfu};
-use crate::protocol::{ClientMessage, DirectEvent, ErrorCode, RoomStatus};
-use crate::room::{Actor, Room, RoomError};
+use crate::media::{MediaSignal, Sfu};
+use crate::protocol::{DirectEvent, RoomStatus};
+use crate::room::{Room, RoomError, RoomFact};
 
+use super::command::MediaCommand;
 use super::refusal::Refusal;
-
-/// Is this one of the signalling messages handled here?
-pub fn is_media_message(message: &ClientMessage) -> bool {
-    matches!(
-        message,
-        ClientMessage::PublishOffer { .. }
-            | ClientMessage::Unpublish
-            | ClientMessage::Subscribe
-            | ClientMessage::SubscribeAnswer { .. }
-            | ClientMessage::IceCandidate { .. }
-    )
-}
 
 /// One connection's handle on the SFU.
 pub struct MediaSession<'a> {
     pub sfu: &'a Sfu,
     pub room: &'a Arc<Room>,
-    pub actor: &'a Actor,
     /// The connection id: the SFU participant.
     pub participant: &'a str,
     /// Where the SFU sends this connection's signals.
@@ -45,61 +32,51 @@ pub struct MediaSession<'a> {
 }
 
 impl MediaSession<'_> {
-    /// Handle one signalling message; the direct reply, if any.
+    /// Handle one signalling command (its role already authorised); the
+    /// direct reply, if any.
     pub async fn handle(
         &self,
         id: Option<String>,
-        message: &ClientMessage,
+        command: MediaCommand,
     ) -> Result<Option<DirectEvent>, Refusal> {
         let room_id = self.room.id.as_str();
         let ack = id.map(|id| DirectEvent::Ack { id });
-        match message {
-            ClientMessage::PublishOffer { sdp } => {
-                self.require(Action::HostLive)?;
+        match command {
+            MediaCommand::Publish { sdp } => {
                 if self.room.status() == RoomStatus::Ended {
                     return Err(RoomError::Ended.into());
                 }
                 self.watch_stream();
                 let answer = self
                     .sfu
-                    .publish(room_id, self.participant, sdp.clone(), self.signals.clone())
+                    .publish(room_id, self.participant, sdp, self.signals.clone())
                     .await?;
                 tracing::info!("seller publishes");
                 Ok(Some(DirectEvent::PublishAnswer { sdp: answer }))
             }
-            ClientMessage::Unpublish => {
-                self.require(Action::HostLive)?;
+            MediaCommand::Unpublish => {
                 self.sfu.unpublish(room_id, self.participant).await;
                 Ok(ack)
             }
-            ClientMessage::Subscribe => {
+            MediaCommand::Subscribe => {
                 let offer = self
                     .sfu
                     .subscribe(room_id, self.participant, self.signals.clone())
                     .await?;
                 Ok(Some(DirectEvent::SubscribeOffer { sdp: offer }))
             }
-            ClientMessage::SubscribeAnswer { sdp } => {
+            MediaCommand::SubscribeAnswer { sdp } => {
                 self.sfu
-                    .subscriber_answer(room_id, self.participant, sdp.clone())
+                    .subscriber_answer(room_id, self.participant, sdp)
                     .await?;
                 Ok(ack)
             }
-            ClientMessage::IceCandidate { target, candidate } => {
+            MediaCommand::Candidate { target, candidate } => {
                 self.sfu
-                    .add_candidate(room_id, self.participant, *target, candidate.clone())
+                    .add_candidate(room_id, self.participant, target, candidate)
                     .await?;
                 Ok(ack)
             }
-            _ => Ok(None),
-        }
-    }
-
-    fn require(&self, action: Action) -> Result<(), Refusal> {
-        if self.actor.role.may(action) {
-            Ok(())
-        } else {
-            Err(RoomError::Forbidden.into())
         }
     }
 
@@ -126,7 +103,7 @@ impl MediaSession<'_> {
                         }
                         let is_live = *live.borrow_and_update();
                         match room.upgrade() {
-                            Some(room) => room.set_stream_live(is_live),
+                            Some(room) => room.observe(RoomFact::StreamLive(is_live)),
                             None => return,
                         }
                     }
@@ -143,39 +120,5 @@ pub fn signal_event(signal: MediaSignal) -> DirectEvent {
             DirectEvent::IceCandidate { target, candidate }
         }
         MediaSignal::ConnectionFailed { target } => DirectEvent::MediaFailed { target },
-    }
-}
-
-impl From<MediaError> for Refusal {
-    fn from(error: MediaError) -> Refusal {
-        let code = match &error {
-            MediaError::NotLive => ErrorCode::MediaNotLive,
-            MediaError::InvalidSdp(_) => ErrorCode::InvalidSdp,
-            MediaError::UnsupportedCodec => ErrorCode::UnsupportedCodec,
-            MediaError::NoSession => ErrorCode::MediaNoSession,
-            MediaError::InvalidCandidate(_) => ErrorCode::InvalidCandidate,
-            MediaError::Config(_) | MediaError::WebRtc(_) => ErrorCode::MediaFailed,
-        };
-        Refusal::new(code, error.to_string())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn media_error_codes_match_the_protocol_codes() {
-        for error in [
-            MediaError::NotLive,
-            MediaError::InvalidSdp(String::new()),
-            MediaError::UnsupportedCodec,
-            MediaError::NoSession,
-            MediaError::InvalidCandidate(String::new()),
-            MediaError::WebRtc(String::new()),
-        ] {
-            let wire = error.code();
-            assert_eq!(Refusal::from(error).code.as_str(), wire);
-        }
     }
 }

@@ -7,6 +7,7 @@
 //! and waits up to `shutdown_grace_secs` for them to drain.
 
 mod api;
+mod command;
 mod connection;
 mod limits;
 mod media;

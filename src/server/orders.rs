@@ -17,6 +17,7 @@ use crate::room::RoomError;
 use crate::sale::{SaleError, SaleStore};
 
 use super::api::{bearer_claims, ApiError};
+use super::refusal::Coded;
 use super::AppState;
 
 #[derive(Debug, Serialize)]
@@ -39,7 +40,7 @@ impl From<SaleError> for ApiError {
             }
             SaleError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
-        ApiError::new(status, error.error_code(), error.to_string())
+        ApiError::new(status, error.code(), error.to_string())
     }
 }
 

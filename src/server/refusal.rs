@@ -1,12 +1,69 @@
 //! Why the server refused a client's request, as it goes on the wire.
 //!
-//! Each domain has its own error enum (`RoomError`, `SaleError`, …); the
-//! connection layer turns any of them into a [`Refusal`] — a stable code, a
-//! message for people and, when waiting helps, how long to wait.
+//! Each domain has its own error enum (`RoomError`, `SaleError`,
+//! `MediaError`); this module is the one table that gives each variant its
+//! stable [`ErrorCode`] ([`Coded`]), and turns any of them into a
+//! [`Refusal`] — a code, a message for people and, when waiting helps, how
+//! long to wait. HTTP handlers take the same codes from here.
 
+use crate::media::MediaError;
 use crate::protocol::{DirectEvent, ErrorCode, ErrorEvent};
 use crate::room::RoomError;
 use crate::sale::SaleError;
+
+/// A domain error's stable wire code.
+pub trait Coded: std::fmt::Display {
+    fn code(&self) -> ErrorCode;
+}
+
+impl Coded for RoomError {
+    fn code(&self) -> ErrorCode {
+        match self {
+            RoomError::Forbidden | RoomError::Outranked | RoomError::OwnIdentity => {
+                ErrorCode::Forbidden
+            }
+            RoomError::RoomNotFound => ErrorCode::RoomNotFound,
+            RoomError::ProductNotFound => ErrorCode::ProductNotFound,
+            RoomError::MessageNotFound => ErrorCode::MessageNotFound,
+            RoomError::Ended => ErrorCode::RoomEnded,
+            RoomError::InvalidState(_) => ErrorCode::InvalidState,
+            RoomError::InvalidValue(_) => ErrorCode::InvalidValue,
+            RoomError::Muted { .. } => ErrorCode::Muted,
+            RoomError::SlowMode { .. } => ErrorCode::SlowMode,
+            RoomError::BannedWord => ErrorCode::BannedWord,
+            RoomError::Banned => ErrorCode::Banned,
+            RoomError::AlreadyExists => ErrorCode::AlreadyExists,
+        }
+    }
+}
+
+impl Coded for SaleError {
+    fn code(&self) -> ErrorCode {
+        match self {
+            SaleError::SaleNotFound => ErrorCode::SaleNotFound,
+            SaleError::HoldNotFound => ErrorCode::HoldNotFound,
+            SaleError::HoldExpired => ErrorCode::HoldExpired,
+            SaleError::InvalidShipping(_) => ErrorCode::InvalidShipping,
+            SaleError::InvalidValue(_) => ErrorCode::InvalidValue,
+            SaleError::Forbidden => ErrorCode::Forbidden,
+            SaleError::Unavailable(_) => ErrorCode::Unavailable,
+            SaleError::Internal(_) => ErrorCode::Internal,
+        }
+    }
+}
+
+impl Coded for MediaError {
+    fn code(&self) -> ErrorCode {
+        match self {
+            MediaError::NotLive => ErrorCode::MediaNotLive,
+            MediaError::InvalidSdp(_) => ErrorCode::InvalidSdp,
+            MediaError::UnsupportedCodec => ErrorCode::UnsupportedCodec,
+            MediaError::NoSession => ErrorCode::MediaNoSession,
+            MediaError::InvalidCandidate(_) => ErrorCode::InvalidCandidate,
+            MediaError::Config(_) | MediaError::WebRtc(_) => ErrorCode::MediaFailed,
+        }
+    }
+}
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Refusal {
@@ -33,20 +90,29 @@ impl Refusal {
             retry_after_ms: self.retry_after_ms,
         })
     }
+
+    fn of(error: &impl Coded) -> Refusal {
+        Refusal::new(error.code(), error.to_string())
+    }
 }
 
 impl From<RoomError> for Refusal {
     fn from(error: RoomError) -> Refusal {
         Refusal {
-            code: error.code(),
             retry_after_ms: error.retry_after_ms(),
-            message: error.to_string(),
+            ..Refusal::of(&error)
         }
     }
 }
 
 impl From<SaleError> for Refusal {
     fn from(error: SaleError) -> Refusal {
-        Refusal::new(error.error_code(), error.to_string())
+        Refusal::of(&error)
+    }
+}
+
+impl From<MediaError> for Refusal {
+    fn from(error: MediaError) -> Refusal {
+        Refusal::of(&error)
     }
 }

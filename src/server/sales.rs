@@ -2,9 +2,9 @@
 //! the buyer privately, and announce to the room.
 //!
 //! Store calls are `async` (Redis), so they run here, in the connection's
-//! task, never under a room's lock. The room only keeps the copy of its
-//! current sale that it last announced ([`Room::announce_sale`],
-//! [`Room::refresh_sale`]). Stock is announced by the [`spawn_announcer`]
+//! task, never under a room's lock; the room hears what the store did as a
+//! [`RoomFact`] and keeps only the copy of its current sale that it last
+//! announced. Stock is announced by the [`spawn_announcer`]
 //! task, which re-reads a sale whose stock may have changed at most every
 //! `rooms.sale_stock_interval_ms`, however many buys arrive: one `sale_stock`
 //! event per interval, not one per buy.
@@ -13,40 +13,29 @@ use std::time::Duration;
 
 use tokio::task::JoinHandle;
 
-use crate::auth::Action;
 use crate::clock;
-use crate::protocol::{ClientMessage, DirectEvent, ErrorCode, RoomEvent, RoomStatus};
-use crate::room::{Actor, Room, RoomError};
+use crate::protocol::{DirectEvent, ErrorCode, RoomStatus};
+use crate::room::{Actor, Room, RoomError, RoomFact};
 use crate::sale::{sweeper, BuyOutcome, BuyRequest, NewSale, SaleError, SaleStore};
 
+use super::command::SaleCommand;
 use super::refusal::Refusal;
 use super::AppState;
 
-/// Is this one of the flash-sale messages handled here?
-pub fn is_sale_message(message: &ClientMessage) -> bool {
-    matches!(
-        message,
-        ClientMessage::StartSale { .. }
-            | ClientMessage::EndSale { .. }
-            | ClientMessage::Buy { .. }
-            | ClientMessage::ConfirmHold { .. }
-            | ClientMessage::CancelHold { .. }
-    )
-}
-
-/// Handle one flash-sale message from `actor` in `room`: the direct reply,
-/// if any (an `ack` only when the request had an id).
+/// Handle one flash-sale command from `actor` (its role already authorised)
+/// in `room`: the direct reply, if any (an `ack` only when the request had
+/// an id).
 pub async fn handle(
     state: &AppState,
     room: &Room,
     actor: &Actor,
     id: Option<String>,
-    message: &ClientMessage,
+    command: SaleCommand,
 ) -> Result<Option<DirectEvent>, Refusal> {
     let sales = &state.sales;
     let now = clock::unix_millis();
-    match message {
-        ClientMessage::StartSale {
+    match command {
+        SaleCommand::Start {
             product_id,
             stock,
             price_vnd,
@@ -55,53 +44,55 @@ pub async fn handle(
             duration_secs,
             hold_secs,
         } => {
-            require(actor, Action::RunSales)?;
             if room.status() == RoomStatus::Ended {
                 return Err(RoomError::Ended.into());
             }
-            if room.sale_running() {
+            if room
+                .current_sale()
+                .is_some_and(|s| s.state != crate::sale::SaleState::Ended)
+            {
                 return Err(Refusal::new(
                     ErrorCode::InvalidState,
                     "a flash sale is already running in this room: end it first",
                 ));
             }
-            let product = room.product(product_id).ok_or(RoomError::ProductNotFound)?;
+            let product = room
+                .product(&product_id)
+                .ok_or(RoomError::ProductNotFound)?;
             let new_sale = NewSale {
                 product_id: product.id,
                 product_name: product.name,
-                price_vnd: *price_vnd,
-                stock: *stock,
-                per_buyer_limit: *per_buyer_limit,
-                starts_in_secs: *starts_in_secs,
-                duration_secs: *duration_secs,
-                hold_secs: *hold_secs,
+                price_vnd,
+                stock,
+                per_buyer_limit,
+                starts_in_secs,
+                duration_secs,
+                hold_secs,
             };
             let sale = sales.create_sale(&room.id, new_sale, now).await?;
             tracing::info!(sale = %sale.id, stock = sale.stock_total, "flash sale created");
-            room.announce_sale(sale);
+            room.observe(RoomFact::SaleChanged(sale));
             Ok(id.map(|id| DirectEvent::Ack { id }))
         }
-        ClientMessage::EndSale { sale_id } => {
-            require(actor, Action::RunSales)?;
-            ensure_current(room, sale_id)?;
-            let sale = sales.end_sale(sale_id, now).await?;
+        SaleCommand::End { sale_id } => {
+            ensure_current(room, &sale_id)?;
+            let sale = sales.end_sale(&sale_id, now).await?;
             tracing::info!(sale = %sale.id, "flash sale ended");
-            room.announce_sale(sale);
+            room.observe(RoomFact::SaleChanged(sale));
             Ok(id.map(|id| DirectEvent::Ack { id }))
         }
-        ClientMessage::Buy {
+        SaleCommand::Buy {
             sale_id,
             quantity,
             idempotency_key,
         } => {
-            require(actor, Action::Buy)?;
-            ensure_current(room, sale_id)?;
+            ensure_current(room, &sale_id)?;
             let request = BuyRequest {
-                sale_id: sale_id.clone(),
+                sale_id,
                 buyer_id: actor.user_id.clone(),
                 buyer_name: actor.name.clone(),
-                quantity: *quantity,
-                idempotency_key: idempotency_key.clone(),
+                quantity,
+                idempotency_key,
             };
             let result = sales.buy(&request, now).await?;
             state.metrics.buy_outcome(result.outcome);
@@ -110,13 +101,16 @@ pub async fn handle(
             }
             Ok(Some(DirectEvent::BuyResult {
                 id,
-                sale_id: sale_id.clone(),
+                sale_id: request.sale_id,
                 outcome: result.outcome,
                 hold: result.hold,
             }))
         }
-        ClientMessage::ConfirmHold { hold_id, shipping } => {
-            let order = match sales.confirm(hold_id, &actor.user_id, shipping, now).await {
+        SaleCommand::Confirm { hold_id, shipping } => {
+            let order = match sales
+                .confirm(&hold_id, &actor.user_id, &shipping, now)
+                .await
+            {
                 Ok(order) => order,
                 Err(error) => {
                     if error == SaleError::HoldExpired {
@@ -129,7 +123,7 @@ pub async fn handle(
             // Confirming twice returns the first order (made earlier than
             // `now`): announce a purchase once, not on every retry.
             if order.created_at == now {
-                room.publish_event(RoomEvent::SalePurchase {
+                room.observe(RoomFact::OrderPlaced {
                     sale_id: order.sale_id.clone(),
                     buyer_name: order.buyer_name.clone(),
                     quantity: order.quantity,
@@ -137,23 +131,11 @@ pub async fn handle(
             }
             Ok(Some(DirectEvent::OrderConfirmed { id, order }))
         }
-        ClientMessage::CancelHold { hold_id } => {
-            sales.cancel(hold_id, &actor.user_id, now).await?;
+        SaleCommand::Cancel { hold_id } => {
+            sales.cancel(&hold_id, &actor.user_id, now).await?;
             room.mark_sale_dirty();
-            Ok(Some(DirectEvent::HoldCancelled {
-                id,
-                hold_id: hold_id.clone(),
-            }))
+            Ok(Some(DirectEvent::HoldCancelled { id, hold_id }))
         }
-        _ => Ok(None),
-    }
-}
-
-fn require(actor: &Actor, action: Action) -> Result<(), Refusal> {
-    if actor.role.may(action) {
-        Ok(())
-    } else {
-        Err(RoomError::Forbidden.into())
     }
 }
 
@@ -183,7 +165,7 @@ pub fn spawn_announcer(state: AppState, every: Duration) -> JoinHandle<()> {
                     continue;
                 };
                 match state.sales.get_sale(&sale_id, now).await {
-                    Ok(sale) => room.refresh_sale(sale),
+                    Ok(sale) => room.observe(RoomFact::SaleRead(sale)),
                     Err(error) => {
                         tracing::warn!(room = %room.id, sale = %sale_id, %error, "could not re-read a sale");
                         room.mark_sale_dirty();

@@ -7,15 +7,21 @@
 //! The token comes from `?token=` (browsers cannot set headers on a
 //! WebSocket) or an `Authorization: Bearer` header. `?last_seq=N` asks to
 //! resume after event N.
+//!
+//! The upgrade itself is `hyper-tungstenite`'s rather than axum's: it hands
+//! over the tokio-tungstenite stream with its socket reachable, which the
+//! connection needs to end every close cleanly (see `connection/`).
 
 use std::collections::HashMap;
 
-use axum::extract::{Path, Query, State, WebSocketUpgrade};
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::Response;
+use axum::extract::{Path, Query, Request, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use tracing::Instrument;
+use tungstenite::protocol::WebSocketConfig;
 
 use crate::auth::AuthError;
+use crate::config::ServerConfig;
 use crate::protocol::ErrorCode;
 use crate::room::{Actor, RoomError};
 
@@ -26,9 +32,24 @@ pub async fn upgrade(
     State(state): State<AppState>,
     Path(room_id): Path<String>,
     Query(params): Query<HashMap<String, String>>,
-    headers: HeaderMap,
-    upgrade: WebSocketUpgrade,
+    mut request: Request,
 ) -> Result<Response, ApiError> {
+    if !hyper_tungstenite::is_upgrade_request(&request) {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            ErrorCode::BadRequest,
+            "this endpoint speaks WebSocket only",
+        ));
+    }
+    let (response, websocket) =
+        hyper_tungstenite::upgrade(&mut request, Some(websocket_config(&state.config.server)))
+            .map_err(|error| {
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    ErrorCode::BadRequest,
+                    format!("not a valid WebSocket upgrade: {error}"),
+                )
+            })?;
     if state.shutdown.is_cancelled() {
         return Err(ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -38,8 +59,11 @@ pub async fn upgrade(
     }
     let claims = match params.get("token") {
         Some(token) => state.keys.verify(token)?,
-        None if headers.contains_key(axum::http::header::AUTHORIZATION) => {
-            bearer_claims(&state, &headers)?
+        None if request
+            .headers()
+            .contains_key(axum::http::header::AUTHORIZATION) =>
+        {
+            bearer_claims(&state, request.headers())?
         }
         None => return Err(AuthError::Missing.into()),
     };
@@ -71,25 +95,31 @@ pub async fn upgrade(
     let connection_id = state.next_connection_id();
     let span =
         tracing::info_span!("conn", id = connection_id, room = %room_id, user = %actor.user_id);
-    let server = &state.config.server;
-    let upgrade = upgrade
-        .read_buffer_size(server.ws_read_buffer_bytes)
-        .write_buffer_size(server.ws_write_buffer_bytes)
-        .max_write_buffer_size(server.ws_write_buffer_bytes.max(server.max_frame_bytes) * 64)
-        // The reader refuses frames over `max_frame_bytes` with a clean 1009
-        // close; this hard limit only caps what one frame may make us buffer.
-        .max_message_size(hard_frame_limit(server.max_frame_bytes))
-        .max_frame_size(hard_frame_limit(server.max_frame_bytes));
     let tracker = state.connections.clone();
-    Ok(upgrade.on_upgrade(move |socket| {
+    tokio::spawn(
         tracker.track_future(
-            connection::serve(socket, state, actor, membership, connection_id).instrument(span),
-        )
-    }))
+            async move {
+                match websocket.await {
+                    Ok(socket) => {
+                        connection::serve(socket, state, actor, membership, connection_id).await
+                    }
+                    Err(error) => tracing::debug!(%error, "upgrade failed"),
+                }
+            }
+            .instrument(span),
+        ),
+    );
+    Ok(response.into_response())
 }
 
-/// Frames up to this size are read whole (and refused politely if over the
-/// configured limit); larger ones drop the connection.
-fn hard_frame_limit(max_frame_bytes: usize) -> usize {
-    (max_frame_bytes * 4).max(64 * 1024)
+/// Small buffers, so idle viewers cost little; frames and messages over
+/// `max_frame_bytes` fail the read, and the connection closes with 1009.
+fn websocket_config(server: &ServerConfig) -> WebSocketConfig {
+    let max = server.max_frame_bytes;
+    WebSocketConfig::default()
+        .read_buffer_size(server.ws_read_buffer_bytes)
+        .write_buffer_size(server.ws_write_buffer_bytes)
+        .max_write_buffer_size(server.ws_write_buffer_bytes.max(max) * 64)
+        .max_message_size(Some(max))
+        .max_frame_size(Some(max))
 }

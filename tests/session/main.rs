@@ -6,6 +6,7 @@ mod support;
 
 mod bad_input;
 mod chat;
+mod frames;
 mod http_api;
 mod join;
 mod lifecycle;

@@ -127,3 +127,103 @@ async fn a_banned_user_is_disconnected_and_cannot_rejoin() {
     // Another identity still joins.
     server.join("r1", Role::Viewer, "minh").await;
 }
+
+#[tokio::test]
+async fn a_moderator_may_not_ban_or_mute_the_seller_or_another_moderator() {
+    let server = TestServer::start().await;
+    let Room { mut moderator, .. } = room(&server).await;
+    let (_seller, _) = server.join("r1", Role::Seller, "hoa").await;
+    let (_other, _) = server.join("r1", Role::Moderator, "mod2").await;
+    for target in ["hoa", "mod2"] {
+        for request in [
+            json!({"id": "x", "type": "ban_user", "user_id": target}),
+            json!({"id": "x", "type": "mute_user", "user_id": target, "minutes": 5}),
+        ] {
+            moderator.send(request.clone()).await;
+            let error = moderator.next_of("error").await;
+            assert_eq!(error["code"], "forbidden", "{request}");
+        }
+    }
+    // The seller is still welcome in her own room.
+    server.join("r1", Role::Seller, "hoa").await;
+}
+
+#[tokio::test]
+async fn nobody_mutes_or_bans_themselves() {
+    let server = TestServer::start().await;
+    let Room { mut moderator, .. } = room(&server).await;
+    for request in [
+        json!({"type": "mute_user", "user_id": "mod", "minutes": 5}),
+        json!({"type": "ban_user", "user_id": "mod"}),
+    ] {
+        moderator.send(request.clone()).await;
+        assert_eq!(
+            moderator.next_of("error").await["code"],
+            "forbidden",
+            "{request}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_ban_placed_before_the_seller_first_joined_never_shuts_her_out() {
+    let server = TestServer::start().await;
+    let Room { mut moderator, .. } = room(&server).await;
+    // The room has not seen "hoa" yet, so it cannot rank her: the ban goes in.
+    moderator
+        .send(json!({"id": "b", "type": "ban_user", "user_id": "hoa"}))
+        .await;
+    moderator.next_of("ack").await;
+    // But it holds only below the moderator's rank.
+    let (_seller, snapshot) = server.join("r1", Role::Seller, "hoa").await;
+    assert_eq!(snapshot["me"]["role"], "seller");
+    let refused = Client::connect(&server.ws_url("r1", &server.token("r1", Role::Viewer, "hoa")))
+        .await
+        .err()
+        .unwrap();
+    assert_eq!(refused.body["error"]["code"], "banned");
+}
+
+#[tokio::test]
+async fn the_seller_sees_bans_and_lifts_one_so_the_user_may_return() {
+    let server = TestServer::start().await;
+    let Room {
+        mut moderator,
+        viewer,
+    } = room(&server).await;
+    drop(viewer);
+    moderator
+        .send(json!({"id": "b", "type": "ban_user", "user_id": "lan"}))
+        .await;
+    let banned = moderator.next_of("user_banned").await;
+    assert_eq!(banned["name"], "Tên lan");
+
+    let (mut seller, snapshot) = server.join("r1", Role::Seller, "hoa").await;
+    assert_eq!(
+        snapshot["banned"],
+        json!([{"user_id": "lan", "name": "Tên lan"}])
+    );
+    seller
+        .send(json!({"id": "u", "type": "unban_user", "user_id": "lan"}))
+        .await;
+    assert_eq!(seller.next_of("ack").await["id"], "u");
+    assert_eq!(moderator.next_of("user_unbanned").await["user_id"], "lan");
+    server.join("r1", Role::Viewer, "lan").await;
+    // Viewers are not shown the list.
+    let (_, snapshot) = server.join("r1", Role::Viewer, "minh").await;
+    assert!(snapshot.get("banned").is_none());
+}
+
+#[tokio::test]
+async fn a_moderator_bans_but_may_not_lift_a_ban() {
+    let server = TestServer::start().await;
+    let Room { mut moderator, .. } = room(&server).await;
+    moderator
+        .send(json!({"type": "ban_user", "user_id": "lan"}))
+        .await;
+    moderator.next_of("user_banned").await;
+    moderator
+        .send(json!({"type": "unban_user", "user_id": "lan"}))
+        .await;
+    assert_eq!(moderator.next_of("error").await["code"], "forbidden");
+}

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::Value;
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
@@ -66,6 +67,31 @@ impl Client {
         self.ws.send(message).await.unwrap();
     }
 
+    /// Write bytes straight to the TCP socket, under the WebSocket framing
+    /// (see [`masked_frame`]): many frames in one write, or a frame header
+    /// whose payload never comes.
+    pub async fn send_bytes(&mut self, bytes: &[u8]) {
+        match self.ws.get_mut() {
+            MaybeTlsStream::Plain(tcp) => tcp.write_all(bytes).await.unwrap(),
+            _ => panic!("tests use plain TCP"),
+        }
+    }
+
+    /// The next frame of any kind (pings skipped), or `None` once the
+    /// server has closed: for counting replies.
+    pub async fn next_message(&mut self) -> Option<Message> {
+        loop {
+            let message = tokio::time::timeout(WAIT, self.ws.next())
+                .await
+                .expect("no frame in time");
+            match message {
+                Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+                Some(Ok(message)) => return Some(message),
+                Some(Err(_)) | None => return None,
+            }
+        }
+    }
+
     /// The next JSON frame (pings are skipped). Panics on close.
     pub async fn next(&mut self) -> Value {
         loop {
@@ -120,4 +146,31 @@ impl Client {
             }
         }
     }
+}
+
+/// A client frame as it goes on the wire: FIN bit, opcode (1 text, 2
+/// binary, 0 continuation, 8 close, 9 ping), masked with the all-zero key
+/// (so the payload goes as is), and a length that may announce more bytes
+/// than `payload` holds.
+pub fn masked_frame(opcode: u8, fin: bool, announced_len: u64, payload: &[u8]) -> Vec<u8> {
+    let mut frame = vec![if fin { 0x80 } else { 0 } | opcode];
+    match announced_len {
+        0..=125 => frame.push(0x80 | announced_len as u8),
+        126..=0xFFFF => {
+            frame.push(0x80 | 126);
+            frame.extend_from_slice(&(announced_len as u16).to_be_bytes());
+        }
+        _ => {
+            frame.push(0x80 | 127);
+            frame.extend_from_slice(&announced_len.to_be_bytes());
+        }
+    }
+    frame.extend_from_slice(&[0, 0, 0, 0]);
+    frame.extend_from_slice(payload);
+    frame
+}
+
+/// A whole masked text frame of `text`.
+pub fn text_frame(text: &str) -> Vec<u8> {
+    masked_frame(1, true, text.len() as u64, text.as_bytes())
 }

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use redis::{ErrorKind, RedisError, ServerErrorKind};
 use serde::Deserialize;
 
-use crate::protocol::UnixMillis;
+use crate::clock::UnixMillis;
 use crate::sale::{oldest_first, Hold, Order, SaleError, SaleInfo, SaleTimes};
 
 /// The seven keys of one sale, in the order the functions expect them.

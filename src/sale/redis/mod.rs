@@ -34,7 +34,7 @@ use super::{
     ids, validate, BuyOutcome, BuyRequest, BuyResult, ExpiryReport, NewSale, Order, SaleError,
     SaleInfo, SaleStore, Shipping,
 };
-use crate::protocol::UnixMillis;
+use crate::clock::UnixMillis;
 use batch::BuyBatcher;
 use codec::{
     classify, function_missing, internal, parse_json, refusal, room_sales_key, sale_info,

@@ -1,24 +1,26 @@
-//! The reading half of a connection: parse, rate-limit, dispatch, reply.
+//! The reading half of a connection: parse, route, rate-limit, dispatch, reply.
 
 use std::sync::Arc;
 
-use axum::extract::ws::{Message, WebSocket};
 use futures_util::stream::SplitStream;
 use futures_util::StreamExt;
+use hyper_tungstenite::HyperWebsocketStream;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
+use tungstenite::Message;
 
 use crate::media::MediaSignal;
-use crate::protocol::{
-    close, ClientFrame, ClientMessage, DirectEvent, ErrorCode, CLIENT_MESSAGE_TYPES,
-};
-use crate::room::{to_json, Actor, Room};
+use crate::protocol::{close, to_json, ClientFrame, DirectEvent, ErrorCode, CLIENT_MESSAGE_TYPES};
+use crate::room::{Actor, Room};
 
+use super::super::command::{self, Command};
 use super::super::limits::ConnectionLimits;
-use super::super::media::{self, MediaSession};
+use super::super::media::MediaSession;
 use super::super::refusal::Refusal;
 use super::super::{sales, AppState};
-use super::{Activity, Outgoing, MAX_HEARTS_PER_MESSAGE, MAX_REQUEST_ID_LEN, MEDIA_SIGNAL_QUEUE};
+use super::{Activity, Outgoing, MAX_REQUEST_ID_LEN, MEDIA_SIGNAL_QUEUE};
+
+type Stream = SplitStream<HyperWebsocketStream>;
 
 pub(super) struct Reader<'a> {
     pub(super) state: &'a AppState,
@@ -33,6 +35,8 @@ pub(super) struct Reader<'a> {
     /// not pay for its buffer; its receiver goes to the writer through the
     /// direct queue.
     pub(super) media: std::sync::OnceLock<mpsc::Sender<MediaSignal>>,
+    /// The member's own stop signal (ban, room end, node stop).
+    pub(super) stop: CancellationToken,
     /// Cancelled by the writer when it has ended the connection.
     pub(super) done: &'a CancellationToken,
     /// Cancelled by the reader when it stops reading.
@@ -41,38 +45,30 @@ pub(super) struct Reader<'a> {
 }
 
 impl Reader<'_> {
-    pub(super) async fn run(self, mut stream: SplitStream<WebSocket>) {
+    /// Read until the client leaves, breaks the protocol or must stop; the
+    /// stream is handed back for the lingering close.
+    pub(super) async fn run(self, mut stream: Stream) -> Stream {
         let limits = ConnectionLimits::new(&self.state.config.limits);
-        let max_frame = self.state.config.server.max_frame_bytes;
-        // Set once a close was requested: read on (ignoring frames) until the
-        // client answers with its own close, so the socket ends cleanly.
-        let mut closing = false;
-        let done = self.done.cancelled();
-        tokio::pin!(done);
+        let (done, stop) = (self.done.cancelled(), self.stop.cancelled());
+        tokio::pin!(done, stop);
         loop {
             let next = tokio::select! {
+                biased;
                 _ = &mut done => break,
+                // Every reply to what was read before is queued by now: the
+                // writer sends them, then the close.
+                _ = &mut stop => {
+                    self.send(Outgoing::Ended).await;
+                    break;
+                }
                 next = stream.next() => next,
             };
             let Some(message) = next else { break };
             self.activity.touch();
-            if closing && !matches!(message, Ok(Message::Close(_)) | Err(_)) {
-                continue;
-            }
             let reply = match message {
-                Ok(Message::Text(text)) if text.len() > max_frame => {
-                    self.too_big();
-                    closing = true;
-                    None
-                }
-                Ok(Message::Binary(data)) if data.len() > max_frame => {
-                    self.too_big();
-                    closing = true;
-                    None
-                }
                 Ok(Message::Text(text)) => {
                     self.state.metrics.messages_in.inc();
-                    self.handle(&text, &limits).await
+                    self.handle(text.as_str(), &limits).await
                 }
                 Ok(Message::Binary(_)) => Some(self.refuse(
                     None,
@@ -82,12 +78,11 @@ impl Reader<'_> {
                     ),
                 )),
                 Ok(Message::Close(_)) => break,
-                Ok(Message::Ping(_) | Message::Pong(_)) => None,
+                Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_)) => None,
                 Err(error) => {
-                    // Beyond the hard limit the frame cannot be skipped: say
-                    // why and drop the connection.
-                    if is_too_big(&error) {
-                        self.too_big();
+                    if let Some((code, reason)) = close_for(&error) {
+                        self.state.metrics.error(ErrorCode::BadRequest);
+                        self.send(Outgoing::Close(code, reason)).await;
                     } else {
                         tracing::debug!(%error, "read failed");
                     }
@@ -95,47 +90,40 @@ impl Reader<'_> {
                 }
             };
             if let Some(reply) = reply {
-                if !self.queue(reply) {
+                if !self.send(Outgoing::Text(to_json(&reply))).await {
                     break;
                 }
             }
         }
         self.finished.cancel();
-        // Dropping `direct` lets the writer send what is queued, then close.
+        // Dropping `direct` lets the writer send what is queued, then stop.
+        stream
+    }
+
+    /// Queue something for the writer, waiting while the queue is full (the
+    /// client is behind on its replies: stop reading until it catches up).
+    /// `false` once the writer has ended the connection.
+    async fn send(&self, outgoing: Outgoing) -> bool {
+        let outgoing = match self.direct.try_send(outgoing) {
+            Ok(()) => return true,
+            Err(mpsc::error::TrySendError::Closed(_)) => return false,
+            Err(mpsc::error::TrySendError::Full(outgoing)) => outgoing,
+        };
+        tokio::select! {
+            biased;
+            _ = self.done.cancelled() => false,
+            sent = self.direct.send(outgoing) => sent.is_ok(),
+        }
     }
 
     /// The SFU's way to this connection, made on first use.
-    fn media_signals(&self) -> &mpsc::Sender<MediaSignal> {
-        self.media.get_or_init(|| {
-            let (sender, receiver) = mpsc::channel(MEDIA_SIGNAL_QUEUE);
-            // The writer is alive while the reader runs; if the queue is
-            // full the client is being dropped anyway.
-            let _ = self.direct.try_send(Outgoing::MediaSignals(receiver));
-            sender
-        })
-    }
-
-    /// A frame over `max_frame_bytes`: close with 1009.
-    fn too_big(&self) {
-        self.state.metrics.error(ErrorCode::BadRequest);
-        let _ = self
-            .direct
-            .try_send(Outgoing::Close(close::MESSAGE_TOO_BIG, "frame too large"));
-    }
-
-    /// Queue a reply; `false` when the client is not reading its replies
-    /// and has been dropped.
-    fn queue(&self, event: DirectEvent) -> bool {
-        match self.direct.try_send(Outgoing::Text(to_json(&event))) {
-            Ok(()) => true,
-            Err(mpsc::error::TrySendError::Full(_)) => {
-                tracing::info!("client is not reading its replies; dropping it");
-                self.state.metrics.slow_consumers.inc();
-                self.done.cancel();
-                false
-            }
-            Err(mpsc::error::TrySendError::Closed(_)) => false,
+    async fn media_signals(&self) -> mpsc::Sender<MediaSignal> {
+        if let Some(sender) = self.media.get() {
+            return sender.clone();
         }
+        let (sender, receiver) = mpsc::channel(MEDIA_SIGNAL_QUEUE);
+        self.send(Outgoing::MediaSignals(receiver)).await;
+        self.media.get_or_init(|| sender).clone()
     }
 
     /// Handle one text frame; the reply to send, if any.
@@ -152,7 +140,11 @@ impl Reader<'_> {
             let message = format!("id is at most {MAX_REQUEST_ID_LEN} bytes");
             return Some(self.refuse(None, Refusal::new(ErrorCode::BadRequest, message)));
         }
-        if let Err(wait) = limits.check(&message) {
+        let command = match command::route(message, self.actor) {
+            Ok(command) => command,
+            Err(refusal) => return Some(self.refuse(id, refusal)),
+        };
+        if let Err(wait) = limits.check(command.bucket()) {
             let retry = wait.as_millis().max(1) as u64;
             let refusal = Refusal {
                 code: ErrorCode::RateLimited,
@@ -162,45 +154,43 @@ impl Reader<'_> {
             return Some(self.refuse(id, refusal));
         }
         let ack = |id: Option<String>| id.map(|id| DirectEvent::Ack { id });
-        let result = match &message {
-            ClientMessage::Ping => return Some(DirectEvent::Pong),
-            ClientMessage::Heart { count } => {
-                if *count == 0 || *count > MAX_HEARTS_PER_MESSAGE {
-                    let text = format!("count must be between 1 and {MAX_HEARTS_PER_MESSAGE}");
-                    return Some(self.refuse(id, Refusal::new(ErrorCode::InvalidValue, text)));
-                }
-                self.room.heart(*count);
+        let result = match command {
+            Command::Ping => return Some(DirectEvent::Pong),
+            Command::Heart(count) => {
+                self.room.heart(count);
                 Ok(ack(id.clone()))
             }
+            Command::Room(command) => self
+                .room
+                .request(self.actor, &command)
+                .map(|()| ack(id.clone()))
+                .map_err(Refusal::from),
             // Boxed: these futures are large (a Redis round trip, WebRTC
             // negotiation) and rare; inline, they would grow every idle
             // connection's task by their size.
-            sale if sales::is_sale_message(sale) => {
+            Command::Sale(command) => {
                 Box::pin(sales::handle(
                     self.state,
                     self.room,
                     self.actor,
                     id.clone(),
-                    sale,
+                    command,
                 ))
                 .await
             }
-            signal if media::is_media_message(signal) => {
-                let signals = self.media_signals();
-                let session = MediaSession {
-                    sfu: &self.state.sfu,
-                    room: self.room,
-                    actor: self.actor,
-                    participant: self.participant,
-                    signals,
-                };
-                Box::pin(session.handle(id.clone(), signal)).await
+            Command::Media(command) => {
+                Box::pin(async {
+                    let signals = self.media_signals().await;
+                    let session = MediaSession {
+                        sfu: &self.state.sfu,
+                        room: self.room,
+                        participant: self.participant,
+                        signals: &signals,
+                    };
+                    session.handle(id.clone(), command).await
+                })
+                .await
             }
-            other => self
-                .room
-                .request(self.actor, other)
-                .map(|()| ack(id.clone()))
-                .map_err(Refusal::from),
         };
         match result {
             Ok(reply) => reply,
@@ -247,14 +237,20 @@ fn classify_bad_frame(
     }
 }
 
-fn is_too_big(error: &axum::Error) -> bool {
-    use std::error::Error as _;
-    let mut source = error.source();
-    while let Some(inner) = source {
-        if let Some(tungstenite::Error::Capacity(_)) = inner.downcast_ref::<tungstenite::Error>() {
-            return true;
+/// The close code for a read that failed because of what the client sent;
+/// `None` when the connection itself failed (nothing useful to say).
+fn close_for(error: &tungstenite::Error) -> Option<(u16, &'static str)> {
+    use tungstenite::error::ProtocolError;
+    match error {
+        tungstenite::Error::Capacity(_) => Some((
+            close::MESSAGE_TOO_BIG,
+            "frame or message larger than server.max_frame_bytes",
+        )),
+        tungstenite::Error::Utf8(_) => Some((close::INVALID_PAYLOAD, "text frame is not UTF-8")),
+        tungstenite::Error::Protocol(ProtocolError::ResetWithoutClosingHandshake) => None,
+        tungstenite::Error::Protocol(_) => {
+            Some((close::PROTOCOL_ERROR, "WebSocket protocol error"))
         }
-        source = inner.source();
+        _ => None,
     }
-    false
 }

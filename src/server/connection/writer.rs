@@ -3,112 +3,120 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use futures_util::stream::SplitSink;
 use futures_util::{FutureExt, SinkExt};
-use tokio::sync::{broadcast, mpsc};
+use hyper_tungstenite::HyperWebsocketStream;
+use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
+use tungstenite::protocol::CloseFrame;
+use tungstenite::{Message, Utf8Bytes};
 
+use crate::bus::{Frame, SubscriptionError};
 use crate::media::MediaSignal;
-use crate::protocol::{close, DirectEvent};
-use crate::room::{to_json, Membership};
+use crate::protocol::{close, to_json, DirectEvent, JsonText};
+use crate::room::{Actor, Membership, Room};
 
 use super::super::media;
 use super::super::AppState;
-use super::{Activity, Outgoing, CLOSE_HANDSHAKE};
+use super::{text_payload, Activity, Outgoing, CLOSE_HANDSHAKE};
+
+type Sink = SplitSink<HyperWebsocketStream, Message>;
 
 pub(super) struct Writer<'a> {
     pub(super) state: &'a AppState,
-    pub(super) sink: SplitSink<WebSocket, Message>,
+    pub(super) actor: &'a Actor,
+    pub(super) sink: Sink,
     pub(super) direct: mpsc::Receiver<Outgoing>,
     /// Signals from the SFU (trickled candidates, failures).
     pub(super) media: Option<mpsc::Receiver<MediaSignal>>,
     pub(super) done: &'a CancellationToken,
     /// The reader's `finished`: after a close frame the writer waits for the
-    /// client's answer, so the socket is not dropped with unread data (which
-    /// would reset it and lose the close frame).
+    /// client's answer while the reader still reads.
     pub(super) reader_finished: &'a CancellationToken,
     pub(super) activity: &'a Activity,
+    /// Set when a write timed out (as opposed to failing): the client is a
+    /// slow consumer whose socket stopped taking data.
+    pub(super) stalled: bool,
 }
 
 /// Why the writer stopped.
 enum End {
     /// Send this close frame, then stop.
     Close(u16, String),
-    /// The socket is gone or the reader asked for a hard stop; just stop.
+    /// The reader is gone (the client left or broke off): just stop.
     Quiet,
+    /// The socket failed or stopped taking data: nothing more can be
+    /// written to it, not even a close frame.
+    Stalled,
 }
 
 impl Writer<'_> {
-    pub(super) async fn run(mut self, mut membership: Membership) {
+    /// Serve until the connection ends; the sink, and whether the socket is
+    /// still fit for a lingering close.
+    pub(super) async fn run(mut self, mut membership: Membership) -> (Sink, bool) {
         let end = self.serve(&mut membership).await;
-        if let End::Close(code, reason) = end {
-            let frame = CloseFrame {
-                code,
-                reason: Utf8Bytes::from(reason),
-            };
-            let sent = tokio::time::timeout(
-                self.write_timeout(),
-                self.sink.send(Message::Close(Some(frame))),
-            )
-            .await;
-            if matches!(sent, Ok(Ok(()))) {
-                let _ =
-                    tokio::time::timeout(CLOSE_HANDSHAKE, self.reader_finished.cancelled()).await;
+        let fit = match end {
+            End::Close(code, reason) => {
+                let frame = CloseFrame {
+                    code: code.into(),
+                    reason: Utf8Bytes::from(reason),
+                };
+                let sent = tokio::time::timeout(
+                    self.write_timeout(),
+                    self.sink.send(Message::Close(Some(frame))),
+                )
+                .await;
+                if matches!(sent, Ok(Ok(()))) {
+                    let _ = tokio::time::timeout(CLOSE_HANDSHAKE, self.reader_finished.cancelled())
+                        .await;
+                }
+                true
             }
-        }
+            End::Quiet => true,
+            End::Stalled => {
+                if self.stalled {
+                    self.state.metrics.slow_consumers.inc();
+                    tracing::info!(
+                        "slow consumer dropped: its socket took nothing for the write timeout"
+                    );
+                }
+                false
+            }
+        };
         self.done.cancel();
         // `membership` drops here: the connection leaves the room.
+        drop(membership);
+        (self.sink, fit)
     }
 
     async fn serve(&mut self, membership: &mut Membership) -> End {
-        let mut last_seq = membership.seq;
         let initial = std::mem::take(&mut membership.initial);
         let count = initial.len();
         for frame in initial {
-            if !self.feed(Message::Text(frame)).await {
-                return End::Quiet;
+            if !self.feed(frame).await {
+                return End::Stalled;
             }
         }
         if !self.flush(count).await {
-            return End::Quiet;
+            return End::Stalled;
         }
 
         let ping_every = Duration::from_secs(self.state.config.server.ping_interval_secs.max(1));
         let mut ping = tokio::time::interval_at(Instant::now() + ping_every, ping_every);
         let batch = self.state.config.server.write_batch;
-        // Two signals, both this connection's own and made once, not per
-        // loop turn: polling a cancellation future takes its token's lock,
-        // and tokens shared by thousands of writers would contend on it for
-        // every frame delivered.
         let room = Arc::clone(membership.room());
-        let (stop, done) = (membership.stop.clone(), self.done.clone());
-        let stop = stop.cancelled();
+        // This connection's own signal, made once, not per loop turn: polling
+        // a cancellation future takes its token's lock.
+        let done = self.done.clone();
         let done = done.cancelled();
-        tokio::pin!(stop, done);
+        tokio::pin!(done);
+        // The room's last frame (`room_closed`), held back until the reader
+        // has stopped, so replies queued before the room ended go first.
+        let mut last: Option<Frame> = None;
         loop {
             tokio::select! {
                 biased;
-                _ = &mut stop => {
-                    if self.state.shutdown.is_cancelled() {
-                        self.feed(Message::Text(to_json(&DirectEvent::ServerShutdown))).await;
-                        return End::Close(close::GOING_AWAY, "server shutting down".into());
-                    }
-                    if !room.is_closed() {
-                        return End::Close(close::BANNED, "banned from this room".into());
-                    }
-                    // The `room_closed` event is already in the stream: deliver it first.
-                    let mut sent = 0;
-                    while let Ok(frame) = membership.events.try_recv() {
-                        if !self.feed(Message::Text(frame.json)).await {
-                            return End::Quiet;
-                        }
-                        sent += 1;
-                    }
-                    self.flush(sent).await;
-                    return End::Close(close::ROOM_CLOSED, "the room has ended".into());
-                }
                 _ = &mut done => return End::Quiet,
                 outgoing = self.direct.recv() => {
                     let mut sent = 0;
@@ -116,8 +124,8 @@ impl Writer<'_> {
                     loop {
                         match next {
                             Some(Outgoing::Text(text)) => {
-                                if !self.feed(Message::Text(text)).await {
-                                    return End::Quiet;
+                                if !self.feed(text).await {
+                                    return End::Stalled;
                                 }
                                 sent += 1;
                             }
@@ -126,7 +134,13 @@ impl Writer<'_> {
                                 self.flush(sent).await;
                                 return End::Close(code, reason.into());
                             }
-                            // The reader is done: the client left or broke the protocol.
+                            Some(Outgoing::Ended) => {
+                                if !self.flush(sent).await {
+                                    return End::Stalled;
+                                }
+                                return self.ended(&room, membership, last).await;
+                            }
+                            // The reader is done: the client left or broke off.
                             None => {
                                 self.flush(sent).await;
                                 return End::Quiet;
@@ -142,25 +156,29 @@ impl Writer<'_> {
                         }
                     }
                     if !self.flush(sent).await {
-                        return End::Quiet;
+                        return End::Stalled;
                     }
                 }
-                event = membership.events.recv() => {
-                    let mut next = event;
+                event = membership.events.recv(), if last.is_none() => {
+                    let mut next = Some(event);
                     let mut sent = 0;
-                    loop {
-                        match next {
+                    while let Some(event) = next {
+                        match event {
+                            Ok(frame) if frame.last => {
+                                last = Some(frame);
+                                break;
+                            }
                             Ok(frame) => {
-                                last_seq = frame.seq;
-                                if !self.feed(Message::Text(frame.json)).await {
-                                    return End::Quiet;
+                                if !self.feed(frame.json).await {
+                                    return End::Stalled;
                                 }
                                 sent += 1;
                             }
-                            Err(broadcast::error::RecvError::Lagged(missed)) => {
-                                return self.slow_consumer(last_seq, missed);
+                            Err(SubscriptionError::Lagged { last_seq }) => {
+                                self.flush(sent).await;
+                                return self.slow_consumer(last_seq);
                             }
-                            Err(broadcast::error::RecvError::Closed) => {
+                            Err(SubscriptionError::Closed) => {
                                 self.flush(sent).await;
                                 return End::Quiet;
                             }
@@ -168,19 +186,16 @@ impl Writer<'_> {
                         if sent >= batch {
                             break;
                         }
-                        next = match membership.events.try_recv() {
-                            Ok(frame) => Ok(frame),
-                            Err(broadcast::error::TryRecvError::Lagged(n)) => Err(broadcast::error::RecvError::Lagged(n)),
-                            Err(_) => break,
-                        };
+                        next = membership.events.try_recv();
                     }
                     if !self.flush(sent).await {
-                        return self.slow_consumer(last_seq, 0);
+                        return End::Stalled;
                     }
                 }
                 Some(signal) = next_signal(&mut self.media) => {
-                    if !self.feed(Message::Text(to_json(&media::signal_event(signal)))).await || !self.flush(1).await {
-                        return End::Quiet;
+                    let event = to_json(&media::signal_event(signal));
+                    if !self.feed(event).await || !self.flush(1).await {
+                        return End::Stalled;
                     }
                 }
                 _ = ping.tick() => {
@@ -188,23 +203,74 @@ impl Writer<'_> {
                         tracing::debug!("ping timeout");
                         return End::Close(close::GOING_AWAY, "ping timeout".into());
                     }
-                    if !self.feed(Message::Ping(Default::default())).await || !self.flush(1).await {
-                        return End::Quiet;
+                    let ping = Message::Ping(Default::default());
+                    let sent = within(self.write_timeout(), self.sink.feed(ping)).await;
+                    if !self.written(sent) || !self.flush(1).await {
+                        return End::Stalled;
                     }
                 }
             }
         }
     }
 
+    /// The member's `stop` fired and the reader stopped; everything it
+    /// queued has been sent. Close with the code that says why.
+    async fn ended(
+        &mut self,
+        room: &Room,
+        membership: &mut Membership,
+        last: Option<Frame>,
+    ) -> End {
+        if room.is_closed() {
+            // Deliver the room's events through its last one (`room_closed`).
+            let mut last = last;
+            let mut sent = 0;
+            while last.is_none() {
+                let next = tokio::time::timeout(CLOSE_HANDSHAKE, membership.events.recv()).await;
+                match next {
+                    Ok(Ok(frame)) if frame.last => last = Some(frame),
+                    Ok(Ok(frame)) => {
+                        if !self.feed(frame.json).await {
+                            return End::Stalled;
+                        }
+                        sent += 1;
+                    }
+                    Ok(Err(_)) | Err(_) => break,
+                }
+            }
+            if let Some(frame) = last {
+                if !self.feed(frame.json).await {
+                    return End::Stalled;
+                }
+                sent += 1;
+            }
+            if !self.flush(sent).await {
+                return End::Stalled;
+            }
+            return End::Close(close::ROOM_CLOSED, "the room has ended".into());
+        }
+        if self.state.shutdown.is_cancelled() {
+            if !self.feed(to_json(&DirectEvent::ServerShutdown)).await || !self.flush(1).await {
+                return End::Stalled;
+            }
+            return End::Close(close::GOING_AWAY, "server shutting down".into());
+        }
+        if room.is_banned(&self.actor.user_id, self.actor.role) {
+            return End::Close(close::BANNED, "banned from this room".into());
+        }
+        End::Close(close::GOING_AWAY, "going away".into())
+    }
+
     fn write_timeout(&self) -> Duration {
         Duration::from_secs(self.state.config.server.write_timeout_secs.max(1))
     }
 
-    /// Queue a frame in the socket's write buffer; `false` if the socket
-    /// failed or stalled (feeding flushes when the buffer is full).
-    async fn feed(&mut self, message: Message) -> bool {
+    /// Queue a text frame in the socket's write buffer; `false` if the
+    /// socket failed or stalled (feeding flushes when the buffer is full).
+    async fn feed(&mut self, json: JsonText) -> bool {
         let timeout = self.write_timeout();
-        within(timeout, self.sink.feed(message)).await
+        let written = within(timeout, self.sink.feed(Message::Text(text_payload(json)))).await;
+        self.written(written)
     }
 
     /// Flush what was fed; `false` if the socket failed or stalled.
@@ -214,12 +280,19 @@ impl Writer<'_> {
         }
         self.state.metrics.messages_out.inc_by(frames as u64);
         let timeout = self.write_timeout();
-        within(timeout, self.sink.flush()).await
+        let written = within(timeout, self.sink.flush()).await;
+        self.written(written)
     }
 
-    fn slow_consumer(&self, last_seq: u64, missed: u64) -> End {
+    /// `true` if the write went through; notes a stall.
+    fn written(&mut self, written: Written) -> bool {
+        self.stalled |= written == Written::TimedOut;
+        written == Written::Done
+    }
+
+    fn slow_consumer(&self, last_seq: u64) -> End {
         self.state.metrics.slow_consumers.inc();
-        tracing::info!(last_seq, missed, "slow consumer disconnected");
+        tracing::info!(last_seq, "slow consumer disconnected");
         End::Close(
             close::SLOW_CONSUMER,
             format!("slow consumer: reconnect with last_seq={last_seq}"),
@@ -227,19 +300,33 @@ impl Writer<'_> {
     }
 }
 
-/// Run a socket write with a deadline; `false` if it failed or timed out.
-/// A write that completes at once (the usual case: the socket buffer has
-/// room) never touches the timer wheel, which matters when one room event
-/// is written to thousands of sockets.
+/// How a socket write went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Written {
+    Done,
+    Failed,
+    TimedOut,
+}
+
+/// Run a socket write with a deadline. A write that completes at once (the
+/// usual case: the socket buffer has room) never touches the timer wheel,
+/// which matters when one room event is written to thousands of sockets.
 async fn within<E>(
     timeout: Duration,
     write: impl std::future::Future<Output = Result<(), E>>,
-) -> bool {
+) -> Written {
     tokio::pin!(write);
-    if let Some(result) = (&mut write).now_or_never() {
-        return result.is_ok();
+    let result = match (&mut write).now_or_never() {
+        Some(result) => result,
+        None => match tokio::time::timeout(timeout, write).await {
+            Ok(result) => result,
+            Err(_) => return Written::TimedOut,
+        },
+    };
+    match result {
+        Ok(()) => Written::Done,
+        Err(_) => Written::Failed,
     }
-    matches!(tokio::time::timeout(timeout, write).await, Ok(Ok(())))
 }
 
 /// The next SFU signal, or never when the connection has no media queue.

@@ -1,0 +1,76 @@
+//! What may change a room: a client's [`RoomCommand`], and a [`RoomFact`]
+//! reported by another domain (the sale store, the SFU).
+//!
+//! These are domain types, not wire types: the service layer turns a
+//! client's frame into a `RoomCommand` once it has authorised the actor's
+//! role (`server/command.rs`), so the room never sees the messages that are
+//! not its business. Rules that depend on the room's data (who outranks
+//! whom, what exists, what the room's status allows) are checked by the room.
+
+use crate::protocol::{NewProduct, ProductChanges, SaleInfo};
+
+/// A request to the room from someone in it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RoomCommand {
+    Chat {
+        text: String,
+    },
+    GoLive,
+    EndLive,
+    AddProduct {
+        product: NewProduct,
+    },
+    UpdateProduct {
+        product_id: String,
+        changes: ProductChanges,
+    },
+    RemoveProduct {
+        product_id: String,
+    },
+    PinProduct {
+        product_id: String,
+    },
+    UnpinProduct,
+    DeleteMessage {
+        message_id: u64,
+    },
+    MuteUser {
+        user_id: String,
+        minutes: u32,
+    },
+    UnmuteUser {
+        user_id: String,
+    },
+    BanUser {
+        user_id: String,
+    },
+    UnbanUser {
+        user_id: String,
+    },
+    SetSlowMode {
+        seconds: u32,
+    },
+    SetBannedWords {
+        words: Vec<String>,
+    },
+}
+
+/// Something another domain did that the room announces to everyone in it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RoomFact {
+    /// A flash sale was created or ended: it becomes the room's current
+    /// sale and is announced (`sale_updated`).
+    SaleChanged(SaleInfo),
+    /// A fresh read of the current sale: the room announces what changed
+    /// since it last told everyone (`sale_updated` or `sale_stock`), if
+    /// anything did. A read of an older sale is ignored.
+    SaleRead(SaleInfo),
+    /// A buyer's hold just became an order (social proof: `sale_purchase`).
+    OrderPlaced {
+        sale_id: String,
+        buyer_name: String,
+        quantity: u32,
+    },
+    /// The seller's video started or stopped reaching the SFU.
+    StreamLive(bool),
+}
