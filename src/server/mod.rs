@@ -8,6 +8,7 @@
 
 mod api;
 mod connection;
+mod credentials;
 mod limits;
 mod media;
 mod orders;

@@ -5,9 +5,11 @@
 mod support;
 
 mod bad_input;
+mod catalog;
 mod chat;
 mod http_api;
 mod join;
 mod lifecycle;
 mod moderation;
 mod sale;
+mod tokens;
