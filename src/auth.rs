@@ -11,6 +11,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 
+use crate::room::text;
+
 /// Who someone is in a room. `Admin` is not a room role: an admin token
 /// (room `*`) may manage every room over HTTP.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
@@ -127,16 +129,72 @@ impl Claims {
         self.role == Role::Admin && self.admits_to(room)
             || self.role == Role::Seller && self.room == room
     }
+
+    /// The rules every token's claims meet, checked when a token is signed
+    /// and when one is verified.
+    pub fn check(&self) -> Result<(), AuthError> {
+        if self.sub.is_empty() {
+            return Err(AuthError::NoIdentity);
+        }
+        if !is_valid_identity(&self.sub) {
+            return Err(AuthError::BadIdentity);
+        }
+        if !is_valid_name(self.name.trim()) {
+            return Err(AuthError::BadName);
+        }
+        Ok(())
+    }
 }
 
-#[derive(Debug, thiserror::Error)]
+/// Longest display name a token may carry, in Unicode scalar values
+/// (`room::text::length`), after trimming.
+pub const MAX_NAME_CHARS: usize = 40;
+/// Longest identity (`sub`) a token may carry, in bytes.
+pub const MAX_IDENTITY_BYTES: usize = 128;
+
+/// Is `name` (already trimmed) a display name a token may carry: 1 to
+/// [`MAX_NAME_CHARS`] characters, not all of them blank?
+pub fn is_valid_name(name: &str) -> bool {
+    !text::is_blank(name) && text::length(name) <= MAX_NAME_CHARS
+}
+
+/// Is `sub` an identity a token may carry: 1 to [`MAX_IDENTITY_BYTES`]
+/// bytes of printable characters (no whitespace, controls or invisible
+/// characters, so it shows and copies as what it is)?
+pub fn is_valid_identity(sub: &str) -> bool {
+    !sub.is_empty()
+        && sub.len() <= MAX_IDENTITY_BYTES
+        && sub
+            .chars()
+            .all(|c| !c.is_whitespace() && !text::is_invisible(c))
+}
+
+/// Why a token was refused. The messages are fixed sentences for people:
+/// they never carry the JWT or JSON parser's own words.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AuthError {
     #[error("no access token was given")]
     Missing,
+    /// Not a JWT, not HS256, or claims missing or of the wrong type.
+    #[error("the access token is malformed")]
+    Malformed,
+    #[error("the access token's signature does not match: it was not signed by this server")]
+    BadSignature,
     #[error("the access token has expired")]
     Expired,
-    #[error("the access token is not valid: {0}")]
-    Invalid(String),
+    #[error("the access token names no one: its identity (sub) is empty")]
+    NoIdentity,
+    #[error(
+        "the access token's identity (sub) must have at most {MAX_IDENTITY_BYTES} bytes of \
+         printable characters"
+    )]
+    BadIdentity,
+    #[error(
+        "the access token's display name (name) must have 1 to {MAX_NAME_CHARS} characters \
+         and not be blank"
+    )]
+    BadName,
+    /// Ours, not the client's: the server could not sign.
     #[error("could not sign the token: {0}")]
     Signing(String),
 }
@@ -163,18 +221,34 @@ impl TokenKeys {
         }
     }
 
+    /// Signs `claims`, refusing claims that [`verify`](Self::verify) would
+    /// refuse.
     pub fn sign(&self, claims: &Claims) -> Result<String, AuthError> {
+        claims.check()?;
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &self.encoding)
             .map_err(|e| AuthError::Signing(e.to_string()))
     }
 
+    /// The token's claims, checked ([`Claims::check`]), its name trimmed.
     pub fn verify(&self, token: &str) -> Result<Claims, AuthError> {
         use jsonwebtoken::errors::ErrorKind;
-        match jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation) {
-            Ok(data) => Ok(data.claims),
-            Err(e) if matches!(e.kind(), ErrorKind::ExpiredSignature) => Err(AuthError::Expired),
-            Err(e) => Err(AuthError::Invalid(e.to_string())),
-        }
+        let mut claims =
+            match jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation) {
+                Ok(data) => data.claims,
+                Err(e) => {
+                    return Err(match e.kind() {
+                        ErrorKind::ExpiredSignature => AuthError::Expired,
+                        ErrorKind::InvalidSignature => AuthError::BadSignature,
+                        ErrorKind::MissingRequiredClaim(claim) if claim == "sub" => {
+                            AuthError::NoIdentity
+                        }
+                        _ => AuthError::Malformed,
+                    })
+                }
+            };
+        claims.check()?;
+        claims.name = claims.name.trim().to_owned();
+        Ok(claims)
     }
 }
 
@@ -197,7 +271,7 @@ mod tests {
     fn a_token_signed_with_another_secret_is_invalid() {
         let claims = Claims::new("u1", "A", "r1", Role::Viewer, Duration::from_secs(60));
         let token = TokenKeys::new("other").sign(&claims).unwrap();
-        assert!(matches!(keys().verify(&token), Err(AuthError::Invalid(_))));
+        assert_eq!(keys().verify(&token), Err(AuthError::BadSignature));
     }
 
     #[test]
@@ -205,7 +279,66 @@ mod tests {
         let mut claims = Claims::new("u1", "A", "r1", Role::Viewer, Duration::from_secs(60));
         claims.exp = claims.iat - 10;
         let token = keys().sign(&claims).unwrap();
-        assert!(matches!(keys().verify(&token), Err(AuthError::Expired)));
+        assert_eq!(keys().verify(&token), Err(AuthError::Expired));
+    }
+
+    #[test]
+    fn claims_that_break_the_rules_are_neither_signed_nor_verified() {
+        let good = Claims::new("u1", " Lan ", "r1", Role::Viewer, Duration::from_secs(60));
+        assert_eq!(
+            keys().verify(&keys().sign(&good).unwrap()).unwrap().name,
+            "Lan"
+        );
+        let with = |sub: &str, name: &str| {
+            Claims::new(sub, name, "r1", Role::Viewer, Duration::from_secs(60))
+        };
+        for (claims, error) in [
+            (with("", "Lan"), AuthError::NoIdentity),
+            (with("a b", "Lan"), AuthError::BadIdentity),
+            (with("u\u{200B}", "Lan"), AuthError::BadIdentity),
+            (with(&"u".repeat(129), "Lan"), AuthError::BadIdentity),
+            (with("u1", "   "), AuthError::BadName),
+            (with("u1", "\u{200B}\u{3164}"), AuthError::BadName),
+            (with("u1", &"ệ".repeat(41)), AuthError::BadName),
+        ] {
+            assert_eq!(keys().sign(&claims), Err(error.clone()));
+            // Signed by something that does not check: still refused.
+            let token = jsonwebtoken::encode(
+                &Header::new(Algorithm::HS256),
+                &claims,
+                &EncodingKey::from_secret(b"test-secret"),
+            )
+            .unwrap();
+            assert_eq!(keys().verify(&token), Err(error));
+        }
+        assert!(keys()
+            .sign(&with(&"u".repeat(128), &"ệ".repeat(40)))
+            .is_ok());
+    }
+
+    #[test]
+    fn refusals_never_carry_parser_words() {
+        #[derive(Serialize)]
+        struct Partial {
+            sub: &'static str,
+            exp: u64,
+        }
+        let token = jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            &Partial {
+                sub: "u1",
+                exp: u64::MAX / 2,
+            },
+            &EncodingKey::from_secret(b"test-secret"),
+        )
+        .unwrap();
+        assert_eq!(keys().verify(&token), Err(AuthError::Malformed));
+        assert_eq!(keys().verify("not a token"), Err(AuthError::Malformed));
+        assert_eq!(keys().verify(""), Err(AuthError::Malformed));
+        assert_eq!(
+            AuthError::Malformed.to_string(),
+            "the access token is malformed"
+        );
     }
 
     #[test]

@@ -16,6 +16,7 @@
 //!   Redis pub/sub when rooms span nodes).
 //! - [`server`]: HTTP API, WebSocket connections, static files, life cycle.
 //! - [`media`]: the WebRTC SFU (seller → viewers), socket-agnostic.
+//! - [`money`]: whole đồng and the one price ceiling for products and sales.
 //! - [`config`], [`metrics`], [`demo`], [`clock`]: the supporting cast.
 //!
 //! `ARCHITECTURE.md` at the repository root has the code map and the invariants.
@@ -27,6 +28,7 @@ pub mod config;
 pub mod demo;
 pub mod media;
 pub mod metrics;
+pub mod money;
 pub mod protocol;
 pub mod room;
 pub mod sale;

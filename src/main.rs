@@ -47,11 +47,11 @@ enum Command {
         /// What the holder may do in the room.
         #[arg(long, value_enum)]
         role: Role,
-        /// Display name shown in chat.
+        /// Display name shown in chat: 1 to 40 characters, not blank.
         #[arg(long)]
         name: String,
-        /// Stable identity (bans and mutes apply to it); derived from the
-        /// role and a random suffix when absent.
+        /// Stable identity (bans and mutes apply to it): at most 128 bytes,
+        /// no spaces. Derived from the role and a random suffix when absent.
         #[arg(long)]
         identity: Option<String>,
         /// Lifetime in seconds (default: auth.token_ttl_secs).
@@ -84,8 +84,13 @@ fn main() -> anyhow::Result<()> {
             let ttl = ttl_secs
                 .map(Duration::from_secs)
                 .unwrap_or(config.token_ttl());
-            let claims = Claims::new(&identity, &name, &room, role, ttl);
-            println!("{}", TokenKeys::new(&config.auth.secret).sign(&claims)?);
+            let claims = Claims::new(&identity, name.trim(), &room, role, ttl);
+            // `sign` refuses claims the server would refuse (a blank or long
+            // name, an empty or unprintable identity): no useless tokens.
+            let token = TokenKeys::new(&config.auth.secret)
+                .sign(&claims)
+                .context("cannot mint this token")?;
+            println!("{token}");
             Ok(())
         }
         Command::Serve { listen, json_logs } => {

@@ -21,8 +21,8 @@ pub use crate::media::{IceCandidate, IceServer, Target};
 /// Flash-sale wire types live with the sale store, which owns their rules.
 pub use crate::sale::{BuyOutcome, Hold, Order, SaleInfo, SaleState, Shipping};
 
-/// Money is whole Vietnamese đồng: VND has no minor unit in practice.
-pub type Vnd = u64;
+/// Money is whole Vietnamese đồng (`crate::money`).
+pub use crate::money::Vnd;
 
 // ---------------------------------------------------------------------------
 // Client → server

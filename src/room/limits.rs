@@ -5,8 +5,8 @@
 pub struct RoomLimits {
     /// How many chat messages a snapshot carries.
     pub chat_history: usize,
-    /// Longest chat message, in characters (not bytes: Vietnamese text is
-    /// mostly multi-byte).
+    /// Longest chat message, in Unicode scalar values (`text::length`; not
+    /// bytes: Vietnamese text is mostly multi-byte).
     pub max_chat_chars: usize,
     pub max_products: usize,
     pub max_banned_words: usize,

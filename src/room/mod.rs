@@ -26,9 +26,11 @@ mod error;
 mod history;
 mod limits;
 mod moderation;
+pub mod product;
 mod registry;
 mod sale_view;
 pub mod state;
+pub mod text;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

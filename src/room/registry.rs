@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 use crate::bus::RoomBus;
 use crate::protocol::{IceServer, Product, RoomInfo, RoomStatus};
 
-use super::{Room, RoomError, RoomLimits, RoomState};
+use super::{product, text, Room, RoomError, RoomLimits, RoomState};
 
 /// How rooms on this node behave; from the configuration.
 #[derive(Debug, Clone)]
@@ -72,25 +72,40 @@ impl RoomRegistry {
         }
     }
 
-    /// Open a room in status `scheduled`. Must run inside a Tokio runtime
-    /// (it starts the room's ticker).
+    /// Open a room in status `scheduled`, its catalog checked by the rules
+    /// every product meets ([`product::check`]). Must run inside a Tokio
+    /// runtime (it starts the room's ticker).
     pub fn create(&self, new: NewRoom) -> Result<Arc<Room>, RoomError> {
         let id = match new.id {
             Some(id) => validate_room_id(&id)?,
             None => uuid::Uuid::new_v4().simple().to_string()[..12].to_owned(),
         };
         let title = new.title.trim();
-        if title.is_empty() || title.chars().count() > 200 {
+        if text::is_blank(title) || text::length(title) > 200 {
             return Err(RoomError::InvalidValue(
                 "a title has 1 to 200 characters".into(),
             ));
         }
         let seller_name = new.seller_name.trim();
-        if seller_name.is_empty() || seller_name.chars().count() > 100 {
+        if text::is_blank(seller_name) || text::length(seller_name) > 100 {
             return Err(RoomError::InvalidValue(
                 "a seller name has 1 to 100 characters".into(),
             ));
         }
+        let max_products = self.settings.limits.max_products;
+        if new.products.len() > max_products {
+            return Err(RoomError::InvalidValue(format!(
+                "products: a room has at most {max_products} products"
+            )));
+        }
+        // The same rules as `add_product`, so no product enters a room
+        // unchecked, whichever way it comes.
+        let products = new
+            .products
+            .into_iter()
+            .enumerate()
+            .map(|(index, p)| product::checked(p).map_err(|e| e.at(index)))
+            .collect::<Result<Vec<_>, _>>()?;
         let info = RoomInfo {
             id: id.clone(),
             title: title.to_owned(),
@@ -100,7 +115,7 @@ impl RoomRegistry {
             pinned_product_id: None,
             created_at: crate::clock::unix_millis(),
         };
-        let state = RoomState::new(info, new.products, self.settings.limits.clone());
+        let state = RoomState::new(info, products, self.settings.limits.clone());
         let room = Arc::new(Room::new(
             state,
             self.bus.channel(&id),
@@ -239,6 +254,38 @@ mod tests {
         assert!(closed.last, "{}", closed.json.as_str());
         assert!(membership.events.try_recv().is_none());
         assert!(membership.stop.is_cancelled());
+    }
+
+    #[tokio::test]
+    async fn a_catalog_meets_the_rules_of_add_product_and_its_size_bound() {
+        let rooms = registry();
+        let good = crate::demo::products().remove(0);
+        let mut free = good.clone();
+        free.price_vnd = 0;
+        let mut room = new_room("tra");
+        room.products = vec![good.clone(), free];
+        let Err(RoomError::InvalidValue(message)) = rooms.create(room) else {
+            panic!("a free product was accepted");
+        };
+        assert!(message.starts_with("products[1].price_vnd "), "{message}");
+        let mut room = new_room("tra");
+        room.products = vec![good; RoomLimits::default().max_products + 1];
+        assert!(matches!(
+            rooms.create(room),
+            Err(RoomError::InvalidValue(_))
+        ));
+        assert!(rooms.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_blank_title_is_refused() {
+        let rooms = registry();
+        let mut room = new_room("tra");
+        room.title = "\u{200B} \u{3164}".into();
+        assert!(matches!(
+            rooms.create(room),
+            Err(RoomError::InvalidValue(_))
+        ));
     }
 
     #[tokio::test]

@@ -20,7 +20,7 @@ use super::actor::Actor;
 use super::command::RoomCommand;
 use super::limits::RoomLimits;
 use super::moderation::{may_act_on, Moderation};
-use super::RoomError;
+use super::{product, text, RoomError};
 
 /// Everything a room knows, apart from who is connected.
 #[derive(Debug)]
@@ -259,10 +259,10 @@ impl RoomState {
 
     fn chat(&mut self, actor: &Actor, text: &str, now: Now) -> Result<RoomEvent, RoomError> {
         let text = text.trim();
-        if text.is_empty() {
+        if text::is_blank(text) {
             return Err(RoomError::InvalidValue("the message is empty".into()));
         }
-        if text.chars().count() > self.limits.max_chat_chars {
+        if text::length(text) > self.limits.max_chat_chars {
             return Err(RoomError::InvalidValue(format!(
                 "a message is at most {} characters",
                 self.limits.max_chat_chars
@@ -292,11 +292,7 @@ impl RoomState {
                 self.limits.max_products
             )));
         }
-        validate_product_fields(
-            Some(&new.name),
-            new.image_url.as_deref(),
-            Some(new.price_vnd),
-        )?;
+        product::check(new.into())?;
         let product = Product {
             id: format!("p{}", self.next_product_id),
             name: new.name.trim().to_owned(),
@@ -316,11 +312,7 @@ impl RoomState {
         changes: &ProductChanges,
     ) -> Result<Vec<RoomEvent>, RoomError> {
         let index = self.product_index(product_id)?;
-        validate_product_fields(
-            changes.name.as_deref(),
-            changes.image_url.as_deref(),
-            changes.price_vnd,
-        )?;
+        product::check(changes.into())?;
         let product = &mut self.products[index];
         if let Some(name) = &changes.name {
             product.name = name.trim().to_owned();
@@ -353,45 +345,6 @@ impl RoomState {
             .position(|p| p.id == id)
             .ok_or(RoomError::ProductNotFound)
     }
-}
-
-/// The largest price accepted: 10 billion đồng is far beyond any live sale
-/// and keeps totals far from overflow.
-pub const MAX_PRICE_VND: u64 = 10_000_000_000;
-
-fn validate_product_fields(
-    name: Option<&str>,
-    image_url: Option<&str>,
-    price: Option<u64>,
-) -> Result<(), RoomError> {
-    if let Some(name) = name {
-        let len = name.trim().chars().count();
-        if len == 0 || len > 120 {
-            return Err(RoomError::InvalidValue(
-                "a product name has 1 to 120 characters".into(),
-            ));
-        }
-    }
-    if let Some(price) = price {
-        if price == 0 || price > MAX_PRICE_VND {
-            return Err(RoomError::InvalidValue(format!(
-                "price_vnd must be between 1 and {MAX_PRICE_VND}"
-            )));
-        }
-    }
-    if let Some(url) = image_url {
-        let ok = url.is_empty()
-            || (url.len() <= 2048
-                && (url.starts_with("https://")
-                    || url.starts_with("http://")
-                    || url.starts_with('/')));
-        if !ok {
-            return Err(RoomError::InvalidValue(
-                "image_url must be an http(s) URL or a path on this server".into(),
-            ));
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -14,11 +14,12 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::auth::{AuthError, Claims, Role};
+use crate::auth::{self, AuthError, Claims, Role};
 use crate::protocol::{ErrorCode, NewProduct, Product, RoomInfo};
 use crate::room::{NewRoom, RoomError};
 use crate::sale::SaleStore;
 
+use super::credentials::access_token;
 use super::refusal::Coded;
 use super::AppState;
 
@@ -49,11 +50,11 @@ impl IntoResponse for ApiError {
 
 impl From<AuthError> for ApiError {
     fn from(e: AuthError) -> ApiError {
-        ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            ErrorCode::Unauthorized,
-            e.to_string(),
-        )
+        let (status, code) = match e {
+            AuthError::Signing(_) => (StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::Internal),
+            _ => (StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized),
+        };
+        ApiError::new(status, code, e.to_string())
     }
 }
 
@@ -92,12 +93,8 @@ fn forbidden(message: &str) -> ApiError {
 
 /// The verified claims of the request's `Authorization: Bearer` token.
 pub fn bearer_claims(state: &AppState, headers: &HeaderMap) -> Result<Claims, ApiError> {
-    let token = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .ok_or(AuthError::Missing)?;
-    Ok(state.keys.verify(token.trim())?)
+    let token = access_token(None, headers)?;
+    Ok(state.keys.verify(token)?)
 }
 
 pub async fn healthz() -> Json<serde_json::Value> {
@@ -240,11 +237,14 @@ pub async fn dev_token(
     }
     let Json(body) = body?;
     let name = body.name.trim();
-    if name.is_empty() || name.chars().count() > 40 {
+    if !auth::is_valid_name(name) {
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             ErrorCode::InvalidValue,
-            "a name has 1 to 40 characters",
+            format!(
+                "a name has 1 to {} characters and is not blank",
+                auth::MAX_NAME_CHARS
+            ),
         ));
     }
     if state.rooms.get(&body.room).is_none() {

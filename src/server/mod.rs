@@ -9,6 +9,7 @@
 mod api;
 mod command;
 mod connection;
+mod credentials;
 mod limits;
 mod media;
 mod orders;

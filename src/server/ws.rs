@@ -5,8 +5,8 @@
 //! usual JSON error body — and only admitted clients get a socket.
 //!
 //! The token comes from `?token=` (browsers cannot set headers on a
-//! WebSocket) or an `Authorization: Bearer` header. `?last_seq=N` asks to
-//! resume after event N.
+//! WebSocket) or an `Authorization: Bearer` header, never two different ones
+//! (`credentials::access_token`). `?last_seq=N` asks to resume after event N.
 //!
 //! The upgrade itself is `hyper-tungstenite`'s rather than axum's: it hands
 //! over the tokio-tungstenite stream with its socket reachable, which the
@@ -20,12 +20,12 @@ use axum::response::{IntoResponse, Response};
 use tracing::Instrument;
 use tungstenite::protocol::WebSocketConfig;
 
-use crate::auth::AuthError;
 use crate::config::ServerConfig;
 use crate::protocol::ErrorCode;
 use crate::room::{Actor, RoomError};
 
-use super::api::{bearer_claims, ApiError};
+use super::api::ApiError;
+use super::credentials::access_token;
 use super::{connection, AppState};
 
 pub async fn upgrade(
@@ -57,16 +57,8 @@ pub async fn upgrade(
             "the server is shutting down",
         ));
     }
-    let claims = match params.get("token") {
-        Some(token) => state.keys.verify(token)?,
-        None if request
-            .headers()
-            .contains_key(axum::http::header::AUTHORIZATION) =>
-        {
-            bearer_claims(&state, request.headers())?
-        }
-        None => return Err(AuthError::Missing.into()),
-    };
+    let token = access_token(params.get("token").map(String::as_str), request.headers())?;
+    let claims = state.keys.verify(token)?;
     let last_seq = match params.get("last_seq") {
         None => None,
         Some(raw) => Some(raw.parse::<u64>().map_err(|_| {

@@ -135,3 +135,40 @@ async fn the_seller_goes_live_and_everyone_sees_the_status() {
     seller.send(json!({"id": "again", "type": "go_live"})).await;
     assert_eq!(seller.next_of("error").await["code"], "invalid_state");
 }
+
+#[tokio::test]
+async fn a_message_of_only_invisible_characters_is_empty() {
+    let server = TestServer::start().await;
+    let (_, mut viewer) = seller_and_viewer(&server).await;
+    for text in [
+        "\u{200B}",
+        " \u{200C}\u{200D} ",
+        "\u{2060}\u{FEFF}\u{00AD}",
+        "\u{3164}\u{115F}\u{1160}\u{FFA0}",
+        "\u{2800}\u{034F}\u{FE0F}",
+    ] {
+        // Five messages: within the chat burst, so none is rate-limited.
+        viewer
+            .send(json!({"id": "c", "type": "chat", "text": text}))
+            .await;
+        let error = viewer.next_of("error").await;
+        assert_eq!(error["code"], "invalid_value", "{text:?}");
+        assert_eq!(error["message"], "the message is empty", "{text:?}");
+    }
+}
+
+#[tokio::test]
+async fn the_chat_limit_counts_unicode_scalar_values() {
+    let server = TestServer::start().await;
+    let (_, mut viewer) = seller_and_viewer(&server).await;
+    // 500 precomposed Vietnamese letters (1,500 bytes) and 500 emoji (1,000
+    // UTF-16 units) are both 500 scalar values: at the limit.
+    for text in ["ệ".repeat(500), "🍵".repeat(500)] {
+        viewer.send(json!({"type": "chat", "text": text})).await;
+        assert_eq!(viewer.next_of("chat").await["message"]["text"], text);
+    }
+    viewer
+        .send(json!({"id": "c", "type": "chat", "text": "🍵".repeat(501)}))
+        .await;
+    assert_eq!(viewer.next_of("error").await["code"], "invalid_value");
+}

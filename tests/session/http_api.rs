@@ -243,3 +243,39 @@ async fn metrics_count_connections_messages_and_errors() {
     );
     assert!(text.contains("chophien_messages_in_total 1"), "{text}");
 }
+
+#[tokio::test]
+async fn a_closed_rooms_id_is_not_reused() {
+    let server = TestServer::start().await;
+    let admin = server.token(ANY_ROOM, Role::Admin, "admin");
+    let open = || {
+        http()
+            .post(server.http("/api/rooms"))
+            .bearer_auth(&admin)
+            .json(&json!({"id": "cho-tet", "title": "Chợ Tết"}))
+            .send()
+    };
+    assert_eq!(open().await.unwrap().status(), StatusCode::CREATED);
+    let closed = http()
+        .post(server.http("/api/rooms/cho-tet/close"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(closed.status(), StatusCode::OK);
+    let again = open().await.unwrap();
+    assert_eq!(again.status(), StatusCode::CONFLICT);
+    assert_eq!(
+        again.json::<Value>().await.unwrap()["error"]["code"],
+        "already_exists"
+    );
+    let got: Value = http()
+        .get(server.http("/api/rooms/cho-tet"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(got["status"], "ended");
+}

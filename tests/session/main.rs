@@ -5,6 +5,7 @@
 mod support;
 
 mod bad_input;
+mod catalog;
 mod chat;
 mod frames;
 mod http_api;
@@ -12,3 +13,4 @@ mod join;
 mod lifecycle;
 mod moderation;
 mod sale;
+mod tokens;

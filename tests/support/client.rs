@@ -7,6 +7,7 @@ use serde_json::Value;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::HeaderName;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
@@ -28,7 +29,16 @@ pub struct Refused {
 
 impl Client {
     pub async fn connect(url: &str) -> Result<Client, Refused> {
-        let request = url.into_client_request().unwrap();
+        Client::connect_with(url, &[]).await
+    }
+
+    /// Connect with extra request headers, e.g. `Authorization`.
+    pub async fn connect_with(url: &str, headers: &[(&str, &str)]) -> Result<Client, Refused> {
+        let mut request = url.into_client_request().unwrap();
+        for (name, value) in headers {
+            let name = HeaderName::from_bytes(name.as_bytes()).unwrap();
+            request.headers_mut().append(name, value.parse().unwrap());
+        }
         match tokio::time::timeout(WAIT, tokio_tungstenite::connect_async(request))
             .await
             .expect("connect hang")
