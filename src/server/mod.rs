@@ -8,6 +8,7 @@
 
 mod api;
 mod connection;
+mod headers;
 mod limits;
 mod media;
 mod orders;
@@ -200,7 +201,7 @@ fn web_root(configured: &Path) -> PathBuf {
 
 fn router(state: AppState) -> Router {
     let web_root = web_root(&state.config.server.web_root);
-    Router::new()
+    let routes = Router::new()
         .route("/healthz", get(api::healthz))
         .route("/readyz", get(api::readyz))
         .route("/metrics", get(api::metrics))
@@ -212,5 +213,6 @@ fn router(state: AppState) -> Router {
         .route("/api/dev/token", post(api::dev_token))
         .route("/ws/rooms/{room_id}", get(ws::upgrade))
         .fallback_service(ServeDir::new(web_root).append_index_html_on_directories(true))
-        .with_state(state)
+        .with_state(state);
+    headers::secure(routes)
 }
