@@ -10,6 +10,7 @@ mod api;
 mod command;
 mod connection;
 mod credentials;
+mod headers;
 mod limits;
 mod media;
 mod orders;
@@ -202,7 +203,7 @@ fn web_root(configured: &Path) -> PathBuf {
 
 fn router(state: AppState) -> Router {
     let web_root = web_root(&state.config.server.web_root);
-    Router::new()
+    let routes = Router::new()
         .route("/healthz", get(api::healthz))
         .route("/readyz", get(api::readyz))
         .route("/metrics", get(api::metrics))
@@ -214,5 +215,6 @@ fn router(state: AppState) -> Router {
         .route("/api/dev/token", post(api::dev_token))
         .route("/ws/rooms/{room_id}", get(ws::upgrade))
         .fallback_service(ServeDir::new(web_root).append_index_html_on_directories(true))
-        .with_state(state)
+        .with_state(state);
+    headers::secure(routes)
 }

@@ -4,8 +4,10 @@
 
 /**
  * h('button', { class: 'btn', onclick: fn, 'data-testid': 'x' }, 'Label', child)
- * Props: `class`, `text`, `dataset`, `on<event>` listeners, boolean and string
- * attributes. Children: nodes or strings (strings become text nodes).
+ * Props: `class`, `text`, `dataset`, `style` (an object of CSS properties, set
+ * through CSSOM: the server's Content-Security-Policy refuses `style="…"`
+ * attributes), `on<event>` listeners, boolean and string attributes.
+ * Children: nodes or strings (strings become text nodes).
  */
 export function h(tag, props = {}, ...children) {
   const el = document.createElement(tag);
@@ -14,6 +16,10 @@ export function h(tag, props = {}, ...children) {
     if (key === 'class') el.className = value;
     else if (key === 'text') el.textContent = String(value);
     else if (key === 'dataset') Object.assign(el.dataset, value);
+    else if (key === 'style') {
+      if (typeof value !== 'object') throw new TypeError('h(): style takes an object of CSS properties');
+      for (const [property, v] of Object.entries(value)) el.style.setProperty(property, String(v));
+    }
     else if (key.startsWith('on') && typeof value === 'function') el.addEventListener(key.slice(2), value);
     else if (key === 'value') el.value = value;
     else el.setAttribute(key, value === true ? '' : String(value));
@@ -40,13 +46,15 @@ export function $(selector, root = document) {
 
 /**
  * Only image addresses that cannot run code or surprise the viewer: paths on
- * this server, http(s) and inline images. Anything else gets the placeholder.
+ * this server and http(s) addresses, what a room accepts as `image_url` and
+ * the server's Content-Security-Policy (`img-src`) admits. Anything else gets
+ * the placeholder.
  */
 export function safeImageUrl(url, fallback = '/img/placeholder.svg') {
   if (typeof url !== 'string' || url.trim() === '') return fallback;
   const u = url.trim();
   if (u.startsWith('/') && !u.startsWith('//')) return u;
-  if (/^https?:\/\//i.test(u) || /^data:image\//i.test(u)) return u;
+  if (/^https?:\/\//i.test(u)) return u;
   return fallback;
 }
 

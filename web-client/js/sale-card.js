@@ -102,7 +102,7 @@ export class SaleCard {
       countdown,
       h('div', { class: 'progress', role: 'progressbar', 'aria-valuemin': 0, 'aria-valuemax': sale.stock_total, 'aria-valuenow': sold,
         'aria-label': t('sale.remaining', { remaining: sale.remaining, total: sale.stock_total }) },
-      h('span', { class: 'progress-bar', style: `width:${percent}%` })),
+      h('span', { class: 'progress-bar', style: { width: `${percent}%` } })),
       h('p', { class: 'sale-remaining', 'data-testid': 'sale-remaining',
         text: t('sale.remaining', { remaining: formatCount(sale.remaining), total: formatCount(sale.stock_total) }) }),
       h('p', { class: 'muted small', text: t('sale.limit', { n: sale.per_buyer_limit }) }),

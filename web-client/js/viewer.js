@@ -272,7 +272,7 @@ function floatHearts(n) {
   if (window.matchMedia?.('(prefers-reduced-motion: reduce)').matches) return;
   const layer = $('#hearts-float');
   for (let i = 0; i < n; i += 1) {
-    const heart = h('span', { class: 'float-heart', style: `left:${10 + Math.random() * 60}%;animation-delay:${i * 120}ms` }, '❤');
+    const heart = h('span', { class: 'float-heart', style: { left: `${10 + Math.random() * 60}%`, 'animation-delay': `${i * 120}ms` } }, '❤');
     heart.addEventListener('animationend', () => heart.remove());
     layer.append(heart);
   }

@@ -26,8 +26,11 @@ export async function launchBrowser() {
   return chromium.launch({ executablePath: CHROMIUM, args: ARGS, headless: true });
 }
 
-/** A fresh context (own storage) and page; page errors fail loudly. */
-export async function newPage(browser, { viewport = { width: 390, height: 844 }, lang = null } = {}) {
+/**
+ * A fresh context (own storage) and page; page errors fail loudly.
+ * `prepare(page)` runs before the first navigation (e.g. to watch for CSP violations).
+ */
+export async function newPage(browser, { viewport = { width: 390, height: 844 }, lang = null, prepare = null } = {}) {
   const context = await browser.newContext({ viewport, locale: 'vi-VN', permissions: ['camera', 'microphone'] });
   if (lang) {
     await context.addInitScript((l) => localStorage.setItem('chophien.lang', l), lang);
@@ -35,6 +38,7 @@ export async function newPage(browser, { viewport = { width: 390, height: 844 },
   const page = await context.newPage();
   page.errors = [];
   page.on('pageerror', (error) => page.errors.push(error));
+  if (prepare) await prepare(page);
   return page;
 }
 
