@@ -17,6 +17,10 @@ pub enum SaleError {
     InvalidValue(String),
     #[error("this hold belongs to someone else")]
     Forbidden,
+    /// The room's current sale is scheduled, live or sold out: one sale runs
+    /// in a room at a time.
+    #[error("a flash sale is already running in this room: end it first")]
+    SaleRunning,
     /// The store did not answer in time or is down; whether the request took
     /// effect is unknown. Every operation is safe to retry.
     #[error("the sale store is unavailable: {0}")]
@@ -37,6 +41,7 @@ impl SaleError {
             SaleError::InvalidShipping(_) => "invalid_shipping",
             SaleError::InvalidValue(_) => "invalid_value",
             SaleError::Forbidden => "forbidden",
+            SaleError::SaleRunning => "invalid_state",
             SaleError::Unavailable(_) => "unavailable",
             SaleError::Internal(_) => "internal",
         }
@@ -54,6 +59,7 @@ impl SaleError {
             SaleError::InvalidShipping(_) => ErrorCode::InvalidShipping,
             SaleError::InvalidValue(_) => ErrorCode::InvalidValue,
             SaleError::Forbidden => ErrorCode::Forbidden,
+            SaleError::SaleRunning => ErrorCode::InvalidState,
             SaleError::Unavailable(_) => ErrorCode::Unavailable,
             SaleError::Internal(_) => ErrorCode::Internal,
         }
@@ -73,6 +79,7 @@ mod tests {
             SaleError::InvalidShipping(String::new()),
             SaleError::InvalidValue(String::new()),
             SaleError::Forbidden,
+            SaleError::SaleRunning,
             SaleError::Unavailable(String::new()),
             SaleError::Internal(String::new()),
         ] {

@@ -15,7 +15,7 @@ use tokio::task::JoinHandle;
 
 use crate::auth::Action;
 use crate::clock;
-use crate::protocol::{ClientMessage, DirectEvent, ErrorCode, RoomEvent, RoomStatus};
+use crate::protocol::{ClientMessage, DirectEvent, RoomEvent, RoomStatus};
 use crate::room::{Actor, Room, RoomError};
 use crate::sale::{sweeper, BuyOutcome, BuyRequest, NewSale, SaleError, SaleStore};
 
@@ -59,12 +59,8 @@ pub async fn handle(
             if room.status() == RoomStatus::Ended {
                 return Err(RoomError::Ended.into());
             }
-            if room.sale_running() {
-                return Err(Refusal::new(
-                    ErrorCode::InvalidState,
-                    "a flash sale is already running in this room: end it first",
-                ));
-            }
+            // Whether another sale is running is the store's to decide,
+            // atomically (`SaleError::SaleRunning`, wire code `invalid_state`).
             let product = room.product(product_id).ok_or(RoomError::ProductNotFound)?;
             let new_sale = NewSale {
                 product_id: product.id,
@@ -84,7 +80,7 @@ pub async fn handle(
         ClientMessage::EndSale { sale_id } => {
             require(actor, Action::RunSales)?;
             ensure_current(room, sale_id)?;
-            let sale = sales.end_sale(sale_id, now).await?;
+            let sale = sales.end_sale(&room.id, sale_id, now).await?;
             tracing::info!(sale = %sale.id, "flash sale ended");
             room.announce_sale(sale);
             Ok(id.map(|id| DirectEvent::Ack { id }))
@@ -103,7 +99,7 @@ pub async fn handle(
                 quantity: *quantity,
                 idempotency_key: idempotency_key.clone(),
             };
-            let result = sales.buy(&request, now).await?;
+            let result = sales.buy(&room.id, &request, now).await?;
             state.metrics.buy_outcome(result.outcome);
             if result.outcome == BuyOutcome::Reserved {
                 room.mark_sale_dirty();
@@ -116,8 +112,11 @@ pub async fn handle(
             }))
         }
         ClientMessage::ConfirmHold { hold_id, shipping } => {
-            let order = match sales.confirm(hold_id, &actor.user_id, shipping, now).await {
-                Ok(order) => order,
+            let confirmation = match sales
+                .confirm(&room.id, hold_id, &actor.user_id, shipping, now)
+                .await
+            {
+                Ok(confirmation) => confirmation,
                 Err(error) => {
                     if error == SaleError::HoldExpired {
                         // The late confirm returned the units itself.
@@ -126,9 +125,10 @@ pub async fn handle(
                     return Err(error.into());
                 }
             };
-            // Confirming twice returns the first order (made earlier than
-            // `now`): announce a purchase once, not on every retry.
-            if order.created_at == now {
+            // Confirming twice returns the first order: announce a purchase
+            // once, when the store says this call created it.
+            let order = confirmation.order;
+            if confirmation.created {
                 room.publish_event(RoomEvent::SalePurchase {
                     sale_id: order.sale_id.clone(),
                     buyer_name: order.buyer_name.clone(),
@@ -138,7 +138,7 @@ pub async fn handle(
             Ok(Some(DirectEvent::OrderConfirmed { id, order }))
         }
         ClientMessage::CancelHold { hold_id } => {
-            sales.cancel(hold_id, &actor.user_id, now).await?;
+            sales.cancel(&room.id, hold_id, &actor.user_id, now).await?;
             room.mark_sale_dirty();
             Ok(Some(DirectEvent::HoldCancelled {
                 id,
@@ -182,7 +182,7 @@ pub fn spawn_announcer(state: AppState, every: Duration) -> JoinHandle<()> {
                 let Some(sale_id) = room.sale_to_refresh(now) else {
                     continue;
                 };
-                match state.sales.get_sale(&sale_id, now).await {
+                match state.sales.get_sale(&room.id, &sale_id, now).await {
                     Ok(sale) => room.refresh_sale(sale),
                     Err(error) => {
                         tracing::warn!(room = %room.id, sale = %sale_id, %error, "could not re-read a sale");
