@@ -4,7 +4,8 @@
 //! `conformance_suite!` macro instantiates each once for `MemorySaleStore`
 //! and once for `RedisSaleStore` (backed by its own real `redis-server`).
 //! Time is passed explicitly (`T0 + …`), except in the sweeper test which
-//! runs on the wall clock like production.
+//! runs on the wall clock like production. Every call names the caller's
+//! room; `ROOM` is the room the sales under test belong to.
 
 mod support;
 
@@ -13,7 +14,7 @@ use std::time::Duration;
 
 use chophien::sale::{
     sweeper, BuyOutcome, BuyResult, Hold, NewSale, RedisSaleStore, RedisStoreOptions, SaleError,
-    SaleState, SaleStore, Shipping,
+    SaleRef, SaleState, SaleStore, Shipping,
 };
 use tokio_util::sync::CancellationToken;
 
@@ -21,6 +22,8 @@ use support::redis::RedisServer;
 use support::sale::{request, shipping, tea};
 
 const ROOM: &str = "tra-thai-nguyen";
+/// Another live room on the same store.
+const OTHER_ROOM: &str = "gom-bat-trang";
 const T0: u64 = 1_700_000_000_000;
 const SECOND: u64 = 1000;
 
@@ -77,6 +80,11 @@ conformance_suite!(
     the_sweeper_returns_expired_stock_exactly_once,
     the_latest_sale_of_a_room_is_its_newest,
     a_healthy_store_says_so,
+    twenty_concurrent_starts_in_one_room_let_exactly_one_win,
+    a_room_may_start_a_new_sale_once_the_last_one_ended,
+    only_the_first_confirmation_says_it_created_the_order,
+    a_hold_cannot_be_confirmed_or_cancelled_from_another_room,
+    a_sale_of_another_room_is_not_found,
 );
 
 /// A Redis store whose deadline is a generous hang guard, not a claim.
@@ -98,7 +106,7 @@ async fn buy<S: SaleStore>(
 ) -> BuyResult {
     let key = uuid::Uuid::new_v4().simple().to_string();
     store
-        .buy(&request(sale_id, buyer, quantity, &key), now)
+        .buy(ROOM, &request(sale_id, buyer, quantity, &key), now)
         .await
         .unwrap()
 }
@@ -119,8 +127,13 @@ async fn reserve<S: SaleStore>(
     result.hold.unwrap()
 }
 
+/// A sale of `ROOM`, as sweepers name it.
+fn in_room(sale_id: &str) -> SaleRef {
+    SaleRef::new(ROOM, sale_id)
+}
+
 async fn remaining<S: SaleStore>(store: &S, sale_id: &str, now: u64) -> u32 {
-    store.get_sale(sale_id, now).await.unwrap().remaining
+    store.get_sale(ROOM, sale_id, now).await.unwrap().remaining
 }
 
 async fn a_live_sale_reserves_units_and_lowers_remaining<S: SaleStore>(store: S) {
@@ -151,7 +164,7 @@ async fn stock_of_n_sells_exactly_n_units<S: SaleStore>(store: S) {
         buy(&store, &sale.id, "c", 1, T0).await.outcome,
         BuyOutcome::SoldOut
     );
-    let info = store.get_sale(&sale.id, T0).await.unwrap();
+    let info = store.get_sale(ROOM, &sale.id, T0).await.unwrap();
     assert_eq!((info.remaining, info.state), (0, SaleState::SoldOut));
 }
 
@@ -187,22 +200,30 @@ async fn a_sale_past_its_end_or_ended_early_answers_ended<S: SaleStore>(store: S
         BuyOutcome::Ended
     );
 
-    let early = store.create_sale(ROOM, tea(5, 1), T0).await.unwrap();
-    let ended = store.end_sale(&early.id, T0 + 5 * SECOND).await.unwrap();
+    // The room is free again once the timed sale is over.
+    let t1 = timed.ends_at;
+    let early = store.create_sale(ROOM, tea(5, 1), t1).await.unwrap();
+    let ended = store
+        .end_sale(ROOM, &early.id, t1 + 5 * SECOND)
+        .await
+        .unwrap();
     assert_eq!(
         (ended.state, ended.ends_at),
-        (SaleState::Ended, T0 + 5 * SECOND)
+        (SaleState::Ended, t1 + 5 * SECOND)
     );
     assert_eq!(
-        buy(&store, &early.id, "lan", 1, T0 + 6 * SECOND)
+        buy(&store, &early.id, "lan", 1, t1 + 6 * SECOND)
             .await
             .outcome,
         BuyOutcome::Ended
     );
-    let again = store.end_sale(&early.id, T0 + 9 * SECOND).await.unwrap();
+    let again = store
+        .end_sale(ROOM, &early.id, t1 + 9 * SECOND)
+        .await
+        .unwrap();
     assert_eq!(
         again.ends_at,
-        T0 + 5 * SECOND,
+        t1 + 5 * SECOND,
         "ending twice changes nothing"
     );
 }
@@ -215,7 +236,7 @@ async fn the_per_buyer_limit_counts_held_and_ordered_units<S: SaleStore>(store: 
     );
     let first = reserve(&store, &sale.id, "lan", 1, T0).await;
     store
-        .confirm(&first.hold_id, "lan", &shipping(), T0)
+        .confirm(ROOM, &first.hold_id, "lan", &shipping(), T0)
         .await
         .unwrap();
     let second = reserve(&store, &sale.id, "lan", 1, T0).await;
@@ -225,18 +246,21 @@ async fn the_per_buyer_limit_counts_held_and_ordered_units<S: SaleStore>(store: 
     );
     reserve(&store, &sale.id, "minh", 2, T0).await;
 
-    store.cancel(&second.hold_id, "lan", T0).await.unwrap();
+    store
+        .cancel(ROOM, &second.hold_id, "lan", T0)
+        .await
+        .unwrap();
     reserve(&store, &sale.id, "lan", 1, T0).await;
 }
 
 async fn a_repeated_idempotency_key_returns_the_original_hold<S: SaleStore>(store: S) {
     let sale = store.create_sale(ROOM, tea(10, 5), T0).await.unwrap();
     let first = store
-        .buy(&request(&sale.id, "lan", 2, "key-00000001"), T0)
+        .buy(ROOM, &request(&sale.id, "lan", 2, "key-00000001"), T0)
         .await
         .unwrap();
     let again = store
-        .buy(&request(&sale.id, "lan", 2, "key-00000001"), T0 + 1)
+        .buy(ROOM, &request(&sale.id, "lan", 2, "key-00000001"), T0 + 1)
         .await
         .unwrap();
     assert_eq!(first.outcome, BuyOutcome::Reserved);
@@ -248,11 +272,11 @@ async fn a_repeated_idempotency_key_returns_the_original_hold<S: SaleStore>(stor
 async fn idempotency_keys_belong_to_their_buyer<S: SaleStore>(store: S) {
     let sale = store.create_sale(ROOM, tea(10, 5), T0).await.unwrap();
     let lan = store
-        .buy(&request(&sale.id, "lan", 1, "shared-key-1"), T0)
+        .buy(ROOM, &request(&sale.id, "lan", 1, "shared-key-1"), T0)
         .await
         .unwrap();
     let minh = store
-        .buy(&request(&sale.id, "minh", 1, "shared-key-1"), T0)
+        .buy(ROOM, &request(&sale.id, "minh", 1, "shared-key-1"), T0)
         .await
         .unwrap();
     assert_eq!(
@@ -266,9 +290,10 @@ async fn confirming_a_hold_records_one_order<S: SaleStore>(store: S) {
     let sale = store.create_sale(ROOM, tea(10, 5), T0).await.unwrap();
     let hold = reserve(&store, &sale.id, "lan", 2, T0).await;
     let order = store
-        .confirm(&hold.hold_id, "lan", &shipping(), T0 + SECOND)
+        .confirm(ROOM, &hold.hold_id, "lan", &shipping(), T0 + SECOND)
         .await
-        .unwrap();
+        .unwrap()
+        .order;
     assert_eq!(
         (order.sale_id.as_str(), order.hold_id.as_str()),
         (sale.id.as_str(), hold.hold_id.as_str())
@@ -288,12 +313,13 @@ async fn confirming_a_hold_records_one_order<S: SaleStore>(store: S) {
     assert_eq!(order.created_at, T0 + SECOND);
 
     let retry = store
-        .confirm(&hold.hold_id, "lan", &shipping(), T0 + 2 * SECOND)
+        .confirm(ROOM, &hold.hold_id, "lan", &shipping(), T0 + 2 * SECOND)
         .await
-        .unwrap();
+        .unwrap()
+        .order;
     assert_eq!(retry, order, "confirming twice returns the same order");
     assert_eq!(
-        store.orders_for_sale(&sale.id).await.unwrap(),
+        store.orders_for_sale(ROOM, &sale.id).await.unwrap(),
         vec![order.clone()]
     );
     assert_eq!(store.orders_for_room(ROOM).await.unwrap(), vec![order]);
@@ -304,7 +330,7 @@ async fn confirming_a_hold_records_one_order<S: SaleStore>(store: S) {
         .is_empty());
     assert_eq!(
         store
-            .expire_due(&sale.id, T0 + 3600 * SECOND)
+            .expire_due(&in_room(&sale.id), T0 + 3600 * SECOND)
             .await
             .unwrap()
             .returned_units,
@@ -316,7 +342,7 @@ async fn confirming_a_hold_records_one_order<S: SaleStore>(store: S) {
         "an order keeps its units"
     );
     assert_eq!(
-        store.cancel(&hold.hold_id, "lan", T0).await,
+        store.cancel(ROOM, &hold.hold_id, "lan", T0).await,
         Err(SaleError::HoldNotFound)
     );
 }
@@ -325,13 +351,13 @@ async fn confirming_after_the_deadline_fails_and_returns_stock_once<S: SaleStore
     let sale = store.create_sale(ROOM, tea(10, 5), T0).await.unwrap();
     let hold = reserve(&store, &sale.id, "lan", 2, T0).await;
     let late = store
-        .confirm(&hold.hold_id, "lan", &shipping(), hold.expires_at)
+        .confirm(ROOM, &hold.hold_id, "lan", &shipping(), hold.expires_at)
         .await;
     assert_eq!(late, Err(SaleError::HoldExpired));
     assert_eq!(remaining(&store, &sale.id, hold.expires_at).await, 10);
     assert_eq!(
         store
-            .expire_due(&sale.id, hold.expires_at)
+            .expire_due(&in_room(&sale.id), hold.expires_at)
             .await
             .unwrap()
             .returned_units,
@@ -339,27 +365,39 @@ async fn confirming_after_the_deadline_fails_and_returns_stock_once<S: SaleStore
     );
     assert_eq!(
         store
-            .confirm(&hold.hold_id, "lan", &shipping(), hold.expires_at)
+            .confirm(ROOM, &hold.hold_id, "lan", &shipping(), hold.expires_at)
             .await,
         Err(SaleError::HoldExpired)
     );
     assert_eq!(
-        store.cancel(&hold.hold_id, "lan", hold.expires_at).await,
+        store
+            .cancel(ROOM, &hold.hold_id, "lan", hold.expires_at)
+            .await,
         Err(SaleError::HoldExpired)
     );
     assert_eq!(remaining(&store, &sale.id, hold.expires_at).await, 10);
-    assert!(store.orders_for_sale(&sale.id).await.unwrap().is_empty());
+    assert!(store
+        .orders_for_sale(ROOM, &sale.id)
+        .await
+        .unwrap()
+        .is_empty());
 }
 
 async fn cancelling_a_hold_returns_its_units<S: SaleStore>(store: S) {
     let sale = store.create_sale(ROOM, tea(2, 2), T0).await.unwrap();
     let hold = reserve(&store, &sale.id, "lan", 2, T0).await;
-    store.cancel(&hold.hold_id, "lan", T0 + 1).await.unwrap();
-    store.cancel(&hold.hold_id, "lan", T0 + 2).await.unwrap();
+    store
+        .cancel(ROOM, &hold.hold_id, "lan", T0 + 1)
+        .await
+        .unwrap();
+    store
+        .cancel(ROOM, &hold.hold_id, "lan", T0 + 2)
+        .await
+        .unwrap();
     assert_eq!(remaining(&store, &sale.id, T0).await, 2, "returned once");
     assert_eq!(
         store
-            .confirm(&hold.hold_id, "lan", &shipping(), T0 + 3)
+            .confirm(ROOM, &hold.hold_id, "lan", &shipping(), T0 + 3)
             .await,
         Err(SaleError::HoldNotFound)
     );
@@ -371,12 +409,12 @@ async fn only_the_buyer_may_confirm_or_cancel_a_hold<S: SaleStore>(store: S) {
     let hold = reserve(&store, &sale.id, "lan", 1, T0).await;
     assert_eq!(
         store
-            .confirm(&hold.hold_id, "mallory", &shipping(), T0)
+            .confirm(ROOM, &hold.hold_id, "mallory", &shipping(), T0)
             .await,
         Err(SaleError::Forbidden)
     );
     assert_eq!(
-        store.cancel(&hold.hold_id, "mallory", T0).await,
+        store.cancel(ROOM, &hold.hold_id, "mallory", T0).await,
         Err(SaleError::Forbidden)
     );
     assert_eq!(remaining(&store, &sale.id, T0).await, 1);
@@ -390,17 +428,18 @@ async fn racing_expiries_return_each_hold_exactly_once<S: SaleStore>(store: S) {
     let due = T0 + 60 * SECOND;
     assert_eq!(
         store
-            .expire_due(&sale.id, due - 1)
+            .expire_due(&in_room(&sale.id), due - 1)
             .await
             .unwrap()
             .returned_units,
         0,
         "not yet due"
     );
+    let swept = in_room(&sale.id);
     let (a, b, c) = tokio::join!(
-        store.expire_due(&sale.id, due),
-        store.expire_due(&sale.id, due),
-        store.expire_due(&sale.id, due)
+        store.expire_due(&swept, due),
+        store.expire_due(&swept, due),
+        store.expire_due(&swept, due)
     );
     let returned: u32 = [a, b, c]
         .into_iter()
@@ -414,10 +453,13 @@ async fn a_sold_out_sale_is_live_again_when_a_hold_expires<S: SaleStore>(store: 
     let sale = store.create_sale(ROOM, tea(1, 1), T0).await.unwrap();
     let hold = reserve(&store, &sale.id, "lan", 1, T0).await;
     assert_eq!(
-        store.get_sale(&sale.id, T0).await.unwrap().state,
+        store.get_sale(ROOM, &sale.id, T0).await.unwrap().state,
         SaleState::SoldOut
     );
-    let report = store.expire_due(&sale.id, hold.expires_at).await.unwrap();
+    let report = store
+        .expire_due(&in_room(&sale.id), hold.expires_at)
+        .await
+        .unwrap();
     assert_eq!(
         (
             report.returned_units,
@@ -429,7 +471,7 @@ async fn a_sold_out_sale_is_live_again_when_a_hold_expires<S: SaleStore>(store: 
     assert!(!report.retired, "the sale is still running");
     assert_eq!(
         store
-            .get_sale(&sale.id, hold.expires_at)
+            .get_sale(ROOM, &sale.id, hold.expires_at)
             .await
             .unwrap()
             .state,
@@ -442,23 +484,31 @@ async fn holds_made_before_the_end_stay_confirmable<S: SaleStore>(store: S) {
     let sale = store.create_sale(ROOM, tea(5, 5), T0).await.unwrap();
     let kept = reserve(&store, &sale.id, "lan", 1, T0).await;
     let dropped = reserve(&store, &sale.id, "minh", 1, T0).await;
-    store.end_sale(&sale.id, T0 + SECOND).await.unwrap();
+    store.end_sale(ROOM, &sale.id, T0 + SECOND).await.unwrap();
     store
-        .confirm(&kept.hold_id, "lan", &shipping(), T0 + 2 * SECOND)
+        .confirm(ROOM, &kept.hold_id, "lan", &shipping(), T0 + 2 * SECOND)
         .await
         .unwrap();
     assert!(
-        store.active_sales().await.unwrap().contains(&sale.id),
+        store
+            .active_sales()
+            .await
+            .unwrap()
+            .contains(&in_room(&sale.id)),
         "a hold is still pending"
     );
 
     let report = store
-        .expire_due(&sale.id, dropped.expires_at)
+        .expire_due(&in_room(&sale.id), dropped.expires_at)
         .await
         .unwrap();
     assert_eq!(report.returned_units, 1);
     assert!(report.retired, "ended, nothing pending");
-    assert!(!store.active_sales().await.unwrap().contains(&sale.id));
+    assert!(!store
+        .active_sales()
+        .await
+        .unwrap()
+        .contains(&in_room(&sale.id)));
 }
 
 async fn invalid_input_is_a_typed_error<S: SaleStore>(store: S) {
@@ -467,7 +517,7 @@ async fn invalid_input_is_a_typed_error<S: SaleStore>(store: S) {
     assert!(
         invalid(
             store
-                .buy(&request(&sale.id, "lan", 0, "key-00000001"), T0)
+                .buy(ROOM, &request(&sale.id, "lan", 0, "key-00000001"), T0)
                 .await
         ),
         "quantity 0"
@@ -475,45 +525,79 @@ async fn invalid_input_is_a_typed_error<S: SaleStore>(store: S) {
     assert!(
         invalid(
             store
-                .buy(&request(&sale.id, "lan", u32::MAX, "key-00000002"), T0)
+                .buy(
+                    ROOM,
+                    &request(&sale.id, "lan", u32::MAX, "key-00000002"),
+                    T0
+                )
                 .await
         ),
         "huge quantity"
     );
     assert!(
-        invalid(store.buy(&request(&sale.id, "lan", 1, "short"), T0).await),
+        invalid(
+            store
+                .buy(ROOM, &request(&sale.id, "lan", 1, "short"), T0)
+                .await
+        ),
         "short key"
     );
     assert_eq!(
         store
-            .buy(&request("0123456789ab", "lan", 1, "key-00000003"), T0)
+            .buy(ROOM, &request("0123456789ab", "lan", 1, "key-00000003"), T0)
             .await,
         Err(SaleError::SaleNotFound)
     );
     assert_eq!(
         store
-            .buy(&request("{evil}", "lan", 1, "key-00000004"), T0)
+            .buy(ROOM, &request("{evil}", "lan", 1, "key-00000004"), T0)
             .await,
         Err(SaleError::SaleNotFound)
     );
     assert_eq!(
-        store.get_sale("0123456789ab", T0).await,
+        store.get_sale(ROOM, "0123456789ab", T0).await,
         Err(SaleError::SaleNotFound)
     );
     assert_eq!(
-        store.end_sale("nope", T0).await,
+        store.end_sale(ROOM, "nope", T0).await,
         Err(SaleError::SaleNotFound)
     );
     assert_eq!(
-        store.confirm("garbage", "lan", &shipping(), T0).await,
+        store.confirm(ROOM, "garbage", "lan", &shipping(), T0).await,
         Err(SaleError::HoldNotFound)
     );
     assert_eq!(
         store
-            .cancel(&format!("{}-abcdef", sale.id), "lan", T0)
+            .cancel(ROOM, &format!("{}-abcdef", sale.id), "lan", T0)
             .await,
         Err(SaleError::HoldNotFound)
     );
+    // A room id becomes part of key names: anything the room registry would
+    // refuse is refused before it gets there.
+    for bad_room in ["", "Tra-Thai", "{room:x}", "a/b", "a:b", &"r".repeat(65)] {
+        let invalid_value = |r: Result<(), SaleError>| matches!(r, Err(SaleError::InvalidValue(_)));
+        assert!(
+            invalid_value(store.create_sale(bad_room, tea(5, 1), T0).await.map(drop)),
+            "create in {bad_room:?}"
+        );
+        assert!(
+            invalid_value(store.get_sale(bad_room, &sale.id, T0).await.map(drop)),
+            "get in {bad_room:?}"
+        );
+        assert!(
+            invalid_value(
+                store
+                    .buy(bad_room, &request(&sale.id, "lan", 1, "key-00000005"), T0)
+                    .await
+                    .map(drop)
+            ),
+            "buy in {bad_room:?}"
+        );
+        assert!(
+            invalid_value(store.orders_for_room(bad_room).await.map(drop)),
+            "orders of {bad_room:?}"
+        );
+    }
 
     let hold = reserve(&store, &sale.id, "lan", 1, T0).await;
     for bad in [
@@ -530,7 +614,7 @@ async fn invalid_input_is_a_typed_error<S: SaleStore>(store: S) {
             ..shipping()
         },
     ] {
-        let result = store.confirm(&hold.hold_id, "lan", &bad, T0).await;
+        let result = store.confirm(ROOM, &hold.hold_id, "lan", &bad, T0).await;
         assert!(
             matches!(result, Err(SaleError::InvalidShipping(_))),
             "{bad:?}: {result:?}"
@@ -575,7 +659,7 @@ async fn two_thousand_concurrent_buyers_never_oversell<S: SaleStore + Clone>(sto
         let key = format!("key-{:05}-{}", i / 4, if i % 4 == 3 { 0 } else { i % 4 });
         tasks.spawn(async move {
             let result = store
-                .buy(&request(&sale_id, &buyer, 1, &key), T0 + u64::from(i))
+                .buy(ROOM, &request(&sale_id, &buyer, 1, &key), T0 + u64::from(i))
                 .await
                 .unwrap();
             (buyer, key, result)
@@ -662,7 +746,8 @@ async fn the_sweeper_returns_expired_stock_exactly_once<S: SaleStore + Clone>(st
 
 async fn the_latest_sale_of_a_room_is_its_newest<S: SaleStore>(store: S) {
     assert_eq!(store.latest_sale(ROOM, T0).await.unwrap(), None);
-    store.create_sale(ROOM, tea(5, 1), T0).await.unwrap();
+    let first = store.create_sale(ROOM, tea(5, 1), T0).await.unwrap();
+    store.end_sale(ROOM, &first.id, T0).await.unwrap();
     let newest = store.create_sale(ROOM, tea(7, 1), T0 + 1).await.unwrap();
     store
         .create_sale("elsewhere", tea(9, 1), T0 + 2)
@@ -676,4 +761,215 @@ async fn the_latest_sale_of_a_room_is_its_newest<S: SaleStore>(store: S) {
 
 async fn a_healthy_store_says_so<S: SaleStore>(store: S) {
     store.health().await.unwrap();
+}
+
+async fn twenty_concurrent_starts_in_one_room_let_exactly_one_win<S: SaleStore + Clone>(store: S) {
+    let mut starts = tokio::task::JoinSet::new();
+    for stock in 1..=20 {
+        let store = store.clone();
+        starts.spawn(async move { store.create_sale(ROOM, tea(stock, 1), T0).await });
+    }
+    let mut winners = Vec::new();
+    let mut refused = 0;
+    while let Some(joined) = starts.join_next().await {
+        match joined.unwrap() {
+            Ok(sale) => winners.push(sale),
+            Err(SaleError::SaleRunning) => refused += 1,
+            Err(other) => panic!("a start failed otherwise: {other:?}"),
+        }
+    }
+    assert_eq!((winners.len(), refused), (1, 19));
+    assert_eq!(
+        store.active_sales().await.unwrap(),
+        vec![in_room(&winners[0].id)],
+        "the refused starts left no sale behind"
+    );
+    assert_eq!(
+        store.latest_sale(ROOM, T0).await.unwrap(),
+        Some(winners[0].clone())
+    );
+    assert_eq!(
+        SaleError::SaleRunning.to_string(),
+        "a flash sale is already running in this room: end it first"
+    );
+}
+
+async fn a_room_may_start_a_new_sale_once_the_last_one_ended<S: SaleStore>(store: S) {
+    // Scheduled counts as running.
+    let scheduled = store
+        .create_sale(
+            ROOM,
+            NewSale {
+                starts_in_secs: 60,
+                ..tea(1, 1)
+            },
+            T0,
+        )
+        .await
+        .unwrap();
+    assert_eq!(scheduled.state, SaleState::Scheduled);
+    assert_eq!(
+        store.create_sale(ROOM, tea(5, 1), T0 + 1).await,
+        Err(SaleError::SaleRunning)
+    );
+    // Another room is not held up.
+    store.create_sale(OTHER_ROOM, tea(5, 1), T0).await.unwrap();
+
+    // Ended early: free at once.
+    store.end_sale(ROOM, &scheduled.id, T0 + 2).await.unwrap();
+    let live = store.create_sale(ROOM, tea(1, 1), T0 + 2).await.unwrap();
+    assert_eq!(live.state, SaleState::Live);
+
+    // Sold out counts as running.
+    reserve(&store, &live.id, "lan", 1, T0 + 3).await;
+    assert_eq!(
+        store.get_sale(ROOM, &live.id, T0 + 4).await.unwrap().state,
+        SaleState::SoldOut
+    );
+    assert_eq!(
+        store.create_sale(ROOM, tea(5, 1), T0 + 4).await,
+        Err(SaleError::SaleRunning)
+    );
+
+    // Ended by time: running until the last millisecond, free from `ends_at`.
+    assert_eq!(
+        store.create_sale(ROOM, tea(5, 1), live.ends_at - 1).await,
+        Err(SaleError::SaleRunning)
+    );
+    let next = store
+        .create_sale(ROOM, tea(5, 1), live.ends_at)
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .latest_sale(ROOM, live.ends_at)
+            .await
+            .unwrap()
+            .map(|s| s.id),
+        Some(next.id)
+    );
+}
+
+async fn only_the_first_confirmation_says_it_created_the_order<S: SaleStore + Clone>(store: S) {
+    let sale = store.create_sale(ROOM, tea(10, 5), T0).await.unwrap();
+    let hold = reserve(&store, &sale.id, "lan", 1, T0).await;
+    let first = store
+        .confirm(ROOM, &hold.hold_id, "lan", &shipping(), T0 + 1)
+        .await
+        .unwrap();
+    let retry = store
+        .confirm(ROOM, &hold.hold_id, "lan", &shipping(), T0 + 1)
+        .await
+        .unwrap();
+    assert!(first.created, "the first confirmation made the order");
+    assert!(!retry.created, "a retry at the same millisecond did not");
+    assert_eq!(retry.order, first.order);
+
+    // Racing confirmations of one hold: one creates, the other finds it.
+    let raced = reserve(&store, &sale.id, "minh", 1, T0).await;
+    let address = shipping();
+    let (a, b) = tokio::join!(
+        store.confirm(ROOM, &raced.hold_id, "minh", &address, T0 + 2),
+        store.confirm(ROOM, &raced.hold_id, "minh", &address, T0 + 2)
+    );
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_eq!(
+        [a.created, b.created].iter().filter(|&&c| c).count(),
+        1,
+        "exactly one racing confirmation created the order"
+    );
+    assert_eq!(a.order, b.order);
+    assert_eq!(
+        store.orders_for_sale(ROOM, &sale.id).await.unwrap().len(),
+        2
+    );
+}
+
+async fn a_hold_cannot_be_confirmed_or_cancelled_from_another_room<S: SaleStore>(store: S) {
+    let sale = store.create_sale(ROOM, tea(5, 5), T0).await.unwrap();
+    store.create_sale(OTHER_ROOM, tea(5, 5), T0).await.unwrap();
+    let hold = reserve(&store, &sale.id, "lan", 2, T0).await;
+
+    // The buyer herself, over another room: as if the hold did not exist.
+    assert_eq!(
+        store
+            .confirm(OTHER_ROOM, &hold.hold_id, "lan", &shipping(), T0 + 1)
+            .await,
+        Err(SaleError::HoldNotFound)
+    );
+    assert_eq!(
+        store.cancel(OTHER_ROOM, &hold.hold_id, "lan", T0 + 1).await,
+        Err(SaleError::HoldNotFound)
+    );
+    // Someone else, over another room: not found either (not `forbidden`,
+    // which would confirm that the hold exists).
+    assert_eq!(
+        store
+            .cancel(OTHER_ROOM, &hold.hold_id, "mallory", T0 + 1)
+            .await,
+        Err(SaleError::HoldNotFound)
+    );
+    assert_eq!(remaining(&store, &sale.id, T0 + 1).await, 3, "still held");
+    assert!(store.orders_for_room(OTHER_ROOM).await.unwrap().is_empty());
+
+    // Over its own room the hold is confirmed as usual.
+    let confirmation = store
+        .confirm(ROOM, &hold.hold_id, "lan", &shipping(), T0 + 2)
+        .await
+        .unwrap();
+    assert!(confirmation.created);
+    assert_eq!(
+        store.orders_for_room(ROOM).await.unwrap(),
+        vec![confirmation.order]
+    );
+}
+
+async fn a_sale_of_another_room_is_not_found<S: SaleStore>(store: S) {
+    let sale = store.create_sale(ROOM, tea(5, 5), T0).await.unwrap();
+    reserve(&store, &sale.id, "lan", 1, T0).await;
+
+    assert_eq!(
+        store.get_sale(OTHER_ROOM, &sale.id, T0).await,
+        Err(SaleError::SaleNotFound)
+    );
+    assert_eq!(
+        store
+            .buy(
+                OTHER_ROOM,
+                &request(&sale.id, "minh", 1, "key-00000001"),
+                T0
+            )
+            .await,
+        Err(SaleError::SaleNotFound)
+    );
+    assert_eq!(
+        store.end_sale(OTHER_ROOM, &sale.id, T0).await,
+        Err(SaleError::SaleNotFound)
+    );
+    assert_eq!(
+        store.orders_for_sale(OTHER_ROOM, &sale.id).await,
+        Err(SaleError::SaleNotFound)
+    );
+    assert_eq!(
+        store
+            .expire_due(
+                &SaleRef::new(OTHER_ROOM, sale.id.as_str()),
+                T0 + 3600 * SECOND
+            )
+            .await,
+        Err(SaleError::SaleNotFound)
+    );
+    assert_eq!(store.latest_sale(OTHER_ROOM, T0).await.unwrap(), None);
+
+    let untouched = store.get_sale(ROOM, &sale.id, T0).await.unwrap();
+    assert_eq!(
+        (untouched.state, untouched.remaining),
+        (SaleState::Live, 4),
+        "not ended, not bought, no hold expired"
+    );
+    assert!(store
+        .active_sales()
+        .await
+        .unwrap()
+        .contains(&in_room(&sale.id)));
 }

@@ -5,7 +5,9 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use chophien::sale::{BuyOutcome, Hold, RedisSaleStore, RedisStoreOptions, SaleError, SaleStore};
+use chophien::sale::{
+    BuyOutcome, Hold, RedisSaleStore, RedisStoreOptions, SaleError, SaleRef, SaleStore,
+};
 
 use support::redis::RedisServer;
 use support::sale::{request, shipping, tea};
@@ -21,7 +23,7 @@ async fn reserve(
     key: &str,
 ) -> Hold {
     let result = store
-        .buy(&request(sale_id, buyer, quantity, key), T0)
+        .buy(ROOM, &request(sale_id, buyer, quantity, key), T0)
         .await
         .unwrap();
     assert_eq!(result.outcome, BuyOutcome::Reserved);
@@ -56,21 +58,22 @@ async fn holds_orders_and_stock_survive_a_redis_crash() {
     let sale = store.create_sale(ROOM, tea(10, 5), T0).await.unwrap();
     let ordered = reserve(&store, &sale.id, "lan", 2, "key-lan-0001").await;
     let order = store
-        .confirm(&ordered.hold_id, "lan", &shipping(), T0)
+        .confirm(ROOM, &ordered.hold_id, "lan", &shipping(), T0)
         .await
-        .unwrap();
+        .unwrap()
+        .order;
     let held = reserve(&store, &sale.id, "minh", 3, "key-minh-001").await;
 
     server.crash_and_restart();
 
-    let after = until_available(async || store.get_sale(&sale.id, T0).await).await;
+    let after = until_available(async || store.get_sale(ROOM, &sale.id, T0).await).await;
     assert_eq!(after.remaining, 5, "2 ordered + 3 held");
     assert_eq!(
         store.orders_for_room(ROOM).await.unwrap(),
         vec![order.clone()]
     );
     let retry = store
-        .buy(&request(&sale.id, "minh", 3, "key-minh-001"), T0)
+        .buy(ROOM, &request(&sale.id, "minh", 3, "key-minh-001"), T0)
         .await
         .unwrap();
     assert_eq!(
@@ -78,23 +81,39 @@ async fn holds_orders_and_stock_survive_a_redis_crash() {
         (BuyOutcome::Duplicate, Some(held.clone())),
         "no second charge"
     );
+    let again = store
+        .confirm(ROOM, &ordered.hold_id, "lan", &shipping(), T0)
+        .await
+        .unwrap();
     assert_eq!(
-        store
-            .confirm(&ordered.hold_id, "lan", &shipping(), T0)
-            .await
-            .unwrap(),
-        order,
+        (again.order, again.created),
+        (order, false),
         "no second order"
     );
     store
-        .confirm(&held.hold_id, "minh", &shipping(), T0)
+        .confirm(ROOM, &held.hold_id, "minh", &shipping(), T0)
         .await
         .unwrap();
-    assert_eq!(store.orders_for_sale(&sale.id).await.unwrap().len(), 2);
-    assert_eq!(store.get_sale(&sale.id, T0).await.unwrap().remaining, 5);
+    assert_eq!(
+        store.orders_for_sale(ROOM, &sale.id).await.unwrap().len(),
+        2
+    );
+    assert_eq!(
+        store.get_sale(ROOM, &sale.id, T0).await.unwrap().remaining,
+        5
+    );
     assert!(
-        store.active_sales().await.unwrap().contains(&sale.id),
+        store
+            .active_sales()
+            .await
+            .unwrap()
+            .contains(&SaleRef::new(ROOM, sale.id.as_str())),
         "a restarted node's sweeper finds it"
+    );
+    assert_eq!(
+        store.create_sale(ROOM, tea(1, 1), T0).await,
+        Err(SaleError::SaleRunning),
+        "the room still knows its sale is running"
     );
 }
 
@@ -107,11 +126,16 @@ async fn a_pending_hold_still_expires_once_after_a_crash() {
 
     server.crash_and_restart();
 
-    let report = until_available(async || store.expire_due(&sale.id, hold.expires_at).await).await;
+    let report = until_available(async || {
+        store
+            .expire_due(&SaleRef::new(ROOM, sale.id.as_str()), hold.expires_at)
+            .await
+    })
+    .await;
     assert_eq!(report.returned_units, 4);
     assert_eq!(
         store
-            .expire_due(&sale.id, hold.expires_at)
+            .expire_due(&SaleRef::new(ROOM, sale.id.as_str()), hold.expires_at)
             .await
             .unwrap()
             .returned_units,
@@ -119,7 +143,7 @@ async fn a_pending_hold_still_expires_once_after_a_crash() {
     );
     assert_eq!(
         store
-            .get_sale(&sale.id, hold.expires_at)
+            .get_sale(ROOM, &sale.id, hold.expires_at)
             .await
             .unwrap()
             .remaining,
@@ -148,7 +172,10 @@ async fn buys_keep_working_after_function_flush_and_script_flush() {
         .unwrap();
     store.health().await.unwrap();
     reserve(&store, &sale.id, "lan", 1, "key-lan-0003").await;
-    assert_eq!(store.get_sale(&sale.id, T0).await.unwrap().remaining, 7);
+    assert_eq!(
+        store.get_sale(ROOM, &sale.id, T0).await.unwrap().remaining,
+        7
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -163,7 +190,7 @@ async fn buys_answer_unavailable_promptly_while_redis_is_down_and_recover_after(
         let key = format!("key-down-{attempt:04}");
         let result = tokio::time::timeout(
             Duration::from_secs(5),
-            store.buy(&request(&sale.id, "lan", 1, &key), T0),
+            store.buy(ROOM, &request(&sale.id, "lan", 1, &key), T0),
         )
         .await
         .expect("a buy must not hang while Redis is down")
@@ -183,7 +210,7 @@ async fn buys_answer_unavailable_promptly_while_redis_is_down_and_recover_after(
     until_available(async || store.health().await).await;
     let result = until_available(async || {
         match store
-            .buy(&request(&sale.id, "lan", 1, "key-after-01"), T0)
+            .buy(ROOM, &request(&sale.id, "lan", 1, "key-after-01"), T0)
             .await?
         {
             r if r.outcome == BuyOutcome::Unavailable => {
@@ -201,31 +228,42 @@ async fn buys_answer_unavailable_promptly_while_redis_is_down_and_recover_after(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_key_of_a_sale_shares_its_hash_tag() {
+async fn every_key_of_a_room_and_its_sales_shares_the_rooms_hash_tag() {
     let server = RedisServer::start();
     let store = connect(&server).await;
     let sale = store.create_sale(ROOM, tea(10, 5), T0).await.unwrap();
     let hold = reserve(&store, &sale.id, "lan", 1, "key-lan-0001").await;
     store
-        .confirm(&hold.hold_id, "lan", &shipping(), T0)
+        .confirm(ROOM, &hold.hold_id, "lan", &shipping(), T0)
         .await
         .unwrap();
     reserve(&store, &sale.id, "lan", 1, "key-lan-0002").await;
 
-    let keys: Vec<String> = redis::cmd("KEYS")
-        .arg("*")
-        .query(&mut server.client())
-        .unwrap();
-    let tag = format!("{{sale:{}}}", sale.id);
-    let (sale_keys, index_keys): (Vec<_>, Vec<_>) = keys.iter().partition(|k| k.contains("{sale:"));
-    assert!(sale_keys.len() >= 6, "{sale_keys:?}");
+    let mut admin = server.client();
+    let keys: Vec<String> = redis::cmd("KEYS").arg("*").query(&mut admin).unwrap();
+    let tag = format!("{{room:{ROOM}}}:");
+    let (room_keys, index_keys): (Vec<_>, Vec<_>) = keys.iter().partition(|k| k.starts_with(&tag));
+    let sale_prefix = format!("{tag}sale:{}:", sale.id);
+    let sale_keys = room_keys
+        .iter()
+        .filter(|k| k.starts_with(&sale_prefix))
+        .count();
+    assert!(sale_keys >= 6, "{room_keys:?}");
+    assert_eq!(room_keys.len(), sale_keys + 2, "{room_keys:?}");
     assert!(
-        sale_keys.iter().all(|k| k.starts_with(&tag)),
-        "{sale_keys:?}"
+        room_keys.contains(&&format!("{tag}current_sale"))
+            && room_keys.contains(&&format!("{tag}sales")),
+        "{room_keys:?}"
     );
-    assert!(
-        index_keys.iter().all(|k| k.starts_with("chophien:")),
-        "{index_keys:?}"
+    assert_eq!(index_keys, [&"chophien:sales:active".to_owned()]);
+    let active: Vec<String> = redis::cmd("SMEMBERS")
+        .arg("chophien:sales:active")
+        .query(&mut admin)
+        .unwrap();
+    assert_eq!(
+        active,
+        [format!("{ROOM}/{}", sale.id)],
+        "a sweeper can build the keys"
     );
 }
 
@@ -259,7 +297,7 @@ async fn group_commit_sends_concurrent_buys_of_a_sale_together() {
         buys.spawn(async move {
             let key = format!("key-{i:08}");
             store
-                .buy(&request(&sale_id, &format!("b{i}"), 1, &key), T0)
+                .buy(ROOM, &request(&sale_id, &format!("b{i}"), 1, &key), T0)
                 .await
                 .unwrap()
                 .outcome
@@ -281,7 +319,7 @@ async fn group_commit_sends_concurrent_buys_of_a_sale_together() {
         .unwrap();
     assert!(calls < BUYERS, "{BUYERS} buys took {calls} FCALLs");
     assert_eq!(
-        store.get_sale(&sale.id, T0).await.unwrap().remaining,
+        store.get_sale(ROOM, &sale.id, T0).await.unwrap().remaining,
         1000 - BUYERS
     );
 }
@@ -295,7 +333,7 @@ async fn buys_answer_unavailable_promptly_while_redis_hangs_and_charge_at_most_o
     server.freeze();
     let started = Instant::now();
     let frozen = request(&sale.id, "lan", 1, "key-frozen-1");
-    let result = tokio::time::timeout(Duration::from_secs(5), store.buy(&frozen, T0))
+    let result = tokio::time::timeout(Duration::from_secs(5), store.buy(ROOM, &frozen, T0))
         .await
         .expect("a buy must not hang while Redis hangs")
         .unwrap();
@@ -308,7 +346,7 @@ async fn buys_answer_unavailable_promptly_while_redis_hangs_and_charge_at_most_o
 
     // The frozen request may still have run once Redis woke up; retrying
     // its key must never reserve a second time.
-    let retry = until_available(async || match store.buy(&frozen, T0).await? {
+    let retry = until_available(async || match store.buy(ROOM, &frozen, T0).await? {
         r if r.outcome == BuyOutcome::Unavailable => Err(SaleError::Unavailable("retry".into())),
         r => Ok(r),
     })
@@ -317,10 +355,13 @@ async fn buys_answer_unavailable_promptly_while_redis_hangs_and_charge_at_most_o
         retry.outcome,
         BuyOutcome::Reserved | BuyOutcome::Duplicate
     ));
-    let again = store.buy(&frozen, T0).await.unwrap();
+    let again = store.buy(ROOM, &frozen, T0).await.unwrap();
     assert_eq!(
         (again.outcome, again.hold),
         (BuyOutcome::Duplicate, retry.hold)
     );
-    assert_eq!(store.get_sale(&sale.id, T0).await.unwrap().remaining, 9);
+    assert_eq!(
+        store.get_sale(ROOM, &sale.id, T0).await.unwrap().remaining,
+        9
+    );
 }

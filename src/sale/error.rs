@@ -17,6 +17,10 @@ pub enum SaleError {
     InvalidValue(String),
     #[error("this hold belongs to someone else")]
     Forbidden,
+    /// The room's current sale is scheduled, live or sold out: one sale runs
+    /// in a room at a time.
+    #[error("a flash sale is already running in this room: end it first")]
+    SaleRunning,
     /// The store did not answer in time or is down; whether the request took
     /// effect is unknown. Every operation is safe to retry.
     #[error("the sale store is unavailable: {0}")]

@@ -1,8 +1,9 @@
 //! Identifiers for sales, holds and orders: short random strings.
 //!
 //! They are lowercase hex (plus one `-` in hold ids), so they are safe inside
-//! a Redis hash tag `{sale:ID}` (no braces) and in URLs. A hold id starts with
-//! its sale id, which lets `confirm_hold {hold_id}` find the sale's keys.
+//! Redis key names (no braces, no `/`, no `:`) and in URLs. A hold id starts
+//! with its sale id, which, with the caller's room, lets `confirm_hold
+//! {hold_id}` find the sale's keys.
 
 /// Sale ids are 12 hex digits: 48 random bits, plenty for one deployment.
 pub fn new_sale_id() -> String {

@@ -4,6 +4,10 @@
 //! Each operation takes the lock once, does all its checks and then all its
 //! writes, and releases it: the same atomicity the Redis functions get from
 //! Redis running one function at a time. Nothing survives a restart.
+//!
+//! Sales are kept by id across rooms; every lookup checks the sale's room
+//! against the caller's, so another room's sale or hold is not found (in
+//! Redis the same falls out of the room-tagged key names).
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
@@ -11,8 +15,9 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 
 use super::{
-    hold_deadline, ids, oldest_first, validate, BuyOutcome, BuyRequest, BuyResult, ExpiryReport,
-    Hold, NewSale, Order, SaleError, SaleInfo, SaleState, SaleStore, SaleTimes, Shipping,
+    hold_deadline, ids, oldest_first, validate, BuyOutcome, BuyRequest, BuyResult, Confirmation,
+    ExpiryReport, Hold, NewSale, Order, SaleError, SaleInfo, SaleRef, SaleState, SaleStore,
+    SaleTimes, Shipping,
 };
 use crate::clock::UnixMillis;
 
@@ -29,12 +34,25 @@ struct Sales {
     /// Every sale ever created in this process (orders are kept for the
     /// seller's export, so sales are never dropped).
     by_id: HashMap<String, Sale>,
-    /// Sale ids per room in creation order (the last is the room's latest).
+    /// Sale ids per room in creation order. The last is the room's latest,
+    /// and the only one that may still be running (a sale is created only
+    /// once the previous one has ended).
     by_room: HashMap<String, Vec<String>>,
 }
 
+impl Sales {
+    /// Is the room's latest sale scheduled, live or sold out at `now`?
+    fn running_in(&self, room_id: &str, now: UnixMillis) -> bool {
+        self.by_room
+            .get(room_id)
+            .and_then(|ids| ids.last())
+            .and_then(|id| self.by_id.get(id))
+            .is_some_and(|sale| sale.info(now).state != SaleState::Ended)
+    }
+}
+
 struct Sale {
-    /// Reported by sweeps so the caller can announce stock to the room.
+    /// The one room whose callers may see this sale and its holds.
     room_id: String,
     /// `state` in here is stale; [`Sale::info`] derives it on every read.
     info: SaleInfo,
@@ -118,30 +136,41 @@ impl MemorySaleStore {
         MemorySaleStore::default()
     }
 
+    /// Runs `f` on a sale of `room_id`, under the lock. Another room's sale
+    /// is not found.
     fn with_sale<T>(
         &self,
+        room_id: &str,
         sale_id: &str,
         f: impl FnOnce(&mut Sale) -> Result<T, SaleError>,
     ) -> Result<T, SaleError> {
+        validate::room_id(room_id)?;
         let mut sales = self.inner.lock();
         let sale = sales
             .by_id
             .get_mut(sale_id)
+            .filter(|sale| sale.room_id == room_id)
             .ok_or(SaleError::SaleNotFound)?;
         f(sale)
     }
 
+    /// Runs `f` on the sale of a hold of `room_id` owned by `buyer_id`, under
+    /// the lock. Another room's hold is not found; another buyer's is
+    /// forbidden.
     fn with_hold<T>(
         &self,
+        room_id: &str,
         hold_id: &str,
         buyer_id: &str,
         f: impl FnOnce(&mut Sale) -> Result<T, SaleError>,
     ) -> Result<T, SaleError> {
+        validate::room_id(room_id)?;
         let sale_id = ids::sale_of_hold(hold_id).ok_or(SaleError::HoldNotFound)?;
         let mut sales = self.inner.lock();
         let sale = sales
             .by_id
             .get_mut(sale_id)
+            .filter(|sale| sale.room_id == room_id)
             .ok_or(SaleError::HoldNotFound)?;
         let entry = sale.holds.get(hold_id).ok_or(SaleError::HoldNotFound)?;
         if entry.buyer_id != buyer_id {
@@ -158,6 +187,7 @@ impl SaleStore for MemorySaleStore {
         sale: NewSale,
         now: UnixMillis,
     ) -> Result<SaleInfo, SaleError> {
+        validate::room_id(room_id)?;
         let sale = validate::new_sale(sale)?;
         let starts_at = now + u64::from(sale.starts_in_secs) * 1000;
         let info = SaleInfo {
@@ -186,6 +216,9 @@ impl SaleStore for MemorySaleStore {
         };
         let info = record.info(now);
         let mut sales = self.inner.lock();
+        if sales.running_in(room_id, now) {
+            return Err(SaleError::SaleRunning);
+        }
         sales
             .by_room
             .entry(room_id.to_owned())
@@ -195,8 +228,13 @@ impl SaleStore for MemorySaleStore {
         Ok(info)
     }
 
-    async fn get_sale(&self, sale_id: &str, now: UnixMillis) -> Result<SaleInfo, SaleError> {
-        self.with_sale(sale_id, |sale| Ok(sale.info(now)))
+    async fn get_sale(
+        &self,
+        room_id: &str,
+        sale_id: &str,
+        now: UnixMillis,
+    ) -> Result<SaleInfo, SaleError> {
+        self.with_sale(room_id, sale_id, |sale| Ok(sale.info(now)))
     }
 
     async fn latest_sale(
@@ -204,6 +242,7 @@ impl SaleStore for MemorySaleStore {
         room_id: &str,
         now: UnixMillis,
     ) -> Result<Option<SaleInfo>, SaleError> {
+        validate::room_id(room_id)?;
         let sales = self.inner.lock();
         let latest = sales.by_room.get(room_id).and_then(|ids| ids.last());
         Ok(latest
@@ -211,8 +250,13 @@ impl SaleStore for MemorySaleStore {
             .map(|sale| sale.info(now)))
     }
 
-    async fn end_sale(&self, sale_id: &str, now: UnixMillis) -> Result<SaleInfo, SaleError> {
-        self.with_sale(sale_id, |sale| {
+    async fn end_sale(
+        &self,
+        room_id: &str,
+        sale_id: &str,
+        now: UnixMillis,
+    ) -> Result<SaleInfo, SaleError> {
+        self.with_sale(room_id, sale_id, |sale| {
             if sale.info(now).state != SaleState::Ended {
                 sale.ended = true;
                 sale.info.ends_at = sale.info.ends_at.min(now);
@@ -221,9 +265,14 @@ impl SaleStore for MemorySaleStore {
         })
     }
 
-    async fn buy(&self, request: &BuyRequest, now: UnixMillis) -> Result<BuyResult, SaleError> {
+    async fn buy(
+        &self,
+        room_id: &str,
+        request: &BuyRequest,
+        now: UnixMillis,
+    ) -> Result<BuyResult, SaleError> {
         validate::buy_request(request)?;
-        self.with_sale(&request.sale_id, |sale| {
+        self.with_sale(room_id, &request.sale_id, |sale| {
             let key = (request.buyer_id.clone(), request.idempotency_key.clone());
             if let Some(hold_id) = sale.reservations.get(&key) {
                 let hold = sale.holds.get(hold_id).map(|entry| entry.hold.clone());
@@ -282,18 +331,27 @@ impl SaleStore for MemorySaleStore {
 
     async fn confirm(
         &self,
+        room_id: &str,
         hold_id: &str,
         buyer_id: &str,
         shipping: &Shipping,
         now: UnixMillis,
-    ) -> Result<Order, SaleError> {
+    ) -> Result<Confirmation, SaleError> {
         let shipping = validate::shipping(shipping)?;
-        self.with_hold(hold_id, buyer_id, |sale| {
+        self.with_hold(room_id, hold_id, buyer_id, |sale| {
             let Some(entry) = sale.holds.get_mut(hold_id) else {
                 return Err(SaleError::HoldNotFound);
             };
             match entry.status {
-                HoldStatus::Confirmed(index) => return Ok(sale.orders[index].clone()),
+                HoldStatus::Confirmed(index) => {
+                    let order = sale.orders.get(index).cloned().ok_or_else(|| {
+                        SaleError::Internal("a confirmed hold lost its order".into())
+                    })?;
+                    return Ok(Confirmation {
+                        order,
+                        created: false,
+                    });
+                }
                 HoldStatus::Cancelled => return Err(SaleError::HoldNotFound),
                 HoldStatus::Expired => return Err(SaleError::HoldExpired),
                 HoldStatus::Held if now >= entry.hold.expires_at => {
@@ -318,17 +376,21 @@ impl SaleStore for MemorySaleStore {
             sale.deadlines
                 .remove(&(entry.hold.expires_at, hold_id.to_owned()));
             sale.orders.push(order.clone());
-            Ok(order)
+            Ok(Confirmation {
+                order,
+                created: true,
+            })
         })
     }
 
     async fn cancel(
         &self,
+        room_id: &str,
         hold_id: &str,
         buyer_id: &str,
         now: UnixMillis,
     ) -> Result<(), SaleError> {
-        self.with_hold(hold_id, buyer_id, |sale| {
+        self.with_hold(room_id, hold_id, buyer_id, |sale| {
             let Some(entry) = sale.holds.get(hold_id) else {
                 return Err(SaleError::HoldNotFound);
             };
@@ -348,8 +410,12 @@ impl SaleStore for MemorySaleStore {
         })
     }
 
-    async fn expire_due(&self, sale_id: &str, now: UnixMillis) -> Result<ExpiryReport, SaleError> {
-        self.with_sale(sale_id, |sale| {
+    async fn expire_due(
+        &self,
+        sale_ref: &SaleRef,
+        now: UnixMillis,
+    ) -> Result<ExpiryReport, SaleError> {
+        self.with_sale(&sale_ref.room_id, &sale_ref.sale_id, |sale| {
             let due: Vec<String> = sale
                 .deadlines
                 .iter()
@@ -361,7 +427,7 @@ impl SaleStore for MemorySaleStore {
                 sale.release(hold_id, HoldStatus::Expired);
             }
             Ok(ExpiryReport {
-                sale_id: sale_id.to_owned(),
+                sale_id: sale_ref.sale_id.clone(),
                 room_id: sale.room_id.clone(),
                 returned_units: sale.info.remaining - before,
                 remaining: sale.info.remaining,
@@ -373,23 +439,24 @@ impl SaleStore for MemorySaleStore {
         })
     }
 
-    async fn active_sales(&self) -> Result<Vec<String>, SaleError> {
+    async fn active_sales(&self) -> Result<Vec<SaleRef>, SaleError> {
         let sales = self.inner.lock();
         Ok(sales
             .by_id
             .iter()
             .filter(|(_, sale)| !sale.retired)
-            .map(|(id, _)| id.clone())
+            .map(|(id, sale)| SaleRef::new(sale.room_id.clone(), id.clone()))
             .collect())
     }
 
-    async fn orders_for_sale(&self, sale_id: &str) -> Result<Vec<Order>, SaleError> {
-        let mut orders = self.with_sale(sale_id, |sale| Ok(sale.orders.clone()))?;
+    async fn orders_for_sale(&self, room_id: &str, sale_id: &str) -> Result<Vec<Order>, SaleError> {
+        let mut orders = self.with_sale(room_id, sale_id, |sale| Ok(sale.orders.clone()))?;
         oldest_first(&mut orders);
         Ok(orders)
     }
 
     async fn orders_for_room(&self, room_id: &str) -> Result<Vec<Order>, SaleError> {
+        validate::room_id(room_id)?;
         let sales = self.inner.lock();
         let ids = sales
             .by_room

@@ -6,20 +6,28 @@
 //! hold that reaches its deadline gives its units back, exactly once, when the
 //! [`sweeper`] (or a late confirm/cancel) finds it.
 //!
+//! Every sale belongs to one room, and every operation that names a sale or a
+//! hold takes the caller's room: a sale or hold of another room answers
+//! exactly as if it did not exist. One sale runs in a room at a time, decided
+//! inside the store's atomic step that creates it.
+//!
 //! [`SaleStore`] is the seam. Two implementations pass one conformance suite
 //! (`tests/sale_conformance.rs`):
 //! - [`MemorySaleStore`]: one process, one mutex; the embedded default and
 //!   practice rooms.
 //! - [`RedisSaleStore`]: production and multi-node; every operation is one
 //!   Redis Function call (`src/sale/redis/chophien.lua`) over a multiplexed
-//!   connection, with AOF for durability. Concurrent buys of one sale are
-//!   group-committed: one atomic call carries a whole batch.
+//!   connection, with AOF for durability. A room's sales share one hash tag,
+//!   `{room:ID}`. Concurrent buys of one sale are group-committed: one atomic
+//!   call carries a whole batch.
 //!
 //! Invariants, for both stores:
 //! - Stock changes only inside a store's atomic operations, and in each the
-//!   checks (idempotency → state → stock → per-buyer limit) precede every write.
+//!   checks (room → idempotency → state → stock → per-buyer limit) precede
+//!   every write.
 //! - `remaining + units held + units ordered == stock_total`, always.
 //! - An idempotency key (scoped to its buyer) reserves at most once.
+//! - At most one sale of a room is scheduled, live or sold out at any time.
 //! - Time comes from the caller (`now`, Unix ms), never from the store, so
 //!   both stores agree and tests control the clock.
 
@@ -37,8 +45,8 @@ pub use error::SaleError;
 pub use memory::MemorySaleStore;
 pub use redis::{RedisSaleStore, RedisStoreOptions};
 pub use types::{
-    BuyOutcome, BuyRequest, BuyResult, ExpiryReport, Hold, NewSale, Order, SaleInfo, SaleState,
-    SaleTimes, Shipping, DEFAULT_HOLD_SECS,
+    BuyOutcome, BuyRequest, BuyResult, Confirmation, ExpiryReport, Hold, NewSale, Order, SaleInfo,
+    SaleRef, SaleState, SaleTimes, Shipping, DEFAULT_HOLD_SECS,
 };
 
 use crate::clock::UnixMillis;
@@ -49,10 +57,23 @@ use crate::clock::UnixMillis;
 /// [`SaleError`], never a panic. Methods return `Send` futures so the server
 /// can call them from any task.
 ///
-/// Room ids are trusted (the caller authorised the seller for the room).
+/// **Rooms.** `room_id` is always the caller's room (from its verified
+/// token), never a client's say. A room id that is not `[a-z0-9-]{1,64}` is
+/// `invalid_value`. A sale or a hold of another room answers exactly as one
+/// that does not exist (`sale_not_found`, `hold_not_found`): a token for one
+/// room reaches nothing of another.
+///
+/// **Holds belong to their buyer.** Only the buyer who made a hold may
+/// confirm or cancel it; anyone else, an admin included, gets `forbidden`.
 pub trait SaleStore: Send + Sync + 'static {
     /// Starts a sale in `room_id`; it is `scheduled` or, with
     /// `starts_in_secs == 0`, `live` at once.
+    ///
+    /// One sale runs in a room at a time: while the room's current sale is
+    /// scheduled, live or sold out at `now`, this refuses with
+    /// [`SaleError::SaleRunning`] and writes nothing. A sale that has ended
+    /// (by time, or early) no longer counts. Decided inside the atomic step,
+    /// so of concurrent starts in one room exactly one wins.
     fn create_sale(
         &self,
         room_id: &str,
@@ -62,6 +83,7 @@ pub trait SaleStore: Send + Sync + 'static {
 
     fn get_sale(
         &self,
+        room_id: &str,
         sale_id: &str,
         now: UnixMillis,
     ) -> impl Future<Output = Result<SaleInfo, SaleError>> + Send;
@@ -77,37 +99,45 @@ pub trait SaleStore: Send + Sync + 'static {
     /// holds may still be confirmed until their deadlines.
     fn end_sale(
         &self,
+        room_id: &str,
         sale_id: &str,
         now: UnixMillis,
     ) -> impl Future<Output = Result<SaleInfo, SaleError>> + Send;
 
-    /// Tries to reserve units. Every answer a buyer may see is an `Ok`
-    /// outcome, `unavailable` included; errors are for bad input
-    /// (`invalid_value`) and unknown sales (`sale_not_found`).
+    /// Tries to reserve units of `request.sale_id`, a sale of `room_id`.
+    /// Every answer a buyer may see is an `Ok` outcome, `unavailable`
+    /// included; errors are for bad input (`invalid_value`) and unknown sales
+    /// (`sale_not_found`).
     ///
     /// Rejections write nothing (so a sold-out storm costs no writes), which
     /// means only reservations are remembered by idempotency key: repeating
     /// a key that reserved answers `duplicate` with the original hold.
     fn buy(
         &self,
+        room_id: &str,
         request: &BuyRequest,
         now: UnixMillis,
     ) -> impl Future<Output = Result<BuyResult, SaleError>> + Send;
 
     /// Turns the buyer's hold into an order. Confirming an already confirmed
-    /// hold returns the same order (safe to retry). After the deadline:
-    /// `hold_expired` (and the units go back on sale if not already).
+    /// hold returns the same order with `created: false` (safe to retry);
+    /// only the call that made the order says `created: true`. After the
+    /// deadline: `hold_expired` (and the units go back on sale if not
+    /// already). Someone else's hold: `forbidden`, whatever their role.
     fn confirm(
         &self,
+        room_id: &str,
         hold_id: &str,
         buyer_id: &str,
         shipping: &Shipping,
         now: UnixMillis,
-    ) -> impl Future<Output = Result<Order, SaleError>> + Send;
+    ) -> impl Future<Output = Result<Confirmation, SaleError>> + Send;
 
     /// Gives the buyer's held units back. Cancelling twice is harmless.
+    /// Someone else's hold: `forbidden`, whatever their role.
     fn cancel(
         &self,
+        room_id: &str,
         hold_id: &str,
         buyer_id: &str,
         now: UnixMillis,
@@ -117,16 +147,18 @@ pub trait SaleStore: Send + Sync + 'static {
     /// exactly once however many sweepers race.
     fn expire_due(
         &self,
-        sale_id: &str,
+        sale: &SaleRef,
         now: UnixMillis,
     ) -> impl Future<Output = Result<ExpiryReport, SaleError>> + Send;
 
-    /// Sales a sweeper must visit: not yet ended, or with pending holds.
-    fn active_sales(&self) -> impl Future<Output = Result<Vec<String>, SaleError>> + Send;
+    /// Sales a sweeper must visit, in every room: not yet ended, or with
+    /// pending holds.
+    fn active_sales(&self) -> impl Future<Output = Result<Vec<SaleRef>, SaleError>> + Send;
 
     /// The sale's orders, oldest first.
     fn orders_for_sale(
         &self,
+        room_id: &str,
         sale_id: &str,
     ) -> impl Future<Output = Result<Vec<Order>, SaleError>> + Send;
 
@@ -166,8 +198,13 @@ impl SaleStore for AnySaleStore {
     ) -> Result<SaleInfo, SaleError> {
         dispatch!(self, s => s.create_sale(room_id, sale, now))
     }
-    async fn get_sale(&self, sale_id: &str, now: UnixMillis) -> Result<SaleInfo, SaleError> {
-        dispatch!(self, s => s.get_sale(sale_id, now))
+    async fn get_sale(
+        &self,
+        room_id: &str,
+        sale_id: &str,
+        now: UnixMillis,
+    ) -> Result<SaleInfo, SaleError> {
+        dispatch!(self, s => s.get_sale(room_id, sale_id, now))
     }
     async fn latest_sale(
         &self,
@@ -176,37 +213,49 @@ impl SaleStore for AnySaleStore {
     ) -> Result<Option<SaleInfo>, SaleError> {
         dispatch!(self, s => s.latest_sale(room_id, now))
     }
-    async fn end_sale(&self, sale_id: &str, now: UnixMillis) -> Result<SaleInfo, SaleError> {
-        dispatch!(self, s => s.end_sale(sale_id, now))
+    async fn end_sale(
+        &self,
+        room_id: &str,
+        sale_id: &str,
+        now: UnixMillis,
+    ) -> Result<SaleInfo, SaleError> {
+        dispatch!(self, s => s.end_sale(room_id, sale_id, now))
     }
-    async fn buy(&self, request: &BuyRequest, now: UnixMillis) -> Result<BuyResult, SaleError> {
-        dispatch!(self, s => s.buy(request, now))
+    async fn buy(
+        &self,
+        room_id: &str,
+        request: &BuyRequest,
+        now: UnixMillis,
+    ) -> Result<BuyResult, SaleError> {
+        dispatch!(self, s => s.buy(room_id, request, now))
     }
     async fn confirm(
         &self,
+        room_id: &str,
         hold_id: &str,
         buyer_id: &str,
         shipping: &Shipping,
         now: UnixMillis,
-    ) -> Result<Order, SaleError> {
-        dispatch!(self, s => s.confirm(hold_id, buyer_id, shipping, now))
+    ) -> Result<Confirmation, SaleError> {
+        dispatch!(self, s => s.confirm(room_id, hold_id, buyer_id, shipping, now))
     }
     async fn cancel(
         &self,
+        room_id: &str,
         hold_id: &str,
         buyer_id: &str,
         now: UnixMillis,
     ) -> Result<(), SaleError> {
-        dispatch!(self, s => s.cancel(hold_id, buyer_id, now))
+        dispatch!(self, s => s.cancel(room_id, hold_id, buyer_id, now))
     }
-    async fn expire_due(&self, sale_id: &str, now: UnixMillis) -> Result<ExpiryReport, SaleError> {
-        dispatch!(self, s => s.expire_due(sale_id, now))
+    async fn expire_due(&self, sale: &SaleRef, now: UnixMillis) -> Result<ExpiryReport, SaleError> {
+        dispatch!(self, s => s.expire_due(sale, now))
     }
-    async fn active_sales(&self) -> Result<Vec<String>, SaleError> {
+    async fn active_sales(&self) -> Result<Vec<SaleRef>, SaleError> {
         dispatch!(self, s => s.active_sales())
     }
-    async fn orders_for_sale(&self, sale_id: &str) -> Result<Vec<Order>, SaleError> {
-        dispatch!(self, s => s.orders_for_sale(sale_id))
+    async fn orders_for_sale(&self, room_id: &str, sale_id: &str) -> Result<Vec<Order>, SaleError> {
+        dispatch!(self, s => s.orders_for_sale(room_id, sale_id))
     }
     async fn orders_for_room(&self, room_id: &str) -> Result<Vec<Order>, SaleError> {
         dispatch!(self, s => s.orders_for_room(room_id))

@@ -1,7 +1,8 @@
 //! The hold sweeper: gives the units of expired holds back to their sales.
 //!
-//! Every `interval` it lists the store's active sales and calls
-//! [`SaleStore::expire_due`] on each with the current time. Expiry is decided
+//! Every `interval` it lists the store's active sales (of every room, as
+//! [`SaleRef`]s) and calls [`SaleStore::expire_due`] on each with the current
+//! time. Expiry is decided
 //! inside the store's atomic step (in Redis, by `ZREM` of the hold's deadline
 //! answering 1), so any number of sweepers — one per node — may run at once
 //! and each hold's units still return exactly once. Keyspace notifications are
@@ -15,7 +16,7 @@ use std::time::Duration;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use super::{ExpiryReport, SaleStore};
+use super::{ExpiryReport, SaleRef, SaleStore};
 use crate::clock;
 
 /// Runs sweeps every `interval` until `shutdown` is cancelled.
@@ -48,18 +49,18 @@ where
     S: SaleStore,
     F: Fn(ExpiryReport),
 {
-    let sale_ids = match store.active_sales().await {
-        Ok(ids) => ids,
+    let sales: Vec<SaleRef> = match store.active_sales().await {
+        Ok(sales) => sales,
         Err(err) => {
             tracing::warn!(%err, "sweeper could not list active sales");
             return;
         }
     };
-    for sale_id in sale_ids {
-        match store.expire_due(&sale_id, now).await {
+    for sale in sales {
+        match store.expire_due(&sale, now).await {
             Ok(report) if report.returned_units > 0 => on_report(report),
             Ok(_) => {}
-            Err(err) => tracing::warn!(sale = %sale_id, %err, "sweeper could not expire holds"),
+            Err(err) => tracing::warn!(%sale, %err, "sweeper could not expire holds"),
         }
     }
 }

@@ -1,5 +1,7 @@
 //! Flash-sale data: the wire types every client sees (`SaleInfo`, `Hold`,
-//! `Shipping`, `Order`, `BuyOutcome`) and the inputs the server hands a store.
+//! `Shipping`, `Order`, `BuyOutcome`), the inputs the server hands a store,
+//! and what a store answers beyond them (`Confirmation`, `ExpiryReport`,
+//! `SaleRef`).
 //!
 //! These are plain serde data, shared by both store implementations and (via
 //! re-export) by `protocol.rs`. The one piece of logic here is
@@ -118,6 +120,18 @@ impl BuyOutcome {
     }
 }
 
+/// What a confirmation did: the order, and whether this very call created it.
+///
+/// Confirming is safe to retry, so the same order comes back every time; only
+/// the one call that turned the hold into the order says `created`, which is
+/// how the caller announces a purchase exactly once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Confirmation {
+    pub order: Order,
+    /// True only for the call that turned the hold into the order.
+    pub created: bool,
+}
+
 /// An outcome and, for `reserved` and `duplicate`, the hold it refers to.
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
 pub struct BuyResult {
@@ -158,6 +172,32 @@ pub const DEFAULT_HOLD_SECS: u32 = 300;
 
 fn default_hold_secs() -> u32 {
     DEFAULT_HOLD_SECS
+}
+
+/// Names one sale completely: its room and its id. Sweepers get these from
+/// [`SaleStore::active_sales`](super::SaleStore::active_sales), which spans
+/// rooms, and hand them back to
+/// [`SaleStore::expire_due`](super::SaleStore::expire_due).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SaleRef {
+    pub room_id: String,
+    pub sale_id: String,
+}
+
+impl SaleRef {
+    pub fn new(room_id: impl Into<String>, sale_id: impl Into<String>) -> SaleRef {
+        SaleRef {
+            room_id: room_id.into(),
+            sale_id: sale_id.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for SaleRef {
+    /// `<room id>/<sale id>`, for logs.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.room_id, self.sale_id)
+    }
 }
 
 /// One buy request, as a store receives it (already validated).

@@ -1,6 +1,7 @@
-//! Input checks shared by both stores: sale parameters, buy quantities,
-//! idempotency keys and shipping details. Everything a client sends passes
-//! through here before a store sees it, so stores trust their inputs.
+//! Input checks shared by both stores: room ids, sale parameters, buy
+//! quantities, idempotency keys and shipping details. Everything a client
+//! sends passes through here before a store sees it (and before any of it
+//! becomes part of a Redis key), so stores trust their inputs.
 
 use super::{BuyRequest, NewSale, SaleError, Shipping};
 
@@ -13,9 +14,8 @@ pub const MAX_DURATION_SECS: u32 = 24 * 3600;
 pub const MAX_START_DELAY_SECS: u32 = 7 * 24 * 3600;
 /// Holds last between one second (tests, drills) and one hour.
 pub const MAX_HOLD_SECS: u32 = 3600;
-/// Prices up to 1 billion đồng keep every total far inside `u64` and exact
-/// in the 14 significant digits Redis' Lua JSON encoder prints.
-pub const MAX_PRICE_VND: u64 = 1_000_000_000;
+/// The one price ceiling, shared with the catalog (see `money`).
+pub use crate::money::MAX_PRICE_VND;
 
 const MAX_NAME_CHARS: usize = 100;
 const MAX_ADDRESS_CHARS: usize = 300;
@@ -23,6 +23,23 @@ const MAX_PRODUCT_NAME_CHARS: usize = 200;
 
 fn invalid(message: impl Into<String>) -> SaleError {
     SaleError::InvalidValue(message.into())
+}
+
+/// Checks a room id before it becomes part of a key: `[a-z0-9-]{1,64}`, the
+/// rule the room registry enforces. The registry is the authority; the store
+/// checks again because a room id is spliced into every key name.
+pub fn room_id(id: &str) -> Result<(), SaleError> {
+    let ok = (1..=64).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if ok {
+        Ok(())
+    } else {
+        Err(invalid(
+            "a room id has 1 to 64 lower-case letters, digits or dashes",
+        ))
+    }
 }
 
 /// Checks a seller's sale parameters and trims the product fields.
@@ -141,6 +158,19 @@ pub fn vietnamese_phone(raw: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn room_ids_are_what_the_registry_accepts() {
+        for ok in ["r1", "tra-thai-nguyen", &"a".repeat(64)] {
+            assert_eq!(room_id(ok), Ok(()), "{ok}");
+        }
+        for bad in ["", "R1", "a b", "{room}", "a/b", "a:b", &"a".repeat(65)] {
+            assert!(
+                matches!(room_id(bad), Err(SaleError::InvalidValue(_))),
+                "{bad}"
+            );
+        }
+    }
 
     #[test]
     fn vietnamese_phones_are_normalised_to_national_form() {

@@ -35,6 +35,7 @@ impl From<SaleError> for ApiError {
             SaleError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             SaleError::Forbidden => StatusCode::FORBIDDEN,
             SaleError::HoldExpired => StatusCode::GONE,
+            SaleError::SaleRunning => StatusCode::CONFLICT,
             SaleError::InvalidShipping(_) | SaleError::InvalidValue(_) => {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
@@ -90,7 +91,7 @@ pub async fn csv(
         if !product_names.contains_key(&order.sale_id) {
             let sale = state
                 .sales
-                .get_sale(&order.sale_id, crate::clock::unix_millis())
+                .get_sale(&room_id, &order.sale_id, crate::clock::unix_millis())
                 .await?;
             product_names.insert(order.sale_id.clone(), sale.product_name);
         }

@@ -46,6 +46,7 @@ impl Coded for SaleError {
             SaleError::InvalidShipping(_) => ErrorCode::InvalidShipping,
             SaleError::InvalidValue(_) => ErrorCode::InvalidValue,
             SaleError::Forbidden => ErrorCode::Forbidden,
+            SaleError::SaleRunning => ErrorCode::InvalidState,
             SaleError::Unavailable(_) => ErrorCode::Unavailable,
             SaleError::Internal(_) => ErrorCode::Internal,
         }

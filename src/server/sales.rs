@@ -14,7 +14,7 @@ use std::time::Duration;
 use tokio::task::JoinHandle;
 
 use crate::clock;
-use crate::protocol::{DirectEvent, ErrorCode, RoomStatus};
+use crate::protocol::{DirectEvent, RoomStatus};
 use crate::room::{Actor, Room, RoomError, RoomFact};
 use crate::sale::{sweeper, BuyOutcome, BuyRequest, NewSale, SaleError, SaleStore};
 
@@ -47,15 +47,8 @@ pub async fn handle(
             if room.status() == RoomStatus::Ended {
                 return Err(RoomError::Ended.into());
             }
-            if room
-                .current_sale()
-                .is_some_and(|s| s.state != crate::sale::SaleState::Ended)
-            {
-                return Err(Refusal::new(
-                    ErrorCode::InvalidState,
-                    "a flash sale is already running in this room: end it first",
-                ));
-            }
+            // Whether another sale is running is the store's to decide,
+            // atomically (`SaleError::SaleRunning`, wire code `invalid_state`).
             let product = room
                 .product(&product_id)
                 .ok_or(RoomError::ProductNotFound)?;
@@ -75,8 +68,7 @@ pub async fn handle(
             Ok(id.map(|id| DirectEvent::Ack { id }))
         }
         SaleCommand::End { sale_id } => {
-            ensure_current(room, &sale_id)?;
-            let sale = sales.end_sale(&sale_id, now).await?;
+            let sale = sales.end_sale(&room.id, &sale_id, now).await?;
             tracing::info!(sale = %sale.id, "flash sale ended");
             room.observe(RoomFact::SaleChanged(sale));
             Ok(id.map(|id| DirectEvent::Ack { id }))
@@ -86,7 +78,6 @@ pub async fn handle(
             quantity,
             idempotency_key,
         } => {
-            ensure_current(room, &sale_id)?;
             let request = BuyRequest {
                 sale_id,
                 buyer_id: actor.user_id.clone(),
@@ -94,7 +85,7 @@ pub async fn handle(
                 quantity,
                 idempotency_key,
             };
-            let result = sales.buy(&request, now).await?;
+            let result = sales.buy(&room.id, &request, now).await?;
             state.metrics.buy_outcome(result.outcome);
             if result.outcome == BuyOutcome::Reserved {
                 room.mark_sale_dirty();
@@ -107,11 +98,11 @@ pub async fn handle(
             }))
         }
         SaleCommand::Confirm { hold_id, shipping } => {
-            let order = match sales
-                .confirm(&hold_id, &actor.user_id, &shipping, now)
+            let confirmation = match sales
+                .confirm(&room.id, &hold_id, &actor.user_id, &shipping, now)
                 .await
             {
-                Ok(order) => order,
+                Ok(confirmation) => confirmation,
                 Err(error) => {
                     if error == SaleError::HoldExpired {
                         // The late confirm returned the units itself.
@@ -120,9 +111,10 @@ pub async fn handle(
                     return Err(error.into());
                 }
             };
-            // Confirming twice returns the first order (made earlier than
-            // `now`): announce a purchase once, not on every retry.
-            if order.created_at == now {
+            // Confirming twice returns the first order: announce a purchase
+            // once, when the store says this call created it.
+            let order = confirmation.order;
+            if confirmation.created {
                 room.observe(RoomFact::OrderPlaced {
                     sale_id: order.sale_id.clone(),
                     buyer_name: order.buyer_name.clone(),
@@ -132,19 +124,12 @@ pub async fn handle(
             Ok(Some(DirectEvent::OrderConfirmed { id, order }))
         }
         SaleCommand::Cancel { hold_id } => {
-            sales.cancel(&hold_id, &actor.user_id, now).await?;
+            sales
+                .cancel(&room.id, &hold_id, &actor.user_id, now)
+                .await?;
             room.mark_sale_dirty();
             Ok(Some(DirectEvent::HoldCancelled { id, hold_id }))
         }
-    }
-}
-
-/// Sales are room-scoped: a token for this room reaches only this room's
-/// current sale.
-fn ensure_current(room: &Room, sale_id: &str) -> Result<(), Refusal> {
-    match room.current_sale() {
-        Some(sale) if sale.id == sale_id => Ok(()),
-        _ => Err(SaleError::SaleNotFound.into()),
     }
 }
 
@@ -164,7 +149,7 @@ pub fn spawn_announcer(state: AppState, every: Duration) -> JoinHandle<()> {
                 let Some(sale_id) = room.sale_to_refresh(now) else {
                     continue;
                 };
-                match state.sales.get_sale(&sale_id, now).await {
+                match state.sales.get_sale(&room.id, &sale_id, now).await {
                     Ok(sale) => room.observe(RoomFact::SaleRead(sale)),
                     Err(error) => {
                         tracing::warn!(room = %room.id, sale = %sale_id, %error, "could not re-read a sale");

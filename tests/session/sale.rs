@@ -368,3 +368,56 @@ async fn with_redis_down_buys_answer_unavailable_and_chat_keeps_working() {
         .unwrap();
     assert_eq!(ready.status(), StatusCode::SERVICE_UNAVAILABLE);
 }
+
+#[tokio::test]
+async fn confirming_a_hold_over_another_rooms_connection_is_refused() {
+    let server = TestServer::start().await;
+    let Sale {
+        mut seller,
+        mut viewer,
+        sale_id,
+    } = sale_with_stock(&server, 5).await;
+    viewer.send(buy(&sale_id, 1, "key-000017")).await;
+    let hold_id = viewer.next_of("buy_result").await["hold"]["hold_id"].clone();
+
+    // The same buyer, in another room, with that room's token.
+    server.room("r2");
+    let (mut other_seller, _) = server.join("r2", Role::Seller, "tuan").await;
+    let (mut lan_in_r2, _) = server.join("r2", Role::Viewer, "lan").await;
+    lan_in_r2
+        .send(
+            json!({"id": "c2", "type": "confirm_hold", "hold_id": hold_id, "shipping": shipping()}),
+        )
+        .await;
+    let refused = lan_in_r2.next_of("error").await;
+    assert_eq!(refused["id"], "c2");
+    assert_eq!(refused["code"], "hold_not_found");
+    lan_in_r2
+        .send(json!({"id": "x2", "type": "cancel_hold", "hold_id": hold_id}))
+        .await;
+    assert_eq!(lan_in_r2.next_of("error").await["code"], "hold_not_found");
+
+    // Room r2 heard of no purchase before this chat (events arrive in order).
+    lan_in_r2
+        .send(json!({"type": "chat", "text": "mua ở phòng kia"}))
+        .await;
+    loop {
+        let event = other_seller.next().await;
+        assert_ne!(event["type"], "sale_purchase", "{event}");
+        if event["type"] == "chat" {
+            break;
+        }
+    }
+
+    // Over its own room the hold is still there, and confirms as usual.
+    viewer
+        .send(
+            json!({"id": "c1", "type": "confirm_hold", "hold_id": hold_id, "shipping": shipping()}),
+        )
+        .await;
+    assert_eq!(
+        viewer.next_of("order_confirmed").await["order"]["hold_id"],
+        hold_id
+    );
+    assert_eq!(seller.next_of("sale_purchase").await["quantity"], 1);
+}

@@ -9,7 +9,8 @@
 //!
 //! **The one place to adjust when the sale library changes** is
 //! [`BenchCall`]: the function names, key layout and argument order of
-//! `src/sale/redis/chophien.lua` (library `chophien`) as of its first version.
+//! `src/sale/redis/chophien.lua` (library `chophien`), as of the room-tagged
+//! layout (every key of room R under `{room:R}`, nine keys per call).
 
 use std::process::Command;
 
@@ -18,7 +19,11 @@ use anyhow::{bail, Context};
 /// The Redis function calls the baseline makes, mirroring the server's
 /// sale store. Change here, nowhere else, if the library changes.
 pub struct BenchCall {
-    /// The benchmark sale's id (its keys share the hash tag `{sale:ID}`).
+    /// A room of its own for each run: one sale runs in a room at a time,
+    /// so a fixed room would refuse the next run's sale for a day.
+    pub room_id: String,
+    /// The benchmark sale's id (its keys share its room's hash tag
+    /// `{room:ID}`).
     pub sale_id: String,
 }
 
@@ -31,21 +36,23 @@ impl BenchCall {
     pub fn new() -> BenchCall {
         let suffix = uuid::Uuid::new_v4().simple().to_string();
         BenchCall {
-            sale_id: format!("bench{}", &suffix[..12]),
+            room_id: format!("loadtest-bench-{}", &suffix[..12]),
+            // Sale ids are hex.
+            sale_id: suffix[12..24].to_owned(),
         }
     }
 
     fn keys(&self) -> Vec<String> {
-        sale_keys(&self.sale_id)
+        sale_keys(&self.room_id, &self.sale_id)
     }
 
-    /// `FCALL chophien_create_sale 7 <keys> now field value …`: a sale
+    /// `FCALL chophien_create_sale 9 <keys> now field value …`: a sale
     /// live from the epoch until far in the future.
     pub fn create_command(&self, now_ms: u64) -> Vec<String> {
         let unlimited = Self::UNLIMITED.to_string();
         let fields: [(&str, String); 13] = [
             ("sale_id", self.sale_id.clone()),
-            ("room_id", "loadtest-bench".into()),
+            ("room_id", self.room_id.clone()),
             ("product_id", "p1".into()),
             ("product_name", "bench".into()),
             ("price_vnd", "199000".into()),
@@ -58,7 +65,11 @@ impl BenchCall {
             ("ended", "0".into()),
             ("created_at", now_ms.to_string()),
         ];
-        let mut command = vec!["FCALL".to_owned(), Self::CREATE.to_owned(), "7".to_owned()];
+        let mut command = vec![
+            "FCALL".to_owned(),
+            Self::CREATE.to_owned(),
+            KEY_COUNT.to_string(),
+        ];
         command.extend(self.keys());
         command.push(now_ms.to_string());
         for (name, value) in fields {
@@ -70,7 +81,7 @@ impl BenchCall {
 
     /// The redis-benchmark command line for `requests` single-unit buys over
     /// `connections` connections:
-    /// `redis-benchmark -p PORT -c CONNS -n N -r R --csv FCALL chophien_buy 7 <keys> now buyer name 1 idem hold`.
+    /// `redis-benchmark -p PORT -c CONNS -n N -r R --csv FCALL chophien_buy 9 <keys> now buyer name 1 idem hold`.
     pub fn benchmark_command(
         &self,
         port: u16,
@@ -91,7 +102,7 @@ impl BenchCall {
             "--csv".into(),
             "FCALL".into(),
             Self::BUY.into(),
-            "7".into(),
+            KEY_COUNT.to_string(),
         ];
         command.extend(self.keys());
         command.extend([
@@ -106,10 +117,14 @@ impl BenchCall {
     }
 }
 
-/// The seven keys every sale function takes, in the library's order; the
-/// first (`meta`) holds the sale's fields, `remaining` among them.
-pub fn sale_keys(sale_id: &str) -> Vec<String> {
-    [
+/// How many keys every sale function takes.
+const KEY_COUNT: usize = 9;
+
+/// The nine keys every sale function takes, in the library's order: the
+/// sale's seven (`{room:R}:sale:S:<name>`; the first, `meta`, holds the
+/// sale's fields, `remaining` among them), then its room's two.
+pub fn sale_keys(room_id: &str, sale_id: &str) -> Vec<String> {
+    let sale = [
         "meta",
         "buyers",
         "idem",
@@ -119,16 +134,24 @@ pub fn sale_keys(sale_id: &str) -> Vec<String> {
         "orders",
     ]
     .iter()
-    .map(|name| format!("{{sale:{sale_id}}}:{name}"))
-    .collect()
+    .map(|name| format!("{{room:{room_id}}}:sale:{sale_id}:{name}"));
+    let room = ["current_sale", "sales"]
+        .iter()
+        .map(|name| format!("{{room:{room_id}}}:{name}"));
+    sale.chain(room).collect()
 }
 
-/// A sale's `remaining` read straight from Redis (`HGET {sale:ID}:meta
-/// remaining`): the audit's cross-check of what the server reports.
-pub async fn read_remaining(port: u16, sale_id: &str) -> anyhow::Result<Option<u64>> {
+/// A sale's `remaining` read straight from Redis (`HGET
+/// {room:R}:sale:S:meta remaining`): the audit's cross-check of what the
+/// server reports.
+pub async fn read_remaining(
+    port: u16,
+    room_id: &str,
+    sale_id: &str,
+) -> anyhow::Result<Option<u64>> {
     let client = redis::Client::open(format!("redis://127.0.0.1:{port}/"))?;
     let mut connection = client.get_multiplexed_async_connection().await?;
-    let meta = sale_keys(sale_id).swap_remove(0);
+    let meta = sale_keys(room_id, sale_id).swap_remove(0);
     let remaining: Option<u64> = redis::cmd("HGET")
         .arg(meta)
         .arg("remaining")
@@ -182,7 +205,8 @@ pub async fn run(
     }
     let per_second = parse_csv_rps(&stdout)
         .with_context(|| format!("cannot read redis-benchmark output: {stdout}"))?;
-    // Leave no benchmark data behind in the store's Redis.
+    // Leave no benchmark data behind in the store's Redis (its room's keys
+    // included).
     let mut del = redis::cmd("DEL");
     for key in call.keys() {
         del.arg(key);
@@ -211,16 +235,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn benchmark_line_names_the_buy_function_and_seven_tagged_keys() {
+    fn benchmark_line_names_the_buy_function_and_nine_room_tagged_keys() {
         let call = BenchCall {
+            room_id: "r1".into(),
             sale_id: "s1".into(),
         };
         let line = call.benchmark_command(6390, 50, 1000, 42);
         let at = line.iter().position(|a| a == "FCALL").unwrap();
-        assert_eq!(&line[at + 1..at + 3], ["chophien_buy", "7"]);
-        assert_eq!(line[at + 3], "{sale:s1}:meta");
-        assert_eq!(line[at + 9], "{sale:s1}:orders");
-        assert_eq!(line[at + 10], "42");
+        assert_eq!(&line[at + 1..at + 3], ["chophien_buy", "9"]);
+        assert_eq!(line[at + 3], "{room:r1}:sale:s1:meta");
+        assert_eq!(line[at + 9], "{room:r1}:sale:s1:orders");
+        assert_eq!(line[at + 10], "{room:r1}:current_sale");
+        assert_eq!(line[at + 11], "{room:r1}:sales");
+        assert_eq!(line[at + 12], "42");
         assert!(line.iter().any(|a| a.contains("__rand_int__")));
         assert!(line.windows(2).any(|w| w[0] == "-r"));
     }

@@ -333,7 +333,7 @@ pub async fn run(ctx: &Ctx, args: FlashSaleArgs) -> anyhow::Result<Report> {
     )
     .await;
     let redis_remaining = match redis_port {
-        Some(port) => redis_bench::read_remaining(port, &sale_id)
+        Some(port) => redis_bench::read_remaining(port, &room, &sale_id)
             .await
             .ok()
             .flatten(),

@@ -1,6 +1,7 @@
 //! Group commit: concurrent buys of one sale share one Redis call.
 //!
-//! Each sale with buys in flight has a *lane*: a channel and a task. The task
+//! Each sale (of a room: a [`SaleRef`], since the keys and the function call
+//! name both) with buys in flight has a *lane*: a channel and a task. The task
 //! takes the first waiting buy, then every other buy already queued (up to
 //! [`MAX_BATCH`]), and sends them all in one `FCALL chophien_buy_batch`. While
 //! that call is in flight, new buys queue up for the next one, so batches grow
@@ -20,7 +21,7 @@ use dashmap::DashMap;
 use tokio::sync::{mpsc, oneshot};
 
 use super::RedisSaleStore;
-use crate::sale::SaleError;
+use crate::sale::{SaleError, SaleRef};
 
 /// Most buys in one Redis call: bounds the time Redis spends in one function.
 pub(super) const MAX_BATCH: usize = 128;
@@ -40,7 +41,9 @@ struct PendingBuy {
 #[derive(Default)]
 pub(super) struct BuyBatcher {
     /// A `DashMap` so buys of different sales never contend on one lock.
-    lanes: DashMap<String, mpsc::Sender<PendingBuy>>,
+    /// Keyed by room and sale: the same sale id in another room is another
+    /// (non-existent) sale, and must not share its lane.
+    lanes: DashMap<SaleRef, mpsc::Sender<PendingBuy>>,
 }
 
 impl BuyBatcher {
@@ -49,12 +52,12 @@ impl BuyBatcher {
     pub(super) async fn submit(
         self: &Arc<Self>,
         store: &RedisSaleStore,
-        sale_id: &str,
+        sale: &SaleRef,
         mut args: [String; 6],
     ) -> Result<Vec<String>, SaleError> {
         // Twice at most: a lane may retire between lookup and send.
         for _ in 0..2 {
-            let lane = self.lane(store, sale_id);
+            let lane = self.lane(store, sale);
             let (reply, answer) = oneshot::channel();
             match lane.send(PendingBuy { args, reply }).await {
                 Ok(()) => {
@@ -64,26 +67,25 @@ impl BuyBatcher {
                 }
                 Err(mpsc::error::SendError(pending)) => {
                     args = pending.args;
-                    self.lanes
-                        .remove_if(sale_id, |_, tx| tx.same_channel(&lane));
+                    self.lanes.remove_if(sale, |_, tx| tx.same_channel(&lane));
                 }
             }
         }
         Err(SaleError::Unavailable("buy lane kept closing".into()))
     }
 
-    fn lane(self: &Arc<Self>, store: &RedisSaleStore, sale_id: &str) -> mpsc::Sender<PendingBuy> {
-        if let Some(lane) = self.lanes.get(sale_id) {
+    fn lane(self: &Arc<Self>, store: &RedisSaleStore, sale: &SaleRef) -> mpsc::Sender<PendingBuy> {
+        if let Some(lane) = self.lanes.get(sale) {
             return lane.clone();
         }
         self.lanes
-            .entry(sale_id.to_owned())
+            .entry(sale.clone())
             .or_insert_with(|| {
                 let (tx, rx) = mpsc::channel(LANE_CAPACITY);
                 let lane = Lane {
                     batcher: Arc::clone(self),
                     store: store.clone(),
-                    sale_id: sale_id.to_owned(),
+                    sale: sale.clone(),
                     own: tx.clone(),
                 };
                 tokio::spawn(lane.run(rx));
@@ -97,7 +99,7 @@ impl BuyBatcher {
 struct Lane {
     batcher: Arc<BuyBatcher>,
     store: RedisSaleStore,
-    sale_id: String,
+    sale: SaleRef,
     /// To remove exactly this lane from the map when it retires.
     own: mpsc::Sender<PendingBuy>,
 }
@@ -108,7 +110,7 @@ impl Lane {
             let first = tokio::select! {
                 pending = queue.recv() => pending,
                 _ = tokio::time::sleep(LANE_IDLE) => {
-                    self.batcher.lanes.remove_if(&self.sale_id, |_, tx| tx.same_channel(&self.own));
+                    self.batcher.lanes.remove_if(&self.sale, |_, tx| tx.same_channel(&self.own));
                     queue.close();
                     queue.recv().await
                 }
@@ -133,7 +135,7 @@ impl Lane {
         let now = batch[0].args[0].parse().unwrap_or(0);
         let replies: Result<Vec<Vec<String>>, SaleError> = self
             .store
-            .call("chophien_buy_batch", &self.sale_id, now, &args)
+            .call("chophien_buy_batch", &self.sale, now, &args)
             .await;
         match replies {
             Ok(replies) if replies.len() == batch.len() => {

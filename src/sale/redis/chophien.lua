@@ -6,15 +6,24 @@ Loaded by src/sale/redis/mod.rs with FUNCTION LOAD REPLACE at start and again
 whenever a call answers "Function not found" (after FUNCTION FLUSH, or a
 fresh server). Functions are persisted with the data (AOF/RDB).
 
-Every function receives the same seven keys, all sharing the hash tag
-{sale:ID} so a sale lives in one Cluster slot:
-  KEYS[1] meta       hash   sale fields; `remaining` is the available stock
-  KEYS[2] buyers     hash   buyer id -> units held or ordered (per-buyer limit)
-  KEYS[3] idem       hash   "<len>:<buyer>:<key>" -> hold id it reserved
-  KEYS[4] holds      hash   hold id -> hold JSON (immutable once written)
-  KEYS[5] deadlines  zset   pending hold id -> deadline (unix ms)
-  KEYS[6] statuses   hash   hold id -> held | confirmed | cancelled | expired
-  KEYS[7] orders     hash   hold id -> order JSON
+Every key of a room shares the hash tag {room:R}, its sales' keys included,
+so a room and all its sales live in one Cluster slot and one function may
+touch any of them. Every function receives the same nine keys, the sale's
+seven and then its room's two:
+  KEYS[1] {room:R}:sale:S:meta       hash   sale fields; `remaining` is the available stock
+  KEYS[2] {room:R}:sale:S:buyers     hash   buyer id -> units held or ordered (per-buyer limit)
+  KEYS[3] {room:R}:sale:S:idem       hash   "<len>:<buyer>:<key>" -> hold id it reserved
+  KEYS[4] {room:R}:sale:S:holds      hash   hold id -> hold JSON (immutable once written)
+  KEYS[5] {room:R}:sale:S:deadlines  zset   pending hold id -> deadline (unix ms)
+  KEYS[6] {room:R}:sale:S:statuses   hash   hold id -> held | confirmed | cancelled | expired
+  KEYS[7] {room:R}:sale:S:orders     hash   hold id -> order JSON
+  KEYS[8] {room:R}:current_sale      hash   sale_id, ends_at: the room's latest sale and
+                                            when it stops running (one runs at a time)
+  KEYS[9] {room:R}:sales             list   the room's sale ids, oldest first
+
+The caller names the room (from its verified token), so a sale or hold of
+another room is simply absent from these keys: it answers sale_not_found or
+hold_not_found like one that never existed.
 
 Time is ARGV[1] (unix ms) from the calling server, never Redis TIME, so the
 in-memory store and this one agree and tests control the clock.
@@ -27,6 +36,7 @@ ZREM of the hold's deadline answered 1: that is the exactly-once guard.
 ]]
 
 local META, BUYERS, IDEM, HOLDS, DEADLINES, STATUSES, ORDERS = 1, 2, 3, 4, 5, 6, 7
+local CURRENT_SALE, ROOM_SALES = 8, 9
 
 local function int(n)
   return string.format('%d', n)
@@ -50,12 +60,24 @@ local function release(keys, hold_id, hold, status)
   return hold.quantity
 end
 
--- ARGV: now, then field/value pairs of the sale. Refuses an existing id.
+-- ARGV: now, then field/value pairs of the sale (`sale_id` and `ends_at`
+-- among them). Refuses while the room's current sale has not ended (it is
+-- scheduled, live or sold out: all end at `ends_at`, which an early end
+-- moves to that moment), and refuses an existing id.
 local function create_sale(keys, args)
+  local now = tonumber(args[1])
+  local sale = {}
+  for i = 2, #args - 1, 2 do sale[args[i]] = args[i + 1] end
+  if not sale.sale_id or not tonumber(sale.ends_at) then return {'bad_sale'} end
+  local current_ends_at = redis.call('HGET', keys[CURRENT_SALE], 'ends_at')
+  if current_ends_at and now < tonumber(current_ends_at) then return {'sale_running'} end
   if redis.call('EXISTS', keys[META]) == 1 then return {'exists'} end
+
   local fields = {}
   for i = 2, #args do fields[#fields + 1] = args[i] end
   redis.call('HSET', keys[META], unpack(fields))
+  redis.call('HSET', keys[CURRENT_SALE], 'sale_id', sale.sale_id, 'ends_at', sale.ends_at)
+  redis.call('RPUSH', keys[ROOM_SALES], sale.sale_id)
   return {'ok'}
 end
 
@@ -109,6 +131,8 @@ local function own_hold(keys, hold_id, buyer)
 end
 
 -- ARGV: now, buyer id, hold id, order JSON (built by the server).
+-- Reply: `created` and the new order when this call made it, `confirmed`
+-- and the stored order when an earlier call did.
 local function confirm(keys, args)
   local now, buyer, hold_id, order = tonumber(args[1]), args[2], args[3], args[4]
   local hold, status, refusal = own_hold(keys, hold_id, buyer)
@@ -123,7 +147,7 @@ local function confirm(keys, args)
   redis.call('ZREM', keys[DEADLINES], hold_id)
   redis.call('HSET', keys[STATUSES], hold_id, 'confirmed')
   redis.call('HSET', keys[ORDERS], hold_id, order)
-  return {'confirmed', order}
+  return {'created', order}
 end
 
 -- ARGV: now, buyer id, hold id.
@@ -142,21 +166,27 @@ local function cancel(keys, args)
   return {'cancelled'}
 end
 
--- ARGV: now. Ends the sale at `now` unless it has ended already.
+-- ARGV: now. Ends the sale at `now` unless it has ended already; when it is
+-- the room's current sale, the room is free for the next one from `now`.
 local function end_sale(keys, args)
   local now = tonumber(args[1])
-  local m = redis.call('HMGET', keys[META], 'ends_at', 'ended')
+  local m = redis.call('HMGET', keys[META], 'ends_at', 'ended', 'sale_id')
   if not m[1] then return {'sale_not_found'} end
   if m[2] == '1' or now >= tonumber(m[1]) then return {'ok'} end
+  local current = redis.call('HGET', keys[CURRENT_SALE], 'sale_id')
+
   redis.call('HSET', keys[META], 'ended', '1', 'ends_at', args[1])
+  if current == m[3] then
+    redis.call('HSET', keys[CURRENT_SALE], 'ends_at', args[1])
+  end
   return {'ok'}
 end
 
 -- ARGV: now, most holds to expire in this call.
--- Reply: ok, units returned, remaining, retired (1/0), room id.
+-- Reply: ok, units returned, remaining, retired (1/0).
 local function expire_due(keys, args)
   local now = tonumber(args[1])
-  local m = redis.call('HMGET', keys[META], 'remaining', 'ended', 'ends_at', 'room_id')
+  local m = redis.call('HMGET', keys[META], 'remaining', 'ended', 'ends_at')
   if not m[1] then return {'sale_not_found'} end
   local due = redis.call('ZRANGEBYSCORE', keys[DEADLINES], '-inf', args[1], 'LIMIT', 0, tonumber(args[2]))
   local holds = {}
@@ -175,7 +205,7 @@ local function expire_due(keys, args)
   local pending = redis.call('ZCARD', keys[DEADLINES])
   local ended = m[2] == '1' or now >= tonumber(m[3])
   local retired = (ended and pending == 0) and '1' or '0'
-  return {'ok', int(returned), int(tonumber(m[1]) + returned), retired, m[4]}
+  return {'ok', int(returned), int(tonumber(m[1]) + returned), retired}
 end
 
 -- Proves the library is loaded (health checks call it, not just PING).

@@ -8,14 +8,47 @@ use redis::{ErrorKind, RedisError, ServerErrorKind};
 use serde::Deserialize;
 
 use crate::clock::UnixMillis;
-use crate::sale::{oldest_first, Hold, Order, SaleError, SaleInfo, SaleTimes};
+use crate::sale::{
+    ids, oldest_first, validate, Hold, Order, SaleError, SaleInfo, SaleRef, SaleTimes,
+};
 
-/// The seven keys of one sale, in the order the functions expect them.
-pub(super) struct SaleKeys(pub(super) [String; 7]);
+/// The hash tag every key of one room shares, its sales' included, so a
+/// room lives in one Cluster slot and one function may touch all of it.
+/// Room ids are `[a-z0-9-]`, so they cannot close the tag early.
+pub(super) fn room_tag(room_id: &str) -> String {
+    format!("{{room:{room_id}}}")
+}
+
+/// The keys of a room itself (not of one of its sales). Room state proper
+/// will join them under the same tag.
+pub(super) struct RoomKeys {
+    /// Hash `sale_id`, `ends_at`: the room's latest sale and when it stops
+    /// running. Written only by the functions that create and end sales.
+    pub(super) current_sale: String,
+    /// List of the room's sale ids, oldest first.
+    pub(super) sales: String,
+}
+
+impl RoomKeys {
+    pub(super) fn new(room_id: &str) -> RoomKeys {
+        let tag = room_tag(room_id);
+        RoomKeys {
+            current_sale: format!("{tag}:current_sale"),
+            sales: format!("{tag}:sales"),
+        }
+    }
+}
+
+/// The nine keys every function takes, in the order it expects them: the
+/// sale's seven (`{room:R}:sale:S:<name>`), then its room's two. Built only
+/// from validated ids.
+pub(super) struct SaleKeys(pub(super) [String; 9]);
 
 impl SaleKeys {
-    pub(super) fn new(sale_id: &str) -> SaleKeys {
-        let key = |name: &str| format!("{{sale:{sale_id}}}:{name}");
+    pub(super) fn new(room_id: &str, sale_id: &str) -> SaleKeys {
+        let prefix = format!("{}:sale:{sale_id}", room_tag(room_id));
+        let key = |name: &str| format!("{prefix}:{name}");
+        let room = RoomKeys::new(room_id);
         SaleKeys([
             key("meta"),
             key("buyers"),
@@ -24,6 +57,8 @@ impl SaleKeys {
             key("deadlines"),
             key("statuses"),
             key("orders"),
+            room.current_sale,
+            room.sales,
         ])
     }
 
@@ -40,11 +75,21 @@ impl SaleKeys {
     }
 }
 
-pub(super) fn room_sales_key(room_id: &str) -> String {
-    format!("chophien:room-sales:{room_id}")
+/// A sale's member of the untagged `chophien:sales:active` set:
+/// `<room id>/<sale id>`, enough for a sweeper on any node to build its keys.
+pub(super) fn active_member(sale: &SaleRef) -> String {
+    format!("{}/{}", sale.room_id, sale.sale_id)
 }
 
-/// A hold as the functions store it (JSON inside `{sale:ID}:holds`): the
+/// The sale an `active` member names, if it is well formed (a member this
+/// version cannot read names no sale it could sweep).
+pub(super) fn parse_active_member(member: &str) -> Option<SaleRef> {
+    let (room_id, sale_id) = member.split_once('/')?;
+    (validate::room_id(room_id).is_ok() && ids::is_sale_id(sale_id))
+        .then(|| SaleRef::new(room_id, sale_id))
+}
+
+/// A hold as the functions store it (JSON inside `…:sale:S:holds`): the
 /// public [`Hold`] plus who owns it, written once by `chophien_buy`.
 #[derive(Deserialize)]
 pub(super) struct HoldRecord {
@@ -158,6 +203,40 @@ pub(super) fn refusal(outcome: &str) -> SaleError {
         "hold_not_found" => SaleError::HoldNotFound,
         "hold_expired" => SaleError::HoldExpired,
         "forbidden" => SaleError::Forbidden,
+        "sale_running" => SaleError::SaleRunning,
         other => internal(format!("unexpected function reply {other:?}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_key_of_a_sale_carries_its_rooms_tag() {
+        let keys = SaleKeys::new("r1", "abc123");
+        assert_eq!(keys.meta(), "{room:r1}:sale:abc123:meta");
+        assert_eq!(keys.orders(), "{room:r1}:sale:abc123:orders");
+        assert_eq!(keys.0[7], "{room:r1}:current_sale");
+        assert_eq!(keys.0[8], "{room:r1}:sales");
+        assert!(keys.0.iter().all(|key| key.starts_with("{room:r1}:")));
+    }
+
+    #[test]
+    fn an_active_member_names_its_room_and_sale() {
+        let sale = SaleRef::new("tra-thai-nguyen", "0123456789ab");
+        let member = active_member(&sale);
+        assert_eq!(member, "tra-thai-nguyen/0123456789ab");
+        assert_eq!(parse_active_member(&member), Some(sale));
+        for bad in [
+            "0123456789ab",
+            "r1/",
+            "/0123456789ab",
+            "R1/abc",
+            "r1/xyz",
+            "r1/a/b",
+        ] {
+            assert_eq!(parse_active_member(bad), None, "{bad}");
+        }
     }
 }

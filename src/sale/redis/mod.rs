@@ -6,19 +6,30 @@
 //! and reloaded whenever a call answers "Function not found" (a `FUNCTION
 //! FLUSH`, or a server that lost its data), then the call is retried once.
 //!
-//! A sale's keys share the hash tag `{sale:ID}` and are all passed in `KEYS`,
-//! so the library runs unchanged on Redis Cluster. Two index keys live outside
-//! any sale and are written beside (not inside) the atomic calls:
-//! `chophien:sales:active` (a set the sweepers of every node iterate, so a
-//! restarted node finds pending holds) and `chophien:room-sales:<room>` (a
-//! list of a room's sales, oldest first). Losing a write to them can hide a
-//! sale, never corrupt stock.
+//! Keys are grouped by room: everything of room `R` carries the hash tag
+//! `{room:R}`, so a room and all its sales share one Cluster slot and one
+//! function call may read and write any of it (every key passed in `KEYS`):
+//! - `{room:R}:sale:S:meta`, `…:buyers`, `…:idem`, `…:holds`,
+//!   `…:deadlines`, `…:statuses`, `…:orders`: sale `S` (see `chophien.lua`);
+//! - `{room:R}:current_sale`: the room's latest sale and when it stops
+//!   running, read and written inside `chophien_create_sale` (one sale runs
+//!   in a room at a time) and `chophien_end_sale`;
+//! - `{room:R}:sales`: the room's sale ids, oldest first (pushed inside
+//!   `chophien_create_sale`).
+//!
+//! Because the caller's room is part of every key name, a sale or hold of
+//! another room is simply not there.
+//!
+//! One index lives outside any room and is written beside (not inside) the
+//! atomic calls: `chophien:sales:active`, the set of `<room>/<sale>` the
+//! sweepers of every node iterate, so a restarted node finds pending holds.
+//! Losing a write to it can leave a sale unswept, never corrupt stock.
 //!
 //! One multiplexed connection ([`ConnectionManager`]) carries every request
-//! and reconnects by itself. Buys go through [`batch`] (group commit) unless
-//! [`RedisStoreOptions::group_commit`] is off. Every call has a deadline
-//! (`op_timeout`): when Redis is down a buy answers `unavailable` promptly
-//! instead of hanging.
+//! and reconnects by itself. Buys go through [`batch`] (group commit, one lane
+//! per sale of a room) unless [`RedisStoreOptions::group_commit`] is off.
+//! Every call has a deadline (`op_timeout`): when Redis is down a buy answers
+//! `unavailable` promptly instead of hanging.
 
 mod batch;
 mod codec;
@@ -31,19 +42,20 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{FromRedisValue, RedisError};
 
 use super::{
-    ids, validate, BuyOutcome, BuyRequest, BuyResult, ExpiryReport, NewSale, Order, SaleError,
-    SaleInfo, SaleStore, Shipping,
+    ids, validate, BuyOutcome, BuyRequest, BuyResult, Confirmation, ExpiryReport, NewSale, Order,
+    SaleError, SaleInfo, SaleRef, SaleStore, Shipping,
 };
 use crate::clock::UnixMillis;
 use batch::BuyBatcher;
 use codec::{
-    classify, function_missing, internal, parse_json, refusal, room_sales_key, sale_info,
-    sorted_orders, split_reply, HoldRecord, SaleKeys,
+    active_member, classify, function_missing, internal, parse_active_member, parse_json, refusal,
+    sale_info, sorted_orders, split_reply, HoldRecord, RoomKeys, SaleKeys,
 };
 
 /// The functions, loaded into Redis as the library `chophien`.
 const LIBRARY: &str = include_str!("chophien.lua");
-/// Sales a sweeper must visit (not tagged: it spans sales).
+/// Sales a sweeper must visit, as `<room>/<sale>` (not tagged: it spans
+/// rooms).
 const ACTIVE_SALES: &str = "chophien:sales:active";
 /// Most holds one `expire_due` call returns, to keep each call short.
 const EXPIRE_BATCH: u32 = 1000;
@@ -79,8 +91,8 @@ pub struct RedisSaleStore {
     /// waiting for a pooled connection. Reconnects on its own after errors.
     conn: ConnectionManager,
     op_timeout: Duration,
-    /// Present when group commit is on; shared by clones so one sale has
-    /// one lane per node.
+    /// Present when group commit is on; shared by clones so one sale of a
+    /// room has one lane per node.
     batcher: Option<Arc<BuyBatcher>>,
 }
 
@@ -148,16 +160,17 @@ impl RedisSaleStore {
         self.run::<String>(&load).await.map(drop)
     }
 
-    /// `FCALL name 7 <sale keys> now args...`, reloading the library once if
-    /// Redis has lost it.
+    /// `FCALL name 9 <keys of the sale and its room> now args...`,
+    /// reloading the library once if Redis has lost it. The ids must have
+    /// been validated: they become key names.
     async fn call<T: FromRedisValue>(
         &self,
         function: &str,
-        sale_id: &str,
+        sale: &SaleRef,
         now: UnixMillis,
         args: &[&str],
     ) -> Result<T, SaleError> {
-        let keys = SaleKeys::new(sale_id);
+        let keys = SaleKeys::new(&sale.room_id, &sale.sale_id);
         let mut fcall = redis::cmd("FCALL");
         fcall
             .arg(function)
@@ -175,10 +188,17 @@ impl RedisSaleStore {
         }
     }
 
-    async fn meta(&self, sale_id: &str) -> Result<HashMap<String, String>, SaleError> {
+    /// The meta hash of a sale of `room_id`; `sale_not_found` when the room
+    /// has no such sale.
+    async fn meta(
+        &self,
+        room_id: &str,
+        sale_id: &str,
+    ) -> Result<HashMap<String, String>, SaleError> {
+        validate::room_id(room_id)?;
         validate::sale_id(sale_id)?;
         let meta: HashMap<String, String> = self
-            .run(redis::cmd("HGETALL").arg(SaleKeys::new(sale_id).meta()))
+            .run(redis::cmd("HGETALL").arg(SaleKeys::new(room_id, sale_id).meta()))
             .await?;
         if meta.is_empty() {
             return Err(SaleError::SaleNotFound);
@@ -188,13 +208,14 @@ impl RedisSaleStore {
 
     async fn buy_once(
         &self,
+        sale: &SaleRef,
         request: &BuyRequest,
         now: UnixMillis,
     ) -> Result<BuyResult, SaleError> {
         let buyer = &request.buyer_id;
         // Length-prefixed so no (buyer, key) pair can imitate another.
         let idem_field = format!("{}:{buyer}:{}", buyer.len(), request.idempotency_key);
-        let hold_id = ids::new_hold_id(&request.sale_id);
+        let hold_id = ids::new_hold_id(&sale.sale_id);
         let reply = match &self.batcher {
             Some(batcher) => {
                 let args = [
@@ -205,7 +226,7 @@ impl RedisSaleStore {
                     idem_field,
                     hold_id,
                 ];
-                let queued = batcher.submit(self, &request.sale_id, args);
+                let queued = batcher.submit(self, sale, args);
                 self.within_deadline(queued).await??
             }
             None => {
@@ -217,8 +238,7 @@ impl RedisSaleStore {
                     idem_field.as_str(),
                     hold_id.as_str(),
                 ];
-                self.call("chophien_buy", &request.sale_id, now, &args)
-                    .await?
+                self.call("chophien_buy", sale, now, &args).await?
             }
         };
         let (outcome, payload) = split_reply(reply)?;
@@ -243,6 +263,13 @@ impl RedisSaleStore {
             other => Err(refusal(other)),
         }
     }
+
+    /// The sale a hold id of `room_id` belongs to (validated).
+    fn sale_of_hold(room_id: &str, hold_id: &str) -> Result<SaleRef, SaleError> {
+        validate::room_id(room_id)?;
+        let sale_id = ids::sale_of_hold(hold_id).ok_or(SaleError::HoldNotFound)?;
+        Ok(SaleRef::new(room_id, sale_id))
+    }
 }
 
 impl SaleStore for RedisSaleStore {
@@ -252,12 +279,13 @@ impl SaleStore for RedisSaleStore {
         sale: NewSale,
         now: UnixMillis,
     ) -> Result<SaleInfo, SaleError> {
+        validate::room_id(room_id)?;
         let sale = validate::new_sale(sale)?;
-        let sale_id = ids::new_sale_id();
+        let sale_ref = SaleRef::new(room_id, ids::new_sale_id());
         let starts_at = now + u64::from(sale.starts_in_secs) * 1000;
         let ends_at = starts_at + u64::from(sale.duration_secs) * 1000;
         let fields: [(&str, String); 13] = [
-            ("sale_id", sale_id.clone()),
+            ("sale_id", sale_ref.sale_id.clone()),
             ("room_id", room_id.to_owned()),
             ("product_id", sale.product_id),
             ("product_name", sale.product_name),
@@ -276,24 +304,30 @@ impl SaleStore for RedisSaleStore {
             .flat_map(|(name, value)| [*name, value.as_str()])
             .collect();
         let (outcome, _) = split_reply(
-            self.call("chophien_create_sale", &sale_id, now, &args)
+            self.call("chophien_create_sale", &sale_ref, now, &args)
                 .await?,
         )?;
-        if outcome != "ok" {
-            return Err(internal(format!("creating sale {sale_id}: {outcome}")));
+        match outcome.as_str() {
+            "ok" => {}
+            "sale_running" => return Err(SaleError::SaleRunning),
+            other => return Err(internal(format!("creating sale {sale_ref}: {other}"))),
         }
-        let mut index = redis::pipe();
-        index
-            .sadd(ACTIVE_SALES, &sale_id)
-            .ignore()
-            .rpush(room_sales_key(room_id), &sale_id)
-            .ignore();
-        self.run_pipe::<()>(&index).await?;
-        self.get_sale(&sale_id, now).await
+        self.run::<()>(
+            redis::cmd("SADD")
+                .arg(ACTIVE_SALES)
+                .arg(active_member(&sale_ref)),
+        )
+        .await?;
+        self.get_sale(room_id, &sale_ref.sale_id, now).await
     }
 
-    async fn get_sale(&self, sale_id: &str, now: UnixMillis) -> Result<SaleInfo, SaleError> {
-        sale_info(&self.meta(sale_id).await?, now)
+    async fn get_sale(
+        &self,
+        room_id: &str,
+        sale_id: &str,
+        now: UnixMillis,
+    ) -> Result<SaleInfo, SaleError> {
+        sale_info(&self.meta(room_id, sale_id).await?, now)
     }
 
     async fn latest_sale(
@@ -301,29 +335,48 @@ impl SaleStore for RedisSaleStore {
         room_id: &str,
         now: UnixMillis,
     ) -> Result<Option<SaleInfo>, SaleError> {
+        validate::room_id(room_id)?;
         let latest: Option<String> = self
-            .run(redis::cmd("LINDEX").arg(room_sales_key(room_id)).arg(-1))
+            .run(
+                redis::cmd("LINDEX")
+                    .arg(RoomKeys::new(room_id).sales)
+                    .arg(-1),
+            )
             .await?;
         match latest {
-            Some(sale_id) => self.get_sale(&sale_id, now).await.map(Some),
+            Some(sale_id) => self.get_sale(room_id, &sale_id, now).await.map(Some),
             None => Ok(None),
         }
     }
 
-    async fn end_sale(&self, sale_id: &str, now: UnixMillis) -> Result<SaleInfo, SaleError> {
+    async fn end_sale(
+        &self,
+        room_id: &str,
+        sale_id: &str,
+        now: UnixMillis,
+    ) -> Result<SaleInfo, SaleError> {
+        validate::room_id(room_id)?;
         validate::sale_id(sale_id)?;
-        let (outcome, _) = split_reply(self.call("chophien_end_sale", sale_id, now, &[]).await?)?;
+        let sale = SaleRef::new(room_id, sale_id);
+        let (outcome, _) = split_reply(self.call("chophien_end_sale", &sale, now, &[]).await?)?;
         if outcome != "ok" {
             return Err(refusal(&outcome));
         }
-        self.get_sale(sale_id, now).await
+        self.get_sale(room_id, sale_id, now).await
     }
 
-    async fn buy(&self, request: &BuyRequest, now: UnixMillis) -> Result<BuyResult, SaleError> {
+    async fn buy(
+        &self,
+        room_id: &str,
+        request: &BuyRequest,
+        now: UnixMillis,
+    ) -> Result<BuyResult, SaleError> {
+        validate::room_id(room_id)?;
         validate::buy_request(request)?;
-        match self.buy_once(request, now).await {
+        let sale = SaleRef::new(room_id, request.sale_id.as_str());
+        match self.buy_once(&sale, request, now).await {
             Err(SaleError::Unavailable(reason)) => {
-                tracing::warn!(sale = %request.sale_id, %reason, "buy answered unavailable");
+                tracing::warn!(%sale, %reason, "buy answered unavailable");
                 Ok(BuyResult::rejected(BuyOutcome::Unavailable))
             }
             other => other,
@@ -332,14 +385,15 @@ impl SaleStore for RedisSaleStore {
 
     async fn confirm(
         &self,
+        room_id: &str,
         hold_id: &str,
         buyer_id: &str,
         shipping: &Shipping,
         now: UnixMillis,
-    ) -> Result<Order, SaleError> {
+    ) -> Result<Confirmation, SaleError> {
         let shipping = validate::shipping(shipping)?;
-        let sale_id = ids::sale_of_hold(hold_id).ok_or(SaleError::HoldNotFound)?;
-        let keys = SaleKeys::new(sale_id);
+        let sale = Self::sale_of_hold(room_id, hold_id)?;
+        let keys = SaleKeys::new(&sale.room_id, &sale.sale_id);
         // The hold record and the price never change once written, so the
         // order can be built from this read; the function re-checks the hold.
         let (raw_hold, price): (Option<String>, Option<u64>) = self
@@ -356,7 +410,7 @@ impl SaleStore for RedisSaleStore {
         let unit_price_vnd = price.ok_or(SaleError::HoldNotFound)?;
         let order = Order {
             order_id: ids::new_order_id(),
-            sale_id: sale_id.to_owned(),
+            sale_id: sale.sale_id.clone(),
             hold_id: hold_id.to_owned(),
             buyer_id: record.buyer_id,
             buyer_name: record.buyer_name,
@@ -370,27 +424,33 @@ impl SaleStore for RedisSaleStore {
         let (outcome, payload) = split_reply(
             self.call(
                 "chophien_confirm",
-                sale_id,
+                &sale,
                 now,
                 &[buyer_id, hold_id, &order_json],
             )
             .await?,
         )?;
-        match (outcome.as_str(), payload.first()) {
-            ("confirmed", Some(stored)) => parse_json(stored),
-            (other, _) => Err(refusal(other)),
-        }
+        let (created, stored) = match (outcome.as_str(), payload.first()) {
+            ("created", Some(stored)) => (true, stored),
+            ("confirmed", Some(stored)) => (false, stored),
+            (other, _) => return Err(refusal(other)),
+        };
+        Ok(Confirmation {
+            order: parse_json(stored)?,
+            created,
+        })
     }
 
     async fn cancel(
         &self,
+        room_id: &str,
         hold_id: &str,
         buyer_id: &str,
         now: UnixMillis,
     ) -> Result<(), SaleError> {
-        let sale_id = ids::sale_of_hold(hold_id).ok_or(SaleError::HoldNotFound)?;
+        let sale = Self::sale_of_hold(room_id, hold_id)?;
         let (outcome, _) = split_reply(
-            self.call("chophien_cancel", sale_id, now, &[buyer_id, hold_id])
+            self.call("chophien_cancel", &sale, now, &[buyer_id, hold_id])
                 .await?,
         )?;
         match outcome.as_str() {
@@ -399,65 +459,86 @@ impl SaleStore for RedisSaleStore {
         }
     }
 
-    async fn expire_due(&self, sale_id: &str, now: UnixMillis) -> Result<ExpiryReport, SaleError> {
-        validate::sale_id(sale_id)?;
+    async fn expire_due(&self, sale: &SaleRef, now: UnixMillis) -> Result<ExpiryReport, SaleError> {
+        validate::room_id(&sale.room_id)?;
+        validate::sale_id(&sale.sale_id)?;
         let batch = EXPIRE_BATCH.to_string();
         let (outcome, payload) = split_reply(
-            self.call("chophien_expire_due", sale_id, now, &[&batch])
+            self.call("chophien_expire_due", sale, now, &[&batch])
                 .await?,
         )?;
-        let [returned, remaining, retired, room_id] = payload.as_slice() else {
+        let [returned, remaining, retired] = payload.as_slice() else {
             if outcome == "sale_not_found" {
                 // Its keys are gone (deleted by hand): stop visiting it.
-                self.run::<()>(redis::cmd("SREM").arg(ACTIVE_SALES).arg(sale_id))
-                    .await?;
+                self.run::<()>(
+                    redis::cmd("SREM")
+                        .arg(ACTIVE_SALES)
+                        .arg(active_member(sale)),
+                )
+                .await?;
             }
             return Err(refusal(&outcome));
         };
         let report = ExpiryReport {
-            sale_id: sale_id.to_owned(),
-            room_id: room_id.clone(),
+            sale_id: sale.sale_id.clone(),
+            room_id: sale.room_id.clone(),
             returned_units: returned.parse().map_err(internal)?,
             remaining: remaining.parse().map_err(internal)?,
             retired: retired == "1",
         };
         if report.retired {
-            self.run::<()>(redis::cmd("SREM").arg(ACTIVE_SALES).arg(sale_id))
-                .await?;
+            self.run::<()>(
+                redis::cmd("SREM")
+                    .arg(ACTIVE_SALES)
+                    .arg(active_member(sale)),
+            )
+            .await?;
         }
         Ok(report)
     }
 
-    async fn active_sales(&self) -> Result<Vec<String>, SaleError> {
-        self.run(redis::cmd("SMEMBERS").arg(ACTIVE_SALES)).await
+    async fn active_sales(&self) -> Result<Vec<SaleRef>, SaleError> {
+        let members: Vec<String> = self.run(redis::cmd("SMEMBERS").arg(ACTIVE_SALES)).await?;
+        Ok(members
+            .iter()
+            .filter_map(|member| {
+                let sale = parse_active_member(member);
+                if sale.is_none() {
+                    tracing::debug!(%member, "skipping an active-sales member of another layout");
+                }
+                sale
+            })
+            .collect())
     }
 
-    async fn orders_for_sale(&self, sale_id: &str) -> Result<Vec<Order>, SaleError> {
-        validate::sale_id(sale_id)?;
-        self.meta(sale_id).await?;
+    async fn orders_for_sale(&self, room_id: &str, sale_id: &str) -> Result<Vec<Order>, SaleError> {
+        self.meta(room_id, sale_id).await?;
         sorted_orders(
-            self.run(redis::cmd("HVALS").arg(SaleKeys::new(sale_id).orders()))
+            self.run(redis::cmd("HVALS").arg(SaleKeys::new(room_id, sale_id).orders()))
                 .await?,
         )
     }
 
     async fn orders_for_room(&self, room_id: &str) -> Result<Vec<Order>, SaleError> {
+        validate::room_id(room_id)?;
         let sale_ids: Vec<String> = self
             .run(
                 redis::cmd("LRANGE")
-                    .arg(room_sales_key(room_id))
+                    .arg(RoomKeys::new(room_id).sales)
                     .arg(0)
                     .arg(-1),
             )
             .await?;
-        let mut raw = Vec::new();
-        for sale_id in sale_ids {
-            let orders: Vec<String> = self
-                .run(redis::cmd("HVALS").arg(SaleKeys::new(&sale_id).orders()))
-                .await?;
-            raw.extend(orders);
+        if sale_ids.is_empty() {
+            return Ok(Vec::new());
         }
-        sorted_orders(raw)
+        // One round trip for every sale's orders.
+        let mut pipe = redis::pipe();
+        for sale_id in &sale_ids {
+            pipe.hvals(SaleKeys::new(room_id, sale_id).orders());
+        }
+        let per_sale: Vec<Vec<String>> = self.run_pipe(&pipe).await?;
+        sorted_orders(per_sale.into_iter().flatten().collect())
     }
 
     /// Calls a function of the library (reloading it if missing), which
