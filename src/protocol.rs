@@ -86,19 +86,7 @@ pub enum ClientMessage {
     /// Moderator: replace the room's banned-words list.
     SetBannedWords { words: Vec<String> },
     /// Seller or moderator: start a flash sale of one catalog product.
-    StartSale {
-        product_id: String,
-        stock: u32,
-        price_vnd: Vnd,
-        per_buyer_limit: u32,
-        /// 0 starts the sale at once; otherwise viewers see a countdown.
-        #[serde(default)]
-        starts_in_secs: u32,
-        duration_secs: u32,
-        /// How long a buyer's hold lasts before its units return.
-        #[serde(default = "default_hold_secs")]
-        hold_secs: u32,
-    },
+    StartSale(StartSale),
     /// Seller or moderator: end the sale now. Existing holds may still be
     /// confirmed until their deadlines.
     EndSale { sale_id: String },
@@ -168,6 +156,22 @@ pub const CLIENT_MESSAGE_TYPES: &[&str] = &[
     "subscribe_answer",
     "ice_candidate",
 ];
+
+/// The terms of a flash sale as the seller asks for it (`start_sale`).
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+pub struct StartSale {
+    pub product_id: String,
+    pub stock: u32,
+    pub price_vnd: Vnd,
+    pub per_buyer_limit: u32,
+    /// 0 starts the sale at once; otherwise viewers see a countdown.
+    #[serde(default)]
+    pub starts_in_secs: u32,
+    pub duration_secs: u32,
+    /// How long a buyer's hold lasts before its units return.
+    #[serde(default = "default_hold_secs")]
+    pub hold_secs: u32,
+}
 
 /// A product as the seller first describes it; the server assigns its id.
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]

@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use crate::auth::Role;
 use crate::clock::{Now, UnixMillis};
-use crate::protocol::ChatSettings;
+use crate::protocol::{BannedUser, ChatSettings};
 
 use super::actor::Actor;
 use super::limits::RoomLimits;
@@ -33,11 +33,19 @@ pub struct Moderation {
     banned_words: Vec<String>,
     /// user id → the mute.
     muted: HashMap<String, Mute>,
-    /// user id → the rank of who banned them (the ban holds only below it).
-    banned: HashMap<String, u8>,
+    /// user id → the ban.
+    banned: HashMap<String, Ban>,
     /// user id → when they last chatted, for slow mode. Monotonic clock, so
     /// a wall-clock jump never unlocks or blocks anyone.
     last_message_at: HashMap<String, tokio::time::Instant>,
+}
+
+#[derive(Debug, Clone)]
+struct Ban {
+    /// The rank of who banned; the ban holds only below it.
+    by_rank: u8,
+    /// The name the user was banned under, for the studio's list.
+    name: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -53,12 +61,18 @@ impl Moderation {
     pub fn is_banned(&self, user_id: &str, role: Role) -> bool {
         self.banned
             .get(user_id)
-            .is_some_and(|&by_rank| by_rank > role.rank())
+            .is_some_and(|ban| ban.by_rank > role.rank())
     }
 
     /// Everyone banned, in no particular order.
-    pub fn banned(&self) -> impl Iterator<Item = &str> {
-        self.banned.keys().map(String::as_str)
+    pub fn banned(&self) -> Vec<BannedUser> {
+        self.banned
+            .iter()
+            .map(|(user_id, ban)| BannedUser {
+                user_id: user_id.clone(),
+                name: ban.name.clone(),
+            })
+            .collect()
     }
 
     /// Mute `user_id` (who holds `role`) for `minutes`; when the mute ends.
@@ -97,11 +111,23 @@ impl Moderation {
         }
     }
 
-    /// Ban `user_id` (who holds `role`) for the life of the room.
-    pub fn ban(&mut self, by: &Actor, user_id: &str, role: Role) -> Result<(), RoomError> {
+    /// Ban `user_id` (who holds `role`, known as `name`) for the life of the room.
+    pub fn ban(
+        &mut self,
+        by: &Actor,
+        user_id: &str,
+        role: Role,
+        name: Option<String>,
+    ) -> Result<(), RoomError> {
         may_act_on(by, user_id, role)?;
-        let rank = self.banned.entry(user_id.to_owned()).or_insert(0);
-        *rank = (*rank).max(by.role.rank());
+        let ban = self.banned.entry(user_id.to_owned()).or_insert(Ban {
+            by_rank: 0,
+            name: None,
+        });
+        ban.by_rank = ban.by_rank.max(by.role.rank());
+        if name.is_some() {
+            ban.name = name;
+        }
         Ok(())
     }
 
@@ -110,7 +136,7 @@ impl Moderation {
         may_act_on(by, user_id, role)?;
         match self.banned.get(user_id) {
             None => Ok(false),
-            Some(&by_rank) if by_rank > by.role.rank() => Err(RoomError::Outranked),
+            Some(ban) if ban.by_rank > by.role.rank() => Err(RoomError::Outranked),
             Some(_) => Ok(self.banned.remove(user_id).is_some()),
         }
     }
@@ -281,7 +307,7 @@ mod tests {
         let mut m = Moderation::default();
         let by = moderator();
         assert_eq!(
-            m.ban(&by, "mod", Role::Moderator),
+            m.ban(&by, "mod", Role::Moderator, None),
             Err(RoomError::OwnIdentity)
         );
         let limits = RoomLimits::default();
@@ -289,7 +315,7 @@ mod tests {
             m.mute(&by, "mod", Role::Moderator, 5, Now::current(), &limits),
             Err(RoomError::OwnIdentity)
         );
-        m.ban(&by, "minh", Role::Viewer).unwrap();
+        m.ban(&by, "minh", Role::Viewer, None).unwrap();
         assert!(m.is_banned("minh", Role::Viewer));
     }
 
@@ -298,15 +324,19 @@ mod tests {
         let mut m = Moderation::default();
         let by = moderator();
         for role in [Role::Moderator, Role::Seller, Role::Trainer, Role::Admin] {
-            assert_eq!(m.ban(&by, "x", role), Err(RoomError::Outranked), "{role:?}");
+            assert_eq!(
+                m.ban(&by, "x", role, None),
+                Err(RoomError::Outranked),
+                "{role:?}"
+            );
         }
         let seller = person("hoa", Role::Seller);
         assert_eq!(
-            m.ban(&seller, "trainer", Role::Trainer),
+            m.ban(&seller, "trainer", Role::Trainer, None),
             Err(RoomError::Outranked)
         );
-        m.ban(&seller, "mod", Role::Moderator).unwrap();
-        m.ban(&person("root", Role::Admin), "hoa2", Role::Seller)
+        m.ban(&seller, "mod", Role::Moderator, None).unwrap();
+        m.ban(&person("root", Role::Admin), "hoa2", Role::Seller, None)
             .unwrap();
     }
 
@@ -314,7 +344,7 @@ mod tests {
     fn a_ban_never_holds_against_a_rank_as_high_as_its_author() {
         let mut m = Moderation::default();
         // Placed before the room knew who "hoa" is: ranked as a viewer.
-        m.ban(&moderator(), "hoa", Role::Viewer).unwrap();
+        m.ban(&moderator(), "hoa", Role::Viewer, None).unwrap();
         assert!(m.is_banned("hoa", Role::Viewer));
         assert!(!m.is_banned("hoa", Role::Moderator));
         assert!(!m.is_banned("hoa", Role::Seller));
@@ -335,7 +365,7 @@ mod tests {
     fn lifting_a_ban_takes_the_rank_that_placed_it() {
         let mut m = Moderation::default();
         let (seller, admin) = (person("hoa", Role::Seller), person("root", Role::Admin));
-        m.ban(&admin, "lan", Role::Viewer).unwrap();
+        m.ban(&admin, "lan", Role::Viewer, None).unwrap();
         assert_eq!(
             m.unban(&seller, "lan", Role::Viewer),
             Err(RoomError::Outranked)

@@ -31,18 +31,13 @@ pub struct RoomState {
     /// The most recent messages, oldest first, at most `limits.chat_history`.
     pub chat: VecDeque<ChatMessage>,
     moderation: Moderation,
-    /// Everyone who has joined: their latest name and highest role, so
-    /// moderation can rank its target and the studio can name whom it banned.
-    people: HashMap<String, Person>,
+    /// The highest role each identity above a viewer has joined with, so
+    /// moderation can rank its target (anyone else ranks as a viewer; not
+    /// keeping viewers here keeps a 10,000-viewer room small).
+    ranks: HashMap<String, Role>,
     next_message_id: u64,
     next_product_id: u64,
     pub limits: RoomLimits,
-}
-
-#[derive(Debug)]
-struct Person {
-    name: String,
-    role: Role,
 }
 
 impl RoomState {
@@ -53,7 +48,7 @@ impl RoomState {
             products,
             chat: VecDeque::new(),
             moderation: Moderation::default(),
-            people: HashMap::new(),
+            ranks: HashMap::new(),
             next_message_id: 1,
             next_product_id,
             limits,
@@ -66,42 +61,40 @@ impl RoomState {
         self.moderation.is_banned(user_id, role)
     }
 
-    /// Remember who joined: their latest name and highest role.
+    /// Remember the rank of someone who joined above a viewer.
     pub fn admit(&mut self, actor: &Actor) {
-        let person = self
-            .people
+        if actor.role == Role::Viewer {
+            return;
+        }
+        let role = self
+            .ranks
             .entry(actor.user_id.clone())
-            .or_insert_with(|| Person {
-                name: actor.name.clone(),
-                role: actor.role,
-            });
-        person.name.clone_from(&actor.name);
-        if actor.role.rank() > person.role.rank() {
-            person.role = actor.role;
+            .or_insert(actor.role);
+        if actor.role.rank() > role.rank() {
+            *role = actor.role;
         }
     }
 
-    /// Everyone banned from the room, by id, with the name the room knew.
+    /// Everyone banned from the room, by id, with the name they were banned under.
     pub fn banned(&self) -> Vec<BannedUser> {
-        let mut banned: Vec<BannedUser> = self
-            .moderation
-            .banned()
-            .map(|user_id| BannedUser {
-                user_id: user_id.to_owned(),
-                name: self.name_of(user_id),
-            })
-            .collect();
+        let mut banned = self.moderation.banned();
         banned.sort_by(|a, b| a.user_id.cmp(&b.user_id));
         banned
     }
 
     /// The role the room has seen `user_id` hold; a viewer if never seen.
     fn role_of(&self, user_id: &str) -> Role {
-        self.people.get(user_id).map_or(Role::Viewer, |p| p.role)
+        self.ranks.get(user_id).copied().unwrap_or(Role::Viewer)
     }
 
+    /// The name `user_id` last chatted under, if the chat history still
+    /// holds one of their messages.
     fn name_of(&self, user_id: &str) -> Option<String> {
-        self.people.get(user_id).map(|p| p.name.clone())
+        self.chat
+            .iter()
+            .rev()
+            .find(|m| m.user_id == user_id)
+            .map(|m| m.name.clone())
     }
 
     /// The chat settings everyone may see.
@@ -210,10 +203,11 @@ impl RoomState {
             }
             C::BanUser { user_id } => {
                 let role = self.role_of(user_id);
-                self.moderation.ban(actor, user_id, role)?;
+                let name = self.name_of(user_id);
+                self.moderation.ban(actor, user_id, role, name.clone())?;
                 Ok(vec![RoomEvent::UserBanned {
                     user_id: user_id.clone(),
-                    name: self.name_of(user_id),
+                    name,
                 }])
             }
             C::UnbanUser { user_id } => {
@@ -443,7 +437,8 @@ mod tests {
             s.apply(&actor(Role::Moderator), &ban, Now::current()),
             Err(RoomError::Outranked)
         );
-        s.admit(&actor(Role::Viewer));
+        s.apply(&actor(Role::Viewer), &chat("hi"), Now::current())
+            .unwrap();
         let ban = RoomCommand::BanUser {
             user_id: "Viewer".into(),
         };

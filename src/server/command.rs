@@ -12,7 +12,7 @@
 
 use crate::auth::Action;
 use crate::media::{IceCandidate, Target};
-use crate::protocol::{ClientMessage, ErrorCode};
+use crate::protocol::{ClientMessage, ErrorCode, StartSale};
 use crate::room::{Actor, RoomCommand, RoomError};
 use crate::sale::Shipping;
 
@@ -36,15 +36,7 @@ pub enum Command {
 /// A flash-sale request, for `server/sales.rs`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum SaleCommand {
-    Start {
-        product_id: String,
-        stock: u32,
-        price_vnd: u64,
-        per_buyer_limit: u32,
-        starts_in_secs: u32,
-        duration_secs: u32,
-        hold_secs: u32,
-    },
+    Start(StartSale),
     End {
         sale_id: String,
     },
@@ -154,26 +146,7 @@ pub fn route(message: ClientMessage, actor: &Actor) -> Result<Command, Refusal> 
         M::SetBannedWords { words } => {
             (Action::Moderate, Command::Room(R::SetBannedWords { words }))
         }
-        M::StartSale {
-            product_id,
-            stock,
-            price_vnd,
-            per_buyer_limit,
-            starts_in_secs,
-            duration_secs,
-            hold_secs,
-        } => (
-            Action::RunSales,
-            Command::Sale(SaleCommand::Start {
-                product_id,
-                stock,
-                price_vnd,
-                per_buyer_limit,
-                starts_in_secs,
-                duration_secs,
-                hold_secs,
-            }),
-        ),
+        M::StartSale(terms) => (Action::RunSales, Command::Sale(SaleCommand::Start(terms))),
         M::EndSale { sale_id } => (
             Action::RunSales,
             Command::Sale(SaleCommand::End { sale_id }),

@@ -35,32 +35,24 @@ pub async fn handle(
     let sales = &state.sales;
     let now = clock::unix_millis();
     match command {
-        SaleCommand::Start {
-            product_id,
-            stock,
-            price_vnd,
-            per_buyer_limit,
-            starts_in_secs,
-            duration_secs,
-            hold_secs,
-        } => {
+        SaleCommand::Start(terms) => {
             if room.status() == RoomStatus::Ended {
                 return Err(RoomError::Ended.into());
             }
             // Whether another sale is running is the store's to decide,
             // atomically (`SaleError::SaleRunning`, wire code `invalid_state`).
             let product = room
-                .product(&product_id)
+                .product(&terms.product_id)
                 .ok_or(RoomError::ProductNotFound)?;
             let new_sale = NewSale {
                 product_id: product.id,
                 product_name: product.name,
-                price_vnd,
-                stock,
-                per_buyer_limit,
-                starts_in_secs,
-                duration_secs,
-                hold_secs,
+                price_vnd: terms.price_vnd,
+                stock: terms.stock,
+                per_buyer_limit: terms.per_buyer_limit,
+                starts_in_secs: terms.starts_in_secs,
+                duration_secs: terms.duration_secs,
+                hold_secs: terms.hold_secs,
             };
             let sale = sales.create_sale(&room.id, new_sale, now).await?;
             tracing::info!(sale = %sale.id, stock = sale.stock_total, "flash sale created");

@@ -61,3 +61,25 @@ test('a banned viewer is told so and can no longer chat', async () => {
   await seller.context().close();
   await viewer.context().close();
 });
+
+test('the studio lists who is banned and a ban can be undone', async () => {
+  const seller = await openSeller(browser, server);
+  const viewer = await openViewer(browser, server, 'Người Lạ');
+  await sendChat(viewer, 'spam spam');
+  seller.on('dialog', (dialog) => dialog.accept());
+  assert.equal(await seller.getByTestId('no-bans').isVisible(), true);
+  await seller.getByTestId('chat-message').filter({ hasText: 'spam spam' }).getByTestId('mod-ban').click();
+
+  const row = seller.getByTestId('ban-row').filter({ hasText: 'Người Lạ' });
+  await row.waitFor();
+  assert.equal(await seller.getByTestId('no-bans').isVisible(), false);
+  // A reload of the studio still shows the list (it comes in the snapshot).
+  await seller.reload();
+  await row.waitFor();
+
+  await row.getByTestId('unban').click();
+  await row.waitFor({ state: 'detached' });
+  await seller.getByTestId('no-bans').waitFor();
+  await seller.context().close();
+  await viewer.context().close();
+});

@@ -189,9 +189,12 @@ async fn the_seller_sees_bans_and_lifts_one_so_the_user_may_return() {
     let server = TestServer::start().await;
     let Room {
         mut moderator,
-        viewer,
+        mut viewer,
     } = room(&server).await;
-    drop(viewer);
+    viewer
+        .send(json!({"type": "chat", "text": "mua ở shop khác rẻ hơn"}))
+        .await;
+    moderator.next_of("chat").await;
     moderator
         .send(json!({"id": "b", "type": "ban_user", "user_id": "lan"}))
         .await;

@@ -3,7 +3,7 @@
 //
 // `apply(message)` folds one frame in and returns the names of the parts
 // that changed ('room', 'products', 'pinned', 'chat', 'stats', 'settings',
-// 'sale', 'stream', 'me'), so a page redraws only what it must.
+// 'sale', 'stream', 'me', 'moderation'), so a page redraws only what it must.
 
 const MAX_CHAT = 200;
 
@@ -23,6 +23,8 @@ export function createRoomModel() {
     iceServers: [],
     /** Users muted in this room: user id → until (unix ms). */
     muted: new Map(),
+    /** Users banned from this room (only told to roles that moderate): user id → name or null. */
+    banned: new Map(),
     /** Recent social-proof purchases, newest last. */
     purchases: [],
     lastChat: null,
@@ -52,7 +54,8 @@ export function applyMessage(model, message) {
       model.sale = message.sale || null;
       model.streamLive = Boolean(message.stream_live);
       model.iceServers = Array.isArray(message.ice_servers) ? message.ice_servers : [];
-      ['room', 'me', 'products', 'pinned', 'chat', 'stats', 'settings', 'sale', 'stream'].forEach((p) => changed.add(p));
+      model.banned = new Map((message.banned || []).map((b) => [b.user_id, b.name ?? null]));
+      ['room', 'me', 'products', 'pinned', 'chat', 'stats', 'settings', 'sale', 'stream', 'moderation'].forEach((p) => changed.add(p));
       break;
     case 'resumed':
       model.me = message.me;
@@ -128,7 +131,12 @@ export function applyMessage(model, message) {
       break;
     case 'user_banned':
       model.chat = model.chat.filter((m) => m.user_id !== message.user_id);
+      model.banned.set(message.user_id, message.name ?? null);
       changed.add('chat');
+      changed.add('moderation');
+      break;
+    case 'user_unbanned':
+      model.banned.delete(message.user_id);
       changed.add('moderation');
       break;
     case 'settings_changed':

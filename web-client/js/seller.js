@@ -142,6 +142,26 @@ function start() {
     return form;
   }
 
+  /** Who is banned, each with an undo for the roles that may lift a ban. */
+  function renderBans() {
+    const list = $('#ban-list');
+    clear(list);
+    const mayUnban = ['seller', 'trainer', 'admin'].includes(model.me?.role);
+    for (const [userId, name] of model.banned) {
+      const label = name || userId;
+      list.append(h('li', { class: 'ban-row', 'data-testid': 'ban-row', 'data-user-id': userId },
+        h('span', { class: 'ban-name', text: label, title: userId }),
+        mayUnban
+          ? h('button', {
+            type: 'button', class: 'btn btn-small', 'data-testid': 'unban',
+            'aria-label': t('mod.unbanLabel', { name: label }),
+            onclick: () => act({ type: 'unban_user', user_id: userId }, modNotice, t('mod.unbanned', { name: label })),
+          }, t('mod.unban'))
+          : null));
+    }
+    $('#no-bans').hidden = model.banned.size > 0;
+  }
+
   function render(changed) {
     if (changed.has('room') && model.room) {
       $('[data-testid=room-title]').textContent = model.room.title;
@@ -165,6 +185,7 @@ function start() {
     }
     if (changed.has('purchase')) sales.scheduleOrders();
     if (changed.has('stream')) media.render();
+    if (changed.has('moderation')) renderBans();
   }
 
   conn.on('status', ({ status }) => {
@@ -177,7 +198,7 @@ function start() {
     if (message.type === 'snapshot' || message.type === 'resumed') media.publish();
   });
   window.addEventListener('langchange', () => {
-    render(new Set(['room', 'stats', 'chat', 'products', 'sale', 'stream']));
+    render(new Set(['room', 'stats', 'chat', 'products', 'sale', 'stream', 'moderation']));
     sales.renderOrders();
   });
   conn.connect();

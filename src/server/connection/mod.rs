@@ -120,7 +120,9 @@ pub async fn serve(
     state.sfu.leave(&room.id, &participant).await;
     if clean {
         if let Ok(socket) = stream.reunite(sink) {
-            linger(socket).await;
+            // Boxed: its buffer would otherwise be part of every idle
+            // connection's task, though it is needed only at the very end.
+            Box::pin(linger(socket)).await;
         }
     }
 

@@ -7,7 +7,7 @@ use futures_util::StreamExt;
 use hyper_tungstenite::HyperWebsocketStream;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
-use tungstenite::Message;
+use tungstenite::{Message, Utf8Bytes};
 
 use crate::media::MediaSignal;
 use crate::protocol::{close, to_json, ClientFrame, DirectEvent, ErrorCode, CLIENT_MESSAGE_TYPES};
@@ -65,32 +65,34 @@ impl Reader<'_> {
             };
             let Some(message) = next else { break };
             self.activity.touch();
-            let reply = match message {
-                Ok(Message::Text(text)) => {
+            // Only what is needed crosses an `.await` below: a read's error
+            // and a request's reply are large, and whatever an idle
+            // connection's task might hold is paid for by every viewer.
+            let reply = match Incoming::from(message) {
+                Incoming::Text(text) => {
                     self.state.metrics.messages_in.inc();
-                    self.handle(text.as_str(), &limits).await
+                    self.handle(text.as_str(), &limits)
+                        .await
+                        .map(|r| to_json(&r))
                 }
-                Ok(Message::Binary(_)) => Some(self.refuse(
+                Incoming::Binary => Some(to_json(&self.refuse(
                     None,
                     Refusal::new(
                         ErrorCode::UnsupportedFrame,
                         "only JSON text frames are accepted",
                     ),
-                )),
-                Ok(Message::Close(_)) => break,
-                Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_)) => None,
-                Err(error) => {
-                    if let Some((code, reason)) = close_for(&error) {
-                        self.state.metrics.error(ErrorCode::BadRequest);
-                        self.send(Outgoing::Close(code, reason)).await;
-                    } else {
-                        tracing::debug!(%error, "read failed");
-                    }
+                ))),
+                Incoming::Control => None,
+                Incoming::Close => break,
+                Incoming::Broken(Some((code, reason))) => {
+                    self.state.metrics.error(ErrorCode::BadRequest);
+                    self.send(Outgoing::Close(code, reason)).await;
                     break;
                 }
+                Incoming::Broken(None) => break,
             };
             if let Some(reply) = reply {
-                if !self.send(Outgoing::Text(to_json(&reply))).await {
+                if !self.send(Outgoing::Text(reply)).await {
                     break;
                 }
             }
@@ -104,11 +106,17 @@ impl Reader<'_> {
     /// client is behind on its replies: stop reading until it catches up).
     /// `false` once the writer has ended the connection.
     async fn send(&self, outgoing: Outgoing) -> bool {
-        let outgoing = match self.direct.try_send(outgoing) {
-            Ok(()) => return true,
-            Err(mpsc::error::TrySendError::Closed(_)) => return false,
-            Err(mpsc::error::TrySendError::Full(outgoing)) => outgoing,
-        };
+        match self.direct.try_send(outgoing) {
+            Ok(()) => true,
+            Err(mpsc::error::TrySendError::Closed(_)) => false,
+            // Boxed: rare, and its future would grow every connection's task.
+            Err(mpsc::error::TrySendError::Full(outgoing)) => {
+                Box::pin(self.send_when_there_is_room(outgoing)).await
+            }
+        }
+    }
+
+    async fn send_when_there_is_room(&self, outgoing: Outgoing) -> bool {
         tokio::select! {
             biased;
             _ = self.done.cancelled() => false,
@@ -234,6 +242,37 @@ fn classify_bad_frame(
             format!("unknown message type `{kind}`"),
         ),
         Some(_) => (id, ErrorCode::BadRequest, error.to_string()),
+    }
+}
+
+/// What one read from the socket asks of the reader, without the read's
+/// (large) error value.
+enum Incoming {
+    Text(Utf8Bytes),
+    Binary,
+    /// Ping, pong or a raw frame: nothing to answer (tungstenite answers pings).
+    Control,
+    Close,
+    /// The read failed; with a close code when it failed because of what the
+    /// client sent.
+    Broken(Option<(u16, &'static str)>),
+}
+
+impl From<Result<Message, tungstenite::Error>> for Incoming {
+    fn from(read: Result<Message, tungstenite::Error>) -> Incoming {
+        match read {
+            Ok(Message::Text(text)) => Incoming::Text(text),
+            Ok(Message::Binary(_)) => Incoming::Binary,
+            Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_)) => Incoming::Control,
+            Ok(Message::Close(_)) => Incoming::Close,
+            Err(error) => {
+                let close = close_for(&error);
+                if close.is_none() {
+                    tracing::debug!(%error, "read failed");
+                }
+                Incoming::Broken(close)
+            }
+        }
     }
 }
 
