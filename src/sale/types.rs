@@ -11,7 +11,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::clock::UnixMillis;
-use crate::protocol::Vnd;
+use crate::money::Vnd;
 
 /// Where a sale is in its life. Derived from the clock and the stored flags,
 /// never stored itself, so it cannot drift from the stock it describes.

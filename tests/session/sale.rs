@@ -421,3 +421,34 @@ async fn confirming_a_hold_over_another_rooms_connection_is_refused() {
     );
     assert_eq!(seller.next_of("sale_purchase").await["quantity"], 1);
 }
+
+#[tokio::test]
+async fn nobody_but_the_buyer_confirms_or_cancels_a_hold_not_even_an_admin() {
+    let server = TestServer::start().await;
+    let Sale {
+        mut viewer,
+        sale_id,
+        ..
+    } = sale_with_stock(&server, 5).await;
+    viewer.send(buy(&sale_id, 1, "key-000031")).await;
+    let hold_id = viewer.next_of("buy_result").await["hold"]["hold_id"].clone();
+    let (mut admin, _) = server.join("r1", Role::Admin, "root").await;
+    for request in [
+        json!({"id": "c", "type": "confirm_hold", "hold_id": hold_id, "shipping": shipping()}),
+        json!({"id": "x", "type": "cancel_hold", "hold_id": hold_id}),
+    ] {
+        admin.send(request.clone()).await;
+        assert_eq!(
+            admin.next_of("error").await["code"],
+            "forbidden",
+            "{request}"
+        );
+    }
+    // The hold is untouched: its buyer still confirms it.
+    viewer
+        .send(
+            json!({"id": "c", "type": "confirm_hold", "hold_id": hold_id, "shipping": shipping()}),
+        )
+        .await;
+    viewer.next_of("order_confirmed").await;
+}
