@@ -1,29 +1,24 @@
-//! The seam every room event crosses on its way to connections.
+//! How committed room events reach the connections of one node.
 //!
-//! A [`Room`](crate::room::Room) numbers each event, serializes it once into
-//! a [`Frame`] and hands it to its [`RoomChannel`]; every connection in the
-//! room reads the frames through its own [`Subscription`] and gets a clone of
-//! the same bytes (a reference-count bump, not a copy).
+//! A room's events are numbered (`seq`), recorded and serialized once by the
+//! room store (`room::store`), which hands each one to this node as a
+//! [`Frame`] through [`FrameSink::deliver`]: the memory store directly, in
+//! `seq` order under the room's lock; the Redis store through its feed (one
+//! subscription per node to what the store's functions published). Each
+//! active room on the node has one [`Fanout`]: a bounded broadcast ring,
+//! which is also every local subscriber's queue, so memory is one ring per
+//! room, not one queue per viewer, and every recipient gets a clone of the
+//! same bytes (a reference-count bump, not a copy).
 //!
-//! The seam is shaped for more than one implementation:
-//! - **Publishing never awaits.** A room publishes under its lock, in `seq`
-//!   order, so [`RoomChannel::publish`] must return at once. [`LocalBus`]
-//!   delivers straight into an in-process broadcast ring; a bus that does
-//!   I/O (Redis pub/sub, when rooms span nodes) queues the frame for a task
-//!   of its own, which keeps the order the room gave it.
+//! - **Delivering never awaits.** [`Fanout::publish`] returns at once; it
+//!   is called in `seq` order (under a lock, or from one feed task).
 //! - **Subscribers see one total order.** A [`Subscription`] yields frames
 //!   in `seq` order with no gaps and no repeats: frames at or before the seq
-//!   it started after are skipped (a joining client has them in its
-//!   snapshot), and a gap or an overrun ring ends it with
+//!   it starts after are skipped (a joining client has them in its snapshot
+//!   or its resume), and a gap or an overrun ring ends it with
 //!   [`Lagged`](SubscriptionError::Lagged), which carries the last seq it
 //!   delivered so the client can resume from exactly there. Slow-consumer
 //!   detection lives here, not in the connection.
-//! - **Each node fans out locally.** Whatever carries frames between nodes,
-//!   a node feeds one bounded broadcast ring per room, which is also every
-//!   local subscriber's queue: memory is one ring per room, not one queue
-//!   per viewer, and a subscriber more than `capacity` frames behind lags.
-
-use std::sync::Arc;
 
 use tokio::sync::broadcast;
 
@@ -35,23 +30,32 @@ pub struct Frame {
     pub seq: u64,
     /// The complete JSON text frame, `seq` included.
     pub json: JsonText,
-    /// The room's final event (`room_closed`): nothing follows it.
-    pub last: bool,
+    /// What the node itself must do about this event, if anything.
+    pub control: Option<Control>,
 }
 
-/// Where one room's events go, and where its connections listen.
-pub trait RoomChannel: Send + Sync {
-    /// Hand over the room's next frame. Called in `seq` order under the
-    /// room's lock: returns at once, never blocks, never awaits.
-    fn publish(&self, frame: Frame);
-    /// Receive the frames published after `after_seq`, which must be the
-    /// room's current seq (the caller holds the room's lock).
-    fn subscribe(&self, after_seq: u64) -> Subscription;
+/// Events a node acts on besides forwarding them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Control {
+    /// `room_closed`: the room's last event; its connections end after it.
+    RoomClosed,
+    /// `user_banned`: this identity's connections end, those whose role
+    /// ranks below `by_rank` (the rank of who banned: see `Role::rank`).
+    UserBanned { user_id: String, by_rank: u8 },
 }
 
-/// Opens the channel for a room.
-pub trait RoomBus: Send + Sync {
-    fn channel(&self, room_id: &str) -> Arc<dyn RoomChannel>;
+impl Frame {
+    /// Is this the room's last event (`room_closed`)?
+    pub fn is_last(&self) -> bool {
+        self.control == Some(Control::RoomClosed)
+    }
+}
+
+/// Where a room store hands this node the events it committed.
+pub trait FrameSink: Send + Sync {
+    /// Deliver `frame` of `room_id` to this node's connections, if any are in
+    /// the room. Called in `seq` order for each room; returns at once.
+    fn deliver(&self, room_id: &str, frame: Frame);
 }
 
 /// Why a subscription stopped yielding frames.
@@ -87,6 +91,13 @@ impl Subscription {
     /// The seq of the last frame this subscription gave out.
     pub fn last_seq(&self) -> u64 {
         self.last_seq
+    }
+
+    /// Start after `seq` instead: the frames up to it reached the subscriber
+    /// another way (a snapshot or a resume read after subscribing). Frames
+    /// already in the ring at or before it are skipped.
+    pub fn start_after(&mut self, seq: u64) {
+        self.last_seq = seq;
     }
 
     /// The next frame.
@@ -139,38 +150,27 @@ impl Subscription {
     }
 }
 
-/// The single-node bus: one in-process broadcast ring per room.
-pub struct LocalBus {
-    /// How many frames a subscriber may fall behind before it lags.
-    capacity: usize,
-}
-
-impl LocalBus {
-    pub fn new(capacity: usize) -> LocalBus {
-        LocalBus {
-            capacity: capacity.max(1),
-        }
-    }
-}
-
-impl RoomBus for LocalBus {
-    fn channel(&self, _room_id: &str) -> Arc<dyn RoomChannel> {
-        let (sender, _) = broadcast::channel(self.capacity);
-        Arc::new(LocalChannel { sender })
-    }
-}
-
-struct LocalChannel {
+/// One room's fan-out ring on this node.
+pub struct Fanout {
     sender: broadcast::Sender<Frame>,
 }
 
-impl RoomChannel for LocalChannel {
-    fn publish(&self, frame: Frame) {
+impl Fanout {
+    /// A ring a subscriber may fall `capacity` frames behind before it lags.
+    pub fn new(capacity: usize) -> Fanout {
+        let (sender, _) = broadcast::channel(capacity.max(1));
+        Fanout { sender }
+    }
+
+    /// Hand a frame to every current subscriber. Never blocks: a slow
+    /// subscriber lags rather than slowing the room.
+    pub fn publish(&self, frame: Frame) {
         // An error only means nobody is listening right now, which is fine.
         let _ = self.sender.send(frame);
     }
 
-    fn subscribe(&self, after_seq: u64) -> Subscription {
+    /// Receive what is published from now on that follows `after_seq`.
+    pub fn subscribe(&self, after_seq: u64) -> Subscription {
         Subscription::from_broadcast(self.sender.subscribe(), after_seq)
     }
 }
@@ -183,19 +183,19 @@ mod tests {
         Frame {
             seq,
             json: JsonText::from_static("{}"),
-            last: false,
+            control: None,
         }
     }
 
     #[tokio::test]
     async fn every_subscriber_gets_the_same_bytes() {
-        let channel = LocalBus::new(8).channel("r");
+        let channel = Fanout::new(8);
         let mut a = channel.subscribe(0);
         let mut b = channel.subscribe(0);
         channel.publish(Frame {
             seq: 1,
             json: JsonText::from_static(r#"{"seq":1}"#),
-            last: false,
+            control: None,
         });
         let (fa, fb) = (a.recv().await.unwrap(), b.recv().await.unwrap());
         assert_eq!(fa.seq, 1);
@@ -216,7 +216,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_subscriber_that_falls_behind_lags_at_its_last_frame() {
-        let channel = LocalBus::new(2).channel("r");
+        let channel = Fanout::new(2);
         let mut slow = channel.subscribe(0);
         channel.publish(frame(1));
         assert_eq!(slow.recv().await.unwrap().seq, 1);

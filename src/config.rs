@@ -163,6 +163,7 @@ impl Config {
                 ..RoomLimits::default()
             },
             replay_capacity: self.rooms.replay_buffer,
+            fanout_capacity: self.server.room_event_buffer,
             hearts_every: Duration::from_millis(self.rooms.hearts_interval_ms.max(10)),
             viewer_count_every: Duration::from_millis(self.rooms.viewer_count_interval_ms.max(10)),
             ice_servers: self.media.ice_servers.clone(),

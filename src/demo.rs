@@ -1,12 +1,11 @@
 //! The demo room a newcomer opens first: "Trà Thái Nguyên", a tea
 //! cooperative's live sale with real-looking products and VND prices.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use crate::auth::{AuthError, Claims, Role, TokenKeys};
-use crate::protocol::Product;
-use crate::room::{NewRoom, Room, RoomError, RoomRegistry};
+use crate::protocol::{Product, RoomInfo};
+use crate::room::{NewRoom, RoomError, RoomRegistry};
 
 pub const ROOM_ID: &str = "tra-thai-nguyen";
 pub const SELLER_ID: &str = "seller-chi-hoa";
@@ -84,14 +83,21 @@ pub fn products() -> Vec<Product> {
     ]
 }
 
-/// Open the demo room.
-pub fn create(rooms: &RoomRegistry) -> Result<Arc<Room>, RoomError> {
-    rooms.create(NewRoom {
-        id: Some(ROOM_ID.into()),
-        title: "Trà Thái Nguyên — phiên chợ chè Tân Cương".into(),
-        seller_name: format!("{SELLER_NAME} — HTX Chè Tân Cương"),
-        products: products(),
-    })
+/// Open the demo room, or find it open already (a Redis store keeps it
+/// across restarts, and every node of a deployment opens it).
+pub async fn create(rooms: &RoomRegistry) -> Result<RoomInfo, RoomError> {
+    let opened = rooms
+        .create(NewRoom {
+            id: Some(ROOM_ID.into()),
+            title: "Trà Thái Nguyên — phiên chợ chè Tân Cương".into(),
+            seller_name: format!("{SELLER_NAME} — HTX Chè Tân Cương"),
+            products: products(),
+        })
+        .await;
+    match opened {
+        Err(RoomError::AlreadyExists) => rooms.info(ROOM_ID).await,
+        other => other,
+    }
 }
 
 /// A seller token for the demo room, printed at start so the newcomer can

@@ -132,14 +132,13 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     };
     tracing::info!(%addr, "listening");
     if state.config.demo.enabled {
-        let room = demo::create(&state.rooms).context("could not create the demo room")?;
+        let room = demo::create(&state.rooms)
+            .await
+            .context("could not create the demo room")?;
         let seller = demo::seller_token(&state.keys, state.config.token_ttl())?;
         let ws_base = base.replacen("http", "ws", 1);
         println!();
-        println!(
-            "  Chợ Phiên is running — demo room \"{}\"",
-            room.info().title
-        );
+        println!("  Chợ Phiên is running — demo room \"{}\"", room.title);
         println!();
         println!(
             "  Seller studio: {base}/seller.html?room={}#token={seller}",

@@ -76,7 +76,7 @@ fn assert_no_store(what: &str, headers: &HeaderMap) {
 #[tokio::test]
 async fn pages_static_files_the_api_and_its_errors_carry_the_security_headers() {
     let server = TestServer::start().await;
-    server.room("r1");
+    server.room("r1").await;
     let http = reqwest::Client::new();
     for (path, status) in [
         ("/", StatusCode::OK),
@@ -108,7 +108,7 @@ async fn pages_static_files_the_api_and_its_errors_carry_the_security_headers() 
 #[tokio::test]
 async fn the_sellers_orders_are_never_stored_whoever_asks() {
     let server = TestServer::start().await;
-    server.room("r1");
+    server.room("r1").await;
     let http = reqwest::Client::new();
     let seller = server.token("r1", Role::Seller, "hoa");
     let viewer = server.token("r1", Role::Viewer, "lan");
@@ -150,7 +150,7 @@ async fn the_sellers_orders_are_never_stored_whoever_asks() {
 #[tokio::test]
 async fn a_minted_dev_token_is_never_stored() {
     let server = TestServer::start().await;
-    server.room("r1");
+    server.room("r1").await;
     let response = reqwest::Client::new()
         .post(server.http("/api/dev/token"))
         .json(&json!({"room": "r1", "name": "Lan"}))

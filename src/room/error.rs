@@ -37,6 +37,13 @@ pub enum RoomError {
     Banned,
     #[error("a room with this id exists already")]
     AlreadyExists,
+    /// The room store did not answer in time or is down; whether the
+    /// request took effect is unknown.
+    #[error("the room store is unavailable: {0}")]
+    Unavailable(String),
+    /// The room store answered something this code does not understand.
+    #[error("room store error: {0}")]
+    Internal(String),
 }
 
 impl RoomError {

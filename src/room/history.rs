@@ -64,7 +64,7 @@ mod tests {
             b.push(Frame {
                 seq,
                 json: JsonText::from_static("{}"),
-                last: false,
+                control: None,
             });
         }
         b

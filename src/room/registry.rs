@@ -1,26 +1,37 @@
-//! All rooms on this node, by id.
+//! The rooms this node serves, and the node's way into the room store.
 //!
-//! The registry creates rooms (wiring each to its bus channel and starting
-//! its ticker), finds them, lists them and closes them. Ended rooms stay
-//! listed with status `ended` so links to them answer "ended", not "unknown".
+//! The registry opens and checks new rooms, answers room lists, and keeps a
+//! [`Room`] handle for each room that has connections on this node: made
+//! when the first connection joins, dropped (and reported to the store) when
+//! the last one has left, so ended and idle rooms leave this node's memory.
+//! It is the node's [`FrameSink`]: the store hands it every event it commits
+//! for an attached room, and it passes it on to that room's ring.
+//!
+//! Its upkeep task reports what each room's handle gathered — hearts tapped
+//! and viewers connected here — to the store, which aggregates them over
+//! every node.
 
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use dashmap::DashMap;
 use tokio_util::sync::CancellationToken;
 
-use crate::bus::RoomBus;
-use crate::protocol::{IceServer, Product, RoomInfo, RoomStatus};
+use crate::bus::{Frame, FrameSink};
+use crate::clock::unix_millis;
+use crate::protocol::{IceServer, Product, RoomInfo};
 
-use super::{product, text, Room, RoomError, RoomLimits, RoomState};
+use super::store::{AnyRoomStore, RoomRecord, RoomStore};
+use super::{product, text, Actor, Membership, Room, RoomError, RoomLimits};
 
 /// How rooms on this node behave; from the configuration.
 #[derive(Debug, Clone)]
 pub struct RoomSettings {
     pub limits: RoomLimits,
-    /// Frames kept per room for clients that resume by seq.
+    /// Events the store keeps per room for clients that resume by seq.
     pub replay_capacity: usize,
+    /// Frames a connection may fall behind its room's ring before it lags.
+    pub fanout_capacity: usize,
     pub hearts_every: Duration,
     pub viewer_count_every: Duration,
     /// STUN/TURN servers handed to clients in every snapshot.
@@ -32,6 +43,7 @@ impl Default for RoomSettings {
         RoomSettings {
             limits: RoomLimits::default(),
             replay_capacity: 1024,
+            fanout_capacity: 1024,
             hearts_every: Duration::from_millis(500),
             viewer_count_every: Duration::from_secs(1),
             ice_servers: Vec::new(),
@@ -49,33 +61,67 @@ pub struct NewRoom {
     pub products: Vec<Product>,
 }
 
+/// Cheap to clone; clones share the rooms.
+#[derive(Clone)]
 pub struct RoomRegistry {
-    /// DashMap: joins and lookups for different rooms never contend.
-    rooms: DashMap<String, Arc<Room>>,
-    bus: Arc<dyn RoomBus>,
+    inner: Arc<Registry>,
+}
+
+struct Registry {
+    /// Rooms with connections (or joins under way) on this node. DashMap:
+    /// joins and deliveries for different rooms never contend.
+    active: DashMap<String, Arc<Room>>,
+    store: AnyRoomStore,
     settings: RoomSettings,
+    /// This node's id, under which it reports its viewers.
+    node_id: String,
     /// Cancelled when the node stops; every room's connections end with it.
     lifetime: CancellationToken,
 }
 
+impl FrameSink for Registry {
+    fn deliver(&self, room_id: &str, frame: Frame) {
+        if let Some(room) = self.active.get(room_id) {
+            room.deliver(frame);
+        }
+    }
+}
+
 impl RoomRegistry {
+    /// A registry over `store`, which it connects to as this node's sink.
+    /// Must run inside a Tokio runtime (it starts its upkeep task).
     pub fn new(
-        bus: Arc<dyn RoomBus>,
+        store: AnyRoomStore,
         settings: RoomSettings,
+        node_id: String,
         lifetime: CancellationToken,
     ) -> RoomRegistry {
-        RoomRegistry {
-            rooms: DashMap::new(),
-            bus,
+        let inner = Arc::new(Registry {
+            active: DashMap::new(),
+            store,
             settings,
+            node_id,
             lifetime,
-        }
+        });
+        let sink: Weak<dyn FrameSink> = Arc::downgrade(&inner) as Weak<dyn FrameSink>;
+        inner.store.connect_sink(sink);
+        spawn_upkeep(Arc::downgrade(&inner));
+        RoomRegistry { inner }
+    }
+
+    /// The room store behind this node.
+    pub fn store(&self) -> &AnyRoomStore {
+        &self.inner.store
     }
 
     /// Open a room in status `scheduled`, its catalog checked by the rules
-    /// every product meets ([`product::check`]). Must run inside a Tokio
-    /// runtime (it starts the room's ticker).
-    pub fn create(&self, new: NewRoom) -> Result<Arc<Room>, RoomError> {
+    /// every product meets ([`product::check`]).
+    pub async fn create(&self, new: NewRoom) -> Result<RoomInfo, RoomError> {
+        let record = self.check(new)?;
+        self.inner.store.create(record).await
+    }
+
+    fn check(&self, new: NewRoom) -> Result<RoomRecord, RoomError> {
         let id = match new.id {
             Some(id) => validate_room_id(&id)?,
             None => uuid::Uuid::new_v4().simple().to_string()[..12].to_owned(),
@@ -92,7 +138,7 @@ impl RoomRegistry {
                 "a seller name has 1 to 100 characters".into(),
             ));
         }
-        let max_products = self.settings.limits.max_products;
+        let max_products = self.inner.settings.limits.max_products;
         if new.products.len() > max_products {
             return Err(RoomError::InvalidValue(format!(
                 "products: a room has at most {max_products} products"
@@ -106,67 +152,181 @@ impl RoomRegistry {
             .enumerate()
             .map(|(index, p)| product::checked(p).map_err(|e| e.at(index)))
             .collect::<Result<Vec<_>, _>>()?;
-        let info = RoomInfo {
-            id: id.clone(),
+        Ok(RoomRecord {
+            id,
             title: title.to_owned(),
             seller_name: seller_name.to_owned(),
-            status: RoomStatus::Scheduled,
-            viewer_count: 0,
-            pinned_product_id: None,
-            created_at: crate::clock::unix_millis(),
+            products,
+            created_at: unix_millis(),
+        })
+    }
+
+    /// The room as room lists show it.
+    pub async fn info(&self, room_id: &str) -> Result<RoomInfo, RoomError> {
+        self.inner.store.info(room_id).await
+    }
+
+    /// Every room, live or ended, newest first.
+    pub async fn list(&self) -> Result<Vec<RoomInfo>, RoomError> {
+        self.inner.store.list().await
+    }
+
+    /// End a room for everyone in it, on every node.
+    pub async fn close(&self, room_id: &str, reason: &str) -> Result<RoomInfo, RoomError> {
+        self.inner.store.close(room_id, reason).await
+    }
+
+    /// Enter `room_id` as `actor` (see [`Room::join`]).
+    pub async fn join(
+        &self,
+        room_id: &str,
+        actor: &Actor,
+        last_seq: Option<u64>,
+    ) -> Result<Membership, RoomError> {
+        let claim = match self.inner.active.get(room_id) {
+            Some(room) => room.claim(),
+            None => {
+                // Only a room the store knows gets a handle here.
+                self.inner.store.info(room_id).await?;
+                let inner = &self.inner;
+                let room = inner.active.entry(room_id.to_owned()).or_insert_with(|| {
+                    inner.store.attach(room_id);
+                    Arc::new(Room::new(
+                        room_id.to_owned(),
+                        inner.store.clone(),
+                        &inner.settings,
+                        &inner.lifetime,
+                    ))
+                });
+                // Claimed under the map's entry lock: the upkeep cannot drop
+                // the room between here and the join.
+                room.claim()
+            }
         };
-        let state = RoomState::new(info, products, self.settings.limits.clone());
-        let room = Arc::new(Room::new(
-            state,
-            self.bus.channel(&id),
-            self.settings.replay_capacity,
-            self.settings.ice_servers.clone(),
-            &self.lifetime,
-        ));
-        match self.rooms.entry(id) {
-            dashmap::Entry::Occupied(_) => return Err(RoomError::AlreadyExists),
-            dashmap::Entry::Vacant(slot) => {
-                slot.insert(Arc::clone(&room));
+        let room = Arc::clone(&claim.room);
+        room.join(claim, actor, last_seq).await
+    }
+
+    /// The rooms with connections on this node.
+    pub fn active(&self) -> Vec<Arc<Room>> {
+        self.inner.active.iter().map(|r| Arc::clone(&r)).collect()
+    }
+
+    /// How many rooms have connections on this node.
+    pub fn active_len(&self) -> usize {
+        self.inner.active.len()
+    }
+
+    /// This node's handle on `room_id`, if it has connections here.
+    pub fn get_active(&self, room_id: &str) -> Option<Arc<Room>> {
+        self.inner.active.get(room_id).map(|r| Arc::clone(&r))
+    }
+}
+
+/// Every `hearts_every`: report each room's hearts; every
+/// `viewer_count_every`: report each room's viewers, and drop the rooms
+/// nobody here uses any more. Holds the registry weakly, so it ends with it.
+fn spawn_upkeep(registry: Weak<Registry>) {
+    let Some(first) = registry.upgrade() else {
+        return;
+    };
+    let (hearts_every, viewers_every) = (
+        first.settings.hearts_every,
+        first.settings.viewer_count_every,
+    );
+    let lifetime = first.lifetime.clone();
+    drop(first);
+    tokio::spawn(async move {
+        let mut hearts = tokio::time::interval(hearts_every);
+        let mut viewers = tokio::time::interval(viewers_every);
+        hearts.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        viewers.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = lifetime.cancelled() => return,
+                _ = hearts.tick() => {
+                    let Some(registry) = registry.upgrade() else { return };
+                    registry.report_hearts().await;
+                }
+                _ = viewers.tick() => {
+                    let Some(registry) = registry.upgrade() else { return };
+                    registry.report_viewers().await;
+                    registry.drop_idle_rooms().await;
+                }
             }
         }
-        room.spawn_ticker(self.settings.hearts_every, self.settings.viewer_count_every);
-        Ok(room)
+    });
+}
+
+impl Registry {
+    fn rooms(&self) -> Vec<Arc<Room>> {
+        self.active.iter().map(|r| Arc::clone(&r)).collect()
     }
 
-    pub fn get(&self, id: &str) -> Option<Arc<Room>> {
-        self.rooms.get(id).map(|r| Arc::clone(&r))
+    async fn report_hearts(&self) {
+        let every_ms = self.settings.hearts_every.as_millis() as u64;
+        for room in self.rooms() {
+            let count = room
+                .hearts_pending
+                .swap(0, std::sync::atomic::Ordering::Relaxed);
+            let owed = room.hearts_owed.load(std::sync::atomic::Ordering::Relaxed);
+            if count == 0 && !owed {
+                continue;
+            }
+            match self
+                .store
+                .add_hearts(&room.id, count, unix_millis(), every_ms)
+                .await
+            {
+                Ok(owed) => room
+                    .hearts_owed
+                    .store(owed, std::sync::atomic::Ordering::Relaxed),
+                Err(RoomError::Ended | RoomError::RoomNotFound) => {}
+                Err(error) => {
+                    tracing::warn!(room = %room.id, %error, "could not report hearts");
+                    room.heart(count as u32);
+                }
+            }
+        }
     }
 
-    /// Every room, newest first.
-    pub fn list(&self) -> Vec<RoomInfo> {
-        let rooms: Vec<Arc<Room>> = self.rooms.iter().map(|r| Arc::clone(&r)).collect();
-        let mut infos: Vec<RoomInfo> = rooms.iter().map(|r| r.info()).collect();
-        infos.sort_by(|a, b| {
-            b.created_at
-                .cmp(&a.created_at)
-                .then_with(|| a.id.cmp(&b.id))
-        });
-        infos
+    async fn report_viewers(&self) {
+        for room in self.rooms() {
+            self.report_viewers_of(&room.id, room.local_viewers()).await;
+        }
     }
 
-    pub fn len(&self) -> usize {
-        self.rooms.len()
+    async fn report_viewers_of(&self, room_id: &str, viewers: u64) {
+        // A report counts for three intervals: a node that vanishes stops
+        // counting soon after.
+        let ttl_ms = 3 * self.settings.viewer_count_every.as_millis() as u64;
+        let reported = self
+            .store
+            .report_viewers(room_id, &self.node_id, viewers, unix_millis(), ttl_ms)
+            .await;
+        match reported {
+            Ok(()) | Err(RoomError::Ended | RoomError::RoomNotFound) => {}
+            Err(error) => tracing::warn!(room = %room_id, %error, "could not report viewers"),
+        }
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.rooms.is_empty()
-    }
-
-    /// End a room for everyone in it.
-    pub fn close(&self, id: &str, reason: &str) -> Result<RoomInfo, RoomError> {
-        let room = self.get(id).ok_or(RoomError::RoomNotFound)?;
-        room.close(reason);
-        Ok(room.info())
-    }
-
-    /// Every room, for node-wide work such as metrics.
-    pub fn all(&self) -> Vec<Arc<Room>> {
-        self.rooms.iter().map(|r| Arc::clone(&r)).collect()
+    /// Drop the handles of rooms nobody on this node uses any more.
+    async fn drop_idle_rooms(&self) {
+        let idle: Vec<String> = self
+            .active
+            .iter()
+            .filter(|room| room.users() == 0)
+            .map(|room| room.key().clone())
+            .collect();
+        for room_id in idle {
+            // Checked again under the map's lock: a join may have claimed it.
+            if let Some((_, room)) = self.active.remove_if(&room_id, |_, room| room.users() == 0) {
+                self.store.detach(&room_id);
+                if !room.is_closed() {
+                    self.report_viewers_of(&room_id, 0).await;
+                }
+            }
+        }
     }
 }
 
@@ -189,12 +349,18 @@ pub fn validate_room_id(id: &str) -> Result<String, RoomError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bus::LocalBus;
+    use crate::auth::Role;
+    use crate::protocol::RoomStatus;
+    use crate::room::store::MemoryRoomStore;
+    use crate::room::RoomFact;
 
     fn registry() -> RoomRegistry {
+        let settings = RoomSettings::default();
+        let store = MemoryRoomStore::new(settings.limits.clone(), settings.replay_capacity);
         RoomRegistry::new(
-            Arc::new(LocalBus::new(16)),
-            RoomSettings::default(),
+            AnyRoomStore::Memory(Arc::new(store)),
+            settings,
+            "node-a".into(),
             CancellationToken::new(),
         )
     }
@@ -208,12 +374,20 @@ mod tests {
         }
     }
 
+    fn viewer() -> Actor {
+        Actor {
+            user_id: "lan".into(),
+            name: "Lan".into(),
+            role: Role::Viewer,
+        }
+    }
+
     #[tokio::test]
     async fn a_room_id_is_taken_once() {
         let rooms = registry();
-        rooms.create(new_room("tra")).unwrap();
+        rooms.create(new_room("tra")).await.unwrap();
         assert_eq!(
-            rooms.create(new_room("tra")).err(),
+            rooms.create(new_room("tra")).await.err(),
             Some(RoomError::AlreadyExists)
         );
     }
@@ -222,11 +396,11 @@ mod tests {
     async fn room_ids_must_be_url_safe() {
         let rooms = registry();
         assert!(matches!(
-            rooms.create(new_room("Trà Xanh")),
+            rooms.create(new_room("Trà Xanh")).await,
             Err(RoomError::InvalidValue(_))
         ));
         assert!(matches!(
-            rooms.create(new_room("")),
+            rooms.create(new_room("")).await,
             Err(RoomError::InvalidValue(_))
         ));
     }
@@ -234,26 +408,39 @@ mod tests {
     #[tokio::test]
     async fn room_closed_is_the_last_event_whatever_is_reported_after_it() {
         let rooms = registry();
-        let room = rooms.create(new_room("tra")).unwrap();
-        let viewer = crate::room::Actor {
-            user_id: "lan".into(),
-            name: "Lan".into(),
-            role: crate::auth::Role::Viewer,
-        };
-        let mut membership = room.join(&viewer, None).unwrap();
-        room.close("bye");
-        room.observe(crate::room::RoomFact::StreamLive(true));
-        room.observe(crate::room::RoomFact::OrderPlaced {
-            sale_id: "s".into(),
-            buyer_name: "Lan".into(),
-            quantity: 1,
-        });
+        rooms.create(new_room("tra")).await.unwrap();
+        let mut membership = rooms.join("tra", &viewer(), None).await.unwrap();
+        let room = Arc::clone(membership.room());
+        rooms.close("tra", "bye").await.unwrap();
+        // After the end, facts change nothing and announce nothing.
+        let _ = room.observe(RoomFact::StreamLive(true)).await;
         let status = membership.events.recv().await.unwrap();
-        assert!(!status.last);
+        assert!(!status.is_last());
         let closed = membership.events.recv().await.unwrap();
-        assert!(closed.last, "{}", closed.json.as_str());
+        assert!(closed.is_last(), "{}", closed.json.as_str());
         assert!(membership.events.try_recv().is_none());
         assert!(membership.stop.is_cancelled());
+    }
+
+    #[tokio::test]
+    async fn a_room_leaves_the_nodes_memory_once_nobody_here_uses_it() {
+        let rooms = registry();
+        rooms.create(new_room("tra")).await.unwrap();
+        let membership = rooms.join("tra", &viewer(), None).await.unwrap();
+        assert_eq!(rooms.active_len(), 1);
+        drop(membership);
+        rooms.inner.drop_idle_rooms().await;
+        assert_eq!(rooms.active_len(), 0);
+        // The room itself lives on in the store, and may be joined again.
+        rooms.join("tra", &viewer(), None).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn joining_an_unknown_room_leaves_nothing_behind() {
+        let rooms = registry();
+        let refused = rooms.join("nope", &viewer(), None).await.err();
+        assert_eq!(refused, Some(RoomError::RoomNotFound));
+        assert_eq!(rooms.active_len(), 0);
     }
 
     #[tokio::test]
@@ -264,17 +451,17 @@ mod tests {
         free.price_vnd = 0;
         let mut room = new_room("tra");
         room.products = vec![good.clone(), free];
-        let Err(RoomError::InvalidValue(message)) = rooms.create(room) else {
+        let Err(RoomError::InvalidValue(message)) = rooms.create(room).await else {
             panic!("a free product was accepted");
         };
         assert!(message.starts_with("products[1].price_vnd "), "{message}");
         let mut room = new_room("tra");
         room.products = vec![good; RoomLimits::default().max_products + 1];
         assert!(matches!(
-            rooms.create(room),
+            rooms.create(room).await,
             Err(RoomError::InvalidValue(_))
         ));
-        assert!(rooms.is_empty());
+        assert!(rooms.list().await.unwrap().is_empty());
     }
 
     #[tokio::test]
@@ -283,7 +470,7 @@ mod tests {
         let mut room = new_room("tra");
         room.title = "\u{200B} \u{3164}".into();
         assert!(matches!(
-            rooms.create(room),
+            rooms.create(room).await,
             Err(RoomError::InvalidValue(_))
         ));
     }
@@ -291,12 +478,12 @@ mod tests {
     #[tokio::test]
     async fn closing_a_room_ends_it_but_keeps_it_listed() {
         let rooms = registry();
-        rooms.create(new_room("tra")).unwrap();
-        let info = rooms.close("tra", "bye").unwrap();
+        rooms.create(new_room("tra")).await.unwrap();
+        let info = rooms.close("tra", "bye").await.unwrap();
         assert_eq!(info.status, RoomStatus::Ended);
-        assert_eq!(rooms.list()[0].status, RoomStatus::Ended);
+        assert_eq!(rooms.list().await.unwrap()[0].status, RoomStatus::Ended);
         assert_eq!(
-            rooms.close("nope", "bye").err(),
+            rooms.close("nope", "bye").await.err(),
             Some(RoomError::RoomNotFound)
         );
     }

@@ -45,18 +45,15 @@ impl SaleView {
         *current = fresh;
         Some(event)
     }
+}
 
-    /// Has the clock moved the sale to another state since it was last read
-    /// (its start or end time passed)?
-    pub fn transition_due(&self, now: UnixMillis) -> bool {
-        match &self.sale {
-            Some(sale) => match sale.state {
-                SaleState::Scheduled => now >= sale.starts_at,
-                SaleState::Live | SaleState::SoldOut => now >= sale.ends_at,
-                SaleState::Ended => false,
-            },
-            None => false,
-        }
+/// Has the clock moved `sale` to another state since it was last read (its
+/// start or end time passed)?
+pub fn transition_due(sale: &SaleInfo, now: UnixMillis) -> bool {
+    match sale.state {
+        SaleState::Scheduled => now >= sale.starts_at,
+        SaleState::Live | SaleState::SoldOut => now >= sale.ends_at,
+        SaleState::Ended => false,
     }
 }
 
@@ -115,14 +112,12 @@ mod tests {
 
     #[test]
     fn start_and_end_times_make_a_refresh_due() {
-        let mut view = SaleView::default();
-        view.replace(sale("s1", SaleState::Scheduled, 10));
-        assert!(!view.transition_due(999));
-        assert!(view.transition_due(1_000));
-        view.replace(sale("s1", SaleState::Live, 10));
-        assert!(!view.transition_due(1_999));
-        assert!(view.transition_due(2_000));
-        view.replace(sale("s1", SaleState::Ended, 10));
-        assert!(!view.transition_due(5_000));
+        let scheduled = sale("s1", SaleState::Scheduled, 10);
+        assert!(!transition_due(&scheduled, 999));
+        assert!(transition_due(&scheduled, 1_000));
+        let live = sale("s1", SaleState::Live, 10);
+        assert!(!transition_due(&live, 1_999));
+        assert!(transition_due(&live, 2_000));
+        assert!(!transition_due(&sale("s1", SaleState::Ended, 10), 5_000));
     }
 }

@@ -124,6 +124,11 @@ impl RoomState {
         if self.info.status == RoomStatus::Ended {
             return Err(RoomError::Ended);
         }
+        // A banned connection may not have been closed yet (on another node,
+        // say): it is refused everything meanwhile.
+        if self.is_banned(&actor.user_id, actor.role) {
+            return Err(RoomError::Banned);
+        }
         use RoomCommand as C;
         match command {
             C::Chat { text } => self.chat(actor, text, now).map(|e| vec![e]),

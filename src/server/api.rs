@@ -16,6 +16,7 @@ use serde_json::json;
 
 use crate::auth::{self, AuthError, Claims, Role};
 use crate::protocol::{ErrorCode, NewProduct, Product, RoomInfo};
+use crate::room::store::RoomStore;
 use crate::room::{NewRoom, RoomError};
 use crate::sale::SaleStore;
 
@@ -72,6 +73,8 @@ impl From<RoomError> for ApiError {
             RoomError::AlreadyExists | RoomError::InvalidState(_) => StatusCode::CONFLICT,
             RoomError::Muted { .. } | RoomError::SlowMode { .. } => StatusCode::TOO_MANY_REQUESTS,
             RoomError::InvalidValue(_) | RoomError::BannedWord => StatusCode::UNPROCESSABLE_ENTITY,
+            RoomError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            RoomError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
         ApiError::new(status, e.code(), e.to_string())
     }
@@ -101,21 +104,31 @@ pub async fn healthz() -> Json<serde_json::Value> {
     Json(json!({ "status": "ok" }))
 }
 
-/// Ready when not shutting down and the sale store answers (for Redis, a
-/// call into the function library, not just a PING).
+/// Ready when not shutting down and both stores answer (for Redis, a call
+/// into the function library, not just a PING).
 pub async fn readyz(State(state): State<AppState>) -> Response {
     if state.shutdown.is_cancelled() {
         let body = json!({ "status": "shutting_down" });
         return (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response();
     }
-    let store = match tokio::time::timeout(Duration::from_secs(1), state.sales.health()).await {
-        Ok(Ok(())) => Ok(()),
-        Ok(Err(error)) => Err(error.to_string()),
-        Err(_) => Err("the sale store did not answer within 1 s".to_owned()),
+    let health = async {
+        state.sales.health().await.map_err(|e| e.to_string())?;
+        state
+            .rooms
+            .store()
+            .health()
+            .await
+            .map_err(|e| e.to_string())
+    };
+    let store = match tokio::time::timeout(Duration::from_secs(1), health).await {
+        Ok(result) => result,
+        Err(_) => Err("the stores did not answer within 1 s".to_owned()),
     };
     match store {
-        Ok(()) => Json(json!({ "status": "ready", "store": "ok", "rooms": state.rooms.len() }))
-            .into_response(),
+        Ok(()) => {
+            let rooms = state.rooms.active_len();
+            Json(json!({ "status": "ready", "store": "ok", "rooms": rooms })).into_response()
+        }
         Err(error) => {
             let body = json!({ "status": "not_ready", "store": error });
             (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()
@@ -124,23 +137,22 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
 }
 
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
-    state.metrics.rooms.set(state.rooms.len() as i64);
+    state.metrics.rooms.set(state.rooms.active_len() as i64);
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         state.metrics.render(),
     )
 }
 
-pub async fn list_rooms(State(state): State<AppState>) -> Json<Vec<RoomInfo>> {
-    Json(state.rooms.list())
+pub async fn list_rooms(State(state): State<AppState>) -> Result<Json<Vec<RoomInfo>>, ApiError> {
+    Ok(Json(state.rooms.list().await?))
 }
 
 pub async fn get_room(
     State(state): State<AppState>,
     Path(room_id): Path<String>,
 ) -> Result<Json<RoomInfo>, ApiError> {
-    let room = state.rooms.get(&room_id).ok_or(RoomError::RoomNotFound)?;
-    Ok(Json(room.info()))
+    Ok(Json(state.rooms.info(&room_id).await?))
 }
 
 #[derive(Debug, Deserialize)]
@@ -188,14 +200,17 @@ pub async fn create_room(
             image_url: p.image_url,
         })
         .collect();
-    let room = state.rooms.create(NewRoom {
-        id,
-        title: body.title,
-        seller_name: body.seller_name.unwrap_or_else(|| claims.name.clone()),
-        products,
-    })?;
+    let room = state
+        .rooms
+        .create(NewRoom {
+            id,
+            title: body.title,
+            seller_name: body.seller_name.unwrap_or_else(|| claims.name.clone()),
+            products,
+        })
+        .await?;
     tracing::info!(room = %room.id, by = %claims.sub, "room created");
-    Ok((StatusCode::CREATED, Json(room.info())))
+    Ok((StatusCode::CREATED, Json(room)))
 }
 
 /// `POST /api/rooms/{id}/close`: end the room for everyone.
@@ -205,13 +220,11 @@ pub async fn close_room(
     headers: HeaderMap,
 ) -> Result<Json<RoomInfo>, ApiError> {
     let claims = bearer_claims(&state, &headers)?;
-    if state.rooms.get(&room_id).is_none() {
-        return Err(RoomError::RoomNotFound.into());
-    }
+    state.rooms.info(&room_id).await?;
     if !claims.manages(&room_id) {
         return Err(forbidden("only the room's seller or an admin may close it"));
     }
-    let info = state.rooms.close(&room_id, "the room was closed")?;
+    let info = state.rooms.close(&room_id, "the room was closed").await?;
     tracing::info!(room = %room_id, by = %claims.sub, "room closed");
     Ok(Json(info))
 }
@@ -247,9 +260,7 @@ pub async fn dev_token(
             ),
         ));
     }
-    if state.rooms.get(&body.room).is_none() {
-        return Err(RoomError::RoomNotFound.into());
-    }
+    state.rooms.info(&body.room).await?;
     let identity = format!("v-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
     let claims = Claims::new(
         &identity,

@@ -43,7 +43,7 @@ impl MediaSession<'_> {
         let ack = id.map(|id| DirectEvent::Ack { id });
         match command {
             MediaCommand::Publish { sdp } => {
-                if self.room.status() == RoomStatus::Ended {
+                if self.room.info().await?.status == RoomStatus::Ended {
                     return Err(RoomError::Ended.into());
                 }
                 self.watch_stream();
@@ -103,7 +103,11 @@ impl MediaSession<'_> {
                         }
                         let is_live = *live.borrow_and_update();
                         match room.upgrade() {
-                            Some(room) => room.observe(RoomFact::StreamLive(is_live)),
+                            Some(room) => {
+                                if let Err(error) = room.observe(RoomFact::StreamLive(is_live)).await {
+                                    tracing::warn!(room = %room_id, %error, "could not announce the stream state");
+                                }
+                            }
                             None => return,
                         }
                     }

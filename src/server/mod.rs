@@ -33,10 +33,10 @@ use tokio_util::task::TaskTracker;
 use tower_http::services::ServeDir;
 
 use crate::auth::TokenKeys;
-use crate::bus::LocalBus;
 use crate::config::{Config, StoreKind};
 use crate::media::{MediaError, Sfu};
 use crate::metrics::Metrics;
+use crate::room::store::{AnyRoomStore, MemoryRoomStore};
 use crate::room::RoomRegistry;
 use crate::sale::{AnySaleStore, MemorySaleStore, RedisSaleStore, RedisStoreOptions, SaleError};
 
@@ -73,9 +73,16 @@ impl std::ops::Deref for AppState {
 
 impl AppState {
     pub fn new(config: Config, sales: AnySaleStore, sfu: Sfu) -> AppState {
-        let bus = Arc::new(LocalBus::new(config.server.room_event_buffer));
         let shutdown = CancellationToken::new();
-        let rooms = RoomRegistry::new(bus, config.room_settings(), shutdown.clone());
+        let settings = config.room_settings();
+        let store = MemoryRoomStore::new(settings.limits.clone(), settings.replay_capacity);
+        let node_id = format!("n-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+        let rooms = RoomRegistry::new(
+            AnyRoomStore::Memory(Arc::new(store)),
+            settings,
+            node_id,
+            shutdown.clone(),
+        );
         AppState(Arc::new(Shared {
             keys: TokenKeys::new(&config.auth.secret),
             rooms,

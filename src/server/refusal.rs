@@ -33,6 +33,8 @@ impl Coded for RoomError {
             RoomError::BannedWord => ErrorCode::BannedWord,
             RoomError::Banned => ErrorCode::Banned,
             RoomError::AlreadyExists => ErrorCode::AlreadyExists,
+            RoomError::Unavailable(_) => ErrorCode::Unavailable,
+            RoomError::Internal(_) => ErrorCode::Internal,
         }
     }
 }

@@ -15,7 +15,8 @@ use tokio::task::JoinHandle;
 
 use crate::clock;
 use crate::protocol::{DirectEvent, RoomStatus};
-use crate::room::{Actor, Room, RoomError, RoomFact};
+use crate::room::store::RoomStore;
+use crate::room::{transition_due, Actor, Room, RoomError, RoomFact};
 use crate::sale::{sweeper, BuyOutcome, BuyRequest, NewSale, SaleError, SaleStore};
 
 use super::command::SaleCommand;
@@ -36,14 +37,12 @@ pub async fn handle(
     let now = clock::unix_millis();
     match command {
         SaleCommand::Start(terms) => {
-            if room.status() == RoomStatus::Ended {
+            if room.info().await?.status == RoomStatus::Ended {
                 return Err(RoomError::Ended.into());
             }
             // Whether another sale is running is the store's to decide,
             // atomically (`SaleError::SaleRunning`, wire code `invalid_state`).
-            let product = room
-                .product(&terms.product_id)
-                .ok_or(RoomError::ProductNotFound)?;
+            let product = room.product(&terms.product_id).await?;
             let new_sale = NewSale {
                 product_id: product.id,
                 product_name: product.name,
@@ -56,13 +55,13 @@ pub async fn handle(
             };
             let sale = sales.create_sale(&room.id, new_sale, now).await?;
             tracing::info!(sale = %sale.id, stock = sale.stock_total, "flash sale created");
-            room.observe(RoomFact::SaleChanged(sale));
+            announce(room, RoomFact::SaleChanged(sale)).await;
             Ok(id.map(|id| DirectEvent::Ack { id }))
         }
         SaleCommand::End { sale_id } => {
             let sale = sales.end_sale(&room.id, &sale_id, now).await?;
             tracing::info!(sale = %sale.id, "flash sale ended");
-            room.observe(RoomFact::SaleChanged(sale));
+            announce(room, RoomFact::SaleChanged(sale)).await;
             Ok(id.map(|id| DirectEvent::Ack { id }))
         }
         SaleCommand::Buy {
@@ -107,11 +106,12 @@ pub async fn handle(
             // once, when the store says this call created it.
             let order = confirmation.order;
             if confirmation.created {
-                room.observe(RoomFact::OrderPlaced {
+                let purchase = RoomFact::OrderPlaced {
                     sale_id: order.sale_id.clone(),
                     buyer_name: order.buyer_name.clone(),
                     quantity: order.quantity,
-                });
+                };
+                announce(room, purchase).await;
             }
             Ok(Some(DirectEvent::OrderConfirmed { id, order }))
         }
@@ -125,8 +125,19 @@ pub async fn handle(
     }
 }
 
-/// Re-read, every `every`, the sales whose stock may have changed or whose
-/// start or end time passed, and let their rooms announce the difference.
+/// Tell the room what the sale store did. The store's answer stands either
+/// way (the order is made, the sale started); a room that could not be told
+/// hears it at the announcer's next read, so this only logs.
+async fn announce(room: &Room, fact: RoomFact) {
+    if let Err(error) = room.observe(fact).await {
+        tracing::warn!(room = %room.id, %error, "could not announce a sale change");
+    }
+}
+
+/// Re-read, every `every`, the sales whose stock may have changed (through
+/// this node) or whose start or end time passed, and let their rooms
+/// announce the difference. Any number of nodes may announce one room: the
+/// room store announces only what changed since clients were last told.
 pub fn spawn_announcer(state: AppState, every: Duration) -> JoinHandle<()> {
     tokio::spawn(async move {
         let mut ticker = tokio::time::interval(every);
@@ -137,14 +148,23 @@ pub fn spawn_announcer(state: AppState, every: Duration) -> JoinHandle<()> {
                 _ = ticker.tick() => {}
             }
             let now = clock::unix_millis();
-            for room in state.rooms.all() {
-                let Some(sale_id) = room.sale_to_refresh(now) else {
-                    continue;
-                };
-                match state.sales.get_sale(&room.id, &sale_id, now).await {
-                    Ok(sale) => room.observe(RoomFact::SaleRead(sale)),
+            for room in state.rooms.active() {
+                let dirty = room.take_sale_dirty();
+                let sale = match room.current_sale().await {
+                    Ok(Some(sale)) => sale,
+                    Ok(None) => continue,
                     Err(error) => {
-                        tracing::warn!(room = %room.id, sale = %sale_id, %error, "could not re-read a sale");
+                        tracing::warn!(room = %room.id, %error, "could not read the room's sale");
+                        continue;
+                    }
+                };
+                if !dirty && !transition_due(&sale, now) {
+                    continue;
+                }
+                match state.sales.get_sale(&room.id, &sale.id, now).await {
+                    Ok(fresh) => announce(&room, RoomFact::SaleRead(fresh)).await,
+                    Err(error) => {
+                        tracing::warn!(room = %room.id, sale = %sale.id, %error, "could not re-read a sale");
                         room.mark_sale_dirty();
                     }
                 }
@@ -154,18 +174,43 @@ pub fn spawn_announcer(state: AppState, every: Duration) -> JoinHandle<()> {
 }
 
 /// Return expired holds' units (exactly once, inside the store) and let the
-/// rooms announce the new stock.
+/// rooms announce the new stock — whether or not this node has connections
+/// in them.
 pub fn spawn_sweeper(state: &AppState, every: Duration) -> JoinHandle<()> {
-    let rooms_state = state.clone();
+    let announcing = state.clone();
     sweeper::spawn(
         state.sales.clone(),
         every,
         state.shutdown.child_token(),
         move |report| {
             tracing::debug!(sale = %report.sale_id, units = report.returned_units, "expired holds returned stock");
-            if let Some(room) = rooms_state.rooms.get(&report.room_id) {
-                room.mark_sale_dirty();
+            if report.returned_units == 0 {
+                return;
             }
+            let state = announcing.clone();
+            tokio::spawn(async move {
+                let now = clock::unix_millis();
+                let fresh = state
+                    .sales
+                    .get_sale(&report.room_id, &report.sale_id, now)
+                    .await;
+                let observed = match fresh {
+                    Ok(sale) => {
+                        state
+                            .rooms
+                            .store()
+                            .observe(&report.room_id, RoomFact::SaleRead(sale))
+                            .await
+                    }
+                    Err(error) => Err(RoomError::Unavailable(error.to_string())),
+                };
+                match observed {
+                    Ok(()) | Err(RoomError::Ended | RoomError::RoomNotFound) => {}
+                    Err(error) => {
+                        tracing::warn!(room = %report.room_id, %error, "could not announce returned stock")
+                    }
+                }
+            });
         },
     )
 }

@@ -22,7 +22,7 @@ use tungstenite::protocol::WebSocketConfig;
 
 use crate::config::ServerConfig;
 use crate::protocol::ErrorCode;
-use crate::room::{Actor, RoomError};
+use crate::room::Actor;
 
 use super::api::ApiError;
 use super::credentials::access_token;
@@ -69,8 +69,9 @@ pub async fn upgrade(
             )
         })?),
     };
-    let room = state.rooms.get(&room_id).ok_or(RoomError::RoomNotFound)?;
     if !claims.admits_to(&room_id) {
+        // An unknown room is a 404 first, as documented.
+        state.rooms.info(&room_id).await?;
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
             ErrorCode::Forbidden,
@@ -82,7 +83,7 @@ pub async fn upgrade(
         name: claims.name,
         role: claims.role,
     };
-    let membership = room.join(&actor, last_seq)?;
+    let membership = state.rooms.join(&room_id, &actor, last_seq).await?;
 
     let connection_id = state.next_connection_id();
     let span =

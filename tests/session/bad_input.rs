@@ -8,7 +8,7 @@ use crate::support::client::Client;
 use crate::support::server::TestServer;
 
 async fn viewer(server: &TestServer) -> Client {
-    server.room("r1");
+    server.room("r1").await;
     server.join("r1", Role::Viewer, "lan").await.0
 }
 
@@ -133,7 +133,7 @@ async fn a_viewer_may_not_pin_moderate_or_sell() {
 #[tokio::test]
 async fn an_unknown_product_gets_product_not_found() {
     let server = TestServer::start().await;
-    server.room("r1");
+    server.room("r1").await;
     let (mut seller, _) = server.join("r1", Role::Seller, "hoa").await;
     seller
         .send(json!({"type": "pin_product", "product_id": "p404"}))

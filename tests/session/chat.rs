@@ -7,7 +7,7 @@ use crate::support::client::Client;
 use crate::support::server::TestServer;
 
 async fn seller_and_viewer(server: &TestServer) -> (Client, Client) {
-    server.room("r1");
+    server.room("r1").await;
     let (seller, _) = server.join("r1", Role::Seller, "hoa").await;
     let (viewer, _) = server.join("r1", Role::Viewer, "lan").await;
     (seller, viewer)

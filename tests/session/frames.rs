@@ -11,7 +11,7 @@ use crate::support::server::TestServer;
 const MIB: usize = 1 << 20;
 
 async fn viewer(server: &TestServer) -> Client {
-    server.room("r1");
+    server.room("r1").await;
     server.join("r1", Role::Viewer, "lan").await.0
 }
 
@@ -122,7 +122,7 @@ async fn end_live_is_acknowledged_before_room_closed() {
     let server = TestServer::start().await;
     for round in 0..5 {
         let room = format!("r{round}");
-        server.room(&room);
+        server.room(&room).await;
         let (mut seller, _) = server.join(&room, Role::Seller, "hoa").await;
         seller.send(json!({"id": "end", "type": "end_live"})).await;
         let mut seen = Vec::new();

@@ -102,7 +102,7 @@ async fn a_seller_opens_only_the_room_their_token_names() {
 #[tokio::test]
 async fn a_viewer_may_not_create_or_close_rooms() {
     let server = TestServer::start().await;
-    server.room("r1");
+    server.room("r1").await;
     let viewer = server.token("r1", Role::Viewer, "lan");
     let create = http()
         .post(server.http("/api/rooms"))
@@ -167,7 +167,7 @@ async fn an_unknown_room_is_404_with_room_not_found() {
 #[tokio::test]
 async fn closing_a_room_ends_it_for_everyone_with_a_clear_event() {
     let server = TestServer::start().await;
-    server.room("r1");
+    server.room("r1").await;
     let (mut viewer, _) = server.join("r1", Role::Viewer, "lan").await;
     let seller = server.token("r1", Role::Seller, "hoa");
     let closed = http()
@@ -190,7 +190,7 @@ async fn closing_a_room_ends_it_for_everyone_with_a_clear_event() {
 #[tokio::test]
 async fn the_dev_endpoint_mints_a_viewer_token_that_joins() {
     let server = TestServer::start().await;
-    server.room("r1");
+    server.room("r1").await;
     let minted: Value = http()
         .post(server.http("/api/dev/token"))
         .json(&json!({"room": "r1", "name": "Lan"}))
@@ -210,7 +210,7 @@ async fn the_dev_endpoint_is_off_when_disabled() {
     let mut config = crate::support::server::test_config();
     config.auth.dev_tokens = false;
     let server = TestServer::with_config(config).await;
-    server.room("r1");
+    server.room("r1").await;
     let response = http()
         .post(server.http("/api/dev/token"))
         .json(&json!({"room": "r1", "name": "Lan"}))
@@ -223,7 +223,7 @@ async fn the_dev_endpoint_is_off_when_disabled() {
 #[tokio::test]
 async fn metrics_count_connections_messages_and_errors() {
     let server = TestServer::start().await;
-    server.room("r1");
+    server.room("r1").await;
     let (mut viewer, _) = server.join("r1", Role::Viewer, "lan").await;
     viewer.send(json!({"type": "teleport"})).await;
     viewer.next_of("error").await;

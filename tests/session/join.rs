@@ -9,7 +9,7 @@ use crate::support::server::TestServer;
 #[tokio::test]
 async fn a_viewer_joins_and_gets_a_snapshot_of_the_room() {
     let server = TestServer::start().await;
-    server.room("r1");
+    server.room("r1").await;
     let (_, snapshot) = server.join("r1", Role::Viewer, "lan").await;
     assert_eq!(snapshot["room"]["id"], "r1");
     assert_eq!(snapshot["room"]["status"], "scheduled");
@@ -24,7 +24,7 @@ async fn a_viewer_joins_and_gets_a_snapshot_of_the_room() {
 #[tokio::test]
 async fn the_snapshot_carries_the_last_chat_messages() {
     let server = TestServer::start().await;
-    server.room("r1");
+    server.room("r1").await;
     let (mut seller, _) = server.join("r1", Role::Seller, "hoa").await;
     for text in ["một", "hai", "ba"] {
         seller.send(json!({"type": "chat", "text": text})).await;
@@ -43,7 +43,7 @@ async fn the_snapshot_carries_the_last_chat_messages() {
 #[tokio::test]
 async fn a_missing_token_is_refused_with_401() {
     let server = TestServer::start().await;
-    server.room("r1");
+    server.room("r1").await;
     let refused = Client::connect(&format!("ws://{}/ws/rooms/r1", server.addr))
         .await
         .err()
@@ -55,7 +55,7 @@ async fn a_missing_token_is_refused_with_401() {
 #[tokio::test]
 async fn a_token_signed_with_another_secret_is_refused_with_401() {
     let server = TestServer::start().await;
-    server.room("r1");
+    server.room("r1").await;
     let forged = chophien::auth::TokenKeys::new("not-the-server-secret")
         .sign(&Claims::new(
             "x",
@@ -75,7 +75,7 @@ async fn a_token_signed_with_another_secret_is_refused_with_401() {
 #[tokio::test]
 async fn an_expired_token_is_refused_with_401() {
     let server = TestServer::start().await;
-    server.room("r1");
+    server.room("r1").await;
     let mut claims = Claims::new(
         "x",
         "x",
@@ -99,8 +99,8 @@ async fn an_expired_token_is_refused_with_401() {
 #[tokio::test]
 async fn a_token_for_another_room_is_refused_with_403() {
     let server = TestServer::start().await;
-    server.room("r1");
-    server.room("r2");
+    server.room("r1").await;
+    server.room("r2").await;
     let refused = Client::connect(&server.ws_url("r1", &server.token("r2", Role::Seller, "hoa")))
         .await
         .err()
@@ -124,7 +124,7 @@ async fn an_unknown_room_is_refused_with_404() {
 #[tokio::test]
 async fn room_events_carry_increasing_seq_numbers() {
     let server = TestServer::start().await;
-    server.room("r1");
+    server.room("r1").await;
     let (mut seller, snapshot) = server.join("r1", Role::Seller, "hoa").await;
     let start = snapshot["seq"].as_u64().unwrap();
     seller.send(json!({"type": "chat", "text": "a"})).await;
@@ -141,7 +141,7 @@ async fn room_events_carry_increasing_seq_numbers() {
 #[tokio::test]
 async fn a_client_that_resumes_gets_exactly_the_events_it_missed() {
     let server = TestServer::start().await;
-    server.room("r1");
+    server.room("r1").await;
     let viewer_url = server.ws_url("r1", &server.token("r1", Role::Viewer, "lan"));
     let (viewer, snapshot) = Client::join(&viewer_url).await;
     let last_seq = snapshot["seq"].as_u64().unwrap();
@@ -177,7 +177,7 @@ async fn a_resume_beyond_the_replay_buffer_gets_a_fresh_snapshot() {
     config.limits.chat_per_sec = 1000;
     config.limits.chat_burst = 1000;
     let server = TestServer::with_config(config).await;
-    server.room("r1");
+    server.room("r1").await;
     let (mut seller, _) = server.join("r1", Role::Seller, "hoa").await;
     for i in 0..5 {
         seller
@@ -196,7 +196,7 @@ async fn a_resume_beyond_the_replay_buffer_gets_a_fresh_snapshot() {
 #[tokio::test]
 async fn a_malformed_last_seq_is_refused_with_400() {
     let server = TestServer::start().await;
-    server.room("r1");
+    server.room("r1").await;
     let url = format!(
         "{}&last_seq=abc",
         server.ws_url("r1", &server.token("r1", Role::Viewer, "lan"))

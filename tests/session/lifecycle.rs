@@ -8,7 +8,7 @@ use crate::support::server::{test_config, TestServer};
 #[tokio::test]
 async fn shutdown_tells_clients_and_closes_with_1001() {
     let server = TestServer::start().await;
-    server.room("r1");
+    server.room("r1").await;
     let (mut viewer, _) = server.join("r1", Role::Viewer, "lan").await;
     let shutdown = tokio::spawn(server.shutdown());
     assert_eq!(
@@ -30,7 +30,7 @@ async fn a_client_that_stops_reading_is_disconnected_as_a_slow_consumer() {
     // Long enough that the stalled write outlasts the sending phase on a busy machine.
     config.server.write_timeout_secs = 120;
     let server = TestServer::with_config(config).await;
-    server.room("r1");
+    server.room("r1").await;
     // The slow viewer joins and then never reads.
     let (mut slow, _) = server.join("r1", Role::Viewer, "slow").await;
     let (mut seller, _) = server.join("r1", Role::Seller, "hoa").await;

@@ -12,7 +12,7 @@ struct Room {
 }
 
 async fn room(server: &TestServer) -> Room {
-    server.room("r1");
+    server.room("r1").await;
     let (moderator, _) = server.join("r1", Role::Moderator, "mod").await;
     let (viewer, _) = server.join("r1", Role::Viewer, "lan").await;
     Room { moderator, viewer }

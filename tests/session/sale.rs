@@ -18,7 +18,7 @@ struct Sale {
 
 /// A room with a live sale of p1: `stock` units, at most 2 per buyer.
 async fn sale_with_stock(server: &TestServer, stock: u32) -> Sale {
-    server.room("r1");
+    server.room("r1").await;
     let (mut seller, _) = server.join("r1", Role::Seller, "hoa").await;
     let (mut viewer, _) = server.join("r1", Role::Viewer, "lan").await;
     seller
@@ -191,7 +191,7 @@ async fn a_late_joiner_sees_the_sale_in_the_snapshot() {
 #[tokio::test]
 async fn a_scheduled_sale_counts_down_then_goes_live() {
     let server = TestServer::start().await;
-    server.room("r1");
+    server.room("r1").await;
     let (mut seller, _) = server.join("r1", Role::Seller, "hoa").await;
     seller
         .send(
@@ -324,7 +324,7 @@ async fn malformed_shipping_and_foreign_holds_are_refused() {
 #[tokio::test]
 async fn orders_are_private_to_the_seller() {
     let server = TestServer::start().await;
-    server.room("r1");
+    server.room("r1").await;
     let viewer = server.token("r1", Role::Viewer, "lan");
     let response = reqwest::Client::new()
         .get(server.http("/api/rooms/r1/orders.csv"))
@@ -381,7 +381,7 @@ async fn confirming_a_hold_over_another_rooms_connection_is_refused() {
     let hold_id = viewer.next_of("buy_result").await["hold"]["hold_id"].clone();
 
     // The same buyer, in another room, with that room's token.
-    server.room("r2");
+    server.room("r2").await;
     let (mut other_seller, _) = server.join("r2", Role::Seller, "tuan").await;
     let (mut lan_in_r2, _) = server.join("r2", Role::Viewer, "lan").await;
     lan_in_r2

@@ -45,7 +45,7 @@ async fn refusal(server: &TestServer, token: &str) -> (u16, Value) {
 #[tokio::test]
 async fn two_different_tokens_on_a_websocket_upgrade_are_refused_with_400() {
     let server = TestServer::start().await;
-    server.room("r1");
+    server.room("r1").await;
     let lan = server.token("r1", Role::Viewer, "lan");
     let hoa = server.token("r1", Role::Seller, "hoa");
     let bearer = format!("Bearer {hoa}");
@@ -60,7 +60,7 @@ async fn two_different_tokens_on_a_websocket_upgrade_are_refused_with_400() {
 #[tokio::test]
 async fn the_same_token_in_the_query_and_the_header_joins() {
     let server = TestServer::start().await;
-    server.room("r1");
+    server.room("r1").await;
     let lan = server.token("r1", Role::Viewer, "lan");
     let bearer = format!("Bearer {lan}");
     let mut client =
@@ -73,7 +73,7 @@ async fn the_same_token_in_the_query_and_the_header_joins() {
 #[tokio::test]
 async fn the_bearer_scheme_is_case_insensitive_on_a_websocket_upgrade() {
     let server = TestServer::start().await;
-    server.room("r1");
+    server.room("r1").await;
     for scheme in ["bearer", "BEARER"] {
         let header = format!("{scheme} {}", server.token("r1", Role::Viewer, "lan"));
         let mut client =
@@ -115,7 +115,7 @@ async fn the_bearer_scheme_is_case_insensitive_on_http_endpoints() {
 #[tokio::test]
 async fn a_token_whose_name_is_blank_or_too_long_is_refused_with_401() {
     let server = TestServer::start().await;
-    server.room("r1");
+    server.room("r1").await;
     for name in ["", "   ", "\u{200B}\u{200D}\u{3164}", &"ệ".repeat(41)] {
         let token = raw_token(
             &server,
@@ -144,7 +144,7 @@ async fn a_token_whose_name_is_blank_or_too_long_is_refused_with_401() {
 #[tokio::test]
 async fn a_token_naming_no_one_is_refused_with_401() {
     let server = TestServer::start().await;
-    server.room("r1");
+    server.room("r1").await;
     let token = raw_token(
         &server,
         json!({"sub": "", "name": "Lan", "room": "r1", "role": "viewer", "exp": far_future(), "iat": 0}),
@@ -163,7 +163,7 @@ async fn a_token_naming_no_one_is_refused_with_401() {
 #[tokio::test]
 async fn a_token_whose_identity_is_too_long_or_unprintable_is_refused_with_401() {
     let server = TestServer::start().await;
-    server.room("r1");
+    server.room("r1").await;
     for sub in [
         "x".repeat(129),
         "a b".into(),
@@ -183,7 +183,7 @@ async fn a_token_whose_identity_is_too_long_or_unprintable_is_refused_with_401()
 #[tokio::test]
 async fn a_401_never_carries_the_parsers_words() {
     let server = TestServer::start().await;
-    server.room("r1");
+    server.room("r1").await;
     let no_room = raw_token(
         &server,
         json!({"sub": "lan", "name": "Lan", "role": "viewer", "exp": far_future()}),
@@ -247,7 +247,7 @@ fn the_token_command_refuses_what_the_server_would_refuse() {
 #[tokio::test]
 async fn the_dev_endpoint_refuses_a_blank_name() {
     let server = TestServer::start().await;
-    server.room("r1");
+    server.room("r1").await;
     let response = http()
         .post(server.http("/api/dev/token"))
         .json(&json!({"room": "r1", "name": "\u{200B}\u{3164}"}))

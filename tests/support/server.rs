@@ -51,8 +51,8 @@ impl TestServer {
         }
     }
 
-    /// Open a room (scheduled) with one product, `p1`.
-    pub fn room(&self, id: &str) {
+    /// Open a room (scheduled) with two products, `p1` and `p2`.
+    pub async fn room(&self, id: &str) {
         self.state
             .rooms
             .create(NewRoom {
@@ -61,6 +61,7 @@ impl TestServer {
                 seller_name: "Chị Hoa".into(),
                 products: chophien::demo::products().into_iter().take(2).collect(),
             })
+            .await
             .expect("create room");
     }
 

@@ -168,9 +168,10 @@ impl Reader<'_> {
                 self.room.heart(count);
                 Ok(ack(id.clone()))
             }
-            Command::Room(command) => self
-                .room
-                .request(self.actor, &command)
+            // Boxed like the sale and media futures: the store call may be a
+            // Redis round trip.
+            Command::Room(command) => Box::pin(self.room.request(self.actor, &command))
+                .await
                 .map(|()| ack(id.clone()))
                 .map_err(Refusal::from),
             // Boxed: these futures are large (a Redis round trip, WebRTC

@@ -164,7 +164,7 @@ impl Writer<'_> {
                     let mut sent = 0;
                     while let Some(event) = next {
                         match event {
-                            Ok(frame) if frame.last => {
+                            Ok(frame) if frame.is_last() => {
                                 last = Some(frame);
                                 break;
                             }
@@ -228,7 +228,7 @@ impl Writer<'_> {
             while last.is_none() {
                 let next = tokio::time::timeout(CLOSE_HANDSHAKE, membership.events.recv()).await;
                 match next {
-                    Ok(Ok(frame)) if frame.last => last = Some(frame),
+                    Ok(Ok(frame)) if frame.is_last() => last = Some(frame),
                     Ok(Ok(frame)) => {
                         if !self.feed(frame.json).await {
                             return End::Stalled;
@@ -255,7 +255,7 @@ impl Writer<'_> {
             }
             return End::Close(close::GOING_AWAY, "server shutting down".into());
         }
-        if room.is_banned(&self.actor.user_id, self.actor.role) {
+        if room.is_banned(&self.actor.user_id, self.actor.role).await {
             return End::Close(close::BANNED, "banned from this room".into());
         }
         End::Close(close::GOING_AWAY, "going away".into())
