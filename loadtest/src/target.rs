@@ -1,11 +1,15 @@
-//! The system under test: a running server (`--url`) or one the harness
-//! spawns (`--spawn`, the default) together with its `redis-server`.
+//! The system under test: running servers (`--url`, once per node) or
+//! nodes the harness spawns (`--spawn`, the default) together with their
+//! `redis-server`.
 //!
 //! Spawned processes listen on free loopback ports the harness picks, log to
-//! files in a temporary directory, and are killed when their handle drops —
-//! also when the run fails half-way. The harness only ever talks to loopback
-//! addresses: a load test pointed at someone else's server by mistake is a
-//! denial-of-service attack.
+//! files in a temporary directory of their own, and are killed when their
+//! handle drops — also when the run fails half-way. The harness only ever
+//! talks to loopback addresses: a load test pointed at someone else's server
+//! by mistake is a denial-of-service attack.
+//!
+//! Several nodes share one Redis (`CHOPHIEN_STORE__KIND=redis`) and one
+//! token secret; clients are spread over them round-robin ([`Target::node`]).
 
 use std::net::{IpAddr, SocketAddr, TcpListener, ToSocketAddrs};
 use std::path::{Path, PathBuf};
@@ -13,19 +17,139 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use anyhow::{bail, Context};
+use serde::{Deserialize, Serialize};
 use tempfile::TempDir;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-/// Where the server is and, when spawned, its process.
-pub struct Target {
+/// Where a spawned node keeps rooms and flash sales (`CHOPHIEN_STORE__KIND`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StoreKind {
+    /// In the process (rooms on the memory bus, the memory sale store).
+    Memory,
+    /// In one `redis-server` every node shares.
+    Redis,
+}
+
+impl StoreKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StoreKind::Memory => "memory",
+            StoreKind::Redis => "redis",
+        }
+    }
+}
+
+/// One `chophien` node: where it listens and, when spawned, its process.
+pub struct Node {
     /// `http://127.0.0.1:PORT`, no trailing slash.
     pub http_base: String,
     /// `ws://127.0.0.1:PORT`.
     pub ws_base: String,
     /// The spawned server, for reading its memory; `None` with `--url`.
     pub server: Option<Spawned>,
-    /// The spawned Redis the server's sale store uses, if any.
+}
+
+/// The nodes under test and the Redis they share, if the harness knows it.
+pub struct Target {
+    /// At least one; client `i` goes to node `i mod len` (see [`Target::node`]).
+    pub nodes: Vec<Node>,
+    /// The spawned Redis the nodes' stores use, if any.
     pub redis: Option<Spawned>,
+    /// The store spawned nodes were given; `None` for `--url` (unknown).
+    pub store: Option<StoreKind>,
+}
+
+impl Target {
+    /// Running servers at these loopback URLs (one per node).
+    pub fn external(urls: &[String]) -> anyhow::Result<Target> {
+        if urls.is_empty() {
+            bail!("no --url given");
+        }
+        let mut nodes: Vec<Node> = Vec::with_capacity(urls.len());
+        for url in urls {
+            let (http_base, ws_base) = loopback_bases(url)?;
+            if nodes.iter().any(|n| n.http_base == http_base) {
+                bail!("--url {http_base} is given twice: each --url is one node");
+            }
+            nodes.push(Node {
+                http_base,
+                ws_base,
+                server: None,
+            });
+        }
+        Ok(Target {
+            nodes,
+            redis: None,
+            store: None,
+        })
+    }
+
+    /// Start a `redis-server` when `store` is Redis, then `count` nodes of
+    /// `binary` on it, each on its own port with its own log.
+    pub async fn spawn(
+        binary: &Path,
+        secret: &str,
+        count: usize,
+        store: StoreKind,
+    ) -> anyhow::Result<Target> {
+        if count > 1 && store == StoreKind::Memory {
+            bail!("{count} nodes share rooms and sales only through Redis: use --store redis");
+        }
+        let redis = match store {
+            StoreKind::Redis => Some(spawn_redis().await?),
+            StoreKind::Memory => None,
+        };
+        let mut nodes = Vec::with_capacity(count);
+        for k in 0..count {
+            let server = spawn_server(ServerOptions {
+                binary: Some(binary),
+                secret,
+                redis_port: redis.as_ref().map(|r| r.port),
+                extra_env: Vec::new(),
+            })
+            .await
+            .with_context(|| format!("starting node {k}"))?;
+            let base = format!("127.0.0.1:{}", server.port);
+            nodes.push(Node {
+                http_base: format!("http://{base}"),
+                ws_base: format!("ws://{base}"),
+                server: Some(server),
+            });
+        }
+        Ok(Target {
+            nodes,
+            redis,
+            store: Some(store),
+        })
+    }
+
+    /// The node client number `i` uses: round-robin over the nodes.
+    pub fn node(&self, i: usize) -> &Node {
+        &self.nodes[self.node_index(i)]
+    }
+
+    /// Which node client number `i` uses.
+    pub fn node_index(&self, i: usize) -> usize {
+        i % self.nodes.len()
+    }
+
+    /// Node 0: where rooms are created, the seller sits and the audit reads.
+    pub fn first(&self) -> &Node {
+        &self.nodes[0]
+    }
+
+    pub fn spawned(&self) -> bool {
+        self.nodes.iter().all(|n| n.server.is_some())
+    }
+
+    /// Process ids of the spawned nodes (empty with `--url`).
+    pub fn server_pids(&self) -> Vec<u32> {
+        self.nodes
+            .iter()
+            .filter_map(|n| n.server.as_ref().map(Spawned::pid))
+            .collect()
+    }
 }
 
 /// A child process killed on drop, with the directory holding its files.
@@ -65,7 +189,7 @@ impl Drop for Spawned {
 pub struct ServerOptions<'a> {
     pub binary: Option<&'a Path>,
     pub secret: &'a str,
-    /// Use the Redis sale store on this port (flash-sale).
+    /// Keep rooms and sales in the Redis on this port (`STORE__KIND=redis`).
     pub redis_port: Option<u16>,
     /// Extra `CHOPHIEN_*` variables (name, value).
     pub extra_env: Vec<(String, String)>,
@@ -186,6 +310,45 @@ async fn redis_ping(port: u16) -> bool {
     }
     let mut reply = [0u8; 16];
     matches!(stream.read(&mut reply).await, Ok(n) if reply[..n].starts_with(b"+PONG"))
+}
+
+/// How many keys of the Redis on `port` have `needle` in their name (SCAN,
+/// so a large database is walked without blocking it). The harness asks it
+/// for a fresh room's id right after creating the room: keys mean the
+/// node keeps its rooms in Redis.
+pub async fn redis_keys_naming(port: u16, needle: &str) -> anyhow::Result<u64> {
+    let client = redis::Client::open(format!("redis://127.0.0.1:{port}/"))?;
+    let mut connection = client.get_multiplexed_async_connection().await?;
+    let pattern = format!("*{}*", glob_escape(needle));
+    let mut cursor: u64 = 0;
+    let mut found = 0;
+    loop {
+        let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
+            .arg(cursor)
+            .arg("MATCH")
+            .arg(&pattern)
+            .arg("COUNT")
+            .arg(1000)
+            .query_async(&mut connection)
+            .await?;
+        found += keys.len() as u64;
+        if next == 0 {
+            return Ok(found);
+        }
+        cursor = next;
+    }
+}
+
+/// `text` with Redis glob characters escaped, for a MATCH pattern.
+fn glob_escape(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '*' | '?' | '[' | ']' | '\\' | '^') {
+            escaped.push('\\');
+        }
+        escaped.push(c);
+    }
+    escaped
 }
 
 /// Start `chophien` on a free port with limits raised for load, and wait
@@ -326,6 +489,40 @@ mod tests {
         assert!(loopback_bases("http://10.0.0.1:8080").is_err());
         assert!(loopback_bases("http://192.168.1.2:80").is_err());
         assert!(loopback_bases("https://127.0.0.1:8080").is_err());
+    }
+
+    #[test]
+    fn clients_are_spread_round_robin_over_external_nodes() {
+        let urls = [
+            "http://127.0.0.1:8080".to_owned(),
+            "http://127.0.0.1:8081".to_owned(),
+        ];
+        let target = Target::external(&urls).unwrap();
+        assert_eq!(target.node(0).ws_base, "ws://127.0.0.1:8080");
+        assert_eq!(target.node(1).ws_base, "ws://127.0.0.1:8081");
+        assert_eq!(target.node(4).http_base, "http://127.0.0.1:8080");
+        assert_eq!(target.node_index(7), 1);
+        assert!(!target.spawned());
+    }
+
+    #[test]
+    fn a_node_given_twice_or_a_remote_one_is_refused() {
+        let twice = [
+            "http://127.0.0.1:8080/".to_owned(),
+            "http://127.0.0.1:8080".to_owned(),
+        ];
+        assert!(Target::external(&twice).is_err());
+        let remote = [
+            "http://127.0.0.1:8080".to_owned(),
+            "http://10.0.0.1:8080".to_owned(),
+        ];
+        assert!(Target::external(&remote).is_err());
+    }
+
+    #[test]
+    fn glob_characters_are_escaped() {
+        assert_eq!(glob_escape("lt-chat-1a2b"), "lt-chat-1a2b");
+        assert_eq!(glob_escape("a*b?[c]"), "a\\*b\\?\\[c\\]");
     }
 
     #[test]

@@ -10,6 +10,11 @@
 //! cancel, or let their holds expire; once every hold has ended the
 //! harness reads the store and runs the invariant [`audit`](super::audit).
 //!
+//! With several nodes, buyer `i` connects to node `i mod N` and the seller
+//! to node 0; the audit sums what every node's buyers were told, reads the
+//! orders through every node, and the sale's `remaining` from a snapshot on
+//! every node and straight from Redis — all must agree.
+//!
 //! The baseline is `redis-benchmark` on the store's own single-buy function
 //! in the same Redis (see `baseline::redis_bench`).
 
@@ -32,7 +37,7 @@ use crate::report::{ratio, Baseline, Report};
 use crate::schedule::Schedule;
 use crate::stats::{cdf_points, LatencyRecorder, LatencySummary, Timeline};
 
-use super::audit::{self, AuditInput, BuyerSeen};
+use super::audit::{self, AuditInput, BuyerSeen, NodeView};
 use super::buyer::{self, Plan, Settle};
 use super::{unix_ms, Ctx};
 
@@ -117,6 +122,13 @@ pub enum BaselineKind {
 }
 
 impl FlashSaleArgs {
+    /// The same sale without same-run baselines (for the configurations of
+    /// `--compare-nodes` other than the last).
+    pub fn without_baselines(mut self) -> FlashSaleArgs {
+        self.baseline = vec![BaselineKind::None];
+        self
+    }
+
     pub fn quick(mut self) -> FlashSaleArgs {
         self.buyers = self.buyers.min(300);
         self.stock = self.stock.min(100);
@@ -174,12 +186,14 @@ impl Shared {
 pub async fn run(ctx: &Ctx, args: FlashSaleArgs) -> anyhow::Result<Report> {
     let args = if ctx.quick { args.quick() } else { args };
     let started_at_ms = unix_ms();
-    let room = ctx.fresh_room("sale", args.stock).await?;
+    let setup = ctx.fresh_room("sale", args.stock).await?;
+    let room = setup.id.clone();
     let seller_token = ctx
         .minter
         .token("lt-seller", "Chị Hoa (load test)", &room, "seller")?;
+    let first = ctx.target.first();
     let mut seller =
-        client::connect(&client::room_url(&ctx.target.ws_base, &room, &seller_token)).await?;
+        client::connect(&client::room_url(&first.ws_base, &room, &seller_token)).await?;
     client::wait_for(&mut seller, "snapshot", CONNECT_TIMEOUT).await?;
 
     let mut sockets = buyer::connect_all(ctx, &room, args.buyers).await;
@@ -229,9 +243,11 @@ pub async fn run(ctx: &Ctx, args: FlashSaleArgs) -> anyhow::Result<Report> {
     for (i, socket) in sockets.drain(..).enumerate() {
         let (shared, sale_id, plan, bar) = (shared.clone(), sale_id.clone(), plans[i], bar.clone());
         let (quantity, at) = (args.quantity, schedule.at(i as u64));
+        let node = ctx.target.node_index(i);
         tasks.push(tokio::spawn(async move {
             let mut seen = BuyerSeen {
                 buyer_id: buyer::buyer_id(i),
+                node,
                 ..BuyerSeen::default()
             };
             if let Some(mut socket) = socket {
@@ -310,7 +326,12 @@ pub async fn run(ctx: &Ctx, args: FlashSaleArgs) -> anyhow::Result<Report> {
         .filter(|(b, h)| !b.confirmed.contains_key(&h.hold_id) && !b.cancelled.contains(&h.hold_id))
         .map(|(_, h)| h.expires_at)
         .max();
-    let orders = client::orders(&ctx.http, &ctx.target.http_base, &seller_token, &room).await?;
+    let orders = client::orders(&ctx.http, &first.http_base, &seller_token, &room).await?;
+    let mut other_orders = Vec::new();
+    for node in &ctx.target.nodes[1..] {
+        let listed = client::orders(&ctx.http, &node.http_base, &seller_token, &room).await;
+        other_orders.push(listed.map_err(|e| format!("{e:#}")));
+    }
     let sold: u64 = orders
         .orders
         .iter()
@@ -324,14 +345,15 @@ pub async fn run(ctx: &Ctx, args: FlashSaleArgs) -> anyhow::Result<Report> {
         .as_ref()
         .map(|r| r.port)
         .or(args.redis_port);
-    let final_remaining = read_remaining_after(
-        ctx,
-        &room,
-        &sale_id,
-        last_expiry.unwrap_or(0),
-        expected_remaining,
-    )
-    .await;
+    let wait = last_expiry.unwrap_or(0).saturating_sub(unix_ms());
+    tokio::time::sleep(Duration::from_millis(wait + 200)).await;
+    let final_remaining =
+        read_remaining(ctx, &first.ws_base, &room, &sale_id, expected_remaining).await;
+    let mut other_remaining = Vec::new();
+    for node in &ctx.target.nodes[1..] {
+        let expected = final_remaining.unwrap_or(expected_remaining);
+        other_remaining.push(read_remaining(ctx, &node.ws_base, &room, &sale_id, expected).await);
+    }
     let redis_remaining = match redis_port {
         Some(port) => redis_bench::read_remaining(port, &room, &sale_id)
             .await
@@ -349,11 +371,32 @@ pub async fn run(ctx: &Ctx, args: FlashSaleArgs) -> anyhow::Result<Report> {
         orders: &orders.orders,
         final_remaining,
     });
+    let views: Vec<NodeView<'_>> = other_orders
+        .iter()
+        .zip(&other_remaining)
+        .enumerate()
+        .map(|(k, (orders, remaining))| NodeView {
+            node: k + 1,
+            orders: orders
+                .as_ref()
+                .map(|o| o.orders.as_slice())
+                .map_err(Clone::clone),
+            remaining: *remaining,
+        })
+        .collect();
+    audit::cross_check(
+        &mut invariants,
+        &sale_id,
+        &orders.orders,
+        final_remaining,
+        &views,
+        setup.shared == Some(true),
+    );
     if let (Some(direct), Some(seen)) = (redis_remaining, final_remaining) {
         if direct != seen {
             invariants.ok = false;
             invariants.violations.push(format!(
-                "MISMATCH: Redis says remaining {direct}, the server's snapshot {seen}"
+                "MISMATCH: Redis says remaining {direct}, node 0's snapshot {seen}"
             ));
         }
     }
@@ -370,6 +413,12 @@ pub async fn run(ctx: &Ctx, args: FlashSaleArgs) -> anyhow::Result<Report> {
         "Throughput counts buy answers of every outcome (each is one decision of the store).".to_owned(),
         "Latency is from each buy's intended send time (open loop; a burst means all at sale start).".to_owned(),
     ];
+    if setup.shared == Some(false) {
+        notes.push(format!(
+            "Rooms are not shared between these {} nodes (only node 0 knew the room; the harness created it on each): sales are (they live in Redis), but only node 0's snapshot shows the sale, so the other nodes' remaining is not compared.",
+            ctx.target.nodes.len()
+        ));
+    }
     let mut baselines = Vec::new();
     let connections = args
         .bench_connections
@@ -422,12 +471,31 @@ pub async fn run(ctx: &Ctx, args: FlashSaleArgs) -> anyhow::Result<Report> {
         + connect_failures;
     counts.extend(settle_counts);
     counts.insert("buyers".into(), args.buyers as u64);
+    if ctx.target.nodes.len() > 1 {
+        for k in 0..ctx.target.nodes.len() {
+            let here: Vec<BuyerSeen> = buyers.iter().filter(|b| b.node == k).cloned().collect();
+            counts.insert(format!("node{k}_buyers"), here.len() as u64);
+            counts.insert(
+                format!("node{k}_buy_answers"),
+                here.iter().map(|b| b.answers.len() as u64).sum(),
+            );
+            counts.insert(
+                format!("node{k}_reserved_units"),
+                audit::reserved_units(&here),
+            );
+        }
+    }
     counts.insert("connect_failures".into(), connect_failures);
     counts.insert("reserved_units".into(), audit::reserved_units(&buyers));
     counts.insert("units_sold".into(), sold);
     counts.insert("orders_reported_units_sold".into(), orders.units_sold);
     if let Some(remaining) = final_remaining {
         counts.insert("final_remaining".into(), remaining);
+    }
+    for (k, remaining) in other_remaining.iter().enumerate() {
+        if let Some(remaining) = remaining {
+            counts.insert(format!("node{}_final_remaining", k + 1), *remaining);
+        }
     }
     let sold_out_us = shared.sold_out_us.load(Ordering::Relaxed);
     let histogram = shared.all.merged();
@@ -436,7 +504,7 @@ pub async fn run(ctx: &Ctx, args: FlashSaleArgs) -> anyhow::Result<Report> {
         scenario: "flash-sale".into(),
         quick: ctx.quick,
         started_at_ms,
-        target: ctx.target_info(),
+        target: ctx.target_info(&setup),
         parameters: serde_json::to_value(&args)?,
         throughput_per_s: throughput,
         throughput_unit: "buy answers".into(),
@@ -591,31 +659,33 @@ async fn buy(
     }
 }
 
-/// The sale's `remaining` from a fresh join snapshot, polled after the last
-/// hold's expiry until it equals `expected` (or 20 s pass).
-async fn read_remaining_after(
+/// The sale's `remaining` from a fresh join snapshot on the node at
+/// `ws_base`, polled until it equals `expected` (or 20 s pass). `None` when
+/// no snapshot could be read or it shows no such sale (a node that does not
+/// share the room).
+async fn read_remaining(
     ctx: &Ctx,
+    ws_base: &str,
     room: &str,
     sale_id: &str,
-    last_expiry_ms: u64,
     expected: u64,
 ) -> Option<u64> {
-    let wait = last_expiry_ms.saturating_sub(unix_ms());
-    tokio::time::sleep(Duration::from_millis(wait + 200)).await;
     let deadline = Instant::now() + Duration::from_secs(20);
     let token = ctx
         .minter
         .token("lt-auditor", "Auditor", room, "viewer")
         .ok()?;
-    let url = client::room_url(&ctx.target.ws_base, room, &token);
+    let url = client::room_url(ws_base, room, &token);
     let mut last = None;
     while Instant::now() < deadline {
         if let Ok(mut socket) = client::connect(&url).await {
             if let Ok(snapshot) = client::wait_for(&mut socket, "snapshot", CONNECT_TIMEOUT).await {
                 let sale = &snapshot["sale"];
-                if sale.get("id").and_then(Value::as_str) == Some(sale_id) {
-                    last = sale.get("remaining").and_then(Value::as_u64);
+                if sale.get("id").and_then(Value::as_str) != Some(sale_id) {
+                    let _ = socket.close(None).await;
+                    return None;
                 }
+                last = sale.get("remaining").and_then(Value::as_u64);
             }
             let _ = socket.close(None).await;
         }
