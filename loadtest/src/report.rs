@@ -33,6 +33,11 @@ pub struct Report {
     /// Latencies per outcome class (flash-sale: reserved, sold_out, …).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub latency_by_outcome_ms: BTreeMap<String, LatencySummary>,
+    /// With several nodes: latencies per node (`node<k>`: flash-sale buy
+    /// answers and joins of clients on node k) or per route (chat,
+    /// `<sender's node>-><viewer's node>`), ms.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub latency_by_node_ms: BTreeMap<String, LatencySummary>,
     /// Named counters (requests sent, deliveries, disconnects, …).
     pub counts: BTreeMap<String, u64>,
     /// Failures that are not a legitimate answer (sold out is not one).
@@ -148,6 +153,8 @@ pub struct RunSummary {
     pub throughput_per_s: f64,
     pub duration_s: f64,
     pub latency_ms: LatencySummary,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub latency_by_node_ms: BTreeMap<String, LatencySummary>,
     pub counts: BTreeMap<String, u64>,
     pub errors: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -174,6 +181,7 @@ impl RunSummary {
             throughput_per_s: report.throughput_per_s,
             duration_s: report.duration_s,
             latency_ms: report.latency_ms.clone(),
+            latency_by_node_ms: report.latency_by_node_ms.clone(),
             counts: report.counts.clone(),
             errors: report.errors,
             invariants: report.invariants.clone(),
@@ -333,6 +341,9 @@ impl Report {
         let _ = writeln!(out, "|---|---|---|---|---|---|---|");
         row(&mut out, "all", &self.latency_ms);
         for (name, summary) in &self.latency_by_outcome_ms {
+            row(&mut out, name, summary);
+        }
+        for (name, summary) in &self.latency_by_node_ms {
             row(&mut out, name, summary);
         }
         let _ = writeln!(out);

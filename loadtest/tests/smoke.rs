@@ -146,6 +146,13 @@ fn flash_sale_quick_on_two_nodes_keeps_every_invariant() {
         count(&report, "node0_reserved_units") + count(&report, "node1_reserved_units"),
         count(&report, "reserved_units")
     );
+    for node in ["node0", "node1"] {
+        let count = report["latency_by_node_ms"][node]["count"].as_u64();
+        assert!(
+            count.unwrap_or(0) > 0,
+            "latency_by_node_ms.{node}: {report}"
+        );
+    }
 }
 
 /// Chat on two nodes: clients connect to both and send; each viewer's
@@ -186,6 +193,13 @@ fn chat_quick_on_two_nodes_connects_sends_and_keeps_order() {
         lost.get("0->0").is_none() && lost.get("1->1").is_none(),
         "{delivery}"
     );
+    for route in ["0->0", "1->1"] {
+        let count = report["latency_by_node_ms"][route]["count"].as_u64();
+        assert!(
+            count.unwrap_or(0) > 0,
+            "latency_by_node_ms.{route}: {report}"
+        );
+    }
     let rooms_shared = report["target"]["rooms_shared"]
         .as_bool()
         .expect("rooms_shared is reported with two nodes");

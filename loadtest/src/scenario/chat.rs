@@ -187,6 +187,11 @@ struct Shared {
     /// When sending started, micros after `epoch`.
     send_start_us: AtomicU64,
     latency: LatencyRecorder,
+    /// With several nodes: one recorder per route, indexed
+    /// `sender's node × nodes + viewer's node` (empty with one node).
+    by_route: Vec<LatencyRecorder>,
+    /// How many nodes the clients are spread over.
+    nodes: usize,
     timeline: Timeline,
     deliveries: AtomicU64,
     /// The latest delivery, micros after `epoch`.
@@ -215,6 +220,8 @@ pub struct Fanout {
     pub other_disconnects: u64,
     pub connect_failures: u64,
     pub latency: LatencySummary,
+    /// With several nodes: `"<sender's node>-><viewer's node>"` → latency.
+    pub latency_by_route: BTreeMap<String, LatencySummary>,
     pub cdf: Vec<(f64, f64)>,
     pub rates: Vec<(f64, f64)>,
 }
@@ -304,6 +311,7 @@ pub async fn run(ctx: &Ctx, args: ChatArgs) -> anyhow::Result<Report> {
         throughput_unit: "deliveries".into(),
         duration_s: ours.duration_s,
         latency_ms: ours.latency,
+        latency_by_node_ms: ours.latency_by_route,
         errors: ours.rejected + ours.connect_failures + ours.delivery.messages_lost,
         delivery: Some(ours.delivery),
         baselines,
@@ -323,10 +331,16 @@ pub async fn fanout(
     label: &str,
 ) -> anyhow::Result<Fanout> {
     let span = Duration::from_secs_f64(args.duration_secs + 120.0);
+    let nodes = transport.nodes();
+    let routes = if nodes > 1 { nodes * nodes } else { 0 };
     let shared = Arc::new(Shared {
         epoch: Instant::now(),
         send_start_us: AtomicU64::new(u64::MAX),
         latency: LatencyRecorder::default(),
+        by_route: (0..routes)
+            .map(|_| LatencyRecorder::with_shards(4))
+            .collect(),
+        nodes,
         timeline: Timeline::new(Duration::from_millis(250), span),
         deliveries: AtomicU64::new(0),
         last_delivery_us: AtomicU64::new(0),
@@ -337,7 +351,6 @@ pub async fn fanout(
     let bar = ctx.progress(args.viewers as u64, &format!("{label} join"));
     let permits = Arc::new(Semaphore::new(CONNECT_CONCURRENCY));
     let (ready_tx, mut ready_rx) = mpsc::channel::<bool>(CONNECT_CONCURRENCY);
-    let nodes = transport.nodes();
     let mut viewers = Vec::with_capacity(args.viewers);
     for i in 0..args.viewers {
         let (transport, shared, permits, ready, stop) = (
@@ -501,6 +514,13 @@ pub async fn fanout(
         other_disconnects: other,
         connect_failures,
         latency: LatencySummary::of(&histogram),
+        latency_by_route: shared
+            .by_route
+            .iter()
+            .enumerate()
+            .map(|(r, recorder)| (format!("{}->{}", r / nodes, r % nodes), recorder.summary()))
+            .filter(|(_, s)| s.count > 0)
+            .collect(),
         cdf: cdf_points(&histogram),
         rates: shared.timeline.rates(),
     })
@@ -525,11 +545,14 @@ async fn watch_room(
             Some(Ok(Message::Text(text))) => {
                 let marker = parse_marker(&text);
                 let new = log.frame(parse_seq(&text), marker.map(|(id, _)| id));
-                if let (Some((_, intended_us)), true) = (marker, new) {
+                if let (Some((id, intended_us)), true) = (marker, new) {
                     let now_us = shared.epoch.elapsed().as_micros() as u64;
-                    shared
-                        .latency
-                        .record(i, Duration::from_micros(now_us.saturating_sub(intended_us)));
+                    let latency = Duration::from_micros(now_us.saturating_sub(intended_us));
+                    shared.latency.record(i, latency);
+                    let route = (id.sender % shared.nodes) * shared.nodes + log.node;
+                    if let Some(recorder) = shared.by_route.get(route) {
+                        recorder.record(i, latency);
+                    }
                     let start_us = shared.send_start_us.load(Ordering::Relaxed);
                     shared
                         .timeline

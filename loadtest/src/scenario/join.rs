@@ -62,6 +62,10 @@ pub async fn run(ctx: &Ctx, args: JoinArgs) -> anyhow::Result<Report> {
     let failures = Arc::new(AtomicU64::new(0));
     let nodes = ctx.target.nodes.len();
     let joined_on: Arc<Vec<AtomicU64>> = Arc::new((0..nodes).map(|_| AtomicU64::new(0)).collect());
+    let by_node: Arc<Vec<LatencyRecorder>> = Arc::new(match nodes {
+        1 => Vec::new(),
+        n => (0..n).map(|_| LatencyRecorder::with_shards(4)).collect(),
+    });
     let last_join_us = Arc::new(AtomicU64::new(0));
     let bar = ctx.progress(args.viewers as u64, "join");
     let start = Instant::now() + Duration::from_millis(100);
@@ -87,6 +91,7 @@ pub async fn run(ctx: &Ctx, args: JoinArgs) -> anyhow::Result<Report> {
             release_rx.clone(),
             joined_on.clone(),
         );
+        let by_node = by_node.clone();
         let at = schedule.at(i as u64);
         tasks.push(tokio::spawn(async move {
             tokio::time::sleep_until(at).await;
@@ -104,6 +109,9 @@ pub async fn run(ctx: &Ctx, args: JoinArgs) -> anyhow::Result<Report> {
             let done = Instant::now();
             joined_on[node].fetch_add(1, Ordering::Relaxed);
             latency.record(i, done - at);
+            if let Some(recorder) = by_node.get(node) {
+                recorder.record(i, done - at);
+            }
             timeline.add(done - start, 1);
             last_join_us.fetch_max((done - start).as_micros() as u64, Ordering::Relaxed);
             // Stay connected, reading (and so answering pings) as a watching
@@ -171,6 +179,11 @@ pub async fn run(ctx: &Ctx, args: JoinArgs) -> anyhow::Result<Report> {
         throughput_unit: "joins".into(),
         duration_s,
         latency_ms: LatencySummary::of(&histogram),
+        latency_by_node_ms: by_node
+            .iter()
+            .enumerate()
+            .map(|(k, r)| (format!("node{k}"), r.summary()))
+            .collect(),
         counts,
         errors: failed,
         memory,
