@@ -27,6 +27,24 @@ pub struct Config {
     pub demo: DemoConfig,
     /// WebRTC SFU settings (`[media]`).
     pub media: crate::media::MediaConfig,
+    /// This node among others (`[cluster]`).
+    pub cluster: ClusterConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ClusterConfig {
+    /// This node's id in the node directory; empty: a fresh random one at
+    /// every start.
+    pub node_id: String,
+    /// Where other nodes reach this one over HTTP; empty: `http://` and the
+    /// bound address.
+    pub advertise_url: String,
+    pub heartbeat_ms: u64,
+    /// A node whose last beat is older than this is gone.
+    pub node_ttl_ms: u64,
+    /// After this long without Redis, a node stops taking clients and sends
+    /// its own elsewhere.
+    pub partition_grace_ms: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -145,6 +163,12 @@ impl Config {
         .contains(&0)
         {
             return Err(ConfigError("limits must be positive".into()));
+        }
+        let c = &self.cluster;
+        if c.heartbeat_ms == 0 || c.node_ttl_ms <= c.heartbeat_ms {
+            return Err(ConfigError(
+                "cluster.node_ttl_ms must exceed cluster.heartbeat_ms (> 0)".into(),
+            ));
         }
         if self.auth.secret.len() < 16 {
             return Err(ConfigError("auth.secret must be at least 16 bytes".into()));

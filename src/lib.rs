@@ -16,6 +16,7 @@
 //!   Redis pub/sub when rooms span nodes).
 //! - [`server`]: HTTP API, WebSocket connections, static files, life cycle.
 //! - [`media`]: the WebRTC SFU (seller → viewers), socket-agnostic.
+//! - [`node`]: this node among others: identity, heartbeat, node directory.
 //! - [`money`]: whole đồng and the one price ceiling for products and sales.
 //! - [`config`], [`metrics`], [`demo`], [`clock`]: the supporting cast.
 //!
@@ -29,6 +30,7 @@ pub mod demo;
 pub mod media;
 pub mod metrics;
 pub mod money;
+pub mod node;
 pub mod protocol;
 pub mod room;
 pub mod sale;

@@ -14,6 +14,7 @@ mod headers;
 mod limits;
 mod media;
 mod orders;
+mod presence;
 mod refusal;
 mod sales;
 mod ws;
@@ -21,7 +22,7 @@ mod ws;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -36,6 +37,7 @@ use crate::auth::TokenKeys;
 use crate::config::{Config, StoreKind};
 use crate::media::{MediaError, Sfu};
 use crate::metrics::Metrics;
+use crate::node::NodeDirectory;
 use crate::room::store::{AnyRoomStore, MemoryRoomStore};
 use crate::room::RoomRegistry;
 use crate::sale::{AnySaleStore, MemorySaleStore, RedisSaleStore, RedisStoreOptions, SaleError};
@@ -62,6 +64,22 @@ pub struct Shared {
     pub connections: TaskTracker,
     /// Source of connection ids for logs.
     next_connection_id: AtomicU64,
+    /// Who this node is among others.
+    pub node: NodeIdentity,
+    /// The live nodes of the deployment (this one alone without Redis).
+    pub nodes: NodeDirectory,
+    /// Cleared while the node has lost its link to Redis: `/readyz` answers
+    /// 503 and joins are refused, so clients go to a node that can serve them.
+    pub serving: AtomicBool,
+}
+
+/// Who this node is among others.
+#[derive(Debug, Clone)]
+pub struct NodeIdentity {
+    pub id: String,
+    /// Where other nodes reach this one over HTTP.
+    pub url: String,
+    pub started_at: crate::clock::UnixMillis,
 }
 
 impl std::ops::Deref for AppState {
@@ -76,11 +94,33 @@ impl AppState {
         let shutdown = CancellationToken::new();
         let settings = config.room_settings();
         let store = MemoryRoomStore::new(settings.limits.clone(), settings.replay_capacity);
-        let node_id = format!("n-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+        let node = NodeIdentity {
+            id: match config.cluster.node_id.as_str() {
+                "" => format!("n-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]),
+                id => id.to_owned(),
+            },
+            // `Server::bind` fills it in with the bound address when unset.
+            url: match config.cluster.advertise_url.as_str() {
+                "" => format!("http://{}", config.server.listen),
+                url => url.trim_end_matches('/').to_owned(),
+            },
+            started_at: crate::clock::unix_millis(),
+        };
+        let nodes = match config.store.kind {
+            StoreKind::Memory => NodeDirectory::single(),
+            StoreKind::Redis => NodeDirectory::redis(
+                &config.store.redis_url,
+                Duration::from_secs(1),
+            )
+            .unwrap_or_else(|error| {
+                tracing::error!(%error, "no node directory in Redis; this node lists itself only");
+                NodeDirectory::single()
+            }),
+        };
         let rooms = RoomRegistry::new(
             AnyRoomStore::Memory(Arc::new(store)),
             settings,
-            node_id,
+            node.id.clone(),
             shutdown.clone(),
         );
         AppState(Arc::new(Shared {
@@ -92,6 +132,9 @@ impl AppState {
             shutdown,
             connections: TaskTracker::new(),
             next_connection_id: AtomicU64::new(1),
+            node,
+            nodes,
+            serving: AtomicBool::new(true),
             config,
         }))
     }
@@ -125,7 +168,7 @@ pub struct Server {
 
 impl Server {
     /// Bind the configured address (port 0 picks a free one).
-    pub async fn bind(config: Config) -> Result<Server, ServerError> {
+    pub async fn bind(mut config: Config) -> Result<Server, ServerError> {
         let addr = config.server.listen;
         let sales = match config.store.kind {
             StoreKind::Memory => AnySaleStore::Memory(MemorySaleStore::new()),
@@ -138,6 +181,12 @@ impl Server {
         let listener = TcpListener::bind(addr)
             .await
             .map_err(|source| ServerError::Bind { addr, source })?;
+        // Other nodes reach this one where it really listens (port 0 picked one).
+        if config.cluster.advertise_url.is_empty() {
+            if let Ok(bound) = listener.local_addr() {
+                config.cluster.advertise_url = format!("http://{bound}");
+            }
+        }
         Ok(Server {
             state: AppState::new(config, sales, sfu),
             listener,
@@ -164,6 +213,7 @@ impl Server {
         let app = router(state.clone());
         let stock_every = Duration::from_millis(state.config.rooms.sale_stock_interval_ms.max(10));
         sales::spawn_announcer(state.clone(), stock_every);
+        presence::spawn_heartbeat(state.clone());
         sales::spawn_sweeper(
             &state,
             Duration::from_millis(state.config.store.sweep_interval_ms.max(10)),
@@ -220,6 +270,7 @@ fn router(state: AppState) -> Router {
         .route("/api/rooms/{room_id}/orders", get(orders::list))
         .route("/api/rooms/{room_id}/orders.csv", get(orders::csv))
         .route("/api/dev/token", post(api::dev_token))
+        .route("/api/admin/nodes", get(api::nodes))
         .route("/ws/rooms/{room_id}", get(ws::upgrade))
         .fallback_service(ServeDir::new(web_root).append_index_html_on_directories(true))
         .with_state(state);

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod client;
+pub mod cluster;
 pub mod redis;
 pub mod sale;
 pub mod server;
