@@ -36,7 +36,8 @@ use crate::auth::TokenKeys;
 use crate::config::{Config, StoreKind};
 use crate::media::{MediaError, Sfu};
 use crate::metrics::Metrics;
-use crate::room::store::{AnyRoomStore, MemoryRoomStore};
+use crate::redis_link::{LinkError, RedisLink};
+use crate::room::store::{AnyRoomStore, MemoryRoomStore, RedisRoomStore};
 use crate::room::RoomRegistry;
 use crate::sale::{AnySaleStore, MemorySaleStore, RedisSaleStore, RedisStoreOptions, SaleError};
 
@@ -72,17 +73,12 @@ impl std::ops::Deref for AppState {
 }
 
 impl AppState {
-    pub fn new(config: Config, sales: AnySaleStore, sfu: Sfu) -> AppState {
+    /// The shared state over the stores `Server::bind` chose (must run
+    /// inside a Tokio runtime: the room registry starts its upkeep task).
+    pub fn new(config: Config, sales: AnySaleStore, rooms: AnyRoomStore, sfu: Sfu) -> AppState {
         let shutdown = CancellationToken::new();
-        let settings = config.room_settings();
-        let store = MemoryRoomStore::new(settings.limits.clone(), settings.replay_capacity);
         let node_id = format!("n-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
-        let rooms = RoomRegistry::new(
-            AnyRoomStore::Memory(Arc::new(store)),
-            settings,
-            node_id,
-            shutdown.clone(),
-        );
+        let rooms = RoomRegistry::new(rooms, config.room_settings(), node_id, shutdown.clone());
         AppState(Arc::new(Shared {
             keys: TokenKeys::new(&config.auth.secret),
             rooms,
@@ -113,6 +109,8 @@ pub enum ServerError {
     Serve(#[from] std::io::Error),
     #[error("could not open the sale store: {0}")]
     Store(#[from] SaleError),
+    #[error("could not reach Redis: {0}")]
+    Redis(#[from] LinkError),
     #[error("could not start the media server: {0}")]
     Media(#[from] MediaError),
 }
@@ -127,11 +125,25 @@ impl Server {
     /// Bind the configured address (port 0 picks a free one).
     pub async fn bind(config: Config) -> Result<Server, ServerError> {
         let addr = config.server.listen;
-        let sales = match config.store.kind {
-            StoreKind::Memory => AnySaleStore::Memory(MemorySaleStore::new()),
+        // One store kind for both: rooms and their sales live together.
+        let (sales, rooms) = match config.store.kind {
+            StoreKind::Memory => {
+                let settings = config.room_settings();
+                let rooms = MemoryRoomStore::new(settings.limits, settings.replay_capacity);
+                (
+                    AnySaleStore::Memory(MemorySaleStore::new()),
+                    AnyRoomStore::Memory(Arc::new(rooms)),
+                )
+            }
             StoreKind::Redis => {
                 let options = RedisStoreOptions::new(config.store.redis_url.clone());
-                AnySaleStore::Redis(RedisSaleStore::connect(options).await?)
+                // One link (one socket, one library load) for both stores.
+                let link = RedisLink::connect(&options.url, options.op_timeout).await?;
+                let rooms = RedisRoomStore::new(link.clone(), config.redis_room_options());
+                (
+                    AnySaleStore::Redis(RedisSaleStore::on(link, options.group_commit)),
+                    AnyRoomStore::Redis(Arc::new(rooms)),
+                )
             }
         };
         let sfu = Sfu::new(config.media.clone())?;
@@ -139,7 +151,7 @@ impl Server {
             .await
             .map_err(|source| ServerError::Bind { addr, source })?;
         Ok(Server {
-            state: AppState::new(config, sales, sfu),
+            state: AppState::new(config, sales, rooms, sfu),
             listener,
         })
     }

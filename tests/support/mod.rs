@@ -4,5 +4,6 @@
 
 pub mod client;
 pub mod redis;
+pub mod room;
 pub mod sale;
 pub mod server;
