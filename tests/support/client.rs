@@ -132,6 +132,16 @@ impl Client {
         }
     }
 
+    /// Skip frames until one whose type is one of `kinds`.
+    pub async fn next_of_any(&mut self, kinds: &[&str]) -> Value {
+        loop {
+            let value = self.next().await;
+            if kinds.iter().any(|kind| value["type"] == *kind) {
+                return value;
+            }
+        }
+    }
+
     /// Read until the server closes; the close code and reason.
     pub async fn closed(&mut self) -> (u16, String) {
         loop {
