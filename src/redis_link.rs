@@ -3,7 +3,8 @@
 //! library `chophien`, and what Redis' errors mean.
 //!
 //! **One library.** The sale functions (`sale/redis/chophien.lua`) and the
-//! room functions (`room/store/redis/room.lua`) are concatenated into one
+//! room functions (`room/store/redis/room.lua`, then `moderation.lua` and
+//! `facts.lua`, which use its keys and helpers) are concatenated into one
 //! library named `chophien` ([`LIBRARY`]). Whichever store connects loads it
 //! with `FUNCTION LOAD REPLACE`, and any call that answers "Function not
 //! found" (a `FUNCTION FLUSH`, a server that lost its data) reloads it and
@@ -23,11 +24,16 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{ErrorKind, FromRedisValue, RedisError, ServerErrorKind, ToRedisArgs};
 
 /// The function library `chophien`: the sale functions, then the room
-/// functions, loaded as one source (its first line names the library).
+/// functions, loaded as one source (its first line names the library). One
+/// Lua chunk: each part's top-level locals are visible to the parts after it.
 pub const LIBRARY: &str = concat!(
     include_str!("sale/redis/chophien.lua"),
     "\n",
     include_str!("room/store/redis/room.lua"),
+    "\n",
+    include_str!("room/store/redis/moderation.lua"),
+    "\n",
+    include_str!("room/store/redis/facts.lua"),
 );
 
 /// Why a Redis call failed, before a store gives it its own meaning.
