@@ -468,31 +468,49 @@ async fn measure_the_cost_of_a_chat() {
     let server = RedisServer::start();
     let store = redis_store_with(&server.url(), Duration::from_secs(5), redis_options()).await;
     store.create(record(ROOM, T0)).await.unwrap();
+    // A node listening, so each SPUBLISH reaches a subscriber.
+    let _events = support::room::Collector::connect(&store);
+    store.attach(ROOM);
+    store.join(ROOM, &viewer(), None).await.unwrap();
     let clock = Clock::new();
     let n = 2000;
-    let started = Instant::now();
-    for i in 0..n {
-        store
-            .apply(
-                ROOM,
-                &seller(),
-                &chat("Chè này pha mấy lần nước ạ?"),
-                clock.at(i),
-            )
-            .await
+    let mut conn = server.client();
+    for fsync in ["always", "everysec"] {
+        let () = redis::cmd("CONFIG")
+            .arg("SET")
+            .arg("appendfsync")
+            .arg(fsync)
+            .query(&mut conn)
             .unwrap();
+        let () = redis::cmd("CONFIG")
+            .arg("RESETSTAT")
+            .query(&mut conn)
+            .unwrap();
+        let started = Instant::now();
+        for i in 0..n {
+            store
+                .apply(
+                    ROOM,
+                    &seller(),
+                    &chat("Chè này pha mấy lần nước ạ?"),
+                    clock.at(i),
+                )
+                .await
+                .unwrap();
+        }
+        let elapsed = started.elapsed();
+        let stats: String = redis::cmd("INFO")
+            .arg("commandstats")
+            .query(&mut conn)
+            .unwrap();
+        let fcall = stats
+            .lines()
+            .find(|l| l.starts_with("cmdstat_fcall:"))
+            .unwrap_or("")
+            .to_owned();
+        println!(
+            "appendfsync {fsync}: {n} chats, one at a time: {:?} each from the client; Redis: {fcall}",
+            elapsed / n as u32
+        );
     }
-    let elapsed = started.elapsed();
-    let stats: String = redis::cmd("INFO")
-        .arg("commandstats")
-        .query(&mut server.client())
-        .unwrap();
-    let fcall = stats
-        .lines()
-        .find(|l| l.starts_with("cmdstat_fcall:"))
-        .unwrap_or("");
-    println!(
-        "{n} chats, one at a time: {:?} each from the client; Redis: {fcall}",
-        elapsed / n as u32
-    );
 }
