@@ -54,10 +54,15 @@ pub struct RedisRoomOptions {
 }
 
 pub struct RedisRoomStore {
+    /// The multiplexed connection with the deadline and the library; shared
+    /// with the sale store when both run, so one socket carries both.
     link: RedisLink,
     options: RedisRoomOptions,
-    /// Shared with the feed task, which delivers through it.
+    /// This node, set once at start; shared with the feed task, which
+    /// delivers through it (weak because the node owns the store).
     sink: SinkCell,
+    /// This node's subscription to its attached rooms; its task ends when
+    /// the store is dropped.
     feed: Feed,
 }
 
