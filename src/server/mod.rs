@@ -38,7 +38,8 @@ use crate::config::{Config, StoreKind};
 use crate::media::{MediaError, Sfu};
 use crate::metrics::Metrics;
 use crate::node::NodeDirectory;
-use crate::room::store::{AnyRoomStore, MemoryRoomStore};
+use crate::redis_link::{LinkError, RedisLink};
+use crate::room::store::{AnyRoomStore, MemoryRoomStore, RedisRoomStore};
 use crate::room::RoomRegistry;
 use crate::sale::{AnySaleStore, MemorySaleStore, RedisSaleStore, RedisStoreOptions, SaleError};
 
@@ -90,10 +91,10 @@ impl std::ops::Deref for AppState {
 }
 
 impl AppState {
-    pub fn new(config: Config, sales: AnySaleStore, sfu: Sfu) -> AppState {
+    /// The shared state over the stores `Server::bind` chose (must run
+    /// inside a Tokio runtime: the room registry starts its upkeep task).
+    pub fn new(config: Config, sales: AnySaleStore, rooms: AnyRoomStore, sfu: Sfu) -> AppState {
         let shutdown = CancellationToken::new();
-        let settings = config.room_settings();
-        let store = MemoryRoomStore::new(settings.limits.clone(), settings.replay_capacity);
         let node = NodeIdentity {
             id: match config.cluster.node_id.as_str() {
                 "" => format!("n-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]),
@@ -118,8 +119,8 @@ impl AppState {
             }),
         };
         let rooms = RoomRegistry::new(
-            AnyRoomStore::Memory(Arc::new(store)),
-            settings,
+            rooms,
+            config.room_settings(),
             node.id.clone(),
             shutdown.clone(),
         );
@@ -156,6 +157,8 @@ pub enum ServerError {
     Serve(#[from] std::io::Error),
     #[error("could not open the sale store: {0}")]
     Store(#[from] SaleError),
+    #[error("could not reach Redis: {0}")]
+    Redis(#[from] LinkError),
     #[error("could not start the media server: {0}")]
     Media(#[from] MediaError),
 }
@@ -170,11 +173,25 @@ impl Server {
     /// Bind the configured address (port 0 picks a free one).
     pub async fn bind(mut config: Config) -> Result<Server, ServerError> {
         let addr = config.server.listen;
-        let sales = match config.store.kind {
-            StoreKind::Memory => AnySaleStore::Memory(MemorySaleStore::new()),
+        // One store kind for both: rooms and their sales live together.
+        let (sales, rooms) = match config.store.kind {
+            StoreKind::Memory => {
+                let settings = config.room_settings();
+                let rooms = MemoryRoomStore::new(settings.limits, settings.replay_capacity);
+                (
+                    AnySaleStore::Memory(MemorySaleStore::new()),
+                    AnyRoomStore::Memory(Arc::new(rooms)),
+                )
+            }
             StoreKind::Redis => {
                 let options = RedisStoreOptions::new(config.store.redis_url.clone());
-                AnySaleStore::Redis(RedisSaleStore::connect(options).await?)
+                // One link (one socket, one library load) for both stores.
+                let link = RedisLink::connect(&options.url, options.op_timeout).await?;
+                let rooms = RedisRoomStore::new(link.clone(), config.redis_room_options());
+                (
+                    AnySaleStore::Redis(RedisSaleStore::on(link, options.group_commit)),
+                    AnyRoomStore::Redis(Arc::new(rooms)),
+                )
             }
         };
         let sfu = Sfu::new(config.media.clone())?;
@@ -188,7 +205,7 @@ impl Server {
             }
         }
         Ok(Server {
-            state: AppState::new(config, sales, sfu),
+            state: AppState::new(config, sales, rooms, sfu),
             listener,
         })
     }

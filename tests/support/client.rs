@@ -132,6 +132,36 @@ impl Client {
         }
     }
 
+    /// Skip frames until one whose type is one of `kinds`.
+    pub async fn next_of_any(&mut self, kinds: &[&str]) -> Value {
+        loop {
+            let value = self.next().await;
+            if kinds.iter().any(|kind| value["type"] == *kind) {
+                return value;
+            }
+        }
+    }
+
+    /// The next `ack`, or `None` if the connection ends first (room events
+    /// and other frames before it are skipped).
+    pub async fn next_ack_or_close(&mut self) -> Option<Value> {
+        loop {
+            let message = tokio::time::timeout(WAIT, self.ws.next())
+                .await
+                .expect("no frame in time");
+            match message {
+                Some(Ok(Message::Text(text))) => {
+                    let value: Value = serde_json::from_str(&text).unwrap();
+                    if value["type"] == "ack" {
+                        return Some(value);
+                    }
+                }
+                Some(Ok(Message::Close(_))) | Some(Err(_)) | None => return None,
+                Some(Ok(_)) => continue,
+            }
+        }
+    }
+
     /// Read until the server closes; the close code and reason.
     pub async fn closed(&mut self) -> (u16, String) {
         loop {

@@ -225,6 +225,9 @@ impl Cluster {
             .env("CHOPHIEN_ROOMS__HEARTS_INTERVAL_MS", "100")
             .env("CHOPHIEN_ROOMS__VIEWER_COUNT_INTERVAL_MS", "100")
             .env("CHOPHIEN_MEDIA__BIND_IP", "127.0.0.1")
+            // Tests chat faster than people may.
+            .env("CHOPHIEN_LIMITS__CHAT_PER_SEC", "1000")
+            .env("CHOPHIEN_LIMITS__CHAT_BURST", "1000")
             .env("RUST_LOG", "chophien=info")
             .stdout(log.try_clone().expect("log file"))
             .stderr(log)

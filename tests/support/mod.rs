@@ -5,5 +5,6 @@
 pub mod client;
 pub mod cluster;
 pub mod redis;
+pub mod room;
 pub mod sale;
 pub mod server;
