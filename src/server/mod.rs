@@ -15,6 +15,7 @@ mod limits;
 mod media;
 mod orders;
 mod refusal;
+mod relay;
 mod sales;
 mod ws;
 
@@ -34,13 +35,14 @@ use tower_http::services::ServeDir;
 
 use crate::auth::TokenKeys;
 use crate::config::{Config, StoreKind};
-use crate::media::{MediaError, Sfu};
+use crate::media::{ClusterLink, MediaDirectory, MediaError, MemoryDirectory, NodeAddr, Sfu};
 use crate::metrics::Metrics;
 use crate::room::store::{AnyRoomStore, MemoryRoomStore};
 use crate::room::RoomRegistry;
 use crate::sale::{AnySaleStore, MemorySaleStore, RedisSaleStore, RedisStoreOptions, SaleError};
 
 pub use api::ApiError;
+pub use relay::{HttpRelayTransport, NodeTokens};
 
 /// Everything request handlers share. Cheap to clone (one `Arc`).
 #[derive(Clone)]
@@ -76,7 +78,8 @@ impl AppState {
         let shutdown = CancellationToken::new();
         let settings = config.room_settings();
         let store = MemoryRoomStore::new(settings.limits.clone(), settings.replay_capacity);
-        let node_id = format!("n-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+        // One id for the node, in the room store and in the media directory.
+        let node_id = sfu.node_id().to_owned();
         let rooms = RoomRegistry::new(
             AnyRoomStore::Memory(Arc::new(store)),
             settings,
@@ -124,8 +127,19 @@ pub struct Server {
 }
 
 impl Server {
-    /// Bind the configured address (port 0 picks a free one).
+    /// Bind the configured address (port 0 picks a free one). Rooms' media
+    /// origins are recorded in this process only: a single node.
     pub async fn bind(config: Config) -> Result<Server, ServerError> {
+        Server::bind_with(config, Arc::new(MemoryDirectory::default())).await
+    }
+
+    /// Bind, recording rooms' media origins in `media_directory`, which every
+    /// node serving the same rooms shares: viewers here of a room published
+    /// on another node get its video through a relay from that node.
+    pub async fn bind_with(
+        config: Config,
+        media_directory: Arc<dyn MediaDirectory>,
+    ) -> Result<Server, ServerError> {
         let addr = config.server.listen;
         let sales = match config.store.kind {
             StoreKind::Memory => AnySaleStore::Memory(MemorySaleStore::new()),
@@ -134,10 +148,23 @@ impl Server {
                 AnySaleStore::Redis(RedisSaleStore::connect(options).await?)
             }
         };
-        let sfu = Sfu::new(config.media.clone())?;
         let listener = TcpListener::bind(addr)
             .await
             .map_err(|source| ServerError::Bind { addr, source })?;
+        // Other nodes reach this one where it really listens (port 0 picked one).
+        let bound = listener.local_addr().unwrap_or(addr);
+        let node = NodeAddr {
+            id: format!("n-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]),
+            url: format!("http://{bound}"),
+        };
+        let transport = HttpRelayTransport::new(&config.auth.secret, &node.id)
+            .map_err(|e| ServerError::Media(MediaError::Relay(e)))?;
+        let link = ClusterLink {
+            node,
+            directory: media_directory,
+            transport: Arc::new(transport),
+        };
+        let sfu = Sfu::clustered(config.media.clone(), link)?;
         Ok(Server {
             state: AppState::new(config, sales, sfu),
             listener,
@@ -221,6 +248,7 @@ fn router(state: AppState) -> Router {
         .route("/api/rooms/{room_id}/orders.csv", get(orders::csv))
         .route("/api/dev/token", post(api::dev_token))
         .route("/ws/rooms/{room_id}", get(ws::upgrade))
+        .merge(relay::routes())
         .fallback_service(ServeDir::new(web_root).append_index_html_on_directories(true))
         .with_state(state);
     headers::secure(routes)
