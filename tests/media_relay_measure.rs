@@ -153,13 +153,10 @@ async fn first_packet_times(origin: &Origin, edge: &TestNode) {
 }
 
 /// Viewers per node for one scenario: `(node, viewers)`; node `None` is the
-/// origin itself.
-async fn origin_cost(
-    label: &str,
-    origin: &Origin,
-    edges: &[TestNode],
-    layout: &[(Option<usize>, usize)],
-) {
+/// origin itself, `Some(i)` edge `i`.
+type Layout = [(Option<usize>, usize)];
+
+async fn origin_cost(label: &str, origin: &Origin, edges: &[TestNode], layout: &Layout) {
     let room = format!("cost-{}", label.replace(' ', "-"));
     let publisher = origin
         .on(TestPublisher::start(origin.sfu(), &room, "seller"))
@@ -240,7 +237,7 @@ async fn measure_relays() {
     Box::pin(first_packet_times(&origin, &edges[0])).await;
 
     println!("origin cost over {WINDOW:?} (publisher: 30 video + 50 audio packets/s):");
-    let scenarios: [(&str, &[(Option<usize>, usize)]); 5] = [
+    let scenarios: [(&str, &Layout); 5] = [
         ("1 edge × 1 viewer", &[(Some(0), 1)]),
         ("1 edge × 20 viewers", &[(Some(0), 20)]),
         (

@@ -256,8 +256,8 @@ impl Sfu {
             Some(_) => self.room(room_id),
             None => self.existing_room(room_id).ok_or(MediaError::NotLive)?,
         };
-        relay::edge::want(&room);
-        relay::edge::await_feed(&room).await?;
+        relay::supervisor::want(&room);
+        relay::supervisor::await_feed(&room).await?;
         subscriber::subscribe(&room, participant, signal_tx).await
     }
 

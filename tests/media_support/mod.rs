@@ -3,6 +3,7 @@
 //! what they receive. Everything runs on loopback.
 #![allow(dead_code)]
 
+pub mod chromium;
 pub mod nodes;
 
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -11,8 +11,9 @@
 //! sequence/timestamp continuity, lag handling and keyframe requests work
 //! unchanged — including when the relay is replaced by one to a new origin.
 //!
-//! - `edge`: the edge side: a per-room supervisor that follows the directory
-//!   and keeps at most one relay open while the room has viewers here.
+//! - `supervisor`: the edge side's decisions: a per-room task that follows the
+//!   directory and keeps at most one relay open while the room has viewers here.
+//! - `edge`: the edge side's connection: offer, answer, install as the feed.
 //! - `origin`: the origin side: answering a relay offer with the room's tracks.
 //!
 //! The edge reaches the origin through a [`RelayTransport`] (the service
@@ -21,6 +22,7 @@
 
 pub(crate) mod edge;
 pub(crate) mod origin;
+pub(crate) mod supervisor;
 
 use std::sync::Arc;
 
