@@ -209,6 +209,54 @@ async fn the_seller_moving_to_the_edge_keeps_its_viewers_tracks() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_former_origin_becomes_an_edge_for_its_own_viewers() {
+    let directory = shared_directory();
+    let a = TestNode::start(&directory).await;
+    let b = TestNode::start(&directory).await;
+    let first = TestPublisher::start(a.sfu(), ROOM, "seller").await;
+    until_live(a.sfu()).await;
+    let on_a = TestViewer::join(a.sfu(), ROOM, "viewer-a").await;
+    let on_b = TestViewer::join(b.sfu(), ROOM, "viewer-b").await;
+    eventually("video on both nodes", || {
+        on_a.video().packets >= 10 && on_b.video().packets >= 10
+    })
+    .await;
+
+    // The seller publishes on B while her old connection on A still sends:
+    // the newer claim wins, and A relays from B for its viewer.
+    let second = TestPublisher::start(b.sfu(), ROOM, "seller").await;
+    eventually_async("A relays from B", || async {
+        a.sfu()
+            .relay_origin(ROOM)
+            .await
+            .is_some_and(|n| n.id == b.sfu().node_id())
+    })
+    .await;
+    let (at_a, at_b) = (on_a.video().packets, on_b.video().packets);
+    eventually("both viewers keep receiving", || {
+        on_a.video().packets >= at_a + 30 && on_b.video().packets >= at_b + 30
+    })
+    .await;
+    for viewer in [&on_a, &on_b] {
+        let jump = biggest_jump(&viewer.video().seqs);
+        assert!(jump < 50, "sequence jumped by {jump}");
+        assert_eq!(
+            viewer.tracks_seen.load(std::sync::atomic::Ordering::SeqCst),
+            2
+        );
+    }
+    assert_eq!(b.sfu().relays_served(ROOM).await, 1, "B serves A");
+    assert_eq!(a.sfu().relays_served(ROOM).await, 0, "A no longer serves B");
+
+    on_a.close().await;
+    on_b.close().await;
+    first.stop().await;
+    second.stop().await;
+    a.sfu().close_room(ROOM).await;
+    b.sfu().close_room(ROOM).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_edge_follows_the_seller_to_a_new_origin_when_the_old_one_dies() {
     let crashes = Arc::new(CrashDirectory::default());
     let directory: Arc<dyn MediaDirectory> = crashes.clone();

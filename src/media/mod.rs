@@ -2,7 +2,8 @@
 //!
 //! The server keeps one peer connection per participant and direction: the
 //! seller's (publish, receive-only on our side) and each viewer's (subscribe,
-//! send-only on our side). RTP from the seller is forwarded, never decoded.
+//! send-only on our side), plus one per (room, other node) for relays
+//! between nodes. RTP from the seller is forwarded, never decoded.
 //!
 //! This module knows nothing of WebSockets or HTTP. The connection layer
 //! calls the [`Sfu`] with SDP and ICE candidates from protocol messages, and
