@@ -16,6 +16,7 @@ mod media;
 mod orders;
 mod presence;
 mod refusal;
+mod relay;
 mod sales;
 mod ws;
 
@@ -35,7 +36,7 @@ use tower_http::services::ServeDir;
 
 use crate::auth::TokenKeys;
 use crate::config::{Config, StoreKind};
-use crate::media::{MediaError, Sfu};
+use crate::media::{ClusterLink, MediaDirectory, MediaError, MemoryDirectory, NodeAddr, Sfu};
 use crate::metrics::Metrics;
 use crate::node::NodeDirectory;
 use crate::redis_link::{LinkError, RedisLink};
@@ -44,6 +45,7 @@ use crate::room::RoomRegistry;
 use crate::sale::{AnySaleStore, MemorySaleStore, RedisSaleStore, RedisStoreOptions, SaleError};
 
 pub use api::ApiError;
+pub use relay::{HttpRelayTransport, NodeTokens};
 
 /// Everything request handlers share. Cheap to clone (one `Arc`).
 #[derive(Clone)]
@@ -95,12 +97,11 @@ impl AppState {
     /// inside a Tokio runtime: the room registry starts its upkeep task).
     pub fn new(config: Config, sales: AnySaleStore, rooms: AnyRoomStore, sfu: Sfu) -> AppState {
         let shutdown = CancellationToken::new();
+        // One id for the node: in the room store, the node directory and
+        // the media directory (the SFU's).
         let node = NodeIdentity {
-            id: match config.cluster.node_id.as_str() {
-                "" => format!("n-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]),
-                id => id.to_owned(),
-            },
-            // `Server::bind` fills it in with the bound address when unset.
+            id: sfu.node_id().to_owned(),
+            // `Server::bind_with` fills it in with the bound address when unset.
             url: match config.cluster.advertise_url.as_str() {
                 "" => format!("http://{}", config.server.listen),
                 url => url.trim_end_matches('/').to_owned(),
@@ -170,8 +171,19 @@ pub struct Server {
 }
 
 impl Server {
-    /// Bind the configured address (port 0 picks a free one).
-    pub async fn bind(mut config: Config) -> Result<Server, ServerError> {
+    /// Bind the configured address (port 0 picks a free one). Rooms' media
+    /// origins are recorded in this process only: a single node.
+    pub async fn bind(config: Config) -> Result<Server, ServerError> {
+        Server::bind_with(config, Arc::new(MemoryDirectory::default())).await
+    }
+
+    /// Bind, recording rooms' media origins in `media_directory`, which every
+    /// node serving the same rooms shares: viewers here of a room published
+    /// on another node get its video through a relay from that node.
+    pub async fn bind_with(
+        mut config: Config,
+        media_directory: Arc<dyn MediaDirectory>,
+    ) -> Result<Server, ServerError> {
         let addr = config.server.listen;
         // One store kind for both: rooms and their sales live together.
         let (sales, rooms) = match config.store.kind {
@@ -194,16 +206,34 @@ impl Server {
                 )
             }
         };
-        let sfu = Sfu::new(config.media.clone())?;
         let listener = TcpListener::bind(addr)
             .await
             .map_err(|source| ServerError::Bind { addr, source })?;
         // Other nodes reach this one where it really listens (port 0 picked one).
-        if config.cluster.advertise_url.is_empty() {
-            if let Ok(bound) = listener.local_addr() {
-                config.cluster.advertise_url = format!("http://{bound}");
-            }
+        let bound = listener.local_addr().unwrap_or(addr);
+        if config.cluster.node_id.is_empty() {
+            config.cluster.node_id =
+                format!("n-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
         }
+        if config.cluster.advertise_url.is_empty() {
+            config.cluster.advertise_url = format!("http://{bound}");
+        }
+        let node = NodeAddr {
+            id: config.cluster.node_id.clone(),
+            url: config
+                .cluster
+                .advertise_url
+                .trim_end_matches('/')
+                .to_owned(),
+        };
+        let transport = HttpRelayTransport::new(&config.auth.secret, &node.id)
+            .map_err(|e| ServerError::Media(MediaError::Relay(e)))?;
+        let link = ClusterLink {
+            node,
+            directory: media_directory,
+            transport: Arc::new(transport),
+        };
+        let sfu = Sfu::clustered(config.media.clone(), link)?;
         Ok(Server {
             state: AppState::new(config, sales, rooms, sfu),
             listener,
@@ -289,6 +319,7 @@ fn router(state: AppState) -> Router {
         .route("/api/dev/token", post(api::dev_token))
         .route("/api/admin/nodes", get(api::nodes))
         .route("/ws/rooms/{room_id}", get(ws::upgrade))
+        .merge(relay::routes())
         .fallback_service(ServeDir::new(web_root).append_index_html_on_directories(true))
         .with_state(state);
     headers::secure(routes)
