@@ -27,6 +27,24 @@ pub struct Config {
     pub demo: DemoConfig,
     /// WebRTC SFU settings (`[media]`).
     pub media: crate::media::MediaConfig,
+    /// This node among others (`[cluster]`).
+    pub cluster: ClusterConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ClusterConfig {
+    /// This node's id in the node directory; empty: a fresh random one at
+    /// every start.
+    pub node_id: String,
+    /// Where other nodes reach this one over HTTP; empty: `http://` and the
+    /// bound address.
+    pub advertise_url: String,
+    pub heartbeat_ms: u64,
+    /// A node whose last beat is older than this is gone.
+    pub node_ttl_ms: u64,
+    /// After this long without Redis, a node stops taking clients and sends
+    /// its own elsewhere.
+    pub partition_grace_ms: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -60,6 +78,9 @@ pub struct RoomsConfig {
     pub hearts_interval_ms: u64,
     pub viewer_count_interval_ms: u64,
     pub sale_stock_interval_ms: u64,
+    /// How long a Redis-stored room's keys live on after it ended (its
+    /// orders stay).
+    pub ended_ttl_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -146,6 +167,15 @@ impl Config {
         {
             return Err(ConfigError("limits must be positive".into()));
         }
+        let c = &self.cluster;
+        if c.heartbeat_ms == 0 || c.node_ttl_ms <= c.heartbeat_ms {
+            return Err(ConfigError(
+                "cluster.node_ttl_ms must exceed cluster.heartbeat_ms (> 0)".into(),
+            ));
+        }
+        if self.rooms.ended_ttl_secs == 0 {
+            return Err(ConfigError("rooms.ended_ttl_secs must be positive".into()));
+        }
         if self.auth.secret.len() < 16 {
             return Err(ConfigError("auth.secret must be at least 16 bytes".into()));
         }
@@ -167,6 +197,16 @@ impl Config {
             hearts_every: Duration::from_millis(self.rooms.hearts_interval_ms.max(10)),
             viewer_count_every: Duration::from_millis(self.rooms.viewer_count_interval_ms.max(10)),
             ice_servers: self.media.ice_servers.clone(),
+        }
+    }
+
+    /// How the Redis room store keeps rooms (`store.kind = "redis"`).
+    pub fn redis_room_options(&self) -> crate::room::store::RedisRoomOptions {
+        let settings = self.room_settings();
+        crate::room::store::RedisRoomOptions {
+            limits: settings.limits,
+            replay_capacity: settings.replay_capacity,
+            ended_ttl: Duration::from_secs(self.rooms.ended_ttl_secs),
         }
     }
 

@@ -8,15 +8,19 @@
 //!
 //! - [`protocol`]: every WebSocket message and event (plain data, serde).
 //! - [`auth`]: signed access tokens (room, role, identity) and role permissions.
-//! - [`room`]: the live-session domain: state, rules, sequencing, replay.
-//!   Knows nothing of sockets.
+//! - [`room`]: the live-session domain: state, rules, and the `RoomStore`
+//!   seam where rooms live (in memory, or in Redis across nodes). Knows
+//!   nothing of sockets.
 //! - [`sale`]: flash sales (stock, holds, orders) behind the `SaleStore` seam,
 //!   in memory or in Redis.
 //! - [`bus`]: the seam room events flow through to connections (local today,
 //!   Redis pub/sub when rooms span nodes).
 //! - [`server`]: HTTP API, WebSocket connections, static files, life cycle.
 //! - [`media`]: the WebRTC SFU (seller → viewers), socket-agnostic.
+//! - [`node`]: this node among others: identity, heartbeat, node directory.
 //! - [`money`]: whole đồng and the one price ceiling for products and sales.
+//! - [`redis_link`]: the Redis connection, deadline and function library
+//!   (`chophien`) that the Redis sale and room stores share.
 //! - [`config`], [`metrics`], [`demo`], [`clock`]: the supporting cast.
 //!
 //! `ARCHITECTURE.md` at the repository root has the code map and the invariants.
@@ -29,7 +33,9 @@ pub mod demo;
 pub mod media;
 pub mod metrics;
 pub mod money;
+pub mod node;
 pub mod protocol;
+pub mod redis_link;
 pub mod room;
 pub mod sale;
 pub mod server;

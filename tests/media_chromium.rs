@@ -6,8 +6,8 @@
 //! uses the room WebSocket); pages report their `getStats()` back over HTTP,
 //! so no browser driver is needed. Fails if `/usr/bin/chromium` is missing.
 
-use std::path::Path;
-use std::process::Stdio;
+mod media_support;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -17,11 +17,10 @@ use axum::response::Html;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use chophien::media::{MediaConfig, Sfu};
+use media_support::chromium::{launch, wait_for};
 use parking_lot::Mutex;
 use serde_json::{json, Value};
-use tokio::process::{Child, Command};
 
-const CHROMIUM: &str = "/usr/bin/chromium";
 const ROOM: &str = "browser-room";
 
 #[derive(Clone)]
@@ -104,38 +103,6 @@ const VIEWER_PAGE: &str = r#"<!doctype html><video id=v autoplay playsinline mut
   }, 250);
 })();
 </script>"#;
-
-fn launch(url: String, profile: &Path) -> Child {
-    assert!(
-        Path::new(CHROMIUM).exists(),
-        "{CHROMIUM} is required for this test (tests/run-all installs it)"
-    );
-    Command::new(CHROMIUM)
-        .args([
-            "--headless=new",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--use-fake-device-for-media-stream",
-            "--use-fake-ui-for-media-stream",
-            "--autoplay-policy=no-user-gesture-required",
-            "--no-first-run",
-        ])
-        .arg(format!("--user-data-dir={}", profile.display()))
-        .arg(url)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap()
-}
-
-async fn wait_for(what: &str, patience: Duration, mut check: impl FnMut() -> bool) {
-    let deadline = Instant::now() + patience;
-    while !check() {
-        assert!(Instant::now() < deadline, "timed out waiting for: {what}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
 
 fn frames(h: &Harness) -> u64 {
     h.viewer

@@ -1,13 +1,18 @@
 //! Viewers joining and leaving must not leak connections, sockets or memory.
 //!
 //! Its own test binary: it reads process-wide counters (open descriptors,
-//! RSS, live SFU connections) that other tests would disturb.
+//! RSS, live SFU connections) that other tests would disturb; its tests take
+//! turns ([`SERIAL`]) for the same reason.
 
 mod media_support;
 
 use chophien::media::live_connections;
 use futures_util::future::join_all;
+use media_support::nodes::{node_config, shared_directory, TestNode};
 use media_support::*;
+
+/// The tests here read process-wide counters: one at a time.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 fn open_fds() -> usize {
     std::fs::read_dir("/proc/self/fd").unwrap().count()
@@ -42,6 +47,7 @@ async fn cycle(sfu: &chophien::media::Sfu, n: usize) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_hundred_viewer_join_leave_cycles_leave_connections_sockets_and_memory_flat() {
+    let _turn = SERIAL.lock().await;
     let sfu = sfu();
     let publisher = TestPublisher::start(&sfu, "leaky", "seller").await;
     let mut live = sfu.stream_state("leaky");
@@ -102,4 +108,56 @@ async fn two_hundred_viewer_join_leave_cycles_leave_connections_sockets_and_memo
     })
     .await;
     publisher.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn relays_opened_and_closed_between_nodes_leave_no_connection_behind() {
+    let _turn = SERIAL.lock().await;
+    let directory = shared_directory();
+    let a = TestNode::start(&directory).await;
+    let mut config = node_config();
+    config.media.relay_idle_grace_ms = 50;
+    let b = TestNode::start_with(&directory, config).await;
+    let publisher = TestPublisher::start(a.sfu(), "relayed", "seller").await;
+    let mut live = a.sfu().stream_state("relayed");
+    tokio::time::timeout(PATIENCE, live.wait_for(|l| *l))
+        .await
+        .unwrap()
+        .unwrap();
+    let sockets = open_sockets();
+
+    // Each cycle: a viewer on B makes B open a relay from A; when it leaves,
+    // the idle relay closes at both ends.
+    for n in 0..10 {
+        let participant = format!("viewer-{n}");
+        let viewer = TestViewer::join(b.sfu(), "relayed", &participant).await;
+        eventually("the edge viewer receives video", || {
+            viewer.video().packets > 0
+        })
+        .await;
+        b.sfu().leave("relayed", &participant).await;
+        viewer.close().await;
+        eventually_async("the idle relay closes", || async {
+            a.sfu().relays_served("relayed").await == 0
+        })
+        .await;
+    }
+    assert_eq!(b.sfu().relays_opened("relayed"), 10);
+    // The publisher's connection on A is all that is left.
+    eventually("every relay and viewer connection is freed", || {
+        live_connections() == 1
+    })
+    .await;
+    eventually("sockets return to the baseline", || {
+        open_sockets() <= sockets + 4
+    })
+    .await;
+
+    publisher.stop().await;
+    drop(a);
+    drop(b);
+    eventually("dropping the nodes closes the rest", || {
+        live_connections() == 0
+    })
+    .await;
 }

@@ -49,6 +49,25 @@ pub struct MediaConfig {
     /// How often an idle connection sends ICE keepalives.
     #[serde(default = "default_ice_keepalive_ms")]
     pub ice_keepalive_interval_ms: u64,
+    /// Relays between nodes: how often an edge re-reads a room's origin from
+    /// the directory while it has viewers of the room.
+    #[serde(default = "default_relay_poll_ms")]
+    pub relay_poll_ms: u64,
+    /// How long an edge keeps a relay open after its last viewer left.
+    #[serde(default = "default_relay_idle_grace_ms")]
+    pub relay_idle_grace_ms: u64,
+    /// How long a viewer's `subscribe` on an edge waits for the relay from
+    /// the origin before answering `media_not_live`.
+    #[serde(default = "default_relay_wait_ms")]
+    pub relay_wait_ms: u64,
+    /// ICE liveness of relay connections (server to server): shorter than
+    /// browsers', so an edge notices a dead origin within a few seconds.
+    #[serde(default = "default_relay_ice_disconnected_ms")]
+    pub relay_ice_disconnected_timeout_ms: u64,
+    #[serde(default = "default_relay_ice_failed_ms")]
+    pub relay_ice_failed_timeout_ms: u64,
+    #[serde(default = "default_relay_ice_keepalive_ms")]
+    pub relay_ice_keepalive_interval_ms: u64,
 }
 
 fn default_ice_disconnected_ms() -> u64 {
@@ -61,6 +80,30 @@ fn default_ice_failed_ms() -> u64 {
 
 fn default_ice_keepalive_ms() -> u64 {
     2_000
+}
+
+fn default_relay_poll_ms() -> u64 {
+    500
+}
+
+fn default_relay_idle_grace_ms() -> u64 {
+    5_000
+}
+
+fn default_relay_wait_ms() -> u64 {
+    5_000
+}
+
+fn default_relay_ice_disconnected_ms() -> u64 {
+    1_000
+}
+
+fn default_relay_ice_failed_ms() -> u64 {
+    2_000
+}
+
+fn default_relay_ice_keepalive_ms() -> u64 {
+    300
 }
 
 /// One STUN or TURN server, in the shape `RTCPeerConnection` takes it, so it
@@ -93,6 +136,12 @@ impl MediaConfig {
             ice_disconnected_timeout_ms: default_ice_disconnected_ms(),
             ice_failed_timeout_ms: default_ice_failed_ms(),
             ice_keepalive_interval_ms: default_ice_keepalive_ms(),
+            relay_poll_ms: default_relay_poll_ms(),
+            relay_idle_grace_ms: default_relay_idle_grace_ms(),
+            relay_wait_ms: default_relay_wait_ms(),
+            relay_ice_disconnected_timeout_ms: default_relay_ice_disconnected_ms(),
+            relay_ice_failed_timeout_ms: default_relay_ice_failed_ms(),
+            relay_ice_keepalive_interval_ms: default_relay_ice_keepalive_ms(),
         }
     }
 
@@ -114,6 +163,12 @@ impl MediaConfig {
         if self.ice_servers.iter().any(|s| s.urls.is_empty()) {
             return bad("every media.ice_servers entry needs at least one url");
         }
+        if self.relay_ice_keepalive_interval_ms >= self.relay_ice_disconnected_timeout_ms {
+            return bad(
+                "media.relay_ice_keepalive_interval_ms must be shorter than \
+                 media.relay_ice_disconnected_timeout_ms",
+            );
+        }
         Ok(())
     }
 
@@ -129,6 +184,28 @@ impl MediaConfig {
             ms(self.ice_failed_timeout_ms),
             ms(self.ice_keepalive_interval_ms),
         )
+    }
+
+    /// Relay connections' (disconnected, failed, keepalive) as durations.
+    pub fn relay_ice_timeouts(&self) -> (Duration, Duration, Duration) {
+        let ms = |v: u64| Duration::from_millis(v.max(1));
+        (
+            ms(self.relay_ice_disconnected_timeout_ms),
+            ms(self.relay_ice_failed_timeout_ms),
+            ms(self.relay_ice_keepalive_interval_ms),
+        )
+    }
+
+    pub fn relay_poll(&self) -> Duration {
+        Duration::from_millis(self.relay_poll_ms.max(10))
+    }
+
+    pub fn relay_idle_grace(&self) -> Duration {
+        Duration::from_millis(self.relay_idle_grace_ms)
+    }
+
+    pub fn relay_wait(&self) -> Duration {
+        Duration::from_millis(self.relay_wait_ms)
     }
 
     /// The configured port range, or `None` for ephemeral ports.

@@ -144,6 +144,34 @@ pub fn media_engine(video: &RTCRtpCodec) -> Result<MediaEngine, MediaError> {
     Ok(engine)
 }
 
+/// An edge's engine for its relay from the origin: every codec a room can
+/// carry (the origin answers with the room's one video codec).
+pub fn relay_engine() -> Result<MediaEngine, MediaError> {
+    let mut engine = media_engine(&vp8())?;
+    for (profile, payload_type) in [("42e01f", PT_H264), ("42001f", PT_H264 + 4)] {
+        engine
+            .register_codec(
+                RTCRtpCodecParameters {
+                    rtp_codec: h264(profile),
+                    payload_type,
+                },
+                RtpCodecKind::Video,
+            )
+            .map_err(MediaError::webrtc)?;
+    }
+    Ok(engine)
+}
+
+/// Which kind of peer a connection faces; relays between servers use their
+/// own, shorter ICE timeouts so a dead origin is noticed quickly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Leg {
+    /// A browser (seller or viewer).
+    Client,
+    /// Another node of the deployment.
+    Relay,
+}
+
 /// The crate's default interceptors plus [`KeyframeRequestMarker`], last.
 pub fn interceptors(engine: &mut MediaEngine) -> Result<Registry, MediaError> {
     let registry =
@@ -203,6 +231,7 @@ pub async fn build_peer_connection(
     ports: &PortCursor,
     engine: MediaEngine,
     handler: Arc<dyn PeerConnectionEventHandler>,
+    leg: Leg,
 ) -> Result<Arc<dyn PeerConnection>, MediaError> {
     let attempts = match config.port_range() {
         Some((min, max)) => usize::from(max - min) + 1,
@@ -223,7 +252,10 @@ pub async fn build_peer_connection(
             None => break,
         };
         let registry = interceptors(&mut media_engine)?;
-        let (disconnected, failed, keepalive) = config.ice_timeouts();
+        let (disconnected, failed, keepalive) = match leg {
+            Leg::Client => config.ice_timeouts(),
+            Leg::Relay => config.relay_ice_timeouts(),
+        };
         let mut settings = SettingEngineBuilder::new()
             .with_include_loopback_candidate(config.allow_loopback)
             .with_ice_timeouts(Some(disconnected), Some(failed), Some(keepalive))

@@ -2,11 +2,18 @@
 //!
 //! The server keeps one peer connection per participant and direction: the
 //! seller's (publish, receive-only on our side) and each viewer's (subscribe,
-//! send-only on our side). RTP from the seller is forwarded, never decoded.
+//! send-only on our side), plus one per (room, other node) for relays
+//! between nodes. RTP from the seller is forwarded, never decoded.
 //!
-//! This module knows nothing of WebSockets. The connection layer calls the
-//! [`Sfu`] with SDP and ICE candidates from protocol messages, and relays what
-//! the SFU pushes on each participant's [`MediaSignal`] queue.
+//! This module knows nothing of WebSockets or HTTP. The connection layer
+//! calls the [`Sfu`] with SDP and ICE candidates from protocol messages, and
+//! relays what the SFU pushes on each participant's [`MediaSignal`] queue.
+//!
+//! Several nodes can serve one room: the node the seller publishes to is the
+//! room's origin ([`MediaDirectory`]), and every other node with viewers of
+//! the room relays its stream over one server-to-server connection
+//! ([`relay`]). An SFU built with [`Sfu::clustered`] does this; one built
+//! with [`Sfu::new`] stands alone.
 //!
 //! ## Layout
 //! - [`config`]: the `[media]` section (ICE servers for browsers, ports, NAT 1:1).
@@ -14,17 +21,22 @@
 //!   connection count ([`live_connections`]) that proves connections are freed.
 //! - `peer`: the handler every connection carries and the SDP hand-off.
 //! - `forward`: fan-out queues, sequence/timestamp continuity, keyframe requests.
-//! - `room`: one room's publisher, viewers and live state.
-//! - `publisher`, `subscriber`: the two kinds of session.
+//! - `room`: one room's feed, viewers, relays served and live state.
+//! - `publisher`, `subscriber`: the two kinds of session a browser has.
+//! - [`directory`]: where each room's origin is recorded.
+//! - [`relay`]: one room's stream between nodes (edge and origin sides).
 
 pub mod config;
+pub mod directory;
 mod engine;
 mod forward;
 mod peer;
 mod publisher;
+pub mod relay;
 mod room;
 mod subscriber;
 
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use dashmap::DashMap;
@@ -33,11 +45,13 @@ use tokio::sync::{mpsc, watch};
 use webrtc::peer_connection::{PeerConnection, RTCIceCandidateInit};
 
 pub use config::{IceServer, MediaConfig};
+pub use directory::{DirectoryError, MediaDirectory, MemoryDirectory, NodeAddr, Origin};
 pub use engine::{is_keyframe_request, live_connections, KeyframeRequestMarker};
 pub use forward::SeqTsRewriter;
+pub use relay::{ClusterLink, RelayAnswer, RelayError, RelayTransport};
 
 use engine::PortCursor;
-use room::RoomMedia;
+use room::{Feed, RoomMedia};
 
 /// Which of a participant's two connections a message is about. Serialises as
 /// the protocol's `"publish"` / `"subscribe"`.
@@ -95,6 +109,8 @@ pub enum MediaError {
     Config(String),
     #[error("media failure: {0}")]
     WebRtc(String),
+    #[error("relay between nodes failed: {0}")]
+    Relay(RelayError),
 }
 
 impl MediaError {
@@ -121,6 +137,10 @@ struct SfuInner {
     ports: Arc<PortCursor>,
     /// Rooms with media state, created on first use, removed by `close_room`.
     rooms: DashMap<String, Arc<RoomMedia>>,
+    /// This node's id (a random one for a stand-alone SFU).
+    node_id: String,
+    /// This node among others; `None` stands alone.
+    cluster: Option<Arc<ClusterLink>>,
 }
 
 impl Drop for SfuInner {
@@ -138,15 +158,40 @@ impl Drop for SfuInner {
 }
 
 impl Sfu {
+    /// A stand-alone SFU: every room's seller publishes to this node.
     pub fn new(config: MediaConfig) -> Result<Sfu, MediaError> {
+        let node_id = format!("n-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+        Sfu::build(config, node_id, None)
+    }
+
+    /// One node of several serving the same rooms: publishing claims the
+    /// room's origin in `link.directory`, and viewers of a room published
+    /// elsewhere are served through a relay from its origin.
+    pub fn clustered(config: MediaConfig, link: ClusterLink) -> Result<Sfu, MediaError> {
+        let node_id = link.node.id.clone();
+        Sfu::build(config, node_id, Some(Arc::new(link)))
+    }
+
+    fn build(
+        config: MediaConfig,
+        node_id: String,
+        cluster: Option<Arc<ClusterLink>>,
+    ) -> Result<Sfu, MediaError> {
         config.validate()?;
         Ok(Sfu {
             inner: Arc::new(SfuInner {
                 config: Arc::new(config),
                 ports: Arc::new(PortCursor::default()),
                 rooms: DashMap::new(),
+                node_id,
+                cluster,
             }),
         })
+    }
+
+    /// This node's id (in the media directory, and on relays it asks for).
+    pub fn node_id(&self) -> &str {
+        &self.inner.node_id
     }
 
     /// STUN/TURN servers for the snapshot's `ice_servers`.
@@ -163,6 +208,7 @@ impl Sfu {
                     room_id.to_owned(),
                     self.inner.config.clone(),
                     self.inner.ports.clone(),
+                    self.inner.cluster.clone(),
                 )
             })
             .clone()
@@ -196,13 +242,23 @@ impl Sfu {
     /// Creates a viewer connection and returns the server's offer; the client
     /// answers through [`Sfu::subscriber_answer`]. Fails with `NotLive` when
     /// nothing is being published. Resubscribing replaces the old connection.
+    ///
+    /// In a cluster, a room published on another node is relayed from there:
+    /// the first viewer here waits (at most `relay_wait_ms`) for the relay to
+    /// be negotiated, and its own connection is set up while the relay's
+    /// media starts.
     pub async fn subscribe(
         &self,
         room_id: &str,
         participant: &str,
         signal_tx: mpsc::Sender<MediaSignal>,
     ) -> Result<String, MediaError> {
-        let room = self.existing_room(room_id).ok_or(MediaError::NotLive)?;
+        let room = match &self.inner.cluster {
+            Some(_) => self.room(room_id),
+            None => self.existing_room(room_id).ok_or(MediaError::NotLive)?,
+        };
+        relay::supervisor::want(&room);
+        relay::supervisor::await_feed(&room).await?;
         subscriber::subscribe(&room, participant, signal_tx).await
     }
 
@@ -234,7 +290,7 @@ impl Sfu {
             Target::Publish => {
                 let publisher = room.publisher.lock().await;
                 match publisher.as_ref() {
-                    Some(p) if p.participant == participant => Arc::clone(&p.session.pc),
+                    Some(p) if p.is_seller(participant) => Arc::clone(&p.session.pc),
                     _ => return Err(MediaError::NoSession),
                 }
             }
@@ -270,16 +326,79 @@ impl Sfu {
         }
     }
 
-    /// Whether the room's seller media is flowing.
+    /// Whether the room's media flows on this node (from its seller here,
+    /// or relayed from the origin).
     pub fn is_live(&self, room_id: &str) -> bool {
         self.existing_room(room_id)
             .is_some_and(|room| *room.live.borrow())
     }
 
-    /// Live/not-live changes of the room's stream, for `stream_state` events.
-    /// Valid for the room's life (until `close_room`).
+    /// Live/not-live changes of the room's media on this node (see
+    /// [`Sfu::is_live`]). Valid for the room's life (until `close_room`).
     pub fn stream_state(&self, room_id: &str) -> watch::Receiver<bool> {
         self.room(room_id).live.subscribe()
+    }
+
+    /// What this node tells the room about its stream, for `stream_state`
+    /// events: `true` when a seller's media starts here, `false` when that
+    /// seller stops and this node was still the room's origin (not when the
+    /// seller moved to another node). Relays never change it, so edges do
+    /// not flap the room's state. Every announcement notifies, even a
+    /// repeated value. Valid for the room's life (until `close_room`).
+    pub fn stream_announcements(&self, room_id: &str) -> watch::Receiver<bool> {
+        self.room(room_id).announced.subscribe()
+    }
+
+    /// Origin side: answers an edge node's relay offer for the room with the
+    /// room's tracks (one relay per edge node; a new one replaces the old).
+    /// `NotLive` unless a seller publishes the room on this node.
+    pub async fn accept_relay(
+        &self,
+        room_id: &str,
+        edge_node: &str,
+        offer_sdp: String,
+    ) -> Result<RelayAnswer, MediaError> {
+        let room = self.existing_room(room_id).ok_or(MediaError::NotLive)?;
+        relay::origin::serve(&room, edge_node, offer_sdp).await
+    }
+
+    /// Origin side: closes the relay `relay_id` served to `edge_node`;
+    /// whether there was one.
+    pub async fn close_relay(&self, room_id: &str, edge_node: &str, relay_id: u64) -> bool {
+        match self.existing_room(room_id) {
+            Some(room) => room.remove_relay(edge_node, Some(relay_id)).await,
+            None => false,
+        }
+    }
+
+    /// Origin side: relays this node serves for the room (one per edge node).
+    pub async fn relays_served(&self, room_id: &str) -> usize {
+        match self.existing_room(room_id) {
+            Some(room) => room.relays.lock().await.len(),
+            None => 0,
+        }
+    }
+
+    /// Edge side: the node this node relays the room from, if any.
+    pub async fn relay_origin(&self, room_id: &str) -> Option<NodeAddr> {
+        let room = self.existing_room(room_id)?;
+        let publisher = room.publisher.lock().await;
+        match publisher.as_ref().map(|p| &p.feed) {
+            Some(Feed::Relay { origin, .. }) => Some(origin.node.clone()),
+            _ => None,
+        }
+    }
+
+    /// Edge side: relays this node has opened for the room so far.
+    pub fn relays_opened(&self, room_id: &str) -> u64 {
+        self.existing_room(room_id)
+            .map_or(0, |room| room.edge.opened.load(Ordering::Relaxed))
+    }
+
+    /// RTP packets this node has written to the room's viewers and relays.
+    pub fn packets_sent(&self, room_id: &str) -> u64 {
+        self.existing_room(room_id)
+            .map_or(0, |room| room.packets_sent.load(Ordering::Relaxed))
     }
 
     /// Keyframe requests made for the room (viewer PLI/FIR, joins, lag), before

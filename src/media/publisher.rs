@@ -1,10 +1,12 @@
 //! The seller's side: answer their offer, then pour each received track into
 //! the room's fan-out.
 //!
-//! A new publish replaces the previous publisher (same seller after a reload
-//! or camera switch, or a co-host). The room's fan-outs are switched to the new
-//! source before the old connection is closed, so viewers never see a gap
-//! longer than the new connection's set-up.
+//! A new publish replaces the previous feed (same seller after a reload or
+//! camera switch, a co-host, or a relay from another node when the seller
+//! moves here). The room's fan-outs are switched to the new source before the
+//! old connection is closed, so viewers never see a gap longer than the new
+//! connection's set-up. In a cluster, publishing makes this node the room's
+//! origin in the directory (the newest claim wins).
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -16,9 +18,9 @@ use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
 use webrtc::peer_connection::RTCPeerConnectionState;
 use webrtc::peer_connection::RTCSessionDescription;
 
-use super::engine::{build_peer_connection, choose_video_codec, media_engine, vp8};
+use super::engine::{build_peer_connection, choose_video_codec, media_engine, vp8, Leg};
 use super::peer::{PeerHandler, StateHook, TrackSink};
-use super::room::{next_session_id, Publisher, RoomMedia, Session};
+use super::room::{next_session_id, Feed, Publisher, RoomMedia, Session};
 use super::{MediaError, MediaSignal, Target};
 
 /// Answers `offer_sdp` from `participant` and makes them the room's publisher.
@@ -41,7 +43,7 @@ pub(crate) async fn publish(
     let handler = PeerHandler::new(
         Target::Publish,
         signal_tx,
-        Some(track_sink(room, id, has_video, stop.clone())),
+        Some(track_sink(room, id, has_video, true, stop.clone())),
         Some(failure_hook(room, id)),
     );
     let pc = build_peer_connection(
@@ -49,6 +51,7 @@ pub(crate) async fn publish(
         &room.ports,
         media_engine(&video)?,
         handler.clone(),
+        Leg::Client,
     )
     .await?;
     let session = Session { id, pc, stop };
@@ -80,39 +83,72 @@ pub(crate) async fn publish(
         }
     };
 
+    let epoch = claim_origin(room).await;
     let previous = {
         let mut slot = room.publisher.lock().await;
+        if room.stop.is_cancelled() {
+            // The room's media closed meanwhile: nothing may be added to it.
+            drop(slot);
+            session.close().await;
+            return Err(MediaError::NotLive);
+        }
         room.current_source.store(id, Ordering::SeqCst);
         if has_video {
             // Known now, before the first packet: a viewer subscribing in
             // between must be offered this codec.
             room.video.set_codec(video);
         }
+        room.edge.ready.send_replace(false);
         slot.replace(Publisher {
-            participant: participant.to_owned(),
+            feed: Feed::Seller {
+                participant: participant.to_owned(),
+                epoch,
+            },
             session,
         })
     };
     if let Some(previous) = previous {
         // The fan-outs already ignore it (current_source moved on); the stream
         // stays live if it was, as the new publisher takes over.
-        previous.session.close().await;
+        room.retire_replaced(previous).await;
     }
     Ok(answer)
 }
 
-/// Spawns an ingest task for each track the publisher sends. The stream goes
-/// live with the first video packet (the first audio one if there is no video).
-fn track_sink(
+/// Records this node as the room's origin; the claim's epoch, or `None`
+/// without a cluster or when the directory does not answer (the stream then
+/// still reaches this node's viewers).
+pub(crate) async fn claim_origin(room: &RoomMedia) -> Option<u64> {
+    let cluster = room.cluster.as_ref()?;
+    match cluster.directory.set_origin(&room.id, &cluster.node).await {
+        Ok(epoch) => Some(epoch),
+        Err(error) => {
+            tracing::warn!(room = %room.id, %error, "could not record this node as the room's origin");
+            None
+        }
+    }
+}
+
+/// Spawns an ingest task for each track a feed sends (a seller's or a
+/// relay's). The stream goes live with the first video packet (the first
+/// audio one if there is no video); `announce` says whether that is news for
+/// the room (a local seller) or not (a relay: the origin announces).
+pub(crate) fn track_sink(
     room: &Arc<RoomMedia>,
     source: u64,
     has_video: bool,
+    announce: bool,
     stop: CancellationToken,
 ) -> TrackSink {
     let room = Arc::downgrade(room);
     Box::new(move |track| {
         if let Some(room) = room.upgrade() {
-            tokio::spawn(ingest(room, source, track, has_video, stop.clone()));
+            let feed = Ingest {
+                source,
+                has_video,
+                announce,
+            };
+            tokio::spawn(ingest(room, feed, track, stop.clone()));
         }
     })
 }
@@ -126,32 +162,32 @@ fn failure_hook(room: &Arc<RoomMedia>, source: u64) -> StateHook {
         }
         let Some(room) = room.upgrade() else { return };
         tokio::spawn(async move {
-            let removed = {
-                let mut slot = room.publisher.lock().await;
-                if slot.as_ref().is_some_and(|p| p.session.id == source) {
-                    slot.take()
-                } else {
-                    None
-                }
-            };
-            if let Some(publisher) = removed {
+            if room.remove_feed(source).await {
                 tracing::info!(room = %room.id, "publisher connection failed");
-                room.source_ended(source);
-                publisher.session.close().await;
             }
         });
     })
+}
+
+/// What an ingest task needs to know about its feed.
+struct Ingest {
+    /// The feed's session id: packets are accepted while it is current.
+    source: u64,
+    /// Whether the feed sends video (else its audio makes the stream live).
+    has_video: bool,
+    /// Whether the stream starting is announced to the room.
+    announce: bool,
 }
 
 /// Reads one publisher track until it ends or the session closes, feeding the
 /// room's fan-out.
 async fn ingest(
     room: Arc<RoomMedia>,
-    source: u64,
+    feed: Ingest,
     track: Arc<dyn TrackRemote>,
-    has_video: bool,
     stop: CancellationToken,
 ) {
+    let source = feed.source;
     let Some(ssrc) = track.ssrcs().await.first().copied() else {
         return;
     };
@@ -175,7 +211,7 @@ async fn ingest(
         room.keyframes.request();
     }
     // Whether this track's first packet makes the stream live.
-    let mut starts_stream = kind == RtpCodecKind::Video || !has_video;
+    let mut starts_stream = kind == RtpCodecKind::Video || !feed.has_video;
     loop {
         let event = tokio::select! {
             _ = stop.cancelled() => break,
@@ -185,7 +221,7 @@ async fn ingest(
             Some(TrackRemoteEvent::OnRtpPacket(packet)) => {
                 if starts_stream {
                     starts_stream = false;
-                    room.media_started(source);
+                    room.media_started(source, feed.announce);
                 }
                 fanout.forward(source, packet);
             }

@@ -1,20 +1,25 @@
-//! One room's media: its publisher, its viewers, the two fan-outs between
-//! them, and whether the stream is live.
+//! One room's media on this node: who feeds it (a local seller, or a relay
+//! from the room's origin on another node), its viewers, the relays it
+//! serves to other nodes, the two fan-outs, and whether the stream is live.
 //!
-//! The fan-outs and the keyframe requester outlive publishers on purpose:
-//! viewers stay attached to them while the seller reconnects.
+//! The fan-outs and the keyframe requester outlive feeds on purpose:
+//! viewers stay attached to them while the seller reconnects, here or on
+//! another node.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Instant;
 
-use tokio::sync::{watch, Mutex};
+use tokio::sync::{watch, Mutex, Notify};
 use tokio_util::sync::CancellationToken;
 use webrtc::peer_connection::PeerConnection;
 
 use super::config::MediaConfig;
+use super::directory::Origin;
 use super::engine::PortCursor;
 use super::forward::{Fanout, KeyframeRequester};
+use super::relay::ClusterLink;
 
 /// A peer connection the SFU owns, with the token that ends its tasks.
 pub(crate) struct Session {
@@ -36,15 +41,73 @@ impl Session {
     }
 }
 
-/// The publishing participant and their session.
+/// Where the room's stream comes from on this node.
+pub(crate) enum Feed {
+    /// A seller connected here; `epoch` is this node's claim as the room's
+    /// origin (`None` without a cluster, or if the directory did not answer).
+    Seller {
+        participant: String,
+        epoch: Option<u64>,
+    },
+    /// The origin's stream, relayed from another node.
+    Relay { origin: Origin, relay_id: u64 },
+}
+
+/// The room's feed and its session.
 pub(crate) struct Publisher {
-    pub(crate) participant: String,
+    pub(crate) feed: Feed,
     pub(crate) session: Session,
+}
+
+impl Publisher {
+    /// Is this `participant`'s own publishing session?
+    pub(crate) fn is_seller(&self, participant: &str) -> bool {
+        matches!(&self.feed, Feed::Seller { participant: p, .. } if p == participant)
+    }
 }
 
 /// A viewer's session.
 pub(crate) struct Subscriber {
     pub(crate) session: Session,
+}
+
+/// A relay this node serves to an edge node (origin side).
+pub(crate) struct Relayed {
+    pub(crate) session: Session,
+}
+
+/// The edge side's bookkeeping (used only with a cluster link).
+pub(crate) struct EdgeState {
+    /// Whether the relay supervisor task is running for this room.
+    pub(crate) running: AtomicBool,
+    /// Wakes the supervisor early: a viewer waits, a relay failed.
+    pub(crate) wake: Notify,
+    /// When a viewer last asked for the stream or left: once no viewer
+    /// remains, the relay closes `relay_idle_grace_ms` after this. A short
+    /// non-async lock.
+    pub(crate) wanted_at: parking_lot::Mutex<Instant>,
+    /// True while a relay is installed as the feed (negotiated; its media
+    /// may not flow yet). Viewers may subscribe from then on.
+    pub(crate) ready: watch::Sender<bool>,
+    /// Relays opened for this room so far (tests, metrics).
+    pub(crate) opened: AtomicU64,
+}
+
+impl EdgeState {
+    fn new() -> EdgeState {
+        EdgeState {
+            running: AtomicBool::new(false),
+            wake: Notify::new(),
+            wanted_at: parking_lot::Mutex::new(Instant::now()),
+            ready: watch::channel(false).0,
+            opened: AtomicU64::new(0),
+        }
+    }
+
+    /// A viewer asked for the stream, or the last one left: restart the grace.
+    pub(crate) fn touch(&self) {
+        *self.wanted_at.lock() = Instant::now();
+    }
 }
 
 pub(crate) struct RoomMedia {
@@ -54,20 +117,34 @@ pub(crate) struct RoomMedia {
     pub(crate) config: Arc<MediaConfig>,
     /// Shared with the SFU: one port cursor for the whole process.
     pub(crate) ports: Arc<PortCursor>,
-    /// Per-track fan-outs; they outlive publishers so viewers survive a republish.
+    /// This node among others; `None` for a stand-alone SFU.
+    pub(crate) cluster: Option<Arc<ClusterLink>>,
+    /// Per-track fan-outs; they outlive feeds so viewers survive a republish.
     pub(crate) video: Fanout,
     pub(crate) audio: Fanout,
     /// An `Arc` because viewers' RTCP tasks hold it without holding the room.
     pub(crate) keyframes: Arc<KeyframeRequester>,
-    /// Whether the seller's media is flowing; rooms watch it for `stream_state`.
+    /// Whether media flows into the fan-outs here (from a seller or a relay):
+    /// gates `subscribe` and drives `Sfu::stream_state`.
     pub(crate) live: watch::Sender<bool>,
+    /// What this node tells the room about its stream: set by a local
+    /// seller's media starting and by the origin's claim being released;
+    /// never by a relay (edges do not announce). Every send notifies.
+    pub(crate) announced: watch::Sender<bool>,
     /// The session whose packets the fan-outs accept (0: none).
     pub(crate) current_source: AtomicU64,
-    /// An async lock because replacing a publisher closes a connection.
+    /// An async lock because replacing a feed closes a connection.
     pub(crate) publisher: Mutex<Option<Publisher>>,
     /// Viewers by participant id.
     pub(crate) subscribers: Mutex<HashMap<String, Subscriber>>,
-    /// Cancelled when the room's media closes: ends the keyframe task.
+    /// Relays served to edge nodes, by edge node id (one per edge).
+    pub(crate) relays: Mutex<HashMap<String, Relayed>>,
+    /// The relay supervisor's state, when this node is an edge.
+    pub(crate) edge: EdgeState,
+    /// RTP packets written to viewers' and relays' tracks (cost measurements).
+    pub(crate) packets_sent: AtomicU64,
+    /// Cancelled when the room's media closes: ends the keyframe task and
+    /// the relay supervisor.
     pub(crate) stop: CancellationToken,
 }
 
@@ -83,6 +160,7 @@ impl RoomMedia {
         id: String,
         config: Arc<MediaConfig>,
         ports: Arc<PortCursor>,
+        cluster: Option<Arc<ClusterLink>>,
     ) -> Arc<RoomMedia> {
         let stop = CancellationToken::new();
         Arc::new(RoomMedia {
@@ -90,25 +168,34 @@ impl RoomMedia {
             video: Fanout::new(config.video_queue_packets),
             audio: Fanout::new(config.audio_queue_packets),
             live: watch::channel(false).0,
+            announced: watch::channel(false).0,
             current_source: AtomicU64::new(0),
             publisher: Mutex::new(None),
             subscribers: Mutex::new(HashMap::new()),
+            relays: Mutex::new(HashMap::new()),
+            edge: EdgeState::new(),
+            packets_sent: AtomicU64::new(0),
             stop,
             id,
             config,
             ports,
+            cluster,
         })
     }
 
-    /// Marks the stream live if `source` is still the current publisher.
-    pub(crate) fn media_started(&self, source: u64) {
+    /// Marks the stream live if `source` is still the current feed, and
+    /// announces it if the feed is a local seller.
+    pub(crate) fn media_started(&self, source: u64, announce: bool) {
         if self.current_source.load(Ordering::SeqCst) == source {
             self.live
                 .send_if_modified(|live| !std::mem::replace(live, true));
+            if announce {
+                self.announced.send_replace(true);
+            }
         }
     }
 
-    /// Detaches the fan-outs from `source` and marks the stream not live.
+    /// Detaches the fan-outs from `source` and marks the stream not live here.
     pub(crate) fn source_ended(&self, source: u64) {
         if self
             .current_source
@@ -118,28 +205,113 @@ impl RoomMedia {
             self.video.end_source(source);
             self.audio.end_source(source);
             self.keyframes.clear_target();
+            self.edge.ready.send_replace(false);
             self.live
                 .send_if_modified(|live| std::mem::replace(live, false));
         }
     }
 
-    /// Closes the publisher if it is `participant` (or anyone, for `None`).
+    /// Closes the feed if it is `participant`'s (or any feed, for `None`).
     pub(crate) async fn remove_publisher(&self, participant: Option<&str>) -> bool {
         let removed = {
             let mut slot = self.publisher.lock().await;
             match slot.as_ref() {
-                Some(p) if participant.is_none_or(|who| p.participant == who) => slot.take(),
+                Some(p) if participant.is_none_or(|who| p.is_seller(who)) => slot.take(),
                 _ => None,
             }
         };
         match removed {
             Some(publisher) => {
-                self.source_ended(publisher.session.id);
-                publisher.session.close().await;
+                self.retire(publisher).await;
                 true
             }
             None => false,
         }
+    }
+
+    /// Closes the feed if it is still session `source` (a failed connection).
+    pub(crate) async fn remove_feed(&self, source: u64) -> bool {
+        let removed = {
+            let mut slot = self.publisher.lock().await;
+            if slot.as_ref().is_some_and(|p| p.session.id == source) {
+                slot.take()
+            } else {
+                None
+            }
+        };
+        match removed {
+            Some(publisher) => {
+                self.retire(publisher).await;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// A feed that ended (nothing replaces it): the stream stops here. A
+    /// seller's end releases this node's claim as origin and, if the claim
+    /// was still current, announces the stream not live; a relay is closed
+    /// at its origin too.
+    async fn retire(&self, publisher: Publisher) {
+        self.source_ended(publisher.session.id);
+        publisher.session.close().await;
+        match publisher.feed {
+            Feed::Seller { epoch, .. } => self.release_origin(epoch).await,
+            Feed::Relay { origin, relay_id } => self.close_relay_at_origin(&origin, relay_id),
+        }
+    }
+
+    /// A feed replaced by another (a republish, a new origin): closed without
+    /// touching the live state or the directory, which the new feed owns.
+    pub(crate) async fn retire_replaced(&self, publisher: Publisher) {
+        publisher.session.close().await;
+        if let Feed::Relay { origin, relay_id } = publisher.feed {
+            self.close_relay_at_origin(&origin, relay_id);
+        }
+    }
+
+    /// Gives up this node's claim as origin; announces "not live" when the
+    /// claim was still the room's current one (another node's newer claim
+    /// means the stream moved, not stopped).
+    async fn release_origin(&self, epoch: Option<u64>) {
+        let Some(cluster) = &self.cluster else {
+            self.announced.send_replace(false);
+            return;
+        };
+        let Some(epoch) = epoch else {
+            // Never recorded (the directory did not answer): nobody else can
+            // speak for this stream, so say it stopped.
+            self.announced.send_replace(false);
+            return;
+        };
+        match cluster
+            .directory
+            .clear_origin(&self.id, &cluster.node.id, epoch)
+            .await
+        {
+            Ok(true) => {
+                self.announced.send_replace(false);
+            }
+            Ok(false) => {
+                tracing::info!(room = %self.id, "the seller left this node after publishing elsewhere");
+            }
+            Err(error) => {
+                tracing::warn!(room = %self.id, %error, "could not release the room's origin");
+            }
+        }
+    }
+
+    /// Tells the origin a relay is closed, in the background.
+    fn close_relay_at_origin(&self, origin: &Origin, relay_id: u64) {
+        let Some(cluster) = self.cluster.clone() else {
+            return;
+        };
+        let (node, room) = (origin.node.clone(), self.id.clone());
+        tokio::spawn(async move {
+            if let Err(error) = cluster.transport.close(&node, &room, relay_id).await {
+                tracing::debug!(%room, origin = %node.id, %error, "closing a relay at its origin");
+            }
+        });
     }
 
     /// Closes a viewer's session (only session `only`, if given).
@@ -155,7 +327,27 @@ impl RoomMedia {
         };
         match removed {
             Some(subscriber) => {
+                self.edge.touch();
                 subscriber.session.close().await;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Closes the relay served to `edge` (only session `only`, if given).
+    pub(crate) async fn remove_relay(&self, edge: &str, only: Option<u64>) -> bool {
+        let removed = {
+            let mut relays = self.relays.lock().await;
+            match relays.get(edge) {
+                Some(r) if only.is_none_or(|id| r.session.id == id) => relays.remove(edge),
+                _ => None,
+            }
+        };
+        match removed {
+            Some(relay) => {
+                tracing::info!(room = %self.id, %edge, "relay to an edge closed");
+                relay.session.close().await;
                 true
             }
             None => false,
@@ -164,6 +356,7 @@ impl RoomMedia {
 
     /// Closes every connection and stops the room's tasks.
     pub(crate) async fn close(&self) {
+        self.stop.cancel();
         self.remove_publisher(None).await;
         let subscribers: Vec<Subscriber> = self
             .subscribers
@@ -175,6 +368,9 @@ impl RoomMedia {
         for subscriber in subscribers {
             subscriber.session.close().await;
         }
-        self.stop.cancel();
+        let relays: Vec<Relayed> = self.relays.lock().await.drain().map(|(_, r)| r).collect();
+        for relay in relays {
+            relay.session.close().await;
+        }
     }
 }

@@ -8,6 +8,7 @@
 //! both; header extensions, negotiated on the publisher's leg, were already
 //! stripped by the fan-out.
 
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use rtc::rtp_transceiver::rtp_sender::{
@@ -21,7 +22,7 @@ use webrtc::media_stream::MediaStreamTrack;
 use webrtc::peer_connection::{RTCPeerConnectionState, RTCSessionDescription};
 use webrtc::rtp_transceiver::RtpSender;
 
-use super::engine::{build_peer_connection, is_keyframe_request, media_engine, opus, vp8};
+use super::engine::{build_peer_connection, is_keyframe_request, media_engine, opus, vp8, Leg};
 use super::forward::{KeyframeRequester, ViewerQueue};
 use super::peer::{PeerHandler, StateHook};
 use super::room::{next_session_id, RoomMedia, Session, Subscriber};
@@ -33,7 +34,9 @@ pub(crate) async fn subscribe(
     participant: &str,
     signal_tx: mpsc::Sender<MediaSignal>,
 ) -> Result<String, MediaError> {
-    if !*room.live.borrow() {
+    // Live here, or a relay from the origin is negotiated (its media is on
+    // its way: the viewer's connection is set up meanwhile).
+    if !*room.live.borrow() && !*room.edge.ready.borrow() {
         return Err(MediaError::NotLive);
     }
     let video_codec = room.video.codec().unwrap_or_else(vp8);
@@ -46,6 +49,7 @@ pub(crate) async fn subscribe(
         &room.ports,
         media_engine(&video_codec)?,
         handler.clone(),
+        Leg::Client,
     )
     .await?;
     let session = Session {
@@ -82,11 +86,16 @@ pub(crate) async fn subscribe(
         }
     };
 
-    let previous = room
-        .subscribers
-        .lock()
-        .await
-        .insert(participant.to_owned(), Subscriber { session });
+    let previous = {
+        let mut subscribers = room.subscribers.lock().await;
+        if room.stop.is_cancelled() {
+            // The room's media closed meanwhile: nothing may be added to it.
+            drop(subscribers);
+            session.close().await;
+            return Err(MediaError::NotLive);
+        }
+        subscribers.insert(participant.to_owned(), Subscriber { session })
+    };
     if let Some(previous) = previous {
         previous.session.close().await;
     }
@@ -137,8 +146,10 @@ fn state_hook(
     })
 }
 
-/// Adds one outgoing track with a fresh SSRC and starts its tasks.
-async fn add_outgoing_track(
+/// Adds one outgoing track with a fresh SSRC and starts its tasks: the
+/// forwarder from the room's fan-out, and for video the relay of the peer's
+/// keyframe requests. Used for viewers and for relays served to edges.
+pub(crate) async fn add_outgoing_track(
     room: &Arc<RoomMedia>,
     session: &Session,
     kind: RtpCodecKind,
@@ -252,8 +263,12 @@ async fn forward(
         }
         packet.header.ssrc = out.ssrc;
         packet.header.payload_type = payload_type;
-        if out.track.write_rtp(packet).await.is_err() && stop.is_cancelled() {
-            break;
+        match out.track.write_rtp(packet).await {
+            Ok(()) => {
+                room.packets_sent.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(_) if stop.is_cancelled() => break,
+            Err(_) => {}
         }
     }
     if queue.skipped() > 0 {

@@ -85,6 +85,9 @@ pub struct Room {
     media_watched: AtomicBool,
     /// Cancelled once the room has ended (its `room_closed` reached here).
     closed: CancellationToken,
+    /// Set when this node gives up the room without it ending (it lost its
+    /// link to the shared store): its clients must reconnect elsewhere.
+    evicted: AtomicBool,
     /// Cancelled when the room ends or the node stops (a child of the
     /// registry's lifetime token). Every member's `stop` is its child, so a
     /// connection watches one token of its own instead of several shared
@@ -164,6 +167,7 @@ impl Room {
             sale_dirty: AtomicBool::new(false),
             media_watched: AtomicBool::new(false),
             closed: CancellationToken::new(),
+            evicted: AtomicBool::new(false),
             live: lifetime.child_token(),
         }
     }
@@ -312,6 +316,17 @@ impl Room {
         self.closed.is_cancelled()
     }
 
+    /// Did this node give the room up (see [`RoomRegistry::evict_all`])?
+    pub fn is_evicted(&self) -> bool {
+        self.evicted.load(Ordering::Acquire)
+    }
+
+    /// End this node's connections in the room without ending the room.
+    fn evict(&self) {
+        self.evicted.store(true, Ordering::Release);
+        self.live.cancel();
+    }
+
     /// Cancelled when the room ends.
     pub fn closed(&self) -> CancellationToken {
         self.closed.clone()
@@ -345,6 +360,13 @@ impl Room {
     /// Members plus joins under way.
     fn users(&self) -> usize {
         self.users.load(Ordering::Acquire)
+    }
+
+    /// Connections in the room on this node, and of them viewers.
+    pub fn presence(&self) -> (u64, u64) {
+        let members = self.members.lock();
+        let viewers = members.values().filter(|m| m.role == Role::Viewer).count();
+        (members.len() as u64, viewers as u64)
     }
 }
 

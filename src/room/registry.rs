@@ -217,6 +217,24 @@ impl RoomRegistry {
         self.inner.active.len()
     }
 
+    /// End every connection on this node without ending any room: the node
+    /// lost its link to the shared store and its clients must reconnect
+    /// elsewhere. Rooms get fresh handles when clients join here again.
+    pub fn evict_all(&self) {
+        let ids: Vec<String> = self.inner.active.iter().map(|r| r.key().clone()).collect();
+        for room_id in ids {
+            if let Some((_, room)) = self.inner.active.remove(&room_id) {
+                self.inner.store.detach(&room_id);
+                room.evict();
+            }
+        }
+    }
+
+    /// This node's id, under which it reports to the stores and the directory.
+    pub fn node_id(&self) -> &str {
+        &self.inner.node_id
+    }
+
     /// This node's handle on `room_id`, if it has connections here.
     pub fn get_active(&self, room_id: &str) -> Option<Arc<Room>> {
         self.inner.active.get(room_id).map(|r| Arc::clone(&r))

@@ -257,16 +257,7 @@ impl RoomState {
     }
 
     fn chat(&mut self, actor: &Actor, text: &str, now: Now) -> Result<RoomEvent, RoomError> {
-        let text = text.trim();
-        if text::is_blank(text) {
-            return Err(RoomError::InvalidValue("the message is empty".into()));
-        }
-        if text::length(text) > self.limits.max_chat_chars {
-            return Err(RoomError::InvalidValue(format!(
-                "a message is at most {} characters",
-                self.limits.max_chat_chars
-            )));
-        }
+        let text = chat_text(text, &self.limits)?;
         self.moderation.admit_message(actor, text, now)?;
         let message = ChatMessage {
             id: self.next_message_id,
@@ -344,6 +335,22 @@ impl RoomState {
             .position(|p| p.id == id)
             .ok_or(RoomError::ProductNotFound)
     }
+}
+
+/// A chat message as it will be posted (trimmed), or why it may not be: the
+/// checks that need no room data, shared by every room store.
+pub fn chat_text<'a>(text: &'a str, limits: &RoomLimits) -> Result<&'a str, RoomError> {
+    let text = text.trim();
+    if text::is_blank(text) {
+        return Err(RoomError::InvalidValue("the message is empty".into()));
+    }
+    if text::length(text) > limits.max_chat_chars {
+        return Err(RoomError::InvalidValue(format!(
+            "a message is at most {} characters",
+            limits.max_chat_chars
+        )));
+    }
+    Ok(text)
 }
 
 #[cfg(test)]

@@ -43,6 +43,7 @@ use std::future::Future;
 
 pub use error::SaleError;
 pub use memory::MemorySaleStore;
+pub(crate) use redis::{ended_room_sale_keys, room_sale_keys};
 pub use redis::{RedisSaleStore, RedisStoreOptions};
 pub use types::{
     BuyOutcome, BuyRequest, BuyResult, Confirmation, ExpiryReport, Hold, NewSale, Order, SaleInfo,

@@ -111,6 +111,11 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
         let body = json!({ "status": "shutting_down" });
         return (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response();
     }
+    if !state.serving.load(std::sync::atomic::Ordering::Acquire) {
+        let body =
+            json!({ "status": "not_ready", "store": "unreachable: clients are sent elsewhere" });
+        return (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response();
+    }
     let health = async {
         state.sales.health().await.map_err(|e| e.to_string())?;
         state
@@ -278,5 +283,39 @@ pub async fn dev_token(
     })?;
     Ok(Json(
         json!({ "token": token, "identity": identity, "room": body.room, "role": "viewer" }),
+    ))
+}
+
+/// `GET /api/admin/nodes` (admin token): the live nodes of the deployment,
+/// each with the rooms it has connections in, and for each room the nodes
+/// serving it.
+pub async fn nodes(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let claims = bearer_claims(&state, &headers)?;
+    if claims.role != Role::Admin {
+        return Err(forbidden("only an admin may list the nodes"));
+    }
+    let ttl = Duration::from_millis(state.config.cluster.node_ttl_ms);
+    let nodes = state
+        .nodes
+        .nodes(crate::clock::unix_millis(), ttl)
+        .await
+        .map_err(|e| {
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                ErrorCode::Unavailable,
+                e.to_string(),
+            )
+        })?;
+    let mut rooms: std::collections::BTreeMap<&str, Vec<&str>> = std::collections::BTreeMap::new();
+    for node in &nodes {
+        for room in &node.rooms {
+            rooms.entry(&room.room_id).or_default().push(&node.id);
+        }
+    }
+    Ok(Json(
+        json!({ "node": state.node.id, "nodes": nodes, "rooms": rooms }),
     ))
 }

@@ -6,9 +6,12 @@
 //! SFU's own signals (trickled candidates, a failed connection) arrive on
 //! the connection's bounded media queue and the writer forwards them.
 //!
-//! The first publish in a room starts its media watcher: it turns the SFU's
-//! live/not-live state into `stream_state` room events and closes the
-//! room's media when the room ends.
+//! The first publish or subscribe in a room on this node starts the room's
+//! media watcher: it turns what the SFU announces (a seller's stream started
+//! here; it stopped while this node was still the room's origin) into
+//! `stream_state` room events, and closes the room's media on this node when
+//! the room ends. A node that relays the room from its origin announces
+//! nothing, so a relay switching origins never flaps the room's state.
 
 use std::sync::Arc;
 
@@ -59,6 +62,7 @@ impl MediaSession<'_> {
                 Ok(ack)
             }
             MediaCommand::Subscribe => {
+                self.watch_stream();
                 let offer = self
                     .sfu
                     .subscribe(room_id, self.participant, self.signals.clone())
@@ -89,7 +93,7 @@ impl MediaSession<'_> {
         let room = Arc::downgrade(self.room);
         let room_id = self.room.id.clone();
         let closed = self.room.closed();
-        let mut live = sfu.stream_state(&room_id);
+        let mut live = sfu.stream_announcements(&room_id);
         tokio::spawn(async move {
             loop {
                 tokio::select! {

@@ -14,14 +14,16 @@ mod headers;
 mod limits;
 mod media;
 mod orders;
+mod presence;
 mod refusal;
+mod relay;
 mod sales;
 mod ws;
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -34,13 +36,16 @@ use tower_http::services::ServeDir;
 
 use crate::auth::TokenKeys;
 use crate::config::{Config, StoreKind};
-use crate::media::{MediaError, Sfu};
+use crate::media::{ClusterLink, MediaDirectory, MediaError, MemoryDirectory, NodeAddr, Sfu};
 use crate::metrics::Metrics;
-use crate::room::store::{AnyRoomStore, MemoryRoomStore};
+use crate::node::NodeDirectory;
+use crate::redis_link::{LinkError, RedisLink};
+use crate::room::store::{AnyRoomStore, MemoryRoomStore, RedisRoomStore};
 use crate::room::RoomRegistry;
 use crate::sale::{AnySaleStore, MemorySaleStore, RedisSaleStore, RedisStoreOptions, SaleError};
 
 pub use api::ApiError;
+pub use relay::{HttpRelayTransport, NodeTokens};
 
 /// Everything request handlers share. Cheap to clone (one `Arc`).
 #[derive(Clone)]
@@ -62,6 +67,22 @@ pub struct Shared {
     pub connections: TaskTracker,
     /// Source of connection ids for logs.
     next_connection_id: AtomicU64,
+    /// Who this node is among others.
+    pub node: NodeIdentity,
+    /// The live nodes of the deployment (this one alone without Redis).
+    pub nodes: NodeDirectory,
+    /// Cleared while the node has lost its link to Redis: `/readyz` answers
+    /// 503 and joins are refused, so clients go to a node that can serve them.
+    pub serving: AtomicBool,
+}
+
+/// Who this node is among others.
+#[derive(Debug, Clone)]
+pub struct NodeIdentity {
+    pub id: String,
+    /// Where other nodes reach this one over HTTP.
+    pub url: String,
+    pub started_at: crate::clock::UnixMillis,
 }
 
 impl std::ops::Deref for AppState {
@@ -72,15 +93,36 @@ impl std::ops::Deref for AppState {
 }
 
 impl AppState {
-    pub fn new(config: Config, sales: AnySaleStore, sfu: Sfu) -> AppState {
+    /// The shared state over the stores `Server::bind` chose (must run
+    /// inside a Tokio runtime: the room registry starts its upkeep task).
+    pub fn new(config: Config, sales: AnySaleStore, rooms: AnyRoomStore, sfu: Sfu) -> AppState {
         let shutdown = CancellationToken::new();
-        let settings = config.room_settings();
-        let store = MemoryRoomStore::new(settings.limits.clone(), settings.replay_capacity);
-        let node_id = format!("n-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+        // One id for the node: in the room store, the node directory and
+        // the media directory (the SFU's).
+        let node = NodeIdentity {
+            id: sfu.node_id().to_owned(),
+            // `Server::bind_with` fills it in with the bound address when unset.
+            url: match config.cluster.advertise_url.as_str() {
+                "" => format!("http://{}", config.server.listen),
+                url => url.trim_end_matches('/').to_owned(),
+            },
+            started_at: crate::clock::unix_millis(),
+        };
+        let nodes = match config.store.kind {
+            StoreKind::Memory => NodeDirectory::single(),
+            StoreKind::Redis => NodeDirectory::redis(
+                &config.store.redis_url,
+                Duration::from_secs(1),
+            )
+            .unwrap_or_else(|error| {
+                tracing::error!(%error, "no node directory in Redis; this node lists itself only");
+                NodeDirectory::single()
+            }),
+        };
         let rooms = RoomRegistry::new(
-            AnyRoomStore::Memory(Arc::new(store)),
-            settings,
-            node_id,
+            rooms,
+            config.room_settings(),
+            node.id.clone(),
             shutdown.clone(),
         );
         AppState(Arc::new(Shared {
@@ -92,6 +134,9 @@ impl AppState {
             shutdown,
             connections: TaskTracker::new(),
             next_connection_id: AtomicU64::new(1),
+            node,
+            nodes,
+            serving: AtomicBool::new(true),
             config,
         }))
     }
@@ -113,6 +158,8 @@ pub enum ServerError {
     Serve(#[from] std::io::Error),
     #[error("could not open the sale store: {0}")]
     Store(#[from] SaleError),
+    #[error("could not reach Redis: {0}")]
+    Redis(#[from] LinkError),
     #[error("could not start the media server: {0}")]
     Media(#[from] MediaError),
 }
@@ -124,22 +171,71 @@ pub struct Server {
 }
 
 impl Server {
-    /// Bind the configured address (port 0 picks a free one).
+    /// Bind the configured address (port 0 picks a free one). Rooms' media
+    /// origins are recorded in this process only: a single node.
     pub async fn bind(config: Config) -> Result<Server, ServerError> {
+        Server::bind_with(config, Arc::new(MemoryDirectory::default())).await
+    }
+
+    /// Bind, recording rooms' media origins in `media_directory`, which every
+    /// node serving the same rooms shares: viewers here of a room published
+    /// on another node get its video through a relay from that node.
+    pub async fn bind_with(
+        mut config: Config,
+        media_directory: Arc<dyn MediaDirectory>,
+    ) -> Result<Server, ServerError> {
         let addr = config.server.listen;
-        let sales = match config.store.kind {
-            StoreKind::Memory => AnySaleStore::Memory(MemorySaleStore::new()),
+        // One store kind for both: rooms and their sales live together.
+        let (sales, rooms) = match config.store.kind {
+            StoreKind::Memory => {
+                let settings = config.room_settings();
+                let rooms = MemoryRoomStore::new(settings.limits, settings.replay_capacity);
+                (
+                    AnySaleStore::Memory(MemorySaleStore::new()),
+                    AnyRoomStore::Memory(Arc::new(rooms)),
+                )
+            }
             StoreKind::Redis => {
                 let options = RedisStoreOptions::new(config.store.redis_url.clone());
-                AnySaleStore::Redis(RedisSaleStore::connect(options).await?)
+                // One link (one socket, one library load) for both stores.
+                let link = RedisLink::connect(&options.url, options.op_timeout).await?;
+                let rooms = RedisRoomStore::new(link.clone(), config.redis_room_options());
+                (
+                    AnySaleStore::Redis(RedisSaleStore::on(link, options.group_commit)),
+                    AnyRoomStore::Redis(Arc::new(rooms)),
+                )
             }
         };
-        let sfu = Sfu::new(config.media.clone())?;
         let listener = TcpListener::bind(addr)
             .await
             .map_err(|source| ServerError::Bind { addr, source })?;
+        // Other nodes reach this one where it really listens (port 0 picked one).
+        let bound = listener.local_addr().unwrap_or(addr);
+        if config.cluster.node_id.is_empty() {
+            config.cluster.node_id =
+                format!("n-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+        }
+        if config.cluster.advertise_url.is_empty() {
+            config.cluster.advertise_url = format!("http://{bound}");
+        }
+        let node = NodeAddr {
+            id: config.cluster.node_id.clone(),
+            url: config
+                .cluster
+                .advertise_url
+                .trim_end_matches('/')
+                .to_owned(),
+        };
+        let transport = HttpRelayTransport::new(&config.auth.secret, &node.id)
+            .map_err(|e| ServerError::Media(MediaError::Relay(e)))?;
+        let link = ClusterLink {
+            node,
+            directory: media_directory,
+            transport: Arc::new(transport),
+        };
+        let sfu = Sfu::clustered(config.media.clone(), link)?;
         Ok(Server {
-            state: AppState::new(config, sales, sfu),
+            state: AppState::new(config, sales, rooms, sfu),
             listener,
         })
     }
@@ -164,6 +260,7 @@ impl Server {
         let app = router(state.clone());
         let stock_every = Duration::from_millis(state.config.rooms.sale_stock_interval_ms.max(10));
         sales::spawn_announcer(state.clone(), stock_every);
+        presence::spawn_heartbeat(state.clone());
         sales::spawn_sweeper(
             &state,
             Duration::from_millis(state.config.store.sweep_interval_ms.max(10)),
@@ -220,7 +317,9 @@ fn router(state: AppState) -> Router {
         .route("/api/rooms/{room_id}/orders", get(orders::list))
         .route("/api/rooms/{room_id}/orders.csv", get(orders::csv))
         .route("/api/dev/token", post(api::dev_token))
+        .route("/api/admin/nodes", get(api::nodes))
         .route("/ws/rooms/{room_id}", get(ws::upgrade))
+        .merge(relay::routes())
         .fallback_service(ServeDir::new(web_root).append_index_html_on_directories(true))
         .with_state(state);
     headers::secure(routes)

@@ -63,7 +63,9 @@ impl Coded for MediaError {
             MediaError::UnsupportedCodec => ErrorCode::UnsupportedCodec,
             MediaError::NoSession => ErrorCode::MediaNoSession,
             MediaError::InvalidCandidate(_) => ErrorCode::InvalidCandidate,
-            MediaError::Config(_) | MediaError::WebRtc(_) => ErrorCode::MediaFailed,
+            MediaError::Config(_) | MediaError::WebRtc(_) | MediaError::Relay(_) => {
+                ErrorCode::MediaFailed
+            }
         }
     }
 }

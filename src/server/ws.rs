@@ -57,6 +57,13 @@ pub async fn upgrade(
             "the server is shutting down",
         ));
     }
+    if !state.serving.load(std::sync::atomic::Ordering::Acquire) {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            ErrorCode::Unavailable,
+            "this node cannot reach its store: connect to another",
+        ));
+    }
     let token = access_token(params.get("token").map(String::as_str), request.headers())?;
     let claims = state.keys.verify(token)?;
     let last_seq = match params.get("last_seq") {

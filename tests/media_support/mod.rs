@@ -3,6 +3,9 @@
 //! what they receive. Everything runs on loopback.
 #![allow(dead_code)]
 
+pub mod chromium;
+pub mod nodes;
+
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -30,6 +33,24 @@ use webrtc::peer_connection::{
 
 /// A hang guard, not a performance claim.
 pub const PATIENCE: Duration = Duration::from_secs(15);
+
+tokio::task_local! {
+    /// The runtime the server side of a test runs on, when it is not the
+    /// test's own (measurements keep the server's work on threads of its own).
+    pub static SERVER_RUNTIME: tokio::runtime::Handle;
+}
+
+/// Runs an SFU call on the server's runtime (see [`SERVER_RUNTIME`]): the
+/// connections it builds then run there too.
+async fn on_server<T: Send + 'static>(
+    call: impl std::future::Future<Output = Result<T, chophien::media::MediaError>> + Send + 'static,
+) -> T {
+    let result = match SERVER_RUNTIME.try_with(|handle| handle.clone()) {
+        Ok(handle) => handle.spawn(call).await.expect("the SFU call panicked"),
+        Err(_) => call.await,
+    };
+    result.expect("the SFU call failed")
+}
 
 pub fn sfu() -> Sfu {
     Sfu::new(MediaConfig::loopback()).unwrap()
@@ -167,10 +188,10 @@ impl TestPublisher {
         pc.set_local_description(offer).await.unwrap();
         let offer_sdp = local_sdp(&pc, &mut gathered).await;
         let (signal_tx, _signal_rx) = signal_queue();
-        let answer = sfu
-            .publish(room, participant, offer_sdp, signal_tx)
-            .await
-            .unwrap();
+        let answer = {
+            let (sfu, room, who) = (sfu.clone(), room.to_owned(), participant.to_owned());
+            on_server(async move { sfu.publish(&room, &who, offer_sdp, signal_tx).await }).await
+        };
         pc.set_remote_description(RTCSessionDescription::answer(answer).unwrap())
             .await
             .unwrap();
@@ -235,6 +256,12 @@ async fn add_track(
     (track, ssrc, sender)
 }
 
+/// What the test publisher sends in every packet: a VP8 payload descriptor
+/// and the start of a keyframe header.
+pub const PAYLOAD: &[u8] = &[
+    0x10, 0x00, 0x9d, 0x01, 0x2a, 0x10, 0x00, 0x10, 0x00, 0x00, 0x00,
+];
+
 /// Writes one packet every `period_ms` once the track is negotiated. Video
 /// payloads carry a VP8 payload descriptor and a keyframe-looking header; the
 /// SFU does not decode, so the bytes need only be plausible.
@@ -268,9 +295,7 @@ async fn send_rtp(
                 ssrc,
                 ..Default::default()
             },
-            payload: bytes::Bytes::from_static(&[
-                0x10, 0x00, 0x9d, 0x01, 0x2a, 0x10, 0x00, 0x10, 0x00, 0x00, 0x00,
-            ]),
+            payload: bytes::Bytes::from_static(PAYLOAD),
         };
         let _ = track.write_rtp(packet).await;
         seq = seq.wrapping_add(1);
@@ -309,6 +334,8 @@ pub struct Received {
     /// Every sequence number, in arrival order.
     pub seqs: Vec<u16>,
     pub payload_types: Vec<u8>,
+    /// The payload of the first packet, as it arrived.
+    pub first_payload: Vec<u8>,
     /// The codec the track was negotiated with.
     pub mime: String,
 }
@@ -338,7 +365,10 @@ impl TestViewer {
         signal_tx: mpsc::Sender<MediaSignal>,
     ) -> TestViewer {
         let subscribed_at = Instant::now();
-        let offer = sfu.subscribe(room, participant, signal_tx).await.unwrap();
+        let offer = {
+            let (sfu, room, who) = (sfu.clone(), room.to_owned(), participant.to_owned());
+            on_server(async move { sfu.subscribe(&room, &who, signal_tx).await }).await
+        };
         let (pc, mut gathered, mut tracks) = client_pc().await;
         pc.set_remote_description(RTCSessionDescription::offer(offer).unwrap())
             .await
@@ -346,9 +376,10 @@ impl TestViewer {
         let answer = pc.create_answer(None).await.unwrap();
         pc.set_local_description(answer).await.unwrap();
         let answer_sdp = local_sdp(&pc, &mut gathered).await;
-        sfu.subscriber_answer(room, participant, answer_sdp)
-            .await
-            .unwrap();
+        {
+            let (sfu, room, who) = (sfu.clone(), room.to_owned(), participant.to_owned());
+            on_server(async move { sfu.subscriber_answer(&room, &who, answer_sdp).await }).await;
+        }
 
         let viewer = TestViewer {
             pc,
@@ -387,7 +418,10 @@ impl TestViewer {
                             let mut r = sink.lock();
                             r.packets += 1;
                             r.ssrc = p.header.ssrc;
-                            r.first_at.get_or_insert_with(Instant::now);
+                            if r.first_at.is_none() {
+                                r.first_at = Some(Instant::now());
+                                r.first_payload = p.payload.to_vec();
+                            }
                             r.seqs.push(p.header.sequence_number);
                             r.payload_types.push(p.header.payload_type);
                         }
@@ -428,6 +462,19 @@ impl TestViewer {
 pub async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
     let deadline = Instant::now() + PATIENCE;
     while !check() {
+        assert!(Instant::now() < deadline, "timed out waiting for: {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// [`eventually`] for checks that must await.
+pub async fn eventually_async<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + PATIENCE;
+    while !check().await {
         assert!(Instant::now() < deadline, "timed out waiting for: {what}");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }

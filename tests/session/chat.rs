@@ -4,7 +4,7 @@ use chophien::auth::Role;
 use serde_json::json;
 
 use crate::support::client::Client;
-use crate::support::server::TestServer;
+use crate::support::server::{Store, TestServer};
 
 async fn seller_and_viewer(server: &TestServer) -> (Client, Client) {
     server.room("r1").await;
@@ -13,9 +13,8 @@ async fn seller_and_viewer(server: &TestServer) -> (Client, Client) {
     (seller, viewer)
 }
 
-#[tokio::test]
-async fn a_chat_message_reaches_everyone_in_the_room() {
-    let server = TestServer::start().await;
+async fn a_chat_message_reaches_everyone_in_the_room(store: Store) {
+    let server = store.start().await;
     let (mut seller, mut viewer) = seller_and_viewer(&server).await;
     viewer
         .send(json!({"type": "chat", "text": "Chè này pha mấy lần nước ạ?"}))
@@ -28,9 +27,8 @@ async fn a_chat_message_reaches_everyone_in_the_room() {
     }
 }
 
-#[tokio::test]
-async fn a_request_id_is_echoed_in_the_ack() {
-    let server = TestServer::start().await;
+async fn a_request_id_is_echoed_in_the_ack(store: Store) {
+    let server = store.start().await;
     let (_, mut viewer) = seller_and_viewer(&server).await;
     viewer
         .send(json!({"id": "req-7", "type": "chat", "text": "chào"}))
@@ -46,9 +44,8 @@ async fn ping_is_answered_with_pong() {
     viewer.next_of("pong").await;
 }
 
-#[tokio::test]
-async fn hearts_are_aggregated_into_counts() {
-    let server = TestServer::start().await;
+async fn hearts_are_aggregated_into_counts(store: Store) {
+    let server = store.start().await;
     let (mut seller, mut viewer) = seller_and_viewer(&server).await;
     for _ in 0..10 {
         viewer.send(json!({"type": "heart", "count": 3})).await;
@@ -67,18 +64,16 @@ async fn hearts_are_aggregated_into_counts() {
     );
 }
 
-#[tokio::test]
-async fn the_viewer_count_follows_joins_and_leaves() {
-    let server = TestServer::start().await;
+async fn the_viewer_count_follows_joins_and_leaves(store: Store) {
+    let server = store.start().await;
     let (mut seller, viewer) = seller_and_viewer(&server).await;
     assert_eq!(seller.next_of("viewer_count").await["count"], 1);
     drop(viewer);
     assert_eq!(seller.next_of("viewer_count").await["count"], 0);
 }
 
-#[tokio::test]
-async fn a_pinned_product_appears_for_viewers_and_in_later_snapshots() {
-    let server = TestServer::start().await;
+async fn a_pinned_product_appears_for_viewers_and_in_later_snapshots(store: Store) {
+    let server = store.start().await;
     let (mut seller, mut viewer) = seller_and_viewer(&server).await;
     seller
         .send(json!({"type": "pin_product", "product_id": "p2"}))
@@ -93,9 +88,8 @@ async fn a_pinned_product_appears_for_viewers_and_in_later_snapshots() {
     viewer.next_of("product_unpinned").await;
 }
 
-#[tokio::test]
-async fn the_seller_adds_and_edits_products() {
-    let server = TestServer::start().await;
+async fn the_seller_adds_and_edits_products(store: Store) {
+    let server = store.start().await;
     let (mut seller, mut viewer) = seller_and_viewer(&server).await;
     seller
         .send(json!({"type": "add_product", "product": {"name": "Chè búp 100g", "price_vnd": 60000, "stock": 40}}))
@@ -126,9 +120,8 @@ async fn chat_beyond_the_rate_limit_is_refused_with_a_retry_time() {
     assert!(error["retry_after_ms"].as_u64().unwrap() > 0);
 }
 
-#[tokio::test]
-async fn the_seller_goes_live_and_everyone_sees_the_status() {
-    let server = TestServer::start().await;
+async fn the_seller_goes_live_and_everyone_sees_the_status(store: Store) {
+    let server = store.start().await;
     let (mut seller, mut viewer) = seller_and_viewer(&server).await;
     seller.send(json!({"type": "go_live"})).await;
     assert_eq!(viewer.next_of("room_status").await["status"], "live");
@@ -136,9 +129,8 @@ async fn the_seller_goes_live_and_everyone_sees_the_status() {
     assert_eq!(seller.next_of("error").await["code"], "invalid_state");
 }
 
-#[tokio::test]
-async fn a_message_of_only_invisible_characters_is_empty() {
-    let server = TestServer::start().await;
+async fn a_message_of_only_invisible_characters_is_empty(store: Store) {
+    let server = store.start().await;
     let (_, mut viewer) = seller_and_viewer(&server).await;
     for text in [
         "\u{200B}",
@@ -172,3 +164,14 @@ async fn the_chat_limit_counts_unicode_scalar_values() {
         .await;
     assert_eq!(viewer.next_of("error").await["code"], "invalid_value");
 }
+
+crate::on_every_store!(
+    a_chat_message_reaches_everyone_in_the_room,
+    a_request_id_is_echoed_in_the_ack,
+    hearts_are_aggregated_into_counts,
+    the_viewer_count_follows_joins_and_leaves,
+    a_pinned_product_appears_for_viewers_and_in_later_snapshots,
+    the_seller_adds_and_edits_products,
+    the_seller_goes_live_and_everyone_sees_the_status,
+    a_message_of_only_invisible_characters_is_empty,
+);

@@ -4,11 +4,10 @@ use chophien::auth::{Claims, Role};
 use serde_json::json;
 
 use crate::support::client::Client;
-use crate::support::server::TestServer;
+use crate::support::server::{Store, TestServer};
 
-#[tokio::test]
-async fn a_viewer_joins_and_gets_a_snapshot_of_the_room() {
-    let server = TestServer::start().await;
+async fn a_viewer_joins_and_gets_a_snapshot_of_the_room(store: Store) {
+    let server = store.start().await;
     server.room("r1").await;
     let (_, snapshot) = server.join("r1", Role::Viewer, "lan").await;
     assert_eq!(snapshot["room"]["id"], "r1");
@@ -21,9 +20,8 @@ async fn a_viewer_joins_and_gets_a_snapshot_of_the_room() {
     );
 }
 
-#[tokio::test]
-async fn the_snapshot_carries_the_last_chat_messages() {
-    let server = TestServer::start().await;
+async fn the_snapshot_carries_the_last_chat_messages(store: Store) {
+    let server = store.start().await;
     server.room("r1").await;
     let (mut seller, _) = server.join("r1", Role::Seller, "hoa").await;
     for text in ["một", "hai", "ba"] {
@@ -109,9 +107,8 @@ async fn a_token_for_another_room_is_refused_with_403() {
     assert_eq!(refused.body["error"]["code"], "forbidden");
 }
 
-#[tokio::test]
-async fn an_unknown_room_is_refused_with_404() {
-    let server = TestServer::start().await;
+async fn an_unknown_room_is_refused_with_404(store: Store) {
+    let server = store.start().await;
     let refused =
         Client::connect(&server.ws_url("nope", &server.token("nope", Role::Viewer, "lan")))
             .await
@@ -121,9 +118,8 @@ async fn an_unknown_room_is_refused_with_404() {
     assert_eq!(refused.body["error"]["code"], "room_not_found");
 }
 
-#[tokio::test]
-async fn room_events_carry_increasing_seq_numbers() {
-    let server = TestServer::start().await;
+async fn room_events_carry_increasing_seq_numbers(store: Store) {
+    let server = store.start().await;
     server.room("r1").await;
     let (mut seller, snapshot) = server.join("r1", Role::Seller, "hoa").await;
     let start = snapshot["seq"].as_u64().unwrap();
@@ -138,9 +134,8 @@ async fn room_events_carry_increasing_seq_numbers() {
     assert!(start < first && first < second);
 }
 
-#[tokio::test]
-async fn a_client_that_resumes_gets_exactly_the_events_it_missed() {
-    let server = TestServer::start().await;
+async fn a_client_that_resumes_gets_exactly_the_events_it_missed(store: Store) {
+    let server = store.start().await;
     server.room("r1").await;
     let viewer_url = server.ws_url("r1", &server.token("r1", Role::Viewer, "lan"));
     let (viewer, snapshot) = Client::join(&viewer_url).await;
@@ -170,13 +165,12 @@ async fn a_client_that_resumes_gets_exactly_the_events_it_missed() {
     assert_eq!(missed, ["lỡ 1", "lỡ 2"]);
 }
 
-#[tokio::test]
-async fn a_resume_beyond_the_replay_buffer_gets_a_fresh_snapshot() {
+async fn a_resume_beyond_the_replay_buffer_gets_a_fresh_snapshot(store: Store) {
     let mut config = crate::support::server::test_config();
     config.rooms.replay_buffer = 2;
     config.limits.chat_per_sec = 1000;
     config.limits.chat_burst = 1000;
-    let server = TestServer::with_config(config).await;
+    let server = store.with_config(config).await;
     server.room("r1").await;
     let (mut seller, _) = server.join("r1", Role::Seller, "hoa").await;
     for i in 0..5 {
@@ -205,3 +199,12 @@ async fn a_malformed_last_seq_is_refused_with_400() {
     assert_eq!(refused.status, 400);
     assert_eq!(refused.body["error"]["code"], "bad_request");
 }
+
+crate::on_every_store!(
+    a_viewer_joins_and_gets_a_snapshot_of_the_room,
+    the_snapshot_carries_the_last_chat_messages,
+    an_unknown_room_is_refused_with_404,
+    room_events_carry_increasing_seq_numbers,
+    a_client_that_resumes_gets_exactly_the_events_it_missed,
+    a_resume_beyond_the_replay_buffer_gets_a_fresh_snapshot,
+);

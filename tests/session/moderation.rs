@@ -4,7 +4,7 @@ use chophien::auth::Role;
 use serde_json::json;
 
 use crate::support::client::Client;
-use crate::support::server::TestServer;
+use crate::support::server::{Store, TestServer};
 
 struct Room {
     moderator: Client,
@@ -18,9 +18,8 @@ async fn room(server: &TestServer) -> Room {
     Room { moderator, viewer }
 }
 
-#[tokio::test]
-async fn a_deleted_message_disappears_for_everyone() {
-    let server = TestServer::start().await;
+async fn a_deleted_message_disappears_for_everyone(store: Store) {
+    let server = store.start().await;
     let Room {
         mut moderator,
         mut viewer,
@@ -37,9 +36,8 @@ async fn a_deleted_message_disappears_for_everyone() {
     assert!(snapshot["chat"].as_array().unwrap().is_empty());
 }
 
-#[tokio::test]
-async fn a_muted_user_gets_muted_until_the_mute_ends() {
-    let server = TestServer::start().await;
+async fn a_muted_user_gets_muted_until_the_mute_ends(store: Store) {
+    let server = store.start().await;
     let Room {
         mut moderator,
         mut viewer,
@@ -63,9 +61,8 @@ async fn a_muted_user_gets_muted_until_the_mute_ends() {
     assert_eq!(viewer.next_of("ack").await["id"], "ok");
 }
 
-#[tokio::test]
-async fn slow_mode_refuses_a_second_message_too_soon() {
-    let server = TestServer::start().await;
+async fn slow_mode_refuses_a_second_message_too_soon(store: Store) {
+    let server = store.start().await;
     let Room {
         mut moderator,
         mut viewer,
@@ -89,9 +86,8 @@ async fn slow_mode_refuses_a_second_message_too_soon() {
     assert!(error["retry_after_ms"].as_u64().unwrap() > 20_000);
 }
 
-#[tokio::test]
-async fn a_banned_word_is_refused() {
-    let server = TestServer::start().await;
+async fn a_banned_word_is_refused(store: Store) {
+    let server = store.start().await;
     let Room {
         mut moderator,
         mut viewer,
@@ -106,9 +102,8 @@ async fn a_banned_word_is_refused() {
     assert_eq!(viewer.next_of("error").await["code"], "banned_word");
 }
 
-#[tokio::test]
-async fn a_banned_user_is_disconnected_and_cannot_rejoin() {
-    let server = TestServer::start().await;
+async fn a_banned_user_is_disconnected_and_cannot_rejoin(store: Store) {
+    let server = store.start().await;
     let Room {
         mut moderator,
         mut viewer,
@@ -128,9 +123,8 @@ async fn a_banned_user_is_disconnected_and_cannot_rejoin() {
     server.join("r1", Role::Viewer, "minh").await;
 }
 
-#[tokio::test]
-async fn a_moderator_may_not_ban_or_mute_the_seller_or_another_moderator() {
-    let server = TestServer::start().await;
+async fn a_moderator_may_not_ban_or_mute_the_seller_or_another_moderator(store: Store) {
+    let server = store.start().await;
     let Room { mut moderator, .. } = room(&server).await;
     let (_seller, _) = server.join("r1", Role::Seller, "hoa").await;
     let (_other, _) = server.join("r1", Role::Moderator, "mod2").await;
@@ -148,9 +142,8 @@ async fn a_moderator_may_not_ban_or_mute_the_seller_or_another_moderator() {
     server.join("r1", Role::Seller, "hoa").await;
 }
 
-#[tokio::test]
-async fn nobody_mutes_or_bans_themselves() {
-    let server = TestServer::start().await;
+async fn nobody_mutes_or_bans_themselves(store: Store) {
+    let server = store.start().await;
     let Room { mut moderator, .. } = room(&server).await;
     for request in [
         json!({"type": "mute_user", "user_id": "mod", "minutes": 5}),
@@ -165,9 +158,8 @@ async fn nobody_mutes_or_bans_themselves() {
     }
 }
 
-#[tokio::test]
-async fn a_ban_placed_before_the_seller_first_joined_never_shuts_her_out() {
-    let server = TestServer::start().await;
+async fn a_ban_placed_before_the_seller_first_joined_never_shuts_her_out(store: Store) {
+    let server = store.start().await;
     let Room { mut moderator, .. } = room(&server).await;
     // The room has not seen "hoa" yet, so it cannot rank her: the ban goes in.
     moderator
@@ -184,9 +176,8 @@ async fn a_ban_placed_before_the_seller_first_joined_never_shuts_her_out() {
     assert_eq!(refused.body["error"]["code"], "banned");
 }
 
-#[tokio::test]
-async fn the_seller_sees_bans_and_lifts_one_so_the_user_may_return() {
-    let server = TestServer::start().await;
+async fn the_seller_sees_bans_and_lifts_one_so_the_user_may_return(store: Store) {
+    let server = store.start().await;
     let Room {
         mut moderator,
         mut viewer,
@@ -217,9 +208,8 @@ async fn the_seller_sees_bans_and_lifts_one_so_the_user_may_return() {
     assert!(snapshot.get("banned").is_none());
 }
 
-#[tokio::test]
-async fn a_moderator_bans_but_may_not_lift_a_ban() {
-    let server = TestServer::start().await;
+async fn a_moderator_bans_but_may_not_lift_a_ban(store: Store) {
+    let server = store.start().await;
     let Room { mut moderator, .. } = room(&server).await;
     moderator
         .send(json!({"type": "ban_user", "user_id": "lan"}))
@@ -230,3 +220,16 @@ async fn a_moderator_bans_but_may_not_lift_a_ban() {
         .await;
     assert_eq!(moderator.next_of("error").await["code"], "forbidden");
 }
+
+crate::on_every_store!(
+    a_deleted_message_disappears_for_everyone,
+    a_muted_user_gets_muted_until_the_mute_ends,
+    slow_mode_refuses_a_second_message_too_soon,
+    a_banned_word_is_refused,
+    a_banned_user_is_disconnected_and_cannot_rejoin,
+    a_moderator_may_not_ban_or_mute_the_seller_or_another_moderator,
+    nobody_mutes_or_bans_themselves,
+    a_ban_placed_before_the_seller_first_joined_never_shuts_her_out,
+    the_seller_sees_bans_and_lifts_one_so_the_user_may_return,
+    a_moderator_bans_but_may_not_lift_a_ban,
+);

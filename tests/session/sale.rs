@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 
 use crate::support::client::Client;
 use crate::support::redis::RedisServer;
-use crate::support::server::{test_config, TestServer};
+use crate::support::server::{test_config, Store, TestServer};
 
 struct Sale {
     seller: Client,
@@ -179,18 +179,16 @@ async fn a_cancelled_hold_returns_its_stock() {
     assert_eq!(seller.next_of("sale_stock").await["remaining"], 5);
 }
 
-#[tokio::test]
-async fn a_late_joiner_sees_the_sale_in_the_snapshot() {
-    let server = TestServer::start().await;
+async fn a_late_joiner_sees_the_sale_in_the_snapshot(store: Store) {
+    let server = store.start().await;
     let Sale { sale_id, .. } = sale_with_stock(&server, 5).await;
     let (_, snapshot) = server.join("r1", Role::Viewer, "minh").await;
     assert_eq!(snapshot["sale"]["id"], sale_id);
     assert_eq!(snapshot["sale"]["price_vnd"], 199_000);
 }
 
-#[tokio::test]
-async fn a_scheduled_sale_counts_down_then_goes_live() {
-    let server = TestServer::start().await;
+async fn a_scheduled_sale_counts_down_then_goes_live(store: Store) {
+    let server = store.start().await;
     server.room("r1").await;
     let (mut seller, _) = server.join("r1", Role::Seller, "hoa").await;
     seller
@@ -210,9 +208,8 @@ async fn a_scheduled_sale_counts_down_then_goes_live() {
     );
 }
 
-#[tokio::test]
-async fn the_seller_ends_a_sale_early() {
-    let server = TestServer::start().await;
+async fn the_seller_ends_a_sale_early(store: Store) {
+    let server = store.start().await;
     let Sale {
         mut seller,
         mut viewer,
@@ -250,9 +247,8 @@ async fn a_viewer_may_not_start_or_end_a_sale() {
     assert_eq!(viewer.next_of("error").await["code"], "forbidden");
 }
 
-#[tokio::test]
-async fn a_second_sale_waits_until_the_first_ends() {
-    let server = TestServer::start().await;
+async fn a_second_sale_waits_until_the_first_ends(store: Store) {
+    let server = store.start().await;
     let Sale { mut seller, .. } = sale_with_stock(&server, 5).await;
     seller
         .send(
@@ -341,8 +337,8 @@ async fn orders_are_private_to_the_seller() {
     assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
 }
 
-#[tokio::test]
-async fn with_redis_down_buys_answer_unavailable_and_chat_keeps_working() {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_redis_down_buys_and_chat_answer_unavailable_until_it_returns() {
     let mut redis = RedisServer::start();
     let server = redis_server(&redis).await;
     let Sale {
@@ -354,12 +350,14 @@ async fn with_redis_down_buys_answer_unavailable_and_chat_keeps_working() {
 
     viewer.send(buy(&sale_id, 1, "key-000016")).await;
     assert_eq!(viewer.next_of("buy_result").await["outcome"], "unavailable");
+    // The room lives in Redis too: its requests are refused, not hung.
     viewer
-        .send(json!({"type": "chat", "text": "vẫn chat được"}))
+        .send(json!({"id": "c", "type": "chat", "text": "còn ai không"}))
         .await;
+    let refused = viewer.next_of("error").await;
     assert_eq!(
-        seller.next_of("chat").await["message"]["text"],
-        "vẫn chat được"
+        (&refused["id"], &refused["code"]),
+        (&json!("c"), &json!("unavailable"))
     );
     let ready = reqwest::Client::new()
         .get(server.http("/readyz"))
@@ -367,11 +365,25 @@ async fn with_redis_down_buys_answer_unavailable_and_chat_keeps_working() {
         .await
         .unwrap();
     assert_eq!(ready.status(), StatusCode::SERVICE_UNAVAILABLE);
+
+    redis.restart();
+    // Once Redis is back (it reloads its AOF), the same connections work.
+    loop {
+        viewer
+            .send(json!({"id": "c", "type": "chat", "text": "đã về"}))
+            .await;
+        let answer = viewer.next_of_any(&["ack", "error"]).await;
+        if answer["type"] == "ack" {
+            break;
+        }
+        assert_eq!(answer["code"], "unavailable", "{answer}");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(seller.next_of("chat").await["message"]["text"], "đã về");
 }
 
-#[tokio::test]
-async fn confirming_a_hold_over_another_rooms_connection_is_refused() {
-    let server = TestServer::start().await;
+async fn confirming_a_hold_over_another_rooms_connection_is_refused(store: Store) {
+    let server = store.start().await;
     let Sale {
         mut seller,
         mut viewer,
@@ -422,9 +434,8 @@ async fn confirming_a_hold_over_another_rooms_connection_is_refused() {
     assert_eq!(seller.next_of("sale_purchase").await["quantity"], 1);
 }
 
-#[tokio::test]
-async fn nobody_but_the_buyer_confirms_or_cancels_a_hold_not_even_an_admin() {
-    let server = TestServer::start().await;
+async fn nobody_but_the_buyer_confirms_or_cancels_a_hold_not_even_an_admin(store: Store) {
+    let server = store.start().await;
     let Sale {
         mut viewer,
         sale_id,
@@ -452,3 +463,12 @@ async fn nobody_but_the_buyer_confirms_or_cancels_a_hold_not_even_an_admin() {
         .await;
     viewer.next_of("order_confirmed").await;
 }
+
+crate::on_every_store!(
+    a_late_joiner_sees_the_sale_in_the_snapshot,
+    a_scheduled_sale_counts_down_then_goes_live,
+    the_seller_ends_a_sale_early,
+    a_second_sale_waits_until_the_first_ends,
+    confirming_a_hold_over_another_rooms_connection_is_refused,
+    nobody_but_the_buyer_confirms_or_cancels_a_hold_not_even_an_admin,
+);

@@ -132,6 +132,36 @@ impl Client {
         }
     }
 
+    /// Skip frames until one whose type is one of `kinds`.
+    pub async fn next_of_any(&mut self, kinds: &[&str]) -> Value {
+        loop {
+            let value = self.next().await;
+            if kinds.iter().any(|kind| value["type"] == *kind) {
+                return value;
+            }
+        }
+    }
+
+    /// The next `ack`, or `None` if the connection ends first (room events
+    /// and other frames before it are skipped).
+    pub async fn next_ack_or_close(&mut self) -> Option<Value> {
+        loop {
+            let message = tokio::time::timeout(WAIT, self.ws.next())
+                .await
+                .expect("no frame in time");
+            match message {
+                Some(Ok(Message::Text(text))) => {
+                    let value: Value = serde_json::from_str(&text).unwrap();
+                    if value["type"] == "ack" {
+                        return Some(value);
+                    }
+                }
+                Some(Ok(Message::Close(_))) | Some(Err(_)) | None => return None,
+                Some(Ok(_)) => continue,
+            }
+        }
+    }
+
     /// Read until the server closes; the close code and reason.
     pub async fn closed(&mut self) -> (u16, String) {
         loop {
@@ -183,4 +213,98 @@ pub fn masked_frame(opcode: u8, fin: bool, announced_len: u64, payload: &[u8]) -
 /// A whole masked text frame of `text`.
 pub fn text_frame(text: &str) -> Vec<u8> {
     masked_frame(1, true, text.len() as u64, text.as_bytes())
+}
+
+/// A client that follows a room the way the web client does: whenever the
+/// server ends its connection it reconnects (to whatever `url_for` gives,
+/// e.g. through a load balancer) with `last_seq`, and it keeps every room
+/// event it is given, in order, so a test can check that nothing was lost
+/// or repeated across reconnects.
+pub struct Follower {
+    /// The room events received, across every connection.
+    pub events: Vec<Value>,
+    /// Initial frames after a reconnect that were snapshots, not resumes.
+    pub snapshots_after_start: u32,
+    pub reconnects: u32,
+}
+
+impl Follower {
+    /// Follow until an event satisfies `until` (inclusive) or `limit` passes.
+    pub async fn follow(
+        url_for: impl Fn(Option<u64>) -> String,
+        until: impl Fn(&Value) -> bool,
+        limit: Duration,
+    ) -> Follower {
+        let deadline = tokio::time::Instant::now() + limit;
+        let mut follower = Follower {
+            events: Vec::new(),
+            snapshots_after_start: 0,
+            reconnects: 0,
+        };
+        let mut last_seq: Option<u64> = None;
+        loop {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "gave up following after {limit:?}: {} events, last seq {last_seq:?}",
+                follower.events.len()
+            );
+            let request = url_for(last_seq).into_client_request().unwrap();
+            let Ok(Ok((mut ws, _))) =
+                tokio::time::timeout(WAIT, tokio_tungstenite::connect_async(request)).await
+            else {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            };
+            let mut first = true;
+            while let Ok(Some(Ok(message))) = tokio::time::timeout(WAIT, ws.next()).await {
+                let Message::Text(text) = message else {
+                    continue;
+                };
+                let value: Value = serde_json::from_str(&text).unwrap();
+                if first {
+                    first = false;
+                    if value["type"] == "snapshot" {
+                        if last_seq.is_some() {
+                            follower.snapshots_after_start += 1;
+                        }
+                        last_seq = value["seq"].as_u64();
+                    }
+                    continue;
+                }
+                if let Some(seq) = value["seq"].as_u64() {
+                    last_seq = Some(seq);
+                    let done = until(&value);
+                    follower.events.push(value);
+                    if done {
+                        return follower;
+                    }
+                }
+            }
+            follower.reconnects += 1;
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// The seqs received, which must rise by one each time.
+    pub fn assert_contiguous(&self) {
+        for pair in self.events.windows(2) {
+            let (a, b) = (pair[0]["seq"].as_u64(), pair[1]["seq"].as_u64());
+            assert_eq!(
+                b,
+                a.map(|a| a + 1),
+                "a gap or a repeat between {} and {}",
+                pair[0],
+                pair[1]
+            );
+        }
+    }
+
+    /// The texts of the chat messages received, in order.
+    pub fn chat_texts(&self) -> Vec<String> {
+        self.events
+            .iter()
+            .filter(|e| e["type"] == "chat")
+            .filter_map(|e| e["message"]["text"].as_str().map(str::to_owned))
+            .collect()
+    }
 }

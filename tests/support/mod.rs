@@ -3,6 +3,8 @@
 #![allow(dead_code)]
 
 pub mod client;
+pub mod cluster;
 pub mod redis;
+pub mod room;
 pub mod sale;
 pub mod server;

@@ -176,7 +176,7 @@ fn config_path() -> PathBuf {
 /// another test of this process hands it out again while a server is
 /// crashed and about to restart on it. The start is random so concurrent
 /// test processes rarely meet; when they do, readiness checks catch it.
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     static NEXT: OnceLock<AtomicU16> = OnceLock::new();
     let next = NEXT.get_or_init(|| {
         let nanos = SystemTime::now()

@@ -1,22 +1,79 @@
-//! A real `chophien` server on a free loopback port, stopped on drop.
+//! A real `chophien` server on a free loopback port, stopped on drop: on
+//! the embedded memory stores, or on a real `redis-server` of its own
+//! ([`Store::Redis`]: rooms and sales both in Redis).
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use chophien::auth::{Claims, Role};
-use chophien::config::Config;
+use chophien::config::{Config, StoreKind};
 use chophien::room::NewRoom;
 use chophien::server::{AppState, Server};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::client::Client;
+use super::redis::RedisServer;
+
+/// Where a test server keeps its rooms and sales.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Store {
+    Memory,
+    /// A `redis-server` started for (and stopped with) the test server.
+    Redis,
+}
+
+impl Store {
+    pub async fn start(self) -> TestServer {
+        self.with_config(test_config()).await
+    }
+
+    pub async fn with_config(self, mut config: Config) -> TestServer {
+        match self {
+            Store::Memory => TestServer::with_config(config).await,
+            Store::Redis => {
+                let redis = RedisServer::start();
+                config.store.kind = StoreKind::Redis;
+                config.store.redis_url = redis.url();
+                let mut server = TestServer::with_config(config).await;
+                server.redis = Some(redis);
+                server
+            }
+        }
+    }
+}
+
+/// Runs each listed test (an `async fn(Store)`) once on the memory store
+/// (`on_memory::name`) and once on Redis (`on_redis::name`).
+#[macro_export]
+macro_rules! on_every_store {
+    ($($test:ident),* $(,)?) => {
+        mod on_memory {
+            $(
+                #[tokio::test]
+                async fn $test() {
+                    super::$test($crate::support::server::Store::Memory).await;
+                }
+            )*
+        }
+        mod on_redis {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    super::$test($crate::support::server::Store::Redis).await;
+                }
+            )*
+        }
+    };
+}
 
 pub struct TestServer {
     pub addr: SocketAddr,
     pub state: AppState,
     stop: CancellationToken,
     handle: Option<JoinHandle<()>>,
+    /// The server's own Redis, for [`Store::Redis`]; stopped after it.
+    pub redis: Option<RedisServer>,
 }
 
 /// The embedded defaults on a free port, without the demo room.
@@ -48,6 +105,7 @@ impl TestServer {
             state,
             stop,
             handle: Some(handle),
+            redis: None,
         }
     }
 

@@ -9,9 +9,10 @@
 //! (`tests/room_conformance.rs`):
 //! - [`MemoryRoomStore`]: one process; the embedded default. Each room's
 //!   state sits behind its own mutex and events go straight to this node.
-//! - a Redis store (multi-node): each step is one Redis Function call, every
-//!   key tagged `{room:ID}`, events recorded in a bounded stream and
-//!   published to every node's feed.
+//! - [`RedisRoomStore`] (multi-node): each step is one Redis Function call
+//!   of the library `chophien`, every key tagged `{room:ID}`, events
+//!   recorded in a bounded stream and published on the room's shard
+//!   channel, which every node's feed delivers in `seq` order.
 //!
 //! Rules that need no room data (text and product field checks) run before
 //! the store is called; rules that need it (ranks, mutes, slow mode, what
@@ -19,6 +20,7 @@
 //! stores agree and tests control the clock.
 
 mod memory;
+mod redis;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -31,6 +33,7 @@ use crate::protocol::{BannedUser, ChatMessage, ChatSettings, Product, RoomInfo, 
 use super::{Actor, RoomCommand, RoomError, RoomFact};
 
 pub use memory::MemoryRoomStore;
+pub use redis::{RedisRoomOptions, RedisRoomStore};
 
 /// A new room whose fields were checked (see `RoomRegistry::create`).
 #[derive(Debug, Clone)]
@@ -199,12 +202,14 @@ pub trait RoomStore: Send + Sync + 'static {
 #[derive(Clone)]
 pub enum AnyRoomStore {
     Memory(Arc<MemoryRoomStore>),
+    Redis(Arc<RedisRoomStore>),
 }
 
 macro_rules! dispatch {
     ($self:ident, $store:ident => $call:expr) => {
         match $self {
             AnyRoomStore::Memory($store) => $call,
+            AnyRoomStore::Redis($store) => $call,
         }
     };
 }

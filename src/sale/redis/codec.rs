@@ -4,23 +4,17 @@
 
 use std::collections::HashMap;
 
-use redis::{ErrorKind, RedisError, ServerErrorKind};
 use serde::Deserialize;
 
 use crate::clock::UnixMillis;
+use crate::redis_link::room_tag;
 use crate::sale::{
     ids, oldest_first, validate, Hold, Order, SaleError, SaleInfo, SaleRef, SaleTimes,
 };
 
-/// The hash tag every key of one room shares, its sales' included, so a
-/// room lives in one Cluster slot and one function may touch all of it.
-/// Room ids are `[a-z0-9-]`, so they cannot close the tag early.
-pub(super) fn room_tag(room_id: &str) -> String {
-    format!("{{room:{room_id}}}")
-}
-
-/// The keys of a room itself (not of one of its sales). Room state proper
-/// will join them under the same tag.
+/// The keys of a room that the sale store writes (not those of one of its
+/// sales). The room's own state lives beside them under the same tag
+/// (`room::store::redis`).
 pub(super) struct RoomKeys {
     /// Hash `sale_id`, `ends_at`: the room's latest sale and when it stops
     /// running. Written only by the functions that create and end sales.
@@ -75,6 +69,22 @@ impl SaleKeys {
     }
 }
 
+/// The room's keys the sale store owns, `[current_sale, sales]`, for the
+/// room store: it refuses to reuse the id of a room whose sale list is still
+/// kept, and lets `current_sale` expire when the room ends.
+pub(crate) fn room_sale_keys(room_id: &str) -> [String; 2] {
+    let keys = RoomKeys::new(room_id);
+    [keys.current_sale, keys.sales]
+}
+
+/// The keys of a sale of `room_id` that may expire once the room has ended:
+/// everything but `meta` and `orders`, which the orders export keeps reading.
+pub(crate) fn ended_room_sale_keys(room_id: &str, sale_id: &str) -> [String; 5] {
+    let [_meta, buyers, idem, holds, deadlines, statuses, _orders, _, _] =
+        SaleKeys::new(room_id, sale_id).0;
+    [buyers, idem, holds, deadlines, statuses]
+}
+
 /// A sale's member of the untagged `chophien:sales:active` set:
 /// `<room id>/<sale id>`, enough for a sweeper on any node to build its keys.
 pub(super) fn active_member(sale: &SaleRef) -> String {
@@ -114,29 +124,6 @@ impl HoldRecord {
 
 pub(super) fn internal(what: impl std::fmt::Display) -> SaleError {
     SaleError::Internal(what.to_string())
-}
-
-/// Unreachable, timed out or busy is `unavailable`; anything else is a bug.
-pub(super) fn classify(err: RedisError) -> SaleError {
-    match err.kind() {
-        ErrorKind::Server(
-            ServerErrorKind::BusyLoading
-            | ServerErrorKind::TryAgain
-            | ServerErrorKind::ClusterDown
-            | ServerErrorKind::MasterDown
-            | ServerErrorKind::ReadOnly,
-        )
-        | ErrorKind::Io
-        | ErrorKind::Client => SaleError::Unavailable(err.to_string()),
-        _ if err.is_timeout() || err.is_connection_dropped() || err.is_connection_refusal() => {
-            SaleError::Unavailable(err.to_string())
-        }
-        _ => internal(err),
-    }
-}
-
-pub(super) fn function_missing(err: &RedisError) -> bool {
-    err.to_string().contains("Function not found")
 }
 
 pub(super) fn parse_json<T: for<'de> Deserialize<'de>>(raw: &str) -> Result<T, SaleError> {

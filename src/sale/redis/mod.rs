@@ -25,11 +25,14 @@
 //! sweepers of every node iterate, so a restarted node finds pending holds.
 //! Losing a write to it can leave a sale unswept, never corrupt stock.
 //!
-//! One multiplexed connection ([`ConnectionManager`]) carries every request
-//! and reconnects by itself. Buys go through [`batch`] (group commit, one lane
-//! per sale of a room) unless [`RedisStoreOptions::group_commit`] is off.
-//! Every call has a deadline (`op_timeout`): when Redis is down a buy answers
-//! `unavailable` promptly instead of hanging.
+//! One multiplexed connection ([`RedisLink`], shared with the Redis room
+//! store when both run) carries every request and reconnects by itself; it
+//! loads the one function library `chophien` (these functions and the
+//! room's) and reloads it when Redis has lost it. Buys go through [`batch`]
+//! (group commit, one lane per sale of a room) unless
+//! [`RedisStoreOptions::group_commit`] is off. Every call has a deadline
+//! (`op_timeout`): when Redis is down a buy answers `unavailable` promptly
+//! instead of hanging.
 
 mod batch;
 mod codec;
@@ -38,22 +41,22 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::{FromRedisValue, RedisError};
+use redis::FromRedisValue;
 
 use super::{
     ids, validate, BuyOutcome, BuyRequest, BuyResult, Confirmation, ExpiryReport, NewSale, Order,
     SaleError, SaleInfo, SaleRef, SaleStore, Shipping,
 };
 use crate::clock::UnixMillis;
+use crate::redis_link::{LinkError, RedisLink};
 use batch::BuyBatcher;
 use codec::{
-    active_member, classify, function_missing, internal, parse_active_member, parse_json, refusal,
-    sale_info, sorted_orders, split_reply, HoldRecord, RoomKeys, SaleKeys,
+    active_member, internal, parse_active_member, parse_json, refusal, sale_info, sorted_orders,
+    split_reply, HoldRecord, RoomKeys, SaleKeys,
 };
 
-/// The functions, loaded into Redis as the library `chophien`.
-const LIBRARY: &str = include_str!("chophien.lua");
+pub(crate) use codec::{ended_room_sale_keys, room_sale_keys};
+
 /// Sales a sweeper must visit, as `<room>/<sale>` (not tagged: it spans
 /// rooms).
 const ACTIVE_SALES: &str = "chophien:sales:active";
@@ -88,9 +91,9 @@ impl RedisStoreOptions {
 #[derive(Clone)]
 pub struct RedisSaleStore {
     /// Multiplexed: concurrent buys pipeline over one socket instead of
-    /// waiting for a pooled connection. Reconnects on its own after errors.
-    conn: ConnectionManager,
-    op_timeout: Duration,
+    /// waiting for a pooled connection. Reconnects on its own after errors;
+    /// carries the deadline and the function library.
+    link: RedisLink,
     /// Present when group commit is on; shared by clones so one sale of a
     /// room has one lane per node.
     batcher: Option<Arc<BuyBatcher>>,
@@ -101,63 +104,33 @@ impl RedisSaleStore {
     /// Redis does not answer within `op_timeout`; the caller decides whether
     /// that is fatal.
     pub async fn connect(options: RedisStoreOptions) -> Result<RedisSaleStore, SaleError> {
-        let client = redis::Client::open(options.url.as_str())
-            .map_err(|e| SaleError::InvalidValue(format!("bad Redis URL: {e}")))?;
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(options.op_timeout))
-            .set_response_timeout(Some(options.op_timeout))
-            .set_number_of_retries(2)
-            .set_max_delay(Duration::from_millis(500));
-        let conn = client
-            .get_connection_manager_lazy(config)
-            .map_err(classify)?;
-        let store = RedisSaleStore {
-            conn,
-            op_timeout: options.op_timeout,
-            batcher: options.group_commit.then(Arc::default),
-        };
-        store.load_library().await?;
-        Ok(store)
+        let link = RedisLink::connect(&options.url, options.op_timeout).await?;
+        Ok(RedisSaleStore::on(link, options.group_commit))
+    }
+
+    /// A store over an open link (shared with the room store).
+    pub fn on(link: RedisLink, group_commit: bool) -> RedisSaleStore {
+        RedisSaleStore {
+            link,
+            batcher: group_commit.then(Arc::default),
+        }
     }
 
     /// Runs one command under the operation deadline.
     async fn run<T: FromRedisValue>(&self, cmd: &redis::Cmd) -> Result<T, SaleError> {
-        self.try_run(cmd).await?.map_err(classify)
-    }
-
-    /// Like [`run`](Self::run) but hands Redis' own errors back for inspection.
-    async fn try_run<T: FromRedisValue>(
-        &self,
-        cmd: &redis::Cmd,
-    ) -> Result<Result<T, RedisError>, SaleError> {
-        let mut conn = self.conn.clone();
-        self.within_deadline(async move { cmd.query_async(&mut conn).await })
-            .await
+        Ok(self.link.run(cmd).await?)
     }
 
     /// Runs a pipeline (one round trip, not atomic) under the deadline.
     async fn run_pipe<T: FromRedisValue>(&self, pipe: &redis::Pipeline) -> Result<T, SaleError> {
-        let mut conn = self.conn.clone();
-        self.within_deadline(async move { pipe.query_async(&mut conn).await })
-            .await?
-            .map_err(classify)
+        Ok(self.link.run_pipe(pipe).await?)
     }
 
     async fn within_deadline<T>(
         &self,
         work: impl std::future::Future<Output = T>,
     ) -> Result<T, SaleError> {
-        tokio::time::timeout(self.op_timeout, work)
-            .await
-            .map_err(|_| {
-                SaleError::Unavailable(format!("no answer from Redis in {:?}", self.op_timeout))
-            })
-    }
-
-    async fn load_library(&self) -> Result<(), SaleError> {
-        let mut load = redis::cmd("FUNCTION");
-        load.arg("LOAD").arg("REPLACE").arg(LIBRARY);
-        self.run::<String>(&load).await.map(drop)
+        Ok(self.link.within_deadline(work).await?)
     }
 
     /// `FCALL name 9 <keys of the sale and its room> now args...`,
@@ -171,21 +144,11 @@ impl RedisSaleStore {
         args: &[&str],
     ) -> Result<T, SaleError> {
         let keys = SaleKeys::new(&sale.room_id, &sale.sale_id);
-        let mut fcall = redis::cmd("FCALL");
-        fcall
-            .arg(function)
-            .arg(keys.0.len())
-            .arg(&keys.0)
-            .arg(now)
-            .arg(args);
-        match self.try_run(&fcall).await? {
-            Err(err) if function_missing(&err) => {
-                tracing::warn!("Redis lost the chophien functions; reloading");
-                self.load_library().await?;
-                self.run(&fcall).await
-            }
-            result => result.map_err(classify),
-        }
+        let now = now.to_string();
+        let args: Vec<&str> = std::iter::once(now.as_str())
+            .chain(args.iter().copied())
+            .collect();
+        Ok(self.link.fcall(function, &keys.0, &args[..]).await?)
     }
 
     /// The meta hash of a sale of `room_id`; `sale_not_found` when the room
@@ -544,11 +507,15 @@ impl SaleStore for RedisSaleStore {
     /// Calls a function of the library (reloading it if missing), which
     /// proves more than a PING: the functions are there to serve buys.
     async fn health(&self) -> Result<(), SaleError> {
-        let mut fcall = redis::cmd("FCALL_RO");
-        fcall.arg("chophien_ping").arg(0);
-        match self.try_run::<Vec<String>>(&fcall).await? {
-            Err(err) if function_missing(&err) => self.load_library().await,
-            result => result.map(drop).map_err(classify),
+        Ok(self.link.health().await?)
+    }
+}
+
+impl From<LinkError> for SaleError {
+    fn from(error: LinkError) -> SaleError {
+        match error {
+            LinkError::Unavailable(reason) => SaleError::Unavailable(reason),
+            LinkError::Internal(reason) => SaleError::Internal(reason),
         }
     }
 }

@@ -249,7 +249,10 @@ impl Writer<'_> {
             }
             return End::Close(close::ROOM_CLOSED, "the room has ended".into());
         }
-        if self.state.shutdown.is_cancelled() {
+        // The node is stopping, or gave the room up (it lost its link to the
+        // shared store): the client reconnects, through the load balancer,
+        // to a node that serves it.
+        if self.state.shutdown.is_cancelled() || room.is_evicted() {
             if !self.feed(to_json(&DirectEvent::ServerShutdown)).await || !self.flush(1).await {
                 return End::Stalled;
             }
