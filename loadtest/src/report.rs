@@ -84,15 +84,6 @@ pub struct TargetInfo {
     /// The store spawned nodes were given; absent for `--url`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub store: Option<StoreKind>,
-    /// With several nodes: did every node know the room made on node 0?
-    /// (`false`: the harness created it on each node, and they share no
-    /// room events.)
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rooms_shared: Option<bool>,
-    /// With a Redis the harness knows: did the fresh room leave keys in
-    /// Redis (the nodes keep rooms there, not only sales)?
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rooms_in_redis: Option<bool>,
 }
 
 /// The flash-sale audit. `ok` is false when any count below is non-zero.
@@ -146,10 +137,6 @@ pub struct RunSummary {
     pub nodes: usize,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub store: Option<StoreKind>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rooms_shared: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rooms_in_redis: Option<bool>,
     pub throughput_per_s: f64,
     pub duration_s: f64,
     pub latency_ms: LatencySummary,
@@ -176,8 +163,6 @@ impl RunSummary {
             label,
             nodes: report.target.nodes.len().max(1),
             store: report.target.store,
-            rooms_shared: report.target.rooms_shared,
-            rooms_in_redis: report.target.rooms_in_redis,
             throughput_per_s: report.throughput_per_s,
             duration_s: report.duration_s,
             latency_ms: report.latency_ms.clone(),
@@ -413,7 +398,7 @@ fn target_urls(target: &TargetInfo) -> String {
     }
 }
 
-/// "spawned, 3 nodes, store redis, rooms shared: no", for the Markdown.
+/// "spawned, 3 nodes, store redis", for the Markdown.
 fn target_words(target: &TargetInfo) -> String {
     let mut words = vec![if target.spawned {
         "spawned"
@@ -427,13 +412,6 @@ fn target_words(target: &TargetInfo) -> String {
     if let Some(store) = target.store {
         words.push(format!("store {}", store.as_str()));
     }
-    let yes_no = |b: bool| if b { "yes" } else { "no" };
-    if let Some(shared) = target.rooms_shared {
-        words.push(format!("rooms shared: {}", yes_no(shared)));
-    }
-    if let Some(in_redis) = target.rooms_in_redis {
-        words.push(format!("rooms in Redis: {}", yes_no(in_redis)));
-    }
     words.join(", ")
 }
 
@@ -442,14 +420,9 @@ fn comparison_markdown(out: &mut String, c: &Comparison, runs: &[RunSummary], un
     let _ = writeln!(out, "## Comparison\n");
     let _ = writeln!(
         out,
-        "| run | {unit}/s | p50 ms | p99 ms | max ms | errors | rooms in Redis | rooms shared | audit |"
+        "| run | {unit}/s | p50 ms | p99 ms | max ms | errors | audit |"
     );
-    let _ = writeln!(out, "|---|---|---|---|---|---|---|---|---|");
-    let maybe = |b: Option<bool>| match b {
-        Some(true) => "yes",
-        Some(false) => "no",
-        None => "—",
-    };
+    let _ = writeln!(out, "|---|---|---|---|---|---|---|");
     for run in runs {
         let audit = if run.invariants.is_none() && run.delivery.is_none() {
             "—"
@@ -460,15 +433,13 @@ fn comparison_markdown(out: &mut String, c: &Comparison, runs: &[RunSummary], un
         };
         let _ = writeln!(
             out,
-            "| {} | {:.0} | {:.2} | {:.2} | {:.2} | {} | {} | {} | {audit} |",
+            "| {} | {:.0} | {:.2} | {:.2} | {:.2} | {} | {audit} |",
             run.label,
             run.throughput_per_s,
             run.latency_ms.p50,
             run.latency_ms.p99,
             run.latency_ms.max,
             run.errors,
-            maybe(run.rooms_in_redis),
-            maybe(run.rooms_shared),
         );
     }
     let _ = writeln!(out);

@@ -7,8 +7,7 @@
 //! `target/debug`, and fail with that instruction when it is missing.
 //! The flash-sale smoke also needs `redis-server` and `redis-benchmark`,
 //! and a server with flash sales (issue 3). The `--nodes 2` runs spawn two
-//! nodes on one `redis-server`; the chat one needs the Redis room store
-//! (branch `redis-rooms`) to pass in full — see its TODO.
+//! nodes on one `redis-server`, which share rooms and sales through it.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -116,9 +115,9 @@ fn count(report: &Value, name: &str) -> u64 {
         .unwrap_or_else(|| panic!("counts.{name} in {report}"))
 }
 
-/// Sales live in Redis, so two nodes on one Redis share them today: the
-/// audit sums both nodes' buyers against one stock and reads the orders
-/// through both.
+/// Two nodes on one Redis share the room and its sale: the audit sums both
+/// nodes' buyers against one stock, reads the orders through both, and
+/// both nodes' snapshots must show what Redis holds.
 #[test]
 fn flash_sale_quick_on_two_nodes_keeps_every_invariant() {
     let (code, report) = run_quick(&["flash-sale", "--nodes", "2", "--baseline", "none"]);
@@ -153,60 +152,117 @@ fn flash_sale_quick_on_two_nodes_keeps_every_invariant() {
             "latency_by_node_ms.{node}: {report}"
         );
     }
+    let remaining = count(&report, "redis_remaining");
+    assert_eq!(count(&report, "final_remaining"), remaining, "{report}");
+    assert_eq!(
+        count(&report, "node1_final_remaining"),
+        remaining,
+        "{report}"
+    );
 }
 
-/// Chat on two nodes: clients connect to both and send; each viewer's
-/// stream is in order with no duplicates or gaps.
-///
-/// TODO(redis-rooms): until the Redis room store (branch `redis-rooms`) is
-/// on main, two nodes share no rooms (`rooms_shared: false`): a viewer sees
-/// only what was sent on its own node and the run exits 1 with LOST. When
-/// it lands, replace the `if` below by `assert_eq!(rooms_shared, true)`, so
-/// that every message must reach every viewer on either node.
+/// A running server killed when the test ends.
+struct Server(std::process::Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Start the debug server on the memory store on a free port; its URL.
+fn memory_node() -> (Server, String) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = Command::new(server_binary())
+        .arg("serve")
+        .env("CHOPHIEN_SERVER__LISTEN", format!("127.0.0.1:{port}"))
+        .env("CHOPHIEN_STORE__KIND", "memory")
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let server = Server(child);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the server did not start"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    (server, format!("http://127.0.0.1:{port}"))
+}
+
+/// Two `--url` nodes that keep rooms in memory share none: the run stops
+/// before any load, saying so, rather than measure two separate rooms.
 #[test]
-fn chat_quick_on_two_nodes_connects_sends_and_keeps_order() {
+fn nodes_that_do_not_share_rooms_are_refused_clearly() {
+    let (_a, first) = memory_node();
+    let (_b, second) = memory_node();
+    let output = Command::new(env!("CARGO_BIN_EXE_chophien-loadtest"))
+        .args([
+            "chat",
+            "--quick",
+            "--no-progress",
+            "--url",
+            &first,
+            "--url",
+            &second,
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("node 1") && stderr.contains("does not know room"),
+        "{stderr}"
+    );
+}
+
+/// Chat on two nodes sharing the room through Redis: clients connect to
+/// both and send, and every viewer on either node receives every message
+/// once, in seq order, whichever node it was sent through.
+#[test]
+fn chat_quick_on_two_nodes_delivers_everything_everywhere_in_order() {
     let (code, report) = run_quick(&["chat", "--nodes", "2"]);
     assert_documented_fields(&report, "chat");
-    assert!(
-        matches!(code, Some(0 | 1)),
-        "the run itself failed: {report}"
-    );
+    let delivery = &report["delivery"];
+    assert_eq!(code, Some(0), "{delivery}");
+    assert_eq!(delivery["ok"], true, "{delivery}");
     assert_eq!(report["target"]["nodes"].as_array().unwrap().len(), 2);
+    assert_eq!(report["target"]["store"], "redis");
     assert_eq!(count(&report, "connect_failures"), 0, "{report}");
-    assert!(count(&report, "messages_sent") > 0);
+    let sent = count(&report, "messages_sent");
+    assert!(sent > 0);
     assert_eq!(count(&report, "messages_rejected"), 0, "{report}");
+    for field in ["messages_lost", "duplicates", "out_of_order", "seq_gaps"] {
+        assert_eq!(delivery[field], 0, "{field}: {delivery}");
+    }
+    let viewers = count(&report, "viewers");
+    assert_eq!(delivery["viewers_checked"], viewers, "{delivery}");
+    assert_eq!(count(&report, "deliveries"), sent * viewers, "{report}");
     for node in ["node0", "node1"] {
         assert!(count(&report, &format!("{node}_viewers")) > 0, "{report}");
         assert!(count(&report, &format!("{node}_senders")) > 0, "{report}");
-        assert!(
-            count(&report, &format!("{node}_messages_received")) > 0,
-            "{report}"
-        );
     }
-    let delivery = &report["delivery"];
-    for field in ["duplicates", "out_of_order", "seq_gaps"] {
-        assert_eq!(delivery[field], 0, "{field}: {delivery}");
-    }
-    // What stays on one node is delivered today.
-    let lost = &delivery["lost_by_route"];
-    assert!(
-        lost.get("0->0").is_none() && lost.get("1->1").is_none(),
-        "{delivery}"
+    assert_eq!(
+        count(&report, "node0_messages_received") + count(&report, "node1_messages_received"),
+        sent * viewers,
+        "{report}"
     );
-    for route in ["0->0", "1->1"] {
+    // Messages cross nodes both ways.
+    for route in ["0->0", "0->1", "1->0", "1->1"] {
         let count = report["latency_by_node_ms"][route]["count"].as_u64();
         assert!(
             count.unwrap_or(0) > 0,
             "latency_by_node_ms.{route}: {report}"
         );
-    }
-    let rooms_shared = report["target"]["rooms_shared"]
-        .as_bool()
-        .expect("rooms_shared is reported with two nodes");
-    if rooms_shared {
-        assert_eq!(delivery["ok"], true, "{delivery}");
-        assert_eq!(count(&report, "messages_lost"), 0, "{report}");
-        assert_eq!(code, Some(0));
     }
 }
 

@@ -271,18 +271,15 @@ pub struct NodeView<'a> {
     pub remaining: Option<u64>,
 }
 
-/// Every other node must list the same orders of the sale as node 0 (they
-/// come from the one sale store) and, when the nodes share rooms, show the
-/// same `remaining` in its snapshot. Without a shared room store each
-/// node's room hears only the stock changes made through it, so snapshots
-/// are not compared (`rooms_shared` false).
+/// Every other node must list the same orders of the sale as node 0 and
+/// show the same `remaining` in its snapshot: orders, stock and room
+/// events all come from the one store the nodes share.
 pub fn cross_check(
     inv: &mut Invariants,
     sale_id: &str,
     first_orders: &[Order],
     first_remaining: Option<u64>,
     others: &[NodeView<'_>],
-    rooms_shared: bool,
 ) {
     let of_sale = |orders: &[Order]| -> BTreeSet<(String, String, String, u32)> {
         orders
@@ -318,16 +315,13 @@ pub fn cross_check(
                 }
             }
         }
-        if !rooms_shared {
-            continue;
-        }
         match (view.remaining, first_remaining) {
             (Some(theirs), Some(ours)) if theirs != ours => inv.violations.push(format!(
                 "MISMATCH: node {}'s snapshot says remaining {theirs}, node 0's {ours}",
                 view.node
             )),
             (None, _) => inv.violations.push(format!(
-                "MISMATCH: node {}'s snapshot shows no sale {sale_id}, though it shares the room",
+                "MISMATCH: node {}'s snapshot shows no sale {sale_id}",
                 view.node
             )),
             _ => {}
@@ -539,7 +533,7 @@ mod tests {
                 remaining: Some(1),
             },
         ];
-        cross_check(&mut inv, "s", &ours, Some(1), &views, true);
+        cross_check(&mut inv, "s", &ours, Some(1), &views);
         assert!(!inv.ok);
         assert_eq!(inv.violations.len(), 3, "{inv:?}");
         assert!(inv.violations[0].starts_with("MISMATCH: node 2 lists 0 orders"));
@@ -548,40 +542,18 @@ mod tests {
     }
 
     #[test]
-    fn snapshots_are_compared_only_when_rooms_are_shared() {
+    fn a_node_whose_snapshot_shows_no_sale_is_a_mismatch() {
         let ours = [order("o1", "h1", "a")];
-        let views = [
-            NodeView {
-                node: 1,
-                orders: Ok(&ours),
-                remaining: None,
-            },
-            NodeView {
-                node: 2,
-                orders: Ok(&ours),
-                remaining: Some(7),
-            },
-        ];
-        let mut inv = Invariants::default();
-        cross_check(&mut inv, "s", &ours, Some(1), &views, false);
-        assert!(inv.ok, "{inv:?}");
-        cross_check(&mut inv, "s", &ours, Some(1), &views, true);
-        assert_eq!(inv.violations.len(), 2, "{inv:?}");
-        assert!(inv.violations[0].contains("node 1's snapshot shows no sale"));
-    }
-
-    #[test]
-    fn orders_are_compared_even_when_rooms_are_not_shared() {
-        let ours = [order("o1", "h1", "a")];
-        let none: [Order; 0] = [];
         let views = [NodeView {
             node: 1,
-            orders: Ok(&none),
+            orders: Ok(&ours),
             remaining: None,
         }];
         let mut inv = Invariants::default();
-        cross_check(&mut inv, "s", &ours, Some(1), &views, false);
+        cross_check(&mut inv, "s", &ours, Some(1), &views);
         assert!(!inv.ok);
+        assert_eq!(inv.violations.len(), 1, "{inv:?}");
+        assert!(inv.violations[0].contains("node 1's snapshot shows no sale"));
     }
 
     #[test]

@@ -192,8 +192,7 @@ impl Shared {
 pub async fn run(ctx: &Ctx, args: FlashSaleArgs) -> anyhow::Result<Report> {
     let args = if ctx.quick { args.quick() } else { args };
     let started_at_ms = unix_ms();
-    let setup = ctx.fresh_room("sale", args.stock).await?;
-    let room = setup.id.clone();
+    let room = ctx.fresh_room("sale", args.stock).await?;
     let seller_token = ctx
         .minter
         .token("lt-seller", "Chị Hoa (load test)", &room, "seller")?;
@@ -363,13 +362,10 @@ pub async fn run(ctx: &Ctx, args: FlashSaleArgs) -> anyhow::Result<Report> {
         Some(port) => read_redis_remaining(port, &room, &sale_id, expected_remaining).await,
         None => None,
     };
-    // Without a shared room store a node's room hears only the stock
-    // changes made through it (its own buys, cancels and sweeps), so its
-    // snapshot may lag for good: then Redis judges the store, and the
-    // snapshots are only read, briefly, and reported.
-    let views_shared = setup.shared != Some(false);
-    let patience = Duration::from_secs(if views_shared { 20 } else { 3 });
-    let snapshot_remaining = read_remaining(
+    // Every node's room hears every stock change through the room store:
+    // each snapshot must come to show what Redis holds.
+    let patience = Duration::from_secs(20);
+    let final_remaining = read_remaining(
         ctx,
         &first.ws_base,
         &room,
@@ -380,15 +376,10 @@ pub async fn run(ctx: &Ctx, args: FlashSaleArgs) -> anyhow::Result<Report> {
     .await;
     let mut other_remaining = Vec::new();
     for node in &ctx.target.nodes[1..] {
-        let expected = snapshot_remaining.unwrap_or(expected_remaining);
+        let expected = final_remaining.unwrap_or(expected_remaining);
         let read = read_remaining(ctx, &node.ws_base, &room, &sale_id, expected, patience);
         other_remaining.push(read.await);
     }
-    let final_remaining = if views_shared {
-        snapshot_remaining
-    } else {
-        redis_remaining.or(snapshot_remaining)
-    };
 
     let mut invariants = audit::audit(&AuditInput {
         sale_id: &sale_id,
@@ -416,20 +407,14 @@ pub async fn run(ctx: &Ctx, args: FlashSaleArgs) -> anyhow::Result<Report> {
         &mut invariants,
         &sale_id,
         &orders.orders,
-        snapshot_remaining,
+        final_remaining,
         &views,
-        views_shared,
     );
-    let mut stale_view = None;
-    if let (Some(direct), Some(seen)) = (redis_remaining, snapshot_remaining) {
-        if direct != seen && views_shared {
+    if let (Some(direct), Some(seen)) = (redis_remaining, final_remaining) {
+        if direct != seen {
             invariants.ok = false;
             invariants.violations.push(format!(
                 "MISMATCH: Redis says remaining {direct}, node 0's snapshot {seen}"
-            ));
-        } else if direct != seen {
-            stale_view = Some(format!(
-                "Node 0's snapshot shows remaining {seen} while Redis holds {direct}: without a shared room store, a node's room hears only the stock changes made through it (buys, cancels and sweeps on other nodes never reach it). The audit judged the store by Redis."
             ));
         }
     }
@@ -446,13 +431,6 @@ pub async fn run(ctx: &Ctx, args: FlashSaleArgs) -> anyhow::Result<Report> {
         "Throughput counts buy answers of every outcome (each is one decision of the store).".to_owned(),
         "Latency is from each buy's intended send time (open loop; a burst means all at sale start).".to_owned(),
     ];
-    if setup.shared == Some(false) {
-        notes.push(format!(
-            "Rooms are not shared between these {} nodes (only node 0 knew the room; the harness created it on each): sales are (they live in Redis), but only node 0's room announced the sale, so the nodes' snapshots are not compared.",
-            ctx.target.nodes.len()
-        ));
-    }
-    notes.extend(stale_view);
     let mut baselines = Vec::new();
     let connections = args
         .bench_connections
@@ -523,7 +501,7 @@ pub async fn run(ctx: &Ctx, args: FlashSaleArgs) -> anyhow::Result<Report> {
     counts.insert("reserved_units".into(), audit::reserved_units(&buyers));
     counts.insert("units_sold".into(), sold);
     counts.insert("orders_reported_units_sold".into(), orders.units_sold);
-    if let Some(remaining) = snapshot_remaining {
+    if let Some(remaining) = final_remaining {
         counts.insert("final_remaining".into(), remaining);
     }
     if let Some(remaining) = redis_remaining {
@@ -541,7 +519,7 @@ pub async fn run(ctx: &Ctx, args: FlashSaleArgs) -> anyhow::Result<Report> {
         scenario: "flash-sale".into(),
         quick: ctx.quick,
         started_at_ms,
-        target: ctx.target_info(&setup),
+        target: ctx.target_info(),
         parameters: serde_json::to_value(&args)?,
         throughput_per_s: throughput,
         throughput_unit: "buy answers".into(),
@@ -721,8 +699,7 @@ async fn read_redis_remaining(port: u16, room: &str, sale_id: &str, expected: u6
 
 /// The sale's `remaining` from a fresh join snapshot on the node at
 /// `ws_base`, polled until it equals `expected` (or `patience` passes).
-/// `None` when no snapshot could be read or it shows no such sale (a node
-/// that does not share the room).
+/// `None` when no snapshot could be read or it shows no such sale.
 async fn read_remaining(
     ctx: &Ctx,
     ws_base: &str,

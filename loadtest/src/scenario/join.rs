@@ -74,13 +74,10 @@ pub async fn run(ctx: &Ctx, args: JoinArgs) -> anyhow::Result<Report> {
 
     let mut tasks = Vec::with_capacity(args.viewers);
     for i in 0..args.viewers {
-        let token = ctx.minter.token(
-            &format!("lt-j{i}"),
-            &format!("Khách {i}"),
-            &room.id,
-            "viewer",
-        )?;
-        let url = client::room_url(&ctx.target.node(i).ws_base, &room.id, &token);
+        let token =
+            ctx.minter
+                .token(&format!("lt-j{i}"), &format!("Khách {i}"), &room, "viewer")?;
+        let url = client::room_url(&ctx.target.node(i).ws_base, &room, &token);
         let node = ctx.target.node_index(i);
         let (latency, timeline, failures, last_join_us, bar, mut release, joined_on) = (
             latency.clone(),
@@ -169,7 +166,7 @@ pub async fn run(ctx: &Ctx, args: JoinArgs) -> anyhow::Result<Report> {
         scenario: "join".into(),
         quick: ctx.quick,
         started_at_ms,
-        target: ctx.target_info(&room),
+        target: ctx.target_info(),
         parameters: serde_json::to_value(&args)?,
         throughput_per_s: if duration_s > 0.0 {
             joined as f64 / duration_s

@@ -9,7 +9,8 @@
 //!   order, once.
 //!
 //! With several nodes, client `i` connects to node `i mod N`
-//! ([`Target::node`]); the room is created on node 0 ([`Ctx::fresh_room`]).
+//! ([`Target::node`]); the room is created on node 0 and every node must
+//! know it ([`Ctx::fresh_room`]).
 
 pub mod audit;
 mod buyer;
@@ -21,6 +22,7 @@ pub mod join;
 use std::sync::Arc;
 use std::time::Duration;
 
+use anyhow::bail;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::client;
@@ -58,7 +60,7 @@ impl Ctx {
         bar
     }
 
-    pub fn target_info(&self, room: &RoomSetup) -> TargetInfo {
+    pub fn target_info(&self) -> TargetInfo {
         TargetInfo {
             url: self.target.first().http_base.clone(),
             spawned: self.target.spawned(),
@@ -70,49 +72,42 @@ impl Ctx {
                 .map(|n| n.http_base.clone())
                 .collect(),
             store: self.target.store,
-            rooms_shared: room.shared,
-            rooms_in_redis: room.in_redis,
         }
     }
 
     /// Open a fresh room (product `p1` with `stock` units) for this run on
-    /// node 0, and make sure every other node knows it: a node that answers
-    /// 404 does not share rooms (no Redis room store), so the room is
-    /// created there too and the run is marked `rooms_shared: false`.
-    pub async fn fresh_room(&self, scenario: &str, stock: u32) -> anyhow::Result<RoomSetup> {
+    /// node 0; its id. Every other node must know it (they share rooms
+    /// through the Redis room store), and with a Redis the harness started
+    /// the room must have left keys in it: anything else fails the run, as
+    /// the scenario would measure something else than it says.
+    pub async fn fresh_room(&self, scenario: &str, stock: u32) -> anyhow::Result<String> {
         let suffix = uuid::Uuid::new_v4().simple().to_string();
         let id = format!("lt-{scenario}-{}", &suffix[..8]);
         let admin = self.minter.admin()?;
         let first = &self.target.first().http_base;
         client::create_room(&self.http, first, &admin, &id, stock).await?;
-        let mut shared = None;
-        for node in &self.target.nodes[1..] {
-            let known = client::room_exists(&self.http, &node.http_base, &id).await?;
-            if !known {
-                client::create_room(&self.http, &node.http_base, &admin, &id, stock).await?;
+        for (k, node) in self.target.nodes.iter().enumerate().skip(1) {
+            if !client::room_exists(&self.http, &node.http_base, &id).await? {
+                bail!(
+                    "node {k} ({}) does not know room {id}, just created on node 0 ({first}): \
+                     several nodes must share rooms through one Redis (store.kind = \"redis\", \
+                     the same store.redis_url), which needs a server with the Redis room store",
+                    node.http_base
+                );
             }
-            shared = Some(shared.unwrap_or(true) && known);
         }
-        let in_redis = match &self.target.redis {
-            Some(redis) => Some(target::redis_keys_naming(redis.port, &id).await? > 0),
-            None => None,
-        };
-        Ok(RoomSetup {
-            id,
-            shared,
-            in_redis,
-        })
+        if let Some(redis) = &self.target.redis {
+            if target::redis_keys_naming(redis.port, &id).await? == 0 {
+                bail!(
+                    "room {id} left no key in the Redis on port {} although the nodes were \
+                     started with store.kind = \"redis\": this server keeps rooms in memory \
+                     (it predates the Redis room store), so the run would not measure the Redis path",
+                    redis.port
+                );
+            }
+        }
+        Ok(id)
     }
-}
-
-/// The run's room, and what creating it told about the nodes.
-pub struct RoomSetup {
-    pub id: String,
-    /// With several nodes: whether every node already knew the room made on
-    /// node 0. `None` with one node.
-    pub shared: Option<bool>,
-    /// With a Redis the harness knows: whether the room left keys in it.
-    pub in_redis: Option<bool>,
 }
 
 /// Milliseconds since the Unix epoch, now.
