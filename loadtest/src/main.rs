@@ -243,7 +243,12 @@ async fn run_one(
         show_progress: !common.no_progress && std::io::stderr().is_terminal(),
         server_binary: binary.map(|b| b.display().to_string()),
     };
-    scenario.run(&ctx).await
+    let before = ctx.target.cpu_use();
+    let mut report = scenario.run(&ctx).await?;
+    report
+        .counts
+        .extend(ctx.target.cpu_use().counts_since(&before));
+    Ok(report)
 }
 
 /// Write the report files, then print the Markdown (files first: a closed

@@ -122,6 +122,14 @@ pub struct DeliveryAudit {
     pub out_of_order: u64,
     /// Room events missing from a viewer's seq sequence.
     pub seq_gaps: u64,
+    /// Messages whose send was answered `unavailable` or `internal` (the
+    /// store's outcome unknown): expected by nobody unless delivered.
+    #[serde(default)]
+    pub unknown_outcome: u64,
+    /// Of those, how many some viewer received (committed after all):
+    /// every viewer must then have it.
+    #[serde(default)]
+    pub unknown_delivered: u64,
     /// Lost messages by route, `"<sender's node>-><viewer's node>"`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub lost_by_route: BTreeMap<String, u64>,
@@ -351,6 +359,13 @@ impl Report {
                 "Delivery: {verdict} — {} viewers checked; lost {}, duplicates {}, out of order {}, seq gaps {}",
                 d.viewers_checked, d.messages_lost, d.duplicates, d.out_of_order, d.seq_gaps
             );
+            if d.unknown_outcome > 0 {
+                let _ = writeln!(
+                    out,
+                    "- {} messages answered `unavailable` (outcome unknown): {} were committed after all, so every viewer must have them",
+                    d.unknown_outcome, d.unknown_delivered
+                );
+            }
             for v in &d.violations {
                 let _ = writeln!(out, "- {v}");
             }

@@ -14,9 +14,9 @@
 //! `--peer socketio` runs the same load against the Socket.IO peer
 //! afterwards; our deliveries/s divided by its is the baseline ratio.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
@@ -134,11 +134,14 @@ impl Transport {
         }
     }
 
-    fn chat_frame(&self, text: &str) -> Message {
+    /// Message `n` of a sender: our server answers it with an ack, or an
+    /// error naming `n`.
+    fn chat_frame(&self, n: u64, text: &str) -> Message {
         match self {
-            Transport::Chophien { .. } => {
-                Message::text(serde_json::json!({ "type": "chat", "text": text }).to_string())
-            }
+            Transport::Chophien { .. } => Message::text(
+                serde_json::json!({ "id": n.to_string(), "type": "chat", "text": text })
+                    .to_string(),
+            ),
             Transport::SocketIo { .. } => socketio::chat_frame(text),
         }
     }
@@ -151,8 +154,60 @@ impl Transport {
         }
     }
 
-    fn is_error(&self, text: &str) -> bool {
-        matches!(self, Transport::Chophien { .. }) && text.contains(r#""type":"error""#)
+    /// The answer a frame is to a sender's message (our server only): the
+    /// message's number and, for an error, its code.
+    fn answer_to(&self, text: &str) -> Option<(Option<u64>, Option<String>)> {
+        if !matches!(self, Transport::Chophien { .. }) || text.contains(r#""seq":"#) {
+            return None;
+        }
+        let is_ack = text.contains(r#""type":"ack""#);
+        if !is_ack && !text.contains(r#""type":"error""#) {
+            return None;
+        }
+        let value: serde_json::Value = serde_json::from_str(text).ok()?;
+        let n = value
+            .get("id")
+            .and_then(serde_json::Value::as_str)
+            .and_then(|id| id.parse().ok());
+        let code = value.get("code").and_then(serde_json::Value::as_str);
+        Some((n, (!is_ack).then(|| code.unwrap_or("?").to_owned())))
+    }
+}
+
+/// The server's answers to one sender's messages (each is answered with
+/// an ack or an error naming its number).
+#[derive(Debug, Default)]
+struct Answers {
+    /// Message numbers answered, either way.
+    answered: BTreeSet<u64>,
+    /// Refused for good: expected by nobody.
+    refused: u64,
+    /// Answered `unavailable` or `internal`: the store's outcome is unknown.
+    unknown: Vec<u64>,
+    /// Error answers by code.
+    by_code: BTreeMap<String, u64>,
+}
+
+impl Answers {
+    fn record(&mut self, n: Option<u64>, error: Option<String>) {
+        if let Some(n) = n {
+            self.answered.insert(n);
+        }
+        let Some(code) = error else { return };
+        match (n, code.as_str()) {
+            (Some(n), "unavailable" | "internal") => self.unknown.push(n),
+            _ => self.refused += 1,
+        }
+        *self.by_code.entry(code).or_default() += 1;
+    }
+
+    /// Messages `0..sent` never answered count as of unknown outcome.
+    fn close(&mut self, sent: u64) {
+        let unanswered: Vec<u64> = (0..sent).filter(|n| !self.answered.contains(n)).collect();
+        if !unanswered.is_empty() {
+            *self.by_code.entry("no_answer".to_owned()).or_default() += unanswered.len() as u64;
+            self.unknown.extend(unanswered);
+        }
     }
 }
 
@@ -211,7 +266,12 @@ pub struct Fanout {
     pub deliveries_per_s: f64,
     pub duration_s: f64,
     pub sent: u64,
+    /// Messages refused for good.
     pub rejected: u64,
+    /// Messages answered `unavailable` or `internal` (outcome unknown).
+    pub unknown: u64,
+    /// Error answers to senders by code.
+    pub errors_by_code: BTreeMap<String, u64>,
     /// Every viewer checked: lost, duplicate, out of order, gaps.
     pub delivery: DeliveryAudit,
     /// Per node: (viewers, senders, distinct messages its viewers received).
@@ -271,6 +331,7 @@ pub async fn run(ctx: &Ctx, args: ChatArgs) -> anyhow::Result<Report> {
         ("senders".to_owned(), args.senders as u64),
         ("messages_sent".to_owned(), ours.sent),
         ("messages_rejected".to_owned(), ours.rejected),
+        ("messages_unknown_outcome".to_owned(), ours.unknown),
         ("deliveries".to_owned(), ours.deliveries),
         ("messages_lost".to_owned(), ours.delivery.messages_lost),
         ("messages_duplicated".to_owned(), ours.delivery.duplicates),
@@ -288,6 +349,9 @@ pub async fn run(ctx: &Ctx, args: ChatArgs) -> anyhow::Result<Report> {
         ),
         ("connect_failures".to_owned(), ours.connect_failures),
     ]);
+    for (code, n) in &ours.errors_by_code {
+        counts.insert(format!("chat_error_{code}"), *n);
+    }
     if ours.per_node.len() > 1 {
         for (k, (viewers, senders, received)) in ours.per_node.iter().enumerate() {
             counts.insert(format!("node{k}_viewers"), *viewers);
@@ -306,7 +370,7 @@ pub async fn run(ctx: &Ctx, args: ChatArgs) -> anyhow::Result<Report> {
         duration_s: ours.duration_s,
         latency_ms: ours.latency,
         latency_by_node_ms: ours.latency_by_route,
-        errors: ours.rejected + ours.connect_failures + ours.delivery.messages_lost,
+        errors: ours.rejected + ours.unknown + ours.connect_failures + ours.delivery.messages_lost,
         delivery: Some(ours.delivery),
         baselines,
         throughput_over_time: ours.rates,
@@ -379,9 +443,9 @@ pub async fn fanout(
     }
     bar.finish_and_clear();
 
-    // Senders: each counts the messages the server refused it.
-    let rejected: Vec<Arc<AtomicU64>> = (0..args.senders)
-        .map(|_| Arc::new(AtomicU64::new(0)))
+    // Senders: each notes the server's answers to its messages.
+    let answers: Vec<Arc<Mutex<Answers>>> = (0..args.senders)
+        .map(|_| Arc::new(Mutex::new(Answers::default())))
         .collect();
     let mut sockets = Vec::new();
     for j in 0..args.senders {
@@ -399,16 +463,16 @@ pub async fn fanout(
     );
     let mut senders = Vec::new();
     for (j, socket) in sockets.into_iter().enumerate() {
-        let (transport, shared, rejected, bar) = (
+        let (transport, shared, answered, bar) = (
             transport.clone(),
             shared.clone(),
-            rejected[j].clone(),
+            answers[j].clone(),
             bar.clone(),
         );
         let k = args.senders as u64;
         senders.push(tokio::spawn(async move {
             send_chat(
-                j, k, socket, &transport, &shared, schedule, end, &rejected, &bar,
+                j, k, socket, &transport, &shared, schedule, end, &answered, &bar,
             )
             .await
         }));
@@ -422,11 +486,33 @@ pub async fn fanout(
     }
     bar.finish_and_clear();
     let sent: u64 = sent_by.iter().sum();
-    let refused = |j: usize| rejected[j].load(Ordering::Relaxed);
-    let rejected_total: u64 = (0..args.senders).map(refused).sum();
+    // Wait for every message's answer (30 s at most), then take them.
+    let lock = |a: &Arc<Mutex<Answers>>| {
+        let guard = a.lock().unwrap_or_else(|e| e.into_inner());
+        guard.answered.len() as u64
+    };
+    let answers_deadline = Instant::now() + Duration::from_secs(30);
+    while answers.iter().map(lock).sum::<u64>() < sent && Instant::now() < answers_deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let refusals: Vec<Answers> = answers
+        .iter()
+        .zip(&sent_by)
+        .map(|(a, sent)| {
+            let mut taken = std::mem::take(&mut *a.lock().unwrap_or_else(|e| e.into_inner()));
+            taken.close(*sent);
+            taken
+        })
+        .collect();
+    let rejected_total: u64 = refusals.iter().map(|r| r.refused).sum();
+    let unknown_total = refusals.iter().map(|r| r.unknown.len() as u64).sum();
+    let mut errors_by_code = BTreeMap::new();
+    for (code, n) in refusals.iter().flat_map(|r| &r.by_code) {
+        *errors_by_code.entry(code.clone()).or_default() += n;
+    }
 
-    // Drain: wait until every connected viewer has everything, or nothing
-    // has arrived for two seconds.
+    // Drain: wait until every connected viewer has everything (messages of
+    // unknown outcome included), or nothing has arrived for two seconds.
     let expected_each = sent.saturating_sub(rejected_total);
     let connected = args.viewers as u64 - connect_failures;
     let mut last = 0;
@@ -472,10 +558,14 @@ pub async fn fanout(
     }
     let sender_totals: Vec<SenderTotal> = sent_by
         .iter()
+        .zip(refusals)
         .enumerate()
-        .map(|(j, sent)| SenderTotal {
+        .map(|(j, (sent, refusals))| SenderTotal {
             node: j % nodes,
-            accepted: sent.saturating_sub(refused(j)),
+            accepted: sent
+                .saturating_sub(refusals.refused)
+                .saturating_sub(refusals.unknown.len() as u64),
+            unknown: refusals.unknown,
         })
         .collect();
     let delivery = delivery::audit(&ends, &sender_totals);
@@ -502,6 +592,8 @@ pub async fn fanout(
         duration_s,
         sent,
         rejected: rejected_total,
+        unknown: unknown_total,
+        errors_by_code,
         delivery,
         per_node,
         slow_disconnects: slow,
@@ -580,18 +672,19 @@ async fn send_chat(
     shared: &Shared,
     schedule: Schedule,
     end: Instant,
-    rejected: &Arc<AtomicU64>,
+    answers: &Arc<Mutex<Answers>>,
     bar: &indicatif::ProgressBar,
 ) -> (u64, [tokio::task::JoinHandle<()>; 2]) {
     let (mut sink, mut stream) = socket.split();
     let (answers_tx, mut answers_rx) = mpsc::channel::<Message>(16);
     let reader = {
-        let (transport, rejected) = (transport.clone(), rejected.clone());
+        let (transport, answers) = (transport.clone(), answers.clone());
         tokio::spawn(async move {
             while let Some(Ok(message)) = stream.next().await {
                 if let Message::Text(text) = message {
-                    if transport.is_error(&text) {
-                        rejected.fetch_add(1, Ordering::Relaxed);
+                    if let Some((n, error)) = transport.answer_to(&text) {
+                        let mut answers = answers.lock().unwrap_or_else(|e| e.into_inner());
+                        answers.record(n, error);
                     } else if let Some(answer) = transport.answer(&text) {
                         let _ = answers_tx.send(answer).await;
                     }
@@ -613,7 +706,7 @@ async fn send_chat(
         }
         let intended_us = (at - shared.epoch).as_micros() as u64;
         if sink
-            .send(transport.chat_frame(&marker(j, n, intended_us)))
+            .send(transport.chat_frame(n, &marker(j, n, intended_us)))
             .await
             .is_err()
         {

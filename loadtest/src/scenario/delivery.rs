@@ -12,7 +12,11 @@
 //!
 //! Losses count only for viewers connected until the end (one dropped as a
 //! slow consumer is counted apart); duplicates and reordering count for
-//! every viewer. Lost messages are also grouped by route — the sender's node
+//! every viewer.
+//!
+//! A message answered `unavailable` (the store did not answer in time) may
+//! or may not have been committed: nobody must receive it, but once any
+//! viewer did, it was committed and every viewer must. Lost messages are also grouped by route — the sender's node
 //! and the viewer's — so "node 1 → node 0 lost everything" reads at a glance.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -169,6 +173,15 @@ impl ViewerLog {
     pub fn received_from(&self, sender: usize) -> u64 {
         self.senders.get(sender).map_or(0, |s| s.received)
     }
+
+    /// Whether message `n` of `sender` was received (as far as remembered:
+    /// a number skipped in a gap wider than the remembered span counts as
+    /// received).
+    pub fn has(&self, sender: usize, n: u64) -> bool {
+        self.senders
+            .get(sender)
+            .is_some_and(|s| n < s.next && !s.skipped.contains(&n))
+    }
 }
 
 /// Note `from..to` as skipped (not too many of them).
@@ -187,12 +200,14 @@ pub struct ViewerEnd {
     pub connected_to_end: bool,
 }
 
-/// What one sender got through: its node, and the messages the server
-/// accepted (sent minus refused).
-#[derive(Debug, Clone, Copy)]
+/// What one sender got through: its node, the messages the server
+/// accepted (sent minus refused minus unknown), and the numbers of those
+/// whose outcome is unknown (answered `unavailable`).
+#[derive(Debug, Clone, Default)]
 pub struct SenderTotal {
     pub node: usize,
     pub accepted: u64,
+    pub unknown: Vec<u64>,
 }
 
 /// Check every viewer against what the senders got through.
@@ -207,6 +222,21 @@ pub fn audit(viewers: &[ViewerEnd], senders: &[SenderTotal]) -> DeliveryAudit {
             *more += 1;
         }
     };
+    // An unknown outcome any viewer received was committed: all must get it.
+    let expected: Vec<u64> = senders
+        .iter()
+        .enumerate()
+        .map(|(j, sender)| {
+            out.unknown_outcome += sender.unknown.len() as u64;
+            let committed = sender
+                .unknown
+                .iter()
+                .filter(|&&n| viewers.iter().any(|v| v.log.has(j, n)))
+                .count() as u64;
+            out.unknown_delivered += committed;
+            sender.accepted + committed
+        })
+        .collect();
     let mut viewers_losing: BTreeMap<String, u64> = BTreeMap::new();
     for viewer in viewers {
         let log = &viewer.log;
@@ -242,7 +272,7 @@ pub fn audit(viewers: &[ViewerEnd], senders: &[SenderTotal]) -> DeliveryAudit {
         }
         let mut lost_here = 0;
         for (j, sender) in senders.iter().enumerate() {
-            let lost = sender.accepted.saturating_sub(log.received_from(j));
+            let lost = expected[j].saturating_sub(log.received_from(j));
             if lost > 0 {
                 lost_here += lost;
                 *out.lost_by_route
@@ -313,10 +343,12 @@ mod tests {
             SenderTotal {
                 node: 0,
                 accepted: each,
+                ..SenderTotal::default()
             },
             SenderTotal {
                 node: 1,
                 accepted: each,
+                ..SenderTotal::default()
             },
         ]
     }
@@ -426,9 +458,39 @@ mod tests {
         let senders = [SenderTotal {
             node: 0,
             accepted: 2,
+            ..SenderTotal::default()
         }];
         let audit = audit(&[end("v", log)], &senders);
         assert!(audit.ok, "{audit:?}");
+    }
+
+    #[test]
+    fn an_unknown_outcome_may_be_missing_everywhere_but_not_somewhere() {
+        // Sender 0 sent 0, 1, 2, 3; 1 and 3 were answered `unavailable`.
+        let senders = [SenderTotal {
+            node: 0,
+            accepted: 2,
+            unknown: vec![1, 3],
+        }];
+        let viewer = |with_3: bool| {
+            let mut log = ViewerLog::new(0, 1, Some(0));
+            log.frame(Some(1), msg(0, 0));
+            log.frame(Some(2), msg(0, 2));
+            if with_3 {
+                log.frame(Some(3), msg(0, 3));
+            }
+            log
+        };
+        // Message 1 was never committed, 3 was: both viewers must have 3.
+        let fine = audit(&[end("a", viewer(true)), end("b", viewer(true))], &senders);
+        assert!(fine.ok, "{fine:?}");
+        assert_eq!((fine.unknown_outcome, fine.unknown_delivered), (2, 1));
+        let short = audit(&[end("a", viewer(true)), end("b", viewer(false))], &senders);
+        assert!(!short.ok);
+        assert_eq!(short.messages_lost, 1);
+        // Nobody got 3: not committed, nothing lost.
+        let none = audit(&[end("a", viewer(false))], &senders);
+        assert!(none.ok, "{none:?}");
     }
 
     #[test]
