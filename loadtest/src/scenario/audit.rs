@@ -118,11 +118,19 @@ pub fn audit(input: &AuditInput<'_>) -> Invariants {
         .iter()
         .map(|b| demand_of(b, input.per_buyer_limit))
         .sum();
-    let expected = input.stock.min(demand);
+    // A buy never decided (`unavailable` or no answer, every retry) may
+    // hold units nobody was told about until its hold expires.
+    let undecided: u64 = input.buyers.iter().map(undecided_units).sum();
+    let expected = input.stock.min(demand).saturating_sub(undecided);
     if reserved < expected {
         inv.undersold = expected - reserved;
+        let unknown = if undecided > 0 {
+            format!(" − {undecided} units of undecided buys")
+        } else {
+            String::new()
+        };
         inv.violations.push(format!(
-            "UNDERSOLD: {reserved} units reserved but min(stock {}, demand {demand}) = {expected}",
+            "UNDERSOLD: {reserved} units reserved but min(stock {}, demand {demand}){unknown} = {expected}",
             input.stock
         ));
     }
@@ -328,6 +336,23 @@ pub fn cross_check(
         }
     }
     inv.ok = inv.violations.is_empty();
+}
+
+/// Units of a buyer's keys that never got a decision (only `unavailable`,
+/// errors or silence): each may hold its units without the buyer knowing.
+fn undecided_units(buyer: &BuyerSeen) -> u64 {
+    let mut decided: BTreeMap<&str, (bool, u64)> = BTreeMap::new();
+    for a in &buyer.answers {
+        let entry = decided
+            .entry(a.idempotency_key.as_str())
+            .or_insert((false, u64::from(a.quantity)));
+        entry.0 |= a.answered();
+    }
+    decided
+        .values()
+        .filter(|(answered, _)| !answered)
+        .map(|(_, quantity)| quantity)
+        .sum()
 }
 
 /// Units a buyer legitimately asked for: distinct answered keys, capped
@@ -554,6 +579,33 @@ mod tests {
         assert!(!inv.ok);
         assert_eq!(inv.violations.len(), 1, "{inv:?}");
         assert!(inv.violations[0].contains("node 1's snapshot shows no sale"));
+    }
+
+    #[test]
+    fn undecided_buys_may_hold_the_stock_that_looks_undersold() {
+        // Stock 2: one buyer reserved, one was told sold out, and one never
+        // got a decision (its buy may hold the second unit).
+        let buyers = [
+            buyer("a", vec![answer("k1", "reserved", hold("h1", 9_000))]),
+            buyer("b", vec![answer("k2", "sold_out", None)]),
+            buyer(
+                "c",
+                vec![
+                    answer("k3", "unavailable", None),
+                    answer("k3", "unavailable", None),
+                ],
+            ),
+        ];
+        let mut audited = input(&buyers, &[], Some(2));
+        audited.stock = 2;
+        let inv = audit(&audited);
+        assert_eq!(inv.undersold, 0, "{inv:?}");
+        // Without the undecided buyer, the sold-out answer was wrong.
+        let inv = audit(&AuditInput {
+            buyers: &buyers[..2],
+            ..audited
+        });
+        assert_eq!(inv.undersold, 1, "{inv:?}");
     }
 
     #[test]
