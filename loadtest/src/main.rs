@@ -81,6 +81,10 @@ struct Common {
         default_missing_value = "3"
     )]
     compare_nodes: Option<usize>,
+    /// A setting for the spawned redis-server over config/redis.conf, as
+    /// NAME=VALUE (e.g. appendfsync=everysec); repeat for several.
+    #[arg(long, global = true, value_name = "NAME=VALUE", value_parser = target::redis_setting)]
+    redis_set: Vec<(String, String)>,
     /// The chophien binary to spawn (default: target/release/chophien,
     /// then target/debug/chophien).
     #[arg(long, global = true, value_name = "PATH")]
@@ -231,7 +235,7 @@ async fn run_one(
     let target = match (&configuration.layout, binary) {
         (Layout::External(urls), _) => Target::external(urls)?,
         (Layout::Spawn { nodes, store }, Some(binary)) => {
-            Target::spawn(binary, &common.secret, *nodes, *store).await?
+            Target::spawn(binary, &common.secret, *nodes, *store, &common.redis_set).await?
         }
         (Layout::Spawn { .. }, None) => anyhow::bail!("no chophien binary to spawn"),
     };

@@ -84,6 +84,10 @@ pub struct TargetInfo {
     /// The store spawned nodes were given; absent for `--url`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub store: Option<StoreKind>,
+    /// `--redis-set` settings the spawned Redis ran with over
+    /// `config/redis.conf` (`NAME VALUE`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub redis_settings: Vec<String>,
 }
 
 /// The flash-sale audit. `ok` is false when any count below is non-zero.
@@ -426,6 +430,9 @@ fn target_words(target: &TargetInfo) -> String {
     }
     if let Some(store) = target.store {
         words.push(format!("store {}", store.as_str()));
+    }
+    if !target.redis_settings.is_empty() {
+        words.push(format!("Redis with {}", target.redis_settings.join(", ")));
     }
     words.join(", ")
 }

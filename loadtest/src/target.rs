@@ -58,6 +58,9 @@ pub struct Target {
     pub redis: Option<Spawned>,
     /// The store spawned nodes were given; `None` for `--url` (unknown).
     pub store: Option<StoreKind>,
+    /// Settings given to the spawned Redis over `config/redis.conf`
+    /// (`NAME VALUE`).
+    pub redis_settings: Vec<String>,
 }
 
 impl Target {
@@ -82,22 +85,25 @@ impl Target {
             nodes,
             redis: None,
             store: None,
+            redis_settings: Vec::new(),
         })
     }
 
-    /// Start a `redis-server` when `store` is Redis, then `count` nodes of
+    /// Start a `redis-server` when `store` is Redis (with `redis_settings`,
+    /// `NAME VALUE` pairs, over `config/redis.conf`), then `count` nodes of
     /// `binary` on it, each on its own port with its own log.
     pub async fn spawn(
         binary: &Path,
         secret: &str,
         count: usize,
         store: StoreKind,
+        redis_settings: &[(String, String)],
     ) -> anyhow::Result<Target> {
         if count > 1 && store == StoreKind::Memory {
             bail!("{count} nodes share rooms and sales only through Redis: use --store redis");
         }
         let redis = match store {
-            StoreKind::Redis => Some(spawn_redis().await?),
+            StoreKind::Redis => Some(spawn_redis(redis_settings).await?),
             StoreKind::Memory => None,
         };
         let mut nodes = Vec::with_capacity(count);
@@ -117,10 +123,18 @@ impl Target {
                 server: Some(server),
             });
         }
+        let redis_settings = match redis {
+            Some(_) => redis_settings
+                .iter()
+                .map(|(name, value)| format!("{name} {value}"))
+                .collect(),
+            None => Vec::new(),
+        };
         Ok(Target {
             nodes,
             redis,
             store: Some(store),
+            redis_settings,
         })
     }
 
@@ -256,8 +270,9 @@ pub fn locate_server(explicit: Option<&Path>) -> anyhow::Result<PathBuf> {
 }
 
 /// Start `redis-server` on a free port in a temporary directory, with
-/// `config/redis.conf` when the workspace has one.
-pub async fn spawn_redis() -> anyhow::Result<Spawned> {
+/// `config/redis.conf` when the workspace has one, and `settings` (`NAME
+/// VALUE`, e.g. `appendfsync everysec`) over it.
+pub async fn spawn_redis(settings: &[(String, String)]) -> anyhow::Result<Spawned> {
     let dir = tempfile::tempdir()?;
     let port = free_port()?;
     let log = std::fs::File::create(dir.path().join("redis-server.log"))?;
@@ -276,7 +291,11 @@ pub async fn spawn_redis() -> anyhow::Result<Spawned> {
             "no",
         ])
         .arg("--dir")
-        .arg(dir.path())
+        .arg(dir.path());
+    for (name, value) in settings {
+        command.arg(format!("--{name}")).arg(value);
+    }
+    command
         .stdout(Stdio::from(log.try_clone()?))
         .stderr(Stdio::from(log));
     let child = command
@@ -418,6 +437,18 @@ pub async fn spawn_server(options: ServerOptions<'_>) -> anyhow::Result<Spawned>
         binary.display(),
         spawned.log_tail()
     )
+}
+
+/// `NAME=VALUE` of `--redis-set` as a Redis setting.
+pub fn redis_setting(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((name, value)) if !name.trim().is_empty() => {
+            Ok((name.trim().to_owned(), value.trim().to_owned()))
+        }
+        _ => Err(format!(
+            "expected NAME=VALUE (e.g. appendfsync=everysec), got {text:?}"
+        )),
+    }
 }
 
 /// Per-connection rate limits high enough that they never shape the load
@@ -586,6 +617,16 @@ mod tests {
             "http://10.0.0.1:8080".to_owned(),
         ];
         assert!(Target::external(&remote).is_err());
+    }
+
+    #[test]
+    fn redis_settings_are_name_value_pairs() {
+        assert_eq!(
+            redis_setting("appendfsync=everysec").unwrap(),
+            ("appendfsync".to_owned(), "everysec".to_owned())
+        );
+        assert!(redis_setting("appendfsync").is_err());
+        assert!(redis_setting("=x").is_err());
     }
 
     #[test]

@@ -72,6 +72,7 @@ impl Ctx {
                 .map(|n| n.http_base.clone())
                 .collect(),
             store: self.target.store,
+            redis_settings: self.target.redis_settings.clone(),
         }
     }
 
