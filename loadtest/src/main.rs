@@ -252,6 +252,17 @@ async fn run_one(
     report
         .counts
         .extend(ctx.target.cpu_use().counts_since(&before));
+    // Where Redis spent its time, per command (the run's own Redis only).
+    if let Some(redis) = &ctx.target.redis {
+        for (command, calls, usec) in target::redis_command_stats(redis.port).await? {
+            if matches!(command.as_str(), "fcall" | "fcall_ro" | "xrange" | "hget") {
+                report
+                    .counts
+                    .insert(format!("redis_{command}_calls"), calls);
+                report.counts.insert(format!("redis_{command}_usec"), usec);
+            }
+        }
+    }
     Ok(report)
 }
 

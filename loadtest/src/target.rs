@@ -358,6 +358,34 @@ pub async fn redis_keys_naming(port: u16, needle: &str) -> anyhow::Result<u64> {
     }
 }
 
+/// Calls and microseconds Redis spent per command so far (`INFO
+/// commandstats`): (command, calls, usec), e.g. `("fcall", 40, 35000)`.
+pub async fn redis_command_stats(port: u16) -> anyhow::Result<Vec<(String, u64, u64)>> {
+    let client = redis::Client::open(format!("redis://127.0.0.1:{port}/"))?;
+    let mut connection = client.get_multiplexed_async_connection().await?;
+    let info: String = redis::cmd("INFO")
+        .arg("commandstats")
+        .query_async(&mut connection)
+        .await?;
+    Ok(parse_command_stats(&info))
+}
+
+/// The `cmdstat_NAME:calls=N,usec=M,…` lines of `INFO commandstats`.
+fn parse_command_stats(info: &str) -> Vec<(String, u64, u64)> {
+    info.lines()
+        .filter_map(|line| {
+            let (name, fields) = line.trim().strip_prefix("cmdstat_")?.split_once(':')?;
+            let field = |key: &str| {
+                fields
+                    .split(',')
+                    .find_map(|f| f.strip_prefix(key)?.strip_prefix('='))
+                    .and_then(|v| v.parse::<u64>().ok())
+            };
+            Some((name.replace('|', "_"), field("calls")?, field("usec")?))
+        })
+        .collect()
+}
+
 /// `text` with Redis glob characters escaped, for a MATCH pattern.
 fn glob_escape(text: &str) -> String {
     let mut escaped = String::with_capacity(text.len());
@@ -627,6 +655,18 @@ mod tests {
         );
         assert!(redis_setting("appendfsync").is_err());
         assert!(redis_setting("=x").is_err());
+    }
+
+    #[test]
+    fn command_stats_are_read_from_info() {
+        let info = "# Commandstats\r\ncmdstat_fcall:calls=40,usec=35000,usec_per_call=875.00,rejected_calls=0,failed_calls=0\r\ncmdstat_client|setname:calls=2,usec=3,usec_per_call=1.50\r\n";
+        assert_eq!(
+            parse_command_stats(info),
+            vec![
+                ("fcall".to_owned(), 40, 35000),
+                ("client_setname".to_owned(), 2, 3)
+            ]
+        );
     }
 
     #[test]
