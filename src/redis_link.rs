@@ -41,7 +41,7 @@ use std::time::Duration;
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
 use redis::cluster::ClusterClientBuilder;
 use redis::cluster_async::ClusterConnection;
-use redis::cluster_routing::{MultipleNodeRoutingInfo, ResponsePolicy, RoutingInfo};
+use redis::cluster_routing::{MultipleNodeRoutingInfo, RoutingInfo};
 use redis::{
     Cmd, ErrorKind, FromRedisValue, Pipeline, RedisError, RedisFuture, ServerErrorKind,
     ToRedisArgs, Value,
@@ -357,25 +357,44 @@ impl RedisLink {
     pub async fn health(&self) -> Result<(), LinkError> {
         let mut ping = redis::cmd("FCALL_RO");
         ping.arg("chophien_ping").arg(0);
-        let answered = match &self.conn {
-            Conn::Server(_) => self.try_run::<Value>(&ping).await?,
+        let answers: Vec<Result<Value, RedisError>> = match &self.conn {
+            Conn::Server(_) => vec![self.try_run::<Value>(&ping).await?],
             Conn::Cluster(conn) => {
                 let mut conn = conn.clone();
-                let every_primary = RoutingInfo::MultiNode((
-                    MultipleNodeRoutingInfo::AllMasters,
-                    Some(ResponsePolicy::AllSucceeded),
-                ));
-                self.within_deadline(conn.route_command(ping.clone(), every_primary))
+                // No aggregation: one answer per primary, errors included.
+                let every_primary =
+                    RoutingInfo::MultiNode((MultipleNodeRoutingInfo::AllMasters, None));
+                let answers = self
+                    .within_deadline(conn.route_command(ping, every_primary))
                     .await?
+                    .map_err(classify)?;
+                let Value::Map(answers) = answers else {
+                    return Err(LinkError::Internal(format!(
+                        "unexpected answer from every primary: {answers:?}"
+                    )));
+                };
+                answers
+                    .into_iter()
+                    .map(|(_, answer)| match answer {
+                        Value::ServerError(error) => Err(error.into()),
+                        answer => Ok(answer),
+                    })
+                    .collect()
             }
         };
-        match answered {
-            Err(err) if function_missing(&err) => {
-                tracing::warn!("Redis lost the chophien functions; reloading");
-                self.load_library().await
+        let mut missing = false;
+        for answer in answers {
+            match answer {
+                Err(err) if function_missing(&err) => missing = true,
+                Err(err) => return Err(classify(err)),
+                Ok(_) => {}
             }
-            result => result.map(drop).map_err(classify),
         }
+        if missing {
+            tracing::warn!("Redis lost the chophien functions; reloading");
+            self.load_library().await?;
+        }
+        Ok(())
     }
 
     /// A RESP3 connection to the same Redis whose pub/sub messages and

@@ -6,6 +6,7 @@ pub mod client;
 pub mod cluster;
 pub mod redis;
 pub mod redis_cluster;
+pub mod registry;
 pub mod room;
 pub mod sale;
 pub mod server;

@@ -30,6 +30,8 @@ pub const PRIMARIES: usize = 3;
 pub struct RedisCluster {
     /// The client port of each primary, in start order (index = shard).
     ports: Vec<u16>,
+    /// Each primary's cluster-bus port, kept for restarts.
+    bus_ports: Vec<u16>,
     /// The processes; behind a mutex so the shared cluster can be killed
     /// at exit through a `&'static`.
     children: Mutex<Vec<Child>>,
@@ -41,15 +43,15 @@ impl RedisCluster {
     /// Three primaries covering all 16384 slots, every node agreeing.
     pub fn start() -> RedisCluster {
         let dir = tempfile::tempdir().expect("create a temp dir for the Redis Cluster");
-        let mut ports = Vec::new();
-        let mut children = Vec::new();
-        for shard in 0..PRIMARIES {
-            let (port, child) = spawn_node(dir.path(), shard);
-            ports.push(port);
-            children.push(child);
-        }
+        // Not port + 10000 for the bus: that could be another test's port.
+        let ports: Vec<u16> = (0..PRIMARIES).map(|_| free_port()).collect();
+        let bus_ports: Vec<u16> = (0..PRIMARIES).map(|_| free_port()).collect();
+        let children = (0..PRIMARIES)
+            .map(|shard| spawn_node(dir.path(), shard, ports[shard], bus_ports[shard]))
+            .collect();
         let cluster = RedisCluster {
             ports,
+            bus_ports,
             children: Mutex::new(children),
             dir,
         };
@@ -160,6 +162,25 @@ impl RedisCluster {
         assert_eq!(self.owner(key), to);
     }
 
+    /// Crashes primary `shard` (SIGKILL) and starts it again on the same
+    /// ports and directory: it reloads its AOF and its `nodes.conf`, and
+    /// serves its slots again once the cluster says `ok`.
+    pub fn crash_and_restart(&self, shard: usize) {
+        {
+            let mut children = self.children.lock().unwrap();
+            let _ = children[shard].kill();
+            let _ = children[shard].wait();
+            children[shard] = spawn_node(
+                self.dir.path(),
+                shard,
+                self.ports[shard],
+                self.bus_ports[shard],
+            );
+        }
+        self.wait_answering(shard);
+        self.wait_ok();
+    }
+
     /// Empties every primary (the function library stays).
     pub fn flush(&self) {
         for shard in 0..PRIMARIES {
@@ -237,6 +258,11 @@ impl RedisCluster {
             "redis-cli --cluster create failed:\n{}",
             created.unwrap_or_default()
         );
+        self.wait_ok();
+    }
+
+    /// Waits until every node says `cluster_state:ok`.
+    fn wait_ok(&self) {
         let deadline = Instant::now() + Duration::from_secs(30);
         for shard in 0..PRIMARIES {
             loop {
@@ -268,17 +294,17 @@ impl Drop for RedisCluster {
     }
 }
 
-/// Starts primary `shard` of a cluster in `root`: its own directory, a free
-/// client port and a free cluster-bus port (the default, port + 10000,
-/// could be another test's).
-fn spawn_node(root: &Path, shard: usize) -> (u16, Child) {
-    let port = free_port();
-    let bus_port = free_port();
+/// Starts primary `shard` of a cluster in `root`, in its own directory.
+fn spawn_node(root: &Path, shard: usize, port: u16, bus_port: u16) -> Child {
     let dir = root.join(format!("node-{shard}"));
     std::fs::create_dir_all(&dir).expect("create a cluster node directory");
-    let log = std::fs::File::create(root.join(format!("node-{shard}.log"))).expect("log file");
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(root.join(format!("node-{shard}.log")))
+        .expect("log file");
     let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/redis.conf");
-    let child = Command::new("redis-server")
+    Command::new("redis-server")
         .arg(&config)
         .args(["--port", &port.to_string()])
         .args(["--cluster-port", &bus_port.to_string()])
@@ -295,8 +321,7 @@ fn spawn_node(root: &Path, shard: usize) -> (u16, Child) {
                 "could not start redis-server ({e}). These tests need a real Redis 7+: \
                  install it (apt-get install redis-server) so `redis-server` is on PATH."
             )
-        });
-    (port, child)
+        })
 }
 
 /// The cluster this test binary's tests share.
