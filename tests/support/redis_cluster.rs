@@ -207,17 +207,16 @@ impl RedisCluster {
         let deadline = Instant::now() + Duration::from_secs(20);
         let url = self.urls()[shard].clone();
         loop {
-            let pid = self
-                .children
-                .lock()
-                .ok()
-                .and_then(|mut c| match c[shard].try_wait() {
-                    Ok(Some(status)) => panic!(
+            let pid = {
+                let mut children = self.children.lock().unwrap();
+                if let Ok(Some(status)) = children[shard].try_wait() {
+                    panic!(
                         "cluster node {shard} exited at start ({status}):\n{}",
                         self.log(shard)
-                    ),
-                    _ => Some(c[shard].id()),
-                });
+                    );
+                }
+                children[shard].id()
+            };
             let info = redis::Client::open(url.as_str())
                 .and_then(|c| c.get_connection_with_timeout(Duration::from_millis(200)))
                 .and_then(|mut c| redis::cmd("INFO").arg("server").query::<String>(&mut c));
@@ -227,7 +226,11 @@ impl RedisCluster {
                     .lines()
                     .find_map(|l| l.strip_prefix("process_id:"))
                     .and_then(|p| p.trim().parse::<u32>().ok());
-                assert_eq!(answering, pid, "another redis-server answers on {url}");
+                assert_eq!(
+                    answering,
+                    Some(pid),
+                    "another redis-server answers on {url}"
+                );
                 return;
             }
             assert!(
