@@ -353,7 +353,10 @@ impl RedisLink {
 
     /// Calls a function of the library (reloading it if missing), which
     /// proves more than a PING: the functions are there to serve requests.
-    /// On a Cluster, every primary must answer.
+    /// On a Cluster every primary is asked, and given the library again if
+    /// it lost it; the link is healthy while any primary answers: a shard
+    /// that is down makes its own rooms unavailable, and taking every node
+    /// out of service would not serve them either.
     pub async fn health(&self) -> Result<(), LinkError> {
         let mut ping = redis::cmd("FCALL_RO");
         ping.arg("chophien_ping").arg(0);
@@ -382,19 +385,27 @@ impl RedisLink {
                     .collect()
             }
         };
-        let mut missing = false;
+        let (mut missing, mut answered, mut failure) = (false, false, None);
         for answer in answers {
             match answer {
                 Err(err) if function_missing(&err) => missing = true,
-                Err(err) => return Err(classify(err)),
-                Ok(_) => {}
+                Err(err) => failure = Some(classify(err)),
+                Ok(_) => answered = true,
             }
         }
         if missing {
             tracing::warn!("Redis lost the chophien functions; reloading");
             self.load_library().await?;
+            answered = true;
         }
-        Ok(())
+        match failure {
+            Some(failure) if !answered => Err(failure),
+            Some(failure) => {
+                tracing::warn!(%failure, "a Redis Cluster primary does not answer");
+                Ok(())
+            }
+            None => Ok(()),
+        }
     }
 
     /// A RESP3 connection to the same Redis whose pub/sub messages and
