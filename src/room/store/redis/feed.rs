@@ -26,11 +26,12 @@
 //!   session: every room waits, and the task connects again with a growing
 //!   pause and subscribes every room, taking attach/detach meanwhile;
 //! - on a Cluster the connection repairs itself; a node's disconnection or
-//!   an unanswered PING makes the task subscribe every room again (rooms on
-//!   healthy shards are ready again at once, the others retry with a
-//!   growing pause), and a shard that gives a room's slot away
-//!   (`sunsubscribe` push, after resharding) makes it subscribe that room
-//!   again, which reaches the slot's new owner.
+//!   an unanswered PING makes the task subscribe every room again, and a
+//!   shard that gives a room's slot away (`sunsubscribe` push, after
+//!   resharding) makes it subscribe that room again, which reaches the
+//!   slot's new owner. Only a room whose attempt fails stops being ready
+//!   (it retries with a growing pause): rooms on healthy shards keep taking
+//!   joins while another shard is down.
 
 mod task;
 

@@ -80,7 +80,10 @@ impl Task {
                 End::Stopped => return,
                 End::Lost(reason) => {
                     tracing::warn!(feed = %self.name, %reason, "room feed lost Redis; reconnecting");
-                    self.mark_pending(None, Instant::now());
+                    for cursor in self.rooms.values_mut() {
+                        cursor.pending = true;
+                        cursor.ready.send_replace(false);
+                    }
                 }
             }
             if !self.wait(pause).await {
@@ -123,7 +126,7 @@ impl Task {
             return End::Lost(reason);
         }
         *pause = MIN_BACKOFF;
-        self.mark_pending(None, Instant::now());
+        self.resubscribe(None, Instant::now());
         let mut ping = tokio::time::interval(PING_EVERY);
         loop {
             let pending = self.rooms.values().any(|cursor| cursor.pending);
@@ -176,8 +179,7 @@ impl Task {
 
     /// Something failed. On one server the connection is gone: `Err` ends
     /// the session. On a Cluster the connection repairs itself: `room` (or
-    /// every room) waits until its subscription is made again, after a
-    /// pause.
+    /// every room) is subscribed again after a pause.
     fn trouble(
         &mut self,
         conn: &PushConnection,
@@ -190,20 +192,25 @@ impl Task {
         tracing::warn!(feed = %self.name, room = room_id.unwrap_or("*"), %reason, "room feed trouble; subscribing again");
         let at = Instant::now() + self.retry_pause;
         self.retry_pause = (self.retry_pause * 2).min(MAX_BACKOFF);
-        self.mark_pending(room_id, at);
+        self.resubscribe(room_id, at);
         Ok(())
     }
 
-    /// `room` (or every room) is not ready until its subscription is made
-    /// again, which is tried at `at`.
-    fn mark_pending(&mut self, room_id: Option<&str>, at: Instant) {
-        let cursors: Vec<&mut Cursor> = match room_id {
-            Some(room_id) => self.rooms.get_mut(room_id).into_iter().collect(),
-            None => self.rooms.values_mut().collect(),
-        };
-        for cursor in cursors {
-            cursor.pending = true;
-            cursor.ready.send_replace(false);
+    /// `room`'s (or every room's) subscription is to be made again at
+    /// `at`. Readiness stays as it is until that attempt answers: a room
+    /// whose shard is healthy never stops taking joins, and a room that
+    /// lost events meanwhile catches up on the confirmation.
+    fn resubscribe(&mut self, room_id: Option<&str>, at: Instant) {
+        match room_id {
+            Some(room_id) => {
+                if let Some(cursor) = self.rooms.get_mut(room_id) {
+                    cursor.pending = true;
+                }
+            }
+            None => self
+                .rooms
+                .values_mut()
+                .for_each(|cursor| cursor.pending = true),
         }
         self.retry_at = at;
     }
@@ -284,14 +291,14 @@ impl Task {
             PushKind::SUnsubscribe => {
                 if let Some(room_id) = room_named(push.data) {
                     if self.rooms.contains_key(&room_id) {
-                        self.mark_pending(Some(&room_id), Instant::now());
+                        self.resubscribe(Some(&room_id), Instant::now());
                     }
                 }
                 Ok(())
             }
             PushKind::Disconnection if conn.heals_itself() => {
                 tracing::warn!(feed = %self.name, "a Redis node dropped the room feed; subscribing again");
-                self.mark_pending(None, Instant::now());
+                self.resubscribe(None, Instant::now());
                 Ok(())
             }
             PushKind::Disconnection => Err("disconnected".to_owned()),
