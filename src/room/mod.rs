@@ -81,6 +81,9 @@ pub struct Room {
     hearts_owed: AtomicBool,
     /// Set when the sale's stock may have changed (a buy, a cancel, an
     /// expiry) through this node; the sale announcer then re-reads it.
+    /// Starts set: a node taking up a room re-reads its sale once, which
+    /// makes up for an announcement lost with a node that crashed between
+    /// a buy and announcing it.
     sale_dirty: AtomicBool,
     /// Set once something on this node watches the room's media stream
     /// state, so one watcher runs however many times the seller publishes.
@@ -168,7 +171,7 @@ impl Room {
             users: AtomicUsize::new(0),
             hearts_pending: AtomicU64::new(0),
             hearts_owed: AtomicBool::new(false),
-            sale_dirty: AtomicBool::new(false),
+            sale_dirty: AtomicBool::new(true),
             media_watched: AtomicBool::new(false),
             closed: CancellationToken::new(),
             evicted: AtomicBool::new(false),
