@@ -15,7 +15,8 @@
 //!
 //! **One library.** The sale functions (`sale/redis/chophien.lua`) and the
 //! room functions (`room/store/redis/room.lua`, then `moderation.lua` and
-//! `facts.lua`, which use its keys and helpers) are concatenated into one
+//! `facts.lua`, which use its keys and helpers) and the media functions
+//! (`media/directory.lua`) are concatenated into one
 //! library named `chophien` ([`LIBRARY`]). Whichever store connects loads it
 //! with `FUNCTION LOAD REPLACE` (on a Cluster: on every primary), and any
 //! call that answers "Function not found" (a `FUNCTION FLUSH`, a server
@@ -49,8 +50,8 @@ use redis::{
 
 pub use push::{PushConnection, Pushes};
 
-/// The function library `chophien`: the sale functions, then the room
-/// functions, loaded as one source (its first line names the library). One
+/// The function library `chophien`: the sale functions, the room functions,
+/// then the media functions, loaded as one source (its first line names the library). One
 /// Lua chunk: each part's top-level locals are visible to the parts after it.
 pub const LIBRARY: &str = concat!(
     include_str!("sale/redis/chophien.lua"),
@@ -60,6 +61,8 @@ pub const LIBRARY: &str = concat!(
     include_str!("room/store/redis/moderation.lua"),
     "\n",
     include_str!("room/store/redis/facts.lua"),
+    "\n",
+    include_str!("media/directory.lua"),
 );
 
 /// Why a Redis call failed, before a store gives it its own meaning.
