@@ -123,11 +123,16 @@ async fn a_flash_sale_sells_its_stock_exactly_once_over_every_node() {
         .send(json!({"id": "s", "type": "start_sale", "product_id": "p1", "stock": 20, "price_vnd": 199000,
                      "per_buyer_limit": 1, "duration_secs": 600, "hold_secs": 120}))
         .await;
-    seller.next_of("ack").await;
-    let sale_id = seller.next_of("sale_updated").await["sale"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    // The ack and the room's `sale_updated` (through the feed) race.
+    let (mut sale_id, mut acked) = (None, false);
+    while sale_id.is_none() || !acked {
+        let frame = seller.next_of_any(&["ack", "sale_updated"]).await;
+        match frame["type"].as_str() {
+            Some("ack") => acked = true,
+            _ => sale_id = frame["sale"]["id"].as_str().map(str::to_owned),
+        }
+    }
+    let sale_id = sale_id.unwrap();
     // Thirty buyers, ten on each node, all in before anyone buys.
     let buyers = join_all((0..30).map(|i| {
         let token = cluster.token("r1", Role::Viewer, &format!("b{i}"));
@@ -135,7 +140,7 @@ async fn a_flash_sale_sells_its_stock_exactly_once_over_every_node() {
         async move { Client::join(&url).await.0 }
     }))
     .await;
-    let results = join_all(buyers.into_iter().map(|mut buyer| {
+    let outcomes = join_all(buyers.into_iter().map(|mut buyer| {
         let sale_id = sale_id.clone();
         async move {
             buyer
@@ -145,19 +150,24 @@ async fn a_flash_sale_sells_its_stock_exactly_once_over_every_node() {
                 )
                 .await;
             let result = buyer.next_of("buy_result").await;
-            (buyer, result["outcome"].as_str().unwrap().to_owned())
+            result["outcome"].as_str().unwrap().to_owned()
         }
     }))
     .await;
-    let (mut buyers, outcomes): (Vec<Client>, Vec<String>) = results.into_iter().unzip();
     let count = |outcome: &str| outcomes.iter().filter(|o| *o == outcome).count();
     assert_eq!(
         (count("reserved"), count("sold_out")),
         (20, 10),
         "{outcomes:?}"
     );
-    // Viewers on every node see the sale sold out.
-    for buyer in &mut buyers[..3] {
-        while buyer.next_of("sale_updated").await["sale"]["state"] != "sold_out" {}
+    // A viewer joining on any node sees it sold out: in the snapshot, or
+    // in the announcement that follows a snapshot that trails.
+    for node in 0..3 {
+        let token = cluster.token("r1", Role::Viewer, &format!("w{node}"));
+        let (mut watcher, snapshot) = Client::join(&cluster.node_ws(node, "r1", &token)).await;
+        let mut state = snapshot["sale"]["state"].clone();
+        while state != "sold_out" {
+            state = watcher.next_of("sale_updated").await["sale"]["state"].clone();
+        }
     }
 }
