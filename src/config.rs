@@ -190,6 +190,12 @@ impl Config {
                 "cluster.node_ttl_ms must exceed cluster.heartbeat_ms (> 0)".into(),
             ));
         }
+        if self.rooms.chat_history == 0 {
+            return Err(ConfigError(
+                "rooms.chat_history must be at least 1 (snapshots and message deletion use it)"
+                    .into(),
+            ));
+        }
         if self
             .store
             .redis_cluster_urls
@@ -262,6 +268,13 @@ mod tests {
         let config = Config::load(Some(&path)).unwrap();
         assert_eq!(config.server.max_frame_bytes, 4096);
         assert_eq!(config.rooms.chat_history, 50);
+    }
+
+    #[test]
+    fn an_empty_chat_history_is_refused() {
+        let mut config = Config::defaults();
+        config.rooms.chat_history = 0;
+        assert!(config.validate().is_err());
     }
 
     #[test]
