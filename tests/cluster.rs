@@ -111,7 +111,7 @@ async fn a_node_cut_off_from_redis_stops_taking_clients_and_sends_its_own_elsewh
     open_room(&cluster, 0, "r1").await;
     let url = cluster.node_ws(0, "r1", &cluster.token("r1", Role::Viewer, "lan"));
     let (mut viewer, _) = Client::join(&url).await;
-    cluster.redis.freeze();
+    cluster.redis().freeze();
     // Within the partition grace (1 s in the test cluster) plus a beat.
     assert_eq!(
         viewer.next_of("server_shutdown").await["type"],
@@ -125,7 +125,7 @@ async fn a_node_cut_off_from_redis_stops_taking_clients_and_sends_its_own_elsewh
     let refused = Client::connect(&url).await.err().expect("refused");
     assert_eq!(refused.status, 503);
     assert_eq!(refused.body["error"]["code"], "unavailable");
-    cluster.redis.thaw();
+    cluster.redis().thaw();
     wait_until(Duration::from_secs(10), "readiness to return", || {
         http_status(&ready) == Some(200)
     });

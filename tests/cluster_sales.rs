@@ -48,9 +48,19 @@ async fn room_with_a_sale(cluster: &Cluster) -> String {
                      "hold_secs": 300}),
         )
         .await;
-    seller.next_of("ack").await;
-    let updated = seller.next_of("sale_updated").await;
-    updated["sale"]["id"].as_str().unwrap().to_owned()
+    // The room's `sale_updated` is published before the ack is sent, and
+    // reaches the seller's socket through the node's feed: either may come
+    // first.
+    let mut sale_id = None;
+    let mut acked = false;
+    while sale_id.is_none() || !acked {
+        let frame = seller.next_of_any(&["ack", "sale_updated"]).await;
+        match frame["type"].as_str() {
+            Some("ack") => acked = true,
+            _ => sale_id = frame["sale"]["id"].as_str().map(str::to_owned),
+        }
+    }
+    sale_id.unwrap()
 }
 
 /// Viewer `user` on node `index`.

@@ -1,6 +1,6 @@
 //! Where rooms' streams come from, as every node sees it: the media
 //! directory's contract on both implementations (one process's map, and
-//! Redis), an ended room's media keys expiring with it, and the origin
+//! Redis: one server and a Cluster), an ended room's media keys expiring with it, and the origin
 //! claim of a node that died being cleared by a node that serves the room,
 //! whose viewers are told the stream stopped — while a live node's claim is
 //! never touched.
@@ -13,7 +13,7 @@ use std::time::Duration;
 use chophien::auth::Role;
 use chophien::config::{Config, StoreKind};
 use chophien::media::{MediaDirectory, MemoryDirectory, NodeAddr, RedisDirectory};
-use chophien::redis_link::RedisLink;
+use chophien::redis_link::{RedisLink, RedisTarget};
 use chophien::room::RoomFact;
 use redis::Commands;
 
@@ -31,7 +31,11 @@ fn node(id: &str) -> NodeAddr {
 }
 
 async fn redis_directory(redis: &RedisServer) -> Arc<dyn MediaDirectory> {
-    let link = RedisLink::connect(&redis.url(), Duration::from_secs(2))
+    directory_on(redis.url().into()).await
+}
+
+async fn directory_on(target: RedisTarget) -> Arc<dyn MediaDirectory> {
+    let link = RedisLink::connect(target, Duration::from_secs(2))
         .await
         .expect("connect to redis");
     Arc::new(RedisDirectory::new(link))
@@ -67,7 +71,8 @@ async fn rooms_do_not_share_origins(directory: Arc<dyn MediaDirectory>) {
     assert_eq!(directory.origin("r2").await.unwrap(), None);
 }
 
-/// Each contract test once on the memory directory, once on Redis.
+/// Each contract test once on the memory directory, once on Redis, once
+/// on a Redis Cluster.
 macro_rules! on_both_directories {
     ($($test:ident),* $(,)?) => {
         mod in_memory {
@@ -84,6 +89,15 @@ macro_rules! on_both_directories {
                 async fn $test() {
                     let redis = super::RedisServer::start();
                     super::$test(super::redis_directory(&redis).await).await;
+                }
+            )*
+        }
+        mod in_redis_cluster {
+            $(
+                #[tokio::test]
+                async fn $test() {
+                    let cluster = crate::support::redis_cluster::take_turn().await;
+                    super::$test(super::directory_on(cluster.target()).await).await;
                 }
             )*
         }

@@ -113,7 +113,7 @@ impl AppState {
         let nodes = match config.store.kind {
             StoreKind::Memory => NodeDirectory::single(),
             StoreKind::Redis => NodeDirectory::redis(
-                &config.store.redis_url,
+                config.store.redis_target(),
                 Duration::from_secs(1),
             )
             .unwrap_or_else(|error| {
@@ -210,9 +210,10 @@ impl Server {
                 )
             }
             StoreKind::Redis => {
-                let options = RedisStoreOptions::new(config.store.redis_url.clone());
-                // One link (one socket, one library load) for everything.
-                let link = RedisLink::connect(&options.url, options.op_timeout).await?;
+                let options = RedisStoreOptions::new(config.store.redis_target());
+                // One link (one socket per Redis node, one library load) for
+                // everything.
+                let link = RedisLink::connect(options.target, options.op_timeout).await?;
                 let rooms = RedisRoomStore::new(link.clone(), config.redis_room_options());
                 let directory =
                     media_directory.unwrap_or_else(|| Arc::new(RedisDirectory::new(link.clone())));
