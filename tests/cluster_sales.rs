@@ -5,40 +5,22 @@
 
 mod support;
 
-use std::time::Duration;
-
 use chophien::auth::Role;
 use futures_util::future::join_all;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 use support::client::Client;
-use support::cluster::Cluster;
+use support::cluster::{http, Cluster};
 
 const ROOM: &str = "r1";
 const STOCK: u64 = 20;
 const LIMIT: u64 = 2;
 
-fn http() -> reqwest::Client {
-    reqwest::Client::builder()
-        .timeout(Duration::from_secs(10))
-        .build()
-        .unwrap()
-}
-
 /// Open the room through node 0 (an admin's HTTP call) and start a sale of
 /// its product `p1` there: `STOCK` units, `LIMIT` per buyer. The sale's id.
 async fn room_with_a_sale(cluster: &Cluster) -> String {
-    let admin = cluster.token("*", Role::Admin, "root");
-    let created = http()
-        .post(cluster.node_http(0, "/api/rooms"))
-        .bearer_auth(admin)
-        .json(&json!({"id": ROOM, "title": "Phiên nhiều máy", "seller_name": "Chị Hoa",
-                      "products": [{"name": "Chè Tân Cương 500g", "price_vnd": 199000, "stock": 500}]}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(created.status(), StatusCode::CREATED);
+    cluster.open_room(0, ROOM).await;
     let seller = cluster.token(ROOM, Role::Seller, "hoa");
     let (mut seller, _) = Client::join(&cluster.node_ws(0, ROOM, &seller)).await;
     seller

@@ -12,33 +12,11 @@ use std::time::Duration;
 
 use chophien::auth::Role;
 use futures_util::future::join_all;
-use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 use support::client::Client;
-use support::cluster::Cluster;
+use support::cluster::{http, Cluster};
 use support::redis_cluster::take_turn;
-
-fn http() -> reqwest::Client {
-    reqwest::Client::builder()
-        .timeout(Duration::from_secs(10))
-        .build()
-        .unwrap()
-}
-
-/// Open `room` (one product, `p1`) through node `index`.
-async fn open_room(cluster: &Cluster, index: usize, room: &str) {
-    let admin = cluster.token("*", Role::Admin, "root");
-    let created = http()
-        .post(cluster.node_http(index, "/api/rooms"))
-        .bearer_auth(admin)
-        .json(&json!({"id": room, "title": "Phiên trên Redis Cluster", "seller_name": "Chị Hoa",
-                      "products": [{"name": "Chè Tân Cương 500g", "price_vnd": 199000, "stock": 500}]}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(created.status(), StatusCode::CREATED);
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_node_lists_the_others_from_the_directory() {
@@ -75,7 +53,7 @@ async fn every_node_lists_the_others_from_the_directory() {
 async fn chat_on_any_node_reaches_every_node_in_one_order() {
     let redis = take_turn().await;
     let cluster = Cluster::on_redis_cluster(&redis, 3);
-    open_room(&cluster, 0, "r1").await;
+    cluster.open_room(0, "r1").await;
     let mut viewers = Vec::new();
     let mut senders = Vec::new();
     for node in 0..3 {
@@ -116,7 +94,7 @@ async fn chat_on_any_node_reaches_every_node_in_one_order() {
 async fn a_flash_sale_sells_its_stock_exactly_once_over_every_node() {
     let redis = take_turn().await;
     let cluster = Cluster::on_redis_cluster(&redis, 3);
-    open_room(&cluster, 0, "r1").await;
+    cluster.open_room(0, "r1").await;
     let seller_token = cluster.token("r1", Role::Seller, "hoa");
     let (mut seller, _) = Client::join(&cluster.node_ws(0, "r1", &seller_token)).await;
     seller

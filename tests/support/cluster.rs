@@ -294,6 +294,31 @@ impl Cluster {
     }
 }
 
+impl Cluster {
+    /// Open `room` through node `index` with an admin's HTTP call: one
+    /// product, `p1` (500 in stock).
+    pub async fn open_room(&self, index: usize, room: &str) {
+        let admin = self.token("*", Role::Admin, "root");
+        let created = http()
+            .post(self.node_http(index, "/api/rooms"))
+            .bearer_auth(admin)
+            .json(&serde_json::json!({"id": room, "title": "Phiên nhiều máy", "seller_name": "Chị Hoa",
+                "products": [{"name": "Chè Tân Cương 500g", "price_vnd": 199000, "stock": 500}]}))
+            .send()
+            .await
+            .expect("create the room");
+        assert_eq!(created.status(), reqwest::StatusCode::CREATED);
+    }
+}
+
+/// An HTTP client whose calls give up after 10 s (a hang guard).
+pub fn http() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .expect("an HTTP client")
+}
+
 impl Drop for Cluster {
     fn drop(&mut self) {
         if let Some(haproxy) = self.haproxy.as_mut() {
