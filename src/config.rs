@@ -12,6 +12,7 @@ use figment::providers::{Env, Format, Toml};
 use figment::Figment;
 use serde::Deserialize;
 
+use crate::redis_link::RedisTarget;
 use crate::room::{RoomLimits, RoomSettings};
 
 /// The embedded default configuration.
@@ -105,8 +106,24 @@ pub enum StoreKind {
 #[derive(Debug, Clone, Deserialize)]
 pub struct StoreConfig {
     pub kind: StoreKind,
+    /// One Redis server, used when `redis_cluster_urls` is empty.
     pub redis_url: String,
+    /// Seed nodes of a Redis Cluster; when not empty, the Redis store (and
+    /// the node directory) use the Cluster they lead to, not `redis_url`.
+    pub redis_cluster_urls: Vec<String>,
     pub sweep_interval_ms: u64,
+}
+
+impl StoreConfig {
+    /// Where the Redis store is: the Cluster if seed nodes are given, else
+    /// the one server.
+    pub fn redis_target(&self) -> RedisTarget {
+        if self.redis_cluster_urls.is_empty() {
+            RedisTarget::Server(self.redis_url.clone())
+        } else {
+            RedisTarget::Cluster(self.redis_cluster_urls.clone())
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -173,6 +190,22 @@ impl Config {
                 "cluster.node_ttl_ms must exceed cluster.heartbeat_ms (> 0)".into(),
             ));
         }
+        if self.rooms.chat_history == 0 {
+            return Err(ConfigError(
+                "rooms.chat_history must be at least 1 (snapshots and message deletion use it)"
+                    .into(),
+            ));
+        }
+        if self
+            .store
+            .redis_cluster_urls
+            .iter()
+            .any(|url| !url.starts_with("redis://") && !url.starts_with("rediss://"))
+        {
+            return Err(ConfigError(
+                "store.redis_cluster_urls must be redis:// URLs".into(),
+            ));
+        }
         if self.rooms.ended_ttl_secs == 0 {
             return Err(ConfigError("rooms.ended_ttl_secs must be positive".into()));
         }
@@ -235,6 +268,30 @@ mod tests {
         let config = Config::load(Some(&path)).unwrap();
         assert_eq!(config.server.max_frame_bytes, 4096);
         assert_eq!(config.rooms.chat_history, 50);
+    }
+
+    #[test]
+    fn an_empty_chat_history_is_refused() {
+        let mut config = Config::defaults();
+        config.rooms.chat_history = 0;
+        assert!(config.validate().is_err());
+    }
+
+    #[test]
+    fn redis_cluster_seed_nodes_replace_the_single_server() {
+        let mut config = Config::defaults();
+        assert!(matches!(
+            config.store.redis_target(),
+            RedisTarget::Server(_)
+        ));
+        config.store.redis_cluster_urls = vec!["redis://10.0.0.1:7000/".into()];
+        config.validate().unwrap();
+        assert_eq!(
+            config.store.redis_target(),
+            RedisTarget::Cluster(vec!["redis://10.0.0.1:7000/".into()])
+        );
+        config.store.redis_cluster_urls = vec!["10.0.0.1:7000".into()];
+        assert!(config.validate().is_err());
     }
 
     #[test]

@@ -283,6 +283,9 @@ pub struct Snapshot {
     /// STUN/TURN servers for the client's `RTCPeerConnection`.
     pub ice_servers: Vec<IceServer>,
     pub me: Me,
+    /// The node serving this connection (`cluster.node_id`): what support
+    /// asks for, and how a test sees where a load balancer put a client.
+    pub node: String,
     /// Who is banned from the room; only in snapshots for roles that
     /// moderate (the studio shows the list with an undo).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -450,6 +453,8 @@ pub enum DirectEvent {
         from_seq: u64,
         to_seq: u64,
         me: Me,
+        /// The node serving this connection, as in the snapshot.
+        node: String,
     },
     /// The request with this id succeeded.
     Ack {
@@ -481,12 +486,17 @@ pub enum DirectEvent {
         id: Option<String>,
         hold_id: String,
     },
-    /// The server's answer to `publish_offer`.
+    /// The server's answer to `publish_offer` (with the request's id, if it had one).
     PublishAnswer {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<String>,
         sdp: String,
     },
-    /// The server's offer after `subscribe`; reply with `subscribe_answer`.
+    /// The server's offer after `subscribe` (with the request's id, if it
+    /// had one); reply with `subscribe_answer`.
     SubscribeOffer {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<String>,
         sdp: String,
     },
     /// A trickled ICE candidate from the server.

@@ -2,29 +2,56 @@
 //! share: a multiplexed connection, the operation deadline, the function
 //! library `chophien`, and what Redis' errors mean.
 //!
+//! **One server or a Cluster.** [`RedisTarget`] names either one
+//! `redis-server` or the seed nodes of a Redis Cluster; the link hides which.
+//! On a Cluster, redis-rs' own cluster connection routes every command by
+//! its first key's slot (an `FCALL` by its first key, and every key of a
+//! call shares the room's hash tag, so one call runs on one shard),
+//! follows `MOVED`/`ASK` redirections, refreshes the slot map after
+//! resharding or failover and sends `FUNCTION LOAD` to every primary. What
+//! the link cannot hide: a pipeline must stay within one slot (use
+//! [`RedisLink::run_each`] for commands on several rooms), and keys used
+//! together must share a hash tag.
+//!
 //! **One library.** The sale functions (`sale/redis/chophien.lua`) and the
 //! room functions (`room/store/redis/room.lua`, then `moderation.lua` and
-//! `facts.lua`, which use its keys and helpers) are concatenated into one
+//! `facts.lua`, which use its keys and helpers) and the media functions
+//! (`media/directory.lua`) are concatenated into one
 //! library named `chophien` ([`LIBRARY`]). Whichever store connects loads it
-//! with `FUNCTION LOAD REPLACE`, and any call that answers "Function not
-//! found" (a `FUNCTION FLUSH`, a server that lost its data) reloads it and
-//! is retried once. Loading the same source twice is harmless, so two
-//! stores (or two nodes) may race to load it.
+//! with `FUNCTION LOAD REPLACE` (on a Cluster: on every primary), and any
+//! call that answers "Function not found" (a `FUNCTION FLUSH`, a server
+//! that lost its data, a primary that joined without it) reloads it on
+//! every primary and is retried once. Loading the same source twice is
+//! harmless, so two stores (or two nodes) may race to load it.
 //!
 //! **Deadline.** Every command runs under `op_timeout`, reconnecting and
 //! queueing included: when Redis is down or frozen a caller gets
 //! [`LinkError::Unavailable`] promptly instead of hanging, and the
-//! [`ConnectionManager`] reconnects by itself once Redis is back.
+//! connection reconnects by itself once Redis is back.
+//!
+//! **Push connections.** The room store's feed needs a connection of
+//! another kind (RESP3, sharded pub/sub): [`RedisLink::push_connection`]
+//! opens one to the same target (`push.rs`).
 //!
 //! Knows nothing of rooms or sales: it carries keys and arguments.
 
+mod push;
+
 use std::time::Duration;
 
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::{ErrorKind, FromRedisValue, RedisError, ServerErrorKind, ToRedisArgs};
+use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
+use redis::cluster::ClusterClientBuilder;
+use redis::cluster_async::ClusterConnection;
+use redis::cluster_routing::{MultipleNodeRoutingInfo, RoutingInfo};
+use redis::{
+    Cmd, ErrorKind, FromRedisValue, Pipeline, RedisError, RedisFuture, ServerErrorKind,
+    ToRedisArgs, Value,
+};
 
-/// The function library `chophien`: the sale functions, then the room
-/// functions, loaded as one source (its first line names the library). One
+pub use push::{PushConnection, Pushes};
+
+/// The function library `chophien`: the sale functions, the room functions,
+/// then the media functions, loaded as one source (its first line names the library). One
 /// Lua chunk: each part's top-level locals are visible to the parts after it.
 pub const LIBRARY: &str = concat!(
     include_str!("sale/redis/chophien.lua"),
@@ -34,6 +61,8 @@ pub const LIBRARY: &str = concat!(
     include_str!("room/store/redis/moderation.lua"),
     "\n",
     include_str!("room/store/redis/facts.lua"),
+    "\n",
+    include_str!("media/directory.lua"),
 );
 
 /// Why a Redis call failed, before a store gives it its own meaning.
@@ -47,43 +76,180 @@ pub enum LinkError {
     Internal(String),
 }
 
-/// A connection to Redis with a deadline. Cheap to clone; clones share one
-/// multiplexed socket.
+/// Where Redis is (`store.redis_url`, or `store.redis_cluster_urls`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RedisTarget {
+    /// One server: `redis://host:port/db`.
+    Server(String),
+    /// A Redis Cluster, found through these seed nodes (any of its nodes;
+    /// the rest of the cluster is discovered from them). Database 0 only.
+    Cluster(Vec<String>),
+}
+
+impl From<&str> for RedisTarget {
+    fn from(url: &str) -> RedisTarget {
+        RedisTarget::Server(url.to_owned())
+    }
+}
+
+impl From<&String> for RedisTarget {
+    fn from(url: &String) -> RedisTarget {
+        RedisTarget::Server(url.clone())
+    }
+}
+
+impl From<String> for RedisTarget {
+    fn from(url: String) -> RedisTarget {
+        RedisTarget::Server(url)
+    }
+}
+
+impl RedisTarget {
+    /// A client for the cluster's seed nodes, with the link's timeouts.
+    fn cluster_builder(seeds: &[String], op_timeout: Duration) -> ClusterClientBuilder {
+        ClusterClientBuilder::new(seeds.iter().map(String::as_str))
+            .connection_timeout(op_timeout)
+            .response_timeout(op_timeout)
+            // Redirections and reconnections count against one deadline
+            // (ours, around every call), not one per attempt.
+            .overall_response_timeout(Some(op_timeout))
+    }
+}
+
+/// The connection every command of the link goes through.
+#[derive(Clone)]
+enum Conn {
+    /// Reconnects by itself after errors.
+    Server(ConnectionManager),
+    /// One multiplexed connection per node of the cluster behind one
+    /// handle; routes by slot, reconnects nodes and refreshes the slot map
+    /// by itself.
+    Cluster(ClusterConnection),
+}
+
+impl ConnectionLike for Conn {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        match self {
+            Conn::Server(conn) => conn.req_packed_command(cmd),
+            Conn::Cluster(conn) => conn.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<Value>> {
+        match self {
+            Conn::Server(conn) => conn.req_packed_commands(pipeline, offset, count),
+            Conn::Cluster(conn) => conn.req_packed_commands(pipeline, offset, count),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            Conn::Server(conn) => conn.get_db(),
+            Conn::Cluster(conn) => conn.get_db(),
+        }
+    }
+}
+
+/// A connection to Redis (one server or a Cluster) with a deadline. Cheap
+/// to clone; clones share one multiplexed socket per Redis node.
 #[derive(Clone)]
 pub struct RedisLink {
-    /// Multiplexed: concurrent calls pipeline over one socket instead of
-    /// waiting for a pooled connection. Reconnects on its own after errors.
-    conn: ConnectionManager,
-    /// For connections of another kind (the room store's pub/sub feed).
-    client: redis::Client,
+    /// Multiplexed: concurrent calls pipeline over one socket (per node)
+    /// instead of waiting for a pooled connection. Reconnects on its own.
+    conn: Conn,
+    /// Where the connection goes; push connections (the room store's
+    /// feed) are opened to the same place.
+    target: RedisTarget,
     op_timeout: Duration,
 }
 
 impl RedisLink {
-    /// A link to `url` that loads the function library. Fails with
+    /// A link to `target` that loads the function library. Fails with
     /// `Unavailable` if Redis does not answer within `op_timeout`.
-    pub async fn connect(url: &str, op_timeout: Duration) -> Result<RedisLink, LinkError> {
-        let client = redis::Client::open(url)
-            .map_err(|e| LinkError::Internal(format!("bad Redis URL: {e}")))?;
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(op_timeout))
-            .set_response_timeout(Some(op_timeout))
-            .set_number_of_retries(2)
-            .set_max_delay(Duration::from_millis(500));
-        let conn = client
-            .get_connection_manager_lazy(config)
-            .map_err(classify)?;
+    pub async fn connect(
+        target: impl Into<RedisTarget>,
+        op_timeout: Duration,
+    ) -> Result<RedisLink, LinkError> {
+        let target = target.into();
+        let conn = match &target {
+            RedisTarget::Server(_) => Self::open_lazily(&target, op_timeout, 2)?,
+            RedisTarget::Cluster(seeds) => {
+                let client = RedisTarget::cluster_builder(seeds, op_timeout)
+                    .build()
+                    .map_err(bad_target)?;
+                let connecting = client.get_async_connection();
+                let conn = tokio::time::timeout(op_timeout, connecting)
+                    .await
+                    .map_err(|_| unanswered(op_timeout))?
+                    .map_err(classify)?;
+                Conn::Cluster(conn)
+            }
+        };
         let link = RedisLink {
             conn,
-            client,
+            target,
             op_timeout,
         };
         link.load_library().await?;
         Ok(link)
     }
 
-    pub fn client(&self) -> &redis::Client {
-        &self.client
+    /// A link that connects on first use and loads no library (for data
+    /// outside the functions, like the node directory): an unreachable
+    /// Redis shows up as failed calls, not as a failed start.
+    pub fn lazy(
+        target: impl Into<RedisTarget>,
+        op_timeout: Duration,
+    ) -> Result<RedisLink, LinkError> {
+        let target = target.into();
+        let conn = Self::open_lazily(&target, op_timeout, 1)?;
+        Ok(RedisLink {
+            conn,
+            target,
+            op_timeout,
+        })
+    }
+
+    fn open_lazily(
+        target: &RedisTarget,
+        op_timeout: Duration,
+        retries: usize,
+    ) -> Result<Conn, LinkError> {
+        match target {
+            RedisTarget::Server(url) => {
+                let client = redis::Client::open(url.as_str()).map_err(bad_target)?;
+                let config = ConnectionManagerConfig::new()
+                    .set_connection_timeout(Some(op_timeout))
+                    .set_response_timeout(Some(op_timeout))
+                    .set_number_of_retries(retries)
+                    .set_max_delay(Duration::from_millis(500));
+                let conn = client
+                    .get_connection_manager_lazy(config)
+                    .map_err(classify)?;
+                Ok(Conn::Server(conn))
+            }
+            RedisTarget::Cluster(seeds) => {
+                let client = RedisTarget::cluster_builder(seeds, op_timeout)
+                    .build()
+                    .map_err(bad_target)?;
+                let config = redis::cluster::ClusterConfig::new()
+                    .set_connection_timeout(op_timeout)
+                    .set_response_timeout(op_timeout);
+                Ok(Conn::Cluster(
+                    client.get_pending_async_connection_with_config(config),
+                ))
+            }
+        }
+    }
+
+    /// Where this link goes.
+    pub fn target(&self) -> &RedisTarget {
+        &self.target
     }
 
     pub fn op_timeout(&self) -> Duration {
@@ -91,29 +257,43 @@ impl RedisLink {
     }
 
     /// Runs one command under the deadline.
-    pub async fn run<T: FromRedisValue>(&self, cmd: &redis::Cmd) -> Result<T, LinkError> {
+    pub async fn run<T: FromRedisValue>(&self, cmd: &Cmd) -> Result<T, LinkError> {
         self.try_run(cmd).await?.map_err(classify)
     }
 
     /// Like [`run`](Self::run) but hands Redis' own errors back for inspection.
     pub async fn try_run<T: FromRedisValue>(
         &self,
-        cmd: &redis::Cmd,
+        cmd: &Cmd,
     ) -> Result<Result<T, RedisError>, LinkError> {
         let mut conn = self.conn.clone();
         self.within_deadline(async move { cmd.query_async(&mut conn).await })
             .await
     }
 
-    /// Runs a pipeline (one round trip, not atomic) under the deadline.
-    pub async fn run_pipe<T: FromRedisValue>(
-        &self,
-        pipe: &redis::Pipeline,
-    ) -> Result<T, LinkError> {
+    /// Runs a pipeline (one round trip, not atomic) under the deadline. On
+    /// a Cluster every command must touch the same slot (one hash tag).
+    pub async fn run_pipe<T: FromRedisValue>(&self, pipe: &Pipeline) -> Result<T, LinkError> {
         let mut conn = self.conn.clone();
         self.within_deadline(async move { pipe.query_async(&mut conn).await })
             .await?
             .map_err(classify)
+    }
+
+    /// Runs independent commands at once, under one deadline, and answers
+    /// their replies in order: for commands on keys of different hash
+    /// tags, which one pipeline cannot carry on a Cluster. They still share
+    /// each node's socket, so on one server this costs about one round trip.
+    pub async fn run_each<T: FromRedisValue>(&self, cmds: &[Cmd]) -> Result<Vec<T>, LinkError> {
+        let calls = cmds.iter().map(|cmd| {
+            let mut conn = self.conn.clone();
+            async move { cmd.query_async::<T>(&mut conn).await }
+        });
+        self.within_deadline(futures_util::future::join_all(calls))
+            .await?
+            .into_iter()
+            .map(|reply| reply.map_err(classify))
+            .collect()
     }
 
     /// `work`, or `Unavailable` once the deadline has passed.
@@ -123,11 +303,11 @@ impl RedisLink {
     ) -> Result<T, LinkError> {
         tokio::time::timeout(self.op_timeout, work)
             .await
-            .map_err(|_| {
-                LinkError::Unavailable(format!("no answer from Redis in {:?}", self.op_timeout))
-            })
+            .map_err(|_| unanswered(self.op_timeout))
     }
 
+    /// `FUNCTION LOAD REPLACE`: on one server, or on every primary of a
+    /// Cluster (redis-rs routes it there and wants every one to succeed).
     async fn load_library(&self) -> Result<(), LinkError> {
         let mut load = redis::cmd("FUNCTION");
         load.arg("LOAD").arg("REPLACE").arg(LIBRARY);
@@ -176,15 +356,80 @@ impl RedisLink {
 
     /// Calls a function of the library (reloading it if missing), which
     /// proves more than a PING: the functions are there to serve requests.
+    /// On a Cluster every primary is asked, and given the library again if
+    /// it lost it; the link is healthy while any primary answers: a shard
+    /// that is down makes its own rooms unavailable, and taking every node
+    /// out of service would not serve them either.
     pub async fn health(&self) -> Result<(), LinkError> {
-        let none: [&str; 0] = [];
-        self.fcall_ro::<Vec<String>>("chophien_ping", &[], &none[..])
-            .await
-            .map(drop)
+        let mut ping = redis::cmd("FCALL_RO");
+        ping.arg("chophien_ping").arg(0);
+        let answers: Vec<Result<Value, RedisError>> = match &self.conn {
+            Conn::Server(_) => vec![self.try_run::<Value>(&ping).await?],
+            Conn::Cluster(conn) => {
+                let mut conn = conn.clone();
+                // No aggregation: one answer per primary, errors included.
+                let every_primary =
+                    RoutingInfo::MultiNode((MultipleNodeRoutingInfo::AllMasters, None));
+                let answers = self
+                    .within_deadline(conn.route_command(ping, every_primary))
+                    .await?
+                    .map_err(classify)?;
+                let Value::Map(answers) = answers else {
+                    return Err(LinkError::Internal(format!(
+                        "unexpected answer from every primary: {answers:?}"
+                    )));
+                };
+                answers
+                    .into_iter()
+                    .map(|(_, answer)| match answer {
+                        Value::ServerError(error) => Err(error.into()),
+                        answer => Ok(answer),
+                    })
+                    .collect()
+            }
+        };
+        let (mut missing, mut answered, mut failure) = (false, false, None);
+        for answer in answers {
+            match answer {
+                Err(err) if function_missing(&err) => missing = true,
+                Err(err) => failure = Some(classify(err)),
+                Ok(_) => answered = true,
+            }
+        }
+        if missing {
+            tracing::warn!("Redis lost the chophien functions; reloading");
+            self.load_library().await?;
+            answered = true;
+        }
+        match failure {
+            Some(failure) if !answered => Err(failure),
+            Some(failure) => {
+                tracing::warn!(%failure, "a Redis Cluster primary does not answer");
+                Ok(())
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// A RESP3 connection to the same Redis whose pub/sub messages and
+    /// server pushes arrive on the returned [`Pushes`].
+    pub async fn push_connection(&self) -> Result<(PushConnection, Pushes), LinkError> {
+        push::connect(&self.target, self.op_timeout).await
     }
 }
 
-/// Unreachable, timed out or busy is `Unavailable`; anything else is a bug.
+fn unanswered(op_timeout: Duration) -> LinkError {
+    LinkError::Unavailable(format!("no answer from Redis in {op_timeout:?}"))
+}
+
+fn bad_target(err: RedisError) -> LinkError {
+    LinkError::Internal(format!("bad Redis URL: {err}"))
+}
+
+/// Unreachable, timed out or busy is `Unavailable` (on a Cluster also: a
+/// shard without a primary, a slot still moving after the redirections
+/// ran out, no connection to the node owning a slot); anything else is a
+/// bug.
 pub fn classify(err: RedisError) -> LinkError {
     match err.kind() {
         ErrorKind::Server(
@@ -192,10 +437,13 @@ pub fn classify(err: RedisError) -> LinkError {
             | ServerErrorKind::TryAgain
             | ServerErrorKind::ClusterDown
             | ServerErrorKind::MasterDown
-            | ServerErrorKind::ReadOnly,
+            | ServerErrorKind::ReadOnly
+            | ServerErrorKind::Moved
+            | ServerErrorKind::Ask,
         )
         | ErrorKind::Io
-        | ErrorKind::Client => LinkError::Unavailable(err.to_string()),
+        | ErrorKind::Client
+        | ErrorKind::ClusterConnectionNotFound => LinkError::Unavailable(err.to_string()),
         _ if err.is_timeout() || err.is_connection_dropped() || err.is_connection_refusal() => {
             LinkError::Unavailable(err.to_string())
         }

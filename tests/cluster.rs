@@ -10,33 +10,12 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 use support::client::Client;
-use support::cluster::{http_status, wait_until, Cluster};
-
-fn http() -> reqwest::Client {
-    reqwest::Client::builder()
-        .timeout(Duration::from_secs(10))
-        .build()
-        .unwrap()
-}
-
-/// Open `room` through node `index` with an admin token.
-async fn open_room(cluster: &Cluster, index: usize, room: &str) {
-    let admin = cluster.token("*", Role::Admin, "root");
-    let created = http()
-        .post(cluster.node_http(index, "/api/rooms"))
-        .bearer_auth(admin)
-        .json(&json!({"id": room, "title": "Phiên nhiều máy", "seller_name": "Chị Hoa",
-                      "products": [{"name": "Chè Tân Cương 500g", "price_vnd": 199000, "stock": 50}]}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(created.status(), StatusCode::CREATED);
-}
+use support::cluster::{http, http_status, wait_until, Cluster};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_node_lists_the_live_nodes_and_the_rooms_they_serve() {
     let cluster = Cluster::start(2);
-    open_room(&cluster, 0, "r1").await;
+    cluster.open_room(0, "r1").await;
     let (_viewer, _) =
         Client::join(&cluster.node_ws(0, "r1", &cluster.token("r1", Role::Viewer, "lan"))).await;
     let admin = cluster.token("*", Role::Admin, "root");
@@ -108,10 +87,10 @@ async fn a_node_that_stopped_beating_leaves_the_directory() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_cut_off_from_redis_stops_taking_clients_and_sends_its_own_elsewhere() {
     let cluster = Cluster::start(1);
-    open_room(&cluster, 0, "r1").await;
+    cluster.open_room(0, "r1").await;
     let url = cluster.node_ws(0, "r1", &cluster.token("r1", Role::Viewer, "lan"));
     let (mut viewer, _) = Client::join(&url).await;
-    cluster.redis.freeze();
+    cluster.redis().freeze();
     // Within the partition grace (1 s in the test cluster) plus a beat.
     assert_eq!(
         viewer.next_of("server_shutdown").await["type"],
@@ -125,7 +104,7 @@ async fn a_node_cut_off_from_redis_stops_taking_clients_and_sends_its_own_elsewh
     let refused = Client::connect(&url).await.err().expect("refused");
     assert_eq!(refused.status, 503);
     assert_eq!(refused.body["error"]["code"], "unavailable");
-    cluster.redis.thaw();
+    cluster.redis().thaw();
     wait_until(Duration::from_secs(10), "readiness to return", || {
         http_status(&ready) == Some(200)
     });

@@ -8,32 +8,10 @@ use std::time::Duration;
 
 use chophien::auth::Role;
 use futures_util::future::join_all;
-use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 use support::client::{Client, Follower};
 use support::cluster::Cluster;
-
-fn http() -> reqwest::Client {
-    reqwest::Client::builder()
-        .timeout(Duration::from_secs(10))
-        .build()
-        .unwrap()
-}
-
-/// Open `room` through node `index` with an admin token.
-async fn open_room(cluster: &Cluster, index: usize, room: &str) {
-    let admin = cluster.token("*", Role::Admin, "root");
-    let created = http()
-        .post(cluster.node_http(index, "/api/rooms"))
-        .bearer_auth(admin)
-        .json(&json!({"id": room, "title": "Phiên nhiều máy", "seller_name": "Chị Hoa",
-                      "products": [{"name": "Chè Tân Cương 500g", "price_vnd": 199000, "stock": 500}]}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(created.status(), StatusCode::CREATED);
-}
 
 fn is_end(event: &Value) -> bool {
     event["type"] == "chat" && event["message"]["text"] == "hết"
@@ -42,7 +20,7 @@ fn is_end(event: &Value) -> bool {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chat_on_any_node_reaches_every_node_in_one_order() {
     let cluster = Cluster::start(3);
-    open_room(&cluster, 0, "r1").await;
+    cluster.open_room(0, "r1").await;
     let followers: Vec<_> = (0..3)
         .map(|node| {
             let token = cluster.token("r1", Role::Viewer, &format!("v{node}"));
@@ -105,7 +83,7 @@ async fn chat_on_any_node_reaches_every_node_in_one_order() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn viewers_and_hearts_are_counted_over_every_node() {
     let cluster = Cluster::start(2);
-    open_room(&cluster, 0, "r1").await;
+    cluster.open_room(0, "r1").await;
     let (mut a, _) =
         Client::join(&cluster.node_ws(0, "r1", &cluster.token("r1", Role::Viewer, "a"))).await;
     let (mut b, _) =
@@ -127,7 +105,7 @@ async fn viewers_and_hearts_are_counted_over_every_node() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_ban_on_one_node_ends_the_banned_connection_on_another() {
     let cluster = Cluster::start(2);
-    open_room(&cluster, 0, "r1").await;
+    cluster.open_room(0, "r1").await;
     let (mut seller, _) =
         Client::join(&cluster.node_ws(0, "r1", &cluster.token("r1", Role::Seller, "hoa"))).await;
     let lan = cluster.token("r1", Role::Viewer, "lan");
@@ -149,7 +127,7 @@ async fn a_ban_on_one_node_ends_the_banned_connection_on_another() {
 async fn nothing_is_lost_when(disrupt: impl FnOnce(&mut Cluster)) -> Vec<Follower> {
     let mut disrupt = Some(disrupt);
     let mut cluster = Cluster::start(3).with_haproxy();
-    open_room(&cluster, 0, "r1").await;
+    cluster.open_room(0, "r1").await;
     let followers: Vec<_> = (0..6)
         .map(|i| {
             let token = cluster.token("r1", Role::Viewer, &format!("v{i}"));

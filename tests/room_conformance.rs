@@ -1,8 +1,10 @@
 //! The `RoomStore` contract, run against both stores.
 //!
 //! Every behaviour below is a generic async fn over `S: RoomStore`; the
-//! `conformance_suite!` macro instantiates each once for `MemoryRoomStore`
-//! and once for `RedisRoomStore` (on its own real `redis-server`). Time is
+//! `conformance_suite!` macro instantiates each once for `MemoryRoomStore`,
+//! once for `RedisRoomStore` on its own real `redis-server`, and once for
+//! `RedisRoomStore` on a real three-primary Redis Cluster (shared by this
+//! binary's tests, one at a time, emptied for each). Time is
 //! passed explicitly (`Clock::at`). Events are compared as parsed JSON,
 //! `seq` included: both stores must send the same frames. The Redis store
 //! delivers through its feed, so tests wait for frames (hang guard only).
@@ -43,6 +45,15 @@ macro_rules! conformance_suite {
                 }
             )*
         }
+        mod redis_cluster {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $behaviour() {
+                    let cluster = crate::support::redis_cluster::take_turn().await;
+                    super::$behaviour(super::cluster_store(&cluster).await).await;
+                }
+            )*
+        }
     };
 }
 
@@ -76,6 +87,13 @@ async fn redis_store(
     server: &support::redis::RedisServer,
 ) -> chophien::room::store::RedisRoomStore {
     redis_store_with(&server.url(), Duration::from_secs(10), redis_options()).await
+}
+
+/// The same on a Redis Cluster.
+async fn cluster_store(
+    cluster: &support::redis_cluster::RedisCluster,
+) -> chophien::room::store::RedisRoomStore {
+    redis_store_with(cluster.target(), Duration::from_secs(10), redis_options()).await
 }
 
 /// Opens `ROOM` (products p1, p2) and watches it on this node: attached,

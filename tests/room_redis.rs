@@ -12,99 +12,25 @@ use std::time::{Duration, Instant};
 use chophien::auth::Role;
 use chophien::protocol::RoomStatus;
 use chophien::redis_link::RedisLink;
-use chophien::room::store::{AnyRoomStore, Joined, RedisRoomStore, RoomStore};
-use chophien::room::{
-    Actor, Membership, NewRoom, RoomCommand, RoomError, RoomRegistry, RoomSettings,
-};
+use chophien::room::store::{Joined, RedisRoomStore, RoomStore};
+use chophien::room::{NewRoom, RoomCommand, RoomError};
 use chophien::sale::{RedisSaleStore, SaleStore};
 use redis::Commands;
 use serde_json::Value;
-use tokio_util::sync::CancellationToken;
 
 use support::client::WAIT;
 use support::redis::RedisServer;
+use support::registry::{chat, chats, initial, next_event, node, say, two_nodes};
 use support::room::{
     moderator, record, redis_options, redis_store_with, seller, viewer, Clock, T0,
 };
 
 const ROOM: &str = "cho-phien";
 
-/// One node: a registry over its own Redis room store (its own link and
-/// feed), on the shared Redis.
-struct Node {
-    rooms: RoomRegistry,
-    store: Arc<RedisRoomStore>,
-}
-
-async fn node(server: &RedisServer, name: &str, op_timeout: Duration) -> Node {
-    let store = Arc::new(redis_store_with(&server.url(), op_timeout, redis_options()).await);
-    let rooms = RoomRegistry::new(
-        AnyRoomStore::Redis(Arc::clone(&store)),
-        RoomSettings::default(),
-        name.into(),
-        CancellationToken::new(),
-    );
-    Node { rooms, store }
-}
-
-/// Two nodes with a generous deadline (a hang guard) and the room open.
-async fn two_nodes(server: &RedisServer) -> (Node, Node) {
-    let a = node(server, "node-a", Duration::from_secs(5)).await;
-    let b = node(server, "node-b", Duration::from_secs(5)).await;
-    a.rooms
-        .create(NewRoom {
-            id: Some(ROOM.into()),
-            title: "Chợ phiên".into(),
-            seller_name: "Chị Hoa".into(),
-            products: chophien::demo::products().into_iter().take(2).collect(),
-        })
-        .await
-        .unwrap();
-    (a, b)
-}
-
-fn chat(text: &str) -> RoomCommand {
-    RoomCommand::Chat { text: text.into() }
-}
-
-async fn say(member: &Membership, who: &Actor, text: &str) {
-    member.room().request(who, &chat(text)).await.unwrap();
-}
-
-/// The next room event of this member (a subscription yields them in seq
-/// order without gaps, or fails).
-async fn next_event(member: &mut Membership) -> Value {
-    let frame = tokio::time::timeout(WAIT, member.events.recv())
-        .await
-        .expect("no event in time")
-        .expect("the member lagged or the room closed");
-    serde_json::from_str(frame.json.as_str()).unwrap()
-}
-
-/// The texts of the next `n` chat events (other events skipped).
-async fn chats(member: &mut Membership, n: usize) -> Vec<String> {
-    let mut texts = Vec::new();
-    while texts.len() < n {
-        let event = next_event(member).await;
-        if event["type"] == "chat" {
-            texts.push(event["message"]["text"].as_str().unwrap().to_owned());
-        }
-    }
-    texts
-}
-
-fn initial(member: &Membership) -> Vec<Value> {
-    member
-        .initial
-        .iter()
-        .map(|json| serde_json::from_str(json.as_str()).unwrap())
-        .collect()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_viewer_on_one_node_sees_chat_from_another_in_seq_order() {
     let server = RedisServer::start();
-    let (a, b) = two_nodes(&server).await;
+    let (a, b) = two_nodes(&server.url(), ROOM).await;
     let mut lan = a.rooms.join(ROOM, &viewer(), None).await.unwrap();
     let mut hoa = b.rooms.join(ROOM, &seller(), None).await.unwrap();
     let mut expected = Vec::new();
@@ -120,7 +46,7 @@ async fn a_viewer_on_one_node_sees_chat_from_another_in_seq_order() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_ban_on_one_node_closes_that_identity_on_the_other() {
     let server = RedisServer::start();
-    let (a, b) = two_nodes(&server).await;
+    let (a, b) = two_nodes(&server.url(), ROOM).await;
     let lan = b.rooms.join(ROOM, &viewer(), None).await.unwrap();
     let minh = a.rooms.join(ROOM, &moderator(), None).await.unwrap();
     say(&lan, &viewer(), "mua ở shop khác").await;
@@ -144,7 +70,7 @@ async fn a_ban_on_one_node_closes_that_identity_on_the_other() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_resumes_on_the_other_node() {
     let server = RedisServer::start();
-    let (a, b) = two_nodes(&server).await;
+    let (a, b) = two_nodes(&server.url(), ROOM).await;
     let lan = a.rooms.join(ROOM, &viewer(), None).await.unwrap();
     let last_seq = initial(&lan)[0]["seq"].as_u64().unwrap();
     drop(lan);
@@ -170,7 +96,7 @@ async fn a_client_resumes_on_the_other_node() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_feed_fills_a_gap_from_the_stream() {
     let server = RedisServer::start();
-    let (a, b) = two_nodes(&server).await;
+    let (a, b) = two_nodes(&server.url(), ROOM).await;
     let mut lan = a.rooms.join(ROOM, &viewer(), None).await.unwrap();
     let hoa = b.rooms.join(ROOM, &seller(), None).await.unwrap();
     // An event recorded but never published: the feed sees the next one
@@ -216,7 +142,7 @@ fn client_id(server: &RedisServer, name: &str) -> Option<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_feed_recovers_after_its_connection_is_killed() {
     let server = RedisServer::start();
-    let (a, b) = two_nodes(&server).await;
+    let (a, b) = two_nodes(&server.url(), ROOM).await;
     let mut lan = a.rooms.join(ROOM, &viewer(), None).await.unwrap();
     let hoa = b.rooms.join(ROOM, &seller(), None).await.unwrap();
     say(&hoa, &seller(), "trước").await;
@@ -260,7 +186,7 @@ async fn with_redis_down_calls_answer_unavailable_within_the_deadline_and_recove
     let mut server = RedisServer::start();
     // The production deadline, so "promptly" is the real one.
     let deadline = Duration::from_millis(800);
-    let a = node(&server, "node-a", deadline).await;
+    let a = node(&server.url(), "node-a", deadline).await;
     a.rooms
         .create(NewRoom {
             id: Some(ROOM.into()),

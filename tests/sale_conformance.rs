@@ -1,8 +1,10 @@
 //! The `SaleStore` contract, run against both stores.
 //!
 //! Every behaviour below is a generic async fn over `S: SaleStore`; the
-//! `conformance_suite!` macro instantiates each once for `MemorySaleStore`
-//! and once for `RedisSaleStore` (backed by its own real `redis-server`).
+//! `conformance_suite!` macro instantiates each once for `MemorySaleStore`,
+//! for `RedisSaleStore` on its own real `redis-server` (with and without
+//! group commit), and for `RedisSaleStore` on a real three-primary Redis
+//! Cluster (shared by this binary's tests, one at a time, emptied for each).
 //! Time is passed explicitly (`T0 + …`), except in the sweeper test which
 //! runs on the wall clock like production. Every call names the caller's
 //! room; `ROOM` is the room the sales under test belong to.
@@ -12,6 +14,7 @@ mod support;
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
+use chophien::redis_link::RedisTarget;
 use chophien::sale::{
     sweeper, BuyOutcome, BuyResult, Hold, NewSale, RedisSaleStore, RedisStoreOptions, SaleError,
     SaleRef, SaleState, SaleStore, Shipping,
@@ -57,6 +60,16 @@ macro_rules! conformance_suite {
                 }
             )*
         }
+        /// A Redis Cluster, with group commit.
+        mod redis_cluster {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $behaviour() {
+                    let cluster = crate::support::redis_cluster::take_turn().await;
+                    super::$behaviour(super::store_on(cluster.target(), true).await).await;
+                }
+            )*
+        }
     };
 }
 
@@ -89,10 +102,14 @@ conformance_suite!(
 
 /// A Redis store whose deadline is a generous hang guard, not a claim.
 async fn redis_store(server: &RedisServer, group_commit: bool) -> RedisSaleStore {
+    store_on(server.url().into(), group_commit).await
+}
+
+async fn store_on(target: RedisTarget, group_commit: bool) -> RedisSaleStore {
     let options = RedisStoreOptions {
         op_timeout: Duration::from_secs(10),
         group_commit,
-        ..RedisStoreOptions::new(server.url())
+        ..RedisStoreOptions::new(target)
     };
     RedisSaleStore::connect(options).await.unwrap()
 }

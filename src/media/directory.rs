@@ -5,7 +5,8 @@
 //! when that seller stops, and reads it to decide whether to relay the room
 //! from another node. [`MediaDirectory`] is the seam; [`MemoryDirectory`]
 //! serves one process (a single node, or several test nodes sharing one
-//! instance), and a Redis implementation serves a deployment.
+//! instance), and [`RedisDirectory`](super::RedisDirectory) serves a
+//! deployment. Both pass the same contract tests (`tests/media_directory.rs`).
 //!
 //! ## Contract (every implementation)
 //! - `set_origin(room, node)` makes `node` the origin and returns the room's
@@ -120,45 +121,5 @@ impl MediaDirectory for MemoryDirectory {
             }
             _ => Ok(false),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn node(id: &str) -> NodeAddr {
-        NodeAddr {
-            id: id.into(),
-            url: format!("http://{id}"),
-        }
-    }
-
-    #[tokio::test]
-    async fn the_newest_claim_wins_and_epochs_only_grow() {
-        let directory = MemoryDirectory::default();
-        assert_eq!(directory.origin("r").await.unwrap(), None);
-        let first = directory.set_origin("r", &node("a")).await.unwrap();
-        let second = directory.set_origin("r", &node("b")).await.unwrap();
-        assert!(second > first);
-        let origin = directory.origin("r").await.unwrap().unwrap();
-        assert_eq!((origin.node.id.as_str(), origin.epoch), ("b", second));
-
-        // A cleared room's next claim still has a greater epoch.
-        assert!(directory.clear_origin("r", "b", second).await.unwrap());
-        assert_eq!(directory.origin("r").await.unwrap(), None);
-        assert!(directory.set_origin("r", &node("a")).await.unwrap() > second);
-    }
-
-    #[tokio::test]
-    async fn only_the_current_claim_can_be_cleared() {
-        let directory = MemoryDirectory::default();
-        let old = directory.set_origin("r", &node("a")).await.unwrap();
-        let new = directory.set_origin("r", &node("b")).await.unwrap();
-        // The node whose seller left clears nothing: another node took over.
-        assert!(!directory.clear_origin("r", "a", old).await.unwrap());
-        // Nor does a stale epoch of the current node.
-        assert!(!directory.clear_origin("r", "b", old).await.unwrap());
-        assert_eq!(directory.origin("r").await.unwrap().unwrap().epoch, new);
     }
 }

@@ -23,7 +23,8 @@
 //! - `forward`: fan-out queues, sequence/timestamp continuity, keyframe requests.
 //! - `room`: one room's feed, viewers, relays served and live state.
 //! - `publisher`, `subscriber`: the two kinds of session a browser has.
-//! - [`directory`]: where each room's origin is recorded.
+//! - [`directory`]: where each room's origin is recorded (the seam, and one
+//!   process's map); [`redis_directory`]: the same in Redis, for a deployment.
 //! - [`relay`]: one room's stream between nodes (edge and origin sides).
 
 pub mod config;
@@ -32,6 +33,7 @@ mod engine;
 mod forward;
 mod peer;
 mod publisher;
+pub mod redis_directory;
 pub mod relay;
 mod room;
 mod subscriber;
@@ -48,6 +50,7 @@ pub use config::{IceServer, MediaConfig};
 pub use directory::{DirectoryError, MediaDirectory, MemoryDirectory, NodeAddr, Origin};
 pub use engine::{is_keyframe_request, live_connections, KeyframeRequestMarker};
 pub use forward::SeqTsRewriter;
+pub use redis_directory::{room_media_keys, RedisDirectory};
 pub use relay::{ClusterLink, RelayAnswer, RelayError, RelayTransport};
 
 use engine::PortCursor;
@@ -192,6 +195,31 @@ impl Sfu {
     /// This node's id (in the media directory, and on relays it asks for).
     pub fn node_id(&self) -> &str {
         &self.inner.node_id
+    }
+
+    /// Clears `room_id`'s origin if its node is another one and `is_dead`
+    /// says it died, so edges stop relaying from it and nobody waits for a
+    /// stream that cannot come. `is_dead` is asked only about other nodes'
+    /// claims; the SFU never guesses that a node died. Whether the claim
+    /// was cleared (compare-and-delete: a newer claim is never touched): the
+    /// stream then stopped, and the caller announces it.
+    pub async fn clear_dead_origin(
+        &self,
+        room_id: &str,
+        is_dead: impl FnOnce(&str) -> bool,
+    ) -> Result<bool, DirectoryError> {
+        let Some(cluster) = &self.inner.cluster else {
+            return Ok(false);
+        };
+        match cluster.directory.origin(room_id).await? {
+            Some(origin) if origin.node.id != cluster.node.id && is_dead(&origin.node.id) => {
+                cluster
+                    .directory
+                    .clear_origin(room_id, &origin.node.id, origin.epoch)
+                    .await
+            }
+            _ => Ok(false),
+        }
     }
 
     /// STUN/TURN servers for the snapshot's `ice_servers`.

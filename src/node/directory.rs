@@ -1,20 +1,26 @@
 //! Where nodes find each other: in Redis for a deployment of several nodes,
 //! in this process for a single one.
+//!
+//! In Redis (one server or a Cluster) the directory is the index
+//! `chophien:{nodes}` and one report per node, `chophien:{nodes}:<id>`: all
+//! under the hash tag `{nodes}`, so a beat or a listing is one pipeline on
+//! one Cluster slot.
 
 use std::time::Duration;
 
 use parking_lot::Mutex;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
 use crate::clock::UnixMillis;
+use crate::redis_link::{LinkError, RedisLink, RedisTarget};
 
 use super::NodeReport;
 
 /// The index of nodes by last beat (score: unix ms).
-const NODES: &str = "chophien:nodes";
+const NODES: &str = "chophien:{nodes}";
 
+/// A node's last report, expiring with its beats.
 fn node_key(id: &str) -> String {
-    format!("chophien:node:{id}")
+    format!("chophien:{{nodes}}:{id}")
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -34,10 +40,10 @@ pub enum NodeDirectory {
 }
 
 pub struct RedisNodes {
-    /// Multiplexed and reconnecting by itself, like the stores' connections.
-    conn: ConnectionManager,
-    /// The most one directory call may take.
-    timeout: Duration,
+    /// Its own link (not the stores'): lazy, so an unreachable Redis shows
+    /// up as failed beats, not as a failed start, and with its own deadline
+    /// (the most one directory call may take). Loads no functions.
+    link: RedisLink,
 }
 
 impl NodeDirectory {
@@ -45,19 +51,16 @@ impl NodeDirectory {
         NodeDirectory::Single(Mutex::new(None))
     }
 
-    /// A directory in the Redis at `url`. Connects lazily: an unreachable
-    /// Redis shows up as failed beats, not as a failed start.
-    pub fn redis(url: &str, timeout: Duration) -> Result<NodeDirectory, NodeError> {
-        let client = redis::Client::open(url).map_err(|e| NodeError::Config(e.to_string()))?;
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(timeout))
-            .set_response_timeout(Some(timeout))
-            .set_number_of_retries(1)
-            .set_max_delay(Duration::from_millis(500));
-        let conn = client
-            .get_connection_manager_lazy(config)
-            .map_err(|e| NodeError::Config(e.to_string()))?;
-        Ok(NodeDirectory::Redis(RedisNodes { conn, timeout }))
+    /// A directory in the Redis at `target` (one server or a Cluster).
+    /// Connects lazily: an unreachable Redis shows up as failed beats, not
+    /// as a failed start.
+    pub fn redis(
+        target: impl Into<RedisTarget>,
+        timeout: Duration,
+    ) -> Result<NodeDirectory, NodeError> {
+        let link =
+            RedisLink::lazy(target, timeout).map_err(|e| NodeError::Config(e.to_string()))?;
+        Ok(NodeDirectory::Redis(RedisNodes { link }))
     }
 
     /// Record `report`; it counts until `ttl` after its beat.
@@ -97,15 +100,11 @@ impl NodeDirectory {
 
 impl RedisNodes {
     async fn run<T: redis::FromRedisValue>(&self, pipe: &redis::Pipeline) -> Result<T, NodeError> {
-        let mut conn = self.conn.clone();
-        match tokio::time::timeout(self.timeout, pipe.query_async(&mut conn)).await {
-            Ok(Ok(value)) => Ok(value),
-            Ok(Err(error)) => Err(NodeError::Unavailable(error.to_string())),
-            Err(_) => Err(NodeError::Unavailable(format!(
-                "no answer from Redis in {:?}",
-                self.timeout
-            ))),
-        }
+        self.link.run_pipe(pipe).await.map_err(|error| match error {
+            LinkError::Unavailable(reason) | LinkError::Internal(reason) => {
+                NodeError::Unavailable(reason)
+            }
+        })
     }
 
     async fn beat(&self, report: &NodeReport, ttl: Duration) -> Result<(), NodeError> {

@@ -4,8 +4,9 @@
 //! Each node beats every `cluster.heartbeat_ms`, writing a [`NodeReport`]
 //! (its address, version, readiness, connections, and the rooms it has
 //! connections in) to the [`NodeDirectory`]: in Redis when rooms span nodes
-//! (`chophien:node:<id>` with a time to live, indexed by last beat in
-//! `chophien:nodes`), or in this process alone. A node that stops beating
+//! (`chophien:{nodes}:<id>` with a time to live, indexed by last beat in
+//! `chophien:{nodes}`; one hash tag, so it works on a Redis Cluster), or in
+//! this process alone. A node that stops beating
 //! drops out after `cluster.node_ttl_ms`. Admins list the directory over
 //! HTTP (`GET /api/admin/nodes`) to see which node serves which room.
 //!

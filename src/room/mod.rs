@@ -65,6 +65,8 @@ pub struct Room {
     fanout: Fanout,
     /// STUN/TURN servers for clients' peer connections (from configuration).
     ice_servers: Arc<[IceServer]>,
+    /// This node's id, told to every client in its first frame.
+    node_id: Arc<str>,
     /// Who is connected here, by connection id.
     members: Mutex<HashMap<u64, Member>>,
     next_member_id: AtomicU64,
@@ -79,6 +81,9 @@ pub struct Room {
     hearts_owed: AtomicBool,
     /// Set when the sale's stock may have changed (a buy, a cancel, an
     /// expiry) through this node; the sale announcer then re-reads it.
+    /// Starts set: a node taking up a room re-reads its sale once, which
+    /// makes up for an announcement lost with a node that crashed between
+    /// a buy and announcing it.
     sale_dirty: AtomicBool,
     /// Set once something on this node watches the room's media stream
     /// state, so one watcher runs however many times the seller publishes.
@@ -152,6 +157,7 @@ impl Room {
         id: String,
         store: AnyRoomStore,
         settings: &RoomSettings,
+        node_id: &str,
         lifetime: &CancellationToken,
     ) -> Room {
         Room {
@@ -159,12 +165,13 @@ impl Room {
             store,
             fanout: Fanout::new(settings.fanout_capacity),
             ice_servers: settings.ice_servers.clone().into(),
+            node_id: node_id.into(),
             members: Mutex::new(HashMap::new()),
             next_member_id: AtomicU64::new(1),
             users: AtomicUsize::new(0),
             hearts_pending: AtomicU64::new(0),
             hearts_owed: AtomicBool::new(false),
-            sale_dirty: AtomicBool::new(false),
+            sale_dirty: AtomicBool::new(true),
             media_watched: AtomicBool::new(false),
             closed: CancellationToken::new(),
             evicted: AtomicBool::new(false),
@@ -215,6 +222,7 @@ impl Room {
                     from_seq,
                     to_seq,
                     me,
+                    node: self.node_id.to_string(),
                 };
                 let mut initial = Vec::with_capacity(frames.len() + 1);
                 initial.push(to_json(&resumed));
@@ -222,7 +230,7 @@ impl Room {
                 initial
             }
             Joined::Snapshot(view) => {
-                let snapshot = snapshot(*view, me, &self.ice_servers);
+                let snapshot = snapshot(*view, me, &self.ice_servers, &self.node_id);
                 vec![to_json(&DirectEvent::Snapshot(Box::new(snapshot)))]
             }
         };
@@ -372,7 +380,7 @@ impl Room {
 
 /// A joining client's snapshot: the room view, who they are, and, for the
 /// roles that moderate, who is banned.
-fn snapshot(view: RoomView, me: Me, ice_servers: &[IceServer]) -> Snapshot {
+fn snapshot(view: RoomView, me: Me, ice_servers: &[IceServer], node: &str) -> Snapshot {
     let banned = me.role.may(Action::Moderate).then_some(view.banned);
     Snapshot {
         seq: view.seq,
@@ -386,6 +394,7 @@ fn snapshot(view: RoomView, me: Me, ice_servers: &[IceServer]) -> Snapshot {
         stream_live: view.stream_live,
         ice_servers: ice_servers.to_vec(),
         me,
+        node: node.to_owned(),
         banned,
     }
 }

@@ -195,6 +195,7 @@ impl RoomRegistry {
                         room_id.to_owned(),
                         inner.store.clone(),
                         &inner.settings,
+                        &inner.node_id,
                         &inner.lifetime,
                     ))
                 });

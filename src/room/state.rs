@@ -268,10 +268,10 @@ impl RoomState {
             sent_at: now.wall,
         };
         self.next_message_id += 1;
-        if self.chat.len() == self.limits.chat_history {
+        self.chat.push_back(message.clone());
+        while self.chat.len() > self.limits.chat_history {
             self.chat.pop_front();
         }
-        self.chat.push_back(message.clone());
         Ok(RoomEvent::Chat { message })
     }
 

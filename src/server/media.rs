@@ -43,7 +43,7 @@ impl MediaSession<'_> {
         command: MediaCommand,
     ) -> Result<Option<DirectEvent>, Refusal> {
         let room_id = self.room.id.as_str();
-        let ack = id.map(|id| DirectEvent::Ack { id });
+        let ack = id.clone().map(|id| DirectEvent::Ack { id });
         match command {
             MediaCommand::Publish { sdp } => {
                 if self.room.info().await?.status == RoomStatus::Ended {
@@ -55,7 +55,7 @@ impl MediaSession<'_> {
                     .publish(room_id, self.participant, sdp, self.signals.clone())
                     .await?;
                 tracing::info!("seller publishes");
-                Ok(Some(DirectEvent::PublishAnswer { sdp: answer }))
+                Ok(Some(DirectEvent::PublishAnswer { id, sdp: answer }))
             }
             MediaCommand::Unpublish => {
                 self.sfu.unpublish(room_id, self.participant).await;
@@ -67,7 +67,7 @@ impl MediaSession<'_> {
                     .sfu
                     .subscribe(room_id, self.participant, self.signals.clone())
                     .await?;
-                Ok(Some(DirectEvent::SubscribeOffer { sdp: offer }))
+                Ok(Some(DirectEvent::SubscribeOffer { id, sdp: offer }))
             }
             MediaCommand::SubscribeAnswer { sdp } => {
                 self.sfu

@@ -36,7 +36,9 @@ use tower_http::services::ServeDir;
 
 use crate::auth::TokenKeys;
 use crate::config::{Config, StoreKind};
-use crate::media::{ClusterLink, MediaDirectory, MediaError, MemoryDirectory, NodeAddr, Sfu};
+use crate::media::{
+    ClusterLink, MediaDirectory, MediaError, MemoryDirectory, NodeAddr, RedisDirectory, Sfu,
+};
 use crate::metrics::Metrics;
 use crate::node::NodeDirectory;
 use crate::redis_link::{LinkError, RedisLink};
@@ -111,7 +113,7 @@ impl AppState {
         let nodes = match config.store.kind {
             StoreKind::Memory => NodeDirectory::single(),
             StoreKind::Redis => NodeDirectory::redis(
-                &config.store.redis_url,
+                config.store.redis_target(),
                 Duration::from_secs(1),
             )
             .unwrap_or_else(|error| {
@@ -172,37 +174,53 @@ pub struct Server {
 
 impl Server {
     /// Bind the configured address (port 0 picks a free one). Rooms' media
-    /// origins are recorded in this process only: a single node.
+    /// origins are recorded where rooms are: in this process with the memory
+    /// store (a single node), in Redis with the Redis store, so every node
+    /// on that Redis relays a room's video from wherever its seller publishes.
     pub async fn bind(config: Config) -> Result<Server, ServerError> {
-        Server::bind_with(config, Arc::new(MemoryDirectory::default())).await
+        Server::open(config, None).await
     }
 
     /// Bind, recording rooms' media origins in `media_directory`, which every
-    /// node serving the same rooms shares: viewers here of a room published
-    /// on another node get its video through a relay from that node.
+    /// node serving the same rooms shares (several nodes in one process, in
+    /// tests): viewers here of a room published on another node get its
+    /// video through a relay from that node.
     pub async fn bind_with(
-        mut config: Config,
+        config: Config,
         media_directory: Arc<dyn MediaDirectory>,
     ) -> Result<Server, ServerError> {
+        Server::open(config, Some(media_directory)).await
+    }
+
+    async fn open(
+        mut config: Config,
+        media_directory: Option<Arc<dyn MediaDirectory>>,
+    ) -> Result<Server, ServerError> {
         let addr = config.server.listen;
-        // One store kind for both: rooms and their sales live together.
-        let (sales, rooms) = match config.store.kind {
+        // One store kind for all three: rooms, their sales and their
+        // streams' origins live together.
+        let (sales, rooms, media_directory) = match config.store.kind {
             StoreKind::Memory => {
                 let settings = config.room_settings();
                 let rooms = MemoryRoomStore::new(settings.limits, settings.replay_capacity);
                 (
                     AnySaleStore::Memory(MemorySaleStore::new()),
                     AnyRoomStore::Memory(Arc::new(rooms)),
+                    media_directory.unwrap_or_else(|| Arc::new(MemoryDirectory::default())),
                 )
             }
             StoreKind::Redis => {
-                let options = RedisStoreOptions::new(config.store.redis_url.clone());
-                // One link (one socket, one library load) for both stores.
-                let link = RedisLink::connect(&options.url, options.op_timeout).await?;
+                let options = RedisStoreOptions::new(config.store.redis_target());
+                // One link (one socket per Redis node, one library load) for
+                // everything.
+                let link = RedisLink::connect(options.target, options.op_timeout).await?;
                 let rooms = RedisRoomStore::new(link.clone(), config.redis_room_options());
+                let directory =
+                    media_directory.unwrap_or_else(|| Arc::new(RedisDirectory::new(link.clone())));
                 (
                     AnySaleStore::Redis(RedisSaleStore::on(link, options.group_commit)),
                     AnyRoomStore::Redis(Arc::new(rooms)),
+                    directory,
                 )
             }
         };

@@ -10,7 +10,17 @@
 //! connection with `server_shutdown` (close 1001), so its clients reconnect
 //! to a node that still sees the rooms change. The first beat that succeeds
 //! again makes it serve again. On a graceful stop it leaves the directory.
+//!
+//! **Dead origins.** After each beat with the Redis store, the node looks at
+//! the media origin of every room it serves: an origin on a node that has
+//! been missing from the directory for two sweeps in a row (its heartbeat
+//! expired, `cluster.node_ttl_ms`) is cleared (compare-and-delete) and the
+//! room told the stream stopped, so viewers on every node see "not live"
+//! instead of a frozen picture until the seller publishes again, anywhere.
+//! Two sweeps, not one: a node that has just started may claim an origin a
+//! moment before its first beat lands.
 
+use std::collections::HashSet;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
@@ -20,6 +30,7 @@ use tokio::time::Instant;
 use crate::clock::unix_millis;
 use crate::config::StoreKind;
 use crate::node::{NodeReport, RoomPresence, VERSION};
+use crate::room::RoomFact;
 
 use super::AppState;
 
@@ -34,6 +45,8 @@ pub fn spawn_heartbeat(state: AppState) -> JoinHandle<()> {
         let mut ticker = tokio::time::interval(every);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut unreachable_since: Option<Instant> = None;
+        // Origin nodes missing from the directory at the last sweep.
+        let mut suspects = HashSet::new();
         loop {
             tokio::select! {
                 _ = state.shutdown.cancelled() => break,
@@ -44,6 +57,9 @@ pub fn spawn_heartbeat(state: AppState) -> JoinHandle<()> {
                     unreachable_since = None;
                     if !state.serving.swap(true, Ordering::AcqRel) {
                         tracing::warn!("Redis is back: this node serves again");
+                    }
+                    if watches_redis {
+                        suspects = clear_dead_origins(&state, ttl, &suspects).await;
                     }
                 }
                 Err(error) if watches_redis => {
@@ -63,6 +79,48 @@ pub fn spawn_heartbeat(state: AppState) -> JoinHandle<()> {
             tracing::debug!(%error, "could not leave the node directory");
         }
     })
+}
+
+/// Clears the media origins, in the rooms this node serves, of nodes that
+/// are missing from the directory now and were at the last sweep
+/// (`suspects`); announces each such stream stopped. Answers the origin
+/// nodes missing now, the next sweep's suspects.
+async fn clear_dead_origins(
+    state: &AppState,
+    ttl: Duration,
+    suspects: &HashSet<String>,
+) -> HashSet<String> {
+    let live: HashSet<String> = match state.nodes.nodes(unix_millis(), ttl).await {
+        Ok(nodes) => nodes.into_iter().map(|node| node.id).collect(),
+        Err(error) => {
+            tracing::debug!(%error, "could not list nodes; no origin sweep this time");
+            return suspects.clone();
+        }
+    };
+    let mut missing = HashSet::new();
+    for room in state.rooms.active() {
+        let cleared = state
+            .sfu
+            .clear_dead_origin(&room.id, |node| {
+                if live.contains(node) {
+                    return false;
+                }
+                missing.insert(node.to_owned());
+                suspects.contains(node)
+            })
+            .await;
+        match cleared {
+            Ok(true) => {
+                tracing::warn!(room = %room.id, "the room's origin node died: its stream stopped");
+                if let Err(error) = room.observe(RoomFact::StreamLive(false)).await {
+                    tracing::warn!(room = %room.id, %error, "could not announce the stream stopped");
+                }
+            }
+            Ok(false) => {}
+            Err(error) => tracing::debug!(room = %room.id, %error, "origin sweep skipped"),
+        }
+    }
+    missing
 }
 
 /// What this node says about itself now.

@@ -5,8 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { useServerAndBrowser } from './helpers/fixture.js';
 import { openSeller, openViewer } from './helpers/browser.js';
-
-const FIRST_FRAME_TIMEOUT_MS = 15_000;
+import { FIRST_FRAME_TIMEOUT_MS, waitForVideo } from './helpers/video.js';
 
 let server;
 let browser;
@@ -15,33 +14,6 @@ useServerAndBrowser((s, b) => {
   server = s;
   browser = b;
 });
-
-/** The viewer's decoded video frames and picture width right now. */
-function videoProgress(page) {
-  return page.evaluate(async () => {
-    const pc = window.__chophien?.pc;
-    let frames = 0;
-    if (pc) {
-      const stats = await pc.getStats();
-      stats.forEach((r) => {
-        if (r.type === 'inbound-rtp' && r.kind === 'video') frames += r.framesDecoded || 0;
-      });
-    }
-    return { frames, width: document.querySelector('[data-testid=video]').videoWidth };
-  });
-}
-
-/** Poll until the page has decoded video; resolves with ms since `since`. */
-async function waitForVideo(page, since, label) {
-  const deadline = Date.now() + FIRST_FRAME_TIMEOUT_MS;
-  let last = { frames: 0, width: 0 };
-  while (Date.now() < deadline) {
-    last = await videoProgress(page);
-    if (last.frames > 0 && last.width > 0) return Date.now() - since;
-    await page.waitForTimeout(100);
-  }
-  assert.fail(`${label}: no decoded video within ${FIRST_FRAME_TIMEOUT_MS} ms (frames ${last.frames}, width ${last.width})`);
-}
 
 test('two viewers receive the seller\'s video', async () => {
   const seller = await openSeller(browser, server);

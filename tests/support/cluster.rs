@@ -1,5 +1,6 @@
-//! A real deployment on one machine: a `redis-server`, several `chophien`
-//! processes sharing it, and HAProxy in front of them (`config/haproxy.cfg`).
+//! A real deployment on one machine: a `redis-server` (or a Redis Cluster),
+//! several `chophien` processes sharing it, and HAProxy in front of them
+//! (`config/haproxy.cfg`).
 //!
 //! Every process listens on its own free loopback port and logs to a file in
 //! the cluster's temporary directory; everything is killed when the cluster
@@ -15,12 +16,21 @@ use chophien::auth::{Claims, Role, TokenKeys};
 use tempfile::TempDir;
 
 use super::redis::{free_port, RedisServer};
+use super::redis_cluster::RedisCluster;
 
 /// The secret every node of a test cluster signs tokens with.
 pub const SECRET: &str = "cluster-test-secret-0123456789";
 
+/// The Redis the nodes share.
+pub enum Backend {
+    /// One `redis-server`, started with the deployment.
+    Server(RedisServer),
+    /// A Redis Cluster started by the test (its seed URLs).
+    Cluster(Vec<String>),
+}
+
 pub struct Cluster {
-    pub redis: RedisServer,
+    pub backend: Backend,
     nodes: Vec<Node>,
     haproxy: Option<HaProxy>,
     /// Logs and the rendered HAProxy environment live here.
@@ -42,10 +52,18 @@ struct HaProxy {
 impl Cluster {
     /// Redis and `nodes` chophien processes on it, each ready.
     pub fn start(nodes: usize) -> Cluster {
-        let redis = RedisServer::start();
+        Cluster::on(Backend::Server(RedisServer::start()), nodes)
+    }
+
+    /// `nodes` chophien processes on the Redis Cluster `redis`, each ready.
+    pub fn on_redis_cluster(redis: &RedisCluster, nodes: usize) -> Cluster {
+        Cluster::on(Backend::Cluster(redis.urls()), nodes)
+    }
+
+    fn on(backend: Backend, nodes: usize) -> Cluster {
         let dir = tempfile::tempdir().expect("create a temp dir for the cluster");
         let mut cluster = Cluster {
-            redis,
+            backend,
             nodes: (0..nodes)
                 .map(|i| Node {
                     port: free_port(),
@@ -110,6 +128,14 @@ impl Cluster {
             || http_status(&url) == Some(200),
         );
         self
+    }
+
+    /// The one `redis-server` of a deployment started with [`start`](Self::start).
+    pub fn redis(&self) -> &RedisServer {
+        match &self.backend {
+            Backend::Server(redis) => redis,
+            Backend::Cluster(_) => panic!("this deployment runs on a Redis Cluster"),
+        }
     }
 
     /// `http://127.0.0.1:PORT` of node `index`.
@@ -208,6 +234,13 @@ impl Cluster {
             .open(self.log_path(index))
             .expect("node log file");
         let node = &self.nodes[index];
+        let store = match &self.backend {
+            Backend::Server(redis) => ("CHOPHIEN_STORE__REDIS_URL", redis.url()),
+            Backend::Cluster(urls) => (
+                "CHOPHIEN_STORE__REDIS_CLUSTER_URLS",
+                format!("[{}]", urls.join(",")),
+            ),
+        };
         let child = Command::new(env!("CARGO_BIN_EXE_chophien"))
             .env(
                 "CHOPHIEN_SERVER__LISTEN",
@@ -215,7 +248,7 @@ impl Cluster {
             )
             .env("CHOPHIEN_AUTH__SECRET", SECRET)
             .env("CHOPHIEN_STORE__KIND", "redis")
-            .env("CHOPHIEN_STORE__REDIS_URL", self.redis.url())
+            .env(store.0, store.1)
             .env("CHOPHIEN_DEMO__ENABLED", "false")
             .env("CHOPHIEN_CLUSTER__NODE_ID", &node.id)
             .env("CHOPHIEN_CLUSTER__HEARTBEAT_MS", "300")
@@ -259,6 +292,31 @@ impl Cluster {
             std::thread::sleep(Duration::from_millis(50));
         }
     }
+}
+
+impl Cluster {
+    /// Open `room` through node `index` with an admin's HTTP call: one
+    /// product, `p1` (500 in stock).
+    pub async fn open_room(&self, index: usize, room: &str) {
+        let admin = self.token("*", Role::Admin, "root");
+        let created = http()
+            .post(self.node_http(index, "/api/rooms"))
+            .bearer_auth(admin)
+            .json(&serde_json::json!({"id": room, "title": "Phiên nhiều máy", "seller_name": "Chị Hoa",
+                "products": [{"name": "Chè Tân Cương 500g", "price_vnd": 199000, "stock": 500}]}))
+            .send()
+            .await
+            .expect("create the room");
+        assert_eq!(created.status(), reqwest::StatusCode::CREATED);
+    }
+}
+
+/// An HTTP client whose calls give up after 10 s (a hang guard).
+pub fn http() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .expect("an HTTP client")
 }
 
 impl Drop for Cluster {

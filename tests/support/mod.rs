@@ -5,6 +5,8 @@
 pub mod client;
 pub mod cluster;
 pub mod redis;
+pub mod redis_cluster;
+pub mod registry;
 pub mod room;
 pub mod sale;
 pub mod server;

@@ -8,7 +8,7 @@ use chophien::auth::Role;
 use chophien::bus::{Frame, FrameSink};
 use chophien::clock::Now;
 use chophien::protocol::Product;
-use chophien::redis_link::RedisLink;
+use chophien::redis_link::{RedisLink, RedisTarget};
 use chophien::room::store::{
     MemoryRoomStore, RedisRoomOptions, RedisRoomStore, RoomRecord, RoomStore,
 };
@@ -44,13 +44,14 @@ pub fn redis_options() -> RedisRoomOptions {
     }
 }
 
-/// A Redis room store on `url` whose deadline is `op_timeout`.
+/// A Redis room store on `target` (a server's URL, or a Redis Cluster)
+/// whose deadline is `op_timeout`.
 pub async fn redis_store_with(
-    url: &str,
+    target: impl Into<RedisTarget>,
     op_timeout: Duration,
     options: RedisRoomOptions,
 ) -> RedisRoomStore {
-    let link = RedisLink::connect(url, op_timeout).await.unwrap();
+    let link = RedisLink::connect(target, op_timeout).await.unwrap();
     RedisRoomStore::new(link, options)
 }
 

@@ -21,6 +21,8 @@ export function createRoomModel() {
     /** Latest remaining stock per sale id (sale_stock is more frequent than sale_updated). */
     streamLive: false,
     iceServers: [],
+    /** The server node this connection landed on (for support; any node serves any room). */
+    node: null,
     /** Users muted in this room: user id → until (unix ms). */
     muted: new Map(),
     /** Users banned from this room (only told to roles that moderate): user id → name or null. */
@@ -54,11 +56,13 @@ export function applyMessage(model, message) {
       model.sale = message.sale || null;
       model.streamLive = Boolean(message.stream_live);
       model.iceServers = Array.isArray(message.ice_servers) ? message.ice_servers : [];
+      model.node = message.node || null;
       model.banned = new Map((message.banned || []).map((b) => [b.user_id, b.name ?? null]));
       ['room', 'me', 'products', 'pinned', 'chat', 'stats', 'settings', 'sale', 'stream', 'moderation'].forEach((p) => changed.add(p));
       break;
     case 'resumed':
       model.me = message.me;
+      model.node = message.node || null;
       changed.add('me');
       break;
     case 'chat':

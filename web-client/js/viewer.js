@@ -30,6 +30,12 @@ const connectionBanner = $('[data-testid=connection]');
 const chatNotice = new Notice($('#chat-notice'));
 let conn = null;
 let subscriber = null;
+/** A `subscribe` unanswered this long is given up and tried again. */
+const SUBSCRIBE_TIMEOUT_MS = 15_000;
+/** The pause before subscribing again after a refusal. */
+const SUBSCRIBE_RETRY_MS = 1000;
+/** Request failures that mean the connection went, not the subscribe. */
+const CONNECTION_LOST = new Set(['not_connected', 'disconnected', 'closed']);
 let saleCard = null;
 let chatLog = null;
 let myName = '';
@@ -192,8 +198,18 @@ function resubscribe() {
 function ensureSubscribed() {
   if (!model.streamLive || subscriber || !conn.isOpen || banned) return;
   newSubscriber();
+  const mine = subscriber;
   hook.marks.subscribe = performance.now();
-  conn.send({ type: 'subscribe' });
+  conn.request({ type: 'subscribe' }, SUBSCRIBE_TIMEOUT_MS).catch((error) => {
+    // Refused (e.g. `media_not_live` while the stream moves between server
+    // nodes) or unanswered: drop this attempt and try again while the room
+    // still says the stream is live. A dropped connection resubscribes when
+    // it is back (snapshot or resumed).
+    if (subscriber !== mine || CONNECTION_LOST.has(error.code)) return;
+    subscriber.close();
+    subscriber = null;
+    setTimeout(ensureSubscribed, SUBSCRIBE_RETRY_MS);
+  });
 }
 
 function newSubscriber() {

@@ -48,7 +48,7 @@ use super::{
     SaleError, SaleInfo, SaleRef, SaleStore, Shipping,
 };
 use crate::clock::UnixMillis;
-use crate::redis_link::{LinkError, RedisLink};
+use crate::redis_link::{LinkError, RedisLink, RedisTarget};
 use batch::BuyBatcher;
 use codec::{
     active_member, internal, parse_active_member, parse_json, refusal, sale_info, sorted_orders,
@@ -66,8 +66,8 @@ const EXPIRE_BATCH: u32 = 1000;
 /// How to reach Redis, and how to use it.
 #[derive(Debug, Clone)]
 pub struct RedisStoreOptions {
-    /// `redis://host:port/db`.
-    pub url: String,
+    /// One server (`redis://host:port/db`) or a Redis Cluster's seed nodes.
+    pub target: RedisTarget,
     /// The most one store operation may take, reconnecting and queueing
     /// included. Under a second so a buy can answer `unavailable` within one.
     pub op_timeout: Duration,
@@ -78,9 +78,9 @@ pub struct RedisStoreOptions {
 }
 
 impl RedisStoreOptions {
-    pub fn new(url: impl Into<String>) -> RedisStoreOptions {
+    pub fn new(target: impl Into<RedisTarget>) -> RedisStoreOptions {
         RedisStoreOptions {
-            url: url.into(),
+            target: target.into(),
             op_timeout: Duration::from_millis(800),
             group_commit: true,
         }
@@ -104,7 +104,7 @@ impl RedisSaleStore {
     /// Redis does not answer within `op_timeout`; the caller decides whether
     /// that is fatal.
     pub async fn connect(options: RedisStoreOptions) -> Result<RedisSaleStore, SaleError> {
-        let link = RedisLink::connect(&options.url, options.op_timeout).await?;
+        let link = RedisLink::connect(options.target, options.op_timeout).await?;
         Ok(RedisSaleStore::on(link, options.group_commit))
     }
 

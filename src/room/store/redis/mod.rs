@@ -266,13 +266,16 @@ impl RoomStore for RedisRoomStore {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let mut pipe = redis::pipe();
-        for id in &ids {
-            pipe.cmd("HMGET")
-                .arg(RoomKeys::new(id).room())
-                .arg(&INFO_FIELDS[..]);
-        }
-        let rows: Vec<Vec<Option<String>>> = self.link.run_pipe(&pipe).await?;
+        // Each room on its own slot: not one pipeline, but all at once.
+        let reads: Vec<redis::Cmd> = ids
+            .iter()
+            .map(|id| {
+                let mut read = redis::cmd("HMGET");
+                read.arg(RoomKeys::new(id).room()).arg(&INFO_FIELDS[..]);
+                read
+            })
+            .collect();
+        let rows: Vec<Vec<Option<String>>> = self.link.run_each(&reads).await?;
         let mut infos = Vec::with_capacity(ids.len());
         let mut expired = Vec::new();
         for (id, fields) in ids.iter().zip(rows) {

@@ -28,8 +28,9 @@ Every function receives the same thirteen keys, all tagged {room:R}:
   KEYS[11] {room:R}:events        stream the room's recent events, entry id = seq, field e
   KEYS[12] {room:R}:current_sale  (the sale store's) expires with the room
   KEYS[13] {room:R}:sales         (the sale store's) a room id with a sale list is never reused
-and `chophien_room_end` five more per sale of the room (the sale keys that
-expire with it; meta and orders stay for the orders export).
+and `chophien_room_end` the media directory's two (directory.lua) and five
+more per sale of the room: the keys that expire with it (a sale's meta and
+orders stay for the orders export).
 
 ARGV[1] is the room's shard channel ({room:R}:feed), ARGV[2] the caller's
 wall time (unix ms, never Redis TIME), ARGV[3] the stream's MAXLEN; the
@@ -219,8 +220,9 @@ local function go_live(keys, args)
 end
 
 -- ARGV[4..]: user ('' when no one's command ends it), rank, reason, TTL
--- in seconds, then the room's sale ids as the caller read them (KEYS[14..]
--- hold five keys of each). Refuses with `sales_changed` when the room's
+-- in seconds, then the room's sale ids as the caller read them (KEYS[14..15]
+-- are the media directory's two keys, KEYS[16..] hold five keys of each
+-- sale). Refuses with `sales_changed` when the room's
 -- sale list differs, so every sale's keys get their TTL.
 local function end_room(keys, args)
   local status, refusal
