@@ -230,7 +230,9 @@ pub async fn run(ctx: &Ctx, args: FlashSaleArgs) -> anyhow::Result<Report> {
         })
         .collect();
 
-    // Buy phase.
+    // Buy phase, with what each process and Redis spent on it.
+    let cpu_before = ctx.target.cpu_use();
+    let redis_before = redis_stats(ctx).await;
     let start = Instant::now() + Duration::from_millis(200);
     let schedule = Schedule::new(start, args.rate);
     let shared = Arc::new(Shared {
@@ -290,6 +292,25 @@ pub async fn run(ctx: &Ctx, args: FlashSaleArgs) -> anyhow::Result<Report> {
     }
     bar.finish_and_clear();
     let buy_phase_end_ms = unix_ms();
+    let mut phase_counts: Vec<(String, u64)> = ctx
+        .target
+        .cpu_use()
+        .counts_since(&cpu_before)
+        .into_iter()
+        .map(|(name, ms)| (format!("buy_phase_{name}"), ms))
+        .collect();
+    if let (Some(before), Some(after)) = (redis_before, redis_stats(ctx).await) {
+        for (command, calls, usec) in after {
+            let (calls_0, usec_0) = before
+                .iter()
+                .find(|(c, _, _)| *c == command)
+                .map_or((0, 0), |(_, calls, usec)| (*calls, *usec));
+            if calls > calls_0 {
+                phase_counts.push((format!("buy_phase_redis_{command}_calls"), calls - calls_0));
+                phase_counts.push((format!("buy_phase_redis_{command}_usec"), usec - usec_0));
+            }
+        }
+    }
 
     // Settle phase: confirm, cancel or let expire each buyer's first hold.
     let mut tasks = Vec::new();
@@ -501,6 +522,7 @@ pub async fn run(ctx: &Ctx, args: FlashSaleArgs) -> anyhow::Result<Report> {
             );
         }
     }
+    counts.extend(phase_counts);
     counts.insert("connect_failures".into(), connect_failures);
     counts.insert("reserved_units".into(), audit::reserved_units(&buyers));
     counts.insert("units_sold".into(), sold);
@@ -551,6 +573,12 @@ pub async fn run(ctx: &Ctx, args: FlashSaleArgs) -> anyhow::Result<Report> {
         notes,
         ..Report::default()
     })
+}
+
+/// Redis's time per command so far, when the harness started that Redis.
+async fn redis_stats(ctx: &Ctx) -> Option<Vec<(String, u64, u64)>> {
+    let redis = ctx.target.redis.as_ref()?;
+    crate::target::redis_command_stats(redis.port).await.ok()
 }
 
 fn is_legit_answer(counter: &str) -> bool {
