@@ -305,7 +305,7 @@ pub async fn run(ctx: &Ctx, args: FlashSaleArgs) -> anyhow::Result<Report> {
                 .iter()
                 .find(|(c, _, _)| *c == command)
                 .map_or((0, 0), |(_, calls, usec)| (*calls, *usec));
-            if calls > calls_0 {
+            if calls > calls_0 && matches!(command.as_str(), "fcall" | "fcall_ro") {
                 phase_counts.push((format!("buy_phase_redis_{command}_calls"), calls - calls_0));
                 phase_counts.push((format!("buy_phase_redis_{command}_usec"), usec - usec_0));
             }
