@@ -104,6 +104,20 @@ pub async fn create_room(
     Ok(())
 }
 
+/// Does the node at `base` know room `id` (`GET /api/rooms/{id}`: 200 or 404)?
+pub async fn room_exists(http: &reqwest::Client, base: &str, id: &str) -> anyhow::Result<bool> {
+    let response = http
+        .get(format!("{base}/api/rooms/{id}"))
+        .send()
+        .await
+        .with_context(|| format!("GET {base}/api/rooms/{id} failed"))?;
+    match response.status() {
+        status if status.is_success() => Ok(true),
+        reqwest::StatusCode::NOT_FOUND => Ok(false),
+        status => bail!("GET {base}/api/rooms/{id} answered {status}"),
+    }
+}
+
 /// `GET /api/rooms/{id}/orders` as the plan defines it.
 #[derive(Debug, Deserialize)]
 pub struct Orders {
@@ -112,7 +126,7 @@ pub struct Orders {
 }
 
 /// The fields of an order the audit needs.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct Order {
     pub order_id: String,
     pub sale_id: String,

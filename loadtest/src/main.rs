@@ -2,8 +2,11 @@
 //! measured in the same run.
 //!
 //! Layout:
-//! - `target`: the system under test — spawn `chophien` (and `redis-server`)
-//!   on free loopback ports, or point at a running loopback server.
+//! - `target`: the system under test — spawn one or more `chophien` nodes
+//!   (and the `redis-server` they share) on free loopback ports, or point at
+//!   running loopback servers.
+//! - `plan`: which configurations one invocation runs (one, or three for
+//!   `--compare-nodes`) and how their reports combine.
 //! - `tokens`: HS256 tokens minted with the server's secret.
 //! - `client`: small-buffer WebSocket clients and the few HTTP calls.
 //! - `schedule`: open-loop send times; `stats`: HdrHistogram latencies
@@ -12,12 +15,13 @@
 //! - `baseline`: `redis-benchmark` on the sale function; the Socket.IO peer.
 //! - `report` (JSON + Markdown) and `chart` (SVG).
 //!
-//! Exit status: 0 on success, 1 when the flash-sale audit found a violated
-//! invariant, 2 when the run itself failed.
+//! Exit status: 0 on success, 1 when an audit (the flash-sale invariants,
+//! the chat delivery) found a violation in any run, 2 when a run failed.
 
 mod baseline;
 mod chart;
 mod client;
+mod plan;
 mod report;
 mod scenario;
 mod schedule;
@@ -25,7 +29,7 @@ mod stats;
 mod target;
 mod tokens;
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write as _};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -33,9 +37,10 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 
+use plan::{Configuration, Layout, TargetFlags};
 use report::Report;
 use scenario::Ctx;
-use target::{ServerOptions, Target};
+use target::{StoreKind, Target};
 
 /// Load tests for Chợ Phiên: flash-sale bursts, chat fan-out, join storms.
 #[derive(Debug, Parser)]
@@ -50,12 +55,36 @@ struct Cli {
 #[derive(Debug, Args)]
 struct Common {
     /// Test a running server at this loopback URL (http://127.0.0.1:PORT)
-    /// instead of spawning one.
-    #[arg(long, global = true, conflicts_with = "spawn")]
-    url: Option<String>,
-    /// Spawn a chophien server (and redis-server) for the run (the default).
+    /// instead of spawning one; give it once per node to spread the clients
+    /// over several.
+    #[arg(long, global = true, conflicts_with = "spawn", value_name = "URL")]
+    url: Vec<String>,
+    /// Spawn the chophien nodes (and redis-server) for the run (the default).
     #[arg(long, global = true)]
     spawn: bool,
+    /// Spawn N chophien nodes on one redis-server and spread the clients
+    /// over them round-robin (the seller on node 0). More than one node
+    /// implies --store redis.
+    #[arg(long, global = true, value_name = "N")]
+    nodes: Option<usize>,
+    /// Where spawned nodes keep rooms and sales (default: memory for chat
+    /// and join, redis for flash-sale; redis with several nodes).
+    #[arg(long, global = true, value_enum)]
+    store: Option<StoreKind>,
+    /// Run the scenario three times — 1 node with the memory store, 1 node
+    /// through Redis, N nodes through Redis — and compare them.
+    #[arg(
+        long,
+        global = true,
+        value_name = "N",
+        num_args = 0..=1,
+        default_missing_value = "3"
+    )]
+    compare_nodes: Option<usize>,
+    /// A setting for the spawned redis-server over config/redis.conf, as
+    /// NAME=VALUE (e.g. appendfsync=everysec); repeat for several.
+    #[arg(long, global = true, value_name = "NAME=VALUE", value_parser = target::redis_setting)]
+    redis_set: Vec<(String, String)>,
     /// The chophien binary to spawn (default: target/release/chophien,
     /// then target/debug/chophien).
     #[arg(long, global = true, value_name = "PATH")]
@@ -79,7 +108,7 @@ struct Common {
     no_progress: bool,
 }
 
-#[derive(Debug, Subcommand)]
+#[derive(Debug, Clone, Subcommand)]
 enum Scenario {
     /// Buyers race for a flash sale's stock; audits the invariants after.
     FlashSale(scenario::flash_sale::FlashSaleArgs),
@@ -87,6 +116,33 @@ enum Scenario {
     Chat(scenario::chat::ChatArgs),
     /// A storm of viewers joining one room; server memory per viewer.
     Join(scenario::join::JoinArgs),
+}
+
+impl Scenario {
+    /// Where spawned nodes keep their state unless told otherwise.
+    fn default_store(&self) -> StoreKind {
+        match self {
+            Scenario::FlashSale(_) => StoreKind::Redis,
+            Scenario::Chat(_) | Scenario::Join(_) => StoreKind::Memory,
+        }
+    }
+
+    /// The same load without same-run baselines.
+    fn without_baselines(self) -> Scenario {
+        match self {
+            Scenario::FlashSale(args) => Scenario::FlashSale(args.without_baselines()),
+            Scenario::Chat(args) => Scenario::Chat(args.without_peer()),
+            join @ Scenario::Join(_) => join,
+        }
+    }
+
+    async fn run(self, ctx: &Ctx) -> anyhow::Result<Report> {
+        match self {
+            Scenario::FlashSale(args) => scenario::flash_sale::run(ctx, args).await,
+            Scenario::Chat(args) => scenario::chat::run(ctx, args).await,
+            Scenario::Join(args) => scenario::join::run(ctx, args).await,
+        }
+    }
 }
 
 fn main() -> ExitCode {
@@ -106,16 +162,15 @@ fn main() -> ExitCode {
         }
     });
     match outcome {
-        Ok(report) => match report.invariants.as_ref() {
-            Some(invariants) if !invariants.ok => {
-                eprintln!(
-                    "!!!!! INVARIANT VIOLATED: {}",
-                    invariants.violations.join("; ")
-                );
+        Ok(report) => {
+            let violations = report.violations();
+            if violations.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                eprintln!("!!!!! INVARIANT VIOLATED: {}", violations.join("; "));
                 ExitCode::from(1)
             }
-            _ => ExitCode::SUCCESS,
-        },
+        }
         Err(e) => {
             eprintln!("chophien-loadtest: {e:#}");
             ExitCode::from(2)
@@ -129,43 +184,60 @@ async fn run(cli: Cli) -> anyhow::Result<Report> {
         eprintln!("warning: open-file limit is {limit}; large runs may fail to connect");
     }
     let common = &cli.common;
-    let needs_redis = matches!(cli.scenario, Scenario::FlashSale(_));
-    let (target, server_binary) = match &common.url {
-        Some(url) => {
-            let (http_base, ws_base) = target::loopback_bases(url)?;
-            (
-                Target {
-                    http_base,
-                    ws_base,
-                    server: None,
-                    redis: None,
-                },
-                None,
-            )
+    let flags = TargetFlags {
+        urls: common.url.clone(),
+        nodes: common.nodes,
+        store: common.store,
+        compare_nodes: common.compare_nodes,
+    };
+    let configurations = plan::plan(&flags, cli.scenario.default_store())?;
+    let spawns = configurations
+        .iter()
+        .any(|c| matches!(c.layout, Layout::Spawn { .. }));
+    let binary = if spawns {
+        Some(target::locate_server(common.server_bin.as_deref())?)
+    } else {
+        None
+    };
+    let several = configurations.len() > 1;
+    let mut runs = Vec::with_capacity(configurations.len());
+    for (k, configuration) in configurations.iter().enumerate() {
+        let last = k + 1 == configurations.len();
+        if several {
+            eprintln!(
+                "== run {}/{}: {}",
+                k + 1,
+                configurations.len(),
+                configuration.label
+            );
         }
-        None => {
-            let redis = if needs_redis {
-                Some(target::spawn_redis().await?)
-            } else {
-                None
-            };
-            let binary = target::locate_server(common.server_bin.as_deref())?;
-            let server = target::spawn_server(ServerOptions {
-                binary: Some(&binary),
-                secret: &common.secret,
-                redis_port: redis.as_ref().map(|r| r.port),
-                extra_env: Vec::new(),
-            })
-            .await?;
-            let base = format!("127.0.0.1:{}", server.port);
-            let target = Target {
-                http_base: format!("http://{base}"),
-                ws_base: format!("ws://{base}"),
-                server: Some(server),
-                redis,
-            };
-            (target, Some(binary.display().to_string()))
+        let scenario = if last {
+            cli.scenario.clone()
+        } else {
+            cli.scenario.clone().without_baselines()
+        };
+        let report = run_one(configuration, binary.as_deref(), common, scenario).await?;
+        runs.push((configuration.clone(), report));
+    }
+    let report = plan::combine(runs, common.compare_nodes.is_some())?;
+    write_outputs(&report, common)?;
+    Ok(report)
+}
+
+/// Start (or reach) one configuration's nodes, run the scenario on them,
+/// and stop what was started.
+async fn run_one(
+    configuration: &Configuration,
+    binary: Option<&Path>,
+    common: &Common,
+    scenario: Scenario,
+) -> anyhow::Result<Report> {
+    let target = match (&configuration.layout, binary) {
+        (Layout::External(urls), _) => Target::external(urls)?,
+        (Layout::Spawn { nodes, store }, Some(binary)) => {
+            Target::spawn(binary, &common.secret, *nodes, *store, &common.redis_set).await?
         }
+        (Layout::Spawn { .. }, None) => anyhow::bail!("no chophien binary to spawn"),
     };
     let ctx = Ctx {
         target,
@@ -173,20 +245,31 @@ async fn run(cli: Cli) -> anyhow::Result<Report> {
         http: reqwest::Client::new(),
         quick: common.quick,
         show_progress: !common.no_progress && std::io::stderr().is_terminal(),
-        server_binary,
+        server_binary: binary.map(|b| b.display().to_string()),
     };
-    let report = match cli.scenario {
-        Scenario::FlashSale(args) => scenario::flash_sale::run(&ctx, args).await?,
-        Scenario::Chat(args) => scenario::chat::run(&ctx, args).await?,
-        Scenario::Join(args) => scenario::join::run(&ctx, args).await?,
-    };
-    write_outputs(&report, common)?;
+    let before = ctx.target.cpu_use();
+    let mut report = scenario.run(&ctx).await?;
+    report
+        .counts
+        .extend(ctx.target.cpu_use().counts_since(&before));
+    // Where Redis spent its time, per command (the run's own Redis only).
+    if let Some(redis) = &ctx.target.redis {
+        for (command, calls, usec) in target::redis_command_stats(redis.port).await? {
+            if matches!(command.as_str(), "fcall" | "fcall_ro" | "xrange" | "hget") {
+                report
+                    .counts
+                    .insert(format!("redis_{command}_calls"), calls);
+                report.counts.insert(format!("redis_{command}_usec"), usec);
+            }
+        }
+    }
     Ok(report)
 }
 
+/// Write the report files, then print the Markdown (files first: a closed
+/// stdout, as with `| head`, must not cost the report).
 fn write_outputs(report: &Report, common: &Common) -> anyhow::Result<()> {
     let markdown = report.markdown();
-    println!("{markdown}");
     let beside = |ext: &str| common.json.as_deref().map(|p: &Path| p.with_extension(ext));
     if let Some(path) = &common.json {
         std::fs::write(path, serde_json::to_string_pretty(report)?)
@@ -198,5 +281,6 @@ fn write_outputs(report: &Report, common: &Common) -> anyhow::Result<()> {
     if let Some(path) = common.svg.clone().or_else(|| beside("svg")) {
         chart::write_svg(report, &path)?;
     }
+    let _ = writeln!(std::io::stdout(), "{markdown}");
     Ok(())
 }

@@ -7,6 +7,7 @@ use std::fmt::Write as _;
 use serde::{Deserialize, Serialize};
 
 use crate::stats::LatencySummary;
+use crate::target::StoreKind;
 
 /// Everything a run measured. Serialized as the `--json` report.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -32,6 +33,11 @@ pub struct Report {
     /// Latencies per outcome class (flash-sale: reserved, sold_out, …).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub latency_by_outcome_ms: BTreeMap<String, LatencySummary>,
+    /// With several nodes: latencies per node (`node<k>`: flash-sale buy
+    /// answers and joins of clients on node k) or per route (chat,
+    /// `<sender's node>-><viewer's node>`), ms.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub latency_by_node_ms: BTreeMap<String, LatencySummary>,
     /// Named counters (requests sent, deliveries, disconnects, …).
     pub counts: BTreeMap<String, u64>,
     /// Failures that are not a legitimate answer (sold out is not one).
@@ -39,6 +45,9 @@ pub struct Report {
     /// Flash-sale only: the invariant audit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub invariants: Option<Invariants>,
+    /// Chat only: every viewer got every message, in order, once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivery: Option<DeliveryAudit>,
     /// Same-run baselines; `ratio` = our throughput / theirs.
     pub baselines: Vec<Baseline>,
     /// Join only: server memory per connected viewer.
@@ -53,14 +62,32 @@ pub struct Report {
     pub latency_cdf: Vec<(f64, f64)>,
     /// Anything a reader should know about how to read these numbers.
     pub notes: Vec<String>,
+    /// One entry per configuration run in this invocation (one, or three
+    /// with `--compare-nodes`); the fields above are those of the last.
+    #[serde(default)]
+    pub runs: Vec<RunSummary>,
+    /// `--compare-nodes` only: the runs' ratios.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comparison: Option<Comparison>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct TargetInfo {
+    /// Node 0's URL (where rooms are created and the seller sits).
     pub url: String,
     pub spawned: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub server_binary: Option<String>,
+    /// Every node's URL, node 0 first; clients go round-robin.
+    #[serde(default)]
+    pub nodes: Vec<String>,
+    /// The store spawned nodes were given; absent for `--url`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub store: Option<StoreKind>,
+    /// `--redis-set` settings the spawned Redis ran with over
+    /// `config/redis.conf` (`NAME VALUE`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub redis_settings: Vec<String>,
 }
 
 /// The flash-sale audit. `ok` is false when any count below is non-zero.
@@ -80,6 +107,147 @@ pub struct Invariants {
     pub unreturned_units: u64,
     /// One line per violation, for people.
     pub violations: Vec<String>,
+}
+
+/// The chat delivery audit: each viewer that stayed connected must get
+/// every accepted message, in order, exactly once, and see the room's
+/// `seq` go up by one from its snapshot on. `ok` is false when any count is
+/// non-zero.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct DeliveryAudit {
+    pub ok: bool,
+    /// Viewers connected until the end (their losses count).
+    pub viewers_checked: u64,
+    /// Messages a viewer connected until the end never received.
+    pub messages_lost: u64,
+    /// Frames a viewer received twice (same seq, or same message).
+    pub duplicates: u64,
+    /// Frames that came after a later one (seq or a sender's order).
+    pub out_of_order: u64,
+    /// Room events missing from a viewer's seq sequence.
+    pub seq_gaps: u64,
+    /// Messages whose send was answered `unavailable` or `internal` (the
+    /// store's outcome unknown): expected by nobody unless delivered.
+    #[serde(default)]
+    pub unknown_outcome: u64,
+    /// Of those, how many some viewer received (committed after all):
+    /// every viewer must then have it.
+    #[serde(default)]
+    pub unknown_delivered: u64,
+    /// Lost messages by route, `"<sender's node>-><viewer's node>"`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub lost_by_route: BTreeMap<String, u64>,
+    /// One line per violation (or group of them), for people.
+    pub violations: Vec<String>,
+}
+
+/// One configuration of a run: which nodes and store, and what it measured.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct RunSummary {
+    /// `1 node, memory`, `3 nodes, redis`, `2 nodes (external)`.
+    pub label: String,
+    pub nodes: usize,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub store: Option<StoreKind>,
+    pub throughput_per_s: f64,
+    pub duration_s: f64,
+    pub latency_ms: LatencySummary,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub latency_by_node_ms: BTreeMap<String, LatencySummary>,
+    pub counts: BTreeMap<String, u64>,
+    pub errors: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub invariants: Option<Invariants>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivery: Option<DeliveryAudit>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory: Option<Memory>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_to_sell_out_ms: Option<f64>,
+    pub throughput_over_time: Vec<(f64, f64)>,
+    pub latency_cdf: Vec<(f64, f64)>,
+}
+
+impl RunSummary {
+    /// The summary of `report`, the run of one configuration.
+    pub fn of(report: &Report, label: String) -> RunSummary {
+        RunSummary {
+            label,
+            nodes: report.target.nodes.len().max(1),
+            store: report.target.store,
+            throughput_per_s: report.throughput_per_s,
+            duration_s: report.duration_s,
+            latency_ms: report.latency_ms.clone(),
+            latency_by_node_ms: report.latency_by_node_ms.clone(),
+            counts: report.counts.clone(),
+            errors: report.errors,
+            invariants: report.invariants.clone(),
+            delivery: report.delivery.clone(),
+            memory: report.memory.clone(),
+            time_to_sell_out_ms: report.time_to_sell_out_ms,
+            throughput_over_time: report.throughput_over_time.clone(),
+            latency_cdf: report.latency_cdf.clone(),
+        }
+    }
+
+    /// Every audit violation of this run (flash-sale invariants, chat
+    /// delivery).
+    pub fn violations(&self) -> Vec<String> {
+        let mut all = Vec::new();
+        if let Some(inv) = self.invariants.as_ref().filter(|i| !i.ok) {
+            all.extend(inv.violations.iter().cloned());
+        }
+        if let Some(d) = self.delivery.as_ref().filter(|d| !d.ok) {
+            all.extend(d.violations.iter().cloned());
+        }
+        all
+    }
+}
+
+/// `--compare-nodes N`: the same scenario on 1 node with the memory store,
+/// 1 node through Redis, and N nodes through Redis.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Comparison {
+    /// N, the node count of the third run.
+    pub nodes: usize,
+    /// 1 node through Redis ÷ 1 node in memory: the cost of the Redis hop
+    /// (the goal: throughput ≥ [`REDIS_OVER_MEMORY_GOAL`]).
+    pub redis_over_memory: Ratio,
+    /// N nodes through Redis ÷ 1 node through Redis.
+    pub nodes_over_single: Ratio,
+    pub redis_over_memory_goal: f64,
+    /// Whether `redis_over_memory.throughput` reached the goal.
+    pub meets_goal: bool,
+}
+
+/// One configuration's figures divided by another's.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Ratio {
+    /// Throughput ÷ throughput (> 1: faster).
+    pub throughput: f64,
+    /// p99 latency ÷ p99 latency (> 1: slower).
+    pub p99: f64,
+}
+
+/// The goal for Redis ÷ memory throughput on one node.
+pub const REDIS_OVER_MEMORY_GOAL: f64 = 0.7;
+
+impl Comparison {
+    /// Compare the three runs of `--compare-nodes`, in their order.
+    pub fn of(memory: &RunSummary, redis: &RunSummary, many: &RunSummary) -> Comparison {
+        let between = |a: &RunSummary, b: &RunSummary| Ratio {
+            throughput: ratio(a.throughput_per_s, b.throughput_per_s),
+            p99: ratio(a.latency_ms.p99, b.latency_ms.p99),
+        };
+        let redis_over_memory = between(redis, memory);
+        Comparison {
+            nodes: many.nodes,
+            meets_goal: redis_over_memory.throughput >= REDIS_OVER_MEMORY_GOAL,
+            redis_over_memory,
+            nodes_over_single: between(many, redis),
+            redis_over_memory_goal: REDIS_OVER_MEMORY_GOAL,
+        }
+    }
 }
 
 /// A baseline measured in the same run against the same machine.
@@ -110,6 +278,28 @@ fn row(out: &mut String, name: &str, s: &LatencySummary) {
 }
 
 impl Report {
+    /// Every audit violation of every run, each prefixed by its run's label
+    /// when there were several. Empty when every audit passed.
+    pub fn violations(&self) -> Vec<String> {
+        if self.runs.is_empty() {
+            let alone = RunSummary::of(self, String::new());
+            return alone.violations();
+        }
+        let several = self.runs.len() > 1;
+        self.runs
+            .iter()
+            .flat_map(|run| {
+                run.violations().into_iter().map(move |v| {
+                    if several {
+                        format!("[{}] {v}", run.label)
+                    } else {
+                        v
+                    }
+                })
+            })
+            .collect()
+    }
+
     /// A Markdown summary for people.
     pub fn markdown(&self) -> String {
         let mut out = String::new();
@@ -119,15 +309,19 @@ impl Report {
             self.scenario,
             if self.quick { " (quick)" } else { "" }
         );
+        if let Some(c) = &self.comparison {
+            comparison_markdown(&mut out, c, &self.runs, &self.throughput_unit);
+            let _ = writeln!(
+                out,
+                "## The last run ({})\n",
+                self.runs.last().map_or("", |r| r.label.as_str())
+            );
+        }
         let _ = writeln!(
             out,
             "Target: {} ({})\n",
-            self.target.url,
-            if self.target.spawned {
-                "spawned"
-            } else {
-                "external"
-            }
+            target_urls(&self.target),
+            target_words(&self.target)
         );
         let _ = writeln!(
             out,
@@ -146,6 +340,9 @@ impl Report {
         for (name, summary) in &self.latency_by_outcome_ms {
             row(&mut out, name, summary);
         }
+        for (name, summary) in &self.latency_by_node_ms {
+            row(&mut out, name, summary);
+        }
         let _ = writeln!(out);
         if let Some(inv) = &self.invariants {
             let verdict = if inv.ok { "OK" } else { "**VIOLATED**" };
@@ -155,6 +352,25 @@ impl Report {
                 inv.oversold, inv.undersold, inv.limit_violations, inv.duplicate_charges, inv.unreturned_units
             );
             for v in &inv.violations {
+                let _ = writeln!(out, "- {v}");
+            }
+            let _ = writeln!(out);
+        }
+        if let Some(d) = &self.delivery {
+            let verdict = if d.ok { "OK" } else { "**VIOLATED**" };
+            let _ = writeln!(
+                out,
+                "Delivery: {verdict} — {} viewers checked; lost {}, duplicates {}, out of order {}, seq gaps {}",
+                d.viewers_checked, d.messages_lost, d.duplicates, d.out_of_order, d.seq_gaps
+            );
+            if d.unknown_outcome > 0 {
+                let _ = writeln!(
+                    out,
+                    "- {} messages answered `unavailable` (outcome unknown): {} were committed after all, so every viewer must have them",
+                    d.unknown_outcome, d.unknown_delivered
+                );
+            }
+            for v in &d.violations {
                 let _ = writeln!(out, "- {v}");
             }
             let _ = writeln!(out);
@@ -190,6 +406,78 @@ impl Report {
         }
         out
     }
+}
+
+/// Every node's URL (or the one URL of an older report).
+fn target_urls(target: &TargetInfo) -> String {
+    if target.nodes.is_empty() {
+        target.url.clone()
+    } else {
+        target.nodes.join(", ")
+    }
+}
+
+/// "spawned, 3 nodes, store redis", for the Markdown.
+fn target_words(target: &TargetInfo) -> String {
+    let mut words = vec![if target.spawned {
+        "spawned"
+    } else {
+        "external"
+    }
+    .to_owned()];
+    if target.nodes.len() > 1 {
+        words.push(format!("{} nodes", target.nodes.len()));
+    }
+    if let Some(store) = target.store {
+        words.push(format!("store {}", store.as_str()));
+    }
+    if !target.redis_settings.is_empty() {
+        words.push(format!("Redis with {}", target.redis_settings.join(", ")));
+    }
+    words.join(", ")
+}
+
+/// The runs side by side, then their ratios.
+fn comparison_markdown(out: &mut String, c: &Comparison, runs: &[RunSummary], unit: &str) {
+    let _ = writeln!(out, "## Comparison\n");
+    let _ = writeln!(
+        out,
+        "| run | {unit}/s | p50 ms | p99 ms | max ms | errors | audit |"
+    );
+    let _ = writeln!(out, "|---|---|---|---|---|---|---|");
+    for run in runs {
+        let audit = if run.invariants.is_none() && run.delivery.is_none() {
+            "—"
+        } else if run.violations().is_empty() {
+            "OK"
+        } else {
+            "**VIOLATED**"
+        };
+        let _ = writeln!(
+            out,
+            "| {} | {:.0} | {:.2} | {:.2} | {:.2} | {} | {audit} |",
+            run.label,
+            run.throughput_per_s,
+            run.latency_ms.p50,
+            run.latency_ms.p99,
+            run.latency_ms.max,
+            run.errors,
+        );
+    }
+    let _ = writeln!(out);
+    let _ = writeln!(
+        out,
+        "- Redis ÷ memory on one node: throughput **{:.3}** (goal ≥ {}: {}), p99 {:.3}",
+        c.redis_over_memory.throughput,
+        c.redis_over_memory_goal,
+        if c.meets_goal { "met" } else { "not met" },
+        c.redis_over_memory.p99
+    );
+    let _ = writeln!(
+        out,
+        "- {} nodes ÷ 1 node through Redis: throughput **{:.3}**, p99 {:.3}\n",
+        c.nodes, c.nodes_over_single.throughput, c.nodes_over_single.p99
+    );
 }
 
 /// Our rate as a fraction of a baseline's (0 when the baseline measured nothing).

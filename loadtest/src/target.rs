@@ -1,11 +1,15 @@
-//! The system under test: a running server (`--url`) or one the harness
-//! spawns (`--spawn`, the default) together with its `redis-server`.
+//! The system under test: running servers (`--url`, once per node) or
+//! nodes the harness spawns (`--spawn`, the default) together with their
+//! `redis-server`.
 //!
 //! Spawned processes listen on free loopback ports the harness picks, log to
-//! files in a temporary directory, and are killed when their handle drops —
-//! also when the run fails half-way. The harness only ever talks to loopback
-//! addresses: a load test pointed at someone else's server by mistake is a
-//! denial-of-service attack.
+//! files in a temporary directory of their own, and are killed when their
+//! handle drops — also when the run fails half-way. The harness only ever
+//! talks to loopback addresses: a load test pointed at someone else's server
+//! by mistake is a denial-of-service attack.
+//!
+//! Several nodes share one Redis (`CHOPHIEN_STORE__KIND=redis`) and one
+//! token secret; clients are spread over them round-robin ([`Target::node`]).
 
 use std::net::{IpAddr, SocketAddr, TcpListener, ToSocketAddrs};
 use std::path::{Path, PathBuf};
@@ -13,19 +17,153 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use anyhow::{bail, Context};
+use serde::{Deserialize, Serialize};
 use tempfile::TempDir;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-/// Where the server is and, when spawned, its process.
-pub struct Target {
+/// Where a spawned node keeps rooms and flash sales (`CHOPHIEN_STORE__KIND`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StoreKind {
+    /// In the process (rooms on the memory bus, the memory sale store).
+    Memory,
+    /// In one `redis-server` every node shares.
+    Redis,
+}
+
+impl StoreKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StoreKind::Memory => "memory",
+            StoreKind::Redis => "redis",
+        }
+    }
+}
+
+/// One `chophien` node: where it listens and, when spawned, its process.
+pub struct Node {
     /// `http://127.0.0.1:PORT`, no trailing slash.
     pub http_base: String,
     /// `ws://127.0.0.1:PORT`.
     pub ws_base: String,
     /// The spawned server, for reading its memory; `None` with `--url`.
     pub server: Option<Spawned>,
-    /// The spawned Redis the server's sale store uses, if any.
+}
+
+/// The nodes under test and the Redis they share, if the harness knows it.
+pub struct Target {
+    /// At least one; client `i` goes to node `i mod len` (see [`Target::node`]).
+    pub nodes: Vec<Node>,
+    /// The spawned Redis the nodes' stores use, if any.
     pub redis: Option<Spawned>,
+    /// The store spawned nodes were given; `None` for `--url` (unknown).
+    pub store: Option<StoreKind>,
+    /// Settings given to the spawned Redis over `config/redis.conf`
+    /// (`NAME VALUE`).
+    pub redis_settings: Vec<String>,
+}
+
+impl Target {
+    /// Running servers at these loopback URLs (one per node).
+    pub fn external(urls: &[String]) -> anyhow::Result<Target> {
+        if urls.is_empty() {
+            bail!("no --url given");
+        }
+        let mut nodes: Vec<Node> = Vec::with_capacity(urls.len());
+        for url in urls {
+            let (http_base, ws_base) = loopback_bases(url)?;
+            if nodes.iter().any(|n| n.http_base == http_base) {
+                bail!("--url {http_base} is given twice: each --url is one node");
+            }
+            nodes.push(Node {
+                http_base,
+                ws_base,
+                server: None,
+            });
+        }
+        Ok(Target {
+            nodes,
+            redis: None,
+            store: None,
+            redis_settings: Vec::new(),
+        })
+    }
+
+    /// Start a `redis-server` when `store` is Redis (with `redis_settings`,
+    /// `NAME VALUE` pairs, over `config/redis.conf`), then `count` nodes of
+    /// `binary` on it, each on its own port with its own log.
+    pub async fn spawn(
+        binary: &Path,
+        secret: &str,
+        count: usize,
+        store: StoreKind,
+        redis_settings: &[(String, String)],
+    ) -> anyhow::Result<Target> {
+        if count > 1 && store == StoreKind::Memory {
+            bail!("{count} nodes share rooms and sales only through Redis: use --store redis");
+        }
+        let redis = match store {
+            StoreKind::Redis => Some(spawn_redis(redis_settings).await?),
+            StoreKind::Memory => None,
+        };
+        let mut nodes = Vec::with_capacity(count);
+        for k in 0..count {
+            let server = spawn_server(ServerOptions {
+                binary: Some(binary),
+                secret,
+                redis_port: redis.as_ref().map(|r| r.port),
+                extra_env: Vec::new(),
+            })
+            .await
+            .with_context(|| format!("starting node {k}"))?;
+            let base = format!("127.0.0.1:{}", server.port);
+            nodes.push(Node {
+                http_base: format!("http://{base}"),
+                ws_base: format!("ws://{base}"),
+                server: Some(server),
+            });
+        }
+        let redis_settings = match redis {
+            Some(_) => redis_settings
+                .iter()
+                .map(|(name, value)| format!("{name} {value}"))
+                .collect(),
+            None => Vec::new(),
+        };
+        Ok(Target {
+            nodes,
+            redis,
+            store: Some(store),
+            redis_settings,
+        })
+    }
+
+    /// The node client number `i` uses: round-robin over the nodes.
+    pub fn node(&self, i: usize) -> &Node {
+        &self.nodes[self.node_index(i)]
+    }
+
+    /// Which node client number `i` uses.
+    pub fn node_index(&self, i: usize) -> usize {
+        i % self.nodes.len()
+    }
+
+    /// Node 0: where rooms are created, the seller sits and the audit reads.
+    pub fn first(&self) -> &Node {
+        &self.nodes[0]
+    }
+
+    pub fn spawned(&self) -> bool {
+        self.nodes.iter().all(|n| n.server.is_some())
+    }
+
+    /// Process ids of the spawned nodes (empty with `--url`).
+    pub fn server_pids(&self) -> Vec<u32> {
+        self.nodes
+            .iter()
+            .filter_map(|n| n.server.as_ref().map(Spawned::pid))
+            .collect()
+    }
 }
 
 /// A child process killed on drop, with the directory holding its files.
@@ -65,7 +203,7 @@ impl Drop for Spawned {
 pub struct ServerOptions<'a> {
     pub binary: Option<&'a Path>,
     pub secret: &'a str,
-    /// Use the Redis sale store on this port (flash-sale).
+    /// Keep rooms and sales in the Redis on this port (`STORE__KIND=redis`).
     pub redis_port: Option<u16>,
     /// Extra `CHOPHIEN_*` variables (name, value).
     pub extra_env: Vec<(String, String)>,
@@ -132,8 +270,9 @@ pub fn locate_server(explicit: Option<&Path>) -> anyhow::Result<PathBuf> {
 }
 
 /// Start `redis-server` on a free port in a temporary directory, with
-/// `config/redis.conf` when the workspace has one.
-pub async fn spawn_redis() -> anyhow::Result<Spawned> {
+/// `config/redis.conf` when the workspace has one, and `settings` (`NAME
+/// VALUE`, e.g. `appendfsync everysec`) over it.
+pub async fn spawn_redis(settings: &[(String, String)]) -> anyhow::Result<Spawned> {
     let dir = tempfile::tempdir()?;
     let port = free_port()?;
     let log = std::fs::File::create(dir.path().join("redis-server.log"))?;
@@ -152,7 +291,11 @@ pub async fn spawn_redis() -> anyhow::Result<Spawned> {
             "no",
         ])
         .arg("--dir")
-        .arg(dir.path())
+        .arg(dir.path());
+    for (name, value) in settings {
+        command.arg(format!("--{name}")).arg(value);
+    }
+    command
         .stdout(Stdio::from(log.try_clone()?))
         .stderr(Stdio::from(log));
     let child = command
@@ -186,6 +329,73 @@ async fn redis_ping(port: u16) -> bool {
     }
     let mut reply = [0u8; 16];
     matches!(stream.read(&mut reply).await, Ok(n) if reply[..n].starts_with(b"+PONG"))
+}
+
+/// How many keys of the Redis on `port` have `needle` in their name (SCAN,
+/// so a large database is walked without blocking it). The harness asks it
+/// for a fresh room's id right after creating the room: keys mean the
+/// node keeps its rooms in Redis.
+pub async fn redis_keys_naming(port: u16, needle: &str) -> anyhow::Result<u64> {
+    let client = redis::Client::open(format!("redis://127.0.0.1:{port}/"))?;
+    let mut connection = client.get_multiplexed_async_connection().await?;
+    let pattern = format!("*{}*", glob_escape(needle));
+    let mut cursor: u64 = 0;
+    let mut found = 0;
+    loop {
+        let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
+            .arg(cursor)
+            .arg("MATCH")
+            .arg(&pattern)
+            .arg("COUNT")
+            .arg(1000)
+            .query_async(&mut connection)
+            .await?;
+        found += keys.len() as u64;
+        if next == 0 {
+            return Ok(found);
+        }
+        cursor = next;
+    }
+}
+
+/// Calls and microseconds Redis spent per command so far (`INFO
+/// commandstats`): (command, calls, usec), e.g. `("fcall", 40, 35000)`.
+pub async fn redis_command_stats(port: u16) -> anyhow::Result<Vec<(String, u64, u64)>> {
+    let client = redis::Client::open(format!("redis://127.0.0.1:{port}/"))?;
+    let mut connection = client.get_multiplexed_async_connection().await?;
+    let info: String = redis::cmd("INFO")
+        .arg("commandstats")
+        .query_async(&mut connection)
+        .await?;
+    Ok(parse_command_stats(&info))
+}
+
+/// The `cmdstat_NAME:calls=N,usec=M,…` lines of `INFO commandstats`.
+fn parse_command_stats(info: &str) -> Vec<(String, u64, u64)> {
+    info.lines()
+        .filter_map(|line| {
+            let (name, fields) = line.trim().strip_prefix("cmdstat_")?.split_once(':')?;
+            let field = |key: &str| {
+                fields
+                    .split(',')
+                    .find_map(|f| f.strip_prefix(key)?.strip_prefix('='))
+                    .and_then(|v| v.parse::<u64>().ok())
+            };
+            Some((name.replace('|', "_"), field("calls")?, field("usec")?))
+        })
+        .collect()
+}
+
+/// `text` with Redis glob characters escaped, for a MATCH pattern.
+fn glob_escape(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '*' | '?' | '[' | ']' | '\\' | '^') {
+            escaped.push('\\');
+        }
+        escaped.push(c);
+    }
+    escaped
 }
 
 /// Start `chophien` on a free port with limits raised for load, and wait
@@ -257,6 +467,18 @@ pub async fn spawn_server(options: ServerOptions<'_>) -> anyhow::Result<Spawned>
     )
 }
 
+/// `NAME=VALUE` of `--redis-set` as a Redis setting.
+pub fn redis_setting(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((name, value)) if !name.trim().is_empty() => {
+            Ok((name.trim().to_owned(), value.trim().to_owned()))
+        }
+        _ => Err(format!(
+            "expected NAME=VALUE (e.g. appendfsync=everysec), got {text:?}"
+        )),
+    }
+}
+
 /// Per-connection rate limits high enough that they never shape the load
 /// (the load test measures the server, not its abuse protection).
 fn load_limits() -> Vec<(&'static str, &'static str)> {
@@ -270,6 +492,75 @@ fn load_limits() -> Vec<(&'static str, &'static str)> {
         ("CHOPHIEN_LIMITS__ACTIONS_PER_SEC", "100000"),
         ("CHOPHIEN_LIMITS__ACTIONS_BURST", "100000"),
     ]
+}
+
+/// CPU time a process has used so far, user + system, in milliseconds
+/// (`utime` and `stime` of /proc/<pid>/stat); `None` when unreadable.
+pub fn cpu_ms(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name may hold spaces: the fields start after its ')'.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    // SAFETY: sysconf only reads a configuration value.
+    let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    (per_second > 0).then(|| ticks * 1000 / per_second as u64)
+}
+
+/// CPU used so far by every process of a run the harness can see.
+#[derive(Debug, Clone, Default)]
+pub struct CpuUse {
+    /// Per spawned node, node 0 first (empty with `--url`).
+    pub nodes: Vec<u64>,
+    /// The spawned Redis, if any.
+    pub redis: Option<u64>,
+    /// This process: the load generator.
+    pub harness: u64,
+}
+
+impl Target {
+    /// CPU used so far by the spawned nodes, their Redis and the harness.
+    pub fn cpu_use(&self) -> CpuUse {
+        CpuUse {
+            nodes: self
+                .server_pids()
+                .into_iter()
+                .map(|pid| cpu_ms(pid).unwrap_or(0))
+                .collect(),
+            redis: self.redis.as_ref().and_then(|r| cpu_ms(r.pid())),
+            harness: cpu_ms(std::process::id()).unwrap_or(0),
+        }
+    }
+}
+
+impl CpuUse {
+    /// Counters for the CPU used between `before` and `self`, in ms:
+    /// `cpu_ms_nodes` (and `node<k>_cpu_ms` with several), `cpu_ms_redis`,
+    /// `cpu_ms_harness`.
+    pub fn counts_since(&self, before: &CpuUse) -> Vec<(String, u64)> {
+        let mut counts = Vec::new();
+        let used: Vec<u64> = self
+            .nodes
+            .iter()
+            .zip(&before.nodes)
+            .map(|(after, before)| after.saturating_sub(*before))
+            .collect();
+        if !used.is_empty() {
+            counts.push(("cpu_ms_nodes".to_owned(), used.iter().sum()));
+        }
+        if used.len() > 1 {
+            for (k, ms) in used.iter().enumerate() {
+                counts.push((format!("node{k}_cpu_ms"), *ms));
+            }
+        }
+        if let (Some(after), Some(before)) = (self.redis, before.redis) {
+            counts.push(("cpu_ms_redis".to_owned(), after.saturating_sub(before)));
+        }
+        counts.push((
+            "cpu_ms_harness".to_owned(),
+            self.harness.saturating_sub(before.harness),
+        ));
+        counts
+    }
 }
 
 /// Resident memory of a process in bytes (`VmRSS` of /proc/<pid>/status).
@@ -326,6 +617,84 @@ mod tests {
         assert!(loopback_bases("http://10.0.0.1:8080").is_err());
         assert!(loopback_bases("http://192.168.1.2:80").is_err());
         assert!(loopback_bases("https://127.0.0.1:8080").is_err());
+    }
+
+    #[test]
+    fn clients_are_spread_round_robin_over_external_nodes() {
+        let urls = [
+            "http://127.0.0.1:8080".to_owned(),
+            "http://127.0.0.1:8081".to_owned(),
+        ];
+        let target = Target::external(&urls).unwrap();
+        assert_eq!(target.node(0).ws_base, "ws://127.0.0.1:8080");
+        assert_eq!(target.node(1).ws_base, "ws://127.0.0.1:8081");
+        assert_eq!(target.node(4).http_base, "http://127.0.0.1:8080");
+        assert_eq!(target.node_index(7), 1);
+        assert!(!target.spawned());
+    }
+
+    #[test]
+    fn a_node_given_twice_or_a_remote_one_is_refused() {
+        let twice = [
+            "http://127.0.0.1:8080/".to_owned(),
+            "http://127.0.0.1:8080".to_owned(),
+        ];
+        assert!(Target::external(&twice).is_err());
+        let remote = [
+            "http://127.0.0.1:8080".to_owned(),
+            "http://10.0.0.1:8080".to_owned(),
+        ];
+        assert!(Target::external(&remote).is_err());
+    }
+
+    #[test]
+    fn redis_settings_are_name_value_pairs() {
+        assert_eq!(
+            redis_setting("appendfsync=everysec").unwrap(),
+            ("appendfsync".to_owned(), "everysec".to_owned())
+        );
+        assert!(redis_setting("appendfsync").is_err());
+        assert!(redis_setting("=x").is_err());
+    }
+
+    #[test]
+    fn command_stats_are_read_from_info() {
+        let info = "# Commandstats\r\ncmdstat_fcall:calls=40,usec=35000,usec_per_call=875.00,rejected_calls=0,failed_calls=0\r\ncmdstat_client|setname:calls=2,usec=3,usec_per_call=1.50\r\n";
+        assert_eq!(
+            parse_command_stats(info),
+            vec![
+                ("fcall".to_owned(), 40, 35000),
+                ("client_setname".to_owned(), 2, 3)
+            ]
+        );
+    }
+
+    #[test]
+    fn glob_characters_are_escaped() {
+        assert_eq!(glob_escape("lt-chat-1a2b"), "lt-chat-1a2b");
+        assert_eq!(glob_escape("a*b?[c]"), "a\\*b\\?\\[c\\]");
+    }
+
+    #[test]
+    fn cpu_use_is_counted_per_process() {
+        let mine = cpu_ms(std::process::id());
+        assert!(mine.is_some());
+        let before = CpuUse {
+            nodes: vec![100, 200],
+            redis: Some(50),
+            harness: 10,
+        };
+        let after = CpuUse {
+            nodes: vec![150, 260],
+            redis: Some(80),
+            harness: 40,
+        };
+        let counts = after.counts_since(&before);
+        let get = |name: &str| counts.iter().find(|(n, _)| n == name).map(|(_, v)| *v);
+        assert_eq!(get("cpu_ms_nodes"), Some(110));
+        assert_eq!(get("node1_cpu_ms"), Some(60));
+        assert_eq!(get("cpu_ms_redis"), Some(30));
+        assert_eq!(get("cpu_ms_harness"), Some(30));
     }
 
     #[test]

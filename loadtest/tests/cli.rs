@@ -39,3 +39,56 @@ fn a_missing_server_binary_is_reported_clearly() {
         "{stderr}"
     );
 }
+
+#[test]
+fn several_nodes_on_the_memory_store_are_refused() {
+    let output = loadtest(&[
+        "chat",
+        "--quick",
+        "--no-progress",
+        "--nodes",
+        "2",
+        "--store",
+        "memory",
+    ]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("only through Redis"), "{stderr}");
+}
+
+#[test]
+fn every_url_must_be_loopback() {
+    let output = loadtest(&[
+        "chat",
+        "--quick",
+        "--no-progress",
+        "--url",
+        "http://127.0.0.1:1",
+        "--url",
+        "http://10.1.2.3:8080",
+    ]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("only loopback addresses"), "{stderr}");
+}
+
+#[test]
+fn a_comparison_spawns_its_own_nodes() {
+    for extra in [
+        &["--url", "http://127.0.0.1:1"][..],
+        &["--nodes", "2"][..],
+        &["--store", "redis"][..],
+    ] {
+        let mut args = vec!["flash-sale", "--quick", "--no-progress", "--compare-nodes"];
+        args.extend_from_slice(extra);
+        let output = loadtest(&args);
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains("--compare-nodes spawns its own"),
+            "{args:?}: {stderr}"
+        );
+    }
+    let output = loadtest(&["chat", "--quick", "--no-progress", "--compare-nodes", "1"]);
+    assert_eq!(output.status.code(), Some(2));
+}

@@ -6,7 +6,8 @@
 //! root first. They look in `$CARGO_TARGET_DIR/debug` and then
 //! `target/debug`, and fail with that instruction when it is missing.
 //! The flash-sale smoke also needs `redis-server` and `redis-benchmark`,
-//! and a server with flash sales (issue 3).
+//! and a server with flash sales (issue 3). The `--nodes 2` runs spawn two
+//! nodes on one `redis-server`, which share rooms and sales through it.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -106,4 +107,188 @@ fn flash_sale_quick_keeps_every_invariant() {
         report["baselines"][0]["ratio"].as_f64().unwrap() > 0.0,
         "{report}"
     );
+}
+
+fn count(report: &Value, name: &str) -> u64 {
+    report["counts"][name]
+        .as_u64()
+        .unwrap_or_else(|| panic!("counts.{name} in {report}"))
+}
+
+/// Two nodes on one Redis share the room and its sale: the audit sums both
+/// nodes' buyers against one stock, reads the orders through both, and
+/// both nodes' snapshots must show what Redis holds.
+#[test]
+fn flash_sale_quick_on_two_nodes_keeps_every_invariant() {
+    let (code, report) = run_quick(&["flash-sale", "--nodes", "2", "--baseline", "none"]);
+    assert_documented_fields(&report, "flash-sale");
+    let invariants = &report["invariants"];
+    assert_eq!(invariants["ok"], true, "{invariants}");
+    assert_eq!(code, Some(0));
+    assert_eq!(report["target"]["nodes"].as_array().unwrap().len(), 2);
+    assert_eq!(report["target"]["store"], "redis");
+    let runs = report["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 1);
+    assert_eq!(runs[0]["nodes"], 2);
+    let buyers = count(&report, "buyers");
+    assert_eq!(
+        count(&report, "node0_buyers") + count(&report, "node1_buyers"),
+        buyers
+    );
+    for node in ["node0", "node1"] {
+        assert!(
+            count(&report, &format!("{node}_buy_answers")) > 0,
+            "{report}"
+        );
+    }
+    assert_eq!(
+        count(&report, "node0_reserved_units") + count(&report, "node1_reserved_units"),
+        count(&report, "reserved_units")
+    );
+    for node in ["node0", "node1"] {
+        let count = report["latency_by_node_ms"][node]["count"].as_u64();
+        assert!(
+            count.unwrap_or(0) > 0,
+            "latency_by_node_ms.{node}: {report}"
+        );
+    }
+    let remaining = count(&report, "redis_remaining");
+    assert_eq!(count(&report, "final_remaining"), remaining, "{report}");
+    assert_eq!(
+        count(&report, "node1_final_remaining"),
+        remaining,
+        "{report}"
+    );
+}
+
+/// A running server killed when the test ends.
+struct Server(std::process::Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Start the debug server on the memory store on a free port; its URL.
+fn memory_node() -> (Server, String) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = Command::new(server_binary())
+        .arg("serve")
+        .env("CHOPHIEN_SERVER__LISTEN", format!("127.0.0.1:{port}"))
+        .env("CHOPHIEN_STORE__KIND", "memory")
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let server = Server(child);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the server did not start"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    (server, format!("http://127.0.0.1:{port}"))
+}
+
+/// Two `--url` nodes that keep rooms in memory share none: the run stops
+/// before any load, saying so, rather than measure two separate rooms.
+#[test]
+fn nodes_that_do_not_share_rooms_are_refused_clearly() {
+    let (_a, first) = memory_node();
+    let (_b, second) = memory_node();
+    let output = Command::new(env!("CARGO_BIN_EXE_chophien-loadtest"))
+        .args([
+            "chat",
+            "--quick",
+            "--no-progress",
+            "--url",
+            &first,
+            "--url",
+            &second,
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("node 1") && stderr.contains("does not know room"),
+        "{stderr}"
+    );
+}
+
+/// Chat on two nodes sharing the room through Redis: clients connect to
+/// both and send, and every viewer on either node receives every message
+/// once, in seq order, whichever node it was sent through.
+#[test]
+fn chat_quick_on_two_nodes_delivers_everything_everywhere_in_order() {
+    let (code, report) = run_quick(&["chat", "--nodes", "2"]);
+    assert_documented_fields(&report, "chat");
+    let delivery = &report["delivery"];
+    assert_eq!(code, Some(0), "{delivery}");
+    assert_eq!(delivery["ok"], true, "{delivery}");
+    assert_eq!(report["target"]["nodes"].as_array().unwrap().len(), 2);
+    assert_eq!(report["target"]["store"], "redis");
+    assert_eq!(count(&report, "connect_failures"), 0, "{report}");
+    let sent = count(&report, "messages_sent");
+    assert!(sent > 0);
+    assert_eq!(count(&report, "messages_rejected"), 0, "{report}");
+    for field in ["messages_lost", "duplicates", "out_of_order", "seq_gaps"] {
+        assert_eq!(delivery[field], 0, "{field}: {delivery}");
+    }
+    let viewers = count(&report, "viewers");
+    assert_eq!(delivery["viewers_checked"], viewers, "{delivery}");
+    assert_eq!(count(&report, "deliveries"), sent * viewers, "{report}");
+    for node in ["node0", "node1"] {
+        assert!(count(&report, &format!("{node}_viewers")) > 0, "{report}");
+        assert!(count(&report, &format!("{node}_senders")) > 0, "{report}");
+    }
+    assert_eq!(
+        count(&report, "node0_messages_received") + count(&report, "node1_messages_received"),
+        sent * viewers,
+        "{report}"
+    );
+    // Messages cross nodes both ways.
+    for route in ["0->0", "0->1", "1->0", "1->1"] {
+        let count = report["latency_by_node_ms"][route]["count"].as_u64();
+        assert!(
+            count.unwrap_or(0) > 0,
+            "latency_by_node_ms.{route}: {report}"
+        );
+    }
+}
+
+/// `--compare-nodes`: three configurations in one invocation, side by side.
+#[test]
+fn flash_sale_quick_comparison_reports_three_runs_and_their_ratios() {
+    let (code, report) = run_quick(&["flash-sale", "--compare-nodes", "2", "--baseline", "none"]);
+    assert_eq!(code, Some(0), "{report}");
+    let runs = report["runs"].as_array().unwrap();
+    let configs: Vec<(u64, &str)> = runs
+        .iter()
+        .map(|r| (r["nodes"].as_u64().unwrap(), r["store"].as_str().unwrap()))
+        .collect();
+    assert_eq!(configs, [(1, "memory"), (1, "redis"), (2, "redis")]);
+    for run in runs {
+        assert!(run["throughput_per_s"].as_f64().unwrap() > 0.0, "{run}");
+        assert!(run["latency_ms"]["p99"].as_f64().unwrap() > 0.0, "{run}");
+        assert_eq!(run["invariants"]["ok"], true, "{run}");
+    }
+    let comparison = &report["comparison"];
+    assert_eq!(comparison["nodes"], 2);
+    for ratio in ["redis_over_memory", "nodes_over_single"] {
+        assert!(
+            comparison[ratio]["throughput"].as_f64().unwrap() > 0.0,
+            "{comparison}"
+        );
+    }
+    assert_eq!(comparison["redis_over_memory_goal"], 0.7);
 }

@@ -11,6 +11,11 @@
 //!   and the store has no order no buyer was told about;
 //! - units sold ≤ stock, and once every unconfirmed hold has expired or been
 //!   cancelled, remaining == stock − units sold (expired stock came back).
+//!
+//! With several nodes the buyers are spread over them, and the audit takes
+//! all of them together: what every node's buyers were told is summed
+//! against one store. [`cross_check`] then asks every other node for the
+//! orders and the sale's `remaining`: each must agree with node 0.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -49,6 +54,8 @@ impl BuyAnswer {
 #[derive(Debug, Clone, Default)]
 pub struct BuyerSeen {
     pub buyer_id: String,
+    /// The node this buyer was connected to.
+    pub node: usize,
     pub answers: Vec<BuyAnswer>,
     /// Holds this buyer confirmed into an order (hold id → order id).
     pub confirmed: BTreeMap<String, String>,
@@ -111,11 +118,19 @@ pub fn audit(input: &AuditInput<'_>) -> Invariants {
         .iter()
         .map(|b| demand_of(b, input.per_buyer_limit))
         .sum();
-    let expected = input.stock.min(demand);
+    // A buy never decided (`unavailable` or no answer, every retry) may
+    // hold units nobody was told about until its hold expires.
+    let undecided: u64 = input.buyers.iter().map(undecided_units).sum();
+    let expected = input.stock.min(demand).saturating_sub(undecided);
     if reserved < expected {
         inv.undersold = expected - reserved;
+        let unknown = if undecided > 0 {
+            format!(" − {undecided} units of undecided buys")
+        } else {
+            String::new()
+        };
         inv.violations.push(format!(
-            "UNDERSOLD: {reserved} units reserved but min(stock {}, demand {demand}) = {expected}",
+            "UNDERSOLD: {reserved} units reserved but min(stock {}, demand {demand}){unknown} = {expected}",
             input.stock
         ));
     }
@@ -137,8 +152,8 @@ pub fn audit(input: &AuditInput<'_>) -> Invariants {
         if units > input.per_buyer_limit {
             over_limit.insert(buyer.buyer_id.clone());
             inv.violations.push(format!(
-                "LIMIT: buyer {} was granted {units} units (limit {})",
-                buyer.buyer_id, input.per_buyer_limit
+                "LIMIT: buyer {} (node {}) was granted {units} units (limit {})",
+                buyer.buyer_id, buyer.node, input.per_buyer_limit
             ));
         }
     }
@@ -175,8 +190,8 @@ pub fn audit(input: &AuditInput<'_>) -> Invariants {
         for (key, ids) in by_key.into_iter().filter(|(_, ids)| ids.len() > 1) {
             inv.duplicate_charges += ids.len() as u64 - 1;
             inv.violations.push(format!(
-                "DUPLICATE: key {key} of buyer {} produced holds {ids:?}",
-                buyer.buyer_id
+                "DUPLICATE: key {key} of buyer {} (node {}) produced holds {ids:?}",
+                buyer.buyer_id, buyer.node
             ));
         }
     }
@@ -253,6 +268,92 @@ pub fn audit(input: &AuditInput<'_>) -> Invariants {
 
 /// Violation lines kept in the report; a broken store can produce thousands.
 const MAX_VIOLATION_LINES: usize = 50;
+
+/// What a node other than node 0 answered after the run.
+pub struct NodeView<'a> {
+    pub node: usize,
+    /// Its `GET /api/rooms/{id}/orders`, or why it failed.
+    pub orders: Result<&'a [Order], String>,
+    /// The sale's `remaining` in a fresh snapshot there; `None` when the
+    /// snapshot had no such sale (or none could be read).
+    pub remaining: Option<u64>,
+}
+
+/// Every other node must list the same orders of the sale as node 0 and
+/// show the same `remaining` in its snapshot: orders, stock and room
+/// events all come from the one store the nodes share.
+pub fn cross_check(
+    inv: &mut Invariants,
+    sale_id: &str,
+    first_orders: &[Order],
+    first_remaining: Option<u64>,
+    others: &[NodeView<'_>],
+) {
+    let of_sale = |orders: &[Order]| -> BTreeSet<(String, String, String, u32)> {
+        orders
+            .iter()
+            .filter(|o| o.sale_id == sale_id)
+            .map(|o| {
+                (
+                    o.order_id.clone(),
+                    o.hold_id.clone(),
+                    o.buyer_id.clone(),
+                    o.quantity,
+                )
+            })
+            .collect()
+    };
+    let first = of_sale(first_orders);
+    for view in others {
+        match &view.orders {
+            Err(why) => inv.violations.push(format!(
+                "UNVERIFIED: node {} could not list the orders: {why}",
+                view.node
+            )),
+            Ok(orders) => {
+                let theirs = of_sale(orders);
+                if theirs != first {
+                    inv.violations.push(format!(
+                        "MISMATCH: node {} lists {} orders of the sale, node 0 {} ({} differ)",
+                        view.node,
+                        theirs.len(),
+                        first.len(),
+                        theirs.symmetric_difference(&first).count()
+                    ));
+                }
+            }
+        }
+        match (view.remaining, first_remaining) {
+            (Some(theirs), Some(ours)) if theirs != ours => inv.violations.push(format!(
+                "MISMATCH: node {}'s snapshot says remaining {theirs}, node 0's {ours}",
+                view.node
+            )),
+            (None, _) => inv.violations.push(format!(
+                "MISMATCH: node {}'s snapshot shows no sale {sale_id}",
+                view.node
+            )),
+            _ => {}
+        }
+    }
+    inv.ok = inv.violations.is_empty();
+}
+
+/// Units of a buyer's keys that never got a decision (only `unavailable`,
+/// errors or silence): each may hold its units without the buyer knowing.
+fn undecided_units(buyer: &BuyerSeen) -> u64 {
+    let mut decided: BTreeMap<&str, (bool, u64)> = BTreeMap::new();
+    for a in &buyer.answers {
+        let entry = decided
+            .entry(a.idempotency_key.as_str())
+            .or_insert((false, u64::from(a.quantity)));
+        entry.0 |= a.answered();
+    }
+    decided
+        .values()
+        .filter(|(answered, _)| !answered)
+        .map(|(_, quantity)| quantity)
+        .sum()
+}
 
 /// Units a buyer legitimately asked for: distinct answered keys, capped
 /// by what the limit allows.
@@ -411,6 +512,100 @@ mod tests {
     fn an_unreadable_remaining_fails_the_audit() {
         let inv = audit(&input(&[], &[], None));
         assert!(!inv.ok);
+    }
+
+    #[test]
+    fn buyers_on_every_node_are_summed_against_one_stock() {
+        // Stock 2; one hold told on node 0, two on node 1: oversold by one,
+        // though no node alone saw more than the stock.
+        let mut buyers: Vec<BuyerSeen> = (0..3)
+            .map(|i| {
+                let key = format!("k{i}");
+                buyer(
+                    &format!("b{i}"),
+                    vec![answer(&key, "reserved", hold(&format!("h{i}"), 9_000))],
+                )
+            })
+            .collect();
+        buyers[1].node = 1;
+        buyers[2].node = 1;
+        let inv = audit(&input(&buyers, &[], Some(2)));
+        assert_eq!(inv.oversold, 1);
+    }
+
+    #[test]
+    fn other_nodes_must_agree_with_node_zero() {
+        let ours = [order("o1", "h1", "a")];
+        let fewer: [Order; 0] = [];
+        let mut inv = Invariants {
+            ok: true,
+            ..Invariants::default()
+        };
+        let views = [
+            NodeView {
+                node: 1,
+                orders: Ok(&ours),
+                remaining: Some(1),
+            },
+            NodeView {
+                node: 2,
+                orders: Ok(&fewer),
+                remaining: Some(0),
+            },
+            NodeView {
+                node: 3,
+                orders: Err("503".into()),
+                remaining: Some(1),
+            },
+        ];
+        cross_check(&mut inv, "s", &ours, Some(1), &views);
+        assert!(!inv.ok);
+        assert_eq!(inv.violations.len(), 3, "{inv:?}");
+        assert!(inv.violations[0].starts_with("MISMATCH: node 2 lists 0 orders"));
+        assert!(inv.violations[1].contains("remaining 0, node 0's 1"));
+        assert!(inv.violations[2].starts_with("UNVERIFIED: node 3"));
+    }
+
+    #[test]
+    fn a_node_whose_snapshot_shows_no_sale_is_a_mismatch() {
+        let ours = [order("o1", "h1", "a")];
+        let views = [NodeView {
+            node: 1,
+            orders: Ok(&ours),
+            remaining: None,
+        }];
+        let mut inv = Invariants::default();
+        cross_check(&mut inv, "s", &ours, Some(1), &views);
+        assert!(!inv.ok);
+        assert_eq!(inv.violations.len(), 1, "{inv:?}");
+        assert!(inv.violations[0].contains("node 1's snapshot shows no sale"));
+    }
+
+    #[test]
+    fn undecided_buys_may_hold_the_stock_that_looks_undersold() {
+        // Stock 2: one buyer reserved, one was told sold out, and one never
+        // got a decision (its buy may hold the second unit).
+        let buyers = [
+            buyer("a", vec![answer("k1", "reserved", hold("h1", 9_000))]),
+            buyer("b", vec![answer("k2", "sold_out", None)]),
+            buyer(
+                "c",
+                vec![
+                    answer("k3", "unavailable", None),
+                    answer("k3", "unavailable", None),
+                ],
+            ),
+        ];
+        let mut audited = input(&buyers, &[], Some(2));
+        audited.stock = 2;
+        let inv = audit(&audited);
+        assert_eq!(inv.undersold, 0, "{inv:?}");
+        // Without the undecided buyer, the sold-out answer was wrong.
+        let inv = audit(&AuditInput {
+            buyers: &buyers[..2],
+            ..audited
+        });
+        assert_eq!(inv.undersold, 1, "{inv:?}");
     }
 
     #[test]

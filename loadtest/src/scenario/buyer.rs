@@ -204,15 +204,15 @@ pub fn buyer_id(i: usize) -> String {
     format!("lt-b{i}")
 }
 
-/// Connect `n` buyers to `room` (a few hundred at a time), each past its
-/// `snapshot`; `None` for those that failed.
+/// Connect `n` buyers to `room` (a few hundred at a time), buyer `i` to
+/// node `i mod N`, each past its `snapshot`; `None` for those that failed.
 pub async fn connect_all(ctx: &Ctx, room: &str, n: usize) -> Vec<Option<Socket>> {
     let bar = ctx.progress(n as u64, "buyers join");
     let permits = Arc::new(Semaphore::new(CONNECT_CONCURRENCY));
     let mut tasks = Vec::with_capacity(n);
     for i in 0..n {
         let (permits, bar, minter) = (permits.clone(), bar.clone(), ctx.minter.clone());
-        let (ws_base, room) = (ctx.target.ws_base.clone(), room.to_owned());
+        let (ws_base, room) = (ctx.target.node(i).ws_base.clone(), room.to_owned());
         tasks.push(tokio::spawn(async move {
             let _permit = permits.acquire().await;
             let joined = tokio::time::timeout(CONNECT_TIMEOUT, async {

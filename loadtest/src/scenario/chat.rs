@@ -3,16 +3,20 @@
 //! Every message carries its sender, its number and its *intended* send time
 //! (`lt|sender|n|micros|`, micros since the run's epoch), so each viewer
 //! measures delivery latency from when the message was meant to go out.
-//! Viewers count what they receive; when sending stops and deliveries stop
-//! arriving, `lost` is what connected viewers should have seen but did not.
-//! Viewers the server drops as slow consumers (close 4008) are counted apart.
+//! With several nodes, viewer `i` connects to node `i mod N` and sender `j`
+//! to node `j mod N`. Each viewer checks what it receives as it arrives
+//! ([`delivery`](super::delivery): the room's seq and each sender's
+//! numbers); when sending stops and deliveries stop arriving, the delivery
+//! audit counts what connected viewers lost, saw twice or out of order — any
+//! of it fails the run. Viewers the server drops as slow consumers (close
+//! 4008) are counted apart.
 //!
 //! `--peer socketio` runs the same load against the Socket.IO peer
 //! afterwards; our deliveries/s divided by its is the baseline ratio.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
@@ -23,11 +27,12 @@ use tokio_tungstenite::tungstenite::Message;
 
 use crate::baseline::socketio;
 use crate::client::{self, Socket};
-use crate::report::{ratio, Baseline, Report};
+use crate::report::{ratio, Baseline, DeliveryAudit, Report};
 use crate::schedule::Schedule;
 use crate::stats::{cdf_points, LatencyRecorder, LatencySummary, Timeline};
 use crate::tokens::Minter;
 
+use super::delivery::{self, MessageId, SenderTotal, ViewerEnd, ViewerLog};
 use super::{unix_ms, Ctx};
 
 /// Close code of a viewer dropped as a slow consumer.
@@ -65,6 +70,13 @@ pub enum Peer {
 }
 
 impl ChatArgs {
+    /// The same load without the Socket.IO peer (for the configurations of
+    /// `--compare-nodes` other than the last).
+    pub fn without_peer(mut self) -> ChatArgs {
+        self.peer = None;
+        self
+    }
+
     /// The small `--quick` variant.
     pub fn quick(mut self) -> ChatArgs {
         self.viewers = self.viewers.min(200);
@@ -78,7 +90,8 @@ impl ChatArgs {
 /// Which server the fan-out runs against.
 pub enum Transport {
     Chophien {
-        ws_base: String,
+        /// One per node, node 0 first.
+        ws_bases: Vec<String>,
         room: String,
         minter: Arc<Minter>,
     },
@@ -88,29 +101,47 @@ pub enum Transport {
 }
 
 impl Transport {
-    /// Connect client `i` and wait until it is in the room.
-    async fn connect(&self, i: usize) -> anyhow::Result<Socket> {
+    /// How many nodes clients are spread over.
+    fn nodes(&self) -> usize {
+        match self {
+            Transport::Chophien { ws_bases, .. } => ws_bases.len().max(1),
+            Transport::SocketIo { .. } => 1,
+        }
+    }
+
+    /// Connect client `i` to `node` and wait until it is in the room; the
+    /// socket and the snapshot's seq (our server only).
+    async fn connect(&self, i: usize, node: usize) -> anyhow::Result<(Socket, Option<u64>)> {
         match self {
             Transport::Chophien {
-                ws_base,
+                ws_bases,
                 room,
                 minter,
             } => {
                 let token =
                     minter.token(&format!("lt-v{i}"), &format!("Khách {i}"), room, "viewer")?;
+                let ws_base = &ws_bases[node % ws_bases.len()];
                 let mut socket = client::connect(&client::room_url(ws_base, room, &token)).await?;
-                client::wait_for(&mut socket, "snapshot", CONNECT_TIMEOUT).await?;
-                Ok(socket)
+                let snapshot = client::wait_for(&mut socket, "snapshot", CONNECT_TIMEOUT).await?;
+                Ok((
+                    socket,
+                    snapshot.get("seq").and_then(serde_json::Value::as_u64),
+                ))
             }
-            Transport::SocketIo { port } => socketio::connect(*port, CONNECT_TIMEOUT).await,
+            Transport::SocketIo { port } => {
+                Ok((socketio::connect(*port, CONNECT_TIMEOUT).await?, None))
+            }
         }
     }
 
-    fn chat_frame(&self, text: &str) -> Message {
+    /// Message `n` of a sender: our server answers it with an ack, or an
+    /// error naming `n`.
+    fn chat_frame(&self, n: u64, text: &str) -> Message {
         match self {
-            Transport::Chophien { .. } => {
-                Message::text(serde_json::json!({ "type": "chat", "text": text }).to_string())
-            }
+            Transport::Chophien { .. } => Message::text(
+                serde_json::json!({ "id": n.to_string(), "type": "chat", "text": text })
+                    .to_string(),
+            ),
             Transport::SocketIo { .. } => socketio::chat_frame(text),
         }
     }
@@ -123,8 +154,60 @@ impl Transport {
         }
     }
 
-    fn is_error(&self, text: &str) -> bool {
-        matches!(self, Transport::Chophien { .. }) && text.contains(r#""type":"error""#)
+    /// The answer a frame is to a sender's message (our server only): the
+    /// message's number and, for an error, its code.
+    fn answer_to(&self, text: &str) -> Option<(Option<u64>, Option<String>)> {
+        if !matches!(self, Transport::Chophien { .. }) || text.contains(r#""seq":"#) {
+            return None;
+        }
+        let is_ack = text.contains(r#""type":"ack""#);
+        if !is_ack && !text.contains(r#""type":"error""#) {
+            return None;
+        }
+        let value: serde_json::Value = serde_json::from_str(text).ok()?;
+        let n = value
+            .get("id")
+            .and_then(serde_json::Value::as_str)
+            .and_then(|id| id.parse().ok());
+        let code = value.get("code").and_then(serde_json::Value::as_str);
+        Some((n, (!is_ack).then(|| code.unwrap_or("?").to_owned())))
+    }
+}
+
+/// The server's answers to one sender's messages (each is answered with
+/// an ack or an error naming its number).
+#[derive(Debug, Default)]
+struct Answers {
+    /// Message numbers answered, either way.
+    answered: BTreeSet<u64>,
+    /// Refused for good: expected by nobody.
+    refused: u64,
+    /// Answered `unavailable` or `internal`: the store's outcome is unknown.
+    unknown: Vec<u64>,
+    /// Error answers by code.
+    by_code: BTreeMap<String, u64>,
+}
+
+impl Answers {
+    fn record(&mut self, n: Option<u64>, error: Option<String>) {
+        if let Some(n) = n {
+            self.answered.insert(n);
+        }
+        let Some(code) = error else { return };
+        match (n, code.as_str()) {
+            (Some(n), "unavailable" | "internal") => self.unknown.push(n),
+            _ => self.refused += 1,
+        }
+        *self.by_code.entry(code).or_default() += 1;
+    }
+
+    /// Messages `0..sent` never answered count as of unknown outcome.
+    fn close(&mut self, sent: u64) {
+        let unanswered: Vec<u64> = (0..sent).filter(|n| !self.answered.contains(n)).collect();
+        if !unanswered.is_empty() {
+            *self.by_code.entry("no_answer".to_owned()).or_default() += unanswered.len() as u64;
+            self.unknown.extend(unanswered);
+        }
     }
 }
 
@@ -133,11 +216,23 @@ fn marker(sender: usize, n: u64, intended_us: u64) -> String {
     format!("lt|{sender}|{n}|{intended_us}|")
 }
 
-/// The intended send time (micros since the epoch) in a frame, if it
-/// carries a load-test message.
-fn parse_marker(frame: &str) -> Option<u64> {
+/// The message a frame carries, if it is a load-test one, and its intended
+/// send time (micros since the epoch).
+fn parse_marker(frame: &str) -> Option<(MessageId, u64)> {
     let start = frame.find("lt|")?;
-    frame[start..].split('|').nth(3)?.parse().ok()
+    let mut fields = frame[start..].split('|').skip(1);
+    let sender = fields.next()?.parse().ok()?;
+    let n = fields.next()?.parse().ok()?;
+    let intended_us = fields.next()?.parse().ok()?;
+    Some((MessageId { sender, n }, intended_us))
+}
+
+/// The seq of a room event (`{"seq":N,"type":…}`: the seq comes first);
+/// `None` for direct replies and other servers' frames.
+fn parse_seq(frame: &str) -> Option<u64> {
+    let rest = frame.strip_prefix(r#"{"seq":"#)?;
+    let end = rest.find(|c: char| !c.is_ascii_digit())?;
+    rest[..end].parse().ok()
 }
 
 /// What all viewer tasks record into.
@@ -147,6 +242,11 @@ struct Shared {
     /// When sending started, micros after `epoch`.
     send_start_us: AtomicU64,
     latency: LatencyRecorder,
+    /// With several nodes: one recorder per route, indexed
+    /// `sender's node × nodes + viewer's node` (empty with one node).
+    by_route: Vec<LatencyRecorder>,
+    /// How many nodes the clients are spread over.
+    nodes: usize,
     timeline: Timeline,
     deliveries: AtomicU64,
     /// The latest delivery, micros after `epoch`.
@@ -166,12 +266,22 @@ pub struct Fanout {
     pub deliveries_per_s: f64,
     pub duration_s: f64,
     pub sent: u64,
+    /// Messages refused for good.
     pub rejected: u64,
-    pub lost: u64,
+    /// Messages answered `unavailable` or `internal` (outcome unknown).
+    pub unknown: u64,
+    /// Error answers to senders by code.
+    pub errors_by_code: BTreeMap<String, u64>,
+    /// Every viewer checked: lost, duplicate, out of order, gaps.
+    pub delivery: DeliveryAudit,
+    /// Per node: (viewers, senders, distinct messages its viewers received).
+    pub per_node: Vec<(u64, u64, u64)>,
     pub slow_disconnects: u64,
     pub other_disconnects: u64,
     pub connect_failures: u64,
     pub latency: LatencySummary,
+    /// With several nodes: `"<sender's node>-><viewer's node>"` → latency.
+    pub latency_by_route: BTreeMap<String, LatencySummary>,
     pub cdf: Vec<(f64, f64)>,
     pub rates: Vec<(f64, f64)>,
 }
@@ -181,8 +291,8 @@ pub async fn run(ctx: &Ctx, args: ChatArgs) -> anyhow::Result<Report> {
     let started_at_ms = unix_ms();
     let room = ctx.fresh_room("chat", 0).await?;
     let transport = Transport::Chophien {
-        ws_base: ctx.target.ws_base.clone(),
-        room,
+        ws_bases: ctx.target.nodes.iter().map(|n| n.ws_base.clone()).collect(),
+        room: room.clone(),
         minter: ctx.minter.clone(),
     };
     let ours = fanout(ctx, Arc::new(transport), &args, "chophien").await?;
@@ -201,8 +311,9 @@ pub async fn run(ctx: &Ctx, args: ChatArgs) -> anyhow::Result<Report> {
         )
         .await?;
         notes.push(format!(
-            "Socket.IO peer: {} deliveries, p50 {:.2} ms, p99 {:.2} ms, lost {}, connect failures {}.",
-            theirs.deliveries, theirs.latency.p50, theirs.latency.p99, theirs.lost, theirs.connect_failures
+            "Socket.IO peer: {} deliveries, p50 {:.2} ms, p99 {:.2} ms, lost {}, duplicates {}, out of order {}, connect failures {}.",
+            theirs.deliveries, theirs.latency.p50, theirs.latency.p99, theirs.delivery.messages_lost,
+            theirs.delivery.duplicates, theirs.delivery.out_of_order, theirs.connect_failures
         ));
         baselines.push(Baseline {
             name: "socketio".into(),
@@ -215,13 +326,19 @@ pub async fn run(ctx: &Ctx, args: ChatArgs) -> anyhow::Result<Report> {
         });
     }
 
-    let counts = BTreeMap::from([
+    let mut counts = BTreeMap::from([
         ("viewers".to_owned(), args.viewers as u64),
         ("senders".to_owned(), args.senders as u64),
         ("messages_sent".to_owned(), ours.sent),
         ("messages_rejected".to_owned(), ours.rejected),
+        ("messages_unknown_outcome".to_owned(), ours.unknown),
         ("deliveries".to_owned(), ours.deliveries),
-        ("messages_lost".to_owned(), ours.lost),
+        ("messages_lost".to_owned(), ours.delivery.messages_lost),
+        ("messages_duplicated".to_owned(), ours.delivery.duplicates),
+        (
+            "messages_out_of_order".to_owned(),
+            ours.delivery.out_of_order,
+        ),
         (
             "viewers_disconnected_slow".to_owned(),
             ours.slow_disconnects,
@@ -232,6 +349,16 @@ pub async fn run(ctx: &Ctx, args: ChatArgs) -> anyhow::Result<Report> {
         ),
         ("connect_failures".to_owned(), ours.connect_failures),
     ]);
+    for (code, n) in &ours.errors_by_code {
+        counts.insert(format!("chat_error_{code}"), *n);
+    }
+    if ours.per_node.len() > 1 {
+        for (k, (viewers, senders, received)) in ours.per_node.iter().enumerate() {
+            counts.insert(format!("node{k}_viewers"), *viewers);
+            counts.insert(format!("node{k}_senders"), *senders);
+            counts.insert(format!("node{k}_messages_received"), *received);
+        }
+    }
     Ok(Report {
         scenario: "chat".into(),
         quick: ctx.quick,
@@ -242,7 +369,9 @@ pub async fn run(ctx: &Ctx, args: ChatArgs) -> anyhow::Result<Report> {
         throughput_unit: "deliveries".into(),
         duration_s: ours.duration_s,
         latency_ms: ours.latency,
-        errors: ours.rejected + ours.connect_failures + ours.lost,
+        latency_by_node_ms: ours.latency_by_route,
+        errors: ours.rejected + ours.unknown + ours.connect_failures + ours.delivery.messages_lost,
+        delivery: Some(ours.delivery),
         baselines,
         throughput_over_time: ours.rates,
         latency_cdf: ours.cdf,
@@ -260,10 +389,16 @@ pub async fn fanout(
     label: &str,
 ) -> anyhow::Result<Fanout> {
     let span = Duration::from_secs_f64(args.duration_secs + 120.0);
+    let nodes = transport.nodes();
+    let routes = if nodes > 1 { nodes * nodes } else { 0 };
     let shared = Arc::new(Shared {
         epoch: Instant::now(),
         send_start_us: AtomicU64::new(u64::MAX),
         latency: LatencyRecorder::default(),
+        by_route: (0..routes)
+            .map(|_| LatencyRecorder::with_shards(4))
+            .collect(),
+        nodes,
         timeline: Timeline::new(Duration::from_millis(250), span),
         deliveries: AtomicU64::new(0),
         last_delivery_us: AtomicU64::new(0),
@@ -283,18 +418,21 @@ pub async fn fanout(
             ready_tx.clone(),
             stop_rx.clone(),
         );
+        let senders = args.senders;
         viewers.push(tokio::spawn(async move {
+            let node = i % nodes;
             let socket = {
                 let _permit = permits.acquire().await;
-                tokio::time::timeout(CONNECT_TIMEOUT, transport.connect(i)).await
+                tokio::time::timeout(CONNECT_TIMEOUT, transport.connect(i, node)).await
             };
-            let Ok(Ok(socket)) = socket else {
+            let Ok(Ok((socket, snapshot_seq))) = socket else {
                 let _ = ready.send(false).await;
                 return None;
             };
             let _ = ready.send(true).await;
             drop(ready);
-            Some(watch_room(i, socket, &transport, &shared, stop).await)
+            let log = ViewerLog::new(node, senders, snapshot_seq);
+            Some(watch_room(i, socket, log, &transport, &shared, stop).await)
         }));
     }
     drop(ready_tx);
@@ -305,11 +443,13 @@ pub async fn fanout(
     }
     bar.finish_and_clear();
 
-    // Senders.
-    let rejected = Arc::new(AtomicU64::new(0));
+    // Senders: each notes the server's answers to its messages.
+    let answers: Vec<Arc<Mutex<Answers>>> = (0..args.senders)
+        .map(|_| Arc::new(Mutex::new(Answers::default())))
+        .collect();
     let mut sockets = Vec::new();
     for j in 0..args.senders {
-        sockets.push(transport.connect(1_000_000 + j).await?);
+        sockets.push(transport.connect(1_000_000 + j, j % nodes).await?.0);
     }
     let start = Instant::now() + Duration::from_millis(200);
     shared
@@ -323,32 +463,57 @@ pub async fn fanout(
     );
     let mut senders = Vec::new();
     for (j, socket) in sockets.into_iter().enumerate() {
-        let (transport, shared, rejected, bar) = (
+        let (transport, shared, answered, bar) = (
             transport.clone(),
             shared.clone(),
-            rejected.clone(),
+            answers[j].clone(),
             bar.clone(),
         );
         let k = args.senders as u64;
         senders.push(tokio::spawn(async move {
             send_chat(
-                j, k, socket, &transport, &shared, schedule, end, &rejected, &bar,
+                j, k, socket, &transport, &shared, schedule, end, &answered, &bar,
             )
             .await
         }));
     }
-    let mut sent = 0;
+    let mut sent_by = Vec::new();
     let mut sender_sockets = Vec::new();
     for sender in senders {
         let (count, socket) = sender.await?;
-        sent += count;
+        sent_by.push(count);
         sender_sockets.push(socket);
     }
     bar.finish_and_clear();
+    let sent: u64 = sent_by.iter().sum();
+    // Wait for every message's answer (30 s at most), then take them.
+    let lock = |a: &Arc<Mutex<Answers>>| {
+        let guard = a.lock().unwrap_or_else(|e| e.into_inner());
+        guard.answered.len() as u64
+    };
+    let answers_deadline = Instant::now() + Duration::from_secs(30);
+    while answers.iter().map(lock).sum::<u64>() < sent && Instant::now() < answers_deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let refusals: Vec<Answers> = answers
+        .iter()
+        .zip(&sent_by)
+        .map(|(a, sent)| {
+            let mut taken = std::mem::take(&mut *a.lock().unwrap_or_else(|e| e.into_inner()));
+            taken.close(*sent);
+            taken
+        })
+        .collect();
+    let rejected_total: u64 = refusals.iter().map(|r| r.refused).sum();
+    let unknown_total = refusals.iter().map(|r| r.unknown.len() as u64).sum();
+    let mut errors_by_code = BTreeMap::new();
+    for (code, n) in refusals.iter().flat_map(|r| &r.by_code) {
+        *errors_by_code.entry(code.clone()).or_default() += n;
+    }
 
-    // Drain: wait until every connected viewer has everything, or nothing
-    // has arrived for two seconds.
-    let expected_each = sent.saturating_sub(rejected.load(Ordering::Relaxed));
+    // Drain: wait until every connected viewer has everything (messages of
+    // unknown outcome included), or nothing has arrived for two seconds.
+    let expected_each = sent.saturating_sub(rejected_total);
     let connected = args.viewers as u64 - connect_failures;
     let mut last = 0;
     let mut quiet_since = Instant::now();
@@ -368,15 +533,42 @@ pub async fn fanout(
     }
     let _ = stop_tx.send(true);
 
-    let (mut lost, mut slow, mut other) = (0, 0, 0);
-    for viewer in viewers {
-        match viewer.await? {
-            Some((received, Ending::Stopped)) => lost += expected_each.saturating_sub(received),
-            Some((_, Ending::SlowConsumer)) => slow += 1,
-            Some((_, Ending::Dropped)) => other += 1,
-            None => {}
-        }
+    let (mut slow, mut other) = (0, 0);
+    let mut ends = Vec::with_capacity(args.viewers);
+    let mut per_node = vec![(0, 0, 0); nodes];
+    for (j, _) in sent_by.iter().enumerate() {
+        per_node[j % nodes].1 += 1;
     }
+    for (i, viewer) in viewers.into_iter().enumerate() {
+        let Some((log, ending)) = viewer.await? else {
+            continue;
+        };
+        match ending {
+            Ending::Stopped => {}
+            Ending::SlowConsumer => slow += 1,
+            Ending::Dropped => other += 1,
+        }
+        per_node[log.node].0 += 1;
+        per_node[log.node].2 += log.received;
+        ends.push(ViewerEnd {
+            name: format!("lt-v{i}"),
+            log,
+            connected_to_end: matches!(ending, Ending::Stopped),
+        });
+    }
+    let sender_totals: Vec<SenderTotal> = sent_by
+        .iter()
+        .zip(refusals)
+        .enumerate()
+        .map(|(j, (sent, refusals))| SenderTotal {
+            node: j % nodes,
+            accepted: sent
+                .saturating_sub(refusals.refused)
+                .saturating_sub(refusals.unknown.len() as u64),
+            unknown: refusals.unknown,
+        })
+        .collect();
+    let delivery = delivery::audit(&ends, &sender_totals);
     sender_sockets
         .iter()
         .flatten()
@@ -399,39 +591,54 @@ pub async fn fanout(
         },
         duration_s,
         sent,
-        rejected: rejected.load(Ordering::Relaxed),
-        lost,
+        rejected: rejected_total,
+        unknown: unknown_total,
+        errors_by_code,
+        delivery,
+        per_node,
         slow_disconnects: slow,
         other_disconnects: other,
         connect_failures,
         latency: LatencySummary::of(&histogram),
+        latency_by_route: shared
+            .by_route
+            .iter()
+            .enumerate()
+            .map(|(r, recorder)| (format!("{}->{}", r / nodes, r % nodes), recorder.summary()))
+            .filter(|(_, s)| s.count > 0)
+            .collect(),
         cdf: cdf_points(&histogram),
         rates: shared.timeline.rates(),
     })
 }
 
-/// One viewer: count and time every load-test message until told to stop.
+/// One viewer: check, count and time every load-test message until told to
+/// stop.
 async fn watch_room(
     i: usize,
     mut socket: Socket,
+    mut log: ViewerLog,
     transport: &Transport,
     shared: &Shared,
     mut stop: watch::Receiver<bool>,
-) -> (u64, Ending) {
-    let mut received = 0;
+) -> (ViewerLog, Ending) {
     loop {
         let next = tokio::select! {
-            _ = stop.changed() => return (received, Ending::Stopped),
+            _ = stop.changed() => return (log, Ending::Stopped),
             next = socket.next() => next,
         };
         match next {
             Some(Ok(Message::Text(text))) => {
-                if let Some(intended_us) = parse_marker(&text) {
+                let marker = parse_marker(&text);
+                let new = log.frame(parse_seq(&text), marker.map(|(id, _)| id));
+                if let (Some((id, intended_us)), true) = (marker, new) {
                     let now_us = shared.epoch.elapsed().as_micros() as u64;
-                    received += 1;
-                    shared
-                        .latency
-                        .record(i, Duration::from_micros(now_us.saturating_sub(intended_us)));
+                    let latency = Duration::from_micros(now_us.saturating_sub(intended_us));
+                    shared.latency.record(i, latency);
+                    let route = (id.sender % shared.nodes) * shared.nodes + log.node;
+                    if let Some(recorder) = shared.by_route.get(route) {
+                        recorder.record(i, latency);
+                    }
                     let start_us = shared.send_start_us.load(Ordering::Relaxed);
                     shared
                         .timeline
@@ -440,16 +647,14 @@ async fn watch_room(
                     shared.last_delivery_us.fetch_max(now_us, Ordering::Relaxed);
                 } else if let Some(answer) = transport.answer(&text) {
                     if socket.send(answer).await.is_err() {
-                        return (received, Ending::Dropped);
+                        return (log, Ending::Dropped);
                     }
                 }
             }
             Some(Ok(Message::Close(Some(frame)))) if u16::from(frame.code) == SLOW_CONSUMER => {
-                return (received, Ending::SlowConsumer)
+                return (log, Ending::SlowConsumer)
             }
-            Some(Ok(Message::Close(_))) | Some(Err(_)) | None => {
-                return (received, Ending::Dropped)
-            }
+            Some(Ok(Message::Close(_))) | Some(Err(_)) | None => return (log, Ending::Dropped),
             Some(Ok(_)) => {}
         }
     }
@@ -467,18 +672,19 @@ async fn send_chat(
     shared: &Shared,
     schedule: Schedule,
     end: Instant,
-    rejected: &Arc<AtomicU64>,
+    answers: &Arc<Mutex<Answers>>,
     bar: &indicatif::ProgressBar,
 ) -> (u64, [tokio::task::JoinHandle<()>; 2]) {
     let (mut sink, mut stream) = socket.split();
     let (answers_tx, mut answers_rx) = mpsc::channel::<Message>(16);
     let reader = {
-        let (transport, rejected) = (transport.clone(), rejected.clone());
+        let (transport, answers) = (transport.clone(), answers.clone());
         tokio::spawn(async move {
             while let Some(Ok(message)) = stream.next().await {
                 if let Message::Text(text) = message {
-                    if transport.is_error(&text) {
-                        rejected.fetch_add(1, Ordering::Relaxed);
+                    if let Some((n, error)) = transport.answer_to(&text) {
+                        let mut answers = answers.lock().unwrap_or_else(|e| e.into_inner());
+                        answers.record(n, error);
                     } else if let Some(answer) = transport.answer(&text) {
                         let _ = answers_tx.send(answer).await;
                     }
@@ -500,7 +706,7 @@ async fn send_chat(
         }
         let intended_us = (at - shared.epoch).as_micros() as u64;
         if sink
-            .send(transport.chat_frame(&marker(j, n, intended_us)))
+            .send(transport.chat_frame(n, &marker(j, n, intended_us)))
             .await
             .is_err()
         {
@@ -529,9 +735,21 @@ mod tests {
         let text = marker(3, 17, 123_456);
         let ours =
             serde_json::json!({"seq": 5, "type": "chat", "message": {"text": text}}).to_string();
-        assert_eq!(parse_marker(&ours), Some(123_456));
+        let id = MessageId { sender: 3, n: 17 };
+        assert_eq!(parse_marker(&ours), Some((id, 123_456)));
         let theirs = socketio::chat_frame(&text).into_text().unwrap();
-        assert_eq!(parse_marker(&theirs), Some(123_456));
+        assert_eq!(parse_marker(&theirs), Some((id, 123_456)));
         assert_eq!(parse_marker(r#"{"type":"chat","text":"hello"}"#), None);
+    }
+
+    #[test]
+    fn only_room_events_carry_a_seq() {
+        assert_eq!(
+            parse_seq(r#"{"seq":42,"type":"chat","message":{}}"#),
+            Some(42)
+        );
+        assert_eq!(parse_seq(r#"{"type":"snapshot","seq":42}"#), None);
+        assert_eq!(parse_seq(r#"{"type":"error","code":"x"}"#), None);
+        assert_eq!(parse_seq("42[\"chat\",\"lt|0|1|2|\"]"), None);
     }
 }

@@ -10,6 +10,11 @@
 //! cancel, or let their holds expire; once every hold has ended the
 //! harness reads the store and runs the invariant [`audit`](super::audit).
 //!
+//! With several nodes, buyer `i` connects to node `i mod N` and the seller
+//! to node 0; the audit sums what every node's buyers were told, reads the
+//! orders through every node, and the sale's `remaining` from a snapshot on
+//! every node and straight from Redis — all must agree.
+//!
 //! The baseline is `redis-benchmark` on the store's own single-buy function
 //! in the same Redis (see `baseline::redis_bench`).
 
@@ -32,7 +37,7 @@ use crate::report::{ratio, Baseline, Report};
 use crate::schedule::Schedule;
 use crate::stats::{cdf_points, LatencyRecorder, LatencySummary, Timeline};
 
-use super::audit::{self, AuditInput, BuyerSeen};
+use super::audit::{self, AuditInput, BuyerSeen, NodeView};
 use super::buyer::{self, Plan, Settle};
 use super::{unix_ms, Ctx};
 
@@ -117,6 +122,13 @@ pub enum BaselineKind {
 }
 
 impl FlashSaleArgs {
+    /// The same sale without same-run baselines (for the configurations of
+    /// `--compare-nodes` other than the last).
+    pub fn without_baselines(mut self) -> FlashSaleArgs {
+        self.baseline = vec![BaselineKind::None];
+        self
+    }
+
     pub fn quick(mut self) -> FlashSaleArgs {
         self.buyers = self.buyers.min(300);
         self.stock = self.stock.min(100);
@@ -132,6 +144,9 @@ struct Shared {
     start: Instant,
     all: LatencyRecorder,
     by_class: BTreeMap<&'static str, LatencyRecorder>,
+    /// With several nodes: buy answers of buyer `i` also go to recorder
+    /// `i mod nodes` (empty with one node).
+    by_node: Vec<LatencyRecorder>,
     timeline: Timeline,
     answers: AtomicU64,
     reserved_units: AtomicU64,
@@ -155,10 +170,17 @@ impl Shared {
         }
         if counts_as_buy {
             self.all.record(i, latency);
-            let now_us = self.start.elapsed().as_micros() as u64;
-            self.timeline.add(Duration::from_micros(now_us), 1);
-            self.answers.fetch_add(1, Ordering::Relaxed);
-            self.last_answer_us.fetch_max(now_us, Ordering::Relaxed);
+            if !self.by_node.is_empty() {
+                self.by_node[i % self.by_node.len()].record(i, latency);
+            }
+            // Throughput counts decisions of the store only: an
+            // `unavailable` answer (or none) decided nothing.
+            if is_legit_answer(&format!("buy_{class}")) {
+                let now_us = self.start.elapsed().as_micros() as u64;
+                self.timeline.add(Duration::from_micros(now_us), 1);
+                self.answers.fetch_add(1, Ordering::Relaxed);
+                self.last_answer_us.fetch_max(now_us, Ordering::Relaxed);
+            }
         }
     }
 
@@ -178,8 +200,9 @@ pub async fn run(ctx: &Ctx, args: FlashSaleArgs) -> anyhow::Result<Report> {
     let seller_token = ctx
         .minter
         .token("lt-seller", "Chị Hoa (load test)", &room, "seller")?;
+    let first = ctx.target.first();
     let mut seller =
-        client::connect(&client::room_url(&ctx.target.ws_base, &room, &seller_token)).await?;
+        client::connect(&client::room_url(&first.ws_base, &room, &seller_token)).await?;
     client::wait_for(&mut seller, "snapshot", CONNECT_TIMEOUT).await?;
 
     let mut sockets = buyer::connect_all(ctx, &room, args.buyers).await;
@@ -207,7 +230,9 @@ pub async fn run(ctx: &Ctx, args: FlashSaleArgs) -> anyhow::Result<Report> {
         })
         .collect();
 
-    // Buy phase.
+    // Buy phase, with what each process and Redis spent on it.
+    let cpu_before = ctx.target.cpu_use();
+    let redis_before = redis_stats(ctx).await;
     let start = Instant::now() + Duration::from_millis(200);
     let schedule = Schedule::new(start, args.rate);
     let shared = Arc::new(Shared {
@@ -217,6 +242,10 @@ pub async fn run(ctx: &Ctx, args: FlashSaleArgs) -> anyhow::Result<Report> {
             .iter()
             .map(|c| (*c, LatencyRecorder::with_shards(2)))
             .collect(),
+        by_node: match ctx.target.nodes.len() {
+            1 => Vec::new(),
+            n => (0..n).map(|_| LatencyRecorder::with_shards(4)).collect(),
+        },
         timeline: Timeline::new(Duration::from_millis(100), Duration::from_secs(600)),
         answers: AtomicU64::new(0),
         reserved_units: AtomicU64::new(0),
@@ -229,9 +258,11 @@ pub async fn run(ctx: &Ctx, args: FlashSaleArgs) -> anyhow::Result<Report> {
     for (i, socket) in sockets.drain(..).enumerate() {
         let (shared, sale_id, plan, bar) = (shared.clone(), sale_id.clone(), plans[i], bar.clone());
         let (quantity, at) = (args.quantity, schedule.at(i as u64));
+        let node = ctx.target.node_index(i);
         tasks.push(tokio::spawn(async move {
             let mut seen = BuyerSeen {
                 buyer_id: buyer::buyer_id(i),
+                node,
                 ..BuyerSeen::default()
             };
             if let Some(mut socket) = socket {
@@ -261,6 +292,25 @@ pub async fn run(ctx: &Ctx, args: FlashSaleArgs) -> anyhow::Result<Report> {
     }
     bar.finish_and_clear();
     let buy_phase_end_ms = unix_ms();
+    let mut phase_counts: Vec<(String, u64)> = ctx
+        .target
+        .cpu_use()
+        .counts_since(&cpu_before)
+        .into_iter()
+        .map(|(name, ms)| (format!("buy_phase_{name}"), ms))
+        .collect();
+    if let (Some(before), Some(after)) = (redis_before, redis_stats(ctx).await) {
+        for (command, calls, usec) in after {
+            let (calls_0, usec_0) = before
+                .iter()
+                .find(|(c, _, _)| *c == command)
+                .map_or((0, 0), |(_, calls, usec)| (*calls, *usec));
+            if calls > calls_0 && matches!(command.as_str(), "fcall" | "fcall_ro") {
+                phase_counts.push((format!("buy_phase_redis_{command}_calls"), calls - calls_0));
+                phase_counts.push((format!("buy_phase_redis_{command}_usec"), usec - usec_0));
+            }
+        }
+    }
 
     // Settle phase: confirm, cancel or let expire each buyer's first hold.
     let mut tasks = Vec::new();
@@ -310,7 +360,12 @@ pub async fn run(ctx: &Ctx, args: FlashSaleArgs) -> anyhow::Result<Report> {
         .filter(|(b, h)| !b.confirmed.contains_key(&h.hold_id) && !b.cancelled.contains(&h.hold_id))
         .map(|(_, h)| h.expires_at)
         .max();
-    let orders = client::orders(&ctx.http, &ctx.target.http_base, &seller_token, &room).await?;
+    let orders = client::orders(&ctx.http, &first.http_base, &seller_token, &room).await?;
+    let mut other_orders = Vec::new();
+    for node in &ctx.target.nodes[1..] {
+        let listed = client::orders(&ctx.http, &node.http_base, &seller_token, &room).await;
+        other_orders.push(listed.map_err(|e| format!("{e:#}")));
+    }
     let sold: u64 = orders
         .orders
         .iter()
@@ -324,21 +379,32 @@ pub async fn run(ctx: &Ctx, args: FlashSaleArgs) -> anyhow::Result<Report> {
         .as_ref()
         .map(|r| r.port)
         .or(args.redis_port);
-    let final_remaining = read_remaining_after(
-        ctx,
-        &room,
-        &sale_id,
-        last_expiry.unwrap_or(0),
-        expected_remaining,
-    )
-    .await;
+    let wait = last_expiry.unwrap_or(0).saturating_sub(unix_ms());
+    tokio::time::sleep(Duration::from_millis(wait + 200)).await;
+    // Redis is the store itself: read it first, until the sweeper has
+    // returned every expired hold (or 20 s pass).
     let redis_remaining = match redis_port {
-        Some(port) => redis_bench::read_remaining(port, &room, &sale_id)
-            .await
-            .ok()
-            .flatten(),
+        Some(port) => read_redis_remaining(port, &room, &sale_id, expected_remaining).await,
         None => None,
     };
+    // Every node's room hears every stock change through the room store:
+    // each snapshot must come to show what Redis holds.
+    let patience = Duration::from_secs(20);
+    let final_remaining = read_remaining(
+        ctx,
+        &first.ws_base,
+        &room,
+        &sale_id,
+        expected_remaining,
+        patience,
+    )
+    .await;
+    let mut other_remaining = Vec::new();
+    for node in &ctx.target.nodes[1..] {
+        let expected = final_remaining.unwrap_or(expected_remaining);
+        let read = read_remaining(ctx, &node.ws_base, &room, &sale_id, expected, patience);
+        other_remaining.push(read.await);
+    }
 
     let mut invariants = audit::audit(&AuditInput {
         sale_id: &sale_id,
@@ -349,11 +415,31 @@ pub async fn run(ctx: &Ctx, args: FlashSaleArgs) -> anyhow::Result<Report> {
         orders: &orders.orders,
         final_remaining,
     });
+    let views: Vec<NodeView<'_>> = other_orders
+        .iter()
+        .zip(&other_remaining)
+        .enumerate()
+        .map(|(k, (orders, remaining))| NodeView {
+            node: k + 1,
+            orders: orders
+                .as_ref()
+                .map(|o| o.orders.as_slice())
+                .map_err(Clone::clone),
+            remaining: *remaining,
+        })
+        .collect();
+    audit::cross_check(
+        &mut invariants,
+        &sale_id,
+        &orders.orders,
+        final_remaining,
+        &views,
+    );
     if let (Some(direct), Some(seen)) = (redis_remaining, final_remaining) {
         if direct != seen {
             invariants.ok = false;
             invariants.violations.push(format!(
-                "MISMATCH: Redis says remaining {direct}, the server's snapshot {seen}"
+                "MISMATCH: Redis says remaining {direct}, node 0's snapshot {seen}"
             ));
         }
     }
@@ -367,7 +453,7 @@ pub async fn run(ctx: &Ctx, args: FlashSaleArgs) -> anyhow::Result<Report> {
         0.0
     };
     let mut notes = vec![
-        "Throughput counts buy answers of every outcome (each is one decision of the store).".to_owned(),
+        "Throughput counts the store's decisions (reserved, sold out, limit reached, duplicate), not `unavailable` answers; latency counts every answer, a retry's from the buy's first intended time.".to_owned(),
         "Latency is from each buy's intended send time (open loop; a burst means all at sale start).".to_owned(),
     ];
     let mut baselines = Vec::new();
@@ -422,12 +508,35 @@ pub async fn run(ctx: &Ctx, args: FlashSaleArgs) -> anyhow::Result<Report> {
         + connect_failures;
     counts.extend(settle_counts);
     counts.insert("buyers".into(), args.buyers as u64);
+    if ctx.target.nodes.len() > 1 {
+        for k in 0..ctx.target.nodes.len() {
+            let here: Vec<BuyerSeen> = buyers.iter().filter(|b| b.node == k).cloned().collect();
+            counts.insert(format!("node{k}_buyers"), here.len() as u64);
+            counts.insert(
+                format!("node{k}_buy_answers"),
+                here.iter().map(|b| b.answers.len() as u64).sum(),
+            );
+            counts.insert(
+                format!("node{k}_reserved_units"),
+                audit::reserved_units(&here),
+            );
+        }
+    }
+    counts.extend(phase_counts);
     counts.insert("connect_failures".into(), connect_failures);
     counts.insert("reserved_units".into(), audit::reserved_units(&buyers));
     counts.insert("units_sold".into(), sold);
     counts.insert("orders_reported_units_sold".into(), orders.units_sold);
     if let Some(remaining) = final_remaining {
         counts.insert("final_remaining".into(), remaining);
+    }
+    if let Some(remaining) = redis_remaining {
+        counts.insert("redis_remaining".into(), remaining);
+    }
+    for (k, remaining) in other_remaining.iter().enumerate() {
+        if let Some(remaining) = remaining {
+            counts.insert(format!("node{}_final_remaining", k + 1), *remaining);
+        }
     }
     let sold_out_us = shared.sold_out_us.load(Ordering::Relaxed);
     let histogram = shared.all.merged();
@@ -448,6 +557,12 @@ pub async fn run(ctx: &Ctx, args: FlashSaleArgs) -> anyhow::Result<Report> {
             .map(|(c, r)| (c.to_string(), r.summary()))
             .filter(|(_, s)| s.count > 0)
             .collect(),
+        latency_by_node_ms: shared
+            .by_node
+            .iter()
+            .enumerate()
+            .map(|(k, r)| (format!("node{k}"), r.summary()))
+            .collect(),
         counts,
         errors,
         invariants: Some(invariants),
@@ -458,6 +573,12 @@ pub async fn run(ctx: &Ctx, args: FlashSaleArgs) -> anyhow::Result<Report> {
         notes,
         ..Report::default()
     })
+}
+
+/// Redis's time per command so far, when the harness started that Redis.
+async fn redis_stats(ctx: &Ctx) -> Option<Vec<(String, u64, u64)>> {
+    let redis = ctx.target.redis.as_ref()?;
+    crate::target::redis_command_stats(redis.port).await.ok()
 }
 
 fn is_legit_answer(counter: &str) -> bool {
@@ -591,31 +712,50 @@ async fn buy(
     }
 }
 
-/// The sale's `remaining` from a fresh join snapshot, polled after the last
-/// hold's expiry until it equals `expected` (or 20 s pass).
-async fn read_remaining_after(
+/// The sale's `remaining` straight from Redis, polled until it equals
+/// `expected` (or 20 s pass); `None` when Redis could not be read.
+async fn read_redis_remaining(port: u16, room: &str, sale_id: &str, expected: u64) -> Option<u64> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut last = None;
+    while Instant::now() < deadline {
+        if let Ok(read) = redis_bench::read_remaining(port, room, sale_id).await {
+            last = read;
+        }
+        if last == Some(expected) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    last
+}
+
+/// The sale's `remaining` from a fresh join snapshot on the node at
+/// `ws_base`, polled until it equals `expected` (or `patience` passes).
+/// `None` when no snapshot could be read or it shows no such sale.
+async fn read_remaining(
     ctx: &Ctx,
+    ws_base: &str,
     room: &str,
     sale_id: &str,
-    last_expiry_ms: u64,
     expected: u64,
+    patience: Duration,
 ) -> Option<u64> {
-    let wait = last_expiry_ms.saturating_sub(unix_ms());
-    tokio::time::sleep(Duration::from_millis(wait + 200)).await;
-    let deadline = Instant::now() + Duration::from_secs(20);
+    let deadline = Instant::now() + patience;
     let token = ctx
         .minter
         .token("lt-auditor", "Auditor", room, "viewer")
         .ok()?;
-    let url = client::room_url(&ctx.target.ws_base, room, &token);
+    let url = client::room_url(ws_base, room, &token);
     let mut last = None;
     while Instant::now() < deadline {
         if let Ok(mut socket) = client::connect(&url).await {
             if let Ok(snapshot) = client::wait_for(&mut socket, "snapshot", CONNECT_TIMEOUT).await {
                 let sale = &snapshot["sale"];
-                if sale.get("id").and_then(Value::as_str) == Some(sale_id) {
-                    last = sale.get("remaining").and_then(Value::as_u64);
+                if sale.get("id").and_then(Value::as_str) != Some(sale_id) {
+                    let _ = socket.close(None).await;
+                    return None;
                 }
+                last = sale.get("remaining").and_then(Value::as_u64);
             }
             let _ = socket.close(None).await;
         }

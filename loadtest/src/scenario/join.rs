@@ -5,6 +5,8 @@
 //! spawned server, the harness also reads the server's resident memory
 //! (`VmRSS`) before the storm and once everyone is in, and divides the
 //! growth by the viewers connected: the memory cost of one idle viewer.
+//! With several nodes, viewer `i` joins node `i mod N` and the memory is
+//! the sum over the spawned nodes.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -51,13 +53,19 @@ pub async fn run(ctx: &Ctx, args: JoinArgs) -> anyhow::Result<Report> {
     let args = if ctx.quick { args.quick() } else { args };
     let started_at_ms = unix_ms();
     let room = ctx.fresh_room("join", 0).await?;
-    let pid = ctx.target.server.as_ref().map(|s| s.pid());
-    let rss_before = pid.map(vm_rss_bytes).transpose()?;
+    let pids = ctx.target.server_pids();
+    let rss_before = total_rss(&pids)?;
 
     let latency = Arc::new(LatencyRecorder::default());
     let span = Duration::from_secs_f64(args.viewers as f64 / args.rate.max(0.001) + 120.0);
     let timeline = Arc::new(Timeline::new(Duration::from_millis(250), span));
     let failures = Arc::new(AtomicU64::new(0));
+    let nodes = ctx.target.nodes.len();
+    let joined_on: Arc<Vec<AtomicU64>> = Arc::new((0..nodes).map(|_| AtomicU64::new(0)).collect());
+    let by_node: Arc<Vec<LatencyRecorder>> = Arc::new(match nodes {
+        1 => Vec::new(),
+        n => (0..n).map(|_| LatencyRecorder::with_shards(4)).collect(),
+    });
     let last_join_us = Arc::new(AtomicU64::new(0));
     let bar = ctx.progress(args.viewers as u64, "join");
     let start = Instant::now() + Duration::from_millis(100);
@@ -69,15 +77,18 @@ pub async fn run(ctx: &Ctx, args: JoinArgs) -> anyhow::Result<Report> {
         let token =
             ctx.minter
                 .token(&format!("lt-j{i}"), &format!("Khách {i}"), &room, "viewer")?;
-        let url = client::room_url(&ctx.target.ws_base, &room, &token);
-        let (latency, timeline, failures, last_join_us, bar, mut release) = (
+        let url = client::room_url(&ctx.target.node(i).ws_base, &room, &token);
+        let node = ctx.target.node_index(i);
+        let (latency, timeline, failures, last_join_us, bar, mut release, joined_on) = (
             latency.clone(),
             timeline.clone(),
             failures.clone(),
             last_join_us.clone(),
             bar.clone(),
             release_rx.clone(),
+            joined_on.clone(),
         );
+        let by_node = by_node.clone();
         let at = schedule.at(i as u64);
         tasks.push(tokio::spawn(async move {
             tokio::time::sleep_until(at).await;
@@ -93,7 +104,11 @@ pub async fn run(ctx: &Ctx, args: JoinArgs) -> anyhow::Result<Report> {
                 return;
             };
             let done = Instant::now();
+            joined_on[node].fetch_add(1, Ordering::Relaxed);
             latency.record(i, done - at);
+            if let Some(recorder) = by_node.get(node) {
+                recorder.record(i, done - at);
+            }
             timeline.add(done - start, 1);
             last_join_us.fetch_max((done - start).as_micros() as u64, Ordering::Relaxed);
             // Stay connected, reading (and so answering pings) as a watching
@@ -112,7 +127,7 @@ pub async fn run(ctx: &Ctx, args: JoinArgs) -> anyhow::Result<Report> {
     }
     bar.finish_and_clear();
     tokio::time::sleep(SETTLE).await;
-    let rss_after = pid.map(vm_rss_bytes).transpose()?;
+    let rss_after = total_rss(&pids)?;
     let _ = release_tx.send(true);
     for task in tasks {
         task.await?;
@@ -137,6 +152,16 @@ pub async fn run(ctx: &Ctx, args: JoinArgs) -> anyhow::Result<Report> {
         notes.push("Server memory is measured only with a spawned server (--spawn).".to_owned());
     }
     let histogram = latency.merged();
+    let mut counts = BTreeMap::from([
+        ("viewers".to_owned(), args.viewers as u64),
+        ("joined".to_owned(), joined),
+        ("join_failures".to_owned(), failed),
+    ]);
+    if nodes > 1 {
+        for (k, n) in joined_on.iter().enumerate() {
+            counts.insert(format!("node{k}_joined"), n.load(Ordering::Relaxed));
+        }
+    }
     Ok(Report {
         scenario: "join".into(),
         quick: ctx.quick,
@@ -151,11 +176,12 @@ pub async fn run(ctx: &Ctx, args: JoinArgs) -> anyhow::Result<Report> {
         throughput_unit: "joins".into(),
         duration_s,
         latency_ms: LatencySummary::of(&histogram),
-        counts: BTreeMap::from([
-            ("viewers".to_owned(), args.viewers as u64),
-            ("joined".to_owned(), joined),
-            ("join_failures".to_owned(), failed),
-        ]),
+        latency_by_node_ms: by_node
+            .iter()
+            .enumerate()
+            .map(|(k, r)| (format!("node{k}"), r.summary()))
+            .collect(),
+        counts,
         errors: failed,
         memory,
         throughput_over_time: timeline.rates(),
@@ -163,4 +189,16 @@ pub async fn run(ctx: &Ctx, args: JoinArgs) -> anyhow::Result<Report> {
         notes,
         ..Report::default()
     })
+}
+
+/// The summed `VmRSS` of the spawned nodes; `None` with `--url`.
+fn total_rss(pids: &[u32]) -> anyhow::Result<Option<u64>> {
+    if pids.is_empty() {
+        return Ok(None);
+    }
+    let mut total = 0;
+    for pid in pids {
+        total += vm_rss_bytes(*pid)?;
+    }
+    Ok(Some(total))
 }

@@ -5,21 +5,29 @@
 //! - [`join`]: a storm of viewers joining; join latency and memory per viewer.
 //! - [`flash_sale`]: many buyers racing for little stock; then [`audit`]
 //!   checks the store against what the buyers were told.
+//! - [`delivery`]: the chat audit — every viewer gets every message, in
+//!   order, once.
+//!
+//! With several nodes, client `i` connects to node `i mod N`
+//! ([`Target::node`]); the room is created on node 0 and every node must
+//! know it ([`Ctx::fresh_room`]).
 
 pub mod audit;
 mod buyer;
 pub mod chat;
+pub mod delivery;
 pub mod flash_sale;
 pub mod join;
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use anyhow::bail;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::client;
 use crate::report::TargetInfo;
-use crate::target::Target;
+use crate::target::{self, Target};
 use crate::tokens::Minter;
 
 /// What every scenario runs against.
@@ -54,18 +62,51 @@ impl Ctx {
 
     pub fn target_info(&self) -> TargetInfo {
         TargetInfo {
-            url: self.target.http_base.clone(),
-            spawned: self.target.server.is_some(),
+            url: self.target.first().http_base.clone(),
+            spawned: self.target.spawned(),
             server_binary: self.server_binary.clone(),
+            nodes: self
+                .target
+                .nodes
+                .iter()
+                .map(|n| n.http_base.clone())
+                .collect(),
+            store: self.target.store,
+            redis_settings: self.target.redis_settings.clone(),
         }
     }
 
-    /// Open a fresh room (product `p1` with `stock` units) for this run.
+    /// Open a fresh room (product `p1` with `stock` units) for this run on
+    /// node 0; its id. Every other node must know it (they share rooms
+    /// through the Redis room store), and with a Redis the harness started
+    /// the room must have left keys in it: anything else fails the run, as
+    /// the scenario would measure something else than it says.
     pub async fn fresh_room(&self, scenario: &str, stock: u32) -> anyhow::Result<String> {
         let suffix = uuid::Uuid::new_v4().simple().to_string();
         let id = format!("lt-{scenario}-{}", &suffix[..8]);
         let admin = self.minter.admin()?;
-        client::create_room(&self.http, &self.target.http_base, &admin, &id, stock).await?;
+        let first = &self.target.first().http_base;
+        client::create_room(&self.http, first, &admin, &id, stock).await?;
+        for (k, node) in self.target.nodes.iter().enumerate().skip(1) {
+            if !client::room_exists(&self.http, &node.http_base, &id).await? {
+                bail!(
+                    "node {k} ({}) does not know room {id}, just created on node 0 ({first}): \
+                     several nodes must share rooms through one Redis (store.kind = \"redis\", \
+                     the same store.redis_url), which needs a server with the Redis room store",
+                    node.http_base
+                );
+            }
+        }
+        if let Some(redis) = &self.target.redis {
+            if target::redis_keys_naming(redis.port, &id).await? == 0 {
+                bail!(
+                    "room {id} left no key in the Redis on port {} although the nodes were \
+                     started with store.kind = \"redis\": this server keeps rooms in memory \
+                     (it predates the Redis room store), so the run would not measure the Redis path",
+                    redis.port
+                );
+            }
+        }
         Ok(id)
     }
 }
