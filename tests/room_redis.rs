@@ -20,7 +20,9 @@ use serde_json::Value;
 
 use support::client::WAIT;
 use support::redis::RedisServer;
-use support::registry::{chat, chats, initial, next_event, node, say, two_nodes};
+use support::registry::{
+    chat, chat_on_two_nodes_arrives_in_one_order, chats, initial, next_event, node, say, two_nodes,
+};
 use support::room::{
     moderator, record, redis_options, redis_store_with, seller, viewer, Clock, T0,
 };
@@ -31,16 +33,7 @@ const ROOM: &str = "cho-phien";
 async fn a_viewer_on_one_node_sees_chat_from_another_in_seq_order() {
     let server = RedisServer::start();
     let (a, b) = two_nodes(&server.url(), ROOM).await;
-    let mut lan = a.rooms.join(ROOM, &viewer(), None).await.unwrap();
-    let mut hoa = b.rooms.join(ROOM, &seller(), None).await.unwrap();
-    let mut expected = Vec::new();
-    for i in 0..15 {
-        say(&hoa, &seller(), &format!("hoa {i}")).await;
-        say(&lan, &viewer(), &format!("lan {i}")).await;
-        expected.extend([format!("hoa {i}"), format!("lan {i}")]);
-    }
-    assert_eq!(chats(&mut lan, 30).await, expected);
-    assert_eq!(chats(&mut hoa, 30).await, expected);
+    chat_on_two_nodes_arrives_in_one_order(&a, &b, ROOM).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

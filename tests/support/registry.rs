@@ -12,7 +12,7 @@ use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
 use super::client::WAIT;
-use super::room::{redis_options, redis_store_with};
+use super::room::{redis_options, redis_store_with, seller, viewer};
 
 /// One node: a registry over its own Redis room store.
 pub struct Node {
@@ -76,6 +76,21 @@ pub async fn chats(member: &mut Membership, n: usize) -> Vec<String> {
         }
     }
     texts
+}
+
+/// A viewer joined on node `a` and the seller on node `b` take turns
+/// chatting in `room`: both receive every message, in one order.
+pub async fn chat_on_two_nodes_arrives_in_one_order(a: &Node, b: &Node, room: &str) {
+    let mut lan = a.rooms.join(room, &viewer(), None).await.unwrap();
+    let mut hoa = b.rooms.join(room, &seller(), None).await.unwrap();
+    let mut expected = Vec::new();
+    for i in 0..15 {
+        say(&hoa, &seller(), &format!("hoa {i}")).await;
+        say(&lan, &viewer(), &format!("lan {i}")).await;
+        expected.extend([format!("hoa {i}"), format!("lan {i}")]);
+    }
+    assert_eq!(chats(&mut lan, 30).await, expected);
+    assert_eq!(chats(&mut hoa, 30).await, expected);
 }
 
 /// What the member received on joining, as JSON.
