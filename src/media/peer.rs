@@ -14,7 +14,7 @@ use tokio::sync::{mpsc, watch};
 use webrtc::media_stream::track_remote::TrackRemote;
 use webrtc::peer_connection::{
     PeerConnection, PeerConnectionEventHandler, RTCIceGatheringState, RTCPeerConnectionIceEvent,
-    RTCPeerConnectionState,
+    RTCPeerConnectionState, RTCSessionDescription,
 };
 
 use super::engine::LiveConnection;
@@ -63,6 +63,23 @@ impl PeerHandler {
             on_state,
             _live: LiveConnection::new(),
         })
+    }
+
+    /// Takes the remote `offer` and answers it: the answer SDP, with the
+    /// candidates gathered by then ([`local_sdp`](Self::local_sdp)).
+    pub(crate) async fn answer(
+        &self,
+        pc: &dyn PeerConnection,
+        offer: RTCSessionDescription,
+    ) -> Result<String, MediaError> {
+        pc.set_remote_description(offer)
+            .await
+            .map_err(MediaError::invalid_sdp)?;
+        let answer = pc.create_answer(None).await.map_err(MediaError::webrtc)?;
+        pc.set_local_description(answer)
+            .await
+            .map_err(MediaError::webrtc)?;
+        self.local_sdp(pc).await
     }
 
     /// The local description once gathering is done (or after a short wait),

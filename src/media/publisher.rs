@@ -56,25 +56,7 @@ pub(crate) async fn publish(
     .await?;
     let session = Session { id, pc, stop };
 
-    let negotiated = async {
-        session
-            .pc
-            .set_remote_description(offer)
-            .await
-            .map_err(MediaError::invalid_sdp)?;
-        let answer = session
-            .pc
-            .create_answer(None)
-            .await
-            .map_err(MediaError::webrtc)?;
-        session
-            .pc
-            .set_local_description(answer)
-            .await
-            .map_err(MediaError::webrtc)?;
-        handler.local_sdp(&*session.pc).await
-    }
-    .await;
+    let negotiated = async { handler.answer(&*session.pc, offer).await }.await;
     let answer = match negotiated {
         Ok(answer) => answer,
         Err(e) => {

@@ -74,22 +74,7 @@ pub(crate) async fn serve(
         ] {
             add_outgoing_track(room, &session, kind, codec, connected.subscribe()).await?;
         }
-        session
-            .pc
-            .set_remote_description(offer)
-            .await
-            .map_err(MediaError::invalid_sdp)?;
-        let answer = session
-            .pc
-            .create_answer(None)
-            .await
-            .map_err(MediaError::webrtc)?;
-        session
-            .pc
-            .set_local_description(answer)
-            .await
-            .map_err(MediaError::webrtc)?;
-        handler.local_sdp(&*session.pc).await
+        handler.answer(&*session.pc, offer).await
     }
     .await;
     let sdp = match answered {
