@@ -21,7 +21,8 @@ use serde_json::Value;
 use support::client::WAIT;
 use support::redis::RedisServer;
 use support::registry::{
-    chat, chat_on_two_nodes_arrives_in_one_order, chats, initial, next_event, node, say, two_nodes,
+    chat, chat_on_two_nodes_arrives_in_one_order, chats, initial, node, say, the_feed_fills_a_gap,
+    two_nodes,
 };
 use support::room::{
     moderator, record, redis_options, redis_store_with, seller, viewer, Clock, T0,
@@ -90,34 +91,7 @@ async fn a_client_resumes_on_the_other_node() {
 async fn the_feed_fills_a_gap_from_the_stream() {
     let server = RedisServer::start();
     let (a, b) = two_nodes(&server.url(), ROOM).await;
-    let mut lan = a.rooms.join(ROOM, &viewer(), None).await.unwrap();
-    let hoa = b.rooms.join(ROOM, &seller(), None).await.unwrap();
-    // An event recorded but never published: the feed sees the next one
-    // skip a seq and must read the missing one from the stream.
-    let lost = redis::Script::new(
-        r#"local n = redis.call('HINCRBY', KEYS[1], 'seq', 1)
-           redis.call('XADD', KEYS[2], n .. '-0', 'e', '{"seq":' .. n .. ',"type":"stream_state","live":true}')
-           return n"#,
-    );
-    let seq: u64 = lost
-        .key(format!("{{room:{ROOM}}}:room"))
-        .key(format!("{{room:{ROOM}}}:events"))
-        .invoke(&mut server.client())
-        .unwrap();
-    say(&hoa, &seller(), "sau khoảng trống").await;
-    loop {
-        let event = next_event(&mut lan).await;
-        if event["type"] == "stream_state" {
-            assert_eq!(event["seq"], seq);
-            break;
-        }
-        assert!(event["seq"].as_u64().unwrap() < seq, "{event}");
-    }
-    let next = next_event(&mut lan).await;
-    assert_eq!(
-        (&next["seq"], &next["message"]["text"]),
-        (&Value::from(seq + 1), &Value::from("sau khoảng trống"))
-    );
+    the_feed_fills_a_gap(&a, &b, ROOM, &mut server.client()).await;
 }
 
 fn client_id(server: &RedisServer, name: &str) -> Option<String> {
@@ -376,60 +350,4 @@ async fn one_library_serves_sales_and_rooms_and_survives_a_flush() {
         .await
         .unwrap();
     assert_eq!(store.health().await, Ok(()));
-}
-
-/// Not a test of speed (timeouts never are): prints what one chat costs,
-/// seen from the client (a round trip with the FCALL) and inside Redis
-/// (`INFO commandstats`). Run with `--ignored --nocapture`.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore]
-async fn measure_the_cost_of_a_chat() {
-    let server = RedisServer::start();
-    let store = redis_store_with(&server.url(), Duration::from_secs(5), redis_options()).await;
-    store.create(record(ROOM, T0)).await.unwrap();
-    // A node listening, so each SPUBLISH reaches a subscriber.
-    let _events = support::room::Collector::connect(&store);
-    store.attach(ROOM);
-    store.join(ROOM, &viewer(), None).await.unwrap();
-    let clock = Clock::new();
-    let n = 2000;
-    let mut conn = server.client();
-    for fsync in ["always", "everysec"] {
-        let () = redis::cmd("CONFIG")
-            .arg("SET")
-            .arg("appendfsync")
-            .arg(fsync)
-            .query(&mut conn)
-            .unwrap();
-        let () = redis::cmd("CONFIG")
-            .arg("RESETSTAT")
-            .query(&mut conn)
-            .unwrap();
-        let started = Instant::now();
-        for i in 0..n {
-            store
-                .apply(
-                    ROOM,
-                    &seller(),
-                    &chat("Chè này pha mấy lần nước ạ?"),
-                    clock.at(i),
-                )
-                .await
-                .unwrap();
-        }
-        let elapsed = started.elapsed();
-        let stats: String = redis::cmd("INFO")
-            .arg("commandstats")
-            .query(&mut conn)
-            .unwrap();
-        let fcall = stats
-            .lines()
-            .find(|l| l.starts_with("cmdstat_fcall:"))
-            .unwrap_or("")
-            .to_owned();
-        println!(
-            "appendfsync {fsync}: {n} chats, one at a time: {:?} each from the client; Redis: {fcall}",
-            elapsed / n as u32
-        );
-    }
 }

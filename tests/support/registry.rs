@@ -93,6 +93,44 @@ pub async fn chat_on_two_nodes_arrives_in_one_order(a: &Node, b: &Node, room: &s
     assert_eq!(chats(&mut hoa, 30).await, expected);
 }
 
+/// An event of `room` is recorded in its stream but never published (run
+/// on `primary`, the Redis holding the room): a viewer on node `a` sees the
+/// seller's next message on node `b` skip a seq, and its feed must read the
+/// missing event from the stream before it.
+pub async fn the_feed_fills_a_gap(
+    a: &Node,
+    b: &Node,
+    room: &str,
+    primary: &mut dyn redis::ConnectionLike,
+) {
+    let mut lan = a.rooms.join(room, &viewer(), None).await.unwrap();
+    let hoa = b.rooms.join(room, &seller(), None).await.unwrap();
+    let lost = redis::Script::new(
+        r#"local n = redis.call('HINCRBY', KEYS[1], 'seq', 1)
+           redis.call('XADD', KEYS[2], n .. '-0', 'e', '{"seq":' .. n .. ',"type":"stream_state","live":true}')
+           return n"#,
+    );
+    let seq: u64 = lost
+        .key(format!("{{room:{room}}}:room"))
+        .key(format!("{{room:{room}}}:events"))
+        .invoke(primary)
+        .unwrap();
+    say(&hoa, &seller(), "sau khoảng trống").await;
+    loop {
+        let event = next_event(&mut lan).await;
+        if event["type"] == "stream_state" {
+            assert_eq!(event["seq"], seq);
+            break;
+        }
+        assert!(event["seq"].as_u64().unwrap() < seq, "{event}");
+    }
+    let next = next_event(&mut lan).await;
+    assert_eq!(
+        (&next["seq"], &next["message"]["text"]),
+        (&Value::from(seq + 1), &Value::from("sau khoảng trống"))
+    );
+}
+
 /// What the member received on joining, as JSON.
 pub fn initial(member: &Membership) -> Vec<Value> {
     member

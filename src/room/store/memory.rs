@@ -24,7 +24,7 @@ use crate::protocol::{
 use super::super::history::ReplayBuffer;
 use super::super::sale_view::SaleView;
 use super::super::{Actor, RoomCommand, RoomError, RoomFact, RoomLimits, RoomState};
-use super::{Joined, RoomRecord, RoomStore, RoomView};
+use super::{newest_first, Joined, RoomRecord, RoomStore, RoomView};
 
 pub struct MemoryRoomStore {
     /// DashMap: operations on different rooms never contend; each room's
@@ -232,11 +232,7 @@ impl RoomStore for MemoryRoomStore {
                 Slot::Ended(info) => info.clone(),
             })
             .collect();
-        infos.sort_by(|a, b| {
-            b.created_at
-                .cmp(&a.created_at)
-                .then_with(|| a.id.cmp(&b.id))
-        });
+        newest_first(&mut infos);
         Ok(infos)
     }
 

@@ -111,7 +111,8 @@ pub trait RoomStore: Send + Sync + 'static {
     /// The room as room lists show it; `RoomNotFound` if unknown.
     fn info(&self, room_id: &str) -> impl Future<Output = Result<RoomInfo, RoomError>> + Send;
 
-    /// Every room the store knows, live or ended, newest first.
+    /// Every room the store knows, live or ended, newest first
+    /// ([`newest_first`]).
     fn list(&self) -> impl Future<Output = Result<Vec<RoomInfo>, RoomError>> + Send;
 
     /// Admit `actor` (refused if banned or the room has ended), remember its
@@ -287,4 +288,13 @@ impl RoomStore for AnyRoomStore {
     async fn health(&self) -> Result<(), RoomError> {
         dispatch!(self, s => s.health().await)
     }
+}
+
+/// The order `list` answers in: newest first, ties by id.
+pub(crate) fn newest_first(rooms: &mut [RoomInfo]) {
+    rooms.sort_by(|a, b| {
+        b.created_at
+            .cmp(&a.created_at)
+            .then_with(|| a.id.cmp(&b.id))
+    });
 }

@@ -36,7 +36,7 @@ use crate::protocol::{Product, RoomInfo, RoomStatus, SaleInfo};
 use crate::redis_link::{LinkError, RedisLink};
 
 use super::super::{Actor, RoomCommand, RoomError, RoomFact, RoomLimits};
-use super::{Joined, RoomRecord, RoomStore};
+use super::{newest_first, Joined, RoomRecord, RoomStore};
 use feed::{Feed, SinkCell};
 use keys::{RoomKeys, ROOM_INDEX};
 use reply::{internal, refusal, split, text};
@@ -290,11 +290,7 @@ impl RoomStore for RedisRoomStore {
                 .run::<()>(redis::cmd("ZREM").arg(ROOM_INDEX).arg(&expired))
                 .await?;
         }
-        infos.sort_by(|a, b| {
-            b.created_at
-                .cmp(&a.created_at)
-                .then_with(|| a.id.cmp(&b.id))
-        });
+        newest_first(&mut infos);
         Ok(infos)
     }
 
