@@ -112,6 +112,11 @@ pub struct StoreConfig {
     /// the node directory) use the Cluster they lead to, not `redis_url`.
     pub redis_cluster_urls: Vec<String>,
     pub sweep_interval_ms: u64,
+    /// Redis store: the deadline of one call to Redis, from when it is sent.
+    pub op_timeout_ms: u64,
+    /// Redis store: the most buys of one sale waiting on this node for the
+    /// next group-commit call; past it a buy is answered `busy` at once.
+    pub buy_queue_limit: usize,
 }
 
 impl StoreConfig {
@@ -204,6 +209,16 @@ impl Config {
         {
             return Err(ConfigError(
                 "store.redis_cluster_urls must be redis:// URLs".into(),
+            ));
+        }
+        if !(50..=60_000).contains(&self.store.op_timeout_ms) {
+            return Err(ConfigError(
+                "store.op_timeout_ms must be between 50 and 60000".into(),
+            ));
+        }
+        if !(1..=65_536).contains(&self.store.buy_queue_limit) {
+            return Err(ConfigError(
+                "store.buy_queue_limit must be between 1 and 65536".into(),
             ));
         }
         if self.rooms.ended_ttl_secs == 0 {

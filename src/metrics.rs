@@ -23,6 +23,10 @@ pub struct Metrics {
     pub errors: IntCounterVec,
     /// Answers to `buy`, by outcome (`sold_out` is not an error).
     pub buy_outcomes: IntCounterVec,
+    /// Group-commit calls sent to Redis, and the buys they carried (mean
+    /// batch size = buys ÷ batches); set at scrape time from the sale store.
+    pub buy_batches: IntCounter,
+    pub buy_batch_buys: IntCounter,
 }
 
 impl Metrics {
@@ -51,6 +55,16 @@ impl Metrics {
             &["outcome"],
         )
         .unwrap_or_else(unreachable_metric);
+        let buy_batches = IntCounter::new(
+            "buy_batches_total",
+            "Group-commit calls sent to Redis (each carries one or more buys)",
+        )
+        .unwrap_or_else(unreachable_metric);
+        let buy_batch_buys = IntCounter::new(
+            "buy_batch_buys_total",
+            "Buys carried by group-commit calls to Redis",
+        )
+        .unwrap_or_else(unreachable_metric);
         for collector in [
             Box::new(connections.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(rooms.clone()),
@@ -59,6 +73,8 @@ impl Metrics {
             Box::new(slow_consumers.clone()),
             Box::new(errors.clone()),
             Box::new(buy_outcomes.clone()),
+            Box::new(buy_batches.clone()),
+            Box::new(buy_batch_buys.clone()),
         ] {
             // Names are distinct constants, so registration cannot collide.
             let _ = registry.register(collector);
@@ -72,6 +88,8 @@ impl Metrics {
             slow_consumers,
             errors,
             buy_outcomes,
+            buy_batches,
+            buy_batch_buys,
         }
     }
 
@@ -83,6 +101,15 @@ impl Metrics {
         self.buy_outcomes
             .with_label_values(&[outcome.as_str()])
             .inc();
+    }
+
+    /// Bring the batch counters up to the sale store's totals (only this
+    /// writes them, and the store's totals only grow).
+    pub fn observe_batches(&self, batches: u64, buys: u64) {
+        self.buy_batches
+            .inc_by(batches.saturating_sub(self.buy_batches.get()));
+        self.buy_batch_buys
+            .inc_by(buys.saturating_sub(self.buy_batch_buys.get()));
     }
 
     /// The text exposition format.

@@ -473,6 +473,9 @@ pub enum DirectEvent {
         outcome: BuyOutcome,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         hold: Option<Hold>,
+        /// With `busy`: wait this long, then retry with the same key.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        retry_after_ms: Option<u64>,
     },
     /// The answer to `confirm_hold`: the order, with the buyer's shipping details.
     OrderConfirmed {

@@ -14,7 +14,7 @@ use chophien::protocol::RoomStatus;
 use chophien::redis_link::RedisLink;
 use chophien::room::store::{Joined, RedisRoomStore, RoomStore};
 use chophien::room::{NewRoom, RoomCommand, RoomError};
-use chophien::sale::{RedisSaleStore, SaleStore};
+use chophien::sale::{GroupCommit, RedisSaleStore, SaleStore};
 use redis::Commands;
 use serde_json::Value;
 
@@ -254,7 +254,7 @@ async fn an_ended_room_expires_but_its_orders_stay() {
     let link = RedisLink::connect(&server.url(), Duration::from_secs(5))
         .await
         .unwrap();
-    let sales = RedisSaleStore::on(link.clone(), true);
+    let sales = RedisSaleStore::on(link.clone(), Some(GroupCommit::default()));
     let mut options = redis_options();
     options.ended_ttl = Duration::from_secs(1);
     let rooms = RedisRoomStore::new(link, options);

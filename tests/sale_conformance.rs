@@ -16,8 +16,8 @@ use std::time::Duration;
 
 use chophien::redis_link::RedisTarget;
 use chophien::sale::{
-    sweeper, BuyOutcome, BuyResult, Hold, NewSale, RedisSaleStore, RedisStoreOptions, SaleError,
-    SaleRef, SaleState, SaleStore, Shipping,
+    sweeper, BuyOutcome, BuyResult, GroupCommit, Hold, NewSale, RedisSaleStore, RedisStoreOptions,
+    SaleError, SaleRef, SaleState, SaleStore, Shipping,
 };
 use tokio_util::sync::CancellationToken;
 
@@ -108,7 +108,7 @@ async fn redis_store(server: &RedisServer, group_commit: bool) -> RedisSaleStore
 async fn store_on(target: RedisTarget, group_commit: bool) -> RedisSaleStore {
     let options = RedisStoreOptions {
         op_timeout: Duration::from_secs(10),
-        group_commit,
+        group_commit: group_commit.then(GroupCommit::default),
         ..RedisStoreOptions::new(target)
     };
     RedisSaleStore::connect(options).await.unwrap()

@@ -276,10 +276,7 @@ impl SaleStore for MemorySaleStore {
             let key = (request.buyer_id.clone(), request.idempotency_key.clone());
             if let Some(hold_id) = sale.reservations.get(&key) {
                 let hold = sale.holds.get(hold_id).map(|entry| entry.hold.clone());
-                return Ok(BuyResult {
-                    outcome: BuyOutcome::Duplicate,
-                    hold,
-                });
+                return Ok(BuyResult::held(BuyOutcome::Duplicate, hold));
             }
             let quantity = request.quantity;
             let rejection = match sale.info(now).state {
@@ -322,10 +319,7 @@ impl SaleStore for MemorySaleStore {
                     status: HoldStatus::Held,
                 },
             );
-            Ok(BuyResult {
-                outcome: BuyOutcome::Reserved,
-                hold: Some(hold),
-            })
+            Ok(BuyResult::held(BuyOutcome::Reserved, Some(hold)))
         })
     }
 

@@ -44,7 +44,7 @@ use std::future::Future;
 pub use error::SaleError;
 pub use memory::MemorySaleStore;
 pub(crate) use redis::{ended_room_sale_keys, room_sale_keys};
-pub use redis::{RedisSaleStore, RedisStoreOptions};
+pub use redis::{GroupCommit, RedisSaleStore, RedisStoreOptions};
 pub use types::{
     BuyOutcome, BuyRequest, BuyResult, Confirmation, ExpiryReport, Hold, NewSale, Order, SaleInfo,
     SaleRef, SaleState, SaleTimes, Shipping, DEFAULT_HOLD_SECS,
@@ -179,6 +179,17 @@ pub trait SaleStore: Send + Sync + 'static {
 pub enum AnySaleStore {
     Memory(MemorySaleStore),
     Redis(RedisSaleStore),
+}
+
+impl AnySaleStore {
+    /// Group-commit calls sent to Redis and the buys they carried, when
+    /// this is the Redis store with group commit on.
+    pub fn batch_totals(&self) -> Option<(u64, u64)> {
+        match self {
+            AnySaleStore::Memory(_) => None,
+            AnySaleStore::Redis(store) => store.batch_totals(),
+        }
+    }
 }
 
 macro_rules! dispatch {

@@ -103,6 +103,10 @@ pub enum BuyOutcome {
     /// unknown. Retrying with the same idempotency key is safe: it reserves
     /// or answers `duplicate` with the hold that was made.
     Unavailable,
+    /// This node's queue for the sale is full: the buy was not sent to the
+    /// store, so *nothing was reserved*. The result carries when to retry
+    /// (with the same idempotency key).
+    Busy,
 }
 
 impl BuyOutcome {
@@ -116,6 +120,7 @@ impl BuyOutcome {
             BuyOutcome::Ended => "ended",
             BuyOutcome::Duplicate => "duplicate",
             BuyOutcome::Unavailable => "unavailable",
+            BuyOutcome::Busy => "busy",
         }
     }
 }
@@ -138,6 +143,9 @@ pub struct BuyResult {
     pub outcome: BuyOutcome,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hold: Option<Hold>,
+    /// For `busy`: how long to wait before retrying, in milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after_ms: Option<u64>,
 }
 
 impl BuyResult {
@@ -146,6 +154,23 @@ impl BuyResult {
         BuyResult {
             outcome,
             hold: None,
+            retry_after_ms: None,
+        }
+    }
+
+    /// `reserved` or `duplicate`, with the hold it refers to.
+    pub fn held(outcome: BuyOutcome, hold: Option<Hold>) -> BuyResult {
+        BuyResult {
+            hold,
+            ..BuyResult::rejected(outcome)
+        }
+    }
+
+    /// `busy`: nothing was reserved; retry after `retry_after`.
+    pub fn busy(retry_after: std::time::Duration) -> BuyResult {
+        BuyResult {
+            retry_after_ms: Some(retry_after.as_millis().try_into().unwrap_or(u64::MAX)),
+            ..BuyResult::rejected(BuyOutcome::Busy)
         }
     }
 }

@@ -143,6 +143,9 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
 
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     state.metrics.rooms.set(state.rooms.active_len() as i64);
+    if let Some((batches, buys)) = state.sales.batch_totals() {
+        state.metrics.observe_batches(batches, buys);
+    }
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         state.metrics.render(),

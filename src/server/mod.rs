@@ -44,7 +44,9 @@ use crate::node::NodeDirectory;
 use crate::redis_link::{LinkError, RedisLink};
 use crate::room::store::{AnyRoomStore, MemoryRoomStore, RedisRoomStore};
 use crate::room::RoomRegistry;
-use crate::sale::{AnySaleStore, MemorySaleStore, RedisSaleStore, RedisStoreOptions, SaleError};
+use crate::sale::{
+    AnySaleStore, GroupCommit, MemorySaleStore, RedisSaleStore, RedisStoreOptions, SaleError,
+};
 
 pub use api::ApiError;
 pub use relay::{HttpRelayTransport, NodeTokens};
@@ -210,7 +212,13 @@ impl Server {
                 )
             }
             StoreKind::Redis => {
-                let options = RedisStoreOptions::new(config.store.redis_target());
+                let options = RedisStoreOptions {
+                    op_timeout: Duration::from_millis(config.store.op_timeout_ms),
+                    group_commit: Some(GroupCommit {
+                        queue_limit: config.store.buy_queue_limit,
+                    }),
+                    ..RedisStoreOptions::new(config.store.redis_target())
+                };
                 // One link (one socket per Redis node, one library load) for
                 // everything.
                 let link = RedisLink::connect(options.target, options.op_timeout).await?;

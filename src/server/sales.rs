@@ -86,6 +86,7 @@ pub async fn handle(
                 sale_id: request.sale_id,
                 outcome: result.outcome,
                 hold: result.hold,
+                retry_after_ms: result.retry_after_ms,
             }))
         }
         SaleCommand::Confirm { hold_id, shipping } => {

@@ -4,7 +4,8 @@
 //
 // The server decides everything (stock, limits, holds); this card only asks
 // and shows the answer. A `buy` keeps its idempotency key until the server
-// has answered, so a retry after a dropped connection cannot buy twice.
+// has answered definitely, so a retry after a dropped connection, a `busy`
+// or an `unavailable` cannot buy twice.
 
 import { clear, h, randomId } from './dom.js';
 import { errorText, t } from './i18n.js';
@@ -17,6 +18,17 @@ const OUTCOME_TEXT = {
   ended: 'sale.ended',
   unavailable: 'sale.unavailable',
 };
+
+/** The server's `retry_after_ms` (100 ms to 3 s), jittered so buyers told to
+ * wait together do not all come back at once. */
+function retryDelay(ms) {
+  const base = Math.min(Math.max(Number(ms) || 500, 100), 5000);
+  return base * (1 + Math.random() * 0.25);
+}
+
+function sleep(ms) {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
 
 /** Vietnamese numbers as the server accepts them (it normalises to 0xxxxxxxxx). */
 const PHONE = /^(\+?84|0)\d{9,10}$/;
@@ -113,10 +125,7 @@ export class SaleCard {
   }
 
   buyable() {
-    const sale = this.sale;
-    if (!sale || this.busy || sale.remaining === 0) return false;
-    if (sale.state === 'live') return true;
-    return sale.state === 'scheduled' && Date.now() >= sale.starts_at;
+    return !this.busy && this.sale?.remaining !== 0 && this.open();
   }
 
   tick() {
@@ -126,12 +135,23 @@ export class SaleCard {
 
   async buy(quantity) {
     if (!this.sale) return;
+    const saleId = this.sale.id;
     this.busy = true;
     this.tick();
     this.setStatus(t('sale.buying'));
     this.pendingKey = this.pendingKey || randomId();
     try {
-      await this.conn.request({ type: 'buy', sale_id: this.sale.id, quantity, idempotency_key: this.pendingKey });
+      // `busy`: the server's queue for this sale was full and nothing was
+      // reserved; wait as it says and ask again with the same key, for as
+      // long as the sale is open and the buyer is still on it.
+      for (;;) {
+        const result = await this.conn.request({ type: 'buy', sale_id: saleId, quantity, idempotency_key: this.pendingKey });
+        if (result.outcome !== 'busy') break;
+        this.setStatus(t('sale.crowded'));
+        await sleep(retryDelay(result.retry_after_ms));
+        if (this.view !== 'sale' || this.sale?.id !== saleId || !this.open()) break;
+        this.setStatus(t('sale.buying'));
+      }
     } catch (error) {
       if (error.code !== 'disconnected' && error.code !== 'timeout' && error.code !== 'not_connected') this.pendingKey = null;
       this.setStatus(errorText(error), 'error');
@@ -141,8 +161,17 @@ export class SaleCard {
     }
   }
 
+  /** The sale takes buys now (the server still decides). */
+  open() {
+    const sale = this.sale;
+    return !!sale && (sale.state === 'live' || (sale.state === 'scheduled' && Date.now() >= sale.starts_at));
+  }
+
   onBuyResult(result) {
-    this.pendingKey = null;
+    // `busy` is handled by the buy loop; `unavailable` left the outcome
+    // unknown, so the next tap must reuse the key (never buying twice).
+    if (result.outcome === 'busy') return;
+    if (result.outcome !== 'unavailable') this.pendingKey = null;
     if (result.hold && (result.outcome === 'reserved' || result.outcome === 'duplicate')) {
       this.hold = result.hold;
       this.view = 'hold';

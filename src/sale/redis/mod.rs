@@ -29,10 +29,11 @@
 //! store when both run) carries every request and reconnects by itself; it
 //! loads the one function library `chophien` (these functions and the
 //! room's) and reloads it when Redis has lost it. Buys go through [`batch`]
-//! (group commit, one lane per sale of a room) unless
+//! (group commit and admission control, one lane per sale of a room) unless
 //! [`RedisStoreOptions::group_commit`] is off. Every call has a deadline
-//! (`op_timeout`): when Redis is down a buy answers `unavailable` promptly
-//! instead of hanging.
+//! (`op_timeout`) that runs from the moment it is sent to Redis: when Redis
+//! is down a buy answers `unavailable` promptly instead of hanging, and a
+//! buy that would only wait in this node's queue answers `busy` at once.
 
 mod batch;
 mod codec;
@@ -49,12 +50,13 @@ use super::{
 };
 use crate::clock::UnixMillis;
 use crate::redis_link::{LinkError, RedisLink, RedisTarget};
-use batch::BuyBatcher;
+use batch::{BatchCounters, BuyBatcher, Queued};
 use codec::{
     active_member, internal, parse_active_member, parse_json, refusal, sale_info, sorted_orders,
     split_reply, HoldRecord, RoomKeys, SaleKeys,
 };
 
+pub use batch::GroupCommit;
 pub(crate) use codec::{ended_room_sale_keys, room_sale_keys};
 
 /// Sales a sweeper must visit, as `<room>/<sale>` (not tagged: it spans
@@ -68,13 +70,16 @@ const EXPIRE_BATCH: u32 = 1000;
 pub struct RedisStoreOptions {
     /// One server (`redis://host:port/db`) or a Redis Cluster's seed nodes.
     pub target: RedisTarget,
-    /// The most one store operation may take, reconnecting and queueing
-    /// included. Under a second so a buy can answer `unavailable` within one.
+    /// The most one call to Redis may take, reconnecting included, counted
+    /// from the moment it is sent (never from a buy's arrival in this
+    /// node's queue). Under a second so a buy can answer `unavailable`
+    /// within one.
     pub op_timeout: Duration,
     /// Send concurrent buys of one sale to Redis together, in one atomic
-    /// call (see `batch.rs`). On by default: under a flash-sale burst it
-    /// turns thousands of round trips into a few.
-    pub group_commit: bool,
+    /// call, with a bounded queue (see `batch.rs`). On by default: under a
+    /// flash-sale burst it turns thousands of round trips into a few. `None`:
+    /// one call per buy, no queue.
+    pub group_commit: Option<GroupCommit>,
 }
 
 impl RedisStoreOptions {
@@ -82,7 +87,7 @@ impl RedisStoreOptions {
         RedisStoreOptions {
             target: target.into(),
             op_timeout: Duration::from_millis(800),
-            group_commit: true,
+            group_commit: Some(GroupCommit::default()),
         }
     }
 }
@@ -97,6 +102,8 @@ pub struct RedisSaleStore {
     /// Present when group commit is on; shared by clones so one sale of a
     /// room has one lane per node.
     batcher: Option<Arc<BuyBatcher>>,
+    /// Calls and buys the batcher sent, for `/metrics`.
+    counters: Arc<BatchCounters>,
 }
 
 impl RedisSaleStore {
@@ -109,11 +116,26 @@ impl RedisSaleStore {
     }
 
     /// A store over an open link (shared with the room store).
-    pub fn on(link: RedisLink, group_commit: bool) -> RedisSaleStore {
+    pub fn on(link: RedisLink, group_commit: Option<GroupCommit>) -> RedisSaleStore {
+        let counters = Arc::<BatchCounters>::default();
         RedisSaleStore {
             link,
-            batcher: group_commit.then(Arc::default),
+            batcher: group_commit
+                .map(|options| Arc::new(BuyBatcher::new(options, Arc::clone(&counters)))),
+            counters,
         }
+    }
+
+    /// Group-commit calls sent to Redis and the buys they carried; `None`
+    /// with group commit off.
+    pub fn batch_totals(&self) -> Option<(u64, u64)> {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.batcher.as_ref().map(|_| {
+            (
+                self.counters.batches.load(Relaxed),
+                self.counters.buys.load(Relaxed),
+            )
+        })
     }
 
     /// Runs one command under the operation deadline.
@@ -124,13 +146,6 @@ impl RedisSaleStore {
     /// Runs a pipeline (one round trip, not atomic) under the deadline.
     async fn run_pipe<T: FromRedisValue>(&self, pipe: &redis::Pipeline) -> Result<T, SaleError> {
         Ok(self.link.run_pipe(pipe).await?)
-    }
-
-    async fn within_deadline<T>(
-        &self,
-        work: impl std::future::Future<Output = T>,
-    ) -> Result<T, SaleError> {
-        Ok(self.link.within_deadline(work).await?)
     }
 
     /// `FCALL name 9 <keys of the sale and its room> now args...`,
@@ -189,8 +204,12 @@ impl RedisSaleStore {
                     idem_field,
                     hold_id,
                 ];
-                let queued = batcher.submit(self, sale, args);
-                self.within_deadline(queued).await??
+                // No deadline here: each Redis call has its own, and the
+                // queue ahead of it is bounded (see `batch.rs`).
+                match batcher.submit(self, sale, args).await? {
+                    Queued::Answered(reply) => reply,
+                    Queued::Busy(retry_after) => return Ok(BuyResult::busy(retry_after)),
+                }
             }
             None => {
                 let quantity = request.quantity.to_string();
@@ -211,10 +230,7 @@ impl RedisSaleStore {
                     .first()
                     .ok_or_else(|| internal("reply lacks the hold"))?,
             )?;
-            Ok(BuyResult {
-                outcome,
-                hold: Some(record.hold()),
-            })
+            Ok(BuyResult::held(outcome, Some(record.hold())))
         };
         match outcome.as_str() {
             "reserved" => with_hold(BuyOutcome::Reserved),

@@ -7,37 +7,16 @@
 // and prints its seller URL; clients go through HAProxy (`config/haproxy.cfg`)
 // like a real deployment's. Every process is killed by `stop()`.
 
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
+import { freePort, requireProgram, startRedis, waitUntil } from './redis.js';
 import { REPO_ROOT, ROOM_ID } from './server.js';
 
 const START_TIMEOUT_MS = 30_000;
 const NODES = 3;
-
-/** A port nobody listens on right now. */
-function freePort() {
-  return new Promise((resolvePort, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address();
-      probe.close(() => resolvePort(port));
-    });
-  });
-}
-
-/** Resolves once `check()` is true; rejects with `what` after `ms`. */
-async function waitUntil(what, ms, check) {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 async function answers(url) {
   try {
@@ -45,11 +24,6 @@ async function answers(url) {
   } catch {
     return false;
   }
-}
-
-function requireProgram(name) {
-  const found = spawnSync('sh', ['-c', `command -v ${name}`]).status === 0;
-  if (!found) throw new Error(`${name} is required (apt-get install ${name}; the README test command does)`);
 }
 
 /**
@@ -62,25 +36,21 @@ export async function startCluster() {
     ? resolve(process.env.CHOPHIEN_BIN)
     : resolve(REPO_ROOT, 'target', 'debug', 'chophien');
   if (!existsSync(bin)) throw new Error(`server binary not found at ${bin}: run \`cargo build\``);
-  requireProgram('redis-server');
   requireProgram('haproxy');
 
   const dir = mkdtempSync(join(tmpdir(), 'chophien-cluster-'));
   const children = new Map();
+  let redis = null;
   const stop = async () => {
     for (const child of children.values()) {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     }
+    redis?.stop();
     rmSync(dir, { recursive: true, force: true });
   };
 
   try {
-    const redisPort = await freePort();
-    const redis = spawn('redis-server', ['--port', String(redisPort), '--bind', '127.0.0.1',
-      '--dir', dir, '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-    children.set('redis', redis);
-    await waitUntil('redis-server', START_TIMEOUT_MS,
-      () => spawnSync('redis-cli', ['-p', String(redisPort), 'ping']).stdout?.toString().trim() === 'PONG');
+    redis = await startRedis();
 
     const ports = {};
     let sellerPath = null;
@@ -96,7 +66,7 @@ export async function startCluster() {
           CHOPHIEN_SERVER__WEB_ROOT: resolve(REPO_ROOT, 'web-client'),
           CHOPHIEN_SERVER__SHUTDOWN_GRACE_SECS: '3',
           CHOPHIEN_STORE__KIND: 'redis',
-          CHOPHIEN_STORE__REDIS_URL: `redis://127.0.0.1:${redisPort}`,
+          CHOPHIEN_STORE__REDIS_URL: redis.url,
           CHOPHIEN_CLUSTER__NODE_ID: id,
           CHOPHIEN_CLUSTER__HEARTBEAT_MS: '300',
           CHOPHIEN_CLUSTER__NODE_TTL_MS: '1500',

@@ -16,10 +16,11 @@ export const ROOM_ID = 'tra-thai-nguyen';
 const START_TIMEOUT_MS = 30_000;
 
 /**
+ * `env`: settings on top of the defaults (e.g. `CHOPHIEN_STORE__KIND`).
  * @returns {Promise<{base: string, sellerUrl: string, sellerToken: string,
  *   viewerUrl: string, logs: string[], stop: () => Promise<void>}>}
  */
-export async function startServer() {
+export async function startServer({ env = {} } = {}) {
   const bin = process.env.CHOPHIEN_BIN
     ? resolve(process.env.CHOPHIEN_BIN)
     : resolve(REPO_ROOT, 'target', 'debug', 'chophien');
@@ -36,6 +37,7 @@ export async function startServer() {
       // Browser and server share this machine: let WebRTC use loopback candidates.
       CHOPHIEN_MEDIA__ALLOW_LOOPBACK: 'true',
       RUST_LOG: process.env.RUST_LOG || 'warn',
+      ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
