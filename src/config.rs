@@ -114,8 +114,11 @@ pub struct StoreConfig {
     pub sweep_interval_ms: u64,
     /// Redis store: the deadline of one call to Redis, from when it is sent.
     pub op_timeout_ms: u64,
-    /// Redis store: the most buys of one sale waiting on this node for the
-    /// next group-commit call; past it a buy is answered `busy` at once.
+    /// Redis store: a buy expected to wait longer than this on this node
+    /// before it is sent to Redis is answered `busy` at once.
+    pub buy_queue_ms: u64,
+    /// Redis store: the most buys of one sale waiting on this node; past
+    /// it, `busy`.
     pub buy_queue_limit: usize,
 }
 
@@ -216,9 +219,14 @@ impl Config {
                 "store.op_timeout_ms must be between 50 and 60000".into(),
             ));
         }
-        if !(1..=65_536).contains(&self.store.buy_queue_limit) {
+        if !(1..=1_000_000).contains(&self.store.buy_queue_limit) {
             return Err(ConfigError(
-                "store.buy_queue_limit must be between 1 and 65536".into(),
+                "store.buy_queue_limit must be between 1 and 1000000".into(),
+            ));
+        }
+        if self.store.buy_queue_ms > 60_000 {
+            return Err(ConfigError(
+                "store.buy_queue_ms must be at most 60000".into(),
             ));
         }
         if self.rooms.ended_ttl_secs == 0 {

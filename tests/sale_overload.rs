@@ -1,8 +1,8 @@
-//! The Redis sale store past its capacity: a buy that cannot join the next
-//! call to Redis is answered `busy` at once (nothing reserved), a buy behind
-//! a failing call is answered `unavailable` within one deadline, and a burst
-//! far larger than the queue still ends exact, with no `unavailable` while
-//! Redis is healthy.
+//! The Redis sale store past its capacity: a buy that finds its sale's queue
+//! full, or would wait longer than the queue allows, is answered `busy` at
+//! once (nothing reserved); a buy behind a failing call is answered
+//! `unavailable` within one deadline; and a burst far larger than the queue
+//! still ends exact, with no `unavailable` while Redis is healthy.
 
 mod support;
 
@@ -23,7 +23,10 @@ const DEADLINE: Duration = Duration::from_millis(800);
 async fn store_with_queue(server: &RedisServer, queue_limit: usize) -> RedisSaleStore {
     let options = RedisStoreOptions {
         op_timeout: DEADLINE,
-        group_commit: Some(GroupCommit { queue_limit }),
+        group_commit: Some(GroupCommit {
+            queue_limit,
+            ..GroupCommit::default()
+        }),
         ..RedisStoreOptions::new(server.url())
     };
     RedisSaleStore::connect(options).await.unwrap()
@@ -83,6 +86,37 @@ async fn a_buy_that_finds_the_queue_full_is_answered_busy_at_once_and_reserves_n
     assert_eq!(
         store.get_sale(ROOM, &sale.id, T0).await.unwrap().remaining,
         96
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn while_the_call_in_flight_takes_longer_than_the_queue_allows_a_new_buy_is_busy() {
+    let server = RedisServer::start();
+    let options = RedisStoreOptions {
+        // The call in flight outlives the freeze instead of failing.
+        op_timeout: Duration::from_secs(10),
+        group_commit: Some(GroupCommit {
+            queue_wait: Duration::from_millis(300),
+            ..GroupCommit::default()
+        }),
+        ..RedisStoreOptions::new(server.url())
+    };
+    let store = RedisSaleStore::connect(options).await.unwrap();
+    let sale = store.create_sale(ROOM, tea(100, 5), T0).await.unwrap();
+
+    server.freeze();
+    let in_flight = spawn_buy(&store, &sale.id, "an", "key-an-00001");
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let late = request(&sale.id, "binh", 1, "key-binh-0001");
+    let busy = store.buy(ROOM, &late, T0).await.unwrap();
+    server.thaw();
+
+    assert_eq!(busy.outcome, BuyOutcome::Busy, "the queue itself was empty");
+    assert!(busy.retry_after_ms.unwrap() >= 400);
+    assert_eq!(in_flight.await.unwrap().0.outcome, BuyOutcome::Reserved);
+    assert_eq!(
+        store.buy(ROOM, &late, T0).await.unwrap().outcome,
+        BuyOutcome::Reserved
     );
 }
 

@@ -215,6 +215,7 @@ impl Server {
                 let options = RedisStoreOptions {
                     op_timeout: Duration::from_millis(config.store.op_timeout_ms),
                     group_commit: Some(GroupCommit {
+                        queue_wait: Duration::from_millis(config.store.buy_queue_ms),
                         queue_limit: config.store.buy_queue_limit,
                     }),
                     ..RedisStoreOptions::new(config.store.redis_target())
