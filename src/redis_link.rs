@@ -24,10 +24,17 @@
 //! every primary and is retried once. Loading the same source twice is
 //! harmless, so two stores (or two nodes) may race to load it.
 //!
-//! **Deadline.** Every command runs under `op_timeout`, reconnecting and
-//! queueing included: when Redis is down or frozen a caller gets
+//! **Deadline.** Every command runs under `op_timeout`, reconnecting
+//! included: when Redis is down or frozen a caller gets
 //! [`LinkError::Unavailable`] promptly instead of hanging, and the
 //! connection reconnects by itself once Redis is back.
+//!
+//! **A thread of its own.** Every command, and the connections' own driver
+//! tasks, run on one small runtime in a thread of its own (`redis-io`), and
+//! the deadline is judged there. A node whose main runtime is saturated
+//! (tens of thousands of connections sending at once) still reads Redis'
+//! replies as they arrive: a missed deadline means Redis was late, never
+//! that this node was too busy to look.
 //!
 //! **Push connections.** The room store's feed needs a connection of
 //! another kind (RESP3, sharded pub/sub): [`RedisLink::push_connection`]
@@ -37,6 +44,8 @@
 
 mod push;
 
+use std::future::Future;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
@@ -182,11 +191,10 @@ impl RedisLink {
                 let client = RedisTarget::cluster_builder(seeds, op_timeout)
                     .build()
                     .map_err(bad_target)?;
-                let connecting = client.get_async_connection();
-                let conn = tokio::time::timeout(op_timeout, connecting)
-                    .await
-                    .map_err(|_| unanswered(op_timeout))?
-                    .map_err(classify)?;
+                // Connected on the `redis-io` thread, so its driver tasks
+                // live there.
+                let connecting = async move { client.get_async_connection().await };
+                let conn = on_io(op_timeout, connecting).await?.map_err(classify)?;
                 Conn::Cluster(conn)
             }
         };
@@ -220,6 +228,9 @@ impl RedisLink {
         op_timeout: Duration,
         retries: usize,
     ) -> Result<Conn, LinkError> {
+        // redis-rs keeps the runtime current at creation for the
+        // connection's tasks (reconnects included): make it `redis-io`'s.
+        let _io = io_runtime().map(tokio::runtime::Handle::enter);
         match target {
             RedisTarget::Server(url) => {
                 let client = redis::Client::open(url.as_str()).map_err(bad_target)?;
@@ -257,25 +268,28 @@ impl RedisLink {
     }
 
     /// Runs one command under the deadline.
-    pub async fn run<T: FromRedisValue>(&self, cmd: &Cmd) -> Result<T, LinkError> {
+    pub async fn run<T: FromRedisValue + Send + 'static>(&self, cmd: &Cmd) -> Result<T, LinkError> {
         self.try_run(cmd).await?.map_err(classify)
     }
 
     /// Like [`run`](Self::run) but hands Redis' own errors back for inspection.
-    pub async fn try_run<T: FromRedisValue>(
+    pub async fn try_run<T: FromRedisValue + Send + 'static>(
         &self,
         cmd: &Cmd,
     ) -> Result<Result<T, RedisError>, LinkError> {
-        let mut conn = self.conn.clone();
-        self.within_deadline(async move { cmd.query_async(&mut conn).await })
+        let (mut conn, cmd) = (self.conn.clone(), cmd.clone());
+        self.on_io(async move { cmd.query_async(&mut conn).await })
             .await
     }
 
     /// Runs a pipeline (one round trip, not atomic) under the deadline. On
     /// a Cluster every command must touch the same slot (one hash tag).
-    pub async fn run_pipe<T: FromRedisValue>(&self, pipe: &Pipeline) -> Result<T, LinkError> {
-        let mut conn = self.conn.clone();
-        self.within_deadline(async move { pipe.query_async(&mut conn).await })
+    pub async fn run_pipe<T: FromRedisValue + Send + 'static>(
+        &self,
+        pipe: &Pipeline,
+    ) -> Result<T, LinkError> {
+        let (mut conn, pipe) = (self.conn.clone(), pipe.clone());
+        self.on_io(async move { pipe.query_async(&mut conn).await })
             .await?
             .map_err(classify)
     }
@@ -284,26 +298,29 @@ impl RedisLink {
     /// their replies in order: for commands on keys of different hash
     /// tags, which one pipeline cannot carry on a Cluster. They still share
     /// each node's socket, so on one server this costs about one round trip.
-    pub async fn run_each<T: FromRedisValue>(&self, cmds: &[Cmd]) -> Result<Vec<T>, LinkError> {
+    pub async fn run_each<T: FromRedisValue + Send + 'static>(
+        &self,
+        cmds: &[Cmd],
+    ) -> Result<Vec<T>, LinkError> {
         let calls = cmds.iter().map(|cmd| {
-            let mut conn = self.conn.clone();
+            let (mut conn, cmd) = (self.conn.clone(), cmd.clone());
             async move { cmd.query_async::<T>(&mut conn).await }
         });
-        self.within_deadline(futures_util::future::join_all(calls))
+        let calls: Vec<_> = calls.collect();
+        self.on_io(futures_util::future::join_all(calls))
             .await?
             .into_iter()
             .map(|reply| reply.map_err(classify))
             .collect()
     }
 
-    /// `work`, or `Unavailable` once the deadline has passed.
-    pub async fn within_deadline<T>(
+    /// `work` run on the `redis-io` thread, or `Unavailable` once the
+    /// deadline has passed there.
+    async fn on_io<T: Send + 'static>(
         &self,
-        work: impl std::future::Future<Output = T>,
+        work: impl Future<Output = T> + Send + 'static,
     ) -> Result<T, LinkError> {
-        tokio::time::timeout(self.op_timeout, work)
-            .await
-            .map_err(|_| unanswered(self.op_timeout))
+        on_io(self.op_timeout, work).await
     }
 
     /// `FUNCTION LOAD REPLACE`: on one server, or on every primary of a
@@ -316,7 +333,7 @@ impl RedisLink {
 
     /// `FCALL function <keys> <args>`, reloading the library once if Redis
     /// has lost it.
-    pub async fn fcall<T: FromRedisValue>(
+    pub async fn fcall<T: FromRedisValue + Send + 'static>(
         &self,
         function: &str,
         keys: &[String],
@@ -326,7 +343,7 @@ impl RedisLink {
     }
 
     /// `FCALL_RO`: a function registered with the `no-writes` flag.
-    pub async fn fcall_ro<T: FromRedisValue>(
+    pub async fn fcall_ro<T: FromRedisValue + Send + 'static>(
         &self,
         function: &str,
         keys: &[String],
@@ -335,7 +352,7 @@ impl RedisLink {
         self.call("FCALL_RO", function, keys, args).await
     }
 
-    async fn call<T: FromRedisValue>(
+    async fn call<T: FromRedisValue + Send + 'static>(
         &self,
         command: &str,
         function: &str,
@@ -371,7 +388,7 @@ impl RedisLink {
                 let every_primary =
                     RoutingInfo::MultiNode((MultipleNodeRoutingInfo::AllMasters, None));
                 let answers = self
-                    .within_deadline(conn.route_command(ping, every_primary))
+                    .on_io(async move { conn.route_command(ping, every_primary).await })
                     .await?
                     .map_err(classify)?;
                 let Value::Map(answers) = answers else {
@@ -416,6 +433,46 @@ impl RedisLink {
     pub async fn push_connection(&self) -> Result<(PushConnection, Pushes), LinkError> {
         push::connect(&self.target, self.op_timeout).await
     }
+}
+
+/// The runtime of the `redis-io` thread, started on first use. Should the
+/// thread fail to start, commands run on the caller's runtime instead (as
+/// they did before it existed), which is slower to notice replies, not
+/// wrong.
+fn io_runtime() -> Option<&'static tokio::runtime::Handle> {
+    static IO: OnceLock<Option<tokio::runtime::Handle>> = OnceLock::new();
+    IO.get_or_init(|| {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .thread_name("redis-io")
+            .build()
+            .map_err(|error| tracing::error!(%error, "no redis-io runtime"))
+            .ok()?;
+        let handle = runtime.handle().clone();
+        std::thread::Builder::new()
+            .name("redis-io".into())
+            .spawn(move || runtime.block_on(std::future::pending::<()>()))
+            .map_err(|error| tracing::error!(%error, "no redis-io thread"))
+            .ok()?;
+        Some(handle)
+    })
+    .as_ref()
+}
+
+/// `work` under `op_timeout`, both on the `redis-io` thread.
+async fn on_io<T: Send + 'static>(
+    op_timeout: Duration,
+    work: impl Future<Output = T> + Send + 'static,
+) -> Result<T, LinkError> {
+    let deadline = tokio::time::timeout(op_timeout, work);
+    let outcome = match io_runtime() {
+        Some(io) => io
+            .spawn(deadline)
+            .await
+            .map_err(|error| LinkError::Internal(format!("Redis call task: {error}")))?,
+        None => deadline.await,
+    };
+    outcome.map_err(|_| unanswered(op_timeout))
 }
 
 fn unanswered(op_timeout: Duration) -> LinkError {

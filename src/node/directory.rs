@@ -99,7 +99,10 @@ impl NodeDirectory {
 }
 
 impl RedisNodes {
-    async fn run<T: redis::FromRedisValue>(&self, pipe: &redis::Pipeline) -> Result<T, NodeError> {
+    async fn run<T: redis::FromRedisValue + Send + 'static>(
+        &self,
+        pipe: &redis::Pipeline,
+    ) -> Result<T, NodeError> {
         self.link.run_pipe(pipe).await.map_err(|error| match error {
             LinkError::Unavailable(reason) | LinkError::Internal(reason) => {
                 NodeError::Unavailable(reason)

@@ -139,19 +139,25 @@ impl RedisSaleStore {
     }
 
     /// Runs one command under the operation deadline.
-    async fn run<T: FromRedisValue>(&self, cmd: &redis::Cmd) -> Result<T, SaleError> {
+    async fn run<T: FromRedisValue + Send + 'static>(
+        &self,
+        cmd: &redis::Cmd,
+    ) -> Result<T, SaleError> {
         Ok(self.link.run(cmd).await?)
     }
 
     /// Runs a pipeline (one round trip, not atomic) under the deadline.
-    async fn run_pipe<T: FromRedisValue>(&self, pipe: &redis::Pipeline) -> Result<T, SaleError> {
+    async fn run_pipe<T: FromRedisValue + Send + 'static>(
+        &self,
+        pipe: &redis::Pipeline,
+    ) -> Result<T, SaleError> {
         Ok(self.link.run_pipe(pipe).await?)
     }
 
     /// `FCALL name 9 <keys of the sale and its room> now args...`,
     /// reloading the library once if Redis has lost it. The ids must have
     /// been validated: they become key names.
-    async fn call<T: FromRedisValue>(
+    async fn call<T: FromRedisValue + Send + 'static>(
         &self,
         function: &str,
         sale: &SaleRef,
