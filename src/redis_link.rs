@@ -34,7 +34,8 @@
 //! the deadline is judged there. A node whose main runtime is saturated
 //! (tens of thousands of connections sending at once) still reads Redis'
 //! replies as they arrive: a missed deadline means Redis was late, never
-//! that this node was too busy to look.
+//! that this node was too busy to look. [`spawn_on_io`] puts other work
+//! that must keep pace with Redis there too.
 //!
 //! **Push connections.** The room store's feed needs a connection of
 //! another kind (RESP3, sharded pub/sub): [`RedisLink::push_connection`]
@@ -457,6 +458,20 @@ fn io_runtime() -> Option<&'static tokio::runtime::Handle> {
         Some(handle)
     })
     .as_ref()
+}
+
+/// Runs `task` on the `redis-io` thread (or, without it, the caller's
+/// runtime): for work that must keep pace with Redis however busy the main
+/// runtime is, like the sale store's group-commit lanes.
+pub fn spawn_on_io<F>(task: F) -> tokio::task::JoinHandle<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    match io_runtime() {
+        Some(io) => io.spawn(task),
+        None => tokio::spawn(task),
+    }
 }
 
 /// `work` under `op_timeout`, both on the `redis-io` thread.

@@ -2,32 +2,121 @@
 //! and the few HTTP calls the scenarios make.
 //!
 //! Ten thousand clients share one process, so each socket gets 4 KiB read
-//! and write buffers instead of tungstenite's 128 KiB defaults.
+//! and write buffers instead of tungstenite's 128 KiB defaults. Beyond
+//! ~28,000 connections to one server port, loopback runs out of ephemeral
+//! ports for one source address: [`connect_from`] binds the client socket
+//! to another loopback address (127.0.0.2, …) first. [`Line`] is a socket
+//! read for its whole life, so pings are answered however long a client
+//! waits.
 
+mod line;
+
+use std::net::{IpAddr, SocketAddr};
+use std::os::fd::AsRawFd;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
 use futures_util::StreamExt;
 use serde::Deserialize;
 use serde_json::{json, Value};
-use tokio::net::TcpStream;
+use tokio::net::{TcpSocket, TcpStream};
+use tokio_tungstenite::tungstenite::http::Uri;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
+pub use line::Line;
+
 pub type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
-/// Open a WebSocket with small per-connection buffers and Nagle off.
-pub async fn connect(url: &str) -> Result<Socket, tokio_tungstenite::tungstenite::Error> {
-    let config = WebSocketConfig::default()
+/// Connections one loopback source address carries to one server port
+/// before the next address is used: loopback has ~28,000 ephemeral ports
+/// (`ip_local_port_range` 32768–60999) per source and destination.
+pub const CONNECTIONS_PER_SOURCE: usize = 20_000;
+
+fn small_buffers() -> WebSocketConfig {
+    WebSocketConfig::default()
         .read_buffer_size(4096)
         .write_buffer_size(0)
         .max_write_buffer_size(1 << 20)
         .max_message_size(Some(1 << 20))
-        .max_frame_size(Some(1 << 20));
+        .max_frame_size(Some(1 << 20))
+}
+
+/// Open a WebSocket with small per-connection buffers and Nagle off.
+pub async fn connect(url: &str) -> Result<Socket, tokio_tungstenite::tungstenite::Error> {
     let (socket, _response) =
-        tokio_tungstenite::connect_async_with_config(url, Some(config), true).await?;
+        tokio_tungstenite::connect_async_with_config(url, Some(small_buffers()), true).await?;
     Ok(socket)
+}
+
+/// Open a WebSocket as [`connect`] does, from the local address `source`
+/// when given (the kernel's choice when `None`).
+pub async fn connect_from(url: &str, source: Option<IpAddr>) -> anyhow::Result<Socket> {
+    let Some(source) = source else {
+        return Ok(connect(url).await?);
+    };
+    let uri: Uri = url.parse().with_context(|| format!("bad URL {url}"))?;
+    let host = uri.host().with_context(|| format!("no host in {url}"))?;
+    let port = uri.port_u16().unwrap_or(80);
+    let destination = tokio::net::lookup_host((host, port))
+        .await?
+        .find(|a| a.is_ipv4() == source.is_ipv4())
+        .with_context(|| format!("{host} has no address of the family of {source}"))?;
+    let socket = match source {
+        IpAddr::V4(_) => TcpSocket::new_v4()?,
+        IpAddr::V6(_) => TcpSocket::new_v6()?,
+    };
+    if source.is_ipv4() {
+        bind_address_no_port(&socket)?;
+    }
+    socket.bind(SocketAddr::new(source, 0))?;
+    socket.set_nodelay(true)?;
+    let stream = socket.connect(destination).await?;
+    let (socket, _response) = tokio_tungstenite::client_async_with_config(
+        url,
+        MaybeTlsStream::Plain(stream),
+        Some(small_buffers()),
+    )
+    .await?;
+    Ok(socket)
+}
+
+/// `IP_BIND_ADDRESS_NO_PORT`: let `connect` pick the local port for the
+/// whole (source, destination) pair. A plain `bind(ip, 0)` reserves a port
+/// for the source address alone, so one address would again stop at
+/// ~28,000 sockets whatever their destinations.
+fn bind_address_no_port(socket: &TcpSocket) -> std::io::Result<()> {
+    let one: libc::c_int = 1;
+    // SAFETY: setsockopt reads a c_int (the option's type) from a pointer
+    // valid for the length given, on a socket this process owns.
+    let rc = unsafe {
+        libc::setsockopt(
+            socket.as_raw_fd(),
+            libc::IPPROTO_IP,
+            libc::IP_BIND_ADDRESS_NO_PORT,
+            (&one as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
+/// The loopback source address of a node's `j`-th client when the node
+/// gets `per_node` clients: `None` (the kernel's choice, 127.0.0.1) while
+/// one address suffices, else 127.0.0.1, 127.0.0.2, … round-robin over as
+/// many as [`CONNECTIONS_PER_SOURCE`] asks for.
+pub fn source_address(j: usize, per_node: usize) -> Option<IpAddr> {
+    let sources = per_node.div_ceil(CONNECTIONS_PER_SOURCE);
+    if sources <= 1 {
+        return None;
+    }
+    let k = (j % sources) as u8;
+    Some(IpAddr::from([127, 0, 0, 1 + k]))
 }
 
 /// `ws://…/ws/rooms/{room}?token=…`
@@ -157,4 +246,26 @@ pub async fn orders(
         .json()
         .await
         .context("orders body is not the documented JSON")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_source_address_serves_up_to_twenty_thousand_clients() {
+        assert_eq!(source_address(0, 20_000), None);
+        assert_eq!(source_address(19_999, 20_000), None);
+    }
+
+    #[test]
+    fn more_clients_are_spread_over_loopback_addresses_round_robin() {
+        let at = |j| source_address(j, 50_000).map(|a| a.to_string());
+        assert_eq!(at(0).as_deref(), Some("127.0.0.1"));
+        assert_eq!(at(1).as_deref(), Some("127.0.0.2"));
+        assert_eq!(at(2).as_deref(), Some("127.0.0.3"));
+        assert_eq!(at(3).as_deref(), Some("127.0.0.1"));
+        let used: std::collections::BTreeSet<_> = (0..50_000).filter_map(at).collect();
+        assert_eq!(used.len(), 3);
+    }
 }

@@ -13,6 +13,9 @@
 //!   (coordinated-omission corrected) and throughput over time.
 //! - `scenario`: `flash-sale` (with its invariant `audit`), `chat`, `join`.
 //! - `baseline`: `redis-benchmark` on the sale function; the Socket.IO peer.
+//! - `pinning` (`--pin`: harness and servers on separate CPUs), `hog`
+//!   (`--hog`: a CPU hog beside the server), `server_metrics` (the
+//!   server's own counters from `/metrics`).
 //! - `report` (JSON + Markdown) and `chart` (SVG).
 //!
 //! Exit status: 0 on success, 1 when an audit (the flash-sale invariants,
@@ -21,10 +24,13 @@
 mod baseline;
 mod chart;
 mod client;
+mod hog;
+mod pinning;
 mod plan;
 mod report;
 mod scenario;
 mod schedule;
+mod server_metrics;
 mod stats;
 mod target;
 mod tokens;
@@ -37,6 +43,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 
+use pinning::Pinning;
 use plan::{Configuration, Layout, TargetFlags};
 use report::Report;
 use scenario::Ctx;
@@ -106,6 +113,11 @@ struct Common {
     /// No progress bars.
     #[arg(long, global = true)]
     no_progress: bool,
+    /// Pin the harness to CPU 0 and start redis-server and the nodes under
+    /// `taskset -c 1` (redis-benchmark under `taskset -c 0`), so the load
+    /// generator and the server do not share a core.
+    #[arg(long, global = true)]
+    pin: bool,
 }
 
 #[derive(Debug, Clone, Subcommand)]
@@ -119,6 +131,15 @@ enum Scenario {
 }
 
 impl Scenario {
+    /// How many connections the scenario opens at most (its clients).
+    fn clients(&self) -> usize {
+        match self {
+            Scenario::FlashSale(args) => args.buyers + 1,
+            Scenario::Chat(args) => args.viewers + args.senders,
+            Scenario::Join(args) => args.viewers,
+        }
+    }
+
     /// Where spawned nodes keep their state unless told otherwise.
     fn default_store(&self) -> StoreKind {
         match self {
@@ -146,7 +167,24 @@ impl Scenario {
 }
 
 fn main() -> ExitCode {
+    // A buyer agent: part of a flash sale's buyers, for a coordinating
+    // harness (see scenario::flash_sale::agent), not for people.
+    if std::env::args().nth(1).as_deref() == Some(scenario::flash_sale::AGENT_SUBCOMMAND) {
+        return buyer_agent();
+    }
     let cli = Cli::parse();
+    // Before the runtime: its threads inherit the harness's CPU mask.
+    let pinning = if cli.common.pin {
+        match pinning::pin_harness() {
+            Ok(pinning) => Some(pinning),
+            Err(e) => {
+                eprintln!("chophien-loadtest: {e:#}");
+                return ExitCode::from(2);
+            }
+        }
+    } else {
+        None
+    };
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(e) => {
@@ -157,7 +195,7 @@ fn main() -> ExitCode {
     // On Ctrl-C the run is dropped, and with it the spawned processes.
     let outcome = runtime.block_on(async {
         tokio::select! {
-            outcome = run(cli) => outcome,
+            outcome = run(cli, pinning) => outcome,
             _ = tokio::signal::ctrl_c() => Err(anyhow::anyhow!("interrupted")),
         }
     });
@@ -178,10 +216,26 @@ fn main() -> ExitCode {
     }
 }
 
-async fn run(cli: Cli) -> anyhow::Result<Report> {
-    let limit = target::raise_nofile_limit()?;
-    if limit < 20_000 {
-        eprintln!("warning: open-file limit is {limit}; large runs may fail to connect");
+fn buyer_agent() -> ExitCode {
+    let outcome = tokio::runtime::Runtime::new()
+        .map_err(anyhow::Error::from)
+        .and_then(|runtime| runtime.block_on(scenario::flash_sale::serve_agent()));
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("chophien-loadtest buyer agent: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn run(cli: Cli, pinning: Option<Pinning>) -> anyhow::Result<Report> {
+    // Each client is a socket here and one in the server (which inherits
+    // the limit), plus margin for Redis, logs and HTTP.
+    let clients = cli.scenario.clients() as u64;
+    let limit = target::raise_nofile_limit(2 * clients + 1_000)?;
+    if limit < clients + 1_000 {
+        eprintln!("warning: open-file limit is {limit}, below the ~{} one process of this run needs; it could not be raised (that takes CAP_SYS_RESOURCE): flash-sale spreads its buyers over agent processes, but each server node is one process with this limit", clients + 1_000);
     }
     let common = &cli.common;
     let flags = TargetFlags {
@@ -216,7 +270,14 @@ async fn run(cli: Cli) -> anyhow::Result<Report> {
         } else {
             cli.scenario.clone().without_baselines()
         };
-        let report = run_one(configuration, binary.as_deref(), common, scenario).await?;
+        let report = run_one(
+            configuration,
+            binary.as_deref(),
+            common,
+            pinning.as_ref(),
+            scenario,
+        )
+        .await?;
         runs.push((configuration.clone(), report));
     }
     let report = plan::combine(runs, common.compare_nodes.is_some())?;
@@ -230,22 +291,33 @@ async fn run_one(
     configuration: &Configuration,
     binary: Option<&Path>,
     common: &Common,
+    pinning: Option<&Pinning>,
     scenario: Scenario,
 ) -> anyhow::Result<Report> {
     let target = match (&configuration.layout, binary) {
         (Layout::External(urls), _) => Target::external(urls)?,
         (Layout::Spawn { nodes, store }, Some(binary)) => {
-            Target::spawn(binary, &common.secret, *nodes, *store, &common.redis_set).await?
+            Target::spawn(
+                binary,
+                &common.secret,
+                *nodes,
+                *store,
+                &common.redis_set,
+                pinning,
+            )
+            .await?
         }
         (Layout::Spawn { .. }, None) => anyhow::bail!("no chophien binary to spawn"),
     };
     let ctx = Ctx {
         target,
         minter: Arc::new(tokens::Minter::new(&common.secret)),
+        secret: common.secret.clone(),
         http: reqwest::Client::new(),
         quick: common.quick,
         show_progress: !common.no_progress && std::io::stderr().is_terminal(),
         server_binary: binary.map(|b| b.display().to_string()),
+        pinning: pinning.cloned(),
     };
     let before = ctx.target.cpu_use();
     let mut report = scenario.run(&ctx).await?;

@@ -1,11 +1,13 @@
 //! The result of a run: one JSON document (schema in `loadtest/README.md`)
-//! and its Markdown summary.
+//! and its Markdown summary (`report::markdown`).
+
+mod markdown;
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
 
+use crate::pinning::Pinning;
 use crate::stats::LatencySummary;
 use crate::target::StoreKind;
 
@@ -56,6 +58,14 @@ pub struct Report {
     /// Flash-sale only: from the first buy until the stock was all reserved.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub time_to_sell_out_ms: Option<f64>,
+    /// Flash-sale only: how the buyers connected, before (and apart from)
+    /// the measured phase.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ramp: Option<Ramp>,
+    /// Flash-sale only: where the buy phase's time went, per decision of
+    /// the store.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost_per_decision: Option<CostPerDecision>,
     /// (seconds since start, events per second), for the chart.
     pub throughput_over_time: Vec<(f64, f64)>,
     /// (latency ms, fraction of requests at or below it), for the chart.
@@ -88,6 +98,65 @@ pub struct TargetInfo {
     /// `config/redis.conf` (`NAME VALUE`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub redis_settings: Vec<String>,
+    /// `--pin`: which process ran on which CPUs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pinning: Option<Pinning>,
+}
+
+/// The connection ramp: every client connecting (and reading past its
+/// snapshot) before the measured phase, which it is no part of.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Ramp {
+    /// Connections attempted.
+    pub clients: u64,
+    pub connected: u64,
+    pub failures: u64,
+    /// From the first connect attempt to the last one's end, seconds.
+    pub duration_s: f64,
+    /// `connected` ÷ `duration_s`.
+    pub connects_per_s: f64,
+    /// Local addresses the clients connected from, when spread over
+    /// several (empty: the kernel's choice, 127.0.0.1).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub source_addresses: Vec<String>,
+    /// The first few connect errors, verbatim.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub first_errors: Vec<String>,
+    /// The harness's resident memory once every client was connected.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub harness_rss_bytes: Option<u64>,
+    /// The spawned nodes' resident memory then, summed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nodes_rss_bytes: Option<u64>,
+}
+
+/// Where the buy phase's time went, divided by the store's decisions in
+/// it (`None`: not measurable here — no spawned process, no counter).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct CostPerDecision {
+    /// The store's decisions in the buy phase.
+    pub decisions: u64,
+    /// The buy phase's wall time, seconds.
+    pub buy_phase_s: f64,
+    /// CPU of every spawned node (`/proc/PID/stat`), µs per decision.
+    pub server_cpu_us: Option<f64>,
+    /// CPU of the spawned redis-server, µs per decision.
+    pub redis_cpu_us: Option<f64>,
+    /// Redis's own time in `FCALL` (`INFO commandstats`), µs per decision.
+    pub redis_fcall_us: Option<f64>,
+    /// CPU of this harness, µs per decision.
+    pub harness_cpu_us: f64,
+    /// Buys per group-commit call to Redis (`chophien_buy_batch_buys_total`
+    /// ÷ `chophien_buy_batches_total`, growth over the phase, all nodes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mean_batch_size: Option<f64>,
+    /// `busy` answers the servers counted over the phase
+    /// (`chophien_buy_outcomes_total{outcome="busy"}`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_busy_answers: Option<u64>,
+    /// `--hog`: CPU the hog used over the phase, ms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hog_cpu_ms: Option<u64>,
 }
 
 /// The flash-sale audit. `ok` is false when any count below is non-zero.
@@ -164,6 +233,10 @@ pub struct RunSummary {
     pub memory: Option<Memory>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub time_to_sell_out_ms: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ramp: Option<Ramp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost_per_decision: Option<CostPerDecision>,
     pub throughput_over_time: Vec<(f64, f64)>,
     pub latency_cdf: Vec<(f64, f64)>,
 }
@@ -185,6 +258,8 @@ impl RunSummary {
             delivery: report.delivery.clone(),
             memory: report.memory.clone(),
             time_to_sell_out_ms: report.time_to_sell_out_ms,
+            ramp: report.ramp.clone(),
+            cost_per_decision: report.cost_per_decision.clone(),
             throughput_over_time: report.throughput_over_time.clone(),
             latency_cdf: report.latency_cdf.clone(),
         }
@@ -269,14 +344,6 @@ pub struct Memory {
     pub bytes_per_viewer: f64,
 }
 
-fn row(out: &mut String, name: &str, s: &LatencySummary) {
-    let _ = writeln!(
-        out,
-        "| {name} | {} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} |",
-        s.count, s.p50, s.p90, s.p99, s.p999, s.max
-    );
-}
-
 impl Report {
     /// Every audit violation of every run, each prefixed by its run's label
     /// when there were several. Empty when every audit passed.
@@ -299,185 +366,6 @@ impl Report {
             })
             .collect()
     }
-
-    /// A Markdown summary for people.
-    pub fn markdown(&self) -> String {
-        let mut out = String::new();
-        let _ = writeln!(
-            out,
-            "# chophien-loadtest: {}{}\n",
-            self.scenario,
-            if self.quick { " (quick)" } else { "" }
-        );
-        if let Some(c) = &self.comparison {
-            comparison_markdown(&mut out, c, &self.runs, &self.throughput_unit);
-            let _ = writeln!(
-                out,
-                "## The last run ({})\n",
-                self.runs.last().map_or("", |r| r.label.as_str())
-            );
-        }
-        let _ = writeln!(
-            out,
-            "Target: {} ({})\n",
-            target_urls(&self.target),
-            target_words(&self.target)
-        );
-        let _ = writeln!(
-            out,
-            "**Throughput: {:.0} {}/s** over {:.2} s; errors: {}\n",
-            self.throughput_per_s, self.throughput_unit, self.duration_s, self.errors
-        );
-        if let Some(t) = self.time_to_sell_out_ms {
-            let _ = writeln!(out, "Time to sell out: {t:.0} ms\n");
-        }
-        let _ = writeln!(
-            out,
-            "| latency (ms) | count | p50 | p90 | p99 | p99.9 | max |"
-        );
-        let _ = writeln!(out, "|---|---|---|---|---|---|---|");
-        row(&mut out, "all", &self.latency_ms);
-        for (name, summary) in &self.latency_by_outcome_ms {
-            row(&mut out, name, summary);
-        }
-        for (name, summary) in &self.latency_by_node_ms {
-            row(&mut out, name, summary);
-        }
-        let _ = writeln!(out);
-        if let Some(inv) = &self.invariants {
-            let verdict = if inv.ok { "OK" } else { "**VIOLATED**" };
-            let _ = writeln!(
-                out,
-                "Invariants: {verdict} — oversold {}, undersold {}, limit violations {}, duplicate charges {}, unreturned units {}",
-                inv.oversold, inv.undersold, inv.limit_violations, inv.duplicate_charges, inv.unreturned_units
-            );
-            for v in &inv.violations {
-                let _ = writeln!(out, "- {v}");
-            }
-            let _ = writeln!(out);
-        }
-        if let Some(d) = &self.delivery {
-            let verdict = if d.ok { "OK" } else { "**VIOLATED**" };
-            let _ = writeln!(
-                out,
-                "Delivery: {verdict} — {} viewers checked; lost {}, duplicates {}, out of order {}, seq gaps {}",
-                d.viewers_checked, d.messages_lost, d.duplicates, d.out_of_order, d.seq_gaps
-            );
-            if d.unknown_outcome > 0 {
-                let _ = writeln!(
-                    out,
-                    "- {} messages answered `unavailable` (outcome unknown): {} were committed after all, so every viewer must have them",
-                    d.unknown_outcome, d.unknown_delivered
-                );
-            }
-            for v in &d.violations {
-                let _ = writeln!(out, "- {v}");
-            }
-            let _ = writeln!(out);
-        }
-        if let Some(m) = &self.memory {
-            let _ = writeln!(
-                out,
-                "Server memory: {:.1} MiB → {:.1} MiB for {} viewers = **{:.1} KiB per viewer**\n",
-                m.rss_before_bytes as f64 / 1048576.0,
-                m.rss_after_bytes as f64 / 1048576.0,
-                m.viewers,
-                m.bytes_per_viewer / 1024.0
-            );
-        }
-        if !self.baselines.is_empty() {
-            let _ = writeln!(out, "| baseline | throughput/s | ours ÷ baseline |");
-            let _ = writeln!(out, "|---|---|---|");
-            for b in &self.baselines {
-                let _ = writeln!(
-                    out,
-                    "| {} | {:.0} | {:.3} |",
-                    b.name, b.throughput_per_s, b.ratio
-                );
-            }
-            let _ = writeln!(out);
-        }
-        let _ = writeln!(out, "| counter | value |\n|---|---|");
-        for (name, value) in &self.counts {
-            let _ = writeln!(out, "| {name} | {value} |");
-        }
-        for note in &self.notes {
-            let _ = writeln!(out, "\n> {note}");
-        }
-        out
-    }
-}
-
-/// Every node's URL (or the one URL of an older report).
-fn target_urls(target: &TargetInfo) -> String {
-    if target.nodes.is_empty() {
-        target.url.clone()
-    } else {
-        target.nodes.join(", ")
-    }
-}
-
-/// "spawned, 3 nodes, store redis", for the Markdown.
-fn target_words(target: &TargetInfo) -> String {
-    let mut words = vec![if target.spawned {
-        "spawned"
-    } else {
-        "external"
-    }
-    .to_owned()];
-    if target.nodes.len() > 1 {
-        words.push(format!("{} nodes", target.nodes.len()));
-    }
-    if let Some(store) = target.store {
-        words.push(format!("store {}", store.as_str()));
-    }
-    if !target.redis_settings.is_empty() {
-        words.push(format!("Redis with {}", target.redis_settings.join(", ")));
-    }
-    words.join(", ")
-}
-
-/// The runs side by side, then their ratios.
-fn comparison_markdown(out: &mut String, c: &Comparison, runs: &[RunSummary], unit: &str) {
-    let _ = writeln!(out, "## Comparison\n");
-    let _ = writeln!(
-        out,
-        "| run | {unit}/s | p50 ms | p99 ms | max ms | errors | audit |"
-    );
-    let _ = writeln!(out, "|---|---|---|---|---|---|---|");
-    for run in runs {
-        let audit = if run.invariants.is_none() && run.delivery.is_none() {
-            "—"
-        } else if run.violations().is_empty() {
-            "OK"
-        } else {
-            "**VIOLATED**"
-        };
-        let _ = writeln!(
-            out,
-            "| {} | {:.0} | {:.2} | {:.2} | {:.2} | {} | {audit} |",
-            run.label,
-            run.throughput_per_s,
-            run.latency_ms.p50,
-            run.latency_ms.p99,
-            run.latency_ms.max,
-            run.errors,
-        );
-    }
-    let _ = writeln!(out);
-    let _ = writeln!(
-        out,
-        "- Redis ÷ memory on one node: throughput **{:.3}** (goal ≥ {}: {}), p99 {:.3}",
-        c.redis_over_memory.throughput,
-        c.redis_over_memory_goal,
-        if c.meets_goal { "met" } else { "not met" },
-        c.redis_over_memory.p99
-    );
-    let _ = writeln!(
-        out,
-        "- {} nodes ÷ 1 node through Redis: throughput **{:.3}**, p99 {:.3}\n",
-        c.nodes, c.nodes_over_single.throughput, c.nodes_over_single.p99
-    );
 }
 
 /// Our rate as a fraction of a baseline's (0 when the baseline measured nothing).

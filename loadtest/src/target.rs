@@ -11,6 +11,12 @@
 //! Several nodes share one Redis (`CHOPHIEN_STORE__KIND=redis`) and one
 //! token secret; clients are spread over them round-robin ([`Target::node`]).
 
+mod process;
+mod redis;
+
+pub use process::{cpu_ms, nofile_limit, raise_nofile_limit, vm_rss_bytes, CpuUse};
+pub use redis::{redis_command_stats, redis_keys_naming, redis_setting, spawn_redis};
+
 use std::net::{IpAddr, SocketAddr, TcpListener, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -19,7 +25,8 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use serde::{Deserialize, Serialize};
 use tempfile::TempDir;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::pinning::Pinning;
 
 /// Where a spawned node keeps rooms and flash sales (`CHOPHIEN_STORE__KIND`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize, Deserialize)]
@@ -98,12 +105,13 @@ impl Target {
         count: usize,
         store: StoreKind,
         redis_settings: &[(String, String)],
+        pin: Option<&Pinning>,
     ) -> anyhow::Result<Target> {
         if count > 1 && store == StoreKind::Memory {
             bail!("{count} nodes share rooms and sales only through Redis: use --store redis");
         }
         let redis = match store {
-            StoreKind::Redis => Some(spawn_redis(redis_settings).await?),
+            StoreKind::Redis => Some(spawn_redis(redis_settings, pin).await?),
             StoreKind::Memory => None,
         };
         let mut nodes = Vec::with_capacity(count);
@@ -113,6 +121,7 @@ impl Target {
                 secret,
                 redis_port: redis.as_ref().map(|r| r.port),
                 extra_env: Vec::new(),
+                pin,
             })
             .await
             .with_context(|| format!("starting node {k}"))?;
@@ -207,6 +216,8 @@ pub struct ServerOptions<'a> {
     pub redis_port: Option<u16>,
     /// Extra `CHOPHIEN_*` variables (name, value).
     pub extra_env: Vec<(String, String)>,
+    /// With `--pin`: start it on the servers' CPUs.
+    pub pin: Option<&'a Pinning>,
 }
 
 /// A free TCP port on 127.0.0.1 (bound and released; racy but fine locally).
@@ -269,135 +280,6 @@ pub fn locate_server(explicit: Option<&Path>) -> anyhow::Result<PathBuf> {
     })
 }
 
-/// Start `redis-server` on a free port in a temporary directory, with
-/// `config/redis.conf` when the workspace has one, and `settings` (`NAME
-/// VALUE`, e.g. `appendfsync everysec`) over it.
-pub async fn spawn_redis(settings: &[(String, String)]) -> anyhow::Result<Spawned> {
-    let dir = tempfile::tempdir()?;
-    let port = free_port()?;
-    let log = std::fs::File::create(dir.path().join("redis-server.log"))?;
-    let mut command = Command::new("redis-server");
-    let conf = workspace_root().join("config/redis.conf");
-    if conf.is_file() {
-        command.arg(&conf);
-    }
-    command
-        .args([
-            "--port",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
-            "--daemonize",
-            "no",
-        ])
-        .arg("--dir")
-        .arg(dir.path());
-    for (name, value) in settings {
-        command.arg(format!("--{name}")).arg(value);
-    }
-    command
-        .stdout(Stdio::from(log.try_clone()?))
-        .stderr(Stdio::from(log));
-    let child = command
-        .spawn()
-        .context("could not start redis-server (is it installed?)")?;
-    let spawned = Spawned {
-        child,
-        port,
-        dir,
-        name: "redis-server",
-    };
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while tokio::time::Instant::now() < deadline {
-        if redis_ping(port).await {
-            return Ok(spawned);
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    bail!(
-        "redis-server did not answer PING within 10 s:\n{}",
-        spawned.log_tail()
-    )
-}
-
-async fn redis_ping(port: u16) -> bool {
-    let Ok(mut stream) = tokio::net::TcpStream::connect(("127.0.0.1", port)).await else {
-        return false;
-    };
-    if stream.write_all(b"PING\r\n").await.is_err() {
-        return false;
-    }
-    let mut reply = [0u8; 16];
-    matches!(stream.read(&mut reply).await, Ok(n) if reply[..n].starts_with(b"+PONG"))
-}
-
-/// How many keys of the Redis on `port` have `needle` in their name (SCAN,
-/// so a large database is walked without blocking it). The harness asks it
-/// for a fresh room's id right after creating the room: keys mean the
-/// node keeps its rooms in Redis.
-pub async fn redis_keys_naming(port: u16, needle: &str) -> anyhow::Result<u64> {
-    let client = redis::Client::open(format!("redis://127.0.0.1:{port}/"))?;
-    let mut connection = client.get_multiplexed_async_connection().await?;
-    let pattern = format!("*{}*", glob_escape(needle));
-    let mut cursor: u64 = 0;
-    let mut found = 0;
-    loop {
-        let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
-            .arg(cursor)
-            .arg("MATCH")
-            .arg(&pattern)
-            .arg("COUNT")
-            .arg(1000)
-            .query_async(&mut connection)
-            .await?;
-        found += keys.len() as u64;
-        if next == 0 {
-            return Ok(found);
-        }
-        cursor = next;
-    }
-}
-
-/// Calls and microseconds Redis spent per command so far (`INFO
-/// commandstats`): (command, calls, usec), e.g. `("fcall", 40, 35000)`.
-pub async fn redis_command_stats(port: u16) -> anyhow::Result<Vec<(String, u64, u64)>> {
-    let client = redis::Client::open(format!("redis://127.0.0.1:{port}/"))?;
-    let mut connection = client.get_multiplexed_async_connection().await?;
-    let info: String = redis::cmd("INFO")
-        .arg("commandstats")
-        .query_async(&mut connection)
-        .await?;
-    Ok(parse_command_stats(&info))
-}
-
-/// The `cmdstat_NAME:calls=N,usec=M,…` lines of `INFO commandstats`.
-fn parse_command_stats(info: &str) -> Vec<(String, u64, u64)> {
-    info.lines()
-        .filter_map(|line| {
-            let (name, fields) = line.trim().strip_prefix("cmdstat_")?.split_once(':')?;
-            let field = |key: &str| {
-                fields
-                    .split(',')
-                    .find_map(|f| f.strip_prefix(key)?.strip_prefix('='))
-                    .and_then(|v| v.parse::<u64>().ok())
-            };
-            Some((name.replace('|', "_"), field("calls")?, field("usec")?))
-        })
-        .collect()
-}
-
-/// `text` with Redis glob characters escaped, for a MATCH pattern.
-fn glob_escape(text: &str) -> String {
-    let mut escaped = String::with_capacity(text.len());
-    for c in text.chars() {
-        if matches!(c, '*' | '?' | '[' | ']' | '\\' | '^') {
-            escaped.push('\\');
-        }
-        escaped.push(c);
-    }
-    escaped
-}
-
 /// Start `chophien` on a free port with limits raised for load, and wait
 /// until `/healthz` answers.
 pub async fn spawn_server(options: ServerOptions<'_>) -> anyhow::Result<Spawned> {
@@ -405,7 +287,10 @@ pub async fn spawn_server(options: ServerOptions<'_>) -> anyhow::Result<Spawned>
     let dir = tempfile::tempdir()?;
     let port = free_port()?;
     let log = std::fs::File::create(dir.path().join("chophien.log"))?;
-    let mut command = Command::new(&binary);
+    let mut command = match options.pin {
+        Some(pin) => pin.server_command(&binary),
+        None => Command::new(&binary),
+    };
     command
         .arg("serve")
         .env("CHOPHIEN_SERVER__LISTEN", format!("127.0.0.1:{port}"))
@@ -467,18 +352,6 @@ pub async fn spawn_server(options: ServerOptions<'_>) -> anyhow::Result<Spawned>
     )
 }
 
-/// `NAME=VALUE` of `--redis-set` as a Redis setting.
-pub fn redis_setting(text: &str) -> Result<(String, String), String> {
-    match text.split_once('=') {
-        Some((name, value)) if !name.trim().is_empty() => {
-            Ok((name.trim().to_owned(), value.trim().to_owned()))
-        }
-        _ => Err(format!(
-            "expected NAME=VALUE (e.g. appendfsync=everysec), got {text:?}"
-        )),
-    }
-}
-
 /// Per-connection rate limits high enough that they never shape the load
 /// (the load test measures the server, not its abuse protection).
 fn load_limits() -> Vec<(&'static str, &'static str)> {
@@ -492,112 +365,6 @@ fn load_limits() -> Vec<(&'static str, &'static str)> {
         ("CHOPHIEN_LIMITS__ACTIONS_PER_SEC", "100000"),
         ("CHOPHIEN_LIMITS__ACTIONS_BURST", "100000"),
     ]
-}
-
-/// CPU time a process has used so far, user + system, in milliseconds
-/// (`utime` and `stime` of /proc/<pid>/stat); `None` when unreadable.
-pub fn cpu_ms(pid: u32) -> Option<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command name may hold spaces: the fields start after its ')'.
-    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
-    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
-    // SAFETY: sysconf only reads a configuration value.
-    let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
-    (per_second > 0).then(|| ticks * 1000 / per_second as u64)
-}
-
-/// CPU used so far by every process of a run the harness can see.
-#[derive(Debug, Clone, Default)]
-pub struct CpuUse {
-    /// Per spawned node, node 0 first (empty with `--url`).
-    pub nodes: Vec<u64>,
-    /// The spawned Redis, if any.
-    pub redis: Option<u64>,
-    /// This process: the load generator.
-    pub harness: u64,
-}
-
-impl Target {
-    /// CPU used so far by the spawned nodes, their Redis and the harness.
-    pub fn cpu_use(&self) -> CpuUse {
-        CpuUse {
-            nodes: self
-                .server_pids()
-                .into_iter()
-                .map(|pid| cpu_ms(pid).unwrap_or(0))
-                .collect(),
-            redis: self.redis.as_ref().and_then(|r| cpu_ms(r.pid())),
-            harness: cpu_ms(std::process::id()).unwrap_or(0),
-        }
-    }
-}
-
-impl CpuUse {
-    /// Counters for the CPU used between `before` and `self`, in ms:
-    /// `cpu_ms_nodes` (and `node<k>_cpu_ms` with several), `cpu_ms_redis`,
-    /// `cpu_ms_harness`.
-    pub fn counts_since(&self, before: &CpuUse) -> Vec<(String, u64)> {
-        let mut counts = Vec::new();
-        let used: Vec<u64> = self
-            .nodes
-            .iter()
-            .zip(&before.nodes)
-            .map(|(after, before)| after.saturating_sub(*before))
-            .collect();
-        if !used.is_empty() {
-            counts.push(("cpu_ms_nodes".to_owned(), used.iter().sum()));
-        }
-        if used.len() > 1 {
-            for (k, ms) in used.iter().enumerate() {
-                counts.push((format!("node{k}_cpu_ms"), *ms));
-            }
-        }
-        if let (Some(after), Some(before)) = (self.redis, before.redis) {
-            counts.push(("cpu_ms_redis".to_owned(), after.saturating_sub(before)));
-        }
-        counts.push((
-            "cpu_ms_harness".to_owned(),
-            self.harness.saturating_sub(before.harness),
-        ));
-        counts
-    }
-}
-
-/// Resident memory of a process in bytes (`VmRSS` of /proc/<pid>/status).
-pub fn vm_rss_bytes(pid: u32) -> anyhow::Result<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .with_context(|| format!("cannot read /proc/{pid}/status"))?;
-    let line = status
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))
-        .context("no VmRSS line in /proc status")?;
-    let kib: u64 = line
-        .split_whitespace()
-        .nth(1)
-        .context("malformed VmRSS line")?
-        .parse()
-        .context("malformed VmRSS value")?;
-    Ok(kib * 1024)
-}
-
-/// Raise the open-file limit to its hard maximum: ten thousand sockets need
-/// more than the usual 1024. Spawned servers inherit the raised limit.
-pub fn raise_nofile_limit() -> anyhow::Result<u64> {
-    let mut limit = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit/setrlimit only read and write the struct we pass.
-    unsafe {
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
-            bail!("getrlimit failed: {}", std::io::Error::last_os_error());
-        }
-        limit.rlim_cur = limit.rlim_max;
-        if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
-            bail!("setrlimit failed: {}", std::io::Error::last_os_error());
-        }
-    }
-    Ok(limit.rlim_cur)
 }
 
 #[cfg(test)]
@@ -645,60 +412,5 @@ mod tests {
             "http://10.0.0.1:8080".to_owned(),
         ];
         assert!(Target::external(&remote).is_err());
-    }
-
-    #[test]
-    fn redis_settings_are_name_value_pairs() {
-        assert_eq!(
-            redis_setting("appendfsync=everysec").unwrap(),
-            ("appendfsync".to_owned(), "everysec".to_owned())
-        );
-        assert!(redis_setting("appendfsync").is_err());
-        assert!(redis_setting("=x").is_err());
-    }
-
-    #[test]
-    fn command_stats_are_read_from_info() {
-        let info = "# Commandstats\r\ncmdstat_fcall:calls=40,usec=35000,usec_per_call=875.00,rejected_calls=0,failed_calls=0\r\ncmdstat_client|setname:calls=2,usec=3,usec_per_call=1.50\r\n";
-        assert_eq!(
-            parse_command_stats(info),
-            vec![
-                ("fcall".to_owned(), 40, 35000),
-                ("client_setname".to_owned(), 2, 3)
-            ]
-        );
-    }
-
-    #[test]
-    fn glob_characters_are_escaped() {
-        assert_eq!(glob_escape("lt-chat-1a2b"), "lt-chat-1a2b");
-        assert_eq!(glob_escape("a*b?[c]"), "a\\*b\\?\\[c\\]");
-    }
-
-    #[test]
-    fn cpu_use_is_counted_per_process() {
-        let mine = cpu_ms(std::process::id());
-        assert!(mine.is_some());
-        let before = CpuUse {
-            nodes: vec![100, 200],
-            redis: Some(50),
-            harness: 10,
-        };
-        let after = CpuUse {
-            nodes: vec![150, 260],
-            redis: Some(80),
-            harness: 40,
-        };
-        let counts = after.counts_since(&before);
-        let get = |name: &str| counts.iter().find(|(n, _)| n == name).map(|(_, v)| *v);
-        assert_eq!(get("cpu_ms_nodes"), Some(110));
-        assert_eq!(get("node1_cpu_ms"), Some(60));
-        assert_eq!(get("cpu_ms_redis"), Some(30));
-        assert_eq!(get("cpu_ms_harness"), Some(30));
-    }
-
-    #[test]
-    fn own_memory_is_readable() {
-        assert!(vm_rss_bytes(std::process::id()).unwrap() > 0);
     }
 }

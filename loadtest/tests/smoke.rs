@@ -161,6 +161,63 @@ fn flash_sale_quick_on_two_nodes_keeps_every_invariant() {
     );
 }
 
+/// Is `program` installed (it answers `--version`)?
+fn installed(program: &str) -> bool {
+    Command::new(program)
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// Buyers in two agent processes, the harness pinned to CPU 0 and the
+/// server and Redis to CPU 1, and a CPU hog (Debian's stress-ng, which the
+/// README test command installs) on CPU 1 during the buy phase: the audit holds, the connection ramp and
+/// the buy phase's costs are reported apart, and the report says where
+/// everything ran.
+#[test]
+fn flash_sale_quick_in_agents_pinned_beside_a_hog_keeps_every_invariant() {
+    assert!(
+        installed("stress-ng"),
+        "stress-ng is required (apt-get install stress-ng; the README test command does)"
+    );
+    let args = [
+        "flash-sale",
+        "--agents",
+        "2",
+        "--pin",
+        "--hog",
+        "--baseline",
+        "none",
+    ];
+    let (code, report) = run_quick(&args);
+    assert_documented_fields(&report, "flash-sale");
+    assert_eq!(report["invariants"]["ok"], true, "{report}");
+    assert_eq!(code, Some(0));
+    assert_eq!(count(&report, "harness_processes"), 3);
+    let ramp = &report["ramp"];
+    assert_eq!(
+        ramp["connected"].as_u64(),
+        Some(count(&report, "buyers")),
+        "{ramp}"
+    );
+    assert_eq!(ramp["failures"], 0, "{ramp}");
+    assert!(ramp["connects_per_s"].as_f64().unwrap() > 0.0, "{ramp}");
+    assert_eq!(report["target"]["pinning"]["harness_cpus"], "0");
+    assert_eq!(report["target"]["pinning"]["server_cpus"], "1");
+    let cost = &report["cost_per_decision"];
+    assert_eq!(
+        cost["decisions"].as_u64(),
+        Some(count(&report, "buy_phase_decisions"))
+    );
+    assert!(cost["server_cpu_us"].as_f64().unwrap() > 0.0, "{cost}");
+    assert!(cost["mean_batch_size"].as_f64().unwrap() >= 1.0, "{cost}");
+    let notes = report["notes"].to_string();
+    assert!(notes.contains("taskset -c 1"), "{notes}");
+    assert_eq!(report["parameters"]["hog"], true);
+    assert!(notes.contains("stress-ng --cpu 1 --taskset 1"), "{notes}");
+    assert!(cost["hog_cpu_ms"].as_u64().unwrap() > 0, "{cost}");
+}
+
 /// A running server killed when the test ends.
 struct Server(std::process::Child);
 

@@ -19,7 +19,7 @@ const OUTCOME_TEXT = {
   unavailable: 'sale.unavailable',
 };
 
-/** The server's `retry_after_ms` (100 ms to 2.5 s), jittered so buyers told to
+/** The server's `retry_after_ms` (100 ms to 1.25 s), jittered so buyers told to
  * wait together do not all come back at once. */
 function retryDelay(ms) {
   const base = Math.min(Math.max(Number(ms) || 500, 100), 5000);

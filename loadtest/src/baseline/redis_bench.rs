@@ -166,12 +166,14 @@ pub struct BenchResult {
     pub command: String,
 }
 
-/// Create the benchmark sale, run redis-benchmark, parse its rate.
+/// Create the benchmark sale, run redis-benchmark (after `prefix`, e.g.
+/// `taskset -c 0` with `--pin`), parse its rate.
 pub async fn run(
     port: u16,
     connections: usize,
     requests: u64,
     now_ms: u64,
+    prefix: &[String],
 ) -> anyhow::Result<BenchResult> {
     let call = BenchCall::new();
     let client = redis::Client::open(format!("redis://127.0.0.1:{port}/"))?;
@@ -188,7 +190,8 @@ pub async fn run(
     if reply.first().map(String::as_str) != Some("ok") {
         bail!("creating the benchmark sale answered {reply:?}");
     }
-    let line = call.benchmark_command(port, connections, requests, now_ms);
+    let mut line = prefix.to_vec();
+    line.extend(call.benchmark_command(port, connections, requests, now_ms));
     let output = tokio::task::spawn_blocking({
         let line = line.clone();
         move || Command::new(&line[0]).args(&line[1..]).output()

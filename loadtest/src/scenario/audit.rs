@@ -12,6 +12,9 @@
 //! - units sold ≤ stock, and once every unconfirmed hold has expired or been
 //!   cancelled, remaining == stock − units sold (expired stock came back).
 //!
+//! A `busy` answer carries no hold and reserved nothing: a key answered
+//! only `busy` is neither demand nor an unknown outcome.
+//!
 //! With several nodes the buyers are spread over them, and the audit takes
 //! all of them together: what every node's buyers were told is summed
 //! against one store. [`cross_check`] then asks every other node for the
@@ -19,11 +22,13 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use serde::{Deserialize, Serialize};
+
 use crate::client::Order;
 use crate::report::Invariants;
 
 /// A hold as a buyer saw it in a `buy_result`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HoldSeen {
     pub hold_id: String,
     pub quantity: u32,
@@ -31,11 +36,11 @@ pub struct HoldSeen {
 }
 
 /// One answered (or failed) buy request.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct BuyAnswer {
     pub idempotency_key: String,
     pub quantity: u32,
-    /// `reserved`, `sold_out`, …, or `error` / `timeout`.
+    /// `reserved`, `sold_out`, `busy`, …, or `error` / `timeout`.
     pub outcome: String,
     pub hold: Option<HoldSeen>,
 }
@@ -48,10 +53,17 @@ impl BuyAnswer {
             "reserved" | "duplicate" | "sold_out" | "limit_reached"
         )
     }
+
+    /// Does the answer say for certain that nothing was done? `busy`: the
+    /// node's queue was full, the buy never reached the store.
+    fn reserved_nothing(&self) -> bool {
+        self.outcome == "busy"
+    }
 }
 
-/// Everything one buyer saw.
-#[derive(Debug, Clone, Default)]
+/// Everything one buyer saw (sent between harness processes as JSON when
+/// the buyers are spread over several).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct BuyerSeen {
     pub buyer_id: String,
     /// The node this buyer was connected to.
@@ -61,6 +73,9 @@ pub struct BuyerSeen {
     pub confirmed: BTreeMap<String, String>,
     /// Holds this buyer cancelled.
     pub cancelled: BTreeSet<String>,
+    /// Holds whose confirmation was answered `unavailable` (or not at all)
+    /// every time: the store may have made the order after all.
+    pub unknown_confirms: BTreeSet<String>,
 }
 
 /// The audit's inputs.
@@ -211,9 +226,16 @@ pub fn audit(input: &AuditInput<'_>) -> Invariants {
         .flat_map(|b| b.confirmed.values())
         .map(String::as_str)
         .collect();
+    // A confirmation whose outcome stayed unknown may have made its order.
+    let unknown: BTreeSet<&str> = input
+        .buyers
+        .iter()
+        .flat_map(|b| &b.unknown_confirms)
+        .map(String::as_str)
+        .collect();
     for order in orders
         .iter()
-        .filter(|o| !told.contains(o.order_id.as_str()))
+        .filter(|o| !told.contains(o.order_id.as_str()) && !unknown.contains(o.hold_id.as_str()))
     {
         inv.violations.push(format!(
             "PHANTOM: order {} (hold {}) was never confirmed to its buyer",
@@ -340,18 +362,20 @@ pub fn cross_check(
 
 /// Units of a buyer's keys that never got a decision (only `unavailable`,
 /// errors or silence): each may hold its units without the buyer knowing.
+/// A key answered only `busy` reserved nothing for certain.
 fn undecided_units(buyer: &BuyerSeen) -> u64 {
-    let mut decided: BTreeMap<&str, (bool, u64)> = BTreeMap::new();
+    // Per key: decided, may hold something, units.
+    let mut keys: BTreeMap<&str, (bool, bool, u64)> = BTreeMap::new();
     for a in &buyer.answers {
-        let entry = decided
-            .entry(a.idempotency_key.as_str())
-            .or_insert((false, u64::from(a.quantity)));
+        let entry =
+            keys.entry(a.idempotency_key.as_str())
+                .or_insert((false, false, u64::from(a.quantity)));
         entry.0 |= a.answered();
+        entry.1 |= !a.reserved_nothing();
     }
-    decided
-        .values()
-        .filter(|(answered, _)| !answered)
-        .map(|(_, quantity)| quantity)
+    keys.values()
+        .filter(|(answered, may_hold, _)| !answered && *may_hold)
+        .map(|(_, _, quantity)| quantity)
         .sum()
 }
 
@@ -618,5 +642,82 @@ mod tests {
             ],
         );
         assert_eq!(demand_of(&b, 1), 1);
+    }
+
+    #[test]
+    fn a_buyer_answered_only_busy_asked_for_nothing_and_holds_nothing() {
+        // Stock 2: one reserved, one was told sold out, one was only ever
+        // told busy: its buy never reached the store, so the sold-out
+        // answer was wrong all the same.
+        let buyers = [
+            buyer("a", vec![answer("k1", "reserved", hold("h1", 9_000))]),
+            buyer("b", vec![answer("k2", "sold_out", None)]),
+            buyer(
+                "c",
+                vec![answer("k3", "busy", None), answer("k3", "busy", None)],
+            ),
+        ];
+        assert_eq!(undecided_units(&buyers[2]), 0);
+        assert_eq!(demand_of(&buyers[2], 1), 0);
+        let inv = audit(&input(&buyers, &[], Some(2)));
+        assert_eq!(inv.undersold, 1, "{inv:?}");
+    }
+
+    #[test]
+    fn busy_after_an_unknown_outcome_leaves_the_key_undecided() {
+        let c = buyer(
+            "c",
+            vec![
+                answer("k3", "unavailable", None),
+                answer("k3", "busy", None),
+            ],
+        );
+        assert_eq!(undecided_units(&c), 1);
+    }
+
+    #[test]
+    fn busy_answers_before_a_reservation_pass_the_audit() {
+        let buyers = [
+            buyer(
+                "a",
+                vec![
+                    answer("k1", "busy", None),
+                    answer("k1", "busy", None),
+                    answer("k1", "reserved", hold("h1", 9_000)),
+                ],
+            ),
+            buyer(
+                "b",
+                vec![
+                    answer("k2", "busy", None),
+                    answer("k2", "reserved", hold("h2", 9_000)),
+                ],
+            ),
+            buyer(
+                "c",
+                vec![answer("k3", "busy", None), answer("k3", "sold_out", None)],
+            ),
+        ];
+        let inv = audit(&input(&buyers, &[], Some(2)));
+        assert!(inv.ok, "{inv:?}");
+    }
+
+    #[test]
+    fn an_order_from_a_confirmation_of_unknown_outcome_is_no_phantom() {
+        let mut a = buyer("a", vec![answer("ka", "reserved", hold("h1", 9_000))]);
+        a.unknown_confirms.insert("h1".into());
+        let b = buyer("b", vec![answer("kb", "reserved", hold("h2", 9_000))]);
+        let buyers = [a, b];
+        let orders = [order("o1", "h1", "a")];
+        let inv = audit(&input(&buyers, &orders, Some(1)));
+        assert!(inv.ok, "{inv:?}");
+        // Without the unknown confirmation, the same order is a phantom.
+        let mut told_nothing = buyers.clone();
+        told_nothing[0].unknown_confirms.clear();
+        let inv = audit(&input(&told_nothing, &orders, Some(1)));
+        assert!(
+            inv.violations.iter().any(|v| v.starts_with("PHANTOM")),
+            "{inv:?}"
+        );
     }
 }

@@ -1,32 +1,27 @@
-//! One flash-sale buyer on the wire: buy (and maybe retry with the same
-//! idempotency key, or try again beyond the limit), then confirm, cancel or
-//! let the hold expire. Answers are matched to requests by their `id`.
+//! One flash-sale buyer on the wire: the frames it sends, how it reads
+//! the answers (matched to requests by their `id`), and what each answer
+//! means — `reserved` with its hold, `busy` with when to retry, an unknown
+//! outcome — then confirm, cancel or let the hold expire. The buyer's life
+//! around these (connect, wait, retry) is `flash_sale::lifecycle`.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::{SinkExt, StreamExt};
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use tokio::sync::Semaphore;
 use tokio::time::Instant;
-use tokio_tungstenite::tungstenite::Message;
 
-use crate::client::{self, Socket};
+use crate::client::Line;
 
 use super::audit::{BuyAnswer, BuyerSeen, HoldSeen};
-use super::Ctx;
-
-/// Sockets being opened at once while buyers connect.
-const CONNECT_CONCURRENCY: usize = 256;
-/// How long one connect + snapshot may take before the buyer counts as failed.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// How long a request may wait for its answer before it counts as `timeout`.
 pub const ANSWER_TIMEOUT: Duration = Duration::from_secs(30);
+/// The wait before retrying a `busy` buy that named none.
+const DEFAULT_RETRY_AFTER: Duration = Duration::from_millis(100);
 
 /// What happens to a buyer's hold after the buy phase.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Settle {
     Confirm,
     Cancel,
@@ -34,7 +29,7 @@ pub enum Settle {
 }
 
 /// What one buyer will do, decided before the run.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
 pub struct Plan {
     /// Send the same buy twice at once (a client retry).
     pub retry: bool,
@@ -49,38 +44,21 @@ pub struct Arrival {
     pub at: Instant,
 }
 
-/// Send `frames` (request id, JSON) and wait for an answer to each.
-/// Requests that get none within [`ANSWER_TIMEOUT`] are missing from the map.
-pub async fn request(
-    socket: &mut Socket,
-    frames: Vec<(String, Value)>,
-) -> BTreeMap<String, Arrival> {
-    let mut pending: Vec<String> = Vec::new();
-    for (id, frame) in frames {
-        if socket.feed(Message::text(frame.to_string())).await.is_err() {
-            return BTreeMap::new();
-        }
-        pending.push(id);
-    }
-    if socket.flush().await.is_err() {
-        return BTreeMap::new();
-    }
+/// Send `frames` (request id, JSON) and wait for an answer to each,
+/// reading past room events. Requests that get none within
+/// [`ANSWER_TIMEOUT`] (or before the socket ends) are missing from the map.
+pub async fn request(line: &mut Line, frames: Vec<(String, Value)>) -> BTreeMap<String, Arrival> {
+    let mut pending: Vec<String> = frames.iter().map(|(id, _)| id.clone()).collect();
     let mut answers = BTreeMap::new();
+    if !line
+        .send(frames.into_iter().map(|(_, frame)| frame.to_string()))
+        .await
+    {
+        return answers;
+    }
     let deadline = Instant::now() + ANSWER_TIMEOUT;
     while !pending.is_empty() {
-        let Ok(next) = tokio::time::timeout_at(deadline, socket.next()).await else {
-            break;
-        };
-        let Some(Ok(Message::Text(text))) = next else {
-            if matches!(
-                next,
-                Some(Ok(Message::Ping(_)
-                    | Message::Pong(_)
-                    | Message::Binary(_)
-                    | Message::Frame(_)))
-            ) {
-                continue;
-            }
+        let Some(text) = line.next_text(deadline).await else {
             break;
         };
         // Room events (stock, viewer counts, …) carry a seq and no request id.
@@ -112,30 +90,65 @@ pub fn buy_frame(id: &str, sale_id: &str, quantity: u32, key: &str) -> Value {
     json!({ "id": id, "type": "buy", "sale_id": sale_id, "quantity": quantity, "idempotency_key": key })
 }
 
-/// The outcome class and hold of an answer (`error` for error events,
-/// `timeout` for none).
-pub fn classify(arrival: Option<&Arrival>) -> (String, Option<HoldSeen>) {
+/// What one answer to a `buy` said.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Answer {
+    /// The `buy_result`'s outcome (`reserved`, `sold_out`, `busy`, …),
+    /// `error` for an error event, `timeout` for no answer.
+    pub outcome: String,
+    /// The hold of `reserved` (and of `duplicate`, naming the first).
+    pub hold: Option<HoldSeen>,
+    /// For `busy`: when to retry with the same key.
+    pub retry_after: Option<Duration>,
+}
+
+impl Answer {
+    /// `busy`: the node's queue for the sale was full and nothing was
+    /// reserved; the same key is to be sent again after `retry_after`.
+    pub fn is_busy(&self) -> bool {
+        self.outcome == "busy"
+    }
+}
+
+/// Read an answer (`None`: no answer in time).
+pub fn classify(arrival: Option<&Arrival>) -> Answer {
     let Some(arrival) = arrival else {
-        return ("timeout".into(), None);
+        return Answer {
+            outcome: "timeout".into(),
+            hold: None,
+            retry_after: None,
+        };
     };
     let frame = &arrival.frame;
-    match frame.get("type").and_then(Value::as_str) {
-        Some("buy_result") => {
-            let outcome = frame
-                .get("outcome")
-                .and_then(Value::as_str)
-                .unwrap_or("error")
-                .to_owned();
-            let hold = frame.get("hold").and_then(|h| {
-                Some(HoldSeen {
-                    hold_id: h.get("hold_id")?.as_str()?.to_owned(),
-                    quantity: h.get("quantity")?.as_u64()? as u32,
-                    expires_at: h.get("expires_at")?.as_u64()?,
-                })
-            });
-            (outcome, hold)
-        }
-        _ => ("error".into(), None),
+    if frame.get("type").and_then(Value::as_str) != Some("buy_result") {
+        return Answer {
+            outcome: "error".into(),
+            hold: None,
+            retry_after: None,
+        };
+    }
+    let outcome = frame
+        .get("outcome")
+        .and_then(Value::as_str)
+        .unwrap_or("error")
+        .to_owned();
+    let hold = frame.get("hold").and_then(|h| {
+        Some(HoldSeen {
+            hold_id: h.get("hold_id")?.as_str()?.to_owned(),
+            quantity: u32::try_from(h.get("quantity")?.as_u64()?).ok()?,
+            expires_at: h.get("expires_at")?.as_u64()?,
+        })
+    });
+    let retry_after = (outcome == "busy").then(|| {
+        frame
+            .get("retry_after_ms")
+            .and_then(Value::as_u64)
+            .map_or(DEFAULT_RETRY_AFTER, Duration::from_millis)
+    });
+    Answer {
+        outcome,
+        hold,
+        retry_after,
     }
 }
 
@@ -144,57 +157,95 @@ pub fn outcome_unknown(outcome: &str) -> bool {
     matches!(outcome, "unavailable" | "timeout")
 }
 
-/// Record an answer in the buyer's history.
-pub fn answer(seen: &mut BuyerSeen, key: &str, quantity: u32, arrival: Option<&Arrival>) -> String {
-    let (outcome, hold) = classify(arrival);
+/// Record an answer in the buyer's history; what it said.
+pub fn answer(seen: &mut BuyerSeen, key: &str, quantity: u32, arrival: Option<&Arrival>) -> Answer {
+    let answer = classify(arrival);
     seen.answers.push(BuyAnswer {
         idempotency_key: key.to_owned(),
         quantity,
-        outcome: outcome.clone(),
-        hold,
+        outcome: answer.outcome.clone(),
+        hold: answer.hold.clone(),
     });
-    outcome
+    answer
 }
 
-/// Confirm or cancel `hold_id` per the plan; records what the store said.
-/// Returns the outcome class (`confirm`, `cancel`, or an error class).
+/// Attempts of a settle step whose outcome stays unknown (`unavailable`,
+/// no answer): confirming a confirmed hold returns the same order, so a
+/// retry is safe, as it is for a buy.
+const SETTLE_ATTEMPTS: usize = 3;
+
+/// Confirm or cancel `hold_id` per the plan, retrying while the outcome is
+/// unknown; records what the store said. Returns the outcome class
+/// (`confirm`, `cancel`, or `settle_<code>` of the last answer).
 pub async fn settle(
-    socket: &mut Socket,
+    line: &mut Line,
     seen: &mut BuyerSeen,
     hold_id: &str,
     settle: Settle,
     name: &str,
 ) -> Option<String> {
-    let frame = match settle {
-        Settle::Expire => return None,
-        Settle::Confirm => json!({
-            "id": "c1", "type": "confirm_hold", "hold_id": hold_id,
-            "shipping": { "name": name, "phone": "0912345678", "address": "12 Đường Láng, Đống Đa, Hà Nội" },
-        }),
-        Settle::Cancel => json!({ "id": "c1", "type": "cancel_hold", "hold_id": hold_id }),
+    if settle == Settle::Expire {
+        return None;
+    }
+    let mut class = String::new();
+    for attempt in 1..=SETTLE_ATTEMPTS {
+        let id = format!("c{attempt}");
+        let frame = match settle {
+            Settle::Confirm => json!({
+                "id": id, "type": "confirm_hold", "hold_id": hold_id,
+                "shipping": { "name": name, "phone": "0912345678", "address": "12 Đường Láng, Đống Đa, Hà Nội" },
+            }),
+            _ => json!({ "id": id, "type": "cancel_hold", "hold_id": hold_id }),
+        };
+        let answers = request(line, vec![(id.clone(), frame)]).await;
+        class = settle_class(answers.get(&id).map(|a| &a.frame));
+        let unknown_before = attempt > 1;
+        match class.as_str() {
+            "confirm" => {
+                let order_id = answers
+                    .get(&id)
+                    .and_then(|a| a.frame.pointer("/order/order_id"))
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
+                seen.confirmed
+                    .insert(hold_id.to_owned(), order_id.to_owned());
+                seen.unknown_confirms.remove(hold_id);
+                return Some(class);
+            }
+            "cancel" => {
+                seen.cancelled.insert(hold_id.to_owned());
+                return Some(class);
+            }
+            // The cancel whose outcome was unknown went through after all.
+            "settle_hold_not_found" if unknown_before && settle == Settle::Cancel => {
+                seen.cancelled.insert(hold_id.to_owned());
+                return Some("cancel".into());
+            }
+            "settle_unavailable" | "settle_timeout" => {
+                if settle == Settle::Confirm {
+                    seen.unknown_confirms.insert(hold_id.to_owned());
+                }
+                if !line.is_open() {
+                    break;
+                }
+            }
+            _ => return Some(class),
+        }
+    }
+    Some(class)
+}
+
+/// The class of a settle answer (`None`: no answer in time).
+fn settle_class(frame: Option<&Value>) -> String {
+    let Some(frame) = frame else {
+        return "settle_timeout".into();
     };
-    let answers = request(socket, vec![("c1".into(), frame)]).await;
-    let Some(arrival) = answers.get("c1") else {
-        return Some("settle_timeout".into());
-    };
-    let frame = &arrival.frame;
     match frame.get("type").and_then(Value::as_str) {
-        Some("order_confirmed") => {
-            let order_id = frame
-                .pointer("/order/order_id")
-                .and_then(Value::as_str)
-                .unwrap_or_default();
-            seen.confirmed
-                .insert(hold_id.to_owned(), order_id.to_owned());
-            Some("confirm".into())
-        }
-        Some("hold_cancelled") => {
-            seen.cancelled.insert(hold_id.to_owned());
-            Some("cancel".into())
-        }
+        Some("order_confirmed") => "confirm".into(),
+        Some("hold_cancelled") => "cancel".into(),
         _ => {
             let code = frame.get("code").and_then(Value::as_str).unwrap_or("error");
-            Some(format!("settle_{code}"))
+            format!("settle_{code}")
         }
     }
 }
@@ -202,37 +253,6 @@ pub async fn settle(
 /// The identity (token `sub`) of buyer `i`; orders carry it as `buyer_id`.
 pub fn buyer_id(i: usize) -> String {
     format!("lt-b{i}")
-}
-
-/// Connect `n` buyers to `room` (a few hundred at a time), buyer `i` to
-/// node `i mod N`, each past its `snapshot`; `None` for those that failed.
-pub async fn connect_all(ctx: &Ctx, room: &str, n: usize) -> Vec<Option<Socket>> {
-    let bar = ctx.progress(n as u64, "buyers join");
-    let permits = Arc::new(Semaphore::new(CONNECT_CONCURRENCY));
-    let mut tasks = Vec::with_capacity(n);
-    for i in 0..n {
-        let (permits, bar, minter) = (permits.clone(), bar.clone(), ctx.minter.clone());
-        let (ws_base, room) = (ctx.target.node(i).ws_base.clone(), room.to_owned());
-        tasks.push(tokio::spawn(async move {
-            let _permit = permits.acquire().await;
-            let joined = tokio::time::timeout(CONNECT_TIMEOUT, async {
-                let token = minter.token(&buyer_id(i), &format!("Khách {i}"), &room, "viewer")?;
-                let mut socket =
-                    client::connect(&client::room_url(&ws_base, &room, &token)).await?;
-                client::wait_for(&mut socket, "snapshot", CONNECT_TIMEOUT).await?;
-                anyhow::Ok(socket)
-            })
-            .await;
-            bar.inc(1);
-            joined.ok().and_then(Result::ok)
-        }));
-    }
-    let mut sockets = Vec::with_capacity(n);
-    for task in tasks {
-        sockets.push(task.await.ok().flatten());
-    }
-    bar.finish_and_clear();
-    sockets
 }
 
 #[cfg(test)]
@@ -252,15 +272,69 @@ mod tests {
             json!({"type":"buy_result","id":"b1","sale_id":"s","outcome":"reserved",
             "hold":{"hold_id":"h1","sale_id":"s","quantity":1,"expires_at":5}}),
         );
-        let (outcome, hold) = classify(Some(&a));
-        assert_eq!(outcome, "reserved");
-        assert_eq!(hold.unwrap().hold_id, "h1");
+        let answer = classify(Some(&a));
+        assert_eq!(answer.outcome, "reserved");
+        assert_eq!(answer.hold.map(|h| h.hold_id).as_deref(), Some("h1"));
+        assert_eq!(answer.retry_after, None);
     }
 
     #[test]
     fn errors_and_silence_are_classified_apart() {
         let a = arrival(json!({"type":"error","id":"b1","code":"unavailable","message":"x"}));
-        assert_eq!(classify(Some(&a)).0, "error");
-        assert_eq!(classify(None).0, "timeout");
+        assert_eq!(classify(Some(&a)).outcome, "error");
+        assert_eq!(classify(None).outcome, "timeout");
+    }
+
+    #[test]
+    fn busy_carries_when_to_retry_and_no_hold() {
+        let a = arrival(json!({"type":"buy_result","id":"b1","sale_id":"s",
+            "outcome":"busy","retry_after_ms":300}));
+        let answer = classify(Some(&a));
+        assert!(answer.is_busy());
+        assert_eq!(answer.retry_after, Some(Duration::from_millis(300)));
+        assert_eq!(answer.hold, None);
+        assert!(
+            !outcome_unknown(&answer.outcome),
+            "busy is known: nothing was reserved"
+        );
+    }
+
+    #[test]
+    fn busy_without_a_retry_time_is_retried_soon() {
+        let a = arrival(json!({"type":"buy_result","id":"b1","sale_id":"s","outcome":"busy"}));
+        assert_eq!(classify(Some(&a)).retry_after, Some(DEFAULT_RETRY_AFTER));
+    }
+
+    #[test]
+    fn unavailable_is_an_unknown_outcome_to_retry() {
+        let a =
+            arrival(json!({"type":"buy_result","id":"b1","sale_id":"s","outcome":"unavailable"}));
+        let answer = classify(Some(&a));
+        assert!(!answer.is_busy());
+        assert!(outcome_unknown(&answer.outcome));
+        assert!(outcome_unknown("timeout"));
+    }
+
+    #[test]
+    fn settle_answers_are_classified_by_type_or_error_code() {
+        let confirmed = json!({"type":"order_confirmed","id":"c1","order":{"order_id":"o1"}});
+        assert_eq!(settle_class(Some(&confirmed)), "confirm");
+        let cancelled = json!({"type":"hold_cancelled","id":"c1","hold_id":"h"});
+        assert_eq!(settle_class(Some(&cancelled)), "cancel");
+        let failed = json!({"type":"error","id":"c1","code":"unavailable","message":"x"});
+        assert_eq!(settle_class(Some(&failed)), "settle_unavailable");
+        assert_eq!(settle_class(None), "settle_timeout");
+    }
+
+    #[test]
+    fn the_history_records_busy_answers_without_a_hold() {
+        let mut seen = BuyerSeen::default();
+        let a = arrival(json!({"type":"buy_result","id":"b1","sale_id":"s",
+            "outcome":"busy","retry_after_ms":300}));
+        answer(&mut seen, "k", 1, Some(&a));
+        assert_eq!(seen.answers.len(), 1);
+        assert_eq!(seen.answers[0].outcome, "busy");
+        assert_eq!(seen.answers[0].idempotency_key, "k");
+        assert!(seen.answers[0].hold.is_none());
     }
 }

@@ -26,6 +26,7 @@ use anyhow::bail;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::client;
+use crate::pinning::Pinning;
 use crate::report::TargetInfo;
 use crate::target::{self, Target};
 use crate::tokens::Minter;
@@ -35,12 +36,16 @@ pub struct Ctx {
     pub target: Target,
     /// Signs tokens with the server's secret; shared by client tasks.
     pub minter: Arc<Minter>,
+    /// That secret (buyer agents mint their own tokens with it).
+    pub secret: String,
     pub http: reqwest::Client,
     pub quick: bool,
     /// Draw progress bars (off in tests and when stderr is not a terminal).
     pub show_progress: bool,
     /// Where the spawned server binary is, for the report.
     pub server_binary: Option<String>,
+    /// `--pin`: which process runs on which CPUs.
+    pub pinning: Option<Pinning>,
 }
 
 impl Ctx {
@@ -73,6 +78,7 @@ impl Ctx {
                 .collect(),
             store: self.target.store,
             redis_settings: self.target.redis_settings.clone(),
+            pinning: self.pinning.clone(),
         }
     }
 

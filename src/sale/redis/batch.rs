@@ -29,6 +29,10 @@
 //! into the same failure one deadline later. So `unavailable` always means
 //! that Redis failed.
 //!
+//! Lanes run on the Redis link's own thread (`redis-io`), beside the
+//! connection to Redis: the time a call is in flight is Redis' time, not a
+//! wait for a busy runtime to get round to the lane.
+//!
 //! A lane that stays idle for [`LANE_IDLE`] retires: it leaves the map, closes
 //! its queue and answers what was still queued. A buyer whose send finds the
 //! queue closed opens a new lane.
@@ -53,7 +57,7 @@ pub(super) const MAX_BATCH: usize = 1024;
 /// enough that a buyer is back within a blink, long enough that retries do
 /// not come back before the queue had a chance to drain.
 const RETRY_AFTER_MIN: Duration = Duration::from_millis(100);
-const RETRY_AFTER_MAX: Duration = Duration::from_secs(2);
+const RETRY_AFTER_MAX: Duration = Duration::from_secs(1);
 
 /// How buys of one sale are queued on this node.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -169,7 +173,7 @@ impl Pace {
             }
         };
         let batches_ahead = u32::try_from(queued / MAX_BATCH).unwrap_or(u32::MAX);
-        in_flight + mean * batches_ahead
+        in_flight.saturating_add(mean.saturating_mul(batches_ahead))
     }
 }
 
@@ -257,7 +261,11 @@ impl BuyBatcher {
                     sale: sale.clone(),
                     own: handle.clone(),
                 };
-                tokio::spawn(lane.run(rx));
+                // On the `redis-io` thread: a lane answers and sends its
+                // next batch the moment Redis replies, however busy the
+                // node's connections keep the main runtime, so its pace
+                // (and admission) is Redis', not this node's backlog.
+                crate::redis_link::spawn_on_io(lane.run(rx));
                 handle
             })
             .clone()
