@@ -62,6 +62,9 @@ pub struct ServerConfig {
     pub write_timeout_secs: u64,
     pub shutdown_grace_secs: u64,
     pub web_root: PathBuf,
+    /// Behind a reverse proxy: a client's address is the first
+    /// `X-Forwarded-For` entry (for per-address limits), not the peer's.
+    pub behind_proxy: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -69,6 +72,11 @@ pub struct AuthConfig {
     pub secret: String,
     pub token_ttl_secs: u64,
     pub dev_tokens: bool,
+    /// Serve `POST /api/guest/token` (guest identities bound to a device
+    /// cookie) for public rooms.
+    pub guest_tokens: bool,
+    /// New guest devices per client address per minute.
+    pub guests_per_minute: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -231,6 +239,11 @@ impl Config {
         }
         if self.rooms.ended_ttl_secs == 0 {
             return Err(ConfigError("rooms.ended_ttl_secs must be positive".into()));
+        }
+        if self.auth.guests_per_minute == 0 {
+            return Err(ConfigError(
+                "auth.guests_per_minute must be positive".into(),
+            ));
         }
         if self.auth.secret.len() < 16 {
             return Err(ConfigError("auth.secret must be at least 16 bytes".into()));

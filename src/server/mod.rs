@@ -10,6 +10,7 @@ mod api;
 mod command;
 mod connection;
 mod credentials;
+mod guest;
 mod headers;
 mod limits;
 mod media;
@@ -47,6 +48,7 @@ use crate::room::RoomRegistry;
 use crate::sale::{
     AnySaleStore, GroupCommit, MemorySaleStore, RedisSaleStore, RedisStoreOptions, SaleError,
 };
+use guest::Guests;
 
 pub use api::ApiError;
 pub use relay::{HttpRelayTransport, NodeTokens};
@@ -64,6 +66,8 @@ pub struct Shared {
     /// The WebRTC SFU forwarding sellers' video to viewers.
     pub sfu: Sfu,
     pub metrics: Metrics,
+    /// Guest devices: cookie signing and the per-address limit.
+    pub guests: Guests,
     /// Cancelled when the server starts shutting down; every connection
     /// watches it.
     pub shutdown: CancellationToken,
@@ -135,6 +139,7 @@ impl AppState {
             sales,
             sfu,
             metrics: Metrics::new(),
+            guests: Guests::new(&config),
             shutdown,
             connections: TaskTracker::new(),
             next_connection_id: AtomicU64::new(1),
@@ -298,7 +303,9 @@ impl Server {
             shutdown.cancel();
         });
         let stop_accepting = state.shutdown.clone();
-        axum::serve(self.listener, app.into_make_service())
+        // Peer addresses for per-address limits (`guest.rs`).
+        let app = app.into_make_service_with_connect_info::<SocketAddr>();
+        axum::serve(self.listener, app)
             .with_graceful_shutdown(async move { stop_accepting.cancelled().await })
             .await?;
 
@@ -344,6 +351,7 @@ fn router(state: AppState) -> Router {
         .route("/api/rooms/{room_id}/orders", get(orders::list))
         .route("/api/rooms/{room_id}/orders.csv", get(orders::csv))
         .route("/api/dev/token", post(api::dev_token))
+        .route("/api/guest/token", post(guest::guest_token))
         .route("/api/admin/nodes", get(api::nodes))
         .route("/ws/rooms/{room_id}", get(ws::upgrade))
         .merge(relay::routes())

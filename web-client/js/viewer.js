@@ -69,7 +69,7 @@ function showJoin() {
     const button = $('[data-testid=join-button]');
     button.disabled = true;
     try {
-      const reply = await fetchJson('/api/dev/token', { method: 'POST', body: { room: roomId, name } });
+      const reply = await guestToken(name);
       try {
         sessionStorage.setItem(storageKey, JSON.stringify({ name }));
       } catch {
@@ -77,12 +77,38 @@ function showJoin() {
       }
       myName = name;
       enterRoom(reply.token);
+      renewBeforeExpiry(reply.expires_at);
     } catch (err) {
       error.textContent = t('viewer.joinError', { reason: errorText(err) });
       error.hidden = false;
       button.disabled = false;
     }
   });
+}
+
+/**
+ * A viewer token for this browser's own identity: the server keeps it in an
+ * HttpOnly device cookie, so a reload, a second tab or another display name
+ * is still the same person (her holds, limits and bans stay hers).
+ */
+function guestToken(name) {
+  return fetchJson('/api/guest/token', { method: 'POST', body: { room: roomId, name } });
+}
+
+/** Fetch a fresh token (same identity) when four fifths of this one's life have passed. */
+function renewBeforeExpiry(expiresAt) {
+  const left = Number(expiresAt) - Date.now();
+  if (!Number.isFinite(left) || left <= 0) return;
+  setTimeout(async () => {
+    try {
+      const reply = await guestToken(myName);
+      if (conn) conn.token = reply.token;
+      renewBeforeExpiry(reply.expires_at);
+    } catch {
+      // Try again in a minute; the current token may still have time.
+      setTimeout(() => renewBeforeExpiry(Date.now() + 75_000), 60_000);
+    }
+  }, Math.min(left * 0.8, 2_147_000_000));
 }
 
 function enterRoom(token) {

@@ -1,0 +1,65 @@
+// A viewer stays herself across reloads (issue 11, part 1): the server binds
+// her identity to the browser with an HttpOnly device cookie, so a reload —
+// even under another display name — is the same person, and a ban of hers
+// still holds after it.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { useServerAndBrowser } from './helpers/fixture.js';
+import { newPage, openSeller, sendChat } from './helpers/browser.js';
+
+let server;
+let browser;
+
+useServerAndBrowser((s, b) => {
+  server = s;
+  browser = b;
+});
+
+/** Join the room on `page` (already opened) as `name`; her identity. */
+async function join(page, name) {
+  await page.goto(server.viewerUrl);
+  await page.getByTestId('join-name').fill(name);
+  await page.getByTestId('join-button').click();
+  await page.waitForFunction(() => Boolean(window.__chophien?.model?.me));
+  return page.evaluate(() => window.__chophien.model.me.user_id);
+}
+
+test('a reload under another name is the same viewer, and a second tab too', async () => {
+  const page = await newPage(browser);
+  const first = await join(page, 'Lan');
+  assert.match(first, /^g-[0-9a-f]{24}$/);
+  const cookies = await page.context().cookies();
+  const device = cookies.find((c) => c.name === 'chophien_device');
+  assert.equal(device?.httpOnly, true, 'the device cookie is HttpOnly');
+  assert.equal(await page.evaluate(() => document.cookie.includes('chophien_device')), false);
+
+  await page.reload();
+  assert.equal(await join(page, 'Lan (điện thoại)'), first);
+  const tab = await page.context().newPage();
+  assert.equal(await join(tab, 'Lan'), first);
+
+  const stranger = await newPage(browser);
+  assert.notEqual(await join(stranger, 'Lan'), first, 'another browser is another person');
+  await page.context().close();
+  await stranger.context().close();
+});
+
+test('a banned viewer who reloads is still banned, whatever name she gives', async () => {
+  const seller = await openSeller(browser, server);
+  const viewer = await newPage(browser);
+  await join(viewer, 'Kẻ phá');
+  await sendChat(viewer, 'quảng cáo bậy');
+  seller.on('dialog', (dialog) => dialog.accept());
+  await seller.getByTestId('chat-message').filter({ hasText: 'quảng cáo bậy' }).getByTestId('mod-ban').click();
+  await viewer.getByTestId('connection').filter({ hasText: 'Bạn đã bị chặn khỏi phòng này' }).waitFor();
+
+  await viewer.reload();
+  await viewer.getByTestId('join-name').fill('Người mới');
+  await viewer.getByTestId('join-button').click();
+  const error = viewer.locator('#join-error');
+  await error.filter({ hasText: 'Bạn đã bị chặn khỏi phòng này' }).waitFor();
+  assert.equal(await viewer.evaluate(() => window.__chophien?.model?.me ?? null), null);
+  await seller.context().close();
+  await viewer.context().close();
+});
