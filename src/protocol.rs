@@ -447,6 +447,12 @@ pub enum DirectEvent {
     /// First frame after joining (or after a resume that could not be served
     /// from the replay buffer).
     Snapshot(Box<Snapshot>),
+    /// Right after the snapshot (or the resumed events): the connecting
+    /// user's open holds in the room's latest sale, so a reloaded page shows
+    /// its hold card and countdown again.
+    MyHolds {
+        holds: Vec<Hold>,
+    },
     /// First frame after a successful resume; the missed room events follow,
     /// `from_seq` to `to_seq` inclusive (none when `from_seq > to_seq`).
     Resumed {

@@ -98,6 +98,8 @@ conformance_suite!(
     only_the_first_confirmation_says_it_created_the_order,
     a_hold_cannot_be_confirmed_or_cancelled_from_another_room,
     a_sale_of_another_room_is_not_found,
+    a_buyers_open_holds_are_hers_still_held_and_unexpired,
+    a_room_without_a_sale_has_no_open_holds,
 );
 
 /// A Redis store whose deadline is a generous hang guard, not a claim.
@@ -989,4 +991,60 @@ async fn a_sale_of_another_room_is_not_found<S: SaleStore>(store: S) {
         .await
         .unwrap()
         .contains(&in_room(&sale.id)));
+}
+
+async fn a_buyers_open_holds_are_hers_still_held_and_unexpired<S: SaleStore>(store: S) {
+    let sale = store.create_sale(ROOM, tea(20, 5), T0).await.unwrap();
+    let first = reserve(&store, &sale.id, "lan", 1, T0).await;
+    let confirmed = reserve(&store, &sale.id, "lan", 1, T0 + 1).await;
+    let cancelled = reserve(&store, &sale.id, "lan", 1, T0 + 2).await;
+    let last = reserve(&store, &sale.id, "lan", 2, T0 + 3).await;
+    reserve(&store, &sale.id, "mai", 1, T0).await;
+    store
+        .confirm(ROOM, &confirmed.hold_id, "lan", &shipping(), T0 + 4)
+        .await
+        .unwrap();
+    store
+        .cancel(ROOM, &cancelled.hold_id, "lan", T0 + 5)
+        .await
+        .unwrap();
+
+    let open = store.open_holds(ROOM, "lan", T0 + 6).await.unwrap();
+    assert_eq!(open, vec![first.clone(), last.clone()], "oldest first");
+    // The same holds as the buy answered, countdown included.
+    assert_eq!(open[1].expires_at, last.expires_at);
+    // Nobody else's, and not over another room.
+    assert_eq!(
+        store.open_holds(ROOM, "mai", T0 + 6).await.unwrap().len(),
+        1
+    );
+    assert!(store
+        .open_holds(ROOM, "binh", T0 + 6)
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(store
+        .open_holds(OTHER_ROOM, "lan", T0 + 6)
+        .await
+        .unwrap()
+        .is_empty());
+    // Past its deadline a hold is no longer open, swept or not.
+    let after = first.expires_at;
+    assert_eq!(
+        store.open_holds(ROOM, "lan", after).await.unwrap(),
+        vec![last.clone()]
+    );
+    assert!(store
+        .open_holds(ROOM, "lan", last.expires_at)
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+async fn a_room_without_a_sale_has_no_open_holds<S: SaleStore>(store: S) {
+    assert!(store.open_holds(ROOM, "lan", T0).await.unwrap().is_empty());
+    assert!(matches!(
+        store.open_holds("not a room id!", "lan", T0).await,
+        Err(SaleError::InvalidValue(_))
+    ));
 }

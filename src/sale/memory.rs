@@ -466,6 +466,29 @@ impl SaleStore for MemorySaleStore {
         Ok(orders)
     }
 
+    async fn open_holds(
+        &self,
+        room_id: &str,
+        buyer_id: &str,
+        now: UnixMillis,
+    ) -> Result<Vec<Hold>, SaleError> {
+        validate::room_id(room_id)?;
+        let sales = self.inner.lock();
+        let latest = sales.by_room.get(room_id).and_then(|ids| ids.last());
+        let Some(sale) = latest.and_then(|id| sales.by_id.get(id)) else {
+            return Ok(Vec::new());
+        };
+        let mut open: Vec<Hold> = sale
+            .holds
+            .values()
+            .filter(|entry| entry.buyer_id == buyer_id && matches!(entry.status, HoldStatus::Held))
+            .filter(|entry| entry.hold.expires_at > now)
+            .map(|entry| entry.hold.clone())
+            .collect();
+        open.sort_by(|a, b| (a.expires_at, &a.hold_id).cmp(&(b.expires_at, &b.hold_id)));
+        Ok(open)
+    }
+
     async fn health(&self) -> Result<(), SaleError> {
         Ok(())
     }

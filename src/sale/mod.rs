@@ -170,6 +170,16 @@ pub trait SaleStore: Send + Sync + 'static {
     ) -> impl Future<Output = Result<Vec<Order>, SaleError>> + Send;
 
     /// `Ok` when the store can serve sales right now (for `/readyz`).
+    /// The buyer's holds in the room's latest sale that are still open at
+    /// `now` (held, not confirmed, cancelled or expired), oldest first: what
+    /// a reloaded page shows again.
+    fn open_holds(
+        &self,
+        room_id: &str,
+        buyer_id: &str,
+        now: UnixMillis,
+    ) -> impl Future<Output = Result<Vec<Hold>, SaleError>> + Send;
+
     fn health(&self) -> impl Future<Output = Result<(), SaleError>> + Send;
 }
 
@@ -271,6 +281,14 @@ impl SaleStore for AnySaleStore {
     }
     async fn orders_for_room(&self, room_id: &str) -> Result<Vec<Order>, SaleError> {
         dispatch!(self, s => s.orders_for_room(room_id))
+    }
+    async fn open_holds(
+        &self,
+        room_id: &str,
+        buyer_id: &str,
+        now: UnixMillis,
+    ) -> Result<Vec<Hold>, SaleError> {
+        dispatch!(self, s => s.open_holds(room_id, buyer_id, now))
     }
     async fn health(&self) -> Result<(), SaleError> {
         dispatch!(self, s => s.health())

@@ -21,8 +21,9 @@ use tracing::Instrument;
 use tungstenite::protocol::WebSocketConfig;
 
 use crate::config::ServerConfig;
-use crate::protocol::ErrorCode;
+use crate::protocol::{to_json, DirectEvent, ErrorCode};
 use crate::room::Actor;
+use crate::sale::SaleStore;
 
 use super::api::ApiError;
 use super::credentials::access_token;
@@ -90,7 +91,16 @@ pub async fn upgrade(
         name: claims.name,
         role: claims.role,
     };
-    let membership = state.rooms.join(&room_id, &actor, last_seq).await?;
+    let mut membership = state.rooms.join(&room_id, &actor, last_seq).await?;
+    // The user's own open holds, so a reloaded page shows them again. The
+    // join stands without them if the sale store cannot answer now.
+    let now = crate::clock::unix_millis();
+    match state.sales.open_holds(&room_id, &actor.user_id, now).await {
+        Ok(holds) => membership
+            .initial
+            .push(to_json(&DirectEvent::MyHolds { holds })),
+        Err(error) => tracing::warn!(room = %room_id, %error, "no open holds for a joining user"),
+    }
 
     let connection_id = state.next_connection_id();
     let span =

@@ -63,3 +63,31 @@ test('a banned viewer who reloads is still banned, whatever name she gives', asy
   await seller.context().close();
   await viewer.context().close();
 });
+
+test('after a reload the hold card and its countdown come back', async () => {
+  const seller = await openSeller(browser, server);
+  await seller.getByTestId('sale-product').selectOption('p1');
+  await seller.getByTestId('sale-stock').fill('5');
+  await seller.getByTestId('sale-price').fill('199000');
+  await seller.getByTestId('sale-limit').fill('2');
+  await seller.getByTestId('sale-starts').fill('0');
+  await seller.getByTestId('sale-duration').fill('120');
+  await seller.getByTestId('sale-start').click();
+
+  const viewer = await newPage(browser);
+  await join(viewer, 'Lan');
+  const buy = viewer.getByTestId('buy-button');
+  await buy.waitFor();
+  await viewer.waitForFunction(() => !document.querySelector('[data-testid=buy-button]')?.disabled);
+  await buy.click();
+  await viewer.getByTestId('hold').waitFor();
+  const expiresAt = await viewer.evaluate(() => window.__chophien.sale.hold.expires_at);
+
+  await viewer.reload();
+  await join(viewer, 'Lan');
+  await viewer.getByTestId('hold').waitFor();
+  assert.equal(await viewer.evaluate(() => window.__chophien.sale.hold.expires_at), expiresAt, 'the same hold, the same deadline');
+  assert.match(await viewer.getByTestId('hold-countdown').textContent(), /^\d+:\d\d$/);
+  await seller.context().close();
+  await viewer.context().close();
+});

@@ -179,6 +179,25 @@ async fn a_cancelled_hold_returns_its_stock() {
     assert_eq!(seller.next_of("sale_stock").await["remaining"], 5);
 }
 
+async fn a_buyer_who_reconnects_gets_her_open_hold_back_after_the_snapshot(store: Store) {
+    let server = store.start().await;
+    let Sale {
+        mut viewer,
+        sale_id,
+        ..
+    } = sale_with_stock(&server, 5).await;
+    viewer.send(buy(&sale_id, 2, "key-lan-000001")).await;
+    let hold = viewer.next_of("buy_result").await["hold"].clone();
+    drop(viewer);
+
+    let (mut again, _) = server.join("r1", Role::Viewer, "lan").await;
+    let mine = again.next().await;
+    assert_eq!(mine["type"], "my_holds", "right after the snapshot: {mine}");
+    assert_eq!(mine["holds"], json!([hold]));
+    let (mut other, _) = server.join("r1", Role::Viewer, "minh").await;
+    assert_eq!(other.next().await, json!({"type": "my_holds", "holds": []}));
+}
+
 async fn a_late_joiner_sees_the_sale_in_the_snapshot(store: Store) {
     let server = store.start().await;
     let Sale { sale_id, .. } = sale_with_stock(&server, 5).await;
@@ -465,6 +484,7 @@ async fn nobody_but_the_buyer_confirms_or_cancels_a_hold_not_even_an_admin(store
 }
 
 crate::on_every_store!(
+    a_buyer_who_reconnects_gets_her_open_hold_back_after_the_snapshot,
     a_late_joiner_sees_the_sale_in_the_snapshot,
     a_scheduled_sale_counts_down_then_goes_live,
     the_seller_ends_a_sale_early,

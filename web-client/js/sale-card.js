@@ -53,6 +53,7 @@ export class SaleCard {
     this.buyButton = null;
 
     conn.on('buy_result', (m) => this.onBuyResult(m));
+    conn.on('my_holds', (m) => this.restoreHold(m.holds));
     conn.on('order_confirmed', (m) => this.onOrder(m.order));
     conn.on('hold_cancelled', () => this.backToSale());
     setInterval(() => this.tick(), 250);
@@ -165,6 +166,20 @@ export class SaleCard {
   open() {
     const sale = this.sale;
     return !!sale && (sale.state === 'live' || (sale.state === 'scheduled' && Date.now() >= sale.starts_at));
+  }
+
+  /**
+   * After (re)joining the server lists this viewer's open holds: a reloaded
+   * page shows its hold card and the same countdown again.
+   */
+  restoreHold(holds) {
+    if (this.view !== 'sale' || !this.sale) return;
+    const hold = (holds || []).find((h) => h.sale_id === this.sale.id && h.expires_at > Date.now());
+    if (!hold) return;
+    this.hold = hold;
+    this.view = 'hold';
+    this.setStatus(t('hold.title'), 'ok');
+    this.render();
   }
 
   onBuyResult(result) {

@@ -11,7 +11,9 @@ so a room and all its sales live in one Cluster slot and one function may
 touch any of them. Every function receives the same nine keys, the sale's
 seven and then its room's two:
   KEYS[1] {room:R}:sale:S:meta       hash   sale fields; `remaining` is the available stock
-  KEYS[2] {room:R}:sale:S:buyers     hash   buyer id -> units held or ordered (per-buyer limit)
+  KEYS[2] {room:R}:sale:S:buyers     hash   buyer id -> units held or ordered (per-buyer limit);
+                                            "holds <buyer id>" -> the buyer's hold ids, comma
+                                            separated (a field with a space is never a buyer id)
   KEYS[3] {room:R}:sale:S:idem       hash   "<len>:<buyer>:<key>" -> hold id it reserved
   KEYS[4] {room:R}:sale:S:holds      hash   hold id -> hold JSON (immutable once written)
   KEYS[5] {room:R}:sale:S:deadlines  zset   pending hold id -> deadline (unix ms)
@@ -103,6 +105,9 @@ local function buy(keys, args)
     expires_at = expires_at, buyer_id = buyer, buyer_name = name})
   redis.call('HINCRBY', keys[META], 'remaining', -qty)
   redis.call('HINCRBY', keys[BUYERS], buyer, qty)
+  local listed = 'holds ' .. buyer
+  local ids = redis.call('HGET', keys[BUYERS], listed)
+  redis.call('HSET', keys[BUYERS], listed, ids and (ids .. ',' .. hold_id) or hold_id)
   redis.call('HSET', keys[IDEM], idem_field, hold_id)
   redis.call('HSET', keys[HOLDS], hold_id, hold)
   redis.call('HSET', keys[STATUSES], hold_id, 'held')

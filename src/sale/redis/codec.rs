@@ -60,8 +60,16 @@ impl SaleKeys {
         &self.0[0]
     }
 
+    pub(super) fn buyers(&self) -> &str {
+        &self.0[1]
+    }
+
     pub(super) fn holds(&self) -> &str {
         &self.0[3]
+    }
+
+    pub(super) fn statuses(&self) -> &str {
+        &self.0[5]
     }
 
     pub(super) fn orders(&self) -> &str {

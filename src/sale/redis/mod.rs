@@ -45,8 +45,8 @@ use std::time::Duration;
 use redis::FromRedisValue;
 
 use super::{
-    ids, validate, BuyOutcome, BuyRequest, BuyResult, Confirmation, ExpiryReport, NewSale, Order,
-    SaleError, SaleInfo, SaleRef, SaleStore, Shipping,
+    ids, validate, BuyOutcome, BuyRequest, BuyResult, Confirmation, ExpiryReport, Hold, NewSale,
+    Order, SaleError, SaleInfo, SaleRef, SaleStore, Shipping,
 };
 use crate::clock::UnixMillis;
 use crate::redis_link::{LinkError, RedisLink, RedisTarget};
@@ -524,6 +524,67 @@ impl SaleStore for RedisSaleStore {
         }
         let per_sale: Vec<Vec<String>> = self.run_pipe(&pipe).await?;
         sorted_orders(per_sale.into_iter().flatten().collect())
+    }
+
+    /// Reads the buyer's hold ids (listed by `chophien_buy` under
+    /// `holds <buyer>` in the sale's `buyers` hash), then their records and
+    /// statuses in one round trip. Two reads, not one atomic step: a hold
+    /// confirmed in between shows as open once, which a page corrects at its
+    /// next answer.
+    async fn open_holds(
+        &self,
+        room_id: &str,
+        buyer_id: &str,
+        now: UnixMillis,
+    ) -> Result<Vec<Hold>, SaleError> {
+        validate::room_id(room_id)?;
+        let latest: Option<String> = self
+            .run(
+                redis::cmd("LINDEX")
+                    .arg(RoomKeys::new(room_id).sales)
+                    .arg(-1),
+            )
+            .await?;
+        let Some(sale_id) = latest else {
+            return Ok(Vec::new());
+        };
+        let keys = SaleKeys::new(room_id, &sale_id);
+        let listed: Option<String> = self
+            .run(
+                redis::cmd("HGET")
+                    .arg(keys.buyers())
+                    .arg(format!("holds {buyer_id}")),
+            )
+            .await?;
+        let ids: Vec<&str> = listed
+            .as_deref()
+            .map_or(Vec::new(), |l| l.split(',').collect());
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (records, statuses): (Vec<Option<String>>, Vec<Option<String>>) = self
+            .run_pipe(
+                redis::pipe()
+                    .cmd("HMGET")
+                    .arg(keys.holds())
+                    .arg(&ids)
+                    .cmd("HMGET")
+                    .arg(keys.statuses())
+                    .arg(&ids),
+            )
+            .await?;
+        let mut open = Vec::new();
+        for (record, status) in records.into_iter().zip(statuses) {
+            let (Some(record), Some("held")) = (record, status.as_deref()) else {
+                continue;
+            };
+            let record: HoldRecord = parse_json(&record)?;
+            if record.buyer_id == buyer_id && record.expires_at > now {
+                open.push(record.hold());
+            }
+        }
+        open.sort_by(|a, b| (a.expires_at, &a.hold_id).cmp(&(b.expires_at, &b.hold_id)));
+        Ok(open)
     }
 
     /// Calls a function of the library (reloading it if missing), which
