@@ -568,6 +568,9 @@ pub enum ErrorCode {
     HoldNotFound,
     /// The hold's deadline passed; its units went back on sale.
     HoldExpired,
+    /// Confirming would take this phone number past the sale's per-buyer
+    /// limit (orders from any device count).
+    LimitReached,
     /// Shipping name, phone or address is missing or malformed.
     InvalidShipping,
     /// `subscribe` while the seller's stream is not live.
@@ -610,6 +613,7 @@ impl ErrorCode {
             ErrorCode::SaleNotFound => "sale_not_found",
             ErrorCode::HoldNotFound => "hold_not_found",
             ErrorCode::HoldExpired => "hold_expired",
+            ErrorCode::LimitReached => "limit_reached",
             ErrorCode::InvalidShipping => "invalid_shipping",
             ErrorCode::MediaNotLive => "media_not_live",
             ErrorCode::InvalidSdp => "invalid_sdp",
@@ -724,6 +728,7 @@ mod tests {
             ErrorCode::RateLimited,
             ErrorCode::RoomNotFound,
             ErrorCode::HoldExpired,
+            ErrorCode::LimitReached,
             ErrorCode::InvalidShipping,
         ] {
             assert_eq!(serde_json::to_value(code).unwrap(), code.as_str());

@@ -61,11 +61,13 @@ async fn buy(client: &mut Client, sale_id: &str, quantity: u64, key: &str) -> Va
     client.next_of("buy_result").await
 }
 
-async fn confirm(client: &mut Client, hold_id: &str) -> Value {
+/// Confirms `hold_id` shipping to `phone` (one number per person: the
+/// per-buyer limit holds per phone too).
+async fn confirm(client: &mut Client, hold_id: &str, phone: &str) -> Value {
     client
         .send(
             json!({"id": "c", "type": "confirm_hold", "hold_id": hold_id,
-                     "shipping": {"name": "Nguyễn Thị Lan", "phone": "0912 345 678",
+                     "shipping": {"name": "Nguyễn Thị Lan", "phone": phone,
                                   "address": "12 Hoàng Văn Thụ, TP Thái Nguyên"}}),
         )
         .await;
@@ -159,7 +161,12 @@ async fn a_hold_made_on_one_node_is_confirmed_on_another() {
     drop(on_first);
 
     let mut on_second = buyer(&cluster, 1, "lan").await;
-    let confirmed = confirm(&mut on_second, hold["hold"]["hold_id"].as_str().unwrap()).await;
+    let confirmed = confirm(
+        &mut on_second,
+        hold["hold"]["hold_id"].as_str().unwrap(),
+        "0912 345 678",
+    )
+    .await;
     assert_eq!(confirmed["type"], "order_confirmed", "{confirmed}");
     assert_eq!(orders(&cluster, 0).await["units_sold"], 1);
 }
@@ -171,7 +178,12 @@ async fn a_crash_of_every_node_loses_no_room_sale_hold_or_order() {
     // An order (confirmed on node 1) and a hold still open (made on node 2).
     let mut ordered = buyer(&cluster, 1, "lan").await;
     let first = buy(&mut ordered, &sale_id, 2, "key-lan-0001").await;
-    let order = confirm(&mut ordered, first["hold"]["hold_id"].as_str().unwrap()).await;
+    let order = confirm(
+        &mut ordered,
+        first["hold"]["hold_id"].as_str().unwrap(),
+        "0912 345 678",
+    )
+    .await;
     assert_eq!(order["type"], "order_confirmed", "{order}");
     let mut holding = buyer(&cluster, 2, "mai").await;
     let open = buy(&mut holding, &sale_id, 1, "key-mai-0001").await;
@@ -210,7 +222,7 @@ async fn a_crash_of_every_node_loses_no_room_sale_hold_or_order() {
     // another node than it was made on), and the sale still sells.
     assert_eq!(orders(&cluster, 2).await["units_sold"], 2);
     let mut mai = buyer(&cluster, 0, "mai").await;
-    let confirmed = confirm(&mut mai, &hold_id).await;
+    let confirmed = confirm(&mut mai, &hold_id, "0987 654 321").await;
     assert_eq!(confirmed["type"], "order_confirmed", "{confirmed}");
     let mut late = buyer(&cluster, 1, "hung").await;
     assert_eq!(

@@ -100,6 +100,7 @@ conformance_suite!(
     a_sale_of_another_room_is_not_found,
     a_buyers_open_holds_are_hers_still_held_and_unexpired,
     a_room_without_a_sale_has_no_open_holds,
+    one_phone_cannot_pass_the_per_buyer_limit_from_two_identities,
 );
 
 /// A Redis store whose deadline is a generous hang guard, not a claim.
@@ -1047,4 +1048,69 @@ async fn a_room_without_a_sale_has_no_open_holds<S: SaleStore>(store: S) {
         store.open_holds("not a room id!", "lan", T0).await,
         Err(SaleError::InvalidValue(_))
     ));
+}
+
+async fn one_phone_cannot_pass_the_per_buyer_limit_from_two_identities<S: SaleStore>(store: S) {
+    let sale = store.create_sale(ROOM, tea(20, 2), T0).await.unwrap();
+    // One person, two devices (two identities): each may hold the limit...
+    let on_phone = reserve(&store, &sale.id, "lan-phone", 2, T0).await;
+    let on_laptop = reserve(&store, &sale.id, "lan-laptop", 1, T0).await;
+    let elsewhere = reserve(&store, &sale.id, "mai", 2, T0).await;
+    let ship_to = |phone: &str| Shipping {
+        phone: phone.into(),
+        ..shipping()
+    };
+    store
+        .confirm(
+            ROOM,
+            &on_phone.hold_id,
+            "lan-phone",
+            &ship_to("0912 345 678"),
+            T0 + 1,
+        )
+        .await
+        .unwrap();
+
+    // ...but one phone number orders at most the limit, however it is written.
+    assert_eq!(
+        store
+            .confirm(
+                ROOM,
+                &on_laptop.hold_id,
+                "lan-laptop",
+                &ship_to("+84912345678"),
+                T0 + 2
+            )
+            .await,
+        Err(SaleError::LimitReached)
+    );
+    // The refused hold is still hers, and still counts against the stock.
+    assert_eq!(
+        store.open_holds(ROOM, "lan-laptop", T0 + 3).await.unwrap(),
+        vec![on_laptop.clone()]
+    );
+    assert_eq!(remaining(&store, &sale.id, T0 + 3).await, 15);
+    // Another phone is another buyer.
+    store
+        .confirm(
+            ROOM,
+            &elsewhere.hold_id,
+            "mai",
+            &ship_to("0987654321"),
+            T0 + 4,
+        )
+        .await
+        .unwrap();
+    // Confirming again returns the order, not a refusal.
+    let again = store
+        .confirm(
+            ROOM,
+            &on_phone.hold_id,
+            "lan-phone",
+            &ship_to("0912345678"),
+            T0 + 5,
+        )
+        .await
+        .unwrap();
+    assert!(!again.created);
 }

@@ -11,6 +11,10 @@ pub enum SaleError {
     HoldNotFound,
     #[error("the hold expired and its units went back on sale")]
     HoldExpired,
+    /// Confirming would take the shipping phone number past the sale's
+    /// per-buyer limit, counting orders made from any identity.
+    #[error("this phone number has already ordered the most this sale allows per buyer")]
+    LimitReached,
     #[error("invalid shipping details: {0}")]
     InvalidShipping(String),
     #[error("{0}")]

@@ -60,6 +60,9 @@ struct Sale {
     ended: bool,
     /// Units each buyer holds or has ordered (the per-buyer limit's count).
     units_by_buyer: HashMap<String, u32>,
+    /// Units ordered per normalised shipping phone: the per-buyer limit
+    /// across identities (one person, two devices).
+    units_by_phone: HashMap<String, u32>,
     /// `(buyer, idempotency key)` → the hold that key reserved.
     reservations: HashMap<(String, String), String>,
     /// Every hold ever made, with its fate, so a late confirm can say
@@ -208,6 +211,7 @@ impl SaleStore for MemorySaleStore {
             info,
             ended: false,
             units_by_buyer: HashMap::new(),
+            units_by_phone: HashMap::new(),
             reservations: HashMap::new(),
             holds: HashMap::new(),
             deadlines: BTreeSet::new(),
@@ -354,6 +358,11 @@ impl SaleStore for MemorySaleStore {
                 }
                 HoldStatus::Held => {}
             }
+            let phone = shipping.phone.clone();
+            let by_phone = sale.units_by_phone.get(&phone).copied().unwrap_or(0);
+            if by_phone + entry.hold.quantity > sale.info.per_buyer_limit {
+                return Err(SaleError::LimitReached);
+            }
             let order = Order {
                 order_id: ids::new_order_id(),
                 sale_id: sale.info.id.clone(),
@@ -370,6 +379,7 @@ impl SaleStore for MemorySaleStore {
             sale.deadlines
                 .remove(&(entry.hold.expires_at, hold_id.to_owned()));
             sale.orders.push(order.clone());
+            *sale.units_by_phone.entry(phone).or_default() += order.quantity;
             Ok(Confirmation {
                 order,
                 created: true,

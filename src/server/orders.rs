@@ -35,7 +35,7 @@ impl From<SaleError> for ApiError {
             SaleError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             SaleError::Forbidden => StatusCode::FORBIDDEN,
             SaleError::HoldExpired => StatusCode::GONE,
-            SaleError::SaleRunning => StatusCode::CONFLICT,
+            SaleError::SaleRunning | SaleError::LimitReached => StatusCode::CONFLICT,
             SaleError::InvalidShipping(_) | SaleError::InvalidValue(_) => {
                 StatusCode::UNPROCESSABLE_ENTITY
             }

@@ -45,6 +45,7 @@ impl Coded for SaleError {
             SaleError::SaleNotFound => ErrorCode::SaleNotFound,
             SaleError::HoldNotFound => ErrorCode::HoldNotFound,
             SaleError::HoldExpired => ErrorCode::HoldExpired,
+            SaleError::LimitReached => ErrorCode::LimitReached,
             SaleError::InvalidShipping(_) => ErrorCode::InvalidShipping,
             SaleError::InvalidValue(_) => ErrorCode::InvalidValue,
             SaleError::Forbidden => ErrorCode::Forbidden,

@@ -174,6 +174,12 @@ pub fn answer(seen: &mut BuyerSeen, key: &str, quantity: u32, arrival: Option<&A
 /// retry is safe, as it is for a buy.
 const SETTLE_ATTEMPTS: usize = 3;
 
+/// Buyer `i`'s shipping phone: one number per buyer, since the store holds
+/// the per-buyer limit per phone number too.
+pub fn phone_of(i: usize) -> String {
+    format!("09{:08}", i % 100_000_000)
+}
+
 /// Confirm or cancel `hold_id` per the plan, retrying while the outcome is
 /// unknown; records what the store said. Returns the outcome class
 /// (`confirm`, `cancel`, or `settle_<code>` of the last answer).
@@ -183,6 +189,7 @@ pub async fn settle(
     hold_id: &str,
     settle: Settle,
     name: &str,
+    phone: &str,
 ) -> Option<String> {
     if settle == Settle::Expire {
         return None;
@@ -193,7 +200,7 @@ pub async fn settle(
         let frame = match settle {
             Settle::Confirm => json!({
                 "id": id, "type": "confirm_hold", "hold_id": hold_id,
-                "shipping": { "name": name, "phone": "0912345678", "address": "12 Đường Láng, Đống Đa, Hà Nội" },
+                "shipping": { "name": name, "phone": phone, "address": "12 Đường Láng, Đống Đa, Hà Nội" },
             }),
             _ => json!({ "id": id, "type": "cancel_hold", "hold_id": hold_id }),
         };

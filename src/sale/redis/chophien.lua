@@ -13,7 +13,9 @@ seven and then its room's two:
   KEYS[1] {room:R}:sale:S:meta       hash   sale fields; `remaining` is the available stock
   KEYS[2] {room:R}:sale:S:buyers     hash   buyer id -> units held or ordered (per-buyer limit);
                                             "holds <buyer id>" -> the buyer's hold ids, comma
-                                            separated (a field with a space is never a buyer id)
+                                            separated; "phone <0xxxxxxxxx>" -> units ordered
+                                            with that shipping phone (fields with a space are
+                                            never buyer ids)
   KEYS[3] {room:R}:sale:S:idem       hash   "<len>:<buyer>:<key>" -> hold id it reserved
   KEYS[4] {room:R}:sale:S:holds      hash   hold id -> hold JSON (immutable once written)
   KEYS[5] {room:R}:sale:S:deadlines  zset   pending hold id -> deadline (unix ms)
@@ -135,11 +137,13 @@ local function own_hold(keys, hold_id, buyer)
   return hold, redis.call('HGET', keys[STATUSES], hold_id), nil
 end
 
--- ARGV: now, buyer id, hold id, order JSON (built by the server).
--- Reply: `created` and the new order when this call made it, `confirmed`
--- and the stored order when an earlier call did.
+-- ARGV: now, buyer id, hold id, order JSON (built by the server), the
+-- order's normalised shipping phone. Reply: `created` and the new order when
+-- this call made it, `confirmed` and the stored order when an earlier call
+-- did, `limit_reached` when the phone has ordered the per-buyer limit.
 local function confirm(keys, args)
   local now, buyer, hold_id, order = tonumber(args[1]), args[2], args[3], args[4]
+  local phone = 'phone ' .. args[5]
   local hold, status, refusal = own_hold(keys, hold_id, buyer)
   if refusal then return refusal end
   if status == 'confirmed' then return {'confirmed', redis.call('HGET', keys[ORDERS], hold_id)} end
@@ -149,6 +153,12 @@ local function confirm(keys, args)
     release(keys, hold_id, hold, 'expired')
     return {'hold_expired'}
   end
+  -- The per-buyer limit also holds per phone number: one person with two
+  -- devices (two identities) still orders at most the limit.
+  local ordered = tonumber(redis.call('HGET', keys[BUYERS], phone) or '0')
+  local limit = tonumber(redis.call('HGET', keys[META], 'per_buyer_limit'))
+  if ordered + hold.quantity > limit then return {'limit_reached'} end
+  redis.call('HINCRBY', keys[BUYERS], phone, hold.quantity)
   redis.call('ZREM', keys[DEADLINES], hold_id)
   redis.call('HSET', keys[STATUSES], hold_id, 'confirmed')
   redis.call('HSET', keys[ORDERS], hold_id, order)

@@ -197,6 +197,7 @@ pub(super) fn refusal(outcome: &str) -> SaleError {
         "sale_not_found" => SaleError::SaleNotFound,
         "hold_not_found" => SaleError::HoldNotFound,
         "hold_expired" => SaleError::HoldExpired,
+        "limit_reached" => SaleError::LimitReached,
         "forbidden" => SaleError::Forbidden,
         "sale_running" => SaleError::SaleRunning,
         other => internal(format!("unexpected function reply {other:?}")),

@@ -411,7 +411,7 @@ impl SaleStore for RedisSaleStore {
                 "chophien_confirm",
                 &sale,
                 now,
-                &[buyer_id, hold_id, &order_json],
+                &[buyer_id, hold_id, &order_json, &order.shipping.phone],
             )
             .await?,
         )?;

@@ -246,7 +246,8 @@ async fn settle(
         return None;
     }
     let sent = Instant::now();
-    let class = buyer::settle(line, seen, &first_hold, plan.settle, &format!("Khách {i}")).await?;
+    let (name, phone) = (format!("Khách {i}"), buyer::phone_of(i));
+    let class = buyer::settle(line, seen, &first_hold, plan.settle, &name, &phone).await?;
     tally.record(i, &class, sent.elapsed(), Counted::ClassOnly);
     Some(class)
 }
