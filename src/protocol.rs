@@ -453,6 +453,11 @@ pub enum DirectEvent {
     MyHolds {
         holds: Vec<Hold>,
     },
+    /// Right after `my_holds`: the connecting user's orders in the room,
+    /// oldest first, so a reloaded page shows its order again.
+    MyOrders {
+        orders: Vec<Order>,
+    },
     /// First frame after a successful resume; the missed room events follow,
     /// `from_seq` to `to_seq` inclusive (none when `from_seq > to_seq`).
     Resumed {

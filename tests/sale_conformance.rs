@@ -101,6 +101,7 @@ conformance_suite!(
     a_buyers_open_holds_are_hers_still_held_and_unexpired,
     a_room_without_a_sale_has_no_open_holds,
     one_phone_cannot_pass_the_per_buyer_limit_from_two_identities,
+    a_buyers_orders_are_hers_across_the_rooms_sales_oldest_first,
 );
 
 /// A Redis store whose deadline is a generous hang guard, not a claim.
@@ -1113,4 +1114,44 @@ async fn one_phone_cannot_pass_the_per_buyer_limit_from_two_identities<S: SaleSt
         .await
         .unwrap();
     assert!(!again.created);
+}
+
+async fn a_buyers_orders_are_hers_across_the_rooms_sales_oldest_first<S: SaleStore>(store: S) {
+    assert!(store.buyer_orders(ROOM, "lan").await.unwrap().is_empty());
+    let first_sale = store.create_sale(ROOM, tea(10, 5), T0).await.unwrap();
+    let first = reserve(&store, &first_sale.id, "lan", 1, T0).await;
+    let mai = reserve(&store, &first_sale.id, "mai", 1, T0).await;
+    let first = store
+        .confirm(ROOM, &first.hold_id, "lan", &shipping(), T0 + 1)
+        .await
+        .unwrap()
+        .order;
+    let to_mai = Shipping {
+        phone: "0987654321".into(),
+        ..shipping()
+    };
+    store
+        .confirm(ROOM, &mai.hold_id, "mai", &to_mai, T0 + 2)
+        .await
+        .unwrap();
+    store.end_sale(ROOM, &first_sale.id, T0 + 3).await.unwrap();
+    let second_sale = store.create_sale(ROOM, tea(10, 5), T0 + 4).await.unwrap();
+    let second = reserve(&store, &second_sale.id, "lan", 2, T0 + 5).await;
+    let second = store
+        .confirm(ROOM, &second.hold_id, "lan", &shipping(), T0 + 6)
+        .await
+        .unwrap()
+        .order;
+    reserve(&store, &second_sale.id, "lan", 1, T0 + 7).await;
+
+    assert_eq!(
+        store.buyer_orders(ROOM, "lan").await.unwrap(),
+        vec![first, second],
+        "her orders only, oldest first; an open hold is no order"
+    );
+    assert!(store
+        .buyer_orders(OTHER_ROOM, "lan")
+        .await
+        .unwrap()
+        .is_empty());
 }

@@ -499,6 +499,23 @@ impl SaleStore for MemorySaleStore {
         Ok(open)
     }
 
+    async fn buyer_orders(&self, room_id: &str, buyer_id: &str) -> Result<Vec<Order>, SaleError> {
+        validate::room_id(room_id)?;
+        let sales = self.inner.lock();
+        let mut orders: Vec<Order> = sales
+            .by_room
+            .get(room_id)
+            .into_iter()
+            .flatten()
+            .filter_map(|id| sales.by_id.get(id))
+            .flat_map(|sale| sale.orders.iter())
+            .filter(|order| order.buyer_id == buyer_id)
+            .cloned()
+            .collect();
+        oldest_first(&mut orders);
+        Ok(orders)
+    }
+
     async fn health(&self) -> Result<(), SaleError> {
         Ok(())
     }

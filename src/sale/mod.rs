@@ -180,6 +180,14 @@ pub trait SaleStore: Send + Sync + 'static {
         now: UnixMillis,
     ) -> impl Future<Output = Result<Vec<Hold>, SaleError>> + Send;
 
+    /// The buyer's orders in the room (every sale of it), oldest first:
+    /// what a reloaded page shows again.
+    fn buyer_orders(
+        &self,
+        room_id: &str,
+        buyer_id: &str,
+    ) -> impl Future<Output = Result<Vec<Order>, SaleError>> + Send;
+
     fn health(&self) -> impl Future<Output = Result<(), SaleError>> + Send;
 }
 
@@ -289,6 +297,9 @@ impl SaleStore for AnySaleStore {
         now: UnixMillis,
     ) -> Result<Vec<Hold>, SaleError> {
         dispatch!(self, s => s.open_holds(room_id, buyer_id, now))
+    }
+    async fn buyer_orders(&self, room_id: &str, buyer_id: &str) -> Result<Vec<Order>, SaleError> {
+        dispatch!(self, s => s.buyer_orders(room_id, buyer_id))
     }
     async fn health(&self) -> Result<(), SaleError> {
         dispatch!(self, s => s.health())

@@ -101,6 +101,12 @@ pub async fn upgrade(
             .push(to_json(&DirectEvent::MyHolds { holds })),
         Err(error) => tracing::warn!(room = %room_id, %error, "no open holds for a joining user"),
     }
+    match state.sales.buyer_orders(&room_id, &actor.user_id).await {
+        Ok(orders) => membership
+            .initial
+            .push(to_json(&DirectEvent::MyOrders { orders })),
+        Err(error) => tracing::warn!(room = %room_id, %error, "no orders for a joining user"),
+    }
 
     let connection_id = state.next_connection_id();
     let span =

@@ -91,3 +91,38 @@ test('after a reload the hold card and its countdown come back', async () => {
   await seller.context().close();
   await viewer.context().close();
 });
+
+test('after a reload a confirmed order is shown again, not the buy button', async () => {
+  const seller = await openSeller(browser, server);
+  // The earlier test's sale may still run: end it, then start a fresh one.
+  await seller.evaluate(async () => {
+    const sale = window.__chophien?.model?.sale;
+    if (sale && sale.state !== 'ended') await window.__chophien.conn.request({ type: 'end_sale', sale_id: sale.id });
+  });
+  await seller.getByTestId('sale-product').selectOption('p1');
+  await seller.getByTestId('sale-stock').fill('5');
+  await seller.getByTestId('sale-price').fill('199000');
+  await seller.getByTestId('sale-limit').fill('2');
+  await seller.getByTestId('sale-starts').fill('0');
+  await seller.getByTestId('sale-duration').fill('120');
+  await seller.getByTestId('sale-start').click();
+
+  const viewer = await newPage(browser);
+  await join(viewer, 'Hương');
+  const buy = viewer.getByTestId('buy-button');
+  await buy.waitFor();
+  await viewer.waitForFunction(() => !document.querySelector('[data-testid=buy-button]')?.disabled);
+  await buy.click();
+  await viewer.getByTestId('checkout-name').fill('Trần Thu Hương');
+  await viewer.getByTestId('checkout-phone').fill('0987 654 321');
+  await viewer.getByTestId('checkout-address').fill('5 Lương Ngọc Quyến, TP Thái Nguyên');
+  await viewer.getByTestId('checkout-submit').click();
+  const orderId = await viewer.getByTestId('order-id').textContent();
+
+  await viewer.reload();
+  await join(viewer, 'Hương');
+  await viewer.getByTestId('order-confirmed').waitFor();
+  assert.equal(await viewer.getByTestId('order-id').textContent(), orderId);
+  await seller.context().close();
+  await viewer.context().close();
+});

@@ -179,7 +179,9 @@ async fn a_cancelled_hold_returns_its_stock() {
     assert_eq!(seller.next_of("sale_stock").await["remaining"], 5);
 }
 
-async fn a_buyer_who_reconnects_gets_her_open_hold_back_after_the_snapshot(store: Store) {
+async fn a_buyer_who_reconnects_gets_her_open_hold_and_her_orders_back_after_the_snapshot(
+    store: Store,
+) {
     let server = store.start().await;
     let Sale {
         mut viewer,
@@ -194,8 +196,28 @@ async fn a_buyer_who_reconnects_gets_her_open_hold_back_after_the_snapshot(store
     let mine = again.next().await;
     assert_eq!(mine["type"], "my_holds", "right after the snapshot: {mine}");
     assert_eq!(mine["holds"], json!([hold]));
+    assert_eq!(
+        again.next().await,
+        json!({"type": "my_orders", "orders": []})
+    );
     let (mut other, _) = server.join("r1", Role::Viewer, "minh").await;
     assert_eq!(other.next().await, json!({"type": "my_holds", "holds": []}));
+
+    // Once confirmed, the hold is no longer open and comes back as her order.
+    let hold_id = hold["hold_id"].as_str().unwrap();
+    again
+        .send(
+            json!({"id": "c", "type": "confirm_hold", "hold_id": hold_id, "shipping": shipping()}),
+        )
+        .await;
+    let order = again.next_of("order_confirmed").await["order"].clone();
+    drop(again);
+    let (mut later, _) = server.join("r1", Role::Viewer, "lan").await;
+    assert_eq!(later.next().await, json!({"type": "my_holds", "holds": []}));
+    assert_eq!(
+        later.next().await,
+        json!({"type": "my_orders", "orders": [order]})
+    );
 }
 
 async fn a_late_joiner_sees_the_sale_in_the_snapshot(store: Store) {
@@ -484,7 +506,7 @@ async fn nobody_but_the_buyer_confirms_or_cancels_a_hold_not_even_an_admin(store
 }
 
 crate::on_every_store!(
-    a_buyer_who_reconnects_gets_her_open_hold_back_after_the_snapshot,
+    a_buyer_who_reconnects_gets_her_open_hold_and_her_orders_back_after_the_snapshot,
     a_late_joiner_sees_the_sale_in_the_snapshot,
     a_scheduled_sale_counts_down_then_goes_live,
     the_seller_ends_a_sale_early,

@@ -54,6 +54,7 @@ export class SaleCard {
 
     conn.on('buy_result', (m) => this.onBuyResult(m));
     conn.on('my_holds', (m) => this.restoreHold(m.holds));
+    conn.on('my_orders', (m) => this.restoreOrder(m.orders));
     conn.on('order_confirmed', (m) => this.onOrder(m.order));
     conn.on('hold_cancelled', () => this.backToSale());
     setInterval(() => this.tick(), 250);
@@ -180,6 +181,13 @@ export class SaleCard {
     this.view = 'hold';
     this.setStatus(t('hold.title'), 'ok');
     this.render();
+  }
+
+  /** After (re)joining: this viewer's latest order in the current sale, if no hold is shown. */
+  restoreOrder(orders) {
+    if (this.view !== 'sale' || !this.sale) return;
+    const mine = (orders || []).filter((o) => o.sale_id === this.sale.id);
+    if (mine.length > 0) this.onOrder(mine[mine.length - 1]);
   }
 
   onBuyResult(result) {

@@ -13,7 +13,8 @@ seven and then its room's two:
   KEYS[1] {room:R}:sale:S:meta       hash   sale fields; `remaining` is the available stock
   KEYS[2] {room:R}:sale:S:buyers     hash   buyer id -> units held or ordered (per-buyer limit);
                                             "holds <buyer id>" -> the buyer's hold ids, comma
-                                            separated; "phone <0xxxxxxxxx>" -> units ordered
+                                            separated, and "orders <buyer id>" her confirmed
+                                            ones; "phone <0xxxxxxxxx>" -> units ordered
                                             with that shipping phone (fields with a space are
                                             never buyer ids)
   KEYS[3] {room:R}:sale:S:idem       hash   "<len>:<buyer>:<key>" -> hold id it reserved
@@ -162,6 +163,10 @@ local function confirm(keys, args)
   redis.call('ZREM', keys[DEADLINES], hold_id)
   redis.call('HSET', keys[STATUSES], hold_id, 'confirmed')
   redis.call('HSET', keys[ORDERS], hold_id, order)
+  local listed = 'orders ' .. buyer
+  local ordered_ids = redis.call('HGET', keys[BUYERS], listed)
+  redis.call('HSET', keys[BUYERS], listed,
+    ordered_ids and (ordered_ids .. ',' .. hold_id) or hold_id)
   return {'created', order}
 end
 

@@ -587,6 +587,47 @@ impl SaleStore for RedisSaleStore {
         Ok(open)
     }
 
+    /// The room's sales, then the buyer's order ids in each (listed by
+    /// `chophien_confirm` under `orders <buyer>` in the sale's `buyers`
+    /// hash), then those orders: three round trips, each one pipeline.
+    async fn buyer_orders(&self, room_id: &str, buyer_id: &str) -> Result<Vec<Order>, SaleError> {
+        validate::room_id(room_id)?;
+        let sale_ids: Vec<String> = self
+            .run(
+                redis::cmd("LRANGE")
+                    .arg(RoomKeys::new(room_id).sales)
+                    .arg(0)
+                    .arg(-1),
+            )
+            .await?;
+        if sale_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let keys: Vec<SaleKeys> = sale_ids
+            .iter()
+            .map(|sale_id| SaleKeys::new(room_id, sale_id))
+            .collect();
+        let mut listed = redis::pipe();
+        for sale in &keys {
+            listed.hget(sale.buyers(), format!("orders {buyer_id}"));
+        }
+        let listed: Vec<Option<String>> = self.run_pipe(&listed).await?;
+        let mut reads = redis::pipe();
+        let mut any = false;
+        for (sale, ids) in keys.iter().zip(&listed) {
+            if let Some(ids) = ids {
+                let ids: Vec<&str> = ids.split(',').collect();
+                reads.cmd("HMGET").arg(sale.orders()).arg(ids);
+                any = true;
+            }
+        }
+        if !any {
+            return Ok(Vec::new());
+        }
+        let found: Vec<Vec<Option<String>>> = self.run_pipe(&reads).await?;
+        sorted_orders(found.into_iter().flatten().flatten().collect())
+    }
+
     /// Calls a function of the library (reloading it if missing), which
     /// proves more than a PING: the functions are there to serve buys.
     async fn health(&self) -> Result<(), SaleError> {
