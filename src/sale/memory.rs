@@ -60,6 +60,10 @@ struct Sale {
     ended: bool,
     /// Units each buyer holds or has ordered (the per-buyer limit's count).
     units_by_buyer: HashMap<String, u32>,
+    /// Each buyer's holds, oldest first, and her orders (indexes into
+    /// `orders`): a join lists hers without walking everyone's.
+    holds_by_buyer: HashMap<String, Vec<String>>,
+    orders_by_buyer: HashMap<String, Vec<usize>>,
     /// Units ordered per normalised shipping phone: the per-buyer limit
     /// across identities (one person, two devices).
     units_by_phone: HashMap<String, u32>,
@@ -211,6 +215,8 @@ impl SaleStore for MemorySaleStore {
             info,
             ended: false,
             units_by_buyer: HashMap::new(),
+            holds_by_buyer: HashMap::new(),
+            orders_by_buyer: HashMap::new(),
             units_by_phone: HashMap::new(),
             reservations: HashMap::new(),
             holds: HashMap::new(),
@@ -312,6 +318,10 @@ impl SaleStore for MemorySaleStore {
                 .entry(request.buyer_id.clone())
                 .or_default() += quantity;
             sale.reservations.insert(key, hold.hold_id.clone());
+            sale.holds_by_buyer
+                .entry(request.buyer_id.clone())
+                .or_default()
+                .push(hold.hold_id.clone());
             sale.deadlines
                 .insert((hold.expires_at, hold.hold_id.clone()));
             sale.holds.insert(
@@ -378,6 +388,10 @@ impl SaleStore for MemorySaleStore {
             entry.status = HoldStatus::Confirmed(sale.orders.len());
             sale.deadlines
                 .remove(&(entry.hold.expires_at, hold_id.to_owned()));
+            sale.orders_by_buyer
+                .entry(order.buyer_id.clone())
+                .or_default()
+                .push(sale.orders.len());
             sale.orders.push(order.clone());
             *sale.units_by_phone.entry(phone).or_default() += order.quantity;
             Ok(Confirmation {
@@ -489,9 +503,12 @@ impl SaleStore for MemorySaleStore {
             return Ok(Vec::new());
         };
         let mut open: Vec<Hold> = sale
-            .holds
-            .values()
-            .filter(|entry| entry.buyer_id == buyer_id && matches!(entry.status, HoldStatus::Held))
+            .holds_by_buyer
+            .get(buyer_id)
+            .into_iter()
+            .flatten()
+            .filter_map(|hold_id| sale.holds.get(hold_id))
+            .filter(|entry| matches!(entry.status, HoldStatus::Held))
             .filter(|entry| entry.hold.expires_at > now)
             .map(|entry| entry.hold.clone())
             .collect();
@@ -508,8 +525,10 @@ impl SaleStore for MemorySaleStore {
             .into_iter()
             .flatten()
             .filter_map(|id| sales.by_id.get(id))
-            .flat_map(|sale| sale.orders.iter())
-            .filter(|order| order.buyer_id == buyer_id)
+            .flat_map(|sale| {
+                let mine = sale.orders_by_buyer.get(buyer_id).into_iter().flatten();
+                mine.filter_map(|&index| sale.orders.get(index))
+            })
             .cloned()
             .collect();
         oldest_first(&mut orders);
