@@ -243,6 +243,22 @@ pub struct DevTokenRequest {
     name: String,
 }
 
+/// A display name a token may carry, trimmed; `422 invalid_value` if not.
+pub fn display_name(name: &str) -> Result<&str, ApiError> {
+    let name = name.trim();
+    if !auth::is_valid_name(name) {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            ErrorCode::InvalidValue,
+            format!(
+                "a name has 1 to {} characters and is not blank",
+                auth::MAX_NAME_CHARS
+            ),
+        ));
+    }
+    Ok(name)
+}
+
 /// `POST /api/dev/token`: a viewer token for anyone, when `auth.dev_tokens`
 /// is on (the demo and local development). Never a seller token.
 pub async fn dev_token(
@@ -257,17 +273,7 @@ pub async fn dev_token(
         ));
     }
     let Json(body) = body?;
-    let name = body.name.trim();
-    if !auth::is_valid_name(name) {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            ErrorCode::InvalidValue,
-            format!(
-                "a name has 1 to {} characters and is not blank",
-                auth::MAX_NAME_CHARS
-            ),
-        ));
-    }
+    let name = display_name(&body.name)?;
     state.rooms.info(&body.room).await?;
     let identity = format!("v-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
     let claims = Claims::new(

@@ -35,12 +35,12 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::auth::{self, Claims, Role};
+use crate::auth::{Claims, Role};
 use crate::config::Config;
 use crate::protocol::ErrorCode;
 use crate::room::store::RoomStore;
 
-use super::api::ApiError;
+use super::api::{display_name, ApiError};
 use super::AppState;
 
 /// The cookie's name and path: sent back only to the endpoint that reads it.
@@ -166,17 +166,7 @@ pub async fn guest_token(
         ));
     }
     let Json(body) = body?;
-    let name = body.name.trim();
-    if !auth::is_valid_name(name) {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            ErrorCode::InvalidValue,
-            format!(
-                "a name has 1 to {} characters and is not blank",
-                auth::MAX_NAME_CHARS
-            ),
-        ));
-    }
+    let name = display_name(&body.name)?;
     state.rooms.info(&body.room).await?;
     let guests = &state.guests;
     let device = match guests.device(&jar) {

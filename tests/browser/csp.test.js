@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { useServerAndBrowser } from './helpers/fixture.js';
-import { newPage, openSeller, openViewer, sendChat } from './helpers/browser.js';
+import { newPage, openSeller, openViewer, sendChat, startSale } from './helpers/browser.js';
 
 const LIVE_TIMEOUT_MS = 15_000;
 
@@ -124,13 +124,7 @@ test('every page runs its main flow without a Content-Security-Policy violation'
   await seller.waitForFunction(() => document.querySelector('[data-testid=stat-hearts]').textContent !== '0');
 
   // Flash sale: the seller starts it, the viewer buys and confirms.
-  await seller.getByTestId('sale-product').selectOption('p1');
-  await seller.getByTestId('sale-stock').fill('5');
-  await seller.getByTestId('sale-price').fill('199000');
-  await seller.getByTestId('sale-limit').fill('2');
-  await seller.getByTestId('sale-starts').fill('0');
-  await seller.getByTestId('sale-duration').fill('120');
-  await seller.getByTestId('sale-start').click();
+  await startSale(seller);
 
   const sale = viewer.getByTestId('sale');
   await sale.waitFor();

@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { useServerAndBrowser } from './helpers/fixture.js';
-import { newPage, openSeller, sendChat } from './helpers/browser.js';
+import { newPage, openSeller, sendChat, startSale } from './helpers/browser.js';
 
 let server;
 let browser;
@@ -66,13 +66,7 @@ test('a banned viewer who reloads is still banned, whatever name she gives', asy
 
 test('after a reload the hold card and its countdown come back', async () => {
   const seller = await openSeller(browser, server);
-  await seller.getByTestId('sale-product').selectOption('p1');
-  await seller.getByTestId('sale-stock').fill('5');
-  await seller.getByTestId('sale-price').fill('199000');
-  await seller.getByTestId('sale-limit').fill('2');
-  await seller.getByTestId('sale-starts').fill('0');
-  await seller.getByTestId('sale-duration').fill('120');
-  await seller.getByTestId('sale-start').click();
+  await startSale(seller);
 
   const viewer = await newPage(browser);
   await join(viewer, 'Lan');
@@ -99,13 +93,7 @@ test('after a reload a confirmed order is shown again, not the buy button', asyn
     const sale = window.__chophien?.model?.sale;
     if (sale && sale.state !== 'ended') await window.__chophien.conn.request({ type: 'end_sale', sale_id: sale.id });
   });
-  await seller.getByTestId('sale-product').selectOption('p1');
-  await seller.getByTestId('sale-stock').fill('5');
-  await seller.getByTestId('sale-price').fill('199000');
-  await seller.getByTestId('sale-limit').fill('2');
-  await seller.getByTestId('sale-starts').fill('0');
-  await seller.getByTestId('sale-duration').fill('120');
-  await seller.getByTestId('sale-start').click();
+  await startSale(seller);
 
   const viewer = await newPage(browser);
   await join(viewer, 'Hương');

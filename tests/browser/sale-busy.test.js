@@ -8,7 +8,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startRedis } from './helpers/redis.js';
 import { startServer } from './helpers/server.js';
-import { launchBrowser, openSeller, openViewer } from './helpers/browser.js';
+import { launchBrowser, openSeller, openViewer, startSale } from './helpers/browser.js';
 
 let redis;
 let server;
@@ -35,16 +35,6 @@ after(async () => {
   redis?.stop();
 });
 
-async function startSale(seller) {
-  await seller.getByTestId('sale-product').selectOption('p1');
-  await seller.getByTestId('sale-stock').fill('5');
-  await seller.getByTestId('sale-price').fill('199000');
-  await seller.getByTestId('sale-limit').fill('1');
-  await seller.getByTestId('sale-starts').fill('0');
-  await seller.getByTestId('sale-duration').fill('120');
-  await seller.getByTestId('sale-start').click();
-}
-
 async function readyToBuy(viewer) {
   await viewer.getByTestId('buy-button').waitFor();
   await viewer.waitForFunction(() => !document.querySelector('[data-testid=buy-button]')?.disabled);
@@ -52,7 +42,7 @@ async function readyToBuy(viewer) {
 
 test('a buyer told busy sees "Đang đông, thử lại…" and gets her hold once the queue drains', async () => {
   const seller = await openSeller(browser, server);
-  await startSale(seller);
+  await startSale(seller, { limit: '1' });
   const viewers = [];
   for (const name of ['An', 'Bình', 'Chi']) {
     const viewer = await openViewer(browser, server, name);

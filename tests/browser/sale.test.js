@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { useServerAndBrowser } from './helpers/fixture.js';
-import { openSeller, openViewer } from './helpers/browser.js';
+import { openSeller, openViewer, startSale } from './helpers/browser.js';
 
 let server;
 let browser;
@@ -18,13 +18,7 @@ test('a viewer buys in a flash sale and the seller sees the order', async () => 
   const seller = await openSeller(browser, server);
   const viewer = await openViewer(browser, server, 'Lan');
 
-  await seller.getByTestId('sale-product').selectOption('p1');
-  await seller.getByTestId('sale-stock').fill('5');
-  await seller.getByTestId('sale-price').fill('199000');
-  await seller.getByTestId('sale-limit').fill('2');
-  await seller.getByTestId('sale-starts').fill('0');
-  await seller.getByTestId('sale-duration').fill('120');
-  await seller.getByTestId('sale-start').click();
+  await startSale(seller);
 
   const sale = viewer.getByTestId('sale');
   await sale.waitFor();

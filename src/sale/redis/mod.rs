@@ -249,6 +249,17 @@ impl RedisSaleStore {
         }
     }
 
+    /// The id of the room's latest sale (`LINDEX {room:R}:sales -1`).
+    async fn latest_sale_id(&self, room_id: &str) -> Result<Option<String>, SaleError> {
+        validate::room_id(room_id)?;
+        self.run(
+            redis::cmd("LINDEX")
+                .arg(RoomKeys::new(room_id).sales)
+                .arg(-1),
+        )
+        .await
+    }
+
     /// The sale a hold id of `room_id` belongs to (validated).
     fn sale_of_hold(room_id: &str, hold_id: &str) -> Result<SaleRef, SaleError> {
         validate::room_id(room_id)?;
@@ -320,14 +331,7 @@ impl SaleStore for RedisSaleStore {
         room_id: &str,
         now: UnixMillis,
     ) -> Result<Option<SaleInfo>, SaleError> {
-        validate::room_id(room_id)?;
-        let latest: Option<String> = self
-            .run(
-                redis::cmd("LINDEX")
-                    .arg(RoomKeys::new(room_id).sales)
-                    .arg(-1),
-            )
-            .await?;
+        let latest = self.latest_sale_id(room_id).await?;
         match latest {
             Some(sale_id) => self.get_sale(room_id, &sale_id, now).await.map(Some),
             None => Ok(None),
@@ -537,14 +541,7 @@ impl SaleStore for RedisSaleStore {
         buyer_id: &str,
         now: UnixMillis,
     ) -> Result<Vec<Hold>, SaleError> {
-        validate::room_id(room_id)?;
-        let latest: Option<String> = self
-            .run(
-                redis::cmd("LINDEX")
-                    .arg(RoomKeys::new(room_id).sales)
-                    .arg(-1),
-            )
-            .await?;
+        let latest = self.latest_sale_id(room_id).await?;
         let Some(sale_id) = latest else {
             return Ok(Vec::new());
         };

@@ -60,6 +60,20 @@ export async function openViewer(browser, server, name, options = {}) {
   return page;
 }
 
+/**
+ * Start a flash sale of product p1 from the studio's form: 5 units at
+ * 199.000 ₫, at most `limit` per buyer, open at once for two minutes.
+ */
+export async function startSale(seller, { limit = '2' } = {}) {
+  await seller.getByTestId('sale-product').selectOption('p1');
+  await seller.getByTestId('sale-stock').fill('5');
+  await seller.getByTestId('sale-price').fill('199000');
+  await seller.getByTestId('sale-limit').fill(limit);
+  await seller.getByTestId('sale-starts').fill('0');
+  await seller.getByTestId('sale-duration').fill('120');
+  await seller.getByTestId('sale-start').click();
+}
+
 /** Send a chat message from a page through its chat form. */
 export async function sendChat(page, text) {
   await page.getByTestId('chat-input').fill(text);
