@@ -62,8 +62,8 @@ pub struct ServerConfig {
     pub write_timeout_secs: u64,
     pub shutdown_grace_secs: u64,
     pub web_root: PathBuf,
-    /// Behind a reverse proxy: a client's address is the first
-    /// `X-Forwarded-For` entry (for per-address limits), not the peer's.
+    /// Behind a reverse proxy: a client's address is the last
+    /// `X-Forwarded-For` entry (the proxy's), not the peer's.
     pub behind_proxy: bool,
 }
 

@@ -1,7 +1,8 @@
 //! Guest identities that survive a reload (`POST /api/guest/token`), over
 //! real HTTP: the device cookie gives the same browser the same identity,
 //! a forged cookie buys a new one, a banned identity is refused before it
-//! reaches the room, and new devices are rate-limited per address.
+//! reaches the room, a mute still holds, and new devices are rate-limited
+//! per address.
 
 mod support;
 
@@ -10,6 +11,7 @@ use reqwest::header::{COOKIE, SET_COOKIE};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
+use support::client::Client;
 use support::server::{test_config, TestServer};
 
 const ROOM: &str = "tra-thai-nguyen";
@@ -121,6 +123,26 @@ async fn a_banned_guest_is_refused_after_a_reload() {
     let (status, body, _) = guest(&server, "Lan 2", cookie.as_deref()).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert_eq!(body["error"]["code"], "banned");
+}
+
+#[tokio::test]
+async fn a_muted_guest_is_still_muted_after_a_reload_under_another_name() {
+    let server = server_with_room().await;
+    let (_, lan, cookie) = guest(&server, "Lan", None).await;
+    let identity = lan["identity"].as_str().unwrap();
+    let (mut seller, _) = server.join(ROOM, Role::Seller, "hoa").await;
+    seller
+        .send(json!({"id": "m", "type": "mute_user", "user_id": identity, "minutes": 10}))
+        .await;
+    seller.next_of("user_muted").await;
+
+    let (_, reloaded, _) = guest(&server, "Lan mới", cookie.as_deref()).await;
+    let token = reloaded["token"].as_str().unwrap();
+    let (mut lan, _) = Client::join(&server.ws_url(ROOM, token)).await;
+    lan.send(json!({"id": "c", "type": "chat", "text": "mình quay lại rồi"}))
+        .await;
+    let refused = lan.next_of("error").await;
+    assert_eq!(refused["code"], "muted", "{refused}");
 }
 
 #[tokio::test]

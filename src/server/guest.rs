@@ -123,15 +123,18 @@ impl Guests {
             .build())
     }
 
-    /// The client's address: the peer's, or behind a proxy the first
-    /// `X-Forwarded-For` entry.
+    /// The client's address: the peer's, or behind a proxy the last
+    /// `X-Forwarded-For` entry — the one our proxy added; earlier entries
+    /// are whatever the client sent, and would let it pick its address.
     fn client(&self, peer: SocketAddr, headers: &HeaderMap) -> IpAddr {
         let forwarded = || {
             headers
-                .get("x-forwarded-for")?
+                .get_all("x-forwarded-for")
+                .iter()
+                .next_back()?
                 .to_str()
                 .ok()?
-                .split(',')
+                .rsplit(',')
                 .next()?
                 .trim()
                 .parse()
@@ -226,4 +229,50 @@ fn internal(error: impl std::fmt::Display) -> ApiError {
         ErrorCode::Internal,
         error.to_string(),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn guests(behind_proxy: bool) -> Guests {
+        let mut config = Config::defaults();
+        config.server.behind_proxy = behind_proxy;
+        Guests::new(&config)
+    }
+
+    fn forwarded(value: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert("x-forwarded-for", value.parse().unwrap());
+        headers
+    }
+
+    const PEER: &str = "10.0.0.2:51000";
+
+    #[test]
+    fn without_a_proxy_the_peer_is_the_client_whatever_the_headers_say() {
+        let peer: SocketAddr = PEER.parse().unwrap();
+        let client = guests(false).client(peer, &forwarded("203.0.113.9"));
+        assert_eq!(client, peer.ip());
+    }
+
+    #[test]
+    fn behind_a_proxy_the_address_it_added_last_is_the_client() {
+        let peer: SocketAddr = PEER.parse().unwrap();
+        let spoofed = forwarded("198.51.100.1, 203.0.113.9");
+        assert_eq!(
+            guests(true).client(peer, &spoofed),
+            "203.0.113.9".parse::<IpAddr>().unwrap()
+        );
+    }
+
+    #[test]
+    fn behind_a_proxy_a_missing_or_garbled_header_falls_back_to_the_peer() {
+        let peer: SocketAddr = PEER.parse().unwrap();
+        assert_eq!(guests(true).client(peer, &HeaderMap::new()), peer.ip());
+        assert_eq!(
+            guests(true).client(peer, &forwarded("not an address")),
+            peer.ip()
+        );
+    }
 }

@@ -68,6 +68,9 @@ export async function startCluster() {
           CHOPHIEN_STORE__KIND: 'redis',
           CHOPHIEN_STORE__REDIS_URL: redis.url,
           CHOPHIEN_CLUSTER__NODE_ID: id,
+          // Behind HAProxy, as docs/deploy.md says: client addresses come
+          // from the X-Forwarded-For it adds.
+          CHOPHIEN_SERVER__BEHIND_PROXY: 'true',
           CHOPHIEN_CLUSTER__HEARTBEAT_MS: '300',
           CHOPHIEN_CLUSTER__NODE_TTL_MS: '1500',
           // Only the first node opens the demo room; the others serve it.
