@@ -15,9 +15,9 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 
 use super::{
-    hold_deadline, ids, oldest_first, validate, BuyOutcome, BuyRequest, BuyResult, Confirmation,
-    ExpiryReport, Hold, NewSale, Order, SaleError, SaleInfo, SaleRef, SaleState, SaleStore,
-    SaleTimes, Shipping,
+    hold_deadline, ids, oldest_first, soonest_first, validate, BuyOutcome, BuyRequest, BuyResult,
+    Confirmation, ExpiryReport, Hold, NewSale, Order, SaleError, SaleInfo, SaleRef, SaleState,
+    SaleStore, SaleTimes, Shipping,
 };
 use crate::clock::UnixMillis;
 
@@ -512,7 +512,7 @@ impl SaleStore for MemorySaleStore {
             .filter(|entry| entry.hold.expires_at > now)
             .map(|entry| entry.hold.clone())
             .collect();
-        open.sort_by(|a, b| (a.expires_at, &a.hold_id).cmp(&(b.expires_at, &b.hold_id)));
+        soonest_first(&mut open);
         Ok(open)
     }
 

@@ -311,6 +311,11 @@ fn hold_deadline(now: UnixMillis, hold_secs: u32) -> UnixMillis {
     now.saturating_add(u64::from(hold_secs) * 1000)
 }
 
+/// Holds by deadline, ties by id, so both stores list them alike.
+fn soonest_first(holds: &mut [Hold]) {
+    holds.sort_by(|a, b| (a.expires_at, &a.hold_id).cmp(&(b.expires_at, &b.hold_id)));
+}
+
 /// Orders oldest first, ties by id, so both stores list them alike.
 fn oldest_first(orders: &mut [Order]) {
     orders.sort_by(|a, b| (a.created_at, &a.order_id).cmp(&(b.created_at, &b.order_id)));

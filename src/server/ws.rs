@@ -92,20 +92,25 @@ pub async fn upgrade(
         role: claims.role,
     };
     let mut membership = state.rooms.join(&room_id, &actor, last_seq).await?;
-    // The user's own open holds, so a reloaded page shows them again. The
-    // join stands without them if the sale store cannot answer now.
+    // The user's own open holds and orders, read at once, so a reloaded
+    // page shows them again. The join stands without either if the sale
+    // store cannot answer now.
     let now = crate::clock::unix_millis();
-    match state.sales.open_holds(&room_id, &actor.user_id, now).await {
-        Ok(holds) => membership
-            .initial
-            .push(to_json(&DirectEvent::MyHolds { holds })),
-        Err(error) => tracing::warn!(room = %room_id, %error, "no open holds for a joining user"),
-    }
-    match state.sales.buyer_orders(&room_id, &actor.user_id).await {
-        Ok(orders) => membership
-            .initial
-            .push(to_json(&DirectEvent::MyOrders { orders })),
-        Err(error) => tracing::warn!(room = %room_id, %error, "no orders for a joining user"),
+    let (holds, orders) = tokio::join!(
+        state.sales.open_holds(&room_id, &actor.user_id, now),
+        state.sales.buyer_orders(&room_id, &actor.user_id),
+    );
+    let mine = [
+        holds.map(|holds| DirectEvent::MyHolds { holds }),
+        orders.map(|orders| DirectEvent::MyOrders { orders }),
+    ];
+    for event in mine {
+        match event {
+            Ok(event) => membership.initial.push(to_json(&event)),
+            Err(error) => {
+                tracing::warn!(room = %room_id, %error, "a joining user's own sale state is unreadable")
+            }
+        }
     }
 
     let connection_id = state.next_connection_id();

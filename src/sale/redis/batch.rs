@@ -90,9 +90,9 @@ pub(super) enum Queued {
 /// Calls and buys sent to Redis so far, for `/metrics` (mean batch size =
 /// buys ÷ batches).
 #[derive(Debug, Default)]
-pub struct BatchCounters {
-    pub batches: AtomicU64,
-    pub buys: AtomicU64,
+struct BatchCounters {
+    batches: AtomicU64,
+    buys: AtomicU64,
 }
 
 /// The arguments of one `buy` (now, buyer, name, quantity, idempotency
@@ -191,19 +191,27 @@ pub(super) struct BuyBatcher {
     /// (non-existent) sale, and must not share its lane.
     lanes: DashMap<SaleRef, LaneHandle>,
     options: GroupCommit,
-    counters: Arc<BatchCounters>,
+    counters: BatchCounters,
 }
 
 impl BuyBatcher {
-    pub(super) fn new(options: GroupCommit, counters: Arc<BatchCounters>) -> BuyBatcher {
+    pub(super) fn new(options: GroupCommit) -> BuyBatcher {
         BuyBatcher {
             lanes: DashMap::new(),
             options: GroupCommit {
                 queue_limit: options.queue_limit.max(1),
                 ..options
             },
-            counters,
+            counters: BatchCounters::default(),
         }
+    }
+
+    /// Calls sent to Redis so far, and the buys they carried.
+    pub(super) fn totals(&self) -> (u64, u64) {
+        (
+            self.counters.batches.load(Ordering::Relaxed),
+            self.counters.buys.load(Ordering::Relaxed),
+        )
     }
 
     /// Queues one buy on its sale's lane and waits for its reply, or answers

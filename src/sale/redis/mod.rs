@@ -45,12 +45,12 @@ use std::time::Duration;
 use redis::FromRedisValue;
 
 use super::{
-    ids, validate, BuyOutcome, BuyRequest, BuyResult, Confirmation, ExpiryReport, Hold, NewSale,
-    Order, SaleError, SaleInfo, SaleRef, SaleStore, Shipping,
+    ids, soonest_first, validate, BuyOutcome, BuyRequest, BuyResult, Confirmation, ExpiryReport,
+    Hold, NewSale, Order, SaleError, SaleInfo, SaleRef, SaleStore, Shipping,
 };
 use crate::clock::UnixMillis;
 use crate::redis_link::{LinkError, RedisLink, RedisTarget};
-use batch::{BatchCounters, BuyBatcher, Queued};
+use batch::{BuyBatcher, Queued};
 use codec::{
     active_member, internal, parse_active_member, parse_json, refusal, sale_info, sorted_orders,
     split_reply, HoldRecord, RoomKeys, SaleKeys,
@@ -102,8 +102,6 @@ pub struct RedisSaleStore {
     /// Present when group commit is on; shared by clones so one sale of a
     /// room has one lane per node.
     batcher: Option<Arc<BuyBatcher>>,
-    /// Calls and buys the batcher sent, for `/metrics`.
-    counters: Arc<BatchCounters>,
 }
 
 impl RedisSaleStore {
@@ -117,25 +115,16 @@ impl RedisSaleStore {
 
     /// A store over an open link (shared with the room store).
     pub fn on(link: RedisLink, group_commit: Option<GroupCommit>) -> RedisSaleStore {
-        let counters = Arc::<BatchCounters>::default();
         RedisSaleStore {
             link,
-            batcher: group_commit
-                .map(|options| Arc::new(BuyBatcher::new(options, Arc::clone(&counters)))),
-            counters,
+            batcher: group_commit.map(|options| Arc::new(BuyBatcher::new(options))),
         }
     }
 
     /// Group-commit calls sent to Redis and the buys they carried; `None`
     /// with group commit off.
     pub fn batch_totals(&self) -> Option<(u64, u64)> {
-        use std::sync::atomic::Ordering::Relaxed;
-        self.batcher.as_ref().map(|_| {
-            (
-                self.counters.batches.load(Relaxed),
-                self.counters.buys.load(Relaxed),
-            )
-        })
+        self.batcher.as_ref().map(|batcher| batcher.totals())
     }
 
     /// Runs one command under the operation deadline.
@@ -247,6 +236,18 @@ impl RedisSaleStore {
             "ended" => Ok(BuyResult::rejected(BuyOutcome::Ended)),
             other => Err(refusal(other)),
         }
+    }
+
+    /// The room's sale ids, oldest first (`LRANGE {room:R}:sales 0 -1`).
+    async fn room_sale_ids(&self, room_id: &str) -> Result<Vec<String>, SaleError> {
+        validate::room_id(room_id)?;
+        self.run(
+            redis::cmd("LRANGE")
+                .arg(RoomKeys::new(room_id).sales)
+                .arg(0)
+                .arg(-1),
+        )
+        .await
     }
 
     /// The id of the room's latest sale (`LINDEX {room:R}:sales -1`).
@@ -509,15 +510,7 @@ impl SaleStore for RedisSaleStore {
     }
 
     async fn orders_for_room(&self, room_id: &str) -> Result<Vec<Order>, SaleError> {
-        validate::room_id(room_id)?;
-        let sale_ids: Vec<String> = self
-            .run(
-                redis::cmd("LRANGE")
-                    .arg(RoomKeys::new(room_id).sales)
-                    .arg(0)
-                    .arg(-1),
-            )
-            .await?;
+        let sale_ids = self.room_sale_ids(room_id).await?;
         if sale_ids.is_empty() {
             return Ok(Vec::new());
         }
@@ -580,7 +573,7 @@ impl SaleStore for RedisSaleStore {
                 open.push(record.hold());
             }
         }
-        open.sort_by(|a, b| (a.expires_at, &a.hold_id).cmp(&(b.expires_at, &b.hold_id)));
+        soonest_first(&mut open);
         Ok(open)
     }
 
@@ -588,15 +581,7 @@ impl SaleStore for RedisSaleStore {
     /// `chophien_confirm` under `orders <buyer>` in the sale's `buyers`
     /// hash), then those orders: three round trips, each one pipeline.
     async fn buyer_orders(&self, room_id: &str, buyer_id: &str) -> Result<Vec<Order>, SaleError> {
-        validate::room_id(room_id)?;
-        let sale_ids: Vec<String> = self
-            .run(
-                redis::cmd("LRANGE")
-                    .arg(RoomKeys::new(room_id).sales)
-                    .arg(0)
-                    .arg(-1),
-            )
-            .await?;
+        let sale_ids = self.room_sale_ids(room_id).await?;
         if sale_ids.is_empty() {
             return Ok(Vec::new());
         }
