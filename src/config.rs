@@ -23,6 +23,7 @@ pub struct Config {
     pub server: ServerConfig,
     pub auth: AuthConfig,
     pub rooms: RoomsConfig,
+    pub orders: OrdersConfig,
     pub limits: LimitsConfig,
     pub store: StoreConfig,
     pub demo: DemoConfig,
@@ -90,6 +91,15 @@ pub struct RoomsConfig {
     /// How long a Redis-stored room's keys live on after it ended (its
     /// orders stay).
     pub ended_ttl_secs: u64,
+}
+
+/// What buyers may do with their orders (`[orders]`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct OrdersConfig {
+    /// How long after placing it a buyer may cancel a `confirmed` order.
+    pub buyer_cancel_secs: u64,
+    /// Order-page lookups per client address per minute.
+    pub lookups_per_minute: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]

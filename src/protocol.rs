@@ -19,7 +19,10 @@ pub use crate::clock::UnixMillis;
 /// WebRTC signalling shapes live with the SFU.
 pub use crate::media::{IceCandidate, IceServer, Target};
 /// Flash-sale wire types live with the sale store, which owns their rules.
-pub use crate::sale::{BuyOutcome, Hold, Order, SaleInfo, SaleState, Shipping};
+pub use crate::sale::{
+    BuyOutcome, Carrier, Hold, Order, OrderStatus, PaymentMethod, SaleInfo, SaleState, Shipment,
+    Shipping,
+};
 
 /// Money is whole Vietnamese đồng (`crate::money`).
 pub use crate::money::Vnd;
@@ -97,10 +100,19 @@ pub enum ClientMessage {
         quantity: u32,
         idempotency_key: String,
     },
-    /// Turn one's own hold into an order.
-    ConfirmHold { hold_id: String, shipping: Shipping },
+    /// Turn one's own hold into an order, paid by `payment` (cash on
+    /// delivery when absent).
+    ConfirmHold {
+        hold_id: String,
+        shipping: Shipping,
+        #[serde(default)]
+        payment: PaymentMethod,
+    },
     /// Give one's own hold back.
     CancelHold { hold_id: String },
+    /// Cancel one's own order: while it is `confirmed`, within
+    /// `orders.buyer_cancel_secs` of placing it. Its units go back on sale.
+    CancelOrder { order_id: String },
     /// Seller: start (or replace) the room's stream with this SDP offer;
     /// answered by `publish_answer`.
     PublishOffer { sdp: String },
@@ -150,6 +162,7 @@ pub const CLIENT_MESSAGE_TYPES: &[&str] = &[
     "buy",
     "confirm_hold",
     "cancel_hold",
+    "cancel_order",
     "publish_offer",
     "unpublish",
     "subscribe",
@@ -430,6 +443,13 @@ pub enum RoomEvent {
     StreamState {
         live: bool,
     },
+    /// An order of this room changed status. It names the order only by its
+    /// `status_tag` (a random tag in the order, which only its buyer and the
+    /// seller see), so the room learns nothing about whose order it is.
+    OrderStatus {
+        status_tag: String,
+        status: OrderStatus,
+    },
 }
 
 /// A room event with its sequence number, as it goes on the wire.
@@ -490,6 +510,12 @@ pub enum DirectEvent {
     },
     /// The answer to `confirm_hold`: the order, with the buyer's shipping details.
     OrderConfirmed {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<String>,
+        order: Order,
+    },
+    /// The answer to `cancel_order`: the order as it now stands.
+    OrderUpdated {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         id: Option<String>,
         order: Order,
@@ -578,6 +604,15 @@ pub enum ErrorCode {
     LimitReached,
     /// Shipping name, phone or address is missing or malformed.
     InvalidShipping,
+    /// No such order in this room (or, on the order page, no order with
+    /// this code and phone).
+    OrderNotFound,
+    /// The order's status does not allow this change (packing an unpaid
+    /// transfer, cancelling a shipped order, …).
+    InvalidTransition,
+    /// The buyer may cancel only a `confirmed` order within
+    /// `orders.buyer_cancel_secs` of placing it; after that, the seller can.
+    CancelWindowClosed,
     /// `subscribe` while the seller's stream is not live.
     MediaNotLive,
     /// The SDP could not be parsed or applied.
@@ -620,6 +655,9 @@ impl ErrorCode {
             ErrorCode::HoldExpired => "hold_expired",
             ErrorCode::LimitReached => "limit_reached",
             ErrorCode::InvalidShipping => "invalid_shipping",
+            ErrorCode::OrderNotFound => "order_not_found",
+            ErrorCode::InvalidTransition => "invalid_transition",
+            ErrorCode::CancelWindowClosed => "cancel_window_closed",
             ErrorCode::MediaNotLive => "media_not_live",
             ErrorCode::InvalidSdp => "invalid_sdp",
             ErrorCode::UnsupportedCodec => "unsupported_codec",
@@ -683,6 +721,7 @@ mod tests {
             r#"{"type":"buy","sale_id":"s","quantity":1,"idempotency_key":"k1234567"}"#,
             r#"{"type":"confirm_hold","hold_id":"h","shipping":{"name":"n","phone":"p","address":"a"}}"#,
             r#"{"type":"cancel_hold","hold_id":"h"}"#,
+            r#"{"type":"cancel_order","order_id":"o"}"#,
             r#"{"type":"publish_offer","sdp":"v=0"}"#,
             r#"{"type":"unpublish"}"#,
             r#"{"type":"subscribe"}"#,

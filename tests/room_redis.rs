@@ -14,7 +14,7 @@ use chophien::protocol::RoomStatus;
 use chophien::redis_link::RedisLink;
 use chophien::room::store::{Joined, RedisRoomStore, RoomStore};
 use chophien::room::{NewRoom, RoomCommand, RoomError};
-use chophien::sale::{GroupCommit, RedisSaleStore, SaleStore};
+use chophien::sale::{GroupCommit, PaymentMethod, RedisSaleStore, SaleStore};
 use redis::Commands;
 use serde_json::Value;
 
@@ -275,7 +275,14 @@ async fn an_ended_room_expires_but_its_orders_stay() {
         .hold
         .unwrap();
     let order = sales
-        .confirm(ROOM, &hold.hold_id, "lan", &support::sale::shipping(), now)
+        .confirm(
+            ROOM,
+            &hold.hold_id,
+            "lan",
+            &support::sale::shipping(),
+            PaymentMethod::Cod,
+            now,
+        )
         .await
         .unwrap()
         .order;

@@ -1,10 +1,12 @@
 //! The `SaleStore` contract, run against both stores.
 //!
 //! Every behaviour below is a generic async fn over `S: SaleStore`; the
-//! `conformance_suite!` macro instantiates each once for `MemorySaleStore`,
-//! for `RedisSaleStore` on its own real `redis-server` (with and without
-//! group commit), and for `RedisSaleStore` on a real three-primary Redis
-//! Cluster (shared by this binary's tests, one at a time, emptied for each).
+//! `chophien_sale_suite!` macro (`support/sale.rs`) instantiates each once
+//! for `MemorySaleStore`, for `RedisSaleStore` on its own real
+//! `redis-server` (with and without group commit), and for `RedisSaleStore`
+//! on a real three-primary Redis Cluster (shared by this binary's tests, one
+//! at a time, emptied for each). Orders after confirmation have their own
+//! suite, `order_conformance.rs`.
 //! Time is passed explicitly (`T0 + …`), except in the sweeper test which
 //! runs on the wall clock like production. Every call names the caller's
 //! room; `ROOM` is the room the sales under test belong to.
@@ -14,14 +16,12 @@ mod support;
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
-use chophien::redis_link::RedisTarget;
 use chophien::sale::{
-    sweeper, BuyOutcome, BuyResult, GroupCommit, Hold, NewSale, RedisSaleStore, RedisStoreOptions,
-    SaleError, SaleRef, SaleState, SaleStore, Shipping,
+    sweeper, BuyOutcome, BuyResult, Hold, NewSale, PaymentMethod, SaleError, SaleRef, SaleState,
+    SaleStore, Shipping,
 };
 use tokio_util::sync::CancellationToken;
 
-use support::redis::RedisServer;
 use support::sale::{request, shipping, tea};
 
 const ROOM: &str = "tra-thai-nguyen";
@@ -30,50 +30,7 @@ const OTHER_ROOM: &str = "gom-bat-trang";
 const T0: u64 = 1_700_000_000_000;
 const SECOND: u64 = 1000;
 
-macro_rules! conformance_suite {
-    ($($behaviour:ident),* $(,)?) => {
-        mod memory {
-            $(
-                #[tokio::test]
-                async fn $behaviour() {
-                    super::$behaviour(chophien::sale::MemorySaleStore::new()).await;
-                }
-            )*
-        }
-        /// Redis with group commit (the default).
-        mod redis {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $behaviour() {
-                    let server = crate::support::redis::RedisServer::start();
-                    super::$behaviour(super::redis_store(&server, true).await).await;
-                }
-            )*
-        }
-        /// Redis with one call per buy.
-        mod redis_one_by_one {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $behaviour() {
-                    let server = crate::support::redis::RedisServer::start();
-                    super::$behaviour(super::redis_store(&server, false).await).await;
-                }
-            )*
-        }
-        /// A Redis Cluster, with group commit.
-        mod redis_cluster {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $behaviour() {
-                    let cluster = crate::support::redis_cluster::take_turn().await;
-                    super::$behaviour(super::store_on(cluster.target(), true).await).await;
-                }
-            )*
-        }
-    };
-}
-
-conformance_suite!(
+crate::chophien_sale_suite!(
     a_live_sale_reserves_units_and_lowers_remaining,
     stock_of_n_sells_exactly_n_units,
     a_scheduled_sale_answers_not_started_until_it_starts,
@@ -103,20 +60,6 @@ conformance_suite!(
     one_phone_cannot_pass_the_per_buyer_limit_from_two_identities,
     a_buyers_orders_are_hers_across_the_rooms_sales_oldest_first,
 );
-
-/// A Redis store whose deadline is a generous hang guard, not a claim.
-async fn redis_store(server: &RedisServer, group_commit: bool) -> RedisSaleStore {
-    store_on(server.url().into(), group_commit).await
-}
-
-async fn store_on(target: RedisTarget, group_commit: bool) -> RedisSaleStore {
-    let options = RedisStoreOptions {
-        op_timeout: Duration::from_secs(10),
-        group_commit: group_commit.then(GroupCommit::default),
-        ..RedisStoreOptions::new(target)
-    };
-    RedisSaleStore::connect(options).await.unwrap()
-}
 
 async fn buy<S: SaleStore>(
     store: &S,
@@ -257,7 +200,14 @@ async fn the_per_buyer_limit_counts_held_and_ordered_units<S: SaleStore>(store: 
     );
     let first = reserve(&store, &sale.id, "lan", 1, T0).await;
     store
-        .confirm(ROOM, &first.hold_id, "lan", &shipping(), T0)
+        .confirm(
+            ROOM,
+            &first.hold_id,
+            "lan",
+            &shipping(),
+            PaymentMethod::Cod,
+            T0,
+        )
         .await
         .unwrap();
     let second = reserve(&store, &sale.id, "lan", 1, T0).await;
@@ -311,7 +261,14 @@ async fn confirming_a_hold_records_one_order<S: SaleStore>(store: S) {
     let sale = store.create_sale(ROOM, tea(10, 5), T0).await.unwrap();
     let hold = reserve(&store, &sale.id, "lan", 2, T0).await;
     let order = store
-        .confirm(ROOM, &hold.hold_id, "lan", &shipping(), T0 + SECOND)
+        .confirm(
+            ROOM,
+            &hold.hold_id,
+            "lan",
+            &shipping(),
+            PaymentMethod::Cod,
+            T0 + SECOND,
+        )
         .await
         .unwrap()
         .order;
@@ -334,7 +291,14 @@ async fn confirming_a_hold_records_one_order<S: SaleStore>(store: S) {
     assert_eq!(order.created_at, T0 + SECOND);
 
     let retry = store
-        .confirm(ROOM, &hold.hold_id, "lan", &shipping(), T0 + 2 * SECOND)
+        .confirm(
+            ROOM,
+            &hold.hold_id,
+            "lan",
+            &shipping(),
+            PaymentMethod::Cod,
+            T0 + 2 * SECOND,
+        )
         .await
         .unwrap()
         .order;
@@ -372,7 +336,14 @@ async fn confirming_after_the_deadline_fails_and_returns_stock_once<S: SaleStore
     let sale = store.create_sale(ROOM, tea(10, 5), T0).await.unwrap();
     let hold = reserve(&store, &sale.id, "lan", 2, T0).await;
     let late = store
-        .confirm(ROOM, &hold.hold_id, "lan", &shipping(), hold.expires_at)
+        .confirm(
+            ROOM,
+            &hold.hold_id,
+            "lan",
+            &shipping(),
+            PaymentMethod::Cod,
+            hold.expires_at,
+        )
         .await;
     assert_eq!(late, Err(SaleError::HoldExpired));
     assert_eq!(remaining(&store, &sale.id, hold.expires_at).await, 10);
@@ -386,7 +357,14 @@ async fn confirming_after_the_deadline_fails_and_returns_stock_once<S: SaleStore
     );
     assert_eq!(
         store
-            .confirm(ROOM, &hold.hold_id, "lan", &shipping(), hold.expires_at)
+            .confirm(
+                ROOM,
+                &hold.hold_id,
+                "lan",
+                &shipping(),
+                PaymentMethod::Cod,
+                hold.expires_at
+            )
             .await,
         Err(SaleError::HoldExpired)
     );
@@ -418,7 +396,14 @@ async fn cancelling_a_hold_returns_its_units<S: SaleStore>(store: S) {
     assert_eq!(remaining(&store, &sale.id, T0).await, 2, "returned once");
     assert_eq!(
         store
-            .confirm(ROOM, &hold.hold_id, "lan", &shipping(), T0 + 3)
+            .confirm(
+                ROOM,
+                &hold.hold_id,
+                "lan",
+                &shipping(),
+                PaymentMethod::Cod,
+                T0 + 3
+            )
             .await,
         Err(SaleError::HoldNotFound)
     );
@@ -430,7 +415,14 @@ async fn only_the_buyer_may_confirm_or_cancel_a_hold<S: SaleStore>(store: S) {
     let hold = reserve(&store, &sale.id, "lan", 1, T0).await;
     assert_eq!(
         store
-            .confirm(ROOM, &hold.hold_id, "mallory", &shipping(), T0)
+            .confirm(
+                ROOM,
+                &hold.hold_id,
+                "mallory",
+                &shipping(),
+                PaymentMethod::Cod,
+                T0
+            )
             .await,
         Err(SaleError::Forbidden)
     );
@@ -507,7 +499,14 @@ async fn holds_made_before_the_end_stay_confirmable<S: SaleStore>(store: S) {
     let dropped = reserve(&store, &sale.id, "minh", 1, T0).await;
     store.end_sale(ROOM, &sale.id, T0 + SECOND).await.unwrap();
     store
-        .confirm(ROOM, &kept.hold_id, "lan", &shipping(), T0 + 2 * SECOND)
+        .confirm(
+            ROOM,
+            &kept.hold_id,
+            "lan",
+            &shipping(),
+            PaymentMethod::Cod,
+            T0 + 2 * SECOND,
+        )
         .await
         .unwrap();
     assert!(
@@ -584,7 +583,9 @@ async fn invalid_input_is_a_typed_error<S: SaleStore>(store: S) {
         Err(SaleError::SaleNotFound)
     );
     assert_eq!(
-        store.confirm(ROOM, "garbage", "lan", &shipping(), T0).await,
+        store
+            .confirm(ROOM, "garbage", "lan", &shipping(), PaymentMethod::Cod, T0)
+            .await,
         Err(SaleError::HoldNotFound)
     );
     assert_eq!(
@@ -635,7 +636,9 @@ async fn invalid_input_is_a_typed_error<S: SaleStore>(store: S) {
             ..shipping()
         },
     ] {
-        let result = store.confirm(ROOM, &hold.hold_id, "lan", &bad, T0).await;
+        let result = store
+            .confirm(ROOM, &hold.hold_id, "lan", &bad, PaymentMethod::Cod, T0)
+            .await;
         assert!(
             matches!(result, Err(SaleError::InvalidShipping(_))),
             "{bad:?}: {result:?}"
@@ -875,11 +878,25 @@ async fn only_the_first_confirmation_says_it_created_the_order<S: SaleStore + Cl
     let sale = store.create_sale(ROOM, tea(10, 5), T0).await.unwrap();
     let hold = reserve(&store, &sale.id, "lan", 1, T0).await;
     let first = store
-        .confirm(ROOM, &hold.hold_id, "lan", &shipping(), T0 + 1)
+        .confirm(
+            ROOM,
+            &hold.hold_id,
+            "lan",
+            &shipping(),
+            PaymentMethod::Cod,
+            T0 + 1,
+        )
         .await
         .unwrap();
     let retry = store
-        .confirm(ROOM, &hold.hold_id, "lan", &shipping(), T0 + 1)
+        .confirm(
+            ROOM,
+            &hold.hold_id,
+            "lan",
+            &shipping(),
+            PaymentMethod::Cod,
+            T0 + 1,
+        )
         .await
         .unwrap();
     assert!(first.created, "the first confirmation made the order");
@@ -890,8 +907,22 @@ async fn only_the_first_confirmation_says_it_created_the_order<S: SaleStore + Cl
     let raced = reserve(&store, &sale.id, "minh", 1, T0).await;
     let address = shipping();
     let (a, b) = tokio::join!(
-        store.confirm(ROOM, &raced.hold_id, "minh", &address, T0 + 2),
-        store.confirm(ROOM, &raced.hold_id, "minh", &address, T0 + 2)
+        store.confirm(
+            ROOM,
+            &raced.hold_id,
+            "minh",
+            &address,
+            PaymentMethod::Cod,
+            T0 + 2
+        ),
+        store.confirm(
+            ROOM,
+            &raced.hold_id,
+            "minh",
+            &address,
+            PaymentMethod::Cod,
+            T0 + 2
+        )
     );
     let (a, b) = (a.unwrap(), b.unwrap());
     assert_eq!(
@@ -914,7 +945,14 @@ async fn a_hold_cannot_be_confirmed_or_cancelled_from_another_room<S: SaleStore>
     // The buyer herself, over another room: as if the hold did not exist.
     assert_eq!(
         store
-            .confirm(OTHER_ROOM, &hold.hold_id, "lan", &shipping(), T0 + 1)
+            .confirm(
+                OTHER_ROOM,
+                &hold.hold_id,
+                "lan",
+                &shipping(),
+                PaymentMethod::Cod,
+                T0 + 1
+            )
             .await,
         Err(SaleError::HoldNotFound)
     );
@@ -935,7 +973,14 @@ async fn a_hold_cannot_be_confirmed_or_cancelled_from_another_room<S: SaleStore>
 
     // Over its own room the hold is confirmed as usual.
     let confirmation = store
-        .confirm(ROOM, &hold.hold_id, "lan", &shipping(), T0 + 2)
+        .confirm(
+            ROOM,
+            &hold.hold_id,
+            "lan",
+            &shipping(),
+            PaymentMethod::Cod,
+            T0 + 2,
+        )
         .await
         .unwrap();
     assert!(confirmation.created);
@@ -1003,7 +1048,14 @@ async fn a_buyers_open_holds_are_hers_still_held_and_unexpired<S: SaleStore>(sto
     let last = reserve(&store, &sale.id, "lan", 2, T0 + 3).await;
     reserve(&store, &sale.id, "mai", 1, T0).await;
     store
-        .confirm(ROOM, &confirmed.hold_id, "lan", &shipping(), T0 + 4)
+        .confirm(
+            ROOM,
+            &confirmed.hold_id,
+            "lan",
+            &shipping(),
+            PaymentMethod::Cod,
+            T0 + 4,
+        )
         .await
         .unwrap();
     store
@@ -1067,6 +1119,7 @@ async fn one_phone_cannot_pass_the_per_buyer_limit_from_two_identities<S: SaleSt
             &on_phone.hold_id,
             "lan-phone",
             &ship_to("0912 345 678"),
+            PaymentMethod::Cod,
             T0 + 1,
         )
         .await
@@ -1080,6 +1133,7 @@ async fn one_phone_cannot_pass_the_per_buyer_limit_from_two_identities<S: SaleSt
                 &on_laptop.hold_id,
                 "lan-laptop",
                 &ship_to("+84912345678"),
+                PaymentMethod::Cod,
                 T0 + 2
             )
             .await,
@@ -1098,6 +1152,7 @@ async fn one_phone_cannot_pass_the_per_buyer_limit_from_two_identities<S: SaleSt
             &elsewhere.hold_id,
             "mai",
             &ship_to("0987654321"),
+            PaymentMethod::Cod,
             T0 + 4,
         )
         .await
@@ -1109,6 +1164,7 @@ async fn one_phone_cannot_pass_the_per_buyer_limit_from_two_identities<S: SaleSt
             &on_phone.hold_id,
             "lan-phone",
             &ship_to("0912345678"),
+            PaymentMethod::Cod,
             T0 + 5,
         )
         .await
@@ -1122,7 +1178,14 @@ async fn a_buyers_orders_are_hers_across_the_rooms_sales_oldest_first<S: SaleSto
     let first = reserve(&store, &first_sale.id, "lan", 1, T0).await;
     let mai = reserve(&store, &first_sale.id, "mai", 1, T0).await;
     let first = store
-        .confirm(ROOM, &first.hold_id, "lan", &shipping(), T0 + 1)
+        .confirm(
+            ROOM,
+            &first.hold_id,
+            "lan",
+            &shipping(),
+            PaymentMethod::Cod,
+            T0 + 1,
+        )
         .await
         .unwrap()
         .order;
@@ -1131,14 +1194,28 @@ async fn a_buyers_orders_are_hers_across_the_rooms_sales_oldest_first<S: SaleSto
         ..shipping()
     };
     store
-        .confirm(ROOM, &mai.hold_id, "mai", &to_mai, T0 + 2)
+        .confirm(
+            ROOM,
+            &mai.hold_id,
+            "mai",
+            &to_mai,
+            PaymentMethod::Cod,
+            T0 + 2,
+        )
         .await
         .unwrap();
     store.end_sale(ROOM, &first_sale.id, T0 + 3).await.unwrap();
     let second_sale = store.create_sale(ROOM, tea(10, 5), T0 + 4).await.unwrap();
     let second = reserve(&store, &second_sale.id, "lan", 2, T0 + 5).await;
     let second = store
-        .confirm(ROOM, &second.hold_id, "lan", &shipping(), T0 + 6)
+        .confirm(
+            ROOM,
+            &second.hold_id,
+            "lan",
+            &shipping(),
+            PaymentMethod::Cod,
+            T0 + 6,
+        )
         .await
         .unwrap()
         .order;

@@ -6,7 +6,8 @@ mod support;
 use std::time::{Duration, Instant};
 
 use chophien::sale::{
-    BuyOutcome, Hold, RedisSaleStore, RedisStoreOptions, SaleError, SaleRef, SaleStore,
+    BuyOutcome, Hold, PaymentMethod, RedisSaleStore, RedisStoreOptions, SaleError, SaleRef,
+    SaleStore,
 };
 
 use support::redis::RedisServer;
@@ -58,7 +59,14 @@ async fn holds_orders_and_stock_survive_a_redis_crash() {
     let sale = store.create_sale(ROOM, tea(10, 5), T0).await.unwrap();
     let ordered = reserve(&store, &sale.id, "lan", 2, "key-lan-0001").await;
     let order = store
-        .confirm(ROOM, &ordered.hold_id, "lan", &shipping(), T0)
+        .confirm(
+            ROOM,
+            &ordered.hold_id,
+            "lan",
+            &shipping(),
+            PaymentMethod::Cod,
+            T0,
+        )
         .await
         .unwrap()
         .order;
@@ -82,7 +90,14 @@ async fn holds_orders_and_stock_survive_a_redis_crash() {
         "no second charge"
     );
     let again = store
-        .confirm(ROOM, &ordered.hold_id, "lan", &shipping(), T0)
+        .confirm(
+            ROOM,
+            &ordered.hold_id,
+            "lan",
+            &shipping(),
+            PaymentMethod::Cod,
+            T0,
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -91,7 +106,14 @@ async fn holds_orders_and_stock_survive_a_redis_crash() {
         "no second order"
     );
     store
-        .confirm(ROOM, &held.hold_id, "minh", &shipping(), T0)
+        .confirm(
+            ROOM,
+            &held.hold_id,
+            "minh",
+            &shipping(),
+            PaymentMethod::Cod,
+            T0,
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -234,7 +256,14 @@ async fn every_key_of_a_room_and_its_sales_shares_the_rooms_hash_tag() {
     let sale = store.create_sale(ROOM, tea(10, 5), T0).await.unwrap();
     let hold = reserve(&store, &sale.id, "lan", 1, "key-lan-0001").await;
     store
-        .confirm(ROOM, &hold.hold_id, "lan", &shipping(), T0)
+        .confirm(
+            ROOM,
+            &hold.hold_id,
+            "lan",
+            &shipping(),
+            PaymentMethod::Cod,
+            T0,
+        )
         .await
         .unwrap();
     reserve(&store, &sale.id, "lan", 1, "key-lan-0002").await;

@@ -7,7 +7,7 @@
 //! not its business. Rules that depend on the room's data (who outranks
 //! whom, what exists, what the room's status allows) are checked by the room.
 
-use crate::protocol::{NewProduct, ProductChanges, SaleInfo};
+use crate::protocol::{NewProduct, OrderStatus, ProductChanges, SaleInfo};
 
 /// A request to the room from someone in it.
 #[derive(Debug, Clone, PartialEq)]
@@ -70,6 +70,11 @@ pub enum RoomFact {
         sale_id: String,
         buyer_name: String,
         quantity: u32,
+    },
+    /// An order changed status (`order_status`, naming it by its tag).
+    OrderStatus {
+        status_tag: String,
+        status: OrderStatus,
     },
     /// The seller's video started or stopped reaching the SFU.
     StreamLive(bool),

@@ -1,6 +1,8 @@
 //! Why a sale operation failed. One enum for both stores; the service layer's
 //! `refusal.rs` gives each variant its stable wire code.
 
+use super::fulfilment::OrderStatus;
+
 /// A refused or failed sale operation. Buy outcomes such as `sold_out` are not
 /// errors (they are [`BuyOutcome`](super::BuyOutcome)s); these are.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -19,6 +21,15 @@ pub enum SaleError {
     InvalidShipping(String),
     #[error("{0}")]
     InvalidValue(String),
+    #[error("no such order")]
+    OrderNotFound,
+    /// The order's status does not allow this change (e.g. packing a
+    /// transfer that is not paid, cancelling a shipped order).
+    #[error("an order that is {} cannot become {}", from.as_str(), to.as_str())]
+    InvalidTransition { from: OrderStatus, to: OrderStatus },
+    /// The buyer may cancel only a `confirmed` order, within the window.
+    #[error("this order can no longer be cancelled by the buyer: ask the seller")]
+    CancelWindowClosed,
     #[error("this hold belongs to someone else")]
     Forbidden,
     /// The room's current sale is scheduled, live or sold out: one sale runs

@@ -20,6 +20,17 @@ pub fn new_order_id() -> String {
     random_hex(16)
 }
 
+/// 16 hex digits: the tag an order's `order_status` events carry.
+pub fn new_status_tag() -> String {
+    random_hex(16)
+}
+
+/// Whether `id` could be an order id (checked before it becomes part of a
+/// key or a lookup).
+pub fn is_order_id(id: &str) -> bool {
+    id.len() == 16 && is_hex(id)
+}
+
 /// The sale a hold id belongs to, if the id is well formed.
 pub fn sale_of_hold(hold_id: &str) -> Option<&str> {
     let (sale, rest) = hold_id.split_once('-')?;

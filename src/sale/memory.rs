@@ -15,10 +15,11 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 
 use super::{
-    hold_deadline, ids, oldest_first, soonest_first, validate, BuyOutcome, BuyRequest, BuyResult,
-    Confirmation, ExpiryReport, Hold, NewSale, Order, SaleError, SaleInfo, SaleRef, SaleState,
-    SaleStore, SaleTimes, Shipping,
+    fulfilment, hold_deadline, ids, oldest_first, soonest_first, validate, BuyOutcome, BuyRequest,
+    BuyResult, Confirmation, ExpiryReport, Hold, NewSale, Order, SaleError, SaleInfo, SaleRef,
+    SaleState, SaleStore, SaleTimes, Shipping,
 };
+use super::{OrderActor, OrderChange, OrderStatus, OrderUpdate, PaymentMethod};
 use crate::clock::UnixMillis;
 
 /// Cheap to clone; clones share the sales.
@@ -38,6 +39,15 @@ struct Sales {
     /// and the only one that may still be running (a sale is created only
     /// once the previous one has ended).
     by_room: HashMap<String, Vec<String>>,
+    /// Order id → its room, sale and index in the sale's `orders`: how an
+    /// order is found by its id (the seller's changes, the order page).
+    order_index: HashMap<String, OrderPlace>,
+}
+
+struct OrderPlace {
+    room_id: String,
+    sale_id: String,
+    index: usize,
 }
 
 impl Sales {
@@ -169,13 +179,15 @@ impl MemorySaleStore {
         room_id: &str,
         hold_id: &str,
         buyer_id: &str,
-        f: impl FnOnce(&mut Sale) -> Result<T, SaleError>,
+        f: impl FnOnce(&mut Sale, &mut HashMap<String, OrderPlace>) -> Result<T, SaleError>,
     ) -> Result<T, SaleError> {
         validate::room_id(room_id)?;
         let sale_id = ids::sale_of_hold(hold_id).ok_or(SaleError::HoldNotFound)?;
         let mut sales = self.inner.lock();
-        let sale = sales
-            .by_id
+        let Sales {
+            by_id, order_index, ..
+        } = &mut *sales;
+        let sale = by_id
             .get_mut(sale_id)
             .filter(|sale| sale.room_id == room_id)
             .ok_or(SaleError::HoldNotFound)?;
@@ -183,7 +195,7 @@ impl MemorySaleStore {
         if entry.buyer_id != buyer_id {
             return Err(SaleError::Forbidden);
         }
-        f(sale)
+        f(sale, order_index)
     }
 }
 
@@ -343,10 +355,11 @@ impl SaleStore for MemorySaleStore {
         hold_id: &str,
         buyer_id: &str,
         shipping: &Shipping,
+        payment: PaymentMethod,
         now: UnixMillis,
     ) -> Result<Confirmation, SaleError> {
         let shipping = validate::shipping(shipping)?;
-        self.with_hold(room_id, hold_id, buyer_id, |sale| {
+        let confirmation = self.with_hold(room_id, hold_id, buyer_id, |sale, order_index| {
             let Some(entry) = sale.holds.get_mut(hold_id) else {
                 return Err(SaleError::HoldNotFound);
             };
@@ -384,6 +397,11 @@ impl SaleStore for MemorySaleStore {
                 total_vnd: sale.info.price_vnd * u64::from(entry.hold.quantity),
                 shipping,
                 created_at: now,
+                payment,
+                status: OrderStatus::Confirmed,
+                shipment: None,
+                history: Vec::new(),
+                status_tag: ids::new_status_tag(),
             };
             entry.status = HoldStatus::Confirmed(sale.orders.len());
             sale.deadlines
@@ -392,13 +410,22 @@ impl SaleStore for MemorySaleStore {
                 .entry(order.buyer_id.clone())
                 .or_default()
                 .push(sale.orders.len());
+            order_index.insert(
+                order.order_id.clone(),
+                OrderPlace {
+                    room_id: sale.room_id.clone(),
+                    sale_id: sale.info.id.clone(),
+                    index: sale.orders.len(),
+                },
+            );
             sale.orders.push(order.clone());
             *sale.units_by_phone.entry(phone).or_default() += order.quantity;
             Ok(Confirmation {
                 order,
                 created: true,
             })
-        })
+        })?;
+        Ok(confirmation)
     }
 
     async fn cancel(
@@ -408,7 +435,7 @@ impl SaleStore for MemorySaleStore {
         buyer_id: &str,
         now: UnixMillis,
     ) -> Result<(), SaleError> {
-        self.with_hold(room_id, hold_id, buyer_id, |sale| {
+        self.with_hold(room_id, hold_id, buyer_id, |sale, _| {
             let Some(entry) = sale.holds.get(hold_id) else {
                 return Err(SaleError::HoldNotFound);
             };
@@ -533,6 +560,81 @@ impl SaleStore for MemorySaleStore {
             .collect();
         oldest_first(&mut orders);
         Ok(orders)
+    }
+
+    async fn order(&self, room_id: &str, order_id: &str) -> Result<Order, SaleError> {
+        validate::room_id(room_id)?;
+        let sales = self.inner.lock();
+        let place = sales
+            .order_index
+            .get(order_id)
+            .filter(|place| place.room_id == room_id)
+            .ok_or(SaleError::OrderNotFound)?;
+        sales
+            .by_id
+            .get(&place.sale_id)
+            .and_then(|sale| sale.orders.get(place.index))
+            .cloned()
+            .ok_or_else(|| SaleError::Internal("an indexed order is missing".into()))
+    }
+
+    async fn order_room(&self, order_id: &str) -> Result<Option<String>, SaleError> {
+        let sales = self.inner.lock();
+        Ok(sales
+            .order_index
+            .get(order_id)
+            .map(|place| place.room_id.clone()))
+    }
+
+    async fn update_order(
+        &self,
+        room_id: &str,
+        order_id: &str,
+        change: &OrderChange,
+        actor: &OrderActor,
+        now: UnixMillis,
+    ) -> Result<OrderUpdate, SaleError> {
+        validate::room_id(room_id)?;
+        let mut sales = self.inner.lock();
+        let Sales {
+            by_id, order_index, ..
+        } = &mut *sales;
+        let place = order_index
+            .get(order_id)
+            .filter(|place| place.room_id == room_id)
+            .ok_or(SaleError::OrderNotFound)?;
+        let sale = by_id
+            .get_mut(&place.sale_id)
+            .ok_or_else(|| SaleError::Internal("an indexed order's sale is missing".into()))?;
+        let order = sale
+            .orders
+            .get(place.index)
+            .ok_or_else(|| SaleError::Internal("an indexed order is missing".into()))?;
+        let Some(changed) = fulfilment::next(order, change, actor, now)? else {
+            return Ok(OrderUpdate {
+                order: order.clone(),
+                changed: false,
+                returned_units: 0,
+            });
+        };
+        let returned_units = fulfilment::units_returned(order, &changed);
+        if returned_units > 0 {
+            sale.info.remaining += returned_units;
+            for (units, key) in [
+                (&mut sale.units_by_buyer, &changed.buyer_id),
+                (&mut sale.units_by_phone, &changed.shipping.phone),
+            ] {
+                if let Some(count) = units.get_mut(key) {
+                    *count = count.saturating_sub(returned_units);
+                }
+            }
+        }
+        sale.orders[place.index] = changed.clone();
+        Ok(OrderUpdate {
+            order: changed,
+            changed: true,
+            returned_units,
+        })
     }
 
     async fn health(&self) -> Result<(), SaleError> {

@@ -32,6 +32,7 @@
 //!   both stores agree and tests control the clock.
 
 mod error;
+pub mod fulfilment;
 pub mod ids;
 mod memory;
 mod redis;
@@ -42,6 +43,9 @@ pub mod validate;
 use std::future::Future;
 
 pub use error::SaleError;
+pub use fulfilment::{
+    Carrier, OrderActor, OrderChange, OrderStatus, OrderUpdate, PaymentMethod, Shipment,
+};
 pub use memory::MemorySaleStore;
 pub(crate) use redis::{ended_room_sale_keys, room_sale_keys};
 pub use redis::{GroupCommit, RedisSaleStore, RedisStoreOptions};
@@ -131,6 +135,7 @@ pub trait SaleStore: Send + Sync + 'static {
         hold_id: &str,
         buyer_id: &str,
         shipping: &Shipping,
+        payment: PaymentMethod,
         now: UnixMillis,
     ) -> impl Future<Output = Result<Confirmation, SaleError>> + Send;
 
@@ -169,7 +174,35 @@ pub trait SaleStore: Send + Sync + 'static {
         room_id: &str,
     ) -> impl Future<Output = Result<Vec<Order>, SaleError>> + Send;
 
-    /// `Ok` when the store can serve sales right now (for `/readyz`).
+    /// One order of the room, by its id; another room's order is
+    /// `order_not_found`.
+    fn order(
+        &self,
+        room_id: &str,
+        order_id: &str,
+    ) -> impl Future<Output = Result<Order, SaleError>> + Send;
+
+    /// The room an order belongs to, by the order's id alone (the order
+    /// page, reached by order code and phone); `None` when no such order.
+    fn order_room(
+        &self,
+        order_id: &str,
+    ) -> impl Future<Output = Result<Option<String>, SaleError>> + Send;
+
+    /// Moves an order of the room along its life ([`fulfilment::next`]
+    /// decides whether `actor` may). A cancellation gives the order's units
+    /// back to its sale (and frees the buyer's and the phone's per-buyer
+    /// count) in the same atomic step, exactly once. Asking for the status
+    /// the order has answers it with `changed: false`.
+    fn update_order(
+        &self,
+        room_id: &str,
+        order_id: &str,
+        change: &OrderChange,
+        actor: &OrderActor,
+        now: UnixMillis,
+    ) -> impl Future<Output = Result<OrderUpdate, SaleError>> + Send;
+
     /// The buyer's holds in the room's latest sale that are still open at
     /// `now` (held, not confirmed, cancelled or expired), oldest first: what
     /// a reloaded page shows again.
@@ -188,6 +221,7 @@ pub trait SaleStore: Send + Sync + 'static {
         buyer_id: &str,
     ) -> impl Future<Output = Result<Vec<Order>, SaleError>> + Send;
 
+    /// `Ok` when the store can serve sales right now (for `/readyz`).
     fn health(&self) -> impl Future<Output = Result<(), SaleError>> + Send;
 }
 
@@ -265,9 +299,10 @@ impl SaleStore for AnySaleStore {
         hold_id: &str,
         buyer_id: &str,
         shipping: &Shipping,
+        payment: PaymentMethod,
         now: UnixMillis,
     ) -> Result<Confirmation, SaleError> {
-        dispatch!(self, s => s.confirm(room_id, hold_id, buyer_id, shipping, now))
+        dispatch!(self, s => s.confirm(room_id, hold_id, buyer_id, shipping, payment, now))
     }
     async fn cancel(
         &self,
@@ -300,6 +335,22 @@ impl SaleStore for AnySaleStore {
     }
     async fn buyer_orders(&self, room_id: &str, buyer_id: &str) -> Result<Vec<Order>, SaleError> {
         dispatch!(self, s => s.buyer_orders(room_id, buyer_id))
+    }
+    async fn order(&self, room_id: &str, order_id: &str) -> Result<Order, SaleError> {
+        dispatch!(self, s => s.order(room_id, order_id))
+    }
+    async fn order_room(&self, order_id: &str) -> Result<Option<String>, SaleError> {
+        dispatch!(self, s => s.order_room(order_id))
+    }
+    async fn update_order(
+        &self,
+        room_id: &str,
+        order_id: &str,
+        change: &OrderChange,
+        actor: &OrderActor,
+        now: UnixMillis,
+    ) -> Result<OrderUpdate, SaleError> {
+        dispatch!(self, s => s.update_order(room_id, order_id, change, actor, now))
     }
     async fn health(&self) -> Result<(), SaleError> {
         dispatch!(self, s => s.health())

@@ -10,6 +10,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::fulfilment::{OrderStatus, PaymentMethod, Shipment, StatusChange};
 use crate::clock::UnixMillis;
 use crate::money::Vnd;
 
@@ -83,6 +84,24 @@ pub struct Order {
     pub total_vnd: Vnd,
     pub shipping: Shipping,
     pub created_at: UnixMillis,
+    /// Chosen at checkout. Orders stored before payments existed were cash.
+    #[serde(default)]
+    pub payment: PaymentMethod,
+    /// Where the order is in its life (see [`super::fulfilment`]).
+    #[serde(default)]
+    pub status: OrderStatus,
+    /// Set once the order is shipped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shipment: Option<Shipment>,
+    /// Every status change after `confirmed`, oldest first.
+    #[serde(default)]
+    pub history: Vec<StatusChange>,
+    /// Random and unique to the order: the room's `order_status` events
+    /// carry it instead of the order id, so everyone in the room can see
+    /// that *some* order moved but only its buyer (who has her orders) and
+    /// the seller can tell which.
+    #[serde(default)]
+    pub status_tag: String,
 }
 
 /// The answer to one `buy`.

@@ -14,7 +14,7 @@ use crate::auth::Action;
 use crate::media::{IceCandidate, Target};
 use crate::protocol::{ClientMessage, ErrorCode, StartSale};
 use crate::room::{Actor, RoomCommand, RoomError};
-use crate::sale::Shipping;
+use crate::sale::{PaymentMethod, Shipping};
 
 use super::refusal::Refusal;
 
@@ -48,9 +48,13 @@ pub enum SaleCommand {
     Confirm {
         hold_id: String,
         shipping: Shipping,
+        payment: PaymentMethod,
     },
     Cancel {
         hold_id: String,
+    },
+    CancelOrder {
+        order_id: String,
     },
 }
 
@@ -163,11 +167,23 @@ pub fn route(message: ClientMessage, actor: &Actor) -> Result<Command, Refusal> 
                 idempotency_key,
             }),
         ),
-        M::ConfirmHold { hold_id, shipping } => (
+        M::ConfirmHold {
+            hold_id,
+            shipping,
+            payment,
+        } => (
             Action::Buy,
-            Command::Sale(SaleCommand::Confirm { hold_id, shipping }),
+            Command::Sale(SaleCommand::Confirm {
+                hold_id,
+                shipping,
+                payment,
+            }),
         ),
         M::CancelHold { hold_id } => (Action::Buy, Command::Sale(SaleCommand::Cancel { hold_id })),
+        M::CancelOrder { order_id } => (
+            Action::Buy,
+            Command::Sale(SaleCommand::CancelOrder { order_id }),
+        ),
         M::PublishOffer { sdp } => (
             Action::HostLive,
             Command::Media(MediaCommand::Publish { sdp }),

@@ -126,7 +126,7 @@ impl Guests {
     /// The client's address: the peer's, or behind a proxy the last
     /// `X-Forwarded-For` entry — the one our proxy added; earlier entries
     /// are whatever the client sent, and would let it pick its address.
-    fn client(&self, peer: SocketAddr, headers: &HeaderMap) -> IpAddr {
+    pub(super) fn client(&self, peer: SocketAddr, headers: &HeaderMap) -> IpAddr {
         let forwarded = || {
             headers
                 .get_all("x-forwarded-for")

@@ -10,10 +10,12 @@ mod api;
 mod command;
 mod connection;
 mod credentials;
+mod fulfilment;
 mod guest;
 mod headers;
 mod limits;
 mod media;
+mod order_page;
 mod orders;
 mod presence;
 mod refusal;
@@ -49,6 +51,7 @@ use crate::sale::{
     AnySaleStore, GroupCommit, MemorySaleStore, RedisSaleStore, RedisStoreOptions, SaleError,
 };
 use guest::Guests;
+use order_page::OrderLookups;
 
 pub use api::ApiError;
 pub use relay::{HttpRelayTransport, NodeTokens};
@@ -68,6 +71,8 @@ pub struct Shared {
     pub metrics: Metrics,
     /// Guest devices: cookie signing and the per-address limit.
     pub guests: Guests,
+    /// The order page's per-address limit.
+    pub order_lookups: OrderLookups,
     /// Cancelled when the server starts shutting down; every connection
     /// watches it.
     pub shutdown: CancellationToken,
@@ -140,6 +145,7 @@ impl AppState {
             sfu,
             metrics: Metrics::new(),
             guests: Guests::new(&config),
+            order_lookups: OrderLookups::new(&config),
             shutdown,
             connections: TaskTracker::new(),
             next_connection_id: AtomicU64::new(1),
@@ -350,8 +356,18 @@ fn router(state: AppState) -> Router {
         .route("/api/rooms/{room_id}/close", post(api::close_room))
         .route("/api/rooms/{room_id}/orders", get(orders::list))
         .route("/api/rooms/{room_id}/orders.csv", get(orders::csv))
+        .route(
+            "/api/rooms/{room_id}/orders/status",
+            post(orders::change_many),
+        )
+        .route(
+            "/api/rooms/{room_id}/orders/{order_id}/status",
+            post(orders::change_status),
+        )
         .route("/api/dev/token", post(api::dev_token))
         .route("/api/guest/token", post(guest::guest_token))
+        .route("/api/orders/lookup", post(order_page::lookup))
+        .route("/api/orders/cancel", post(order_page::cancel))
         .route("/api/admin/nodes", get(api::nodes))
         .route("/ws/rooms/{room_id}", get(ws::upgrade))
         .merge(relay::routes())

@@ -50,6 +50,9 @@ impl Coded for SaleError {
             SaleError::InvalidValue(_) => ErrorCode::InvalidValue,
             SaleError::Forbidden => ErrorCode::Forbidden,
             SaleError::SaleRunning => ErrorCode::InvalidState,
+            SaleError::OrderNotFound => ErrorCode::OrderNotFound,
+            SaleError::InvalidTransition { .. } => ErrorCode::InvalidTransition,
+            SaleError::CancelWindowClosed => ErrorCode::CancelWindowClosed,
             SaleError::Unavailable(_) => ErrorCode::Unavailable,
             SaleError::Internal(_) => ErrorCode::Internal,
         }

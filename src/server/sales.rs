@@ -17,9 +17,10 @@ use crate::clock;
 use crate::protocol::{DirectEvent, RoomStatus};
 use crate::room::store::RoomStore;
 use crate::room::{transition_due, Actor, Room, RoomError, RoomFact};
-use crate::sale::{sweeper, BuyOutcome, BuyRequest, NewSale, SaleError, SaleStore};
+use crate::sale::{sweeper, BuyOutcome, BuyRequest, NewSale, OrderChange, SaleError, SaleStore};
 
 use super::command::SaleCommand;
+use super::fulfilment;
 use super::refusal::Refusal;
 use super::AppState;
 
@@ -89,9 +90,13 @@ pub async fn handle(
                 retry_after_ms: result.retry_after_ms,
             }))
         }
-        SaleCommand::Confirm { hold_id, shipping } => {
+        SaleCommand::Confirm {
+            hold_id,
+            shipping,
+            payment,
+        } => {
             let confirmation = match sales
-                .confirm(&room.id, &hold_id, &actor.user_id, &shipping, now)
+                .confirm(&room.id, &hold_id, &actor.user_id, &shipping, payment, now)
                 .await
             {
                 Ok(confirmation) => confirmation,
@@ -115,6 +120,16 @@ pub async fn handle(
                 announce(room, purchase).await;
             }
             Ok(Some(DirectEvent::OrderConfirmed { id, order }))
+        }
+        SaleCommand::CancelOrder { order_id } => {
+            let buyer = fulfilment::buyer(state, &actor.user_id);
+            let update =
+                fulfilment::change(state, &room.id, &order_id, &OrderChange::Cancelled, &buyer)
+                    .await?;
+            Ok(Some(DirectEvent::OrderUpdated {
+                id,
+                order: update.order,
+            }))
         }
         SaleCommand::Cancel { hold_id } => {
             sales
@@ -190,28 +205,37 @@ pub fn spawn_sweeper(state: &AppState, every: Duration) -> JoinHandle<()> {
             }
             let state = announcing.clone();
             tokio::spawn(async move {
-                let now = clock::unix_millis();
-                let fresh = state
-                    .sales
-                    .get_sale(&report.room_id, &report.sale_id, now)
-                    .await;
-                let observed = match fresh {
-                    Ok(sale) => {
-                        state
-                            .rooms
-                            .store()
-                            .observe(&report.room_id, RoomFact::SaleRead(sale))
-                            .await
-                    }
-                    Err(error) => Err(RoomError::Unavailable(error.to_string())),
-                };
-                match observed {
-                    Ok(()) | Err(RoomError::Ended | RoomError::RoomNotFound) => {}
-                    Err(error) => {
-                        tracing::warn!(room = %report.room_id, %error, "could not announce returned stock")
-                    }
-                }
+                announce_fresh_sale(&state, &report.room_id, &report.sale_id).await;
             });
         },
     )
+}
+
+/// Re-reads a sale and lets its room announce the difference (new stock),
+/// whether or not this node has connections in it: after expired holds or a
+/// cancelled order gave units back.
+pub(super) async fn announce_fresh_sale(state: &AppState, room_id: &str, sale_id: &str) {
+    let now = clock::unix_millis();
+    let observed = match state.sales.get_sale(room_id, sale_id, now).await {
+        Ok(sale) => {
+            state
+                .rooms
+                .store()
+                .observe(room_id, RoomFact::SaleRead(sale))
+                .await
+        }
+        Err(error) => Err(RoomError::Unavailable(error.to_string())),
+    };
+    log_unannounced(room_id, observed);
+}
+
+/// A change a room could not be told of stands; a room that ended or is
+/// gone needs no telling, anything else is logged.
+pub(super) fn log_unannounced(room_id: &str, observed: Result<(), RoomError>) {
+    match observed {
+        Ok(()) | Err(RoomError::Ended | RoomError::RoomNotFound) => {}
+        Err(error) => {
+            tracing::warn!(room = %room_id, %error, "could not announce a sale or order change")
+        }
+    }
 }

@@ -12,5 +12,6 @@ mod http_api;
 mod join;
 mod lifecycle;
 mod moderation;
+mod orders;
 mod sale;
 mod tokens;

@@ -101,11 +101,13 @@ async fn a_buyer_reserves_confirms_and_the_seller_sees_the_order(server: &TestSe
         .await
         .unwrap();
     let lines: Vec<&str> = csv.trim_start_matches('\u{feff}').lines().collect();
-    assert!(lines[0].starts_with("order_id,created_at,buyer_name,phone,address"));
+    assert!(lines[0].starts_with("Mã đơn,Thời gian đặt,Người mua,Người nhận,Số điện thoại"));
     assert!(
         lines[1].contains("Nguyễn Thị Lan") && lines[1].contains("Chè Tân Cương đặc biệt 500g")
     );
-    assert_eq!(lines[2], "TOTAL,,,,,,2,,398000");
+    assert!(lines[1].contains(r#""=""0912345678""""#), "{}", lines[1]);
+    assert!(lines[1].contains("Đã xác nhận"));
+    assert_eq!(lines[2], "TỔNG,,,,,,,2,,398000,,,,,");
 }
 
 #[tokio::test]

@@ -291,6 +291,9 @@ impl RoomStore for MemoryRoomStore {
                     buyer_name,
                     quantity,
                 }],
+                RoomFact::OrderStatus { status_tag, status } => {
+                    vec![RoomEvent::OrderStatus { status_tag, status }]
+                }
                 RoomFact::StreamLive(live) if live != room.stream_live => {
                     room.stream_live = live;
                     vec![RoomEvent::StreamState { live }]

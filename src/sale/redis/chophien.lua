@@ -8,8 +8,8 @@ fresh server). Functions are persisted with the data (AOF/RDB).
 
 Every key of a room shares the hash tag {room:R}, its sales' keys included,
 so a room and all its sales live in one Cluster slot and one function may
-touch any of them. Every function receives the same nine keys, the sale's
-seven and then its room's two:
+touch any of them. Every function receives the same ten keys, the sale's
+seven and then its room's three:
   KEYS[1] {room:R}:sale:S:meta       hash   sale fields; `remaining` is the available stock
   KEYS[2] {room:R}:sale:S:buyers     hash   buyer id -> units held or ordered (per-buyer limit);
                                             "holds <buyer id>" -> the buyer's hold ids, comma
@@ -25,6 +25,8 @@ seven and then its room's two:
   KEYS[8] {room:R}:current_sale      hash   sale_id, ends_at: the room's latest sale and
                                             when it stops running (one runs at a time)
   KEYS[9] {room:R}:sales             list   the room's sale ids, oldest first
+  KEYS[10] {room:R}:order_index      hash   order id -> the hold id it consumed (and so its
+                                            sale): how an order is found by its id
 
 The caller names the room (from its verified token), so a sale or hold of
 another room is simply absent from these keys: it answers sale_not_found or
@@ -41,7 +43,7 @@ ZREM of the hold's deadline answered 1: that is the exactly-once guard.
 ]]
 
 local META, BUYERS, IDEM, HOLDS, DEADLINES, STATUSES, ORDERS = 1, 2, 3, 4, 5, 6, 7
-local CURRENT_SALE, ROOM_SALES = 8, 9
+local CURRENT_SALE, ROOM_SALES, ORDER_INDEX = 8, 9, 10
 
 local function int(n)
   return string.format('%d', n)
@@ -139,7 +141,7 @@ local function own_hold(keys, hold_id, buyer)
 end
 
 -- ARGV: now, buyer id, hold id, order JSON (built by the server), the
--- order's normalised shipping phone. Reply: `created` and the new order when
+-- order's normalised shipping phone, its id. Reply: `created` and the new order when
 -- this call made it, `confirmed` and the stored order when an earlier call
 -- did, `limit_reached` when the phone has ordered the per-buyer limit.
 local function confirm(keys, args)
@@ -163,11 +165,43 @@ local function confirm(keys, args)
   redis.call('ZREM', keys[DEADLINES], hold_id)
   redis.call('HSET', keys[STATUSES], hold_id, 'confirmed')
   redis.call('HSET', keys[ORDERS], hold_id, order)
+  redis.call('HSET', keys[ORDER_INDEX], args[6], hold_id)
   local listed = 'orders ' .. buyer
   local ordered_ids = redis.call('HGET', keys[BUYERS], listed)
   redis.call('HSET', keys[BUYERS], listed,
     ordered_ids and (ordered_ids .. ',' .. hold_id) or hold_id)
   return {'created', order}
+end
+
+-- Compare-and-set of an order (the server applies the transition rule,
+-- fulfilment.rs, to what it read). ARGV: now, hold id, the order JSON as
+-- read, the order JSON to write, units to give back (the quantity when the
+-- change cancels the order, else 0). Reply: ok, or `conflict` when the
+-- order changed since it was read (the server reads again).
+local function update_order(keys, args)
+  local hold_id, read, write, returned = args[2], args[3], args[4], tonumber(args[5])
+  local stored = redis.call('HGET', keys[ORDERS], hold_id)
+  if not stored then return {'order_not_found'} end
+  if stored ~= read then return {'conflict'} end
+  local order = cjson.decode(stored)
+  if returned > 0 then
+    -- Exactly once: only an order that is not cancelled yet gives back.
+    if order.status == 'cancelled' or order.quantity ~= returned then return {'bad_update'} end
+  end
+
+  redis.call('HSET', keys[ORDERS], hold_id, write)
+  if returned > 0 then
+    redis.call('HINCRBY', keys[META], 'remaining', returned)
+    -- The buyers hash expires some days after its room ends; an order
+    -- cancelled later has no count left to lower (and must not create one).
+    local phone = 'phone ' .. order.shipping.phone
+    for _, field in ipairs({order.buyer_id, phone}) do
+      if redis.call('HEXISTS', keys[BUYERS], field) == 1 then
+        redis.call('HINCRBY', keys[BUYERS], field, -returned)
+      end
+    end
+  end
+  return {'ok'}
 end
 
 -- ARGV: now, buyer id, hold id.
@@ -238,6 +272,7 @@ redis.register_function('chophien_buy', buy)
 redis.register_function('chophien_buy_batch', buy_batch)
 redis.register_function('chophien_confirm', confirm)
 redis.register_function('chophien_cancel', cancel)
+redis.register_function('chophien_update_order', update_order)
 redis.register_function('chophien_end_sale', end_sale)
 redis.register_function('chophien_expire_due', expire_due)
 redis.register_function{function_name = 'chophien_ping', callback = ping, flags = {'no-writes'}}

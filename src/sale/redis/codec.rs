@@ -21,6 +21,10 @@ pub(super) struct RoomKeys {
     pub(super) current_sale: String,
     /// List of the room's sale ids, oldest first.
     pub(super) sales: String,
+    /// Hash order id → the hold id it consumed (written by
+    /// `chophien_confirm`): how an order is found by its id. Kept, like
+    /// orders, when the room ends.
+    pub(super) order_index: String,
 }
 
 impl RoomKeys {
@@ -29,14 +33,15 @@ impl RoomKeys {
         RoomKeys {
             current_sale: format!("{tag}:current_sale"),
             sales: format!("{tag}:sales"),
+            order_index: format!("{tag}:order_index"),
         }
     }
 }
 
-/// The nine keys every function takes, in the order it expects them: the
-/// sale's seven (`{room:R}:sale:S:<name>`), then its room's two. Built only
-/// from validated ids.
-pub(super) struct SaleKeys(pub(super) [String; 9]);
+/// The ten keys every function takes, in the order it expects them: the
+/// sale's seven (`{room:R}:sale:S:<name>`), then its room's three. Built
+/// only from validated ids.
+pub(super) struct SaleKeys(pub(super) [String; 10]);
 
 impl SaleKeys {
     pub(super) fn new(room_id: &str, sale_id: &str) -> SaleKeys {
@@ -53,6 +58,7 @@ impl SaleKeys {
             key("orders"),
             room.current_sale,
             room.sales,
+            room.order_index,
         ])
     }
 
@@ -88,7 +94,7 @@ pub(crate) fn room_sale_keys(room_id: &str) -> [String; 2] {
 /// The keys of a sale of `room_id` that may expire once the room has ended:
 /// everything but `meta` and `orders`, which the orders export keeps reading.
 pub(crate) fn ended_room_sale_keys(room_id: &str, sale_id: &str) -> [String; 5] {
-    let [_meta, buyers, idem, holds, deadlines, statuses, _orders, _, _] =
+    let [_meta, buyers, idem, holds, deadlines, statuses, _orders, _, _, _] =
         SaleKeys::new(room_id, sale_id).0;
     [buyers, idem, holds, deadlines, statuses]
 }
@@ -200,6 +206,7 @@ pub(super) fn refusal(outcome: &str) -> SaleError {
         "limit_reached" => SaleError::LimitReached,
         "forbidden" => SaleError::Forbidden,
         "sale_running" => SaleError::SaleRunning,
+        "order_not_found" => SaleError::OrderNotFound,
         other => internal(format!("unexpected function reply {other:?}")),
     }
 }

@@ -42,6 +42,15 @@ local function purchase(keys, args)
   return {'ok'}
 end
 
+-- ARGV[4..]: the order's status tag, its new status.
+local function order_status(keys, args)
+  local _, refusal = live(keys)
+  if refusal then return refusal end
+  publish(keys, args, {cjson.encode({type = 'order_status', status_tag = args[4],
+    status = args[5]})})
+  return {'ok'}
+end
+
 -- ARGV[4]: '1' when the seller's video reaches the SFU, '0' when not.
 local function stream(keys, args)
   local _, refusal = live(keys)
@@ -116,6 +125,7 @@ end
 
 redis.register_function('chophien_room_sale', sale)
 redis.register_function('chophien_room_purchase', purchase)
+redis.register_function('chophien_room_order_status', order_status)
 redis.register_function('chophien_room_stream', stream)
 redis.register_function('chophien_room_hearts', hearts)
 redis.register_function('chophien_room_viewers', viewers)

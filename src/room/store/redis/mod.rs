@@ -347,6 +347,10 @@ impl RoomStore for RedisRoomStore {
                 "chophien_room_purchase",
                 vec![sale_id, buyer_name, quantity.to_string()],
             ),
+            RoomFact::OrderStatus { status_tag, status } => (
+                "chophien_room_order_status",
+                vec![status_tag, status.as_str().to_owned()],
+            ),
             RoomFact::StreamLive(live) => ("chophien_room_stream", vec![flag_bit(live)]),
         };
         let now = crate::clock::unix_millis();

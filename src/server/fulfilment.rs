@@ -1,0 +1,58 @@
+//! The service side of an order's life: change it through the sale store,
+//! then tell whoever must know — the room (`order_status`, by the order's tag),
+//! the sale's stock when a cancellation gave units back, and the shop's own
+//! system.
+//!
+//! Every door that changes an order (the seller's HTTP API, the buyer's
+//! `cancel_order` frame, the order page) goes through [`change`], so each
+//! change is told exactly once, by the call that made it.
+
+use crate::clock;
+use crate::room::store::RoomStore;
+use crate::room::RoomFact;
+use crate::sale::{OrderActor, OrderChange, OrderUpdate, SaleError, SaleStore};
+
+use super::sales::{announce_fresh_sale, log_unannounced};
+use super::AppState;
+
+/// Applies `change` to an order of `room_id` as `actor` and, when it changed
+/// something, announces it.
+pub async fn change(
+    state: &AppState,
+    room_id: &str,
+    order_id: &str,
+    change: &OrderChange,
+    actor: &OrderActor,
+) -> Result<OrderUpdate, SaleError> {
+    let now = clock::unix_millis();
+    let update = state
+        .sales
+        .update_order(room_id, order_id, change, actor, now)
+        .await?;
+    if update.changed {
+        announce(state, room_id, &update).await;
+    }
+    Ok(update)
+}
+
+/// The buyer's cancel window, as an actor.
+pub fn buyer(state: &AppState, buyer_id: &str) -> OrderActor {
+    OrderActor::Buyer {
+        buyer_id: buyer_id.to_owned(),
+        cancel_window_ms: state.config.orders.buyer_cancel_secs.saturating_mul(1000),
+    }
+}
+
+/// Tells the room (whether or not this node has connections in it) and, for
+/// a cancellation, lets it announce the stock that came back. The change
+/// stands either way.
+async fn announce(state: &AppState, room_id: &str, update: &OrderUpdate) {
+    let status = RoomFact::OrderStatus {
+        status_tag: update.order.status_tag.clone(),
+        status: update.order.status,
+    };
+    log_unannounced(room_id, state.rooms.store().observe(room_id, status).await);
+    if update.returned_units > 0 {
+        announce_fresh_sale(state, room_id, &update.order.sale_id).await;
+    }
+}
