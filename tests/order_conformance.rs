@@ -107,7 +107,10 @@ async fn an_order_moves_from_confirmed_to_delivered_and_keeps_its_history<S: Sal
         ]
     );
     // The seller's list and the buyer's list show the same order.
-    assert_eq!(store.orders_for_room(ROOM).await.unwrap(), [stored.clone()]);
+    assert_eq!(
+        store.orders_for_room(ROOM).await.unwrap(),
+        std::slice::from_ref(&stored)
+    );
     assert_eq!(store.buyer_orders(ROOM, "lan").await.unwrap(), [stored]);
 
     // Repeating a step is harmless and changes nothing.

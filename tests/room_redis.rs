@@ -299,8 +299,12 @@ async fn an_ended_room_expires_but_its_orders_stay() {
     assert_eq!(info.status, RoomStatus::Ended);
     let mut conn = server.client();
     let keys: Vec<String> = conn.keys(format!("{{room:{ROOM}}}*")).unwrap();
-    let kept =
-        |key: &str| key.ends_with(":meta") || key.ends_with(":orders") || key.ends_with("}:sales");
+    let kept = |key: &str| {
+        key.ends_with(":meta")
+            || key.ends_with(":orders")
+            || key.ends_with("}:sales")
+            || key.ends_with("}:order_index")
+    };
     for key in &keys {
         let ttl: i64 = conn.ttl(key).unwrap();
         if kept(key) {

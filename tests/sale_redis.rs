@@ -278,13 +278,23 @@ async fn every_key_of_a_room_and_its_sales_shares_the_rooms_hash_tag() {
         .filter(|k| k.starts_with(&sale_prefix))
         .count();
     assert!(sale_keys >= 6, "{room_keys:?}");
-    assert_eq!(room_keys.len(), sale_keys + 2, "{room_keys:?}");
+    assert_eq!(room_keys.len(), sale_keys + 3, "{room_keys:?}");
     assert!(
         room_keys.contains(&&format!("{tag}current_sale"))
-            && room_keys.contains(&&format!("{tag}sales")),
+            && room_keys.contains(&&format!("{tag}sales"))
+            && room_keys.contains(&&format!("{tag}order_index")),
         "{room_keys:?}"
     );
-    assert_eq!(index_keys, [&"chophien:sales:active".to_owned()]);
+    // Beside the sweepers' index, one untagged key per order: its room,
+    // for the order page.
+    let mut index_keys = index_keys;
+    index_keys.sort();
+    assert_eq!(index_keys.len(), 2, "{index_keys:?}");
+    assert_eq!(index_keys[1], "chophien:sales:active");
+    assert!(
+        index_keys[0].starts_with("chophien:order:"),
+        "{index_keys:?}"
+    );
     let active: Vec<String> = redis::cmd("SMEMBERS")
         .arg("chophien:sales:active")
         .query(&mut admin)

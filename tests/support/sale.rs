@@ -9,12 +9,6 @@ use chophien::sale::{
 
 use super::redis::RedisServer;
 
-/// Runs each listed behaviour — a generic `async fn(S)` over
-/// `S: SaleStore` in the calling file — once for `MemorySaleStore`, for
-/// `RedisSaleStore` on its own real `redis-server` (with and without group
-/// commit), and for `RedisSaleStore` on a real three-primary Redis Cluster
-/// (shared by the binary's tests, one at a time, emptied for each).
-
 /// A live sale of tea: `stock` units, at most `per_buyer_limit` per buyer,
 /// starting at once, five minutes long, one-minute holds.
 pub fn tea(stock: u32, per_buyer_limit: u32) -> NewSale {
@@ -50,6 +44,11 @@ pub fn shipping() -> Shipping {
     }
 }
 
+/// Runs each listed behaviour — a generic `async fn(S)` over
+/// `S: SaleStore` in the calling file — once for `MemorySaleStore`, for
+/// `RedisSaleStore` on its own real `redis-server` (with and without group
+/// commit), and for `RedisSaleStore` on a real three-primary Redis Cluster
+/// (shared by the binary's tests, one at a time, emptied for each).
 #[macro_export]
 macro_rules! chophien_sale_suite {
     ($($behaviour:ident),* $(,)?) => {
@@ -66,8 +65,8 @@ macro_rules! chophien_sale_suite {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $behaviour() {
-                    let server = crate::support::redis::RedisServer::start();
-                    super::$behaviour(crate::support::sale::redis_store(&server, true).await).await;
+                    let server = $crate::support::redis::RedisServer::start();
+                    super::$behaviour($crate::support::sale::redis_store(&server, true).await).await;
                 }
             )*
         }
@@ -76,8 +75,8 @@ macro_rules! chophien_sale_suite {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $behaviour() {
-                    let server = crate::support::redis::RedisServer::start();
-                    super::$behaviour(crate::support::sale::redis_store(&server, false).await).await;
+                    let server = $crate::support::redis::RedisServer::start();
+                    super::$behaviour($crate::support::sale::redis_store(&server, false).await).await;
                 }
             )*
         }
@@ -86,8 +85,8 @@ macro_rules! chophien_sale_suite {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $behaviour() {
-                    let cluster = crate::support::redis_cluster::take_turn().await;
-                    super::$behaviour(crate::support::sale::store_on(cluster.target(), true).await).await;
+                    let cluster = $crate::support::redis_cluster::take_turn().await;
+                    super::$behaviour($crate::support::sale::store_on(cluster.target(), true).await).await;
                 }
             )*
         }
