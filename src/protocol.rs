@@ -589,6 +589,13 @@ pub enum ErrorCode {
     InvalidCandidate,
     /// The media connection failed on the server.
     MediaFailed,
+    /// No order with this id in the room that this token may see (HTTP:
+    /// an order's VietQR code).
+    OrderNotFound,
+    /// The room's seller has not given a bank account, so an order can be
+    /// paid on delivery only (HTTP: the seller's payment settings and an
+    /// order's VietQR code).
+    PaymentNotSet,
     /// The server or its store cannot serve this now; safe to retry.
     Unavailable,
     Internal,
@@ -626,6 +633,8 @@ impl ErrorCode {
             ErrorCode::MediaNoSession => "media_no_session",
             ErrorCode::InvalidCandidate => "invalid_candidate",
             ErrorCode::MediaFailed => "media_failed",
+            ErrorCode::OrderNotFound => "order_not_found",
+            ErrorCode::PaymentNotSet => "payment_not_set",
             ErrorCode::Unavailable => "unavailable",
             ErrorCode::Internal => "internal",
         }
@@ -735,6 +744,8 @@ mod tests {
             ErrorCode::HoldExpired,
             ErrorCode::LimitReached,
             ErrorCode::InvalidShipping,
+            ErrorCode::OrderNotFound,
+            ErrorCode::PaymentNotSet,
         ] {
             assert_eq!(serde_json::to_value(code).unwrap(), code.as_str());
         }
