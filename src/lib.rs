@@ -19,6 +19,8 @@
 //! - [`media`]: the WebRTC SFU (seller → viewers), socket-agnostic.
 //! - [`node`]: this node among others: identity, heartbeat, node directory.
 //! - [`money`]: whole đồng and the one price ceiling for products and sales.
+//! - [`payment`]: the seller's bank account per room and the VietQR code a
+//!   buyer scans to pay an order by bank transfer.
 //! - [`redis_link`]: the Redis connection, deadline and function library
 //!   (`chophien`) that the Redis sale and room stores share.
 //! - [`config`], [`metrics`], [`demo`], [`clock`]: the supporting cast.
@@ -34,6 +36,7 @@ pub mod media;
 pub mod metrics;
 pub mod money;
 pub mod node;
+pub mod payment;
 pub mod protocol;
 pub mod redis_link;
 pub mod room;

@@ -624,6 +624,10 @@ pub enum ErrorCode {
     InvalidCandidate,
     /// The media connection failed on the server.
     MediaFailed,
+    /// The room's seller has not given a bank account, so an order can be
+    /// paid on delivery only (HTTP: the seller's payment settings and an
+    /// order's VietQR code).
+    PaymentNotSet,
     /// The server or its store cannot serve this now; safe to retry.
     Unavailable,
     Internal,
@@ -664,6 +668,7 @@ impl ErrorCode {
             ErrorCode::MediaNoSession => "media_no_session",
             ErrorCode::InvalidCandidate => "invalid_candidate",
             ErrorCode::MediaFailed => "media_failed",
+            ErrorCode::PaymentNotSet => "payment_not_set",
             ErrorCode::Unavailable => "unavailable",
             ErrorCode::Internal => "internal",
         }
@@ -774,6 +779,8 @@ mod tests {
             ErrorCode::HoldExpired,
             ErrorCode::LimitReached,
             ErrorCode::InvalidShipping,
+            ErrorCode::OrderNotFound,
+            ErrorCode::PaymentNotSet,
         ] {
             assert_eq!(serde_json::to_value(code).unwrap(), code.as_str());
         }

@@ -30,6 +30,9 @@ pub struct ApiError {
     pub status: StatusCode,
     pub code: ErrorCode,
     pub message: String,
+    /// The body field an `invalid_value` is about, when one is: sent as
+    /// `"field"` beside the code, so a form can mark the right input.
+    pub field: Option<&'static str>,
 }
 
 impl ApiError {
@@ -38,14 +41,26 @@ impl ApiError {
             status,
             code,
             message: message.into(),
+            field: None,
+        }
+    }
+
+    /// The same error, about the body field `field`.
+    pub fn about(self, field: &'static str) -> ApiError {
+        ApiError {
+            field: Some(field),
+            ..self
         }
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = json!({ "error": { "code": self.code, "message": self.message } });
-        (self.status, Json(body)).into_response()
+        let mut error = json!({ "code": self.code, "message": self.message });
+        if let Some(field) = self.field {
+            error["field"] = json!(field);
+        }
+        (self.status, Json(json!({ "error": error }))).into_response()
     }
 }
 

@@ -17,6 +17,7 @@ mod limits;
 mod media;
 mod order_page;
 mod orders;
+mod payment;
 mod presence;
 mod refusal;
 mod relay;
@@ -44,6 +45,7 @@ use crate::media::{
 };
 use crate::metrics::Metrics;
 use crate::node::NodeDirectory;
+use crate::payment::PaymentStore;
 use crate::redis_link::{LinkError, RedisLink};
 use crate::room::store::{AnyRoomStore, MemoryRoomStore, RedisRoomStore};
 use crate::room::RoomRegistry;
@@ -66,6 +68,8 @@ pub struct Shared {
     pub rooms: RoomRegistry,
     /// Flash-sale stock, holds and orders (memory or Redis, per `store.kind`).
     pub sales: AnySaleStore,
+    /// Each room's bank account for VietQR transfers (same store kind).
+    pub payments: PaymentStore,
     /// The WebRTC SFU forwarding sellers' video to viewers.
     pub sfu: Sfu,
     pub metrics: Metrics,
@@ -108,7 +112,13 @@ impl std::ops::Deref for AppState {
 impl AppState {
     /// The shared state over the stores `Server::bind` chose (must run
     /// inside a Tokio runtime: the room registry starts its upkeep task).
-    pub fn new(config: Config, sales: AnySaleStore, rooms: AnyRoomStore, sfu: Sfu) -> AppState {
+    pub fn new(
+        config: Config,
+        sales: AnySaleStore,
+        payments: PaymentStore,
+        rooms: AnyRoomStore,
+        sfu: Sfu,
+    ) -> AppState {
         let shutdown = CancellationToken::new();
         // One id for the node: in the room store, the node directory and
         // the media directory (the SFU's).
@@ -142,6 +152,7 @@ impl AppState {
             keys: TokenKeys::new(&config.auth.secret),
             rooms,
             sales,
+            payments,
             sfu,
             metrics: Metrics::new(),
             guests: Guests::new(&config),
@@ -210,14 +221,15 @@ impl Server {
         media_directory: Option<Arc<dyn MediaDirectory>>,
     ) -> Result<Server, ServerError> {
         let addr = config.server.listen;
-        // One store kind for all three: rooms, their sales and their
-        // streams' origins live together.
-        let (sales, rooms, media_directory) = match config.store.kind {
+        // One store kind for all four: rooms, their sales, their sellers'
+        // bank accounts and their streams' origins live together.
+        let (sales, payments, rooms, media_directory) = match config.store.kind {
             StoreKind::Memory => {
                 let settings = config.room_settings();
                 let rooms = MemoryRoomStore::new(settings.limits, settings.replay_capacity);
                 (
                     AnySaleStore::Memory(MemorySaleStore::new()),
+                    PaymentStore::memory(),
                     AnyRoomStore::Memory(Arc::new(rooms)),
                     media_directory.unwrap_or_else(|| Arc::new(MemoryDirectory::default())),
                 )
@@ -238,7 +250,8 @@ impl Server {
                 let directory =
                     media_directory.unwrap_or_else(|| Arc::new(RedisDirectory::new(link.clone())));
                 (
-                    AnySaleStore::Redis(RedisSaleStore::on(link, options.group_commit)),
+                    AnySaleStore::Redis(RedisSaleStore::on(link.clone(), options.group_commit)),
+                    PaymentStore::redis(link),
                     AnyRoomStore::Redis(Arc::new(rooms)),
                     directory,
                 )
@@ -273,7 +286,7 @@ impl Server {
         };
         let sfu = Sfu::clustered(config.media.clone(), link)?;
         Ok(Server {
-            state: AppState::new(config, sales, rooms, sfu),
+            state: AppState::new(config, sales, payments, rooms, sfu),
             listener,
         })
     }
@@ -363,6 +376,25 @@ fn router(state: AppState) -> Router {
         .route(
             "/api/rooms/{room_id}/orders/{order_id}/status",
             post(orders::change_status),
+        )
+        .route("/api/banks", get(payment::banks))
+        .route(
+            "/api/rooms/{room_id}/payment",
+            get(payment::get_account)
+                .put(payment::put_account)
+                .delete(payment::delete_account),
+        )
+        .route(
+            "/api/rooms/{room_id}/orders/{order_id}/vietqr",
+            get(payment::code_json),
+        )
+        .route(
+            "/api/rooms/{room_id}/orders/{order_id}/vietqr.svg",
+            get(payment::code_svg),
+        )
+        .route(
+            "/api/rooms/{room_id}/orders/{order_id}/vietqr.png",
+            get(payment::code_png),
         )
         .route("/api/dev/token", post(api::dev_token))
         .route("/api/guest/token", post(guest::guest_token))

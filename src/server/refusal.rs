@@ -1,12 +1,13 @@
 //! Why the server refused a client's request, as it goes on the wire.
 //!
 //! Each domain has its own error enum (`RoomError`, `SaleError`,
-//! `MediaError`); this module is the one table that gives each variant its
+//! `MediaError`, `PaymentError`); this module is the one table that gives each variant its
 //! stable [`ErrorCode`] ([`Coded`]), and turns any of them into a
 //! [`Refusal`] — a code, a message for people and, when waiting helps, how
 //! long to wait. HTTP handlers take the same codes from here.
 
 use crate::media::MediaError;
+use crate::payment::PaymentError;
 use crate::protocol::{DirectEvent, ErrorCode, ErrorEvent};
 use crate::room::RoomError;
 use crate::sale::SaleError;
@@ -70,6 +71,16 @@ impl Coded for MediaError {
             MediaError::Config(_) | MediaError::WebRtc(_) | MediaError::Relay(_) => {
                 ErrorCode::MediaFailed
             }
+        }
+    }
+}
+
+impl Coded for PaymentError {
+    fn code(&self) -> ErrorCode {
+        match self {
+            PaymentError::InvalidValue { .. } => ErrorCode::InvalidValue,
+            PaymentError::Unavailable(_) => ErrorCode::Unavailable,
+            PaymentError::Internal(_) => ErrorCode::Internal,
         }
     }
 }

@@ -4,6 +4,7 @@
 //! layout itself is documented in `room.lua`.
 
 use crate::media::room_media_keys;
+use crate::payment::room_payment_key;
 use crate::redis_link::room_tag;
 use crate::sale::{ended_room_sale_keys, room_sale_keys};
 
@@ -44,11 +45,13 @@ impl RoomKeys {
         }
     }
 
-    /// These keys plus the five of each sale and the two of the media
-    /// directory, which expire with the room (`chophien_room_end`).
+    /// These keys plus the five of each sale, the two of the media
+    /// directory and the seller's bank account (`payment`), which expire
+    /// with the room (`chophien_room_end`).
     pub(super) fn with_sales(room_id: &str, sale_ids: &[String]) -> RoomKeys {
         let mut keys = RoomKeys::new(room_id);
         keys.keys.extend(room_media_keys(room_id));
+        keys.keys.push(room_payment_key(room_id));
         for sale_id in sale_ids {
             keys.keys.extend(ended_room_sale_keys(room_id, sale_id));
         }
@@ -88,7 +91,7 @@ mod tests {
     #[test]
     fn every_key_of_a_room_carries_its_tag() {
         let keys = RoomKeys::with_sales("r1", &["abc123".into()]);
-        assert_eq!(keys.keys.len(), 13 + 2 + 5);
+        assert_eq!(keys.keys.len(), 13 + 2 + 1 + 5);
         assert!(keys.keys.iter().all(|key| key.starts_with("{room:r1}:")));
         assert_eq!(keys.room(), "{room:r1}:room");
         assert_eq!(keys.events(), "{room:r1}:events");
@@ -96,7 +99,8 @@ mod tests {
         assert_eq!(keys.keys[11], "{room:r1}:current_sale");
         assert_eq!(keys.keys[13], "{room:r1}:media:epoch");
         assert_eq!(keys.keys[14], "{room:r1}:media:origin");
-        assert!(keys.keys[15..].iter().all(|k| k.contains(":sale:abc123:")));
+        assert_eq!(keys.keys[15], "{room:r1}:payment");
+        assert!(keys.keys[16..].iter().all(|k| k.contains(":sale:abc123:")));
         assert!(!keys
             .keys
             .iter()

@@ -28,7 +28,8 @@ Every function receives the same thirteen keys, all tagged {room:R}:
   KEYS[11] {room:R}:events        stream the room's recent events, entry id = seq, field e
   KEYS[12] {room:R}:current_sale  (the sale store's) expires with the room
   KEYS[13] {room:R}:sales         (the sale store's) a room id with a sale list is never reused
-and `chophien_room_end` the media directory's two (directory.lua) and five
+and `chophien_room_end` the media directory's two (directory.lua), the
+seller's bank account ({room:R}:payment, src/payment/store.rs) and five
 more per sale of the room: the keys that expire with it (a sale's meta and
 orders stay for the orders export).
 
