@@ -135,8 +135,10 @@ test('every page runs its main flow without a Content-Security-Policy violation'
   await sale.getByTestId('checkout-name').fill('Nguyễn Thị Lan');
   await sale.getByTestId('checkout-phone').fill('0912 345 678');
   await sale.getByTestId('checkout-address').fill('12 Hoàng Văn Thụ, TP Thái Nguyên');
+  await sale.getByTestId('payment-bank_transfer').check();
   await sale.getByTestId('checkout-submit').click();
   await sale.getByTestId('order-confirmed').waitFor();
+  await sale.getByTestId('order-vietqr').waitFor();
 
   // The seller sees the order and downloads the CSV (a blob download).
   await seller.getByTestId('order-row').filter({ hasText: 'Nguyễn Thị Lan' }).waitFor();
@@ -145,6 +147,18 @@ test('every page runs its main flow without a Content-Security-Policy violation'
     seller.getByTestId('orders-csv').click(),
   ]);
   assert.match(download.suggestedFilename(), /^don-hang-tra-thai-nguyen\.csv$/);
+
+  // The seller marks the transfer paid (the buyer's card follows), and the
+  // order page finds the order by its code and phone.
+  const orderRow = seller.getByTestId('order-row').filter({ hasText: 'Nguyễn Thị Lan' });
+  await orderRow.getByTestId('order-paid').click();
+  await sale.getByTestId('order-status').filter({ hasText: 'Đã thanh toán' }).waitFor();
+  const orderLink = await sale.getByTestId('order-link').getAttribute('href');
+  const orderPage = await newPage(browser, { prepare: watch.attach('order') });
+  await orderPage.goto(server.base + orderLink);
+  await orderPage.getByTestId('lookup-phone').fill('0912 345 678');
+  await orderPage.getByTestId('lookup-submit').click();
+  await orderPage.getByTestId('order-result').getByTestId('order-status').filter({ hasText: 'Đã thanh toán' }).waitFor();
 
   const pageErrors = watch.pages.flatMap(({ label, page }) => page.errors.map((e) => `${label}: ${e.message}`));
   const headers = await watch.headers();
@@ -157,7 +171,7 @@ test('every page runs its main flow without a Content-Security-Policy violation'
   assert.match(barWidth, /^\d+%$/, 'the stock bar has its width');
 
   const documents = headers.filter((r) => r.type === 'document');
-  assert.deepEqual(documents.map((r) => r.url.split('?')[0]).sort(), ['/', '/seller.html', '/viewer.html']);
+  assert.deepEqual(documents.map((r) => r.url.split('?')[0]).sort(), ['/', '/order.html', '/seller.html', '/viewer.html']);
   for (const r of documents) {
     const value = r.headers['content-security-policy'];
     assert.ok(value, `${r.url} has a Content-Security-Policy`);
@@ -175,8 +189,11 @@ test('every page runs its main flow without a Content-Security-Policy violation'
     assert.equal(r.headers['x-content-type-options'], 'nosniff', `${r.url} (${r.type}) has X-Content-Type-Options`);
     assert.equal(r.headers['referrer-policy'], 'no-referrer', `${r.url} (${r.type}) has Referrer-Policy`);
   }
-  const orders = headers.filter((r) => /^\/api\/rooms\/[^/]+\/orders(\.csv)?$/.test(r.url));
-  assert.ok(orders.some((r) => r.url.endsWith('.csv')), 'the CSV download was checked');
+  const path = (r) => r.url.split('?')[0];
+  const orders = headers.filter((r) => /^\/api\/(rooms\/[^/]+\/orders(\.csv|\/.*)?|orders\/lookup)$/.test(path(r)));
+  assert.ok(orders.some((r) => path(r).endsWith('.csv')), 'the CSV download was checked');
+  assert.ok(orders.some((r) => r.url.endsWith('/status')), 'a status change was checked');
+  assert.ok(orders.some((r) => r.url === '/api/orders/lookup'), 'the order page lookup was checked');
   for (const r of orders) {
     assert.equal(r.headers['cache-control'], 'no-store', `${r.url} is never stored`);
   }

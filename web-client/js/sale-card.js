@@ -1,6 +1,7 @@
 // The viewer's flash-sale card: the sale with its countdown and remaining
 // stock, then — after "buy" — the hold with its own countdown and the
-// checkout form, then the confirmed order.
+// checkout form (shipping and payment), then her order, which follows the
+// seller's steps live (order-card.js draws it and keeps it current).
 //
 // The server decides everything (stock, limits, holds); this card only asks
 // and shows the answer. A `buy` keeps its idempotency key until the server
@@ -10,6 +11,7 @@
 import { clear, h, randomId } from './dom.js';
 import { errorText, t } from './i18n.js';
 import { formatCountdown, formatCount, formatVnd } from './format.js';
+import { MyOrders, PHONE, compactPhone, orderCard, orderCode, statusText } from './order-card.js';
 
 const OUTCOME_TEXT = {
   sold_out: 'sale.soldOut',
@@ -29,9 +31,6 @@ function retryDelay(ms) {
 function sleep(ms) {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
-
-/** Vietnamese numbers as the server accepts them (it normalises to 0xxxxxxxxx). */
-const PHONE = /^(\+?84|0)\d{9,10}$/;
 
 export class SaleCard {
   /**
@@ -54,6 +53,8 @@ export class SaleCard {
 
     conn.on('buy_result', (m) => this.onBuyResult(m));
     conn.on('my_holds', (m) => this.restoreHold(m.holds));
+    // Registered first: it has the orders before the card below looks at them.
+    this.myOrders = new MyOrders(conn, (order, live) => this.orderChanged(order, live));
     conn.on('my_orders', (m) => this.restoreOrder(m.orders));
     conn.on('order_confirmed', (m) => this.onOrder(m.order));
     conn.on('hold_cancelled', () => this.backToSale());
@@ -187,7 +188,7 @@ export class SaleCard {
   restoreOrder(orders) {
     if (this.view !== 'sale' || !this.sale) return;
     const mine = (orders || []).filter((o) => o.sale_id === this.sale.id);
-    if (mine.length > 0) this.onOrder(mine[mine.length - 1]);
+    if (mine.length > 0) this.onOrder(mine[mine.length - 1], false);
   }
 
   onBuyResult(result) {
@@ -223,14 +224,23 @@ export class SaleCard {
     const phone = h('input', { id: 'checkout-phone', 'data-testid': 'checkout-phone', type: 'tel', required: true, maxlength: 15, autocomplete: 'tel', inputmode: 'tel', placeholder: '0912 345 678' });
     const address = h('textarea', { id: 'checkout-address', 'data-testid': 'checkout-address', required: true, maxlength: 300, rows: 2, autocomplete: 'street-address' });
     const submit = h('button', { type: 'submit', class: 'btn btn-buy btn-block', 'data-testid': 'checkout-submit' }, t('checkout.submit'));
+    const option = (value, checked) => h('label', { class: 'pay-option', for: `checkout-payment-${value}` },
+      h('input', { type: 'radio', name: 'checkout-payment', id: `checkout-payment-${value}`, value, checked, 'data-testid': `payment-${value}` }),
+      h('span', { text: t(`payment.${value}`) }));
+    const payment = h('fieldset', { class: 'pay-choice', 'data-testid': 'checkout-payment' },
+      h('legend', { text: t('checkout.payment') }),
+      option('cod', true),
+      option('bank_transfer', false));
     const form = h('form', { class: 'checkout', 'data-testid': 'checkout-form', novalidate: true },
       field('checkout-name', 'checkout.name', name),
       field('checkout-phone', 'checkout.phone', phone),
       field('checkout-address', 'checkout.address', address),
+      payment,
       submit);
     form.addEventListener('submit', (event) => {
       event.preventDefault();
-      this.confirm({ name: name.value.trim(), phone: phone.value.replace(/[\s.-]/g, ''), address: address.value.trim() }, submit);
+      const chosen = form.querySelector('input[name=checkout-payment]:checked')?.value || 'cod';
+      this.confirm({ name: name.value.trim(), phone: compactPhone(phone.value), address: address.value.trim() }, chosen, submit);
     });
     this.body.append(
       h('div', { class: 'hold', 'data-testid': 'hold' },
@@ -242,14 +252,14 @@ export class SaleCard {
     this.tick();
   }
 
-  async confirm(shipping, submit) {
+  async confirm(shipping, payment, submit) {
     if (!shipping.name || !PHONE.test(shipping.phone) || shipping.address.length < 5) {
       this.setStatus(t('checkout.invalid'), 'error');
       return;
     }
     submit.disabled = true;
     try {
-      await this.conn.request({ type: 'confirm_hold', hold_id: this.hold.hold_id, shipping });
+      await this.conn.request({ type: 'confirm_hold', hold_id: this.hold.hold_id, shipping, payment });
     } catch (error) {
       this.setStatus(errorText(error), 'error');
       if (error.code === 'hold_expired' || error.code === 'hold_not_found') this.backToSale();
@@ -270,22 +280,46 @@ export class SaleCard {
     this.render();
   }
 
-  onOrder(order) {
-    this.order = order;
+  /** Show `order` (just placed, or found again after a reload). */
+  onOrder(order, justPlaced = true) {
+    this.order = this.myOrders.get(order.order_id) || order;
     this.view = 'order';
     this.hold = null;
-    this.setStatus(t('order.confirmed'), 'ok');
+    if (justPlaced) this.setStatus(t('order.confirmed'), 'ok');
     this.render();
+  }
+
+  /** A newer version of one of her orders; redraw it if it is the one shown. */
+  orderChanged(order, live) {
+    if (this.order?.order_id !== order.order_id) return;
+    const moved = this.order.status !== order.status;
+    this.order = order;
+    if (this.view === 'order') this.render();
+    if (live && moved) {
+      this.setStatus(t('order.statusNow', { code: orderCode(order), status: statusText(order.status) }), order.status === 'cancelled' ? 'info' : 'ok');
+    }
+  }
+
+  async cancelOrder(order, button) {
+    const code = orderCode(order);
+    if (!window.confirm(t('order.cancelConfirm', { code }))) return;
+    button.disabled = true;
+    this.setStatus(t('order.cancelling'));
+    try {
+      await this.myOrders.cancel(order);
+      this.setStatus(t('order.cancelled', { code }), 'ok');
+    } catch (error) {
+      this.setStatus(errorText(error), 'error');
+      if (this.view === 'order') this.render();
+    }
   }
 
   renderOrder() {
     const order = this.order;
-    this.body.append(h('div', { class: 'order-confirmed', 'data-testid': 'order-confirmed' },
-      h('h3', { text: `✓ ${t('order.confirmed')}` }),
-      h('p', { 'data-testid': 'order-id', text: t('order.number', { id: order.order_id }) }),
-      h('p', { text: t('hold.summary', { n: order.quantity, price: formatVnd(order.unit_price_vnd) }) }),
-      h('p', { class: 'order-total', text: t('order.total', { total: formatVnd(order.total_vnd) }) }),
-      h('p', { class: 'muted', text: t('order.thanks') }),
-      h('button', { type: 'button', class: 'btn btn-ghost btn-block', onclick: () => { this.order = null; this.backToSale(); } }, t('order.close'))));
+    this.body.append(orderCard(order, {
+      productName: this.sale && this.sale.id === order.sale_id ? this.sale.product_name : '',
+      onCancel: this.myOrders.mayCancel(order) ? (o, button) => this.cancelOrder(o, button) : null,
+      onClose: () => { this.order = null; this.backToSale(); },
+    }));
   }
 }

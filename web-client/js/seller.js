@@ -12,6 +12,7 @@ import { applyMessage, createRoomModel } from './room-model.js';
 import { ChatLog, Notice, renderConnection, renderRoomStatus, wireChatForm } from './ui.js';
 import { SellerMedia } from './seller-media.js';
 import { SellerSales } from './seller-sale.js';
+import { SellerOrders } from './seller-orders.js';
 
 const params = new URLSearchParams(location.search);
 const roomId = params.get('room') || 'tra-thai-nguyen';
@@ -42,9 +43,11 @@ function start() {
   const productNotice = new Notice($('#product-notice'));
   const modNotice = new Notice($('#mod-notice'));
   const media = new SellerMedia({ conn, model, notice: new Notice($('#camera-notice')), hook });
-  const sales = new SellerSales({ conn, model, roomId, token });
+  const sales = new SellerSales({ conn, model });
+  const orders = new SellerOrders({ conn, roomId, token });
   hook.media = media;
   hook.sales = sales;
+  hook.orders = orders;
   let editing = null;
 
   const act = async (message, notice, okText) => {
@@ -179,11 +182,9 @@ function start() {
     if (changed.has('chat-delete')) chatLog.remove(model.lastDeleted);
     if (changed.has('products') || changed.has('pinned')) renderProducts();
     if (changed.has('settings') && document.activeElement !== $('#slow-mode')) $('#slow-mode').value = String(model.settings.slow_mode_seconds);
-    if (changed.has('sale')) {
-      sales.renderSale();
-      sales.scheduleOrders();
-    }
-    if (changed.has('purchase')) sales.scheduleOrders();
+    if (changed.has('sale')) sales.renderSale();
+    // New orders come with `sale_purchase`; changed ones with `order_status` (seller-orders.js).
+    if (changed.has('purchase')) orders.schedule();
     if (changed.has('stream')) media.render();
     if (changed.has('moderation')) renderBans();
   }
@@ -196,11 +197,13 @@ function start() {
     render(applyMessage(model, message));
     // A new connection has no publish on the server: offer again if on air.
     if (message.type === 'snapshot' || message.type === 'resumed') media.publish();
+    // A fresh snapshot replays no events: orders may have moved meanwhile.
+    if (message.type === 'snapshot') orders.schedule();
   });
   window.addEventListener('langchange', () => {
     render(new Set(['room', 'stats', 'chat', 'products', 'sale', 'stream', 'moderation']));
-    sales.renderOrders();
+    orders.render();
   });
   conn.connect();
-  sales.loadOrders();
+  orders.load();
 }

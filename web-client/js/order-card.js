@@ -1,0 +1,215 @@
+// An order as its buyer sees it, on the viewer's sale card and on the order
+// page: its code, a status badge, the payment method (with the VietQR spot
+// for bank transfers not yet paid), the carrier and tracking code once
+// shipped, and a small timeline of its history in local time.
+//
+// Also the order page's two calls (code + phone, no session), which the
+// viewer's card uses too to fetch the order's details after the room
+// announced that it moved (`order_status` names only its status and tag).
+
+import { h } from './dom.js';
+import { getLang, t } from './i18n.js';
+import { formatDateTime, formatVnd } from './format.js';
+import { fetchJson } from './protocol.js';
+
+export const ORDER_STATUSES = ['confirmed', 'paid', 'packed', 'shipped', 'delivered', 'cancelled'];
+export const CARRIERS = ['ghn', 'ghtk', 'viettel_post', 'vnpost', 'other'];
+
+/** Vietnamese numbers as the server accepts them (it normalises to 0xxxxxxxxx). */
+export const PHONE = /^(\+?84|0)\d{9,10}$/;
+
+/** A phone number as typed, without its spaces, dots and dashes. */
+export function compactPhone(text) {
+  return String(text || '').replace(/[\s.-]/g, '');
+}
+
+/** The code a buyer reads, types and writes in a transfer note: `CP4C1D9E0B7A2F3E88`. */
+export function orderCode(order) {
+  return `CP${String(order.order_id || '').toUpperCase()}`;
+}
+
+/** The order page, with the code filled in (never the phone: it stays out of URLs). */
+export function orderPageUrl(order) {
+  return `/order.html?code=${encodeURIComponent(orderCode(order))}`;
+}
+
+export function statusText(status) {
+  return t(`orderStatus.${status}`);
+}
+
+export function paymentText(payment) {
+  return t(`payment.${payment || 'cod'}`);
+}
+
+export function carrierText(carrier) {
+  return t(`carrier.${carrier || 'other'}`);
+}
+
+/** The localized status badge (colour by `data-status` in app.css). */
+export function statusBadge(status) {
+  return h('span', { class: 'order-badge', 'data-status': status, 'data-testid': 'order-status', text: statusText(status) });
+}
+
+/** The steps the order went through: placed (its `created_at`), then each change. */
+export function orderTimeline(order) {
+  const lang = getLang();
+  const steps = [{ status: 'confirmed', at: order.created_at, by: null }, ...(order.history || [])];
+  const last = steps.length - 1;
+  return h('ol', { class: 'order-timeline', 'data-testid': 'order-timeline', 'aria-label': t('order.timeline') },
+    steps.map((step, i) => h('li', {
+      class: 'timeline-step', 'data-status': step.status, 'aria-current': i === last ? 'step' : null,
+    },
+    h('span', { class: 'timeline-status', text: statusText(step.status) }),
+    h('time', { class: 'timeline-time', datetime: new Date(step.at).toISOString(), text: formatDateTime(step.at, lang) }),
+    step.by && step.status === 'cancelled' ? h('span', { class: 'timeline-by', text: `(${t(`order.by.${step.by}`)})` }) : null)));
+}
+
+/** Carrier and tracking code, once the seller has shipped. */
+export function shipmentLine(order) {
+  if (!order.shipment) return null;
+  return h('p', { class: 'order-shipment', 'data-testid': 'order-shipment' },
+    h('span', { text: t('order.carrier', { carrier: carrierText(order.shipment.carrier) }) }), h('br'),
+    h('span', { text: `${t('order.tracking')}: ` }),
+    h('strong', { class: 'tracking-code', 'data-testid': 'order-tracking', text: order.shipment.tracking_code }));
+}
+
+/**
+ * The order's details for its buyer. `productName` when known (the order
+ * itself names only its sale); `onCancel` adds the cancel button while the
+ * order is `confirmed` (the server decides whether the window is still open).
+ */
+export function orderDetails(order, { productName = '', onCancel = null } = {}) {
+  const code = orderCode(order);
+  const bankTransfer = order.payment === 'bank_transfer';
+  const quantity = t('order.quantity', { n: order.quantity, price: formatVnd(order.unit_price_vnd) });
+  return h('div', { class: 'order-details', 'data-status': order.status },
+    h('p', { class: 'order-code-line' },
+      h('span', { 'data-testid': 'order-id', text: t('order.number', { id: code }) }), ' ',
+      statusBadge(order.status)),
+    h('p', { 'data-testid': 'order-product', text: productName ? `${productName} — ${quantity}` : quantity }),
+    h('p', { class: 'order-total', 'data-testid': 'order-total', text: t('order.total', { total: formatVnd(order.total_vnd) }) }),
+    h('p', { 'data-testid': 'order-payment', text: t('order.payment', { method: paymentText(order.payment) }) }),
+    bankTransfer && order.status === 'confirmed'
+      // The QR image goes in here (a separate change); until then the
+      // instruction and the note to write with the transfer.
+      ? h('div', { class: 'order-vietqr', 'data-testid': 'order-vietqr', 'data-order-code': code },
+        h('p', { class: 'vietqr-title', text: t('order.vietqr') }),
+        h('p', { class: 'small', text: t('order.vietqrNote', { code }) }))
+      : null,
+    shipmentLine(order),
+    orderTimeline(order),
+    onCancel && order.status === 'confirmed'
+      ? h('button', {
+        type: 'button', class: 'btn btn-danger btn-block', 'data-testid': 'order-cancel',
+        'aria-label': t('order.cancelLabel', { code }), onclick: (event) => onCancel(order, event.currentTarget),
+      }, t('order.cancel'))
+      : null);
+}
+
+/**
+ * The viewer's card for her order: the details, a link to the order page
+ * (to come back to it after the live) and a way back to the sale.
+ */
+export function orderCard(order, { productName = '', onCancel = null, onClose }) {
+  const heading = order.status === 'confirmed' ? `✓ ${t('order.confirmed')}` : t('order.yours');
+  return h('div', { class: 'order-confirmed', 'data-testid': 'order-confirmed', 'data-status': order.status },
+    h('h3', { text: heading }),
+    orderDetails(order, { productName, onCancel }),
+    h('p', {}, h('a', { href: orderPageUrl(order), target: '_blank', rel: 'noopener', 'data-testid': 'order-link' }, t('order.pageLink'))),
+    order.status === 'confirmed' ? h('p', { class: 'muted', text: t('order.thanks') }) : null,
+    h('button', { type: 'button', class: 'btn btn-ghost btn-block', onclick: onClose }, t('order.close')));
+}
+
+/** `POST /api/orders/lookup`: the order, for its code and shipping phone. */
+export function lookupOrder(code, phone) {
+  return fetchJson('/api/orders/lookup', { method: 'POST', body: { order_code: code, phone } });
+}
+
+/** `POST /api/orders/cancel`: the buyer cancels (while `confirmed`, within the window). */
+export function cancelOrderByCode(code, phone) {
+  return fetchJson('/api/orders/cancel', { method: 'POST', body: { order_code: code, phone } });
+}
+
+/**
+ * The viewer's own orders in the room, kept current: from `order_confirmed`
+ * and `my_orders`, changed by `order_updated` (her own cancel) and by the
+ * room's `order_status` events whose tag is one of hers. Such an event says
+ * only the new status, so the order is shown moved at once and then read
+ * again through the order page's lookup (her code and phone) for the exact
+ * times and, once shipped, the carrier and tracking code.
+ * `onChange(order, live)` is called with each new version (`live`: it moved
+ * while she watched, not a first sighting or a reload).
+ */
+export class MyOrders {
+  constructor(conn, onChange) {
+    this.conn = conn;
+    this.onChange = onChange;
+    /** order_id → Order */
+    this.byId = new Map();
+    /** order_id → number of the latest lookup (older answers are dropped). */
+    this.lookups = new Map();
+    /** Orders whose buyer cancel the server refused: no cancel button again. */
+    this.cancelRefused = new Set();
+    conn.on('order_confirmed', (m) => this.put(m.order, false));
+    conn.on('order_updated', (m) => this.put(m.order, true));
+    conn.on('my_orders', (m) => { for (const order of m.orders || []) this.put(order, false); });
+    conn.on('order_status', (m) => this.onStatus(m));
+  }
+
+  get(orderId) {
+    return this.byId.get(orderId) || null;
+  }
+
+  /** A version of an order from the server. */
+  put(order, live) {
+    if (!order?.order_id) return;
+    // Anything the server says is newer than a lookup still on its way.
+    this.lookups.set(order.order_id, (this.lookups.get(order.order_id) || 0) + 1);
+    this.byId.set(order.order_id, order);
+    this.onChange(order, live);
+  }
+
+  onStatus({ status_tag: tag, status }) {
+    if (!tag) return;
+    const order = [...this.byId.values()].find((o) => o.status_tag === tag);
+    if (!order) return;
+    if (order.status !== status) {
+      const moved = { ...order, status, history: [...(order.history || []), { status, at: Date.now(), by: null }] };
+      this.byId.set(order.order_id, moved);
+      this.onChange(moved, true);
+    }
+    // A cancellation has nothing more to show (and her own comes back as `order_updated`).
+    if (status !== 'cancelled') this.refresh(order.order_id);
+  }
+
+  async refresh(orderId) {
+    const order = this.byId.get(orderId);
+    if (!order?.shipping?.phone) return;
+    const n = (this.lookups.get(orderId) || 0) + 1;
+    this.lookups.set(orderId, n);
+    try {
+      const fresh = await lookupOrder(order.order_id, order.shipping.phone);
+      if (this.lookups.get(orderId) !== n || fresh?.order_id !== orderId) return;
+      this.byId.set(orderId, fresh);
+      this.onChange(fresh, false);
+    } catch {
+      // Rate limited or offline: the status shown stays right; details come with the next change or reload.
+    }
+  }
+
+  mayCancel(order) {
+    return order.status === 'confirmed' && !this.cancelRefused.has(order.order_id);
+  }
+
+  /** Cancel over the room connection; resolves with the order, rejects with the server's error. */
+  async cancel(order) {
+    try {
+      const reply = await this.conn.request({ type: 'cancel_order', order_id: order.order_id });
+      this.put(reply.order, true);
+      return reply.order;
+    } catch (error) {
+      if (error.code === 'cancel_window_closed' || error.code === 'forbidden') this.cancelRefused.add(order.order_id);
+      throw error;
+    }
+  }
+}
