@@ -113,6 +113,9 @@ pub enum ClientMessage {
     /// Cancel one's own order: while it is `confirmed`, within
     /// `orders.buyer_cancel_secs` of placing it. Its units go back on sale.
     CancelOrder { order_id: String },
+    /// Read one's own orders in the room again (answered by `my_orders`),
+    /// e.g. after an `order_status` event named one of them.
+    ListMyOrders,
     /// Seller: start (or replace) the room's stream with this SDP offer;
     /// answered by `publish_answer`.
     PublishOffer { sdp: String },
@@ -163,6 +166,7 @@ pub const CLIENT_MESSAGE_TYPES: &[&str] = &[
     "confirm_hold",
     "cancel_hold",
     "cancel_order",
+    "list_my_orders",
     "publish_offer",
     "unpublish",
     "subscribe",
@@ -476,6 +480,9 @@ pub enum DirectEvent {
     /// Right after `my_holds`: the connecting user's orders in the room,
     /// oldest first, so a reloaded page shows its order again.
     MyOrders {
+        /// Present when this answers a `list_my_orders` with an id.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<String>,
         orders: Vec<Order>,
     },
     /// First frame after a successful resume; the missed room events follow,
@@ -727,6 +734,7 @@ mod tests {
             r#"{"type":"confirm_hold","hold_id":"h","shipping":{"name":"n","phone":"p","address":"a"}}"#,
             r#"{"type":"cancel_hold","hold_id":"h"}"#,
             r#"{"type":"cancel_order","order_id":"o"}"#,
+            r#"{"type":"list_my_orders"}"#,
             r#"{"type":"publish_offer","sdp":"v=0"}"#,
             r#"{"type":"unpublish"}"#,
             r#"{"type":"subscribe"}"#,

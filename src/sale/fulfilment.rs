@@ -288,6 +288,7 @@ mod tests {
             hold_id: "s1-h1".into(),
             buyer_id: "g-lan".into(),
             buyer_name: "Lan".into(),
+            product_name: "Chè".into(),
             quantity: 2,
             unit_price_vnd: 100_000,
             total_vnd: 200_000,

@@ -392,6 +392,7 @@ impl SaleStore for MemorySaleStore {
                 hold_id: hold_id.to_owned(),
                 buyer_id: entry.buyer_id.clone(),
                 buyer_name: entry.buyer_name.clone(),
+                product_name: sale.info.product_name.clone(),
                 quantity: entry.hold.quantity,
                 unit_price_vnd: sale.info.price_vnd,
                 total_vnd: sale.info.price_vnd * u64::from(entry.hold.quantity),

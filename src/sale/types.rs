@@ -78,6 +78,10 @@ pub struct Order {
     pub hold_id: String,
     pub buyer_id: String,
     pub buyer_name: String,
+    /// The product as the sale named it, so the order page and the shop's
+    /// system need no other lookup. Orders stored before it existed: empty.
+    #[serde(default)]
+    pub product_name: String,
     pub quantity: u32,
     /// The sale price at the time of the order (a sale's price never changes).
     pub unit_price_vnd: Vnd,

@@ -56,6 +56,7 @@ pub enum SaleCommand {
     CancelOrder {
         order_id: String,
     },
+    MyOrders,
 }
 
 /// A WebRTC signalling request, for `server/media.rs`.
@@ -184,6 +185,7 @@ pub fn route(message: ClientMessage, actor: &Actor) -> Result<Command, Refusal> 
             Action::Buy,
             Command::Sale(SaleCommand::CancelOrder { order_id }),
         ),
+        M::ListMyOrders => (Action::Buy, Command::Sale(SaleCommand::MyOrders)),
         M::PublishOffer { sdp } => (
             Action::HostLive,
             Command::Media(MediaCommand::Publish { sdp }),

@@ -494,6 +494,7 @@ mod tests {
             hold_id: "s1-h".into(),
             buyer_id: "b".into(),
             buyer_name: "Lan".into(),
+            product_name: "Chè".into(),
             quantity: 2,
             unit_price_vnd: 199_000,
             total_vnd: 398_000,

@@ -131,6 +131,10 @@ pub async fn handle(
                 order: update.order,
             }))
         }
+        SaleCommand::MyOrders => {
+            let orders = sales.buyer_orders(&room.id, &actor.user_id).await?;
+            Ok(Some(DirectEvent::MyOrders { id, orders }))
+        }
         SaleCommand::Cancel { hold_id } => {
             sales
                 .cancel(&room.id, &hold_id, &actor.user_id, now)

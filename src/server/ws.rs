@@ -102,7 +102,7 @@ pub async fn upgrade(
     );
     let mine = [
         holds.map(|holds| DirectEvent::MyHolds { holds }),
-        orders.map(|orders| DirectEvent::MyOrders { orders }),
+        orders.map(|orders| DirectEvent::MyOrders { id: None, orders }),
     ];
     for event in mine {
         match event {

@@ -159,6 +159,18 @@ async fn the_seller_ships_an_order_and_its_buyer_sees_every_step_live(store: Sto
     let (_, again) = set_status(&shop, &order, json!({"status": "delivered"})).await;
     assert_eq!(again["changed"], false, "a repeat changes nothing");
 
+    // She reads her orders again to see the details the event left out.
+    buyer
+        .send(json!({"id": "m", "type": "list_my_orders"}))
+        .await;
+    let mine = buyer.next_of("my_orders").await;
+    assert_eq!(mine["id"], "m");
+    assert_eq!(mine["orders"][0]["shipment"]["tracking_code"], "S123-456");
+    assert_eq!(
+        mine["orders"][0]["product_name"],
+        "Chè Tân Cương đặc biệt 500g"
+    );
+
     // A reload shows the order as it now stands.
     drop(buyer);
     let (mut reloaded, _) = shop.server.join("r1", Role::Viewer, "lan").await;

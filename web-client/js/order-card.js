@@ -78,7 +78,7 @@ export function shipmentLine(order) {
  * itself names only its sale); `onCancel` adds the cancel button while the
  * order is `confirmed` (the server decides whether the window is still open).
  */
-export function orderDetails(order, { productName = '', onCancel = null } = {}) {
+export function orderDetails(order, { productName = order.product_name || '', onCancel = null, payWith = null } = {}) {
   const code = orderCode(order);
   const bankTransfer = order.payment === 'bank_transfer';
   const quantity = t('order.quantity', { n: order.quantity, price: formatVnd(order.unit_price_vnd) });
@@ -90,11 +90,9 @@ export function orderDetails(order, { productName = '', onCancel = null } = {}) 
     h('p', { class: 'order-total', 'data-testid': 'order-total', text: t('order.total', { total: formatVnd(order.total_vnd) }) }),
     h('p', { 'data-testid': 'order-payment', text: t('order.payment', { method: paymentText(order.payment) }) }),
     bankTransfer && order.status === 'confirmed'
-      // The QR image goes in here (a separate change); until then the
-      // instruction and the note to write with the transfer.
       ? h('div', { class: 'order-vietqr', 'data-testid': 'order-vietqr', 'data-order-code': code },
         h('p', { class: 'vietqr-title', text: t('order.vietqr') }),
-        h('p', { class: 'small', text: t('order.vietqrNote', { code }) }))
+        payWith ? vietQr(order, payWith) : h('p', { class: 'small', text: t('order.vietqrNote', { code }) }))
       : null,
     shipmentLine(order),
     orderTimeline(order),
@@ -107,14 +105,45 @@ export function orderDetails(order, { productName = '', onCancel = null } = {}) 
 }
 
 /**
+ * The order's VietQR code and the account it pays, for a buyer in the room
+ * (`payWith`: the room and her token, which the image's address carries as
+ * `?token=`, as an `<img>` cannot send a header). The server builds the
+ * code with the exact amount and the order code as the transfer note.
+ */
+function vietQr(order, { roomId, token }) {
+  const base = `/api/rooms/${encodeURIComponent(roomId)}/orders/${encodeURIComponent(order.order_id)}/vietqr`;
+  const query = `?token=${encodeURIComponent(token)}`;
+  const box = h('div', { class: 'vietqr' });
+  const details = h('dl', { class: 'vietqr-account', 'data-testid': 'vietqr-account' });
+  fetchJson(`${base}${query}`).then((code) => {
+    const row = (key, value, testid) => [h('dt', { text: t(key) }), h('dd', { 'data-testid': testid, text: value })];
+    details.append(
+      ...row('vietqr.bank', code.bank ? code.bank.short_name : code.bin, 'vietqr-bank'),
+      ...row('vietqr.account', code.account_number, 'vietqr-number'),
+      ...row('vietqr.name', code.account_name, 'vietqr-name'),
+      ...row('vietqr.amount', formatVnd(code.amount_vnd), 'vietqr-amount'),
+      ...row('vietqr.note', code.note, 'vietqr-note'));
+    box.prepend(h('img', {
+      class: 'vietqr-image', 'data-testid': 'vietqr-image', src: `${base}.svg${query}`,
+      alt: t('vietqr.alt', { amount: formatVnd(code.amount_vnd) }), width: 240, height: 240,
+    }));
+  }).catch((error) => {
+    const key = error.code === 'payment_not_set' ? 'vietqr.notSet' : 'vietqr.unavailable';
+    details.append(h('p', { class: 'small', 'data-testid': 'vietqr-error', text: t(key) }));
+  });
+  box.append(details);
+  return box;
+}
+
+/**
  * The viewer's card for her order: the details, a link to the order page
  * (to come back to it after the live) and a way back to the sale.
  */
-export function orderCard(order, { productName = '', onCancel = null, onClose }) {
+export function orderCard(order, { productName = order.product_name || '', onCancel = null, payWith = null, onClose }) {
   const heading = order.status === 'confirmed' ? `✓ ${t('order.confirmed')}` : t('order.yours');
   return h('div', { class: 'order-confirmed', 'data-testid': 'order-confirmed', 'data-status': order.status },
     h('h3', { text: heading }),
-    orderDetails(order, { productName, onCancel }),
+    orderDetails(order, { productName, onCancel, payWith }),
     h('p', {}, h('a', { href: orderPageUrl(order), target: '_blank', rel: 'noopener', 'data-testid': 'order-link' }, t('order.pageLink'))),
     order.status === 'confirmed' ? h('p', { class: 'muted', text: t('order.thanks') }) : null,
     h('button', { type: 'button', class: 'btn btn-ghost btn-block', onclick: onClose }, t('order.close')));
@@ -135,8 +164,8 @@ export function cancelOrderByCode(code, phone) {
  * and `my_orders`, changed by `order_updated` (her own cancel) and by the
  * room's `order_status` events whose tag is one of hers. Such an event says
  * only the new status, so the order is shown moved at once and then read
- * again through the order page's lookup (her code and phone) for the exact
- * times and, once shipped, the carrier and tracking code.
+ * again over the room connection (`list_my_orders`) for the exact times and,
+ * once shipped, the carrier and tracking code.
  * `onChange(order, live)` is called with each new version (`live`: it moved
  * while she watched, not a first sighting or a reload).
  */
@@ -146,8 +175,6 @@ export class MyOrders {
     this.onChange = onChange;
     /** order_id → Order */
     this.byId = new Map();
-    /** order_id → number of the latest lookup (older answers are dropped). */
-    this.lookups = new Map();
     /** Orders whose buyer cancel the server refused: no cancel button again. */
     this.cancelRefused = new Set();
     conn.on('order_confirmed', (m) => this.put(m.order, false));
@@ -163,8 +190,6 @@ export class MyOrders {
   /** A version of an order from the server. */
   put(order, live) {
     if (!order?.order_id) return;
-    // Anything the server says is newer than a lookup still on its way.
-    this.lookups.set(order.order_id, (this.lookups.get(order.order_id) || 0) + 1);
     this.byId.set(order.order_id, order);
     this.onChange(order, live);
   }
@@ -179,21 +204,15 @@ export class MyOrders {
       this.onChange(moved, true);
     }
     // A cancellation has nothing more to show (and her own comes back as `order_updated`).
-    if (status !== 'cancelled') this.refresh(order.order_id);
+    if (status !== 'cancelled') this.refresh();
   }
 
-  async refresh(orderId) {
-    const order = this.byId.get(orderId);
-    if (!order?.shipping?.phone) return;
-    const n = (this.lookups.get(orderId) || 0) + 1;
-    this.lookups.set(orderId, n);
+  /** Read her orders again; the answer (`my_orders`) updates them through `put`. */
+  async refresh() {
     try {
-      const fresh = await lookupOrder(order.order_id, order.shipping.phone);
-      if (this.lookups.get(orderId) !== n || fresh?.order_id !== orderId) return;
-      this.byId.set(orderId, fresh);
-      this.onChange(fresh, false);
+      await this.conn.request({ type: 'list_my_orders' });
     } catch {
-      // Rate limited or offline: the status shown stays right; details come with the next change or reload.
+      // Offline: the status shown stays right; details come with the next change or reload.
     }
   }
 

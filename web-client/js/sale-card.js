@@ -319,6 +319,7 @@ export class SaleCard {
     this.body.append(orderCard(order, {
       productName: this.sale && this.sale.id === order.sale_id ? this.sale.product_name : '',
       onCancel: this.myOrders.mayCancel(order) ? (o, button) => this.cancelOrder(o, button) : null,
+      payWith: { roomId: this.conn.roomId, token: this.conn.token },
       onClose: () => { this.order = null; this.backToSale(); },
     }));
   }

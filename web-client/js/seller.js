@@ -13,6 +13,7 @@ import { ChatLog, Notice, renderConnection, renderRoomStatus, wireChatForm } fro
 import { SellerMedia } from './seller-media.js';
 import { SellerSales } from './seller-sale.js';
 import { SellerOrders } from './seller-orders.js';
+import { SellerPayment } from './seller-payment.js';
 
 const params = new URLSearchParams(location.search);
 const roomId = params.get('room') || 'tra-thai-nguyen';
@@ -45,6 +46,7 @@ function start() {
   const media = new SellerMedia({ conn, model, notice: new Notice($('#camera-notice')), hook });
   const sales = new SellerSales({ conn, model });
   const orders = new SellerOrders({ conn, roomId, token });
+  hook.payment = new SellerPayment({ roomId, token });
   hook.media = media;
   hook.sales = sales;
   hook.orders = orders;

@@ -442,11 +442,14 @@ impl SaleStore for RedisSaleStore {
         let keys = SaleKeys::new(&sale.room_id, &sale.sale_id);
         // The hold record and the price never change once written, so the
         // order can be built from this read; the function re-checks the hold.
-        let (raw_hold, price): (Option<String>, Option<u64>) = self
-            .run_pipe(
+        let (raw_hold, (price, product_name)): (Option<String>, (Option<u64>, Option<String>)) =
+            self.run_pipe(
                 redis::pipe()
                     .hget(keys.holds(), hold_id)
-                    .hget(keys.meta(), "price_vnd"),
+                    .cmd("HMGET")
+                    .arg(keys.meta())
+                    .arg("price_vnd")
+                    .arg("product_name"),
             )
             .await?;
         let record: HoldRecord = parse_json(&raw_hold.ok_or(SaleError::HoldNotFound)?)?;
@@ -460,6 +463,7 @@ impl SaleStore for RedisSaleStore {
             hold_id: hold_id.to_owned(),
             buyer_id: record.buyer_id,
             buyer_name: record.buyer_name,
+            product_name: product_name.unwrap_or_default(),
             quantity: record.quantity,
             unit_price_vnd,
             total_vnd: unit_price_vnd * u64::from(record.quantity),
