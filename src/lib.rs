@@ -21,6 +21,8 @@
 //! - [`money`]: whole đồng and the one price ceiling for products and sales.
 //! - [`redis_link`]: the Redis connection, deadline and function library
 //!   (`chophien`) that the Redis sale and room stores share.
+//! - [`webhook`]: signed webhooks to a shop's own system, from a durable
+//!   outbox (in memory, or in Redis across nodes).
 //! - [`config`], [`metrics`], [`demo`], [`clock`]: the supporting cast.
 //!
 //! `ARCHITECTURE.md` at the repository root has the code map and the invariants.
@@ -39,3 +41,4 @@ pub mod redis_link;
 pub mod room;
 pub mod sale;
 pub mod server;
+pub mod webhook;

@@ -589,6 +589,13 @@ pub enum ErrorCode {
     InvalidCandidate,
     /// The media connection failed on the server.
     MediaFailed,
+    /// A webhook URL whose host is, or resolves to, a loopback, private or
+    /// otherwise non-public address (HTTP only).
+    WebhookTargetForbidden,
+    /// The room has no webhook (HTTP only).
+    WebhookNotFound,
+    /// No webhook delivery with this event id in this room (HTTP only).
+    DeliveryNotFound,
     /// The server or its store cannot serve this now; safe to retry.
     Unavailable,
     Internal,
@@ -626,6 +633,9 @@ impl ErrorCode {
             ErrorCode::MediaNoSession => "media_no_session",
             ErrorCode::InvalidCandidate => "invalid_candidate",
             ErrorCode::MediaFailed => "media_failed",
+            ErrorCode::WebhookTargetForbidden => "webhook_target_forbidden",
+            ErrorCode::WebhookNotFound => "webhook_not_found",
+            ErrorCode::DeliveryNotFound => "delivery_not_found",
             ErrorCode::Unavailable => "unavailable",
             ErrorCode::Internal => "internal",
         }

@@ -19,6 +19,7 @@ mod presence;
 mod refusal;
 mod relay;
 mod sales;
+mod webhooks;
 mod ws;
 
 use std::future::Future;
@@ -48,6 +49,7 @@ use crate::room::RoomRegistry;
 use crate::sale::{
     AnySaleStore, GroupCommit, MemorySaleStore, RedisSaleStore, RedisStoreOptions, SaleError,
 };
+use crate::webhook::Webhooks;
 use guest::Guests;
 
 pub use api::ApiError;
@@ -65,6 +67,9 @@ pub struct Shared {
     pub sales: AnySaleStore,
     /// The WebRTC SFU forwarding sellers' video to viewers.
     pub sfu: Sfu,
+    /// Rooms' webhooks and their outbox (memory or Redis, per `store.kind`);
+    /// the order code publishes order events here.
+    pub webhooks: Webhooks,
     pub metrics: Metrics,
     /// Guest devices: cookie signing and the per-address limit.
     pub guests: Guests,
@@ -103,7 +108,13 @@ impl std::ops::Deref for AppState {
 impl AppState {
     /// The shared state over the stores `Server::bind` chose (must run
     /// inside a Tokio runtime: the room registry starts its upkeep task).
-    pub fn new(config: Config, sales: AnySaleStore, rooms: AnyRoomStore, sfu: Sfu) -> AppState {
+    pub fn new(
+        config: Config,
+        sales: AnySaleStore,
+        rooms: AnyRoomStore,
+        sfu: Sfu,
+        webhooks: Webhooks,
+    ) -> AppState {
         let shutdown = CancellationToken::new();
         // One id for the node: in the room store, the node directory and
         // the media directory (the SFU's).
@@ -138,6 +149,7 @@ impl AppState {
             rooms,
             sales,
             sfu,
+            webhooks,
             metrics: Metrics::new(),
             guests: Guests::new(&config),
             shutdown,
@@ -204,9 +216,10 @@ impl Server {
         media_directory: Option<Arc<dyn MediaDirectory>>,
     ) -> Result<Server, ServerError> {
         let addr = config.server.listen;
-        // One store kind for all three: rooms, their sales and their
-        // streams' origins live together.
-        let (sales, rooms, media_directory) = match config.store.kind {
+        // One store kind for all: rooms, their sales, their streams'
+        // origins and their webhooks' outbox live together.
+        let webhook_settings = config.webhook_settings();
+        let (sales, rooms, media_directory, webhooks) = match config.store.kind {
             StoreKind::Memory => {
                 let settings = config.room_settings();
                 let rooms = MemoryRoomStore::new(settings.limits, settings.replay_capacity);
@@ -214,6 +227,7 @@ impl Server {
                     AnySaleStore::Memory(MemorySaleStore::new()),
                     AnyRoomStore::Memory(Arc::new(rooms)),
                     media_directory.unwrap_or_else(|| Arc::new(MemoryDirectory::default())),
+                    Webhooks::in_memory(webhook_settings),
                 )
             }
             StoreKind::Redis => {
@@ -231,10 +245,12 @@ impl Server {
                 let rooms = RedisRoomStore::new(link.clone(), config.redis_room_options());
                 let directory =
                     media_directory.unwrap_or_else(|| Arc::new(RedisDirectory::new(link.clone())));
+                let webhooks = Webhooks::on_redis(link.clone(), webhook_settings);
                 (
                     AnySaleStore::Redis(RedisSaleStore::on(link, options.group_commit)),
                     AnyRoomStore::Redis(Arc::new(rooms)),
                     directory,
+                    webhooks,
                 )
             }
         };
@@ -267,7 +283,7 @@ impl Server {
         };
         let sfu = Sfu::clustered(config.media.clone(), link)?;
         Ok(Server {
-            state: AppState::new(config, sales, rooms, sfu),
+            state: AppState::new(config, sales, rooms, sfu, webhooks),
             listener,
         })
     }
@@ -297,6 +313,7 @@ impl Server {
             &state,
             Duration::from_millis(state.config.store.sweep_interval_ms.max(10)),
         );
+        state.webhooks.spawn_worker(state.shutdown.clone());
         let shutdown = state.shutdown.clone();
         tokio::spawn(async move {
             signal.await;
@@ -350,6 +367,21 @@ fn router(state: AppState) -> Router {
         .route("/api/rooms/{room_id}/close", post(api::close_room))
         .route("/api/rooms/{room_id}/orders", get(orders::list))
         .route("/api/rooms/{room_id}/orders.csv", get(orders::csv))
+        .route(
+            "/api/rooms/{room_id}/webhook",
+            get(webhooks::get)
+                .put(webhooks::put)
+                .delete(webhooks::delete),
+        )
+        .route(
+            "/api/rooms/{room_id}/webhook/deliveries",
+            get(webhooks::deliveries),
+        )
+        .route(
+            "/api/rooms/{room_id}/webhook/deliveries/{event_id}/retry",
+            post(webhooks::retry),
+        )
+        .route("/api/rooms/{room_id}/webhook/test", post(webhooks::test))
         .route("/api/dev/token", post(api::dev_token))
         .route("/api/guest/token", post(guest::guest_token))
         .route("/api/admin/nodes", get(api::nodes))
