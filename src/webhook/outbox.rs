@@ -6,7 +6,7 @@
 //! default; lost on restart) and [`RedisOutbox`] with `store.kind =
 //! "redis"`, where an entry written by one node is delivered by any node,
 //! also after the node that wrote it is gone. Both pass one suite
-//! (`tests/webhooks.rs`, `outbox_*`).
+//! (`tests/webhooks/outbox.rs`).
 //!
 //! **Claiming is a lease.** [`Outbox::claim`] takes the due entries and, in
 //! the same atomic step, moves each one's due time to `lease_until`: another
