@@ -31,6 +31,31 @@ pub struct Config {
     pub media: crate::media::MediaConfig,
     /// This node among others (`[cluster]`).
     pub cluster: ClusterConfig,
+    /// Signed webhooks to shops' own systems (`[webhooks]`).
+    pub webhooks: WebhooksConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct WebhooksConfig {
+    /// Let webhooks go to loopback and private addresses (tests, local
+    /// development). Off in production: server-side request forgery.
+    pub allow_private_targets: bool,
+    /// The longest one delivery attempt may take, connecting included.
+    pub request_timeout_ms: u64,
+    /// The wait after the first failed attempt; doubles after each.
+    pub retry_base_ms: u64,
+    /// The longest wait between two attempts.
+    pub retry_cap_ms: u64,
+    /// Attempts before a delivery is given up (`failed`).
+    pub max_attempts: u32,
+    /// How often each node looks for due deliveries.
+    pub poll_interval_ms: u64,
+    /// Attempts one node makes at once.
+    pub max_concurrent: usize,
+    /// Deliveries listed in a room's delivery log.
+    pub log_size: usize,
+    /// With the Redis store: how long a delivered or failed entry is kept.
+    pub retention_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -258,6 +283,32 @@ impl Config {
         if self.auth.secret.len() < 16 {
             return Err(ConfigError("auth.secret must be at least 16 bytes".into()));
         }
+        let w = &self.webhooks;
+        if !(100..=120_000).contains(&w.request_timeout_ms) {
+            return Err(ConfigError(
+                "webhooks.request_timeout_ms must be between 100 and 120000".into(),
+            ));
+        }
+        if w.retry_base_ms == 0 || w.retry_cap_ms < w.retry_base_ms {
+            return Err(ConfigError(
+                "webhooks.retry_cap_ms must be at least webhooks.retry_base_ms (> 0)".into(),
+            ));
+        }
+        if !(1..=100).contains(&w.max_attempts) {
+            return Err(ConfigError(
+                "webhooks.max_attempts must be between 1 and 100".into(),
+            ));
+        }
+        if w.poll_interval_ms == 0 || w.max_concurrent == 0 || w.log_size == 0 {
+            return Err(ConfigError(
+                "webhooks.poll_interval_ms, max_concurrent and log_size must be positive".into(),
+            ));
+        }
+        if w.retention_secs == 0 {
+            return Err(ConfigError(
+                "webhooks.retention_secs must be positive".into(),
+            ));
+        }
         self.media
             .validate()
             .map_err(|e| ConfigError(e.to_string()))?;
@@ -286,6 +337,22 @@ impl Config {
             limits: settings.limits,
             replay_capacity: settings.replay_capacity,
             ended_ttl: Duration::from_secs(self.rooms.ended_ttl_secs),
+        }
+    }
+
+    /// How webhooks are sent (`[webhooks]`).
+    pub fn webhook_settings(&self) -> crate::webhook::WebhookSettings {
+        let w = &self.webhooks;
+        crate::webhook::WebhookSettings {
+            allow_private_targets: w.allow_private_targets,
+            request_timeout: Duration::from_millis(w.request_timeout_ms),
+            retry_base: Duration::from_millis(w.retry_base_ms),
+            retry_cap: Duration::from_millis(w.retry_cap_ms),
+            max_attempts: w.max_attempts,
+            poll_interval: Duration::from_millis(w.poll_interval_ms),
+            max_concurrent: w.max_concurrent,
+            log_size: w.log_size,
+            retention: Duration::from_secs(w.retention_secs),
         }
     }
 
@@ -337,6 +404,26 @@ mod tests {
             RedisTarget::Cluster(vec!["redis://10.0.0.1:7000/".into()])
         );
         config.store.redis_cluster_urls = vec!["10.0.0.1:7000".into()];
+        assert!(config.validate().is_err());
+    }
+
+    #[test]
+    fn webhooks_default_to_public_targets_only_and_the_documented_schedule() {
+        let settings = Config::defaults().webhook_settings();
+        assert!(!settings.allow_private_targets);
+        let defaults = crate::webhook::WebhookSettings::default();
+        assert_eq!(settings.request_timeout, defaults.request_timeout);
+        assert_eq!(settings.retry_base, defaults.retry_base);
+        assert_eq!(settings.retry_cap, defaults.retry_cap);
+        assert_eq!(settings.max_attempts, defaults.max_attempts);
+        assert_eq!(settings.log_size, defaults.log_size);
+        assert_eq!(settings.retention, defaults.retention);
+    }
+
+    #[test]
+    fn a_webhook_retry_cap_below_its_base_is_refused() {
+        let mut config = Config::defaults();
+        config.webhooks.retry_cap_ms = config.webhooks.retry_base_ms - 1;
         assert!(config.validate().is_err());
     }
 

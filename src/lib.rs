@@ -23,6 +23,8 @@
 //!   buyer scans to pay an order by bank transfer.
 //! - [`redis_link`]: the Redis connection, deadline and function library
 //!   (`chophien`) that the Redis sale and room stores share.
+//! - [`webhook`]: signed webhooks to a shop's own system, from a durable
+//!   outbox (in memory, or in Redis across nodes).
 //! - [`config`], [`metrics`], [`demo`], [`clock`]: the supporting cast.
 //!
 //! `ARCHITECTURE.md` at the repository root has the code map and the invariants.
@@ -42,3 +44,4 @@ pub mod redis_link;
 pub mod room;
 pub mod sale;
 pub mod server;
+pub mod webhook;

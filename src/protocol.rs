@@ -635,6 +635,13 @@ pub enum ErrorCode {
     /// paid on delivery only (HTTP: the seller's payment settings and an
     /// order's VietQR code).
     PaymentNotSet,
+    /// A webhook URL whose host is, or resolves to, a loopback, private or
+    /// otherwise non-public address (HTTP only).
+    WebhookTargetForbidden,
+    /// The room has no webhook (HTTP only).
+    WebhookNotFound,
+    /// No webhook delivery with this event id in this room (HTTP only).
+    DeliveryNotFound,
     /// The server or its store cannot serve this now; safe to retry.
     Unavailable,
     Internal,
@@ -676,6 +683,9 @@ impl ErrorCode {
             ErrorCode::InvalidCandidate => "invalid_candidate",
             ErrorCode::MediaFailed => "media_failed",
             ErrorCode::PaymentNotSet => "payment_not_set",
+            ErrorCode::WebhookTargetForbidden => "webhook_target_forbidden",
+            ErrorCode::WebhookNotFound => "webhook_not_found",
+            ErrorCode::DeliveryNotFound => "delivery_not_found",
             ErrorCode::Unavailable => "unavailable",
             ErrorCode::Internal => "internal",
         }

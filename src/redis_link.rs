@@ -15,8 +15,9 @@
 //!
 //! **One library.** The sale functions (`sale/redis/chophien.lua`) and the
 //! room functions (`room/store/redis/room.lua`, then `moderation.lua` and
-//! `facts.lua`, which use its keys and helpers) and the media functions
-//! (`media/directory.lua`) are concatenated into one
+//! `facts.lua`, which use its keys and helpers), the media functions
+//! (`media/directory.lua`) and the webhook outbox's
+//! (`webhook/outbox/outbox.lua`) are concatenated into one
 //! library named `chophien` ([`LIBRARY`]). Whichever store connects loads it
 //! with `FUNCTION LOAD REPLACE` (on a Cluster: on every primary), and any
 //! call that answers "Function not found" (a `FUNCTION FLUSH`, a server
@@ -61,7 +62,7 @@ use redis::{
 pub use push::{PushConnection, Pushes};
 
 /// The function library `chophien`: the sale functions, the room functions,
-/// then the media functions, loaded as one source (its first line names the library). One
+/// the media functions, then the webhook outbox's, loaded as one source (its first line names the library). One
 /// Lua chunk: each part's top-level locals are visible to the parts after it.
 pub const LIBRARY: &str = concat!(
     include_str!("sale/redis/chophien.lua"),
@@ -73,6 +74,8 @@ pub const LIBRARY: &str = concat!(
     include_str!("room/store/redis/facts.lua"),
     "\n",
     include_str!("media/directory.lua"),
+    "\n",
+    include_str!("webhook/outbox/outbox.lua"),
 );
 
 /// Why a Redis call failed, before a store gives it its own meaning.
@@ -544,5 +547,6 @@ mod tests {
         assert_eq!(LIBRARY.matches("#!lua").count(), 1);
         assert!(LIBRARY.contains("'chophien_buy'"));
         assert!(LIBRARY.contains("'chophien_room_chat'"));
+        assert!(LIBRARY.contains("'chophien_webhook_claim'"));
     }
 }

@@ -22,6 +22,7 @@ mod presence;
 mod refusal;
 mod relay;
 mod sales;
+mod webhooks;
 mod ws;
 
 use std::future::Future;
@@ -52,6 +53,7 @@ use crate::room::RoomRegistry;
 use crate::sale::{
     AnySaleStore, GroupCommit, MemorySaleStore, RedisSaleStore, RedisStoreOptions, SaleError,
 };
+use crate::webhook::Webhooks;
 use guest::Guests;
 use order_page::OrderLookups;
 
@@ -72,6 +74,9 @@ pub struct Shared {
     pub payments: PaymentStore,
     /// The WebRTC SFU forwarding sellers' video to viewers.
     pub sfu: Sfu,
+    /// Rooms' webhooks and their outbox (memory or Redis, per `store.kind`);
+    /// the order code publishes order events here.
+    pub webhooks: Webhooks,
     pub metrics: Metrics,
     /// Guest devices: cookie signing and the per-address limit.
     pub guests: Guests,
@@ -118,6 +123,7 @@ impl AppState {
         payments: PaymentStore,
         rooms: AnyRoomStore,
         sfu: Sfu,
+        webhooks: Webhooks,
     ) -> AppState {
         let shutdown = CancellationToken::new();
         // One id for the node: in the room store, the node directory and
@@ -154,6 +160,7 @@ impl AppState {
             sales,
             payments,
             sfu,
+            webhooks,
             metrics: Metrics::new(),
             guests: Guests::new(&config),
             order_lookups: OrderLookups::new(&config),
@@ -221,9 +228,11 @@ impl Server {
         media_directory: Option<Arc<dyn MediaDirectory>>,
     ) -> Result<Server, ServerError> {
         let addr = config.server.listen;
-        // One store kind for all four: rooms, their sales, their sellers'
-        // bank accounts and their streams' origins live together.
-        let (sales, payments, rooms, media_directory) = match config.store.kind {
+        // One store kind for all: rooms, their sales, their sellers' bank
+        // accounts, their streams' origins and their webhooks' outbox live
+        // together.
+        let webhook_settings = config.webhook_settings();
+        let (sales, payments, rooms, media_directory, webhooks) = match config.store.kind {
             StoreKind::Memory => {
                 let settings = config.room_settings();
                 let rooms = MemoryRoomStore::new(settings.limits, settings.replay_capacity);
@@ -232,6 +241,7 @@ impl Server {
                     PaymentStore::memory(),
                     AnyRoomStore::Memory(Arc::new(rooms)),
                     media_directory.unwrap_or_else(|| Arc::new(MemoryDirectory::default())),
+                    Webhooks::in_memory(webhook_settings),
                 )
             }
             StoreKind::Redis => {
@@ -249,11 +259,13 @@ impl Server {
                 let rooms = RedisRoomStore::new(link.clone(), config.redis_room_options());
                 let directory =
                     media_directory.unwrap_or_else(|| Arc::new(RedisDirectory::new(link.clone())));
+                let webhooks = Webhooks::on_redis(link.clone(), webhook_settings);
                 (
                     AnySaleStore::Redis(RedisSaleStore::on(link.clone(), options.group_commit)),
                     PaymentStore::redis(link),
                     AnyRoomStore::Redis(Arc::new(rooms)),
                     directory,
+                    webhooks,
                 )
             }
         };
@@ -286,7 +298,7 @@ impl Server {
         };
         let sfu = Sfu::clustered(config.media.clone(), link)?;
         Ok(Server {
-            state: AppState::new(config, sales, payments, rooms, sfu),
+            state: AppState::new(config, sales, payments, rooms, sfu, webhooks),
             listener,
         })
     }
@@ -316,6 +328,7 @@ impl Server {
             &state,
             Duration::from_millis(state.config.store.sweep_interval_ms.max(10)),
         );
+        state.webhooks.spawn_worker(state.shutdown.clone());
         let shutdown = state.shutdown.clone();
         tokio::spawn(async move {
             signal.await;
@@ -396,6 +409,21 @@ fn router(state: AppState) -> Router {
             "/api/rooms/{room_id}/orders/{order_id}/vietqr.png",
             get(payment::code_png),
         )
+        .route(
+            "/api/rooms/{room_id}/webhook",
+            get(webhooks::get)
+                .put(webhooks::put)
+                .delete(webhooks::delete),
+        )
+        .route(
+            "/api/rooms/{room_id}/webhook/deliveries",
+            get(webhooks::deliveries),
+        )
+        .route(
+            "/api/rooms/{room_id}/webhook/deliveries/{event_id}/retry",
+            post(webhooks::retry),
+        )
+        .route("/api/rooms/{room_id}/webhook/test", post(webhooks::test))
         .route("/api/dev/token", post(api::dev_token))
         .route("/api/guest/token", post(guest::guest_token))
         .route("/api/orders/lookup", post(order_page::lookup))

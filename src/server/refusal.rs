@@ -1,7 +1,7 @@
 //! Why the server refused a client's request, as it goes on the wire.
 //!
 //! Each domain has its own error enum (`RoomError`, `SaleError`,
-//! `MediaError`, `PaymentError`); this module is the one table that gives each variant its
+//! `MediaError`, `PaymentError`, `WebhookError`); this module is the one table that gives each variant its
 //! stable [`ErrorCode`] ([`Coded`]), and turns any of them into a
 //! [`Refusal`] — a code, a message for people and, when waiting helps, how
 //! long to wait. HTTP handlers take the same codes from here.
@@ -11,6 +11,7 @@ use crate::payment::PaymentError;
 use crate::protocol::{DirectEvent, ErrorCode, ErrorEvent};
 use crate::room::RoomError;
 use crate::sale::SaleError;
+use crate::webhook::WebhookError;
 
 /// A domain error's stable wire code.
 pub trait Coded: std::fmt::Display {
@@ -81,6 +82,20 @@ impl Coded for PaymentError {
             PaymentError::InvalidValue { .. } => ErrorCode::InvalidValue,
             PaymentError::Unavailable(_) => ErrorCode::Unavailable,
             PaymentError::Internal(_) => ErrorCode::Internal,
+        }
+    }
+}
+
+impl Coded for WebhookError {
+    fn code(&self) -> ErrorCode {
+        match self {
+            WebhookError::InvalidUrl(_) | WebhookError::InvalidSecret(_) => ErrorCode::InvalidValue,
+            WebhookError::TargetForbidden(_) => ErrorCode::WebhookTargetForbidden,
+            WebhookError::InvalidRoom => ErrorCode::RoomNotFound,
+            WebhookError::NotConfigured => ErrorCode::WebhookNotFound,
+            WebhookError::DeliveryNotFound => ErrorCode::DeliveryNotFound,
+            WebhookError::Unavailable(_) => ErrorCode::Unavailable,
+            WebhookError::Internal(_) => ErrorCode::Internal,
         }
     }
 }

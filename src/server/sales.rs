@@ -23,6 +23,7 @@ use super::command::SaleCommand;
 use super::fulfilment;
 use super::refusal::Refusal;
 use super::AppState;
+use crate::webhook::EventType;
 
 /// Handle one flash-sale command from `actor` (its role already authorised)
 /// in `room`: the direct reply, if any (an `ack` only when the request had
@@ -112,6 +113,7 @@ pub async fn handle(
             // once, when the store says this call created it.
             let order = confirmation.order;
             if confirmation.created {
+                fulfilment::notify_shop(state, &room.id, EventType::OrderCreated, &order).await;
                 let purchase = RoomFact::OrderPlaced {
                     sale_id: order.sale_id.clone(),
                     buyer_name: order.buyer_name.clone(),
