@@ -115,6 +115,36 @@ pub fn bearer_claims(state: &AppState, headers: &HeaderMap) -> Result<Claims, Ap
     Ok(state.keys.verify(token)?)
 }
 
+/// Lets the room's seller or an admin through, for an HTTP request about a
+/// room's business (its orders, its webhook): 401 without a valid token;
+/// for anyone else, no more than `GET /api/rooms/{id}` tells: 404
+/// `room_not_found` for a room nobody knows, 403 `forbidden` ("only the
+/// room's seller or an admin may {what}") for a known one. Answers whether
+/// the room is still known: orders and deliveries outlive their room's other
+/// records, so a manager may read them after those expired.
+pub async fn authorize_manager(
+    state: &AppState,
+    room_id: &str,
+    headers: &HeaderMap,
+    what: &str,
+) -> Result<bool, ApiError> {
+    let claims = bearer_claims(state, headers)?;
+    let known = match state.rooms.info(room_id).await {
+        Ok(_) => true,
+        Err(RoomError::RoomNotFound) => false,
+        Err(error) => return Err(error.into()),
+    };
+    if !claims.manages(room_id) {
+        if !known {
+            return Err(RoomError::RoomNotFound.into());
+        }
+        return Err(forbidden(&format!(
+            "only the room's seller or an admin may {what}"
+        )));
+    }
+    Ok(known)
+}
+
 pub async fn healthz() -> Json<serde_json::Value> {
     Json(json!({ "status": "ok" }))
 }

@@ -19,7 +19,7 @@ use crate::sale::{
     Carrier, OrderActor, OrderChange, OrderStatus, PaymentMethod, SaleError, SaleStore,
 };
 
-use super::api::{bearer_claims, ApiError};
+use super::api::{authorize_manager, ApiError};
 use super::fulfilment;
 use super::refusal::Coded;
 use super::AppState;
@@ -52,33 +52,6 @@ impl From<SaleError> for ApiError {
         };
         ApiError::new(status, error.code(), error.to_string())
     }
-}
-
-/// Checks that the request comes from the room's seller or an admin.
-/// Answers whether the room is still known (orders outlive their room's
-/// other records).
-async fn authorize_seller(
-    state: &AppState,
-    room_id: &str,
-    headers: &HeaderMap,
-) -> Result<bool, ApiError> {
-    let claims = bearer_claims(state, headers)?;
-    let known = match state.rooms.info(room_id).await {
-        Ok(_) => true,
-        Err(RoomError::RoomNotFound) => false,
-        Err(error) => return Err(error.into()),
-    };
-    if !claims.manages(room_id) {
-        if !known {
-            return Err(RoomError::RoomNotFound.into());
-        }
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            ErrorCode::Forbidden,
-            "only the room's seller or an admin may read or change its orders",
-        ));
-    }
-    Ok(known)
 }
 
 /// Which orders the seller's table shows (`?status=packed&q=lan`), and the
@@ -120,7 +93,7 @@ async fn orders_of(
     headers: &HeaderMap,
     filter: &OrderFilter,
 ) -> Result<OrdersReport, ApiError> {
-    let known = authorize_seller(state, room_id, headers).await?;
+    let known = authorize_manager(state, room_id, headers, "read or change its orders").await?;
     let mut orders = state.sales.orders_for_room(room_id).await?;
     // Orders outlive their room's other records (which expire some time
     // after it ends): a room nobody knows is an error only without orders.
@@ -164,7 +137,7 @@ pub async fn change_status(
     headers: HeaderMap,
     body: Result<Json<OrderChange>, JsonRejection>,
 ) -> Result<Json<ChangeReport>, ApiError> {
-    authorize_seller(&state, &room_id, &headers).await?;
+    authorize_manager(&state, &room_id, &headers, "read or change its orders").await?;
     let Json(change) = body?;
     let update =
         fulfilment::change(&state, &room_id, &order_id, &change, &OrderActor::Seller).await?;
@@ -219,7 +192,7 @@ pub async fn change_many(
     headers: HeaderMap,
     body: Result<Json<BulkRequest>, JsonRejection>,
 ) -> Result<Json<Vec<BulkResult>>, ApiError> {
-    authorize_seller(&state, &room_id, &headers).await?;
+    authorize_manager(&state, &room_id, &headers, "read or change its orders").await?;
     let Json(request) = body?;
     if request.changes.is_empty() || request.changes.len() > MAX_BULK_ORDERS {
         return Err(ApiError::new(

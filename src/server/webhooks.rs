@@ -18,11 +18,10 @@ use axum::Json;
 use serde::{Deserialize, Serialize};
 
 use crate::clock::unix_millis;
-use crate::protocol::ErrorCode;
 use crate::room::RoomError;
 use crate::webhook::{Delivery, NewWebhook, WebhookConfig, WebhookError};
 
-use super::api::{bearer_claims, ApiError};
+use super::api::{authorize_manager, ApiError};
 use super::refusal::Coded;
 use super::AppState;
 
@@ -63,36 +62,12 @@ pub struct Queued {
     event_id: String,
 }
 
-/// Lets the room's seller or an admin through; answers whether the room is
-/// known (its webhook data outlives it, like its orders). A stranger learns
-/// no more than `GET /api/rooms/{id}` tells: 404 for an unknown room, 403
-/// for a known one.
-async fn authorise(state: &AppState, room_id: &str, headers: &HeaderMap) -> Result<bool, ApiError> {
-    let claims = bearer_claims(state, headers)?;
-    let known = match state.rooms.info(room_id).await {
-        Ok(_) => true,
-        Err(RoomError::RoomNotFound) => false,
-        Err(error) => return Err(error.into()),
-    };
-    if !claims.manages(room_id) {
-        if !known {
-            return Err(RoomError::RoomNotFound.into());
-        }
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            ErrorCode::Forbidden,
-            "only the room's seller or an admin may manage its webhook",
-        ));
-    }
-    Ok(known)
-}
-
 pub async fn get(
     State(state): State<AppState>,
     Path(room_id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Json<WebhookConfig>, ApiError> {
-    authorise(&state, &room_id, &headers).await?;
+    authorize_manager(&state, &room_id, &headers, "manage its webhook").await?;
     let config = state.webhooks.config(&room_id).await?;
     Ok(Json(config.ok_or(WebhookError::NotConfigured)?))
 }
@@ -103,7 +78,7 @@ pub async fn put(
     headers: HeaderMap,
     body: Result<Json<PutWebhook>, JsonRejection>,
 ) -> Result<Json<WebhookConfig>, ApiError> {
-    let known = authorise(&state, &room_id, &headers).await?;
+    let known = authorize_manager(&state, &room_id, &headers, "manage its webhook").await?;
     let Json(body) = body?;
     if !known {
         return Err(RoomError::RoomNotFound.into());
@@ -131,7 +106,7 @@ pub async fn delete(
     Path(room_id): Path<String>,
     headers: HeaderMap,
 ) -> Result<StatusCode, ApiError> {
-    authorise(&state, &room_id, &headers).await?;
+    authorize_manager(&state, &room_id, &headers, "manage its webhook").await?;
     state
         .webhooks
         .configure(&room_id, None, unix_millis())
@@ -145,7 +120,7 @@ pub async fn deliveries(
     Path(room_id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Json<DeliveryLog>, ApiError> {
-    authorise(&state, &room_id, &headers).await?;
+    authorize_manager(&state, &room_id, &headers, "manage its webhook").await?;
     let deliveries = state.webhooks.log(&room_id).await?;
     Ok(Json(DeliveryLog { deliveries }))
 }
@@ -155,7 +130,7 @@ pub async fn retry(
     Path((room_id, event_id)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Result<(StatusCode, Json<Delivery>), ApiError> {
-    authorise(&state, &room_id, &headers).await?;
+    authorize_manager(&state, &room_id, &headers, "manage its webhook").await?;
     let delivery = state
         .webhooks
         .retry(&room_id, &event_id, unix_millis())
@@ -168,7 +143,7 @@ pub async fn test(
     Path(room_id): Path<String>,
     headers: HeaderMap,
 ) -> Result<(StatusCode, Json<Queued>), ApiError> {
-    authorise(&state, &room_id, &headers).await?;
+    authorize_manager(&state, &room_id, &headers, "manage its webhook").await?;
     let event_id = state.webhooks.ping(&room_id, unix_millis()).await?;
     Ok((StatusCode::ACCEPTED, Json(Queued { event_id })))
 }

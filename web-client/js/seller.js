@@ -14,6 +14,7 @@ import { SellerMedia } from './seller-media.js';
 import { SellerSales } from './seller-sale.js';
 import { SellerOrders } from './seller-orders.js';
 import { SellerPayment } from './seller-payment.js';
+import { SellerWebhook } from './seller-webhook.js';
 
 const params = new URLSearchParams(location.search);
 const roomId = params.get('room') || 'tra-thai-nguyen';
@@ -47,6 +48,7 @@ function start() {
   const sales = new SellerSales({ conn, model });
   const orders = new SellerOrders({ conn, roomId, token });
   hook.payment = new SellerPayment({ roomId, token });
+  hook.webhook = new SellerWebhook({ roomId, token });
   hook.media = media;
   hook.sales = sales;
   hook.orders = orders;
