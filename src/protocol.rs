@@ -447,6 +447,12 @@ pub enum RoomEvent {
     StreamState {
         live: bool,
     },
+    /// A product's stock changed outside a catalog edit: a flash sale took
+    /// its units, or gave back what it did not sell.
+    ProductStock {
+        product_id: String,
+        stock: u32,
+    },
     /// An order of this room changed status. It names the order only by its
     /// `status_tag` (a random tag in the order, which only its buyer and the
     /// seller see), so the room learns nothing about whose order it is.
@@ -620,6 +626,8 @@ pub enum ErrorCode {
     /// The buyer may cancel only a `confirmed` order within
     /// `orders.buyer_cancel_secs` of placing it; after that, the seller can.
     CancelWindowClosed,
+    /// `start_sale` asks for more units than the product has on hand.
+    InsufficientStock,
     /// `subscribe` while the seller's stream is not live.
     MediaNotLive,
     /// The SDP could not be parsed or applied.
@@ -676,6 +684,7 @@ impl ErrorCode {
             ErrorCode::OrderNotFound => "order_not_found",
             ErrorCode::InvalidTransition => "invalid_transition",
             ErrorCode::CancelWindowClosed => "cancel_window_closed",
+            ErrorCode::InsufficientStock => "insufficient_stock",
             ErrorCode::MediaNotLive => "media_not_live",
             ErrorCode::InvalidSdp => "invalid_sdp",
             ErrorCode::UnsupportedCodec => "unsupported_codec",

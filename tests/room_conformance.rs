@@ -1089,6 +1089,7 @@ fn sale(id: &str, state: SaleState, remaining: u32) -> SaleInfo {
         price_vnd: 199_000,
         stock_total: 10,
         remaining,
+        returned_to_stock: 0,
         per_buyer_limit: 2,
         state,
         starts_at: T0,

@@ -278,11 +278,12 @@ async fn every_key_of_a_room_and_its_sales_shares_the_rooms_hash_tag() {
         .filter(|k| k.starts_with(&sale_prefix))
         .count();
     assert!(sale_keys >= 6, "{room_keys:?}");
-    assert_eq!(room_keys.len(), sale_keys + 3, "{room_keys:?}");
+    assert_eq!(room_keys.len(), sale_keys + 4, "{room_keys:?}");
     assert!(
         room_keys.contains(&&format!("{tag}current_sale"))
             && room_keys.contains(&&format!("{tag}sales"))
-            && room_keys.contains(&&format!("{tag}order_index")),
+            && room_keys.contains(&&format!("{tag}order_index"))
+            && room_keys.contains(&&format!("{tag}stock")),
         "{room_keys:?}"
     );
     // Beside the sweepers' index, one untagged key per order: its room,

@@ -71,6 +71,10 @@ pub enum RoomFact {
         buyer_name: String,
         quantity: u32,
     },
+    /// The sale store's count of a product (a flash sale carved its units
+    /// out, or gave back what was left): the room's catalog copy follows it
+    /// (`product_stock`) when it differs.
+    ProductStock { product_id: String, stock: u32 },
     /// An order changed status (`order_status`, naming it by its tag).
     OrderStatus {
         status_tag: String,

@@ -69,6 +69,7 @@ mod tests {
             price_vnd: 100,
             stock_total: 10,
             remaining,
+            returned_to_stock: 0,
             per_buyer_limit: 2,
             state,
             starts_at: 1_000,

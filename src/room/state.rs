@@ -113,6 +113,21 @@ impl RoomState {
             .and_then(|id| self.product(id))
     }
 
+    /// The sale store's count of a product (see `RoomFact::ProductStock`):
+    /// the catalog copy follows it; `product_stock` when it changed, nothing
+    /// when it did not or the product is gone.
+    pub fn set_product_stock(&mut self, product_id: &str, stock: u32) -> Option<RoomEvent> {
+        let product = self.products.iter_mut().find(|p| p.id == product_id)?;
+        if product.stock == stock {
+            return None;
+        }
+        product.stock = stock;
+        Some(RoomEvent::ProductStock {
+            product_id: product_id.to_owned(),
+            stock,
+        })
+    }
+
     /// Apply one command. Every check comes before any change, so a failed
     /// command leaves the state exactly as it was.
     pub fn apply(

@@ -21,6 +21,9 @@ pub enum SaleError {
     InvalidShipping(String),
     #[error("{0}")]
     InvalidValue(String),
+    /// A sale would take more units than its product has on hand.
+    #[error("only {available} units of this product are in stock")]
+    InsufficientStock { available: u32 },
     #[error("no such order")]
     OrderNotFound,
     /// The order's status does not allow this change (e.g. packing a

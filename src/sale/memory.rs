@@ -39,9 +39,19 @@ struct Sales {
     /// and the only one that may still be running (a sale is created only
     /// once the previous one has ended).
     by_room: HashMap<String, Vec<String>>,
+    /// What a sale's operations may touch beyond the sale itself.
+    books: RoomBooks,
+}
+
+/// The records of every room that its sales' operations update beside the
+/// sale (in Redis: the room's `order_index` and `stock` hashes).
+#[derive(Default)]
+struct RoomBooks {
     /// Order id → its room, sale and index in the sale's `orders`: how an
     /// order is found by its id (the seller's changes, the order page).
     order_index: HashMap<String, OrderPlace>,
+    /// `(room, product)` → units on hand outside any flash sale.
+    stock: HashMap<(String, String), u32>,
 }
 
 struct OrderPlace {
@@ -88,6 +98,9 @@ struct Sale {
     orders: Vec<Order>,
     /// Ended with no hold pending, as found by a sweep: no longer active.
     retired: bool,
+    /// Ended and its leftover given back to the product (once): units that
+    /// come back later go to the product too.
+    closed: bool,
 }
 
 struct HoldEntry {
@@ -122,9 +135,31 @@ impl Sale {
         }
     }
 
+    /// Units coming back to the sale: to `remaining` while it is open, to
+    /// its product's stock once it has closed.
+    fn give_back(&mut self, units: u32, books: &mut RoomBooks) {
+        if self.closed {
+            *books.stock_of(&self.room_id, &self.info.product_id) += units;
+            self.info.returned_to_stock += units;
+        } else {
+            self.info.remaining += units;
+        }
+    }
+
+    /// Closes an ended sale: what is left goes back to its product, once.
+    fn close(&mut self, books: &mut RoomBooks) {
+        if self.closed {
+            return;
+        }
+        let left = std::mem::take(&mut self.info.remaining);
+        *books.stock_of(&self.room_id, &self.info.product_id) += left;
+        self.info.returned_to_stock += left;
+        self.closed = true;
+    }
+
     /// Gives a pending hold's units back and marks it; the deadline entry's
     /// removal is what makes this happen once.
-    fn release(&mut self, hold_id: &str, status: HoldStatus) {
+    fn release(&mut self, hold_id: &str, status: HoldStatus, books: &mut RoomBooks) {
         let Some(entry) = self.holds.get_mut(hold_id) else {
             return;
         };
@@ -137,14 +172,24 @@ impl Sale {
         }
         entry.status = status;
         let quantity = entry.hold.quantity;
-        self.info.remaining += quantity;
         if let Some(units) = self.units_by_buyer.get_mut(&entry.buyer_id) {
             *units = units.saturating_sub(quantity);
         }
+        self.give_back(quantity, books);
     }
 
     fn is_finished(&self, now: UnixMillis) -> bool {
         self.info(now).state == SaleState::Ended && self.deadlines.is_empty()
+    }
+}
+
+impl RoomBooks {
+    /// A product's count, created at 0 (callers seed it first when a
+    /// catalog value applies).
+    fn stock_of(&mut self, room_id: &str, product_id: &str) -> &mut u32 {
+        self.stock
+            .entry((room_id.to_owned(), product_id.to_owned()))
+            .or_default()
     }
 }
 
@@ -159,16 +204,16 @@ impl MemorySaleStore {
         &self,
         room_id: &str,
         sale_id: &str,
-        f: impl FnOnce(&mut Sale) -> Result<T, SaleError>,
+        f: impl FnOnce(&mut Sale, &mut RoomBooks) -> Result<T, SaleError>,
     ) -> Result<T, SaleError> {
         validate::room_id(room_id)?;
         let mut sales = self.inner.lock();
-        let sale = sales
-            .by_id
+        let Sales { by_id, books, .. } = &mut *sales;
+        let sale = by_id
             .get_mut(sale_id)
             .filter(|sale| sale.room_id == room_id)
             .ok_or(SaleError::SaleNotFound)?;
-        f(sale)
+        f(sale, books)
     }
 
     /// Runs `f` on the sale of a hold of `room_id` owned by `buyer_id`, under
@@ -179,14 +224,12 @@ impl MemorySaleStore {
         room_id: &str,
         hold_id: &str,
         buyer_id: &str,
-        f: impl FnOnce(&mut Sale, &mut HashMap<String, OrderPlace>) -> Result<T, SaleError>,
+        f: impl FnOnce(&mut Sale, &mut RoomBooks) -> Result<T, SaleError>,
     ) -> Result<T, SaleError> {
         validate::room_id(room_id)?;
         let sale_id = ids::sale_of_hold(hold_id).ok_or(SaleError::HoldNotFound)?;
         let mut sales = self.inner.lock();
-        let Sales {
-            by_id, order_index, ..
-        } = &mut *sales;
+        let Sales { by_id, books, .. } = &mut *sales;
         let sale = by_id
             .get_mut(sale_id)
             .filter(|sale| sale.room_id == room_id)
@@ -195,7 +238,7 @@ impl MemorySaleStore {
         if entry.buyer_id != buyer_id {
             return Err(SaleError::Forbidden);
         }
-        f(sale, order_index)
+        f(sale, books)
     }
 }
 
@@ -209,6 +252,8 @@ impl SaleStore for MemorySaleStore {
         validate::room_id(room_id)?;
         let sale = validate::new_sale(sale)?;
         let starts_at = now + u64::from(sale.starts_in_secs) * 1000;
+        let product = (room_id.to_owned(), sale.product_id.clone());
+        let seed = sale.product_stock;
         let info = SaleInfo {
             id: ids::new_sale_id(),
             product_id: sale.product_id,
@@ -216,6 +261,7 @@ impl SaleStore for MemorySaleStore {
             price_vnd: sale.price_vnd,
             stock_total: sale.stock,
             remaining: sale.stock,
+            returned_to_stock: 0,
             per_buyer_limit: sale.per_buyer_limit,
             state: SaleState::Scheduled,
             starts_at,
@@ -235,12 +281,23 @@ impl SaleStore for MemorySaleStore {
             deadlines: BTreeSet::new(),
             orders: Vec::new(),
             retired: false,
+            closed: false,
         };
         let info = record.info(now);
         let mut sales = self.inner.lock();
         if sales.running_in(room_id, now) {
             return Err(SaleError::SaleRunning);
         }
+        // The product's count starts from the catalog's the first time (and
+        // a refusal writes nothing, not even that).
+        let on_hand = sales.books.stock.get(&product).copied().unwrap_or(seed);
+        if on_hand < info.stock_total {
+            return Err(SaleError::InsufficientStock { available: on_hand });
+        }
+        sales
+            .books
+            .stock
+            .insert(product, on_hand - info.stock_total);
         sales
             .by_room
             .entry(room_id.to_owned())
@@ -256,7 +313,7 @@ impl SaleStore for MemorySaleStore {
         sale_id: &str,
         now: UnixMillis,
     ) -> Result<SaleInfo, SaleError> {
-        self.with_sale(room_id, sale_id, |sale| Ok(sale.info(now)))
+        self.with_sale(room_id, sale_id, |sale, _| Ok(sale.info(now)))
     }
 
     async fn latest_sale(
@@ -278,11 +335,12 @@ impl SaleStore for MemorySaleStore {
         sale_id: &str,
         now: UnixMillis,
     ) -> Result<SaleInfo, SaleError> {
-        self.with_sale(room_id, sale_id, |sale| {
+        self.with_sale(room_id, sale_id, |sale, books| {
             if sale.info(now).state != SaleState::Ended {
                 sale.ended = true;
                 sale.info.ends_at = sale.info.ends_at.min(now);
             }
+            sale.close(books);
             Ok(sale.info(now))
         })
     }
@@ -294,7 +352,7 @@ impl SaleStore for MemorySaleStore {
         now: UnixMillis,
     ) -> Result<BuyResult, SaleError> {
         validate::buy_request(request)?;
-        self.with_sale(room_id, &request.sale_id, |sale| {
+        self.with_sale(room_id, &request.sale_id, |sale, _| {
             let key = (request.buyer_id.clone(), request.idempotency_key.clone());
             if let Some(hold_id) = sale.reservations.get(&key) {
                 let hold = sale.holds.get(hold_id).map(|entry| entry.hold.clone());
@@ -359,7 +417,7 @@ impl SaleStore for MemorySaleStore {
         now: UnixMillis,
     ) -> Result<Confirmation, SaleError> {
         let shipping = validate::shipping(shipping)?;
-        let confirmation = self.with_hold(room_id, hold_id, buyer_id, |sale, order_index| {
+        let confirmation = self.with_hold(room_id, hold_id, buyer_id, |sale, books| {
             let Some(entry) = sale.holds.get_mut(hold_id) else {
                 return Err(SaleError::HoldNotFound);
             };
@@ -376,7 +434,7 @@ impl SaleStore for MemorySaleStore {
                 HoldStatus::Cancelled => return Err(SaleError::HoldNotFound),
                 HoldStatus::Expired => return Err(SaleError::HoldExpired),
                 HoldStatus::Held if now >= entry.hold.expires_at => {
-                    sale.release(hold_id, HoldStatus::Expired);
+                    sale.release(hold_id, HoldStatus::Expired, books);
                     return Err(SaleError::HoldExpired);
                 }
                 HoldStatus::Held => {}
@@ -411,7 +469,7 @@ impl SaleStore for MemorySaleStore {
                 .entry(order.buyer_id.clone())
                 .or_default()
                 .push(sale.orders.len());
-            order_index.insert(
+            books.order_index.insert(
                 order.order_id.clone(),
                 OrderPlace {
                     room_id: sale.room_id.clone(),
@@ -436,7 +494,7 @@ impl SaleStore for MemorySaleStore {
         buyer_id: &str,
         now: UnixMillis,
     ) -> Result<(), SaleError> {
-        self.with_hold(room_id, hold_id, buyer_id, |sale, _| {
+        self.with_hold(room_id, hold_id, buyer_id, |sale, books| {
             let Some(entry) = sale.holds.get(hold_id) else {
                 return Err(SaleError::HoldNotFound);
             };
@@ -445,11 +503,11 @@ impl SaleStore for MemorySaleStore {
                 HoldStatus::Confirmed(_) => Err(SaleError::HoldNotFound),
                 HoldStatus::Expired => Err(SaleError::HoldExpired),
                 HoldStatus::Held if now >= entry.hold.expires_at => {
-                    sale.release(hold_id, HoldStatus::Expired);
+                    sale.release(hold_id, HoldStatus::Expired, books);
                     Err(SaleError::HoldExpired)
                 }
                 HoldStatus::Held => {
-                    sale.release(hold_id, HoldStatus::Cancelled);
+                    sale.release(hold_id, HoldStatus::Cancelled, books);
                     Ok(())
                 }
             }
@@ -461,7 +519,9 @@ impl SaleStore for MemorySaleStore {
         sale_ref: &SaleRef,
         now: UnixMillis,
     ) -> Result<ExpiryReport, SaleError> {
-        self.with_sale(&sale_ref.room_id, &sale_ref.sale_id, |sale| {
+        self.with_sale(&sale_ref.room_id, &sale_ref.sale_id, |sale, books| {
+            let product = (sale.room_id.clone(), sale.info.product_id.clone());
+            let stock_before = books.stock.get(&product).copied().unwrap_or(0);
             let due: Vec<String> = sale
                 .deadlines
                 .iter()
@@ -470,13 +530,20 @@ impl SaleStore for MemorySaleStore {
                 .collect();
             let before = sale.info.remaining;
             for hold_id in &due {
-                sale.release(hold_id, HoldStatus::Expired);
+                sale.release(hold_id, HoldStatus::Expired, books);
             }
+            let returned_units = sale.info.remaining - before;
+            if sale.info(now).state == SaleState::Ended {
+                sale.close(books);
+            }
+            let stock_after = books.stock.get(&product).copied().unwrap_or(0);
             Ok(ExpiryReport {
                 sale_id: sale_ref.sale_id.clone(),
                 room_id: sale.room_id.clone(),
-                returned_units: sale.info.remaining - before,
+                returned_units,
                 remaining: sale.info.remaining,
+                product_id: product.1,
+                to_product: stock_after - stock_before,
                 retired: {
                     sale.retired = sale.is_finished(now);
                     sale.retired
@@ -496,7 +563,7 @@ impl SaleStore for MemorySaleStore {
     }
 
     async fn orders_for_sale(&self, room_id: &str, sale_id: &str) -> Result<Vec<Order>, SaleError> {
-        let mut orders = self.with_sale(room_id, sale_id, |sale| Ok(sale.orders.clone()))?;
+        let mut orders = self.with_sale(room_id, sale_id, |sale, _| Ok(sale.orders.clone()))?;
         oldest_first(&mut orders);
         Ok(orders)
     }
@@ -567,6 +634,7 @@ impl SaleStore for MemorySaleStore {
         validate::room_id(room_id)?;
         let sales = self.inner.lock();
         let place = sales
+            .books
             .order_index
             .get(order_id)
             .filter(|place| place.room_id == room_id)
@@ -582,6 +650,7 @@ impl SaleStore for MemorySaleStore {
     async fn order_room(&self, order_id: &str) -> Result<Option<String>, SaleError> {
         let sales = self.inner.lock();
         Ok(sales
+            .books
             .order_index
             .get(order_id)
             .map(|place| place.room_id.clone()))
@@ -597,19 +666,19 @@ impl SaleStore for MemorySaleStore {
     ) -> Result<OrderUpdate, SaleError> {
         validate::room_id(room_id)?;
         let mut sales = self.inner.lock();
-        let Sales {
-            by_id, order_index, ..
-        } = &mut *sales;
-        let place = order_index
+        let Sales { by_id, books, .. } = &mut *sales;
+        let (sale_id, index) = books
+            .order_index
             .get(order_id)
             .filter(|place| place.room_id == room_id)
+            .map(|place| (place.sale_id.clone(), place.index))
             .ok_or(SaleError::OrderNotFound)?;
         let sale = by_id
-            .get_mut(&place.sale_id)
+            .get_mut(&sale_id)
             .ok_or_else(|| SaleError::Internal("an indexed order's sale is missing".into()))?;
         let order = sale
             .orders
-            .get(place.index)
+            .get(index)
             .ok_or_else(|| SaleError::Internal("an indexed order is missing".into()))?;
         let Some(changed) = fulfilment::next(order, change, actor, now)? else {
             return Ok(OrderUpdate {
@@ -620,7 +689,7 @@ impl SaleStore for MemorySaleStore {
         };
         let returned_units = fulfilment::units_returned(order, &changed);
         if returned_units > 0 {
-            sale.info.remaining += returned_units;
+            sale.give_back(returned_units, books);
             for (units, key) in [
                 (&mut sale.units_by_buyer, &changed.buyer_id),
                 (&mut sale.units_by_phone, &changed.shipping.phone),
@@ -630,12 +699,35 @@ impl SaleStore for MemorySaleStore {
                 }
             }
         }
-        sale.orders[place.index] = changed.clone();
+        sale.orders[index] = changed.clone();
         Ok(OrderUpdate {
             order: changed,
             changed: true,
             returned_units,
         })
+    }
+
+    async fn product_stock(
+        &self,
+        room_id: &str,
+        product_id: &str,
+    ) -> Result<Option<u32>, SaleError> {
+        validate::room_id(room_id)?;
+        let sales = self.inner.lock();
+        let key = (room_id.to_owned(), product_id.to_owned());
+        Ok(sales.books.stock.get(&key).copied())
+    }
+
+    async fn set_product_stock(
+        &self,
+        room_id: &str,
+        product_id: &str,
+        units: u32,
+    ) -> Result<(), SaleError> {
+        validate::room_id(room_id)?;
+        validate::product_stock(product_id, units)?;
+        *self.inner.lock().books.stock_of(room_id, product_id) = units;
+        Ok(())
     }
 
     async fn health(&self) -> Result<(), SaleError> {

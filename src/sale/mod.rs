@@ -47,7 +47,7 @@ pub use fulfilment::{
     Carrier, OrderActor, OrderChange, OrderStatus, OrderUpdate, PaymentMethod, Shipment,
 };
 pub use memory::MemorySaleStore;
-pub(crate) use redis::{ended_room_sale_keys, room_sale_keys};
+pub(crate) use redis::{ended_room_sale_keys, ended_room_stock_key, room_sale_keys};
 pub use redis::{GroupCommit, RedisSaleStore, RedisStoreOptions};
 pub use types::{
     BuyOutcome, BuyRequest, BuyResult, Confirmation, ExpiryReport, Hold, NewSale, Order, SaleInfo,
@@ -72,7 +72,11 @@ use crate::clock::UnixMillis;
 /// confirm or cancel it; anyone else, an admin included, gets `forbidden`.
 pub trait SaleStore: Send + Sync + 'static {
     /// Starts a sale in `room_id`; it is `scheduled` or, with
-    /// `starts_in_secs == 0`, `live` at once.
+    /// `starts_in_secs == 0`, `live` at once. Its units are carved out of
+    /// its product's stock in the same step (`InsufficientStock` when the
+    /// product has fewer); what is left goes back when the sale ends
+    /// (`end_sale`, or the first sweep after `ends_at`), and so does
+    /// anything that comes back to it after that.
     ///
     /// One sale runs in a room at a time: while the room's current sale is
     /// scheduled, live or sold out at `now`, this refuses with
@@ -221,6 +225,25 @@ pub trait SaleStore: Send + Sync + 'static {
         buyer_id: &str,
     ) -> impl Future<Output = Result<Vec<Order>, SaleError>> + Send;
 
+    /// Units of a product of the room on hand outside any flash sale, as the
+    /// store counts them; `None` until the store has seen the product (a
+    /// sale of it, or the seller setting its stock).
+    fn product_stock(
+        &self,
+        room_id: &str,
+        product_id: &str,
+    ) -> impl Future<Output = Result<Option<u32>, SaleError>> + Send;
+
+    /// The seller sets a product's stock (units on hand outside any flash
+    /// sale; a running sale's units are not part of it and come back when
+    /// it ends).
+    fn set_product_stock(
+        &self,
+        room_id: &str,
+        product_id: &str,
+        units: u32,
+    ) -> impl Future<Output = Result<(), SaleError>> + Send;
+
     /// `Ok` when the store can serve sales right now (for `/readyz`).
     fn health(&self) -> impl Future<Output = Result<(), SaleError>> + Send;
 }
@@ -351,6 +374,21 @@ impl SaleStore for AnySaleStore {
         now: UnixMillis,
     ) -> Result<OrderUpdate, SaleError> {
         dispatch!(self, s => s.update_order(room_id, order_id, change, actor, now))
+    }
+    async fn product_stock(
+        &self,
+        room_id: &str,
+        product_id: &str,
+    ) -> Result<Option<u32>, SaleError> {
+        dispatch!(self, s => s.product_stock(room_id, product_id))
+    }
+    async fn set_product_stock(
+        &self,
+        room_id: &str,
+        product_id: &str,
+        units: u32,
+    ) -> Result<(), SaleError> {
+        dispatch!(self, s => s.set_product_stock(room_id, product_id, units))
     }
     async fn health(&self) -> Result<(), SaleError> {
         dispatch!(self, s => s.health())

@@ -40,8 +40,15 @@ pub struct SaleInfo {
     pub product_name: String,
     pub price_vnd: Vnd,
     pub stock_total: u32,
-    /// Units neither held nor ordered.
+    /// Units neither held nor ordered (0 once the sale has closed: what was
+    /// left went back to the product).
     pub remaining: u32,
+    /// Units given back to the product's stock: what was left when the sale
+    /// ended, and any that came back after (expired holds, cancelled
+    /// orders). `remaining + held + ordered + returned_to_stock ==
+    /// stock_total`.
+    #[serde(default)]
+    pub returned_to_stock: u32,
     pub per_buyer_limit: u32,
     pub state: SaleState,
     pub starts_at: UnixMillis,
@@ -204,6 +211,12 @@ impl BuyResult {
 pub struct NewSale {
     pub product_id: String,
     pub product_name: String,
+    /// The product's stock as the room's catalog shows it: the store's own
+    /// count of the product starts from it the first time the store sees
+    /// the product (afterwards the store's count is the truth). The sale's
+    /// `stock` is carved out of it.
+    #[serde(default)]
+    pub product_stock: u32,
     pub price_vnd: Vnd,
     pub stock: u32,
     pub per_buyer_limit: u32,
@@ -274,6 +287,10 @@ pub struct ExpiryReport {
     pub remaining: u32,
     /// The sale has ended and no hold is pending: sweepers stop visiting it.
     pub retired: bool,
+    /// The sale's product, and units that went back to its stock in this
+    /// sweep (a closing sale's leftover, holds that expired after it closed).
+    pub product_id: String,
+    pub to_product: u32,
 }
 
 /// The times and flags a sale's state is derived from.

@@ -55,6 +55,9 @@ pub fn new_sale(mut sale: NewSale) -> Result<NewSale, SaleError> {
     if !(1..=MAX_STOCK).contains(&sale.stock) {
         return Err(invalid(format!("stock must be 1–{MAX_STOCK}")));
     }
+    if sale.product_stock > MAX_STOCK {
+        return Err(invalid(format!("product_stock must be 0–{MAX_STOCK}")));
+    }
     if !(1..=MAX_PRICE_VND).contains(&sale.price_vnd) {
         return Err(invalid(format!("price_vnd must be 1–{MAX_PRICE_VND}")));
     }
@@ -71,6 +74,17 @@ pub fn new_sale(mut sale: NewSale) -> Result<NewSale, SaleError> {
         return Err(invalid("hold_secs must be 1–3600"));
     }
     Ok(sale)
+}
+
+/// Checks a product's stock as a seller sets it (or a catalog seeds it).
+pub fn product_stock(product_id: &str, units: u32) -> Result<(), SaleError> {
+    if product_id.trim().is_empty() || product_id.len() > 64 {
+        return Err(invalid("product_id must be 1–64 bytes"));
+    }
+    if units > MAX_STOCK {
+        return Err(invalid(format!("stock must be 0–{MAX_STOCK}")));
+    }
+    Ok(())
 }
 
 /// Checks a buy request's quantity, idempotency key and sale id.

@@ -13,7 +13,7 @@ use crate::room::RoomFact;
 use crate::sale::{Order, OrderActor, OrderChange, OrderStatus, OrderUpdate, SaleError, SaleStore};
 use crate::webhook::EventType;
 
-use super::sales::{announce_fresh_sale, log_unannounced};
+use super::sales::{announce_fresh_sale, announce_product, log_unannounced};
 use super::AppState;
 
 /// Applies `change` to an order of `room_id` as `actor` and, when it changed
@@ -76,6 +76,9 @@ async fn announce(state: &AppState, room_id: &str, update: &OrderUpdate) {
     };
     log_unannounced(room_id, state.rooms.store().observe(room_id, status).await);
     if update.returned_units > 0 {
-        announce_fresh_sale(state, room_id, &update.order.sale_id).await;
+        // Back to the sale while it is open, to the product once it closed.
+        if let Some(product_id) = announce_fresh_sale(state, room_id, &update.order.sale_id).await {
+            announce_product(state, room_id, &product_id).await;
+        }
     }
 }

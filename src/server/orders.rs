@@ -44,7 +44,8 @@ impl From<SaleError> for ApiError {
             SaleError::SaleRunning
             | SaleError::LimitReached
             | SaleError::InvalidTransition { .. }
-            | SaleError::CancelWindowClosed => StatusCode::CONFLICT,
+            | SaleError::CancelWindowClosed
+            | SaleError::InsufficientStock { .. } => StatusCode::CONFLICT,
             SaleError::InvalidShipping(_) | SaleError::InvalidValue(_) => {
                 StatusCode::UNPROCESSABLE_ENTITY
             }

@@ -55,6 +55,7 @@ impl Coded for SaleError {
             SaleError::OrderNotFound => ErrorCode::OrderNotFound,
             SaleError::InvalidTransition { .. } => ErrorCode::InvalidTransition,
             SaleError::CancelWindowClosed => ErrorCode::CancelWindowClosed,
+            SaleError::InsufficientStock { .. } => ErrorCode::InsufficientStock,
             SaleError::Unavailable(_) => ErrorCode::Unavailable,
             SaleError::Internal(_) => ErrorCode::Internal,
         }

@@ -16,7 +16,7 @@ use tokio::task::JoinHandle;
 use crate::clock;
 use crate::protocol::{DirectEvent, RoomStatus};
 use crate::room::store::RoomStore;
-use crate::room::{transition_due, Actor, Room, RoomError, RoomFact};
+use crate::room::{transition_due, Actor, Room, RoomCommand, RoomError, RoomFact};
 use crate::sale::{sweeper, BuyOutcome, BuyRequest, NewSale, OrderChange, SaleError, SaleStore};
 
 use super::command::SaleCommand;
@@ -48,6 +48,7 @@ pub async fn handle(
             let new_sale = NewSale {
                 product_id: product.id,
                 product_name: product.name,
+                product_stock: product.stock,
                 price_vnd: terms.price_vnd,
                 stock: terms.stock,
                 per_buyer_limit: terms.per_buyer_limit,
@@ -57,13 +58,17 @@ pub async fn handle(
             };
             let sale = sales.create_sale(&room.id, new_sale, now).await?;
             tracing::info!(sale = %sale.id, stock = sale.stock_total, "flash sale created");
+            let product_id = sale.product_id.clone();
             announce(room, RoomFact::SaleChanged(sale)).await;
+            announce_product(state, &room.id, &product_id).await;
             Ok(id.map(|id| DirectEvent::Ack { id }))
         }
         SaleCommand::End { sale_id } => {
             let sale = sales.end_sale(&room.id, &sale_id, now).await?;
             tracing::info!(sale = %sale.id, "flash sale ended");
+            let product_id = sale.product_id.clone();
             announce(room, RoomFact::SaleChanged(sale)).await;
+            announce_product(state, &room.id, &product_id).await;
             Ok(id.map(|id| DirectEvent::Ack { id }))
         }
         SaleCommand::Buy {
@@ -206,12 +211,15 @@ pub fn spawn_sweeper(state: &AppState, every: Duration) -> JoinHandle<()> {
         state.shutdown.child_token(),
         move |report| {
             tracing::debug!(sale = %report.sale_id, units = report.returned_units, "expired holds returned stock");
-            if report.returned_units == 0 {
+            if report.returned_units == 0 && report.to_product == 0 {
                 return;
             }
             let state = announcing.clone();
             tokio::spawn(async move {
                 announce_fresh_sale(&state, &report.room_id, &report.sale_id).await;
+                if report.to_product > 0 {
+                    announce_product(&state, &report.room_id, &report.product_id).await;
+                }
             });
         },
     )
@@ -219,20 +227,68 @@ pub fn spawn_sweeper(state: &AppState, every: Duration) -> JoinHandle<()> {
 
 /// Re-reads a sale and lets its room announce the difference (new stock),
 /// whether or not this node has connections in it: after expired holds or a
-/// cancelled order gave units back.
-pub(super) async fn announce_fresh_sale(state: &AppState, room_id: &str, sale_id: &str) {
+/// cancelled order gave units back. Answers the sale's product, if the read
+/// succeeded.
+pub(super) async fn announce_fresh_sale(
+    state: &AppState,
+    room_id: &str,
+    sale_id: &str,
+) -> Option<String> {
     let now = clock::unix_millis();
-    let observed = match state.sales.get_sale(room_id, sale_id, now).await {
+    let (observed, product_id) = match state.sales.get_sale(room_id, sale_id, now).await {
         Ok(sale) => {
-            state
-                .rooms
-                .store()
-                .observe(room_id, RoomFact::SaleRead(sale))
-                .await
+            let product_id = sale.product_id.clone();
+            let store = state.rooms.store();
+            (
+                store.observe(room_id, RoomFact::SaleRead(sale)).await,
+                Some(product_id),
+            )
         }
+        Err(error) => (Err(RoomError::Unavailable(error.to_string())), None),
+    };
+    log_unannounced(room_id, observed);
+    product_id
+}
+
+/// Reads the sale store's count of a product and lets the room's catalog
+/// follow it (`product_stock`, when it differs): after a sale carved its
+/// units out or gave some back.
+pub(super) async fn announce_product(state: &AppState, room_id: &str, product_id: &str) {
+    let observed = match state.sales.product_stock(room_id, product_id).await {
+        Ok(Some(stock)) => {
+            let fact = RoomFact::ProductStock {
+                product_id: product_id.to_owned(),
+                stock,
+            };
+            state.rooms.store().observe(room_id, fact).await
+        }
+        Ok(None) => Ok(()),
         Err(error) => Err(RoomError::Unavailable(error.to_string())),
     };
     log_unannounced(room_id, observed);
+}
+
+/// After the room accepted a catalog change, the sale store's count
+/// follows what the seller typed: she sets the units on hand outside any
+/// flash sale.
+pub async fn catalog_changed(state: &AppState, room_id: &str, command: &RoomCommand) {
+    let RoomCommand::UpdateProduct {
+        product_id,
+        changes,
+    } = command
+    else {
+        return;
+    };
+    let Some(units) = changes.stock else {
+        return;
+    };
+    if let Err(error) = state
+        .sales
+        .set_product_stock(room_id, product_id, units)
+        .await
+    {
+        tracing::warn!(room = %room_id, product = %product_id, %error, "could not set a product's stock in the sale store");
+    }
 }
 
 /// A change a room could not be told of stands; a room that ended or is

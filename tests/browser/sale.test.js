@@ -23,6 +23,10 @@ test('a viewer buys in a flash sale and the seller sees the order', async () => 
   const sale = viewer.getByTestId('sale');
   await sale.waitFor();
   assert.match(await sale.getByTestId('sale-price').textContent(), /^199\.000\s₫$/);
+  // The catalog price (250.000 ₫) crossed out, and the discount rounded down: 20,4 % → -20%.
+  assert.match(await sale.getByTestId('sale-regular-price').textContent(), /^250\.000\s₫$/);
+  assert.equal(await sale.getByTestId('sale-regular-price').evaluate((el) => el.tagName), 'S');
+  assert.equal(await sale.getByTestId('sale-discount').textContent(), '-20%');
   const buy = sale.getByTestId('buy-button');
   await buy.waitFor();
   await viewer.waitForFunction(() => !document.querySelector('[data-testid=buy-button]')?.disabled);

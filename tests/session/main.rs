@@ -14,4 +14,5 @@ mod lifecycle;
 mod moderation;
 mod orders;
 mod sale;
+mod stock;
 mod tokens;

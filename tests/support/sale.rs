@@ -15,6 +15,8 @@ pub fn tea(stock: u32, per_buyer_limit: u32) -> NewSale {
     NewSale {
         product_id: "p1".into(),
         product_name: "Trà Thái Nguyên 500g".into(),
+        // Plenty: these tests are about the sale, not the product's stock.
+        product_stock: 1_000_000,
         price_vnd: 199_000,
         stock,
         per_buyer_limit,

@@ -105,6 +105,17 @@ export function applyMessage(model, message) {
       }
       changed.add('products');
       break;
+    case 'product_stock': {
+      // A flash sale took the product's units, or gave back what it did not sell.
+      const product = model.products.find((p) => p.id === message.product_id);
+      if (product) product.stock = message.stock;
+      if (model.pinned && model.pinned.id === message.product_id) {
+        model.pinned = { ...model.pinned, stock: message.stock };
+        changed.add('pinned');
+      }
+      changed.add('products');
+      break;
+    }
     case 'product_removed':
       model.products = model.products.filter((p) => p.id !== message.product_id);
       if (model.pinned && model.pinned.id === message.product_id) {

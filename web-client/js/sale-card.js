@@ -38,8 +38,8 @@ export class SaleCard {
    *          proof: HTMLElement, conn: import('./protocol.js').RoomConnection,
    *          displayName: () => string}} parts
    */
-  constructor({ panel, body, status, proof, conn, displayName }) {
-    Object.assign(this, { panel, body, status, proof, conn, displayName });
+  constructor({ panel, body, status, proof, conn, displayName, regularPrice = () => null }) {
+    Object.assign(this, { panel, body, status, proof, conn, displayName, regularPrice });
     this.sale = null;
     /** 'sale' | 'hold' | 'order' */
     this.view = 'sale';
@@ -113,7 +113,9 @@ export class SaleCard {
     this.body.append(
       h('div', { class: 'sale-head' },
         h('h3', { class: 'sale-product', 'data-testid': 'sale-product', text: sale.product_name }),
-        h('span', { class: 'price price-sale', 'data-testid': 'sale-price', text: formatVnd(sale.price_vnd) })),
+        h('span', { class: 'sale-prices' },
+          h('span', { class: 'price price-sale', 'data-testid': 'sale-price', text: formatVnd(sale.price_vnd) }),
+          this.discount(sale))),
       countdown,
       h('div', { class: 'progress', role: 'progressbar', 'aria-valuemin': 0, 'aria-valuemax': sale.stock_total, 'aria-valuenow': sold,
         'aria-label': t('sale.remaining', { remaining: sale.remaining, total: sale.stock_total }) },
@@ -125,6 +127,20 @@ export class SaleCard {
         h('label', { for: 'sale-quantity', text: t('sale.quantity') }), quantity, this.buyButton),
     );
     this.tick();
+  }
+
+  /**
+   * The catalog price crossed out and the discount in % (rounded down, so
+   * the card never promises more than the sale gives), when the sale is
+   * below the product's regular price.
+   */
+  discount(sale) {
+    const regular = this.regularPrice(sale.product_id);
+    if (!regular || regular <= sale.price_vnd) return null;
+    const percent = Math.floor(((regular - sale.price_vnd) / regular) * 100);
+    return h('span', { class: 'sale-discount' },
+      h('s', { class: 'price-regular', 'data-testid': 'sale-regular-price', 'aria-label': t('sale.regularPrice', { price: formatVnd(regular) }), text: formatVnd(regular) }),
+      percent > 0 ? h('span', { class: 'discount-badge', 'data-testid': 'sale-discount', text: `-${percent}%` }) : null);
   }
 
   buyable() {

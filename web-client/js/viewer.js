@@ -121,6 +121,7 @@ function enterRoom(token) {
   saleCard = new SaleCard({
     panel: $('#sale-panel'), body: $('#sale-body'), status: $('#sale-status'), proof: $('#sale-proof'),
     conn, displayName: () => myName,
+    regularPrice: (productId) => model.products.find((p) => p.id === productId)?.price_vnd ?? null,
   });
   hook.sale = saleCard;
   wireChatForm($('#chat-form'), $('#chat-input'), conn, chatNotice);

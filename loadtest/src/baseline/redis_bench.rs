@@ -46,8 +46,9 @@ impl BenchCall {
         sale_keys(&self.room_id, &self.sale_id)
     }
 
-    /// `FCALL chophien_create_sale 9 <keys> now field value …`: a sale
-    /// live from the epoch until far in the future.
+    /// `FCALL chophien_create_sale 11 <keys> now product-stock field value
+    /// …`: a sale live from the epoch until far in the future, of a product
+    /// with as many units.
     pub fn create_command(&self, now_ms: u64) -> Vec<String> {
         let unlimited = Self::UNLIMITED.to_string();
         let fields: [(&str, String); 13] = [
@@ -72,6 +73,7 @@ impl BenchCall {
         ];
         command.extend(self.keys());
         command.push(now_ms.to_string());
+        command.push(Self::UNLIMITED.to_string());
         for (name, value) in fields {
             command.push(name.to_owned());
             command.push(value);
@@ -81,7 +83,7 @@ impl BenchCall {
 
     /// The redis-benchmark command line for `requests` single-unit buys over
     /// `connections` connections:
-    /// `redis-benchmark -p PORT -c CONNS -n N -r R --csv FCALL chophien_buy 9 <keys> now buyer name 1 idem hold`.
+    /// `redis-benchmark -p PORT -c CONNS -n N -r R --csv FCALL chophien_buy 11 <keys> now buyer name 1 idem hold`.
     pub fn benchmark_command(
         &self,
         port: u16,
@@ -118,11 +120,12 @@ impl BenchCall {
 }
 
 /// How many keys every sale function takes.
-const KEY_COUNT: usize = 9;
+const KEY_COUNT: usize = 11;
 
-/// The nine keys every sale function takes, in the library's order: the
-/// sale's seven (`{room:R}:sale:S:<name>`; the first, `meta`, holds the
-/// sale's fields, `remaining` among them), then its room's two.
+/// The eleven keys every sale function takes, in the library's order
+/// (`src/sale/redis/chophien.lua`): the sale's seven
+/// (`{room:R}:sale:S:<name>`; the first, `meta`, holds the sale's fields,
+/// `remaining` among them), then its room's four.
 pub fn sale_keys(room_id: &str, sale_id: &str) -> Vec<String> {
     let sale = [
         "meta",
@@ -135,7 +138,7 @@ pub fn sale_keys(room_id: &str, sale_id: &str) -> Vec<String> {
     ]
     .iter()
     .map(|name| format!("{{room:{room_id}}}:sale:{sale_id}:{name}"));
-    let room = ["current_sale", "sales"]
+    let room = ["current_sale", "sales", "order_index", "stock"]
         .iter()
         .map(|name| format!("{{room:{room_id}}}:{name}"));
     sale.chain(room).collect()
@@ -238,19 +241,21 @@ mod tests {
     use super::*;
 
     #[test]
-    fn benchmark_line_names_the_buy_function_and_nine_room_tagged_keys() {
+    fn benchmark_line_names_the_buy_function_and_eleven_room_tagged_keys() {
         let call = BenchCall {
             room_id: "r1".into(),
             sale_id: "s1".into(),
         };
         let line = call.benchmark_command(6390, 50, 1000, 42);
         let at = line.iter().position(|a| a == "FCALL").unwrap();
-        assert_eq!(&line[at + 1..at + 3], ["chophien_buy", "9"]);
+        assert_eq!(&line[at + 1..at + 3], ["chophien_buy", "11"]);
         assert_eq!(line[at + 3], "{room:r1}:sale:s1:meta");
         assert_eq!(line[at + 9], "{room:r1}:sale:s1:orders");
         assert_eq!(line[at + 10], "{room:r1}:current_sale");
         assert_eq!(line[at + 11], "{room:r1}:sales");
-        assert_eq!(line[at + 12], "42");
+        assert_eq!(line[at + 12], "{room:r1}:order_index");
+        assert_eq!(line[at + 13], "{room:r1}:stock");
+        assert_eq!(line[at + 14], "42");
         assert!(line.iter().any(|a| a.contains("__rand_int__")));
         assert!(line.windows(2).any(|w| w[0] == "-r"));
     }

@@ -291,6 +291,11 @@ impl RoomStore for MemoryRoomStore {
                     buyer_name,
                     quantity,
                 }],
+                RoomFact::ProductStock { product_id, stock } => room
+                    .state
+                    .set_product_stock(&product_id, stock)
+                    .into_iter()
+                    .collect(),
                 RoomFact::OrderStatus { status_tag, status } => {
                     vec![RoomEvent::OrderStatus { status_tag, status }]
                 }

@@ -8,8 +8,8 @@ fresh server). Functions are persisted with the data (AOF/RDB).
 
 Every key of a room shares the hash tag {room:R}, its sales' keys included,
 so a room and all its sales live in one Cluster slot and one function may
-touch any of them. Every function receives the same ten keys, the sale's
-seven and then its room's three:
+touch any of them. Every function receives the same eleven keys, the sale's
+seven and then its room's four:
   KEYS[1] {room:R}:sale:S:meta       hash   sale fields; `remaining` is the available stock
   KEYS[2] {room:R}:sale:S:buyers     hash   buyer id -> units held or ordered (per-buyer limit);
                                             "holds <buyer id>" -> the buyer's hold ids, comma
@@ -27,6 +27,10 @@ seven and then its room's three:
   KEYS[9] {room:R}:sales             list   the room's sale ids, oldest first
   KEYS[10] {room:R}:order_index      hash   order id -> the hold id it consumed (and so its
                                             sale): how an order is found by its id
+  KEYS[11] {room:R}:stock            hash   product id -> units on hand outside any flash sale
+                                            (one stock per product: a sale carves its units out
+                                            when it is created and gives back what is left,
+                                            once, when it ends)
 
 The caller names the room (from its verified token), so a sale or hold of
 another room is simply absent from these keys: it answers sale_not_found or
@@ -40,10 +44,16 @@ Replies are arrays of strings whose first element is the outcome.
 Rule: every read and check comes before the first write, so a function that
 refuses (or fails on bad data) has changed nothing. Stock returns only where
 ZREM of the hold's deadline answered 1: that is the exactly-once guard.
+
+Stock: remaining + held + ordered (not cancelled) + returned == stock_total,
+where `returned` (in meta, set when the sale closes) counts units given back
+to the product's stock. Before a sale closes, units that come back (expired
+or cancelled holds, cancelled orders) go to its `remaining`; after, to the
+product.
 ]]
 
 local META, BUYERS, IDEM, HOLDS, DEADLINES, STATUSES, ORDERS = 1, 2, 3, 4, 5, 6, 7
-local CURRENT_SALE, ROOM_SALES, ORDER_INDEX = 8, 9, 10
+local CURRENT_SALE, ROOM_SALES, ORDER_INDEX, STOCK = 8, 9, 10, 11
 
 local function int(n)
   return string.format('%d', n)
@@ -57,31 +67,59 @@ local function sale_state(now, starts_at, ends_at, ended, remaining)
   return 'live'
 end
 
+-- Units coming back to the sale: to its `remaining` while it is open, to
+-- its product's stock once it has closed.
+local function give_back(keys, qty)
+  local m = redis.call('HMGET', keys[META], 'returned', 'product_id')
+  if m[1] then
+    redis.call('HINCRBY', keys[STOCK], m[2], qty)
+    redis.call('HINCRBY', keys[META], 'returned', qty)
+  else
+    redis.call('HINCRBY', keys[META], 'remaining', qty)
+  end
+end
+
+-- Closes an ended sale: what is left goes back to its product's stock, once.
+local function close(keys)
+  local m = redis.call('HMGET', keys[META], 'returned', 'remaining', 'product_id')
+  if m[1] then return end
+  redis.call('HINCRBY', keys[STOCK], m[3], tonumber(m[2]))
+  redis.call('HSET', keys[META], 'returned', m[2], 'remaining', '0')
+end
+
 -- Gives a pending hold's units back. Returns the units returned (0 when the
 -- hold was no longer pending).
 local function release(keys, hold_id, hold, status)
   if redis.call('ZREM', keys[DEADLINES], hold_id) == 0 then return 0 end
-  redis.call('HINCRBY', keys[META], 'remaining', hold.quantity)
+  give_back(keys, hold.quantity)
   redis.call('HINCRBY', keys[BUYERS], hold.buyer_id, -hold.quantity)
   redis.call('HSET', keys[STATUSES], hold_id, status)
   return hold.quantity
 end
 
--- ARGV: now, then field/value pairs of the sale (`sale_id` and `ends_at`
--- among them). Refuses while the room's current sale has not ended (it is
--- scheduled, live or sold out: all end at `ends_at`, which an early end
--- moves to that moment), and refuses an existing id.
+-- ARGV: now, the product's stock as the catalog gives it (used only the
+-- first time this product is seen), then field/value pairs of the sale
+-- (`sale_id`, `product_id`, `stock_total` and `ends_at` among them). Refuses
+-- while the room's current sale has not ended (it is scheduled, live or sold
+-- out: all end at `ends_at`, which an early end moves to that moment), an
+-- existing id, and more units than the product has: `insufficient_stock`
+-- and what it has.
 local function create_sale(keys, args)
-  local now = tonumber(args[1])
+  local now, seed = tonumber(args[1]), tonumber(args[2])
   local sale = {}
-  for i = 2, #args - 1, 2 do sale[args[i]] = args[i + 1] end
-  if not sale.sale_id or not tonumber(sale.ends_at) then return {'bad_sale'} end
+  for i = 3, #args - 1, 2 do sale[args[i]] = args[i + 1] end
+  if not sale.sale_id or not tonumber(sale.ends_at) or not tonumber(sale.stock_total)
+    or not sale.product_id then return {'bad_sale'} end
   local current_ends_at = redis.call('HGET', keys[CURRENT_SALE], 'ends_at')
   if current_ends_at and now < tonumber(current_ends_at) then return {'sale_running'} end
   if redis.call('EXISTS', keys[META]) == 1 then return {'exists'} end
+  local on_hand = tonumber(redis.call('HGET', keys[STOCK], sale.product_id) or seed)
+  local units = tonumber(sale.stock_total)
+  if on_hand < units then return {'insufficient_stock', int(on_hand)} end
 
   local fields = {}
-  for i = 2, #args do fields[#fields + 1] = args[i] end
+  for i = 3, #args do fields[#fields + 1] = args[i] end
+  redis.call('HSET', keys[STOCK], sale.product_id, int(on_hand - units))
   redis.call('HSET', keys[META], unpack(fields))
   redis.call('HSET', keys[CURRENT_SALE], 'sale_id', sale.sale_id, 'ends_at', sale.ends_at)
   redis.call('RPUSH', keys[ROOM_SALES], sale.sale_id)
@@ -191,7 +229,7 @@ local function update_order(keys, args)
 
   redis.call('HSET', keys[ORDERS], hold_id, write)
   if returned > 0 then
-    redis.call('HINCRBY', keys[META], 'remaining', returned)
+    give_back(keys, returned)
     -- The buyers hash expires some days after its room ends; an order
     -- cancelled later has no count left to lower (and must not create one).
     local phone = 'phone ' .. order.shipping.phone
@@ -220,27 +258,35 @@ local function cancel(keys, args)
   return {'cancelled'}
 end
 
--- ARGV: now. Ends the sale at `now` unless it has ended already; when it is
--- the room's current sale, the room is free for the next one from `now`.
+-- ARGV: now. Ends the sale at `now` unless it has ended already (when it is
+-- the room's current sale, the room is free for the next one from `now`),
+-- and closes it: what is left goes back to the product, once.
 local function end_sale(keys, args)
   local now = tonumber(args[1])
   local m = redis.call('HMGET', keys[META], 'ends_at', 'ended', 'sale_id')
   if not m[1] then return {'sale_not_found'} end
-  if m[2] == '1' or now >= tonumber(m[1]) then return {'ok'} end
+  if m[2] == '1' or now >= tonumber(m[1]) then
+    close(keys)
+    return {'ok'}
+  end
   local current = redis.call('HGET', keys[CURRENT_SALE], 'sale_id')
 
   redis.call('HSET', keys[META], 'ended', '1', 'ends_at', args[1])
   if current == m[3] then
     redis.call('HSET', keys[CURRENT_SALE], 'ends_at', args[1])
   end
+  close(keys)
   return {'ok'}
 end
 
--- ARGV: now, most holds to expire in this call.
--- Reply: ok, units returned, remaining, retired (1/0).
+-- ARGV: now, most holds to expire in this call. Returns expired holds'
+-- units and, once the sale has ended, closes it (its leftover goes back to
+-- the product).
+-- Reply: ok, units returned to the sale, remaining, retired (1/0), units
+-- that went to the product's stock in this call, the product's id.
 local function expire_due(keys, args)
   local now = tonumber(args[1])
-  local m = redis.call('HMGET', keys[META], 'remaining', 'ended', 'ends_at')
+  local m = redis.call('HMGET', keys[META], 'remaining', 'ended', 'ends_at', 'product_id')
   if not m[1] then return {'sale_not_found'} end
   local due = redis.call('ZRANGEBYSCORE', keys[DEADLINES], '-inf', args[1], 'LIMIT', 0, tonumber(args[2]))
   local holds = {}
@@ -248,18 +294,24 @@ local function expire_due(keys, args)
     local raw = redis.call('HGET', keys[HOLDS], hold_id)
     holds[i] = raw and cjson.decode(raw) or false
   end
-  local returned = 0
+  local stock_before = tonumber(redis.call('HGET', keys[STOCK], m[4]) or '0')
+  local remaining_before = tonumber(m[1])
   for i, hold_id in ipairs(due) do
     if holds[i] then
-      returned = returned + release(keys, hold_id, holds[i], 'expired')
+      release(keys, hold_id, holds[i], 'expired')
     else
       redis.call('ZREM', keys[DEADLINES], hold_id)
     end
   end
-  local pending = redis.call('ZCARD', keys[DEADLINES])
   local ended = m[2] == '1' or now >= tonumber(m[3])
+  local remaining = tonumber(redis.call('HGET', keys[META], 'remaining'))
+  local returned = math.max(remaining - remaining_before, 0)
+  if ended then close(keys) end
+  local to_product = tonumber(redis.call('HGET', keys[STOCK], m[4]) or '0') - stock_before
+  local pending = redis.call('ZCARD', keys[DEADLINES])
   local retired = (ended and pending == 0) and '1' or '0'
-  return {'ok', int(returned), int(tonumber(m[1]) + returned), retired}
+  return {'ok', int(returned), redis.call('HGET', keys[META], 'remaining'), retired, int(to_product),
+    m[4]}
 end
 
 -- Proves the library is loaded (health checks call it, not just PING).

@@ -25,6 +25,8 @@ pub(super) struct RoomKeys {
     /// `chophien_confirm`): how an order is found by its id. Kept, like
     /// orders, when the room ends.
     pub(super) order_index: String,
+    /// Hash product id → units on hand outside any flash sale.
+    pub(super) stock: String,
 }
 
 impl RoomKeys {
@@ -34,14 +36,15 @@ impl RoomKeys {
             current_sale: format!("{tag}:current_sale"),
             sales: format!("{tag}:sales"),
             order_index: format!("{tag}:order_index"),
+            stock: format!("{tag}:stock"),
         }
     }
 }
 
-/// The ten keys every function takes, in the order it expects them: the
-/// sale's seven (`{room:R}:sale:S:<name>`), then its room's three. Built
+/// The eleven keys every function takes, in the order it expects them: the
+/// sale's seven (`{room:R}:sale:S:<name>`), then its room's four. Built
 /// only from validated ids.
-pub(super) struct SaleKeys(pub(super) [String; 10]);
+pub(super) struct SaleKeys(pub(super) [String; 11]);
 
 impl SaleKeys {
     pub(super) fn new(room_id: &str, sale_id: &str) -> SaleKeys {
@@ -59,6 +62,7 @@ impl SaleKeys {
             room.current_sale,
             room.sales,
             room.order_index,
+            room.stock,
         ])
     }
 
@@ -91,10 +95,17 @@ pub(crate) fn room_sale_keys(room_id: &str) -> [String; 2] {
     [keys.current_sale, keys.sales]
 }
 
+/// The room's own sale-store keys that may expire once the room has ended:
+/// its products' stock (a room id is not reused while its sale list is kept,
+/// and an ended room sells nothing more).
+pub(crate) fn ended_room_stock_key(room_id: &str) -> String {
+    RoomKeys::new(room_id).stock
+}
+
 /// The keys of a sale of `room_id` that may expire once the room has ended:
 /// everything but `meta` and `orders`, which the orders export keeps reading.
 pub(crate) fn ended_room_sale_keys(room_id: &str, sale_id: &str) -> [String; 5] {
-    let [_meta, buyers, idem, holds, deadlines, statuses, _orders, _, _, _] =
+    let [_meta, buyers, idem, holds, deadlines, statuses, _orders, _, _, _, _] =
         SaleKeys::new(room_id, sale_id).0;
     [buyers, idem, holds, deadlines, statuses]
 }
@@ -153,6 +164,20 @@ pub(super) fn field<T: std::str::FromStr>(
         .ok_or_else(|| internal(format!("sale field {name} is missing or malformed")))
 }
 
+/// A field that may be absent (`None`), but not malformed.
+fn optional_field<T: std::str::FromStr>(
+    meta: &HashMap<String, String>,
+    name: &str,
+) -> Result<Option<T>, SaleError> {
+    meta.get(name)
+        .map(|value| {
+            value
+                .parse()
+                .map_err(|_| internal(format!("sale field {name} is malformed")))
+        })
+        .transpose()
+}
+
 /// A sale's meta hash as its public view.
 pub(super) fn sale_info(
     meta: &HashMap<String, String>,
@@ -171,6 +196,7 @@ pub(super) fn sale_info(
         price_vnd: field(meta, "price_vnd")?,
         stock_total: field(meta, "stock_total")?,
         remaining: times.remaining,
+        returned_to_stock: optional_field(meta, "returned")?.unwrap_or(0),
         per_buyer_limit: field(meta, "per_buyer_limit")?,
         state: times.state_at(now),
         starts_at: times.starts_at,
@@ -207,6 +233,7 @@ pub(super) fn refusal(outcome: &str) -> SaleError {
         "forbidden" => SaleError::Forbidden,
         "sale_running" => SaleError::SaleRunning,
         "order_not_found" => SaleError::OrderNotFound,
+        "insufficient_stock" => SaleError::InsufficientStock { available: 0 },
         other => internal(format!("unexpected function reply {other:?}")),
     }
 }

@@ -58,7 +58,7 @@ use codec::{
 };
 
 pub use batch::GroupCommit;
-pub(crate) use codec::{ended_room_sale_keys, room_sale_keys};
+pub(crate) use codec::{ended_room_sale_keys, ended_room_stock_key, room_sale_keys};
 
 /// Sales a sweeper must visit, as `<room>/<sale>` (not tagged: it spans
 /// rooms).
@@ -334,6 +334,7 @@ impl SaleStore for RedisSaleStore {
         validate::room_id(room_id)?;
         let sale = validate::new_sale(sale)?;
         let sale_ref = SaleRef::new(room_id, ids::new_sale_id());
+        let sale_product_stock = sale.product_stock;
         let starts_at = now + u64::from(sale.starts_in_secs) * 1000;
         let ends_at = starts_at + u64::from(sale.duration_secs) * 1000;
         let fields: [(&str, String); 13] = [
@@ -351,17 +352,25 @@ impl SaleStore for RedisSaleStore {
             ("ended", "0".to_owned()),
             ("created_at", now.to_string()),
         ];
-        let args: Vec<&str> = fields
-            .iter()
-            .flat_map(|(name, value)| [*name, value.as_str()])
+        let seed = sale_product_stock.to_string();
+        let args: Vec<&str> = std::iter::once(seed.as_str())
+            .chain(
+                fields
+                    .iter()
+                    .flat_map(|(name, value)| [*name, value.as_str()]),
+            )
             .collect();
-        let (outcome, _) = split_reply(
+        let (outcome, payload) = split_reply(
             self.call("chophien_create_sale", &sale_ref, now, &args)
                 .await?,
         )?;
         match outcome.as_str() {
             "ok" => {}
             "sale_running" => return Err(SaleError::SaleRunning),
+            "insufficient_stock" => {
+                let available = payload.first().and_then(|n| n.parse().ok()).unwrap_or(0);
+                return Err(SaleError::InsufficientStock { available });
+            }
             other => return Err(internal(format!("creating sale {sale_ref}: {other}"))),
         }
         self.run::<()>(
@@ -539,7 +548,7 @@ impl SaleStore for RedisSaleStore {
             self.call("chophien_expire_due", sale, now, &[&batch])
                 .await?,
         )?;
-        let [returned, remaining, retired] = payload.as_slice() else {
+        let [returned, remaining, retired, to_product, product_id] = payload.as_slice() else {
             if outcome == "sale_not_found" {
                 // Its keys are gone (deleted by hand): stop visiting it.
                 self.run::<()>(
@@ -557,6 +566,8 @@ impl SaleStore for RedisSaleStore {
             returned_units: returned.parse().map_err(internal)?,
             remaining: remaining.parse().map_err(internal)?,
             retired: retired == "1",
+            product_id: product_id.clone(),
+            to_product: to_product.parse().map_err(internal)?,
         };
         if report.retired {
             self.run::<()>(
@@ -753,6 +764,37 @@ impl SaleStore for RedisSaleStore {
         Err(SaleError::Unavailable(
             "the order kept changing while it was being updated; try again".into(),
         ))
+    }
+
+    async fn product_stock(
+        &self,
+        room_id: &str,
+        product_id: &str,
+    ) -> Result<Option<u32>, SaleError> {
+        validate::room_id(room_id)?;
+        self.run(
+            redis::cmd("HGET")
+                .arg(RoomKeys::new(room_id).stock)
+                .arg(product_id),
+        )
+        .await
+    }
+
+    async fn set_product_stock(
+        &self,
+        room_id: &str,
+        product_id: &str,
+        units: u32,
+    ) -> Result<(), SaleError> {
+        validate::room_id(room_id)?;
+        validate::product_stock(product_id, units)?;
+        self.run(
+            redis::cmd("HSET")
+                .arg(RoomKeys::new(room_id).stock)
+                .arg(product_id)
+                .arg(units),
+        )
+        .await
     }
 
     async fn health(&self) -> Result<(), SaleError> {

@@ -11,7 +11,7 @@ use tungstenite::{Message, Utf8Bytes};
 
 use crate::media::MediaSignal;
 use crate::protocol::{close, to_json, ClientFrame, DirectEvent, ErrorCode, CLIENT_MESSAGE_TYPES};
-use crate::room::{Actor, Room};
+use crate::room::{Actor, Room, RoomError};
 
 use super::super::command::{self, Command};
 use super::super::limits::ConnectionLimits;
@@ -170,10 +170,13 @@ impl Reader<'_> {
             }
             // Boxed like the sale and media futures: the store call may be a
             // Redis round trip.
-            Command::Room(command) => Box::pin(self.room.request(self.actor, &command))
-                .await
-                .map(|()| ack(id.clone()))
-                .map_err(Refusal::from),
+            Command::Room(command) => Box::pin(async {
+                self.room.request(self.actor, &command).await?;
+                sales::catalog_changed(self.state, &self.room.id, &command).await;
+                Ok(ack(id.clone()))
+            })
+            .await
+            .map_err(|error: RoomError| Refusal::from(error)),
             // Boxed: these futures are large (a Redis round trip, WebRTC
             // negotiation) and rare; inline, they would grow every idle
             // connection's task by their size.

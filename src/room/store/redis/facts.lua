@@ -42,6 +42,23 @@ local function purchase(keys, args)
   return {'ok'}
 end
 
+-- ARGV[4..]: a product's id, its stock as the sale store counts it. The
+-- catalog copy follows it (announced only when it differs; a product since
+-- removed is left alone).
+local function product_stock(keys, args)
+  local _, refusal = live(keys)
+  if refusal then return refusal end
+  local raw = redis.call('HGET', keys[PRODUCTS], args[4])
+  if not raw then return {'ok'} end
+  local product = cjson.decode(raw)
+  local stock = tonumber(args[5])
+  if product.stock == stock then return {'ok'} end
+  product.stock = stock
+  redis.call('HSET', keys[PRODUCTS], args[4], cjson.encode(product))
+  publish(keys, args, {cjson.encode({type = 'product_stock', product_id = args[4], stock = stock})})
+  return {'ok'}
+end
+
 -- ARGV[4..]: the order's status tag, its new status.
 local function order_status(keys, args)
   local _, refusal = live(keys)
@@ -126,6 +143,7 @@ end
 redis.register_function('chophien_room_sale', sale)
 redis.register_function('chophien_room_purchase', purchase)
 redis.register_function('chophien_room_order_status', order_status)
+redis.register_function('chophien_room_product_stock', product_stock)
 redis.register_function('chophien_room_stream', stream)
 redis.register_function('chophien_room_hearts', hearts)
 redis.register_function('chophien_room_viewers', viewers)

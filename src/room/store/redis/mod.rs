@@ -347,6 +347,10 @@ impl RoomStore for RedisRoomStore {
                 "chophien_room_purchase",
                 vec![sale_id, buyer_name, quantity.to_string()],
             ),
+            RoomFact::ProductStock { product_id, stock } => (
+                "chophien_room_product_stock",
+                vec![product_id, stock.to_string()],
+            ),
             RoomFact::OrderStatus { status_tag, status } => (
                 "chophien_room_order_status",
                 vec![status_tag, status.as_str().to_owned()],
