@@ -329,10 +329,22 @@ impl RedisLink {
 
     /// `FUNCTION LOAD REPLACE`: on one server, or on every primary of a
     /// Cluster (redis-rs routes it there and wants every one to succeed).
+    /// Redis compiles the whole library (rooms, sales, webhooks) in this
+    /// call, so it gets [`LIBRARY_LOAD_TIMEOUT`] rather than the per-request
+    /// deadline: a busy Redis (or a node starting on a busy machine) must not
+    /// turn a slow compile into a node that cannot start.
     async fn load_library(&self) -> Result<(), LinkError> {
         let mut load = redis::cmd("FUNCTION");
         load.arg("LOAD").arg("REPLACE").arg(LIBRARY);
-        self.run::<String>(&load).await.map(drop)
+        let conn = self.conn.clone();
+        let timeout = self.op_timeout.max(LIBRARY_LOAD_TIMEOUT);
+        on_io(timeout, async move {
+            let mut conn = conn;
+            load.query_async::<String>(&mut conn).await
+        })
+        .await?
+        .map(drop)
+        .map_err(classify)
     }
 
     /// `FCALL function <keys> <args>`, reloading the library once if Redis
@@ -478,6 +490,10 @@ where
 }
 
 /// `work` under `op_timeout`, both on the `redis-io` thread.
+/// The longest loading the function library may take (see
+/// `RedisLink::load_library`).
+const LIBRARY_LOAD_TIMEOUT: Duration = Duration::from_secs(5);
+
 async fn on_io<T: Send + 'static>(
     op_timeout: Duration,
     work: impl Future<Output = T> + Send + 'static,
@@ -528,6 +544,17 @@ pub fn classify(err: RedisError) -> LinkError {
 
 fn function_missing(err: &RedisError) -> bool {
     err.to_string().contains("Function not found")
+}
+
+/// Whether `id` is a room id: 1–64 lower-case letters, digits or dashes.
+/// The one rule: the room registry refuses any other id (ids appear in
+/// URLs), and every store checks again before it splices one into a key
+/// name, where such an id cannot close a hash tag or reach another key.
+pub fn is_room_id(id: &str) -> bool {
+    (1..=64).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
 /// The hash tag every key of one room shares, its sales' included, so a

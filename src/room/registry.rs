@@ -351,12 +351,7 @@ impl Registry {
 
 /// Room ids appear in URLs: lower-case letters, digits and dashes, 1–64 long.
 pub fn validate_room_id(id: &str) -> Result<String, RoomError> {
-    let ok = !id.is_empty()
-        && id.len() <= 64
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-    if ok {
+    if crate::redis_link::is_room_id(id) {
         Ok(id.to_owned())
     } else {
         Err(RoomError::InvalidValue(

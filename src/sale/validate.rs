@@ -29,11 +29,7 @@ fn invalid(message: impl Into<String>) -> SaleError {
 /// rule the room registry enforces. The registry is the authority; the store
 /// checks again because a room id is spliced into every key name.
 pub fn room_id(id: &str) -> Result<(), SaleError> {
-    let ok = (1..=64).contains(&id.len())
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-    if ok {
+    if crate::redis_link::is_room_id(id) {
         Ok(())
     } else {
         Err(invalid(

@@ -184,11 +184,7 @@ impl DueRef {
 /// Checks a room id before it becomes part of a key: `[a-z0-9-]{1,64}`, the
 /// rule the room registry enforces.
 pub fn check_room_id(id: &str) -> Result<(), WebhookError> {
-    let ok = (1..=64).contains(&id.len())
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-    if ok {
+    if crate::redis_link::is_room_id(id) {
         Ok(())
     } else {
         Err(WebhookError::InvalidRoom)

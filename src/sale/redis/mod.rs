@@ -37,6 +37,7 @@
 
 mod batch;
 mod codec;
+mod orders;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -45,8 +46,8 @@ use std::time::Duration;
 use redis::FromRedisValue;
 
 use super::{
-    fulfilment, ids, soonest_first, validate, BuyOutcome, BuyRequest, BuyResult, Confirmation,
-    ExpiryReport, Hold, NewSale, Order, SaleError, SaleInfo, SaleRef, SaleStore, Shipping,
+    ids, soonest_first, validate, BuyOutcome, BuyRequest, BuyResult, Confirmation, ExpiryReport,
+    Hold, NewSale, Order, SaleError, SaleInfo, SaleRef, SaleStore, Shipping,
 };
 use super::{OrderActor, OrderChange, OrderStatus, OrderUpdate, PaymentMethod};
 use crate::clock::UnixMillis;
@@ -56,6 +57,7 @@ use codec::{
     active_member, internal, parse_active_member, parse_json, refusal, sale_info, sorted_orders,
     split_reply, HoldRecord, RoomKeys, SaleKeys,
 };
+use orders::order_room_key;
 
 pub use batch::GroupCommit;
 pub(crate) use codec::{ended_room_sale_keys, ended_room_stock_key, room_sale_keys};
@@ -63,16 +65,6 @@ pub(crate) use codec::{ended_room_sale_keys, ended_room_stock_key, room_sale_key
 /// Sales a sweeper must visit, as `<room>/<sale>` (not tagged: it spans
 /// rooms).
 const ACTIVE_SALES: &str = "chophien:sales:active";
-/// Reads and compare-and-set writes one order change may try before
-/// giving up (each retry means another change of the same order won).
-const UPDATE_ATTEMPTS: usize = 5;
-
-/// `chophien:order:<order id>` → its room id. Not tagged: the order page
-/// finds an order by its id alone.
-fn order_room_key(order_id: &str) -> String {
-    format!("chophien:order:{order_id}")
-}
-
 /// Most holds one `expire_due` call returns, to keep each call short.
 const EXPIRE_BATCH: u32 = 1000;
 
@@ -270,50 +262,6 @@ impl RedisSaleStore {
                 .arg(-1),
         )
         .await
-    }
-
-    /// An order of `room_id` by id, with its sale.
-    async fn find_order(
-        &self,
-        room_id: &str,
-        order_id: &str,
-    ) -> Result<(SaleRef, Order), SaleError> {
-        let (sale, order, _) = self.find_order_raw(room_id, order_id).await?;
-        Ok((sale, order))
-    }
-
-    /// An order of `room_id` by id, with its sale and its stored JSON (what
-    /// `chophien_update_order` compares): the order index names the hold,
-    /// the hold id names the sale.
-    async fn find_order_raw(
-        &self,
-        room_id: &str,
-        order_id: &str,
-    ) -> Result<(SaleRef, Order, String), SaleError> {
-        validate::room_id(room_id)?;
-        if !ids::is_order_id(order_id) {
-            return Err(SaleError::OrderNotFound);
-        }
-        let hold_id: Option<String> = self
-            .run(
-                redis::cmd("HGET")
-                    .arg(RoomKeys::new(room_id).order_index)
-                    .arg(order_id),
-            )
-            .await?;
-        let hold_id = hold_id.ok_or(SaleError::OrderNotFound)?;
-        let sale = Self::sale_of_hold(room_id, &hold_id)
-            .map_err(|_| internal("the order index names a malformed hold"))?;
-        let raw: Option<String> = self
-            .run(
-                redis::cmd("HGET")
-                    .arg(SaleKeys::new(room_id, &sale.sale_id).orders())
-                    .arg(&hold_id),
-            )
-            .await?;
-        let raw = raw.ok_or_else(|| internal("an indexed order is missing"))?;
-        let order: Order = parse_json(&raw)?;
-        Ok((sale, order, raw))
     }
 
     /// The sale a hold id of `room_id` belongs to (validated).
@@ -706,15 +654,11 @@ impl SaleStore for RedisSaleStore {
     /// Calls a function of the library (reloading it if missing), which
     /// proves more than a PING: the functions are there to serve buys.
     async fn order(&self, room_id: &str, order_id: &str) -> Result<Order, SaleError> {
-        Ok(self.find_order(room_id, order_id).await?.1)
+        self.find_order(room_id, order_id).await
     }
 
     async fn order_room(&self, order_id: &str) -> Result<Option<String>, SaleError> {
-        if !ids::is_order_id(order_id) {
-            return Ok(None);
-        }
-        self.run(redis::cmd("GET").arg(order_room_key(order_id)))
-            .await
+        self.room_of_order(order_id).await
     }
 
     async fn update_order(
@@ -725,45 +669,8 @@ impl SaleStore for RedisSaleStore {
         actor: &OrderActor,
         now: UnixMillis,
     ) -> Result<OrderUpdate, SaleError> {
-        // Read, apply the rule in Rust, write only if nothing changed in
-        // between (the function compares the stored JSON). A conflict means
-        // another change won the race: read again and decide again.
-        for _ in 0..UPDATE_ATTEMPTS {
-            let (sale, order, raw) = self.find_order_raw(room_id, order_id).await?;
-            let Some(changed) = fulfilment::next(&order, change, actor, now)? else {
-                return Ok(OrderUpdate {
-                    order,
-                    changed: false,
-                    returned_units: 0,
-                });
-            };
-            let returned_units = fulfilment::units_returned(&order, &changed);
-            let written = serde_json::to_string(&changed).map_err(internal)?;
-            let returned = returned_units.to_string();
-            let (outcome, _) = split_reply(
-                self.call(
-                    "chophien_update_order",
-                    &sale,
-                    now,
-                    &[&order.hold_id, &raw, &written, &returned],
-                )
-                .await?,
-            )?;
-            match outcome.as_str() {
-                "ok" => {
-                    return Ok(OrderUpdate {
-                        order: changed,
-                        changed: true,
-                        returned_units,
-                    })
-                }
-                "conflict" => continue,
-                other => return Err(refusal(other)),
-            }
-        }
-        Err(SaleError::Unavailable(
-            "the order kept changing while it was being updated; try again".into(),
-        ))
+        self.change_order(room_id, order_id, change, actor, now)
+            .await
     }
 
     async fn product_stock(
@@ -771,13 +678,7 @@ impl SaleStore for RedisSaleStore {
         room_id: &str,
         product_id: &str,
     ) -> Result<Option<u32>, SaleError> {
-        validate::room_id(room_id)?;
-        self.run(
-            redis::cmd("HGET")
-                .arg(RoomKeys::new(room_id).stock)
-                .arg(product_id),
-        )
-        .await
+        self.stock_of_product(room_id, product_id).await
     }
 
     async fn set_product_stock(
@@ -786,15 +687,7 @@ impl SaleStore for RedisSaleStore {
         product_id: &str,
         units: u32,
     ) -> Result<(), SaleError> {
-        validate::room_id(room_id)?;
-        validate::product_stock(product_id, units)?;
-        self.run(
-            redis::cmd("HSET")
-                .arg(RoomKeys::new(room_id).stock)
-                .arg(product_id)
-                .arg(units),
-        )
-        .await
+        self.set_stock_of_product(room_id, product_id, units).await
     }
 
     async fn health(&self) -> Result<(), SaleError> {

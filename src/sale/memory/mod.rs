@@ -9,15 +9,17 @@
 //! against the caller's, so another room's sale or hold is not found (in
 //! Redis the same falls out of the room-tagged key names).
 
+mod orders;
+
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
 use parking_lot::Mutex;
 
 use super::{
-    fulfilment, hold_deadline, ids, oldest_first, soonest_first, validate, BuyOutcome, BuyRequest,
-    BuyResult, Confirmation, ExpiryReport, Hold, NewSale, Order, SaleError, SaleInfo, SaleRef,
-    SaleState, SaleStore, SaleTimes, Shipping,
+    hold_deadline, ids, oldest_first, soonest_first, validate, BuyOutcome, BuyRequest, BuyResult,
+    Confirmation, ExpiryReport, Hold, NewSale, Order, SaleError, SaleInfo, SaleRef, SaleState,
+    SaleStore, SaleTimes, Shipping,
 };
 use super::{OrderActor, OrderChange, OrderStatus, OrderUpdate, PaymentMethod};
 use crate::clock::UnixMillis;
@@ -631,29 +633,11 @@ impl SaleStore for MemorySaleStore {
     }
 
     async fn order(&self, room_id: &str, order_id: &str) -> Result<Order, SaleError> {
-        validate::room_id(room_id)?;
-        let sales = self.inner.lock();
-        let place = sales
-            .books
-            .order_index
-            .get(order_id)
-            .filter(|place| place.room_id == room_id)
-            .ok_or(SaleError::OrderNotFound)?;
-        sales
-            .by_id
-            .get(&place.sale_id)
-            .and_then(|sale| sale.orders.get(place.index))
-            .cloned()
-            .ok_or_else(|| SaleError::Internal("an indexed order is missing".into()))
+        self.find_order(room_id, order_id)
     }
 
     async fn order_room(&self, order_id: &str) -> Result<Option<String>, SaleError> {
-        let sales = self.inner.lock();
-        Ok(sales
-            .books
-            .order_index
-            .get(order_id)
-            .map(|place| place.room_id.clone()))
+        self.room_of_order(order_id)
     }
 
     async fn update_order(
@@ -664,47 +648,7 @@ impl SaleStore for MemorySaleStore {
         actor: &OrderActor,
         now: UnixMillis,
     ) -> Result<OrderUpdate, SaleError> {
-        validate::room_id(room_id)?;
-        let mut sales = self.inner.lock();
-        let Sales { by_id, books, .. } = &mut *sales;
-        let (sale_id, index) = books
-            .order_index
-            .get(order_id)
-            .filter(|place| place.room_id == room_id)
-            .map(|place| (place.sale_id.clone(), place.index))
-            .ok_or(SaleError::OrderNotFound)?;
-        let sale = by_id
-            .get_mut(&sale_id)
-            .ok_or_else(|| SaleError::Internal("an indexed order's sale is missing".into()))?;
-        let order = sale
-            .orders
-            .get(index)
-            .ok_or_else(|| SaleError::Internal("an indexed order is missing".into()))?;
-        let Some(changed) = fulfilment::next(order, change, actor, now)? else {
-            return Ok(OrderUpdate {
-                order: order.clone(),
-                changed: false,
-                returned_units: 0,
-            });
-        };
-        let returned_units = fulfilment::units_returned(order, &changed);
-        if returned_units > 0 {
-            sale.give_back(returned_units, books);
-            for (units, key) in [
-                (&mut sale.units_by_buyer, &changed.buyer_id),
-                (&mut sale.units_by_phone, &changed.shipping.phone),
-            ] {
-                if let Some(count) = units.get_mut(key) {
-                    *count = count.saturating_sub(returned_units);
-                }
-            }
-        }
-        sale.orders[index] = changed.clone();
-        Ok(OrderUpdate {
-            order: changed,
-            changed: true,
-            returned_units,
-        })
+        self.change_order(room_id, order_id, change, actor, now)
     }
 
     async fn product_stock(
@@ -712,10 +656,7 @@ impl SaleStore for MemorySaleStore {
         room_id: &str,
         product_id: &str,
     ) -> Result<Option<u32>, SaleError> {
-        validate::room_id(room_id)?;
-        let sales = self.inner.lock();
-        let key = (room_id.to_owned(), product_id.to_owned());
-        Ok(sales.books.stock.get(&key).copied())
+        self.stock_of_product(room_id, product_id)
     }
 
     async fn set_product_stock(
@@ -724,10 +665,7 @@ impl SaleStore for MemorySaleStore {
         product_id: &str,
         units: u32,
     ) -> Result<(), SaleError> {
-        validate::room_id(room_id)?;
-        validate::product_stock(product_id, units)?;
-        *self.inner.lock().books.stock_of(room_id, product_id) = units;
-        Ok(())
+        self.set_stock_of_product(room_id, product_id, units)
     }
 
     async fn health(&self) -> Result<(), SaleError> {
