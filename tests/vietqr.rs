@@ -736,3 +736,48 @@ async fn the_redis_payment_store_conforms() {
     );
     assert!(started.elapsed() < Duration::from_secs(5));
 }
+
+/// The order page's code: no token, the order code and its shipping phone
+/// instead; a wrong phone is an unknown order, a cash order has no code.
+#[tokio::test]
+async fn the_order_page_gets_a_transfers_code_with_the_code_and_phone() {
+    let server = TestServer::start().await;
+    server.room("r1").await;
+    let seller = server.token("r1", Role::Seller, "hoa");
+    put_account(&server, "r1", &seller, &lan_account()).await;
+    let (order_id, total) = order_by(&server, "r1", "lan").await;
+    let ask = |code: String, phone: &'static str| {
+        let server = &server;
+        async move {
+            let response = http()
+                .post(server.http("/api/orders/vietqr"))
+                .json(&json!({"order_code": code, "phone": phone}))
+                .send()
+                .await
+                .unwrap();
+            let status = response.status();
+            (
+                status,
+                response.json::<Value>().await.unwrap_or(Value::Null),
+            )
+        }
+    };
+    let (status, body) = ask(format!("CP {}", order_id.to_uppercase()), "0912345678").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["amount_vnd"], total);
+    assert!(
+        body["svg"].as_str().unwrap().starts_with("<?xml")
+            || body["svg"].as_str().unwrap().contains("<svg")
+    );
+    assert!(body["payload"].as_str().unwrap().contains("A000000727"));
+
+    let (status, body) = ask(order_id.clone(), "0987654321").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(body["error"]["code"], "order_not_found");
+
+    server.room("r2").await;
+    let (cash, _) = order_paid_by(&server, "r2", "minh", "cod").await;
+    let (status, body) = ask(cash, "0912345678").await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(body["error"]["code"], "invalid_state");
+}

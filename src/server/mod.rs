@@ -428,6 +428,7 @@ fn router(state: AppState) -> Router {
         .route("/api/guest/token", post(guest::guest_token))
         .route("/api/orders/lookup", post(order_page::lookup))
         .route("/api/orders/cancel", post(order_page::cancel))
+        .route("/api/orders/vietqr", post(order_page::vietqr))
         .route("/api/admin/nodes", get(api::nodes))
         .route("/ws/rooms/{room_id}", get(ws::upgrade))
         .merge(relay::routes())

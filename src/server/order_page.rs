@@ -1,7 +1,8 @@
 //! The buyer's order page, reached without a session: the order code (from
 //! the confirmation, or the transfer note) and the shipping phone number.
 //! `POST /api/orders/lookup` shows the order; `POST /api/orders/cancel`
-//! cancels it within the buyer's window.
+//! cancels it within the buyer's window; `POST /api/orders/vietqr` gives a
+//! bank-transfer order's payment code.
 //!
 //! Both take the phone in the body (never in a URL, which servers log) and
 //! answer a wrong phone exactly like an unknown code (`order_not_found`), so
@@ -17,13 +18,14 @@ use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::config::Config;
 use crate::protocol::{ErrorCode, Order};
 use crate::sale::{validate, OrderChange, SaleError, SaleStore};
 
 use super::api::ApiError;
+use super::payment::{self, OrderCode};
 use super::{fulfilment, AppState};
 
 /// Order-page requests per client address.
@@ -60,6 +62,33 @@ pub async fn lookup(
     let Json(key) = body?;
     let (_, order) = find(&state, peer, &headers, &key).await?;
     Ok(Json(order))
+}
+
+/// What the order page shows to pay a transfer: the code's details and the
+/// code itself as SVG markup (the page has no token for an image URL, and
+/// the phone stays out of URLs).
+#[derive(Debug, Serialize)]
+pub struct PageCode {
+    #[serde(flatten)]
+    code: OrderCode,
+    svg: String,
+}
+
+/// `POST /api/orders/vietqr`: the VietQR code of a bank-transfer order
+/// waiting for its money, for whoever knows its code and shipping phone
+/// (refusals as `lookup`, and as the room's code endpoints: 409
+/// `invalid_state`, 404 `payment_not_set`).
+pub async fn vietqr(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Result<Json<OrderKey>, JsonRejection>,
+) -> Result<Json<PageCode>, ApiError> {
+    let Json(key) = body?;
+    let (room_id, order) = find(&state, peer, &headers, &key).await?;
+    let code = payment::code_for(&state, &room_id, &order).await?;
+    let svg = crate::payment::vietqr::svg(&code.payload)?;
+    Ok(Json(PageCode { code, svg }))
 }
 
 /// `POST /api/orders/cancel`: the buyer cancels her order (while it is

@@ -238,6 +238,17 @@ pub async fn order_code(
         .await?
         .filter(|order| manages || order.buyer_id == claims.sub)
         .ok_or_else(order_not_found)?;
+    code_for(state, room_id, &order).await
+}
+
+/// The code paying `order` of `room_id`, whoever proved they may see it:
+/// 409 `invalid_state` unless it is a transfer waiting for its money, 404
+/// `payment_not_set` when the seller gave no bank account.
+pub async fn code_for(
+    state: &AppState,
+    room_id: &str,
+    order: &Order,
+) -> Result<OrderCode, ApiError> {
     if order.payment != PaymentMethod::BankTransfer || order.status != OrderStatus::Confirmed {
         return Err(ApiError::new(
             StatusCode::CONFLICT,

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { useServerAndBrowser } from './helpers/fixture.js';
-import { openSeller, openViewer, startSale } from './helpers/browser.js';
+import { newPage, openSeller, openViewer, startSale } from './helpers/browser.js';
 
 const run = promisify(execFile);
 let server;
@@ -93,4 +93,17 @@ test('a transfer order shows a VietQR that decodes to the seller\'s account, the
   assert.equal(tlv(fields['62'])['08'], `CP ${order.order_id.toUpperCase()}`);
   assert.equal(fields['63'], crc16(payload.slice(0, -4)), 'CRC over everything up to and including 6304');
   assert.ok(payload.slice(-8, -4) === '6304');
+
+  // Later, from the order page (no session: the code and her phone), the same code.
+  const page = await newPage(browser);
+  await page.goto(`${server.base}/order.html?code=CP${order.order_id.toUpperCase()}`);
+  await page.getByTestId('lookup-phone').fill('0912 345 678');
+  await page.getByTestId('lookup-submit').click();
+  const drawn = page.getByTestId('vietqr-image');
+  await drawn.waitFor();
+  assert.equal(await drawn.evaluate((el) => el.tagName.toLowerCase()), 'svg', 'drawn inline, no token in any URL');
+  const again = join(dir, 'page.png');
+  await writeFile(again, await drawn.screenshot());
+  const decoded = await run('/usr/bin/zbarimg', ['--raw', '-q', again]);
+  assert.equal(decoded.stdout.trim(), payload, 'the order page shows the very same code');
 });

@@ -78,7 +78,7 @@ export function shipmentLine(order) {
  * itself names only its sale); `onCancel` adds the cancel button while the
  * order is `confirmed` (the server decides whether the window is still open).
  */
-export function orderDetails(order, { productName = order.product_name || '', onCancel = null, payWith = null } = {}) {
+export function orderDetails(order, { productName = order.product_name || '', onCancel = null, loadCode = null } = {}) {
   const code = orderCode(order);
   const bankTransfer = order.payment === 'bank_transfer';
   const quantity = t('order.quantity', { n: order.quantity, price: formatVnd(order.unit_price_vnd) });
@@ -92,7 +92,7 @@ export function orderDetails(order, { productName = order.product_name || '', on
     bankTransfer && order.status === 'confirmed'
       ? h('div', { class: 'order-vietqr', 'data-testid': 'order-vietqr', 'data-order-code': code },
         h('p', { class: 'vietqr-title', text: t('order.vietqr') }),
-        payWith ? vietQr(order, payWith) : h('p', { class: 'small', text: t('order.vietqrNote', { code }) }))
+        loadCode ? vietQr(order, loadCode) : h('p', { class: 'small', text: t('order.vietqrNote', { code }) }))
       : null,
     shipmentLine(order),
     orderTimeline(order),
@@ -105,17 +105,17 @@ export function orderDetails(order, { productName = order.product_name || '', on
 }
 
 /**
- * The order's VietQR code and the account it pays, for a buyer in the room
- * (`payWith`: the room and her token, which the image's address carries as
- * `?token=`, as an `<img>` cannot send a header). The server builds the
- * code with the exact amount and the order code as the transfer note.
+ * The order's VietQR code and the account it pays. `loadCode(order)`
+ * resolves with the code's details (`bank`, `account_number`,
+ * `account_name`, `amount_vnd`, `note`) and an element drawing the code: in
+ * the room an `<img>` of the SVG endpoint (her token in its address, as an
+ * `<img>` cannot send a header), on the order page the SVG itself (it has
+ * no token, and the phone stays out of URLs).
  */
-function vietQr(order, { roomId, token }) {
-  const base = `/api/rooms/${encodeURIComponent(roomId)}/orders/${encodeURIComponent(order.order_id)}/vietqr`;
-  const query = `?token=${encodeURIComponent(token)}`;
+function vietQr(order, loadCode) {
   const box = h('div', { class: 'vietqr' });
   const details = h('dl', { class: 'vietqr-account', 'data-testid': 'vietqr-account' });
-  fetchJson(`${base}${query}`).then((code) => {
+  loadCode(order).then(({ code, image }) => {
     const row = (key, value, testid) => [h('dt', { text: t(key) }), h('dd', { 'data-testid': testid, text: value })];
     details.append(
       ...row('vietqr.bank', code.bank ? code.bank.short_name : code.bin, 'vietqr-bank'),
@@ -123,10 +123,11 @@ function vietQr(order, { roomId, token }) {
       ...row('vietqr.name', code.account_name, 'vietqr-name'),
       ...row('vietqr.amount', formatVnd(code.amount_vnd), 'vietqr-amount'),
       ...row('vietqr.note', code.note, 'vietqr-note'));
-    box.prepend(h('img', {
-      class: 'vietqr-image', 'data-testid': 'vietqr-image', src: `${base}.svg${query}`,
-      alt: t('vietqr.alt', { amount: formatVnd(code.amount_vnd) }), width: 240, height: 240,
-    }));
+    image.classList.add('vietqr-image');
+    image.setAttribute('data-testid', 'vietqr-image');
+    image.setAttribute('role', 'img');
+    image.setAttribute('aria-label', t('vietqr.alt', { amount: formatVnd(code.amount_vnd) }));
+    box.prepend(image);
   }).catch((error) => {
     const key = error.code === 'payment_not_set' ? 'vietqr.notSet' : 'vietqr.unavailable';
     details.append(h('p', { class: 'small', 'data-testid': 'vietqr-error', text: t(key) }));
@@ -135,15 +136,41 @@ function vietQr(order, { roomId, token }) {
   return box;
 }
 
+/** A room member's code: the JSON and SVG endpoints, her token in the address. */
+export function roomCodeLoader({ roomId, token }) {
+  return (order) => {
+    const base = `/api/rooms/${encodeURIComponent(roomId)}/orders/${encodeURIComponent(order.order_id)}/vietqr`;
+    const query = `?token=${encodeURIComponent(token)}`;
+    return fetchJson(`${base}${query}`).then((code) => ({
+      code,
+      image: h('img', { src: `${base}.svg${query}`, alt: '', width: 240, height: 240 }),
+    }));
+  };
+}
+
+/**
+ * The order page's code: `POST /api/orders/vietqr` with the order code and
+ * phone answers the details and the SVG markup, parsed as an image (never
+ * as HTML) and adopted into the page.
+ */
+export function pageCodeLoader(phone) {
+  return (order) => fetchJson('/api/orders/vietqr', { method: 'POST', body: { order_code: order.order_id, phone } })
+    .then((code) => {
+      const svg = new DOMParser().parseFromString(code.svg, 'image/svg+xml').documentElement;
+      if (svg.nodeName !== 'svg') throw Object.assign(new Error('not an SVG'), { code: 'internal' });
+      return { code, image: document.importNode(svg, true) };
+    });
+}
+
 /**
  * The viewer's card for her order: the details, a link to the order page
  * (to come back to it after the live) and a way back to the sale.
  */
-export function orderCard(order, { productName = order.product_name || '', onCancel = null, payWith = null, onClose }) {
+export function orderCard(order, { productName = order.product_name || '', onCancel = null, loadCode = null, onClose }) {
   const heading = order.status === 'confirmed' ? `✓ ${t('order.confirmed')}` : t('order.yours');
   return h('div', { class: 'order-confirmed', 'data-testid': 'order-confirmed', 'data-status': order.status },
     h('h3', { text: heading }),
-    orderDetails(order, { productName, onCancel, payWith }),
+    orderDetails(order, { productName, onCancel, loadCode }),
     h('p', {}, h('a', { href: orderPageUrl(order), target: '_blank', rel: 'noopener', 'data-testid': 'order-link' }, t('order.pageLink'))),
     order.status === 'confirmed' ? h('p', { class: 'muted', text: t('order.thanks') }) : null,
     h('button', { type: 'button', class: 'btn btn-ghost btn-block', onclick: onClose }, t('order.close')));

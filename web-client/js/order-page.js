@@ -8,7 +8,7 @@ import { $, clear, h } from './dom.js';
 import { errorText, getLang, initI18n, t } from './i18n.js';
 import { formatTime } from './format.js';
 import { Notice } from './ui.js';
-import { PHONE, cancelOrderByCode, compactPhone, lookupOrder, orderCode, orderDetails } from './order-card.js';
+import { PHONE, cancelOrderByCode, compactPhone, lookupOrder, orderCode, orderDetails, pageCodeLoader } from './order-card.js';
 
 initI18n();
 
@@ -90,6 +90,6 @@ function render() {
   const { order, at } = shown;
   const mayCancel = order.status === 'confirmed' && !cancelRefused.has(order.order_id);
   body.append(
-    orderDetails(order, { onCancel: mayCancel ? cancel : null }),
+    orderDetails(order, { onCancel: mayCancel ? cancel : null, loadCode: pageCodeLoader(shown.phone) }),
     h('p', { class: 'muted small', 'data-testid': 'order-checked-at', text: t('orderPage.updated', { time: formatTime(at, getLang()) }) }));
 }

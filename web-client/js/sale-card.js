@@ -11,7 +11,7 @@
 import { clear, h, randomId } from './dom.js';
 import { errorText, t } from './i18n.js';
 import { formatCountdown, formatCount, formatVnd } from './format.js';
-import { MyOrders, PHONE, compactPhone, orderCard, orderCode, statusText } from './order-card.js';
+import { MyOrders, PHONE, compactPhone, orderCard, orderCode, roomCodeLoader, statusText } from './order-card.js';
 
 const OUTCOME_TEXT = {
   sold_out: 'sale.soldOut',
@@ -335,7 +335,7 @@ export class SaleCard {
     this.body.append(orderCard(order, {
       productName: this.sale && this.sale.id === order.sale_id ? this.sale.product_name : '',
       onCancel: this.myOrders.mayCancel(order) ? (o, button) => this.cancelOrder(o, button) : null,
-      payWith: { roomId: this.conn.roomId, token: this.conn.token },
+      loadCode: roomCodeLoader({ roomId: this.conn.roomId, token: this.conn.token }),
       onClose: () => { this.order = null; this.backToSale(); },
     }));
   }
