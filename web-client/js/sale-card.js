@@ -93,7 +93,8 @@ export class SaleCard {
 
   renderSale() {
     const sale = this.sale;
-    const sold = sale.stock_total - sale.remaining;
+    // Units that went back to the product when the sale ended were not sold.
+    const sold = Math.max(0, sale.stock_total - sale.remaining - (sale.returned_to_stock || 0));
     const percent = sale.stock_total > 0 ? Math.round((sold / sale.stock_total) * 100) : 100;
     const countdown = h('p', { class: 'sale-countdown', 'data-testid': 'sale-countdown' });
     this.countdowns.push(() => {
