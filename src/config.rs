@@ -125,6 +125,8 @@ pub struct OrdersConfig {
     pub buyer_cancel_secs: u64,
     /// Order-page lookups per client address per minute.
     pub lookups_per_minute: u32,
+    /// Voucher codes one identity may try per minute.
+    pub voucher_tries_per_minute: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]

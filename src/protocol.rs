@@ -21,7 +21,7 @@ pub use crate::media::{IceCandidate, IceServer, Target};
 /// Flash-sale wire types live with the sale store, which owns their rules.
 pub use crate::sale::{
     BuyOutcome, Carrier, Hold, Order, OrderStatus, PaymentMethod, SaleInfo, SaleState, Shipment,
-    Shipping,
+    Shipping, Voucher,
 };
 
 /// Money is whole Vietnamese đồng (`crate::money`).
@@ -107,7 +107,15 @@ pub enum ClientMessage {
         shipping: Shipping,
         #[serde(default)]
         payment: PaymentMethod,
+        /// A voucher to apply (typed, or claimed from a drop).
+        #[serde(default)]
+        voucher_code: Option<String>,
     },
+    /// Seller or moderator: open a drop voucher for claiming; the room hears
+    /// `voucher_dropped`.
+    DropVoucher { code: String },
+    /// Claim a dropped voucher (the first `total_uses` to tap get it).
+    ClaimVoucher { code: String },
     /// Give one's own hold back.
     CancelHold { hold_id: String },
     /// Cancel one's own order: while it is `confirmed`, within
@@ -167,6 +175,8 @@ pub const CLIENT_MESSAGE_TYPES: &[&str] = &[
     "cancel_hold",
     "cancel_order",
     "list_my_orders",
+    "drop_voucher",
+    "claim_voucher",
     "publish_offer",
     "unpublish",
     "subscribe",
@@ -453,6 +463,11 @@ pub enum RoomEvent {
         product_id: String,
         stock: u32,
     },
+    /// The seller dropped a voucher: tap `claim_voucher` to get it (the
+    /// first `total_uses` do).
+    VoucherDropped {
+        voucher: Voucher,
+    },
     /// An order of this room changed status. It names the order only by its
     /// `status_tag` (a random tag in the order, which only its buyer and the
     /// seller see), so the room learns nothing about whose order it is.
@@ -526,6 +541,12 @@ pub enum DirectEvent {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         id: Option<String>,
         order: Order,
+    },
+    /// The answer to `claim_voucher`: the voucher is yours to use at checkout.
+    VoucherClaimed {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<String>,
+        voucher: Voucher,
     },
     /// The answer to `cancel_order`: the order as it now stands.
     OrderUpdated {
@@ -628,6 +649,18 @@ pub enum ErrorCode {
     CancelWindowClosed,
     /// `start_sale` asks for more units than the product has on hand.
     InsufficientStock,
+    /// No voucher with this code in this room.
+    VoucherNotFound,
+    /// The voucher is not valid now (before its start or after its end).
+    VoucherExpired,
+    /// Every use (or every claim of a dropped voucher) is taken.
+    VoucherUsedUp,
+    /// You (or your shipping phone) used this voucher already.
+    VoucherAlreadyUsed,
+    /// A dropped voucher must be claimed before it is used.
+    VoucherNotClaimed,
+    /// The order is under the voucher's minimum.
+    VoucherMinOrder,
     /// `subscribe` while the seller's stream is not live.
     MediaNotLive,
     /// The SDP could not be parsed or applied.
@@ -685,6 +718,12 @@ impl ErrorCode {
             ErrorCode::InvalidTransition => "invalid_transition",
             ErrorCode::CancelWindowClosed => "cancel_window_closed",
             ErrorCode::InsufficientStock => "insufficient_stock",
+            ErrorCode::VoucherNotFound => "voucher_not_found",
+            ErrorCode::VoucherExpired => "voucher_expired",
+            ErrorCode::VoucherUsedUp => "voucher_used_up",
+            ErrorCode::VoucherAlreadyUsed => "voucher_already_used",
+            ErrorCode::VoucherNotClaimed => "voucher_not_claimed",
+            ErrorCode::VoucherMinOrder => "voucher_min_order",
             ErrorCode::MediaNotLive => "media_not_live",
             ErrorCode::InvalidSdp => "invalid_sdp",
             ErrorCode::UnsupportedCodec => "unsupported_codec",
@@ -754,6 +793,8 @@ mod tests {
             r#"{"type":"cancel_hold","hold_id":"h"}"#,
             r#"{"type":"cancel_order","order_id":"o"}"#,
             r#"{"type":"list_my_orders"}"#,
+            r#"{"type":"drop_voucher","code":"TRA10"}"#,
+            r#"{"type":"claim_voucher","code":"TRA10"}"#,
             r#"{"type":"publish_offer","sdp":"v=0"}"#,
             r#"{"type":"unpublish"}"#,
             r#"{"type":"subscribe"}"#,

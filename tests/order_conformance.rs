@@ -8,8 +8,8 @@
 mod support;
 
 use chophien::sale::{
-    Carrier, Order, OrderActor, OrderChange, OrderStatus, PaymentMethod, SaleError, SaleStore,
-    Shipment,
+    Carrier, Checkout, Order, OrderActor, OrderChange, OrderStatus, PaymentMethod, SaleError,
+    SaleStore, Shipment,
 };
 
 use support::sale::{request, shipping, tea};
@@ -65,7 +65,17 @@ async fn order<S: SaleStore>(
         .hold
         .unwrap_or_else(|| panic!("{:?}", bought.outcome));
     store
-        .confirm(ROOM, &hold.hold_id, buyer, &shipping(), payment, now)
+        .confirm(
+            ROOM,
+            &hold.hold_id,
+            buyer,
+            &Checkout {
+                shipping: shipping(),
+                payment,
+                voucher_code: None,
+            },
+            now,
+        )
         .await
         .unwrap()
         .order

@@ -8,8 +8,8 @@ mod support;
 use std::time::{Duration, Instant};
 
 use chophien::sale::{
-    Order, OrderActor, OrderChange, OrderStatus, PaymentMethod, RedisSaleStore, RedisStoreOptions,
-    SaleError, SaleStore,
+    Checkout, Order, OrderActor, OrderChange, OrderStatus, PaymentMethod, RedisSaleStore,
+    RedisStoreOptions, SaleError, SaleStore,
 };
 
 use support::redis::RedisServer;
@@ -42,8 +42,11 @@ async fn order(store: &RedisSaleStore, sale_id: &str, buyer: &str, quantity: u32
             ROOM,
             &hold.hold_id,
             buyer,
-            &shipping(),
-            PaymentMethod::Cod,
+            &Checkout {
+                shipping: shipping(),
+                payment: PaymentMethod::Cod,
+                voucher_code: None,
+            },
             T0,
         )
         .await

@@ -17,8 +17,8 @@ use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use chophien::sale::{
-    sweeper, BuyOutcome, BuyResult, Hold, NewSale, PaymentMethod, SaleError, SaleRef, SaleState,
-    SaleStore, Shipping,
+    sweeper, BuyOutcome, BuyResult, Checkout, Hold, NewSale, PaymentMethod, SaleError, SaleRef,
+    SaleState, SaleStore, Shipping,
 };
 use tokio_util::sync::CancellationToken;
 
@@ -204,8 +204,11 @@ async fn the_per_buyer_limit_counts_held_and_ordered_units<S: SaleStore>(store: 
             ROOM,
             &first.hold_id,
             "lan",
-            &shipping(),
-            PaymentMethod::Cod,
+            &Checkout {
+                shipping: shipping(),
+                payment: PaymentMethod::Cod,
+                voucher_code: None,
+            },
             T0,
         )
         .await
@@ -265,8 +268,11 @@ async fn confirming_a_hold_records_one_order<S: SaleStore>(store: S) {
             ROOM,
             &hold.hold_id,
             "lan",
-            &shipping(),
-            PaymentMethod::Cod,
+            &Checkout {
+                shipping: shipping(),
+                payment: PaymentMethod::Cod,
+                voucher_code: None,
+            },
             T0 + SECOND,
         )
         .await
@@ -295,8 +301,11 @@ async fn confirming_a_hold_records_one_order<S: SaleStore>(store: S) {
             ROOM,
             &hold.hold_id,
             "lan",
-            &shipping(),
-            PaymentMethod::Cod,
+            &Checkout {
+                shipping: shipping(),
+                payment: PaymentMethod::Cod,
+                voucher_code: None,
+            },
             T0 + 2 * SECOND,
         )
         .await
@@ -343,8 +352,11 @@ async fn confirming_after_the_deadline_fails_and_returns_stock_once<S: SaleStore
             ROOM,
             &hold.hold_id,
             "lan",
-            &shipping(),
-            PaymentMethod::Cod,
+            &Checkout {
+                shipping: shipping(),
+                payment: PaymentMethod::Cod,
+                voucher_code: None,
+            },
             hold.expires_at,
         )
         .await;
@@ -364,8 +376,11 @@ async fn confirming_after_the_deadline_fails_and_returns_stock_once<S: SaleStore
                 ROOM,
                 &hold.hold_id,
                 "lan",
-                &shipping(),
-                PaymentMethod::Cod,
+                &Checkout {
+                    shipping: shipping(),
+                    payment: PaymentMethod::Cod,
+                    voucher_code: None
+                },
                 hold.expires_at
             )
             .await,
@@ -403,8 +418,11 @@ async fn cancelling_a_hold_returns_its_units<S: SaleStore>(store: S) {
                 ROOM,
                 &hold.hold_id,
                 "lan",
-                &shipping(),
-                PaymentMethod::Cod,
+                &Checkout {
+                    shipping: shipping(),
+                    payment: PaymentMethod::Cod,
+                    voucher_code: None
+                },
                 T0 + 3
             )
             .await,
@@ -422,8 +440,11 @@ async fn only_the_buyer_may_confirm_or_cancel_a_hold<S: SaleStore>(store: S) {
                 ROOM,
                 &hold.hold_id,
                 "mallory",
-                &shipping(),
-                PaymentMethod::Cod,
+                &Checkout {
+                    shipping: shipping(),
+                    payment: PaymentMethod::Cod,
+                    voucher_code: None
+                },
                 T0
             )
             .await,
@@ -506,8 +527,11 @@ async fn holds_made_before_the_end_stay_confirmable<S: SaleStore>(store: S) {
             ROOM,
             &kept.hold_id,
             "lan",
-            &shipping(),
-            PaymentMethod::Cod,
+            &Checkout {
+                shipping: shipping(),
+                payment: PaymentMethod::Cod,
+                voucher_code: None,
+            },
             T0 + 2 * SECOND,
         )
         .await
@@ -589,7 +613,17 @@ async fn invalid_input_is_a_typed_error<S: SaleStore>(store: S) {
     );
     assert_eq!(
         store
-            .confirm(ROOM, "garbage", "lan", &shipping(), PaymentMethod::Cod, T0)
+            .confirm(
+                ROOM,
+                "garbage",
+                "lan",
+                &Checkout {
+                    shipping: shipping(),
+                    payment: PaymentMethod::Cod,
+                    voucher_code: None
+                },
+                T0
+            )
             .await,
         Err(SaleError::HoldNotFound)
     );
@@ -642,7 +676,17 @@ async fn invalid_input_is_a_typed_error<S: SaleStore>(store: S) {
         },
     ] {
         let result = store
-            .confirm(ROOM, &hold.hold_id, "lan", &bad, PaymentMethod::Cod, T0)
+            .confirm(
+                ROOM,
+                &hold.hold_id,
+                "lan",
+                &Checkout {
+                    shipping: bad.clone(),
+                    payment: PaymentMethod::Cod,
+                    voucher_code: None,
+                },
+                T0,
+            )
             .await;
         assert!(
             matches!(result, Err(SaleError::InvalidShipping(_))),
@@ -887,8 +931,11 @@ async fn only_the_first_confirmation_says_it_created_the_order<S: SaleStore + Cl
             ROOM,
             &hold.hold_id,
             "lan",
-            &shipping(),
-            PaymentMethod::Cod,
+            &Checkout {
+                shipping: shipping(),
+                payment: PaymentMethod::Cod,
+                voucher_code: None,
+            },
             T0 + 1,
         )
         .await
@@ -898,8 +945,11 @@ async fn only_the_first_confirmation_says_it_created_the_order<S: SaleStore + Cl
             ROOM,
             &hold.hold_id,
             "lan",
-            &shipping(),
-            PaymentMethod::Cod,
+            &Checkout {
+                shipping: shipping(),
+                payment: PaymentMethod::Cod,
+                voucher_code: None,
+            },
             T0 + 1,
         )
         .await
@@ -910,24 +960,14 @@ async fn only_the_first_confirmation_says_it_created_the_order<S: SaleStore + Cl
 
     // Racing confirmations of one hold: one creates, the other finds it.
     let raced = reserve(&store, &sale.id, "minh", 1, T0).await;
-    let address = shipping();
+    let checkout = Checkout {
+        shipping: shipping(),
+        payment: PaymentMethod::Cod,
+        voucher_code: None,
+    };
     let (a, b) = tokio::join!(
-        store.confirm(
-            ROOM,
-            &raced.hold_id,
-            "minh",
-            &address,
-            PaymentMethod::Cod,
-            T0 + 2
-        ),
-        store.confirm(
-            ROOM,
-            &raced.hold_id,
-            "minh",
-            &address,
-            PaymentMethod::Cod,
-            T0 + 2
-        )
+        store.confirm(ROOM, &raced.hold_id, "minh", &checkout, T0 + 2),
+        store.confirm(ROOM, &raced.hold_id, "minh", &checkout, T0 + 2)
     );
     let (a, b) = (a.unwrap(), b.unwrap());
     assert_eq!(
@@ -954,8 +994,11 @@ async fn a_hold_cannot_be_confirmed_or_cancelled_from_another_room<S: SaleStore>
                 OTHER_ROOM,
                 &hold.hold_id,
                 "lan",
-                &shipping(),
-                PaymentMethod::Cod,
+                &Checkout {
+                    shipping: shipping(),
+                    payment: PaymentMethod::Cod,
+                    voucher_code: None
+                },
                 T0 + 1
             )
             .await,
@@ -982,8 +1025,11 @@ async fn a_hold_cannot_be_confirmed_or_cancelled_from_another_room<S: SaleStore>
             ROOM,
             &hold.hold_id,
             "lan",
-            &shipping(),
-            PaymentMethod::Cod,
+            &Checkout {
+                shipping: shipping(),
+                payment: PaymentMethod::Cod,
+                voucher_code: None,
+            },
             T0 + 2,
         )
         .await
@@ -1057,8 +1103,11 @@ async fn a_buyers_open_holds_are_hers_still_held_and_unexpired<S: SaleStore>(sto
             ROOM,
             &confirmed.hold_id,
             "lan",
-            &shipping(),
-            PaymentMethod::Cod,
+            &Checkout {
+                shipping: shipping(),
+                payment: PaymentMethod::Cod,
+                voucher_code: None,
+            },
             T0 + 4,
         )
         .await
@@ -1123,8 +1172,11 @@ async fn one_phone_cannot_pass_the_per_buyer_limit_from_two_identities<S: SaleSt
             ROOM,
             &on_phone.hold_id,
             "lan-phone",
-            &ship_to("0912 345 678"),
-            PaymentMethod::Cod,
+            &Checkout {
+                shipping: ship_to("0912 345 678"),
+                payment: PaymentMethod::Cod,
+                voucher_code: None,
+            },
             T0 + 1,
         )
         .await
@@ -1137,8 +1189,11 @@ async fn one_phone_cannot_pass_the_per_buyer_limit_from_two_identities<S: SaleSt
                 ROOM,
                 &on_laptop.hold_id,
                 "lan-laptop",
-                &ship_to("+84912345678"),
-                PaymentMethod::Cod,
+                &Checkout {
+                    shipping: ship_to("+84912345678"),
+                    payment: PaymentMethod::Cod,
+                    voucher_code: None
+                },
                 T0 + 2
             )
             .await,
@@ -1156,8 +1211,11 @@ async fn one_phone_cannot_pass_the_per_buyer_limit_from_two_identities<S: SaleSt
             ROOM,
             &elsewhere.hold_id,
             "mai",
-            &ship_to("0987654321"),
-            PaymentMethod::Cod,
+            &Checkout {
+                shipping: ship_to("0987654321"),
+                payment: PaymentMethod::Cod,
+                voucher_code: None,
+            },
             T0 + 4,
         )
         .await
@@ -1168,8 +1226,11 @@ async fn one_phone_cannot_pass_the_per_buyer_limit_from_two_identities<S: SaleSt
             ROOM,
             &on_phone.hold_id,
             "lan-phone",
-            &ship_to("0912345678"),
-            PaymentMethod::Cod,
+            &Checkout {
+                shipping: ship_to("0912345678"),
+                payment: PaymentMethod::Cod,
+                voucher_code: None,
+            },
             T0 + 5,
         )
         .await
@@ -1187,8 +1248,11 @@ async fn a_buyers_orders_are_hers_across_the_rooms_sales_oldest_first<S: SaleSto
             ROOM,
             &first.hold_id,
             "lan",
-            &shipping(),
-            PaymentMethod::Cod,
+            &Checkout {
+                shipping: shipping(),
+                payment: PaymentMethod::Cod,
+                voucher_code: None,
+            },
             T0 + 1,
         )
         .await
@@ -1203,8 +1267,11 @@ async fn a_buyers_orders_are_hers_across_the_rooms_sales_oldest_first<S: SaleSto
             ROOM,
             &mai.hold_id,
             "mai",
-            &to_mai,
-            PaymentMethod::Cod,
+            &Checkout {
+                shipping: to_mai.clone(),
+                payment: PaymentMethod::Cod,
+                voucher_code: None,
+            },
             T0 + 2,
         )
         .await
@@ -1217,8 +1284,11 @@ async fn a_buyers_orders_are_hers_across_the_rooms_sales_oldest_first<S: SaleSto
             ROOM,
             &second.hold_id,
             "lan",
-            &shipping(),
-            PaymentMethod::Cod,
+            &Checkout {
+                shipping: shipping(),
+                payment: PaymentMethod::Cod,
+                voucher_code: None,
+            },
             T0 + 6,
         )
         .await

@@ -6,8 +6,8 @@ mod support;
 use std::time::{Duration, Instant};
 
 use chophien::sale::{
-    BuyOutcome, Hold, PaymentMethod, RedisSaleStore, RedisStoreOptions, SaleError, SaleRef,
-    SaleStore,
+    BuyOutcome, Checkout, Hold, PaymentMethod, RedisSaleStore, RedisStoreOptions, SaleError,
+    SaleRef, SaleStore,
 };
 
 use support::redis::RedisServer;
@@ -63,8 +63,11 @@ async fn holds_orders_and_stock_survive_a_redis_crash() {
             ROOM,
             &ordered.hold_id,
             "lan",
-            &shipping(),
-            PaymentMethod::Cod,
+            &Checkout {
+                shipping: shipping(),
+                payment: PaymentMethod::Cod,
+                voucher_code: None,
+            },
             T0,
         )
         .await
@@ -94,8 +97,11 @@ async fn holds_orders_and_stock_survive_a_redis_crash() {
             ROOM,
             &ordered.hold_id,
             "lan",
-            &shipping(),
-            PaymentMethod::Cod,
+            &Checkout {
+                shipping: shipping(),
+                payment: PaymentMethod::Cod,
+                voucher_code: None,
+            },
             T0,
         )
         .await
@@ -110,8 +116,11 @@ async fn holds_orders_and_stock_survive_a_redis_crash() {
             ROOM,
             &held.hold_id,
             "minh",
-            &shipping(),
-            PaymentMethod::Cod,
+            &Checkout {
+                shipping: shipping(),
+                payment: PaymentMethod::Cod,
+                voucher_code: None,
+            },
             T0,
         )
         .await
@@ -260,8 +269,11 @@ async fn every_key_of_a_room_and_its_sales_shares_the_rooms_hash_tag() {
             ROOM,
             &hold.hold_id,
             "lan",
-            &shipping(),
-            PaymentMethod::Cod,
+            &Checkout {
+                shipping: shipping(),
+                payment: PaymentMethod::Cod,
+                voucher_code: None,
+            },
             T0,
         )
         .await

@@ -9,7 +9,7 @@
 mod support;
 
 use chophien::sale::{
-    NewSale, OrderActor, OrderChange, PaymentMethod, SaleError, SaleRef, SaleStore,
+    Checkout, NewSale, OrderActor, OrderChange, PaymentMethod, SaleError, SaleRef, SaleStore,
 };
 
 use support::sale::{request, shipping, tea};
@@ -85,8 +85,11 @@ async fn ending_a_sale_gives_back_what_is_left_once<S: SaleStore>(store: S) {
             ROOM,
             &hold.hold_id,
             "lan",
-            &shipping(),
-            PaymentMethod::Cod,
+            &Checkout {
+                shipping: shipping(),
+                payment: PaymentMethod::Cod,
+                voucher_code: None,
+            },
             T0,
         )
         .await
@@ -141,8 +144,11 @@ async fn units_that_come_back_after_the_end_go_to_the_product<S: SaleStore>(stor
             ROOM,
             &ordered.hold_id,
             "minh",
-            &shipping(),
-            PaymentMethod::Cod,
+            &Checkout {
+                shipping: shipping(),
+                payment: PaymentMethod::Cod,
+                voucher_code: None,
+            },
             T0,
         )
         .await

@@ -7,7 +7,7 @@
 //! not its business. Rules that depend on the room's data (who outranks
 //! whom, what exists, what the room's status allows) are checked by the room.
 
-use crate::protocol::{NewProduct, OrderStatus, ProductChanges, SaleInfo};
+use crate::protocol::{NewProduct, OrderStatus, ProductChanges, SaleInfo, Voucher};
 
 /// A request to the room from someone in it.
 #[derive(Debug, Clone, PartialEq)]
@@ -75,6 +75,8 @@ pub enum RoomFact {
     /// out, or gave back what was left): the room's catalog copy follows it
     /// (`product_stock`) when it differs.
     ProductStock { product_id: String, stock: u32 },
+    /// The seller dropped a voucher (`voucher_dropped`).
+    VoucherDropped(Voucher),
     /// An order changed status (`order_status`, naming it by its tag).
     OrderStatus {
         status_tag: String,

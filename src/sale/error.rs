@@ -2,6 +2,7 @@
 //! `refusal.rs` gives each variant its stable wire code.
 
 use super::fulfilment::OrderStatus;
+use crate::money::Vnd;
 
 /// A refused or failed sale operation. Buy outcomes such as `sold_out` are not
 /// errors (they are [`BuyOutcome`](super::BuyOutcome)s); these are.
@@ -24,6 +25,28 @@ pub enum SaleError {
     /// A sale would take more units than its product has on hand.
     #[error("only {available} units of this product are in stock")]
     InsufficientStock { available: u32 },
+    #[error("no such voucher in this room")]
+    VoucherNotFound,
+    /// Outside the voucher's validity window.
+    #[error("this voucher is not valid now")]
+    VoucherExpired,
+    /// Every use (or, for a dropped voucher, every claim) is taken.
+    #[error("this voucher has been used up")]
+    VoucherUsedUp,
+    /// This buyer, or this shipping phone, has used it already.
+    #[error("this voucher has already been used by you")]
+    VoucherAlreadyUsed,
+    /// A dropped voucher used without claiming it first.
+    #[error("claim this voucher first: tap it when the seller drops it")]
+    VoucherNotClaimed,
+    /// The order's subtotal is under the voucher's minimum.
+    #[error("this voucher needs an order of at least {min_order_vnd} đồng")]
+    VoucherMinOrder { min_order_vnd: Vnd },
+    /// Claiming a voucher not (yet) dropped, or dropping one typed at checkout.
+    #[error("this voucher is not open for claiming")]
+    VoucherNotDropped,
+    #[error("a voucher with this code exists already in this room")]
+    VoucherExists,
     #[error("no such order")]
     OrderNotFound,
     /// The order's status does not allow this change (e.g. packing a

@@ -302,6 +302,8 @@ mod tests {
             status,
             shipment: None,
             history: Vec::new(),
+            voucher_code: None,
+            discount_vnd: 0,
             status_tag: "t".into(),
         }
     }

@@ -39,6 +39,7 @@ mod redis;
 pub mod sweeper;
 mod types;
 pub mod validate;
+pub mod voucher;
 
 use std::future::Future;
 
@@ -47,12 +48,13 @@ pub use fulfilment::{
     Carrier, OrderActor, OrderChange, OrderStatus, OrderUpdate, PaymentMethod, Shipment,
 };
 pub use memory::MemorySaleStore;
-pub(crate) use redis::{ended_room_sale_keys, ended_room_stock_key, room_sale_keys};
+pub(crate) use redis::{ended_room_sale_keys, ended_room_stock_keys, room_sale_keys};
 pub use redis::{GroupCommit, RedisSaleStore, RedisStoreOptions};
 pub use types::{
-    BuyOutcome, BuyRequest, BuyResult, Confirmation, ExpiryReport, Hold, NewSale, Order, SaleInfo,
-    SaleRef, SaleState, SaleTimes, Shipping, DEFAULT_HOLD_SECS,
+    BuyOutcome, BuyRequest, BuyResult, Checkout, Confirmation, ExpiryReport, Hold, NewSale, Order,
+    SaleInfo, SaleRef, SaleState, SaleTimes, Shipping, DEFAULT_HOLD_SECS,
 };
+pub use voucher::{Discount, NewVoucher, Voucher};
 
 use crate::clock::UnixMillis;
 
@@ -128,7 +130,11 @@ pub trait SaleStore: Send + Sync + 'static {
         now: UnixMillis,
     ) -> impl Future<Output = Result<BuyResult, SaleError>> + Send;
 
-    /// Turns the buyer's hold into an order. Confirming an already confirmed
+    /// Turns the buyer's hold into an order, less `voucher`'s discount when
+    /// one is given: the voucher's checks (valid now, uses or the buyer's
+    /// claim left, not used by this buyer or this shipping phone, the
+    /// order's minimum) and its use are part of the same atomic step.
+    /// Confirming an already confirmed
     /// hold returns the same order with `created: false` (safe to retry);
     /// only the call that made the order says `created: true`. After the
     /// deadline: `hold_expired` (and the units go back on sale if not
@@ -138,8 +144,7 @@ pub trait SaleStore: Send + Sync + 'static {
         room_id: &str,
         hold_id: &str,
         buyer_id: &str,
-        shipping: &Shipping,
-        payment: PaymentMethod,
+        checkout: &Checkout,
         now: UnixMillis,
     ) -> impl Future<Output = Result<Confirmation, SaleError>> + Send;
 
@@ -244,6 +249,41 @@ pub trait SaleStore: Send + Sync + 'static {
         units: u32,
     ) -> impl Future<Output = Result<(), SaleError>> + Send;
 
+    /// Creates a voucher in the room (`VoucherExists` for a code in use).
+    fn create_voucher(
+        &self,
+        room_id: &str,
+        voucher: NewVoucher,
+        now: UnixMillis,
+    ) -> impl Future<Output = Result<Voucher, SaleError>> + Send;
+
+    /// The room's vouchers with their counts, by code.
+    fn vouchers(
+        &self,
+        room_id: &str,
+    ) -> impl Future<Output = Result<Vec<Voucher>, SaleError>> + Send;
+
+    /// Opens a drop voucher for claiming (`VoucherNotDropped` for one typed
+    /// at checkout; `VoucherExpired` outside its window). Dropping twice is
+    /// harmless.
+    fn drop_voucher(
+        &self,
+        room_id: &str,
+        code: &str,
+        now: UnixMillis,
+    ) -> impl Future<Output = Result<Voucher, SaleError>> + Send;
+
+    /// The buyer claims a dropped voucher: of any number of concurrent
+    /// claimers exactly `total_uses` succeed (`VoucherUsedUp` for the
+    /// rest). Claiming again answers the same.
+    fn claim_voucher(
+        &self,
+        room_id: &str,
+        code: &str,
+        buyer_id: &str,
+        now: UnixMillis,
+    ) -> impl Future<Output = Result<Voucher, SaleError>> + Send;
+
     /// `Ok` when the store can serve sales right now (for `/readyz`).
     fn health(&self) -> impl Future<Output = Result<(), SaleError>> + Send;
 }
@@ -321,11 +361,10 @@ impl SaleStore for AnySaleStore {
         room_id: &str,
         hold_id: &str,
         buyer_id: &str,
-        shipping: &Shipping,
-        payment: PaymentMethod,
+        checkout: &Checkout,
         now: UnixMillis,
     ) -> Result<Confirmation, SaleError> {
-        dispatch!(self, s => s.confirm(room_id, hold_id, buyer_id, shipping, payment, now))
+        dispatch!(self, s => s.confirm(room_id, hold_id, buyer_id, checkout, now))
     }
     async fn cancel(
         &self,
@@ -389,6 +428,34 @@ impl SaleStore for AnySaleStore {
         units: u32,
     ) -> Result<(), SaleError> {
         dispatch!(self, s => s.set_product_stock(room_id, product_id, units))
+    }
+    async fn create_voucher(
+        &self,
+        room_id: &str,
+        voucher: NewVoucher,
+        now: UnixMillis,
+    ) -> Result<Voucher, SaleError> {
+        dispatch!(self, s => s.create_voucher(room_id, voucher, now))
+    }
+    async fn vouchers(&self, room_id: &str) -> Result<Vec<Voucher>, SaleError> {
+        dispatch!(self, s => s.vouchers(room_id))
+    }
+    async fn drop_voucher(
+        &self,
+        room_id: &str,
+        code: &str,
+        now: UnixMillis,
+    ) -> Result<Voucher, SaleError> {
+        dispatch!(self, s => s.drop_voucher(room_id, code, now))
+    }
+    async fn claim_voucher(
+        &self,
+        room_id: &str,
+        code: &str,
+        buyer_id: &str,
+        now: UnixMillis,
+    ) -> Result<Voucher, SaleError> {
+        dispatch!(self, s => s.claim_voucher(room_id, code, buyer_id, now))
     }
     async fn health(&self) -> Result<(), SaleError> {
         dispatch!(self, s => s.health())

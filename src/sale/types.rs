@@ -76,6 +76,16 @@ pub struct Shipping {
     pub address: String,
 }
 
+/// What a buyer gives at checkout: where to ship, how she pays, and a
+/// voucher to apply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Checkout {
+    pub shipping: Shipping,
+    pub payment: PaymentMethod,
+    /// A voucher code as typed (or claimed from a drop).
+    pub voucher_code: Option<String>,
+}
+
 /// A confirmed purchase: the durable record the seller ships from.
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
 pub struct Order {
@@ -107,6 +117,13 @@ pub struct Order {
     /// Every status change after `confirmed`, oldest first.
     #[serde(default)]
     pub history: Vec<StatusChange>,
+    /// The voucher the buyer applied at checkout, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub voucher_code: Option<String>,
+    /// What the voucher took off `unit_price_vnd × quantity`; `total_vnd`
+    /// is after it.
+    #[serde(default)]
+    pub discount_vnd: Vnd,
     /// Random and unique to the order: the room's `order_status` events
     /// carry it instead of the order id, so everyone in the room can see
     /// that *some* order moved but only its buyer (who has her orders) and

@@ -49,6 +49,13 @@ pub enum SaleCommand {
         hold_id: String,
         shipping: Shipping,
         payment: PaymentMethod,
+        voucher_code: Option<String>,
+    },
+    DropVoucher {
+        code: String,
+    },
+    ClaimVoucher {
+        code: String,
     },
     Cancel {
         hold_id: String,
@@ -172,13 +179,23 @@ pub fn route(message: ClientMessage, actor: &Actor) -> Result<Command, Refusal> 
             hold_id,
             shipping,
             payment,
+            voucher_code,
         } => (
             Action::Buy,
             Command::Sale(SaleCommand::Confirm {
                 hold_id,
                 shipping,
                 payment,
+                voucher_code,
             }),
+        ),
+        M::DropVoucher { code } => (
+            Action::RunSales,
+            Command::Sale(SaleCommand::DropVoucher { code }),
+        ),
+        M::ClaimVoucher { code } => (
+            Action::Buy,
+            Command::Sale(SaleCommand::ClaimVoucher { code }),
         ),
         M::CancelHold { hold_id } => (Action::Buy, Command::Sale(SaleCommand::Cancel { hold_id })),
         M::CancelOrder { order_id } => (

@@ -22,6 +22,7 @@ mod presence;
 mod refusal;
 mod relay;
 mod sales;
+mod vouchers;
 mod webhooks;
 mod ws;
 
@@ -56,6 +57,7 @@ use crate::sale::{
 use crate::webhook::Webhooks;
 use guest::Guests;
 use order_page::OrderLookups;
+use vouchers::VoucherTries;
 
 pub use api::ApiError;
 pub use relay::{HttpRelayTransport, NodeTokens};
@@ -82,6 +84,8 @@ pub struct Shared {
     pub guests: Guests,
     /// The order page's per-address limit.
     pub order_lookups: OrderLookups,
+    /// Voucher tries per identity (against guessing codes).
+    pub voucher_tries: VoucherTries,
     /// Cancelled when the server starts shutting down; every connection
     /// watches it.
     pub shutdown: CancellationToken,
@@ -164,6 +168,7 @@ impl AppState {
             metrics: Metrics::new(),
             guests: Guests::new(&config),
             order_lookups: OrderLookups::new(&config),
+            voucher_tries: VoucherTries::new(&config),
             shutdown,
             connections: TaskTracker::new(),
             next_connection_id: AtomicU64::new(1),
@@ -424,6 +429,10 @@ fn router(state: AppState) -> Router {
             post(webhooks::retry),
         )
         .route("/api/rooms/{room_id}/webhook/test", post(webhooks::test))
+        .route(
+            "/api/rooms/{room_id}/vouchers",
+            get(vouchers::list).post(vouchers::create),
+        )
         .route("/api/dev/token", post(api::dev_token))
         .route("/api/guest/token", post(guest::guest_token))
         .route("/api/orders/lookup", post(order_page::lookup))

@@ -35,9 +35,10 @@ pub struct OrdersReport {
 impl From<SaleError> for ApiError {
     fn from(error: SaleError) -> ApiError {
         let status = match error {
-            SaleError::SaleNotFound | SaleError::HoldNotFound | SaleError::OrderNotFound => {
-                StatusCode::NOT_FOUND
-            }
+            SaleError::SaleNotFound
+            | SaleError::HoldNotFound
+            | SaleError::OrderNotFound
+            | SaleError::VoucherNotFound => StatusCode::NOT_FOUND,
             SaleError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             SaleError::Forbidden => StatusCode::FORBIDDEN,
             SaleError::HoldExpired => StatusCode::GONE,
@@ -45,7 +46,14 @@ impl From<SaleError> for ApiError {
             | SaleError::LimitReached
             | SaleError::InvalidTransition { .. }
             | SaleError::CancelWindowClosed
-            | SaleError::InsufficientStock { .. } => StatusCode::CONFLICT,
+            | SaleError::InsufficientStock { .. }
+            | SaleError::VoucherExpired
+            | SaleError::VoucherUsedUp
+            | SaleError::VoucherAlreadyUsed
+            | SaleError::VoucherNotClaimed
+            | SaleError::VoucherMinOrder { .. }
+            | SaleError::VoucherNotDropped
+            | SaleError::VoucherExists => StatusCode::CONFLICT,
             SaleError::InvalidShipping(_) | SaleError::InvalidValue(_) => {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
@@ -286,7 +294,7 @@ const VIETNAM: time::UtcOffset = match time::UtcOffset::from_hms(7, 0, 0) {
     Err(_) => time::UtcOffset::UTC,
 };
 
-const HEADERS_VI: [&str; 15] = [
+const HEADERS_VI: [&str; 17] = [
     "Mã đơn",
     "Thời gian đặt",
     "Người mua",
@@ -302,9 +310,11 @@ const HEADERS_VI: [&str; 15] = [
     "Đơn vị vận chuyển",
     "Mã vận đơn",
     "Cập nhật lúc",
+    "Mã giảm giá",
+    "Giảm (₫)",
 ];
 
-const HEADERS_EN: [&str; 15] = [
+const HEADERS_EN: [&str; 17] = [
     "Order code",
     "Ordered at",
     "Buyer",
@@ -320,10 +330,12 @@ const HEADERS_EN: [&str; 15] = [
     "Carrier",
     "Tracking code",
     "Updated at",
+    "Voucher",
+    "Discount (VND)",
 ];
 
 impl Language {
-    fn headers(self) -> [&'static str; 15] {
+    fn headers(self) -> [&'static str; 17] {
         match self {
             Language::Vietnamese => HEADERS_VI,
             Language::English => HEADERS_EN,
@@ -414,9 +426,11 @@ pub fn render_csv(
             carrier,
             &cell(tracking),
             &updated_at,
+            order.voucher_code.as_deref().unwrap_or(""),
+            &order.discount_vnd.to_string(),
         ])?;
     }
-    let mut totals = vec![String::new(); 15];
+    let mut totals = vec![String::new(); 17];
     totals[0] = language.total().to_owned();
     totals[7] = report.units_sold.to_string();
     totals[9] = report.revenue_vnd.to_string();
@@ -482,6 +496,8 @@ mod tests {
             status: OrderStatus::Confirmed,
             shipment: None,
             history: Vec::new(),
+            voucher_code: None,
+            discount_vnd: 0,
             status_tag: "t".into(),
         }
     }

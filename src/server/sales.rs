@@ -17,12 +17,14 @@ use crate::clock;
 use crate::protocol::{DirectEvent, RoomStatus};
 use crate::room::store::RoomStore;
 use crate::room::{transition_due, Actor, Room, RoomCommand, RoomError, RoomFact};
-use crate::sale::{sweeper, BuyOutcome, BuyRequest, NewSale, OrderChange, SaleError, SaleStore};
+use crate::sale::{
+    sweeper, BuyOutcome, BuyRequest, Checkout, NewSale, OrderChange, SaleError, SaleStore,
+};
 
 use super::command::SaleCommand;
-use super::fulfilment;
 use super::refusal::Refusal;
 use super::AppState;
+use super::{fulfilment, vouchers};
 use crate::webhook::EventType;
 
 /// Handle one flash-sale command from `actor` (its role already authorised)
@@ -100,9 +102,23 @@ pub async fn handle(
             hold_id,
             shipping,
             payment,
+            voucher_code,
         } => {
+            if voucher_code.is_some() {
+                vouchers::guess_allowed(state, &actor.user_id)?;
+            }
             let confirmation = match sales
-                .confirm(&room.id, &hold_id, &actor.user_id, &shipping, payment, now)
+                .confirm(
+                    &room.id,
+                    &hold_id,
+                    &actor.user_id,
+                    &Checkout {
+                        shipping,
+                        payment,
+                        voucher_code,
+                    },
+                    now,
+                )
                 .await
             {
                 Ok(confirmation) => confirmation,
@@ -137,6 +153,19 @@ pub async fn handle(
                 id,
                 order: update.order,
             }))
+        }
+        SaleCommand::DropVoucher { code } => {
+            let voucher = sales.drop_voucher(&room.id, &code, now).await?;
+            tracing::info!(voucher = %voucher.code, "voucher dropped");
+            announce(room, RoomFact::VoucherDropped(voucher)).await;
+            Ok(id.map(|id| DirectEvent::Ack { id }))
+        }
+        SaleCommand::ClaimVoucher { code } => {
+            vouchers::guess_allowed(state, &actor.user_id)?;
+            let voucher = sales
+                .claim_voucher(&room.id, &code, &actor.user_id, now)
+                .await?;
+            Ok(Some(DirectEvent::VoucherClaimed { id, voucher }))
         }
         SaleCommand::MyOrders => {
             let orders = sales.buyer_orders(&room.id, &actor.user_id).await?;

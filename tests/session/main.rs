@@ -16,3 +16,4 @@ mod orders;
 mod sale;
 mod stock;
 mod tokens;
+mod vouchers;

@@ -107,7 +107,7 @@ async fn a_buyer_reserves_confirms_and_the_seller_sees_the_order(server: &TestSe
     );
     assert!(lines[1].contains(r#""=""0912345678""""#), "{}", lines[1]);
     assert!(lines[1].contains("Đã xác nhận"));
-    assert_eq!(lines[2], "TỔNG,,,,,,,2,,398000,,,,,");
+    assert_eq!(lines[2], "TỔNG,,,,,,,2,,398000,,,,,,,");
 }
 
 #[tokio::test]

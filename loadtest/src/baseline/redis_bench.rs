@@ -46,7 +46,7 @@ impl BenchCall {
         sale_keys(&self.room_id, &self.sale_id)
     }
 
-    /// `FCALL chophien_create_sale 11 <keys> now product-stock field value
+    /// `FCALL chophien_create_sale 13 <keys> now product-stock field value
     /// …`: a sale live from the epoch until far in the future, of a product
     /// with as many units.
     pub fn create_command(&self, now_ms: u64) -> Vec<String> {
@@ -83,7 +83,7 @@ impl BenchCall {
 
     /// The redis-benchmark command line for `requests` single-unit buys over
     /// `connections` connections:
-    /// `redis-benchmark -p PORT -c CONNS -n N -r R --csv FCALL chophien_buy 11 <keys> now buyer name 1 idem hold`.
+    /// `redis-benchmark -p PORT -c CONNS -n N -r R --csv FCALL chophien_buy 13 <keys> now buyer name 1 idem hold`.
     pub fn benchmark_command(
         &self,
         port: u16,
@@ -120,12 +120,12 @@ impl BenchCall {
 }
 
 /// How many keys every sale function takes.
-const KEY_COUNT: usize = 11;
+const KEY_COUNT: usize = 13;
 
-/// The eleven keys every sale function takes, in the library's order
+/// The thirteen keys every sale function takes, in the library's order
 /// (`src/sale/redis/chophien.lua`): the sale's seven
 /// (`{room:R}:sale:S:<name>`; the first, `meta`, holds the sale's fields,
-/// `remaining` among them), then its room's four.
+/// `remaining` among them), then its room's six.
 pub fn sale_keys(room_id: &str, sale_id: &str) -> Vec<String> {
     let sale = [
         "meta",
@@ -138,9 +138,16 @@ pub fn sale_keys(room_id: &str, sale_id: &str) -> Vec<String> {
     ]
     .iter()
     .map(|name| format!("{{room:{room_id}}}:sale:{sale_id}:{name}"));
-    let room = ["current_sale", "sales", "order_index", "stock"]
-        .iter()
-        .map(|name| format!("{{room:{room_id}}}:{name}"));
+    let room = [
+        "current_sale",
+        "sales",
+        "order_index",
+        "stock",
+        "vouchers",
+        "voucher_uses",
+    ]
+    .iter()
+    .map(|name| format!("{{room:{room_id}}}:{name}"));
     sale.chain(room).collect()
 }
 
@@ -241,21 +248,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn benchmark_line_names_the_buy_function_and_eleven_room_tagged_keys() {
+    fn benchmark_line_names_the_buy_function_and_thirteen_room_tagged_keys() {
         let call = BenchCall {
             room_id: "r1".into(),
             sale_id: "s1".into(),
         };
         let line = call.benchmark_command(6390, 50, 1000, 42);
         let at = line.iter().position(|a| a == "FCALL").unwrap();
-        assert_eq!(&line[at + 1..at + 3], ["chophien_buy", "11"]);
+        assert_eq!(&line[at + 1..at + 3], ["chophien_buy", "13"]);
         assert_eq!(line[at + 3], "{room:r1}:sale:s1:meta");
         assert_eq!(line[at + 9], "{room:r1}:sale:s1:orders");
         assert_eq!(line[at + 10], "{room:r1}:current_sale");
         assert_eq!(line[at + 11], "{room:r1}:sales");
         assert_eq!(line[at + 12], "{room:r1}:order_index");
         assert_eq!(line[at + 13], "{room:r1}:stock");
-        assert_eq!(line[at + 14], "42");
+        assert_eq!(line[at + 15], "{room:r1}:voucher_uses");
+        assert_eq!(line[at + 16], "42");
         assert!(line.iter().any(|a| a.contains("__rand_int__")));
         assert!(line.windows(2).any(|w| w[0] == "-r"));
     }

@@ -296,6 +296,7 @@ impl RoomStore for MemoryRoomStore {
                     .set_product_stock(&product_id, stock)
                     .into_iter()
                     .collect(),
+                RoomFact::VoucherDropped(voucher) => vec![RoomEvent::VoucherDropped { voucher }],
                 RoomFact::OrderStatus { status_tag, status } => {
                     vec![RoomEvent::OrderStatus { status_tag, status }]
                 }

@@ -10,6 +10,7 @@
 //! Redis the same falls out of the room-tagged key names).
 
 mod orders;
+mod vouchers;
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
@@ -17,11 +18,11 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 
 use super::{
-    hold_deadline, ids, oldest_first, soonest_first, validate, BuyOutcome, BuyRequest, BuyResult,
-    Confirmation, ExpiryReport, Hold, NewSale, Order, SaleError, SaleInfo, SaleRef, SaleState,
-    SaleStore, SaleTimes, Shipping,
+    hold_deadline, ids, oldest_first, soonest_first, validate, voucher, BuyOutcome, BuyRequest,
+    BuyResult, Checkout, Confirmation, ExpiryReport, Hold, NewSale, Order, SaleError, SaleInfo,
+    SaleRef, SaleState, SaleStore, SaleTimes,
 };
-use super::{OrderActor, OrderChange, OrderStatus, OrderUpdate, PaymentMethod};
+use super::{NewVoucher, OrderActor, OrderChange, OrderStatus, OrderUpdate, Voucher};
 use crate::clock::UnixMillis;
 
 /// Cheap to clone; clones share the sales.
@@ -54,6 +55,8 @@ struct RoomBooks {
     order_index: HashMap<String, OrderPlace>,
     /// `(room, product)` → units on hand outside any flash sale.
     stock: HashMap<(String, String), u32>,
+    /// `(room, code)` → a voucher and who claimed or used it.
+    vouchers: HashMap<(String, String), vouchers::VoucherBook>,
 }
 
 struct OrderPlace {
@@ -414,11 +417,15 @@ impl SaleStore for MemorySaleStore {
         room_id: &str,
         hold_id: &str,
         buyer_id: &str,
-        shipping: &Shipping,
-        payment: PaymentMethod,
+        checkout: &Checkout,
         now: UnixMillis,
     ) -> Result<Confirmation, SaleError> {
-        let shipping = validate::shipping(shipping)?;
+        let shipping = validate::shipping(&checkout.shipping)?;
+        let payment = checkout.payment;
+        let voucher = checkout.voucher_code.as_deref();
+        let voucher = voucher
+            .map(|code| voucher::normalize_code(code).ok_or(SaleError::VoucherNotFound))
+            .transpose()?;
         let confirmation = self.with_hold(room_id, hold_id, buyer_id, |sale, books| {
             let Some(entry) = sale.holds.get_mut(hold_id) else {
                 return Err(SaleError::HoldNotFound);
@@ -446,6 +453,22 @@ impl SaleStore for MemorySaleStore {
             if by_phone + entry.hold.quantity > sale.info.per_buyer_limit {
                 return Err(SaleError::LimitReached);
             }
+            // The voucher's checks, then (below, with the order) its use.
+            let book = match &voucher {
+                Some(code) => {
+                    let key = (sale.room_id.clone(), code.clone());
+                    let book = books.vouchers.get(&key).ok_or(SaleError::VoucherNotFound)?;
+                    book.check_use(&entry.buyer_id, &phone, now)?;
+                    Some(key)
+                }
+                None => None,
+            };
+            let definition = book
+                .as_ref()
+                .and_then(|key| books.vouchers.get(key))
+                .map(|book| &book.voucher);
+            let (discount_vnd, total_vnd) =
+                voucher::price(definition, sale.info.price_vnd, entry.hold.quantity)?;
             let order = Order {
                 order_id: ids::new_order_id(),
                 sale_id: sale.info.id.clone(),
@@ -455,10 +478,12 @@ impl SaleStore for MemorySaleStore {
                 product_name: sale.info.product_name.clone(),
                 quantity: entry.hold.quantity,
                 unit_price_vnd: sale.info.price_vnd,
-                total_vnd: sale.info.price_vnd * u64::from(entry.hold.quantity),
+                total_vnd,
                 shipping,
                 created_at: now,
                 payment,
+                voucher_code: voucher.clone(),
+                discount_vnd,
                 status: OrderStatus::Confirmed,
                 shipment: None,
                 history: Vec::new(),
@@ -479,6 +504,9 @@ impl SaleStore for MemorySaleStore {
                     index: sale.orders.len(),
                 },
             );
+            if let Some(book) = book.and_then(|key| books.vouchers.get_mut(&key)) {
+                book.record_use(&order.buyer_id, &phone);
+            }
             sale.orders.push(order.clone());
             *sale.units_by_phone.entry(phone).or_default() += order.quantity;
             Ok(Confirmation {
@@ -666,6 +694,38 @@ impl SaleStore for MemorySaleStore {
         units: u32,
     ) -> Result<(), SaleError> {
         self.set_stock_of_product(room_id, product_id, units)
+    }
+
+    async fn create_voucher(
+        &self,
+        room_id: &str,
+        voucher: NewVoucher,
+        now: UnixMillis,
+    ) -> Result<Voucher, SaleError> {
+        self.add_voucher(room_id, voucher, now)
+    }
+
+    async fn vouchers(&self, room_id: &str) -> Result<Vec<Voucher>, SaleError> {
+        self.list_vouchers(room_id)
+    }
+
+    async fn drop_voucher(
+        &self,
+        room_id: &str,
+        code: &str,
+        now: UnixMillis,
+    ) -> Result<Voucher, SaleError> {
+        self.open_voucher(room_id, code, now)
+    }
+
+    async fn claim_voucher(
+        &self,
+        room_id: &str,
+        code: &str,
+        buyer_id: &str,
+        now: UnixMillis,
+    ) -> Result<Voucher, SaleError> {
+        self.take_voucher(room_id, code, buyer_id, now)
     }
 
     async fn health(&self) -> Result<(), SaleError> {

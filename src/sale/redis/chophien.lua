@@ -8,8 +8,8 @@ fresh server). Functions are persisted with the data (AOF/RDB).
 
 Every key of a room shares the hash tag {room:R}, its sales' keys included,
 so a room and all its sales live in one Cluster slot and one function may
-touch any of them. Every function receives the same eleven keys, the sale's
-seven and then its room's four:
+touch any of them. Every sale function receives the same thirteen keys, the
+sale's seven and then its room's six:
   KEYS[1] {room:R}:sale:S:meta       hash   sale fields; `remaining` is the available stock
   KEYS[2] {room:R}:sale:S:buyers     hash   buyer id -> units held or ordered (per-buyer limit);
                                             "holds <buyer id>" -> the buyer's hold ids, comma
@@ -31,6 +31,11 @@ seven and then its room's four:
                                             (one stock per product: a sale carves its units out
                                             when it is created and gives back what is left,
                                             once, when it ends)
+  KEYS[12] {room:R}:vouchers         hash   code -> voucher JSON (immutable)
+  KEYS[13] {room:R}:voucher_uses     hash   "<CODE> used" / "<CODE> claimed" -> counts,
+                                            "<CODE> dropped" -> 1, "<CODE> buyer <id>" ->
+                                            claimed | used, "<CODE> phone <0xxx>" -> used
+The voucher functions (create, drop, claim) take only KEYS 12 and 13.
 
 The caller names the room (from its verified token), so a sale or hold of
 another room is simply absent from these keys: it answers sale_not_found or
@@ -54,6 +59,7 @@ product.
 
 local META, BUYERS, IDEM, HOLDS, DEADLINES, STATUSES, ORDERS = 1, 2, 3, 4, 5, 6, 7
 local CURRENT_SALE, ROOM_SALES, ORDER_INDEX, STOCK = 8, 9, 10, 11
+local VOUCHERS, VOUCHER_USES = 12, 13
 
 local function int(n)
   return string.format('%d', n)
@@ -178,8 +184,9 @@ local function own_hold(keys, hold_id, buyer)
   return hold, redis.call('HGET', keys[STATUSES], hold_id), nil
 end
 
--- ARGV: now, buyer id, hold id, order JSON (built by the server), the
--- order's normalised shipping phone, its id. Reply: `created` and the new order when
+-- ARGV: now, buyer id, hold id, order JSON (built by the server, priced
+-- with the voucher), the order's normalised shipping phone, its id, the
+-- voucher code ('' for none). Reply: `created` and the new order when
 -- this call made it, `confirmed` and the stored order when an earlier call
 -- did, `limit_reached` when the phone has ordered the per-buyer limit.
 local function confirm(keys, args)
@@ -199,6 +206,28 @@ local function confirm(keys, args)
   local ordered = tonumber(redis.call('HGET', keys[BUYERS], phone) or '0')
   local limit = tonumber(redis.call('HGET', keys[META], 'per_buyer_limit'))
   if ordered + hold.quantity > limit then return {'limit_reached'} end
+  local code = args[7] or ''
+  if code ~= '' then
+    local raw = redis.call('HGET', keys[VOUCHERS], code)
+    if not raw then return {'voucher_not_found'} end
+    local v = cjson.decode(raw)
+    if now < v.starts_at or now >= v.ends_at then return {'voucher_expired'} end
+    local by = redis.call('HGET', keys[VOUCHER_USES], code .. ' buyer ' .. buyer)
+    if by == 'used' or redis.call('HEXISTS', keys[VOUCHER_USES], code .. ' phone ' .. args[5]) == 1 then
+      return {'voucher_already_used'}
+    end
+    if v.drop then
+      if by ~= 'claimed' then return {'voucher_not_claimed'} end
+    elseif tonumber(redis.call('HGET', keys[VOUCHER_USES], code .. ' used') or '0') >= v.total_uses then
+      return {'voucher_used_up'}
+    end
+  end
+
+  if code ~= '' then
+    redis.call('HINCRBY', keys[VOUCHER_USES], code .. ' used', 1)
+    redis.call('HSET', keys[VOUCHER_USES], code .. ' buyer ' .. buyer, 'used',
+      code .. ' phone ' .. args[5], 'used')
+  end
   redis.call('HINCRBY', keys[BUYERS], phone, hold.quantity)
   redis.call('ZREM', keys[DEADLINES], hold_id)
   redis.call('HSET', keys[STATUSES], hold_id, 'confirmed')
@@ -314,6 +343,48 @@ local function expire_due(keys, args)
     m[4]}
 end
 
+-- Vouchers. KEYS: {room:R}:vouchers, {room:R}:voucher_uses.
+-- ARGV: code, voucher JSON. Reply: ok, or voucher_exists.
+local function voucher_create(keys, args)
+  if redis.call('HSETNX', keys[1], args[1], args[2]) == 0 then return {'voucher_exists'} end
+  return {'ok'}
+end
+
+-- ARGV: now, code. Opens a drop voucher for claiming.
+local function voucher_drop(keys, args)
+  local raw = redis.call('HGET', keys[1], args[2])
+  if not raw then return {'voucher_not_found'} end
+  local v = cjson.decode(raw)
+  if not v.drop then return {'voucher_not_dropped'} end
+  local now = tonumber(args[1])
+  if now < v.starts_at or now >= v.ends_at then return {'voucher_expired'} end
+  redis.call('HSET', keys[2], args[2] .. ' dropped', '1')
+  return {'ok'}
+end
+
+-- ARGV: now, code, buyer id. Exactly total_uses claims succeed.
+local function voucher_claim(keys, args)
+  local code, buyer = args[2], args[3]
+  local raw = redis.call('HGET', keys[1], code)
+  if not raw then return {'voucher_not_found'} end
+  local v = cjson.decode(raw)
+  if not v.drop or redis.call('HGET', keys[2], code .. ' dropped') ~= '1' then
+    return {'voucher_not_dropped'}
+  end
+  local now = tonumber(args[1])
+  if now < v.starts_at or now >= v.ends_at then return {'voucher_expired'} end
+  local field = code .. ' buyer ' .. buyer
+  local by = redis.call('HGET', keys[2], field)
+  if by == 'claimed' then return {'ok'} end
+  if by == 'used' then return {'voucher_already_used'} end
+  if tonumber(redis.call('HGET', keys[2], code .. ' claimed') or '0') >= v.total_uses then
+    return {'voucher_used_up'}
+  end
+  redis.call('HINCRBY', keys[2], code .. ' claimed', 1)
+  redis.call('HSET', keys[2], field, 'claimed')
+  return {'ok'}
+end
+
 -- Proves the library is loaded (health checks call it, not just PING).
 local function ping()
   return {'pong'}
@@ -326,5 +397,8 @@ redis.register_function('chophien_confirm', confirm)
 redis.register_function('chophien_cancel', cancel)
 redis.register_function('chophien_update_order', update_order)
 redis.register_function('chophien_end_sale', end_sale)
+redis.register_function('chophien_voucher_create', voucher_create)
+redis.register_function('chophien_voucher_drop', voucher_drop)
+redis.register_function('chophien_voucher_claim', voucher_claim)
 redis.register_function('chophien_expire_due', expire_due)
 redis.register_function{function_name = 'chophien_ping', callback = ping, flags = {'no-writes'}}

@@ -27,6 +27,10 @@ pub(super) struct RoomKeys {
     pub(super) order_index: String,
     /// Hash product id → units on hand outside any flash sale.
     pub(super) stock: String,
+    /// Hash code → voucher JSON.
+    pub(super) vouchers: String,
+    /// Hash of the vouchers' counts and who claimed or used each.
+    pub(super) voucher_uses: String,
 }
 
 impl RoomKeys {
@@ -37,14 +41,16 @@ impl RoomKeys {
             sales: format!("{tag}:sales"),
             order_index: format!("{tag}:order_index"),
             stock: format!("{tag}:stock"),
+            vouchers: format!("{tag}:vouchers"),
+            voucher_uses: format!("{tag}:voucher_uses"),
         }
     }
 }
 
-/// The eleven keys every function takes, in the order it expects them: the
-/// sale's seven (`{room:R}:sale:S:<name>`), then its room's four. Built
-/// only from validated ids.
-pub(super) struct SaleKeys(pub(super) [String; 11]);
+/// The thirteen keys every sale function takes, in the order it expects
+/// them: the sale's seven (`{room:R}:sale:S:<name>`), then its room's six.
+/// Built only from validated ids.
+pub(super) struct SaleKeys(pub(super) [String; 13]);
 
 impl SaleKeys {
     pub(super) fn new(room_id: &str, sale_id: &str) -> SaleKeys {
@@ -63,6 +69,8 @@ impl SaleKeys {
             room.sales,
             room.order_index,
             room.stock,
+            room.vouchers,
+            room.voucher_uses,
         ])
     }
 
@@ -96,16 +104,17 @@ pub(crate) fn room_sale_keys(room_id: &str) -> [String; 2] {
 }
 
 /// The room's own sale-store keys that may expire once the room has ended:
-/// its products' stock (a room id is not reused while its sale list is kept,
-/// and an ended room sells nothing more).
-pub(crate) fn ended_room_stock_key(room_id: &str) -> String {
-    RoomKeys::new(room_id).stock
+/// its products' stock and its vouchers (a room id is not reused while its
+/// sale list is kept, and an ended room sells nothing more).
+pub(crate) fn ended_room_stock_keys(room_id: &str) -> [String; 3] {
+    let keys = RoomKeys::new(room_id);
+    [keys.stock, keys.vouchers, keys.voucher_uses]
 }
 
 /// The keys of a sale of `room_id` that may expire once the room has ended:
 /// everything but `meta` and `orders`, which the orders export keeps reading.
 pub(crate) fn ended_room_sale_keys(room_id: &str, sale_id: &str) -> [String; 5] {
-    let [_meta, buyers, idem, holds, deadlines, statuses, _orders, _, _, _, _] =
+    let [_meta, buyers, idem, holds, deadlines, statuses, _orders, _, _, _, _, _, _] =
         SaleKeys::new(room_id, sale_id).0;
     [buyers, idem, holds, deadlines, statuses]
 }
@@ -234,6 +243,13 @@ pub(super) fn refusal(outcome: &str) -> SaleError {
         "sale_running" => SaleError::SaleRunning,
         "order_not_found" => SaleError::OrderNotFound,
         "insufficient_stock" => SaleError::InsufficientStock { available: 0 },
+        "voucher_not_found" => SaleError::VoucherNotFound,
+        "voucher_expired" => SaleError::VoucherExpired,
+        "voucher_used_up" => SaleError::VoucherUsedUp,
+        "voucher_already_used" => SaleError::VoucherAlreadyUsed,
+        "voucher_not_claimed" => SaleError::VoucherNotClaimed,
+        "voucher_not_dropped" => SaleError::VoucherNotDropped,
+        "voucher_exists" => SaleError::VoucherExists,
         other => internal(format!("unexpected function reply {other:?}")),
     }
 }

@@ -38,6 +38,7 @@
 mod batch;
 mod codec;
 mod orders;
+mod vouchers;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -46,10 +47,10 @@ use std::time::Duration;
 use redis::FromRedisValue;
 
 use super::{
-    ids, soonest_first, validate, BuyOutcome, BuyRequest, BuyResult, Confirmation, ExpiryReport,
-    Hold, NewSale, Order, SaleError, SaleInfo, SaleRef, SaleStore, Shipping,
+    ids, soonest_first, validate, BuyOutcome, BuyRequest, BuyResult, Checkout, Confirmation,
+    ExpiryReport, Hold, NewSale, Order, SaleError, SaleInfo, SaleRef, SaleStore,
 };
-use super::{OrderActor, OrderChange, OrderStatus, OrderUpdate, PaymentMethod};
+use super::{voucher, NewVoucher, OrderActor, OrderChange, OrderStatus, OrderUpdate, Voucher};
 use crate::clock::UnixMillis;
 use crate::redis_link::{LinkError, RedisLink, RedisTarget};
 use batch::{BuyBatcher, Queued};
@@ -60,7 +61,7 @@ use codec::{
 use orders::order_room_key;
 
 pub use batch::GroupCommit;
-pub(crate) use codec::{ended_room_sale_keys, ended_room_stock_key, room_sale_keys};
+pub(crate) use codec::{ended_room_sale_keys, ended_room_stock_keys, room_sale_keys};
 
 /// Sales a sweeper must visit, as `<room>/<sale>` (not tagged: it spans
 /// rooms).
@@ -390,23 +391,35 @@ impl SaleStore for RedisSaleStore {
         room_id: &str,
         hold_id: &str,
         buyer_id: &str,
-        shipping: &Shipping,
-        payment: PaymentMethod,
+        checkout: &Checkout,
         now: UnixMillis,
     ) -> Result<Confirmation, SaleError> {
-        let shipping = validate::shipping(shipping)?;
+        let shipping = validate::shipping(&checkout.shipping)?;
+        let payment = checkout.payment;
+        let voucher = checkout.voucher_code.as_deref();
         let sale = Self::sale_of_hold(room_id, hold_id)?;
+        let code = voucher
+            .map(|code| voucher::normalize_code(code).ok_or(SaleError::VoucherNotFound))
+            .transpose()?;
         let keys = SaleKeys::new(&sale.room_id, &sale.sale_id);
-        // The hold record and the price never change once written, so the
-        // order can be built from this read; the function re-checks the hold.
-        let (raw_hold, (price, product_name)): (Option<String>, (Option<u64>, Option<String>)) =
-            self.run_pipe(
+        let room_keys = RoomKeys::new(room_id);
+        // The hold record, the price and a voucher's definition never change
+        // once written, so the order can be priced from this read; the
+        // function re-checks the hold and the voucher's counts.
+        type Read = (
+            Option<String>,
+            (Option<u64>, Option<String>),
+            Option<String>,
+        );
+        let (raw_hold, (price, product_name), raw_voucher): Read = self
+            .run_pipe(
                 redis::pipe()
                     .hget(keys.holds(), hold_id)
                     .cmd("HMGET")
                     .arg(keys.meta())
                     .arg("price_vnd")
-                    .arg("product_name"),
+                    .arg("product_name")
+                    .hget(&room_keys.vouchers, code.as_deref().unwrap_or("-")),
             )
             .await?;
         let record: HoldRecord = parse_json(&raw_hold.ok_or(SaleError::HoldNotFound)?)?;
@@ -414,6 +427,13 @@ impl SaleStore for RedisSaleStore {
             return Err(SaleError::Forbidden);
         }
         let unit_price_vnd = price.ok_or(SaleError::HoldNotFound)?;
+        let definition: Option<Voucher> = match (&code, raw_voucher) {
+            (None, _) => None,
+            (Some(_), None) => return Err(SaleError::VoucherNotFound),
+            (Some(_), Some(raw)) => Some(parse_json(&raw)?),
+        };
+        let (discount_vnd, total_vnd) =
+            voucher::price(definition.as_ref(), unit_price_vnd, record.quantity)?;
         let order = Order {
             order_id: ids::new_order_id(),
             sale_id: sale.sale_id.clone(),
@@ -423,10 +443,12 @@ impl SaleStore for RedisSaleStore {
             product_name: product_name.unwrap_or_default(),
             quantity: record.quantity,
             unit_price_vnd,
-            total_vnd: unit_price_vnd * u64::from(record.quantity),
+            total_vnd,
             shipping,
             created_at: now,
             payment,
+            voucher_code: code.clone(),
+            discount_vnd,
             status: OrderStatus::Confirmed,
             shipment: None,
             history: Vec::new(),
@@ -455,6 +477,7 @@ impl SaleStore for RedisSaleStore {
                     &order_json,
                     &order.shipping.phone,
                     &order.order_id,
+                    code.as_deref().unwrap_or(""),
                 ],
             )
             .await?,
@@ -688,6 +711,38 @@ impl SaleStore for RedisSaleStore {
         units: u32,
     ) -> Result<(), SaleError> {
         self.set_stock_of_product(room_id, product_id, units).await
+    }
+
+    async fn create_voucher(
+        &self,
+        room_id: &str,
+        voucher: NewVoucher,
+        now: UnixMillis,
+    ) -> Result<Voucher, SaleError> {
+        self.add_voucher(room_id, voucher, now).await
+    }
+
+    async fn vouchers(&self, room_id: &str) -> Result<Vec<Voucher>, SaleError> {
+        self.list_vouchers(room_id).await
+    }
+
+    async fn drop_voucher(
+        &self,
+        room_id: &str,
+        code: &str,
+        now: UnixMillis,
+    ) -> Result<Voucher, SaleError> {
+        self.open_voucher(room_id, code, now).await
+    }
+
+    async fn claim_voucher(
+        &self,
+        room_id: &str,
+        code: &str,
+        buyer_id: &str,
+        now: UnixMillis,
+    ) -> Result<Voucher, SaleError> {
+        self.take_voucher(room_id, code, buyer_id, now).await
     }
 
     async fn health(&self) -> Result<(), SaleError> {

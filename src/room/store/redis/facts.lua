@@ -59,6 +59,15 @@ local function product_stock(keys, args)
   return {'ok'}
 end
 
+-- ARGV[4]: an event's JSON (in the RoomEvent shape, built by the caller),
+-- announced as it is: for facts the room keeps no state about.
+local function announce(keys, args)
+  local _, refusal = live(keys)
+  if refusal then return refusal end
+  publish(keys, args, {args[4]})
+  return {'ok'}
+end
+
 -- ARGV[4..]: the order's status tag, its new status.
 local function order_status(keys, args)
   local _, refusal = live(keys)
@@ -144,6 +153,7 @@ redis.register_function('chophien_room_sale', sale)
 redis.register_function('chophien_room_purchase', purchase)
 redis.register_function('chophien_room_order_status', order_status)
 redis.register_function('chophien_room_product_stock', product_stock)
+redis.register_function('chophien_room_announce', announce)
 redis.register_function('chophien_room_stream', stream)
 redis.register_function('chophien_room_hearts', hearts)
 redis.register_function('chophien_room_viewers', viewers)

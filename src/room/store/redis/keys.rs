@@ -6,7 +6,7 @@
 use crate::media::room_media_keys;
 use crate::payment::room_payment_key;
 use crate::redis_link::room_tag;
-use crate::sale::{ended_room_sale_keys, ended_room_stock_key, room_sale_keys};
+use crate::sale::{ended_room_sale_keys, ended_room_stock_keys, room_sale_keys};
 
 /// Every room id with its `created_at` as score: what `list` reads. Not
 /// tagged (it spans rooms), so it is written beside the create call, not
@@ -55,7 +55,7 @@ impl RoomKeys {
         for sale_id in sale_ids {
             keys.keys.extend(ended_room_sale_keys(room_id, sale_id));
         }
-        keys.keys.push(ended_room_stock_key(room_id));
+        keys.keys.extend(ended_room_stock_keys(room_id));
         keys
     }
 
@@ -92,7 +92,7 @@ mod tests {
     #[test]
     fn every_key_of_a_room_carries_its_tag() {
         let keys = RoomKeys::with_sales("r1", &["abc123".into()]);
-        assert_eq!(keys.keys.len(), 13 + 2 + 1 + 5 + 1);
+        assert_eq!(keys.keys.len(), 13 + 2 + 1 + 5 + 3);
         assert!(keys.keys.iter().all(|key| key.starts_with("{room:r1}:")));
         assert_eq!(keys.room(), "{room:r1}:room");
         assert_eq!(keys.events(), "{room:r1}:events");
@@ -105,6 +105,7 @@ mod tests {
             .iter()
             .all(|k| k.contains(":sale:abc123:")));
         assert_eq!(keys.keys[21], "{room:r1}:stock");
+        assert_eq!(keys.keys[23], "{room:r1}:voucher_uses");
         assert!(!keys
             .keys
             .iter()

@@ -32,7 +32,7 @@ use redis::Value;
 use crate::auth::Role;
 use crate::bus::FrameSink;
 use crate::clock::{Now, UnixMillis};
-use crate::protocol::{Product, RoomInfo, RoomStatus, SaleInfo};
+use crate::protocol::{Product, RoomEvent, RoomInfo, RoomStatus, SaleInfo};
 use crate::redis_link::{LinkError, RedisLink};
 
 use super::super::{Actor, RoomCommand, RoomError, RoomFact, RoomLimits};
@@ -351,6 +351,12 @@ impl RoomStore for RedisRoomStore {
                 "chophien_room_product_stock",
                 vec![product_id, stock.to_string()],
             ),
+            RoomFact::VoucherDropped(voucher) => {
+                let event = RoomEvent::VoucherDropped { voucher };
+                let json = serde_json::to_string(&event)
+                    .map_err(|error| RoomError::Internal(error.to_string()))?;
+                ("chophien_room_announce", vec![json])
+            }
             RoomFact::OrderStatus { status_tag, status } => (
                 "chophien_room_order_status",
                 vec![status_tag, status.as_str().to_owned()],
