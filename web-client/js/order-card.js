@@ -87,6 +87,9 @@ export function orderDetails(order, { productName = order.product_name || '', on
       h('span', { 'data-testid': 'order-id', text: t('order.number', { id: code }) }), ' ',
       statusBadge(order.status)),
     h('p', { 'data-testid': 'order-product', text: productName ? `${productName} — ${quantity}` : quantity }),
+    order.discount_vnd > 0
+      ? h('p', { 'data-testid': 'order-discount', text: t('order.discount', { amount: formatVnd(order.discount_vnd), code: order.voucher_code || '' }) })
+      : null,
     h('p', { class: 'order-total', 'data-testid': 'order-total', text: t('order.total', { total: formatVnd(order.total_vnd) }) }),
     h('p', { 'data-testid': 'order-payment', text: t('order.payment', { method: paymentText(order.payment) }) }),
     bankTransfer && order.status === 'confirmed'

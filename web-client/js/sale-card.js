@@ -38,8 +38,8 @@ export class SaleCard {
    *          proof: HTMLElement, conn: import('./protocol.js').RoomConnection,
    *          displayName: () => string}} parts
    */
-  constructor({ panel, body, status, proof, conn, displayName, regularPrice = () => null }) {
-    Object.assign(this, { panel, body, status, proof, conn, displayName, regularPrice });
+  constructor({ panel, body, status, proof, conn, displayName, regularPrice = () => null, claimedVoucher = () => null }) {
+    Object.assign(this, { panel, body, status, proof, conn, displayName, regularPrice, claimedVoucher });
     this.sale = null;
     /** 'sale' | 'hold' | 'order' */
     this.view = 'sale';
@@ -244,6 +244,10 @@ export class SaleCard {
     const option = (value, checked) => h('label', { class: 'pay-option', for: `checkout-payment-${value}` },
       h('input', { type: 'radio', name: 'checkout-payment', id: `checkout-payment-${value}`, value, checked, 'data-testid': `payment-${value}` }),
       h('span', { text: t(`payment.${value}`) }));
+    const voucher = h('input', {
+      id: 'checkout-voucher', 'data-testid': 'checkout-voucher', maxlength: 20, autocomplete: 'off',
+      autocapitalize: 'characters', spellcheck: 'false', value: this.claimedVoucher() || '',
+    });
     const payment = h('fieldset', { class: 'pay-choice', 'data-testid': 'checkout-payment' },
       h('legend', { text: t('checkout.payment') }),
       option('cod', true),
@@ -252,12 +256,14 @@ export class SaleCard {
       field('checkout-name', 'checkout.name', name),
       field('checkout-phone', 'checkout.phone', phone),
       field('checkout-address', 'checkout.address', address),
+      field('checkout-voucher', 'checkout.voucher', voucher),
       payment,
       submit);
     form.addEventListener('submit', (event) => {
       event.preventDefault();
       const chosen = form.querySelector('input[name=checkout-payment]:checked')?.value || 'cod';
-      this.confirm({ name: name.value.trim(), phone: compactPhone(phone.value), address: address.value.trim() }, chosen, submit);
+      const code = voucher.value.trim();
+      this.confirm({ name: name.value.trim(), phone: compactPhone(phone.value), address: address.value.trim() }, chosen, code || null, submit);
     });
     this.body.append(
       h('div', { class: 'hold', 'data-testid': 'hold' },
@@ -269,14 +275,16 @@ export class SaleCard {
     this.tick();
   }
 
-  async confirm(shipping, payment, submit) {
+  async confirm(shipping, payment, voucherCode, submit) {
     if (!shipping.name || !PHONE.test(shipping.phone) || shipping.address.length < 5) {
       this.setStatus(t('checkout.invalid'), 'error');
       return;
     }
     submit.disabled = true;
     try {
-      await this.conn.request({ type: 'confirm_hold', hold_id: this.hold.hold_id, shipping, payment });
+      const request = { type: 'confirm_hold', hold_id: this.hold.hold_id, shipping, payment };
+      if (voucherCode) request.voucher_code = voucherCode;
+      await this.conn.request(request);
     } catch (error) {
       this.setStatus(errorText(error), 'error');
       if (error.code === 'hold_expired' || error.code === 'hold_not_found') this.backToSale();

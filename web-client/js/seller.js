@@ -15,6 +15,7 @@ import { SellerSales } from './seller-sale.js';
 import { SellerOrders } from './seller-orders.js';
 import { SellerPayment } from './seller-payment.js';
 import { SellerWebhook } from './seller-webhook.js';
+import { SellerVouchers } from './seller-vouchers.js';
 
 const params = new URLSearchParams(location.search);
 const roomId = params.get('room') || 'tra-thai-nguyen';
@@ -49,6 +50,7 @@ function start() {
   const orders = new SellerOrders({ conn, roomId, token });
   hook.payment = new SellerPayment({ roomId, token });
   hook.webhook = new SellerWebhook({ roomId, token });
+  hook.vouchers = new SellerVouchers({ conn, roomId, token });
   hook.media = media;
   hook.sales = sales;
   hook.orders = orders;

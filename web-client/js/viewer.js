@@ -8,6 +8,7 @@ import { RoomConnection, fetchJson } from './protocol.js';
 import { applyMessage, createRoomModel, isMuted } from './room-model.js';
 import { ChatLog, Notice, productCard, renderConnection, renderRoomStatus, wireChatForm } from './ui.js';
 import { SaleCard } from './sale-card.js';
+import { VoucherDrop } from './voucher-drop.js';
 import { Subscriber } from './webrtc.js';
 
 const HEART_FLUSH_MS = 400;
@@ -122,7 +123,9 @@ function enterRoom(token) {
     panel: $('#sale-panel'), body: $('#sale-body'), status: $('#sale-status'), proof: $('#sale-proof'),
     conn, displayName: () => myName,
     regularPrice: (productId) => model.products.find((p) => p.id === productId)?.price_vnd ?? null,
+    claimedVoucher: () => voucherDrop.claimed,
   });
+  const voucherDrop = new VoucherDrop({ box: $('#voucher-drop'), conn });
   hook.sale = saleCard;
   wireChatForm($('#chat-form'), $('#chat-input'), conn, chatNotice);
   wireHearts();
