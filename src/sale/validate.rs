@@ -3,7 +3,7 @@
 //! sends passes through here before a store sees it (and before any of it
 //! becomes part of a Redis key), so stores trust their inputs.
 
-use super::{BuyRequest, NewSale, SaleError, Shipping};
+use super::{voucher, BuyRequest, Checkout, NewSale, PaymentMethod, SaleError, Shipping};
 
 /// The most units one `buy` may ask for, and the largest per-buyer limit.
 pub const MAX_QUANTITY: u32 = 1_000;
@@ -70,6 +70,21 @@ pub fn new_sale(mut sale: NewSale) -> Result<NewSale, SaleError> {
         return Err(invalid("hold_secs must be 1–3600"));
     }
     Ok(sale)
+}
+
+/// Checks what a buyer gives at checkout: the shipping details normalised
+/// (see [`shipping`]) and the voucher code as the store keys it (a code no
+/// voucher could have is `voucher_not_found`).
+pub fn checkout(
+    checkout: &Checkout,
+) -> Result<(Shipping, PaymentMethod, Option<String>), SaleError> {
+    let shipping = shipping(&checkout.shipping)?;
+    let voucher = checkout
+        .voucher_code
+        .as_deref()
+        .map(|code| voucher::normalize_code(code).ok_or(SaleError::VoucherNotFound))
+        .transpose()?;
+    Ok((shipping, checkout.payment, voucher))
 }
 
 /// Checks a product's stock as a seller sets it (or a catalog seeds it).

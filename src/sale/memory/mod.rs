@@ -420,12 +420,7 @@ impl SaleStore for MemorySaleStore {
         checkout: &Checkout,
         now: UnixMillis,
     ) -> Result<Confirmation, SaleError> {
-        let shipping = validate::shipping(&checkout.shipping)?;
-        let payment = checkout.payment;
-        let voucher = checkout.voucher_code.as_deref();
-        let voucher = voucher
-            .map(|code| voucher::normalize_code(code).ok_or(SaleError::VoucherNotFound))
-            .transpose()?;
+        let (shipping, payment, voucher) = validate::checkout(checkout)?;
         let confirmation = self.with_hold(room_id, hold_id, buyer_id, |sale, books| {
             let Some(entry) = sale.holds.get_mut(hold_id) else {
                 return Err(SaleError::HoldNotFound);

@@ -394,13 +394,8 @@ impl SaleStore for RedisSaleStore {
         checkout: &Checkout,
         now: UnixMillis,
     ) -> Result<Confirmation, SaleError> {
-        let shipping = validate::shipping(&checkout.shipping)?;
-        let payment = checkout.payment;
-        let voucher = checkout.voucher_code.as_deref();
+        let (shipping, payment, code) = validate::checkout(checkout)?;
         let sale = Self::sale_of_hold(room_id, hold_id)?;
-        let code = voucher
-            .map(|code| voucher::normalize_code(code).ok_or(SaleError::VoucherNotFound))
-            .transpose()?;
         let keys = SaleKeys::new(&sale.room_id, &sale.sale_id);
         let room_keys = RoomKeys::new(room_id);
         // The hold record, the price and a voucher's definition never change
