@@ -6,7 +6,8 @@
 mod support;
 
 use chophien::sale::{
-    Checkout, Discount, NewVoucher, Order, PaymentMethod, SaleError, SaleStore, Shipping,
+    Checkout, Discount, NewVoucher, Order, OrderActor, OrderChange, PaymentMethod, SaleError,
+    SaleStore, Shipping,
 };
 
 use support::sale::{request, shipping, tea};
@@ -24,6 +25,7 @@ crate::chophien_sale_suite!(
     a_drop_is_claimed_by_exactly_its_number_of_viewers,
     only_a_claimer_uses_a_dropped_voucher,
     a_voucher_belongs_to_its_room,
+    cancelling_an_order_gives_its_voucher_back,
 );
 
 fn ten_percent(total_uses: u32) -> NewVoucher {
@@ -326,4 +328,57 @@ async fn a_voucher_belongs_to_its_room<S: SaleStore>(store: S) {
             .await,
         Err(SaleError::InvalidValue(_))
     ));
+}
+
+async fn cancelling_an_order_gives_its_voucher_back<S: SaleStore>(store: S) {
+    store
+        .create_voucher(ROOM, ten_percent(1), T0)
+        .await
+        .unwrap();
+    let drop = NewVoucher {
+        code: "SAN1".into(),
+        drop: true,
+        ..ten_percent(1)
+    };
+    store.create_voucher(ROOM, drop, T0).await.unwrap();
+    store.drop_voucher(ROOM, "SAN1", T0).await.unwrap();
+    store.claim_voucher(ROOM, "SAN1", "lan", T0).await.unwrap();
+    let sale = store.create_sale(ROOM, tea(10, 5), T0).await.unwrap();
+    let typed = checkout(&store, &sale.id, "lan", 1, "0912345678", Some("TRA10"))
+        .await
+        .unwrap();
+    let dropped = checkout(&store, &sale.id, "lan", 1, "0912345678", Some("SAN1"))
+        .await
+        .unwrap();
+    for order in [&typed, &dropped] {
+        store
+            .update_order(
+                ROOM,
+                &order.order_id,
+                &OrderChange::Cancelled,
+                &OrderActor::Seller,
+                T0 + 2,
+            )
+            .await
+            .unwrap();
+    }
+    let counts: Vec<(String, u32, u32)> = store
+        .vouchers(ROOM)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|v| (v.code, v.used, v.claimed))
+        .collect();
+    assert_eq!(
+        counts,
+        [("SAN1".to_owned(), 0, 1), ("TRA10".to_owned(), 0, 0)],
+        "uses back; the drop's claim stays hers"
+    );
+    // She may use both again, from the same phone.
+    for code in ["TRA10", "SAN1"] {
+        let again = checkout(&store, &sale.id, "lan", 1, "0912345678", Some(code))
+            .await
+            .unwrap();
+        assert_eq!(again.discount_vnd, 19_900, "{code}");
+    }
 }

@@ -11,8 +11,9 @@
 //! used it) change only inside the store's atomic steps: claiming, and
 //! confirming a hold (where the use is checked and recorded together with
 //! the order, so a voucher is never used more than it allows, even by
-//! concurrent checkouts). A use is not given back when its order is later
-//! cancelled.
+//! concurrent checkouts), and cancelling an order (its units go back in
+//! the same step) gives its use back: a dropped voucher is the buyer's
+//! again, a typed one may be used again.
 
 use serde::{Deserialize, Serialize};
 

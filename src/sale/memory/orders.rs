@@ -76,6 +76,13 @@ impl MemorySaleStore {
                     *count = count.saturating_sub(returned_units);
                 }
             }
+            // Its voucher's use comes back too.
+            if let Some(code) = &changed.voucher_code {
+                let key = (room_id.to_owned(), code.clone());
+                if let Some(book) = books.vouchers.get_mut(&key) {
+                    book.give_back_use(&changed.buyer_id, &changed.shipping.phone);
+                }
+            }
         }
         sale.orders[index] = changed.clone();
         Ok(OrderUpdate {

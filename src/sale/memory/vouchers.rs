@@ -50,6 +50,18 @@ impl VoucherBook {
         Ok(())
     }
 
+    /// Undoes a use whose order was cancelled: a drop goes back to
+    /// claimed, a typed voucher may be used again.
+    pub(super) fn give_back_use(&mut self, buyer: &str, phone: &str) {
+        self.voucher.used = self.voucher.used.saturating_sub(1);
+        if self.voucher.drop {
+            self.buyers.insert(buyer.to_owned(), Use::Claimed);
+        } else {
+            self.buyers.remove(buyer);
+        }
+        self.phones.remove(phone);
+    }
+
     /// Records a use that [`check_use`](Self::check_use) allowed.
     pub(super) fn record_use(&mut self, buyer: &str, phone: &str) {
         self.voucher.used += 1;

@@ -267,6 +267,24 @@ local function update_order(keys, args)
         redis.call('HINCRBY', keys[BUYERS], field, -returned)
       end
     end
+    -- Its voucher's use comes back too (while the voucher is still kept):
+    -- a drop goes back to claimed, a typed voucher may be used again.
+    local code = order.voucher_code
+    if type(code) == 'string' and code ~= '' then
+      local raw = redis.call('HGET', keys[VOUCHERS], code)
+      if raw then
+        if tonumber(redis.call('HGET', keys[VOUCHER_USES], code .. ' used') or '0') > 0 then
+          redis.call('HINCRBY', keys[VOUCHER_USES], code .. ' used', -1)
+        end
+        local by = code .. ' buyer ' .. order.buyer_id
+        if cjson.decode(raw).drop then
+          redis.call('HSET', keys[VOUCHER_USES], by, 'claimed')
+        else
+          redis.call('HDEL', keys[VOUCHER_USES], by)
+        end
+        redis.call('HDEL', keys[VOUCHER_USES], code .. ' phone ' .. order.shipping.phone)
+      end
+    end
   end
   return {'ok'}
 end
