@@ -27,6 +27,9 @@ test('a viewer buys in a flash sale and the seller sees the order', async () => 
   assert.match(await sale.getByTestId('sale-regular-price').textContent(), /^250\.000\s₫$/);
   assert.equal(await sale.getByTestId('sale-regular-price').evaluate((el) => el.tagName), 'S');
   assert.equal(await sale.getByTestId('sale-discount').textContent(), '-20%');
+  // One stock per product: the catalog shows p1's 120 less the sale's 5.
+  await viewer.getByTestId('catalog').locator('summary').click();
+  await viewer.waitForFunction(() => document.querySelector('#catalog-list [data-product-id=p1] [data-testid=product-stock]')?.textContent === 'Còn 115');
   const buy = sale.getByTestId('buy-button');
   await buy.waitFor();
   await viewer.waitForFunction(() => !document.querySelector('[data-testid=buy-button]')?.disabled);

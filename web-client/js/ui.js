@@ -163,5 +163,5 @@ export function productCard(product) {
       product.description ? h('p', { class: 'product-desc', text: product.description }) : null,
       h('p', { class: 'product-meta' },
         h('span', { class: 'price', 'data-testid': 'product-price', text: formatVnd(product.price_vnd) }),
-        h('span', { class: 'stock', text: t('product.stock', { n: formatCount(product.stock) }) }))));
+        h('span', { class: 'stock', 'data-testid': 'product-stock', text: t('product.stock', { n: formatCount(product.stock) }) }))));
 }

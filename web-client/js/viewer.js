@@ -178,6 +178,7 @@ function render(changed, message) {
   if (changed.has('chat-append')) chatLog.append(model, model.lastChat);
   if (changed.has('chat-delete')) chatLog.remove(model.lastDeleted);
   if (changed.has('pinned')) renderPinned();
+  if (changed.has('products')) renderCatalog();
   if (changed.has('sale')) saleCard.setSale(model.sale);
   if (changed.has('purchase')) saleCard.showPurchase(model.purchases[model.purchases.length - 1]);
   if (changed.has('settings') || changed.has('moderation')) renderSettings();
@@ -190,6 +191,15 @@ function renderPinned() {
   clear(body);
   if (model.pinned) body.append(productCard(model.pinned));
   else body.append(h('p', { class: 'muted', 'data-testid': 'pinned-none', text: t('pinned.none') }));
+}
+
+/** The room's catalog: every product with its price and what is in stock
+ * (a flash sale's units are carved out while it runs). */
+function renderCatalog() {
+  const list = $('#catalog-list');
+  clear(list);
+  $('#catalog-panel').hidden = model.products.length === 0;
+  for (const product of model.products) list.append(h('li', {}, productCard(product)));
 }
 
 function renderSettings() {
