@@ -8,12 +8,12 @@ mod support;
 use std::time::{Duration, Instant};
 
 use chophien::sale::{
-    Checkout, Order, OrderActor, OrderChange, OrderStatus, PaymentMethod, RedisSaleStore,
-    RedisStoreOptions, SaleError, SaleStore,
+    Order, OrderActor, OrderChange, OrderStatus, RedisSaleStore, RedisStoreOptions, SaleError,
+    SaleStore,
 };
 
 use support::redis::RedisServer;
-use support::sale::{request, shipping, tea};
+use support::sale::{cod, request, shipping, tea};
 
 const ROOM: &str = "tra-thai-nguyen";
 const T0: u64 = 1_700_000_000_000;
@@ -38,17 +38,7 @@ async fn order(store: &RedisSaleStore, sale_id: &str, buyer: &str, quantity: u32
         .hold
         .unwrap();
     store
-        .confirm(
-            ROOM,
-            &hold.hold_id,
-            buyer,
-            &Checkout {
-                shipping: shipping(),
-                payment: PaymentMethod::Cod,
-                voucher_code: None,
-            },
-            T0,
-        )
+        .confirm(ROOM, &hold.hold_id, buyer, &cod(shipping()), T0)
         .await
         .unwrap()
         .order

@@ -14,7 +14,7 @@ use chophien::protocol::RoomStatus;
 use chophien::redis_link::RedisLink;
 use chophien::room::store::{Joined, RedisRoomStore, RoomStore};
 use chophien::room::{NewRoom, RoomCommand, RoomError};
-use chophien::sale::{Checkout, GroupCommit, PaymentMethod, RedisSaleStore, SaleStore};
+use chophien::sale::{GroupCommit, RedisSaleStore, SaleStore};
 use redis::Commands;
 use serde_json::Value;
 
@@ -279,11 +279,7 @@ async fn an_ended_room_expires_but_its_orders_stay() {
             ROOM,
             &hold.hold_id,
             "lan",
-            &Checkout {
-                shipping: support::sale::shipping(),
-                payment: PaymentMethod::Cod,
-                voucher_code: None,
-            },
+            &support::sale::cod(support::sale::shipping()),
             now,
         )
         .await

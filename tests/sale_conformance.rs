@@ -22,7 +22,7 @@ use chophien::sale::{
 };
 use tokio_util::sync::CancellationToken;
 
-use support::sale::{request, shipping, tea};
+use support::sale::{cod, request, shipping, tea};
 
 const ROOM: &str = "tra-thai-nguyen";
 /// Another live room on the same store.
@@ -200,17 +200,7 @@ async fn the_per_buyer_limit_counts_held_and_ordered_units<S: SaleStore>(store: 
     );
     let first = reserve(&store, &sale.id, "lan", 1, T0).await;
     store
-        .confirm(
-            ROOM,
-            &first.hold_id,
-            "lan",
-            &Checkout {
-                shipping: shipping(),
-                payment: PaymentMethod::Cod,
-                voucher_code: None,
-            },
-            T0,
-        )
+        .confirm(ROOM, &first.hold_id, "lan", &cod(shipping()), T0)
         .await
         .unwrap();
     let second = reserve(&store, &sale.id, "lan", 1, T0).await;
@@ -264,17 +254,7 @@ async fn confirming_a_hold_records_one_order<S: SaleStore>(store: S) {
     let sale = store.create_sale(ROOM, tea(10, 5), T0).await.unwrap();
     let hold = reserve(&store, &sale.id, "lan", 2, T0).await;
     let order = store
-        .confirm(
-            ROOM,
-            &hold.hold_id,
-            "lan",
-            &Checkout {
-                shipping: shipping(),
-                payment: PaymentMethod::Cod,
-                voucher_code: None,
-            },
-            T0 + SECOND,
-        )
+        .confirm(ROOM, &hold.hold_id, "lan", &cod(shipping()), T0 + SECOND)
         .await
         .unwrap()
         .order;
@@ -301,11 +281,7 @@ async fn confirming_a_hold_records_one_order<S: SaleStore>(store: S) {
             ROOM,
             &hold.hold_id,
             "lan",
-            &Checkout {
-                shipping: shipping(),
-                payment: PaymentMethod::Cod,
-                voucher_code: None,
-            },
+            &cod(shipping()),
             T0 + 2 * SECOND,
         )
         .await
@@ -352,11 +328,7 @@ async fn confirming_after_the_deadline_fails_and_returns_stock_once<S: SaleStore
             ROOM,
             &hold.hold_id,
             "lan",
-            &Checkout {
-                shipping: shipping(),
-                payment: PaymentMethod::Cod,
-                voucher_code: None,
-            },
+            &cod(shipping()),
             hold.expires_at,
         )
         .await;
@@ -376,11 +348,7 @@ async fn confirming_after_the_deadline_fails_and_returns_stock_once<S: SaleStore
                 ROOM,
                 &hold.hold_id,
                 "lan",
-                &Checkout {
-                    shipping: shipping(),
-                    payment: PaymentMethod::Cod,
-                    voucher_code: None
-                },
+                &cod(shipping()),
                 hold.expires_at
             )
             .await,
@@ -414,17 +382,7 @@ async fn cancelling_a_hold_returns_its_units<S: SaleStore>(store: S) {
     assert_eq!(remaining(&store, &sale.id, T0).await, 2, "returned once");
     assert_eq!(
         store
-            .confirm(
-                ROOM,
-                &hold.hold_id,
-                "lan",
-                &Checkout {
-                    shipping: shipping(),
-                    payment: PaymentMethod::Cod,
-                    voucher_code: None
-                },
-                T0 + 3
-            )
+            .confirm(ROOM, &hold.hold_id, "lan", &cod(shipping()), T0 + 3)
             .await,
         Err(SaleError::HoldNotFound)
     );
@@ -436,17 +394,7 @@ async fn only_the_buyer_may_confirm_or_cancel_a_hold<S: SaleStore>(store: S) {
     let hold = reserve(&store, &sale.id, "lan", 1, T0).await;
     assert_eq!(
         store
-            .confirm(
-                ROOM,
-                &hold.hold_id,
-                "mallory",
-                &Checkout {
-                    shipping: shipping(),
-                    payment: PaymentMethod::Cod,
-                    voucher_code: None
-                },
-                T0
-            )
+            .confirm(ROOM, &hold.hold_id, "mallory", &cod(shipping()), T0)
             .await,
         Err(SaleError::Forbidden)
     );
@@ -527,11 +475,7 @@ async fn holds_made_before_the_end_stay_confirmable<S: SaleStore>(store: S) {
             ROOM,
             &kept.hold_id,
             "lan",
-            &Checkout {
-                shipping: shipping(),
-                payment: PaymentMethod::Cod,
-                voucher_code: None,
-            },
+            &cod(shipping()),
             T0 + 2 * SECOND,
         )
         .await
@@ -613,17 +557,7 @@ async fn invalid_input_is_a_typed_error<S: SaleStore>(store: S) {
     );
     assert_eq!(
         store
-            .confirm(
-                ROOM,
-                "garbage",
-                "lan",
-                &Checkout {
-                    shipping: shipping(),
-                    payment: PaymentMethod::Cod,
-                    voucher_code: None
-                },
-                T0
-            )
+            .confirm(ROOM, "garbage", "lan", &cod(shipping()), T0)
             .await,
         Err(SaleError::HoldNotFound)
     );
@@ -676,17 +610,7 @@ async fn invalid_input_is_a_typed_error<S: SaleStore>(store: S) {
         },
     ] {
         let result = store
-            .confirm(
-                ROOM,
-                &hold.hold_id,
-                "lan",
-                &Checkout {
-                    shipping: bad.clone(),
-                    payment: PaymentMethod::Cod,
-                    voucher_code: None,
-                },
-                T0,
-            )
+            .confirm(ROOM, &hold.hold_id, "lan", &cod(bad.clone()), T0)
             .await;
         assert!(
             matches!(result, Err(SaleError::InvalidShipping(_))),
@@ -927,31 +851,11 @@ async fn only_the_first_confirmation_says_it_created_the_order<S: SaleStore + Cl
     let sale = store.create_sale(ROOM, tea(10, 5), T0).await.unwrap();
     let hold = reserve(&store, &sale.id, "lan", 1, T0).await;
     let first = store
-        .confirm(
-            ROOM,
-            &hold.hold_id,
-            "lan",
-            &Checkout {
-                shipping: shipping(),
-                payment: PaymentMethod::Cod,
-                voucher_code: None,
-            },
-            T0 + 1,
-        )
+        .confirm(ROOM, &hold.hold_id, "lan", &cod(shipping()), T0 + 1)
         .await
         .unwrap();
     let retry = store
-        .confirm(
-            ROOM,
-            &hold.hold_id,
-            "lan",
-            &Checkout {
-                shipping: shipping(),
-                payment: PaymentMethod::Cod,
-                voucher_code: None,
-            },
-            T0 + 1,
-        )
+        .confirm(ROOM, &hold.hold_id, "lan", &cod(shipping()), T0 + 1)
         .await
         .unwrap();
     assert!(first.created, "the first confirmation made the order");
@@ -990,17 +894,7 @@ async fn a_hold_cannot_be_confirmed_or_cancelled_from_another_room<S: SaleStore>
     // The buyer herself, over another room: as if the hold did not exist.
     assert_eq!(
         store
-            .confirm(
-                OTHER_ROOM,
-                &hold.hold_id,
-                "lan",
-                &Checkout {
-                    shipping: shipping(),
-                    payment: PaymentMethod::Cod,
-                    voucher_code: None
-                },
-                T0 + 1
-            )
+            .confirm(OTHER_ROOM, &hold.hold_id, "lan", &cod(shipping()), T0 + 1)
             .await,
         Err(SaleError::HoldNotFound)
     );
@@ -1021,17 +915,7 @@ async fn a_hold_cannot_be_confirmed_or_cancelled_from_another_room<S: SaleStore>
 
     // Over its own room the hold is confirmed as usual.
     let confirmation = store
-        .confirm(
-            ROOM,
-            &hold.hold_id,
-            "lan",
-            &Checkout {
-                shipping: shipping(),
-                payment: PaymentMethod::Cod,
-                voucher_code: None,
-            },
-            T0 + 2,
-        )
+        .confirm(ROOM, &hold.hold_id, "lan", &cod(shipping()), T0 + 2)
         .await
         .unwrap();
     assert!(confirmation.created);
@@ -1099,17 +983,7 @@ async fn a_buyers_open_holds_are_hers_still_held_and_unexpired<S: SaleStore>(sto
     let last = reserve(&store, &sale.id, "lan", 2, T0 + 3).await;
     reserve(&store, &sale.id, "mai", 1, T0).await;
     store
-        .confirm(
-            ROOM,
-            &confirmed.hold_id,
-            "lan",
-            &Checkout {
-                shipping: shipping(),
-                payment: PaymentMethod::Cod,
-                voucher_code: None,
-            },
-            T0 + 4,
-        )
+        .confirm(ROOM, &confirmed.hold_id, "lan", &cod(shipping()), T0 + 4)
         .await
         .unwrap();
     store
@@ -1172,11 +1046,7 @@ async fn one_phone_cannot_pass_the_per_buyer_limit_from_two_identities<S: SaleSt
             ROOM,
             &on_phone.hold_id,
             "lan-phone",
-            &Checkout {
-                shipping: ship_to("0912 345 678"),
-                payment: PaymentMethod::Cod,
-                voucher_code: None,
-            },
+            &cod(ship_to("0912 345 678")),
             T0 + 1,
         )
         .await
@@ -1189,11 +1059,7 @@ async fn one_phone_cannot_pass_the_per_buyer_limit_from_two_identities<S: SaleSt
                 ROOM,
                 &on_laptop.hold_id,
                 "lan-laptop",
-                &Checkout {
-                    shipping: ship_to("+84912345678"),
-                    payment: PaymentMethod::Cod,
-                    voucher_code: None
-                },
+                &cod(ship_to("+84912345678")),
                 T0 + 2
             )
             .await,
@@ -1211,11 +1077,7 @@ async fn one_phone_cannot_pass_the_per_buyer_limit_from_two_identities<S: SaleSt
             ROOM,
             &elsewhere.hold_id,
             "mai",
-            &Checkout {
-                shipping: ship_to("0987654321"),
-                payment: PaymentMethod::Cod,
-                voucher_code: None,
-            },
+            &cod(ship_to("0987654321")),
             T0 + 4,
         )
         .await
@@ -1226,11 +1088,7 @@ async fn one_phone_cannot_pass_the_per_buyer_limit_from_two_identities<S: SaleSt
             ROOM,
             &on_phone.hold_id,
             "lan-phone",
-            &Checkout {
-                shipping: ship_to("0912345678"),
-                payment: PaymentMethod::Cod,
-                voucher_code: None,
-            },
+            &cod(ship_to("0912345678")),
             T0 + 5,
         )
         .await
@@ -1244,17 +1102,7 @@ async fn a_buyers_orders_are_hers_across_the_rooms_sales_oldest_first<S: SaleSto
     let first = reserve(&store, &first_sale.id, "lan", 1, T0).await;
     let mai = reserve(&store, &first_sale.id, "mai", 1, T0).await;
     let first = store
-        .confirm(
-            ROOM,
-            &first.hold_id,
-            "lan",
-            &Checkout {
-                shipping: shipping(),
-                payment: PaymentMethod::Cod,
-                voucher_code: None,
-            },
-            T0 + 1,
-        )
+        .confirm(ROOM, &first.hold_id, "lan", &cod(shipping()), T0 + 1)
         .await
         .unwrap()
         .order;
@@ -1263,34 +1111,14 @@ async fn a_buyers_orders_are_hers_across_the_rooms_sales_oldest_first<S: SaleSto
         ..shipping()
     };
     store
-        .confirm(
-            ROOM,
-            &mai.hold_id,
-            "mai",
-            &Checkout {
-                shipping: to_mai.clone(),
-                payment: PaymentMethod::Cod,
-                voucher_code: None,
-            },
-            T0 + 2,
-        )
+        .confirm(ROOM, &mai.hold_id, "mai", &cod(to_mai.clone()), T0 + 2)
         .await
         .unwrap();
     store.end_sale(ROOM, &first_sale.id, T0 + 3).await.unwrap();
     let second_sale = store.create_sale(ROOM, tea(10, 5), T0 + 4).await.unwrap();
     let second = reserve(&store, &second_sale.id, "lan", 2, T0 + 5).await;
     let second = store
-        .confirm(
-            ROOM,
-            &second.hold_id,
-            "lan",
-            &Checkout {
-                shipping: shipping(),
-                payment: PaymentMethod::Cod,
-                voucher_code: None,
-            },
-            T0 + 6,
-        )
+        .confirm(ROOM, &second.hold_id, "lan", &cod(shipping()), T0 + 6)
         .await
         .unwrap()
         .order;

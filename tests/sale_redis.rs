@@ -6,12 +6,11 @@ mod support;
 use std::time::{Duration, Instant};
 
 use chophien::sale::{
-    BuyOutcome, Checkout, Hold, PaymentMethod, RedisSaleStore, RedisStoreOptions, SaleError,
-    SaleRef, SaleStore,
+    BuyOutcome, Hold, RedisSaleStore, RedisStoreOptions, SaleError, SaleRef, SaleStore,
 };
 
 use support::redis::RedisServer;
-use support::sale::{request, shipping, tea};
+use support::sale::{cod, request, shipping, tea};
 
 const ROOM: &str = "tra-thai-nguyen";
 const T0: u64 = 1_700_000_000_000;
@@ -59,17 +58,7 @@ async fn holds_orders_and_stock_survive_a_redis_crash() {
     let sale = store.create_sale(ROOM, tea(10, 5), T0).await.unwrap();
     let ordered = reserve(&store, &sale.id, "lan", 2, "key-lan-0001").await;
     let order = store
-        .confirm(
-            ROOM,
-            &ordered.hold_id,
-            "lan",
-            &Checkout {
-                shipping: shipping(),
-                payment: PaymentMethod::Cod,
-                voucher_code: None,
-            },
-            T0,
-        )
+        .confirm(ROOM, &ordered.hold_id, "lan", &cod(shipping()), T0)
         .await
         .unwrap()
         .order;
@@ -93,17 +82,7 @@ async fn holds_orders_and_stock_survive_a_redis_crash() {
         "no second charge"
     );
     let again = store
-        .confirm(
-            ROOM,
-            &ordered.hold_id,
-            "lan",
-            &Checkout {
-                shipping: shipping(),
-                payment: PaymentMethod::Cod,
-                voucher_code: None,
-            },
-            T0,
-        )
+        .confirm(ROOM, &ordered.hold_id, "lan", &cod(shipping()), T0)
         .await
         .unwrap();
     assert_eq!(
@@ -112,17 +91,7 @@ async fn holds_orders_and_stock_survive_a_redis_crash() {
         "no second order"
     );
     store
-        .confirm(
-            ROOM,
-            &held.hold_id,
-            "minh",
-            &Checkout {
-                shipping: shipping(),
-                payment: PaymentMethod::Cod,
-                voucher_code: None,
-            },
-            T0,
-        )
+        .confirm(ROOM, &held.hold_id, "minh", &cod(shipping()), T0)
         .await
         .unwrap();
     assert_eq!(
@@ -265,17 +234,7 @@ async fn every_key_of_a_room_and_its_sales_shares_the_rooms_hash_tag() {
     let sale = store.create_sale(ROOM, tea(10, 5), T0).await.unwrap();
     let hold = reserve(&store, &sale.id, "lan", 1, "key-lan-0001").await;
     store
-        .confirm(
-            ROOM,
-            &hold.hold_id,
-            "lan",
-            &Checkout {
-                shipping: shipping(),
-                payment: PaymentMethod::Cod,
-                voucher_code: None,
-            },
-            T0,
-        )
+        .confirm(ROOM, &hold.hold_id, "lan", &cod(shipping()), T0)
         .await
         .unwrap();
     reserve(&store, &sale.id, "lan", 1, "key-lan-0002").await;

@@ -8,11 +8,9 @@
 
 mod support;
 
-use chophien::sale::{
-    Checkout, NewSale, OrderActor, OrderChange, PaymentMethod, SaleError, SaleRef, SaleStore,
-};
+use chophien::sale::{NewSale, OrderActor, OrderChange, SaleError, SaleRef, SaleStore};
 
-use support::sale::{request, shipping, tea};
+use support::sale::{cod, request, shipping, tea};
 
 const ROOM: &str = "tra-thai-nguyen";
 const OTHER_ROOM: &str = "gom-bat-trang";
@@ -81,17 +79,7 @@ async fn ending_a_sale_gives_back_what_is_left_once<S: SaleStore>(store: S) {
         .unwrap();
     let hold = bought.hold.unwrap();
     store
-        .confirm(
-            ROOM,
-            &hold.hold_id,
-            "lan",
-            &Checkout {
-                shipping: shipping(),
-                payment: PaymentMethod::Cod,
-                voucher_code: None,
-            },
-            T0,
-        )
+        .confirm(ROOM, &hold.hold_id, "lan", &cod(shipping()), T0)
         .await
         .unwrap();
     let ended = store.end_sale(ROOM, &sale.id, T0 + SECOND).await.unwrap();
@@ -140,17 +128,7 @@ async fn units_that_come_back_after_the_end_go_to_the_product<S: SaleStore>(stor
         .hold
         .unwrap();
     let order = store
-        .confirm(
-            ROOM,
-            &ordered.hold_id,
-            "minh",
-            &Checkout {
-                shipping: shipping(),
-                payment: PaymentMethod::Cod,
-                voucher_code: None,
-            },
-            T0,
-        )
+        .confirm(ROOM, &ordered.hold_id, "minh", &cod(shipping()), T0)
         .await
         .unwrap()
         .order;

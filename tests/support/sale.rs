@@ -4,7 +4,8 @@ use std::time::Duration;
 
 use chophien::redis_link::RedisTarget;
 use chophien::sale::{
-    BuyRequest, GroupCommit, NewSale, RedisSaleStore, RedisStoreOptions, Shipping,
+    BuyRequest, Checkout, GroupCommit, NewSale, PaymentMethod, RedisSaleStore, RedisStoreOptions,
+    Shipping,
 };
 
 use super::redis::RedisServer;
@@ -34,6 +35,15 @@ pub fn request(sale_id: &str, buyer: &str, quantity: u32, key: &str) -> BuyReque
         buyer_name: format!("Người mua {buyer}"),
         quantity,
         idempotency_key: key.into(),
+    }
+}
+
+/// A cash-on-delivery checkout to `shipping`, without a voucher.
+pub fn cod(shipping: Shipping) -> Checkout {
+    Checkout {
+        shipping,
+        payment: PaymentMethod::Cod,
+        voucher_code: None,
     }
 }
 
