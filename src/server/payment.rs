@@ -308,8 +308,7 @@ pub async fn code_svg(
         &headers,
     )
     .await?;
-    let svg = vietqr::svg(&code.payload)?;
-    Ok(([(header::CONTENT_TYPE, "image/svg+xml")], svg).into_response())
+    image("image/svg+xml", vietqr::svg(&code.payload)?.into_bytes())
 }
 
 /// `GET /api/rooms/{id}/orders/{order_id}/vietqr.png`.
@@ -327,8 +326,11 @@ pub async fn code_png(
         &headers,
     )
     .await?;
-    let png = vietqr::png(&code.payload)?;
-    Ok(([(header::CONTENT_TYPE, "image/png")], png).into_response())
+    image("image/png", vietqr::png(&code.payload)?)
+}
+
+fn image(content_type: &'static str, bytes: Vec<u8>) -> Result<Response, ApiError> {
+    Ok(([(header::CONTENT_TYPE, content_type)], bytes).into_response())
 }
 
 #[cfg(test)]

@@ -406,17 +406,24 @@ impl SaleStore for RedisSaleStore {
             (Option<u64>, Option<String>),
             Option<String>,
         );
-        let (raw_hold, (price, product_name), raw_voucher): Read = self
-            .run_pipe(
-                redis::pipe()
-                    .hget(keys.holds(), hold_id)
-                    .cmd("HMGET")
-                    .arg(keys.meta())
-                    .arg("price_vnd")
-                    .arg("product_name")
-                    .hget(&room_keys.vouchers, code.as_deref().unwrap_or("-")),
-            )
-            .await?;
+        let mut read = redis::pipe();
+        read.hget(keys.holds(), hold_id)
+            .cmd("HMGET")
+            .arg(keys.meta())
+            .arg("price_vnd")
+            .arg("product_name")
+            .hget(&room_keys.vouchers, code.as_deref().unwrap_or("-"));
+        // The order's room, for the order page, by id alone: untagged (so
+        // beside, not inside, the atomic call; on a Cluster another slot, so
+        // not in the read's pipeline) and written *before* the call, so an
+        // order that exists can always be found (an id whose confirm was
+        // refused or repeated points at no order and reads as not found).
+        let order_id = ids::new_order_id();
+        let mut index = redis::cmd("SET");
+        index.arg(order_room_key(&order_id)).arg(room_id);
+        let (read, indexed) = tokio::join!(self.run_pipe::<Read>(&read), self.run::<()>(&index));
+        let (raw_hold, (price, product_name), raw_voucher) = read?;
+        indexed?;
         let record: HoldRecord = parse_json(&raw_hold.ok_or(SaleError::HoldNotFound)?)?;
         if record.buyer_id != buyer_id {
             return Err(SaleError::Forbidden);
@@ -430,7 +437,7 @@ impl SaleStore for RedisSaleStore {
         let (discount_vnd, total_vnd) =
             voucher::price(definition.as_ref(), unit_price_vnd, record.quantity)?;
         let order = Order {
-            order_id: ids::new_order_id(),
+            order_id,
             sale_id: sale.sale_id.clone(),
             hold_id: hold_id.to_owned(),
             buyer_id: record.buyer_id,
@@ -450,17 +457,6 @@ impl SaleStore for RedisSaleStore {
             status_tag: ids::new_status_tag(),
         };
         let order_json = serde_json::to_string(&order).map_err(internal)?;
-        // The order's room, for the order page, by id alone: untagged, so
-        // written beside the atomic call, and *before* it, so an order that
-        // exists can always be found (an id whose confirm was refused or
-        // repeated points at no order and reads as not found).
-        let () = self
-            .run(
-                redis::cmd("SET")
-                    .arg(order_room_key(&order.order_id))
-                    .arg(room_id),
-            )
-            .await?;
         let (outcome, payload) = split_reply(
             self.call(
                 "chophien_confirm",

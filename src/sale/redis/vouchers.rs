@@ -59,18 +59,11 @@ impl RedisSaleStore {
         }
         let mut counts = redis::pipe();
         for v in &found {
-            counts
-                .cmd("HMGET")
-                .arg(&keys.voucher_uses)
-                .arg(format!("{} used", v.code))
-                .arg(format!("{} claimed", v.code))
-                .arg(format!("{} dropped", v.code));
+            read_counts(&mut counts, &keys, &v.code);
         }
-        let read: Vec<(Option<u32>, Option<u32>, Option<String>)> = self.run_pipe(&counts).await?;
-        for (v, (used, claimed, dropped)) in found.iter_mut().zip(read) {
-            v.used = used.unwrap_or(0);
-            v.claimed = claimed.unwrap_or(0);
-            v.dropped = dropped.is_some();
+        let read: Vec<Counts> = self.run_pipe(&counts).await?;
+        for (v, counts) in found.iter_mut().zip(read) {
+            apply_counts(v, counts);
         }
         found.sort_by(|a, b| a.code.cmp(&b.code));
         Ok(found)
@@ -78,11 +71,14 @@ impl RedisSaleStore {
 
     /// The room's voucher `code` as it now stands.
     async fn one_voucher(&self, room_id: &str, code: &str) -> Result<Voucher, SaleError> {
-        self.list_vouchers(room_id)
-            .await?
-            .into_iter()
-            .find(|v| v.code == code)
-            .ok_or(SaleError::VoucherNotFound)
+        let keys = RoomKeys::new(room_id);
+        let mut read = redis::pipe();
+        read.hget(&keys.vouchers, code);
+        read_counts(&mut read, &keys, code);
+        let (raw, counts): (Option<String>, Counts) = self.run_pipe(&read).await?;
+        let mut voucher: Voucher = parse_json(&raw.ok_or(SaleError::VoucherNotFound)?)?;
+        apply_counts(&mut voucher, counts);
+        Ok(voucher)
     }
 
     pub(super) async fn open_voucher(
@@ -117,4 +113,22 @@ impl RedisSaleStore {
         .await?;
         self.one_voucher(room_id, &code).await
     }
+}
+
+/// A voucher's `used`, `claimed` and `dropped` fields as read.
+type Counts = (Option<u32>, Option<u32>, Option<String>);
+
+/// Adds the read of `code`'s counts to `pipe`.
+fn read_counts(pipe: &mut redis::Pipeline, keys: &RoomKeys, code: &str) {
+    pipe.cmd("HMGET")
+        .arg(&keys.voucher_uses)
+        .arg(format!("{code} used"))
+        .arg(format!("{code} claimed"))
+        .arg(format!("{code} dropped"));
+}
+
+fn apply_counts(voucher: &mut Voucher, (used, claimed, dropped): Counts) {
+    voucher.used = used.unwrap_or(0);
+    voucher.claimed = claimed.unwrap_or(0);
+    voucher.dropped = dropped.is_some();
 }
