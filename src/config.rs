@@ -127,6 +127,8 @@ pub struct OrdersConfig {
     pub lookups_per_minute: u32,
     /// Voucher codes one identity may try per minute.
     pub voucher_tries_per_minute: u32,
+    /// How long a product put in the bag stays reserved (1–3600 s).
+    pub bag_hold_secs: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -272,6 +274,11 @@ impl Config {
         if self.store.buy_queue_ms > 60_000 {
             return Err(ConfigError(
                 "store.buy_queue_ms must be at most 60000".into(),
+            ));
+        }
+        if !(1..=crate::sale::validate::MAX_HOLD_SECS).contains(&self.orders.bag_hold_secs) {
+            return Err(ConfigError(
+                "orders.bag_hold_secs must be between 1 and 3600".into(),
             ));
         }
         if self.rooms.ended_ttl_secs == 0 {

@@ -26,6 +26,7 @@ fn product(
         price_vnd,
         stock,
         image_url: Some(format!("/img/{image}.svg")),
+        per_buyer_limit: None,
     }
 }
 
@@ -72,14 +73,18 @@ pub fn products() -> Vec<Product> {
             50,
             "banh-chung-bo-dau",
         ),
-        product(
-            "p6",
-            "Mật ong rừng Võ Nhai 500ml",
-            "Mật ong hoa rừng, khai thác tự nhiên.",
-            1_250_000,
-            15,
-            "mat-ong-vo-nhai",
-        ),
+        // Scarce and dear: at most two jars per buyer from the bag.
+        Product {
+            per_buyer_limit: Some(2),
+            ..product(
+                "p6",
+                "Mật ong rừng Võ Nhai 500ml",
+                "Mật ong hoa rừng, khai thác tự nhiên.",
+                1_250_000,
+                15,
+                "mat-ong-vo-nhai",
+            )
+        },
     ]
 }
 

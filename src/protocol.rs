@@ -20,8 +20,8 @@ pub use crate::clock::UnixMillis;
 pub use crate::media::{IceCandidate, IceServer, Target};
 /// Flash-sale wire types live with the sale store, which owns their rules.
 pub use crate::sale::{
-    BuyOutcome, Carrier, Hold, Order, OrderStatus, PaymentMethod, SaleInfo, SaleState, Shipment,
-    Shipping, Voucher,
+    BuyOutcome, Carrier, Hold, Order, OrderLine, OrderStatus, PaymentMethod, SaleInfo, SaleState,
+    Shipment, Shipping, Voucher,
 };
 
 /// Money is whole Vietnamese đồng (`crate::money`).
@@ -111,12 +111,31 @@ pub enum ClientMessage {
         #[serde(default)]
         voucher_code: Option<String>,
     },
+    /// Put `quantity` units of a catalog product in one's shopping bag at its
+    /// regular price: reserved from its stock at once, like a buy, until
+    /// the hold's `expires_at` (answered by `bag_result`). The idempotency
+    /// key makes retries safe.
+    AddToBag {
+        product_id: String,
+        quantity: u32,
+        idempotency_key: String,
+    },
+    /// Check one's bag holds out as one order (answered by
+    /// `order_confirmed`): all of them or, on any refusal, none.
+    CheckoutBag {
+        hold_ids: Vec<String>,
+        shipping: Shipping,
+        #[serde(default)]
+        payment: PaymentMethod,
+        #[serde(default)]
+        voucher_code: Option<String>,
+    },
     /// Seller or moderator: open a drop voucher for claiming; the room hears
     /// `voucher_dropped`.
     DropVoucher { code: String },
     /// Claim a dropped voucher (the first `total_uses` to tap get it).
     ClaimVoucher { code: String },
-    /// Give one's own hold back.
+    /// Give one's own hold back (a bag hold: take the line out of the bag).
     CancelHold { hold_id: String },
     /// Cancel one's own order: while it is `confirmed`, within
     /// `orders.buyer_cancel_secs` of placing it. Its units go back on sale.
@@ -172,6 +191,8 @@ pub const CLIENT_MESSAGE_TYPES: &[&str] = &[
     "end_sale",
     "buy",
     "confirm_hold",
+    "add_to_bag",
+    "checkout_bag",
     "cancel_hold",
     "cancel_order",
     "list_my_orders",
@@ -211,6 +232,10 @@ pub struct NewProduct {
     pub stock: u32,
     #[serde(default)]
     pub image_url: Option<String>,
+    /// Most units of it one buyer may have in her bag and bag orders (and
+    /// one shipping phone may order from the bag); absent: no limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub per_buyer_limit: Option<u32>,
 }
 
 /// Fields of a product that `update_product` may change.
@@ -226,6 +251,9 @@ pub struct ProductChanges {
     pub stock: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_url: Option<String>,
+    /// 0 removes the limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub per_buyer_limit: Option<u32>,
 }
 
 // ---------------------------------------------------------------------------
@@ -250,6 +278,9 @@ pub struct Product {
     pub price_vnd: Vnd,
     pub stock: u32,
     pub image_url: Option<String>,
+    /// Most units one buyer may take through the bag; absent: no limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub per_buyer_limit: Option<u32>,
 }
 
 /// One chat message as shown to everyone.
@@ -536,7 +567,19 @@ pub enum DirectEvent {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         retry_after_ms: Option<u64>,
     },
-    /// The answer to `confirm_hold`: the order, with the buyer's shipping details.
+    /// The answer to `add_to_bag`, whatever the outcome: `reserved` or
+    /// `duplicate` with the bag hold (its `product_id` and
+    /// `unit_price_vnd` set), `sold_out`, `limit_reached`, `unavailable`.
+    BagResult {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<String>,
+        product_id: String,
+        outcome: BuyOutcome,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        hold: Option<Hold>,
+    },
+    /// The answer to `confirm_hold` and `checkout_bag`: the order, with the
+    /// buyer's shipping details.
     OrderConfirmed {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         id: Option<String>,

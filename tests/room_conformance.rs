@@ -622,6 +622,7 @@ fn tea() -> NewProduct {
         price_vnd: 60_000,
         stock: 40,
         image_url: Some("/img/che.svg".into()),
+        per_buyer_limit: None,
     }
 }
 

@@ -34,7 +34,7 @@ pub mod state;
 pub mod store;
 pub mod text;
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
@@ -85,6 +85,11 @@ pub struct Room {
     /// makes up for an announcement lost with a node that crashed between
     /// a buy and announcing it.
     sale_dirty: AtomicBool,
+    /// Products whose stock a bag hold took or gave back through this node
+    /// since the announcer last looked: it re-reads their counts, so a burst
+    /// of bag adds costs one `product_stock` event per interval, not one
+    /// per add.
+    dirty_products: Mutex<BTreeSet<String>>,
     /// Set once something on this node watches the room's media stream
     /// state, so one watcher runs however many times the seller publishes.
     media_watched: AtomicBool,
@@ -172,6 +177,7 @@ impl Room {
             hearts_pending: AtomicU64::new(0),
             hearts_owed: AtomicBool::new(false),
             sale_dirty: AtomicBool::new(true),
+            dirty_products: Mutex::new(BTreeSet::new()),
             media_watched: AtomicBool::new(false),
             closed: CancellationToken::new(),
             evicted: AtomicBool::new(false),
@@ -348,6 +354,16 @@ impl Room {
     /// Whether the sale's stock may have changed since the last call.
     pub fn take_sale_dirty(&self) -> bool {
         self.sale_dirty.swap(false, Ordering::Relaxed)
+    }
+
+    /// A product's stock changed through this node; announce it soon.
+    pub fn mark_product_dirty(&self, product_id: &str) {
+        self.dirty_products.lock().insert(product_id.to_owned());
+    }
+
+    /// The products whose stock may have changed since the last call.
+    pub fn take_dirty_products(&self) -> BTreeSet<String> {
+        std::mem::take(&mut *self.dirty_products.lock())
     }
 
     /// `true` for the first caller only: that caller starts the room's

@@ -20,6 +20,8 @@ pub const MAX_DESCRIPTION_CHARS: usize = 1_000;
 /// The most units a product may list as in stock (as many as a flash sale
 /// may offer).
 pub const MAX_STOCK: u32 = 1_000_000;
+/// The largest per-buyer limit (as a flash sale's).
+pub const MAX_PER_BUYER_LIMIT: u32 = 1_000;
 /// Longest image URL, in bytes.
 pub const MAX_IMAGE_URL_BYTES: usize = 2_048;
 
@@ -32,6 +34,8 @@ pub struct ProductFields<'a> {
     pub price_vnd: Option<Vnd>,
     pub stock: Option<u32>,
     pub image_url: Option<&'a str>,
+    /// 0 (in a change: remove the limit) is allowed where `removable`.
+    pub per_buyer_limit: Option<u32>,
 }
 
 impl<'a> From<&'a NewProduct> for ProductFields<'a> {
@@ -42,6 +46,7 @@ impl<'a> From<&'a NewProduct> for ProductFields<'a> {
             price_vnd: Some(p.price_vnd),
             stock: Some(p.stock),
             image_url: p.image_url.as_deref(),
+            per_buyer_limit: p.per_buyer_limit,
         }
     }
 }
@@ -54,6 +59,8 @@ impl<'a> From<&'a ProductChanges> for ProductFields<'a> {
             price_vnd: c.price_vnd,
             stock: c.stock,
             image_url: c.image_url.as_deref(),
+            // 0 removes the limit: as a rule, as good as none.
+            per_buyer_limit: c.per_buyer_limit.filter(|&limit| limit > 0),
         }
     }
 }
@@ -66,6 +73,7 @@ impl<'a> From<&'a Product> for ProductFields<'a> {
             price_vnd: Some(p.price_vnd),
             stock: Some(p.stock),
             image_url: p.image_url.as_deref(),
+            per_buyer_limit: p.per_buyer_limit,
         }
     }
 }
@@ -152,6 +160,14 @@ pub fn check(fields: ProductFields<'_>) -> Result<(), InvalidField> {
             ));
         }
     }
+    if let Some(limit) = fields.per_buyer_limit {
+        if !(1..=MAX_PER_BUYER_LIMIT).contains(&limit) {
+            return Err(InvalidField::new(
+                "per_buyer_limit",
+                format!("must be between 1 and {MAX_PER_BUYER_LIMIT}"),
+            ));
+        }
+    }
     if let Some(url) = fields.image_url {
         let ok = url.is_empty()
             || (url.len() <= MAX_IMAGE_URL_BYTES
@@ -193,6 +209,7 @@ mod tests {
             price_vnd: 199_000,
             stock: 10,
             image_url: Some(String::new()),
+            per_buyer_limit: None,
         }
     }
 

@@ -305,6 +305,7 @@ impl RoomState {
             price_vnd: new.price_vnd,
             stock: new.stock,
             image_url: new.image_url.clone(),
+            per_buyer_limit: new.per_buyer_limit,
         };
         self.next_product_id += 1;
         self.products.push(product.clone());
@@ -333,6 +334,9 @@ impl RoomState {
         }
         if let Some(url) = &changes.image_url {
             product.image_url = (!url.is_empty()).then(|| url.clone());
+        }
+        if let Some(limit) = changes.per_buyer_limit {
+            product.per_buyer_limit = (limit > 0).then_some(limit);
         }
         let product = product.clone();
         let mut events = vec![RoomEvent::ProductUpserted {
@@ -389,6 +393,7 @@ mod tests {
             price_vnd: 100_000,
             stock: 5,
             image_url: None,
+            per_buyer_limit: None,
         };
         RoomState::new(
             info,
@@ -532,6 +537,7 @@ mod tests {
             price_vnd: 45_000,
             stock: 10,
             image_url: None,
+            per_buyer_limit: None,
         };
         let events = s.apply(
             &seller,

@@ -3,7 +3,12 @@
 //! They are lowercase hex (plus one `-` in hold ids), so they are safe inside
 //! Redis key names (no braces, no `/`, no `:`) and in URLs. A hold id starts
 //! with its sale id, which, with the caller's room, lets `confirm_hold
-//! {hold_id}` find the sale's keys.
+//! {hold_id}` find the sale's keys. A room's shopping bag keeps its holds
+//! under the one pseudo sale id [`BAG`] (`bag-<hex>`).
+
+/// The pseudo sale id of a room's shopping bag (`sale::bag`). Never a real
+/// sale's: those are hex, and `g` is not.
+pub const BAG: &str = "bag";
 
 /// Sale ids are 12 hex digits: 48 random bits, plenty for one deployment.
 pub fn new_sale_id() -> String {
@@ -37,9 +42,10 @@ pub fn sale_of_hold(hold_id: &str) -> Option<&str> {
     (is_sale_id(sale) && !rest.is_empty() && rest.len() <= 32 && is_hex(rest)).then_some(sale)
 }
 
-/// Whether `id` could be a sale id (checked before it becomes part of a key).
+/// Whether `id` could be a sale id, the bag's included (checked before it
+/// becomes part of a key).
 pub fn is_sale_id(id: &str) -> bool {
-    (1..=32).contains(&id.len()) && is_hex(id)
+    id == BAG || ((1..=32).contains(&id.len()) && is_hex(id))
 }
 
 fn is_hex(s: &str) -> bool {
@@ -62,6 +68,12 @@ mod tests {
         let sale = new_sale_id();
         let hold = new_hold_id(&sale);
         assert_eq!(sale_of_hold(&hold), Some(sale.as_str()));
+    }
+
+    #[test]
+    fn a_bag_hold_id_names_the_bag() {
+        assert_eq!(sale_of_hold(&new_hold_id(BAG)), Some(BAG));
+        assert_eq!(sale_of_hold("bags-00ff"), None);
     }
 
     #[test]

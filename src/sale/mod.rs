@@ -6,6 +6,11 @@
 //! hold that reaches its deadline gives its units back, exactly once, when the
 //! [`sweeper`] (or a late confirm/cancel) finds it.
 //!
+//! Beside its flash sales each room has one shopping [`bag`]: catalog
+//! products reserved at their regular price from the product's stock (each
+//! a hold with a deadline, like a buy) and checked out together as one
+//! order with lines.
+//!
 //! Every sale belongs to one room, and every operation that names a sale or a
 //! hold takes the caller's room: a sale or hold of another room answers
 //! exactly as if it did not exist. One sale runs in a room at a time, decided
@@ -26,11 +31,14 @@
 //!   checks (room → idempotency → state → stock → per-buyer limit) precede
 //!   every write.
 //! - `remaining + units held + units ordered == stock_total`, always.
+//! - A product's units are on hand (its stock), in a sale (carved out), in
+//!   a bag hold, or ordered; never two of these, never none.
 //! - An idempotency key (scoped to its buyer) reserves at most once.
 //! - At most one sale of a room is scheduled, live or sold out at any time.
 //! - Time comes from the caller (`now`, Unix ms), never from the store, so
 //!   both stores agree and tests control the clock.
 
+pub mod bag;
 mod error;
 pub mod fulfilment;
 pub mod ids;
@@ -43,6 +51,7 @@ pub mod voucher;
 
 use std::future::Future;
 
+pub use bag::{BagAdd, BagAddResult, OrderLine};
 pub use error::SaleError;
 pub use fulfilment::{
     Carrier, OrderActor, OrderChange, OrderStatus, OrderUpdate, PaymentMethod, Shipment,
@@ -148,7 +157,39 @@ pub trait SaleStore: Send + Sync + 'static {
         now: UnixMillis,
     ) -> impl Future<Output = Result<Confirmation, SaleError>> + Send;
 
-    /// Gives the buyer's held units back. Cancelling twice is harmless.
+    /// Puts `add.quantity` units of a catalog product in the buyer's bag:
+    /// one atomic step reserves them from the product's stock as a bag hold
+    /// (`reserved`), or answers `sold_out` (the product has fewer on hand),
+    /// `limit_reached` (the buyer's bag holds and bag orders of it would pass
+    /// `per_buyer_limit`) or `duplicate` (this idempotency key reserved
+    /// already: the same hold). Like a buy, a refusal writes nothing, and
+    /// `unavailable` means the store did not answer (retry with the key).
+    fn add_to_bag(
+        &self,
+        room_id: &str,
+        add: &BagAdd,
+        now: UnixMillis,
+    ) -> impl Future<Output = Result<BagAddResult, SaleError>> + Send;
+
+    /// Checks the buyer's bag holds out as one order, all or nothing: every
+    /// hold must be hers and open (`hold_not_found`, `hold_expired`,
+    /// `forbidden` otherwise, and then nothing is ordered), every product's
+    /// limit must hold for the shipping phone too (`limit_reached`), and a
+    /// voucher applies to the whole subtotal with the same checks as in
+    /// [`confirm`](SaleStore::confirm). The order has one line per hold;
+    /// its `hold_id` is the first of the (sorted) holds. Checking the same
+    /// holds out again returns that order with `created: false`.
+    fn checkout_bag(
+        &self,
+        room_id: &str,
+        buyer_id: &str,
+        hold_ids: &[String],
+        checkout: &Checkout,
+        now: UnixMillis,
+    ) -> impl Future<Output = Result<Confirmation, SaleError>> + Send;
+
+    /// Gives the buyer's held units back (a bag hold's to its product).
+    /// Cancelling twice is harmless.
     /// Someone else's hold: `forbidden`, whatever their role.
     fn cancel(
         &self,
@@ -159,7 +200,8 @@ pub trait SaleStore: Send + Sync + 'static {
     ) -> impl Future<Output = Result<(), SaleError>> + Send;
 
     /// Returns the units of every hold whose deadline is `<= now`, each hold
-    /// exactly once however many sweepers race.
+    /// exactly once however many sweepers race. `sale` may name a room's
+    /// bag (sale id [`bag::BAG`]): its holds' units go back to their products.
     fn expire_due(
         &self,
         sale: &SaleRef,
@@ -167,17 +209,17 @@ pub trait SaleStore: Send + Sync + 'static {
     ) -> impl Future<Output = Result<ExpiryReport, SaleError>> + Send;
 
     /// Sales a sweeper must visit, in every room: not yet ended, or with
-    /// pending holds.
+    /// pending holds; and bags with pending holds.
     fn active_sales(&self) -> impl Future<Output = Result<Vec<SaleRef>, SaleError>> + Send;
 
-    /// The sale's orders, oldest first.
+    /// The sale's orders (or, for [`bag::BAG`], the bag's), oldest first.
     fn orders_for_sale(
         &self,
         room_id: &str,
         sale_id: &str,
     ) -> impl Future<Output = Result<Vec<Order>, SaleError>> + Send;
 
-    /// Every order of every sale of the room, oldest first.
+    /// Every order of the room (its sales' and its bag's), oldest first.
     fn orders_for_room(
         &self,
         room_id: &str,
@@ -212,9 +254,9 @@ pub trait SaleStore: Send + Sync + 'static {
         now: UnixMillis,
     ) -> impl Future<Output = Result<OrderUpdate, SaleError>> + Send;
 
-    /// The buyer's holds in the room's latest sale that are still open at
-    /// `now` (held, not confirmed, cancelled or expired), oldest first: what
-    /// a reloaded page shows again.
+    /// The buyer's holds in the room's latest sale and in its bag that are
+    /// still open at `now` (held, not confirmed, cancelled or expired),
+    /// soonest deadline first: what a reloaded page shows again.
     fn open_holds(
         &self,
         room_id: &str,
@@ -222,7 +264,8 @@ pub trait SaleStore: Send + Sync + 'static {
         now: UnixMillis,
     ) -> impl Future<Output = Result<Vec<Hold>, SaleError>> + Send;
 
-    /// The buyer's orders in the room (every sale of it), oldest first:
+    /// The buyer's orders in the room (every sale of it, and the bag),
+    /// oldest first:
     /// what a reloaded page shows again.
     fn buyer_orders(
         &self,
@@ -365,6 +408,24 @@ impl SaleStore for AnySaleStore {
         now: UnixMillis,
     ) -> Result<Confirmation, SaleError> {
         dispatch!(self, s => s.confirm(room_id, hold_id, buyer_id, checkout, now))
+    }
+    async fn add_to_bag(
+        &self,
+        room_id: &str,
+        add: &BagAdd,
+        now: UnixMillis,
+    ) -> Result<BagAddResult, SaleError> {
+        dispatch!(self, s => s.add_to_bag(room_id, add, now))
+    }
+    async fn checkout_bag(
+        &self,
+        room_id: &str,
+        buyer_id: &str,
+        hold_ids: &[String],
+        checkout: &Checkout,
+        now: UnixMillis,
+    ) -> Result<Confirmation, SaleError> {
+        dispatch!(self, s => s.checkout_bag(room_id, buyer_id, hold_ids, checkout, now))
     }
     async fn cancel(
         &self,

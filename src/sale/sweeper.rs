@@ -58,7 +58,9 @@ where
     };
     for sale in sales {
         match store.expire_due(&sale, now).await {
-            Ok(report) if report.returned_units > 0 => on_report(report),
+            Ok(report) if report.returned_units > 0 || !report.restocked.is_empty() => {
+                on_report(report)
+            }
             Ok(_) => {}
             Err(err) => tracing::warn!(%sale, %err, "sweeper could not expire holds"),
         }

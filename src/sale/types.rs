@@ -10,6 +10,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::bag::OrderLine;
 use super::fulfilment::{OrderStatus, PaymentMethod, Shipment, StatusChange};
 use crate::clock::UnixMillis;
 use crate::money::Vnd;
@@ -66,6 +67,12 @@ pub struct Hold {
     pub sale_id: String,
     pub quantity: u32,
     pub expires_at: UnixMillis,
+    /// A bag hold's product (a flash-sale hold's is its sale's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub product_id: Option<String>,
+    /// A bag hold's price, fixed when it went in the bag.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit_price_vnd: Option<Vnd>,
 }
 
 /// Where a confirmed order is shipped. Private to the buyer and the seller.
@@ -130,6 +137,10 @@ pub struct Order {
     /// the seller can tell which.
     #[serde(default)]
     pub status_tag: String,
+    /// A bag order's products, one line per bag hold (`sale::bag`); empty
+    /// for a flash-sale order, which is one product at `unit_price_vnd`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lines: Vec<OrderLine>,
 }
 
 /// The answer to one `buy`.
@@ -308,6 +319,9 @@ pub struct ExpiryReport {
     /// sweep (a closing sale's leftover, holds that expired after it closed).
     pub product_id: String,
     pub to_product: u32,
+    /// Every product whose stock rose in this sweep (the sale's, or the
+    /// products of a bag's expired holds), for announcing.
+    pub restocked: Vec<String>,
 }
 
 /// The times and flags a sale's state is derived from.

@@ -3,7 +3,7 @@
 //! sends passes through here before a store sees it (and before any of it
 //! becomes part of a Redis key), so stores trust their inputs.
 
-use super::{voucher, BuyRequest, Checkout, NewSale, PaymentMethod, SaleError, Shipping};
+use super::{voucher, BagAdd, BuyRequest, Checkout, NewSale, PaymentMethod, SaleError, Shipping};
 
 /// The most units one `buy` may ask for, and the largest per-buyer limit.
 pub const MAX_QUANTITY: u32 = 1_000;
@@ -100,19 +100,53 @@ pub fn product_stock(product_id: &str, units: u32) -> Result<(), SaleError> {
 
 /// Checks a buy request's quantity, idempotency key and sale id.
 pub fn buy_request(request: &BuyRequest) -> Result<(), SaleError> {
-    if !(1..=MAX_QUANTITY).contains(&request.quantity) {
+    reservation(
+        request.quantity,
+        &request.idempotency_key,
+        &request.buyer_id,
+    )?;
+    sale_id(&request.sale_id)
+}
+
+/// Checks what putting a product in the bag asks for: the buyer's part as
+/// for a buy, the product's terms as the catalog gave them.
+pub fn bag_add(add: &BagAdd) -> Result<(), SaleError> {
+    reservation(add.quantity, &add.idempotency_key, &add.buyer_id)?;
+    product_stock(&add.product_id, add.product_stock)?;
+    if add.product_name.trim().is_empty()
+        || add.product_name.chars().count() > MAX_PRODUCT_NAME_CHARS
+    {
+        return Err(invalid("product name must be 1–200 characters"));
+    }
+    if !(1..=MAX_PRICE_VND).contains(&add.unit_price_vnd) {
+        return Err(invalid(format!("price_vnd must be 1–{MAX_PRICE_VND}")));
+    }
+    if add
+        .per_buyer_limit
+        .is_some_and(|limit| !(1..=MAX_QUANTITY).contains(&limit))
+    {
+        return Err(invalid(format!("per_buyer_limit must be 1–{MAX_QUANTITY}")));
+    }
+    if !(1..=MAX_HOLD_SECS).contains(&add.hold_secs) {
+        return Err(invalid("hold_secs must be 1–3600"));
+    }
+    Ok(())
+}
+
+/// The buyer's part of a reservation: how many, the idempotency key, who.
+fn reservation(quantity: u32, key: &str, buyer_id: &str) -> Result<(), SaleError> {
+    if !(1..=MAX_QUANTITY).contains(&quantity) {
         return Err(invalid(format!("quantity must be 1–{MAX_QUANTITY}")));
     }
-    let key = &request.idempotency_key;
     if !(8..=64).contains(&key.len()) || !key.bytes().all(|b| b.is_ascii_graphic()) {
         return Err(invalid(
             "idempotency_key must be 8–64 printable ASCII characters",
         ));
     }
-    if request.buyer_id.is_empty() {
+    if buyer_id.is_empty() {
         return Err(invalid("buyer id is empty"));
     }
-    sale_id(&request.sale_id)
+    Ok(())
 }
 
 /// An id that is not shaped like a sale id names no sale.

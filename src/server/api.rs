@@ -251,6 +251,7 @@ pub async fn create_room(
             price_vnd: p.price_vnd,
             stock: p.stock,
             image_url: p.image_url,
+            per_buyer_limit: p.per_buyer_limit,
         })
         .collect();
     let room = state

@@ -33,7 +33,7 @@ pub enum Command {
     Media(MediaCommand),
 }
 
-/// A flash-sale request, for `server/sales.rs`.
+/// A flash-sale or shopping-bag request, for `server/sales.rs`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum SaleCommand {
     Start(StartSale),
@@ -56,6 +56,17 @@ pub enum SaleCommand {
     },
     ClaimVoucher {
         code: String,
+    },
+    AddToBag {
+        product_id: String,
+        quantity: u32,
+        idempotency_key: String,
+    },
+    CheckoutBag {
+        hold_ids: Vec<String>,
+        shipping: Shipping,
+        payment: PaymentMethod,
+        voucher_code: Option<String>,
     },
     Cancel {
         hold_id: String,
@@ -184,6 +195,32 @@ pub fn route(message: ClientMessage, actor: &Actor) -> Result<Command, Refusal> 
             Action::Buy,
             Command::Sale(SaleCommand::Confirm {
                 hold_id,
+                shipping,
+                payment,
+                voucher_code,
+            }),
+        ),
+        M::AddToBag {
+            product_id,
+            quantity,
+            idempotency_key,
+        } => (
+            Action::Buy,
+            Command::Sale(SaleCommand::AddToBag {
+                product_id,
+                quantity,
+                idempotency_key,
+            }),
+        ),
+        M::CheckoutBag {
+            hold_ids,
+            shipping,
+            payment,
+            voucher_code,
+        } => (
+            Action::Buy,
+            Command::Sale(SaleCommand::CheckoutBag {
+                hold_ids,
                 shipping,
                 payment,
                 voucher_code,

@@ -75,7 +75,12 @@ async fn announce(state: &AppState, room_id: &str, update: &OrderUpdate) {
         status: update.order.status,
     };
     log_unannounced(room_id, state.rooms.store().observe(room_id, status).await);
-    if update.returned_units > 0 {
+    if update.returned_units > 0 && !update.order.lines.is_empty() {
+        // A bag order: each line back to its product.
+        for line in &update.order.lines {
+            announce_product(state, room_id, &line.product_id).await;
+        }
+    } else if update.returned_units > 0 {
         // Back to the sale while it is open, to the product once it closed.
         if let Some(product_id) = announce_fresh_sale(state, room_id, &update.order.sale_id).await {
             announce_product(state, room_id, &product_id).await;

@@ -499,6 +499,7 @@ mod tests {
             voucher_code: None,
             discount_vnd: 0,
             status_tag: "t".into(),
+            lines: Vec::new(),
         }
     }
 

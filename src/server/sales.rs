@@ -1,5 +1,5 @@
-//! Flash sales over the WebSocket: authorise, call the sale store, answer
-//! the buyer privately, and announce to the room.
+//! Flash sales and the shopping bag over the WebSocket: authorise, call the
+//! sale store, answer the buyer privately, and announce to the room.
 //!
 //! Store calls are `async` (Redis), so they run here, in the connection's
 //! task, never under a room's lock; the room hears what the store did as a
@@ -7,7 +7,8 @@
 //! announced. Stock is announced by the [`spawn_announcer`]
 //! task, which re-reads a sale whose stock may have changed at most every
 //! `rooms.sale_stock_interval_ms`, however many buys arrive: one `sale_stock`
-//! event per interval, not one per buy.
+//! event per interval, not one per buy; products whose stock a bag hold
+//! took or gave back are re-read the same way (`product_stock`).
 
 use std::time::Duration;
 
@@ -17,8 +18,10 @@ use crate::clock;
 use crate::protocol::{DirectEvent, RoomStatus};
 use crate::room::store::RoomStore;
 use crate::room::{transition_due, Actor, Room, RoomCommand, RoomError, RoomFact};
+use crate::sale::bag::is_bag_hold;
 use crate::sale::{
-    sweeper, BuyOutcome, BuyRequest, Checkout, NewSale, OrderChange, SaleError, SaleStore,
+    sweeper, BagAdd, BuyOutcome, BuyRequest, Checkout, Confirmation, NewSale, OrderChange,
+    SaleError, SaleStore,
 };
 
 use super::command::SaleCommand;
@@ -107,41 +110,82 @@ pub async fn handle(
             if voucher_code.is_some() {
                 vouchers::guess_allowed(state, &actor.user_id)?;
             }
-            let confirmation = match sales
-                .confirm(
-                    &room.id,
-                    &hold_id,
-                    &actor.user_id,
-                    &Checkout {
-                        shipping,
-                        payment,
-                        voucher_code,
-                    },
-                    now,
-                )
-                .await
-            {
-                Ok(confirmation) => confirmation,
-                Err(error) => {
-                    if error == SaleError::HoldExpired {
-                        // The late confirm returned the units itself.
-                        room.mark_sale_dirty();
-                    }
-                    return Err(error.into());
-                }
+            let checkout = Checkout {
+                shipping,
+                payment,
+                voucher_code,
             };
-            // Confirming twice returns the first order: announce a purchase
-            // once, when the store says this call created it.
-            let order = confirmation.order;
-            if confirmation.created {
-                fulfilment::notify_shop(state, &room.id, EventType::OrderCreated, &order).await;
-                let purchase = RoomFact::OrderPlaced {
-                    sale_id: order.sale_id.clone(),
-                    buyer_name: order.buyer_name.clone(),
-                    quantity: order.quantity,
-                };
-                announce(room, purchase).await;
+            let confirmed = sales
+                .confirm(&room.id, &hold_id, &actor.user_id, &checkout, now)
+                .await;
+            if confirmed == Err(SaleError::HoldExpired) {
+                // The late confirm returned the units itself.
+                room.mark_sale_dirty();
             }
+            let order = placed(state, room, confirmed?).await;
+            Ok(Some(DirectEvent::OrderConfirmed { id, order }))
+        }
+        SaleCommand::AddToBag {
+            product_id,
+            quantity,
+            idempotency_key,
+        } => {
+            match room.info().await?.status {
+                RoomStatus::Live => {}
+                RoomStatus::Ended => return Err(RoomError::Ended.into()),
+                RoomStatus::Scheduled => {
+                    let why = "the bag opens when the live starts";
+                    return Err(RoomError::InvalidState(why.into()).into());
+                }
+            }
+            // The product's terms come from the catalog, never the client.
+            let product = room.product(&product_id).await?;
+            let add = BagAdd {
+                product_id: product.id,
+                product_name: product.name,
+                unit_price_vnd: product.price_vnd,
+                product_stock: product.stock,
+                per_buyer_limit: product.per_buyer_limit,
+                hold_secs: state.config.orders.bag_hold_secs,
+                buyer_id: actor.user_id.clone(),
+                buyer_name: actor.name.clone(),
+                quantity,
+                idempotency_key,
+            };
+            let added = sales.add_to_bag(&room.id, &add, now).await?;
+            if added.result.outcome == BuyOutcome::Reserved {
+                room.mark_product_dirty(&add.product_id);
+            }
+            Ok(Some(DirectEvent::BagResult {
+                id,
+                product_id: add.product_id,
+                outcome: added.result.outcome,
+                hold: added.result.hold,
+            }))
+        }
+        SaleCommand::CheckoutBag {
+            hold_ids,
+            shipping,
+            payment,
+            voucher_code,
+        } => {
+            if voucher_code.is_some() {
+                vouchers::guess_allowed(state, &actor.user_id)?;
+            }
+            let checkout = Checkout {
+                shipping,
+                payment,
+                voucher_code,
+            };
+            let confirmed = sales
+                .checkout_bag(&room.id, &actor.user_id, &hold_ids, &checkout, now)
+                .await;
+            if confirmed == Err(SaleError::HoldExpired) {
+                // The late checkout returned an expired hold's units: which
+                // product's is not said, so every line's is re-read.
+                mark_bag_products_dirty(state, room, &actor.user_id, &hold_ids).await;
+            }
+            let order = placed(state, room, confirmed?).await;
             Ok(Some(DirectEvent::OrderConfirmed { id, order }))
         }
         SaleCommand::CancelOrder { order_id } => {
@@ -172,11 +216,56 @@ pub async fn handle(
             Ok(Some(DirectEvent::MyOrders { id, orders }))
         }
         SaleCommand::Cancel { hold_id } => {
+            let bag = is_bag_hold(&hold_id);
+            if bag {
+                // Which product gets the units back: the hold says, so read
+                // it while it is still open.
+                mark_bag_products_dirty(state, room, &actor.user_id, &[hold_id.clone()]).await;
+            }
             sales
                 .cancel(&room.id, &hold_id, &actor.user_id, now)
                 .await?;
-            room.mark_sale_dirty();
+            if !bag {
+                room.mark_sale_dirty();
+            }
             Ok(Some(DirectEvent::HoldCancelled { id, hold_id }))
+        }
+    }
+}
+
+/// An order was confirmed or checked out: tell the shop and the room, once
+/// (a retried confirmation returns the first order with `created: false`).
+async fn placed(state: &AppState, room: &Room, confirmation: Confirmation) -> crate::sale::Order {
+    let order = confirmation.order;
+    if confirmation.created {
+        fulfilment::notify_shop(state, &room.id, EventType::OrderCreated, &order).await;
+        let purchase = RoomFact::OrderPlaced {
+            sale_id: order.sale_id.clone(),
+            buyer_name: order.buyer_name.clone(),
+            quantity: order.quantity,
+        };
+        announce(room, purchase).await;
+    }
+    order
+}
+
+/// Marks the products of the buyer's open bag holds among `hold_ids` for
+/// the announcer (their stock is about to change, or just did).
+async fn mark_bag_products_dirty(
+    state: &AppState,
+    room: &Room,
+    buyer_id: &str,
+    hold_ids: &[String],
+) {
+    let now = clock::unix_millis();
+    match state.sales.open_holds(&room.id, buyer_id, now).await {
+        Ok(holds) => holds
+            .iter()
+            .filter(|hold| hold_ids.contains(&hold.hold_id))
+            .filter_map(|hold| hold.product_id.as_deref())
+            .for_each(|product_id| room.mark_product_dirty(product_id)),
+        Err(error) => {
+            tracing::warn!(room = %room.id, %error, "could not read bag holds to announce their stock")
         }
     }
 }
@@ -205,6 +294,9 @@ pub fn spawn_announcer(state: AppState, every: Duration) -> JoinHandle<()> {
             }
             let now = clock::unix_millis();
             for room in state.rooms.active() {
+                for product_id in room.take_dirty_products() {
+                    announce_product(&state, &room.id, &product_id).await;
+                }
                 let dirty = room.take_sale_dirty();
                 let sale = match room.current_sale().await {
                     Ok(Some(sale)) => sale,
@@ -240,14 +332,16 @@ pub fn spawn_sweeper(state: &AppState, every: Duration) -> JoinHandle<()> {
         state.shutdown.child_token(),
         move |report| {
             tracing::debug!(sale = %report.sale_id, units = report.returned_units, "expired holds returned stock");
-            if report.returned_units == 0 && report.to_product == 0 {
+            if report.returned_units == 0 && report.restocked.is_empty() {
                 return;
             }
             let state = announcing.clone();
             tokio::spawn(async move {
-                announce_fresh_sale(&state, &report.room_id, &report.sale_id).await;
-                if report.to_product > 0 {
-                    announce_product(&state, &report.room_id, &report.product_id).await;
+                if report.returned_units > 0 {
+                    announce_fresh_sale(&state, &report.room_id, &report.sale_id).await;
+                }
+                for product_id in &report.restocked {
+                    announce_product(&state, &report.room_id, product_id).await;
                 }
             });
         },

@@ -9,6 +9,7 @@
 //! against the caller's, so another room's sale or hold is not found (in
 //! Redis the same falls out of the room-tagged key names).
 
+mod bag;
 mod orders;
 mod vouchers;
 
@@ -17,10 +18,11 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 
+use super::bag::{is_bag_hold, BAG};
 use super::{
-    hold_deadline, ids, oldest_first, soonest_first, validate, voucher, BuyOutcome, BuyRequest,
-    BuyResult, Checkout, Confirmation, ExpiryReport, Hold, NewSale, Order, SaleError, SaleInfo,
-    SaleRef, SaleState, SaleStore, SaleTimes,
+    hold_deadline, ids, oldest_first, soonest_first, validate, voucher, BagAdd, BagAddResult,
+    BuyOutcome, BuyRequest, BuyResult, Checkout, Confirmation, ExpiryReport, Hold, NewSale, Order,
+    SaleError, SaleInfo, SaleRef, SaleState, SaleStore, SaleTimes,
 };
 use super::{NewVoucher, OrderActor, OrderChange, OrderStatus, OrderUpdate, Voucher};
 use crate::clock::UnixMillis;
@@ -44,6 +46,8 @@ struct Sales {
     by_room: HashMap<String, Vec<String>>,
     /// What a sale's operations may touch beyond the sale itself.
     books: RoomBooks,
+    /// Each room's shopping bag, made at its first bag hold.
+    bags: HashMap<String, bag::Bag>,
 }
 
 /// The records of every room that its sales' operations update beside the
@@ -386,6 +390,8 @@ impl SaleStore for MemorySaleStore {
                 sale_id: sale.info.id.clone(),
                 quantity,
                 expires_at: hold_deadline(now, sale.info.hold_secs),
+                product_id: None,
+                unit_price_vnd: None,
             };
             sale.info.remaining -= quantity;
             *sale
@@ -420,6 +426,9 @@ impl SaleStore for MemorySaleStore {
         checkout: &Checkout,
         now: UnixMillis,
     ) -> Result<Confirmation, SaleError> {
+        if is_bag_hold(hold_id) {
+            return self.bag_checkout(room_id, buyer_id, &[hold_id.to_owned()], checkout, now);
+        }
         let (shipping, payment, voucher) = validate::checkout(checkout)?;
         let confirmation = self.with_hold(room_id, hold_id, buyer_id, |sale, books| {
             let Some(entry) = sale.holds.get_mut(hold_id) else {
@@ -483,6 +492,7 @@ impl SaleStore for MemorySaleStore {
                 shipment: None,
                 history: Vec::new(),
                 status_tag: ids::new_status_tag(),
+                lines: Vec::new(),
             };
             entry.status = HoldStatus::Confirmed(sale.orders.len());
             sale.deadlines
@@ -512,6 +522,26 @@ impl SaleStore for MemorySaleStore {
         Ok(confirmation)
     }
 
+    async fn add_to_bag(
+        &self,
+        room_id: &str,
+        add: &BagAdd,
+        now: UnixMillis,
+    ) -> Result<BagAddResult, SaleError> {
+        self.bag_add(room_id, add, now)
+    }
+
+    async fn checkout_bag(
+        &self,
+        room_id: &str,
+        buyer_id: &str,
+        hold_ids: &[String],
+        checkout: &Checkout,
+        now: UnixMillis,
+    ) -> Result<Confirmation, SaleError> {
+        self.bag_checkout(room_id, buyer_id, hold_ids, checkout, now)
+    }
+
     async fn cancel(
         &self,
         room_id: &str,
@@ -519,6 +549,9 @@ impl SaleStore for MemorySaleStore {
         buyer_id: &str,
         now: UnixMillis,
     ) -> Result<(), SaleError> {
+        if is_bag_hold(hold_id) {
+            return self.bag_cancel(room_id, hold_id, buyer_id, now);
+        }
         self.with_hold(room_id, hold_id, buyer_id, |sale, books| {
             let Some(entry) = sale.holds.get(hold_id) else {
                 return Err(SaleError::HoldNotFound);
@@ -544,6 +577,9 @@ impl SaleStore for MemorySaleStore {
         sale_ref: &SaleRef,
         now: UnixMillis,
     ) -> Result<ExpiryReport, SaleError> {
+        if sale_ref.sale_id == BAG {
+            return self.bag_expire_due(&sale_ref.room_id, now);
+        }
         self.with_sale(&sale_ref.room_id, &sale_ref.sale_id, |sale, books| {
             let product = (sale.room_id.clone(), sale.info.product_id.clone());
             let stock_before = books.stock.get(&product).copied().unwrap_or(0);
@@ -562,13 +598,19 @@ impl SaleStore for MemorySaleStore {
                 sale.close(books);
             }
             let stock_after = books.stock.get(&product).copied().unwrap_or(0);
+            let to_product = stock_after - stock_before;
             Ok(ExpiryReport {
                 sale_id: sale_ref.sale_id.clone(),
                 room_id: sale.room_id.clone(),
                 returned_units,
                 remaining: sale.info.remaining,
+                restocked: if to_product > 0 {
+                    vec![product.1.clone()]
+                } else {
+                    Vec::new()
+                },
                 product_id: product.1,
-                to_product: stock_after - stock_before,
+                to_product,
                 retired: {
                     sale.retired = sale.is_finished(now);
                     sale.retired
@@ -579,15 +621,25 @@ impl SaleStore for MemorySaleStore {
 
     async fn active_sales(&self) -> Result<Vec<SaleRef>, SaleError> {
         let sales = self.inner.lock();
+        let bags = sales.bags.iter().filter(|(_, bag)| bag.has_pending());
         Ok(sales
             .by_id
             .iter()
             .filter(|(_, sale)| !sale.retired)
             .map(|(id, sale)| SaleRef::new(sale.room_id.clone(), id.clone()))
+            .chain(bags.map(|(room_id, _)| SaleRef::new(room_id.clone(), BAG)))
             .collect())
     }
 
     async fn orders_for_sale(&self, room_id: &str, sale_id: &str) -> Result<Vec<Order>, SaleError> {
+        if sale_id == BAG {
+            validate::room_id(room_id)?;
+            let sales = self.inner.lock();
+            let bag = sales.bags.get(room_id);
+            let mut orders = bag.map(|bag| bag.orders.clone()).unwrap_or_default();
+            oldest_first(&mut orders);
+            return Ok(orders);
+        }
         let mut orders = self.with_sale(room_id, sale_id, |sale, _| Ok(sale.orders.clone()))?;
         oldest_first(&mut orders);
         Ok(orders)
@@ -605,6 +657,13 @@ impl SaleStore for MemorySaleStore {
             .iter()
             .filter_map(|id| sales.by_id.get(id))
             .flat_map(|sale| sale.orders.iter().cloned())
+            .chain(
+                sales
+                    .bags
+                    .get(room_id)
+                    .into_iter()
+                    .flat_map(|bag| bag.orders.iter().cloned()),
+            )
             .collect();
         oldest_first(&mut orders);
         Ok(orders)
@@ -619,18 +678,19 @@ impl SaleStore for MemorySaleStore {
         validate::room_id(room_id)?;
         let sales = self.inner.lock();
         let latest = sales.by_room.get(room_id).and_then(|ids| ids.last());
-        let Some(sale) = latest.and_then(|id| sales.by_id.get(id)) else {
-            return Ok(Vec::new());
-        };
-        let mut open: Vec<Hold> = sale
-            .holds_by_buyer
-            .get(buyer_id)
+        let in_sale = latest
+            .and_then(|id| sales.by_id.get(id))
             .into_iter()
-            .flatten()
-            .filter_map(|hold_id| sale.holds.get(hold_id))
+            .flat_map(|sale| {
+                let mine = sale.holds_by_buyer.get(buyer_id).into_iter().flatten();
+                mine.filter_map(|hold_id| sale.holds.get(hold_id))
+            })
             .filter(|entry| matches!(entry.status, HoldStatus::Held))
             .filter(|entry| entry.hold.expires_at > now)
-            .map(|entry| entry.hold.clone())
+            .map(|entry| entry.hold.clone());
+        let in_bag = sales.bags.get(room_id).into_iter();
+        let mut open: Vec<Hold> = in_sale
+            .chain(in_bag.flat_map(|bag| bag.open_holds(buyer_id, now)))
             .collect();
         soonest_first(&mut open);
         Ok(open)
@@ -649,6 +709,13 @@ impl SaleStore for MemorySaleStore {
                 let mine = sale.orders_by_buyer.get(buyer_id).into_iter().flatten();
                 mine.filter_map(|&index| sale.orders.get(index))
             })
+            .chain(
+                sales
+                    .bags
+                    .get(room_id)
+                    .into_iter()
+                    .flat_map(|bag| bag.buyer_orders(buyer_id)),
+            )
             .cloned()
             .collect();
         oldest_first(&mut orders);

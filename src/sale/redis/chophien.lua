@@ -37,6 +37,14 @@ sale's seven and then its room's six:
                                             claimed | used, "<CODE> phone <0xxx>" -> used
 The voucher functions (create, drop, claim) take only KEYS 12 and 13.
 
+A room's shopping bag uses the same thirteen keys under the pseudo sale id
+`bag` ({room:R}:sale:bag:*), with no meta hash (so no sale function finds
+it). A bag hold's JSON carries its product (product_id, product_name,
+unit_price_vnd, per_buyer_limit); its units come from and go back to
+KEYS[11], the product's stock. In the bag's buyers hash "units <product>
+<buyer>" counts a buyer's held and ordered units of a product and "phone
+<product> <0xxx>" a phone's ordered ones (product ids have no spaces).
+
 The caller names the room (from its verified token), so a sale or hold of
 another room is simply absent from these keys: it answers sale_not_found or
 hold_not_found like one that never existed.
@@ -93,14 +101,34 @@ local function close(keys)
   redis.call('HSET', keys[META], 'returned', m[2], 'remaining', '0')
 end
 
--- Gives a pending hold's units back. Returns the units returned (0 when the
--- hold was no longer pending).
+-- Lowers a count that is still kept (a buyers hash expires some days after
+-- its room ends; a late change must not create a negative count).
+local function lower(hash, field, qty)
+  if redis.call('HEXISTS', hash, field) == 1 then
+    redis.call('HINCRBY', hash, field, -qty)
+  end
+end
+
+-- Gives a pending hold's units back: a sale's to the sale (give_back), a
+-- bag hold's to its product. Returns the units returned (0 when the hold
+-- was no longer pending).
 local function release(keys, hold_id, hold, status)
   if redis.call('ZREM', keys[DEADLINES], hold_id) == 0 then return 0 end
-  give_back(keys, hold.quantity)
-  redis.call('HINCRBY', keys[BUYERS], hold.buyer_id, -hold.quantity)
+  if hold.product_id then
+    redis.call('HINCRBY', keys[STOCK], hold.product_id, hold.quantity)
+    lower(keys[BUYERS], 'units ' .. hold.product_id .. ' ' .. hold.buyer_id, hold.quantity)
+  else
+    give_back(keys, hold.quantity)
+    redis.call('HINCRBY', keys[BUYERS], hold.buyer_id, -hold.quantity)
+  end
   redis.call('HSET', keys[STATUSES], hold_id, status)
   return hold.quantity
+end
+
+-- Appends an id to a comma-separated list kept in a hash field.
+local function list_append(hash, field, id)
+  local ids = redis.call('HGET', hash, field)
+  redis.call('HSET', hash, field, ids and (ids .. ',' .. id) or id)
 end
 
 -- ARGV: now, the product's stock as the catalog gives it (used only the
@@ -154,9 +182,7 @@ local function buy(keys, args)
     expires_at = expires_at, buyer_id = buyer, buyer_name = name})
   redis.call('HINCRBY', keys[META], 'remaining', -qty)
   redis.call('HINCRBY', keys[BUYERS], buyer, qty)
-  local listed = 'holds ' .. buyer
-  local ids = redis.call('HGET', keys[BUYERS], listed)
-  redis.call('HSET', keys[BUYERS], listed, ids and (ids .. ',' .. hold_id) or hold_id)
+  list_append(keys[BUYERS], 'holds ' .. buyer, hold_id)
   redis.call('HSET', keys[IDEM], idem_field, hold_id)
   redis.call('HSET', keys[HOLDS], hold_id, hold)
   redis.call('HSET', keys[STATUSES], hold_id, 'held')
@@ -184,6 +210,42 @@ local function own_hold(keys, hold_id, buyer)
   return hold, redis.call('HGET', keys[STATUSES], hold_id), nil
 end
 
+-- Why voucher `code` ('' for none) may not be used now by this buyer and
+-- shipping phone, as a refusal reply; nil when it may.
+local function voucher_refusal(keys, code, buyer, phone, now)
+  if code == '' then return nil end
+  local raw = redis.call('HGET', keys[VOUCHERS], code)
+  if not raw then return {'voucher_not_found'} end
+  local v = cjson.decode(raw)
+  if now < v.starts_at or now >= v.ends_at then return {'voucher_expired'} end
+  local by = redis.call('HGET', keys[VOUCHER_USES], code .. ' buyer ' .. buyer)
+  if by == 'used' or redis.call('HEXISTS', keys[VOUCHER_USES], code .. ' phone ' .. phone) == 1 then
+    return {'voucher_already_used'}
+  end
+  if v.drop then
+    if by ~= 'claimed' then return {'voucher_not_claimed'} end
+  elseif tonumber(redis.call('HGET', keys[VOUCHER_USES], code .. ' used') or '0') >= v.total_uses then
+    return {'voucher_used_up'}
+  end
+  return nil
+end
+
+-- Records one use of voucher `code` ('' for none) by the buyer and phone.
+local function use_voucher(keys, code, buyer, phone)
+  if code == '' then return end
+  redis.call('HINCRBY', keys[VOUCHER_USES], code .. ' used', 1)
+  redis.call('HSET', keys[VOUCHER_USES], code .. ' buyer ' .. buyer, 'used',
+    code .. ' phone ' .. phone, 'used')
+end
+
+-- Stores a new order under the hold it consumed, indexes it by id, and
+-- lists it among the buyer's.
+local function record_order(keys, buyer, hold_id, order_id, order)
+  redis.call('HSET', keys[ORDERS], hold_id, order)
+  redis.call('HSET', keys[ORDER_INDEX], order_id, hold_id)
+  list_append(keys[BUYERS], 'orders ' .. buyer, hold_id)
+end
+
 -- ARGV: now, buyer id, hold id, order JSON (built by the server, priced
 -- with the voucher), the order's normalised shipping phone, its id, the
 -- voucher code ('' for none). Reply: `created` and the new order when
@@ -207,36 +269,14 @@ local function confirm(keys, args)
   local limit = tonumber(redis.call('HGET', keys[META], 'per_buyer_limit'))
   if ordered + hold.quantity > limit then return {'limit_reached'} end
   local code = args[7] or ''
-  if code ~= '' then
-    local raw = redis.call('HGET', keys[VOUCHERS], code)
-    if not raw then return {'voucher_not_found'} end
-    local v = cjson.decode(raw)
-    if now < v.starts_at or now >= v.ends_at then return {'voucher_expired'} end
-    local by = redis.call('HGET', keys[VOUCHER_USES], code .. ' buyer ' .. buyer)
-    if by == 'used' or redis.call('HEXISTS', keys[VOUCHER_USES], code .. ' phone ' .. args[5]) == 1 then
-      return {'voucher_already_used'}
-    end
-    if v.drop then
-      if by ~= 'claimed' then return {'voucher_not_claimed'} end
-    elseif tonumber(redis.call('HGET', keys[VOUCHER_USES], code .. ' used') or '0') >= v.total_uses then
-      return {'voucher_used_up'}
-    end
-  end
+  local refused = voucher_refusal(keys, code, buyer, args[5], now)
+  if refused then return refused end
 
-  if code ~= '' then
-    redis.call('HINCRBY', keys[VOUCHER_USES], code .. ' used', 1)
-    redis.call('HSET', keys[VOUCHER_USES], code .. ' buyer ' .. buyer, 'used',
-      code .. ' phone ' .. args[5], 'used')
-  end
+  use_voucher(keys, code, buyer, args[5])
   redis.call('HINCRBY', keys[BUYERS], phone, hold.quantity)
   redis.call('ZREM', keys[DEADLINES], hold_id)
   redis.call('HSET', keys[STATUSES], hold_id, 'confirmed')
-  redis.call('HSET', keys[ORDERS], hold_id, order)
-  redis.call('HSET', keys[ORDER_INDEX], args[6], hold_id)
-  local listed = 'orders ' .. buyer
-  local ordered_ids = redis.call('HGET', keys[BUYERS], listed)
-  redis.call('HSET', keys[BUYERS], listed,
-    ordered_ids and (ordered_ids .. ',' .. hold_id) or hold_id)
+  record_order(keys, buyer, hold_id, args[6], order)
   return {'created', order}
 end
 
@@ -258,14 +298,18 @@ local function update_order(keys, args)
 
   redis.call('HSET', keys[ORDERS], hold_id, write)
   if returned > 0 then
-    give_back(keys, returned)
-    -- The buyers hash expires some days after its room ends; an order
-    -- cancelled later has no count left to lower (and must not create one).
-    local phone = 'phone ' .. order.shipping.phone
-    for _, field in ipairs({order.buyer_id, phone}) do
-      if redis.call('HEXISTS', keys[BUYERS], field) == 1 then
-        redis.call('HINCRBY', keys[BUYERS], field, -returned)
+    local phone = order.shipping.phone
+    if type(order.lines) == 'table' and #order.lines > 0 then
+      -- A bag order: each line's units back to its product.
+      for _, line in ipairs(order.lines) do
+        redis.call('HINCRBY', keys[STOCK], line.product_id, line.quantity)
+        lower(keys[BUYERS], 'units ' .. line.product_id .. ' ' .. order.buyer_id, line.quantity)
+        lower(keys[BUYERS], 'phone ' .. line.product_id .. ' ' .. phone, line.quantity)
       end
+    else
+      give_back(keys, returned)
+      lower(keys[BUYERS], order.buyer_id, returned)
+      lower(keys[BUYERS], 'phone ' .. phone, returned)
     end
     -- Its voucher's use comes back too (while the voucher is still kept):
     -- a drop goes back to claimed, a typed voucher may be used again.
@@ -361,6 +405,106 @@ local function expire_due(keys, args)
     m[4]}
 end
 
+-- The bag. ARGV: now, buyer id, buyer name, quantity, idempotency field,
+-- new hold id, product id, product name, unit price, per-buyer limit (0:
+-- none), the product's stock as the catalog gives it (used only the first
+-- time this product is seen), hold seconds. Reply: the outcome, the hold
+-- JSON ('' when refused) and the product's stock after.
+local function bag_add(keys, args)
+  local now, buyer, name, qty = tonumber(args[1]), args[2], args[3], tonumber(args[4])
+  local idem_field, hold_id, product = args[5], args[6], args[7]
+  local limit, hold_secs = tonumber(args[10]), tonumber(args[12])
+  local on_hand = tonumber(redis.call('HGET', keys[STOCK], product) or args[11])
+  local prior = redis.call('HGET', keys[IDEM], idem_field)
+  if prior then return {'duplicate', redis.call('HGET', keys[HOLDS], prior), int(on_hand)} end
+  if on_hand < qty then return {'sold_out', '', int(on_hand)} end
+  local counted = 'units ' .. product .. ' ' .. buyer
+  local had = tonumber(redis.call('HGET', keys[BUYERS], counted) or '0')
+  if limit > 0 and had + qty > limit then return {'limit_reached', '', int(on_hand)} end
+
+  local expires_at = now + hold_secs * 1000
+  local hold = cjson.encode({hold_id = hold_id, product_id = product, product_name = args[8],
+    unit_price_vnd = tonumber(args[9]), quantity = qty, expires_at = expires_at,
+    buyer_id = buyer, buyer_name = name, per_buyer_limit = limit})
+  redis.call('HSET', keys[STOCK], product, int(on_hand - qty))
+  redis.call('HINCRBY', keys[BUYERS], counted, qty)
+  list_append(keys[BUYERS], 'holds ' .. buyer, hold_id)
+  redis.call('HSET', keys[IDEM], idem_field, hold_id)
+  redis.call('HSET', keys[HOLDS], hold_id, hold)
+  redis.call('HSET', keys[STATUSES], hold_id, 'held')
+  redis.call('ZADD', keys[DEADLINES], int(expires_at), hold_id)
+  return {'reserved', hold, int(on_hand - qty)}
+end
+
+-- ARGV: now, buyer id, order JSON (built by the server from the holds,
+-- priced with the voucher), the normalised shipping phone, the order id,
+-- the voucher code ('' for none), then the hold ids, sorted (the first
+-- names the order). All or nothing. Reply as `confirm`'s.
+local function bag_checkout(keys, args)
+  local now, buyer, order, phone, code = tonumber(args[1]), args[2], args[3], args[4], args[6]
+  local holds, statuses = {}, {}
+  for i = 7, #args do
+    local hold, status, refusal = own_hold(keys, args[i], buyer)
+    if refusal then return refusal end
+    holds[#holds + 1], statuses[#statuses + 1] = hold, status
+  end
+  if statuses[1] == 'confirmed' then
+    local stored = redis.call('HGET', keys[ORDERS], args[7])
+    if stored then return {'confirmed', stored} end
+  end
+  local wanted, limits = {}, {}
+  for i, hold in ipairs(holds) do
+    local status = statuses[i]
+    if status == 'confirmed' or status == 'cancelled' then return {'hold_not_found'} end
+    if status == 'expired' then return {'hold_expired'} end
+    if now >= hold.expires_at then
+      release(keys, args[6 + i], hold, 'expired')
+      return {'hold_expired'}
+    end
+    wanted[hold.product_id] = (wanted[hold.product_id] or 0) + hold.quantity
+    limits[hold.product_id] = tonumber(hold.per_buyer_limit) or 0
+  end
+  for product, units in pairs(wanted) do
+    local ordered = tonumber(redis.call('HGET', keys[BUYERS], 'phone ' .. product .. ' ' .. phone) or '0')
+    if limits[product] > 0 and ordered + units > limits[product] then return {'limit_reached'} end
+  end
+  local refused = voucher_refusal(keys, code, buyer, phone, now)
+  if refused then return refused end
+
+  use_voucher(keys, code, buyer, phone)
+  for i, hold in ipairs(holds) do
+    redis.call('ZREM', keys[DEADLINES], args[6 + i])
+    redis.call('HSET', keys[STATUSES], args[6 + i], 'confirmed')
+    redis.call('HINCRBY', keys[BUYERS], 'phone ' .. hold.product_id .. ' ' .. phone, hold.quantity)
+  end
+  record_order(keys, buyer, args[7], args[5], order)
+  return {'created', order}
+end
+
+-- ARGV: now, most holds to expire in this call. Gives due bag holds' units
+-- back to their products. Reply: ok, units returned, whether no hold is
+-- pending any more (1/0), then the products whose stock rose.
+local function bag_expire_due(keys, args)
+  local due = redis.call('ZRANGEBYSCORE', keys[DEADLINES], '-inf', args[1], 'LIMIT', 0, tonumber(args[2]))
+  local returned, restocked, seen = 0, {}, {}
+  for _, hold_id in ipairs(due) do
+    local raw = redis.call('HGET', keys[HOLDS], hold_id)
+    if raw then
+      local hold = cjson.decode(raw)
+      local units = release(keys, hold_id, hold, 'expired')
+      returned = returned + units
+      if units > 0 and not seen[hold.product_id] then
+        seen[hold.product_id] = true
+        restocked[#restocked + 1] = hold.product_id
+      end
+    else
+      redis.call('ZREM', keys[DEADLINES], hold_id)
+    end
+  end
+  local idle = redis.call('ZCARD', keys[DEADLINES]) == 0 and '1' or '0'
+  return {'ok', int(returned), idle, unpack(restocked)}
+end
+
 -- Vouchers. KEYS: {room:R}:vouchers, {room:R}:voucher_uses.
 -- ARGV: code, voucher JSON. Reply: ok, or voucher_exists.
 local function voucher_create(keys, args)
@@ -415,6 +559,9 @@ redis.register_function('chophien_confirm', confirm)
 redis.register_function('chophien_cancel', cancel)
 redis.register_function('chophien_update_order', update_order)
 redis.register_function('chophien_end_sale', end_sale)
+redis.register_function('chophien_bag_add', bag_add)
+redis.register_function('chophien_bag_checkout', bag_checkout)
+redis.register_function('chophien_bag_expire_due', bag_expire_due)
 redis.register_function('chophien_voucher_create', voucher_create)
 redis.register_function('chophien_voucher_drop', voucher_drop)
 redis.register_function('chophien_voucher_claim', voucher_claim)

@@ -78,6 +78,10 @@ impl SaleKeys {
         &self.0[0]
     }
 
+    pub(super) fn deadlines(&self) -> &str {
+        &self.0[4]
+    }
+
     pub(super) fn buyers(&self) -> &str {
         &self.0[1]
     }
@@ -104,11 +108,22 @@ pub(crate) fn room_sale_keys(room_id: &str) -> [String; 2] {
 }
 
 /// The room's own sale-store keys that may expire once the room has ended:
-/// its products' stock and its vouchers (a room id is not reused while its
-/// sale list is kept, and an ended room sells nothing more).
-pub(crate) fn ended_room_stock_keys(room_id: &str) -> [String; 3] {
+/// its products' stock, its vouchers, and its bag's holds and counts (not
+/// its bag's orders) (a room id is not reused while its sale list is kept,
+/// and an ended room sells nothing more).
+pub(crate) fn ended_room_stock_keys(room_id: &str) -> [String; 8] {
     let keys = RoomKeys::new(room_id);
-    [keys.stock, keys.vouchers, keys.voucher_uses]
+    let [buyers, idem, holds, deadlines, statuses] = ended_room_sale_keys(room_id, ids::BAG);
+    [
+        keys.stock,
+        keys.vouchers,
+        keys.voucher_uses,
+        buyers,
+        idem,
+        holds,
+        deadlines,
+        statuses,
+    ]
 }
 
 /// The keys of a sale of `room_id` that may expire once the room has ended:
@@ -138,11 +153,18 @@ pub(super) fn parse_active_member(member: &str) -> Option<SaleRef> {
 #[derive(Deserialize)]
 pub(super) struct HoldRecord {
     pub(super) hold_id: String,
+    /// Absent from a bag hold's JSON: the bag's.
+    #[serde(default = "bag_id")]
     pub(super) sale_id: String,
     pub(super) quantity: u32,
     pub(super) expires_at: UnixMillis,
     pub(super) buyer_id: String,
     pub(super) buyer_name: String,
+    /// A bag hold's product and price (`chophien_bag_add`).
+    #[serde(default)]
+    pub(super) product_id: Option<String>,
+    #[serde(default)]
+    pub(super) unit_price_vnd: Option<crate::money::Vnd>,
 }
 
 impl HoldRecord {
@@ -152,8 +174,14 @@ impl HoldRecord {
             sale_id: self.sale_id.clone(),
             quantity: self.quantity,
             expires_at: self.expires_at,
+            product_id: self.product_id.clone(),
+            unit_price_vnd: self.unit_price_vnd,
         }
     }
+}
+
+fn bag_id() -> String {
+    ids::BAG.to_owned()
 }
 
 pub(super) fn internal(what: impl std::fmt::Display) -> SaleError {

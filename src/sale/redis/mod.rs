@@ -15,7 +15,9 @@
 //!   running, read and written inside `chophien_create_sale` (one sale runs
 //!   in a room at a time) and `chophien_end_sale`;
 //! - `{room:R}:sales`: the room's sale ids, oldest first (pushed inside
-//!   `chophien_create_sale`).
+//!   `chophien_create_sale`);
+//! - `{room:R}:sale:bag:*`: the room's shopping bag, a sale's keys but
+//!   `meta` ([`bag`]).
 //!
 //! Because the caller's room is part of every key name, a sale or hold of
 //! another room is simply not there.
@@ -35,6 +37,7 @@
 //! is down a buy answers `unavailable` promptly instead of hanging, and a
 //! buy that would only wait in this node's queue answers `busy` at once.
 
+mod bag;
 mod batch;
 mod codec;
 mod orders;
@@ -46,9 +49,11 @@ use std::time::Duration;
 
 use redis::FromRedisValue;
 
+use super::bag::{is_bag_hold, BAG};
 use super::{
-    ids, soonest_first, validate, BuyOutcome, BuyRequest, BuyResult, Checkout, Confirmation,
-    ExpiryReport, Hold, NewSale, Order, SaleError, SaleInfo, SaleRef, SaleStore,
+    ids, soonest_first, validate, BagAdd, BagAddResult, BuyOutcome, BuyRequest, BuyResult,
+    Checkout, Confirmation, ExpiryReport, Hold, NewSale, Order, SaleError, SaleInfo, SaleRef,
+    SaleStore,
 };
 use super::{voucher, NewVoucher, OrderActor, OrderChange, OrderStatus, OrderUpdate, Voucher};
 use crate::clock::UnixMillis;
@@ -265,6 +270,54 @@ impl RedisSaleStore {
         .await
     }
 
+    /// The buyer's open holds among those of one sale (or the bag): her
+    /// hold ids (listed under `holds <buyer>` in the `buyers` hash), then
+    /// their records and statuses in one round trip. Two reads, not one
+    /// atomic step: a hold confirmed in between shows as open once, which a
+    /// page corrects at its next answer.
+    async fn open_holds_in(
+        &self,
+        keys: &SaleKeys,
+        buyer_id: &str,
+        now: UnixMillis,
+    ) -> Result<Vec<Hold>, SaleError> {
+        let listed: Option<String> = self
+            .run(
+                redis::cmd("HGET")
+                    .arg(keys.buyers())
+                    .arg(format!("holds {buyer_id}")),
+            )
+            .await?;
+        let ids: Vec<&str> = listed
+            .as_deref()
+            .map_or(Vec::new(), |l| l.split(',').collect());
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (records, statuses): (Vec<Option<String>>, Vec<Option<String>>) = self
+            .run_pipe(
+                redis::pipe()
+                    .cmd("HMGET")
+                    .arg(keys.holds())
+                    .arg(&ids)
+                    .cmd("HMGET")
+                    .arg(keys.statuses())
+                    .arg(&ids),
+            )
+            .await?;
+        let mut open = Vec::new();
+        for (record, status) in records.into_iter().zip(statuses) {
+            let (Some(record), Some("held")) = (record, status.as_deref()) else {
+                continue;
+            };
+            let record: HoldRecord = parse_json(&record)?;
+            if record.buyer_id == buyer_id && record.expires_at > now {
+                open.push(record.hold());
+            }
+        }
+        Ok(open)
+    }
+
     /// The sale a hold id of `room_id` belongs to (validated).
     fn sale_of_hold(room_id: &str, hold_id: &str) -> Result<SaleRef, SaleError> {
         validate::room_id(room_id)?;
@@ -394,6 +447,12 @@ impl SaleStore for RedisSaleStore {
         checkout: &Checkout,
         now: UnixMillis,
     ) -> Result<Confirmation, SaleError> {
+        if is_bag_hold(hold_id) {
+            let holds = [hold_id.to_owned()];
+            return self
+                .bag_checkout(room_id, buyer_id, &holds, checkout, now)
+                .await;
+        }
         let (shipping, payment, code) = validate::checkout(checkout)?;
         let sale = Self::sale_of_hold(room_id, hold_id)?;
         let keys = SaleKeys::new(&sale.room_id, &sale.sale_id);
@@ -455,6 +514,7 @@ impl SaleStore for RedisSaleStore {
             shipment: None,
             history: Vec::new(),
             status_tag: ids::new_status_tag(),
+            lines: Vec::new(),
         };
         let order_json = serde_json::to_string(&order).map_err(internal)?;
         let (outcome, payload) = split_reply(
@@ -484,6 +544,27 @@ impl SaleStore for RedisSaleStore {
         })
     }
 
+    async fn add_to_bag(
+        &self,
+        room_id: &str,
+        add: &BagAdd,
+        now: UnixMillis,
+    ) -> Result<BagAddResult, SaleError> {
+        self.bag_add(room_id, add, now).await
+    }
+
+    async fn checkout_bag(
+        &self,
+        room_id: &str,
+        buyer_id: &str,
+        hold_ids: &[String],
+        checkout: &Checkout,
+        now: UnixMillis,
+    ) -> Result<Confirmation, SaleError> {
+        self.bag_checkout(room_id, buyer_id, hold_ids, checkout, now)
+            .await
+    }
+
     async fn cancel(
         &self,
         room_id: &str,
@@ -503,6 +584,9 @@ impl SaleStore for RedisSaleStore {
     }
 
     async fn expire_due(&self, sale: &SaleRef, now: UnixMillis) -> Result<ExpiryReport, SaleError> {
+        if sale.sale_id == BAG {
+            return self.bag_expire_due(&sale.room_id, now).await;
+        }
         validate::room_id(&sale.room_id)?;
         validate::sale_id(&sale.sale_id)?;
         let batch = EXPIRE_BATCH.to_string();
@@ -522,6 +606,7 @@ impl SaleStore for RedisSaleStore {
             }
             return Err(refusal(&outcome));
         };
+        let to_product: u32 = to_product.parse().map_err(internal)?;
         let report = ExpiryReport {
             sale_id: sale.sale_id.clone(),
             room_id: sale.room_id.clone(),
@@ -529,7 +614,12 @@ impl SaleStore for RedisSaleStore {
             remaining: remaining.parse().map_err(internal)?,
             retired: retired == "1",
             product_id: product_id.clone(),
-            to_product: to_product.parse().map_err(internal)?,
+            to_product,
+            restocked: if to_product > 0 {
+                vec![product_id.clone()]
+            } else {
+                Vec::new()
+            },
         };
         if report.retired {
             self.run::<()>(
@@ -557,7 +647,11 @@ impl SaleStore for RedisSaleStore {
     }
 
     async fn orders_for_sale(&self, room_id: &str, sale_id: &str) -> Result<Vec<Order>, SaleError> {
-        self.meta(room_id, sale_id).await?;
+        if sale_id == BAG {
+            validate::room_id(room_id)?;
+        } else {
+            self.meta(room_id, sale_id).await?;
+        }
         sorted_orders(
             self.run(redis::cmd("HVALS").arg(SaleKeys::new(room_id, sale_id).orders()))
                 .await?,
@@ -566,23 +660,16 @@ impl SaleStore for RedisSaleStore {
 
     async fn orders_for_room(&self, room_id: &str) -> Result<Vec<Order>, SaleError> {
         let sale_ids = self.room_sale_ids(room_id).await?;
-        if sale_ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        // One round trip for every sale's orders.
+        // One round trip for every sale's orders and the bag's.
         let mut pipe = redis::pipe();
-        for sale_id in &sale_ids {
+        for sale_id in sale_ids.iter().map(String::as_str).chain([BAG]) {
             pipe.hvals(SaleKeys::new(room_id, sale_id).orders());
         }
         let per_sale: Vec<Vec<String>> = self.run_pipe(&pipe).await?;
         sorted_orders(per_sale.into_iter().flatten().collect())
     }
 
-    /// Reads the buyer's hold ids (listed by `chophien_buy` under
-    /// `holds <buyer>` in the sale's `buyers` hash), then their records and
-    /// statuses in one round trip. Two reads, not one atomic step: a hold
-    /// confirmed in between shows as open once, which a page corrects at its
-    /// next answer.
+    /// The buyer's open holds in the room's latest sale and in its bag.
     async fn open_holds(
         &self,
         room_id: &str,
@@ -590,58 +677,33 @@ impl SaleStore for RedisSaleStore {
         now: UnixMillis,
     ) -> Result<Vec<Hold>, SaleError> {
         let latest = self.latest_sale_id(room_id).await?;
-        let Some(sale_id) = latest else {
-            return Ok(Vec::new());
-        };
-        let keys = SaleKeys::new(room_id, &sale_id);
-        let listed: Option<String> = self
-            .run(
-                redis::cmd("HGET")
-                    .arg(keys.buyers())
-                    .arg(format!("holds {buyer_id}")),
-            )
-            .await?;
-        let ids: Vec<&str> = listed
-            .as_deref()
-            .map_or(Vec::new(), |l| l.split(',').collect());
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        let (records, statuses): (Vec<Option<String>>, Vec<Option<String>>) = self
-            .run_pipe(
-                redis::pipe()
-                    .cmd("HMGET")
-                    .arg(keys.holds())
-                    .arg(&ids)
-                    .cmd("HMGET")
-                    .arg(keys.statuses())
-                    .arg(&ids),
-            )
-            .await?;
-        let mut open = Vec::new();
-        for (record, status) in records.into_iter().zip(statuses) {
-            let (Some(record), Some("held")) = (record, status.as_deref()) else {
-                continue;
-            };
-            let record: HoldRecord = parse_json(&record)?;
-            if record.buyer_id == buyer_id && record.expires_at > now {
-                open.push(record.hold());
+        let bag = SaleKeys::new(room_id, BAG);
+        let in_bag = self.open_holds_in(&bag, buyer_id, now);
+        let mut open = match latest {
+            Some(sale_id) => {
+                let keys = SaleKeys::new(room_id, &sale_id);
+                let (in_sale, in_bag) =
+                    tokio::join!(self.open_holds_in(&keys, buyer_id, now), in_bag);
+                let mut open = in_sale?;
+                open.extend(in_bag?);
+                open
             }
-        }
+            None => in_bag.await?,
+        };
         soonest_first(&mut open);
         Ok(open)
     }
 
-    /// The room's sales, then the buyer's order ids in each (listed by
-    /// `chophien_confirm` under `orders <buyer>` in the sale's `buyers`
-    /// hash), then those orders: three round trips, each one pipeline.
+    /// The room's sales, then the buyer's order ids in each and in the bag
+    /// (listed by `chophien_confirm` and `chophien_bag_checkout` under
+    /// `orders <buyer>` in the `buyers` hash), then those orders: three
+    /// round trips, each one pipeline.
     async fn buyer_orders(&self, room_id: &str, buyer_id: &str) -> Result<Vec<Order>, SaleError> {
         let sale_ids = self.room_sale_ids(room_id).await?;
-        if sale_ids.is_empty() {
-            return Ok(Vec::new());
-        }
         let keys: Vec<SaleKeys> = sale_ids
             .iter()
+            .map(String::as_str)
+            .chain([BAG])
             .map(|sale_id| SaleKeys::new(room_id, sale_id))
             .collect();
         let mut listed = redis::pipe();

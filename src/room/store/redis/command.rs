@@ -54,6 +54,7 @@ pub(super) fn call(
                 price_vnd: product.price_vnd,
                 stock: product.stock,
                 image_url: product.image_url.clone(),
+                per_buyer_limit: product.per_buyer_limit,
             };
             args.extend([
                 flag(precheck.is_err()),

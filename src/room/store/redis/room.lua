@@ -266,7 +266,8 @@ local function add_product(keys, args)
 end
 
 -- ARGV[4..]: user, rank, product id, precheck, changes JSON (only the
--- fields to set; image_url "" removes the image).
+-- fields to set; image_url "" removes the image, per_buyer_limit 0 the
+-- limit).
 local function update_product(keys, args)
   local _, refusal = admit_actor(keys, args)
   if refusal then return refusal end
@@ -278,6 +279,7 @@ local function update_product(keys, args)
   local product = cjson.decode(raw)
   for field, value in pairs(cjson.decode(args[8])) do product[field] = value end
   if product.image_url == '' then product.image_url = cjson.null end
+  if product.per_buyer_limit == 0 then product.per_buyer_limit = nil end
   local json = cjson.encode(product)
   redis.call('HSET', keys[PRODUCTS], id, json)
   local events = {product_event('product_upserted', json)}
