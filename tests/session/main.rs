@@ -5,6 +5,7 @@
 mod support;
 
 mod bad_input;
+mod bag;
 mod catalog;
 mod chat;
 mod frames;
