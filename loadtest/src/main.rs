@@ -11,7 +11,8 @@
 //! - `client`: small-buffer WebSocket clients and the few HTTP calls.
 //! - `schedule`: open-loop send times; `stats`: HdrHistogram latencies
 //!   (coordinated-omission corrected) and throughput over time.
-//! - `scenario`: `flash-sale` (with its invariant `audit`), `chat`, `join`.
+//! - `scenario`: `flash-sale` (with its invariant `audit`), `chat`, `join`,
+//!   `mixed` (flash sale + bag + voucher, with its own audit).
 //! - `baseline`: `redis-benchmark` on the sale function; the Socket.IO peer.
 //! - `pinning` (`--pin`: harness and servers on separate CPUs), `hog`
 //!   (`--hog`: a CPU hog beside the server), `server_metrics` (the
@@ -128,6 +129,9 @@ enum Scenario {
     Chat(scenario::chat::ChatArgs),
     /// A storm of viewers joining one room; server memory per viewer.
     Join(scenario::join::JoinArgs),
+    /// The flash sale, the shopping bag and a voucher at once; audits every
+    /// unit after.
+    Mixed(scenario::mixed::MixedArgs),
 }
 
 impl Scenario {
@@ -137,13 +141,14 @@ impl Scenario {
             Scenario::FlashSale(args) => args.buyers + 1,
             Scenario::Chat(args) => args.viewers + args.senders,
             Scenario::Join(args) => args.viewers,
+            Scenario::Mixed(args) => args.shoppers + 3,
         }
     }
 
     /// Where spawned nodes keep their state unless told otherwise.
     fn default_store(&self) -> StoreKind {
         match self {
-            Scenario::FlashSale(_) => StoreKind::Redis,
+            Scenario::FlashSale(_) | Scenario::Mixed(_) => StoreKind::Redis,
             Scenario::Chat(_) | Scenario::Join(_) => StoreKind::Memory,
         }
     }
@@ -154,6 +159,7 @@ impl Scenario {
             Scenario::FlashSale(args) => Scenario::FlashSale(args.without_baselines()),
             Scenario::Chat(args) => Scenario::Chat(args.without_peer()),
             join @ Scenario::Join(_) => join,
+            Scenario::Mixed(args) => Scenario::Mixed(args.without_baseline()),
         }
     }
 
@@ -162,6 +168,7 @@ impl Scenario {
             Scenario::FlashSale(args) => scenario::flash_sale::run(ctx, args).await,
             Scenario::Chat(args) => scenario::chat::run(ctx, args).await,
             Scenario::Join(args) => scenario::join::run(ctx, args).await,
+            Scenario::Mixed(args) => scenario::mixed::run(ctx, args).await,
         }
     }
 }

@@ -85,11 +85,10 @@ pub struct Room {
     /// makes up for an announcement lost with a node that crashed between
     /// a buy and announcing it.
     sale_dirty: AtomicBool,
-    /// Products whose stock a bag hold took or gave back through this node
-    /// since the announcer last looked: it re-reads their counts, so a burst
-    /// of bag adds costs one `product_stock` event per interval, not one
-    /// per add.
-    dirty_products: Mutex<BTreeSet<String>>,
+    /// Products whose stock changed through this node since the announcer
+    /// last looked: it re-reads their counts, so a burst of bag adds costs
+    /// one `product_stock` event per interval, not one per add.
+    dirty_products: Mutex<DirtyProducts>,
     /// Set once something on this node watches the room's media stream
     /// state, so one watcher runs however many times the seller publishes.
     media_watched: AtomicBool,
@@ -157,6 +156,15 @@ impl Drop for MemberGuard {
     }
 }
 
+/// Products to re-read, for [`Room::take_dirty_products`].
+#[derive(Default)]
+struct DirtyProducts {
+    /// Changed since the last take.
+    dirty: BTreeSet<String>,
+    /// Changed before the last take: read once more.
+    recheck: BTreeSet<String>,
+}
+
 impl Room {
     fn new(
         id: String,
@@ -177,7 +185,7 @@ impl Room {
             hearts_pending: AtomicU64::new(0),
             hearts_owed: AtomicBool::new(false),
             sale_dirty: AtomicBool::new(true),
-            dirty_products: Mutex::new(BTreeSet::new()),
+            dirty_products: Mutex::new(DirtyProducts::default()),
             media_watched: AtomicBool::new(false),
             closed: CancellationToken::new(),
             evicted: AtomicBool::new(false),
@@ -358,12 +366,21 @@ impl Room {
 
     /// A product's stock changed through this node; announce it soon.
     pub fn mark_product_dirty(&self, product_id: &str) {
-        self.dirty_products.lock().insert(product_id.to_owned());
+        self.dirty_products
+            .lock()
+            .dirty
+            .insert(product_id.to_owned());
     }
 
-    /// The products whose stock may have changed since the last call.
+    /// The products whose stock may have changed since the last call, and
+    /// those of the call before: each is read twice, an interval apart, so
+    /// a count read just before a concurrent change (and announced after
+    /// it, by another task or node) is put right at the next interval.
     pub fn take_dirty_products(&self) -> BTreeSet<String> {
-        std::mem::take(&mut *self.dirty_products.lock())
+        let mut products = self.dirty_products.lock();
+        let dirty = std::mem::take(&mut products.dirty);
+        let recheck = std::mem::replace(&mut products.recheck, dirty.clone());
+        dirty.union(&recheck).cloned().collect()
     }
 
     /// `true` for the first caller only: that caller starts the room's

@@ -34,6 +34,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::routing::{get, post};
+use axum::serve::ListenerExt;
 use axum::Router;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -342,7 +343,15 @@ impl Server {
         let stop_accepting = state.shutdown.clone();
         // Peer addresses for per-address limits (`guest.rs`).
         let app = app.into_make_service_with_connect_info::<SocketAddr>();
-        axum::serve(self.listener, app)
+        // Nagle off: an answer that follows another small frame (a room
+        // event, then the reply) must not wait for the client's delayed ACK
+        // (up to 40 ms on Linux).
+        let listener = self.listener.tap_io(|tcp| {
+            if let Err(error) = tcp.set_nodelay(true) {
+                tracing::debug!(%error, "could not set TCP_NODELAY on a connection");
+            }
+        });
+        axum::serve(listener, app)
             .with_graceful_shutdown(async move { stop_accepting.cancelled().await })
             .await?;
 

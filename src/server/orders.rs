@@ -248,9 +248,11 @@ pub async fn csv(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let report = orders_of(&state, &room_id, &headers, &filter).await?;
+    // Orders name their product; those stored before they did are named
+    // by their sale.
     let mut product_names: HashMap<String, String> = HashMap::new();
     for order in &report.orders {
-        if !product_names.contains_key(&order.sale_id) {
+        if order.product_name.is_empty() && !product_names.contains_key(&order.sale_id) {
             let sale = state
                 .sales
                 .get_sale(&room_id, &order.sale_id, crate::clock::unix_millis())
@@ -383,6 +385,26 @@ fn carrier_name(carrier: Carrier) -> &'static str {
 
 /// The CSV text: a header, one row per order (cancelled ones included, with
 /// their status), and a totals row of what sold. Starts with a UTF-8
+/// What the CSV's product column says: the order's product, or a bag
+/// order's lines (`Chè Tân Cương ×2; Mật ong ×1`).
+fn product_cell(order: &Order, product_names: &HashMap<String, String>) -> String {
+    if order.lines.len() > 1 {
+        let lines: Vec<String> = order
+            .lines
+            .iter()
+            .map(|line| format!("{} ×{}", line.product_name, line.quantity))
+            .collect();
+        return lines.join("; ");
+    }
+    if !order.product_name.is_empty() {
+        return order.product_name.clone();
+    }
+    product_names
+        .get(&order.sale_id)
+        .cloned()
+        .unwrap_or_default()
+}
+
 /// byte-order mark so spreadsheet programs read Vietnamese correctly; times
 /// are Vietnam's local time; phone numbers are written `="0912345678"` so
 /// Excel keeps them as text (with their leading zero).
@@ -394,10 +416,12 @@ pub fn render_csv(
     let mut writer = csv::Writer::from_writer(Vec::new());
     writer.write_record(language.headers())?;
     for order in &report.orders {
-        let product = product_names
-            .get(&order.sale_id)
-            .map(String::as_str)
-            .unwrap_or("");
+        let product = product_cell(order, product_names);
+        // A bag order of several lines has no one unit price.
+        let unit_price = match order.lines.len() {
+            0 | 1 => order.unit_price_vnd.to_string(),
+            _ => String::new(),
+        };
         let updated_at = order
             .history
             .last()
@@ -417,9 +441,9 @@ pub fn render_csv(
             &cell(&order.shipping.name),
             &phone_cell(&order.shipping.phone),
             &cell(&order.shipping.address),
-            &cell(product),
+            &cell(&product),
             &order.quantity.to_string(),
-            &order.unit_price_vnd.to_string(),
+            &unit_price,
             &order.total_vnd.to_string(),
             language.payment(order.payment),
             language.status(order.status),
@@ -513,6 +537,13 @@ mod tests {
             units_sold: 2,
             revenue_vnd: 398_000,
         };
+        // An order stored before orders named their product: its sale's.
+        let mut legacy = report.orders[0].clone();
+        legacy.product_name = String::new();
+        let report = OrdersReport {
+            orders: vec![legacy],
+            ..report
+        };
         let names = HashMap::from([("s1".to_owned(), "Chè Tân Cương".to_owned())]);
         let text = render_csv(&report, &names, Language::Vietnamese).unwrap();
         let mut reader = csv::Reader::from_reader(text.trim_start_matches('\u{feff}').as_bytes());
@@ -525,6 +556,35 @@ mod tests {
         assert_eq!(&rows[0][11], "Đã xác nhận");
         assert_eq!(&rows[1][0], "TỔNG");
         assert_eq!(&rows[1][9], "398000");
+    }
+
+    #[test]
+    fn a_bag_order_lists_its_lines_in_one_row() {
+        let line = |name: &str, quantity| crate::sale::OrderLine {
+            product_id: "p".into(),
+            product_name: name.into(),
+            quantity,
+            unit_price_vnd: 100_000,
+            hold_id: "bag-01".into(),
+        };
+        let bag = Order {
+            sale_id: "bag".into(),
+            unit_price_vnd: 0,
+            quantity: 3,
+            lines: vec![line("Chè Tân Cương", 2), line("Mật ong", 1)],
+            ..order("Lan", "Thái Nguyên")
+        };
+        let report = OrdersReport {
+            orders: vec![bag],
+            units_sold: 3,
+            revenue_vnd: 300_000,
+        };
+        let text = render_csv(&report, &HashMap::new(), Language::English).unwrap();
+        let mut reader = csv::Reader::from_reader(text.trim_start_matches('\u{feff}').as_bytes());
+        let row = reader.records().next().unwrap().unwrap();
+        assert_eq!(&row[6], "Chè Tân Cương ×2; Mật ong ×1");
+        assert_eq!(&row[7], "3");
+        assert_eq!(&row[8], "", "no one unit price");
     }
 
     #[test]

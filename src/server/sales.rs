@@ -295,7 +295,7 @@ pub fn spawn_announcer(state: AppState, every: Duration) -> JoinHandle<()> {
             let now = clock::unix_millis();
             for room in state.rooms.active() {
                 for product_id in room.take_dirty_products() {
-                    announce_product(&state, &room.id, &product_id).await;
+                    observe_product_stock(&state, &room.id, &product_id).await;
                 }
                 let dirty = room.take_sale_dirty();
                 let sale = match room.current_sale().await {
@@ -375,8 +375,19 @@ pub(super) async fn announce_fresh_sale(
 
 /// Reads the sale store's count of a product and lets the room's catalog
 /// follow it (`product_stock`, when it differs): after a sale carved its
-/// units out or gave some back.
+/// units out or gave some back, or an order's came back. When this node
+/// serves the room its announcer reads the count again too (see
+/// [`Room::take_dirty_products`]): a read that raced another change is
+/// put right.
 pub(super) async fn announce_product(state: &AppState, room_id: &str, product_id: &str) {
+    observe_product_stock(state, room_id, product_id).await;
+    if let Some(room) = state.rooms.get_active(room_id) {
+        room.mark_product_dirty(product_id);
+    }
+}
+
+/// One read of a product's count, told to its room.
+async fn observe_product_stock(state: &AppState, room_id: &str, product_id: &str) {
     let observed = match state.sales.product_stock(room_id, product_id).await {
         Ok(Some(stock)) => {
             let fact = RoomFact::ProductStock {

@@ -6,6 +6,9 @@
 //! stock and per-buyer limit never run out, so each call takes the full
 //! reservation path: idempotency check, stock check, limit check, writes.
 //! Our end-to-end buy answers per second divided by this is the ratio.
+//! [`run_bag_add`] does the same for the shopping bag's add (the mixed
+//! scenario's ceiling): a fresh buyer and key per call, one unit of a
+//! product with stock that never runs out.
 //!
 //! **The one place to adjust when the sale library changes** is
 //! [`BenchCall`]: the function names, key layout and argument order of
@@ -30,6 +33,7 @@ pub struct BenchCall {
 impl BenchCall {
     const CREATE: &'static str = "chophien_create_sale";
     const BUY: &'static str = "chophien_buy";
+    const BAG_ADD: &'static str = "chophien_bag_add";
     /// Stock and per-buyer limit large enough never to run out.
     const UNLIMITED: u64 = 2_000_000_000;
 
@@ -117,7 +121,53 @@ impl BenchCall {
         ]);
         command
     }
+
+    /// `redis-benchmark … FCALL chophien_bag_add 13 <the bag's keys> now
+    /// buyer name 1 idem hold p1 bench 199000 0 <seed> 600`: the product's
+    /// stock is seeded (first call) with more than the run can take.
+    pub fn bag_add_command(
+        &self,
+        port: u16,
+        connections: usize,
+        requests: u64,
+        now_ms: u64,
+    ) -> Vec<String> {
+        let mut command = vec![
+            "redis-benchmark".to_owned(),
+            "-p".into(),
+            port.to_string(),
+            "-c".into(),
+            connections.to_string(),
+            "-n".into(),
+            requests.to_string(),
+            "-r".into(),
+            "1000000000".into(),
+            "--csv".into(),
+            "FCALL".into(),
+            Self::BAG_ADD.into(),
+            KEY_COUNT.to_string(),
+        ];
+        command.extend(sale_keys(&self.room_id, BAG));
+        command.extend([
+            now_ms.to_string(),
+            "b-__rand_int__".into(),
+            "Khach".into(),
+            "1".into(),
+            "k-__rand_int__-__rand_int__".into(),
+            "bag-__rand_int__-__rand_int__".into(),
+            "p1".into(),
+            "bench".into(),
+            "199000".into(),
+            "0".into(),
+            Self::UNLIMITED.to_string(),
+            "600".into(),
+        ]);
+        command
+    }
 }
+
+/// The pseudo sale id of a room's shopping bag (its keys are a sale's).
+const BAG: &str = "bag";
 
 /// How many keys every sale function takes.
 const KEY_COUNT: usize = 13;
@@ -170,6 +220,28 @@ pub async fn read_remaining(
     Ok(remaining)
 }
 
+/// Products' stock read straight from Redis (`HMGET {room:R}:stock …`):
+/// the store's count, for the mixed scenario's audit (absent: 0).
+pub async fn read_stock(
+    port: u16,
+    room_id: &str,
+    products: &[&str],
+) -> anyhow::Result<std::collections::BTreeMap<String, u64>> {
+    let client = redis::Client::open(format!("redis://127.0.0.1:{port}/"))?;
+    let mut connection = client.get_multiplexed_async_connection().await?;
+    let stock = sale_keys(room_id, BAG).swap_remove(10);
+    let counts: Vec<Option<u64>> = redis::cmd("HMGET")
+        .arg(stock)
+        .arg(products)
+        .query_async(&mut connection)
+        .await?;
+    Ok(products
+        .iter()
+        .zip(counts)
+        .map(|(product, count)| (product.to_string(), count.unwrap_or(0)))
+        .collect())
+}
+
 /// A baseline measurement: calls per second and the command that made it.
 pub struct BenchResult {
     pub per_second: f64,
@@ -202,6 +274,34 @@ pub async fn run(
     }
     let mut line = prefix.to_vec();
     line.extend(call.benchmark_command(port, connections, requests, now_ms));
+    benchmark(connection, line, call.keys()).await
+}
+
+/// The bag's ceiling: `redis-benchmark` calling `chophien_bag_add` (one
+/// unit of a product whose stock never runs out, a fresh buyer and key per
+/// call) on a room of its own.
+pub async fn run_bag_add(
+    port: u16,
+    connections: usize,
+    requests: u64,
+    now_ms: u64,
+    prefix: &[String],
+) -> anyhow::Result<BenchResult> {
+    let call = BenchCall::new();
+    let client = redis::Client::open(format!("redis://127.0.0.1:{port}/"))?;
+    let connection = client.get_multiplexed_async_connection().await?;
+    let mut line = prefix.to_vec();
+    line.extend(call.bag_add_command(port, connections, requests, now_ms));
+    benchmark(connection, line, sale_keys(&call.room_id, BAG)).await
+}
+
+/// Run the redis-benchmark `line`, parse its rate, then delete `keys` (the
+/// benchmark's room leaves nothing behind in the store's Redis).
+async fn benchmark(
+    mut connection: redis::aio::MultiplexedConnection,
+    line: Vec<String>,
+    keys: Vec<String>,
+) -> anyhow::Result<BenchResult> {
     let output = tokio::task::spawn_blocking({
         let line = line.clone();
         move || Command::new(&line[0]).args(&line[1..]).output()
@@ -221,7 +321,7 @@ pub async fn run(
     // Leave no benchmark data behind in the store's Redis (its room's keys
     // included).
     let mut del = redis::cmd("DEL");
-    for key in call.keys() {
+    for key in keys {
         del.arg(key);
     }
     let _: Result<u64, _> = del.query_async(&mut connection).await;
@@ -266,6 +366,20 @@ mod tests {
         assert_eq!(line[at + 16], "42");
         assert!(line.iter().any(|a| a.contains("__rand_int__")));
         assert!(line.windows(2).any(|w| w[0] == "-r"));
+    }
+
+    #[test]
+    fn the_bag_benchmark_calls_the_bag_add_function_on_the_bags_keys() {
+        let call = BenchCall {
+            room_id: "r1".into(),
+            sale_id: "s1".into(),
+        };
+        let line = call.bag_add_command(6390, 50, 1000, 42);
+        let at = line.iter().position(|a| a == "FCALL").unwrap();
+        assert_eq!(&line[at + 1..at + 3], ["chophien_bag_add", "13"]);
+        assert_eq!(line[at + 3], "{room:r1}:sale:bag:meta");
+        assert_eq!(line[at + 13], "{room:r1}:stock");
+        assert_eq!(line.len(), at + 3 + 13 + 12, "now and eleven arguments");
     }
 
     #[test]

@@ -7,6 +7,8 @@
 //!   checks the store against what the buyers were told.
 //! - [`delivery`]: the chat audit — every viewer gets every message, in
 //!   order, once.
+//! - [`mixed`]: the flash sale, the shopping bag and a voucher at once;
+//!   then every unit of every product is accounted for.
 //!
 //! With several nodes, client `i` connects to node `i mod N`
 //! ([`Target::node`]); the room is created on node 0 and every node must
@@ -18,6 +20,7 @@ pub mod chat;
 pub mod delivery;
 pub mod flash_sale;
 pub mod join;
+pub mod mixed;
 
 use std::sync::Arc;
 use std::time::Duration;
