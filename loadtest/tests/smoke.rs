@@ -109,6 +109,38 @@ fn flash_sale_quick_keeps_every_invariant() {
     );
 }
 
+#[test]
+fn mixed_quick_accounts_for_every_unit_of_the_sale_the_bag_and_the_voucher() {
+    let (code, report) = run_quick(&["mixed"]);
+    assert_documented_fields(&report, "mixed");
+    let invariants = &report["invariants"];
+    assert_eq!(invariants["ok"], true, "{invariants}");
+    assert_eq!(code, Some(0));
+    // Every kind of request was made and answered.
+    for op in [
+        "buy",
+        "add_to_bag",
+        "checkout_bag",
+        "confirm_hold",
+        "cancel_hold",
+    ] {
+        assert!(
+            report["latency_by_outcome_ms"][op]["count"].as_u64() > Some(0),
+            "{op} in {report}"
+        );
+    }
+    // Honey ran out and the voucher was used up: the contended paths ran.
+    assert!(count(&report, "add_to_bag:sold_out") > 0, "{report}");
+    assert!(
+        count(&report, "checkout_bag:voucher_used_up") > 0,
+        "{report}"
+    );
+    assert!(
+        report["baselines"][0]["ratio"].as_f64().unwrap() > 0.0,
+        "{report}"
+    );
+}
+
 fn count(report: &Value, name: &str) -> u64 {
     report["counts"][name]
         .as_u64()

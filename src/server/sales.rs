@@ -220,7 +220,13 @@ pub async fn handle(
             if bag {
                 // Which product gets the units back: the hold says, so read
                 // it while it is still open.
-                mark_bag_products_dirty(state, room, &actor.user_id, &[hold_id.clone()]).await;
+                mark_bag_products_dirty(
+                    state,
+                    room,
+                    &actor.user_id,
+                    std::slice::from_ref(&hold_id),
+                )
+                .await;
             }
             sales
                 .cancel(&room.id, &hold_id, &actor.user_id, now)

@@ -3,13 +3,16 @@
 // same lines with their countdowns, takes one out (its stock comes back on
 // the other screen), adds another and checks out with cash on delivery; her
 // order shows its lines and total, on her card, on the order page and in the
-// seller's table. And a product the seller limits to one per buyer in the
-// studio refuses a second unit, until she clears the limit.
+// seller's table. A product the seller limits to one per buyer in the
+// studio refuses a second unit, until she clears the limit. And lines whose
+// hold runs out leave the bag: by their countdown, or when the server
+// answers a checkout `hold_expired` — then she checks the rest out again.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { useServerAndBrowser } from './helpers/fixture.js';
 import { newPage, openSeller, openViewer } from './helpers/browser.js';
+import { startServer } from './helpers/server.js';
 
 let server;
 let browser;
@@ -201,6 +204,7 @@ test('a product the seller limits to one per buyer refuses a second unit, until 
   await row.getByTestId('edit-limit').fill('1');
   await row.getByTestId('edit-save').click();
   await row.getByTestId('product-limit').filter({ hasText: 'Tối đa 1 mỗi người' }).waitFor();
+  await row.getByTestId('edit-limit').waitFor({ state: 'detached' });
 
   const ha = await openViewer(browser, server, 'Hà');
   const card = await catalogCard(ha, 'p4');
@@ -227,4 +231,56 @@ test('a product the seller limits to one per buyer refuses a second unit, until 
   assert.deepEqual([...ha.errors, ...seller.errors], []);
   await seller.context().close();
   await ha.context().close();
+});
+
+test('an expired line leaves the bag, by its countdown or by the server\'s hold_expired, and the rest checks out', async () => {
+  // Bag holds of six seconds.
+  const quick = await startServer({ env: { CHOPHIEN_ORDERS__BAG_HOLD_SECS: '6' } });
+  try {
+    const seller = await openSeller(browser, quick);
+    await goLive(seller);
+    const viewer = await openViewer(browser, quick, 'Quyên');
+    const bag = viewer.getByTestId('bag-panel');
+    const before = Number((await shownStock(viewer, 'p5')).replace(/\D/g, ''));
+
+    // Its countdown runs out: the line goes, she is told, the unit is back.
+    assert.equal(await addToBag(viewer, 'p5'), 'Đã thêm vào giỏ');
+    await waitForStock(viewer, 'p5', before - 1);
+    await openBag(viewer);
+    await bag.getByTestId('bag-line').waitFor();
+    await bag.getByTestId('bag-status').filter({ hasText: 'Hết thời gian giữ hàng, đã bỏ khỏi giỏ: Bánh chưng Bờ Đậu (cặp)' }).waitFor({ timeout: 10_000 });
+    assert.equal(await bag.getByTestId('bag-line').count(), 0);
+    await bag.getByTestId('bag-empty').waitFor();
+    await waitForStock(viewer, 'p5', before);
+    await bag.getByTestId('bag-close').click();
+
+    // Two lines three seconds apart; the first one's deadline passes on the
+    // server while this page's clock still gives it time (a phone's clock
+    // may be behind), so the checkout is answered `hold_expired`.
+    assert.equal(await addToBag(viewer, 'p3'), 'Đã thêm vào giỏ');
+    const first = await viewer.evaluate(() => [...window.__chophien.bag.holds.values()][0]);
+    await viewer.waitForTimeout(3000);
+    await addToBag(viewer, 'p2');
+    await openBag(viewer);
+    await bag.getByTestId('bag-checkout-name').fill('Lò Thị Quyên');
+    await bag.getByTestId('bag-checkout-phone').fill('0977 888 999');
+    await bag.getByTestId('bag-checkout-address').fill('Bản Vèn, Định Hóa, Thái Nguyên');
+    await viewer.evaluate((id) => { window.__chophien.bag.holds.get(id).expires_at += 2000; }, first.hold_id);
+    const wait = first.expires_at - Date.now() + 400;
+    if (wait > 0) await viewer.waitForTimeout(wait);
+    await bag.getByTestId('bag-checkout-submit').click();
+    await bag.getByTestId('bag-status').filter({ hasText: 'Một món đã hết thời gian giữ hàng và đã được bỏ khỏi giỏ: Bún khô Định Hóa 1kg' }).waitFor();
+    assert.deepEqual((await bagLines(viewer)).map((l) => l.product), ['p2'], 'the other line stays');
+    assert.equal(await bag.getByTestId('bag-checkout-name').inputValue(), 'Lò Thị Quyên', 'what she typed stays');
+
+    await bag.getByTestId('bag-checkout-submit').click();
+    const card = bag.getByTestId('order-confirmed');
+    await card.waitFor();
+    assert.deepEqual(await card.getByTestId('order-line').allTextContents(), ['Trà móc câu Tân Cương 200g — 1 × 180.000\u00a0₫']);
+    assert.deepEqual([...viewer.errors, ...seller.errors], []);
+    await seller.context().close();
+    await viewer.context().close();
+  } finally {
+    await quick.stop();
+  }
 });

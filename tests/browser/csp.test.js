@@ -140,6 +140,17 @@ test('every page runs its main flow without a Content-Security-Policy violation'
   await sale.getByTestId('order-confirmed').waitFor();
   await sale.getByTestId('order-vietqr').waitFor();
 
+  // The bag: a catalog product into it, and the sheet (a modal <dialog>) with its line and countdown.
+  await viewer.getByTestId('catalog').locator('summary').click();
+  await viewer.waitForFunction(() => document.querySelector('#catalog-list [data-product-id=p3] [data-testid=add-to-bag]')?.disabled === false);
+  await viewer.locator('#catalog-list [data-product-id=p3] [data-testid=add-to-bag]').click();
+  await viewer.getByTestId('bag-count').filter({ hasText: '1' }).waitFor();
+  await viewer.getByTestId('bag-button').click();
+  const bag = viewer.getByTestId('bag-panel');
+  await bag.getByTestId('bag-line-countdown').filter({ hasText: /^\d+:\d\d$/ }).waitFor();
+  await bag.getByTestId('bag-close').click();
+  await bag.waitFor({ state: 'hidden' });
+
   // The seller sees the order and downloads the CSV (a blob download).
   await seller.getByTestId('order-row').filter({ hasText: 'Nguyễn Thị Lan' }).waitFor();
   const [download] = await Promise.all([

@@ -1,11 +1,12 @@
-// An order as its buyer sees it, on the viewer's sale card and on the order
-// page: its code, a status badge, the payment method (with the VietQR spot
-// for bank transfers not yet paid), the carrier and tracking code once
-// shipped, and a small timeline of its history in local time.
+// An order as its buyer sees it, on the viewer's sale card, in her bag and
+// on the order page: its code, a status badge, what she bought (a flash-sale
+// order's product, or a bag order's lines), the payment method (with the
+// VietQR spot for bank transfers not yet paid), the carrier and tracking
+// code once shipped, and a small timeline of its history in local time.
 //
-// Also the order page's two calls (code + phone, no session), which the
-// viewer's card uses too to fetch the order's details after the room
-// announced that it moved (`order_status` names only its status and tag).
+// Also the order page's two calls (code + phone, no session), and her own
+// orders in the room kept current (`MyOrders`) after the room announced
+// that one moved (`order_status` names only its status and tag).
 
 import { h } from './dom.js';
 import { getLang, t } from './i18n.js';
@@ -31,6 +32,37 @@ export function orderCode(order) {
 /** The order page, with the code filled in (never the phone: it stays out of URLs). */
 export function orderPageUrl(order) {
   return `/order.html?code=${encodeURIComponent(orderCode(order))}`;
+}
+
+/** The `sale_id` of orders and holds from the shopping bag. */
+export const BAG_SALE_ID = 'bag';
+
+/** A bag order (`sale_id: "bag"`): several products, each a line. */
+export function isBagOrder(order) {
+  return order?.sale_id === BAG_SALE_ID;
+}
+
+/** The cancel question for the buyer: a bag order's units go back to the shop, a sale's to the sale. */
+export function cancelConfirmText(order) {
+  return t(isBagOrder(order) ? 'order.cancelConfirmBag' : 'order.cancelConfirm', { code: orderCode(order) });
+}
+
+/**
+ * What the order holds, one `{product_name, quantity, unit_price_vnd}` a
+ * line: a bag order's lines, or a flash-sale order's one product.
+ */
+export function orderLines(order, productName = order.product_name || '') {
+  if (Array.isArray(order.lines) && order.lines.length > 0) return order.lines;
+  return [{ product_id: null, product_name: productName, quantity: order.quantity, unit_price_vnd: order.unit_price_vnd }];
+}
+
+/** A bag order's lines as a list: `Name — 2 × 250.000 ₫` each (price of one unit). */
+export function orderLineList(order) {
+  return h('ul', { class: 'order-lines', 'data-testid': 'order-lines', 'aria-label': t('order.lines') },
+    orderLines(order).map((line) => h('li', {
+      class: 'order-line', 'data-testid': 'order-line', 'data-product-id': line.product_id,
+      text: t('order.line', { name: line.product_name, n: line.quantity, price: formatVnd(line.unit_price_vnd) }),
+    })));
 }
 
 export function statusText(status) {
@@ -86,7 +118,9 @@ export function orderDetails(order, { productName = order.product_name || '', on
     h('p', { class: 'order-code-line' },
       h('span', { 'data-testid': 'order-id', text: t('order.number', { id: code }) }), ' ',
       statusBadge(order.status)),
-    h('p', { 'data-testid': 'order-product', text: productName ? `${productName} — ${quantity}` : quantity }),
+    isBagOrder(order)
+      ? orderLineList(order)
+      : h('p', { 'data-testid': 'order-product', text: productName ? `${productName} — ${quantity}` : quantity }),
     order.discount_vnd > 0
       ? h('p', { 'data-testid': 'order-discount', text: t('order.discount', { amount: formatVnd(order.discount_vnd), code: order.voucher_code || '' }) })
       : null,
@@ -200,9 +234,10 @@ export function cancelOrderByCode(code, phone) {
  * while she watched, not a first sighting or a reload).
  */
 export class MyOrders {
-  constructor(conn, onChange) {
+  constructor(conn, onChange = null) {
     this.conn = conn;
-    this.onChange = onChange;
+    /** Everyone told of each new version (the sale card, the bag). */
+    this.listeners = onChange ? [onChange] : [];
     /** order_id → Order */
     this.byId = new Map();
     /** Orders whose buyer cancel the server refused: no cancel button again. */
@@ -213,8 +248,28 @@ export class MyOrders {
     conn.on('order_status', (m) => this.onStatus(m));
   }
 
+  /** Also call `onChange(order, live)` with each new version. */
+  listen(onChange) {
+    this.listeners.push(onChange);
+  }
+
+  onChange(order, live) {
+    for (const listener of this.listeners) {
+      try {
+        listener(order, live);
+      } catch (error) {
+        console.error('an order listener failed', error);
+      }
+    }
+  }
+
   get(orderId) {
     return this.byId.get(orderId) || null;
+  }
+
+  /** Every order of hers known here, oldest first. */
+  all() {
+    return [...this.byId.values()].sort((a, b) => a.created_at - b.created_at);
   }
 
   /** A version of an order from the server. */

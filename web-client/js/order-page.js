@@ -1,14 +1,14 @@
 // The order page (/order.html?code=CP…): a buyer finds her order with its
-// code and the delivery phone number — no session, no account — sees where
-// it is (status, timeline, carrier and tracking code) and may cancel it
-// while it is only placed. The phone goes in the request body, never in the
-// address bar.
+// code and the delivery phone number — no session, no account — sees what
+// she bought (a bag order's every line), where it is (status, timeline,
+// carrier and tracking code) and may cancel it while it is only placed. The
+// phone goes in the request body, never in the address bar.
 
 import { $, clear, h } from './dom.js';
 import { errorText, getLang, initI18n, t } from './i18n.js';
 import { formatTime } from './format.js';
 import { Notice } from './ui.js';
-import { PHONE, cancelOrderByCode, compactPhone, lookupOrder, orderCode, orderDetails, pageCodeLoader } from './order-card.js';
+import { PHONE, cancelConfirmText, cancelOrderByCode, compactPhone, lookupOrder, orderCode, orderDetails, pageCodeLoader } from './order-card.js';
 
 initI18n();
 
@@ -69,7 +69,7 @@ async function find() {
 
 async function cancel(order, button) {
   const code = orderCode(order);
-  if (!window.confirm(t('order.cancelConfirm', { code }))) return;
+  if (!window.confirm(cancelConfirmText(order))) return;
   button.disabled = true;
   orderNotice.show(t('order.cancelling'), 'info', 0);
   try {

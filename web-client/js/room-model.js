@@ -106,7 +106,8 @@ export function applyMessage(model, message) {
       changed.add('products');
       break;
     case 'product_stock': {
-      // A flash sale took the product's units, or gave back what it did not sell.
+      // A flash sale took the product's units or gave back what it did not
+      // sell, or a bag took some or gave them back.
       const product = model.products.find((p) => p.id === message.product_id);
       if (product) product.stock = message.stock;
       if (model.pinned && model.pinned.id === message.product_id) {
@@ -169,7 +170,7 @@ export function applyMessage(model, message) {
       }
       break;
     case 'sale_purchase':
-      model.purchases.push({ name: message.buyer_name, quantity: message.quantity, at: Date.now() });
+      model.purchases.push({ saleId: message.sale_id, name: message.buyer_name, quantity: message.quantity, at: Date.now() });
       if (model.purchases.length > 5) model.purchases.shift();
       changed.add('purchase');
       break;

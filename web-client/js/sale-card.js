@@ -1,7 +1,8 @@
 // The viewer's flash-sale card: the sale with its countdown and remaining
 // stock, then — after "buy" — the hold with its own countdown and the
-// checkout form (shipping and payment), then her order, which follows the
-// seller's steps live (order-card.js draws it and keeps it current).
+// checkout form (shipping and payment, checkout-form.js), then her order,
+// which follows the seller's steps live (order-card.js draws it and keeps it
+// current). Her bag's holds and orders are not this card's (bag-panel.js).
 //
 // The server decides everything (stock, limits, holds); this card only asks
 // and shows the answer. A `buy` keeps its idempotency key until the server
@@ -11,7 +12,8 @@
 import { clear, h, randomId } from './dom.js';
 import { errorText, t } from './i18n.js';
 import { formatCountdown, formatCount, formatVnd } from './format.js';
-import { MyOrders, PHONE, compactPhone, orderCard, orderCode, roomCodeLoader, statusText } from './order-card.js';
+import { BAG_SALE_ID, MyOrders, orderCard, orderCode, roomCodeLoader, statusText } from './order-card.js';
+import { checkoutForm } from './checkout-form.js';
 
 const OUTCOME_TEXT = {
   sold_out: 'sale.soldOut',
@@ -38,7 +40,7 @@ export class SaleCard {
    *          proof: HTMLElement, conn: import('./protocol.js').RoomConnection,
    *          displayName: () => string}} parts
    */
-  constructor({ panel, body, status, proof, conn, displayName, regularPrice = () => null, claimedVoucher = () => null }) {
+  constructor({ panel, body, status, proof, conn, displayName, regularPrice = () => null, claimedVoucher = () => null, myOrders = null }) {
     Object.assign(this, { panel, body, status, proof, conn, displayName, regularPrice, claimedVoucher });
     this.sale = null;
     /** 'sale' | 'hold' | 'order' */
@@ -53,11 +55,14 @@ export class SaleCard {
 
     conn.on('buy_result', (m) => this.onBuyResult(m));
     conn.on('my_holds', (m) => this.restoreHold(m.holds));
-    // Registered first: it has the orders before the card below looks at them.
-    this.myOrders = new MyOrders(conn, (order, live) => this.orderChanged(order, live));
+    // Registered before the handlers below (by the page, or here): it has
+    // the orders before the card looks at them.
+    this.myOrders = myOrders || new MyOrders(conn);
+    this.myOrders.listen((order, live) => this.orderChanged(order, live));
     conn.on('my_orders', (m) => this.restoreOrder(m.orders));
-    conn.on('order_confirmed', (m) => this.onOrder(m.order));
-    conn.on('hold_cancelled', () => this.backToSale());
+    // Her bag's orders and lines are the bag's (bag-panel.js), not this card's.
+    conn.on('order_confirmed', (m) => { if (m.order?.sale_id !== BAG_SALE_ID) this.onOrder(m.order); });
+    conn.on('hold_cancelled', (m) => { if (this.hold && m.hold_id === this.hold.hold_id) this.backToSale(); });
     setInterval(() => this.tick(), 250);
   }
 
@@ -193,7 +198,8 @@ export class SaleCard {
    */
   restoreHold(holds) {
     if (this.view !== 'sale' || !this.sale) return;
-    const hold = (holds || []).find((h) => h.sale_id === this.sale.id && h.expires_at > Date.now());
+    // Bag holds (`sale_id: "bag"`) are in the list too: only this sale's count here.
+    const hold = (holds || []).find((h) => h.sale_id !== BAG_SALE_ID && h.sale_id === this.sale.id && h.expires_at > Date.now());
     if (!hold) return;
     this.hold = hold;
     this.view = 'hold';
@@ -236,50 +242,23 @@ export class SaleCard {
         this.setStatus(t('hold.expired'), 'error');
       }
     });
-    const field = (id, key, input) => h('div', { class: 'field' }, h('label', { for: id, text: t(key) }), input);
-    const name = h('input', { id: 'checkout-name', 'data-testid': 'checkout-name', required: true, maxlength: 80, autocomplete: 'name', value: this.displayName() });
-    const phone = h('input', { id: 'checkout-phone', 'data-testid': 'checkout-phone', type: 'tel', required: true, maxlength: 15, autocomplete: 'tel', inputmode: 'tel', placeholder: '0912 345 678' });
-    const address = h('textarea', { id: 'checkout-address', 'data-testid': 'checkout-address', required: true, maxlength: 300, rows: 2, autocomplete: 'street-address' });
-    const submit = h('button', { type: 'submit', class: 'btn btn-buy btn-block', 'data-testid': 'checkout-submit' }, t('checkout.submit'));
-    const option = (value, checked) => h('label', { class: 'pay-option', for: `checkout-payment-${value}` },
-      h('input', { type: 'radio', name: 'checkout-payment', id: `checkout-payment-${value}`, value, checked, 'data-testid': `payment-${value}` }),
-      h('span', { text: t(`payment.${value}`) }));
-    const voucher = h('input', {
-      id: 'checkout-voucher', 'data-testid': 'checkout-voucher', maxlength: 20, autocomplete: 'off',
-      autocapitalize: 'characters', spellcheck: 'false', value: this.claimedVoucher() || '',
-    });
-    const payment = h('fieldset', { class: 'pay-choice', 'data-testid': 'checkout-payment' },
-      h('legend', { text: t('checkout.payment') }),
-      option('cod', true),
-      option('bank_transfer', false));
-    const form = h('form', { class: 'checkout', 'data-testid': 'checkout-form', novalidate: true },
-      field('checkout-name', 'checkout.name', name),
-      field('checkout-phone', 'checkout.phone', phone),
-      field('checkout-address', 'checkout.address', address),
-      field('checkout-voucher', 'checkout.voucher', voucher),
-      payment,
-      submit);
-    form.addEventListener('submit', (event) => {
-      event.preventDefault();
-      const chosen = form.querySelector('input[name=checkout-payment]:checked')?.value || 'cod';
-      const code = voucher.value.trim();
-      this.confirm({ name: name.value.trim(), phone: compactPhone(phone.value), address: address.value.trim() }, chosen, code || null, submit);
+    const checkout = checkoutForm({
+      prefix: 'checkout',
+      initial: { name: this.displayName(), voucher: this.claimedVoucher() || '' },
+      onInvalid: () => this.setStatus(t('checkout.invalid'), 'error'),
+      onSubmit: ({ shipping, payment, voucherCode }, submit) => this.confirm(shipping, payment, voucherCode, submit),
     });
     this.body.append(
       h('div', { class: 'hold', 'data-testid': 'hold' },
         h('h3', { text: t('hold.title') }),
         h('p', { 'data-testid': 'hold-summary', text: `${this.sale?.product_name || ''} — ${t('hold.summary', { n: hold.quantity, price: formatVnd(price) })}` }),
         h('p', { class: 'hold-timer' }, t('hold.expires', { time: '' }), left)),
-      form,
+      checkout.form,
       h('button', { type: 'button', class: 'btn btn-ghost btn-block', 'data-testid': 'hold-cancel', onclick: () => this.cancel() }, t('hold.cancel')));
     this.tick();
   }
 
   async confirm(shipping, payment, voucherCode, submit) {
-    if (!shipping.name || !PHONE.test(shipping.phone) || shipping.address.length < 5) {
-      this.setStatus(t('checkout.invalid'), 'error');
-      return;
-    }
     submit.disabled = true;
     try {
       const request = { type: 'confirm_hold', hold_id: this.hold.hold_id, shipping, payment };

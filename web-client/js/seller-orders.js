@@ -1,5 +1,6 @@
 // The seller's orders: the table (GET /api/rooms/{id}/orders, filtered by
-// status and a search), each order's next steps (paid, packed, shipped with
+// status and a search) with what each order holds (a flash-sale order's
+// product, or a bag order's every line), each order's next steps (paid, packed, shipped with
 // a carrier and tracking code, delivered, cancelled), the same steps for the
 // checked orders at once (POST …/orders/status, with each order's result),
 // and the CSV in the studio's language with the same filters.
@@ -13,7 +14,7 @@ import { errorText, getLang, t } from './i18n.js';
 import { formatCount, formatDateTime, formatVnd } from './format.js';
 import { fetchJson } from './protocol.js';
 import { Notice } from './ui.js';
-import { CARRIERS, carrierText, orderCode, statusBadge, statusText } from './order-card.js';
+import { CARRIERS, carrierText, isBagOrder, orderCode, orderLines, statusBadge, statusText } from './order-card.js';
 
 const SEARCH_DEBOUNCE_MS = 350;
 /** Tracking codes the server accepts: 1–64 letters, digits and dashes. */
@@ -152,7 +153,7 @@ export class SellerOrders {
     this.box.append(h('table', { class: 'orders-table', 'data-testid': 'orders-table' },
       h('thead', {}, h('tr', {},
         h('th', { scope: 'col', class: 'col-select' }, selectAll),
-        th('orders.colCode'), th('orders.colBuyer'), th('orders.colQuantity', 'num'), th('orders.colTotal', 'num'),
+        th('orders.colCode'), th('orders.colBuyer'), th('orders.colProducts'), th('orders.colQuantity', 'num'), th('orders.colTotal', 'num'),
         th('orders.colPayment'), th('orders.colStatus'), th('orders.colActions'))),
       h('tbody', {}, orders.map((o) => this.row(o)))));
     if (focus) {
@@ -208,6 +209,7 @@ export class SellerOrders {
       h('strong', { 'data-testid': 'order-buyer', text: o.buyer_name }), h('br'),
       h('span', { class: 'small', text: `${o.shipping.name} · ${o.shipping.phone}` }), h('br'),
       h('span', { class: 'small muted', text: o.shipping.address })),
+    h('td', { class: 'col-products' }, this.products(o)),
     h('td', { class: 'num col-qty', 'data-label': t('orders.colQuantity'), text: formatCount(o.quantity) }),
     h('td', { class: 'num col-total', 'data-label': t('orders.colTotal'), text: formatVnd(o.total_vnd) }),
     h('td', { class: 'col-payment', 'data-label': t('orders.colPayment'), 'data-testid': 'order-payment', text: t(`paymentShort.${o.payment || 'cod'}`) }),
@@ -219,6 +221,19 @@ export class SellerOrders {
       error ? h('p', { class: 'row-error', 'data-testid': 'order-error', text: error }) : null));
   }
 
+  /**
+   * What the order holds, one line per product: `Chè Tân Cương × 2` (a bag
+   * order's `unit_price_vnd` is 0 when it has several lines, so each line
+   * says its own price).
+   */
+  products(o) {
+    const bag = isBagOrder(o);
+    return h('ul', { class: 'order-products', 'data-testid': 'order-products', 'data-bag': String(bag) },
+      orderLines(o).map((line) => h('li', { 'data-testid': 'order-line', 'data-product-id': line.product_id },
+        h('span', { class: 'order-line-name', text: `${line.product_name} × ${formatCount(line.quantity)}` }),
+        bag ? h('span', { class: 'small muted', text: ` · ${formatVnd(line.unit_price_vnd)}` }) : null)));
+  }
+
   /** The steps the server allows from this order's status (docs/protocol.md, "Orders after checkout"). */
   actions(o, code) {
     const button = (step, onclick, cls = '') => h('button', {
@@ -227,7 +242,7 @@ export class SellerOrders {
     }, t(`orders.${step}`));
     const simple = (step) => button(step, () => this.changeOne(o, { status: step }));
     const cancel = button('cancel', () => {
-      if (window.confirm(t('orders.cancelConfirm', { code }))) this.changeOne(o, { status: 'cancelled' });
+      if (window.confirm(t(isBagOrder(o) ? 'orders.cancelConfirmBag' : 'orders.cancelConfirm', { code }))) this.changeOne(o, { status: 'cancelled' });
     }, 'btn-danger');
     switch (o.status) {
       case 'confirmed':

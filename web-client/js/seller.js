@@ -54,7 +54,9 @@ function start() {
   hook.media = media;
   hook.sales = sales;
   hook.orders = orders;
+  /** The product whose form is open, and what was typed in it (by product id). */
   let editing = null;
+  const drafts = new Map();
 
   const act = async (message, notice, okText) => {
     try {
@@ -97,11 +99,17 @@ function start() {
     };
     const image = $('#new-image').value.trim();
     if (image) product.image_url = image;
+    // Empty: no limit (the field is left out).
+    const limit = $('#new-limit').value.trim();
+    if (limit) product.per_buyer_limit = Number(limit);
     if (await act({ type: 'add_product', product }, productNotice, t('seller.saved'))) event.target.reset();
   });
 
   function renderProducts() {
     const list = $('#product-rows');
+    // The list is drawn again on every stock move: keep the focus where it was.
+    const focused = list.contains(document.activeElement) ? document.activeElement : null;
+    const focus = focused?.id ? { id: focused.id, start: focused.selectionStart, end: focused.selectionEnd } : null;
     clear(list);
     const pinnedId = model.pinned?.id;
     for (const p of model.products) {
@@ -113,40 +121,69 @@ function start() {
           pinned ? h('span', { class: 'pinned-tag', text: t('seller.pinned') }) : null,
           h('div', { class: 'product-meta' },
             h('span', { class: 'price', 'data-testid': 'product-price', text: formatVnd(p.price_vnd) }),
-            h('span', { class: 'stock', text: t('product.stock', { n: formatCount(p.stock) }) }))),
+            h('span', { class: 'stock', text: t('product.stock', { n: formatCount(p.stock) }) }),
+            p.per_buyer_limit ? h('span', { class: 'stock', 'data-testid': 'product-limit', text: t('sale.limit', { n: p.per_buyer_limit }) }) : null)),
         h('div', { class: 'row-actions' },
           pinned
             ? h('button', { type: 'button', class: 'btn btn-small', 'data-testid': 'unpin', onclick: () => act({ type: 'unpin_product' }, productNotice) }, t('seller.unpin'))
             : h('button', { type: 'button', class: 'btn btn-small btn-primary', 'data-testid': 'pin', 'aria-label': t('seller.pinLabel', { name: p.name }), onclick: () => act({ type: 'pin_product', product_id: p.id }, productNotice) }, t('seller.pin')),
-          h('button', { type: 'button', class: 'btn btn-small btn-ghost', 'data-testid': 'edit', 'aria-expanded': String(editing === p.id), onclick: () => { editing = editing === p.id ? null : p.id; renderProducts(); } }, t('seller.edit')),
+          h('button', { type: 'button', id: `edit-${p.id}`, class: 'btn btn-small btn-ghost', 'data-testid': 'edit', 'aria-expanded': String(editing === p.id), onclick: () => { drafts.delete(p.id); editing = editing === p.id ? null : p.id; renderProducts(); } }, t('seller.edit')),
           h('button', { type: 'button', class: 'btn btn-small btn-danger', 'data-testid': 'remove', onclick: () => { if (window.confirm(t('seller.removeConfirm', { name: p.name }))) act({ type: 'remove_product', product_id: p.id }, productNotice); } }, t('seller.remove'))));
       if (editing === p.id) row.append(editForm(p));
       list.append(row);
     }
+    const again = focus && document.getElementById(focus.id);
+    if (again) {
+      again.focus();
+      try { again.setSelectionRange?.(focus.start, focus.end); } catch { /* a number field has no selection */ }
+    }
     sales.renderProducts();
   }
 
+  /**
+   * The product form of the row being edited. What she types is kept in a
+   * draft, so the list drawn again (stock moves with every bag and sale) does
+   * not wipe it; only the fields she changed since opening it are sent, so a
+   * price fix never writes back a stock count that has moved meanwhile.
+   */
   function editForm(p) {
     const id = (name) => `edit-${p.id}-${name}`;
-    const field = (name, key, input) => h('div', { class: 'field' }, h('label', { for: id(name), text: t(key) }), input);
-    const price = h('input', { id: id('price'), type: 'number', min: 0, step: 1000, value: p.price_vnd, 'data-testid': 'edit-price' });
-    const stock = h('input', { id: id('stock'), type: 'number', min: 0, value: p.stock, 'data-testid': 'edit-stock' });
-    const image = h('input', { id: id('image'), type: 'text', inputmode: 'url', value: p.image_url || '', 'data-testid': 'edit-image' });
+    let draft = drafts.get(p.id);
+    if (!draft) {
+      const shown = { price: String(p.price_vnd), stock: String(p.stock), image: p.image_url || '', limit: p.per_buyer_limit ? String(p.per_buyer_limit) : '' };
+      draft = { ...shown, shown };
+      drafts.set(p.id, draft);
+    }
+    const input = (name, props) => h('input', { id: id(name), value: draft[name], 'data-testid': `edit-${name}`, oninput: (event) => { draft[name] = event.target.value; }, ...props });
+    const field = (name, key, props) => h('div', { class: 'field' }, h('label', { for: id(name), text: t(key) }), input(name, props));
+    const close = () => {
+      editing = null;
+      drafts.delete(p.id);
+      renderProducts();
+    };
     const form = h('form', { class: 'edit-form form-grid' },
-      field('price', 'seller.productPrice', price),
-      field('stock', 'seller.productStock', stock),
-      h('div', { class: 'wide' }, field('image', 'seller.productImage', image)),
+      field('price', 'seller.productPrice', { type: 'number', min: 0, step: 1000 }),
+      field('stock', 'seller.productStock', { type: 'number', min: 0 }),
+      // Empty: no limit.
+      field('limit', 'seller.productLimit', { type: 'number', min: 1, max: 1000, step: 1, inputmode: 'numeric', placeholder: t('seller.productLimitHint') }),
+      h('div', { class: 'wide' }, field('image', 'seller.productImage', { type: 'text', inputmode: 'url' })),
       h('div', { class: 'button-row wide' },
         h('button', { type: 'submit', class: 'btn btn-primary btn-small', 'data-testid': 'edit-save' }, t('seller.save')),
-        h('button', { type: 'button', class: 'btn btn-ghost btn-small', onclick: () => { editing = null; renderProducts(); } }, t('seller.cancel'))));
+        h('button', { type: 'button', class: 'btn btn-ghost btn-small', onclick: close }, t('seller.cancel'))));
     form.addEventListener('submit', async (event) => {
       event.preventDefault();
-      const changes = { price_vnd: Number(price.value), stock: Number(stock.value) };
-      if (image.value.trim()) changes.image_url = image.value.trim();
-      if (await act({ type: 'update_product', product_id: p.id, ...changes }, productNotice, t('seller.saved'))) {
-        editing = null;
-        renderProducts();
+      const changed = (name) => draft[name].trim() !== draft.shown[name];
+      const changes = {};
+      if (changed('price')) changes.price_vnd = Number(draft.price);
+      if (changed('stock')) changes.stock = Number(draft.stock);
+      if (changed('image') && draft.image.trim()) changes.image_url = draft.image.trim();
+      // A limit typed or changed is sent; a cleared one is 0, which removes it.
+      if (changed('limit')) changes.per_buyer_limit = draft.limit.trim() === '' ? 0 : Number(draft.limit);
+      if (Object.keys(changes).length === 0) {
+        close();
+        return;
       }
+      if (await act({ type: 'update_product', product_id: p.id, ...changes }, productNotice, t('seller.saved'))) close();
     });
     return form;
   }

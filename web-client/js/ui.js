@@ -154,8 +154,16 @@ export function renderRoomStatus(el, status) {
   el.textContent = t(`status.${status || 'scheduled'}`);
 }
 
-/** A product card (pinned product on the viewer page). */
-export function productCard(product) {
+/** "Còn 115": what a product has on hand (outside a running flash sale and the bags). */
+export function stockText(product) {
+  return t('product.stock', { n: formatCount(product.stock) });
+}
+
+/**
+ * A product card (the viewer page's pinned product and catalog).
+ * `actions`: an element under its price (the viewer's add-to-bag control).
+ */
+export function productCard(product, { actions = null } = {}) {
   return h('article', { class: 'product-card', 'data-testid': 'product-card', 'data-product-id': product.id },
     h('img', { class: 'product-img', src: safeImageUrl(product.image_url), alt: '', width: 96, height: 96, loading: 'lazy' }),
     h('div', { class: 'product-body' },
@@ -163,5 +171,6 @@ export function productCard(product) {
       product.description ? h('p', { class: 'product-desc', text: product.description }) : null,
       h('p', { class: 'product-meta' },
         h('span', { class: 'price', 'data-testid': 'product-price', text: formatVnd(product.price_vnd) }),
-        h('span', { class: 'stock', 'data-testid': 'product-stock', text: t('product.stock', { n: formatCount(product.stock) }) }))));
+        h('span', { class: 'stock', 'data-testid': 'product-stock', text: stockText(product) })),
+      actions));
 }

@@ -1,13 +1,19 @@
 // The viewer page: join with a display name, watch the seller's video,
-// chat, send hearts, see the pinned product and buy in flash sales.
+// chat, send hearts, see the pinned product and the catalog, buy in flash
+// sales and put products in her bag (bag.js, bag-buttons.js, bag-panel.js).
 
-import { $, clear, h } from './dom.js';
+import { $, h } from './dom.js';
 import { errorText, getLang, initI18n, t } from './i18n.js';
 import { formatCount, formatTime } from './format.js';
 import { RoomConnection, fetchJson } from './protocol.js';
 import { applyMessage, createRoomModel, isMuted } from './room-model.js';
-import { ChatLog, Notice, productCard, renderConnection, renderRoomStatus, wireChatForm } from './ui.js';
+import { ChatLog, Notice, renderConnection, renderRoomStatus, wireChatForm } from './ui.js';
 import { SaleCard } from './sale-card.js';
+import { BAG_SALE_ID, MyOrders } from './order-card.js';
+import { Bag } from './bag.js';
+import { BagButtons } from './bag-buttons.js';
+import { BagPanel } from './bag-panel.js';
+import { ProductShelf } from './product-shelf.js';
 import { VoucherDrop } from './voucher-drop.js';
 import { Subscriber } from './webrtc.js';
 
@@ -22,7 +28,7 @@ const model = createRoomModel();
 /** Test and debugging hook: the live objects of this page. */
 // `marks`: when each step of starting the video happened (performance.now()),
 // so tests and people debugging can see where the time to first frame goes.
-const hook = { model, state: model, conn: null, pc: null, subscriber: null, sale: null, joinedAt: null, firstFrameAt: null, marks: {} };
+const hook = { model, state: model, conn: null, pc: null, subscriber: null, sale: null, bag: null, bagPanel: null, joinedAt: null, firstFrameAt: null, marks: {} };
 window.__chophien = hook;
 
 const video = $('#video');
@@ -38,6 +44,10 @@ const SUBSCRIBE_RETRY_MS = 1000;
 /** Request failures that mean the connection went, not the subscribe. */
 const CONNECTION_LOST = new Set(['not_connected', 'disconnected', 'closed']);
 let saleCard = null;
+let bagButtons = null;
+let bagPanel = null;
+let catalogShelf = null;
+let pinnedShelf = null;
 let chatLog = null;
 let myName = '';
 let banned = false;
@@ -119,14 +129,18 @@ function enterRoom(token) {
   conn = new RoomConnection({ roomId, token });
   hook.conn = conn;
   chatLog = new ChatLog($('#chat-log'));
+  // Her orders, for the sale card and the bag alike: registered first, so
+  // both find the orders in it when they hear of one.
+  const myOrders = new MyOrders(conn);
   saleCard = new SaleCard({
     panel: $('#sale-panel'), body: $('#sale-body'), status: $('#sale-status'), proof: $('#sale-proof'),
-    conn, displayName: () => myName,
+    conn, displayName: () => myName, myOrders,
     regularPrice: (productId) => model.products.find((p) => p.id === productId)?.price_vnd ?? null,
     claimedVoucher: () => voucherDrop.claimed,
   });
   const voucherDrop = new VoucherDrop({ box: $('#voucher-drop'), conn });
   hook.sale = saleCard;
+  wireBag(myOrders, () => voucherDrop.claimed);
   wireChatForm($('#chat-form'), $('#chat-input'), conn, chatNotice);
   wireHearts();
   wireUnmute();
@@ -155,7 +169,12 @@ function enterRoom(token) {
     // A new connection has no subscription on the server yet.
     if (message.type === 'snapshot' || message.type === 'resumed') resubscribe();
   });
-  window.addEventListener('langchange', () => render(new Set(['room', 'chat', 'pinned', 'sale', 'settings', 'stats', 'stream'])));
+  window.addEventListener('langchange', () => {
+    render(new Set(['room', 'chat', 'sale', 'settings', 'stats', 'stream']));
+    renderPinned(true);
+    renderCatalog(true);
+    bagPanel.render({ redraw: true });
+  });
   setInterval(renderSettings, 5000);
   conn.connect();
 }
@@ -168,6 +187,10 @@ function render(changed, message) {
     pill.hidden = false;
     renderRoomStatus(pill, model.room.status);
     if (model.room.status === 'ended') endRoom('ended');
+    // The bag opens with the live: the add buttons and the sheet follow the status.
+    $('#catalog-bag-note').hidden = model.room.status !== 'scheduled';
+    bagButtons.refresh();
+    bagPanel.render();
   }
   if (changed.has('stats')) {
     $('[data-testid=viewer-count]').textContent = formatCount(model.viewers);
@@ -180,26 +203,50 @@ function render(changed, message) {
   if (changed.has('pinned')) renderPinned();
   if (changed.has('products')) renderCatalog();
   if (changed.has('sale')) saleCard.setSale(model.sale);
-  if (changed.has('purchase')) saleCard.showPurchase(model.purchases[model.purchases.length - 1]);
+  if (changed.has('purchase')) {
+    // A bag order's social proof is not the flash sale's.
+    const purchase = model.purchases[model.purchases.length - 1];
+    if (purchase.saleId !== BAG_SALE_ID) saleCard.showPurchase(purchase);
+  }
   if (changed.has('settings') || changed.has('moderation')) renderSettings();
   if (changed.has('stream') || changed.has('room')) renderStream();
   if (message?.type === 'stream_state' && message.live) ensureSubscribed();
 }
 
-function renderPinned() {
-  const body = $('#pinned-body');
-  clear(body);
-  if (model.pinned) body.append(productCard(model.pinned));
-  else body.append(h('p', { class: 'muted', 'data-testid': 'pinned-none', text: t('pinned.none') }));
+function renderPinned(redraw = false) {
+  pinnedShelf.render(model.pinned ? [model.pinned] : [], { redraw });
+  $('#pinned-none').hidden = Boolean(model.pinned);
 }
 
-/** The room's catalog: every product with its price and what is in stock
- * (a flash sale's units are carved out while it runs). */
-function renderCatalog() {
-  const list = $('#catalog-list');
-  clear(list);
+/** The room's catalog: every product with its price, what is in stock (a
+ * flash sale's units and the bags' are carved out) and its add-to-bag button. */
+function renderCatalog(redraw = false) {
   $('#catalog-panel').hidden = model.products.length === 0;
-  for (const product of model.products) list.append(h('li', {}, productCard(product)));
+  catalogShelf.render(model.products, { redraw });
+}
+
+/** The shopping bag: its state (bag.js), the add buttons on every product
+ * card, and the sheet the top bar's bag button opens. */
+function wireBag(myOrders, claimedVoucher) {
+  const bag = new Bag(conn);
+  hook.bag = bag;
+  const live = $('#bag-live');
+  bagButtons = new BagButtons({
+    bag,
+    isLive: () => model.room?.status === 'live' && !banned,
+    announce: (text) => { live.textContent = text; },
+    onAdded: () => bagPanel.bump(),
+  });
+  const actions = (product) => bagButtons.control(product);
+  catalogShelf = new ProductShelf($('#catalog-list'), { wrap: (card) => h('li', {}, card), actions });
+  pinnedShelf = new ProductShelf($('#pinned-body'), { actions });
+  bagPanel = new BagPanel({
+    bag, myOrders, conn, claimedVoucher,
+    roomStatus: () => model.room?.status || '',
+    productName: (id) => model.products.find((p) => p.id === id)?.name || id,
+    displayName: () => myName,
+  });
+  hook.bagPanel = bagPanel;
 }
 
 function renderSettings() {
@@ -339,7 +386,7 @@ function floatHearts(n) {
 
 function endRoom(reason) {
   renderConnection(connectionBanner, reason === 'banned' ? 'banned' : 'ended');
-  for (const el of document.querySelectorAll('#chat-form input, #chat-form button, [data-testid=buy-button]')) el.disabled = true;
+  for (const el of document.querySelectorAll('#chat-form input, #chat-form button, [data-testid=buy-button], [data-testid=add-to-bag]')) el.disabled = true;
   if (subscriber && reason === 'banned') {
     subscriber.close();
     subscriber = null;
