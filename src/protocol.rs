@@ -833,6 +833,8 @@ mod tests {
             r#"{"type":"end_sale","sale_id":"s"}"#,
             r#"{"type":"buy","sale_id":"s","quantity":1,"idempotency_key":"k1234567"}"#,
             r#"{"type":"confirm_hold","hold_id":"h","shipping":{"name":"n","phone":"p","address":"a"}}"#,
+            r#"{"type":"add_to_bag","product_id":"p1","quantity":1,"idempotency_key":"k1234567"}"#,
+            r#"{"type":"checkout_bag","hold_ids":["bag-01"],"shipping":{"name":"n","phone":"p","address":"a"}}"#,
             r#"{"type":"cancel_hold","hold_id":"h"}"#,
             r#"{"type":"cancel_order","order_id":"o"}"#,
             r#"{"type":"list_my_orders"}"#,

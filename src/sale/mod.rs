@@ -26,6 +26,10 @@
 //!   `{room:ID}`. Concurrent buys of one sale are group-committed: one atomic
 //!   call carries a whole batch.
 //!
+//! Every order a store makes or changes is also handed to its
+//! [`OrderJournal`] (the shop's webhook outbox), in the same atomic step
+//! where the store has steps that can be cut short (Redis).
+//!
 //! Invariants, for both stores:
 //! - Stock changes only inside a store's atomic operations, and in each the
 //!   checks (room → idempotency → state → stock → per-buyer limit) precede
@@ -42,6 +46,7 @@ pub mod bag;
 mod error;
 pub mod fulfilment;
 pub mod ids;
+pub mod journal;
 mod memory;
 mod redis;
 pub mod sweeper;
@@ -56,6 +61,7 @@ pub use error::SaleError;
 pub use fulfilment::{
     Carrier, OrderActor, OrderChange, OrderStatus, OrderUpdate, PaymentMethod, Shipment,
 };
+pub use journal::{JournalEntry, OrderEventKind, OrderJournal};
 pub use memory::MemorySaleStore;
 pub(crate) use redis::{ended_room_sale_keys, ended_room_stock_keys, room_sale_keys};
 pub use redis::{GroupCommit, RedisSaleStore, RedisStoreOptions};

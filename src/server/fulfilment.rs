@@ -1,7 +1,9 @@
 //! The service side of an order's life: change it through the sale store,
 //! then tell whoever must know — the room (`order_status`, by the order's tag),
-//! the sale's stock when a cancellation gave units back, and the shop's own
-//! system (its webhook: `order.created`, `order.updated`, `order.cancelled`).
+//! and the sale's stock when a cancellation gave units back. The shop's own
+//! system (its webhook: `order.created`, `order.updated`, `order.cancelled`)
+//! hears of it from the store itself, which writes the event in the same
+//! atomic step as the change (`sale::journal`).
 //!
 //! Every door that changes an order (the seller's HTTP API, the buyer's
 //! `cancel_order` frame, the order page) goes through [`change`], so each
@@ -10,8 +12,7 @@
 use crate::clock;
 use crate::room::store::RoomStore;
 use crate::room::RoomFact;
-use crate::sale::{Order, OrderActor, OrderChange, OrderStatus, OrderUpdate, SaleError, SaleStore};
-use crate::webhook::EventType;
+use crate::sale::{OrderActor, OrderChange, OrderUpdate, SaleError, SaleStore};
 
 use super::sales::{announce_fresh_sale, announce_product, log_unannounced};
 use super::AppState;
@@ -30,32 +31,12 @@ pub async fn change(
         .sales
         .update_order(room_id, order_id, change, actor, now)
         .await?;
+    // The shop's webhook event was written by the store with the change
+    // (`sale::journal`).
     if update.changed {
-        let event = match update.order.status {
-            OrderStatus::Cancelled => EventType::OrderCancelled,
-            _ => EventType::OrderUpdated,
-        };
-        notify_shop(state, room_id, event, &update.order).await;
         announce(state, room_id, &update).await;
     }
     Ok(update)
-}
-
-/// Queues an order event for the room's webhook, if it has one. The order
-/// stands either way: a failure to queue is logged, never the buyer's or the
-/// seller's error (an order committed by a node that dies before this call is not told: see `docs/protocol.md`, Webhooks).
-pub async fn notify_shop(state: &AppState, room_id: &str, event: EventType, order: &Order) {
-    let data = match serde_json::to_value(order) {
-        Ok(data) => data,
-        Err(error) => {
-            tracing::error!(room = %room_id, %error, "an order did not serialize for its webhook");
-            return;
-        }
-    };
-    let now = clock::unix_millis();
-    if let Err(error) = state.webhooks.publish(room_id, event, data, now).await {
-        tracing::warn!(room = %room_id, order = %order.order_id, %error, "could not queue a webhook event");
-    }
 }
 
 /// The buyer's cancel window, as an actor.

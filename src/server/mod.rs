@@ -242,12 +242,14 @@ impl Server {
             StoreKind::Memory => {
                 let settings = config.room_settings();
                 let rooms = MemoryRoomStore::new(settings.limits, settings.replay_capacity);
+                let webhooks = Webhooks::in_memory(webhook_settings);
+                let sales = MemorySaleStore::new().with_journal(Arc::new(webhooks.clone()));
                 (
-                    AnySaleStore::Memory(MemorySaleStore::new()),
+                    AnySaleStore::Memory(sales),
                     PaymentStore::memory(),
                     AnyRoomStore::Memory(Arc::new(rooms)),
                     media_directory.unwrap_or_else(|| Arc::new(MemoryDirectory::default())),
-                    Webhooks::in_memory(webhook_settings),
+                    webhooks,
                 )
             }
             StoreKind::Redis => {
@@ -266,8 +268,11 @@ impl Server {
                 let directory =
                     media_directory.unwrap_or_else(|| Arc::new(RedisDirectory::new(link.clone())));
                 let webhooks = Webhooks::on_redis(link.clone(), webhook_settings);
+                // Orders' events are written with the orders (sale::journal).
+                let sales = RedisSaleStore::on(link.clone(), options.group_commit)
+                    .with_journal(Arc::new(webhooks.clone()));
                 (
-                    AnySaleStore::Redis(RedisSaleStore::on(link.clone(), options.group_commit)),
+                    AnySaleStore::Redis(sales),
                     PaymentStore::redis(link),
                     AnyRoomStore::Redis(Arc::new(rooms)),
                     directory,

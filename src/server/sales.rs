@@ -28,7 +28,6 @@ use super::command::SaleCommand;
 use super::refusal::Refusal;
 use super::AppState;
 use super::{fulfilment, vouchers};
-use crate::webhook::EventType;
 
 /// Handle one flash-sale command from `actor` (its role already authorised)
 /// in `room`: the direct reply, if any (an `ack` only when the request had
@@ -122,7 +121,7 @@ pub async fn handle(
                 // The late confirm returned the units itself.
                 room.mark_sale_dirty();
             }
-            let order = placed(state, room, confirmed?).await;
+            let order = placed(room, confirmed?).await;
             Ok(Some(DirectEvent::OrderConfirmed { id, order }))
         }
         SaleCommand::AddToBag {
@@ -185,7 +184,7 @@ pub async fn handle(
                 // product's is not said, so every line's is re-read.
                 mark_bag_products_dirty(state, room, &actor.user_id, &hold_ids).await;
             }
-            let order = placed(state, room, confirmed?).await;
+            let order = placed(room, confirmed?).await;
             Ok(Some(DirectEvent::OrderConfirmed { id, order }))
         }
         SaleCommand::CancelOrder { order_id } => {
@@ -239,12 +238,12 @@ pub async fn handle(
     }
 }
 
-/// An order was confirmed or checked out: tell the shop and the room, once
-/// (a retried confirmation returns the first order with `created: false`).
-async fn placed(state: &AppState, room: &Room, confirmation: Confirmation) -> crate::sale::Order {
+/// An order was confirmed or checked out: tell the room, once (a retried
+/// confirmation returns the first order with `created: false`). The shop's
+/// webhook event was written by the store with the order.
+async fn placed(room: &Room, confirmation: Confirmation) -> crate::sale::Order {
     let order = confirmation.order;
     if confirmation.created {
-        fulfilment::notify_shop(state, &room.id, EventType::OrderCreated, &order).await;
         let purchase = RoomFact::OrderPlaced {
             sale_id: order.sale_id.clone(),
             buyer_name: order.buyer_name.clone(),

@@ -3,6 +3,8 @@
 //! and sends the same bytes) and a [`Delivery`], one event on its way to
 //! one room's webhook.
 
+use std::collections::HashMap;
+
 use serde::{Deserialize, Serialize};
 
 use crate::clock::UnixMillis;
@@ -147,6 +149,82 @@ impl Delivery {
             last_attempt_at: None,
             last_status: None,
             last_error: None,
+        })
+    }
+
+    /// The entry as field/value pairs ("" for none): the fields of its hash
+    /// in Redis, and what a journal entry carries (`sale::journal`).
+    pub fn fields(&self) -> Vec<(String, String)> {
+        let optional = |value: Option<String>| value.unwrap_or_default();
+        [
+            ("room_id", self.room_id.clone()),
+            ("event_type", self.event_type.as_str().to_owned()),
+            ("body", self.body.clone()),
+            ("created_at", self.created_at.to_string()),
+            ("attempts", self.attempts.to_string()),
+            ("state", self.state.as_str().to_owned()),
+            (
+                "next_attempt_at",
+                optional(self.next_attempt_at.map(|at| at.to_string())),
+            ),
+            (
+                "last_attempt_at",
+                optional(self.last_attempt_at.map(|at| at.to_string())),
+            ),
+            (
+                "last_status",
+                optional(self.last_status.map(|status| status.to_string())),
+            ),
+            ("last_error", optional(self.last_error.clone())),
+        ]
+        .into_iter()
+        .map(|(name, value)| (name.to_owned(), value))
+        .collect()
+    }
+
+    /// The entry [`fields`](Self::fields) describe, named by `due`.
+    pub fn from_fields(
+        due: &DueRef,
+        mut fields: HashMap<String, String>,
+    ) -> Result<Delivery, WebhookError> {
+        let bad = |field: &str| {
+            WebhookError::Internal(format!("webhook entry {}: bad {field}", due.member()))
+        };
+        let mut take = |field: &str| fields.remove(field).unwrap_or_default();
+        fn number<T: std::str::FromStr>(text: &str) -> Option<Option<T>> {
+            if text.is_empty() {
+                Some(None)
+            } else {
+                text.parse().ok().map(Some)
+            }
+        }
+        let event_type = EventType::parse(&take("event_type")).ok_or_else(|| bad("event_type"))?;
+        let state = DeliveryState::parse(&take("state")).ok_or_else(|| bad("state"))?;
+        let body = take("body");
+        let created_at = number(&take("created_at"))
+            .flatten()
+            .ok_or_else(|| bad("created_at"))?;
+        let attempts = number(&take("attempts"))
+            .flatten()
+            .ok_or_else(|| bad("attempts"))?;
+        let next_attempt_at =
+            number(&take("next_attempt_at")).ok_or_else(|| bad("next_attempt_at"))?;
+        let last_attempt_at =
+            number(&take("last_attempt_at")).ok_or_else(|| bad("last_attempt_at"))?;
+        let last_status = number(&take("last_status")).ok_or_else(|| bad("last_status"))?;
+        let last_error = Some(take("last_error")).filter(|error| !error.is_empty());
+        Ok(Delivery {
+            event_id: due.event_id.clone(),
+            room_id: due.room_id.clone(),
+            event_type,
+            body,
+            created_at,
+            attempts,
+            state,
+            next_attempt_at,
+            last_attempt_at,
+            last_status,
+            last_error,
         })
     }
 

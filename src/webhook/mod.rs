@@ -14,14 +14,18 @@
 //! - `target.rs`: URL rules and the server-side request forgery defence.
 //! - `secret.rs`: making and checking secrets.
 //! - `outbox.rs` (+ `outbox/`): the [`Outbox`] seam, in memory or in Redis.
+//! - `journal.rs`: [`Webhooks`] as the sale store's `OrderJournal`, so an
+//!   order's event is written in the same atomic step as the order.
 //! - `delivery.rs`: the worker that claims, signs, sends and reschedules.
 //!
-//! Knows nothing of rooms, orders or HTTP handlers: it takes a room id and
-//! JSON data, and the service layer decides who may do what.
+//! Knows nothing of rooms or HTTP handlers, and of orders only how they
+//! serialize: it takes a room id and JSON data (or, as the sale store's
+//! journal, an order), and the service layer decides who may do what.
 
 mod delivery;
 mod error;
 mod event;
+mod journal;
 mod outbox;
 mod secret;
 pub mod signature;

@@ -26,6 +26,7 @@ mod redis;
 use async_trait::async_trait;
 
 use crate::clock::UnixMillis;
+use crate::sale::JournalEntry;
 
 use super::event::{Delivery, DueRef};
 use super::{WebhookConfig, WebhookError};
@@ -48,6 +49,17 @@ pub trait Outbox: Send + Sync + 'static {
     /// `next_attempt_at`; it heads the room's log. Once this returns `Ok`,
     /// some worker will attempt it.
     async fn enqueue(&self, delivery: &Delivery) -> Result<(), WebhookError>;
+
+    /// Readies `delivery` to be written by another atomic step (the sale
+    /// store's, with the order it is about): the entry as a
+    /// [`JournalEntry`]. In Redis its place in the due index is reserved
+    /// first, so the entry is reachable as soon as it is written, whatever
+    /// happens after.
+    async fn stage(&self, delivery: &Delivery) -> Result<JournalEntry, WebhookError>;
+
+    /// The step that wrote a staged entry of `room_id` has committed: it is
+    /// due now (the memory outbox stores it only now).
+    async fn staged(&self, room_id: &str, entry: &JournalEntry) -> Result<(), WebhookError>;
 
     /// Up to `limit` deliveries due at `now`, each leased until
     /// `lease_until` (see the module doc). Atomic: two workers never claim

@@ -8,6 +8,7 @@ mod support;
 mod delivery;
 mod durability;
 mod endpoints;
+mod journal;
 mod orders;
 mod outbox;
 mod receiver;

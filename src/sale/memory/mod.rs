@@ -25,6 +25,7 @@ use super::{
     SaleError, SaleInfo, SaleRef, SaleState, SaleStore, SaleTimes,
 };
 use super::{NewVoucher, OrderActor, OrderChange, OrderStatus, OrderUpdate, Voucher};
+use super::{OrderEventKind, OrderJournal};
 use crate::clock::UnixMillis;
 
 /// Cheap to clone; clones share the sales.
@@ -33,6 +34,9 @@ pub struct MemorySaleStore {
     /// A `parking_lot` mutex, not a tokio one: no `.await` happens while it is
     /// held, and every operation is a few map updates.
     inner: Arc<Mutex<Sales>>,
+    /// Told of every order made or changed, after the step (one process:
+    /// nothing to survive between the two).
+    journal: Option<Arc<dyn OrderJournal>>,
 }
 
 #[derive(Default)]
@@ -205,6 +209,169 @@ impl RoomBooks {
 impl MemorySaleStore {
     pub fn new() -> MemorySaleStore {
         MemorySaleStore::default()
+    }
+
+    /// The store, telling `journal` of every order it makes or changes.
+    pub fn with_journal(mut self, journal: Arc<dyn OrderJournal>) -> MemorySaleStore {
+        self.journal = Some(journal);
+        self
+    }
+
+    /// Tells the journal of an order this store has just made or changed.
+    async fn journal(&self, room_id: &str, kind: OrderEventKind, order: &Order, now: UnixMillis) {
+        let Some(journal) = &self.journal else {
+            return;
+        };
+        if let Some(entry) = journal.prepare(room_id, kind, order, now).await {
+            journal.committed(room_id, entry).await;
+        }
+    }
+
+    /// A confirmation, journaled when it made the order.
+    async fn journaled(
+        &self,
+        room_id: &str,
+        confirmed: Result<Confirmation, SaleError>,
+        now: UnixMillis,
+    ) -> Result<Confirmation, SaleError> {
+        if let Ok(confirmation) = &confirmed {
+            if confirmation.created {
+                let order = &confirmation.order;
+                self.journal(room_id, OrderEventKind::Created, order, now)
+                    .await;
+            }
+        }
+        confirmed
+    }
+
+    /// Confirms a flash-sale hold (under the lock).
+    fn confirm_hold(
+        &self,
+        room_id: &str,
+        hold_id: &str,
+        buyer_id: &str,
+        checkout: &Checkout,
+        now: UnixMillis,
+    ) -> Result<Confirmation, SaleError> {
+        let (shipping, payment, voucher) = validate::checkout(checkout)?;
+        let confirmation = self.with_hold(room_id, hold_id, buyer_id, |sale, books| {
+            let Some(entry) = sale.holds.get_mut(hold_id) else {
+                return Err(SaleError::HoldNotFound);
+            };
+            match entry.status {
+                HoldStatus::Confirmed(index) => {
+                    let order = sale.orders.get(index).cloned().ok_or_else(|| {
+                        SaleError::Internal("a confirmed hold lost its order".into())
+                    })?;
+                    return Ok(Confirmation {
+                        order,
+                        created: false,
+                    });
+                }
+                HoldStatus::Cancelled => return Err(SaleError::HoldNotFound),
+                HoldStatus::Expired => return Err(SaleError::HoldExpired),
+                HoldStatus::Held if now >= entry.hold.expires_at => {
+                    sale.release(hold_id, HoldStatus::Expired, books);
+                    return Err(SaleError::HoldExpired);
+                }
+                HoldStatus::Held => {}
+            }
+            let phone = shipping.phone.clone();
+            let by_phone = sale.units_by_phone.get(&phone).copied().unwrap_or(0);
+            if by_phone + entry.hold.quantity > sale.info.per_buyer_limit {
+                return Err(SaleError::LimitReached);
+            }
+            // The voucher's checks, then (below, with the order) its use.
+            let book = match &voucher {
+                Some(code) => {
+                    let key = (sale.room_id.clone(), code.clone());
+                    let book = books.vouchers.get(&key).ok_or(SaleError::VoucherNotFound)?;
+                    book.check_use(&entry.buyer_id, &phone, now)?;
+                    Some(key)
+                }
+                None => None,
+            };
+            let definition = book
+                .as_ref()
+                .and_then(|key| books.vouchers.get(key))
+                .map(|book| &book.voucher);
+            let (discount_vnd, total_vnd) =
+                voucher::price(definition, sale.info.price_vnd, entry.hold.quantity)?;
+            let order = Order {
+                order_id: ids::new_order_id(),
+                sale_id: sale.info.id.clone(),
+                hold_id: hold_id.to_owned(),
+                buyer_id: entry.buyer_id.clone(),
+                buyer_name: entry.buyer_name.clone(),
+                product_name: sale.info.product_name.clone(),
+                quantity: entry.hold.quantity,
+                unit_price_vnd: sale.info.price_vnd,
+                total_vnd,
+                shipping,
+                created_at: now,
+                payment,
+                voucher_code: voucher.clone(),
+                discount_vnd,
+                status: OrderStatus::Confirmed,
+                shipment: None,
+                history: Vec::new(),
+                status_tag: ids::new_status_tag(),
+                lines: Vec::new(),
+            };
+            entry.status = HoldStatus::Confirmed(sale.orders.len());
+            sale.deadlines
+                .remove(&(entry.hold.expires_at, hold_id.to_owned()));
+            sale.orders_by_buyer
+                .entry(order.buyer_id.clone())
+                .or_default()
+                .push(sale.orders.len());
+            books.order_index.insert(
+                order.order_id.clone(),
+                OrderPlace {
+                    room_id: sale.room_id.clone(),
+                    sale_id: sale.info.id.clone(),
+                    index: sale.orders.len(),
+                },
+            );
+            if let Some(book) = book.and_then(|key| books.vouchers.get_mut(&key)) {
+                book.record_use(&order.buyer_id, &phone);
+            }
+            sale.orders.push(order.clone());
+            *sale.units_by_phone.entry(phone).or_default() += order.quantity;
+            Ok(Confirmation {
+                order,
+                created: true,
+            })
+        })?;
+        Ok(confirmation)
+    }
+
+    /// Gives a flash-sale hold back (under the lock).
+    fn cancel_hold(
+        &self,
+        room_id: &str,
+        hold_id: &str,
+        buyer_id: &str,
+        now: UnixMillis,
+    ) -> Result<(), SaleError> {
+        self.with_hold(room_id, hold_id, buyer_id, |sale, books| {
+            let Some(entry) = sale.holds.get(hold_id) else {
+                return Err(SaleError::HoldNotFound);
+            };
+            match entry.status {
+                HoldStatus::Cancelled => Ok(()),
+                HoldStatus::Confirmed(_) => Err(SaleError::HoldNotFound),
+                HoldStatus::Expired => Err(SaleError::HoldExpired),
+                HoldStatus::Held if now >= entry.hold.expires_at => {
+                    sale.release(hold_id, HoldStatus::Expired, books);
+                    Err(SaleError::HoldExpired)
+                }
+                HoldStatus::Held => {
+                    sale.release(hold_id, HoldStatus::Cancelled, books);
+                    Ok(())
+                }
+            }
+        })
     }
 
     /// Runs `f` on a sale of `room_id`, under the lock. Another room's sale
@@ -426,100 +593,13 @@ impl SaleStore for MemorySaleStore {
         checkout: &Checkout,
         now: UnixMillis,
     ) -> Result<Confirmation, SaleError> {
-        if is_bag_hold(hold_id) {
-            return self.bag_checkout(room_id, buyer_id, &[hold_id.to_owned()], checkout, now);
-        }
-        let (shipping, payment, voucher) = validate::checkout(checkout)?;
-        let confirmation = self.with_hold(room_id, hold_id, buyer_id, |sale, books| {
-            let Some(entry) = sale.holds.get_mut(hold_id) else {
-                return Err(SaleError::HoldNotFound);
-            };
-            match entry.status {
-                HoldStatus::Confirmed(index) => {
-                    let order = sale.orders.get(index).cloned().ok_or_else(|| {
-                        SaleError::Internal("a confirmed hold lost its order".into())
-                    })?;
-                    return Ok(Confirmation {
-                        order,
-                        created: false,
-                    });
-                }
-                HoldStatus::Cancelled => return Err(SaleError::HoldNotFound),
-                HoldStatus::Expired => return Err(SaleError::HoldExpired),
-                HoldStatus::Held if now >= entry.hold.expires_at => {
-                    sale.release(hold_id, HoldStatus::Expired, books);
-                    return Err(SaleError::HoldExpired);
-                }
-                HoldStatus::Held => {}
-            }
-            let phone = shipping.phone.clone();
-            let by_phone = sale.units_by_phone.get(&phone).copied().unwrap_or(0);
-            if by_phone + entry.hold.quantity > sale.info.per_buyer_limit {
-                return Err(SaleError::LimitReached);
-            }
-            // The voucher's checks, then (below, with the order) its use.
-            let book = match &voucher {
-                Some(code) => {
-                    let key = (sale.room_id.clone(), code.clone());
-                    let book = books.vouchers.get(&key).ok_or(SaleError::VoucherNotFound)?;
-                    book.check_use(&entry.buyer_id, &phone, now)?;
-                    Some(key)
-                }
-                None => None,
-            };
-            let definition = book
-                .as_ref()
-                .and_then(|key| books.vouchers.get(key))
-                .map(|book| &book.voucher);
-            let (discount_vnd, total_vnd) =
-                voucher::price(definition, sale.info.price_vnd, entry.hold.quantity)?;
-            let order = Order {
-                order_id: ids::new_order_id(),
-                sale_id: sale.info.id.clone(),
-                hold_id: hold_id.to_owned(),
-                buyer_id: entry.buyer_id.clone(),
-                buyer_name: entry.buyer_name.clone(),
-                product_name: sale.info.product_name.clone(),
-                quantity: entry.hold.quantity,
-                unit_price_vnd: sale.info.price_vnd,
-                total_vnd,
-                shipping,
-                created_at: now,
-                payment,
-                voucher_code: voucher.clone(),
-                discount_vnd,
-                status: OrderStatus::Confirmed,
-                shipment: None,
-                history: Vec::new(),
-                status_tag: ids::new_status_tag(),
-                lines: Vec::new(),
-            };
-            entry.status = HoldStatus::Confirmed(sale.orders.len());
-            sale.deadlines
-                .remove(&(entry.hold.expires_at, hold_id.to_owned()));
-            sale.orders_by_buyer
-                .entry(order.buyer_id.clone())
-                .or_default()
-                .push(sale.orders.len());
-            books.order_index.insert(
-                order.order_id.clone(),
-                OrderPlace {
-                    room_id: sale.room_id.clone(),
-                    sale_id: sale.info.id.clone(),
-                    index: sale.orders.len(),
-                },
-            );
-            if let Some(book) = book.and_then(|key| books.vouchers.get_mut(&key)) {
-                book.record_use(&order.buyer_id, &phone);
-            }
-            sale.orders.push(order.clone());
-            *sale.units_by_phone.entry(phone).or_default() += order.quantity;
-            Ok(Confirmation {
-                order,
-                created: true,
-            })
-        })?;
-        Ok(confirmation)
+        let confirmed = if is_bag_hold(hold_id) {
+            let holds = [hold_id.to_owned()];
+            self.bag_checkout(room_id, buyer_id, &holds, checkout, now)
+        } else {
+            self.confirm_hold(room_id, hold_id, buyer_id, checkout, now)
+        };
+        self.journaled(room_id, confirmed, now).await
     }
 
     async fn add_to_bag(
@@ -539,7 +619,8 @@ impl SaleStore for MemorySaleStore {
         checkout: &Checkout,
         now: UnixMillis,
     ) -> Result<Confirmation, SaleError> {
-        self.bag_checkout(room_id, buyer_id, hold_ids, checkout, now)
+        let confirmed = self.bag_checkout(room_id, buyer_id, hold_ids, checkout, now);
+        self.journaled(room_id, confirmed, now).await
     }
 
     async fn cancel(
@@ -552,24 +633,7 @@ impl SaleStore for MemorySaleStore {
         if is_bag_hold(hold_id) {
             return self.bag_cancel(room_id, hold_id, buyer_id, now);
         }
-        self.with_hold(room_id, hold_id, buyer_id, |sale, books| {
-            let Some(entry) = sale.holds.get(hold_id) else {
-                return Err(SaleError::HoldNotFound);
-            };
-            match entry.status {
-                HoldStatus::Cancelled => Ok(()),
-                HoldStatus::Confirmed(_) => Err(SaleError::HoldNotFound),
-                HoldStatus::Expired => Err(SaleError::HoldExpired),
-                HoldStatus::Held if now >= entry.hold.expires_at => {
-                    sale.release(hold_id, HoldStatus::Expired, books);
-                    Err(SaleError::HoldExpired)
-                }
-                HoldStatus::Held => {
-                    sale.release(hold_id, HoldStatus::Cancelled, books);
-                    Ok(())
-                }
-            }
-        })
+        self.cancel_hold(room_id, hold_id, buyer_id, now)
     }
 
     async fn expire_due(
@@ -738,7 +802,12 @@ impl SaleStore for MemorySaleStore {
         actor: &OrderActor,
         now: UnixMillis,
     ) -> Result<OrderUpdate, SaleError> {
-        self.change_order(room_id, order_id, change, actor, now)
+        let update = self.change_order(room_id, order_id, change, actor, now)?;
+        if update.changed {
+            let kind = OrderEventKind::of_change(&update.order);
+            self.journal(room_id, kind, &update.order, now).await;
+        }
+        Ok(update)
     }
 
     async fn product_stock(

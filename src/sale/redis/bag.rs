@@ -18,8 +18,8 @@ use super::{RedisSaleStore, ACTIVE_SALES, EXPIRE_BATCH};
 use crate::clock::UnixMillis;
 use crate::sale::bag::{self, BagAdd, BagAddResult, BagCheckout, BagHold, BAG};
 use crate::sale::{
-    ids, validate, BuyOutcome, BuyResult, Checkout, Confirmation, ExpiryReport, SaleError, SaleRef,
-    Voucher,
+    ids, validate, BuyOutcome, BuyResult, Checkout, Confirmation, ExpiryReport, OrderEventKind,
+    SaleError, SaleRef, Voucher,
 };
 
 impl RedisSaleStore {
@@ -158,25 +158,23 @@ impl RedisSaleStore {
             },
         )?;
         let order_json = serde_json::to_string(&order).map_err(internal)?;
+        let lines = hold_ids.len().to_string();
         let mut args = vec![
             buyer_id,
             order_json.as_str(),
             order.shipping.phone.as_str(),
             order.order_id.as_str(),
             code.as_deref().unwrap_or(""),
+            lines.as_str(),
         ];
         args.extend(hold_ids.iter().map(String::as_str));
-        let reply = self.call("chophien_bag_checkout", &bag, now, &args).await?;
-        let (outcome, payload) = split_reply(reply)?;
-        let (created, stored) = match (outcome.as_str(), payload.first()) {
-            ("created", Some(stored)) => (true, stored),
-            ("confirmed", Some(stored)) => (false, stored),
-            (other, _) => return Err(refusal(other)),
-        };
-        Ok(Confirmation {
-            order: parse_json(stored)?,
-            created,
-        })
+        let entry = self
+            .journal_entry(room_id, OrderEventKind::Created, &order, now)
+            .await;
+        let reply = self
+            .call_journaled("chophien_bag_checkout", &bag, now, &args, entry.as_ref())
+            .await?;
+        self.confirmation(room_id, reply, entry).await
     }
 
     pub(super) async fn bag_expire_due(

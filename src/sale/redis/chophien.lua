@@ -45,6 +45,14 @@ KEYS[11], the product's stock. In the bag's buyers hash "units <product>
 <buyer>" counts a buyer's held and ordered units of a product and "phone
 <product> <0xxx>" a phone's ordered ones (product ids have no spaces).
 
+The functions that make or change an order (confirm, bag_checkout,
+update_order) may take two more keys, a journal entry that rides with the
+order (the shop's webhook outbox; src/sale/journal.rs):
+  KEYS[14] {room:R}:webhook:event:<id>  hash  written once, with the order
+  KEYS[15] {room:R}:webhook:log         list  the entry's id pushed first, trimmed
+and after their own arguments the entry's: id, list cap, field/value pairs.
+It is written only by the call that made or changed the order.
+
 The caller names the room (from its verified token), so a sale or hold of
 another room is simply absent from these keys: it answers sale_not_found or
 hold_not_found like one that never existed.
@@ -238,6 +246,18 @@ local function use_voucher(keys, code, buyer, phone)
     code .. ' phone ' .. phone, 'used')
 end
 
+-- The journal entry riding with an order (KEYS 14 and 15; ARGV from
+-- `first`: id, list cap, field/value pairs), written once; nothing
+-- without KEYS[14].
+local function journal(keys, args, first)
+  if not keys[14] or redis.call('EXISTS', keys[14]) == 1 then return end
+  local fields = {}
+  for i = first + 2, #args do fields[#fields + 1] = args[i] end
+  redis.call('HSET', keys[14], unpack(fields))
+  redis.call('LPUSH', keys[15], args[first])
+  redis.call('LTRIM', keys[15], 0, tonumber(args[first + 1]) - 1)
+end
+
 -- Stores a new order under the hold it consumed, indexes it by id, and
 -- lists it among the buyer's.
 local function record_order(keys, buyer, hold_id, order_id, order)
@@ -248,7 +268,8 @@ end
 
 -- ARGV: now, buyer id, hold id, order JSON (built by the server, priced
 -- with the voucher), the order's normalised shipping phone, its id, the
--- voucher code ('' for none). Reply: `created` and the new order when
+-- voucher code ('' for none), then a journal entry's arguments (if KEYS[14]).
+-- Reply: `created` and the new order when
 -- this call made it, `confirmed` and the stored order when an earlier call
 -- did, `limit_reached` when the phone has ordered the per-buyer limit.
 local function confirm(keys, args)
@@ -277,13 +298,15 @@ local function confirm(keys, args)
   redis.call('ZREM', keys[DEADLINES], hold_id)
   redis.call('HSET', keys[STATUSES], hold_id, 'confirmed')
   record_order(keys, buyer, hold_id, args[6], order)
+  journal(keys, args, 8)
   return {'created', order}
 end
 
 -- Compare-and-set of an order (the server applies the transition rule,
 -- fulfilment.rs, to what it read). ARGV: now, hold id, the order JSON as
 -- read, the order JSON to write, units to give back (the quantity when the
--- change cancels the order, else 0). Reply: ok, or `conflict` when the
+-- change cancels the order, else 0), then a journal entry's arguments (if
+-- KEYS[14]). Reply: ok, or `conflict` when the
 -- order changed since it was read (the server reads again).
 local function update_order(keys, args)
   local hold_id, read, write, returned = args[2], args[3], args[4], tonumber(args[5])
@@ -330,6 +353,7 @@ local function update_order(keys, args)
       end
     end
   end
+  journal(keys, args, 6)
   return {'ok'}
 end
 
@@ -438,18 +462,20 @@ end
 
 -- ARGV: now, buyer id, order JSON (built by the server from the holds,
 -- priced with the voucher), the normalised shipping phone, the order id,
--- the voucher code ('' for none), then the hold ids, sorted (the first
--- names the order). All or nothing. Reply as `confirm`'s.
+-- the voucher code ('' for none), the number of holds n, the hold ids,
+-- sorted (the first names the order), then a journal entry's arguments (if
+-- KEYS[14]). All or nothing. Reply as `confirm`'s.
 local function bag_checkout(keys, args)
   local now, buyer, order, phone, code = tonumber(args[1]), args[2], args[3], args[4], args[6]
+  local last = 7 + tonumber(args[7])
   local holds, statuses = {}, {}
-  for i = 7, #args do
+  for i = 8, last do
     local hold, status, refusal = own_hold(keys, args[i], buyer)
     if refusal then return refusal end
     holds[#holds + 1], statuses[#statuses + 1] = hold, status
   end
   if statuses[1] == 'confirmed' then
-    local stored = redis.call('HGET', keys[ORDERS], args[7])
+    local stored = redis.call('HGET', keys[ORDERS], args[8])
     if stored then return {'confirmed', stored} end
   end
   local wanted, limits = {}, {}
@@ -458,7 +484,7 @@ local function bag_checkout(keys, args)
     if status == 'confirmed' or status == 'cancelled' then return {'hold_not_found'} end
     if status == 'expired' then return {'hold_expired'} end
     if now >= hold.expires_at then
-      release(keys, args[6 + i], hold, 'expired')
+      release(keys, args[7 + i], hold, 'expired')
       return {'hold_expired'}
     end
     wanted[hold.product_id] = (wanted[hold.product_id] or 0) + hold.quantity
@@ -473,11 +499,12 @@ local function bag_checkout(keys, args)
 
   use_voucher(keys, code, buyer, phone)
   for i, hold in ipairs(holds) do
-    redis.call('ZREM', keys[DEADLINES], args[6 + i])
-    redis.call('HSET', keys[STATUSES], args[6 + i], 'confirmed')
+    redis.call('ZREM', keys[DEADLINES], args[7 + i])
+    redis.call('HSET', keys[STATUSES], args[7 + i], 'confirmed')
     redis.call('HINCRBY', keys[BUYERS], 'phone ' .. hold.product_id .. ' ' .. phone, hold.quantity)
   end
-  record_order(keys, buyer, args[7], args[5], order)
+  record_order(keys, buyer, args[8], args[5], order)
+  journal(keys, args, last + 1)
   return {'created', order}
 end
 

@@ -56,6 +56,7 @@ use super::{
     SaleStore,
 };
 use super::{voucher, NewVoucher, OrderActor, OrderChange, OrderStatus, OrderUpdate, Voucher};
+use super::{JournalEntry, OrderEventKind, OrderJournal};
 use crate::clock::UnixMillis;
 use crate::redis_link::{LinkError, RedisLink, RedisTarget};
 use batch::{BuyBatcher, Queued};
@@ -111,6 +112,9 @@ pub struct RedisSaleStore {
     /// Present when group commit is on; shared by clones so one sale of a
     /// room has one lane per node.
     batcher: Option<Arc<BuyBatcher>>,
+    /// Given an entry for every order made or changed, which rides in the
+    /// same function call as the order (`JournalEntry`).
+    journal: Option<Arc<dyn OrderJournal>>,
 }
 
 impl RedisSaleStore {
@@ -127,6 +131,54 @@ impl RedisSaleStore {
         RedisSaleStore {
             link,
             batcher: group_commit.map(|options| Arc::new(BuyBatcher::new(options))),
+            journal: None,
+        }
+    }
+
+    /// The store, writing `journal`'s entry with every order it makes or
+    /// changes, in the same call.
+    pub fn with_journal(mut self, journal: Arc<dyn OrderJournal>) -> RedisSaleStore {
+        self.journal = Some(journal);
+        self
+    }
+
+    /// The journal's entry for `order`, before the call that writes it.
+    async fn journal_entry(
+        &self,
+        room_id: &str,
+        kind: OrderEventKind,
+        order: &Order,
+        now: UnixMillis,
+    ) -> Option<JournalEntry> {
+        let journal = self.journal.as_ref()?;
+        journal.prepare(room_id, kind, order, now).await
+    }
+
+    /// A confirming function's reply (`created` or `confirmed` and the
+    /// stored order, or a refusal); the journal hears of a created one.
+    async fn confirmation(
+        &self,
+        room_id: &str,
+        reply: Vec<String>,
+        entry: Option<JournalEntry>,
+    ) -> Result<Confirmation, SaleError> {
+        let (outcome, payload) = split_reply(reply)?;
+        let (created, stored) = match (outcome.as_str(), payload.first()) {
+            ("created", Some(stored)) => (true, stored),
+            ("confirmed", Some(stored)) => (false, stored),
+            (other, _) => return Err(refusal(other)),
+        };
+        let order = parse_json(stored)?;
+        if created {
+            self.journal_committed(room_id, entry).await;
+        }
+        Ok(Confirmation { order, created })
+    }
+
+    /// The call that wrote `entry` (with its order) has committed.
+    async fn journal_committed(&self, room_id: &str, entry: Option<JournalEntry>) {
+        if let (Some(journal), Some(entry)) = (&self.journal, entry) {
+            journal.committed(room_id, entry).await;
         }
     }
 
@@ -162,12 +214,31 @@ impl RedisSaleStore {
         now: UnixMillis,
         args: &[&str],
     ) -> Result<T, SaleError> {
-        let keys = SaleKeys::new(&sale.room_id, &sale.sale_id);
+        self.call_journaled(function, sale, now, args, None).await
+    }
+
+    /// [`call`](Self::call) with a journal entry riding along: its two keys
+    /// after the thirteen (KEYS 14 and 15) and its arguments after the
+    /// function's own (see `chophien.lua`, `journal`).
+    async fn call_journaled<T: FromRedisValue + Send + 'static>(
+        &self,
+        function: &str,
+        sale: &SaleRef,
+        now: UnixMillis,
+        args: &[&str],
+        entry: Option<&JournalEntry>,
+    ) -> Result<T, SaleError> {
+        let mut keys = SaleKeys::new(&sale.room_id, &sale.sale_id).0.to_vec();
         let now = now.to_string();
-        let args: Vec<&str> = std::iter::once(now.as_str())
+        let mut args: Vec<&str> = std::iter::once(now.as_str())
             .chain(args.iter().copied())
             .collect();
-        Ok(self.link.fcall(function, &keys.0, &args[..]).await?)
+        let entry_args = entry.map(JournalEntry::args).unwrap_or_default();
+        if let Some(entry) = entry {
+            keys.extend([entry.key.clone(), entry.list_key.clone()]);
+            args.extend(entry_args.iter().map(String::as_str));
+        }
+        Ok(self.link.fcall(function, &keys, &args[..]).await?)
     }
 
     /// The meta hash of a sale of `room_id`; `sale_not_found` when the room
@@ -517,8 +588,11 @@ impl SaleStore for RedisSaleStore {
             lines: Vec::new(),
         };
         let order_json = serde_json::to_string(&order).map_err(internal)?;
-        let (outcome, payload) = split_reply(
-            self.call(
+        let entry = self
+            .journal_entry(room_id, OrderEventKind::Created, &order, now)
+            .await;
+        let reply = self
+            .call_journaled(
                 "chophien_confirm",
                 &sale,
                 now,
@@ -530,18 +604,10 @@ impl SaleStore for RedisSaleStore {
                     &order.order_id,
                     code.as_deref().unwrap_or(""),
                 ],
+                entry.as_ref(),
             )
-            .await?,
-        )?;
-        let (created, stored) = match (outcome.as_str(), payload.first()) {
-            ("created", Some(stored)) => (true, stored),
-            ("confirmed", Some(stored)) => (false, stored),
-            (other, _) => return Err(refusal(other)),
-        };
-        Ok(Confirmation {
-            order: parse_json(stored)?,
-            created,
-        })
+            .await?;
+        self.confirmation(room_id, reply, entry).await
     }
 
     async fn add_to_bag(

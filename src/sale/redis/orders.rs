@@ -10,7 +10,8 @@ use super::codec::{internal, parse_json, refusal, split_reply, RoomKeys, SaleKey
 use super::RedisSaleStore;
 use crate::clock::UnixMillis;
 use crate::sale::{
-    fulfilment, ids, validate, Order, OrderActor, OrderChange, OrderUpdate, SaleError, SaleRef,
+    fulfilment, ids, validate, Order, OrderActor, OrderChange, OrderEventKind, OrderUpdate,
+    SaleError, SaleRef,
 };
 
 /// Reads and compare-and-set writes one order change may try before
@@ -107,22 +108,26 @@ impl RedisSaleStore {
             let returned_units = fulfilment::units_returned(&order, &changed);
             let written = serde_json::to_string(&changed).map_err(internal)?;
             let returned = returned_units.to_string();
+            let kind = OrderEventKind::of_change(&changed);
+            let entry = self.journal_entry(room_id, kind, &changed, now).await;
             let (outcome, _) = split_reply(
-                self.call(
+                self.call_journaled(
                     "chophien_update_order",
                     &sale,
                     now,
                     &[&order.hold_id, &raw, &written, &returned],
+                    entry.as_ref(),
                 )
                 .await?,
             )?;
             match outcome.as_str() {
                 "ok" => {
+                    self.journal_committed(room_id, entry).await;
                     return Ok(OrderUpdate {
                         order: changed,
                         changed: true,
                         returned_units,
-                    })
+                    });
                 }
                 "conflict" => continue,
                 other => return Err(refusal(other)),

@@ -10,6 +10,7 @@ use async_trait::async_trait;
 use parking_lot::Mutex;
 
 use crate::clock::UnixMillis;
+use crate::sale::JournalEntry;
 use crate::webhook::event::{Delivery, DeliveryState, DueRef};
 use crate::webhook::{WebhookConfig, WebhookError};
 
@@ -92,6 +93,27 @@ impl Outbox for MemoryOutbox {
 
     async fn config(&self, room_id: &str) -> Result<Option<WebhookConfig>, WebhookError> {
         Ok(self.state.lock().configs.get(room_id).cloned())
+    }
+
+    /// One process: nothing is written until [`staged`](Outbox::staged).
+    async fn stage(&self, delivery: &Delivery) -> Result<JournalEntry, WebhookError> {
+        let due = delivery.due_ref();
+        Ok(JournalEntry {
+            id: due.event_id,
+            key: String::new(),
+            fields: delivery.fields(),
+            list_key: String::new(),
+            list_cap: self.log_size,
+        })
+    }
+
+    async fn staged(&self, room_id: &str, entry: &JournalEntry) -> Result<(), WebhookError> {
+        let due = DueRef {
+            room_id: room_id.to_owned(),
+            event_id: entry.id.clone(),
+        };
+        let delivery = Delivery::from_fields(&due, entry.fields.iter().cloned().collect())?;
+        self.enqueue(&delivery).await
     }
 
     async fn enqueue(&self, delivery: &Delivery) -> Result<(), WebhookError> {

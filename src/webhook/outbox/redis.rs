@@ -35,7 +35,8 @@ use redis::Cmd;
 
 use crate::clock::UnixMillis;
 use crate::redis_link::{room_tag, RedisLink};
-use crate::webhook::event::{Delivery, DeliveryState, DueRef, EventType};
+use crate::sale::JournalEntry;
+use crate::webhook::event::{Delivery, DeliveryState, DueRef};
 use crate::webhook::{WebhookConfig, WebhookError};
 
 use super::Outbox;
@@ -90,80 +91,21 @@ impl RedisOutbox {
     }
 }
 
-/// A delivery as the fields of its hash ("" for none).
+/// A delivery as its hash's field/value pairs, flat, for `HSET`.
 fn fields(delivery: &Delivery) -> Vec<String> {
-    let optional = |value: Option<String>| value.unwrap_or_default();
-    [
-        ("room_id", delivery.room_id.clone()),
-        ("event_type", delivery.event_type.as_str().to_owned()),
-        ("body", delivery.body.clone()),
-        ("created_at", delivery.created_at.to_string()),
-        ("attempts", delivery.attempts.to_string()),
-        ("state", delivery.state.as_str().to_owned()),
-        (
-            "next_attempt_at",
-            optional(delivery.next_attempt_at.map(|at| at.to_string())),
-        ),
-        (
-            "last_attempt_at",
-            optional(delivery.last_attempt_at.map(|at| at.to_string())),
-        ),
-        (
-            "last_status",
-            optional(delivery.last_status.map(|status| status.to_string())),
-        ),
-        ("last_error", optional(delivery.last_error.clone())),
-    ]
-    .into_iter()
-    .flat_map(|(name, value)| [name.to_owned(), value])
-    .collect()
+    delivery
+        .fields()
+        .into_iter()
+        .flat_map(|(name, value)| [name, value])
+        .collect()
 }
 
 /// The delivery in a hash read with `HGETALL`; `None` for an absent key.
-fn decode(
-    due: &DueRef,
-    mut hash: HashMap<String, String>,
-) -> Result<Option<Delivery>, WebhookError> {
+fn decode(due: &DueRef, hash: HashMap<String, String>) -> Result<Option<Delivery>, WebhookError> {
     if hash.is_empty() {
         return Ok(None);
     }
-    let bad = |field: &str| {
-        WebhookError::Internal(format!("webhook entry {}: bad {field}", due.member()))
-    };
-    let mut take = |field: &str| hash.remove(field).unwrap_or_default();
-    fn number<T: std::str::FromStr>(text: &str) -> Option<Option<T>> {
-        if text.is_empty() {
-            Some(None)
-        } else {
-            text.parse().ok().map(Some)
-        }
-    }
-    let event_type = EventType::parse(&take("event_type")).ok_or_else(|| bad("event_type"))?;
-    let state = DeliveryState::parse(&take("state")).ok_or_else(|| bad("state"))?;
-    let body = take("body");
-    let created_at = number(&take("created_at"))
-        .flatten()
-        .ok_or_else(|| bad("created_at"))?;
-    let attempts = number(&take("attempts"))
-        .flatten()
-        .ok_or_else(|| bad("attempts"))?;
-    let next_attempt_at = number(&take("next_attempt_at")).ok_or_else(|| bad("next_attempt_at"))?;
-    let last_attempt_at = number(&take("last_attempt_at")).ok_or_else(|| bad("last_attempt_at"))?;
-    let last_status = number(&take("last_status")).ok_or_else(|| bad("last_status"))?;
-    let last_error = Some(take("last_error")).filter(|error| !error.is_empty());
-    Ok(Some(Delivery {
-        event_id: due.event_id.clone(),
-        room_id: due.room_id.clone(),
-        event_type,
-        body,
-        created_at,
-        attempts,
-        state,
-        next_attempt_at,
-        last_attempt_at,
-        last_status,
-        last_error,
-    }))
+    Delivery::from_fields(due, hash).map(Some)
 }
 
 #[async_trait]
@@ -225,6 +167,32 @@ impl Outbox for RedisOutbox {
             tracing::warn!(%error, event = %due.member(), "webhook indexed a minute late");
         }
         Ok(())
+    }
+
+    /// Step 1 here; step 2 is the sale store's call, which writes the entry
+    /// with its order; step 3 is [`staged`](Outbox::staged).
+    async fn stage(&self, delivery: &Delivery) -> Result<JournalEntry, WebhookError> {
+        let due = delivery.due_ref();
+        let at = delivery.next_attempt_at.unwrap_or(delivery.created_at);
+        self.index(&due, at + RESERVATION.as_millis() as u64)
+            .await?;
+        Ok(JournalEntry {
+            id: due.event_id.clone(),
+            key: event_key(&due),
+            fields: delivery.fields(),
+            list_key: log_key(&due.room_id),
+            list_cap: self.log_size,
+        })
+    }
+
+    async fn staged(&self, room_id: &str, entry: &JournalEntry) -> Result<(), WebhookError> {
+        let due = DueRef {
+            room_id: room_id.to_owned(),
+            event_id: entry.id.clone(),
+        };
+        let delivery = Delivery::from_fields(&due, entry.fields.iter().cloned().collect())?;
+        let at = delivery.next_attempt_at.unwrap_or(delivery.created_at);
+        self.index(&due, at).await
     }
 
     async fn claim(
@@ -343,6 +311,7 @@ impl Outbox for RedisOutbox {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::webhook::event::EventType;
 
     #[test]
     fn an_entry_reads_back_as_it_was_written() {
