@@ -14,7 +14,7 @@ use crate::auth::Action;
 use crate::media::{IceCandidate, Target};
 use crate::protocol::{ClientMessage, ErrorCode, StartSale};
 use crate::room::{Actor, RoomCommand, RoomError};
-use crate::sale::{PaymentMethod, Shipping};
+use crate::sale::Checkout;
 
 use super::refusal::Refusal;
 
@@ -47,9 +47,7 @@ pub enum SaleCommand {
     },
     Confirm {
         hold_id: String,
-        shipping: Shipping,
-        payment: PaymentMethod,
-        voucher_code: Option<String>,
+        checkout: Checkout,
     },
     DropVoucher {
         code: String,
@@ -64,9 +62,7 @@ pub enum SaleCommand {
     },
     CheckoutBag {
         hold_ids: Vec<String>,
-        shipping: Shipping,
-        payment: PaymentMethod,
-        voucher_code: Option<String>,
+        checkout: Checkout,
     },
     Cancel {
         hold_id: String,
@@ -195,9 +191,11 @@ pub fn route(message: ClientMessage, actor: &Actor) -> Result<Command, Refusal> 
             Action::Buy,
             Command::Sale(SaleCommand::Confirm {
                 hold_id,
-                shipping,
-                payment,
-                voucher_code,
+                checkout: Checkout {
+                    shipping,
+                    payment,
+                    voucher_code,
+                },
             }),
         ),
         M::AddToBag {
@@ -221,9 +219,11 @@ pub fn route(message: ClientMessage, actor: &Actor) -> Result<Command, Refusal> 
             Action::Buy,
             Command::Sale(SaleCommand::CheckoutBag {
                 hold_ids,
-                shipping,
-                payment,
-                voucher_code,
+                checkout: Checkout {
+                    shipping,
+                    payment,
+                    voucher_code,
+                },
             }),
         ),
         M::DropVoucher { code } => (

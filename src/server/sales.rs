@@ -100,20 +100,8 @@ pub async fn handle(
                 retry_after_ms: result.retry_after_ms,
             }))
         }
-        SaleCommand::Confirm {
-            hold_id,
-            shipping,
-            payment,
-            voucher_code,
-        } => {
-            if voucher_code.is_some() {
-                vouchers::guess_allowed(state, &actor.user_id)?;
-            }
-            let checkout = Checkout {
-                shipping,
-                payment,
-                voucher_code,
-            };
+        SaleCommand::Confirm { hold_id, checkout } => {
+            voucher_tried(state, actor, &checkout)?;
             let confirmed = sales
                 .confirm(&room.id, &hold_id, &actor.user_id, &checkout, now)
                 .await;
@@ -162,20 +150,8 @@ pub async fn handle(
                 hold: added.result.hold,
             }))
         }
-        SaleCommand::CheckoutBag {
-            hold_ids,
-            shipping,
-            payment,
-            voucher_code,
-        } => {
-            if voucher_code.is_some() {
-                vouchers::guess_allowed(state, &actor.user_id)?;
-            }
-            let checkout = Checkout {
-                shipping,
-                payment,
-                voucher_code,
-            };
+        SaleCommand::CheckoutBag { hold_ids, checkout } => {
+            voucher_tried(state, actor, &checkout)?;
             let confirmed = sales
                 .checkout_bag(&room.id, &actor.user_id, &hold_ids, &checkout, now)
                 .await;
@@ -236,6 +212,15 @@ pub async fn handle(
             Ok(Some(DirectEvent::HoldCancelled { id, hold_id }))
         }
     }
+}
+
+/// A checkout that names a voucher counts against the buyer's voucher
+/// tries (codes are not to be found by guessing).
+fn voucher_tried(state: &AppState, actor: &Actor, checkout: &Checkout) -> Result<(), Refusal> {
+    if checkout.voucher_code.is_some() {
+        vouchers::guess_allowed(state, &actor.user_id)?;
+    }
+    Ok(())
 }
 
 /// An order was confirmed or checked out: tell the room, once (a retried

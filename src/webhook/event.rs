@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use serde::{Deserialize, Serialize};
 
 use crate::clock::UnixMillis;
+use crate::sale::JournalEntry;
 
 use super::WebhookError;
 
@@ -226,6 +227,16 @@ impl Delivery {
             last_status,
             last_error,
         })
+    }
+
+    /// The entry a journal entry of `room_id` carries (`Outbox::stage`
+    /// made it from one).
+    pub fn from_journal(room_id: &str, entry: &JournalEntry) -> Result<Delivery, WebhookError> {
+        let due = DueRef {
+            room_id: room_id.to_owned(),
+            event_id: entry.id.clone(),
+        };
+        Delivery::from_fields(&due, entry.fields.iter().cloned().collect())
     }
 
     /// Its member in the outbox's due index: `<room>/<event id>`.

@@ -95,21 +95,7 @@ impl BenchCall {
         requests: u64,
         now_ms: u64,
     ) -> Vec<String> {
-        let mut command = vec![
-            "redis-benchmark".to_owned(),
-            "-p".into(),
-            port.to_string(),
-            "-c".into(),
-            connections.to_string(),
-            "-n".into(),
-            requests.to_string(),
-            "-r".into(),
-            "1000000000".into(),
-            "--csv".into(),
-            "FCALL".into(),
-            Self::BUY.into(),
-            KEY_COUNT.to_string(),
-        ];
+        let mut command = fcall_line(port, connections, requests, Self::BUY);
         command.extend(self.keys());
         command.extend([
             now_ms.to_string(),
@@ -132,21 +118,7 @@ impl BenchCall {
         requests: u64,
         now_ms: u64,
     ) -> Vec<String> {
-        let mut command = vec![
-            "redis-benchmark".to_owned(),
-            "-p".into(),
-            port.to_string(),
-            "-c".into(),
-            connections.to_string(),
-            "-n".into(),
-            requests.to_string(),
-            "-r".into(),
-            "1000000000".into(),
-            "--csv".into(),
-            "FCALL".into(),
-            Self::BAG_ADD.into(),
-            KEY_COUNT.to_string(),
-        ];
+        let mut command = fcall_line(port, connections, requests, Self::BAG_ADD);
         command.extend(sale_keys(&self.room_id, BAG));
         command.extend([
             now_ms.to_string(),
@@ -164,6 +136,26 @@ impl BenchCall {
         ]);
         command
     }
+}
+
+/// `redis-benchmark -p PORT -c CONNS -n N -r 1e9 --csv FCALL <function> 13`:
+/// the keys and arguments follow.
+fn fcall_line(port: u16, connections: usize, requests: u64, function: &str) -> Vec<String> {
+    vec![
+        "redis-benchmark".to_owned(),
+        "-p".into(),
+        port.to_string(),
+        "-c".into(),
+        connections.to_string(),
+        "-n".into(),
+        requests.to_string(),
+        "-r".into(),
+        "1000000000".into(),
+        "--csv".into(),
+        "FCALL".into(),
+        function.into(),
+        KEY_COUNT.to_string(),
+    ]
 }
 
 /// The pseudo sale id of a room's shopping bag (its keys are a sale's).

@@ -430,24 +430,12 @@ async fn read_store(
 /// An order as `GET /api/rooms/{id}/orders` lists it.
 fn stored_order(order: &Value) -> StoredOrder {
     let text = |field: &str| order[field].as_str().unwrap_or_default().to_owned();
-    let mut units = BTreeMap::new();
-    match order["lines"].as_array() {
-        Some(lines) => {
-            for line in lines {
-                let product = line["product_id"].as_str().unwrap_or("?").to_owned();
-                *units.entry(product).or_default() += line["quantity"].as_u64().unwrap_or(0);
-            }
-        }
-        None => {
-            units.insert("p1".to_owned(), order["quantity"].as_u64().unwrap_or(0));
-        }
-    }
     StoredOrder {
         order_id: text("order_id"),
         buyer_id: text("buyer_id"),
         sale_id: text("sale_id"),
         cancelled: order["status"] == "cancelled",
-        units,
+        units: ledger::order_units(order, "p1"),
         voucher_code: order["voucher_code"].as_str().map(str::to_owned),
     }
 }

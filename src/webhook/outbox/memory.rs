@@ -108,12 +108,7 @@ impl Outbox for MemoryOutbox {
     }
 
     async fn staged(&self, room_id: &str, entry: &JournalEntry) -> Result<(), WebhookError> {
-        let due = DueRef {
-            room_id: room_id.to_owned(),
-            event_id: entry.id.clone(),
-        };
-        let delivery = Delivery::from_fields(&due, entry.fields.iter().cloned().collect())?;
-        self.enqueue(&delivery).await
+        self.enqueue(&Delivery::from_journal(room_id, entry)?).await
     }
 
     async fn enqueue(&self, delivery: &Delivery) -> Result<(), WebhookError> {

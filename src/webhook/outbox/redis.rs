@@ -186,13 +186,9 @@ impl Outbox for RedisOutbox {
     }
 
     async fn staged(&self, room_id: &str, entry: &JournalEntry) -> Result<(), WebhookError> {
-        let due = DueRef {
-            room_id: room_id.to_owned(),
-            event_id: entry.id.clone(),
-        };
-        let delivery = Delivery::from_fields(&due, entry.fields.iter().cloned().collect())?;
+        let delivery = Delivery::from_journal(room_id, entry)?;
         let at = delivery.next_attempt_at.unwrap_or(delivery.created_at);
-        self.index(&due, at).await
+        self.index(&delivery.due_ref(), at).await
     }
 
     async fn claim(

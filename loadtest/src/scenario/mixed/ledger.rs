@@ -75,6 +75,26 @@ pub struct Store {
     pub voucher_used: u64,
 }
 
+/// Units per product of an order as the server gives it (`order_confirmed`,
+/// the orders API): a bag order's lines, else its quantity of the flash
+/// sale's product.
+pub fn order_units(order: &serde_json::Value, sale_product: &str) -> BTreeMap<String, u64> {
+    let mut units = BTreeMap::new();
+    match order["lines"].as_array() {
+        Some(lines) => {
+            for line in lines {
+                let product = line["product_id"].as_str().unwrap_or("?").to_owned();
+                *units.entry(product).or_default() += line["quantity"].as_u64().unwrap_or(0);
+            }
+        }
+        None => {
+            let quantity = order["quantity"].as_u64().unwrap_or(0);
+            units.insert(sale_product.to_owned(), quantity);
+        }
+    }
+    units
+}
+
 /// Audit the run.
 pub fn audit(told: &[Told], store: &Store) -> Invariants {
     let mut inv = Invariants::default();

@@ -16,7 +16,7 @@ use tokio::time::Instant;
 use crate::client::Line;
 use crate::stats::LatencyRecorder;
 
-use super::ledger::{Told, ToldOrder};
+use super::ledger::{order_units, Told, ToldOrder};
 
 /// How long one request may wait for its answer.
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(60);
@@ -306,21 +306,8 @@ impl<'a> Shopper<'a> {
     fn note_order(&mut self, answer: &Value) -> Option<String> {
         let order = answer.get("order")?;
         let order_id = order["order_id"].as_str()?.to_owned();
-        let mut units = BTreeMap::new();
-        match order["lines"].as_array() {
-            Some(lines) => {
-                for line in lines {
-                    let product = line["product_id"].as_str().unwrap_or("?").to_owned();
-                    *units.entry(product).or_default() += line["quantity"].as_u64().unwrap_or(0);
-                }
-            }
-            None => {
-                let quantity = order["quantity"].as_u64().unwrap_or(0);
-                units.insert(self.sale.1.to_owned(), quantity);
-            }
-        }
         let told = ToldOrder {
-            units,
+            units: order_units(order, self.sale.1),
             cancelled: false,
         };
         self.told.orders.insert(order_id.clone(), told);
