@@ -8,10 +8,19 @@
 //! Sales are kept by id across rooms; every lookup checks the sale's room
 //! against the caller's, so another room's sale or hold is not found (in
 //! Redis the same falls out of the room-tagged key names).
+//!
+//! This file: the store, its books and the `SaleStore` surface. `sale.rs`:
+//! one sale and how units come back to it; `holds.rs`: buys, confirmations,
+//! cancels and the sweep; `bag.rs`, `orders.rs`, `vouchers.rs`: the bag,
+//! orders after checkout and products' stock, vouchers.
 
 mod bag;
+mod holds;
 mod orders;
+mod sale;
 mod vouchers;
+
+use sale::{HoldStatus, Sale};
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
@@ -20,11 +29,11 @@ use parking_lot::Mutex;
 
 use super::bag::{is_bag_hold, BAG};
 use super::{
-    hold_deadline, ids, oldest_first, soonest_first, validate, voucher, BagAdd, BagAddResult,
-    BuyOutcome, BuyRequest, BuyResult, Checkout, Confirmation, ExpiryReport, Hold, NewSale, Order,
-    SaleError, SaleInfo, SaleRef, SaleState, SaleStore, SaleTimes,
+    ids, oldest_first, soonest_first, validate, BagAdd, BagAddResult, BuyRequest, BuyResult,
+    Checkout, Confirmation, ExpiryReport, Hold, NewSale, Order, SaleError, SaleInfo, SaleRef,
+    SaleState, SaleStore,
 };
-use super::{NewVoucher, OrderActor, OrderChange, OrderStatus, OrderUpdate, Voucher};
+use super::{NewVoucher, OrderActor, OrderChange, OrderUpdate, Voucher};
 use super::{OrderEventKind, OrderJournal};
 use crate::clock::UnixMillis;
 
@@ -84,118 +93,6 @@ impl Sales {
     }
 }
 
-struct Sale {
-    /// The one room whose callers may see this sale and its holds.
-    room_id: String,
-    /// `state` in here is stale; [`Sale::info`] derives it on every read.
-    info: SaleInfo,
-    /// The seller ended the sale early.
-    ended: bool,
-    /// Units each buyer holds or has ordered (the per-buyer limit's count).
-    units_by_buyer: HashMap<String, u32>,
-    /// Each buyer's holds, oldest first, and her orders (indexes into
-    /// `orders`): a join lists hers without walking everyone's.
-    holds_by_buyer: HashMap<String, Vec<String>>,
-    orders_by_buyer: HashMap<String, Vec<usize>>,
-    /// Units ordered per normalised shipping phone: the per-buyer limit
-    /// across identities (one person, two devices).
-    units_by_phone: HashMap<String, u32>,
-    /// `(buyer, idempotency key)` → the hold that key reserved.
-    reservations: HashMap<(String, String), String>,
-    /// Every hold ever made, with its fate, so a late confirm can say
-    /// `hold_expired` rather than `hold_not_found`.
-    holds: HashMap<String, HoldEntry>,
-    /// Pending holds by deadline, so a sweep touches only what is due.
-    deadlines: BTreeSet<(UnixMillis, String)>,
-    /// In creation order.
-    orders: Vec<Order>,
-    /// Ended with no hold pending, as found by a sweep: no longer active.
-    retired: bool,
-    /// Ended and its leftover given back to the product (once): units that
-    /// come back later go to the product too.
-    closed: bool,
-}
-
-struct HoldEntry {
-    /// What the buyer was given (also the answer to a duplicate buy).
-    hold: Hold,
-    /// Only this buyer may confirm or cancel.
-    buyer_id: String,
-    /// Copied onto the order.
-    buyer_name: String,
-    status: HoldStatus,
-}
-
-enum HoldStatus {
-    Held,
-    /// Index into `Sale::orders`.
-    Confirmed(usize),
-    Cancelled,
-    Expired,
-}
-
-impl Sale {
-    fn info(&self, now: UnixMillis) -> SaleInfo {
-        let times = SaleTimes {
-            starts_at: self.info.starts_at,
-            ends_at: self.info.ends_at,
-            ended: self.ended,
-            remaining: self.info.remaining,
-        };
-        SaleInfo {
-            state: times.state_at(now),
-            ..self.info.clone()
-        }
-    }
-
-    /// Units coming back to the sale: to `remaining` while it is open, to
-    /// its product's stock once it has closed.
-    fn give_back(&mut self, units: u32, books: &mut RoomBooks) {
-        if self.closed {
-            *books.stock_of(&self.room_id, &self.info.product_id) += units;
-            self.info.returned_to_stock += units;
-        } else {
-            self.info.remaining += units;
-        }
-    }
-
-    /// Closes an ended sale: what is left goes back to its product, once.
-    fn close(&mut self, books: &mut RoomBooks) {
-        if self.closed {
-            return;
-        }
-        let left = std::mem::take(&mut self.info.remaining);
-        *books.stock_of(&self.room_id, &self.info.product_id) += left;
-        self.info.returned_to_stock += left;
-        self.closed = true;
-    }
-
-    /// Gives a pending hold's units back and marks it; the deadline entry's
-    /// removal is what makes this happen once.
-    fn release(&mut self, hold_id: &str, status: HoldStatus, books: &mut RoomBooks) {
-        let Some(entry) = self.holds.get_mut(hold_id) else {
-            return;
-        };
-        if !matches!(entry.status, HoldStatus::Held)
-            || !self
-                .deadlines
-                .remove(&(entry.hold.expires_at, hold_id.to_owned()))
-        {
-            return;
-        }
-        entry.status = status;
-        let quantity = entry.hold.quantity;
-        if let Some(units) = self.units_by_buyer.get_mut(&entry.buyer_id) {
-            *units = units.saturating_sub(quantity);
-        }
-        self.give_back(quantity, books);
-    }
-
-    fn is_finished(&self, now: UnixMillis) -> bool {
-        self.info(now).state == SaleState::Ended && self.deadlines.is_empty()
-    }
-}
-
 impl RoomBooks {
     /// A product's count, created at 0 (callers seed it first when a
     /// catalog value applies).
@@ -242,136 +139,6 @@ impl MemorySaleStore {
             }
         }
         confirmed
-    }
-
-    /// Confirms a flash-sale hold (under the lock).
-    fn confirm_hold(
-        &self,
-        room_id: &str,
-        hold_id: &str,
-        buyer_id: &str,
-        checkout: &Checkout,
-        now: UnixMillis,
-    ) -> Result<Confirmation, SaleError> {
-        let (shipping, payment, voucher) = validate::checkout(checkout)?;
-        let confirmation = self.with_hold(room_id, hold_id, buyer_id, |sale, books| {
-            let Some(entry) = sale.holds.get_mut(hold_id) else {
-                return Err(SaleError::HoldNotFound);
-            };
-            match entry.status {
-                HoldStatus::Confirmed(index) => {
-                    let order = sale.orders.get(index).cloned().ok_or_else(|| {
-                        SaleError::Internal("a confirmed hold lost its order".into())
-                    })?;
-                    return Ok(Confirmation {
-                        order,
-                        created: false,
-                    });
-                }
-                HoldStatus::Cancelled => return Err(SaleError::HoldNotFound),
-                HoldStatus::Expired => return Err(SaleError::HoldExpired),
-                HoldStatus::Held if now >= entry.hold.expires_at => {
-                    sale.release(hold_id, HoldStatus::Expired, books);
-                    return Err(SaleError::HoldExpired);
-                }
-                HoldStatus::Held => {}
-            }
-            let phone = shipping.phone.clone();
-            let by_phone = sale.units_by_phone.get(&phone).copied().unwrap_or(0);
-            if by_phone + entry.hold.quantity > sale.info.per_buyer_limit {
-                return Err(SaleError::LimitReached);
-            }
-            // The voucher's checks, then (below, with the order) its use.
-            let book = match &voucher {
-                Some(code) => {
-                    let key = (sale.room_id.clone(), code.clone());
-                    let book = books.vouchers.get(&key).ok_or(SaleError::VoucherNotFound)?;
-                    book.check_use(&entry.buyer_id, &phone, now)?;
-                    Some(key)
-                }
-                None => None,
-            };
-            let definition = book
-                .as_ref()
-                .and_then(|key| books.vouchers.get(key))
-                .map(|book| &book.voucher);
-            let (discount_vnd, total_vnd) =
-                voucher::price(definition, sale.info.price_vnd, entry.hold.quantity)?;
-            let order = Order {
-                order_id: ids::new_order_id(),
-                sale_id: sale.info.id.clone(),
-                hold_id: hold_id.to_owned(),
-                buyer_id: entry.buyer_id.clone(),
-                buyer_name: entry.buyer_name.clone(),
-                product_name: sale.info.product_name.clone(),
-                quantity: entry.hold.quantity,
-                unit_price_vnd: sale.info.price_vnd,
-                total_vnd,
-                shipping,
-                created_at: now,
-                payment,
-                voucher_code: voucher.clone(),
-                discount_vnd,
-                status: OrderStatus::Confirmed,
-                shipment: None,
-                history: Vec::new(),
-                status_tag: ids::new_status_tag(),
-                lines: Vec::new(),
-            };
-            entry.status = HoldStatus::Confirmed(sale.orders.len());
-            sale.deadlines
-                .remove(&(entry.hold.expires_at, hold_id.to_owned()));
-            sale.orders_by_buyer
-                .entry(order.buyer_id.clone())
-                .or_default()
-                .push(sale.orders.len());
-            books.order_index.insert(
-                order.order_id.clone(),
-                OrderPlace {
-                    room_id: sale.room_id.clone(),
-                    sale_id: sale.info.id.clone(),
-                    index: sale.orders.len(),
-                },
-            );
-            if let Some(book) = book.and_then(|key| books.vouchers.get_mut(&key)) {
-                book.record_use(&order.buyer_id, &phone);
-            }
-            sale.orders.push(order.clone());
-            *sale.units_by_phone.entry(phone).or_default() += order.quantity;
-            Ok(Confirmation {
-                order,
-                created: true,
-            })
-        })?;
-        Ok(confirmation)
-    }
-
-    /// Gives a flash-sale hold back (under the lock).
-    fn cancel_hold(
-        &self,
-        room_id: &str,
-        hold_id: &str,
-        buyer_id: &str,
-        now: UnixMillis,
-    ) -> Result<(), SaleError> {
-        self.with_hold(room_id, hold_id, buyer_id, |sale, books| {
-            let Some(entry) = sale.holds.get(hold_id) else {
-                return Err(SaleError::HoldNotFound);
-            };
-            match entry.status {
-                HoldStatus::Cancelled => Ok(()),
-                HoldStatus::Confirmed(_) => Err(SaleError::HoldNotFound),
-                HoldStatus::Expired => Err(SaleError::HoldExpired),
-                HoldStatus::Held if now >= entry.hold.expires_at => {
-                    sale.release(hold_id, HoldStatus::Expired, books);
-                    Err(SaleError::HoldExpired)
-                }
-                HoldStatus::Held => {
-                    sale.release(hold_id, HoldStatus::Cancelled, books);
-                    Ok(())
-                }
-            }
-        })
     }
 
     /// Runs `f` on a sale of `room_id`, under the lock. Another room's sale
@@ -527,62 +294,7 @@ impl SaleStore for MemorySaleStore {
         request: &BuyRequest,
         now: UnixMillis,
     ) -> Result<BuyResult, SaleError> {
-        validate::buy_request(request)?;
-        self.with_sale(room_id, &request.sale_id, |sale, _| {
-            let key = (request.buyer_id.clone(), request.idempotency_key.clone());
-            if let Some(hold_id) = sale.reservations.get(&key) {
-                let hold = sale.holds.get(hold_id).map(|entry| entry.hold.clone());
-                return Ok(BuyResult::held(BuyOutcome::Duplicate, hold));
-            }
-            let quantity = request.quantity;
-            let rejection = match sale.info(now).state {
-                SaleState::Ended => Some(BuyOutcome::Ended),
-                SaleState::Scheduled => Some(BuyOutcome::NotStarted),
-                _ if sale.info.remaining < quantity => Some(BuyOutcome::SoldOut),
-                _ => {
-                    let held = sale
-                        .units_by_buyer
-                        .get(&request.buyer_id)
-                        .copied()
-                        .unwrap_or(0);
-                    (held + quantity > sale.info.per_buyer_limit)
-                        .then_some(BuyOutcome::LimitReached)
-                }
-            };
-            if let Some(outcome) = rejection {
-                return Ok(BuyResult::rejected(outcome));
-            }
-            let hold = Hold {
-                hold_id: ids::new_hold_id(&sale.info.id),
-                sale_id: sale.info.id.clone(),
-                quantity,
-                expires_at: hold_deadline(now, sale.info.hold_secs),
-                product_id: None,
-                unit_price_vnd: None,
-            };
-            sale.info.remaining -= quantity;
-            *sale
-                .units_by_buyer
-                .entry(request.buyer_id.clone())
-                .or_default() += quantity;
-            sale.reservations.insert(key, hold.hold_id.clone());
-            sale.holds_by_buyer
-                .entry(request.buyer_id.clone())
-                .or_default()
-                .push(hold.hold_id.clone());
-            sale.deadlines
-                .insert((hold.expires_at, hold.hold_id.clone()));
-            sale.holds.insert(
-                hold.hold_id.clone(),
-                HoldEntry {
-                    hold: hold.clone(),
-                    buyer_id: request.buyer_id.clone(),
-                    buyer_name: request.buyer_name.clone(),
-                    status: HoldStatus::Held,
-                },
-            );
-            Ok(BuyResult::held(BuyOutcome::Reserved, Some(hold)))
-        })
+        self.reserve(room_id, request, now)
     }
 
     async fn confirm(
@@ -644,43 +356,7 @@ impl SaleStore for MemorySaleStore {
         if sale_ref.sale_id == BAG {
             return self.bag_expire_due(&sale_ref.room_id, now);
         }
-        self.with_sale(&sale_ref.room_id, &sale_ref.sale_id, |sale, books| {
-            let product = (sale.room_id.clone(), sale.info.product_id.clone());
-            let stock_before = books.stock.get(&product).copied().unwrap_or(0);
-            let due: Vec<String> = sale
-                .deadlines
-                .iter()
-                .take_while(|(deadline, _)| *deadline <= now)
-                .map(|(_, hold_id)| hold_id.clone())
-                .collect();
-            let before = sale.info.remaining;
-            for hold_id in &due {
-                sale.release(hold_id, HoldStatus::Expired, books);
-            }
-            let returned_units = sale.info.remaining - before;
-            if sale.info(now).state == SaleState::Ended {
-                sale.close(books);
-            }
-            let stock_after = books.stock.get(&product).copied().unwrap_or(0);
-            let to_product = stock_after - stock_before;
-            Ok(ExpiryReport {
-                sale_id: sale_ref.sale_id.clone(),
-                room_id: sale.room_id.clone(),
-                returned_units,
-                remaining: sale.info.remaining,
-                restocked: if to_product > 0 {
-                    vec![product.1.clone()]
-                } else {
-                    Vec::new()
-                },
-                product_id: product.1,
-                to_product,
-                retired: {
-                    sale.retired = sale.is_finished(now);
-                    sale.retired
-                },
-            })
-        })
+        self.expire_sale(sale_ref, now)
     }
 
     async fn active_sales(&self) -> Result<Vec<SaleRef>, SaleError> {
