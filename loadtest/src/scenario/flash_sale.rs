@@ -54,11 +54,11 @@ use super::audit::BuyerSeen;
 use super::buyer::{self, Plan, Settle};
 use super::{unix_ms, Ctx};
 
+use super::seller::Seller;
 pub use agent::{serve as serve_agent, SUBCOMMAND as AGENT_SUBCOMMAND};
 pub use args::FlashSaleArgs;
 use costs::{PhaseUse, Probe};
 use crowd::{Crowd, SaleSpec, Venue, Who};
-use seller::Seller;
 use summary::Run;
 use tally::Tally;
 use verdict::Judged;
@@ -107,7 +107,7 @@ pub async fn run(ctx: &Ctx, args: FlashSaleArgs) -> anyhow::Result<Report> {
         None
     };
     let before = Probe::take(ctx, &crowd.pids()).await;
-    let sale_id = seller.start_sale(&args).await?;
+    let sale_id = seller::start_sale(&seller, &args).await?;
     let spec = SaleSpec {
         sale_id: sale_id.clone(),
         start_unix_us: crowd::unix_us() + 200_000,

@@ -21,7 +21,6 @@
 //! for the commonest operation here.
 
 mod ledger;
-mod seller;
 mod shopper;
 
 use std::collections::BTreeMap;
@@ -41,9 +40,9 @@ use crate::report::{Baseline, Report};
 use crate::schedule::Schedule;
 use crate::stats::{cdf_points, Timeline};
 
+use super::seller::Seller;
 use super::{unix_ms, Ctx};
 use ledger::{StoredOrder, Told};
-use seller::Seller;
 use shopper::{Plan, Shopper, Tally};
 
 /// The voucher every voucher-minded shopper types.

@@ -9,6 +9,8 @@
 //!   order, once.
 //! - [`mixed`]: the flash sale, the shopping bag and a voucher at once;
 //!   then every unit of every product is accounted for.
+//! - `seller`: the seller's connection, read for its whole life, shared by
+//!   the scenarios that have one.
 //!
 //! With several nodes, client `i` connects to node `i mod N`
 //! ([`Target::node`]); the room is created on node 0 and every node must
@@ -21,6 +23,7 @@ pub mod delivery;
 pub mod flash_sale;
 pub mod join;
 pub mod mixed;
+mod seller;
 
 use std::sync::Arc;
 use std::time::Duration;
