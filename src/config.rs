@@ -33,6 +33,56 @@ pub struct Config {
     pub cluster: ClusterConfig,
     /// Signed webhooks to shops' own systems (`[webhooks]`).
     pub webhooks: WebhooksConfig,
+    /// Where files that outlive the process go (`[data]`).
+    pub data: DataConfig,
+    /// Each room's session journal (`[journal]`).
+    pub journal: JournalConfig,
+    /// Recording the seller's stream for replays (`[recording]`).
+    pub recording: RecordingConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct DataConfig {
+    /// The embedded mode's files: session journals (JSON lines) and, unless
+    /// `recording.dir` says otherwise, recordings. Relative to the working
+    /// directory.
+    pub dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct JournalConfig {
+    /// Record every room's session journal (analytics and reports read it).
+    pub enabled: bool,
+    /// How long a session's journal is kept after its last entry.
+    pub retention_days: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct RecordingConfig {
+    /// Record the seller's stream while she is live.
+    pub enabled: bool,
+    /// Where recordings go; empty: `<data.dir>/recordings`.
+    pub dir: PathBuf,
+    /// How long a recording is kept after its live ended.
+    pub retention_days: u32,
+    /// The `ffmpeg` program that writes the recording file.
+    pub ffmpeg: PathBuf,
+}
+
+impl Config {
+    /// Where recordings go (`recording.dir`, else under `data.dir`).
+    pub fn recording_dir(&self) -> PathBuf {
+        if self.recording.dir.as_os_str().is_empty() {
+            self.data.dir.join("recordings")
+        } else {
+            self.recording.dir.clone()
+        }
+    }
+
+    /// Where the embedded mode's session journals go.
+    pub fn journal_dir(&self) -> PathBuf {
+        self.data.dir.join("journal")
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -238,6 +288,11 @@ impl Config {
         .contains(&0)
         {
             return Err(ConfigError("limits must be positive".into()));
+        }
+        if self.journal.retention_days == 0 || self.recording.retention_days == 0 {
+            return Err(ConfigError(
+                "journal.retention_days and recording.retention_days must be positive".into(),
+            ));
         }
         let c = &self.cluster;
         if c.heartbeat_ms == 0 || c.node_ttl_ms <= c.heartbeat_ms {

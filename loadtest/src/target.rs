@@ -295,6 +295,7 @@ pub async fn spawn_server(options: ServerOptions<'_>) -> anyhow::Result<Spawned>
         .arg("serve")
         .env("CHOPHIEN_SERVER__LISTEN", format!("127.0.0.1:{port}"))
         .env("CHOPHIEN_AUTH__SECRET", options.secret)
+        .env("CHOPHIEN_DATA__DIR", dir.path().join("data"))
         .env(
             "RUST_LOG",
             std::env::var("CHOPHIEN_LOADTEST_SERVER_LOG").unwrap_or_else(|_| "warn".into()),

@@ -250,6 +250,8 @@ impl Cluster {
             .env("CHOPHIEN_STORE__KIND", "redis")
             .env(store.0, store.1)
             .env("CHOPHIEN_DEMO__ENABLED", "false")
+            // One data directory for every node, as a deployment shares it.
+            .env("CHOPHIEN_DATA__DIR", self.dir.path().join("data"))
             .env("CHOPHIEN_CLUSTER__NODE_ID", &node.id)
             .env("CHOPHIEN_CLUSTER__HEARTBEAT_MS", "300")
             .env("CHOPHIEN_CLUSTER__NODE_TTL_MS", "1500")

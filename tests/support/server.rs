@@ -74,6 +74,8 @@ pub struct TestServer {
     handle: Option<JoinHandle<()>>,
     /// The server's own Redis, for [`Store::Redis`]; stopped after it.
     pub redis: Option<RedisServer>,
+    /// The server's data directory (journals, recordings), removed after it.
+    pub data_dir: Option<tempfile::TempDir>,
 }
 
 /// The embedded defaults on a free port, without the demo room.
@@ -91,7 +93,14 @@ impl TestServer {
         TestServer::with_config(test_config()).await
     }
 
-    pub async fn with_config(config: Config) -> TestServer {
+    /// With `config` as given, except that the default data directory is
+    /// replaced by a fresh temporary one.
+    pub async fn with_config(mut config: Config) -> TestServer {
+        let data_dir = (config.data.dir == Config::defaults().data.dir)
+            .then(|| tempfile::tempdir().expect("create a data dir"));
+        if let Some(dir) = &data_dir {
+            config.data.dir = dir.path().to_path_buf();
+        }
         let server = Server::bind(config).await.expect("bind");
         let addr = server.local_addr();
         let state = server.state().clone();
@@ -106,6 +115,7 @@ impl TestServer {
             stop,
             handle: Some(handle),
             redis: None,
+            data_dir,
         }
     }
 

@@ -6,8 +6,9 @@
 // `Seller studio:` line gives the port and the seller's token.
 
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 
@@ -27,6 +28,8 @@ export async function startServer({ env = {} } = {}) {
   if (!existsSync(bin)) {
     throw new Error(`server binary not found at ${bin}: run \`cargo build\` or set CHOPHIEN_BIN`);
   }
+  // Journals and recordings of this server only, removed when it stops.
+  const dataDir = mkdtempSync(join(tmpdir(), 'chophien-data-'));
   const child = spawn(bin, ['serve'], {
     cwd: REPO_ROOT,
     env: {
@@ -36,6 +39,7 @@ export async function startServer({ env = {} } = {}) {
       CHOPHIEN_DEMO__ENABLED: 'true',
       // Browser and server share this machine: let WebRTC use loopback candidates.
       CHOPHIEN_MEDIA__ALLOW_LOOPBACK: 'true',
+      CHOPHIEN_DATA__DIR: dataDir,
       RUST_LOG: process.env.RUST_LOG || 'warn',
       ...env,
     },
@@ -66,19 +70,25 @@ export async function startServer({ env = {} } = {}) {
     info = await started;
   } catch (error) {
     child.kill('SIGKILL');
+    rmSync(dataDir, { recursive: true, force: true });
     throw error;
   }
   return {
     ...info,
     viewerUrl: `${info.base}/viewer.html?room=${ROOM_ID}`,
     logs,
+    dataDir,
     async stop() {
-      if (child.exitCode !== null) return;
+      if (child.exitCode !== null) {
+        rmSync(dataDir, { recursive: true, force: true });
+        return;
+      }
       const exited = new Promise((r) => child.once('exit', r));
       child.kill('SIGTERM');
       const timer = setTimeout(() => child.kill('SIGKILL'), 8000);
       await exited;
       clearTimeout(timer);
+      rmSync(dataDir, { recursive: true, force: true });
     },
   };
 }
