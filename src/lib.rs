@@ -29,6 +29,7 @@
 //!
 //! `ARCHITECTURE.md` at the repository root has the code map and the invariants.
 
+pub mod analytics;
 pub mod auth;
 pub mod bus;
 pub mod clock;

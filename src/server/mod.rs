@@ -22,6 +22,7 @@ mod payment;
 mod presence;
 mod refusal;
 mod relay;
+mod reports;
 mod sales;
 mod vouchers;
 mod webhooks;
@@ -85,6 +86,9 @@ pub struct Shared {
     /// Every room's session journal (files or Redis, per `store.kind`):
     /// what reports are computed from.
     pub journal: Journal,
+    /// Reports' figures of ended sessions, which no longer change.
+    pub previous_sessions:
+        dashmap::DashMap<(String, crate::clock::UnixMillis), crate::analytics::PreviousSession>,
     pub metrics: Metrics,
     /// Guest devices: cookie signing and the per-address limit.
     pub guests: Guests,
@@ -174,6 +178,7 @@ impl AppState {
             sfu,
             webhooks,
             journal,
+            previous_sessions: dashmap::DashMap::new(),
             metrics: Metrics::new(),
             guests: Guests::new(&config),
             order_lookups: OrderLookups::new(&config),
@@ -420,6 +425,10 @@ fn router(state: AppState) -> Router {
         .route("/api/rooms/{room_id}", get(api::get_room))
         .route("/api/rooms/{room_id}/close", post(api::close_room))
         .route("/api/rooms/{room_id}/orders", get(orders::list))
+        .route("/api/rooms/{room_id}/report", get(reports::report))
+        .route("/api/rooms/{room_id}/report.csv", get(reports::report_csv))
+        .route("/api/rooms/{room_id}/journal", get(reports::journal))
+        .route("/api/rooms/{room_id}/timeline", get(reports::timeline))
         .route("/api/rooms/{room_id}/orders.csv", get(orders::csv))
         .route(
             "/api/rooms/{room_id}/orders/status",
@@ -478,4 +487,9 @@ fn router(state: AppState) -> Router {
         .fallback_service(ServeDir::new(web_root).append_index_html_on_directories(true))
         .with_state(state);
     headers::secure(routes)
+}
+
+/// Has the room's seller published its replay (anyone may watch it)?
+pub(crate) async fn replay_published(_state: &AppState, _room_id: &str) -> bool {
+    false
 }

@@ -465,7 +465,7 @@ pub fn render_csv(
 
 /// Buyer-typed text could start with `=`, `+`, `-` or `@`, which spreadsheet
 /// programs run as a formula: prefix it with an apostrophe (CSV injection).
-fn cell(text: &str) -> String {
+pub(super) fn cell(text: &str) -> String {
     if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
         format!("'{text}")
     } else {
@@ -485,7 +485,7 @@ fn phone_cell(phone: &str) -> String {
 }
 
 /// `dd/mm/yyyy HH:MM:SS` in Vietnam's time.
-fn local_time(unix_millis: u64) -> String {
+pub(super) fn local_time(unix_millis: u64) -> String {
     let nanos = i128::from(unix_millis) * 1_000_000;
     let format = time::macros::format_description!("[day]/[month]/[year] [hour]:[minute]:[second]");
     time::OffsetDateTime::from_unix_timestamp_nanos(nanos)
