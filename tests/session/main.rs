@@ -14,6 +14,7 @@ mod join;
 mod lifecycle;
 mod moderation;
 mod orders;
+mod report;
 mod sale;
 mod stock;
 mod tokens;
