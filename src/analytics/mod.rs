@@ -125,3 +125,6 @@ impl SessionReport {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
