@@ -56,11 +56,10 @@ impl Series {
                 ..Point::default()
             })
             .collect();
+        // Moments before the live start count in the first bucket.
         let mut bump = |at: UnixMillis, f: &mut dyn FnMut(&mut Point)| {
-            if at >= origin {
-                if let Some(point) = points.get_mut(index(at).min(count - 1)) {
-                    f(point);
-                }
+            if let Some(point) = points.get_mut(index(at).min(count - 1)) {
+                f(point);
             }
         };
         for m in session.chat.iter().filter(|m| m.role == Role::Viewer) {
