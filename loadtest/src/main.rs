@@ -89,6 +89,10 @@ struct Common {
         default_missing_value = "3"
     )]
     compare_nodes: Option<usize>,
+    /// Run the scenario twice on spawned servers, with their session
+    /// journal off and then on, and report on ÷ off.
+    #[arg(long, global = true)]
+    compare_journal: bool,
     /// A setting for the spawned redis-server over config/redis.conf, as
     /// NAME=VALUE (e.g. appendfsync=everysec); repeat for several.
     #[arg(long, global = true, value_name = "NAME=VALUE", value_parser = target::redis_setting)]
@@ -250,6 +254,7 @@ async fn run(cli: Cli, pinning: Option<Pinning>) -> anyhow::Result<Report> {
         nodes: common.nodes,
         store: common.store,
         compare_nodes: common.compare_nodes,
+        compare_journal: common.compare_journal,
     };
     let configurations = plan::plan(&flags, cli.scenario.default_store())?;
     let spawns = configurations
@@ -287,7 +292,7 @@ async fn run(cli: Cli, pinning: Option<Pinning>) -> anyhow::Result<Report> {
         .await?;
         runs.push((configuration.clone(), report));
     }
-    let report = plan::combine(runs, common.compare_nodes.is_some())?;
+    let report = plan::combine(runs, common.compare_nodes.is_some(), common.compare_journal)?;
     write_outputs(&report, common)?;
     Ok(report)
 }
@@ -310,6 +315,7 @@ async fn run_one(
                 *nodes,
                 *store,
                 &common.redis_set,
+                &configuration.server_env,
                 pinning,
             )
             .await?

@@ -6,11 +6,13 @@
 //! 1 node with the memory store, 1 node through Redis, N nodes through
 //! Redis. Each configuration gets its own freshly spawned processes; the
 //! combined report is the last run's, with every run's summary in `runs`
-//! and, for a comparison, the ratios in `comparison`.
+//! and, for a comparison, the ratios in `comparison`. `--compare-journal`
+//! is two: the same configuration with the servers' session journal off,
+//! then on (`journal_on_over_off`).
 
 use anyhow::bail;
 
-use crate::report::{Comparison, Report, RunSummary};
+use crate::report::{ratio, Comparison, Ratio, Report, RunSummary};
 use crate::target::StoreKind;
 
 /// Where one configuration's nodes come from.
@@ -28,6 +30,8 @@ pub struct Configuration {
     pub layout: Layout,
     /// `1 node, memory`, `3 nodes, redis`, `2 nodes (external)`.
     pub label: String,
+    /// `CHOPHIEN_*` settings for spawned servers (name, value).
+    pub server_env: Vec<(String, String)>,
 }
 
 impl Configuration {
@@ -35,6 +39,7 @@ impl Configuration {
         Configuration {
             label: format!("{}, {}", plural_nodes(nodes), store.as_str()),
             layout: Layout::Spawn { nodes, store },
+            server_env: Vec::new(),
         }
     }
 }
@@ -54,12 +59,31 @@ pub struct TargetFlags {
     pub nodes: Option<usize>,
     pub store: Option<StoreKind>,
     pub compare_nodes: Option<usize>,
+    pub compare_journal: bool,
 }
 
 /// The configurations to run, in order. `default_store` is the scenario's
 /// (memory for chat and join, Redis for flash-sale); several spawned nodes
 /// always use Redis, the only thing they can share.
 pub fn plan(flags: &TargetFlags, default_store: StoreKind) -> anyhow::Result<Vec<Configuration>> {
+    if flags.compare_journal {
+        if flags.compare_nodes.is_some() || !flags.urls.is_empty() {
+            bail!("--compare-journal spawns its own servers: it takes no --url or --compare-nodes");
+        }
+        let plain = TargetFlags {
+            compare_journal: false,
+            ..flags.clone()
+        };
+        let mut on = plan(&plain, default_store)?;
+        let Some(mut off) = on.first().cloned() else {
+            bail!("no configuration to compare");
+        };
+        off.label.push_str(", journal off");
+        off.server_env
+            .push(("CHOPHIEN_JOURNAL__ENABLED".into(), "false".into()));
+        on[0].label.push_str(", journal on");
+        return Ok(vec![off, on.remove(0)]);
+    }
     if let Some(n) = flags.compare_nodes {
         if !flags.urls.is_empty() || flags.nodes.is_some() || flags.store.is_some() {
             bail!("--compare-nodes spawns its own nodes and stores: it takes no --url, --nodes or --store");
@@ -80,6 +104,7 @@ pub fn plan(flags: &TargetFlags, default_store: StoreKind) -> anyhow::Result<Vec
         return Ok(vec![Configuration {
             label: format!("{} (external)", plural_nodes(flags.urls.len())),
             layout: Layout::External(flags.urls.clone()),
+            server_env: Vec::new(),
         }]);
     }
     let nodes = flags.nodes.unwrap_or(1);
@@ -100,7 +125,11 @@ pub fn plan(flags: &TargetFlags, default_store: StoreKind) -> anyhow::Result<Vec
 /// One report for the whole invocation: the last run's, with `runs` (one
 /// summary per configuration) and, for the three runs of a comparison,
 /// `comparison`.
-pub fn combine(runs: Vec<(Configuration, Report)>, compare: bool) -> anyhow::Result<Report> {
+pub fn combine(
+    runs: Vec<(Configuration, Report)>,
+    compare: bool,
+    compare_journal: bool,
+) -> anyhow::Result<Report> {
     let summaries: Vec<RunSummary> = runs
         .iter()
         .map(|(config, report)| RunSummary::of(report, config.label.clone()))
@@ -116,6 +145,23 @@ pub fn combine(runs: Vec<(Configuration, Report)>, compare: bool) -> anyhow::Res
         report
             .notes
             .extend(comparison_notes(&report.scenario, memory, redis, many));
+    }
+    if compare_journal {
+        let [off, on] = summaries.as_slice() else {
+            bail!(
+                "a journal comparison needs two runs, got {}",
+                summaries.len()
+            );
+        };
+        let cost = Ratio {
+            throughput: ratio(on.throughput_per_s, off.throughput_per_s),
+            p99: ratio(on.latency_ms.p99, off.latency_ms.p99),
+        };
+        report.notes.push(format!(
+            "Journal on ÷ off (the same load on freshly spawned servers, off first): {} ×{:.3}, p99 ×{:.3}. The aim is throughput ≥ 0.9.",
+            report.throughput_unit, cost.throughput, cost.p99
+        ));
+        report.journal_on_over_off = Some(cost);
     }
     report.runs = summaries;
     Ok(report)
@@ -227,6 +273,30 @@ mod tests {
     }
 
     #[test]
+    fn a_journal_comparison_is_the_same_servers_with_the_journal_off_then_on() {
+        let f = TargetFlags {
+            compare_journal: true,
+            ..TargetFlags::default()
+        };
+        let configs = plan(&f, StoreKind::Memory).unwrap();
+        let labels: Vec<&str> = configs.iter().map(|c| c.label.as_str()).collect();
+        assert_eq!(
+            labels,
+            ["1 node, memory, journal off", "1 node, memory, journal on"]
+        );
+        assert_eq!(
+            configs[0].server_env,
+            [("CHOPHIEN_JOURNAL__ENABLED".to_owned(), "false".to_owned())]
+        );
+        assert!(configs[1].server_env.is_empty());
+        let with_url = TargetFlags {
+            urls: vec!["127.0.0.1:8080".into()],
+            ..f
+        };
+        assert!(plan(&with_url, StoreKind::Memory).is_err());
+    }
+
+    #[test]
     fn external_nodes_are_one_configuration() {
         let f = TargetFlags {
             urls: vec!["http://127.0.0.1:1".into(), "http://127.0.0.1:2".into()],
@@ -276,7 +346,7 @@ mod tests {
             report(1, StoreKind::Redis, 800.0, 20.0),
             report(3, StoreKind::Redis, 2000.0, 30.0),
         ];
-        let combined = combine(configs.into_iter().zip(reports).collect(), true).unwrap();
+        let combined = combine(configs.into_iter().zip(reports).collect(), true, false).unwrap();
         let c = combined.comparison.clone().unwrap();
         assert!((c.redis_over_memory.throughput - 0.8).abs() < 1e-9);
         assert!((c.redis_over_memory.p99 - 2.0).abs() < 1e-9);
@@ -312,7 +382,7 @@ mod tests {
             report(1, StoreKind::Redis, 800.0, 20.0),
             report(2, StoreKind::Redis, 1600.0, 30.0),
         ];
-        let combined = combine(configs.into_iter().zip(reports).collect(), true).unwrap();
+        let combined = combine(configs.into_iter().zip(reports).collect(), true, false).unwrap();
         assert_eq!(
             combined.violations(),
             vec!["[1 node, memory] ORDER: viewer lt-v1 …".to_owned()]

@@ -79,6 +79,10 @@ pub struct Report {
     /// `--compare-nodes` only: the runs' ratios.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comparison: Option<Comparison>,
+    /// `--compare-journal` only: the run with the session journal on ÷ the
+    /// run with it off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub journal_on_over_off: Option<Ratio>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

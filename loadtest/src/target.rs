@@ -105,6 +105,7 @@ impl Target {
         count: usize,
         store: StoreKind,
         redis_settings: &[(String, String)],
+        server_env: &[(String, String)],
         pin: Option<&Pinning>,
     ) -> anyhow::Result<Target> {
         if count > 1 && store == StoreKind::Memory {
@@ -120,7 +121,7 @@ impl Target {
                 binary: Some(binary),
                 secret,
                 redis_port: redis.as_ref().map(|r| r.port),
-                extra_env: Vec::new(),
+                extra_env: server_env.to_vec(),
                 pin,
             })
             .await
