@@ -32,9 +32,10 @@ async fn until(what: &str, mut check: impl FnMut() -> bool) {
 
 /// The single recording of `room` once it has the status `status`.
 async fn recording_with(server: &TestServer, room: &str, status: Status) -> RecordingMeta {
-    until(&format!("a recording of {room} with status {status:?}"), || {
-        recordings(server, room).iter().any(|m| m.status == status)
-    })
+    until(
+        &format!("a recording of {room} with status {status:?}"),
+        || recordings(server, room).iter().any(|m| m.status == status),
+    )
     .await;
     recordings(server, room)
         .into_iter()
@@ -49,7 +50,12 @@ fn recording_dir(server: &TestServer) -> PathBuf {
 /// What `ffprobe` says of a media file: its streams' codecs and its duration.
 fn probe(file: &Path) -> (Vec<String>, Option<f64>) {
     let output = std::process::Command::new("ffprobe")
-        .args(["-v", "error", "-show_entries", "stream=codec_name:format=duration"])
+        .args([
+            "-v",
+            "error",
+            "-show_entries",
+            "stream=codec_name:format=duration",
+        ])
         .args(["-of", "json"])
         .arg(file)
         .output()
@@ -171,7 +177,10 @@ async fn a_live_is_recorded_into_a_seekable_file_served_with_ranges_to_whom_may_
     };
     let file_path = format!("/api/rooms/hoa/recordings/{}", meta.id);
     let query = url.split_once('?').unwrap().1.to_owned();
-    assert_eq!(status_of("/api/rooms/hoa/recordings".into(), None).await, 403);
+    assert_eq!(
+        status_of("/api/rooms/hoa/recordings".into(), None).await,
+        403
+    );
     let viewer = server.token("hoa", Role::Viewer, "an");
     assert_eq!(
         status_of("/api/rooms/hoa/recordings".into(), Some(viewer.clone())).await,
@@ -179,14 +188,32 @@ async fn a_live_is_recorded_into_a_seekable_file_served_with_ranges_to_whom_may_
     );
     let other_seller = server.token("lan", Role::Seller, "lan");
     assert_eq!(
-        status_of("/api/rooms/hoa/recordings".into(), Some(other_seller.clone())).await,
+        status_of(
+            "/api/rooms/hoa/recordings".into(),
+            Some(other_seller.clone())
+        )
+        .await,
         403
     );
-    assert_eq!(status_of("/api/rooms/nope/recordings".into(), None).await, 404);
-    assert_eq!(status_of(file_path.clone(), None).await, 403, "unpublished, unsigned");
-    assert_eq!(status_of(file_path.clone(), Some(seller.clone())).await, 200);
     assert_eq!(
-        status_of(format!("/api/rooms/lan/recordings/{}?{query}", meta.id), None).await,
+        status_of("/api/rooms/nope/recordings".into(), None).await,
+        404
+    );
+    assert_eq!(
+        status_of(file_path.clone(), None).await,
+        403,
+        "unpublished, unsigned"
+    );
+    assert_eq!(
+        status_of(file_path.clone(), Some(seller.clone())).await,
+        200
+    );
+    assert_eq!(
+        status_of(
+            format!("/api/rooms/lan/recordings/{}?{query}", meta.id),
+            None
+        )
+        .await,
         403,
         "a signature for another room"
     );
@@ -199,13 +226,21 @@ async fn a_live_is_recorded_into_a_seekable_file_served_with_ranges_to_whom_may_
     assert_eq!(status_of(format!("{file_path}?{expired}"), None).await, 403);
     for bad in ["r1-zzzz", "..%2F..%2Fetc%2Fpasswd", "x", "r1-abcd.json"] {
         assert_eq!(
-            status_of(format!("/api/rooms/hoa/recordings/{bad}"), Some(seller.clone())).await,
+            status_of(
+                format!("/api/rooms/hoa/recordings/{bad}"),
+                Some(seller.clone())
+            )
+            .await,
             404,
             "{bad}"
         );
     }
     assert_eq!(
-        status_of("/api/rooms/hoa/recordings/r1-abcd".into(), Some(seller.clone())).await,
+        status_of(
+            "/api/rooms/hoa/recordings/r1-abcd".into(),
+            Some(seller.clone())
+        )
+        .await,
         404,
         "well formed, unknown"
     );
@@ -339,8 +374,9 @@ async fn when_ffmpeg_dies_the_recording_fails_keeps_what_it_wrote_and_the_live_g
     let server = TestServer::start().await;
     server.room("hoa").await;
     let publisher = TestPublisher::start_camera(&server.state.sfu, "hoa", "seller").await;
-    let viewer = TestViewer::join(&server.state.sfu, "hoa", "viewer").await;
+    // A recording starts with the stream: the viewer may subscribe.
     let meta = recording_with(&server, "hoa", Status::Recording).await;
+    let viewer = TestViewer::join(&server.state.sfu, "hoa", "viewer").await;
     let file = recording_dir(&server).join("hoa").join(&meta.file);
     until("a few seconds written", || {
         std::fs::metadata(&file).is_ok_and(|m| m.len() > 60_000)

@@ -187,7 +187,12 @@ impl Recordings {
     /// Where a recording's file is (for serving it); `None` if unknown or
     /// while it is not written yet.
     pub fn file(&self, meta: &RecordingMeta) -> Option<PathBuf> {
-        let path = self.inner.settings.layout.room(&meta.room_id)?.join(&meta.file);
+        let path = self
+            .inner
+            .settings
+            .layout
+            .room(&meta.room_id)?
+            .join(&meta.file);
         path.is_file().then_some(path)
     }
 

@@ -60,7 +60,11 @@ const AUDIO_SSRC: u32 = 0x5245_4341;
 const FFMPEG_PATIENCE: Duration = Duration::from_secs(5);
 
 /// Records `stream` until it ends or `shutdown` is cancelled.
-pub(crate) async fn record(settings: Arc<Settings>, stream: SellerStream, shutdown: CancellationToken) {
+pub(crate) async fn record(
+    settings: Arc<Settings>,
+    stream: SellerStream,
+    shutdown: CancellationToken,
+) {
     let room_id = stream.room_id.clone();
     let Some(dir) = settings.layout.room(&room_id) else {
         return;
@@ -182,7 +186,16 @@ async fn run(
     };
     let progress = Arc::new(Progress::default());
     let errors = follow_output(&mut child, &progress);
-    let outcome = tee(&mut child, meta, &mut stream, video, shutdown, (video_port, audio_port), &errors).await;
+    let outcome = tee(
+        &mut child,
+        meta,
+        &mut stream,
+        video,
+        shutdown,
+        (video_port, audio_port),
+        &errors,
+    )
+    .await;
     let _ = std::fs::remove_file(&sdp_path);
     if progress.duration_ms() > 0 {
         meta.duration_ms = progress.duration_ms();
@@ -207,7 +220,11 @@ async fn tee(
     let video_to = SocketAddr::from((Ipv4Addr::LOCALHOST, video_port));
     let audio_to = SocketAddr::from((Ipv4Addr::LOCALHOST, audio_port));
     // ffmpeg must hold its ports before the keyframe is sent.
-    let watched = if video.is_some() { video_port } else { audio_port };
+    let watched = if video.is_some() {
+        video_port
+    } else {
+        audio_port
+    };
     let listening = Instant::now();
     while !port_taken(watched) {
         if let Ok(Some(status)) = child.try_wait() {
@@ -336,7 +353,8 @@ async fn stop(
             payload: bytes::Bytes::from_static(OPUS_SILENCE),
         };
         send(socket, &mut buffer, &packet, audio_to);
-        if let Ok(Ok(status)) = tokio::time::timeout(Duration::from_millis(20), child.wait()).await {
+        if let Ok(Ok(status)) = tokio::time::timeout(Duration::from_millis(20), child.wait()).await
+        {
             return status.success() || status.code() == Some(255);
         }
     }

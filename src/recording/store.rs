@@ -82,7 +82,9 @@ pub fn is_recording_id(id: &str) -> bool {
     (1..=16).contains(&millis.len())
         && millis.bytes().all(|b| b.is_ascii_digit())
         && (4..=32).contains(&random.len())
-        && random.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+        && random
+            .bytes()
+            .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
 /// A new recording id: its start time (so names sort by it) and 8 random

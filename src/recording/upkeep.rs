@@ -53,13 +53,13 @@ pub(crate) async fn pass(settings: &Settings, retention: Duration) {
                     Ok(duration_ms) => {
                         meta.status = Status::Complete;
                         meta.duration_ms = duration_ms;
-                        meta.reason = Some(
-                            "finished at start-up: the server stopped while recording".into(),
-                        );
+                        meta.reason =
+                            Some("finished at start-up: the server stopped while recording".into());
                     }
                     Err(reason) => {
                         meta.status = Status::Failed;
-                        meta.reason = Some(format!("left open by a crash, not recoverable: {reason}"));
+                        meta.reason =
+                            Some(format!("left open by a crash, not recoverable: {reason}"));
                     }
                 }
                 meta.ended_at = Some(modified);

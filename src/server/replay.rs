@@ -187,7 +187,11 @@ fn mac(secret: &str, room_id: &str, recording_id: &str, exp: UnixMillis) -> Hmac
 
 /// The hex HMAC-SHA256 a recording URL carries.
 pub fn signature(secret: &str, room_id: &str, recording_id: &str, exp: UnixMillis) -> String {
-    hex::encode(mac(secret, room_id, recording_id, exp).finalize().into_bytes())
+    hex::encode(
+        mac(secret, room_id, recording_id, exp)
+            .finalize()
+            .into_bytes(),
+    )
 }
 
 /// Checks a URL's signature in constant time, and its expiry.
@@ -296,7 +300,11 @@ pub async fn put_replay(
         .set_published(&room_id, body.published, &title, &seller_name)
         .map_err(|e| {
             tracing::error!(room = %room_id, error = %e, "could not save the replay setting");
-            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, ErrorCode::Unavailable, e.to_string())
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                ErrorCode::Unavailable,
+                e.to_string(),
+            )
         })?;
     tracing::info!(room = %room_id, published = setting.published, "replay setting changed");
     Ok(Json(ReplayAnswer {

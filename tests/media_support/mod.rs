@@ -244,9 +244,27 @@ impl TestPublisher {
             .args(["-f", "lavfi", "-i", "testsrc=size=320x240:rate=30"])
             .args(["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000"])
             .args(["-map", "0:v", "-c:v", "libvpx", "-deadline", "realtime"])
-            .args(["-b:v", "300k", "-g", "30", "-payload_type", "96", "-f", "rtp"])
+            .args([
+                "-b:v",
+                "300k",
+                "-g",
+                "30",
+                "-payload_type",
+                "96",
+                "-f",
+                "rtp",
+            ])
             .arg(format!("rtp://{}", video_in.local_addr().unwrap()))
-            .args(["-map", "1:a", "-c:a", "libopus", "-payload_type", "111", "-f", "rtp"])
+            .args([
+                "-map",
+                "1:a",
+                "-c:a",
+                "libopus",
+                "-payload_type",
+                "111",
+                "-f",
+                "rtp",
+            ])
             .arg(format!("rtp://{}", audio_in.local_addr().unwrap()))
             .stdout(std::process::Stdio::null())
             .kill_on_drop(true)
