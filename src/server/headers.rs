@@ -11,9 +11,9 @@
 //!   `connect-src 'self'` admits the API and the same-origin WebSocket (CSP 3
 //!   matches `ws:`/`wss:` against `'self'`; `tests/browser/csp.test.js` proves
 //!   it in Chromium); `img-src` admits product images on this server or at any
-//!   `http(s)` address, the only `image_url`s a room accepts; video needs no
-//!   `media-src` because WebRTC streams are attached through `srcObject`, which
-//!   CSP does not govern. `frame-ancestors 'none'` keeps our pages out of
+//!   `http(s)` address, the only `image_url`s a room accepts; `media-src
+//!   'self'` admits replays' recordings from this server (live WebRTC video is
+//!   attached through `srcObject`, which CSP does not govern). `frame-ancestors 'none'` keeps our pages out of
 //!   other sites' frames (clickjacking a "buy" button); `base-uri 'none'` and
 //!   `form-action 'self'` stop injected `<base>` or forms from redirecting
 //!   what the page loads or sends. Harmless on JSON and CSV answers.
@@ -28,7 +28,9 @@
 //!   with live state, buyers' phones and addresses (orders, JSON and CSV) and
 //!   freshly minted tokens (`/api/dev/token`); no browser or proxy cache may
 //!   keep a copy, whether the answer is a success or an error. Static files
-//!   keep their default caching.
+//!   keep their default caching. The one exception is a handler that says
+//!   how its answer may be cached: a replay's video file (`replay.rs`), which
+//!   a browser must be able to keep while seeking.
 
 use axum::extract::Request;
 use axum::http::{header, HeaderValue};
@@ -42,6 +44,7 @@ const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; \
      script-src 'self'; \
      style-src 'self'; \
      img-src 'self' https: http:; \
+     media-src 'self'; \
      connect-src 'self'; \
      object-src 'none'; \
      base-uri 'none'; \
@@ -71,7 +74,7 @@ pub(super) fn secure(router: Router) -> Router {
 async fn no_store_for_api(request: Request, next: Next) -> Response {
     let api = request.uri().path().starts_with("/api/");
     let mut response = next.run(request).await;
-    if api {
+    if api && !response.headers().contains_key(header::CACHE_CONTROL) {
         response
             .headers_mut()
             .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

@@ -148,7 +148,7 @@ pub async fn timeline(
     Path(room_id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    if !super::replay_published(&state, &room_id).await {
+    if !state.recordings.is_published(&room_id) {
         authorize_manager(&state, &room_id, &headers, "see an unpublished replay").await?;
     }
     let entries = state.journal.read(&room_id).await?;
