@@ -30,6 +30,8 @@ pub enum Role {
 pub enum Action {
     /// Send chat messages and hearts.
     Chat,
+    /// Answer a chat message with a reply that quotes it.
+    Answer,
     /// Go live, end the live session.
     HostLive,
     /// Add, edit and remove products.
@@ -56,7 +58,7 @@ impl Role {
         match action {
             Chat | Buy | Watch => true,
             HostLive | ManageProducts | Unban => matches!(self, Seller | Trainer | Admin),
-            PinProduct | Moderate | RunSales => {
+            Answer | PinProduct | Moderate | RunSales => {
                 matches!(self, Seller | Moderator | Trainer | Admin)
             }
         }

@@ -401,6 +401,7 @@ impl Config {
             limits: settings.limits,
             replay_capacity: settings.replay_capacity,
             ended_ttl: Duration::from_secs(self.rooms.ended_ttl_secs),
+            journal: self.journal.enabled,
         }
     }
 

@@ -34,6 +34,7 @@ pub mod bus;
 pub mod clock;
 pub mod config;
 pub mod demo;
+pub mod journal;
 pub mod media;
 pub mod metrics;
 pub mod money;

@@ -48,8 +48,16 @@ pub struct ClientFrame {
 pub enum ClientMessage {
     /// Application-level keep-alive; answered by `pong`.
     Ping,
-    /// Send a chat message to the room.
-    Chat { text: String },
+    /// Send a chat message to the room; with `reply_to` (the seller, a
+    /// moderator, a trainer or an admin), an answer quoting that message.
+    Chat {
+        text: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reply_to: Option<u64>,
+    },
+    /// A viewer opened a product's card (counted for the seller's
+    /// click-through rate; answered only with an `ack` when it has an id).
+    ViewProduct { product_id: String },
     /// Tap the heart button `count` times (1 when absent). Aggregated by the
     /// server and broadcast as counts at a fixed rate.
     Heart {
@@ -172,6 +180,7 @@ fn one() -> u32 {
 pub const CLIENT_MESSAGE_TYPES: &[&str] = &[
     "ping",
     "chat",
+    "view_product",
     "heart",
     "go_live",
     "end_live",
@@ -293,6 +302,18 @@ pub struct ChatMessage {
     pub role: Role,
     pub text: String,
     pub sent_at: UnixMillis,
+    /// The message this one answers, quoted as it was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply_to: Option<ChatQuote>,
+}
+
+/// A chat message as an answer quotes it.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+pub struct ChatQuote {
+    pub id: u64,
+    pub user_id: String,
+    pub name: String,
+    pub text: String,
 }
 
 /// The public description of a room (HTTP API and snapshots).
@@ -814,6 +835,7 @@ mod tests {
         let samples = [
             r#"{"type":"ping"}"#,
             r#"{"type":"chat","text":"x"}"#,
+            r#"{"type":"view_product","product_id":"p1"}"#,
             r#"{"type":"heart"}"#,
             r#"{"type":"go_live"}"#,
             r#"{"type":"end_live"}"#,
@@ -862,7 +884,8 @@ mod tests {
         assert_eq!(
             frame.message,
             ClientMessage::Chat {
-                text: "chào".into()
+                text: "chào".into(),
+                reply_to: None,
             }
         );
     }

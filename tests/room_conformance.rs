@@ -124,7 +124,10 @@ async fn apply<S: RoomStore>(
 }
 
 fn chat(text: &str) -> RoomCommand {
-    RoomCommand::Chat { text: text.into() }
+    RoomCommand::Chat {
+        text: text.into(),
+        reply_to: None,
+    }
 }
 
 fn message(seq: u64, id: u64, who: &Actor, text: &str, sent_at: u64) -> Value {

@@ -14,6 +14,8 @@ use crate::protocol::{NewProduct, OrderStatus, ProductChanges, SaleInfo, Voucher
 pub enum RoomCommand {
     Chat {
         text: String,
+        /// The message this one answers (authorised by role beforehand).
+        reply_to: Option<u64>,
     },
     GoLive,
     EndLive,

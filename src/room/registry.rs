@@ -11,6 +11,7 @@
 //! and viewers connected here — to the store, which aggregates them over
 //! every node.
 
+use crate::journal::{Journal, Record};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
@@ -77,6 +78,8 @@ struct Registry {
     node_id: String,
     /// Cancelled when the node stops; every room's connections end with it.
     lifetime: CancellationToken,
+    /// Where a created room's session opens (`session_opened`).
+    journal: Journal,
 }
 
 impl FrameSink for Registry {
@@ -95,6 +98,7 @@ impl RoomRegistry {
         settings: RoomSettings,
         node_id: String,
         lifetime: CancellationToken,
+        journal: Journal,
     ) -> RoomRegistry {
         let inner = Arc::new(Registry {
             active: DashMap::new(),
@@ -102,6 +106,7 @@ impl RoomRegistry {
             settings,
             node_id,
             lifetime,
+            journal,
         });
         let sink: Weak<dyn FrameSink> = Arc::downgrade(&inner) as Weak<dyn FrameSink>;
         inner.store.connect_sink(sink);
@@ -118,7 +123,15 @@ impl RoomRegistry {
     /// every product meets ([`product::check`]).
     pub async fn create(&self, new: NewRoom) -> Result<RoomInfo, RoomError> {
         let record = self.check(new)?;
-        self.inner.store.create(record).await
+        let opened = Record::SessionOpened {
+            room_id: record.id.clone(),
+            title: record.title.clone(),
+            seller_name: record.seller_name.clone(),
+            products: record.products.clone(),
+        };
+        let info = self.inner.store.create(record).await?;
+        self.inner.journal.record(&info.id, info.created_at, opened);
+        Ok(info)
     }
 
     fn check(&self, new: NewRoom) -> Result<RoomRecord, RoomError> {
@@ -376,6 +389,7 @@ mod tests {
             settings,
             "node-a".into(),
             CancellationToken::new(),
+            crate::journal::Journal::disabled(),
         )
     }
 

@@ -12,8 +12,8 @@ use std::collections::{HashMap, VecDeque};
 use crate::auth::Role;
 use crate::clock::Now;
 use crate::protocol::{
-    BannedUser, ChatMessage, ChatSettings, NewProduct, Product, ProductChanges, RoomEvent,
-    RoomInfo, RoomStatus,
+    BannedUser, ChatMessage, ChatQuote, ChatSettings, NewProduct, Product, ProductChanges,
+    RoomEvent, RoomInfo, RoomStatus,
 };
 
 use super::actor::Actor;
@@ -146,7 +146,7 @@ impl RoomState {
         }
         use RoomCommand as C;
         match command {
-            C::Chat { text } => self.chat(actor, text, now).map(|e| vec![e]),
+            C::Chat { text, reply_to } => self.chat(actor, text, *reply_to, now).map(|e| vec![e]),
             C::GoLive => {
                 if self.info.status != RoomStatus::Scheduled {
                     return Err(RoomError::InvalidState("the room is already live".into()));
@@ -271,8 +271,27 @@ impl RoomState {
         ]
     }
 
-    fn chat(&mut self, actor: &Actor, text: &str, now: Now) -> Result<RoomEvent, RoomError> {
+    fn chat(
+        &mut self,
+        actor: &Actor,
+        text: &str,
+        reply_to: Option<u64>,
+        now: Now,
+    ) -> Result<RoomEvent, RoomError> {
         let text = chat_text(text, &self.limits)?;
+        let quote = match reply_to {
+            None => None,
+            Some(id) => {
+                let asked = self.chat.iter().find(|m| m.id == id);
+                let asked = asked.ok_or(RoomError::MessageNotFound)?;
+                Some(ChatQuote {
+                    id,
+                    user_id: asked.user_id.clone(),
+                    name: asked.name.clone(),
+                    text: asked.text.clone(),
+                })
+            }
+        };
         self.moderation.admit_message(actor, text, now)?;
         let message = ChatMessage {
             id: self.next_message_id,
@@ -281,6 +300,7 @@ impl RoomState {
             role: actor.role,
             text: text.to_owned(),
             sent_at: now.wall,
+            reply_to: quote,
         };
         self.next_message_id += 1;
         self.chat.push_back(message.clone());
@@ -414,7 +434,10 @@ mod tests {
     }
 
     fn chat(text: &str) -> RoomCommand {
-        RoomCommand::Chat { text: text.into() }
+        RoomCommand::Chat {
+            text: text.into(),
+            reply_to: None,
+        }
     }
 
     #[test]

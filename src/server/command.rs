@@ -28,6 +28,8 @@ pub enum Command {
     Ping,
     /// Counted by the room (1..=[`MAX_HEARTS_PER_MESSAGE`]).
     Heart(u32),
+    /// A product card opened: recorded in the journal.
+    ViewProduct(String),
     Room(RoomCommand),
     Sale(SaleCommand),
     Media(MediaCommand),
@@ -97,7 +99,9 @@ impl Command {
             Command::Ping => Bucket::Pings,
             Command::Heart(_) => Bucket::Hearts,
             Command::Room(RoomCommand::Chat { .. }) => Bucket::Chat,
-            Command::Room(_) | Command::Sale(_) | Command::Media(_) => Bucket::Actions,
+            Command::Room(_) | Command::Sale(_) | Command::Media(_) | Command::ViewProduct(_) => {
+                Bucket::Actions
+            }
         }
     }
 }
@@ -124,7 +128,14 @@ pub fn route(message: ClientMessage, actor: &Actor) -> Result<Command, Refusal> 
             }
             (Action::Chat, Command::Heart(count))
         }
-        M::Chat { text } => (Action::Chat, Command::Room(R::Chat { text })),
+        M::Chat { text, reply_to } => {
+            let action = match reply_to {
+                Some(_) => Action::Answer,
+                None => Action::Chat,
+            };
+            (action, Command::Room(R::Chat { text, reply_to }))
+        }
+        M::ViewProduct { product_id } => (Action::Watch, Command::ViewProduct(product_id)),
         M::GoLive => (Action::HostLive, Command::Room(R::GoLive)),
         M::EndLive => (Action::HostLive, Command::Room(R::EndLive)),
         M::AddProduct { product } => (

@@ -13,6 +13,7 @@ mod credentials;
 mod fulfilment;
 mod guest;
 mod headers;
+mod journal;
 mod limits;
 mod media;
 mod order_page;
@@ -43,6 +44,7 @@ use tower_http::services::ServeDir;
 
 use crate::auth::TokenKeys;
 use crate::config::{Config, StoreKind};
+use crate::journal::Journal;
 use crate::media::{
     ClusterLink, MediaDirectory, MediaError, MemoryDirectory, NodeAddr, RedisDirectory, Sfu,
 };
@@ -80,6 +82,9 @@ pub struct Shared {
     /// Rooms' webhooks and their outbox (memory or Redis, per `store.kind`);
     /// the order code publishes order events here.
     pub webhooks: Webhooks,
+    /// Every room's session journal (files or Redis, per `store.kind`):
+    /// what reports are computed from.
+    pub journal: Journal,
     pub metrics: Metrics,
     /// Guest devices: cookie signing and the per-address limit.
     pub guests: Guests,
@@ -129,6 +134,7 @@ impl AppState {
         rooms: AnyRoomStore,
         sfu: Sfu,
         webhooks: Webhooks,
+        journal: Journal,
     ) -> AppState {
         let shutdown = CancellationToken::new();
         // One id for the node: in the room store, the node directory and
@@ -158,6 +164,7 @@ impl AppState {
             config.room_settings(),
             node.id.clone(),
             shutdown.clone(),
+            journal.clone(),
         );
         AppState(Arc::new(Shared {
             keys: TokenKeys::new(&config.auth.secret),
@@ -166,6 +173,7 @@ impl AppState {
             payments,
             sfu,
             webhooks,
+            journal,
             metrics: Metrics::new(),
             guests: Guests::new(&config),
             order_lookups: OrderLookups::new(&config),
@@ -238,10 +246,16 @@ impl Server {
         // accounts, their streams' origins and their webhooks' outbox live
         // together.
         let webhook_settings = config.webhook_settings();
-        let (sales, payments, rooms, media_directory, webhooks) = match config.store.kind {
+        let enabled = config.journal.enabled;
+        let (sales, payments, rooms, media_directory, webhooks, journal) = match config.store.kind {
             StoreKind::Memory => {
                 let settings = config.room_settings();
-                let rooms = MemoryRoomStore::new(settings.limits, settings.replay_capacity);
+                let journal = match enabled {
+                    true => Journal::in_files(config.journal_dir(), config.journal.retention_days),
+                    false => Journal::disabled(),
+                };
+                let rooms = MemoryRoomStore::new(settings.limits, settings.replay_capacity)
+                    .with_journal(journal.clone());
                 let webhooks = Webhooks::in_memory(webhook_settings);
                 let sales = MemorySaleStore::new().with_journal(Arc::new(webhooks.clone()));
                 (
@@ -250,6 +264,7 @@ impl Server {
                     AnyRoomStore::Memory(Arc::new(rooms)),
                     media_directory.unwrap_or_else(|| Arc::new(MemoryDirectory::default())),
                     webhooks,
+                    journal,
                 )
             }
             StoreKind::Redis => {
@@ -271,12 +286,17 @@ impl Server {
                 // Orders' events are written with the orders (sale::journal).
                 let sales = RedisSaleStore::on(link.clone(), options.group_commit)
                     .with_journal(Arc::new(webhooks.clone()));
+                let journal = match enabled {
+                    true => Journal::on_redis(link.clone(), config.journal.retention_days),
+                    false => Journal::disabled(),
+                };
                 (
                     AnySaleStore::Redis(sales),
                     PaymentStore::redis(link),
                     AnyRoomStore::Redis(Arc::new(rooms)),
                     directory,
                     webhooks,
+                    journal,
                 )
             }
         };
@@ -309,7 +329,7 @@ impl Server {
         };
         let sfu = Sfu::clustered(config.media.clone(), link)?;
         Ok(Server {
-            state: AppState::new(config, sales, payments, rooms, sfu, webhooks),
+            state: AppState::new(config, sales, payments, rooms, sfu, webhooks, journal),
             listener,
         })
     }

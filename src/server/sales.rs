@@ -27,7 +27,7 @@ use crate::sale::{
 use super::command::SaleCommand;
 use super::refusal::Refusal;
 use super::AppState;
-use super::{fulfilment, vouchers};
+use super::{fulfilment, journal, vouchers};
 
 /// Handle one flash-sale command from `actor` (its role already authorised)
 /// in `room`: the direct reply, if any (an `ack` only when the request had
@@ -89,6 +89,14 @@ pub async fn handle(
             };
             let result = sales.buy(&room.id, &request, now).await?;
             state.metrics.buy_outcome(result.outcome);
+            journal::buy_answered(
+                state,
+                &room.id,
+                actor,
+                &request.sale_id,
+                quantity,
+                result.outcome,
+            );
             if result.outcome == BuyOutcome::Reserved {
                 room.mark_sale_dirty();
             }
@@ -109,7 +117,7 @@ pub async fn handle(
                 // The late confirm returned the units itself.
                 room.mark_sale_dirty();
             }
-            let order = placed(room, confirmed?).await;
+            let order = placed(state, room, actor, confirmed).await?;
             Ok(Some(DirectEvent::OrderConfirmed { id, order }))
         }
         SaleCommand::AddToBag {
@@ -140,6 +148,8 @@ pub async fn handle(
                 idempotency_key,
             };
             let added = sales.add_to_bag(&room.id, &add, now).await?;
+            let outcome = added.result.outcome;
+            journal::bag_answered(state, &room.id, actor, &add.product_id, quantity, outcome);
             if added.result.outcome == BuyOutcome::Reserved {
                 room.mark_product_dirty(&add.product_id);
             }
@@ -160,7 +170,7 @@ pub async fn handle(
                 // product's is not said, so every line's is re-read.
                 mark_bag_products_dirty(state, room, &actor.user_id, &hold_ids).await;
             }
-            let order = placed(room, confirmed?).await;
+            let order = placed(state, room, actor, confirmed).await?;
             Ok(Some(DirectEvent::OrderConfirmed { id, order }))
         }
         SaleCommand::CancelOrder { order_id } => {
@@ -184,6 +194,7 @@ pub async fn handle(
             let voucher = sales
                 .claim_voucher(&room.id, &code, &actor.user_id, now)
                 .await?;
+            journal::voucher_claimed(state, &room.id, actor, &voucher.code);
             Ok(Some(DirectEvent::VoucherClaimed { id, voucher }))
         }
         SaleCommand::MyOrders => {
@@ -223,12 +234,27 @@ fn voucher_tried(state: &AppState, actor: &Actor, checkout: &Checkout) -> Result
     Ok(())
 }
 
-/// An order was confirmed or checked out: tell the room, once (a retried
-/// confirmation returns the first order with `created: false`). The shop's
-/// webhook event was written by the store with the order.
-async fn placed(room: &Room, confirmation: Confirmation) -> crate::sale::Order {
+/// A confirmation or checkout was answered: a refusal is journaled; an
+/// order is told to the room and journaled, once (a retried confirmation
+/// returns the first order with `created: false`). The shop's webhook event
+/// was written by the store with the order.
+async fn placed(
+    state: &AppState,
+    room: &Room,
+    actor: &Actor,
+    confirmed: Result<Confirmation, SaleError>,
+) -> Result<crate::sale::Order, Refusal> {
+    let confirmation = match confirmed {
+        Ok(confirmation) => confirmation,
+        Err(error) => {
+            let refusal = Refusal::from(error);
+            journal::order_refused(state, &room.id, actor, refusal.code);
+            return Err(refusal);
+        }
+    };
     let order = confirmation.order;
     if confirmation.created {
+        journal::order_placed(state, &room.id, &order);
         let purchase = RoomFact::OrderPlaced {
             sale_id: order.sale_id.clone(),
             buyer_name: order.buyer_name.clone(),
@@ -236,7 +262,7 @@ async fn placed(room: &Room, confirmation: Confirmation) -> crate::sale::Order {
         };
         announce(room, purchase).await;
     }
-    order
+    Ok(order)
 }
 
 /// Marks the products of the buyer's open bag holds among `hold_ids` for

@@ -27,6 +27,7 @@ pub async fn node(target: impl Into<RedisTarget>, name: &str, op_timeout: Durati
         RoomSettings::default(),
         name.into(),
         CancellationToken::new(),
+        chophien::journal::Journal::disabled(),
     );
     Node { rooms, store }
 }
@@ -49,7 +50,10 @@ pub async fn two_nodes(target: impl Into<RedisTarget>, room: &str) -> (Node, Nod
 }
 
 pub fn chat(text: &str) -> RoomCommand {
-    RoomCommand::Chat { text: text.into() }
+    RoomCommand::Chat {
+        text: text.into(),
+        reply_to: None,
+    }
 }
 
 pub async fn say(member: &Membership, who: &Actor, text: &str) {

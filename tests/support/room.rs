@@ -41,6 +41,7 @@ pub fn redis_options() -> RedisRoomOptions {
         limits: limits(),
         replay_capacity: REPLAY,
         ended_ttl: Duration::from_secs(7 * 24 * 3600),
+        journal: true,
     }
 }
 

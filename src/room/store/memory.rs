@@ -16,7 +16,8 @@ use parking_lot::Mutex;
 
 use crate::auth::Role;
 use crate::bus::{Control, Frame, FrameSink};
-use crate::clock::{Now, UnixMillis};
+use crate::clock::{unix_millis, Now, UnixMillis};
+use crate::journal::Journal;
 use crate::protocol::{
     to_json, Product, RoomEvent, RoomInfo, RoomStatus, SaleInfo, SequencedEvent,
 };
@@ -35,6 +36,8 @@ pub struct MemoryRoomStore {
     replay_capacity: usize,
     /// This node, set once at start; weak because the node owns the store.
     sink: OnceLock<Weak<dyn FrameSink>>,
+    /// Where every event is recorded as it is numbered (the session journal).
+    journal: Journal,
 }
 
 enum Slot {
@@ -69,7 +72,14 @@ impl MemoryRoomStore {
             limits,
             replay_capacity,
             sink: OnceLock::new(),
+            journal: Journal::disabled(),
         }
+    }
+
+    /// Record every room's events in `journal` as they are numbered.
+    pub fn with_journal(mut self, journal: Journal) -> MemoryRoomStore {
+        self.journal = journal;
+        self
     }
 
     fn slot(&self, room_id: &str) -> Result<Arc<Mutex<Slot>>, RoomError> {
@@ -93,6 +103,7 @@ impl MemoryRoomStore {
         let mut publisher = Publisher {
             room_id,
             sink: self.sink.get().and_then(Weak::upgrade),
+            journal: &self.journal,
             ended: false,
         };
         let result = f(room, &mut publisher);
@@ -108,6 +119,7 @@ impl MemoryRoomStore {
 struct Publisher<'a> {
     room_id: &'a str,
     sink: Option<Arc<dyn FrameSink>>,
+    journal: &'a Journal,
     /// Set once `room_closed` went out.
     ended: bool,
 }
@@ -129,6 +141,8 @@ impl Publisher<'_> {
                 control,
             };
             self.ended = frame.is_last();
+            self.journal
+                .record_event(self.room_id, unix_millis(), frame.json.as_str());
             room.history.push(frame.clone());
             if let Some(sink) = &self.sink {
                 sink.deliver(self.room_id, frame);

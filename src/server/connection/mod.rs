@@ -49,7 +49,7 @@ use crate::media::MediaSignal;
 use crate::protocol::JsonText;
 use crate::room::{Actor, Membership};
 
-use super::AppState;
+use super::{journal, AppState};
 use reader::Reader;
 use writer::Writer;
 
@@ -92,6 +92,9 @@ pub async fn serve(
     let reader_finished = CancellationToken::new();
     let activity = Activity::new();
 
+    let visit = format!("{}:{participant}", state.node.id);
+    let joined_at = Instant::now();
+    journal::joined(&state, &room.id, &actor, &visit);
     let reader = Reader {
         state: &state,
         actor: &actor,
@@ -118,6 +121,8 @@ pub async fn serve(
     let (stream, (sink, clean)) = tokio::join!(reader.run(stream), writer.run(membership));
     // Close this connection's peer connections, if it had any.
     state.sfu.leave(&room.id, &participant).await;
+    let stayed = joined_at.elapsed().as_millis() as u64;
+    journal::left(&state, &room.id, &actor, &visit, stayed);
     if clean {
         if let Ok(socket) = stream.reunite(sink) {
             // Boxed: its buffer would otherwise be part of every idle

@@ -17,7 +17,7 @@ use super::super::command::{self, Command};
 use super::super::limits::ConnectionLimits;
 use super::super::media::MediaSession;
 use super::super::refusal::Refusal;
-use super::super::{sales, AppState};
+use super::super::{journal, sales, AppState};
 use super::{Activity, Outgoing, MAX_REQUEST_ID_LEN, MEDIA_SIGNAL_QUEUE};
 
 type Stream = SplitStream<HyperWebsocketStream>;
@@ -172,7 +172,16 @@ impl Reader<'_> {
             // Redis round trip.
             Command::Room(command) => Box::pin(async {
                 self.room.request(self.actor, &command).await?;
+                journal::moderated(self.state, &self.room.id, self.actor, &command);
                 sales::catalog_changed(self.state, &self.room.id, &command).await;
+                Ok(ack(id.clone()))
+            })
+            .await
+            .map_err(|error: RoomError| Refusal::from(error)),
+            Command::ViewProduct(product_id) => Box::pin(async {
+                // Only a product of the catalog counts.
+                self.room.product(&product_id).await?;
+                journal::product_viewed(self.state, &self.room.id, self.actor, product_id);
                 Ok(ack(id.clone()))
             })
             .await

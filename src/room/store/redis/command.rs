@@ -29,7 +29,7 @@ pub(super) fn call(
     let mut args = vec![actor.user_id.clone(), actor.role.rank().to_string()];
     let mut precheck = Ok(());
     let function = match command {
-        C::Chat { text } => {
+        C::Chat { text, reply_to } => {
             let checked = state::chat_text(text, limits);
             let text = checked.as_ref().map_or("", |text| *text);
             args.extend([
@@ -39,6 +39,7 @@ pub(super) fn call(
                 text.to_owned(),
                 text.to_lowercase(),
                 limits.chat_history.max(1).to_string(),
+                reply_to.map_or_else(String::new, |id| id.to_string()),
             ]);
             precheck = checked.map(drop);
             "chophien_room_chat"

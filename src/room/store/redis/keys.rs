@@ -13,7 +13,7 @@ use crate::sale::{ended_room_sale_keys, ended_room_stock_keys, room_sale_keys};
 /// inside it; an id whose room has expired is dropped when listing.
 pub(super) const ROOM_INDEX: &str = "chophien:rooms";
 
-/// The thirteen keys every room function takes, in the order `room.lua`
+/// The fourteen keys every room function takes, in the order `room.lua`
 /// expects them, and the room's shard channel.
 pub(super) struct RoomKeys {
     pub(super) keys: Vec<String>,
@@ -39,6 +39,7 @@ impl RoomKeys {
         ];
         let mut keys: Vec<String> = own.iter().map(|name| format!("{tag}:{name}")).collect();
         keys.extend(room_sale_keys(room_id));
+        keys.push(crate::journal::journal_key(room_id));
         RoomKeys {
             keys,
             channel: channel(room_id),

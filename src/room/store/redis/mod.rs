@@ -51,6 +51,9 @@ pub struct RedisRoomOptions {
     pub replay_capacity: usize,
     /// How long an ended room's keys live on (`rooms.ended_ttl_secs`).
     pub ended_ttl: Duration,
+    /// Rooms created here record their events in their journal
+    /// (`journal.enabled`).
+    pub journal: bool,
 }
 
 pub struct RedisRoomStore {
@@ -209,6 +212,7 @@ impl RoomStore for RedisRoomStore {
             room.title.clone(),
             room.seller_name.clone(),
             room.created_at.to_string(),
+            if self.options.journal { "1" } else { "0" }.to_owned(),
         ];
         for product in &room.products {
             args.push(product.id.clone());

@@ -12,7 +12,7 @@ bounded stream (XADD ... MAXLEN ~ N, entry id "<seq>-0", so resume is XRANGE)
 and publishes it on the room's shard channel (SPUBLISH) — or changes nothing
 and answers a refusal. Every read and check comes before the first write.
 
-Every function receives the same thirteen keys, all tagged {room:R}:
+Every function receives the same fourteen keys, all tagged {room:R}:
   KEYS[1]  {room:R}:room          hash   info, status, seq, counters, settings, hearts,
                                          viewer count told, stream state, sale as last told
   KEYS[2]  {room:R}:products      hash   product id -> product JSON
@@ -28,6 +28,10 @@ Every function receives the same thirteen keys, all tagged {room:R}:
   KEYS[11] {room:R}:events        stream the room's recent events, entry id = seq, field e
   KEYS[12] {room:R}:current_sale  (the sale store's) expires with the room
   KEYS[13] {room:R}:sales         (the sale store's) a room id with a sale list is never reused
+  KEYS[14] {room:R}:journal       stream the session journal (src/journal): every event, as
+                                         {"at":ms,"type":"event","event":{...}} in field j, when
+                                         the room was created with its journal on (hash field
+                                         `journal`); kept journal.retention_days, not ended_ttl
 and `chophien_room_end` the media directory's two (directory.lua), the
 seller's bank account ({room:R}:payment, src/payment/store.rs) and five
 more per sale of the room: the keys that expire with it (a sale's meta and
@@ -47,7 +51,7 @@ Replies are arrays whose first element is the outcome (`ok`, `snapshot`,
 `own_identity`, `outranked`, `precheck`, ...), mapped to RoomError in Rust.
 ]]
 local ROOM, PRODUCTS, CATALOG, CHAT, RANKS, MUTES, BANS, WORDS = 1, 2, 3, 4, 5, 6, 7, 8
-local LAST_CHAT, VIEWERS, EVENTS, SALES = 9, 10, 11, 13
+local LAST_CHAT, VIEWERS, EVENTS, SALES, JOURNAL = 9, 10, 11, 13, 14
 
 local function num(n)
   return string.format('%d', n)
@@ -92,12 +96,17 @@ end
 -- Numbers, records and publishes `events` (JSON object strings).
 local function publish(keys, args, events)
   if #events == 0 then return end
-  local seq = tonumber(redis.call('HGET', keys[ROOM], 'seq'))
+  local state = redis.call('HMGET', keys[ROOM], 'seq', 'journal')
+  local seq, journal = tonumber(state[1]), state[2] == '1'
   for _, event in ipairs(events) do
     seq = seq + 1
     local json = '{"seq":' .. num(seq) .. ',' .. string.sub(event, 2)
     redis.call('XADD', keys[EVENTS], 'MAXLEN', '~', args[3], num(seq) .. '-0', 'e', json)
     redis.call('SPUBLISH', args[1], json)
+    if journal then
+      redis.call('XADD', keys[JOURNAL], '*', 'j',
+        '{"at":' .. args[2] .. ',"type":"event","event":' .. json .. '}')
+    end
   end
   redis.call('HSET', keys[ROOM], 'seq', num(seq))
 end
@@ -106,19 +115,19 @@ local function product_event(kind, product_json)
   return '{"type":"' .. kind .. '","product":' .. product_json .. '}'
 end
 
--- ARGV[4..]: id, title, seller name, created_at, then id and JSON of
--- each product of the catalog, in order.
+-- ARGV[4..]: id, title, seller name, created_at, journal ('1': on, '0'),
+-- then id and JSON of each product of the catalog, in order.
 local function create(keys, args)
   if redis.call('EXISTS', keys[ROOM]) == 1 or redis.call('EXISTS', keys[SALES]) == 1 then
     return {'already_exists'}
   end
-  local products = (#args - 7) / 2
+  local products = (#args - 8) / 2
   redis.call('HSET', keys[ROOM], 'id', args[4], 'title', args[5], 'seller_name', args[6],
     'status', 'scheduled', 'created_at', args[7], 'pinned', '', 'seq', '0',
     'next_message', '1', 'next_product', num(products + 1), 'slow', '0',
     'hearts_total', '0', 'hearts_pending', '0', 'hearts_at', '0', 'viewers', '0',
-    'stream_live', '0')
-  for i = 8, #args - 1, 2 do
+    'stream_live', '0', 'journal', args[8])
+  for i = 9, #args - 1, 2 do
     redis.call('HSET', keys[PRODUCTS], args[i], args[i + 1])
     redis.call('RPUSH', keys[CATALOG], args[i])
   end
@@ -165,11 +174,23 @@ local function join(keys, args)
 end
 
 -- ARGV[4..]: user, rank, role, name, precheck ('' or refused), text,
--- lower-cased text, chat history size.
+-- lower-cased text, chat history size, id of the message answered ('').
 local function chat(keys, args)
   local _, refusal = admit_actor(keys, args)
   if refusal then return refusal end
   if args[8] ~= '' then return {'precheck'} end
+  local quote = nil
+  if args[12] ~= '' then
+    local asked = tonumber(args[12])
+    for _, raw in ipairs(redis.call('LRANGE', keys[CHAT], 0, -1)) do
+      local m = cjson.decode(raw)
+      if m.id == asked then
+        quote = {id = m.id, user_id = m.user_id, name = m.name, text = m.text}
+        break
+      end
+    end
+    if not quote then return {'message_not_found'} end
+  end
   local now, user, rank = tonumber(args[2]), args[4], tonumber(args[5])
   local mute, mute_ended = redis.call('HGET', keys[MUTES], user), false
   if mute then
@@ -203,7 +224,7 @@ local function chat(keys, args)
   redis.call('HSET', keys[LAST_CHAT], user, args[2])
   local id = redis.call('HINCRBY', keys[ROOM], 'next_message', 1) - 1
   local message = cjson.encode({id = id, user_id = user, name = args[7], role = args[6],
-    text = args[9], sent_at = now, rank = rank})
+    text = args[9], sent_at = now, rank = rank, reply_to = quote})
   redis.call('RPUSH', keys[CHAT], message)
   redis.call('LTRIM', keys[CHAT], -tonumber(args[11]), -1)
   publish(keys, args, {'{"type":"chat","message":' .. message .. '}'})
@@ -221,8 +242,8 @@ local function go_live(keys, args)
 end
 
 -- ARGV[4..]: user ('' when no one's command ends it), rank, reason, TTL
--- in seconds, then the room's sale ids as the caller read them (KEYS[14..15]
--- are the media directory's two keys, KEYS[16..] hold five keys of each
+-- in seconds, then the room's sale ids as the caller read them (KEYS[15..16]
+-- are the media directory's two keys, KEYS[17..] hold five keys of each
 -- sale). Refuses with `sales_changed` when the room's
 -- sale list differs, so every sale's keys get their TTL.
 local function end_room(keys, args)
@@ -242,8 +263,10 @@ local function end_room(keys, args)
   redis.call('HSET', keys[ROOM], 'status', 'ended')
   publish(keys, args, {'{"type":"room_status","status":"ended"}',
     cjson.encode({type = 'room_closed', reason = args[6]})})
+  -- The journal is the node's to expire (journal.retention_days after
+  -- its last entry); the sale list stays for the orders export.
   for i = 1, #keys do
-    if i ~= SALES then redis.call('EXPIRE', keys[i], args[7]) end
+    if i ~= SALES and i ~= JOURNAL then redis.call('EXPIRE', keys[i], args[7]) end
   end
   return {'ok'}
 end
