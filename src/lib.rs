@@ -23,6 +23,9 @@
 //!   buyer scans to pay an order by bank transfer.
 //! - [`redis_link`]: the Redis connection, deadline and function library
 //!   (`chophien`) that the Redis sale and room stores share.
+//! - [`recording`]: sellers' streams recorded (through Debian's `ffmpeg`)
+//!   into files Chromium plays and seeks, for replays; retention and the
+//!   published/hidden setting. Knows nothing of HTTP.
 //! - [`webhook`]: signed webhooks to a shop's own system, from a durable
 //!   outbox (in memory, or in Redis across nodes).
 //! - [`config`], [`metrics`], [`demo`], [`clock`]: the supporting cast.
@@ -41,6 +44,7 @@ pub mod money;
 pub mod node;
 pub mod payment;
 pub mod protocol;
+pub mod recording;
 pub mod redis_link;
 pub mod room;
 pub mod sale;

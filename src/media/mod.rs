@@ -26,6 +26,8 @@
 //! - [`directory`]: where each room's origin is recorded (the seam, and one
 //!   process's map); [`redis_directory`]: the same in Redis, for a deployment.
 //! - [`relay`]: one room's stream between nodes (edge and origin sides).
+//! - [`tap`]: copies of a local seller's stream for the recorder
+//!   ([`Sfu::seller_streams`]).
 
 pub mod config;
 pub mod directory;
@@ -37,6 +39,7 @@ pub mod redis_directory;
 pub mod relay;
 mod room;
 mod subscriber;
+pub mod tap;
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -54,7 +57,8 @@ pub use redis_directory::{room_media_keys, RedisDirectory};
 pub use relay::{ClusterLink, RelayAnswer, RelayError, RelayTransport};
 
 use engine::PortCursor;
-use room::{Feed, RoomMedia};
+use room::{Feed, RoomMedia, TapQueue};
+pub use tap::{SellerStream, TapTrack};
 
 /// Which of a participant's two connections a message is about. Serialises as
 /// the protocol's `"publish"` / `"subscribe"`.
@@ -144,6 +148,9 @@ struct SfuInner {
     node_id: String,
     /// This node among others; `None` stands alone.
     cluster: Option<Arc<ClusterLink>>,
+    /// Where rooms hand their local sellers' stream starts; set once by
+    /// [`Sfu::seller_streams`].
+    taps: TapQueue,
 }
 
 impl Drop for SfuInner {
@@ -188,8 +195,19 @@ impl Sfu {
                 rooms: DashMap::new(),
                 node_id,
                 cluster,
+                taps: TapQueue::default(),
             }),
         })
+    }
+
+    /// Every stream start of a seller publishing to this node, from now on,
+    /// for the recorder: one [`SellerStream`] per start (a republish while
+    /// live continues the running one). Only the first call gets the queue;
+    /// later calls get `None`. Streams that find the queue full (more than
+    /// 64 starts not yet taken) are not recorded; the live is not affected.
+    pub fn seller_streams(&self) -> Option<mpsc::Receiver<SellerStream>> {
+        let (tx, rx) = mpsc::channel(64);
+        self.inner.taps.set(tx).ok().map(|()| rx)
     }
 
     /// This node's id (in the media directory, and on relays it asks for).
@@ -237,6 +255,7 @@ impl Sfu {
                     self.inner.config.clone(),
                     self.inner.ports.clone(),
                     self.inner.cluster.clone(),
+                    self.inner.taps.clone(),
                 )
             })
             .clone()

@@ -20,6 +20,12 @@ use super::directory::Origin;
 use super::engine::PortCursor;
 use super::forward::{Fanout, KeyframeRequester};
 use super::relay::ClusterLink;
+use super::tap::{SellerStream, TapTrack};
+
+/// Where a room hands its seller's stream starts (the SFU's tap queue, set
+/// once by [`Sfu::seller_streams`](super::Sfu::seller_streams); empty: nobody
+/// records). Shared by every room of the SFU.
+pub(crate) type TapQueue = Arc<std::sync::OnceLock<tokio::sync::mpsc::Sender<SellerStream>>>;
 
 /// A peer connection the SFU owns, with the token that ends its tasks.
 pub(crate) struct Session {
@@ -146,6 +152,12 @@ pub(crate) struct RoomMedia {
     /// Cancelled when the room's media closes: ends the keyframe task and
     /// the relay supervisor.
     pub(crate) stop: CancellationToken,
+    /// Where a local seller's stream starts are handed (see `tap`).
+    taps: TapQueue,
+    /// The local seller's stream as handed to the tap queue: its end signal,
+    /// cancelled when her media stops here. `None` while no local seller's
+    /// media flows. A short non-async lock.
+    seller_stream: parking_lot::Mutex<Option<CancellationToken>>,
 }
 
 /// Session ids are unique in the process, so they never repeat across rooms.
@@ -161,6 +173,7 @@ impl RoomMedia {
         config: Arc<MediaConfig>,
         ports: Arc<PortCursor>,
         cluster: Option<Arc<ClusterLink>>,
+        taps: TapQueue,
     ) -> Arc<RoomMedia> {
         let stop = CancellationToken::new();
         Arc::new(RoomMedia {
@@ -176,6 +189,8 @@ impl RoomMedia {
             edge: EdgeState::new(),
             packets_sent: AtomicU64::new(0),
             stop,
+            taps,
+            seller_stream: parking_lot::Mutex::new(None),
             id,
             config,
             ports,
@@ -191,7 +206,54 @@ impl RoomMedia {
                 .send_if_modified(|live| !std::mem::replace(live, true));
             if announce {
                 self.announced.send_replace(true);
+                self.seller_stream_started();
+            } else {
+                // A relay now feeds the room here: the seller streams to
+                // another node, which records her.
+                self.seller_stream_ended();
             }
+        }
+    }
+
+    /// A local seller's media flows: hands a new [`SellerStream`] to the tap
+    /// queue, unless one is running (a republish while live continues it).
+    fn seller_stream_started(&self) {
+        let Some(queue) = self.taps.get() else {
+            return;
+        };
+        let mut current = self.seller_stream.lock();
+        if current.is_some() {
+            return;
+        }
+        let ended = self.stop.child_token();
+        let audio_codec = self.audio.codec().unwrap_or_else(super::engine::opus);
+        let video = self.video.codec().map(|codec| TapTrack {
+            codec,
+            packets: self.video.subscribe(),
+        });
+        let stream = SellerStream::new(
+            self.id.clone(),
+            video,
+            TapTrack {
+                codec: audio_codec,
+                packets: self.audio.subscribe(),
+            },
+            ended.clone(),
+            Arc::clone(&self.keyframes),
+        );
+        // Never waits: a full queue loses this recording, not the live.
+        match queue.try_send(stream) {
+            Ok(()) => *current = Some(ended),
+            Err(error) => {
+                tracing::warn!(room = %self.id, %error, "the recorder did not take the seller's stream");
+            }
+        }
+    }
+
+    /// The local seller's media stopped here: ends her [`SellerStream`].
+    fn seller_stream_ended(&self) {
+        if let Some(ended) = self.seller_stream.lock().take() {
+            ended.cancel();
         }
     }
 
@@ -205,6 +267,7 @@ impl RoomMedia {
             self.video.end_source(source);
             self.audio.end_source(source);
             self.keyframes.clear_target();
+            self.seller_stream_ended();
             self.edge.ready.send_replace(false);
             self.live
                 .send_if_modified(|live| std::mem::replace(live, false));
@@ -357,6 +420,7 @@ impl RoomMedia {
     /// Closes every connection and stops the room's tasks.
     pub(crate) async fn close(&self) {
         self.stop.cancel();
+        self.seller_stream_ended();
         self.remove_publisher(None).await;
         let subscribers: Vec<Subscriber> = self
             .subscribers

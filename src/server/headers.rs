@@ -28,7 +28,9 @@
 //!   with live state, buyers' phones and addresses (orders, JSON and CSV) and
 //!   freshly minted tokens (`/api/dev/token`); no browser or proxy cache may
 //!   keep a copy, whether the answer is a success or an error. Static files
-//!   keep their default caching.
+//!   keep their default caching. The one exception is a handler that says
+//!   how its answer may be cached: a replay's video file (`replay.rs`), which
+//!   a browser must be able to keep while seeking.
 
 use axum::extract::Request;
 use axum::http::{header, HeaderValue};
@@ -71,7 +73,7 @@ pub(super) fn secure(router: Router) -> Router {
 async fn no_store_for_api(request: Request, next: Next) -> Response {
     let api = request.uri().path().starts_with("/api/");
     let mut response = next.run(request).await;
-    if api {
+    if api && !response.headers().contains_key(header::CACHE_CONTROL) {
         response
             .headers_mut()
             .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

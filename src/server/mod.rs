@@ -22,6 +22,7 @@ mod payment;
 mod presence;
 mod refusal;
 mod relay;
+mod replay;
 mod sales;
 mod vouchers;
 mod webhooks;
@@ -34,7 +35,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::serve::ListenerExt;
 use axum::Router;
 use tokio::net::TcpListener;
@@ -51,6 +52,7 @@ use crate::media::{
 use crate::metrics::Metrics;
 use crate::node::NodeDirectory;
 use crate::payment::PaymentStore;
+use crate::recording::Recordings;
 use crate::redis_link::{LinkError, RedisLink};
 use crate::room::store::{AnyRoomStore, MemoryRoomStore, RedisRoomStore};
 use crate::room::RoomRegistry;
@@ -79,6 +81,9 @@ pub struct Shared {
     pub payments: PaymentStore,
     /// The WebRTC SFU forwarding sellers' video to viewers.
     pub sfu: Sfu,
+    /// Recordings of sellers' streams on this node, and every replay in the
+    /// (shared) recordings directory.
+    pub recordings: Recordings,
     /// Rooms' webhooks and their outbox (memory or Redis, per `store.kind`);
     /// the order code publishes order events here.
     pub webhooks: Webhooks,
@@ -171,6 +176,7 @@ impl AppState {
             rooms,
             sales,
             payments,
+            recordings: Recordings::new(&config, &sfu),
             sfu,
             webhooks,
             journal,
@@ -360,6 +366,7 @@ impl Server {
             Duration::from_millis(state.config.store.sweep_interval_ms.max(10)),
         );
         state.webhooks.spawn_worker(state.shutdown.clone());
+        state.recordings.start(state.shutdown.clone());
         let shutdown = state.shutdown.clone();
         tokio::spawn(async move {
             signal.await;
@@ -392,6 +399,8 @@ impl Server {
                 "connections did not drain in time"
             );
         }
+        // Recordings running at shutdown finish their files (cues, MP4 index).
+        state.recordings.finished(Duration::from_secs(10)).await;
         tracing::info!("server stopped");
         Ok(())
     }
@@ -467,6 +476,13 @@ fn router(state: AppState) -> Router {
             "/api/rooms/{room_id}/vouchers",
             get(vouchers::list).post(vouchers::create),
         )
+        .route("/api/rooms/{room_id}/recordings", get(replay::list))
+        .route(
+            "/api/rooms/{room_id}/recordings/{recording_id}",
+            get(replay::file),
+        )
+        .route("/api/rooms/{room_id}/replay", put(replay::put_replay))
+        .route("/api/replays", get(replay::published))
         .route("/api/dev/token", post(api::dev_token))
         .route("/api/guest/token", post(guest::guest_token))
         .route("/api/orders/lookup", post(order_page::lookup))
