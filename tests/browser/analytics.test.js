@@ -115,14 +115,16 @@ test('a live session: its report, its replay, and who may see them', async () =>
   assert.ok(await decodedFrames(replay) > framesAfterSeek, 'frames decoded after the seek');
   assert.ok(await decodedFrames(replay) > 0);
 
-  // A forged recording address is refused.
+  // A forged recording address is refused: another id, or a signature not the server's.
   const forged = await replay.evaluate(async (url) => {
     const u = new URL(url, location.href);
-    const parts = u.pathname.split('/');
-    parts[parts.length - 1] = `x${parts[parts.length - 1]}`;
-    return (await fetch(parts.join('/'))).status;
+    const otherId = new URL(u);
+    otherId.pathname = otherId.pathname.replace(/[^/]+$/, (id) => `${id.slice(0, -1)}${id.endsWith('0') ? '1' : '0'}`);
+    const otherSig = new URL(u);
+    otherSig.searchParams.set('sig', '0'.repeat(64));
+    return [(await fetch(otherId)).status, (await fetch(otherSig)).status];
   }, recording.url);
-  assert.ok([403, 404].includes(forged), `a forged recording URL answers ${forged}`);
+  for (const status of forged) assert.ok([403, 404].includes(status), `a forged recording URL answers ${status}`);
 
   // Not public yet: another browser sees the calm message; published, it plays and is listed.
   const anonymous = await newPage(browser, { prepare: watch.attach('replay-anonymous') });

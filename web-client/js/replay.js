@@ -53,9 +53,12 @@ function showStatus(key, kind = 'info') {
   status.textContent = t(key);
 }
 
-/** A recording the page can play: it has an address and did not fail. */
+/**
+ * A recording the page can play: it has an address (a failed one keeps what
+ * was written before it stopped, and plays).
+ */
 function playable(r) {
-  return typeof r?.url === 'string' && r.url !== '' && r.status !== 'failed';
+  return typeof r?.url === 'string' && r.url !== '';
 }
 
 async function load() {
@@ -63,22 +66,27 @@ async function load() {
     showStatus('replay.error.noRoom', 'error');
     return;
   }
-  try {
-    const [recordings, timeline] = await Promise.all([
-      fetchJson(api('recordings'), { token }),
-      fetchJson(api('timeline'), { token }),
-    ]);
-    hook.published = Boolean(recordings?.published);
-    hook.timeline = timeline;
-    hook.segments = layoutSegments((recordings?.recordings || []).filter(playable));
-    hook.replay = new ReplayState(timeline?.entries || []);
-  } catch (error) {
+  const [recordings, timeline] = await Promise.allSettled([
+    fetchJson(api('recordings'), { token }),
+    fetchJson(api('timeline'), { token }),
+  ]);
+  if (recordings.status === 'rejected') {
+    const error = recordings.reason;
     hook.error = error;
     if (error.code === 'forbidden' || error.code === 'unauthorized' || error.status === 401 || error.status === 403) showStatus('replay.error.private', 'error');
     else if (error.code === 'room_not_found' || error.status === 404) showStatus('replay.error.notFound', 'error');
     else showStatus('replay.error.generic', 'error');
     return;
   }
+  hook.published = Boolean(recordings.value?.published);
+  hook.segments = layoutSegments((recordings.value?.recordings || []).filter(playable));
+  // Without the timeline the video still plays; the chat beside it stays empty.
+  hook.timeline = timeline.status === 'fulfilled' ? timeline.value : { room: null, entries: [] };
+  $('#replay-timeline-note').hidden = timeline.status === 'fulfilled';
+  if (!hook.timeline.room) {
+    hook.timeline.room = await fetchJson(`/api/rooms/${encodeURIComponent(roomId)}`).catch(() => null);
+  }
+  hook.replay = new ReplayState(hook.timeline.entries || []);
   const room = hook.timeline.room || {};
   $('[data-testid=room-title]').textContent = room.title || roomId;
   $('#replay-heading').textContent = room.title || roomId;
