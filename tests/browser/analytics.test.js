@@ -77,7 +77,9 @@ test('a live session: its report, its replay, and who may see them', async () =>
   assert.equal(await metric('questions_answered'), '1');
   assert.equal(await metric('orders'), '0');
   assert.match(await metric('gmv_vnd'), /^0\s₫$/);
-  assert.match(await metric('comments'), /^[23]$/, 'the viewer\'s two messages (and the answer, if the seller\'s count)');
+  assert.equal(await metric('comments'), '2', 'the viewer\'s two messages (the seller\'s answer is not a comment)');
+  assert.equal(await metric('impressions'), '1');
+  assert.match(await metric('ctr'), /^100\s?%$/);
   assert.equal(await report.locator('[data-testid^=curve-] .u-wrap').count(), 5, 'five per-minute charts');
   assert.ok(await report.getByTestId('event').filter({ hasText: 'Bắt đầu live' }).count() >= 1, 'the live start is among the events');
   const [download] = await Promise.all([report.waitForEvent('download'), report.getByTestId('report-csv').click()]);

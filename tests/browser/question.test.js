@@ -8,13 +8,13 @@ import { QuestionTracker, isQuestion } from '../../web-client/js/question.js';
 
 const viewer = (text, id = 1, sentAt = 0) => ({ id, role: 'viewer', text, sent_at: sentAt, name: 'Lan', user_id: 'v-lan' });
 
-test('a viewer\'s message is a question by its question mark or one of the phrases', () => {
+test('a viewer\'s message is a question by its question mark or one of the phrases as whole words', () => {
   for (const text of [
     'Chè này pha mấy nước?', 'Còn hàng không？', 'Giá BAO NHIÊU vậy shop', 'bn tiền 1 gói', 'giá sao chị',
     'ib em nhé', 'cái này còn không', 'còn ko ạ', 'có không shop', 'ship được không', 'Ship Hà Nội', 'khi nào có hàng',
-    'shop ở đâu', 'sao chưa thấy',
+    'shop ở đâu', 'sao chưa thấy', 'ib giá shop ơi', 'có ship Hà Giang được không', '(ib)',
   ]) assert.equal(isQuestion(viewer(text)), true, text);
-  for (const text of ['Chào shop', 'Chè ngon quá', 'Tuyệt vời', 'sáo trúc đẹp']) {
+  for (const text of ['Chào shop', 'Chè ngon quá', 'Tuyệt vời', 'sáo trúc đẹp', 'tribe', 'saoke', 'shipper tới rồi']) {
     assert.equal(isQuestion(viewer(text)), false, text);
   }
 });

@@ -1,7 +1,8 @@
 // The session report's metrics as people read them: which kind of number
 // each is (a count, a share, a rate per minute, money, a duration), its short
 // label and its one-line explanation (i18n keys `metric.<key>` and
-// `metric.<key>.help`, which follow docs/metrics.md), and how it is written.
+// `metric.<key>.help`, which follow docs/metrics.md and the server's
+// src/analytics/metrics.rs), and how it is written.
 // The report page, the studio's live charts and the comparison table all
 // format through here.
 
@@ -17,7 +18,7 @@ export const METRICS = Object.freeze([
   ['orders', 'count'], ['units', 'count'], ['gmv_vnd', 'money'], ['gpm_vnd', 'money'],
   ['conversion', 'share'], ['vouchers_dropped', 'count'], ['vouchers_claimed', 'count'],
   ['orders_with_voucher', 'count'], ['voucher_use', 'share'], ['questions', 'count'],
-  ['questions_answered', 'count'], ['median_answer_secs', 'secs'],
+  ['questions_answered', 'count'], ['answer_rate', 'share'], ['median_answer_secs', 'secs'],
 ].map(([key, kind]) => Object.freeze({ key, kind })));
 
 const KIND = new Map(METRICS.map((m) => [m.key, m.kind]));

@@ -4,9 +4,12 @@
 // change both together.
 //
 // A question is a message from a viewer (role `viewer`) whose text contains
-// `?` or `？`, or one of the phrases below, compared after lower-casing and
-// with Vietnamese diacritics as typed ("sao" is not "sáo"). It is answered
-// once any message carries `reply_to` pointing at it.
+// `?` or `？`, or one of the phrases below as a whole word or words (no
+// letter or digit right before or after: "ib giá", not "tribe"), compared
+// after lower-casing and with Vietnamese diacritics as typed ("sao" is not
+// "sáo"). It is answered once any message carries `reply_to` pointing at it.
+// (The server also counts as a question any viewer's message someone
+// replied to; those are answered already, so the studio never highlights them.)
 
 /** Phrases that make a viewer's message a question (lower case, as typed). */
 export const QUESTION_PHRASES = Object.freeze([
@@ -17,12 +20,25 @@ export const QUESTION_PHRASES = Object.freeze([
 /** How long a question may wait before the studio highlights it. */
 export const UNANSWERED_AFTER_MS = 60_000;
 
+/** A letter or digit, as Rust's `char::is_alphanumeric` (Alphabetic or Numeric). */
+const WORD_CHAR = /[\p{Alphabetic}\p{N}]/u;
+
+/** `phrase` in `text` with no letter or digit right before or after it. */
+function containsWords(text, phrase) {
+  for (let at = text.indexOf(phrase); at !== -1; at = text.indexOf(phrase, at + phrase.length)) {
+    const before = [...text.slice(0, at)].pop();
+    const after = [...text.slice(at + phrase.length)][0];
+    if (!(before && WORD_CHAR.test(before)) && !(after && WORD_CHAR.test(after))) return true;
+  }
+  return false;
+}
+
 /** Whether a chat message (`{role, text}`) is a viewer's question. */
 export function isQuestion(message) {
   if (message?.role !== 'viewer' || typeof message.text !== 'string') return false;
+  if (message.text.includes('?') || message.text.includes('？')) return true;
   const text = message.text.toLowerCase();
-  if (text.includes('?') || text.includes('？')) return true;
-  return QUESTION_PHRASES.some((phrase) => text.includes(phrase));
+  return QUESTION_PHRASES.some((phrase) => containsWords(text, phrase));
 }
 
 /**
