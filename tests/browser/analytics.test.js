@@ -19,6 +19,11 @@ const LIVE_MS = 20_000;
 let server;
 let browser;
 
+/** The chat line whose own text (not a quote of it) has `text`. */
+function chatLine(page, text) {
+  return page.getByTestId('chat-message').filter({ has: page.getByTestId('chat-text').filter({ hasText: text }) });
+}
+
 useServerAndBrowser((s, b) => {
   server = s;
   browser = b;
@@ -45,14 +50,14 @@ test('a live session: its report, its replay, and who may see them', async () =>
   await waitForVideo(viewer, liveAt, 'viewer');
   const viewerToken = await viewer.evaluate(() => window.__chophien.conn.token);
   await sendChat(viewer, 'Chè này bao nhiêu một gói?');
-  const asked = seller.getByTestId('chat-message').filter({ hasText: 'bao nhiêu một gói' });
+  const asked = chatLine(seller, 'bao nhiêu một gói');
   await asked.waitFor();
   const askedAt = Number(await seller.evaluate(() => window.__chophien.model.chat.find((m) => m.text.includes('bao nhiêu một gói')).sent_at));
   await sendChat(viewer, 'Chè thơm quá');
   await viewer.getByTestId('pinned').getByTestId('product-open').click();
   await asked.getByTestId('chat-reply-button').click();
   await sendChat(seller, '250.000 ₫ em nhé');
-  await viewer.getByTestId('chat-message').filter({ hasText: '250.000 ₫ em nhé' }).getByTestId('chat-quote').waitFor();
+  await chatLine(viewer, '250.000 ₫ em nhé').getByTestId('chat-quote').waitFor();
 
   // The studio's live charts fill in (read every 5 s while live).
   await seller.getByTestId('live-tile-viewers').waitFor({ timeout: 12_000 });
@@ -108,7 +113,7 @@ test('a live session: its report, its replay, and who may see them', async () =>
   assert.ok(askedSecs > 1, `the question came after the recording started (${askedSecs} s)`);
   await replay.evaluate((t) => { document.querySelector('[data-testid=replay-video]').currentTime = t; }, askedSecs - 1.5);
   await replay.waitForFunction(() => !document.querySelector('[data-testid=replay-video]').seeking);
-  const line = replay.getByTestId('chat-message').filter({ hasText: 'bao nhiêu một gói' });
+  const line = chatLine(replay, 'bao nhiêu một gói');
   assert.equal(await line.count(), 0, 'the question is not shown before its moment');
   const framesAfterSeek = await decodedFrames(replay);
   await line.waitFor({ timeout: 6_000 });

@@ -13,6 +13,11 @@ import { openSeller, openViewer, sendChat } from './helpers/browser.js';
 let server;
 let browser;
 
+/** The chat line whose own text (not a quote of it) has `text`. */
+function chatLine(page, text) {
+  return page.getByTestId('chat-message').filter({ has: page.getByTestId('chat-text').filter({ hasText: text }) });
+}
+
 useServerAndBrowser((s, b) => {
   server = s;
   browser = b;
@@ -37,14 +42,14 @@ test('the seller answers a question: the quote on both pages, and the waiting co
   const waiting = seller.getByTestId('questions-waiting');
 
   await sendChat(viewer, 'Chè này bao nhiêu tiền một gói?');
-  const question = seller.getByTestId('chat-message').filter({ hasText: 'bao nhiêu tiền một gói' });
+  const question = chatLine(seller, 'bao nhiêu tiền một gói');
   await question.waitFor();
   await seller.waitForFunction(() => document.querySelector('[data-testid=questions-waiting]').dataset.count === '1');
   assert.match(await waiting.textContent(), /^1 câu hỏi/);
   assert.equal(await question.evaluate((li) => li.classList.contains('is-unanswered')), true);
 
   await sendChat(viewer, 'Chào shop');
-  await seller.getByTestId('chat-message').filter({ hasText: 'Chào shop' }).waitFor();
+  await chatLine(seller, 'Chào shop').waitFor();
   assert.equal(await waiting.getAttribute('data-count'), '1', 'a greeting is not a question');
 
   // "Trả lời" on the question, then cancel: the input is a plain message again.
@@ -58,7 +63,7 @@ test('the seller answers a question: the quote on both pages, and the waiting co
   await seller.getByTestId('reply-bar').waitFor();
   await sendChat(seller, '250.000 ₫ một gói em nhé');
   for (const page of [viewer, seller]) {
-    const answer = page.getByTestId('chat-message').filter({ hasText: '250.000 ₫ một gói em nhé' });
+    const answer = chatLine(page, '250.000 ₫ một gói em nhé');
     await answer.waitFor();
     assert.equal(await answer.getByTestId('chat-quote-name').textContent(), 'Lan');
     assert.equal(await answer.getByTestId('chat-quote-text').textContent(), 'Chè này bao nhiêu tiền một gói?');
@@ -73,7 +78,7 @@ test('the seller answers a question: the quote on both pages, and the waiting co
   await seller.reload();
   await seller.waitForFunction(() => window.__chophien?.model?.me?.role === 'seller');
   await seller.evaluate(() => { window.__chophien.questionAfterMs = 0; });
-  await seller.getByTestId('chat-message').filter({ hasText: '250.000 ₫ một gói em nhé' }).getByTestId('chat-quote').waitFor();
+  await chatLine(seller, '250.000 ₫ một gói em nhé').getByTestId('chat-quote').waitFor();
   await seller.waitForFunction(() => document.querySelector('[data-testid=questions-waiting]').dataset.count === '0');
 
   const questionId = Number(await question.getAttribute('data-message-id'));
@@ -89,10 +94,10 @@ test('markup in a quoted question stays text', async () => {
   const viewer = await openViewer(browser, server, '<i>Khách</i>');
   const payload = '<img src=x onerror=alert(1)> giá sao?';
   await sendChat(viewer, payload);
-  const question = seller.getByTestId('chat-message').filter({ hasText: payload });
+  const question = chatLine(seller, payload);
   await question.getByTestId('chat-reply-button').click();
   await sendChat(seller, 'Dạ 250k ạ');
-  const answer = viewer.getByTestId('chat-message').filter({ hasText: 'Dạ 250k ạ' });
+  const answer = chatLine(viewer, 'Dạ 250k ạ');
   await answer.waitFor();
   assert.equal(await answer.getByTestId('chat-quote-text').textContent(), payload);
   assert.equal(await answer.getByTestId('chat-quote-name').textContent(), '<i>Khách</i>');
