@@ -66,6 +66,7 @@ use vouchers::VoucherTries;
 
 pub use api::ApiError;
 pub use relay::{HttpRelayTransport, NodeTokens};
+pub use replay::signature as replay_signature;
 
 /// Everything request handlers share. Cheap to clone (one `Arc`).
 #[derive(Clone)]

@@ -213,7 +213,7 @@ pub async fn file(
     headers: HeaderMap,
     request: Request,
 ) -> Result<Response, ApiError> {
-    if !crate::redis_link::is_room_id(&room_id) || !state.recordings.knows_room(&room_id) {
+    if !crate::redis_link::is_room_id(&room_id) || !room_known(&state, &room_id).await {
         return Err(RoomError::RoomNotFound.into());
     }
     if !is_recording_id(&recording_id) {

@@ -167,6 +167,9 @@ pub struct TestPublisher {
     pub keyframe_requests: Arc<AtomicU64>,
     pub video_ssrc: u32,
     stop: CancellationToken,
+    /// The `ffmpeg` fake camera of [`TestPublisher::start_camera`]; killed
+    /// when dropped.
+    camera: Option<tokio::process::Child>,
 }
 
 impl TestPublisher {
@@ -210,6 +213,60 @@ impl TestPublisher {
             keyframe_requests,
             video_ssrc: video.1,
             stop,
+            camera: None,
+        }
+    }
+
+    /// A publisher whose media is real: Debian's `ffmpeg` encodes a test
+    /// pattern (320×240, 30 fps, VP8 at 300 kbit/s, a keyframe every second)
+    /// and a 440 Hz tone (Opus) in real time, and sends the RTP to this
+    /// publisher, which writes it to its tracks. Fails if `ffmpeg` is
+    /// missing.
+    pub async fn start_camera(sfu: &Sfu, room: &str, participant: &str) -> TestPublisher {
+        let (pc, mut gathered, _tracks) = client_pc().await;
+        let video = add_track(&pc, RtpCodecKind::Video, vp8()).await;
+        let audio = add_track(&pc, RtpCodecKind::Audio, opus()).await;
+        let offer = pc.create_offer(None).await.unwrap();
+        pc.set_local_description(offer).await.unwrap();
+        let offer_sdp = local_sdp(&pc, &mut gathered).await;
+        let (signal_tx, _signal_rx) = signal_queue();
+        let answer = {
+            let (sfu, room, who) = (sfu.clone(), room.to_owned(), participant.to_owned());
+            on_server(async move { sfu.publish(&room, &who, offer_sdp, signal_tx).await }).await
+        };
+        pc.set_remote_description(RTCSessionDescription::answer(answer).unwrap())
+            .await
+            .unwrap();
+        let video_in = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let audio_in = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let camera = tokio::process::Command::new("ffmpeg")
+            .args(["-hide_banner", "-loglevel", "error", "-nostdin", "-re"])
+            .args(["-f", "lavfi", "-i", "testsrc=size=320x240:rate=30"])
+            .args(["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000"])
+            .args(["-map", "0:v", "-c:v", "libvpx", "-deadline", "realtime"])
+            .args(["-b:v", "300k", "-g", "30", "-payload_type", "96", "-f", "rtp"])
+            .arg(format!("rtp://{}", video_in.local_addr().unwrap()))
+            .args(["-map", "1:a", "-c:a", "libopus", "-payload_type", "111", "-f", "rtp"])
+            .arg(format!("rtp://{}", audio_in.local_addr().unwrap()))
+            .stdout(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("Debian's ffmpeg must be installed (apt-get install ffmpeg)");
+        let stop = CancellationToken::new();
+        let keyframe_requests = Arc::new(AtomicU64::new(0));
+        tokio::spawn(count_keyframe_requests(
+            video.0.clone(),
+            keyframe_requests.clone(),
+            stop.clone(),
+        ));
+        tokio::spawn(relay_rtp(video.clone(), video_in, stop.clone()));
+        tokio::spawn(relay_rtp(audio, audio_in, stop.clone()));
+        TestPublisher {
+            pc,
+            keyframe_requests,
+            video_ssrc: video.1,
+            stop,
+            camera: Some(camera),
         }
     }
 
@@ -217,7 +274,10 @@ impl TestPublisher {
         self.keyframe_requests.load(Ordering::SeqCst)
     }
 
-    pub async fn stop(self) {
+    pub async fn stop(mut self) {
+        if let Some(mut camera) = self.camera.take() {
+            let _ = camera.kill().await;
+        }
         self.stop.cancel();
         self.pc.close().await.unwrap();
     }
@@ -300,6 +360,41 @@ async fn send_rtp(
         let _ = track.write_rtp(packet).await;
         seq = seq.wrapping_add(1);
         ts = ts.wrapping_add(ts_step);
+    }
+}
+
+/// Writes every RTP packet `socket` receives to the track, with the track's
+/// SSRC and negotiated payload type.
+async fn relay_rtp(
+    (track, ssrc, sender): OutTrack,
+    socket: tokio::net::UdpSocket,
+    stop: CancellationToken,
+) {
+    use rtc::shared::marshal::Unmarshal;
+    let mut payload_type = None;
+    let mut buffer = vec![0u8; 2048];
+    loop {
+        let n = tokio::select! {
+            _ = stop.cancelled() => return,
+            received = socket.recv(&mut buffer) => match received {
+                Ok(n) => n,
+                Err(_) => return,
+            },
+        };
+        if payload_type.is_none() {
+            payload_type = sender
+                .get_parameters()
+                .await
+                .ok()
+                .and_then(|p| p.rtp_parameters.codecs.first().map(|c| c.payload_type));
+        }
+        let Some(pt) = payload_type else { continue };
+        let Ok(mut packet) = rtp::Packet::unmarshal(&mut &buffer[..n]) else {
+            continue;
+        };
+        packet.header.payload_type = pt;
+        packet.header.ssrc = ssrc;
+        let _ = track.write_rtp(packet).await;
     }
 }
 
