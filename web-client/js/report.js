@@ -134,7 +134,8 @@ function renderWeakest(report) {
     const suggestion = item.suggestion?.[lang] || item.suggestion?.vi || '';
     list.append(h('li', { class: 'weakest-card', 'data-testid': 'weakest-item', 'data-metric': item.metric },
       h('strong', { class: 'weakest-name', text: metricLabel(item.metric) }),
-      h('p', { class: 'weakest-values', text: t('report.weakValue', { value: formatMetric(item.metric, item.value), baseline: formatMetric(item.metric, item.baseline) }) }),
+      // `reference`: no previous session yet, judged against a usual value for a first live.
+      h('p', { class: 'weakest-values', text: t(item.baseline_kind === 'reference' ? 'report.weakValueReference' : 'report.weakValue', { value: formatMetric(item.metric, item.value), baseline: formatMetric(item.metric, item.baseline) }) }),
       suggestion ? h('p', { class: 'weakest-suggestion', 'data-testid': 'weakest-suggestion', text: suggestion }) : null));
   }
 }

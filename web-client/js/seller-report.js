@@ -136,6 +136,7 @@ export class SellerLiveReport {
     const points = this.report.series?.points || [];
     const bucket = Number(this.report.series?.bucket_secs) || BUCKET_SECS;
     const weakest = this.report.weakest?.[0]?.metric || null;
+    const versus = this.report.weakest?.[0]?.baseline_kind === 'reference' ? 'live.weakestReference' : 'live.weakest';
     const times = points.map((p) => p.at);
     for (const def of TILES) {
       let tile = this.tiles.get(def.id);
@@ -145,7 +146,7 @@ export class SellerLiveReport {
       const weak = weakest !== null && def.metrics.includes(weakest);
       tile.root.classList.toggle('is-weakest', weak);
       tile.weak.hidden = !weak;
-      tile.weak.textContent = weak ? t('live.weakest', { metric: metricLabel(weakest) }) : '';
+      tile.weak.textContent = weak ? t(versus, { metric: metricLabel(weakest) }) : '';
     }
     const note = $('#live-weakest');
     const mapped = weakest !== null && TILES.some((d) => d.metrics.includes(weakest));
