@@ -29,6 +29,20 @@ useServerAndBrowser((s, b) => {
   browser = b;
 });
 
+/** Buttons and fields without an accessible name (as accessibility.test.js checks the other pages). */
+function nameless(page) {
+  return page.evaluate(() => {
+    const found = [];
+    for (const el of document.querySelectorAll('input, select, textarea')) {
+      if (!(el.labels?.length > 0 || el.getAttribute('aria-label') || el.getAttribute('aria-labelledby'))) found.push(`unlabelled ${el.tagName}`);
+    }
+    for (const el of document.querySelectorAll('button')) {
+      if (!(el.textContent.trim() || el.getAttribute('aria-label'))) found.push(`nameless button ${el.outerHTML.slice(0, 80)}`);
+    }
+    return found;
+  });
+}
+
 /** Decoded frames of the replay's <video>. */
 function decodedFrames(page) {
   return page.evaluate(() => {
@@ -87,6 +101,7 @@ test('a live session: its report, its replay, and who may see them', async () =>
   assert.match(await metric('ctr'), /^100\s?%$/);
   assert.equal(await report.locator('[data-testid^=curve-] .u-wrap').count(), 5, 'five per-minute charts');
   assert.ok(await report.getByTestId('event').filter({ hasText: 'Bắt đầu live' }).count() >= 1, 'the live start is among the events');
+  assert.deepEqual(await nameless(report), []);
   const [download] = await Promise.all([report.waitForEvent('download'), report.getByTestId('report-csv').click()]);
   assert.match(download.suggestedFilename(), new RegExp(`^bao-cao-${ROOM_ID}\\.csv$`));
   await report.getByTestId('lang-toggle').click();
@@ -107,6 +122,8 @@ test('a live session: its report, its replay, and who may see them', async () =>
   await replay.waitForFunction(() => document.querySelector('[data-testid=replay-video]').readyState >= 1, null, { timeout: 15_000 });
   await replay.evaluate(() => document.querySelector('[data-testid=replay-video]').play());
   await replay.waitForFunction(() => document.querySelector('[data-testid=replay-video]').currentTime > 1, null, { timeout: 10_000 });
+
+  assert.deepEqual(await nameless(replay), []);
 
   // Seek to a second before the question; its line is not there yet, then appears.
   const askedSecs = (askedAt - recording.started_at) / 1000;
