@@ -74,8 +74,8 @@ test('a live session: its report, its replay, and who may see them', async () =>
   await chatLine(viewer, '250.000 ₫ em nhé').getByTestId('chat-quote').waitFor();
 
   // The studio's live charts fill in (read every 5 s while live).
-  await seller.getByTestId('live-tile-viewers').waitFor({ timeout: 12_000 });
-  assert.match(await seller.getByTestId('live-value-viewers').textContent(), /cao nhất [1-9]/);
+  await seller.getByTestId('live-value-viewers').filter({ hasText: /cao nhất [1-9]/ }).waitFor({ timeout: 12_000 });
+  assert.equal(await seller.locator('[data-testid^=live-tile-] .u-wrap').count(), 5, 'five live charts');
 
   await seller.waitForTimeout(Math.max(0, LIVE_MS - (Date.now() - liveAt)));
   await seller.getByTestId('end-live').click();

@@ -56,7 +56,9 @@ function render() {
 /** Published replays; a server without them (or any failure) leaves the section hidden. */
 async function loadReplays() {
   try {
-    const list = await fetchJson('/api/replays');
+    // `{"replays": […]}` (docs/replay.md); a bare array is read the same.
+    const reply = await fetchJson('/api/replays');
+    const list = Array.isArray(reply) ? reply : reply?.replays;
     replays = Array.isArray(list) ? list.sort((a, b) => (b.started_at || 0) - (a.started_at || 0)) : [];
   } catch {
     replays = [];
