@@ -5,6 +5,15 @@
 // vertical markers. uPlot sizes things through CSSOM only, which the
 // Content-Security-Policy allows.
 
+import { getLang, t } from './i18n.js';
+
+/** Local clock time of `seconds` (uPlot's unit), with seconds when ticks are that close. */
+function clock(seconds, withSeconds) {
+  return new Date(seconds * 1000).toLocaleTimeString(getLang() === 'en' ? 'en-GB' : 'vi-VN', {
+    hour: '2-digit', minute: '2-digit', ...(withSeconds ? { second: '2-digit' } : {}),
+  });
+}
+
 /** Marker colour per report event kind (docs/metrics.md `events`). */
 const EVENT_COLOURS = {
   live: '#2f6b3b', ended: '#444444', stream_on: '#2f6b3b', stream_off: '#8a8379',
@@ -76,7 +85,7 @@ export class TimeChart {
       cursor: { drag: { x: false, y: false } },
       legend: { live: true },
       series: [
-        {},
+        { label: t('chart.time'), value: (u, v) => (v === null || v === undefined ? '—' : clock(v, true)) },
         ...series.map((s) => ({
           label: s.label,
           stroke: s.stroke,
@@ -88,7 +97,11 @@ export class TimeChart {
         })),
       ],
       axes: [
-        { stroke: '#5c574f', grid: { stroke: '#eee8de' }, ticks: { stroke: '#e2dbcf' } },
+        {
+          stroke: '#5c574f', grid: { stroke: '#eee8de' }, ticks: { stroke: '#e2dbcf' },
+          // 24-hour local clock, as the rest of the pages write times.
+          values: (u, splits, axis, space, increment) => splits.map((v) => clock(v, increment < 60)),
+        },
         { stroke: '#5c574f', grid: { stroke: '#eee8de' }, ticks: { stroke: '#e2dbcf' }, size: 56, values: (u, values) => values.map((v) => axis(v)) },
       ],
       plugins: [eventMarkers(() => this.events)],

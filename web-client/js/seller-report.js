@@ -151,7 +151,9 @@ export class SellerLiveReport {
     const note = $('#live-weakest');
     const mapped = weakest !== null && TILES.some((d) => d.metrics.includes(weakest));
     note.hidden = weakest === null || mapped;
-    note.textContent = weakest !== null && !mapped ? t('live.weakestOther', { metric: metricLabel(weakest), value: formatMetric(weakest, this.report.weakest[0].value) }) : '';
+    note.textContent = weakest !== null && !mapped
+      ? t(versus, { metric: `${metricLabel(weakest)} (${formatMetric(weakest, this.report.weakest[0].value)})` })
+      : '';
   }
 
   tile(box, def) {
