@@ -19,13 +19,17 @@ export class ProductShelf {
   /**
    * @param {HTMLElement} container
    * @param {{wrap?: (card: HTMLElement) => HTMLElement,
-   *   actions?: (product: object) => {root: HTMLElement, update: Function, dispose: Function}}} options
-   * `wrap` puts a card in its list item; `actions` makes a card's control.
+   *   actions?: (product: object) => {root: HTMLElement, update: Function, dispose: Function},
+   *   onOpen?: (product: object) => void}} options
+   * `wrap` puts a card in its list item; `actions` makes a card's control;
+   * `onOpen` hears each time a buyer opens a card (taps its name or picture).
    */
-  constructor(container, { wrap = (card) => card, actions = null } = {}) {
-    Object.assign(this, { container, wrap, actions });
+  constructor(container, { wrap = (card) => card, actions = null, onOpen = null } = {}) {
+    Object.assign(this, { container, wrap, actions, onOpen });
     /** product id → `{item, card, looks, control}`. */
     this.items = new Map();
+    /** Ids of the cards she opened: a card drawn anew stays open. */
+    this.opened = new Set();
   }
 
   /** Show `products`, in this order. */
@@ -46,7 +50,15 @@ export class ProductShelf {
         entry.control?.update(product);
       } else {
         const control = this.actions ? this.actions(product) : null;
-        const card = productCard(product, { actions: control?.root });
+        const onToggle = this.onOpen ? (open) => {
+          if (open) {
+            this.opened.add(product.id);
+            this.onOpen(product);
+          } else {
+            this.opened.delete(product.id);
+          }
+        } : null;
+        const card = productCard(product, { actions: control?.root, onToggle, open: this.opened.has(product.id) });
         entry = { item: this.wrap(card), card, looks: looks(product), control };
         this.items.set(product.id, entry);
       }

@@ -232,8 +232,10 @@ export async function fetchJson(url, { token, method = 'GET', body } = {}) {
     data = null;
   }
   if (!response.ok) {
-    const code = data?.error?.code || `http_${response.status}`;
-    throw new RequestError(code, data?.error?.message || response.statusText);
+    // `{"error": {"code", "message"}}`; some answers put `code` beside a text `error`.
+    const code = data?.error?.code || data?.code || `http_${response.status}`;
+    const message = data?.error?.message || (typeof data?.error === 'string' ? data.error : null);
+    throw Object.assign(new RequestError(code, message || response.statusText), { status: response.status });
   }
   return data;
 }

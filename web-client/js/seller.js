@@ -16,14 +16,20 @@ import { SellerOrders } from './seller-orders.js';
 import { SellerPayment } from './seller-payment.js';
 import { SellerWebhook } from './seller-webhook.js';
 import { SellerVouchers } from './seller-vouchers.js';
+import { SellerLiveReport } from './seller-report.js';
+import { QuestionTracker, UNANSWERED_AFTER_MS } from './question.js';
 
 const params = new URLSearchParams(location.search);
 const roomId = params.get('room') || 'tra-thai-nguyen';
 const token = new URLSearchParams(location.hash.slice(1)).get('token') || sessionStorage.getItem(`chophien.seller.${roomId}`);
 
 const model = createRoomModel();
-/** Test and debugging hook: the live objects of this page. */
-const hook = { model, state: model, conn: null, pc: null, publisher: null };
+/**
+ * Test and debugging hook: the live objects of this page. `questionAfterMs`
+ * is how old an unanswered question must be to be highlighted (one minute;
+ * tests lower it instead of waiting).
+ */
+const hook = { model, state: model, conn: null, pc: null, publisher: null, questionAfterMs: UNANSWERED_AFTER_MS };
 window.__chophien = hook;
 
 initI18n();
@@ -54,6 +60,10 @@ function start() {
   hook.media = media;
   hook.sales = sales;
   hook.orders = orders;
+  const liveReport = new SellerLiveReport({ roomId, token, model });
+  hook.liveReport = liveReport;
+  const questions = new QuestionTracker();
+  hook.questions = questions;
   /** The product whose form is open, and what was typed in it (by product id). */
   let editing = null;
   const drafts = new Map();
@@ -69,7 +79,41 @@ function start() {
     }
   };
 
+  /** The message the seller is answering (its id goes out as `reply_to`). */
+  let replyingTo = null;
+  const reply = {
+    current: () => replyingTo,
+    clear: () => startReply(null),
+  };
+  function startReply(message) {
+    replyingTo = message;
+    $('#reply-bar').hidden = !message;
+    $('#reply-to').textContent = message ? t('chat.replyTo', { name: message.name, text: message.text }) : '';
+    if (message) $('#chat-input').focus();
+  }
+  $('#reply-cancel').addEventListener('click', () => {
+    startReply(null);
+    $('#chat-input').focus();
+  });
+
+  /** Highlight the questions waiting longer than `hook.questionAfterMs` and count them. */
+  function markQuestions() {
+    const waiting = new Set(questions.unanswered(Date.now(), hook.questionAfterMs).map((m) => Number(m.id)));
+    for (const li of $('#chat-log').querySelectorAll('.chat-question')) {
+      const id = Number(li.dataset.messageId);
+      li.classList.toggle('is-unanswered', waiting.has(id));
+      li.classList.toggle('is-answered', questions.isAnswered(id));
+    }
+    const el = $('#questions-waiting');
+    el.dataset.count = String(waiting.size);
+    el.hidden = waiting.size === 0;
+    el.textContent = waiting.size ? t('chat.questionsWaiting', { n: formatCount(waiting.size) }) : '';
+  }
+  setInterval(markQuestions, 5000);
+
   const chatLog = new ChatLog($('#chat-log'), {
+    onReply: startReply,
+    questions,
     moderation: {
       onDelete: (m) => act({ type: 'delete_message', message_id: m.id }, chatNotice),
       onMute: (m) => act({ type: 'mute_user', user_id: m.user_id, minutes: 5 }, chatNotice, t('notice.done')),
@@ -78,7 +122,7 @@ function start() {
       },
     },
   });
-  wireChatForm($('#chat-form'), $('#chat-input'), conn, chatNotice);
+  wireChatForm($('#chat-form'), $('#chat-input'), conn, chatNotice, reply);
 
   $('#slow-form').addEventListener('submit', (event) => {
     event.preventDefault();
@@ -215,14 +259,26 @@ function start() {
       pill.hidden = false;
       renderRoomStatus(pill, model.room.status);
       media.render();
+      liveReport.follow();
     }
     if (changed.has('stats')) {
       $('[data-testid=stat-viewers]').textContent = formatCount(model.viewers);
       $('[data-testid=stat-hearts]').textContent = formatCount(model.heartsTotal);
     }
-    if (changed.has('chat')) chatLog.render(model);
-    if (changed.has('chat-append')) chatLog.append(model, model.lastChat);
-    if (changed.has('chat-delete')) chatLog.remove(model.lastDeleted);
+    if (changed.has('chat')) {
+      questions.reset(model.chat);
+      chatLog.render(model);
+    }
+    if (changed.has('chat-append')) {
+      questions.observe(model.lastChat);
+      chatLog.append(model, model.lastChat);
+    }
+    if (changed.has('chat-delete')) {
+      questions.forget(model.lastDeleted);
+      chatLog.remove(model.lastDeleted);
+      if (replyingTo && Number(replyingTo.id) === Number(model.lastDeleted)) startReply(null);
+    }
+    if (changed.has('chat') || changed.has('chat-append') || changed.has('chat-delete')) markQuestions();
     if (changed.has('products') || changed.has('pinned')) renderProducts();
     if (changed.has('settings') && document.activeElement !== $('#slow-mode')) $('#slow-mode').value = String(model.settings.slow_mode_seconds);
     if (changed.has('sale')) sales.renderSale();
@@ -234,7 +290,10 @@ function start() {
 
   conn.on('status', ({ status }) => {
     renderConnection($('[data-testid=connection]'), status);
-    if (status === 'ended') media.render();
+    if (status === 'ended') {
+      media.render();
+      liveReport.follow({ ended: true });
+    }
   });
   conn.on('*', (message) => {
     render(applyMessage(model, message));
@@ -246,6 +305,8 @@ function start() {
   window.addEventListener('langchange', () => {
     render(new Set(['room', 'stats', 'chat', 'products', 'sale', 'stream', 'moderation']));
     orders.render();
+    liveReport.render({ redraw: true });
+    if (replyingTo) startReply(replyingTo);
   });
   conn.connect();
   orders.load();

@@ -16,32 +16,64 @@ function roleBadge(role) {
   return null;
 }
 
+/** The question a reply answers, quoted above it (name and text, as text). */
+function replyQuote(replyTo) {
+  if (!replyTo || typeof replyTo !== 'object') return null;
+  return h('span', { class: 'chat-quote', 'data-testid': 'chat-quote', 'data-reply-to': replyTo.id },
+    h('span', { class: 'visually-hidden', text: t('chat.replyingTo') }),
+    h('span', { class: 'chat-quote-name', 'data-testid': 'chat-quote-name', text: replyTo.name ?? '' }),
+    h('span', { class: 'chat-quote-text', 'data-testid': 'chat-quote-text', text: replyTo.text ?? '' }));
+}
+
 /**
  * The chat log. `moderation` (seller studio) adds delete / mute / ban
- * buttons to each message from someone else.
+ * buttons to each message from someone else; `onReply(message)` (studio) a
+ * "Trả lời" button to each, also reached by tapping the message's text;
+ * `questions` (a QuestionTracker) marks viewers' questions; `empty` is the
+ * i18n key of what an empty log says.
  */
 export class ChatLog {
-  constructor(listEl, { moderation = null } = {}) {
+  constructor(listEl, { moderation = null, onReply = null, questions = null, empty = 'chat.empty' } = {}) {
     this.list = listEl;
+    this.empty = empty;
     this.moderation = moderation;
+    this.onReply = onReply;
+    this.questions = questions;
     this.model = null;
   }
 
   item(message) {
     const me = this.model?.me?.user_id;
     const children = [
+      replyQuote(message.reply_to),
       h('span', { class: 'chat-time', text: formatTime(message.sent_at, getLang()) }),
       h('span', { class: 'chat-name', 'data-testid': 'chat-name', text: message.name }),
       roleBadge(message.role),
-      h('span', { class: 'chat-text', 'data-testid': 'chat-text', text: message.text }),
+      h('span', {
+        class: 'chat-text', 'data-testid': 'chat-text', text: message.text,
+        onclick: this.onReply && message.user_id !== me ? () => this.onReply(message) : null,
+      }),
     ];
+    const question = this.questions?.isQuestion(message.id);
     const li = h('li', {
-      class: `chat-message${message.user_id === me ? ' chat-mine' : ''}`,
+      class: `chat-message${message.user_id === me ? ' chat-mine' : ''}${message.reply_to ? ' chat-reply' : ''}${question ? ' chat-question' : ''}`,
       'data-testid': 'chat-message',
       'data-message-id': message.id,
     }, children);
+    if (this.moderation || this.onReply) {
+      const actions = h('span', { class: 'chat-actions' });
+      if (this.onReply && message.user_id !== me) {
+        actions.append(h('button', {
+          type: 'button', class: 'btn-link', 'data-testid': 'chat-reply-button',
+          'aria-label': t('chat.replyLabel', { name: message.name }),
+          onclick: () => this.onReply(message),
+        }, t('chat.reply')));
+      }
+      li.append(actions);
+    }
     if (this.moderation) {
-      const actions = h('span', { class: 'chat-actions' },
+      const actions = li.querySelector('.chat-actions');
+      actions.append(
         h('button', {
           type: 'button', class: 'btn-link', 'data-testid': 'mod-delete',
           'aria-label': t('mod.deleteLabel', { name: message.name }),
@@ -61,7 +93,6 @@ export class ChatLog {
           }, t('mod.ban')),
         );
       }
-      li.append(actions);
     }
     return li;
   }
@@ -70,7 +101,7 @@ export class ChatLog {
     this.model = model;
     clear(this.list);
     if (model.chat.length === 0) {
-      this.list.append(h('li', { class: 'chat-empty', text: t('chat.empty') }));
+      this.list.append(h('li', { class: 'chat-empty', text: t(this.empty) }));
       return;
     }
     for (const message of model.chat) this.list.append(this.item(message));
@@ -91,17 +122,23 @@ export class ChatLog {
   }
 }
 
-/** Wire a chat form: send on submit, show refusals in `noticeEl`. */
-export function wireChatForm(form, input, conn, notice) {
+/**
+ * Wire a chat form: send on submit, show refusals in `noticeEl`. `reply`
+ * (studio): `{ current(): message|null, clear() }`, the message being
+ * answered, whose id the frame carries as `reply_to`.
+ */
+export function wireChatForm(form, input, conn, notice, reply = null) {
   form.addEventListener('submit', async (event) => {
     event.preventDefault();
     const text = input.value.trim();
     if (!text) return;
     const button = form.querySelector('button[type=submit]');
     button.disabled = true;
+    const replyTo = reply?.current() || null;
     try {
-      await conn.request({ type: 'chat', text });
+      await conn.request(replyTo ? { type: 'chat', text, reply_to: replyTo.id } : { type: 'chat', text });
       input.value = '';
+      if (replyTo) reply.clear();
       notice.clear();
     } catch (error) {
       notice.show(errorText(error), 'error');
@@ -162,15 +199,32 @@ export function stockText(product) {
 /**
  * A product card (the viewer page's pinned product and catalog).
  * `actions`: an element under its price (the viewer's add-to-bag control).
+ * `onToggle(open)`: the card opens and closes (its name is a button, its
+ * picture a tap target; a closed card shows two lines of its description);
+ * `open` is its state to start with.
  */
-export function productCard(product, { actions = null } = {}) {
-  return h('article', { class: 'product-card', 'data-testid': 'product-card', 'data-product-id': product.id },
-    h('img', { class: 'product-img', src: safeImageUrl(product.image_url), alt: '', width: 96, height: 96, loading: 'lazy' }),
+export function productCard(product, { actions = null, onToggle = null, open = false } = {}) {
+  const card = h('article', { class: `product-card${onToggle ? ' can-open' : ''}${open ? ' is-open' : ''}`, 'data-testid': 'product-card', 'data-product-id': product.id });
+  let name = product.name;
+  let image = h('img', { class: 'product-img', src: safeImageUrl(product.image_url), alt: '', width: 96, height: 96, loading: 'lazy' });
+  if (onToggle) {
+    const toggle = () => {
+      const nowOpen = !card.classList.contains('is-open');
+      card.classList.toggle('is-open', nowOpen);
+      button.setAttribute('aria-expanded', String(nowOpen));
+      onToggle(nowOpen);
+    };
+    const button = h('button', { type: 'button', class: 'product-open', 'data-testid': 'product-open', 'aria-expanded': String(open), onclick: toggle }, product.name);
+    name = button;
+    image.addEventListener('click', toggle);
+  }
+  card.append(image,
     h('div', { class: 'product-body' },
-      h('h3', { class: 'product-name', 'data-testid': 'product-name', text: product.name }),
+      h('h3', { class: 'product-name', 'data-testid': 'product-name' }, name),
       product.description ? h('p', { class: 'product-desc', text: product.description }) : null,
       h('p', { class: 'product-meta' },
         h('span', { class: 'price', 'data-testid': 'product-price', text: formatVnd(product.price_vnd) }),
         h('span', { class: 'stock', 'data-testid': 'product-stock', text: stockText(product) })),
       actions));
+  return card;
 }

@@ -238,8 +238,12 @@ function wireBag(myOrders, claimedVoucher) {
     onAdded: () => bagPanel.bump(),
   });
   const actions = (product) => bagButtons.control(product);
-  catalogShelf = new ProductShelf($('#catalog-list'), { wrap: (card) => h('li', {}, card), actions });
-  pinnedShelf = new ProductShelf($('#pinned-body'), { actions });
+  // Each opening of a product card is one click for the seller's report
+  // (docs/protocol.md `view_product`): sent without an id, so the server
+  // answers nothing, and lost with no harm when the connection is down.
+  const onOpen = (product) => { conn.send({ type: 'view_product', product_id: product.id }); };
+  catalogShelf = new ProductShelf($('#catalog-list'), { wrap: (card) => h('li', {}, card), actions, onOpen });
+  pinnedShelf = new ProductShelf($('#pinned-body'), { actions, onOpen });
   bagPanel = new BagPanel({
     bag, myOrders, conn, claimedVoucher,
     roomStatus: () => model.room?.status || '',
