@@ -22,8 +22,8 @@ mod payment;
 mod presence;
 mod refusal;
 mod relay;
-mod reports;
 mod replay;
+mod reports;
 mod sales;
 mod vouchers;
 mod webhooks;
@@ -505,4 +505,3 @@ fn router(state: AppState) -> Router {
         .with_state(state);
     headers::secure(routes)
 }
-

@@ -63,6 +63,9 @@ test('a live session: its report, its replay, and who may see them', async () =>
   const viewer = await openViewer(browser, server, 'Lan');
   await waitForVideo(viewer, liveAt, 'viewer');
   const viewerToken = await viewer.evaluate(() => window.__chophien.conn.token);
+  // The recorder starts ffmpeg and waits for a keyframe: ask once the
+  // recording surely runs, so the question falls inside the video.
+  await viewer.waitForTimeout(3_000);
   await sendChat(viewer, 'Chè này bao nhiêu một gói?');
   const asked = chatLine(seller, 'bao nhiêu một gói');
   await asked.waitFor();
