@@ -401,7 +401,10 @@ impl Config {
             limits: settings.limits,
             replay_capacity: settings.replay_capacity,
             ended_ttl: Duration::from_secs(self.rooms.ended_ttl_secs),
-            journal: self.journal.enabled,
+            journal: self
+                .journal
+                .enabled
+                .then(|| Duration::from_secs(u64::from(self.journal.retention_days) * 24 * 3600)),
         }
     }
 

@@ -41,7 +41,7 @@ pub fn redis_options() -> RedisRoomOptions {
         limits: limits(),
         replay_capacity: REPLAY,
         ended_ttl: Duration::from_secs(7 * 24 * 3600),
-        journal: true,
+        journal: Some(Duration::from_secs(30 * 24 * 3600)),
     }
 }
 

@@ -93,22 +93,23 @@ mod tests {
     #[test]
     fn every_key_of_a_room_carries_its_tag() {
         let keys = RoomKeys::with_sales("r1", &["abc123".into()]);
-        // The room's, its media's, its payment's, a sale's five, the
-        // stock and vouchers, and its bag's five.
-        assert_eq!(keys.keys.len(), 13 + 2 + 1 + 5 + 3 + 5);
+        // The room's (its journal last), its media's, its payment's, a
+        // sale's five, the stock and vouchers, and its bag's five.
+        assert_eq!(keys.keys.len(), 14 + 2 + 1 + 5 + 3 + 5);
         assert!(keys.keys.iter().all(|key| key.starts_with("{room:r1}:")));
         assert_eq!(keys.room(), "{room:r1}:room");
         assert_eq!(keys.events(), "{room:r1}:events");
         assert_eq!(keys.sales(), "{room:r1}:sales");
         assert_eq!(keys.keys[11], "{room:r1}:current_sale");
-        assert_eq!(keys.keys[13], "{room:r1}:media:epoch");
-        assert_eq!(keys.keys[14], "{room:r1}:media:origin");
-        assert_eq!(keys.keys[15], "{room:r1}:payment");
-        assert!(keys.keys[16..21]
+        assert_eq!(keys.keys[13], "{room:r1}:journal");
+        assert_eq!(keys.keys[14], "{room:r1}:media:epoch");
+        assert_eq!(keys.keys[15], "{room:r1}:media:origin");
+        assert_eq!(keys.keys[16], "{room:r1}:payment");
+        assert!(keys.keys[17..22]
             .iter()
             .all(|k| k.contains(":sale:abc123:")));
-        assert_eq!(keys.keys[21], "{room:r1}:stock");
-        assert_eq!(keys.keys[23], "{room:r1}:voucher_uses");
+        assert_eq!(keys.keys[22], "{room:r1}:stock");
+        assert_eq!(keys.keys[24], "{room:r1}:voucher_uses");
         assert!(!keys
             .keys
             .iter()

@@ -51,9 +51,9 @@ pub struct RedisRoomOptions {
     pub replay_capacity: usize,
     /// How long an ended room's keys live on (`rooms.ended_ttl_secs`).
     pub ended_ttl: Duration,
-    /// Rooms created here record their events in their journal
-    /// (`journal.enabled`).
-    pub journal: bool,
+    /// Rooms created here record their events in their journal, kept this
+    /// long after the room ends (`journal.enabled`, `journal.retention_days`).
+    pub journal: Option<Duration>,
 }
 
 pub struct RedisRoomStore {
@@ -212,7 +212,10 @@ impl RoomStore for RedisRoomStore {
             room.title.clone(),
             room.seller_name.clone(),
             room.created_at.to_string(),
-            if self.options.journal { "1" } else { "0" }.to_owned(),
+            self.options
+                .journal
+                .map_or(0, |retention| retention.as_secs().max(1))
+                .to_string(),
         ];
         for product in &room.products {
             args.push(product.id.clone());

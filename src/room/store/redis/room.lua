@@ -31,7 +31,8 @@ Every function receives the same fourteen keys, all tagged {room:R}:
   KEYS[14] {room:R}:journal       stream the session journal (src/journal): every event, as
                                          {"at":ms,"type":"event","event":{...}} in field j, when
                                          the room was created with its journal on (hash field
-                                         `journal`); kept journal.retention_days, not ended_ttl
+                                         `journal`: its retention in seconds, '0' when off); at
+                                         the end it expires after that, not after ended_ttl
 and `chophien_room_end` the media directory's two (directory.lua), the
 seller's bank account ({room:R}:payment, src/payment/store.rs) and five
 more per sale of the room: the keys that expire with it (a sale's meta and
@@ -97,7 +98,7 @@ end
 local function publish(keys, args, events)
   if #events == 0 then return end
   local state = redis.call('HMGET', keys[ROOM], 'seq', 'journal')
-  local seq, journal = tonumber(state[1]), state[2] == '1'
+  local seq, journal = tonumber(state[1]), (state[2] or '0') ~= '0'
   for _, event in ipairs(events) do
     seq = seq + 1
     local json = '{"seq":' .. num(seq) .. ',' .. string.sub(event, 2)
@@ -115,8 +116,9 @@ local function product_event(kind, product_json)
   return '{"type":"' .. kind .. '","product":' .. product_json .. '}'
 end
 
--- ARGV[4..]: id, title, seller name, created_at, journal ('1': on, '0'),
--- then id and JSON of each product of the catalog, in order.
+-- ARGV[4..]: id, title, seller name, created_at, the journal's retention
+-- in seconds ('0': no journal), then id and JSON of each product of the
+-- catalog, in order.
 local function create(keys, args)
   if redis.call('EXISTS', keys[ROOM]) == 1 or redis.call('EXISTS', keys[SALES]) == 1 then
     return {'already_exists'}
@@ -263,10 +265,15 @@ local function end_room(keys, args)
   redis.call('HSET', keys[ROOM], 'status', 'ended')
   publish(keys, args, {'{"type":"room_status","status":"ended"}',
     cjson.encode({type = 'room_closed', reason = args[6]})})
-  -- The journal is the node's to expire (journal.retention_days after
-  -- its last entry); the sale list stays for the orders export.
+  -- The journal is kept for its own retention (each node's writer moves
+  -- it on past its last entry); the sale list stays for the orders export.
+  local journal = redis.call('HGET', keys[ROOM], 'journal') or '0'
   for i = 1, #keys do
-    if i ~= SALES and i ~= JOURNAL then redis.call('EXPIRE', keys[i], args[7]) end
+    if i == JOURNAL then
+      if journal ~= '0' then redis.call('EXPIRE', keys[i], journal) end
+    elseif i ~= SALES then
+      redis.call('EXPIRE', keys[i], args[7])
+    end
   end
   return {'ok'}
 end
