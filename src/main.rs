@@ -151,6 +151,10 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             room.id
         );
         println!("  Viewer page:   {base}/viewer.html?room={}", room.id);
+        println!(
+            "  Report:        {base}/report.html?room={}#token={seller}",
+            room.id
+        );
         println!("  Rooms (JSON):  {base}/api/rooms");
         println!(
             "  WebSocket:     {ws_base}/ws/rooms/{}?token=<token>",
