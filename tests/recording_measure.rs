@@ -97,7 +97,11 @@ async fn measure(recording: bool) -> Measured {
     live.wait_for(|l| *l).await.unwrap();
     tokio::time::sleep(Duration::from_secs(3)).await;
     let dir = server.state.config.recording_dir();
-    let (cpu0, ff0, t0) = (thread_cpu_ns(SERVER_THREAD), recorder_cpu_ns(&dir), Instant::now());
+    let (cpu0, ff0, t0) = (
+        thread_cpu_ns(SERVER_THREAD),
+        recorder_cpu_ns(&dir),
+        Instant::now(),
+    );
     tokio::time::sleep(WINDOW).await;
     let (cpu1, ff1) = (thread_cpu_ns(SERVER_THREAD), recorder_cpu_ns(&dir));
     let secs = t0.elapsed().as_secs_f64();
@@ -118,8 +122,7 @@ async fn measure(recording: bool) -> Measured {
                 .into_iter()
                 .find(|m| m.status == Status::Complete);
             if let Some(meta) = done {
-                bytes_per_minute =
-                    Some(meta.bytes as f64 / (meta.duration_ms as f64 / 60_000.0));
+                bytes_per_minute = Some(meta.bytes as f64 / (meta.duration_ms as f64 / 60_000.0));
                 println!(
                     "recording: {} bytes, {} ms, {} packets dropped",
                     meta.bytes, meta.duration_ms, meta.dropped_packets
