@@ -263,7 +263,7 @@ impl Recordings {
                 })
             })
             .collect();
-        replays.sort_by(|a, b| b.started_at.cmp(&a.started_at));
+        replays.sort_by_key(|r| std::cmp::Reverse(r.started_at));
         replays
     }
 }
