@@ -232,20 +232,18 @@ impl Reader {
             RoomEvent::Hearts { count, .. } => s.hearts.push((at, *count)),
             RoomEvent::RoomStatus {
                 status: RoomStatus::Live,
-            } => {
-                if s.started_at.is_none() {
-                    s.started_at = Some(at);
-                    mark(s, "live", String::new());
-                }
+            } if s.started_at.is_none() => {
+                s.started_at = Some(at);
+                mark(s, "live", String::new());
             }
             RoomEvent::RoomStatus {
                 status: RoomStatus::Ended,
             }
-            | RoomEvent::RoomClosed { .. } => {
-                if s.ended_at.is_none() {
-                    s.ended_at = Some(at);
-                    mark(s, "ended", String::new());
-                }
+            | RoomEvent::RoomClosed { .. }
+                if s.ended_at.is_none() =>
+            {
+                s.ended_at = Some(at);
+                mark(s, "ended", String::new());
             }
             RoomEvent::StreamState { live } => {
                 let kind = if *live { "stream_on" } else { "stream_off" };
@@ -264,10 +262,10 @@ impl Reader {
                 self.unpin(at);
                 mark(&mut self.session, "unpin", String::new());
             }
-            RoomEvent::ProductRemoved { product_id } => {
-                if self.pinned.as_ref().is_some_and(|(id, _)| id == product_id) {
-                    self.unpin(at);
-                }
+            RoomEvent::ProductRemoved { product_id }
+                if self.pinned.as_ref().is_some_and(|(id, _)| id == product_id) =>
+            {
+                self.unpin(at);
             }
             RoomEvent::SaleUpdated { sale } => self.sale(at, sale),
             RoomEvent::VoucherDropped { voucher } => {

@@ -140,7 +140,7 @@ impl FileJournal {
                     }
                 }
             }
-            found.sort_by(|a, b| b.opened_at.cmp(&a.opened_at));
+            found.sort_by_key(|s| std::cmp::Reverse(s.opened_at));
             Ok(found)
         })
         .await
