@@ -44,6 +44,7 @@ pub mod metrics;
 pub mod money;
 pub mod node;
 pub mod payment;
+pub mod practice;
 pub mod protocol;
 pub mod recording;
 pub mod redis_link;

@@ -91,9 +91,18 @@ fn bearer(token: &str) -> String {
 
 /// Publishes the fake camera into `room` for `seconds`, then the seller
 /// stops (as her `unpublish` frame does).
+///
+/// The seconds count from the moment the running recording's file holds
+/// media: on a busy machine the first keyframe can come late, and a live that
+/// ended before it would (rightly) record nothing.
 async fn live_for(server: &TestServer, room: &str, seconds: u64) {
     let publisher = TestPublisher::start_camera(&server.state.sfu, room, "seller").await;
-    recording_with(server, room, Status::Recording).await;
+    let running = recording_with(server, room, Status::Recording).await;
+    let file = recording_dir(server).join(room).join(&running.file);
+    until(&format!("media in {}", file.display()), || {
+        std::fs::metadata(&file).is_ok_and(|m| m.len() > 0)
+    })
+    .await;
     tokio::time::sleep(Duration::from_secs(seconds)).await;
     server.state.sfu.unpublish(room, "seller").await;
     publisher.stop().await;
@@ -324,14 +333,24 @@ async fn a_second_stream_start_is_a_second_recording() {
     live_for(&server, "hoa", 2).await;
     recording_with(&server, "hoa", Status::Complete).await;
     live_for(&server, "hoa", 2).await;
-    until("two complete recordings", || {
+    let complete = || {
         recordings(&server, "hoa")
             .iter()
             .filter(|m| m.status == Status::Complete)
             .count()
-            == 2
-    })
-    .await;
+    };
+    let deadline = Instant::now() + PATIENCE;
+    while complete() < 2 {
+        let statuses: Vec<_> = recordings(&server, "hoa")
+            .iter()
+            .map(|m| format!("{:?} ({:?})", m.status, m.reason))
+            .collect();
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for two complete recordings; the room has {statuses:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let both = recordings(&server, "hoa");
     assert!(both[0].started_at < both[1].started_at);
     server.shutdown().await;

@@ -218,7 +218,15 @@ impl Reader {
                 kind: "moderation",
                 label: format!("{action} {target}"),
             }),
-            Record::Joined { .. } | Record::OrderRefused { .. } => {}
+            Record::ScenarioFired { title, .. } => s.events.push(SessionEvent {
+                at,
+                kind: "scenario",
+                label: title.clone(),
+            }),
+            Record::Joined { .. }
+            | Record::OrderRefused { .. }
+            | Record::Coached { .. }
+            | Record::ComplianceFlagged { .. } => {}
         }
     }
 

@@ -116,6 +116,35 @@ pub enum Record {
         action: String,
         target: String,
     },
+    /// Practice rooms: someone coached the trainee privately (the trainer's
+    /// whisper or canned nudge, or the automatic prompter). Never shown to
+    /// the audience.
+    Coached {
+        /// The trainer's user id, or `auto` for the automatic prompter.
+        by: String,
+        /// `whisper`, `nudge`, or the prompter's reason (`question_waiting`,
+        /// `viewers_dropping`, `silent`).
+        kind: String,
+        text: String,
+    },
+    /// Practice rooms: a scenario began (fired live or from the lesson's
+    /// timeline); the scorecard times the trainee's response from here.
+    ScenarioFired {
+        scenario_id: String,
+        title: String,
+        /// `live` (the trainer fired it) or `timeline`.
+        how: String,
+    },
+    /// The compliance checker flagged a text of the host.
+    ComplianceFlagged {
+        rule_id: String,
+        /// `serious` caps the scorecard; `warning` costs points.
+        severity: String,
+        /// Where the text was: `chat`, `product`, `pinned_note`, `script`.
+        source: String,
+        /// The words that matched, as written.
+        excerpt: String,
+    },
 }
 
 /// One product of a placed order.

@@ -57,6 +57,10 @@ pub use sale_view::transition_due;
 pub use state::RoomState;
 use store::{AnyRoomStore, Joined, RoomStore, RoomView};
 
+/// Private frames a host's connection may fall behind by before it misses
+/// some (they are few: a whisper, a flag).
+const BACKSTAGE_QUEUE: usize = 64;
+
 /// This node's handle on one room with connections here.
 pub struct Room {
     pub id: String,
@@ -94,6 +98,11 @@ pub struct Room {
     media_watched: AtomicBool,
     /// Cancelled once the room has ended (its `room_closed` reached here).
     closed: CancellationToken,
+    /// Private frames for the room's hosts connected here (seller, trainer,
+    /// admin): coaching and compliance flags, which the audience must never
+    /// see. Not numbered, not stored, not resumed: a host who is not
+    /// connected misses them (the journal keeps what the scorecard needs).
+    backstage: tokio::sync::broadcast::Sender<JsonText>,
     /// Set when this node gives up the room without it ending (it lost its
     /// link to the shared store): its clients must reconnect elsewhere.
     evicted: AtomicBool,
@@ -188,6 +197,7 @@ impl Room {
             dirty_products: Mutex::new(DirtyProducts::default()),
             media_watched: AtomicBool::new(false),
             closed: CancellationToken::new(),
+            backstage: tokio::sync::broadcast::channel(BACKSTAGE_QUEUE).0,
             evicted: AtomicBool::new(false),
             live: lifetime.child_token(),
         }
@@ -352,6 +362,19 @@ impl Room {
     /// Cancelled when the room ends.
     pub fn closed(&self) -> CancellationToken {
         self.closed.clone()
+    }
+
+    /// Tell the room's hosts connected to this node something the audience
+    /// must not see; how many host connections it reached.
+    pub fn tell_hosts(&self, event: &DirectEvent) -> usize {
+        self.backstage.send(to_json(event)).unwrap_or(0)
+    }
+
+    /// The private frames for a host's connection (see [`Room::tell_hosts`]);
+    /// `None` for a role that may not host (viewers, moderators).
+    pub fn backstage(&self, role: Role) -> Option<tokio::sync::broadcast::Receiver<JsonText>> {
+        role.may(Action::HostLive)
+            .then(|| self.backstage.subscribe())
     }
 
     /// The sale's stock may have changed; re-read it soon.

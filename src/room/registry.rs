@@ -250,6 +250,14 @@ impl RoomRegistry {
     }
 
     /// This node's handle on `room_id`, if it has connections here.
+    /// Tell the hosts of `room_id` connected to this node something private
+    /// (see [`Room::tell_hosts`]); how many connections it reached (0 when
+    /// the room has none here).
+    pub fn tell_hosts(&self, room_id: &str, event: &crate::protocol::DirectEvent) -> usize {
+        self.get_active(room_id)
+            .map_or(0, |room| room.tell_hosts(event))
+    }
+
     pub fn get_active(&self, room_id: &str) -> Option<Arc<Room>> {
         self.inner.active.get(room_id).map(|r| Arc::clone(&r))
     }

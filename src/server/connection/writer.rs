@@ -114,6 +114,8 @@ impl Writer<'_> {
         // The room's last frame (`room_closed`), held back until the reader
         // has stopped, so replies queued before the room ended go first.
         let mut last: Option<Frame> = None;
+        // Hosts also get the room's private frames (coaching, flags).
+        let mut backstage = room.backstage(self.actor.role);
         loop {
             tokio::select! {
                 biased;
@@ -189,6 +191,11 @@ impl Writer<'_> {
                         next = membership.events.try_recv();
                     }
                     if !self.flush(sent).await {
+                        return End::Stalled;
+                    }
+                }
+                Some(text) = next_private(&mut backstage) => {
+                    if !self.feed(text).await || !self.flush(1).await {
                         return End::Stalled;
                     }
                 }
@@ -337,5 +344,28 @@ async fn next_signal(queue: &mut Option<mpsc::Receiver<MediaSignal>>) -> Option<
     match queue {
         Some(queue) => queue.recv().await,
         None => std::future::pending().await,
+    }
+}
+
+/// The next private frame for a host (none, ever, for anyone else). One that
+/// fell behind skips what it missed rather than end: these frames are
+/// advice, not room state.
+async fn next_private(
+    queue: &mut Option<tokio::sync::broadcast::Receiver<JsonText>>,
+) -> Option<JsonText> {
+    let Some(receiver) = queue else {
+        return std::future::pending().await;
+    };
+    loop {
+        match receiver.recv().await {
+            Ok(text) => return Some(text),
+            Err(tokio::sync::broadcast::error::RecvError::Lagged(missed)) => {
+                tracing::debug!(missed, "a host missed private frames");
+            }
+            Err(tokio::sync::broadcast::error::RecvError::Closed) => {
+                *queue = None;
+                return std::future::pending().await;
+            }
+        }
     }
 }

@@ -1,0 +1,5 @@
+//! Practice rooms, black-box: classes, the simulated audience, scenarios,
+//! coaching, the compliance checker and scorecards, over real sockets.
+
+#[path = "../support/mod.rs"]
+mod support;
