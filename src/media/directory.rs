@@ -6,7 +6,7 @@
 //! from another node. [`MediaDirectory`] is the seam; [`MemoryDirectory`]
 //! serves one process (a single node, or several test nodes sharing one
 //! instance), and [`RedisDirectory`](super::RedisDirectory) serves a
-//! deployment. Both pass the same contract tests (`tests/media_directory.rs`).
+//! deployment. Both pass the same contract tests (`tests/cluster/media_directory.rs`).
 //!
 //! ## Contract (every implementation)
 //! - `set_origin(room, node)` makes `node` the origin and returns the room's

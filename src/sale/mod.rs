@@ -17,7 +17,7 @@
 //! inside the store's atomic step that creates it.
 //!
 //! [`SaleStore`] is the seam. Two implementations pass one conformance suite
-//! (`tests/sale_conformance.rs`):
+//! (`tests/stores/sale_conformance.rs`):
 //! - [`MemorySaleStore`]: one process, one mutex; the embedded default and
 //!   practice rooms.
 //! - [`RedisSaleStore`]: production and multi-node; every operation is one

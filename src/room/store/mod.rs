@@ -6,7 +6,7 @@
 //! with the room's next `seq`, records them for resume, and hands them to
 //! every node's connections ([`FrameSink`]), or changes nothing and answers
 //! a [`RoomError`]. Two implementations pass one conformance suite
-//! (`tests/room_conformance.rs`):
+//! (`tests/stores/room_conformance.rs`):
 //! - [`MemoryRoomStore`]: one process; the embedded default. Each room's
 //!   state sits behind its own mutex and events go straight to this node.
 //! - [`RedisRoomStore`] (multi-node): each step is one Redis Function call

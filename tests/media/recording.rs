@@ -4,8 +4,8 @@
 //! recording, `ffprobe` reading it back, and HTTP over a real socket.
 //! Fails (never skips) when `ffmpeg` or `ffprobe` is missing.
 
-mod media_support;
-mod support;
+use crate::media_support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};

@@ -2,8 +2,7 @@
 //! response carries the security headers, and the answers that hold buyers'
 //! phones and addresses, or a token, are never stored by a cache.
 
-#[path = "support/mod.rs"]
-mod support;
+use crate::support;
 
 use std::collections::HashMap;
 

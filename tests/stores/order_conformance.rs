@@ -5,7 +5,7 @@
 //! `src/sale/fulfilment.rs`; these check that each store applies it inside
 //! one atomic step.
 
-mod support;
+use crate::support;
 
 use chophien::sale::{
     Carrier, Checkout, Order, OrderActor, OrderChange, OrderStatus, PaymentMethod, SaleError,

@@ -4,7 +4,7 @@
 //! reaches the room, a mute still holds, and new devices are rate-limited
 //! per address.
 
-mod support;
+use crate::support;
 
 use chophien::auth::Role;
 use reqwest::header::{COOKIE, SET_COOKIE};

@@ -6,7 +6,7 @@
 //! the product too. Nothing is ever counted twice or lost:
 //! `product stock + remaining + held + ordered` stays what the product had.
 
-mod support;
+use crate::support;
 
 use chophien::sale::{NewSale, OrderActor, OrderChange, SaleError, SaleRef, SaleStore};
 

@@ -3,7 +3,7 @@
 //! and per phone, never past its uses; a drop's claims are exactly its
 //! number, however many tap at once; and a refused checkout uses nothing.
 
-mod support;
+use crate::support;
 
 use chophien::sale::{
     Checkout, Discount, NewVoucher, Order, OrderActor, OrderChange, PaymentMethod, SaleError,

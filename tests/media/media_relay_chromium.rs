@@ -9,7 +9,7 @@
 //! uses the room WebSocket); the relay between the nodes is the real one.
 //! Fails if `/usr/bin/chromium` is missing.
 
-mod media_support;
+use crate::media_support;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};

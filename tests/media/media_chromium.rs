@@ -6,7 +6,7 @@
 //! uses the room WebSocket); pages report their `getStats()` back over HTTP,
 //! so no browser driver is needed. Fails if `/usr/bin/chromium` is missing.
 
-mod media_support;
+use crate::media_support;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;

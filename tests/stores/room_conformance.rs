@@ -9,7 +9,7 @@
 //! `seq` included: both stores must send the same frames. The Redis store
 //! delivers through its feed, so tests wait for frames (hang guard only).
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

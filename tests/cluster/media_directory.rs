@@ -5,7 +5,7 @@
 //! whose viewers are told the stream stopped — while a live node's claim is
 //! never touched.
 
-mod support;
+use crate::support;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,7 +1,7 @@
 //! Several real `chophien` processes on one real Redis, behind a real
 //! HAProxy (issue 9): nodes come and go, clients go where rooms are served.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

@@ -1,7 +1,7 @@
 //! What recording costs, measured (not a pass/fail test; run by hand):
 //!
 //! ```text
-//! cargo test --release --test recording_measure -- --ignored --nocapture
+//! cargo test --release --test media recording_measure:: -- --ignored --nocapture
 //! ```
 //!
 //! One live room fed by the fake camera (Debian's `ffmpeg` encoding a
@@ -14,8 +14,8 @@
 //! child's from `/proc/<pid>/stat` (utime + stime). Bytes per minute: the
 //! finished file's size over its duration.
 
-mod media_support;
-mod support;
+use crate::media_support;
+use crate::support;
 
 use std::path::Path;
 use std::time::{Duration, Instant};

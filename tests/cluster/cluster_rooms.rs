@@ -2,7 +2,7 @@
 //! serves any room, events reach every node in one order, and nodes may
 //! crash or restart — one at a time or all — without losing anything.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

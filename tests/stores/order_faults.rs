@@ -3,7 +3,7 @@
 //! gives its units back exactly once — and a crash loses no order, status
 //! or product stock that was acknowledged (AOF `appendfsync always`).
 
-mod support;
+use crate::support;
 
 use std::time::{Duration, Instant};
 

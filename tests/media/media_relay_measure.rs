@@ -2,7 +2,7 @@
 //! about them (timing on a shared 2-core machine is no test). Run with
 //!
 //! ```text
-//! cargo test --test media_relay_measure -- --ignored --nocapture
+//! cargo test --test media media_relay_measure:: -- --ignored --nocapture
 //! ```
 //!
 //! 1. **First packet.** For a viewer on the origin, a viewer on an edge with
@@ -17,7 +17,7 @@
 //!    1 edge × 1 viewer, 1 edge × 20 viewers, 3 edges × 1 viewer, and as a
 //!    reference 20 viewers on the origin itself.
 
-mod media_support;
+use crate::media_support;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

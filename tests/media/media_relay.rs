@@ -3,7 +3,7 @@
 //! webrtc-rs viewers on others. The edge relays the origin's RTP over real
 //! HTTP signalling and a real server-to-server peer connection.
 
-mod media_support;
+use crate::media_support;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -6,7 +6,7 @@
 //! One cluster serves this binary's tests, one at a time, emptied for each;
 //! every test starts its own nodes on it.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

@@ -8,8 +8,7 @@
 //! `zbarimg` (package `zbar-tools`, which `tests/run-all` installs) must be
 //! there: without it these tests fail, they never skip.
 
-#[path = "support/mod.rs"]
-mod support;
+use crate::support;
 
 use std::path::Path;
 use std::process::Command;
@@ -462,7 +461,7 @@ async fn the_seller_sets_reads_and_removes_the_account(store: Store) {
     server.shutdown().await;
 }
 
-on_every_store!(
+crate::on_every_store!(
     a_buyer_scans_her_order_and_reads_the_amount_and_note,
     the_seller_sets_reads_and_removes_the_account,
 );

@@ -1,7 +1,7 @@
 //! What only the Redis sale store must survive: a crash and restart of Redis
 //! (AOF), a flush of its functions and scripts, and Redis being down.
 
-mod support;
+use crate::support;
 
 use std::time::{Duration, Instant};
 

@@ -7,7 +7,7 @@
 //! counted twice or lost: `stock + held + ordered` stays what the product
 //! had.
 
-mod support;
+use crate::support;
 
 use chophien::sale::bag::BAG;
 use chophien::sale::{

@@ -4,7 +4,7 @@
 //! deadline while Redis is down and recover, lose no acknowledged event to
 //! a crash, and let ended rooms expire while their orders stay.
 
-mod support;
+use crate::support;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

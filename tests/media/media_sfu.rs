@@ -1,7 +1,7 @@
 //! The SFU with real WebRTC clients (webrtc-rs) on loopback: a publisher
 //! sending VP8 + Opus RTP and viewers receiving it through the server.
 
-mod media_support;
+use crate::media_support;
 
 use std::time::Duration;
 

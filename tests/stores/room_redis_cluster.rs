@@ -8,7 +8,7 @@
 //! One three-primary cluster (`support::redis_cluster`) serves this
 //! binary's tests, one at a time, emptied for each.
 
-mod support;
+use crate::support;
 
 use std::time::{Duration, Instant};
 

@@ -3,7 +3,7 @@
 //! one node is confirmed on another, and a crash of every node at once loses
 //! no room, sale, hold or order.
 
-mod support;
+use crate::support;
 
 use chophien::auth::Role;
 use futures_util::future::join_all;

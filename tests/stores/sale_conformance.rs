@@ -11,7 +11,7 @@
 //! runs on the wall clock like production. Every call names the caller's
 //! room; `ROOM` is the room the sales under test belong to.
 
-mod support;
+use crate::support;
 
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
