@@ -57,7 +57,10 @@ impl NewClass {
         let mut trainees: Vec<String> = Vec::with_capacity(self.trainees.len());
         for trainee in &self.trainees {
             let trainee = checked_trainee(trainee)?;
-            if trainees.iter().any(|t| t.to_lowercase() == trainee.to_lowercase()) {
+            if trainees
+                .iter()
+                .any(|t| t.to_lowercase() == trainee.to_lowercase())
+            {
                 return invalid(format!("trainees: {trainee} is named twice"));
             }
             trainees.push(trainee);

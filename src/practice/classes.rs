@@ -167,9 +167,8 @@ mod tests {
         classes.insert(class("a", "hoa", 1));
         classes.insert(class("b", "hoa", 2));
         classes.insert(class("c", "mai", 3));
-        let ids = |asker| -> Vec<String> {
-            classes.list(asker).into_iter().map(|c| c.id).collect()
-        };
+        let ids =
+            |asker| -> Vec<String> { classes.list(asker).into_iter().map(|c| c.id).collect() };
         assert_eq!(ids(HOA), ["b", "a"]);
         assert_eq!(ids(MAI), ["c"]);
         assert_eq!(ids(ADMIN), ["c", "b", "a"]);

@@ -92,9 +92,7 @@ impl Lesson {
         }
         for entry in &self.timeline {
             if entry.at_secs > MAX_AT_SECS {
-                return invalid(format!(
-                    "lesson.timeline: at_secs is at most {MAX_AT_SECS}"
-                ));
+                return invalid(format!("lesson.timeline: at_secs is at most {MAX_AT_SECS}"));
             }
             if !is_scenario_id(&entry.scenario_id) {
                 return invalid(format!(
@@ -187,7 +185,10 @@ mod tests {
             },
         ] {
             assert!(
-                matches!(lesson.clone().checked(), Err(PracticeError::InvalidValue(_))),
+                matches!(
+                    lesson.clone().checked(),
+                    Err(PracticeError::InvalidValue(_))
+                ),
                 "{lesson:?}"
             );
         }

@@ -287,10 +287,7 @@ pub fn route(message: ClientMessage, actor: &Actor) -> Result<Command, Refusal> 
             Action::Coach,
             Command::Coach(CoachCommand::Whisper { text }),
         ),
-        M::Nudge { nudge } => (
-            Action::Coach,
-            Command::Coach(CoachCommand::Nudge { nudge }),
-        ),
+        M::Nudge { nudge } => (Action::Coach, Command::Coach(CoachCommand::Nudge { nudge })),
     };
     if actor.role.may(action) {
         Ok(command)

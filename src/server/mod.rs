@@ -530,10 +530,7 @@ fn router(state: AppState) -> Router {
             get(practice::list_classes).post(practice::create_class),
         )
         .route("/api/classes/{class_id}", get(practice::get_class))
-        .route(
-            "/api/classes/{class_id}/overview",
-            get(practice::overview),
-        )
+        .route("/api/classes/{class_id}/overview", get(practice::overview))
         .route(
             "/api/classes/{class_id}/rooms/{room_id}/retry",
             post(practice::retry),

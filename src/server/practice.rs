@@ -183,7 +183,10 @@ pub async fn create_class(
             Err(error) => {
                 // All or nothing: the rooms opened so far close again.
                 for room in &rooms {
-                    let _ = state.rooms.close(&room.room_id, "the class was not opened").await;
+                    let _ = state
+                        .rooms
+                        .close(&room.room_id, "the class was not opened")
+                        .await;
                 }
                 return Err(error.into());
             }
@@ -355,5 +358,7 @@ pub fn tell(
             text: coaching.text.clone(),
         },
     );
-    state.rooms.tell_hosts(room_id, &coaching.event(by_name, now))
+    state
+        .rooms
+        .tell_hosts(room_id, &coaching.event(by_name, now))
 }

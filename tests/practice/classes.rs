@@ -18,7 +18,12 @@ pub fn trainer(server: &TestServer, who: &str) -> String {
     server.token(ANY_ROOM, Role::Trainer, who)
 }
 
-pub async fn post(server: &TestServer, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
+pub async fn post(
+    server: &TestServer,
+    path: &str,
+    token: &str,
+    body: Value,
+) -> (StatusCode, Value) {
     let response = reqwest::Client::new()
         .post(server.http(path))
         .bearer_auth(token)
@@ -89,15 +94,19 @@ pub async fn start_sale(seller: &mut Client) -> String {
 /// `buyer` buys one unit of the sale and confirms; the order.
 pub async fn buy(buyer: &mut Client, sale_id: &str) -> Value {
     buyer
-        .send(json!({"id": "b", "type": "buy", "sale_id": sale_id, "quantity": 1,
-                     "idempotency_key": "key-practice-0001"}))
+        .send(
+            json!({"id": "b", "type": "buy", "sale_id": sale_id, "quantity": 1,
+                     "idempotency_key": "key-practice-0001"}),
+        )
         .await;
     let result = buyer.next_of("buy_result").await;
     assert_eq!(result["outcome"], "reserved", "{result}");
     buyer
-        .send(json!({"id": "c", "type": "confirm_hold", "hold_id": result["hold"]["hold_id"],
+        .send(
+            json!({"id": "c", "type": "confirm_hold", "hold_id": result["hold"]["hold_id"],
                      "shipping": {"name": "Nguyễn Thị Lan", "phone": "0912 345 678",
-                                  "address": "12 Hoàng Văn Thụ, TP Thái Nguyên"}}))
+                                  "address": "12 Hoàng Văn Thụ, TP Thái Nguyên"}}),
+        )
         .await;
     buyer.next_of("order_confirmed").await["order"].clone()
 }
@@ -116,7 +125,10 @@ async fn a_class_opens_a_practice_room_per_trainee(store: Store) {
     assert!(class["id"].as_str().unwrap().starts_with("cl-"));
     assert_eq!(class["name"], "Lớp bán hàng K15");
     let rooms = class["rooms"].as_array().unwrap();
-    let trainees: Vec<&str> = rooms.iter().map(|r| r["trainee"].as_str().unwrap()).collect();
+    let trainees: Vec<&str> = rooms
+        .iter()
+        .map(|r| r["trainee"].as_str().unwrap())
+        .collect();
     assert_eq!(trainees, ["Lan", "Hùng", "Mai"]);
     for room in rooms {
         let id = room["room_id"].as_str().unwrap();
@@ -270,7 +282,12 @@ async fn the_lesson_is_kept_and_answered_with_the_class() {
         "timeline": [{"at_secs": 30, "scenario_id": "viewer-spike"},
                      {"at_secs": 120, "scenario_id": "angry-customer"}]});
     assert_eq!(class["lesson"], sorted);
-    let (_, again) = get(&server, &format!("/api/classes/{}", class["id"].as_str().unwrap()), &token).await;
+    let (_, again) = get(
+        &server,
+        &format!("/api/classes/{}", class["id"].as_str().unwrap()),
+        &token,
+    )
+    .await;
     assert_eq!(again["lesson"], sorted);
 }
 
@@ -283,7 +300,10 @@ async fn a_retry_opens_the_next_attempt_and_keeps_the_old_room(store: Store) {
     let retry = format!("/api/classes/{id}/rooms/{first}/retry");
     let (status, second) = post(&server, &retry, &token, Value::Null).await;
     assert_eq!(status, StatusCode::CREATED, "{second}");
-    assert_eq!((&second["trainee"], &second["attempt"]), (&json!("Lan"), &json!(2)));
+    assert_eq!(
+        (&second["trainee"], &second["attempt"]),
+        (&json!("Lan"), &json!(2))
+    );
     assert_ne!(second["room_id"], first);
     // Retrying from any of her rooms counts on.
     let again = format!(
@@ -297,11 +317,21 @@ async fn a_retry_opens_the_next_attempt_and_keeps_the_old_room(store: Store) {
         .as_array()
         .unwrap()
         .iter()
-        .map(|r| (r["trainee"].as_str().unwrap().to_owned(), r["attempt"].as_u64().unwrap()))
+        .map(|r| {
+            (
+                r["trainee"].as_str().unwrap().to_owned(),
+                r["attempt"].as_u64().unwrap(),
+            )
+        })
         .collect();
     assert_eq!(
         attempts,
-        [("Lan".into(), 1), ("Hùng".into(), 1), ("Lan".into(), 2), ("Lan".into(), 3)]
+        [
+            ("Lan".into(), 1),
+            ("Hùng".into(), 1),
+            ("Lan".into(), 2),
+            ("Lan".into(), 3)
+        ]
     );
     let (status, old) = get(&server, &format!("/api/rooms/{first}"), &token).await;
     assert_eq!((status, &old["practice"]), (StatusCode::OK, &json!(true)));
@@ -332,7 +362,10 @@ async fn overview_until(
         if ready(&overview) {
             return overview;
         }
-        assert!(tokio::time::Instant::now() < deadline, "overview never got there: {overview}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "overview never got there: {overview}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -347,7 +380,9 @@ async fn the_overview_shows_each_rooms_figures_so_far(store: Store) {
     trainee.send(json!({"id": "live", "type": "go_live"})).await;
     trainee.next_of("ack").await;
     let (mut viewer, _) = server.join(room_id, Role::Viewer, "lan-xem").await;
-    viewer.send(json!({"id": "q", "type": "chat", "text": "Trà này bao nhiêu tiền?"})).await;
+    viewer
+        .send(json!({"id": "q", "type": "chat", "text": "Trà này bao nhiêu tiền?"}))
+        .await;
     viewer.next_of("ack").await;
     let sale_id = start_sale(&mut trainee).await;
     let order = buy(&mut viewer, &sale_id).await;
@@ -383,14 +418,17 @@ async fn the_overview_shows_each_rooms_figures_so_far(store: Store) {
     assert_eq!(hung["trainee"], "Hùng");
     assert_eq!(hung["status"], "waiting");
     assert_eq!(
-        (&hung["audience_now"], &hung["orders"], &hung["compliance_flags"]),
+        (
+            &hung["audience_now"],
+            &hung["orders"],
+            &hung["compliance_flags"]
+        ),
         (&json!(0), &json!(0), &json!(0))
     );
     assert_eq!(hung["comment_rate"], Value::Null);
 
     trainee.send(json!({"id": "end", "type": "end_live"})).await;
-    let overview =
-        overview_until(&server, class_id, |o| o["rooms"][0]["status"] == "ended").await;
+    let overview = overview_until(&server, class_id, |o| o["rooms"][0]["status"] == "ended").await;
     assert_eq!(overview["rooms"][0]["audience_now"], 0);
     assert_eq!(overview["rooms"][0]["orders"], 1);
 }
@@ -405,7 +443,12 @@ async fn practice_orders_are_marked_practice(store: Store) {
     let sale_id = start_sale(&mut trainee).await;
     let (mut viewer, _) = server.join(room_id, Role::Viewer, "lan-xem").await;
     let order = buy(&mut viewer, &sale_id).await;
-    let (status, orders) = get(&server, &format!("/api/rooms/{room_id}/orders"), &seller_token).await;
+    let (status, orders) = get(
+        &server,
+        &format!("/api/rooms/{room_id}/orders"),
+        &seller_token,
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{orders}");
     assert_eq!(orders["practice"], true);
     assert_eq!(orders["orders"][0]["order_id"], order["order_id"]);
@@ -415,7 +458,10 @@ async fn practice_orders_are_marked_practice(store: Store) {
         .send()
         .await
         .unwrap();
-    let disposition = csv.headers()["content-disposition"].to_str().unwrap().to_owned();
+    let disposition = csv.headers()["content-disposition"]
+        .to_str()
+        .unwrap()
+        .to_owned();
     assert!(disposition.contains("luyen-tap"), "{disposition}");
     let looked_up: Value = reqwest::Client::new()
         .post(server.http("/api/orders/lookup"))
@@ -452,7 +498,11 @@ fn sale_keys(server: &TestServer, room_id: &str) -> Vec<String> {
                     "current_sale" | "order_index" | "stock" | "vouchers" | "voucher_uses"
                 )
         })
-        .chain(active.into_iter().filter(|m| m.starts_with(&format!("{room_id}/"))))
+        .chain(
+            active
+                .into_iter()
+                .filter(|m| m.starts_with(&format!("{room_id}/"))),
+        )
         .collect()
 }
 
@@ -479,8 +529,10 @@ async fn a_practice_sale_leaves_redis_sale_keys_untouched() {
     let order = buy(&mut viewer, &sale_id).await;
     assert_eq!(order["quantity"], 1);
     viewer
-        .send(json!({"id": "bag", "type": "add_to_bag", "product_id": "p2", "quantity": 1,
-                     "idempotency_key": "bag-practice-0001"}))
+        .send(
+            json!({"id": "bag", "type": "add_to_bag", "product_id": "p2", "quantity": 1,
+                     "idempotency_key": "bag-practice-0001"}),
+        )
         .await;
     assert_eq!(viewer.next_of("bag_result").await["outcome"], "reserved");
     assert_eq!(sale_keys(&server, room_id), Vec::<String>::new());

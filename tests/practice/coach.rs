@@ -56,20 +56,26 @@ async fn a_whisper_reaches_the_trainee_and_never_a_viewer(store: Store) {
     coach
         .send(json!({"id": "w", "type": "coach", "text": "Chào khách mới vào đi em"}))
         .await;
-    assert_eq!(coach.next_of_any(&["ack", "error"]).await, json!({"type": "ack", "id": "w"}));
+    assert_eq!(
+        coach.next_of_any(&["ack", "error"]).await,
+        json!({"type": "ack", "id": "w"})
+    );
     let coached = trainee.next_of("coached").await;
     assert_eq!(coached["kind"], "whisper");
     assert_eq!(coached["text"], "Chào khách mới vào đi em");
     assert_eq!(coached["by"], "Tên co-hoa");
     assert!(coached["at"].as_u64().unwrap() > 0);
-    assert!(coached.get("seq").is_none(), "a private frame is not a room event");
+    assert!(
+        coached.get("seq").is_none(),
+        "a private frame is not a room event"
+    );
     // After the trainee has it, something public: the viewer reads up to it
     // and on for a while, and never sees the whisper.
     coach.send(json!({"type": "chat", "text": "mốc"})).await;
     let seen = frames_through(&mut viewer, "mốc", Duration::from_millis(300)).await;
     assert!(
-        seen.iter().all(|f| f["type"] != "coached"
-            && !f.to_string().contains("Chào khách mới vào đi em")),
+        seen.iter()
+            .all(|f| f["type"] != "coached" && !f.to_string().contains("Chào khách mới vào đi em")),
         "a viewer saw coaching: {seen:?}"
     );
     // A moderator is not a host either.
@@ -109,7 +115,10 @@ async fn only_trainers_and_admins_coach() {
             .send(json!({"id": "w", "type": "coach", "text": "tự nhắc mình"}))
             .await;
         let error = client.next_of_any(&["ack", "error"]).await;
-        assert_eq!((&error["type"], &error["code"]), (&json!("error"), &json!("forbidden")));
+        assert_eq!(
+            (&error["type"], &error["code"]),
+            (&json!("error"), &json!("forbidden"))
+        );
     }
     let (mut admin, _) = server.join(room_id, Role::Admin, "root").await;
     admin
@@ -144,7 +153,10 @@ async fn bad_coaching_gets_a_typed_error() {
         assert_eq!(error["code"], "invalid_value", "{frame}: {error}");
     }
     coach.send(json!({"id": "e", "type": "coach"})).await;
-    assert_eq!(coach.next_of_any(&["ack", "error"]).await["code"], "bad_request");
+    assert_eq!(
+        coach.next_of_any(&["ack", "error"]).await["code"],
+        "bad_request"
+    );
     coach
         .send(json!({"id": "ok", "type": "coach", "text": "ệ".repeat(300)}))
         .await;
