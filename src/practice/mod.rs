@@ -11,8 +11,7 @@
 //! checks of a new one), `lesson.rs` (the lesson settings the audience
 //! follows), `classes.rs` (this node's classes and the set of practice
 //! rooms that routes their sales), `coach.rs` (whispers, nudges and the
-//! private `coached` event), `prompter.rs` (the automatic prompter),
-//! `overview.rs` (the class overview's figures), `error.rs`.
+//! private `coached` event), `overview.rs` (the class overview's figures), `error.rs`.
 
 pub mod class;
 pub mod classes;
