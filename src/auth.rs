@@ -48,6 +48,9 @@ pub enum Action {
     Buy,
     /// Watch the seller's video.
     Watch,
+    /// Practice rooms: whisper to the trainee and send canned nudges
+    /// (`coach`, `nudge`); never shown to the audience.
+    Coach,
 }
 
 impl Role {
@@ -61,6 +64,7 @@ impl Role {
             Answer | PinProduct | Moderate | RunSales => {
                 matches!(self, Seller | Moderator | Trainer | Admin)
             }
+            Coach => matches!(self, Trainer | Admin),
         }
     }
 
@@ -130,6 +134,13 @@ impl Claims {
     pub fn manages(&self, room: &str) -> bool {
         self.role == Role::Admin && self.admits_to(room)
             || self.role == Role::Seller && self.room == room
+    }
+
+    /// May this token open and manage practice classes over HTTP? A
+    /// trainer's token for every room (`*`), or an admin's. Which classes
+    /// is the class's business: a trainer manages only her own.
+    pub fn runs_classes(&self) -> bool {
+        self.room == ANY_ROOM && matches!(self.role, Role::Trainer | Role::Admin)
     }
 
     /// The rules every token's claims meet, checked when a token is signed
@@ -375,5 +386,26 @@ mod tests {
         assert!(!t(Role::Seller, "r2").manages("r1"));
         assert!(!t(Role::Moderator, "r1").manages("r1"));
         assert!(!t(Role::Viewer, ANY_ROOM).admits_to("r1"));
+    }
+
+    #[test]
+    fn only_trainers_and_admins_coach() {
+        for role in [Role::Trainer, Role::Admin] {
+            assert!(role.may(Action::Coach), "{role:?}");
+        }
+        for role in [Role::Seller, Role::Moderator, Role::Viewer] {
+            assert!(!role.may(Action::Coach), "{role:?}");
+        }
+    }
+
+    #[test]
+    fn a_trainer_token_for_every_room_runs_classes_but_enters_none() {
+        let t = |role, room| Claims::new("u", "n", room, role, Duration::from_secs(60));
+        assert!(t(Role::Trainer, ANY_ROOM).runs_classes());
+        assert!(t(Role::Admin, ANY_ROOM).runs_classes());
+        assert!(!t(Role::Trainer, "r1").runs_classes());
+        assert!(!t(Role::Seller, ANY_ROOM).runs_classes());
+        assert!(!t(Role::Trainer, ANY_ROOM).admits_to("r1"));
+        assert!(!t(Role::Trainer, ANY_ROOM).manages("r1"));
     }
 }

@@ -116,3 +116,20 @@ pub fn seller_token(keys: &TokenKeys, ttl: Duration) -> Result<String, AuthError
         ttl,
     ))
 }
+
+/// The demo trainer's identity and name (a teacher of the provincial
+/// e-commerce programme).
+pub const TRAINER_ID: &str = "trainer-demo";
+pub const TRAINER_NAME: &str = "Cô Hoa (giảng viên)";
+
+/// A trainer token for every room, printed at start so the newcomer can
+/// open the trainer page and run a practice class.
+pub fn trainer_token(keys: &TokenKeys, ttl: Duration) -> Result<String, AuthError> {
+    keys.sign(&Claims::new(
+        TRAINER_ID,
+        TRAINER_NAME,
+        crate::auth::ANY_ROOM,
+        Role::Trainer,
+        ttl,
+    ))
+}

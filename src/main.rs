@@ -155,6 +155,8 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             "  Report:        {base}/report.html?room={}#token={seller}",
             room.id
         );
+        let trainer = demo::trainer_token(&state.keys, state.config.token_ttl())?;
+        println!("  Trainer:       {base}/trainer.html#token={trainer}");
         println!("  Rooms (JSON):  {base}/api/rooms");
         println!(
             "  WebSocket:     {ws_base}/ws/rooms/{}?token=<token>",

@@ -165,6 +165,14 @@ pub enum ClientMessage {
         target: Target,
         candidate: IceCandidate,
     },
+    /// Trainer or admin, practice rooms only: whisper to the trainee (1 to
+    /// 300 characters). She alone (and the room's other hosts) hears it, as
+    /// `coached`; the audience never does.
+    Coach { text: String },
+    /// Trainer or admin, practice rooms only: a canned nudge by its stable
+    /// id (`crate::practice::coach::NUDGES`), told to the trainee in
+    /// Vietnamese and English as `coached`.
+    Nudge { nudge: String },
 }
 
 fn default_hold_secs() -> u32 {
@@ -212,6 +220,8 @@ pub const CLIENT_MESSAGE_TYPES: &[&str] = &[
     "subscribe",
     "subscribe_answer",
     "ice_candidate",
+    "coach",
+    "nudge",
 ];
 
 /// The terms of a flash sale as the seller asks for it (`start_sale`).
@@ -326,6 +336,11 @@ pub struct RoomInfo {
     pub viewer_count: u64,
     pub pinned_product_id: Option<String>,
     pub created_at: UnixMillis,
+    /// A practice room ("Phòng luyện tập") of a trainer's class: its sales
+    /// and orders are practice, never real. Absent in data written before
+    /// practice rooms existed: false.
+    #[serde(default)]
+    pub practice: bool,
 }
 
 /// Moderation settings everyone may see (so a client can show "slow mode").
@@ -647,6 +662,25 @@ pub enum DirectEvent {
     MediaFailed {
         target: Target,
     },
+    /// Practice rooms, to the room's hosts only (the trainee, trainers):
+    /// coaching the audience never sees — a trainer's whisper or nudge, or
+    /// the automatic prompter (`by` = `auto`).
+    Coached {
+        /// The trainer's display name, or `auto` for the prompter.
+        by: String,
+        /// `whisper`, `nudge`, or the prompter's reason
+        /// (`question_waiting`, `viewers_dropping`, `silent`).
+        kind: String,
+        /// Vietnamese: what the trainee reads.
+        text: String,
+        /// The English of a nudge or a prompt (a whisper has none).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        text_en: Option<String>,
+        /// The nudge's stable id, for `kind` = `nudge`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        nudge: Option<String>,
+        at: UnixMillis,
+    },
 }
 
 /// A typed error: `code` is stable and meant for programs, `message` for people.
@@ -747,6 +781,10 @@ pub enum ErrorCode {
     WebhookNotFound,
     /// No webhook delivery with this event id in this room (HTTP only).
     DeliveryNotFound,
+    /// Coaching (`coach`, `nudge`) is for practice rooms only.
+    NotPracticeRoom,
+    /// No practice class with this id that this trainer runs (HTTP only).
+    ClassNotFound,
     /// The server or its store cannot serve this now; safe to retry.
     Unavailable,
     Internal,
@@ -798,6 +836,8 @@ impl ErrorCode {
             ErrorCode::WebhookTargetForbidden => "webhook_target_forbidden",
             ErrorCode::WebhookNotFound => "webhook_not_found",
             ErrorCode::DeliveryNotFound => "delivery_not_found",
+            ErrorCode::NotPracticeRoom => "not_practice_room",
+            ErrorCode::ClassNotFound => "class_not_found",
             ErrorCode::Unavailable => "unavailable",
             ErrorCode::Internal => "internal",
         }
@@ -867,6 +907,8 @@ mod tests {
             r#"{"type":"subscribe"}"#,
             r#"{"type":"subscribe_answer","sdp":"v=0"}"#,
             r#"{"type":"ice_candidate","target":"publish","candidate":{"candidate":"c","sdpMid":"0","sdpMLineIndex":0}}"#,
+            r#"{"type":"coach","text":"Chào khách đi em"}"#,
+            r#"{"type":"nudge","nudge":"smile_greet"}"#,
         ];
         assert_eq!(samples.len(), CLIENT_MESSAGE_TYPES.len());
         for (sample, name) in samples.iter().zip(CLIENT_MESSAGE_TYPES) {
@@ -917,6 +959,8 @@ mod tests {
             ErrorCode::InvalidShipping,
             ErrorCode::OrderNotFound,
             ErrorCode::PaymentNotSet,
+            ErrorCode::NotPracticeRoom,
+            ErrorCode::ClassNotFound,
         ] {
             assert_eq!(serde_json::to_value(code).unwrap(), code.as_str());
         }

@@ -6,3 +6,21 @@
 //! chat, pins, sales, bag) marked `practice`: its sales and orders live in
 //! this node's memory sale store (no real orders, no webhooks), and the
 //! node that opened its class runs its audience, coaching and scoring.
+//!
+//! Layout (classes and coaching): `class.rs` (a class, its rooms and the
+//! checks of a new one), `lesson.rs` (the lesson settings the audience
+//! follows), `classes.rs` (this node's classes and the set of practice
+//! rooms that routes their sales), `coach.rs` (whispers, nudges and the
+//! private `coached` event), `overview.rs` (the class overview's figures), `error.rs`.
+
+pub mod class;
+pub mod classes;
+pub mod coach;
+pub mod error;
+pub mod lesson;
+pub mod overview;
+
+pub use class::{Class, NewClass, PracticeRoom};
+pub use classes::{Asker, Classes};
+pub use error::PracticeError;
+pub use lesson::Lesson;

@@ -122,7 +122,19 @@ impl RoomRegistry {
     /// Open a room in status `scheduled`, its catalog checked by the rules
     /// every product meets ([`product::check`]).
     pub async fn create(&self, new: NewRoom) -> Result<RoomInfo, RoomError> {
-        let record = self.check(new)?;
+        self.open(new, false).await
+    }
+
+    /// Open a practice room (`RoomInfo::practice`) for a trainer's class:
+    /// checked and stored like any room, marked so that its sales stay in
+    /// memory and every screen says "Phòng luyện tập".
+    pub async fn create_practice(&self, new: NewRoom) -> Result<RoomInfo, RoomError> {
+        self.open(new, true).await
+    }
+
+    async fn open(&self, new: NewRoom, practice: bool) -> Result<RoomInfo, RoomError> {
+        let mut record = self.check(new)?;
+        record.practice = practice;
         let opened = Record::SessionOpened {
             room_id: record.id.clone(),
             title: record.title.clone(),
@@ -171,6 +183,7 @@ impl RoomRegistry {
             seller_name: seller_name.to_owned(),
             products,
             created_at: unix_millis(),
+            practice: false,
         })
     }
 

@@ -405,6 +405,7 @@ mod tests {
             viewer_count: 0,
             pinned_product_id: None,
             created_at: 0,
+            practice: false,
         };
         let product = Product {
             id: "p1".into(),

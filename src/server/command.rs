@@ -33,6 +33,16 @@ pub enum Command {
     Room(RoomCommand),
     Sale(SaleCommand),
     Media(MediaCommand),
+    /// Coaching in a practice room, for `server/practice.rs`.
+    Coach(CoachCommand),
+}
+
+/// A trainer's coaching request (practice rooms only: checked by
+/// `server/practice.rs`, which knows the room).
+#[derive(Debug, Clone, PartialEq)]
+pub enum CoachCommand {
+    Whisper { text: String },
+    Nudge { nudge: String },
 }
 
 /// A flash-sale or shopping-bag request, for `server/sales.rs`.
@@ -99,9 +109,11 @@ impl Command {
             Command::Ping => Bucket::Pings,
             Command::Heart(_) => Bucket::Hearts,
             Command::Room(RoomCommand::Chat { .. }) => Bucket::Chat,
-            Command::Room(_) | Command::Sale(_) | Command::Media(_) | Command::ViewProduct(_) => {
-                Bucket::Actions
-            }
+            Command::Room(_)
+            | Command::Sale(_)
+            | Command::Media(_)
+            | Command::ViewProduct(_)
+            | Command::Coach(_) => Bucket::Actions,
         }
     }
 }
@@ -271,6 +283,11 @@ pub fn route(message: ClientMessage, actor: &Actor) -> Result<Command, Refusal> 
                 Command::Media(MediaCommand::Candidate { target, candidate }),
             )
         }
+        M::Coach { text } => (
+            Action::Coach,
+            Command::Coach(CoachCommand::Whisper { text }),
+        ),
+        M::Nudge { nudge } => (Action::Coach, Command::Coach(CoachCommand::Nudge { nudge })),
     };
     if actor.role.may(action) {
         Ok(command)
@@ -344,6 +361,25 @@ mod tests {
         );
         for role in [Role::Seller, Role::Trainer, Role::Admin] {
             assert!(route_json(unban, role).is_ok(), "{role:?}");
+        }
+    }
+
+    #[test]
+    fn only_trainers_and_admins_coach() {
+        for json in [
+            r#"{"type":"coach","text":"Chào khách đi em"}"#,
+            r#"{"type":"nudge","nudge":"smile_greet"}"#,
+        ] {
+            for role in [Role::Trainer, Role::Admin] {
+                assert!(
+                    matches!(route_json(json, role), Ok(Command::Coach(_))),
+                    "{role:?}"
+                );
+            }
+            for role in [Role::Seller, Role::Moderator, Role::Viewer] {
+                let refusal = route_json(json, role).unwrap_err();
+                assert_eq!(refusal.code, ErrorCode::Forbidden, "{role:?}");
+            }
         }
     }
 

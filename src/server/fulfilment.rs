@@ -28,7 +28,7 @@ pub async fn change(
 ) -> Result<OrderUpdate, SaleError> {
     let now = clock::unix_millis();
     let update = state
-        .sales
+        .sales_for(room_id)
         .update_order(room_id, order_id, change, actor, now)
         .await?;
     // The shop's webhook event was written by the store with the change

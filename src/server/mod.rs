@@ -19,6 +19,7 @@ mod media;
 mod order_page;
 mod orders;
 mod payment;
+mod practice;
 mod presence;
 mod refusal;
 mod relay;
@@ -116,6 +117,13 @@ pub struct Shared {
     /// Cleared while the node has lost its link to Redis: `/readyz` answers
     /// 503 and joins are refused, so clients go to a node that can serve them.
     pub serving: AtomicBool,
+    /// Trainers' classes opened on this node, and the practice rooms it
+    /// knows (which route their sales to `practice_sales`).
+    pub classes: crate::practice::Classes,
+    /// Practice rooms' sales, bags, vouchers and orders: always this node's
+    /// memory, whatever `store.kind`, and without the webhook journal, so
+    /// no practice order reaches Redis' sale keys or a shop's webhook.
+    pub practice_sales: AnySaleStore,
 }
 
 /// Who this node is among others.
@@ -196,8 +204,22 @@ impl AppState {
             node,
             nodes,
             serving: AtomicBool::new(true),
+            classes: crate::practice::Classes::new(),
+            practice_sales: AnySaleStore::Memory(MemorySaleStore::new()),
             config,
         }))
+    }
+
+    /// The sale store for `room_id`'s sales, bag, vouchers and orders: this
+    /// node's practice store for a practice room, the configured one for
+    /// every other room. Every use of a sale store for a room goes through
+    /// here.
+    pub fn sales_for(&self, room_id: &str) -> &AnySaleStore {
+        if self.classes.is_practice_room(room_id) {
+            &self.practice_sales
+        } else {
+            &self.sales
+        }
     }
 
     fn next_connection_id(&self) -> u64 {
@@ -371,6 +393,10 @@ impl Server {
             &state,
             Duration::from_millis(state.config.store.sweep_interval_ms.max(10)),
         );
+        sales::spawn_practice_sweeper(
+            &state,
+            Duration::from_millis(state.config.store.sweep_interval_ms.max(10)),
+        );
         state.webhooks.spawn_worker(state.shutdown.clone());
         state.recordings.start(state.shutdown.clone());
         let shutdown = state.shutdown.clone();
@@ -499,6 +525,17 @@ fn router(state: AppState) -> Router {
         .route("/api/orders/cancel", post(order_page::cancel))
         .route("/api/orders/vietqr", post(order_page::vietqr))
         .route("/api/admin/nodes", get(api::nodes))
+        .route(
+            "/api/classes",
+            get(practice::list_classes).post(practice::create_class),
+        )
+        .route("/api/classes/{class_id}", get(practice::get_class))
+        .route("/api/classes/{class_id}/overview", get(practice::overview))
+        .route(
+            "/api/classes/{class_id}/rooms/{room_id}/retry",
+            post(practice::retry),
+        )
+        .route("/api/practice/nudges", get(practice::nudges))
         .route("/ws/rooms/{room_id}", get(ws::upgrade))
         .merge(relay::routes())
         .fallback_service(ServeDir::new(web_root).append_index_html_on_directories(true))

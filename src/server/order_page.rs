@@ -58,10 +58,21 @@ pub async fn lookup(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: Result<Json<OrderKey>, JsonRejection>,
-) -> Result<Json<Order>, ApiError> {
+) -> Result<Json<LookedUp>, ApiError> {
     let Json(key) = body?;
-    let (_, order) = find(&state, peer, &headers, &key).await?;
-    Ok(Json(order))
+    let (room_id, order) = find(&state, peer, &headers, &key).await?;
+    let practice = state.classes.is_practice_room(&room_id);
+    Ok(Json(LookedUp { order, practice }))
+}
+
+/// An order as the order page shows it.
+#[derive(Debug, Serialize)]
+pub struct LookedUp {
+    #[serde(flatten)]
+    order: Order,
+    /// Placed in a practice room: nothing will ship (absent otherwise).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    practice: bool,
 }
 
 /// What the order page shows to pay a transfer: the code's details and the
@@ -132,12 +143,16 @@ async fn find(
     let not_found = || ApiError::from(SaleError::OrderNotFound);
     let order_id = order_id_of(&key.order_code).ok_or_else(not_found)?;
     let phone = validate::vietnamese_phone(&key.phone).ok_or_else(not_found)?;
-    let room_id = state
-        .sales
-        .order_room(&order_id)
-        .await?
-        .ok_or_else(not_found)?;
-    let order = match state.sales.order(&room_id, &order_id).await {
+    // A practice room's orders are in this node's practice store.
+    let room_id = match state.sales.order_room(&order_id).await? {
+        Some(room_id) => room_id,
+        None => state
+            .practice_sales
+            .order_room(&order_id)
+            .await?
+            .ok_or_else(not_found)?,
+    };
+    let order = match state.sales_for(&room_id).order(&room_id, &order_id).await {
         Ok(order) => order,
         Err(SaleError::OrderNotFound) => return Err(not_found()),
         Err(error) => return Err(error.into()),

@@ -30,6 +30,8 @@ pub struct OrdersReport {
     pub orders: Vec<Order>,
     pub units_sold: u64,
     pub revenue_vnd: Vnd,
+    /// A practice room's orders: practice, never real (no goods ship).
+    pub practice: bool,
 }
 
 impl From<SaleError> for ApiError {
@@ -103,7 +105,7 @@ async fn orders_of(
     filter: &OrderFilter,
 ) -> Result<OrdersReport, ApiError> {
     let known = authorize_manager(state, room_id, headers, "read or change its orders").await?;
-    let mut orders = state.sales.orders_for_room(room_id).await?;
+    let mut orders = state.sales_for(room_id).orders_for_room(room_id).await?;
     // Orders outlive their room's other records (which expire some time
     // after it ends): a room nobody knows is an error only without orders.
     if !known && orders.is_empty() {
@@ -118,6 +120,7 @@ async fn orders_of(
         orders,
         units_sold,
         revenue_vnd,
+        practice: state.classes.is_practice_room(room_id),
     })
 }
 
@@ -254,7 +257,7 @@ pub async fn csv(
     for order in &report.orders {
         if order.product_name.is_empty() && !product_names.contains_key(&order.sale_id) {
             let sale = state
-                .sales
+                .sales_for(&room_id)
                 .get_sale(&room_id, &order.sale_id, crate::clock::unix_millis())
                 .await?;
             product_names.insert(order.sale_id.clone(), sale.product_name);
@@ -271,7 +274,9 @@ pub async fn csv(
             e.to_string(),
         )
     })?;
-    let disposition = format!("attachment; filename=\"orders-{room_id}.csv\"");
+    // A practice room's export says so in its name ("luyện tập").
+    let practice = if report.practice { "-luyen-tap" } else { "" };
+    let disposition = format!("attachment; filename=\"orders-{room_id}{practice}.csv\"");
     Ok((
         [
             (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
@@ -536,6 +541,7 @@ mod tests {
             )],
             units_sold: 2,
             revenue_vnd: 398_000,
+            practice: false,
         };
         // An order stored before orders named their product: its sale's.
         let mut legacy = report.orders[0].clone();
@@ -578,6 +584,7 @@ mod tests {
             orders: vec![bag],
             units_sold: 3,
             revenue_vnd: 300_000,
+            practice: false,
         };
         let text = render_csv(&report, &HashMap::new(), Language::English).unwrap();
         let mut reader = csv::Reader::from_reader(text.trim_start_matches('\u{feff}').as_bytes());
@@ -611,6 +618,7 @@ mod tests {
             orders: vec![shipped],
             units_sold: 2,
             revenue_vnd: 398_000,
+            practice: false,
         };
         let text = render_csv(&report, &HashMap::new(), Language::English).unwrap();
         let mut reader = csv::Reader::from_reader(text.trim_start_matches('\u{feff}').as_bytes());

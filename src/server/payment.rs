@@ -205,7 +205,7 @@ async fn find_order(
     room_id: &str,
     order_id: &str,
 ) -> Result<Option<Order>, ApiError> {
-    match state.sales.order(room_id, order_id).await {
+    match state.sales_for(room_id).order(room_id, order_id).await {
         Ok(order) => Ok(Some(order)),
         Err(SaleError::OrderNotFound) => Ok(None),
         Err(error) => Err(error.into()),

@@ -8,6 +8,7 @@
 
 use crate::media::MediaError;
 use crate::payment::PaymentError;
+use crate::practice::PracticeError;
 use crate::protocol::{DirectEvent, ErrorCode, ErrorEvent};
 use crate::room::RoomError;
 use crate::sale::SaleError;
@@ -109,6 +110,18 @@ impl Coded for WebhookError {
     }
 }
 
+impl Coded for PracticeError {
+    fn code(&self) -> ErrorCode {
+        match self {
+            PracticeError::InvalidValue(_) => ErrorCode::InvalidValue,
+            PracticeError::ClassNotFound => ErrorCode::ClassNotFound,
+            PracticeError::RoomNotInClass => ErrorCode::RoomNotFound,
+            PracticeError::NotPracticeRoom => ErrorCode::NotPracticeRoom,
+            PracticeError::TooManyClasses(_) => ErrorCode::InvalidState,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Refusal {
     pub code: ErrorCode,
@@ -157,6 +170,12 @@ impl From<SaleError> for Refusal {
 
 impl From<MediaError> for Refusal {
     fn from(error: MediaError) -> Refusal {
+        Refusal::of(&error)
+    }
+}
+
+impl From<PracticeError> for Refusal {
+    fn from(error: PracticeError) -> Refusal {
         Refusal::of(&error)
     }
 }

@@ -39,7 +39,7 @@ pub async fn handle(
     id: Option<String>,
     command: SaleCommand,
 ) -> Result<Option<DirectEvent>, Refusal> {
-    let sales = &state.sales;
+    let sales = state.sales_for(&room.id);
     let now = clock::unix_millis();
     match command {
         SaleCommand::Start(terms) => {
@@ -274,7 +274,11 @@ async fn mark_bag_products_dirty(
     hold_ids: &[String],
 ) {
     let now = clock::unix_millis();
-    match state.sales.open_holds(&room.id, buyer_id, now).await {
+    match state
+        .sales_for(&room.id)
+        .open_holds(&room.id, buyer_id, now)
+        .await
+    {
         Ok(holds) => holds
             .iter()
             .filter(|hold| hold_ids.contains(&hold.hold_id))
@@ -325,7 +329,11 @@ pub fn spawn_announcer(state: AppState, every: Duration) -> JoinHandle<()> {
                 if !dirty && !transition_due(&sale, now) {
                     continue;
                 }
-                match state.sales.get_sale(&room.id, &sale.id, now).await {
+                match state
+                    .sales_for(&room.id)
+                    .get_sale(&room.id, &sale.id, now)
+                    .await
+                {
                     Ok(fresh) => announce(&room, RoomFact::SaleRead(fresh)).await,
                     Err(error) => {
                         tracing::warn!(room = %room.id, sale = %sale.id, %error, "could not re-read a sale");
@@ -341,27 +349,31 @@ pub fn spawn_announcer(state: AppState, every: Duration) -> JoinHandle<()> {
 /// rooms announce the new stock — whether or not this node has connections
 /// in them.
 pub fn spawn_sweeper(state: &AppState, every: Duration) -> JoinHandle<()> {
+    sweep(state, state.sales.clone(), every)
+}
+
+/// The same for practice rooms' sales (this node's practice store).
+pub fn spawn_practice_sweeper(state: &AppState, every: Duration) -> JoinHandle<()> {
+    sweep(state, state.practice_sales.clone(), every)
+}
+
+fn sweep(state: &AppState, store: crate::sale::AnySaleStore, every: Duration) -> JoinHandle<()> {
     let announcing = state.clone();
-    sweeper::spawn(
-        state.sales.clone(),
-        every,
-        state.shutdown.child_token(),
-        move |report| {
-            tracing::debug!(sale = %report.sale_id, units = report.returned_units, "expired holds returned stock");
-            if report.returned_units == 0 && report.restocked.is_empty() {
-                return;
+    sweeper::spawn(store, every, state.shutdown.child_token(), move |report| {
+        tracing::debug!(sale = %report.sale_id, units = report.returned_units, "expired holds returned stock");
+        if report.returned_units == 0 && report.restocked.is_empty() {
+            return;
+        }
+        let state = announcing.clone();
+        tokio::spawn(async move {
+            if report.returned_units > 0 {
+                announce_fresh_sale(&state, &report.room_id, &report.sale_id).await;
             }
-            let state = announcing.clone();
-            tokio::spawn(async move {
-                if report.returned_units > 0 {
-                    announce_fresh_sale(&state, &report.room_id, &report.sale_id).await;
-                }
-                for product_id in &report.restocked {
-                    announce_product(&state, &report.room_id, product_id).await;
-                }
-            });
-        },
-    )
+            for product_id in &report.restocked {
+                announce_product(&state, &report.room_id, product_id).await;
+            }
+        });
+    })
 }
 
 /// Re-reads a sale and lets its room announce the difference (new stock),
@@ -374,7 +386,11 @@ pub(super) async fn announce_fresh_sale(
     sale_id: &str,
 ) -> Option<String> {
     let now = clock::unix_millis();
-    let (observed, product_id) = match state.sales.get_sale(room_id, sale_id, now).await {
+    let (observed, product_id) = match state
+        .sales_for(room_id)
+        .get_sale(room_id, sale_id, now)
+        .await
+    {
         Ok(sale) => {
             let product_id = sale.product_id.clone();
             let store = state.rooms.store();
@@ -404,7 +420,11 @@ pub(super) async fn announce_product(state: &AppState, room_id: &str, product_id
 
 /// One read of a product's count, told to its room.
 async fn observe_product_stock(state: &AppState, room_id: &str, product_id: &str) {
-    let observed = match state.sales.product_stock(room_id, product_id).await {
+    let observed = match state
+        .sales_for(room_id)
+        .product_stock(room_id, product_id)
+        .await
+    {
         Ok(Some(stock)) => {
             let fact = RoomFact::ProductStock {
                 product_id: product_id.to_owned(),
@@ -433,7 +453,7 @@ pub async fn catalog_changed(state: &AppState, room_id: &str, command: &RoomComm
         return;
     };
     if let Err(error) = state
-        .sales
+        .sales_for(room_id)
         .set_product_stock(room_id, product_id, units)
         .await
     {

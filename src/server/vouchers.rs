@@ -75,7 +75,7 @@ pub async fn create(
     authorize_manager(&state, &room_id, &headers, "manage its vouchers").await?;
     let Json(new) = body?;
     let made = state
-        .sales
+        .sales_for(&room_id)
         .create_voucher(&room_id, new, clock::unix_millis())
         .await?;
     Ok((StatusCode::CREATED, Json(made)))
@@ -88,6 +88,6 @@ pub async fn list(
     headers: HeaderMap,
 ) -> Result<Json<VoucherList>, ApiError> {
     authorize_manager(&state, &room_id, &headers, "manage its vouchers").await?;
-    let vouchers = state.sales.vouchers(&room_id).await?;
+    let vouchers = state.sales_for(&room_id).vouchers(&room_id).await?;
     Ok(Json(VoucherList { vouchers }))
 }

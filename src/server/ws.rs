@@ -97,8 +97,12 @@ pub async fn upgrade(
     // store cannot answer now.
     let now = crate::clock::unix_millis();
     let (holds, orders) = tokio::join!(
-        state.sales.open_holds(&room_id, &actor.user_id, now),
-        state.sales.buyer_orders(&room_id, &actor.user_id),
+        state
+            .sales_for(&room_id)
+            .open_holds(&room_id, &actor.user_id, now),
+        state
+            .sales_for(&room_id)
+            .buyer_orders(&room_id, &actor.user_id),
     );
     let mine = [
         holds.map(|holds| DirectEvent::MyHolds { holds }),

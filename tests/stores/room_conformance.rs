@@ -80,6 +80,7 @@ conformance_suite!(
     sale_facts_are_announced_once_when_they_change,
     room_ids_are_taken_once_and_unknown_rooms_are_not_found,
     rooms_are_listed_newest_first,
+    a_practice_room_says_so_in_its_info_snapshot_and_list,
 );
 
 /// A Redis store whose deadline is a generous hang guard, not a claim.
@@ -1226,5 +1227,28 @@ async fn rooms_are_listed_newest_first<S: RoomStore>(store: S) {
             ("a-room".to_owned(), RoomStatus::Scheduled),
             ("b-room".to_owned(), RoomStatus::Ended),
         ]
+    );
+}
+
+async fn a_practice_room_says_so_in_its_info_snapshot_and_list<S: RoomStore>(store: S) {
+    store.create(record("real-room", T0)).await.unwrap();
+    let practice = chophien::room::store::RoomRecord {
+        practice: true,
+        ..record(ROOM, T0 + 1)
+    };
+    assert!(store.create(practice).await.unwrap().practice);
+    assert!(store.info(ROOM).await.unwrap().practice);
+    assert!(!store.info("real-room").await.unwrap().practice);
+    assert!(snapshot(&store, &viewer()).await.info.practice);
+    let listed: Vec<(String, bool)> = store
+        .list()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|info| (info.id, info.practice))
+        .collect();
+    assert_eq!(
+        listed,
+        [(ROOM.to_owned(), true), ("real-room".to_owned(), false)]
     );
 }

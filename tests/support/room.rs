@@ -64,6 +64,7 @@ pub fn record(id: &str, created_at: u64) -> RoomRecord {
         seller_name: "Chị Hoa".into(),
         products: chophien::demo::products().into_iter().take(2).collect(),
         created_at,
+        practice: false,
     }
 }
 

@@ -206,6 +206,7 @@ impl RoomStore for MemoryRoomStore {
             viewer_count: 0,
             pinned_product_id: None,
             created_at: room.created_at,
+            practice: room.practice,
         };
         let live = LiveRoom {
             state: RoomState::new(info.clone(), room.products, self.limits.clone()),

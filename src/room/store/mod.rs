@@ -43,6 +43,8 @@ pub struct RoomRecord {
     pub seller_name: String,
     pub products: Vec<Product>,
     pub created_at: UnixMillis,
+    /// A trainer's practice room (`RoomInfo::practice`).
+    pub practice: bool,
 }
 
 /// A room as of one `seq`: everything a joining client is shown.

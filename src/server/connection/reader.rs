@@ -199,6 +199,16 @@ impl Reader<'_> {
                 ))
                 .await
             }
+            Command::Coach(command) => {
+                Box::pin(super::super::practice::coach(
+                    self.state,
+                    self.room,
+                    self.actor,
+                    id.clone(),
+                    command,
+                ))
+                .await
+            }
             Command::Media(command) => {
                 Box::pin(async {
                     let signals = self.media_signals().await;

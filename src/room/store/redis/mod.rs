@@ -216,6 +216,7 @@ impl RoomStore for RedisRoomStore {
                 .journal
                 .map_or(0, |retention| retention.as_secs().max(1))
                 .to_string(),
+            flag_bit(room.practice),
         ];
         for product in &room.products {
             args.push(product.id.clone());
@@ -250,6 +251,7 @@ impl RoomStore for RedisRoomStore {
             viewer_count: 0,
             pinned_product_id: None,
             created_at: room.created_at,
+            practice: room.practice,
         })
     }
 
@@ -463,13 +465,14 @@ impl RoomStore for RedisRoomStore {
 }
 
 /// The room hash fields `info` reads, in `reply::info`'s order.
-const INFO_FIELDS: [&str; 6] = [
+const INFO_FIELDS: [&str; 7] = [
     "title",
     "seller_name",
     "status",
     "viewers",
     "pinned",
     "created_at",
+    "practice",
 ];
 
 fn flag_bit(set: bool) -> String {

@@ -165,6 +165,8 @@ pub(super) fn joined(
                 .map(|json| parse(json))
                 .collect::<Result<_, _>>()?;
             let banned = banned(texts(next()?)?)?;
+            // Rooms created before practice rooms existed have no flag.
+            let practice = next().and_then(text).is_ok_and(|flag| flag == "1");
             let sale = sale?;
             let info = RoomInfo {
                 id: room_id.to_owned(),
@@ -174,6 +176,7 @@ pub(super) fn joined(
                 viewer_count: parse(&viewers?)?,
                 pinned_product_id: pinned.clone(),
                 created_at: parse(&created_at?)?,
+                practice,
             };
             let pinned_product =
                 pinned.and_then(|id| products.iter().find(|p| p.id == id).cloned());
@@ -227,12 +230,12 @@ fn banned(flat: Vec<String>) -> Result<Vec<BannedUser>, RoomError> {
 }
 
 /// The room info fields `HMGET` read (title, seller name, status, viewers,
-/// pinned id, created_at); `None` for an unknown room.
+/// pinned id, created_at, practice flag); `None` for an unknown room.
 pub(super) fn info(
     room_id: &str,
     fields: Vec<Option<String>>,
 ) -> Result<Option<RoomInfo>, RoomError> {
-    let [title, seller_name, status, viewers, pinned, created_at]: [Option<String>; 6] =
+    let [title, seller_name, status, viewers, pinned, created_at, practice]: [Option<String>; 7] =
         fields.try_into().map_err(|_| internal("short room info"))?;
     let (Some(title), Some(seller_name), Some(status)) = (title, seller_name, status) else {
         return Ok(None);
@@ -251,6 +254,7 @@ pub(super) fn info(
         viewer_count: parse(viewers.as_deref().unwrap_or("0"))?,
         pinned_product_id: pinned.filter(|id| !id.is_empty()),
         created_at: parse(created_at.as_deref().unwrap_or("0"))?,
+        practice: practice.as_deref() == Some("1"),
     }))
 }
 

@@ -117,19 +117,19 @@ local function product_event(kind, product_json)
 end
 
 -- ARGV[4..]: id, title, seller name, created_at, the journal's retention
--- in seconds ('0': no journal), then id and JSON of each product of the
--- catalog, in order.
+-- in seconds ('0': no journal), practice room ('1') or not ('0'), then id
+-- and JSON of each product of the catalog, in order.
 local function create(keys, args)
   if redis.call('EXISTS', keys[ROOM]) == 1 or redis.call('EXISTS', keys[SALES]) == 1 then
     return {'already_exists'}
   end
-  local products = (#args - 8) / 2
+  local products = (#args - 9) / 2
   redis.call('HSET', keys[ROOM], 'id', args[4], 'title', args[5], 'seller_name', args[6],
     'status', 'scheduled', 'created_at', args[7], 'pinned', '', 'seq', '0',
     'next_message', '1', 'next_product', num(products + 1), 'slow', '0',
     'hearts_total', '0', 'hearts_pending', '0', 'hearts_at', '0', 'viewers', '0',
-    'stream_live', '0', 'journal', args[8])
-  for i = 9, #args - 1, 2 do
+    'stream_live', '0', 'journal', args[8], 'practice', args[9])
+  for i = 10, #args - 1, 2 do
     redis.call('HSET', keys[PRODUCTS], args[i], args[i + 1])
     redis.call('RPUSH', keys[CATALOG], args[i])
   end
@@ -139,7 +139,8 @@ end
 -- ARGV[4..]: user, rank, last_seq ('' for none), replay capacity.
 -- Reply: resumed, seq, {event JSON...} | snapshot, seq, title, seller name,
 -- status, created_at, pinned id, viewers, slow, hearts total, stream live,
--- sale JSON, {product JSON...}, {message JSON...}, {user, ban JSON, ...}.
+-- sale JSON, {product JSON...}, {message JSON...}, {user, ban JSON, ...},
+-- practice flag ('1', '0', or '' for rooms from before practice rooms).
 local function join(keys, args)
   local _, refusal = live(keys)
   if refusal then return refusal end
@@ -165,14 +166,14 @@ local function join(keys, args)
   end
   if frames then return {'resumed', num(seq), frames} end
   local r = redis.call('HMGET', keys[ROOM], 'title', 'seller_name', 'status', 'created_at',
-    'pinned', 'viewers', 'slow', 'hearts_total', 'stream_live', 'sale')
+    'pinned', 'viewers', 'slow', 'hearts_total', 'stream_live', 'sale', 'practice')
   local products = {}
   for i, id in ipairs(redis.call('LRANGE', keys[CATALOG], 0, -1)) do
     products[i] = redis.call('HGET', keys[PRODUCTS], id)
   end
   return {'snapshot', num(seq), r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9],
     r[10] or '', products, redis.call('LRANGE', keys[CHAT], 0, -1),
-    redis.call('HGETALL', keys[BANS])}
+    redis.call('HGETALL', keys[BANS]), r[11] or ''}
 end
 
 -- ARGV[4..]: user, rank, role, name, precheck ('' or refused), text,
