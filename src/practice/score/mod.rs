@@ -177,7 +177,18 @@ impl Scorecard {
         let mut parts = Vec::with_capacity(PartName::ALL.len());
         for name in PartName::ALL {
             let weight = f64::from(name.weight(weights));
+            let automatic = !matches!(name, PartName::Presentation | PartName::ProductKnowledge);
             let (assessed, lines) = match name {
+                // Before the live starts only the trainer's marks count.
+                _ if automatic && session.started_at.is_none() => (
+                    false,
+                    vec![(
+                        weight,
+                        session.opened_at,
+                        "Chưa lên sóng: chưa có gì để chấm".to_owned(),
+                        "Not live yet: nothing to judge".to_owned(),
+                    )],
+                ),
                 PartName::Interaction => parts::interaction(&session, &metrics, weight),
                 PartName::Selling => {
                     parts::selling(entries, &session, &metrics, weight, start, &mut figures)
@@ -264,6 +275,8 @@ fn part(
     room: &str,
 ) -> Part {
     let weight = name.weight(weights);
+    // From the lines before rounding, so three thirds lost are the whole.
+    let spent: f64 = lines.iter().map(|(points, ..)| points).sum();
     // A line that costs nothing is left out, except a compliance flag:
     // every flag is worth seeing.
     let lost: Vec<LostPoint> = lines
@@ -271,7 +284,6 @@ fn part(
         .filter(|(points, ..)| *points > 0.0 || name == PartName::Compliance)
         .map(|(points, at, vi, en)| lost_point(Some(name), points, at, vi, en, room))
         .collect();
-    let spent: f64 = lost.iter().map(|l| l.points).sum();
     let (label_vi, label_en) = name.label();
     Part {
         name,

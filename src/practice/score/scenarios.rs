@@ -37,7 +37,8 @@ pub struct ScenarioResponse {
     /// Viewers' comments in the minute before and the minute after.
     pub comments_before: u64,
     pub comments_after: u64,
-    /// 0–1: `0.7 × speed + 0.3 × min(1, viewers_after ÷ viewers_before)`.
+    /// 0–1: `0.7 × speed + 0.3 × min(1, viewers_after ÷ viewers_before)`,
+    /// rounded to 0.01.
     pub score: f64,
 }
 
@@ -135,7 +136,7 @@ pub(super) fn judge(
             viewers_after: after,
             comments_before: comments(at.saturating_sub(REACTION_WINDOW_MS), at),
             comments_after: comments(at, at + REACTION_WINDOW_MS),
-            score: RESPONSE_SHARE * response + (1.0 - RESPONSE_SHARE) * kept,
+            score: super::round2(RESPONSE_SHARE * response + (1.0 - RESPONSE_SHARE) * kept),
         });
     }
     (true, lines, responses)
