@@ -25,6 +25,7 @@ mod relay;
 mod replay;
 mod reports;
 mod sales;
+mod scorecard;
 mod vouchers;
 mod webhooks;
 mod ws;
@@ -92,6 +93,9 @@ pub struct Shared {
     /// Every room's session journal (files or Redis, per `store.kind`):
     /// what reports are computed from.
     pub journal: Journal,
+    /// Practice rooms' scorecard weights, set by their trainers (this
+    /// node's memory; the defaults elsewhere).
+    pub score_weights: crate::practice::score::WeightsStore,
     /// Reports' figures of ended sessions, which no longer change.
     pub previous_sessions:
         dashmap::DashMap<(String, crate::clock::UnixMillis), crate::analytics::PreviousSession>,
@@ -186,6 +190,7 @@ impl AppState {
             webhooks,
             journal,
             previous_sessions: dashmap::DashMap::new(),
+            score_weights: crate::practice::score::WeightsStore::new(),
             metrics: Metrics::new(),
             guests: Guests::new(&config),
             order_lookups: OrderLookups::new(&config),
@@ -499,6 +504,24 @@ fn router(state: AppState) -> Router {
         .route("/api/orders/cancel", post(order_page::cancel))
         .route("/api/orders/vietqr", post(order_page::vietqr))
         .route("/api/admin/nodes", get(api::nodes))
+        .route(
+            "/api/practice/rooms/{room_id}/scorecard",
+            get(scorecard::scorecard),
+        )
+        .route(
+            "/api/practice/rooms/{room_id}/weights",
+            put(scorecard::put_weights),
+        )
+        .route("/api/practice/rooms/{room_id}/marks", put(scorecard::put_marks))
+        .route(
+            "/api/practice/rooms/{room_id}/annotations",
+            get(scorecard::annotations).post(scorecard::post_annotation),
+        )
+        .route(
+            "/api/practice/scorecards.csv",
+            get(scorecard::scorecards_csv),
+        )
+        .route("/api/practice/compare", get(scorecard::compare))
         .route("/ws/rooms/{room_id}", get(ws::upgrade))
         .merge(relay::routes())
         .fallback_service(ServeDir::new(web_root).append_index_html_on_directories(true))
