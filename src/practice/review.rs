@@ -205,7 +205,10 @@ mod tests {
             annotate("gv", 201, "x", 100, 200).unwrap_err().field(),
             "moment"
         );
-        assert_eq!(annotate("gv", 150, "  ", 100, 200).unwrap_err().field(), "text");
+        assert_eq!(
+            annotate("gv", 150, "  ", 100, 200).unwrap_err().field(),
+            "text"
+        );
         assert_eq!(
             annotate("gv", 150, &"x".repeat(501), 100, 200)
                 .unwrap_err()

@@ -512,7 +512,10 @@ fn router(state: AppState) -> Router {
             "/api/practice/rooms/{room_id}/weights",
             put(scorecard::put_weights),
         )
-        .route("/api/practice/rooms/{room_id}/marks", put(scorecard::put_marks))
+        .route(
+            "/api/practice/rooms/{room_id}/marks",
+            put(scorecard::put_marks),
+        )
         .route(
             "/api/practice/rooms/{room_id}/annotations",
             get(scorecard::annotations).post(scorecard::post_annotation),

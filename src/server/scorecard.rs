@@ -62,7 +62,12 @@ fn forbidden(message: &str) -> ApiError {
 }
 
 fn invalid(field: &'static str, message: String) -> ApiError {
-    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::InvalidValue, message).about(field)
+    ApiError::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        ErrorCode::InvalidValue,
+        message,
+    )
+    .about(field)
 }
 
 impl From<WeightsError> for ApiError {
@@ -295,7 +300,14 @@ fn render_csv(cards: &[Scorecard], english: bool) -> Result<String, csv::Error> 
     let mut heading: Vec<String> = if english {
         ["Room", "Session", "Seller", "Started", "Total", "Capped"]
     } else {
-        ["Phòng", "Phiên", "Người bán", "Bắt đầu", "Tổng điểm", "Bị giới hạn"]
+        [
+            "Phòng",
+            "Phiên",
+            "Người bán",
+            "Bắt đầu",
+            "Tổng điểm",
+            "Bị giới hạn",
+        ]
     }
     .map(String::from)
     .to_vec();

@@ -146,14 +146,18 @@ async fn a_scripted_attempt_gives_exactly_its_scorecard(store: Store) {
         )
         .await;
     let sale = lan.next_of("sale_updated").await["sale"].clone();
-    lan.send(json!({"id": "b", "type": "buy", "sale_id": sale["id"], "quantity": 2,
-                    "idempotency_key": "key-lan-00001"}))
-        .await;
+    lan.send(
+        json!({"id": "b", "type": "buy", "sale_id": sale["id"], "quantity": 2,
+                    "idempotency_key": "key-lan-00001"}),
+    )
+    .await;
     let hold = lan.next_of("buy_result").await["hold"].clone();
-    lan.send(json!({"id": "c", "type": "confirm_hold", "hold_id": hold["hold_id"],
+    lan.send(
+        json!({"id": "c", "type": "confirm_hold", "hold_id": hold["hold_id"],
                     "shipping": {"name": "Nguyễn Thị Lan", "phone": "0912 345 678",
-                                 "address": "12 Hoàng Văn Thụ, TP Thái Nguyên"}}))
-        .await;
+                                 "address": "12 Hoàng Văn Thụ, TP Thái Nguyên"}}),
+    )
+    .await;
     lan.next_of("order_confirmed").await;
     seller.send(json!({"id": "end", "type": "end_live"})).await;
     acked(&mut seller, "end").await;
@@ -172,21 +176,36 @@ async fn a_scripted_attempt_gives_exactly_its_scorecard(store: Store) {
     assert_eq!(parts(&card), [18.75, 14.17, 15.0, 11.25, 7.0, 9.0]);
     assert_eq!(card["total"], 75.17);
     let f = &card["figures"];
-    assert_eq!((&f["questions"], &f["questions_answered"]), (&json!(2), &json!(1)));
+    assert_eq!(
+        (&f["questions"], &f["questions_answered"]),
+        (&json!(2), &json!(1))
+    );
     let median = f["median_answer_secs"].as_f64().unwrap();
     assert!((1.2..30.0).contains(&median), "answered after {median} s");
     assert_eq!((&f["ctr"], &f["conversion"]), (&json!(0.5), &json!(1.0)));
-    assert_eq!((&f["gmv_vnd"], &f["offered_vnd"]), (&json!(398_000), &json!(1_990_000)));
+    assert_eq!(
+        (&f["gmv_vnd"], &f["offered_vnd"]),
+        (&json!(398_000), &json!(1_990_000))
+    );
     assert_eq!((&f["warnings"], &f["serious"]), (&json!(1), &json!(0)));
     let scenario = &f["scenarios"][0];
     assert_eq!(scenario["title"], "Khách giận vì giao hàng chậm");
-    assert_eq!((&scenario["viewers_before"], &scenario["viewers_after"]), (&json!(2), &json!(2)));
+    assert_eq!(
+        (&scenario["viewers_before"], &scenario["viewers_after"]),
+        (&json!(2), &json!(2))
+    );
     assert_eq!(f["marks"]["comment"], "Giọng rõ");
 
     let unanswered = &card["parts"][0]["lost"][0];
-    assert_eq!(unanswered["reason_vi"], "Câu hỏi chưa được trả lời: «ship Hà Nội không»");
+    assert_eq!(
+        unanswered["reason_vi"],
+        "Câu hỏi chưa được trả lời: «ship Hà Nội không»"
+    );
     let at = unanswered["at"].as_u64().unwrap();
-    assert_eq!(unanswered["replay_url"], format!("/replay.html?room=r1&t={at}"));
+    assert_eq!(
+        unanswered["replay_url"],
+        format!("/replay.html?room=r1&t={at}")
+    );
 
     // The trainer's weights change the same attempt's score.
     let weights = json!({"interaction": 50, "selling": 0, "scenarios": 0,
@@ -210,10 +229,20 @@ async fn marks_and_annotations_round_trip_through_the_journal(store: Store) {
         ok_json(put(&server, "/api/practice/rooms/r1/marks", &trainer, marks).await).await;
     }
     let card = ok_json(get(&server, "/api/practice/rooms/r1/scorecard", &trainee).await).await;
-    assert_eq!((&card["parts"][4]["points"], &card["parts"][5]["points"]), (&json!(8.0), &json!(6.0)));
+    assert_eq!(
+        (&card["parts"][4]["points"], &card["parts"][5]["points"]),
+        (&json!(8.0), &json!(6.0))
+    );
 
-    let note = json!({"moment": started, "text": "Chào hỏi tự nhiên, nên giới thiệu sản phẩm sớm hơn"});
-    let created = post(&server, "/api/practice/rooms/r1/annotations", &trainer, note).await;
+    let note =
+        json!({"moment": started, "text": "Chào hỏi tự nhiên, nên giới thiệu sản phẩm sớm hơn"});
+    let created = post(
+        &server,
+        "/api/practice/rooms/r1/annotations",
+        &trainer,
+        note,
+    )
+    .await;
     assert_eq!(created.status(), StatusCode::CREATED);
     let created: Value = created.json().await.unwrap();
     assert_eq!(created["annotation"]["moment"], started);
@@ -223,7 +252,11 @@ async fn marks_and_annotations_round_trip_through_the_journal(store: Store) {
     assert_eq!(notes.len(), 1);
     assert_eq!(
         (&notes[0]["by"], &notes[0]["moment"], &notes[0]["text"]),
-        (&json!("gv"), &json!(started), &json!("Chào hỏi tự nhiên, nên giới thiệu sản phẩm sớm hơn"))
+        (
+            &json!("gv"),
+            &json!(started),
+            &json!("Chào hỏi tự nhiên, nên giới thiệu sản phẩm sớm hơn")
+        )
     );
 
     // On the replay's timeline: for the trainee and the trainer only.
@@ -231,12 +264,23 @@ async fn marks_and_annotations_round_trip_through_the_journal(store: Store) {
         let timeline = ok_json(get(&server, "/api/rooms/r1/timeline", token).await).await;
         assert_eq!(timeline["annotations"][0]["moment"], started);
     }
-    let published = put(&server, "/api/rooms/r1/replay", &trainee, json!({"published": true})).await;
+    let published = put(
+        &server,
+        "/api/rooms/r1/replay",
+        &trainee,
+        json!({"published": true}),
+    )
+    .await;
     assert_eq!(published.status(), StatusCode::OK);
-    let public = reqwest::get(server.http("/api/rooms/r1/timeline")).await.unwrap();
+    let public = reqwest::get(server.http("/api/rooms/r1/timeline"))
+        .await
+        .unwrap();
     let public: Value = public.json().await.unwrap();
     assert!(public["entries"].is_array());
-    assert!(public.get("annotations").is_none(), "the public replay has no annotations");
+    assert!(
+        public.get("annotations").is_none(),
+        "the public replay has no annotations"
+    );
     let viewer = server.token("r1", Role::Viewer, "lan");
     let seen = ok_json(get(&server, "/api/rooms/r1/timeline", &viewer).await).await;
     assert!(seen.get("annotations").is_none());
@@ -249,10 +293,22 @@ async fn only_the_rooms_trainer_seller_or_an_admin_see_its_scorecard() {
     server.room("r2").await;
     let path = "/api/practice/rooms/r1/scorecard";
     for (token, status) in [
-        (server.token("r1", Role::Viewer, "lan"), StatusCode::FORBIDDEN),
-        (server.token("r1", Role::Moderator, "mod"), StatusCode::FORBIDDEN),
-        (server.token("r2", Role::Seller, "hoa"), StatusCode::FORBIDDEN),
-        (server.token("r2", Role::Trainer, "gv"), StatusCode::FORBIDDEN),
+        (
+            server.token("r1", Role::Viewer, "lan"),
+            StatusCode::FORBIDDEN,
+        ),
+        (
+            server.token("r1", Role::Moderator, "mod"),
+            StatusCode::FORBIDDEN,
+        ),
+        (
+            server.token("r2", Role::Seller, "hoa"),
+            StatusCode::FORBIDDEN,
+        ),
+        (
+            server.token("r2", Role::Trainer, "gv"),
+            StatusCode::FORBIDDEN,
+        ),
         (server.token("r1", Role::Seller, "hoa"), StatusCode::OK),
         (server.token("r1", Role::Trainer, "gv"), StatusCode::OK),
         (server.token("*", Role::Trainer, "gv"), StatusCode::OK),
@@ -266,7 +322,10 @@ async fn only_the_rooms_trainer_seller_or_an_admin_see_its_scorecard() {
         }
     }
     let forged = format!("{}x", server.token("r1", Role::Trainer, "gv"));
-    assert_eq!(get(&server, path, &forged).await.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        get(&server, path, &forged).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
     let anyone = server.token("*", Role::Trainer, "gv");
     let unknown = get(&server, "/api/practice/rooms/nope/scorecard", &anyone).await;
     assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
@@ -281,7 +340,13 @@ async fn the_trainee_reads_her_review_but_may_not_write_it() {
     let refused = put(&server, "/api/practice/rooms/r1/marks", &trainee, marks).await;
     assert_eq!(refused.status(), StatusCode::FORBIDDEN);
     let note = json!({"moment": unix_millis(), "text": "Tự khen"});
-    let refused = post(&server, "/api/practice/rooms/r1/annotations", &trainee, note).await;
+    let refused = post(
+        &server,
+        "/api/practice/rooms/r1/annotations",
+        &trainee,
+        note,
+    )
+    .await;
     assert_eq!(refused.status(), StatusCode::FORBIDDEN);
     let weights = json!({"interaction": 100, "selling": 0, "scenarios": 0,
                          "compliance": 0, "presentation": 0, "product_knowledge": 0});
@@ -296,7 +361,10 @@ async fn refused_field(response: reqwest::Response) -> String {
     assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["error"]["code"], "invalid_value");
-    body["error"]["field"].as_str().unwrap_or_default().to_owned()
+    body["error"]["field"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
 }
 
 #[tokio::test]
@@ -309,13 +377,20 @@ async fn bad_weights_marks_and_annotations_are_refused_naming_the_field() {
                "compliance": 15, "presentation": 10, "product_knowledge": 10})
     };
     let path = "/api/practice/rooms/r1/weights";
-    for (selling, field) in [(json!(30), "weights"), (json!(-5), "selling"), (json!(101), "selling")] {
+    for (selling, field) in [
+        (json!(30), "weights"),
+        (json!(-5), "selling"),
+        (json!(101), "selling"),
+    ] {
         let response = put(&server, path, &trainer, weights(selling)).await;
         assert_eq!(refused_field(response).await, field);
     }
     let mut missing = weights(json!(25));
     missing.as_object_mut().unwrap().remove("compliance");
-    assert_eq!(refused_field(put(&server, path, &trainer, missing).await).await, "compliance");
+    assert_eq!(
+        refused_field(put(&server, path, &trainer, missing).await).await,
+        "compliance"
+    );
     // Refused weights changed nothing.
     let card = ok_json(get(&server, "/api/practice/rooms/r1/scorecard", &trainer).await).await;
     assert_eq!(card["weights"]["selling"], 25);
@@ -325,11 +400,20 @@ async fn bad_weights_marks_and_annotations_are_refused_naming_the_field() {
     assert_eq!(refused_field(response).await, "presentation");
     let notes = "/api/practice/rooms/r1/annotations";
     let empty = json!({"moment": unix_millis(), "text": "   "});
-    assert_eq!(refused_field(post(&server, notes, &trainer, empty).await).await, "text");
+    assert_eq!(
+        refused_field(post(&server, notes, &trainer, empty).await).await,
+        "text"
+    );
     let long = json!({"moment": unix_millis(), "text": "a".repeat(501)});
-    assert_eq!(refused_field(post(&server, notes, &trainer, long).await).await, "text");
+    assert_eq!(
+        refused_field(post(&server, notes, &trainer, long).await).await,
+        "text"
+    );
     let before = json!({"moment": 1_000, "text": "Trước khi mở phòng"});
-    assert_eq!(refused_field(post(&server, notes, &trainer, before).await).await, "moment");
+    assert_eq!(
+        refused_field(post(&server, notes, &trainer, before).await).await,
+        "moment"
+    );
     let listed = ok_json(get(&server, notes, &trainer).await).await;
     assert_eq!(listed["annotations"], json!([]));
 }
@@ -345,10 +429,20 @@ async fn attempts_compare_side_by_side_and_export_as_csv() {
         let trainer = server.token(id, Role::Trainer, "gv");
         let mark = if id == "r1" { 5 } else { 9 };
         let marks = json!({"presentation": mark, "product_knowledge": mark});
-        ok_json(put(&server, &format!("/api/practice/rooms/{id}/marks"), &trainer, marks).await).await;
+        ok_json(
+            put(
+                &server,
+                &format!("/api/practice/rooms/{id}/marks"),
+                &trainer,
+                marks,
+            )
+            .await,
+        )
+        .await;
     }
     let trainer = server.token("*", Role::Trainer, "gv");
-    let comparison = ok_json(get(&server, "/api/practice/compare?rooms=r1,r2", &trainer).await).await;
+    let comparison =
+        ok_json(get(&server, "/api/practice/compare?rooms=r1,r2", &trainer).await).await;
     let rooms: Vec<&str> = comparison["attempts"]
         .as_array()
         .unwrap()
@@ -356,12 +450,26 @@ async fn attempts_compare_side_by_side_and_export_as_csv() {
         .map(|a| a["room_id"].as_str().unwrap())
         .collect();
     assert_eq!(rooms, ["r1", "r2"]);
-    assert_eq!((&comparison["attempts"][0]["rank"], &comparison["attempts"][1]["rank"]), (&json!(2), &json!(1)));
+    assert_eq!(
+        (
+            &comparison["attempts"][0]["rank"],
+            &comparison["attempts"][1]["rank"]
+        ),
+        (&json!(2), &json!(1))
+    );
     let presentation = &comparison["rows"][4];
     assert_eq!(presentation["part"], "presentation");
-    assert_eq!((&presentation["points"], &presentation["best"]), (&json!([5.0, 9.0]), &json!(1)));
+    assert_eq!(
+        (&presentation["points"], &presentation["best"]),
+        (&json!([5.0, 9.0]), &json!(1))
+    );
 
-    let csv = get(&server, "/api/practice/scorecards.csv?rooms=r1,r2", &trainer).await;
+    let csv = get(
+        &server,
+        "/api/practice/scorecards.csv?rooms=r1,r2",
+        &trainer,
+    )
+    .await;
     assert_eq!(csv.status(), StatusCode::OK);
     let text = csv.text().await.unwrap();
     let lines: Vec<&str> = text.lines().collect();
@@ -374,7 +482,12 @@ async fn attempts_compare_side_by_side_and_export_as_csv() {
     let refused = get(&server, "/api/practice/compare?rooms=r1,r2", &one_room).await;
     assert_eq!(refused.status(), StatusCode::FORBIDDEN);
     let trainee = server.token("r1", Role::Seller, "hoa");
-    let refused = get(&server, "/api/practice/scorecards.csv?rooms=r1,r2", &trainee).await;
+    let refused = get(
+        &server,
+        "/api/practice/scorecards.csv?rooms=r1,r2",
+        &trainee,
+    )
+    .await;
     assert_eq!(refused.status(), StatusCode::FORBIDDEN);
     let none = get(&server, "/api/practice/compare?rooms=", &trainer).await;
     assert_eq!(refused_field(none).await, "rooms");

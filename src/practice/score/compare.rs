@@ -51,7 +51,10 @@ impl Comparison {
                 started_at: card.started_at,
                 total: card.total,
                 capped: card.cap.is_some() || card.figures.serious > 0,
-                rank: 1 + cards.iter().filter(|other| other.total > card.total).count(),
+                rank: 1 + cards
+                    .iter()
+                    .filter(|other| other.total > card.total)
+                    .count(),
             })
             .collect();
         let mut rows: Vec<ComparisonRow> = PartName::ALL

@@ -194,8 +194,7 @@ impl Scorecard {
                     parts::selling(entries, &session, &metrics, weight, start, &mut figures)
                 }
                 PartName::Scenarios => {
-                    let (assessed, lines, responses) =
-                        scenarios::judge(entries, &session, weight);
+                    let (assessed, lines, responses) = scenarios::judge(entries, &session, weight);
                     figures.scenarios = responses;
                     (assessed, lines)
                 }
@@ -222,9 +221,7 @@ impl Scorecard {
                 None,
                 uncapped_total - SERIOUS_CAP,
                 at,
-                format!(
-                    "Vi phạm nghiêm trọng về tuân thủ: tổng điểm tối đa {SERIOUS_CAP}"
-                ),
+                format!("Vi phạm nghiêm trọng về tuân thủ: tổng điểm tối đa {SERIOUS_CAP}"),
                 format!("A serious compliance violation caps the total at {SERIOUS_CAP}"),
                 &room,
             )),
@@ -267,13 +264,7 @@ impl Scorecard {
     }
 }
 
-fn part(
-    name: PartName,
-    weights: &Weights,
-    assessed: bool,
-    lines: Vec<Line>,
-    room: &str,
-) -> Part {
+fn part(name: PartName, weights: &Weights, assessed: bool, lines: Vec<Line>, room: &str) -> Part {
     let weight = name.weight(weights);
     // From the lines before rounding, so three thirds lost are the whole.
     let spent: f64 = lines.iter().map(|(points, ..)| points).sum();

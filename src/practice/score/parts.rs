@@ -92,7 +92,9 @@ pub(super) fn interaction(session: &Session, metrics: &Metrics, weight: f64) -> 
             let factor = speed(median, ANSWER_ZERO_SECS);
             let slowest = asked
                 .iter()
-                .filter_map(|(id, at, answered)| answered.map(|a| (a.saturating_sub(*at), *id, *at)))
+                .filter_map(|(id, at, answered)| {
+                    answered.map(|a| (a.saturating_sub(*at), *id, *at))
+                })
                 .max_by_key(|(wait, _, _)| *wait);
             if let (true, Some((wait, id, at))) = (factor < 1.0, slowest) {
                 let (median, wait) = (secs(median), secs(wait as f64 / 1000.0));
@@ -312,8 +314,14 @@ pub(super) fn marked(
     let line = (
         lost,
         marks.at,
-        format!("Giảng viên chấm {} {mark}/10{comment}", label_vi.to_lowercase()),
-        format!("The trainer marked {} {mark}/10{comment}", label_en.to_lowercase()),
+        format!(
+            "Giảng viên chấm {} {mark}/10{comment}",
+            label_vi.to_lowercase()
+        ),
+        format!(
+            "The trainer marked {} {mark}/10{comment}",
+            label_en.to_lowercase()
+        ),
     );
     (true, vec![line])
 }

@@ -63,7 +63,14 @@ fn leave(secs: u64, user: &str) -> JournalEntry {
     )
 }
 
-fn chat(secs: u64, id: u64, user: &str, role: Role, text: &str, reply: Option<u64>) -> JournalEntry {
+fn chat(
+    secs: u64,
+    id: u64,
+    user: &str,
+    role: Role,
+    text: &str,
+    reply: Option<u64>,
+) -> JournalEntry {
     event(
         secs,
         RoomEvent::Chat {
@@ -85,7 +92,15 @@ fn chat(secs: u64, id: u64, user: &str, role: Role, text: &str, reply: Option<u6
     )
 }
 
-fn order(secs: u64, id: &str, buyer: &str, sale: &str, product: &str, units: u32, price: u64) -> JournalEntry {
+fn order(
+    secs: u64,
+    id: &str,
+    buyer: &str,
+    sale: &str,
+    product: &str,
+    units: u32,
+    price: u64,
+) -> JournalEntry {
     at(
         secs,
         Record::OrderPlaced {
@@ -225,12 +240,18 @@ fn every_part_of_a_known_attempt_is_exact() {
     // 400 000 of 1 000 000). Scenarios: 15 − 15 × 0.7 × 0.5 (75 s) −
     // 15 × 0.3 × 1/3 (viewers 3 → 2). Compliance: 15 − 3.75. Marks 8, 6.
     assert_eq!(points(&card), [18.33, 15.83, 8.25, 11.25, 8.0, 6.0]);
-    assert_eq!((card.total, card.uncapped_total, card.cap), (67.66, 67.66, None));
+    assert_eq!(
+        (card.total, card.uncapped_total, card.cap),
+        (67.66, 67.66, None)
+    );
     let f = &card.figures;
     assert_eq!((f.questions, f.questions_answered), (3, 2));
     assert_eq!(f.median_answer_secs, Some(60.0));
     assert_eq!((f.ctr, f.conversion), (Some(0.5), Some(1.0)));
-    assert_eq!((f.gmv_vnd, f.offered_vnd, f.gmv_share), (400_000, 1_000_000, Some(0.4)));
+    assert_eq!(
+        (f.gmv_vnd, f.offered_vnd, f.gmv_share),
+        (400_000, 1_000_000, Some(0.4))
+    );
     assert_eq!((f.warnings, f.serious), (1, 0));
     let scenario = &f.scenarios[0];
     assert_eq!(scenario.response_secs, Some(75.0));
@@ -250,12 +271,30 @@ fn every_lost_point_names_its_reason_and_moment_in_the_replay() {
         .unwrap();
     assert_eq!(unanswered.points, 4.17);
     assert_eq!(unanswered.at, T0 + 50 * S);
-    assert_eq!(unanswered.reason_vi, "Câu hỏi chưa được trả lời: «còn màu đỏ không?»");
-    assert_eq!(unanswered.reason_en, "Question left unanswered: «còn màu đỏ không?»");
-    assert_eq!(unanswered.replay_url, format!("/replay.html?room=r1&t={}", T0 + 50 * S));
-    let slow = lost.iter().find(|l| l.reason_en.starts_with("Slow answers")).unwrap();
+    assert_eq!(
+        unanswered.reason_vi,
+        "Câu hỏi chưa được trả lời: «còn màu đỏ không?»"
+    );
+    assert_eq!(
+        unanswered.reason_en,
+        "Question left unanswered: «còn màu đỏ không?»"
+    );
+    assert_eq!(
+        unanswered.replay_url,
+        format!("/replay.html?room=r1&t={}", T0 + 50 * S)
+    );
+    let slow = lost
+        .iter()
+        .find(|l| l.reason_en.starts_with("Slow answers"))
+        .unwrap();
     assert_eq!((slow.points, slow.at), (2.5, T0 + 10 * S));
-    let scenario: Vec<(f64, UnixMillis)> = card.part(PartName::Scenarios).unwrap().lost.iter().map(|l| (l.points, l.at)).collect();
+    let scenario: Vec<(f64, UnixMillis)> = card
+        .part(PartName::Scenarios)
+        .unwrap()
+        .lost
+        .iter()
+        .map(|l| (l.points, l.at))
+        .collect();
     assert_eq!(scenario, [(5.25, T0 + 120 * S), (1.5, T0 + 180 * S)]);
     let marks = &card.part(PartName::Presentation).unwrap().lost[0];
     assert_eq!((marks.points, marks.at), (2.0, T0 + 700 * S));
@@ -264,7 +303,11 @@ fn every_lost_point_names_its_reason_and_moment_in_the_replay() {
     assert!(lost.windows(2).all(|w| w[0].at <= w[1].at));
     for part in &card.parts {
         let spent: f64 = part.lost.iter().map(|l| l.points).sum();
-        assert!((f64::from(part.weight) - part.points - spent).abs() < 0.011, "{:?}", part.name);
+        assert!(
+            (f64::from(part.weight) - part.points - spent).abs() < 0.011,
+            "{:?}",
+            part.name
+        );
     }
 }
 
@@ -295,7 +338,13 @@ fn a_total_already_under_the_cap_stays_as_it_is() {
     // 67.66 − 14 (no marks) − 11.25 (the serious flag).
     assert_eq!(card.uncapped_total, 42.41);
     assert_eq!((card.total, card.cap.clone()), (42.41, None));
-    let flags: Vec<f64> = card.part(PartName::Compliance).unwrap().lost.iter().map(|l| l.points).collect();
+    let flags: Vec<f64> = card
+        .part(PartName::Compliance)
+        .unwrap()
+        .lost
+        .iter()
+        .map(|l| l.points)
+        .collect();
     assert_eq!(flags, [3.75, 11.25, 0.0]);
 }
 
@@ -310,7 +359,10 @@ fn with_no_questions_interaction_has_nothing_to_judge() {
     assert_eq!((interaction.points, interaction.assessed), (25.0, false));
     assert_eq!(card.figures.questions, 0);
     // And the trainee never spoke after the scenario: no response share.
-    assert_eq!(card.part(PartName::Scenarios).unwrap().points, 15.0 - 10.5 - 1.5);
+    assert_eq!(
+        card.part(PartName::Scenarios).unwrap().points,
+        15.0 - 10.5 - 1.5
+    );
     assert_eq!(card.figures.scenarios[0].response_secs, None);
 }
 
@@ -330,8 +382,14 @@ fn with_no_sales_at_all_selling_earns_nothing_it_did_not_try() {
     let selling = card.part(PartName::Selling).unwrap();
     assert_eq!(selling.points, 0.0);
     assert_eq!(selling.lost.len(), 3);
-    assert_eq!((card.figures.ctr, card.figures.conversion), (Some(0.0), None));
-    assert_eq!((card.figures.offered_vnd, card.figures.gmv_share), (0, None));
+    assert_eq!(
+        (card.figures.ctr, card.figures.conversion),
+        (Some(0.0), None)
+    );
+    assert_eq!(
+        (card.figures.offered_vnd, card.figures.gmv_share),
+        (0, None)
+    );
     assert!(selling.lost[2].reason_vi.contains("Chưa mở bán"));
 }
 
@@ -373,7 +431,14 @@ fn the_weights_scale_each_part() {
 fn attempts_compare_part_by_part_and_rank_by_total() {
     let first = score(&journal());
     let mut better = journal();
-    better.push(chat(60, 8, "hoa", Role::Seller, "màu đỏ hết rồi ạ", Some(4)));
+    better.push(chat(
+        60,
+        8,
+        "hoa",
+        Role::Seller,
+        "màu đỏ hết rồi ạ",
+        Some(4),
+    ));
     let second = score(&better);
     let comparison = Comparison::of(&[first, second]);
     let ranks: Vec<usize> = comparison.attempts.iter().map(|a| a.rank).collect();
@@ -384,6 +449,9 @@ fn attempts_compare_part_by_part_and_rank_by_total() {
     // Answered all three (waits 100, 20, 10 s: median 20 s).
     assert_eq!(interaction.points, [18.33, 25.0]);
     let total = comparison.rows.last().unwrap();
-    assert_eq!((total.part, total.weights.clone()), ("total", vec![100, 100]));
+    assert_eq!(
+        (total.part, total.weights.clone()),
+        ("total", vec![100, 100])
+    );
     assert_eq!(comparison.rows.len(), 7);
 }

@@ -94,8 +94,7 @@ impl Weights {
                 .and_then(|n| u32::try_from(n).ok())
                 .ok_or(WeightsError::OutOfRange(field))?;
         }
-        let [interaction, selling, scenarios, compliance, presentation, product_knowledge] =
-            parsed;
+        let [interaction, selling, scenarios, compliance, presentation, product_knowledge] = parsed;
         let weights = Weights {
             interaction,
             selling,
@@ -144,10 +143,7 @@ impl WeightsStore {
 
     /// The room's weights, or the defaults.
     pub fn get(&self, room_id: &str) -> Weights {
-        self.rooms
-            .get(room_id)
-            .map(|w| *w)
-            .unwrap_or_default()
+        self.rooms.get(room_id).map(|w| *w).unwrap_or_default()
     }
 
     pub fn set(&self, room_id: &str, weights: Weights) {
@@ -184,7 +180,10 @@ mod tests {
         body["selling"] = json!(2.5);
         assert_eq!(Weights::from_json(&body).unwrap_err().field(), "selling");
         body["selling"] = json!(30);
-        assert_eq!(Weights::from_json(&body).unwrap_err(), WeightsError::Sum(105));
+        assert_eq!(
+            Weights::from_json(&body).unwrap_err(),
+            WeightsError::Sum(105)
+        );
         body.as_object_mut().unwrap().remove("compliance");
         assert_eq!(Weights::from_json(&body).unwrap_err().field(), "compliance");
     }
@@ -202,6 +201,9 @@ mod tests {
             product_knowledge: 0,
         };
         store.set("r1", mine);
-        assert_eq!((store.get("r1"), store.get("r2")), (mine, Weights::default()));
+        assert_eq!(
+            (store.get("r1"), store.get("r2")),
+            (mine, Weights::default())
+        );
     }
 }
