@@ -172,6 +172,11 @@ impl Scorecard {
             marks: crate::practice::review::latest_marks(entries),
             ..Figures::default()
         };
+        // Counted whether or not the live started (a flag may hit the
+        // script pasted before it).
+        let (_, warnings, serious) = parts::compliance(entries, 0.0);
+        figures.warnings = warnings;
+        figures.serious = serious;
         let start = session.started_at.unwrap_or(session.opened_at);
         let room = session.room_id.clone();
         let mut parts = Vec::with_capacity(PartName::ALL.len());
@@ -198,12 +203,7 @@ impl Scorecard {
                     figures.scenarios = responses;
                     (assessed, lines)
                 }
-                PartName::Compliance => {
-                    let (lines, warnings, serious) = parts::compliance(entries, weight);
-                    figures.warnings = warnings;
-                    figures.serious = serious;
-                    (true, lines)
-                }
+                PartName::Compliance => (true, parts::compliance(entries, weight).0),
                 PartName::Presentation | PartName::ProductKnowledge => {
                     parts::marked(name, figures.marks.as_ref(), weight, session.until)
                 }

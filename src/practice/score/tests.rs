@@ -404,10 +404,20 @@ fn an_empty_journal_scores_nothing() {
 
 #[test]
 fn an_attempt_not_yet_live_counts_only_the_marks() {
-    let entries = vec![opened(), at(5, review::mark("gv", 10, 5, "").unwrap())];
+    let entries = vec![
+        opened(),
+        at(5, review::mark("gv", 10, 5, "").unwrap()),
+        flag(6, "warning"),
+    ];
     let card = score(&entries);
     assert_eq!(points(&card), [0.0, 0.0, 0.0, 0.0, 10.0, 5.0]);
     assert_eq!(card.total, 15.0);
+    assert_eq!(
+        card.part(PartName::Selling).unwrap().lost[0].reason_en,
+        "Not live yet: nothing to judge"
+    );
+    // A flag on the script prepared before the live still shows.
+    assert_eq!(card.figures.warnings, 1);
 }
 
 #[test]
