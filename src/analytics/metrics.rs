@@ -124,7 +124,7 @@ pub(super) fn peak(visits: &[super::session::Visit]) -> u64 {
 }
 
 /// Each viewer question and when staff first answered it, if they did.
-pub(super) fn questions(session: &Session) -> Vec<(u64, u64, Option<u64>)> {
+pub fn questions(session: &Session) -> Vec<(u64, u64, Option<u64>)> {
     let mut first_answer: HashMap<u64, u64> = HashMap::new();
     for message in &session.chat {
         if message.role == Role::Viewer {
@@ -224,7 +224,7 @@ impl Metrics {
 
 /// The middle of `sorted` (the mean of the two middle values for an even
 /// count).
-pub(super) fn median(sorted: &[f64]) -> Option<f64> {
+pub fn median(sorted: &[f64]) -> Option<f64> {
     let n = sorted.len();
     match n {
         0 => None,

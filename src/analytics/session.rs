@@ -226,7 +226,9 @@ impl Reader {
             Record::Joined { .. }
             | Record::OrderRefused { .. }
             | Record::Coached { .. }
-            | Record::ComplianceFlagged { .. } => {}
+            | Record::ComplianceFlagged { .. }
+            | Record::TrainerMarked { .. }
+            | Record::Annotated { .. } => {}
         }
     }
 

@@ -145,6 +145,25 @@ pub enum Record {
         /// The words that matched, as written.
         excerpt: String,
     },
+    /// Practice rooms: the trainer's own marks for the attempt (0–10 each);
+    /// the latest one counts (`practice::review`, the scorecard).
+    TrainerMarked {
+        /// The trainer's (or admin's) user id.
+        by: String,
+        presentation: u8,
+        product_knowledge: u8,
+        /// Up to 500 characters; may be empty.
+        comment: String,
+    },
+    /// Practice rooms: the trainer's note on a moment of the replay, shown
+    /// to the trainee and the trainer, never on the public replay.
+    Annotated {
+        by: String,
+        /// The moment of the session the note is about (unix ms).
+        moment: UnixMillis,
+        /// 1 to 500 characters.
+        text: String,
+    },
 }
 
 /// One product of a placed order.

@@ -12,6 +12,9 @@
 //! follows), `classes.rs` (this node's classes and the set of practice
 //! rooms that routes their sales), `coach.rs` (whispers, nudges and the
 //! private `coached` event), `overview.rs` (the class overview's figures), `error.rs`.
+//! Scoring: `score/` (the scorecard of one attempt, computed from its
+//! journal alone), `review.rs` (the trainer's marks and annotations, kept as
+//! journal records).
 
 pub mod class;
 pub mod classes;
@@ -19,6 +22,8 @@ pub mod coach;
 pub mod error;
 pub mod lesson;
 pub mod overview;
+pub mod review;
+pub mod score;
 
 pub use class::{Class, NewClass, PracticeRoom};
 pub use classes::{Asker, Classes};

@@ -26,6 +26,7 @@ mod relay;
 mod replay;
 mod reports;
 mod sales;
+mod scorecard;
 mod vouchers;
 mod webhooks;
 mod ws;
@@ -93,6 +94,9 @@ pub struct Shared {
     /// Every room's session journal (files or Redis, per `store.kind`):
     /// what reports are computed from.
     pub journal: Journal,
+    /// Practice rooms' scorecard weights, set by their trainers (this
+    /// node's memory; the defaults elsewhere).
+    pub score_weights: crate::practice::score::WeightsStore,
     /// Reports' figures of ended sessions, which no longer change.
     pub previous_sessions:
         dashmap::DashMap<(String, crate::clock::UnixMillis), crate::analytics::PreviousSession>,
@@ -194,6 +198,7 @@ impl AppState {
             webhooks,
             journal,
             previous_sessions: dashmap::DashMap::new(),
+            score_weights: crate::practice::score::WeightsStore::new(),
             metrics: Metrics::new(),
             guests: Guests::new(&config),
             order_lookups: OrderLookups::new(&config),
@@ -536,6 +541,27 @@ fn router(state: AppState) -> Router {
             post(practice::retry),
         )
         .route("/api/practice/nudges", get(practice::nudges))
+        .route(
+            "/api/practice/rooms/{room_id}/scorecard",
+            get(scorecard::scorecard),
+        )
+        .route(
+            "/api/practice/rooms/{room_id}/weights",
+            put(scorecard::put_weights),
+        )
+        .route(
+            "/api/practice/rooms/{room_id}/marks",
+            put(scorecard::put_marks),
+        )
+        .route(
+            "/api/practice/rooms/{room_id}/annotations",
+            get(scorecard::annotations).post(scorecard::post_annotation),
+        )
+        .route(
+            "/api/practice/scorecards.csv",
+            get(scorecard::scorecards_csv),
+        )
+        .route("/api/practice/compare", get(scorecard::compare))
         .route("/ws/rooms/{room_id}", get(ws::upgrade))
         .merge(relay::routes())
         .fallback_service(ServeDir::new(web_root).append_index_html_on_directories(true))

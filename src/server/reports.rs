@@ -11,7 +11,9 @@
 //!   hearts, pins, sales, vouchers, the stream) for the replay page.
 //!
 //! The report and the journal are the room's seller's (or an admin's); the
-//! timeline also anyone's once the seller published the replay.
+//! timeline also anyone's once the seller published the replay, and a
+//! practice room's trainer's, who with the trainee also gets the trainer's
+//! annotations in it (`scorecard.rs`).
 
 use std::collections::HashSet;
 
@@ -148,19 +150,26 @@ pub async fn timeline(
     Path(room_id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    if !state.recordings.is_published(&room_id) {
+    // A practice room's trainer sees its replay too (`scorecard::access`).
+    let reviewer = super::scorecard::sees_review(&state, &headers, &room_id);
+    if !state.recordings.is_published(&room_id) && !reviewer {
         authorize_manager(&state, &room_id, &headers, "see an unpublished replay").await?;
     }
     let entries = state.journal.read(&room_id).await?;
     let session = Session::read(&entries, unix_millis());
-    Ok(Json(serde_json::json!({
+    let mut body = serde_json::json!({
         "room": {
             "id": session.room_id,
             "title": session.title,
             "seller_name": session.seller_name,
         },
         "entries": public_moments(&entries),
-    })))
+    });
+    // The trainer's notes: for the trainee and the trainer, never the public.
+    if reviewer {
+        body["annotations"] = serde_json::json!(crate::practice::review::annotations(&entries));
+    }
+    Ok(Json(body))
 }
 
 /// The room events a replay shows, each with `at`; chat messages deleted
