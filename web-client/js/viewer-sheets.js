@@ -41,3 +41,27 @@ export function followSaleSheet(salePanel) {
   new MutationObserver(update).observe(salePanel, { attributes: true, attributeFilter: ['hidden'] });
   update();
 }
+
+const FOCUSABLE = 'a[href], button:not([disabled]), input:not([disabled]), select:not([disabled]), textarea:not([disabled]), summary, [tabindex]:not([tabindex="-1"])';
+
+/**
+ * Keep Tab and Shift+Tab inside a modal <dialog> (the bag): showModal() makes
+ * the page behind inert, but the browser would still let the keyboard leave
+ * for its own toolbar; here it wraps from the last control to the first.
+ */
+export function trapFocus(dialog) {
+  dialog.addEventListener('keydown', (event) => {
+    if (event.key !== 'Tab') return;
+    const inside = [...dialog.querySelectorAll(FOCUSABLE)].filter((el) => el.checkVisibility?.() ?? el.offsetParent !== null);
+    if (inside.length === 0) return;
+    const first = inside[0];
+    const last = inside[inside.length - 1];
+    if (event.shiftKey && document.activeElement === first) {
+      event.preventDefault();
+      last.focus();
+    } else if (!event.shiftKey && document.activeElement === last) {
+      event.preventDefault();
+      first.focus();
+    }
+  });
+}

@@ -19,7 +19,7 @@ import { BagPanel } from './bag-panel.js';
 import { ProductShelf } from './product-shelf.js';
 import { VoucherDrop } from './voucher-drop.js';
 import { ViewerSubscriber, VideoWatchdog, dataSaverOn, hasWebRtc, rememberDataSaver } from './viewer-media.js';
-import { followSaleSheet, wireCatalogSheet } from './viewer-sheets.js';
+import { followSaleSheet, trapFocus, wireCatalogSheet } from './viewer-sheets.js';
 
 const HEART_FLUSH_MS = 400;
 const MAX_HEARTS_PER_MESSAGE = 100;
@@ -157,6 +157,7 @@ function enterRoom(token) {
   wireDataSaver();
   wireCatalogSheet({ panel: $('#catalog-panel'), details: $('#catalog-details'), close: $('#catalog-close') });
   followSaleSheet($('#sale-panel'));
+  trapFocus($('#bag-sheet'));
 
   conn.on('status', ({ status }) => {
     renderConnection(connectionBanner, banned && status !== 'open' ? 'banned' : status);
