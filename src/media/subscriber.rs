@@ -7,6 +7,10 @@
 //! rejects packets whose SSRC or PT are not this leg's), so the forwarder sets
 //! both; header extensions, negotiated on the publisher's leg, were already
 //! stripped by the fan-out.
+//!
+//! A viewer may turn a track down in her answer (the viewer page's data saver
+//! answers with the video `inactive`): a track whose negotiated direction does
+//! not send is never forwarded, so that viewer costs no video bandwidth at all.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -14,13 +18,14 @@ use std::sync::Arc;
 use rtc::rtp_transceiver::rtp_sender::{
     RTCRtpCodec, RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind,
 };
+use rtc::rtp_transceiver::RTCRtpTransceiverDirection;
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
 use webrtc::media_stream::track_local::{TrackLocal, TrackLocalEvent};
 use webrtc::media_stream::MediaStreamTrack;
-use webrtc::peer_connection::{RTCPeerConnectionState, RTCSessionDescription};
-use webrtc::rtp_transceiver::RtpSender;
+use webrtc::peer_connection::{PeerConnection, RTCPeerConnectionState, RTCSessionDescription};
+use webrtc::rtp_transceiver::{RtpSender, RtpTransceiver};
 
 use super::engine::{build_peer_connection, is_keyframe_request, media_engine, opus, vp8, Leg};
 use super::forward::{KeyframeRequester, ViewerQueue};
@@ -176,9 +181,11 @@ pub(crate) async fn add_outgoing_track(
         .add_track(Arc::clone(&track) as Arc<dyn TrackLocal>)
         .await
         .map_err(MediaError::webrtc)?;
+    let transceiver = transceiver_of(&*session.pc, &*sender).await;
     let out = Outgoing {
         track: Arc::clone(&track),
         sender,
+        transceiver,
         ssrc,
         kind,
         mime: codec.mime_type,
@@ -204,6 +211,9 @@ struct Outgoing {
     track: Arc<TrackLocalStaticRTP>,
     /// Read once after negotiation for the payload type this leg agreed on.
     sender: Arc<dyn RtpSender>,
+    /// Read once after negotiation for the direction the answer agreed on:
+    /// a track the peer answered `inactive` (or `sendonly`) is not forwarded.
+    transceiver: Option<Arc<dyn RtpTransceiver>>,
     ssrc: u32,
     kind: RtpCodecKind,
     /// The codec this leg negotiated; packets in any other are not forwarded.
@@ -236,6 +246,10 @@ async fn forward(
         tracing::warn!(room = %room.id, mime = %out.mime, "viewer did not accept the track's codec");
         return;
     };
+    if !may_send(out.transceiver.as_deref()).await {
+        tracing::debug!(room = %room.id, kind = %out.kind, "viewer turned the track down in its answer");
+        return;
+    }
     let video = out.kind == RtpCodecKind::Video;
     let fanout = if video { &room.video } else { &room.audio };
     let keyframes = video.then(|| Arc::clone(&room.keyframes));
@@ -273,6 +287,34 @@ async fn forward(
     }
     if queue.skipped() > 0 {
         tracing::info!(room = %room.id, kind = %out.kind, skipped = queue.skipped(), "viewer fell behind during its session");
+    }
+}
+
+/// The transceiver that carries `sender` (webrtc 0.21 gives no direct link).
+async fn transceiver_of(
+    pc: &dyn PeerConnection,
+    sender: &dyn RtpSender,
+) -> Option<Arc<dyn RtpTransceiver>> {
+    for transceiver in pc.get_transceivers().await {
+        if let Ok(Some(s)) = transceiver.sender().await {
+            if s.id() == sender.id() {
+                return Some(transceiver);
+            }
+        }
+    }
+    None
+}
+
+/// Whether the negotiated direction lets this side send. Unknown (no
+/// transceiver found, nothing negotiated yet, the connection gone) keeps the
+/// old behaviour, forwarding: only an answer that turned sending down stops it.
+async fn may_send(transceiver: Option<&dyn RtpTransceiver>) -> bool {
+    let Some(transceiver) = transceiver else {
+        return true;
+    };
+    match transceiver.current_direction().await {
+        Ok(RTCRtpTransceiverDirection::Unspecified) | Err(_) => true,
+        Ok(direction) => direction.has_send(),
     }
 }
 

@@ -331,3 +331,37 @@ async fn only_the_publisher_can_unpublish_the_stream() {
     publisher.stop().await;
     sfu.close_room("r12").await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_viewer_whose_answer_turns_video_off_is_sent_no_video_packets() {
+    let sfu = sfu();
+    let mut live = sfu.stream_state("r-saver");
+    let publisher = TestPublisher::start(&sfu, "r-saver", "seller").await;
+    tokio::time::timeout(PATIENCE, live.wait_for(|l| *l))
+        .await
+        .unwrap()
+        .unwrap();
+    // The only viewer answers with the video inactive (the page's data saver).
+    let saver = TestViewer::join_audio_only(&sfu, "r-saver", "saver").await;
+    eventually("the sound arrives", || saver.audio().packets >= 20).await;
+
+    // Every packet the server sends this room now is one of her audio packets
+    // (the publisher sends video every 33 ms, audio every 20 ms: forwarded
+    // video would add about 30 packets to the 50 audio ones).
+    let (sent_before, heard_before) = (sfu.packets_sent("r-saver"), saver.audio().packets);
+    eventually("fifty more audio packets", || {
+        saver.audio().packets >= heard_before + 50
+    })
+    .await;
+    let sent = sfu.packets_sent("r-saver") - sent_before;
+    let heard = saver.audio().packets - heard_before;
+    assert!(
+        sent <= heard + 10,
+        "the server sent {sent} packets while she heard {heard} audio ones: video went out"
+    );
+    assert_eq!(saver.video().packets, 0);
+
+    saver.close().await;
+    publisher.stop().await;
+    sfu.close_room("r-saver").await;
+}

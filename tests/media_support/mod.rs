@@ -470,12 +470,29 @@ impl TestViewer {
         TestViewer::join_with(sfu, room, participant, signal_tx).await
     }
 
+    /// Joins answering with the video `inactive`, as the viewer page's data
+    /// saver does: sound only.
+    pub async fn join_audio_only(sfu: &Sfu, room: &str, participant: &str) -> TestViewer {
+        let (signal_tx, _signal_rx) = signal_queue();
+        TestViewer::join_answering(sfu, room, participant, signal_tx, true).await
+    }
+
     /// Joins with the caller's signal queue, to observe what the SFU pushes.
     pub async fn join_with(
         sfu: &Sfu,
         room: &str,
         participant: &str,
         signal_tx: mpsc::Sender<MediaSignal>,
+    ) -> TestViewer {
+        TestViewer::join_answering(sfu, room, participant, signal_tx, false).await
+    }
+
+    async fn join_answering(
+        sfu: &Sfu,
+        room: &str,
+        participant: &str,
+        signal_tx: mpsc::Sender<MediaSignal>,
+        video_inactive: bool,
     ) -> TestViewer {
         let subscribed_at = Instant::now();
         let offer = {
@@ -488,7 +505,10 @@ impl TestViewer {
             .unwrap();
         let answer = pc.create_answer(None).await.unwrap();
         pc.set_local_description(answer).await.unwrap();
-        let answer_sdp = local_sdp(&pc, &mut gathered).await;
+        let mut answer_sdp = local_sdp(&pc, &mut gathered).await;
+        if video_inactive {
+            answer_sdp = video_inactive_in(&answer_sdp);
+        }
         {
             let (sfu, room, who) = (sfu.clone(), room.to_owned(), participant.to_owned());
             on_server(async move { sfu.subscriber_answer(&room, &who, answer_sdp).await }).await;
@@ -569,6 +589,25 @@ impl TestViewer {
     pub async fn close(self) {
         self.pc.close().await.unwrap();
     }
+}
+
+/// The answer with its video section's direction turned to `inactive` (what
+/// a browser answers when the page sets the video transceiver so).
+fn video_inactive_in(sdp: &str) -> String {
+    let mut in_video = false;
+    let mut out = String::with_capacity(sdp.len());
+    for line in sdp.split_inclusive('\n') {
+        if line.starts_with("m=") {
+            in_video = line.starts_with("m=video");
+        }
+        let bare = line.trim_end();
+        if in_video && matches!(bare, "a=recvonly" | "a=sendrecv") {
+            out.push_str("a=inactive\r\n");
+        } else {
+            out.push_str(line);
+        }
+    }
+    out
 }
 
 /// Polls `check` every 20 ms until it holds; panics after [`PATIENCE`].

@@ -1,6 +1,9 @@
 // The viewer page: join with a display name, watch the seller's video,
 // chat, send hearts, see the pinned product and the catalog, buy in flash
 // sales and put products in her bag (bag.js, bag-buttons.js, bag-panel.js).
+// The layout (full-screen video on a phone, side by side from 960 px) is
+// css/viewer.css; the video's fallbacks (data saver, no WebRTC, no picture)
+// are viewer-media.js; the catalog sheet is viewer-sheets.js.
 
 import { $, h } from './dom.js';
 import { errorText, getLang, initI18n, t } from './i18n.js';
@@ -15,7 +18,8 @@ import { BagButtons } from './bag-buttons.js';
 import { BagPanel } from './bag-panel.js';
 import { ProductShelf } from './product-shelf.js';
 import { VoucherDrop } from './voucher-drop.js';
-import { Subscriber } from './webrtc.js';
+import { ViewerSubscriber, VideoWatchdog, dataSaverOn, hasWebRtc, rememberDataSaver } from './viewer-media.js';
+import { followSaleSheet, trapFocus, wireCatalogSheet } from './viewer-sheets.js';
 
 const HEART_FLUSH_MS = 400;
 const MAX_HEARTS_PER_MESSAGE = 100;
@@ -51,6 +55,10 @@ let pinnedShelf = null;
 let chatLog = null;
 let myName = '';
 let banned = false;
+/** Sound only (the data saver): the answer turns the video down. */
+let audioOnly = dataSaverOn();
+/** Says so when a live stream brings no picture (video.failed). */
+const watchdog = new VideoWatchdog(() => renderStream());
 
 initI18n();
 showJoin();
@@ -125,6 +133,8 @@ function renewBeforeExpiry(expiresAt) {
 function enterRoom(token) {
   $('#join').hidden = true;
   $('#room').hidden = false;
+  document.body.classList.add('in-room');
+  $('[data-testid=viewer-pill]').hidden = false;
   hook.joinedAt = performance.now();
   conn = new RoomConnection({ roomId, token });
   hook.conn = conn;
@@ -144,6 +154,10 @@ function enterRoom(token) {
   wireChatForm($('#chat-form'), $('#chat-input'), conn, chatNotice);
   wireHearts();
   wireUnmute();
+  wireDataSaver();
+  wireCatalogSheet({ panel: $('#catalog-panel'), details: $('#catalog-details'), close: $('#catalog-close') });
+  followSaleSheet($('#sale-panel'));
+  trapFocus($('#bag-sheet'));
 
   conn.on('status', ({ status }) => {
     renderConnection(connectionBanner, banned && status !== 'open' ? 'banned' : status);
@@ -183,9 +197,7 @@ function render(changed, message) {
   if (changed.has('room') && model.room) {
     $('[data-testid=room-title]').textContent = model.room.title;
     document.title = `${model.room.title} — Chợ Phiên`;
-    const pill = $('[data-testid=room-status]');
-    pill.hidden = false;
-    renderRoomStatus(pill, model.room.status);
+    renderRoomStatus($('[data-testid=room-status]'), model.room.status);
     if (model.room.status === 'ended') endRoom('ended');
     // The bag opens with the live: the add buttons and the sheet follow the status.
     $('#catalog-bag-note').hidden = model.room.status !== 'scheduled';
@@ -216,6 +228,8 @@ function render(changed, message) {
 function renderPinned(redraw = false) {
   pinnedShelf.render(model.pinned ? [model.pinned] : [], { redraw });
   $('#pinned-none').hidden = Boolean(model.pinned);
+  // On a phone an empty bubble shrinks to its one line.
+  $('[data-testid=pinned]').classList.toggle('is-empty', !model.pinned);
 }
 
 /** The room's catalog: every product with its price, what is in stock (a
@@ -268,13 +282,24 @@ function renderSettings() {
 
 function renderStream() {
   const live = model.room?.status === 'live';
-  $('[data-testid=live-badge]').hidden = !(live && model.streamLive);
+  const onAir = live && model.streamLive;
+  // "Đang live" once: the badge while on air, else the status pill.
+  $('[data-testid=live-badge]').hidden = !onAir;
+  $('[data-testid=room-status]').hidden = !model.room || onAir;
+  $('.video-wrap').classList.toggle('is-audio-only', audioOnly);
+  const picture = video.videoWidth > 0 && !audioOnly;
+  if (onAir && !picture && !audioOnly && hasWebRtc()) watchdog.arm();
+  else if (!onAir || picture) watchdog.clear();
   let text = '';
   if (model.room?.status === 'ended') text = t('conn.ended');
   else if (!model.streamLive) text = t(live ? 'video.paused' : 'video.waiting');
-  else if (!(video.videoWidth > 0)) text = t('video.connecting');
+  else if (!hasWebRtc()) text = t('video.noWebRtc');
+  else if (audioOnly) text = t('video.audioOnly');
+  else if (watchdog.expired) text = t('video.failed');
+  else if (!picture) text = t('video.connecting');
   overlay.textContent = text;
   overlay.hidden = text === '';
+  overlay.dataset.state = watchdog.expired ? 'failed' : '';
 }
 
 /** Drop any old PeerConnection and subscribe afresh when the stream is live. */
@@ -287,7 +312,7 @@ function resubscribe() {
 }
 
 function ensureSubscribed() {
-  if (!model.streamLive || subscriber || !conn.isOpen || banned) return;
+  if (!model.streamLive || subscriber || !conn.isOpen || banned || !hasWebRtc()) return;
   newSubscriber();
   const mine = subscriber;
   hook.marks.subscribe = performance.now();
@@ -304,7 +329,7 @@ function ensureSubscribed() {
 }
 
 function newSubscriber() {
-  subscriber = new Subscriber(conn, model.iceServers, (stream) => {
+  subscriber = new ViewerSubscriber(conn, model.iceServers, (stream) => {
     hook.marks.track = performance.now();
     if (video.srcObject !== stream) video.srcObject = stream;
     video.play().catch(() => {});
@@ -312,7 +337,7 @@ function newSubscriber() {
     if (hook.firstFrameAt === null && 'requestVideoFrameCallback' in video) {
       video.requestVideoFrameCallback((now) => { hook.firstFrameAt ??= now; });
     }
-  });
+  }, () => audioOnly);
   hook.subscriber = subscriber;
   hook.pc = subscriber.pc;
   const mine = subscriber;
@@ -351,6 +376,21 @@ function wireUnmute() {
     video.muted = !video.muted;
     if (!video.muted) video.play().catch(() => {});
     update();
+  });
+  update();
+}
+
+/** The 🎧 button: sound only, remembered on this device; a change subscribes afresh. */
+function wireDataSaver() {
+  const button = $('#data-saver');
+  const update = () => button.setAttribute('aria-pressed', String(audioOnly));
+  button.addEventListener('click', () => {
+    audioOnly = !audioOnly;
+    rememberDataSaver(audioOnly);
+    update();
+    watchdog.clear();
+    renderStream();
+    resubscribe();
   });
   update();
 }
