@@ -62,6 +62,16 @@ impl Checker {
         Checker::compile(file)
     }
 
+    /// The rules `config` names; the embedded ones (with an error logged)
+    /// if they cannot be had, which `Config::load` has already ruled out
+    /// for a configuration read from files.
+    pub fn for_config(config: &ComplianceConfig) -> Checker {
+        Checker::load(config).unwrap_or_else(|error| {
+            tracing::error!(%error, "compliance rules refused; using the embedded rules");
+            Checker::embedded()
+        })
+    }
+
     /// The embedded rules (their validity is a unit test of this crate).
     pub fn embedded() -> Checker {
         RuleFile::parse(EMBEDDED_RULES)

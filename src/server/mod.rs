@@ -8,6 +8,7 @@
 
 mod api;
 mod command;
+mod compliance;
 mod connection;
 mod credentials;
 mod fulfilment;
@@ -116,6 +117,9 @@ pub struct Shared {
     /// Cleared while the node has lost its link to Redis: `/readyz` answers
     /// 503 and joins are refused, so clients go to a node that can serve them.
     pub serving: AtomicBool,
+    /// The compiled compliance rules (shared with the checks spawned after
+    /// hosts' requests, hence the `Arc`).
+    pub compliance: Arc<crate::compliance::Checker>,
 }
 
 /// Who this node is among others.
@@ -196,6 +200,7 @@ impl AppState {
             node,
             nodes,
             serving: AtomicBool::new(true),
+            compliance: Arc::new(crate::compliance::Checker::for_config(&config.compliance)),
             config,
         }))
     }
@@ -499,6 +504,7 @@ fn router(state: AppState) -> Router {
         .route("/api/orders/cancel", post(order_page::cancel))
         .route("/api/orders/vietqr", post(order_page::vietqr))
         .route("/api/admin/nodes", get(api::nodes))
+        .route("/api/compliance/check", post(compliance::check))
         .route("/ws/rooms/{room_id}", get(ws::upgrade))
         .merge(relay::routes())
         .fallback_service(ServeDir::new(web_root).append_index_html_on_directories(true))
