@@ -187,7 +187,8 @@ impl Compiled {
     fn spans(&self, text: &Normalized, context: Context) -> Vec<Span> {
         let mut found: Vec<Span> = Vec::new();
         for form in [Form::Lower, Form::Folded] {
-            let exclusions = matches(text, form, &self.exclusions);
+            // Looked for only once a pattern matched: most texts match none.
+            let mut exclusions: Option<Vec<Span>> = None;
             for pattern in &self.patterns {
                 let Some(regex) = pattern.get(form) else {
                     continue;
@@ -196,13 +197,11 @@ impl Compiled {
                     if form == Form::Folded && !text.excerpt(span.start, span.end).is_ascii() {
                         continue; // typed with diacritics: the lowercase pass judged it
                     }
-                    if exclusions
+                    let excluded = exclusions
+                        .get_or_insert_with(|| matches(text, form, &self.exclusions))
                         .iter()
-                        .any(|x| x.start <= span.start && x.end >= span.end)
-                    {
-                        continue;
-                    }
-                    if self.judge(&captures, context) {
+                        .any(|x| x.start <= span.start && x.end >= span.end);
+                    if !excluded && self.judge(&captures, context) {
                         found.push(span);
                     }
                 }

@@ -265,3 +265,20 @@ fn a_configured_rules_file_replaces_the_embedded_one() {
     assert_eq!(hits[0].rule_id, "absolute_claim");
     std::fs::remove_dir_all(dir).ok();
 }
+
+#[test]
+fn a_configured_rules_file_that_fails_its_examples_stops_the_configuration() {
+    let dir = std::env::temp_dir().join(format!("chophien-badrules-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let rules = dir.join("rules.toml");
+    std::fs::write(&rules, EMBEDDED_RULES.replacen("    'nhất',\n", "", 1)).unwrap();
+    let config = dir.join("chophien.toml");
+    std::fs::write(
+        &config,
+        format!("[compliance]\nrules = {:?}\n", rules.display().to_string()),
+    )
+    .unwrap();
+    let error = crate::config::Config::load(Some(&config)).unwrap_err();
+    assert!(error.to_string().contains("absolute_claim"), "{error}");
+    std::fs::remove_dir_all(dir).ok();
+}

@@ -26,6 +26,9 @@ pub struct Normalized {
     lower_offsets: Vec<usize>,
     /// Byte offset in `folded` of each character, plus its length.
     folded_offsets: Vec<usize>,
+    /// The character index where each line starts (the first is 0), so a
+    /// hit's line and column cost a binary search, not a scan.
+    line_starts: Vec<usize>,
 }
 
 /// Which aligned form a byte range is in.
@@ -41,7 +44,11 @@ impl Normalized {
         let (mut lower, mut folded) = (String::new(), String::new());
         let (mut text_offsets, mut lower_offsets, mut folded_offsets) =
             (Vec::new(), Vec::new(), Vec::new());
-        for (at, c) in text.char_indices() {
+        let mut line_starts = vec![0];
+        for (index, (at, c)) in text.char_indices().enumerate() {
+            if c == '\n' {
+                line_starts.push(index + 1);
+            }
             text_offsets.push(at);
             lower_offsets.push(lower.len());
             folded_offsets.push(folded.len());
@@ -59,6 +66,7 @@ impl Normalized {
             text_offsets,
             lower_offsets,
             folded_offsets,
+            line_starts,
         }
     }
 
@@ -86,23 +94,12 @@ impl Normalized {
         &self.text[self.text_offsets[start]..self.text_offsets[end]]
     }
 
-    /// The character at `index` of `lower`, if any.
-    pub fn lower_char(&self, index: usize) -> Option<char> {
-        let start = *self.lower_offsets.get(index)?;
-        self.lower[start..].chars().next()
-    }
-
     /// Line and column (both from 1, columns in characters) of character
     /// `index`.
     pub fn line_column(&self, index: usize) -> (u32, u32) {
-        let before = self.excerpt(0, index);
-        let line = before.matches('\n').count() + 1;
-        let column = before
-            .rsplit('\n')
-            .next()
-            .map_or(0, |tail| tail.chars().count())
-            + 1;
-        (line as u32, column as u32)
+        let line = self.line_starts.partition_point(|&start| start <= index);
+        let start = self.line_starts[line.saturating_sub(1)];
+        (line as u32, (index - start + 1) as u32)
     }
 }
 

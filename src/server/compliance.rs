@@ -23,6 +23,9 @@ use super::AppState;
 
 /// Longest script `POST /api/compliance/check` reads, in characters.
 pub const MAX_SCRIPT_CHARS: usize = 20_000;
+/// Most hits one answer lists (the counts cover them all): a script that
+/// repeats a claim a thousand times needs rewriting, not a thousand hits.
+pub const MAX_HITS: usize = 200;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -37,6 +40,8 @@ pub struct CheckAnswer {
     rules_version: u32,
     serious: usize,
     warnings: usize,
+    /// The first [`MAX_HITS`] hits were listed, not all.
+    truncated: bool,
     hits: Vec<Hit>,
 }
 
@@ -75,14 +80,21 @@ pub async fn check(
         )
         .about("text"));
     }
-    let hits = state
+    let mut hits = state
         .compliance
         .check(&text, Context::new(ComplianceSource::Script));
-    let count = |severity| hits.iter().filter(|h| h.severity == severity).count();
+    let count = |hits: &[Hit], severity| hits.iter().filter(|h| h.severity == severity).count();
+    let (serious, warnings) = (
+        count(&hits, ComplianceSeverity::Serious),
+        count(&hits, ComplianceSeverity::Warning),
+    );
+    let truncated = hits.len() > MAX_HITS;
+    hits.truncate(MAX_HITS);
     Ok(Json(CheckAnswer {
         rules_version: state.compliance.version,
-        serious: count(ComplianceSeverity::Serious),
-        warnings: count(ComplianceSeverity::Warning),
+        serious,
+        warnings,
+        truncated,
         hits,
     }))
 }
@@ -110,8 +122,8 @@ pub fn after_request(state: &AppState, room: &Arc<Room>, actor: &Actor, command:
     tokio::spawn(async move { check_live(&state, &room, what).await });
 }
 
-/// Check one text of a host's request; flag each hit to the room's hosts on
-/// this node and journal it.
+/// Check one text of a host's request; flag each rule it breaks (once per
+/// text, at its first hit) to the room's hosts on this node and journal it.
 async fn check_live(state: &AppState, room: &Room, what: ToCheck) {
     match room.info().await {
         Ok(info) if checks_room(&info, &state.config.compliance) => {}
@@ -135,7 +147,9 @@ async fn check_live(state: &AppState, room: &Room, what: ToCheck) {
             }
         },
     };
-    let hits = state.compliance.check(&text, context);
+    let mut hits = state.compliance.check(&text, context);
+    let mut seen = std::collections::HashSet::new();
+    hits.retain(|hit| seen.insert(hit.rule_id.clone()));
     let at = unix_millis();
     for hit in &hits {
         state

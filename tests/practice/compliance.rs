@@ -285,3 +285,32 @@ async fn an_empty_or_malformed_script_is_refused_with_a_json_error() {
     let error: Value = response.json().await.unwrap();
     assert_eq!(error["error"]["code"], "bad_request");
 }
+
+#[tokio::test]
+async fn a_message_is_flagged_once_per_rule_it_breaks() {
+    let server = TestServer::with_config(checked_config()).await;
+    let mut seller = live_room(&server).await;
+    say(&mut seller, "c1", "Ngon nhất, thơm nhất, rẻ nhất, chữa khỏi mất ngủ").await;
+    say(&mut seller, "c2", "Giảm 90% hôm nay").await;
+    // Each message is checked in a task of its own: their flags may interleave.
+    let mut rules = Vec::new();
+    for _ in 0..3 {
+        let flag = seller.next_of("compliance_flag").await;
+        rules.push(flag["rule_id"].as_str().unwrap().to_owned());
+    }
+    rules.sort();
+    assert_eq!(rules, ["absolute_claim", "discount_cap", "disease_cure"]);
+}
+
+#[tokio::test]
+async fn a_script_that_repeats_a_claim_lists_two_hundred_hits_and_counts_all() {
+    let server = TestServer::start().await;
+    let token = server.token("r1", Role::Seller, "hoa");
+    let script = "Trà ngon nhất. ".repeat(250);
+    let response = check(&server, Some(&token), json!({"text": script})).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let answer: Value = response.json().await.unwrap();
+    assert_eq!(answer["serious"], 250);
+    assert_eq!(answer["truncated"], true);
+    assert_eq!(answer["hits"].as_array().unwrap().len(), 200);
+}
