@@ -211,7 +211,10 @@ impl Compiled {
         found.sort_by_key(|s| (s.start, std::cmp::Reverse(s.end)));
         let mut kept: Vec<Span> = Vec::new();
         for span in found {
-            if kept.iter().all(|k| span.start >= k.end || span.end <= k.start) {
+            if kept
+                .iter()
+                .all(|k| span.start >= k.end || span.end <= k.start)
+            {
                 kept.push(span);
             }
         }
@@ -245,9 +248,7 @@ impl Compiled {
                 let Some(original) = group("original").and_then(parse_amount) else {
                     return false;
                 };
-                let price = group("price")
-                    .and_then(parse_amount)
-                    .or(context.price_vnd);
+                let price = group("price").and_then(parse_amount).or(context.price_vnd);
                 match price {
                     None => false,
                     Some(price) if original <= price => true,
@@ -270,7 +271,12 @@ impl Pattern {
 /// Compile one pattern: spaces match any whitespace, `{amount}` an amount;
 /// also folded (non-ASCII characters without diacritics) when `fold`.
 fn compile(rule: &str, source: &str, fold: bool) -> Result<Pattern, RulesError> {
-    let expanded = source.replace("{amount}", AMOUNT).replace(' ', r"\s+");
+    // Case-insensitive as well as run on lowercase text: a pattern written
+    // "Zalo" still matches.
+    let expanded = format!(
+        "(?i){}",
+        source.replace("{amount}", AMOUNT).replace(' ', r"\s+")
+    );
     let build = |pattern: &str| {
         Regex::new(pattern).map_err(|e| RulesError::Invalid {
             rule: rule.to_owned(),
@@ -338,7 +344,11 @@ fn named(captures: &Captures<'_>, names: &[&str]) -> Option<Vec<(String, String)
     }
     let values = names
         .iter()
-        .filter_map(|&n| captures.name(n).map(|m| (n.to_owned(), m.as_str().to_owned())))
+        .filter_map(|&n| {
+            captures
+                .name(n)
+                .map(|m| (n.to_owned(), m.as_str().to_owned()))
+        })
         .collect();
     Some(values)
 }

@@ -119,7 +119,11 @@ fn cure_words_with_other_diacritics_are_other_words() {
 fn the_disclaimer_itself_is_not_a_cure_claim() {
     let disclaimer =
         "Thực phẩm này không phải là thuốc và không có tác dụng thay thế thuốc chữa bệnh";
-    assert!(rules_hit(disclaimer).is_empty(), "{:?}", rules_hit(disclaimer));
+    assert!(
+        rules_hit(disclaimer).is_empty(),
+        "{:?}",
+        rules_hit(disclaimer)
+    );
 }
 
 #[test]
@@ -209,25 +213,29 @@ fn pushing_buyers_off_the_platform_is_flagged() {
     assert!(trips("Chuyển khoản riêng được giảm thêm", "off_platform"));
     assert!(trips("chuyen khoan rieng cho em", "off_platform"));
     assert!(!trips("Shop không giao dịch qua zalo", "off_platform"));
-    assert!(!trips("Thanh toán bằng mã VietQR trong đơn", "off_platform"));
+    assert!(!trips(
+        "Thanh toán bằng mã VietQR trong đơn",
+        "off_platform"
+    ));
 }
 
 #[test]
 fn a_prize_without_terms_is_flagged_and_with_terms_is_not() {
     assert!(trips("Tặng quà 10 đơn đầu", "prize_terms"));
     assert!(trips("minigame cuối phiên", "prize_terms"));
-    assert!(!trips("Tặng quà 10 đơn đầu, thể lệ ghim trên màn hình", "prize_terms"));
+    assert!(!trips(
+        "Tặng quà 10 đơn đầu, thể lệ ghim trên màn hình",
+        "prize_terms"
+    ));
 }
 
 // --- rules files ---------------------------------------------------------------
 
 #[test]
 fn a_rules_file_whose_rule_fails_its_own_example_is_refused() {
-    let broken = EMBEDDED_RULES.replacen("'tốt nhất',", "", 1).replacen(
-        "    'nhất',\n",
-        "",
-        1,
-    );
+    let broken = EMBEDDED_RULES
+        .replacen("'tốt nhất',", "", 1)
+        .replacen("    'nhất',\n", "", 1);
     match RuleFile::parse(&broken).and_then(Checker::compile) {
         Err(RulesError::Example { rule, .. }) => assert_eq!(rule, "absolute_claim"),
         other => panic!("expected an example failure, got {other:?}"),
@@ -237,7 +245,10 @@ fn a_rules_file_whose_rule_fails_its_own_example_is_refused() {
 #[test]
 fn a_rules_file_with_an_unknown_field_or_a_bad_pattern_is_refused() {
     let unknown = EMBEDDED_RULES.replacen("version = 1", "version = 1\nverison = 2", 1);
-    assert!(matches!(RuleFile::parse(&unknown), Err(RulesError::Parse(_))));
+    assert!(matches!(
+        RuleFile::parse(&unknown),
+        Err(RulesError::Parse(_))
+    ));
     let bad = EMBEDDED_RULES.replacen("'tốt nhất',", "'tốt (nhất',", 1);
     assert!(matches!(
         RuleFile::parse(&bad).and_then(Checker::compile),

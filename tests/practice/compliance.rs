@@ -71,11 +71,17 @@ async fn a_hosts_cure_claim_is_flagged_to_the_hosts_with_its_citation(store: Sto
     assert_eq!(flag["severity"], "serious");
     assert_eq!(flag["source"], "chat");
     assert_eq!(flag["excerpt"], "chữa khỏi");
-    assert_eq!(flag["citation"]["law"], "Luật Quảng cáo 2012 (Luật số 16/2012/QH13)");
+    assert_eq!(
+        flag["citation"]["law"],
+        "Luật Quảng cáo 2012 (Luật số 16/2012/QH13)"
+    );
     assert_eq!(flag["citation"]["article"], "Điều 8");
     assert!(flag["suggestion"].as_str().is_some_and(|s| !s.is_empty()));
     assert!(flag["at"].as_u64().is_some_and(|at| at > 0));
-    assert!(flag.get("seq").is_none(), "a private frame, not a room event");
+    assert!(
+        flag.get("seq").is_none(),
+        "a private frame, not a room event"
+    );
 }
 
 async fn the_flag_is_journaled(store: Store) {
@@ -116,7 +122,12 @@ async fn a_viewers_words_are_not_checked(store: Store) {
     let server = store.with_config(checked_config()).await;
     let mut seller = live_room(&server).await;
     let (mut viewer, _) = server.join("r1", Role::Viewer, "lan").await;
-    say(&mut viewer, "v1", "Shop ơi trà này ngon nhất đúng không, chữa khỏi bệnh không?").await;
+    say(
+        &mut viewer,
+        "v1",
+        "Shop ơi trà này ngon nhất đúng không, chữa khỏi bệnh không?",
+    )
+    .await;
     while viewer.next_of("ack").await["id"] != "v1" {}
     say(&mut seller, "c1", "Giảm 90% hôm nay").await;
     // The first flag the seller gets is for her own words.
@@ -147,8 +158,10 @@ async fn a_product_is_checked_when_added_and_when_its_text_changes(store: Store)
     assert_eq!(rules, ["original_price", "weight_loss"]);
     // `p1` is "Trà Tân Cương"; only its description changes here.
     seller
-        .send(json!({"id": "u", "type": "update_product", "product_id": "p1",
-                     "description": "Loại trà duy nhất chữa khỏi mất ngủ"}))
+        .send(
+            json!({"id": "u", "type": "update_product", "product_id": "p1",
+                     "description": "Loại trà duy nhất chữa khỏi mất ngủ"}),
+        )
         .await;
     let mut rules = Vec::new();
     for _ in 0..2 {
@@ -174,8 +187,17 @@ async fn a_real_room_with_the_switch_off_gets_nothing() {
             break;
         }
     }
-    assert!(journal_lines(&server, "compliance_flagged").await.is_empty());
-    assert_eq!(journal_lines(&server, "event").await.iter().filter(|e| e["event"]["type"] == "chat").count(), 1);
+    assert!(journal_lines(&server, "compliance_flagged")
+        .await
+        .is_empty());
+    assert_eq!(
+        journal_lines(&server, "event")
+            .await
+            .iter()
+            .filter(|e| e["event"]["type"] == "chat")
+            .count(),
+        1
+    );
 }
 
 // --- POST /api/compliance/check ---------------------------------------------
@@ -220,15 +242,25 @@ async fn a_script_is_answered_with_every_hit_its_place_citation_and_rewording() 
         ]
     );
     assert_eq!(hits[0]["citation"]["clause"], "khoản 11");
-    assert!(hits[2]["citation"]["law"].as_str().unwrap().contains("Thương mại điện tử 2025"));
-    assert!(hits.iter().all(|h| !h["suggestion"].as_str().unwrap().is_empty()));
+    assert!(hits[2]["citation"]["law"]
+        .as_str()
+        .unwrap()
+        .contains("Thương mại điện tử 2025"));
+    assert!(hits
+        .iter()
+        .all(|h| !h["suggestion"].as_str().unwrap().is_empty()));
 }
 
 #[tokio::test]
 async fn a_clean_script_has_no_hits() {
     let server = TestServer::start().await;
     let token = server.token("*", Role::Trainer, "co-mai");
-    let response = check(&server, Some(&token), json!({"text": "Trà búp Tân Cương, hái tay, đạt OCOP 4 sao."})).await;
+    let response = check(
+        &server,
+        Some(&token),
+        json!({"text": "Trà búp Tân Cương, hái tay, đạt OCOP 4 sao."}),
+    )
+    .await;
     assert_eq!(response.status(), StatusCode::OK);
     let answer: Value = response.json().await.unwrap();
     assert_eq!(answer["hits"], json!([]));
@@ -239,19 +271,39 @@ async fn a_clean_script_has_no_hits() {
 async fn only_sellers_trainers_and_admins_check_scripts() {
     let server = TestServer::start().await;
     let body = json!({"text": "ngon nhất"});
-    assert_eq!(check(&server, None, body.clone()).await.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(
-        check(&server, Some("not-a-token"), body.clone()).await.status(),
+        check(&server, None, body.clone()).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        check(&server, Some("not-a-token"), body.clone())
+            .await
+            .status(),
         StatusCode::UNAUTHORIZED
     );
     for role in [Role::Viewer, Role::Moderator] {
-        let response = check(&server, Some(&server.token("r1", role, "lan")), body.clone()).await;
+        let response = check(
+            &server,
+            Some(&server.token("r1", role, "lan")),
+            body.clone(),
+        )
+        .await;
         assert_eq!(response.status(), StatusCode::FORBIDDEN);
         let error: Value = response.json().await.unwrap();
         assert_eq!(error["error"]["code"], "forbidden");
     }
-    for (room, role) in [("r1", Role::Seller), ("r1", Role::Trainer), ("*", Role::Trainer), ("*", Role::Admin)] {
-        let response = check(&server, Some(&server.token(room, role, "hoa")), body.clone()).await;
+    for (room, role) in [
+        ("r1", Role::Seller),
+        ("r1", Role::Trainer),
+        ("*", Role::Trainer),
+        ("*", Role::Admin),
+    ] {
+        let response = check(
+            &server,
+            Some(&server.token(room, role, "hoa")),
+            body.clone(),
+        )
+        .await;
         assert_eq!(response.status(), StatusCode::OK, "{role:?} of {room}");
     }
 }
@@ -270,6 +322,12 @@ async fn a_script_over_twenty_thousand_characters_is_refused_with_413() {
     let error: Value = response.json().await.unwrap();
     assert_eq!(error["error"]["code"], "invalid_value");
     assert_eq!(error["error"]["field"], "text");
+    // Past the server's body limit (2 MB) the answer is the same.
+    let huge = "ữ".repeat(800_000);
+    let response = check(&server, Some(&token), json!({"text": huge})).await;
+    assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let error: Value = response.json().await.unwrap();
+    assert_eq!(error["error"]["code"], "invalid_value");
 }
 
 #[tokio::test]
@@ -290,7 +348,12 @@ async fn an_empty_or_malformed_script_is_refused_with_a_json_error() {
 async fn a_message_is_flagged_once_per_rule_it_breaks() {
     let server = TestServer::with_config(checked_config()).await;
     let mut seller = live_room(&server).await;
-    say(&mut seller, "c1", "Ngon nhất, thơm nhất, rẻ nhất, chữa khỏi mất ngủ").await;
+    say(
+        &mut seller,
+        "c1",
+        "Ngon nhất, thơm nhất, rẻ nhất, chữa khỏi mất ngủ",
+    )
+    .await;
     say(&mut seller, "c2", "Giảm 90% hôm nay").await;
     // Each message is checked in a task of its own: their flags may interleave.
     let mut rules = Vec::new();
