@@ -39,6 +39,9 @@ pub struct Config {
     pub journal: JournalConfig,
     /// Recording the seller's stream for replays (`[recording]`).
     pub recording: RecordingConfig,
+    /// The compliance checker: where it runs, which rules (`[compliance]`).
+    #[serde(default)]
+    pub compliance: crate::compliance::ComplianceConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -265,6 +268,12 @@ impl Config {
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
+        // A configured rules file is compiled (and its examples checked) now,
+        // so a bad one stops the server at start rather than later.
+        if !self.compliance.rules.as_os_str().is_empty() {
+            crate::compliance::Checker::load(&self.compliance)
+                .map_err(|e| ConfigError(e.to_string()))?;
+        }
         let s = &self.server;
         if s.max_frame_bytes < 256 {
             return Err(ConfigError(

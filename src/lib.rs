@@ -36,6 +36,7 @@ pub mod analytics;
 pub mod auth;
 pub mod bus;
 pub mod clock;
+pub mod compliance;
 pub mod config;
 pub mod demo;
 pub mod journal;

@@ -681,6 +681,83 @@ pub enum DirectEvent {
         nudge: Option<String>,
         at: UnixMillis,
     },
+    /// The compliance checker found words of a host's text that the law
+    /// forbids or restricts (`crate::compliance`). Sent only to the room's
+    /// hosts (seller, trainer, admin), never to viewers or moderators.
+    ComplianceFlag {
+        rule_id: String,
+        severity: ComplianceSeverity,
+        source: ComplianceSource,
+        /// The words that matched, as written.
+        excerpt: String,
+        citation: ComplianceCitation,
+        /// A wording that says the same without breaking the rule.
+        suggestion: String,
+        at: UnixMillis,
+    },
+}
+
+/// How bad a compliance hit is: `serious` caps a practice scorecard,
+/// `warning` costs points.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum ComplianceSeverity {
+    Serious,
+    Warning,
+}
+
+impl ComplianceSeverity {
+    /// As on the wire and in the journal.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ComplianceSeverity::Serious => "serious",
+            ComplianceSeverity::Warning => "warning",
+        }
+    }
+}
+
+/// Where a checked text came from.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum ComplianceSource {
+    /// A host's chat message or reply.
+    Chat,
+    /// A product's name or description, as added or updated.
+    Product,
+    /// A pinned note (none exist yet; reserved for them).
+    PinnedNote,
+    /// A prepared script pasted into `POST /api/compliance/check`.
+    Script,
+}
+
+impl ComplianceSource {
+    /// As on the wire and in the journal.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ComplianceSource::Chat => "chat",
+            ComplianceSource::Product => "product",
+            ComplianceSource::PinnedNote => "pinned_note",
+            ComplianceSource::Script => "script",
+        }
+    }
+}
+
+/// The legal basis of a compliance rule, in Vietnamese.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ComplianceCitation {
+    /// The law or decree, with its number: "Luật Quảng cáo 2012 (16/2012/QH13)".
+    pub law: String,
+    /// "Điều 8".
+    pub article: String,
+    /// "khoản 11"; empty when the article as a whole applies.
+    #[serde(default)]
+    pub clause: String,
+    /// What the provision says, shortly.
+    pub summary: String,
+    /// Doubts about the citation (an unverified clause number, an amendment).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub note: String,
 }
 
 /// A typed error: `code` is stable and meant for programs, `message` for people.

@@ -8,6 +8,7 @@
 
 mod api;
 mod command;
+mod compliance;
 mod connection;
 mod credentials;
 mod fulfilment;
@@ -128,6 +129,9 @@ pub struct Shared {
     /// memory, whatever `store.kind`, and without the webhook journal, so
     /// no practice order reaches Redis' sale keys or a shop's webhook.
     pub practice_sales: AnySaleStore,
+    /// The compiled compliance rules (shared with the checks spawned after
+    /// hosts' requests, hence the `Arc`).
+    pub compliance: Arc<crate::compliance::Checker>,
 }
 
 /// Who this node is among others.
@@ -211,6 +215,7 @@ impl AppState {
             serving: AtomicBool::new(true),
             classes: crate::practice::Classes::new(),
             practice_sales: AnySaleStore::Memory(MemorySaleStore::new()),
+            compliance: Arc::new(crate::compliance::Checker::for_config(&config.compliance)),
             config,
         }))
     }
@@ -562,6 +567,7 @@ fn router(state: AppState) -> Router {
             get(scorecard::scorecards_csv),
         )
         .route("/api/practice/compare", get(scorecard::compare))
+        .route("/api/compliance/check", post(compliance::check))
         .route("/ws/rooms/{room_id}", get(ws::upgrade))
         .merge(relay::routes())
         .fallback_service(ServeDir::new(web_root).append_index_html_on_directories(true))

@@ -7,3 +7,4 @@ mod support;
 
 mod classes;
 mod coach;
+mod compliance;

@@ -17,7 +17,7 @@ use super::super::command::{self, Command};
 use super::super::limits::ConnectionLimits;
 use super::super::media::MediaSession;
 use super::super::refusal::Refusal;
-use super::super::{journal, sales, AppState};
+use super::super::{compliance, journal, sales, AppState};
 use super::{Activity, Outgoing, MAX_REQUEST_ID_LEN, MEDIA_SIGNAL_QUEUE};
 
 type Stream = SplitStream<HyperWebsocketStream>;
@@ -173,6 +173,7 @@ impl Reader<'_> {
             Command::Room(command) => Box::pin(async {
                 self.room.request(self.actor, &command).await?;
                 journal::moderated(self.state, &self.room.id, self.actor, &command);
+                compliance::after_request(self.state, self.room, self.actor, &command);
                 sales::catalog_changed(self.state, &self.room.id, &command).await;
                 Ok(ack(id.clone()))
             })
