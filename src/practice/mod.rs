@@ -19,6 +19,8 @@ pub mod coach;
 pub mod error;
 pub mod lesson;
 pub mod overview;
+pub mod prompter;
+pub mod watch;
 
 pub use class::{Class, NewClass, PracticeRoom};
 pub use classes::{Asker, Classes};

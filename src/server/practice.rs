@@ -21,10 +21,10 @@ use serde_json::json;
 
 use crate::auth::{Claims, Role};
 use crate::clock::{self, UnixMillis};
-use crate::journal::Record;
 use crate::practice::class::{room_title, CheckedClass};
-use crate::practice::coach::{Coaching, NUDGES};
+use crate::practice::coach::{self, Coaching, NUDGES};
 use crate::practice::overview::{self, RoomOverview};
+use crate::practice::watch;
 use crate::practice::{Asker, Class, Lesson, NewClass, PracticeError, PracticeRoom};
 use crate::protocol::{DirectEvent, ErrorCode, RoomStatus};
 use crate::room::{Actor, NewRoom, Room, RoomError};
@@ -137,12 +137,14 @@ fn view(state: &AppState, trainer: &Claims, class: Class) -> Result<ClassView, A
 }
 
 /// Open `trainee`'s practice room for `attempt`, marked as practice on this
-/// node before anyone can be told of it.
+/// node before anyone can be told of it, with its automatic prompter on
+/// the lesson's clock.
 async fn open_room(
     state: &AppState,
     class_name: &str,
     trainee: &str,
     attempt: u32,
+    lesson: &Lesson,
 ) -> Result<PracticeRoom, RoomError> {
     let info = state
         .rooms
@@ -154,6 +156,13 @@ async fn open_room(
         })
         .await?;
     state.classes.mark_practice_room(&info.id);
+    watch::spawn(
+        state.rooms.clone(),
+        state.journal.clone(),
+        info.id.clone(),
+        lesson.speed,
+        state.shutdown.child_token(),
+    );
     Ok(PracticeRoom {
         room_id: info.id,
         trainee: trainee.to_owned(),
@@ -178,7 +187,7 @@ pub async fn create_class(
     state.classes.check_room_for(&claims.sub)?;
     let mut rooms = Vec::with_capacity(trainees.len());
     for trainee in &trainees {
-        match open_room(&state, &name, trainee, 1).await {
+        match open_room(&state, &name, trainee, 1, &lesson).await {
             Ok(room) => rooms.push(room),
             Err(error) => {
                 // All or nothing: the rooms opened so far close again.
@@ -296,7 +305,7 @@ pub async fn retry(
     let class = state.classes.get(asker(&claims), &class_id)?;
     let trainee = class.room(&room_id)?.trainee.clone();
     let attempt = class.next_attempt(&trainee);
-    let room = open_room(&state, &class.name, &trainee, attempt).await?;
+    let room = open_room(&state, &class.name, &trainee, attempt, &class.lesson).await?;
     state
         .classes
         .add_room(asker(&claims), &class_id, room.clone())?;
@@ -335,30 +344,13 @@ pub async fn coach(
         CoachCommand::Whisper { text } => Coaching::whisper(&text)?,
         CoachCommand::Nudge { nudge } => Coaching::nudge(&nudge)?,
     };
-    tell(state, &room.id, &actor.user_id, &actor.name, &coaching);
-    Ok(id.map(|id| DirectEvent::Ack { id }))
-}
-
-/// Tell `room_id`'s hosts on this node `coaching` from `by` (`by_name` in
-/// the event) and journal it; how many host connections heard it.
-pub fn tell(
-    state: &AppState,
-    room_id: &str,
-    by: &str,
-    by_name: &str,
-    coaching: &Coaching,
-) -> usize {
-    let now = clock::unix_millis();
-    state.journal.record(
-        room_id,
-        now,
-        Record::Coached {
-            by: by.to_owned(),
-            kind: coaching.kind.clone(),
-            text: coaching.text.clone(),
-        },
+    coach::tell(
+        &state.rooms,
+        &state.journal,
+        &room.id,
+        &actor.user_id,
+        &actor.name,
+        &coaching,
     );
-    state
-        .rooms
-        .tell_hosts(room_id, &coaching.event(by_name, now))
+    Ok(id.map(|id| DirectEvent::Ack { id }))
 }

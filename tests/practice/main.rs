@@ -6,3 +6,4 @@ mod support;
 
 mod classes;
 mod coach;
+mod prompter;
