@@ -17,6 +17,7 @@ pub mod class;
 pub mod classes;
 pub mod coach;
 pub mod error;
+pub mod follow;
 pub mod lesson;
 pub mod overview;
 pub mod prompter;

@@ -124,6 +124,8 @@ pub struct Shared {
     /// memory, whatever `store.kind`, and without the webhook journal, so
     /// no practice order reaches Redis' sale keys or a shop's webhook.
     pub practice_sales: AnySaleStore,
+    /// Practice rooms' journals as the class overview last parsed them.
+    pub practice_journals: crate::practice::follow::Followers,
 }
 
 /// Who this node is among others.
@@ -206,6 +208,7 @@ impl AppState {
             serving: AtomicBool::new(true),
             classes: crate::practice::Classes::new(),
             practice_sales: AnySaleStore::Memory(MemorySaleStore::new()),
+            practice_journals: crate::practice::follow::Followers::new(),
             config,
         }))
     }

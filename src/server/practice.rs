@@ -252,7 +252,8 @@ pub struct Overview {
 
 /// `GET /api/classes/{id}/overview`: each room's status, audience,
 /// comments, orders, GMV and compliance flags so far, computed from its
-/// journal (`analytics`) and its info; rooms are read concurrently.
+/// journal (`analytics`, parsing only what was added since the last poll:
+/// `practice::follow`) and its info; rooms are read concurrently.
 pub async fn overview(
     State(state): State<AppState>,
     Path(class_id): Path<String>,
@@ -263,9 +264,9 @@ pub async fn overview(
     let reads = class.rooms.iter().map(|room| {
         let state = &state;
         async move {
-            let (info, entries) = tokio::join!(
+            let (info, lines) = tokio::join!(
                 state.rooms.info(&room.room_id),
-                state.journal.read(&room.room_id)
+                state.journal.read_lines(&room.room_id)
             );
             let info = match info {
                 Ok(info) => Some(info),
@@ -273,13 +274,13 @@ pub async fn overview(
                 Err(error) => return Err(ApiError::from(error)),
             };
             // No journal (disabled, or not written yet): no figures yet.
-            let entries = entries.unwrap_or_default();
-            Ok(overview::room(
-                room,
-                info.as_ref(),
-                &entries,
-                clock::unix_millis(),
-            ))
+            let lines = lines.unwrap_or_default();
+            let now = clock::unix_millis();
+            Ok(state
+                .practice_journals
+                .with_entries(&room.room_id, &lines, |entries| {
+                    overview::room(room, info.as_ref(), entries, now)
+                }))
         }
     });
     let rooms = futures_util::future::join_all(reads)
