@@ -40,7 +40,9 @@ impl From<PracticeError> for ApiError {
             PracticeError::InvalidValue(_) => StatusCode::UNPROCESSABLE_ENTITY,
             PracticeError::ClassNotFound | PracticeError::RoomNotInClass => StatusCode::NOT_FOUND,
             PracticeError::NotPracticeRoom => StatusCode::CONFLICT,
-            PracticeError::TooManyClasses(_) => StatusCode::CONFLICT,
+            PracticeError::TooManyClasses(_) | PracticeError::TooManyRooms(_) => {
+                StatusCode::CONFLICT
+            }
         };
         ApiError::new(status, error.code(), error.to_string())
     }
@@ -305,6 +307,7 @@ pub async fn retry(
     let claims = class_runner(&state, &headers)?;
     let class = state.classes.get(asker(&claims), &class_id)?;
     let trainee = class.room(&room_id)?.trainee.clone();
+    class.check_room_for_retry()?;
     let attempt = class.next_attempt(&trainee);
     let room = open_room(&state, &class.name, &trainee, attempt, &class.lesson).await?;
     state
@@ -314,13 +317,18 @@ pub async fn retry(
     Ok((StatusCode::CREATED, Json(links(&state, &claims, &room)?)))
 }
 
-/// `GET /api/practice/nudges`: the canned nudges, their ids and words.
-pub async fn nudges() -> Json<serde_json::Value> {
+/// `GET /api/practice/nudges` (any valid token: the coach view has a
+/// room's trainer token): the canned nudges, their ids and words.
+pub async fn nudges(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    bearer_claims(&state, &headers)?;
     let nudges: Vec<_> = NUDGES
         .iter()
         .map(|n| json!({ "id": n.id, "vi": n.vi, "en": n.en }))
         .collect();
-    Json(json!({ "nudges": nudges }))
+    Ok(Json(json!({ "nudges": nudges })))
 }
 
 /// A `coach` or `nudge` frame from `actor` (a trainer or admin: routed and
