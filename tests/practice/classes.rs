@@ -535,6 +535,24 @@ async fn a_practice_sale_leaves_redis_sale_keys_untouched() {
         )
         .await;
     assert_eq!(viewer.next_of("bag_result").await["outcome"], "reserved");
+    let ends_at = chophien::clock::unix_millis() + 3_600_000;
+    let (status, voucher) = post(
+        &server,
+        &format!("/api/rooms/{room_id}/vouchers"),
+        &studio_token(room),
+        json!({"code": "LUYENTAP", "discount": {"kind": "fixed", "amount_vnd": 20000},
+               "total_uses": 5, "ends_at": ends_at, "drop": true}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{voucher}");
+    trainee
+        .send(json!({"id": "d", "type": "drop_voucher", "code": "LUYENTAP"}))
+        .await;
+    assert_eq!(trainee.next_of_any(&["ack", "error"]).await["type"], "ack");
+    viewer
+        .send(json!({"id": "v", "type": "claim_voucher", "code": "LUYENTAP"}))
+        .await;
+    viewer.next_of("voucher_claimed").await;
     assert_eq!(sale_keys(&server, room_id), Vec::<String>::new());
     // The room itself is in Redis like any room.
     let (status, info) = get(&server, &format!("/api/rooms/{room_id}"), "").await;

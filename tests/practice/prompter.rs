@@ -10,12 +10,12 @@ use serde_json::{json, Value};
 
 use crate::classes::{join, post, studio_token};
 use crate::support::client::Client;
-use crate::support::server::TestServer;
+use crate::support::server::{Store, TestServer};
 
 /// A live practice room on a fast lesson: the server, the room, the
 /// trainee.
-async fn live_room() -> (TestServer, Value, Client) {
-    let server = TestServer::start().await;
+async fn live_room(store: Store) -> (TestServer, Value, Client) {
+    let server = store.start().await;
     let (status, class) = post(
         &server,
         "/api/classes",
@@ -38,9 +38,10 @@ async fn next_prompt(trainee: &mut Client) -> Value {
     prompt
 }
 
-#[tokio::test]
-async fn a_question_left_unanswered_is_pointed_out_to_the_trainee_alone() {
-    let (server, room, mut trainee) = live_room().await;
+crate::on_every_store!(a_question_left_unanswered_is_pointed_out_to_the_trainee_alone);
+
+async fn a_question_left_unanswered_is_pointed_out_to_the_trainee_alone(store: Store) {
+    let (server, room, mut trainee) = live_room(store).await;
     let room_id = room["room_id"].as_str().unwrap();
     let (mut viewer, _) = server.join(room_id, Role::Viewer, "mai").await;
     viewer
@@ -68,7 +69,7 @@ async fn a_question_left_unanswered_is_pointed_out_to_the_trainee_alone() {
 
 #[tokio::test]
 async fn an_answered_question_is_not_pointed_out_but_a_silence_is() {
-    let (server, room, mut trainee) = live_room().await;
+    let (server, room, mut trainee) = live_room(Store::Memory).await;
     let room_id = room["room_id"].as_str().unwrap();
     let (mut viewer, _) = server.join(room_id, Role::Viewer, "mai").await;
     viewer
@@ -88,7 +89,7 @@ async fn an_answered_question_is_not_pointed_out_but_a_silence_is() {
 
 #[tokio::test]
 async fn many_waiting_questions_make_one_prompt_naming_the_oldest() {
-    let (server, room, mut trainee) = live_room().await;
+    let (server, room, mut trainee) = live_room(Store::Memory).await;
     let room_id = room["room_id"].as_str().unwrap();
     let mut viewers = Vec::new();
     for name in ["bot-1", "bot-2", "bot-3", "bot-4", "bot-5"] {
@@ -110,7 +111,7 @@ async fn many_waiting_questions_make_one_prompt_naming_the_oldest() {
 
 #[tokio::test]
 async fn viewers_leaving_are_pointed_out() {
-    let (server, room, mut trainee) = live_room().await;
+    let (server, room, mut trainee) = live_room(Store::Memory).await;
     let room_id = room["room_id"].as_str().unwrap();
     let mut viewers = Vec::new();
     for name in ["a", "b", "c", "d"] {
