@@ -123,7 +123,14 @@ async fn watch(
     loop {
         tokio::select! {
             _ = stop.cancelled() => return Watched::Over,
-            _ = membership.stop.cancelled() => return Watched::Over,
+            // The room ended, or this node gave it up without it ending
+            // (it lost the store): watch again once it can.
+            _ = membership.stop.cancelled() => {
+                return match membership.room().is_closed() {
+                    true => Watched::Over,
+                    false => Watched::Retry,
+                };
+            }
             frame = membership.events.recv() => match frame {
                 Ok(frame) => {
                     see_frame(prompter, frame.json.as_str(), clock.now(), last_seq);
