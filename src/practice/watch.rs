@@ -186,3 +186,55 @@ fn see_event(prompter: &mut Prompter, event: &RoomEvent, now: u64) {
         _ => {}
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LIVE_SNAPSHOT: &str = r#"{"type":"snapshot","seq":7,"room":{"id":"r","title":"t",
+        "seller_name":"Lan","status":"live","viewer_count":4,"pinned_product_id":null,
+        "created_at":1,"practice":true},"products":[],"pinned_product":null,"chat":[],
+        "settings":{"slow_mode_seconds":0},"hearts_total":0,"sale":null,"stream_live":false,
+        "ice_servers":[],"me":{"user_id":"auto","name":"auto","role":"trainer"},"node":"n"}"#;
+
+    fn kinds(prompter: &mut Prompter, now: u64) -> Vec<String> {
+        prompter.tick(now).into_iter().map(|p| p.kind).collect()
+    }
+
+    #[test]
+    fn a_snapshot_of_a_live_room_starts_the_clock_and_events_follow() {
+        let mut prompter = Prompter::new();
+        let mut last_seq = None;
+        see_frame(&mut prompter, LIVE_SNAPSHOT, 0, &mut last_seq);
+        assert_eq!(last_seq, Some(7));
+        let question = r#"{"seq":8,"type":"chat","message":{"id":1,"user_id":"v","name":"Mai",
+            "role":"viewer","text":"còn hàng không?","sent_at":5}}"#;
+        see_frame(&mut prompter, question, 1_000, &mut last_seq);
+        assert_eq!(last_seq, Some(8));
+        assert_eq!(kinds(&mut prompter, 31_001), ["question_waiting"]);
+        see_frame(
+            &mut prompter,
+            r#"{"seq":9,"type":"viewer_count","count":1}"#,
+            32_000,
+            &mut last_seq,
+        );
+        assert_eq!(kinds(&mut prompter, 32_000), ["viewers_dropping"]);
+        see_frame(&mut prompter, "not json", 33_000, &mut last_seq);
+        see_frame(
+            &mut prompter,
+            r#"{"seq":10,"type":"room_closed","reason":"bye"}"#,
+            33_000,
+            &mut last_seq,
+        );
+        assert!(kinds(&mut prompter, 100_000).is_empty(), "ended");
+    }
+
+    #[test]
+    fn the_lesson_clock_runs_at_the_lessons_speed() {
+        let clock = LessonClock {
+            start: Instant::now() - Duration::from_secs(3),
+            speed: 10.0,
+        };
+        assert!((30_000..31_000).contains(&clock.now()), "{}", clock.now());
+    }
+}
