@@ -639,3 +639,23 @@ async fn measure_the_overview_of_thirty_busy_rooms() {
         metrics.comments
     );
 }
+
+#[tokio::test]
+async fn a_trainer_token_for_every_room_enters_none_the_coach_token_enters_its_own() {
+    let server = TestServer::start().await;
+    let class = open_class(&server, &["Lan", "Hùng"]).await;
+    let (lan, hung) = (&class["rooms"][0], &class["rooms"][1]);
+    let lan_id = lan["room_id"].as_str().unwrap();
+    let refused = Client::connect(&server.ws_url(lan_id, &trainer(&server, "co-hoa")))
+        .await
+        .err()
+        .expect("a `*` trainer token is refused");
+    assert_eq!(refused.status, 403, "{:?}", refused.body);
+    let refused = Client::connect(&server.ws_url(lan_id, hung["coach_token"].as_str().unwrap()))
+        .await
+        .err()
+        .expect("another room's coach token is refused");
+    assert_eq!(refused.status, 403);
+    let (_, snapshot) = join(&server, lan, lan["coach_token"].as_str().unwrap()).await;
+    assert_eq!(snapshot["me"]["user_id"], "co-hoa");
+}
