@@ -647,6 +647,12 @@ pub enum DirectEvent {
     MediaFailed {
         target: Target,
     },
+    /// Practice rooms, to the room's hosts only (the backstage): a warning
+    /// "from the platform" that a scenario injected. Never sent to viewers.
+    PlatformWarning {
+        scenario_id: String,
+        text: String,
+    },
 }
 
 /// A typed error: `code` is stable and meant for programs, `message` for people.
@@ -747,6 +753,8 @@ pub enum ErrorCode {
     WebhookNotFound,
     /// No webhook delivery with this event id in this room (HTTP only).
     DeliveryNotFound,
+    /// No practice scenario has this id (HTTP only).
+    ScenarioNotFound,
     /// The server or its store cannot serve this now; safe to retry.
     Unavailable,
     Internal,
@@ -798,6 +806,7 @@ impl ErrorCode {
             ErrorCode::WebhookTargetForbidden => "webhook_target_forbidden",
             ErrorCode::WebhookNotFound => "webhook_not_found",
             ErrorCode::DeliveryNotFound => "delivery_not_found",
+            ErrorCode::ScenarioNotFound => "scenario_not_found",
             ErrorCode::Unavailable => "unavailable",
             ErrorCode::Internal => "internal",
         }

@@ -6,3 +6,6 @@
 //! chat, pins, sales, bag) marked `practice`: its sales and orders live in
 //! this node's memory sale store (no real orders, no webhooks), and the
 //! node that opened its class runs its audience, coaching and scoring.
+
+pub mod audience;
+pub mod scenario;

@@ -14,6 +14,7 @@ mod fulfilment;
 mod guest;
 mod headers;
 mod journal;
+pub mod lesson;
 mod limits;
 mod media;
 mod order_page;
@@ -116,6 +117,9 @@ pub struct Shared {
     /// Cleared while the node has lost its link to Redis: `/readyz` answers
     /// 503 and joins are refused, so clients go to a node that can serve them.
     pub serving: AtomicBool,
+    /// Practice rooms' simulated audiences running on this node, the
+    /// personas they draw from and the scenario library.
+    pub audiences: crate::practice::audience::Audiences,
 }
 
 /// Who this node is among others.
@@ -196,6 +200,7 @@ impl AppState {
             node,
             nodes,
             serving: AtomicBool::new(true),
+            audiences: lesson::audiences(&config),
             config,
         }))
     }
@@ -499,6 +504,20 @@ fn router(state: AppState) -> Router {
         .route("/api/orders/cancel", post(order_page::cancel))
         .route("/api/orders/vietqr", post(order_page::vietqr))
         .route("/api/admin/nodes", get(api::nodes))
+        .route(
+            "/api/practice/rooms/{room_id}/audience",
+            get(lesson::audience)
+                .post(lesson::start_audience)
+                .delete(lesson::stop_audience),
+        )
+        .route(
+            "/api/practice/rooms/{room_id}/scenarios/{scenario_id}",
+            post(lesson::fire),
+        )
+        .route(
+            "/api/practice/scenarios",
+            get(lesson::scenarios).post(lesson::save_scenario),
+        )
         .route("/ws/rooms/{room_id}", get(ws::upgrade))
         .merge(relay::routes())
         .fallback_service(ServeDir::new(web_root).append_index_html_on_directories(true))
