@@ -28,13 +28,11 @@ use serde_json::json;
 use crate::auth::Role;
 use crate::config::Config;
 use crate::journal::Journal;
-use crate::protocol::{DirectEvent, ErrorCode};
 use crate::practice::audience::data::{self, DataError};
 use crate::practice::audience::persona::PersonaBook;
-use crate::practice::audience::{
-    Audiences, Door, DoorAct, LessonError, LessonSettings, Outcome,
-};
+use crate::practice::audience::{Audiences, Door, DoorAct, LessonError, LessonSettings, Outcome};
 use crate::practice::scenario::{self, FireHow, ScenarioLibrary};
+use crate::protocol::{DirectEvent, ErrorCode};
 use crate::room::{Actor, Membership, Room, RoomCommand, RoomError};
 use crate::sale::{Checkout, PaymentMethod};
 
@@ -265,8 +263,8 @@ pub async fn start_audience(
     body: Bytes,
 ) -> Answer<(StatusCode, Json<serde_json::Value>)> {
     authorize_trainer(&state, &headers, Some(&room_id))?;
-    let text = std::str::from_utf8(&body)
-        .map_err(|_| DataError::new("request body", ".", "not UTF-8"))?;
+    let text =
+        std::str::from_utf8(&body).map_err(|_| DataError::new("request body", ".", "not UTF-8"))?;
     let settings: LessonSettings = data::from_json("request body", text)?;
     start(&state, &room_id, settings).await?;
     let status = state.audiences.status(&room_id);
@@ -323,7 +321,9 @@ pub async fn scenarios(
     headers: HeaderMap,
 ) -> Answer<Json<serde_json::Value>> {
     authorize_trainer(&state, &headers, None)?;
-    Ok(Json(json!({ "scenarios": state.audiences.library().list() })))
+    Ok(Json(
+        json!({ "scenarios": state.audiences.library().list() }),
+    ))
 }
 
 /// `POST /api/practice/scenarios`: save a trainer's scenario (201).
@@ -336,8 +336,8 @@ pub async fn save_scenario(
     if body.len() > MAX_SCENARIO_BYTES {
         return Err(DataError::new("request body", ".", "at most 64 KiB").into());
     }
-    let text = std::str::from_utf8(&body)
-        .map_err(|_| DataError::new("request body", ".", "not UTF-8"))?;
+    let text =
+        std::str::from_utf8(&body).map_err(|_| DataError::new("request body", ".", "not UTF-8"))?;
     let json = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())

@@ -40,18 +40,37 @@ pub async fn call(
 /// Start `room`'s audience as its trainer.
 pub async fn start(server: &TestServer, room: &str, settings: Value) -> reqwest::Response {
     let path = format!("/api/practice/rooms/{room}/audience");
-    call(server, reqwest::Method::POST, &path, &trainer(server, room), Some(settings)).await
+    call(
+        server,
+        reqwest::Method::POST,
+        &path,
+        &trainer(server, room),
+        Some(settings),
+    )
+    .await
 }
 
 pub async fn started(server: &TestServer, room: &str, settings: Value) {
     let response = start(server, room, settings).await;
-    assert_eq!(response.status(), StatusCode::CREATED, "{:?}", response.text().await);
+    assert_eq!(
+        response.status(),
+        StatusCode::CREATED,
+        "{:?}",
+        response.text().await
+    );
 }
 
 /// Fire scenario `id` live, as the room's trainer.
 pub async fn fire(server: &TestServer, room: &str, id: &str) -> reqwest::Response {
     let path = format!("/api/practice/rooms/{room}/scenarios/{id}");
-    call(server, reqwest::Method::POST, &path, &trainer(server, room), None).await
+    call(
+        server,
+        reqwest::Method::POST,
+        &path,
+        &trainer(server, room),
+        None,
+    )
+    .await
 }
 
 /// A room whose seller (the trainee) is live; her client and the snapshot.
@@ -107,7 +126,9 @@ pub async fn viewers_at_least(client: &mut Client, n: u64) -> u64 {
     frame["count"].as_u64().unwrap_or(0)
 }
 
-fn every_phrase(pick: impl Fn(&chophien::practice::audience::persona::Phrases) -> Vec<String>) -> BTreeSet<String> {
+fn every_phrase(
+    pick: impl Fn(&chophien::practice::audience::persona::Phrases) -> Vec<String>,
+) -> BTreeSet<String> {
     PersonaBook::builtin()
         .all()
         .iter()
@@ -128,7 +149,9 @@ async fn bots_join_as_viewers_and_the_room_counts_them() {
         .filter(|e| e["type"] == "joined" && e["role"] == "viewer")
         .collect();
     assert!(joined.len() >= 6, "{joined:?}");
-    assert!(joined.iter().all(|e| e["user_id"].as_str().unwrap().starts_with("bot-")));
+    assert!(joined
+        .iter()
+        .all(|e| e["user_id"].as_str().unwrap().starts_with("bot-")));
 }
 
 #[tokio::test]
@@ -138,11 +161,18 @@ async fn bots_chat_in_vietnamese_from_their_personas() {
     started(&server, "lop-2", json!({"seed": 2, "size": 8, "speed": 50})).await;
 
     let said = every_phrase(|p| {
-        [&p.greeting, &p.question, &p.thanks, &p.complaint, &p.on_pin, &p.on_sale]
-            .into_iter()
-            .flatten()
-            .cloned()
-            .collect()
+        [
+            &p.greeting,
+            &p.question,
+            &p.thanks,
+            &p.complaint,
+            &p.on_pin,
+            &p.on_sale,
+        ]
+        .into_iter()
+        .flatten()
+        .cloned()
+        .collect()
     });
     for _ in 0..3 {
         let frame = until(&mut seller, bot_chat).await;
@@ -159,16 +189,28 @@ fn bot_acts(journal: &[Value]) -> Vec<String> {
     journal
         .iter()
         .filter_map(|e| {
-            let user = |v: &Value| v.as_str().filter(|u| u.starts_with("bot-")).map(str::to_owned);
+            let user = |v: &Value| {
+                v.as_str()
+                    .filter(|u| u.starts_with("bot-"))
+                    .map(str::to_owned)
+            };
             match e["type"].as_str()? {
                 "joined" => Some(format!("joined {} {}", user(&e["user_id"])?, e["name"])),
                 "left" => Some(format!("left {}", user(&e["user_id"])?)),
-                "product_viewed" => Some(format!("viewed {} {}", user(&e["user_id"])?, e["product_id"])),
+                "product_viewed" => Some(format!(
+                    "viewed {} {}",
+                    user(&e["user_id"])?,
+                    e["product_id"]
+                )),
                 "bag_answered" => Some(format!("bag {} {}", user(&e["user_id"])?, e["product_id"])),
                 "buy_answered" => Some(format!("buy {} {}", user(&e["user_id"])?, e["outcome"])),
                 "event" if e["event"]["type"] == "chat" => {
                     let message = &e["event"]["message"];
-                    Some(format!("chat {} {}", user(&message["user_id"])?, message["text"]))
+                    Some(format!(
+                        "chat {} {}",
+                        user(&message["user_id"])?,
+                        message["text"]
+                    ))
                 }
                 _ => None,
             }
@@ -224,10 +266,16 @@ async fn a_reply_to_a_bots_question_gets_a_follow_up_from_its_persona() {
     let reply = json!({"type": "chat", "text": "Dạ 120 nghìn một gói ạ", "reply_to": asked["message"]["id"]});
     seller.send(reply).await;
 
-    let answer = until(&mut seller, |f| bot_chat(f) && f["message"]["user_id"] == bot.as_str()).await;
+    let answer = until(&mut seller, |f| {
+        bot_chat(f) && f["message"]["user_id"] == bot.as_str()
+    })
+    .await;
     let text = answer["message"]["text"].as_str().unwrap();
     assert!(follow_ups.contains(text), "not a follow-up: {text}");
-    assert!(answer["message"].get("reply_to").is_none(), "a follow-up does not quote");
+    assert!(
+        answer["message"].get("reply_to").is_none(),
+        "a follow-up does not quote"
+    );
 }
 
 #[tokio::test]
@@ -235,7 +283,12 @@ async fn bots_buy_in_a_flash_sale_through_the_sale_store() {
     let server = TestServer::start().await;
     let (mut seller, snapshot) = live_room(&server, "lop-4").await;
     let product = &snapshot["products"][0];
-    started(&server, "lop-4", json!({"seed": 4, "size": 30, "speed": 50})).await;
+    started(
+        &server,
+        "lop-4",
+        json!({"seed": 4, "size": 30, "speed": 50}),
+    )
+    .await;
     viewers_at_least(&mut seller, 10).await;
     let half = product["price_vnd"].as_u64().unwrap() / 2;
     let sale = json!({"id": "sale", "type": "start_sale", "product_id": product["id"], "stock": 50,
@@ -245,7 +298,9 @@ async fn bots_buy_in_a_flash_sale_through_the_sale_store() {
     let purchase = until(&mut seller, |f| f["type"] == "sale_purchase").await;
     assert_eq!(purchase["quantity"], 1);
     let journal = journal(&server, "lop-4").await;
-    let buyer = |e: &&Value| e["type"] == "order_placed" && e["buyer_id"].as_str().unwrap().starts_with("bot-");
+    let buyer = |e: &&Value| {
+        e["type"] == "order_placed" && e["buyer_id"].as_str().unwrap().starts_with("bot-")
+    };
     assert!(journal.iter().any(|e| buyer(&e)));
 }
 
@@ -262,11 +317,16 @@ async fn stopping_the_audience_makes_every_bot_leave() {
     assert_eq!(status.status(), StatusCode::OK);
     let status: Value = status.json().await.unwrap();
     assert!(status["bots_present"].as_u64().unwrap() >= 4, "{status}");
-    assert!(status["persona_mix"].as_object().is_some_and(|m| !m.is_empty()));
+    assert!(status["persona_mix"]
+        .as_object()
+        .is_some_and(|m| !m.is_empty()));
 
     let stopped = call(&server, reqwest::Method::DELETE, path, &token, None).await;
     assert_eq!(stopped.status(), StatusCode::OK);
-    until(&mut seller, |f| f["type"] == "viewer_count" && f["count"] == 0).await;
+    until(&mut seller, |f| {
+        f["type"] == "viewer_count" && f["count"] == 0
+    })
+    .await;
     let gone = call(&server, reqwest::Method::GET, path, &token, None).await;
     assert_eq!(gone.status(), StatusCode::NOT_FOUND);
 }
@@ -288,10 +348,25 @@ async fn only_the_rooms_trainer_or_an_admin_runs_its_audience() {
     let _room = live_room(&server, "lop-7").await;
     let path = "/api/practice/rooms/lop-7/audience";
     let settings = json!({"seed": 1, "size": 2, "speed": 10});
-    for (role, room) in [(Role::Seller, "lop-7"), (Role::Viewer, "lop-7"), (Role::Trainer, "lop-khac")] {
+    for (role, room) in [
+        (Role::Seller, "lop-7"),
+        (Role::Viewer, "lop-7"),
+        (Role::Trainer, "lop-khac"),
+    ] {
         let token = server.token(room, role, "ai-do");
-        let response = call(&server, reqwest::Method::POST, path, &token, Some(settings.clone())).await;
-        assert_eq!(response.status(), StatusCode::FORBIDDEN, "{role:?} of {room}");
+        let response = call(
+            &server,
+            reqwest::Method::POST,
+            path,
+            &token,
+            Some(settings.clone()),
+        )
+        .await;
+        assert_eq!(
+            response.status(),
+            StatusCode::FORBIDDEN,
+            "{role:?} of {room}"
+        );
     }
     let response = reqwest::Client::new()
         .post(server.http(path))
@@ -312,7 +387,10 @@ async fn bad_settings_are_refused_with_the_field_named() {
     for (settings, field) in [
         (json!({"seed": 1, "size": 0}), "size"),
         (json!({"seed": 1, "size": 5, "speed": 1000}), "speed"),
-        (json!({"seed": 1, "size": 5, "timeline": [{"at_secs": 5, "scenario_id": "khong-co"}]}), "timeline[0].scenario_id"),
+        (
+            json!({"seed": 1, "size": 5, "timeline": [{"at_secs": 5, "scenario_id": "khong-co"}]}),
+            "timeline[0].scenario_id",
+        ),
         (json!({"seed": "mot", "size": 5}), "seed"),
     ] {
         let response = start(&server, "lop-8", settings).await;
@@ -333,7 +411,14 @@ async fn the_audience_ends_with_its_room() {
     viewers_at_least(&mut seller, 3).await;
 
     let seller_token = server.token("lop-9", Role::Seller, "hoa");
-    let closed = call(&server, reqwest::Method::POST, "/api/rooms/lop-9/close", &seller_token, None).await;
+    let closed = call(
+        &server,
+        reqwest::Method::POST,
+        "/api/rooms/lop-9/close",
+        &seller_token,
+        None,
+    )
+    .await;
     assert_eq!(closed.status(), StatusCode::OK);
     tokio::time::timeout(PATIENCE, async {
         while server.state.audiences.is_running("lop-9") {

@@ -15,7 +15,12 @@ use crate::support::server::TestServer;
 /// Fire `id` live and check it was accepted and journaled.
 async fn fired(server: &TestServer, room: &str, id: &str) {
     let response = fire(server, room, id).await;
-    assert_eq!(response.status(), StatusCode::ACCEPTED, "{:?}", response.text().await);
+    assert_eq!(
+        response.status(),
+        StatusCode::ACCEPTED,
+        "{:?}",
+        response.text().await
+    );
     tokio::time::timeout(crate::audience::PATIENCE, async {
         loop {
             let journaled = journal(server, room).await.into_iter().any(|e| {
@@ -32,7 +37,10 @@ async fn fired(server: &TestServer, room: &str, id: &str) {
 }
 
 fn says(frame: &Value, words: &str) -> bool {
-    bot_chat(frame) && frame["message"]["text"].as_str().is_some_and(|t| t.contains(words))
+    bot_chat(frame)
+        && frame["message"]["text"]
+            .as_str()
+            .is_some_and(|t| t.contains(words))
 }
 
 #[tokio::test]
@@ -61,10 +69,21 @@ async fn a_flood_of_price_questions_arrives() {
     let (mut seller, _) = live_room(&server, "kb-3").await;
     started(&server, "kb-3", json!({"seed": 3, "size": 2, "speed": 50})).await;
     fired(&server, "kb-3", "hoi-gia-don-dap").await;
-    let prices = ["ib giá", "giá bn shop", "giá sao ạ", "bn 1 gói vậy shop", "ib giá em với",
-        "gia bao nhieu shop", "sp này giá nhiêu", "cho xin giá với ạ"];
+    let prices = [
+        "ib giá",
+        "giá bn shop",
+        "giá sao ạ",
+        "bn 1 gói vậy shop",
+        "ib giá em với",
+        "gia bao nhieu shop",
+        "sp này giá nhiêu",
+        "cho xin giá với ạ",
+    ];
     for _ in 0..10 {
-        until(&mut seller, |f| bot_chat(f) && prices.contains(&f["message"]["text"].as_str().unwrap_or(""))).await;
+        until(&mut seller, |f| {
+            bot_chat(f) && prices.contains(&f["message"]["text"].as_str().unwrap_or(""))
+        })
+        .await;
     }
 }
 
@@ -86,7 +105,10 @@ async fn viewers_buy_out_the_current_sale() {
     let sale = json!({"id": "sale", "type": "start_sale", "product_id": product["id"], "stock": 7,
         "price_vnd": product["price_vnd"], "per_buyer_limit": 2, "duration_secs": 300});
     seller.send(sale).await;
-    until(&mut seller, |f| f["type"] == "sale_updated" && f["sale"]["state"] == "live").await;
+    until(&mut seller, |f| {
+        f["type"] == "sale_updated" && f["sale"]["state"] == "live"
+    })
+    .await;
 
     fired(&server, "kb-5", "het-hang-giua-sale").await;
     let sold_out = until(&mut seller, |f| {
@@ -94,8 +116,15 @@ async fn viewers_buy_out_the_current_sale() {
     })
     .await;
     assert_eq!(sold_out["sale"]["remaining"], 0);
-    let orders = journal(&server, "kb-5").await.into_iter().filter(|e| e["type"] == "order_placed").count();
-    assert!(orders >= 4, "7 units at 2 a buyer are at least 4 orders: {orders}");
+    let orders = journal(&server, "kb-5")
+        .await
+        .into_iter()
+        .filter(|e| e["type"] == "order_placed")
+        .count();
+    assert!(
+        orders >= 4,
+        "7 units at 2 a buyer are at least 4 orders: {orders}"
+    );
 }
 
 #[tokio::test]
@@ -144,7 +173,12 @@ async fn a_lessons_timeline_fires_scenarios_at_lesson_times() {
     let server = TestServer::start().await;
     let (mut seller, _) = live_room(&server, "kb-9").await;
     let timeline = json!([{"at_secs": 30, "scenario_id": "khach-gian-giao-cham"}]);
-    started(&server, "kb-9", json!({"seed": 9, "size": 2, "speed": 50, "timeline": timeline})).await;
+    started(
+        &server,
+        "kb-9",
+        json!({"seed": 9, "size": 2, "speed": 50, "timeline": timeline}),
+    )
+    .await;
     until(&mut seller, |f| says(f, "chưa nhận được hàng")).await;
     let entry = journal(&server, "kb-9")
         .await
@@ -154,11 +188,17 @@ async fn a_lessons_timeline_fires_scenarios_at_lesson_times() {
     assert_eq!(entry["scenario_id"], "khach-gian-giao-cham");
     assert_eq!(entry["how"], "timeline");
     assert_eq!(entry["title"], "Khách giận vì giao hàng chậm");
-    let status: Value = call(&server, Method::GET, "/api/practice/rooms/kb-9/audience", &trainer(&server, "kb-9"), None)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let status: Value = call(
+        &server,
+        Method::GET,
+        "/api/practice/rooms/kb-9/audience",
+        &trainer(&server, "kb-9"),
+        None,
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
     assert_eq!(status["fired"][0]["at_secs"], 30);
 }
 
@@ -191,7 +231,12 @@ name = "Cô Hạnh"
 texts = ["mua 2 gói có quà tặng không em?"]
 "#;
 
-async fn save(server: &TestServer, token: &str, body: &str, content_type: &str) -> reqwest::Response {
+async fn save(
+    server: &TestServer,
+    token: &str,
+    body: &str,
+    content_type: &str,
+) -> reqwest::Response {
     reqwest::Client::new()
         .post(server.http("/api/practice/scenarios"))
         .bearer_auth(token)
@@ -208,18 +253,38 @@ async fn a_trainer_saves_her_own_scenario_and_fires_it() {
     let (mut seller, _) = live_room(&server, "kb-11").await;
     let token = trainer(&server, "kb-11");
     let saved = save(&server, &token, MINE, "application/toml").await;
-    assert_eq!(saved.status(), StatusCode::CREATED, "{:?}", saved.text().await);
+    assert_eq!(
+        saved.status(),
+        StatusCode::CREATED,
+        "{:?}",
+        saved.text().await
+    );
 
-    let library: Value = call(&server, Method::GET, "/api/practice/scenarios", &token, None)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let library: Value = call(
+        &server,
+        Method::GET,
+        "/api/practice/scenarios",
+        &token,
+        None,
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
     let listed = library["scenarios"].as_array().unwrap();
     assert!(listed.len() >= 9);
-    let mine = listed.iter().find(|s| s["id"] == "khach-hoi-qua-tang").expect("listed");
+    let mine = listed
+        .iter()
+        .find(|s| s["id"] == "khach-hoi-qua-tang")
+        .expect("listed");
     assert_eq!(mine["builtin"], false);
-    assert!(server.data_dir.as_ref().unwrap().path().join("practice/scenarios/khach-hoi-qua-tang.json").exists());
+    assert!(server
+        .data_dir
+        .as_ref()
+        .unwrap()
+        .path()
+        .join("practice/scenarios/khach-hoi-qua-tang.json")
+        .exists());
 
     started(&server, "kb-11", json!({"seed": 1, "size": 2, "speed": 50})).await;
     fired(&server, "kb-11", "khach-hoi-qua-tang").await;
@@ -246,5 +311,10 @@ async fn a_bad_scenario_is_refused_with_its_field_named() {
     let response = save(&server, &token, &builtin, "application/toml").await;
     assert_eq!(response.status(), StatusCode::CONFLICT);
     let seller = server.token("kb-12", Role::Seller, "hoa");
-    assert_eq!(save(&server, &seller, MINE, "application/toml").await.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        save(&server, &seller, MINE, "application/toml")
+            .await
+            .status(),
+        StatusCode::FORBIDDEN
+    );
 }

@@ -64,7 +64,10 @@ pub struct LiveSale {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Act {
     /// A chat message; `question` ones wait for an answer.
-    Say { text: String, question: bool },
+    Say {
+        text: String,
+        question: bool,
+    },
     Hearts(u32),
     ViewProduct(String),
     AddToBag(String),
@@ -196,8 +199,7 @@ impl Bot {
             };
             if let Some(product) = product {
                 // Interested buyers put a pinned product in the bag.
-                if scene.pinned.is_some() && buy < persona.buying_propensity * self.interest * 0.2
-                {
+                if scene.pinned.is_some() && buy < persona.buying_propensity * self.interest * 0.2 {
                     acts.push(Act::AddToBag(product.clone()));
                 }
                 acts.push(Act::ViewProduct(product));
@@ -244,7 +246,10 @@ mod tests {
         let scene = Scene::default();
         (0..300)
             .flat_map(|now| {
-                let scene = Scene { now, ..scene.clone() };
+                let scene = Scene {
+                    now,
+                    ..scene.clone()
+                };
                 bot.decide(book.get(0), &scene, &mut rng)
             })
             .collect()
@@ -266,13 +271,18 @@ mod tests {
         bot.waiting_since = Some(0);
         let said: Vec<Act> = (0..200)
             .flat_map(|now| {
-                let scene = Scene { now, ..Scene::default() };
+                let scene = Scene {
+                    now,
+                    ..Scene::default()
+                };
                 bot.decide(persona, &scene, &mut rng)
             })
             .collect();
         let complaints = said
             .iter()
-            .filter(|a| matches!(a, Act::Say { text, .. } if persona.phrases.complaint.contains(text)))
+            .filter(
+                |a| matches!(a, Act::Say { text, .. } if persona.phrases.complaint.contains(text)),
+            )
             .count();
         assert_eq!(complaints, 1);
     }
@@ -286,8 +296,17 @@ mod tests {
         bot.greeted = true;
         bot.waiting_since = Some(0);
         bot.on_answer();
-        let acts = bot.decide(persona, &Scene { now: 3, ..Scene::default() }, &mut rng);
-        assert!(matches!(&acts[0], Act::Say { text, question: false } if persona.phrases.follow_up.contains(text)));
+        let acts = bot.decide(
+            persona,
+            &Scene {
+                now: 3,
+                ..Scene::default()
+            },
+            &mut rng,
+        );
+        assert!(
+            matches!(&acts[0], Act::Say { text, question: false } if persona.phrases.follow_up.contains(text))
+        );
         assert!(bot.waiting_since.is_none());
     }
 }

@@ -167,8 +167,18 @@ impl Driver {
     }
 
     /// Run until stopped or the room ends; then every bot leaves.
-    pub(super) async fn run(mut self, mut asks: mpsc::UnboundedReceiver<Ask>, stop: CancellationToken) {
+    pub(super) async fn run(
+        mut self,
+        mut asks: mpsc::UnboundedReceiver<Ask>,
+        stop: CancellationToken,
+    ) {
         let closed = self.room.as_ref().map(|r| r.closed()).unwrap_or_default();
+        // The first bot's own stop: the room ended, or this node gave it up.
+        let anchor_stopped = self
+            .present
+            .first()
+            .map(|p| p.membership.stop.clone())
+            .unwrap_or_default();
         let mut ticks = tokio::time::interval(self.clock.tick());
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -176,6 +186,7 @@ impl Driver {
                 biased;
                 _ = stop.cancelled() => break,
                 _ = closed.cancelled() => break,
+                _ = anchor_stopped.cancelled() => break,
                 _ = ticks.tick() => {}
             }
             while let Ok(ask) = asks.try_recv() {
@@ -226,7 +237,9 @@ impl Driver {
         let mut leaving = Vec::new();
         for index in 0..self.present.len() {
             let persona = self.personas.get(self.present[index].bot.persona);
-            let acts = self.present[index].bot.decide(persona, &scene, &mut self.rng);
+            let acts = self.present[index]
+                .bot
+                .decide(persona, &scene, &mut self.rng);
             for act in acts {
                 if act == Act::Leave {
                     leaving.push(index);
@@ -583,7 +596,8 @@ impl Driver {
                 self.door_act(index, DoorAct::ViewProduct(product_id)).await;
             }
             Act::AddToBag(product_id) => {
-                let idempotency_key = format!("{}-bag-{product_id}", self.present[index].bot.user_id);
+                let idempotency_key =
+                    format!("{}-bag-{product_id}", self.present[index].bot.user_id);
                 let act = DoorAct::AddToBag {
                     product_id,
                     idempotency_key,
@@ -618,7 +632,10 @@ impl Driver {
             other => return other,
         };
         let shipping = self.shipping(index);
-        match self.door_act(index, DoorAct::Confirm { hold_id, shipping }).await {
+        match self
+            .door_act(index, DoorAct::Confirm { hold_id, shipping })
+            .await
+        {
             Outcome::Done => Outcome::Done,
             other => other,
         }
@@ -643,9 +660,7 @@ impl Driver {
         let Some(room) = self.room.clone() else {
             return Outcome::Refused(crate::protocol::ErrorCode::RoomNotFound);
         };
-        self.door
-            .act(&room, &self.present[index].actor, act)
-            .await
+        self.door.act(&room, &self.present[index].actor, act).await
     }
 
     fn publish_status(&self) {

@@ -168,7 +168,11 @@ fn check(p: &Persona) -> Result<(), (&'static str, String)> {
     if p.label.trim().is_empty() {
         return Err(("label", "must not be empty".into()));
     }
-    if p.names.is_empty() || p.names.iter().any(|n| !crate::auth::is_valid_name(n.trim())) {
+    if p.names.is_empty()
+        || p.names
+            .iter()
+            .any(|n| !crate::auth::is_valid_name(n.trim()))
+    {
         return Err(("names", "1 or more names of 1–40 characters".into()));
     }
     for (field, rate) in [
@@ -252,7 +256,11 @@ mod tests {
             .nth(1)
             .unwrap()
             .replace("label = \"Săn giá rẻ\"", "label = \"Săn sale\"");
-        std::fs::write(dir.path().join("lop-a.toml"), format!("[[persona]]\n{mine}")).unwrap();
+        std::fs::write(
+            dir.path().join("lop-a.toml"),
+            format!("[[persona]]\n{mine}"),
+        )
+        .unwrap();
         let book = PersonaBook::with_dir(dir.path()).unwrap();
         let index = book.index_of("san_gia").unwrap();
         assert_eq!(book.get(index).label, "Săn sale");

@@ -125,8 +125,7 @@ pub fn parse(
     } else {
         data::from_toml(file, text)?
     };
-    check(&scenario, personas)
-        .map_err(|(field, message)| DataError::new(file, field, message))?;
+    check(&scenario, personas).map_err(|(field, message)| DataError::new(file, field, message))?;
     Ok(scenario)
 }
 
