@@ -428,3 +428,37 @@ async fn the_audience_ends_with_its_room() {
     .await
     .expect("the audience outlived its room");
 }
+
+#[tokio::test]
+async fn a_bot_the_trainee_bans_leaves_and_the_lesson_goes_on() {
+    let server = TestServer::start().await;
+    let (mut seller, _) = live_room(&server, "lop-10").await;
+    started(
+        &server,
+        "lop-10",
+        json!({"seed": 10, "size": 6, "speed": 50}),
+    )
+    .await;
+
+    let chat = until(&mut seller, bot_chat).await;
+    let banned = chat["message"]["user_id"].as_str().unwrap().to_owned();
+    seller
+        .send(json!({"type": "ban_user", "user_id": banned}))
+        .await;
+    until(&mut seller, |f| {
+        f["type"] == "user_banned" && f["user_id"] == banned.as_str()
+    })
+    .await;
+
+    // Others still talk; the banned bot never again.
+    for _ in 0..5 {
+        let next = until(&mut seller, bot_chat).await;
+        assert_ne!(next["message"]["user_id"], banned.as_str());
+    }
+    assert!(server.state.audiences.is_running("lop-10"));
+    let left = journal(&server, "lop-10")
+        .await
+        .into_iter()
+        .any(|e| e["type"] == "left" && e["user_id"] == banned.as_str());
+    assert!(left, "the banned bot's visit ended");
+}

@@ -135,7 +135,11 @@ impl Driver {
     /// The first bot joins (it stays all lesson): the room exists and is
     /// open, and the driver learns its catalog from the snapshot.
     pub(super) async fn arrive(mut self) -> Result<Driver, RoomError> {
-        let persona = self.draw_persona();
+        // A silent lurker: the trainee has no reason to ban it.
+        let persona = match self.personas.index_of("xem_im") {
+            Some(lurker) => lurker,
+            None => self.draw_persona(),
+        };
         let index = self.join(persona).await?;
         self.present[index].bot.stays = true;
         let snapshot = self.present[index]
@@ -173,12 +177,6 @@ impl Driver {
         stop: CancellationToken,
     ) {
         let closed = self.room.as_ref().map(|r| r.closed()).unwrap_or_default();
-        // The first bot's own stop: the room ended, or this node gave it up.
-        let anchor_stopped = self
-            .present
-            .first()
-            .map(|p| p.membership.stop.clone())
-            .unwrap_or_default();
         let mut ticks = tokio::time::interval(self.clock.tick());
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -186,7 +184,6 @@ impl Driver {
                 biased;
                 _ = stop.cancelled() => break,
                 _ = closed.cancelled() => break,
-                _ = anchor_stopped.cancelled() => break,
                 _ = ticks.tick() => {}
             }
             while let Ok(ask) = asks.try_recv() {
@@ -194,6 +191,16 @@ impl Driver {
                     Ask::Fire(id, how) => self.fire(&id, how),
                 }
             }
+            if self
+                .room
+                .as_ref()
+                .is_some_and(|r| r.is_closed() || r.is_evicted())
+            {
+                // The room ended, or this node gave it up: every bot's
+                // membership ended with it.
+                break;
+            }
+            self.drop_banned();
             self.second().await;
             if self.stage.closed {
                 break;
@@ -253,6 +260,28 @@ impl Driver {
             self.leave(present);
         }
         self.publish_status();
+    }
+
+    /// Bots the trainee banned leave (their membership was ended). When the
+    /// first bot goes, the next one's membership becomes where the room's
+    /// events are read, from the last one read.
+    fn drop_banned(&mut self) {
+        let before = self.present.len();
+        let first = self.present.first().map(|p| p.bot.user_id.clone());
+        let (banned, kept): (Vec<Present>, Vec<Present>) = std::mem::take(&mut self.present)
+            .into_iter()
+            .partition(|p| p.membership.stop.is_cancelled());
+        self.present = kept;
+        for present in banned {
+            self.leave(present);
+        }
+        let anchor_changed = self.present.first().map(|p| &p.bot.user_id) != first.as_ref();
+        if self.present.len() != before && anchor_changed {
+            if let Some(anchor) = self.present.first_mut() {
+                anchor.bot.stays = true;
+                anchor.membership.events.start_after(self.stage.seq);
+            }
+        }
     }
 
     fn scene(&self) -> Scene {
