@@ -152,7 +152,9 @@ fn practice_quick_runs_audiences_without_errors_and_samples_the_server() {
     }
     let samples = report["resources"].as_array().expect("resources");
     assert!(!samples.is_empty());
-    assert!(samples.iter().all(|s| s["server_rss_bytes"].as_u64().unwrap_or(0) > 0));
+    assert!(samples
+        .iter()
+        .all(|s| s["server_rss_bytes"].as_u64().unwrap_or(0) > 0));
 }
 
 fn count(report: &Value, name: &str) -> u64 {

@@ -9,7 +9,8 @@
 //! - `bot.rs`: one bot's state and its decisions each lesson second;
 //! - `curve.rs`: how many bots should be present;
 //! - `clock.rs`: lesson seconds at a speed;
-//! - `driver.rs`: the one task per room that drives all its bots;
+//! - `driver/`: the one task per room that drives all its bots (reading
+//!   the trainee's acts in `trainee.rs`, scenarios in `scenarios.rs`);
 //! - `data.rs`: reading data files with errors that name the field;
 //! - this file: the [`Audiences`] registry on `AppState`, the lesson
 //!   settings, the errors, and the [`Door`] the driver acts through.

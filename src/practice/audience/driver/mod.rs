@@ -8,6 +8,12 @@
 //! each present bot act, in join order. Every random draw comes from one
 //! seeded generator in that fixed order, and bots react only to the
 //! trainee's acts (never to timing), so a lesson replays from its seed.
+//!
+//! `trainee.rs` reads the room and turns the trainee's acts into the bots'
+//! interest; `scenarios.rs` journals firings and carries out their steps.
+
+mod scenarios;
+mod trainee;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -19,18 +25,16 @@ use rand_chacha::ChaCha8Rng;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::auth::{Action, Role};
-use crate::clock::unix_millis;
-use crate::journal::Record;
-use crate::protocol::{DirectEvent, RoomEvent, SaleState, SequencedEvent, Snapshot};
+use crate::auth::Role;
+use crate::protocol::{DirectEvent, Snapshot};
 use crate::room::{Actor, Membership, Room, RoomError};
-use crate::sale::{BuyOutcome, Shipping};
+use crate::sale::Shipping;
 
 use super::bot::{choose, Act, Bot, LiveSale, Scene};
 use super::clock::LessonClock;
 use super::curve::Curve;
 use super::persona::PersonaBook;
-use super::{Ask, AudienceStatus, Door, DoorAct, Fired, LessonSettings, Outcome};
+use super::{Ask, AudienceStatus, Door, DoorAct, LessonSettings, Outcome};
 use crate::practice::scenario::{FireHow, ScenarioLibrary, Step};
 
 /// Most buys one `buy_out` step tries (a sale has at most this many units
@@ -299,271 +303,6 @@ impl Driver {
             return 0.5;
         }
         self.present.iter().map(|p| p.bot.interest).sum::<f64>() / self.present.len() as f64
-    }
-
-    // ---------------------------------------------------------------------
-    // What the trainee did
-    // ---------------------------------------------------------------------
-
-    /// Read the room's events that arrived since the last second.
-    fn read_room(&mut self) {
-        let mut events = Vec::new();
-        if let Some(anchor) = self.present.first_mut() {
-            while let Some(next) = anchor.membership.events.try_recv() {
-                match next {
-                    Ok(frame) => events.push(frame),
-                    Err(error) => {
-                        tracing::debug!(room = %self.room_id, %error, "audience fell behind its room");
-                        break;
-                    }
-                }
-            }
-        }
-        for frame in events {
-            if frame.seq <= self.stage.seq {
-                continue;
-            }
-            self.stage.seq = frame.seq;
-            if let Ok(event) = serde_json::from_str::<SequencedEvent>(frame.json.as_str()) {
-                self.react(event.event);
-            }
-        }
-    }
-
-    fn react(&mut self, event: RoomEvent) {
-        match event {
-            RoomEvent::Chat { message } if message.role.may(Action::HostLive) => {
-                self.stage.seller_spoke = self.now;
-                if let Some(quote) = message.reply_to {
-                    if let Some(present) = self
-                        .present
-                        .iter_mut()
-                        .find(|p| p.bot.user_id == quote.user_id)
-                    {
-                        present.bot.on_answer();
-                    }
-                    // Others see questions answered: a little more patience.
-                    for present in &mut self.present {
-                        present.bot.raise(0.02);
-                    }
-                }
-            }
-            RoomEvent::ProductPinned { product } => {
-                self.stage.pinned = Some((product.id, product.name));
-                self.raise_all(0.1);
-            }
-            RoomEvent::ProductUnpinned => self.stage.pinned = None,
-            RoomEvent::ProductUpserted { product } => {
-                let entry = (product.id.clone(), product.name, product.price_vnd);
-                match self.stage.products.iter_mut().find(|p| p.0 == product.id) {
-                    Some(known) => *known = entry,
-                    None => self.stage.products.push(entry),
-                }
-            }
-            RoomEvent::ProductRemoved { product_id } => {
-                self.stage.products.retain(|p| p.0 != product_id);
-            }
-            RoomEvent::SaleUpdated { sale } => {
-                let was_live = self.stage.sale.is_some();
-                self.sale_changed(&sale);
-                if !was_live && self.stage.sale.is_some() {
-                    self.raise_all(0.15);
-                }
-            }
-            RoomEvent::RoomClosed { .. } => self.stage.closed = true,
-            _ => {}
-        }
-    }
-
-    fn sale_changed(&mut self, sale: &crate::protocol::SaleInfo) {
-        if sale.state != SaleState::Live {
-            self.stage.sale = None;
-            return;
-        }
-        let list_price = self
-            .stage
-            .products
-            .iter()
-            .find(|p| p.0 == sale.product_id)
-            .map_or(sale.price_vnd, |p| p.2);
-        let discount = if list_price == 0 {
-            0.0
-        } else {
-            (1.0 - sale.price_vnd as f64 / list_price as f64).clamp(0.0, 1.0)
-        };
-        let live = LiveSale {
-            id: sale.id.clone(),
-            product_name: sale.product_name.clone(),
-            discount,
-        };
-        self.stage.sale = Some((live, sale.per_buyer_limit.max(1)));
-    }
-
-    fn raise_all(&mut self, by: f64) {
-        for present in &mut self.present {
-            present.bot.raise(by);
-        }
-    }
-
-    // ---------------------------------------------------------------------
-    // Scenarios
-    // ---------------------------------------------------------------------
-
-    /// Journal the firing and schedule the scenario's steps.
-    fn fire(&mut self, scenario_id: &str, how: FireHow) {
-        let Some(scenario) = self.library.get(scenario_id) else {
-            return;
-        };
-        let record = Record::ScenarioFired {
-            scenario_id: scenario.id.clone(),
-            title: scenario.title.clone(),
-            how: how.as_str().to_owned(),
-        };
-        self.door
-            .journal()
-            .record(&self.room_id, unix_millis(), record);
-        self.status.lock().fired.push(Fired {
-            at_secs: self.now,
-            scenario_id: scenario.id.clone(),
-            how,
-        });
-        for step in scenario.steps {
-            let at = self.now + u64::from(step.at_secs());
-            if let Step::Flood {
-                persona,
-                texts,
-                count,
-                over_secs,
-                ..
-            } = &step
-            {
-                for i in 0..u64::from(*count) {
-                    let when = at + i * u64::from(*over_secs) / u64::from((*count).max(1));
-                    let text = choose(texts, self.rng.random::<f64>());
-                    let line = Due::Line {
-                        text,
-                        persona: persona.clone(),
-                    };
-                    self.due.entry(when).or_default().push(line);
-                }
-            } else {
-                self.due
-                    .entry(at)
-                    .or_default()
-                    .push(Due::Step(scenario.id.clone(), step));
-            }
-        }
-    }
-
-    async fn carry_out(&mut self, due: Due) {
-        match due {
-            Due::Line { text, persona } => {
-                let speaker = match persona.as_deref().and_then(|p| self.personas.index_of(p)) {
-                    Some(persona) => self.join(persona).await.ok(),
-                    None if self.present.len() > 1 => {
-                        Some(self.rng.random_range(1..self.present.len()))
-                    }
-                    None => {
-                        let persona = self.draw_persona();
-                        self.join(persona).await.ok()
-                    }
-                };
-                if let Some(index) = speaker {
-                    self.present[index].bot.greeted = true;
-                    self.chat(index, text).await;
-                }
-            }
-            Due::Step(scenario_id, step) => self.step(&scenario_id, step).await,
-        }
-    }
-
-    async fn step(&mut self, scenario_id: &str, step: Step) {
-        match step {
-            Step::Spike {
-                factor, hold_secs, ..
-            } => self.curve.spike(factor, self.now + u64::from(hold_secs)),
-            Step::Say {
-                persona,
-                name,
-                texts,
-                every_secs,
-                ..
-            } => {
-                let Some(persona) = self.personas.index_of(&persona) else {
-                    return;
-                };
-                let Ok(index) = self.join(persona).await else {
-                    return;
-                };
-                let bot = &mut self.present[index].bot;
-                bot.stays = true;
-                bot.greeted = true;
-                bot.interest = 0.6;
-                if let Some(name) = name {
-                    // The scenario's name for it; the actor carries it.
-                    self.present[index].actor.name = name.clone();
-                    self.present[index].bot.name = name;
-                }
-                let every = u64::from(every_secs);
-                let script = texts
-                    .into_iter()
-                    .enumerate()
-                    .map(|(i, text)| (self.now + i as u64 * every, text))
-                    .collect();
-                self.present[index].bot.script = script;
-            }
-            Step::Flood { .. } => {}
-            Step::BuyOut { .. } => self.buy_out().await,
-            Step::Warn { text, .. } => {
-                let event = DirectEvent::PlatformWarning {
-                    scenario_id: scenario_id.to_owned(),
-                    text,
-                };
-                self.door.tell_hosts(&self.room_id, &event);
-            }
-            Step::Leave { fraction, .. } => {
-                let mut leaving = Vec::new();
-                for (index, present) in self.present.iter().enumerate() {
-                    if !present.bot.stays && self.rng.random::<f64>() < fraction {
-                        leaving.push(index);
-                    }
-                }
-                for index in leaving.into_iter().rev() {
-                    let present = self.present.remove(index);
-                    self.leave(present);
-                }
-            }
-        }
-    }
-
-    /// Buy the live sale until it is sold out: new impatient buyers join and
-    /// take their limit each, through the same buy and confirm as anyone.
-    async fn buy_out(&mut self) {
-        let Some((sale, limit)) = self.stage.sale.clone() else {
-            tracing::debug!(room = %self.room_id, "buy_out: no live sale");
-            return;
-        };
-        let buyer = self
-            .personas
-            .index_of("chot_don")
-            .unwrap_or_else(|| self.draw_persona());
-        for _ in 0..MAX_BUY_OUT {
-            let Ok(index) = self.join(buyer).await else {
-                return;
-            };
-            self.present[index].bot.greeted = true;
-            self.present[index].bot.tried_sale = Some(sale.id.clone());
-            match self.buy(index, &sale.id, limit).await {
-                // Fewer left than the limit: take one at a time.
-                Outcome::NotReserved(BuyOutcome::SoldOut) if limit > 1 => {
-                    if self.buy(index, &sale.id, 1).await != Outcome::Done {
-                        return;
-                    }
-                }
-                Outcome::Done => {}
-                _ => return,
-            }
-        }
     }
 
     // ---------------------------------------------------------------------
