@@ -462,3 +462,26 @@ async fn a_bot_the_trainee_bans_leaves_and_the_lesson_goes_on() {
         .any(|e| e["type"] == "left" && e["user_id"] == banned.as_str());
     assert!(left, "the banned bot's visit ended");
 }
+
+#[tokio::test]
+async fn the_audience_ends_when_the_server_stops() {
+    let server = TestServer::start().await;
+    let (mut seller, _) = live_room(&server, "lop-11").await;
+    started(
+        &server,
+        "lop-11",
+        json!({"seed": 11, "size": 3, "speed": 50}),
+    )
+    .await;
+    viewers_at_least(&mut seller, 3).await;
+
+    let state = server.state.clone();
+    server.shutdown().await;
+    tokio::time::timeout(PATIENCE, async {
+        while state.audiences.is_running("lop-11") {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("the audience outlived its server");
+}

@@ -103,6 +103,9 @@ pub(super) struct Driver {
     present: Vec<Present>,
     /// Bots made so far (user ids are numbered).
     made: u64,
+    /// When this lesson began (unix ms): part of its bots' visit ids, so a
+    /// later lesson's `bot-1` is another visit.
+    began_ms: u64,
     /// Scenario work by lesson second, in firing order within a second.
     due: BTreeMap<u64, Vec<Due>>,
     stage: Stage,
@@ -131,6 +134,7 @@ impl Driver {
             now: 0,
             present: Vec::new(),
             made: 0,
+            began_ms: crate::clock::unix_millis(),
             due: BTreeMap::new(),
             stage: Stage::default(),
         }
@@ -204,7 +208,10 @@ impl Driver {
                 // membership ended with it.
                 break;
             }
-            self.drop_banned();
+            if !self.drop_banned().await {
+                // Bots were ended without a ban: the node is stopping.
+                break;
+            }
             self.second().await;
             if self.stage.closed {
                 break;
@@ -268,16 +275,24 @@ impl Driver {
 
     /// Bots the trainee banned leave (their membership was ended). When the
     /// first bot goes, the next one's membership becomes where the room's
-    /// events are read, from the last one read.
-    fn drop_banned(&mut self) {
+    /// events are read, from the last one read. `false` when a bot's
+    /// membership ended without a ban (the node is stopping).
+    async fn drop_banned(&mut self) -> bool {
         let before = self.present.len();
         let first = self.present.first().map(|p| p.bot.user_id.clone());
         let (banned, kept): (Vec<Present>, Vec<Present>) = std::mem::take(&mut self.present)
             .into_iter()
             .partition(|p| p.membership.stop.is_cancelled());
         self.present = kept;
+        let mut stopping = false;
         for present in banned {
+            if let Some(room) = &self.room {
+                stopping |= !room.is_banned(&present.actor.user_id, Role::Viewer).await;
+            }
             self.leave(present);
+        }
+        if stopping {
+            return false;
         }
         let anchor_changed = self.present.first().map(|p| &p.bot.user_id) != first.as_ref();
         if self.present.len() != before && anchor_changed {
@@ -286,6 +301,7 @@ impl Driver {
                 anchor.membership.events.start_after(self.stage.seq);
             }
         }
+        true
     }
 
     fn scene(&self) -> Scene {
@@ -335,7 +351,7 @@ impl Driver {
             name: name.clone(),
             role: Role::Viewer,
         };
-        let visit = format!("{}:{user_id}", self.room_id);
+        let visit = format!("lesson-{}:{user_id}", self.began_ms);
         let membership = self.door.enter(&self.room_id, &actor, &visit).await?;
         self.present.push(Present {
             bot: Bot::new(user_id, name, persona, interest),
