@@ -93,12 +93,16 @@ impl Bot {
         }
     }
 
-    /// The trainee replied to this bot.
-    pub fn on_answer(&mut self) {
+    /// The trainee replied to this bot at lesson second `now`: the sooner
+    /// after its question, the more its interest (and so its buying) grows.
+    pub fn on_answer(&mut self, now: u64) {
+        let waited = self
+            .waiting_since
+            .map_or(0, |since| now.saturating_sub(since));
         self.waiting_since = None;
         self.complained = false;
         self.answered = true;
-        self.raise(0.25);
+        self.raise((0.3 - 0.004 * waited as f64).max(0.08));
     }
 
     /// Something worth watching happened (a pin, a sale).
@@ -288,6 +292,24 @@ mod tests {
     }
 
     #[test]
+    fn a_quick_answer_raises_interest_more_than_a_slow_one() {
+        let asked = |interest| {
+            let mut bot = Bot::new("bot-1".into(), "Lan Anh".into(), 0, interest);
+            bot.waiting_since = Some(10);
+            bot
+        };
+        let (mut quick, mut slow) = (asked(0.4), asked(0.4));
+        quick.on_answer(15);
+        slow.on_answer(70);
+        assert!(
+            quick.interest > slow.interest + 0.1,
+            "{} {}",
+            quick.interest,
+            slow.interest
+        );
+    }
+
+    #[test]
     fn an_answer_gets_a_follow_up_from_the_persona() {
         let book = PersonaBook::builtin();
         let persona = book.get(0);
@@ -295,7 +317,7 @@ mod tests {
         let mut bot = Bot::new("bot-1".into(), "Thu Trang".into(), 0, 0.5);
         bot.greeted = true;
         bot.waiting_since = Some(0);
-        bot.on_answer();
+        bot.on_answer(3);
         let acts = bot.decide(
             persona,
             &Scene {

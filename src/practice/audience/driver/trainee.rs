@@ -45,7 +45,7 @@ impl Driver {
                         .iter_mut()
                         .find(|p| p.bot.user_id == quote.user_id)
                     {
-                        present.bot.on_answer();
+                        present.bot.on_answer(self.now);
                     }
                     // Others see questions answered: a little more patience.
                     for present in &mut self.present {
