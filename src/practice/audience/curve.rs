@@ -44,6 +44,17 @@ impl Curve {
         let per_sec = if spiking { 50 } else { (self.size / 8).max(1) };
         missing.min(per_sec)
     }
+
+    /// The chance each second that a bot leaves because the room is more
+    /// crowded than the curve wants (after a spike): none within a fifth
+    /// over it.
+    pub fn drift(&self, present: usize, target: usize) -> f64 {
+        if present * 5 > target * 6 {
+            0.05
+        } else {
+            0.0
+        }
+    }
 }
 
 #[cfg(test)]
@@ -65,5 +76,7 @@ mod tests {
         assert_eq!(curve.target(50, 0.5), 50);
         assert_eq!(curve.joins(50, 5, 50), 45);
         assert_eq!(curve.target(100, 0.5), 5);
+        assert!(curve.drift(50, 5) > 0.0);
+        assert_eq!(curve.drift(6, 5), 0.0);
     }
 }

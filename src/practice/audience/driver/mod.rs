@@ -251,9 +251,25 @@ impl Driver {
                 break;
             }
         }
-        let scene = self.scene();
+        // Past a spike, the crowd thins back towards the curve.
+        let drift = self.curve.drift(self.present.len(), target);
         let mut leaving = Vec::new();
-        for index in 0..self.present.len() {
+        if drift > 0.0 {
+            for (index, present) in self.present.iter().enumerate() {
+                if !present.bot.stays && self.rng.random::<f64>() < drift {
+                    leaving.push(index);
+                }
+            }
+        }
+        let scene = self.scene();
+        let mut gone = vec![false; self.present.len()];
+        for &index in &leaving {
+            gone[index] = true;
+        }
+        for (index, gone) in gone.into_iter().enumerate() {
+            if gone {
+                continue;
+            }
             let persona = self.personas.get(self.present[index].bot.persona);
             let acts = self.present[index]
                 .bot
@@ -266,6 +282,7 @@ impl Driver {
                 }
             }
         }
+        leaving.sort_unstable();
         for index in leaving.into_iter().rev() {
             let present = self.present.remove(index);
             self.leave(present);
