@@ -485,3 +485,58 @@ async fn the_audience_ends_when_the_server_stops() {
     .await
     .expect("the audience outlived its server");
 }
+
+#[tokio::test]
+async fn a_question_left_unanswered_draws_a_complaint() {
+    let server = TestServer::start().await;
+    let (mut seller, _) = live_room(&server, "lop-12").await;
+    started(
+        &server,
+        "lop-12",
+        json!({"seed": 12, "size": 6, "speed": 50}),
+    )
+    .await;
+
+    let complaints = every_phrase(|p| p.complaint.clone());
+    let complaint = until(&mut seller, |f| {
+        bot_chat(f) && complaints.contains(f["message"]["text"].as_str().unwrap_or(""))
+    })
+    .await;
+    assert_eq!(complaint["message"]["role"], "viewer");
+}
+
+#[tokio::test]
+async fn a_pinned_product_draws_the_bots_taps_on_its_card() {
+    let server = TestServer::start().await;
+    let (mut seller, snapshot) = live_room(&server, "lop-13").await;
+    let pinned = snapshot["products"][1]["id"].as_str().unwrap().to_owned();
+    started(
+        &server,
+        "lop-13",
+        json!({"seed": 13, "size": 20, "speed": 50}),
+    )
+    .await;
+    viewers_at_least(&mut seller, 10).await;
+    seller
+        .send(json!({"type": "pin_product", "product_id": pinned}))
+        .await;
+    until(&mut seller, |f| f["type"] == "product_pinned").await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    let journal = journal(&server, "lop-13").await;
+    let pin = journal
+        .iter()
+        .position(|e| e["type"] == "event" && e["event"]["type"] == "product_pinned")
+        .expect("the pin is journaled");
+    // A second after the pin, every tap is on the pinned product's card.
+    let after: Vec<&Value> = journal[pin..]
+        .iter()
+        .filter(|e| e["type"] == "product_viewed")
+        .skip(5)
+        .collect();
+    assert!(after.len() >= 3, "too few taps: {after:?}");
+    assert!(
+        after.iter().all(|e| e["product_id"] == pinned.as_str()),
+        "{after:?}"
+    );
+}
