@@ -4,6 +4,7 @@
 // confirm step in the action sheet before the `start_sale` goes out. While a
 // sale runs, the same place shows it (remaining, countdown) with its end
 // button. The full form (any product, price, timing) stays in "Quản lý".
+// The desktop studio shows the same presets above its sale form.
 
 import { $, clear, h } from './dom.js';
 import { errorText, t } from './i18n.js';
@@ -37,7 +38,8 @@ export class SalePresets {
    */
   constructor({ conn, model, sheet, notice }) {
     Object.assign(this, { conn, model, sheet, notice });
-    this.box = $('#phone-presets');
+    /** Where presets are drawn: the phone studio's, and the desktop sale panel's. */
+    this.boxes = [$('#phone-presets'), $('#desk-presets')];
     this.running = $('#phone-sale');
     this.countdown = null;
     setInterval(() => this.countdown?.(), 500);
@@ -50,16 +52,21 @@ export class SalePresets {
 
   render() {
     this.renderRunning();
-    clear(this.box);
+    for (const box of this.boxes) this.renderBox(box);
+  }
+
+  renderBox(box) {
+    clear(box);
     const product = this.model.pinned;
-    this.box.hidden = this.saleActive;
+    box.hidden = this.saleActive;
     if (this.saleActive) return;
     if (!product) {
-      this.box.append(h('p', { class: 'phone-hint', 'data-testid': 'presets-hint', text: t('phone.presetsHint') }));
+      box.append(h('p', { class: 'phone-hint', 'data-testid': 'presets-hint', text: t('phone.presetsHint') }));
       return;
     }
-    this.box.append(h('p', { class: 'visually-hidden', id: 'presets-title', text: t('phone.presetsTitle', { name: product.name }) }));
-    const row = h('div', { class: 'preset-row', role: 'group', 'aria-labelledby': 'presets-title' });
+    const titleId = `${box.id}-title`;
+    box.append(h('p', { class: 'presets-title', id: titleId, text: t('phone.presetsTitle', { name: product.name }) }));
+    const row = h('div', { class: 'preset-row', role: 'group', 'aria-labelledby': titleId });
     for (const preset of PRESETS) {
       const sale = presetSale(preset, product);
       const what = t('phone.preset', { units: formatCount(sale.units), discount: preset.discount, minutes: preset.minutes });
@@ -72,7 +79,7 @@ export class SalePresets {
       h('span', { class: 'preset-what', text: what }),
       h('span', { class: 'preset-price', 'data-testid': 'preset-price', text: formatVnd(sale.price_vnd) })));
     }
-    this.box.append(row);
+    box.append(row);
   }
 
   /** The confirm step: what exactly goes on sale, then `start_sale`. */
