@@ -27,8 +27,12 @@ const SHOWN = 40;
 export function wireLongPress(list, { find, open }) {
   let timer = null;
   let start = null;
-  /** When the last long press fired: the click that follows it is swallowed. */
-  let firedAt = 0;
+  /**
+   * Set when a long press fires: the click that some browsers send when the
+   * finger lifts is hit-tested where the finger is — now the sheet — and must
+   * not press one of its buttons. Any new touch clears it.
+   */
+  let swallowClick = false;
   const cancel = () => {
     clearTimeout(timer);
     timer = null;
@@ -45,7 +49,7 @@ export function wireLongPress(list, { find, open }) {
     cancel();
     const message = find(Number(li.dataset.messageId));
     if (!message) return;
-    firedAt = Date.now();
+    swallowClick = true;
     open(message, li);
   };
   list.addEventListener('pointerdown', (event) => {
@@ -66,13 +70,14 @@ export function wireLongPress(list, { find, open }) {
     const li = target(event);
     if (!li) return;
     event.preventDefault();
-    if (Date.now() - firedAt > 1000) fire(li);
+    if (!swallowClick) fire(li);
   });
-  list.addEventListener('click', (event) => {
-    if (Date.now() - firedAt < 800) {
-      event.preventDefault();
-      event.stopPropagation();
-    }
+  document.addEventListener('pointerdown', () => { swallowClick = false; }, true);
+  document.addEventListener('click', (event) => {
+    if (!swallowClick) return;
+    swallowClick = false;
+    event.preventDefault();
+    event.stopPropagation();
   }, true);
 }
 
