@@ -57,7 +57,9 @@ async function openStudio({ viewport, mobile }, { lang = null } = {}) {
  * outside the viewport. A control inside a box that scrolls down (the chat)
  * need not be inside the screen down; one inside a box that scrolls across
  * (the product strip) need not be inside it across, but the box must be.
- * With `pageScrolls` (a laptop) the page itself may scroll down.
+ * With `pageScrolls` (a laptop) the page itself may scroll down. A control
+ * that another element covers at its centre is out of reach too (behind an
+ * open sheet everything is, by design: only the sheet is checked then).
  */
 async function layoutProblems(page, { pageScrolls = false } = {}) {
   return page.evaluate((pageScrolls) => {
@@ -84,7 +86,15 @@ async function layoutProblems(page, { pageScrolls = false } = {}) {
       const across = scroller(el, 'x');
       const box = across ? across.getBoundingClientRect() : r;
       if (box.left < -0.5 || box.right > vw + 0.5) found.push(`${what} outside across (${Math.round(box.left)}..${Math.round(box.right)})`);
-      if (!pageScrolls && !scroller(el, 'y') && (r.top < -0.5 || r.bottom > vh + 0.5)) found.push(`${what} outside down (${Math.round(r.top)}..${Math.round(r.bottom)})`);
+      const downScroller = scroller(el, 'y');
+      if (!pageScrolls && !downScroller && (r.top < -0.5 || r.bottom > vh + 0.5)) found.push(`${what} outside down (${Math.round(r.top)}..${Math.round(r.bottom)})`);
+      const sheet = document.querySelector('dialog[open]');
+      const x = r.left + r.width / 2;
+      const y = r.top + r.height / 2;
+      if ((!sheet || sheet.contains(el)) && !across && !downScroller && x >= 0 && x <= vw && y >= 0 && y <= vh) {
+        const hit = document.elementFromPoint(x, y);
+        if (hit && !target.contains(hit) && !hit.contains(target)) found.push(`${what} is covered by ${hit.tagName.toLowerCase()}.${hit.className}`);
+      }
     }
     return found;
   }, pageScrolls);
@@ -298,6 +308,22 @@ test('on a phone, "Quản lý" opens the full studio and "Về màn hình live" 
   await seller.getByTestId('manage-back').waitFor(PATIENCE);
   await seller.keyboard.press('Escape');
   await seller.getByTestId('phone-studio').waitFor(PATIENCE);
+  assert.deepEqual(seller.errors.map(String), []);
+  await seller.context().close();
+});
+
+test('a phone held sideways keeps the tools on the left and every control in reach', async () => {
+  const screen = { name: 'phone-landscape-844x390', viewport: { width: 844, height: 390 }, mobile: true };
+  const seller = await openStudio(screen);
+  await seller.getByTestId('phone-studio').waitFor(PATIENCE);
+  const item = (pressed) => seller.locator(`[data-testid=strip-product][data-product-id=p1][aria-pressed=${pressed}]`);
+  await item(false).tap();
+  await seller.getByTestId('phone-presets').locator('[data-testid=preset]').first().waitFor(PATIENCE);
+  const bottom = await seller.locator('.phone-bottom').boundingBox();
+  assert.ok(bottom.x + bottom.width <= screen.viewport.width * 0.61, `the tools keep to the left (end at ${bottom.x + bottom.width})`);
+  await checkLayout(seller, screen, '1-pinned');
+  await item(true).tap();
+  await item(false).waitFor(PATIENCE);
   assert.deepEqual(seller.errors.map(String), []);
   await seller.context().close();
 });
