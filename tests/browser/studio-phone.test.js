@@ -14,6 +14,7 @@ import { useServerAndBrowser } from './helpers/fixture.js';
 import { REPO_ROOT } from './helpers/server.js';
 import { openViewer, sendChat } from './helpers/browser.js';
 import { FIRST_FRAME_TIMEOUT_MS } from './helpers/video.js';
+import { PRESETS, presetSale } from '../../web-client/js/seller-presets.js';
 
 const SHOTS = join(REPO_ROOT, 'target', 'screenshots');
 const SCREENS = [
@@ -371,4 +372,13 @@ test('on a phone, "Kết thúc" asks first and ends the live', async () => {
   assert.equal(await seller.getByTestId('phone-go-live').isVisible(), false, 'an ended room does not go live again');
   assert.deepEqual(seller.errors.map(String), []);
   await seller.context().close();
+});
+
+test('a preset sells at its discount rounded to 1.000 ₫, never under 1.000 ₫, and no more units than are on hand', () => {
+  const [classic, flash, long] = PRESETS;
+  assert.deepEqual([classic.units, classic.discount, classic.minutes], [50, 20, 5], '"50 suất, giảm 20%, 5 phút"');
+  assert.deepEqual(presetSale(classic, { price_vnd: 1_250_000, stock: 120 }), { price_vnd: 1_000_000, units: 50 });
+  assert.deepEqual(presetSale(flash, { price_vnd: 45_000, stock: 300 }), { price_vnd: 32_000, units: 20 }, '31.500 ₫ rounds to 32.000 ₫');
+  assert.deepEqual(presetSale(long, { price_vnd: 250_000, stock: 15 }), { price_vnd: 225_000, units: 15 }, 'only 15 on hand');
+  assert.deepEqual(presetSale(classic, { price_vnd: 500, stock: 0 }), { price_vnd: 1000, units: 0 });
 });

@@ -121,13 +121,24 @@ export class SellerMedia {
    * True when it worked.
    */
   async replaceTrack(kind, constraints) {
-    try {
-      const fresh = await navigator.mediaDevices.getUserMedia({ [kind]: constraints });
-      const track = fresh.getTracks()[0];
+    const drop = () => {
       for (const old of this.stream.getTracks().filter((x) => x.kind === kind)) {
         this.stream.removeTrack(old);
         old.stop();
       }
+    };
+    try {
+      let fresh;
+      try {
+        fresh = await navigator.mediaDevices.getUserMedia({ [kind]: constraints });
+      } catch (error) {
+        // Many phones cannot open a second camera while one is open: let go of it first.
+        if (error.name !== 'NotReadableError' && error.name !== 'AbortError') throw error;
+        drop();
+        fresh = await navigator.mediaDevices.getUserMedia({ [kind]: constraints });
+      }
+      const track = fresh.getTracks()[0];
+      drop();
       this.stream.addTrack(track);
       if (this.publisher) await this.publisher.replaceTrack(track);
       return true;

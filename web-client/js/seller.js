@@ -57,7 +57,14 @@ function start() {
   const chatNotice = new Notice($('#chat-notice'));
   const productNotice = new Notice($('#product-notice'));
   const modNotice = new Notice($('#mod-notice'));
-  const media = new SellerMedia({ conn, model, notice: new Notice($('#camera-notice')), hook });
+  const cameraNotice = new Notice($('#camera-notice'));
+  const phoneNotice = new Notice($('#phone-notice'));
+  // The camera's troubles are told where she looks: the phone's live screen, or the camera panel.
+  const mediaNotice = {
+    show: (...args) => (phone.active ? phoneNotice : cameraNotice).show(...args),
+    clear: () => { cameraNotice.clear(); phoneNotice.clear(); },
+  };
+  const media = new SellerMedia({ conn, model, notice: mediaNotice, hook });
   const sales = new SellerSales({ conn, model });
   const orders = new SellerOrders({ conn, roomId, token });
   hook.payment = new SellerPayment({ roomId, token });
@@ -111,7 +118,6 @@ function start() {
 
   // The studio on a phone (seller-phone.js): the same actions, large and in reach.
   const sheet = new ActionSheet();
-  const phoneNotice = new Notice($('#phone-notice'));
   const phone = new PhoneStudio({
     model, media, sheet,
     pin: (productId) => act(productId ? { type: 'pin_product', product_id: productId } : { type: 'unpin_product' }, phoneNotice),
