@@ -59,8 +59,9 @@ async function openStudio({ viewport, mobile }, { lang = null } = {}) {
  * need not be inside the screen down; one inside a box that scrolls across
  * (the product strip) need not be inside it across, but the box must be.
  * With `pageScrolls` (a laptop) the page itself may scroll down. A control
- * that another element covers at its centre is out of reach too (behind an
- * open sheet everything is, by design: only the sheet is checked then).
+ * that another element covers at its centre is out of reach too, on a screen
+ * that does not scroll (behind an open sheet everything is, by design: only
+ * the sheet is checked then).
  */
 async function layoutProblems(page, { pageScrolls = false } = {}) {
   return page.evaluate((pageScrolls) => {
@@ -92,7 +93,8 @@ async function layoutProblems(page, { pageScrolls = false } = {}) {
       const sheet = document.querySelector('dialog[open]');
       const x = r.left + r.width / 2;
       const y = r.top + r.height / 2;
-      if ((!sheet || sheet.contains(el)) && !across && !downScroller && x >= 0 && x <= vw && y >= 0 && y <= vh) {
+      // Where the page scrolls, a bar fixed to the screen may cover what scrolls under it for now.
+      if (!pageScrolls && (!sheet || sheet.contains(el)) && !across && !downScroller && x >= 0 && x <= vw && y >= 0 && y <= vh) {
         const hit = document.elementFromPoint(x, y);
         if (hit && !target.contains(hit) && !hit.contains(target)) found.push(`${what} is covered by ${hit.tagName.toLowerCase()}.${hit.className}`);
       }
@@ -300,7 +302,7 @@ test('on a phone, "Quản lý" opens the full studio and "Về màn hình live" 
     await seller.getByTestId(part).scrollIntoViewIfNeeded();
   }
   await seller.evaluate(() => window.scrollTo(0, 0));
-  assert.deepEqual((await layoutProblems(seller, { pageScrolls: true })).filter((p) => p.startsWith('sideways')), [], 'no sideways scroll');
+  assert.deepEqual(await layoutProblems(seller, { pageScrolls: true }), [], 'the full studio on a phone: large targets, no sideways scroll');
   await seller.screenshot({ path: join(SHOTS, `studio-${screen.name}-manage.png`) });
   await seller.getByTestId('manage-back').tap();
   await seller.getByTestId('phone-studio').waitFor(PATIENCE);
