@@ -145,7 +145,7 @@ export class PhoneChat {
           label: t('phone.ban'), testid: 'sheet-ban', kind: 'danger',
           run: () => this.sheet.confirm({
             title: t('phone.banTitle', { name: message.name }),
-            text: t('mod.banConfirm', { name: message.name }),
+            text: t('phone.banText'),
             yes: t('phone.banYes'), testid: 'ban-confirm', returnTo,
             run: () => this.actions.ban(message),
           }),
