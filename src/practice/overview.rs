@@ -1,6 +1,7 @@
 //! The class overview: each practice room's figures so far, computed from
 //! its journal with `analytics` (the same rules as the seller's report,
-//! `docs/metrics.md`), plus the count of compliance flags. Pure: the
+//! `docs/metrics.md`), plus the count of compliance flags and the score so
+//! far. Pure: the
 //! server reads the journals and the rooms' info and calls [`room`].
 
 use serde::Serialize;
@@ -12,6 +13,7 @@ use crate::money::Vnd;
 use crate::protocol::{RoomInfo, RoomStatus};
 
 use super::class::PracticeRoom;
+use super::score::{Scorecard, Weights};
 
 /// Where a practice room is, in the trainer's words.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -54,6 +56,9 @@ pub struct RoomOverview {
     /// `compliance_flagged` entries of the journal.
     pub compliance_flags: u64,
     pub live_secs: f64,
+    /// The attempt's score so far: its scorecard's total with the room's
+    /// weights (`practice::score`); it changes until the attempt ends.
+    pub score: f64,
 }
 
 /// The overview row of `room`, from its info (`None`: the room is gone,
@@ -62,6 +67,7 @@ pub fn room(
     room: &PracticeRoom,
     info: Option<&RoomInfo>,
     entries: &[JournalEntry],
+    weights: &Weights,
     now: UnixMillis,
 ) -> RoomOverview {
     let session = Session::read(entries, now);
@@ -88,6 +94,7 @@ pub fn room(
         questions_answered: metrics.questions_answered,
         compliance_flags: compliance_flags(entries),
         live_secs: session.live_secs(),
+        score: Scorecard::of(entries, weights, now).total,
     }
 }
 
@@ -135,14 +142,14 @@ mod tests {
             },
         };
         let entries = vec![flagged(1), coached, flagged(5)];
-        let row = room(&practice_room(), None, &entries, 10);
+        let row = room(&practice_room(), None, &entries, &Weights::default(), 10);
         assert_eq!(row.compliance_flags, 2);
         assert_eq!(row.attempt, 2);
     }
 
     #[test]
     fn a_gone_room_is_ended_with_nobody_watching() {
-        let row = room(&practice_room(), None, &[], 10);
+        let row = room(&practice_room(), None, &[], &Weights::default(), 10);
         assert_eq!(row.status, RoomPhase::Ended);
         assert_eq!(row.audience_now, 0);
         assert_eq!(row.comment_rate, None);

@@ -293,10 +293,11 @@ pub async fn overview(
             // No journal (disabled, or not written yet): no figures yet.
             let lines = lines.unwrap_or_default();
             let now = clock::unix_millis();
+            let weights = state.score_weights.get(&room.room_id);
             Ok(state
                 .practice_journals
                 .with_entries(&room.room_id, &lines, |entries| {
-                    overview::room(room, info.as_ref(), entries, now)
+                    overview::room(room, info.as_ref(), entries, &weights, now)
                 }))
         }
     });

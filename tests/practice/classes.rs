@@ -434,6 +434,17 @@ async fn the_overview_shows_each_rooms_figures_so_far(store: Store) {
     let overview = overview_until(&server, class_id, |o| o["rooms"][0]["status"] == "ended").await;
     assert_eq!(overview["rooms"][0]["audience_now"], 0);
     assert_eq!(overview["rooms"][0]["orders"], 1);
+    // The score so far is the attempt's scorecard total (the room ended:
+    // it no longer changes).
+    let (status, card) = get(
+        &server,
+        &format!("/api/practice/rooms/{room_id}/scorecard"),
+        &trainer(&server, "co-hoa"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{card}");
+    assert_eq!(overview["rooms"][0]["score"], card["total"]);
+    assert!(card["total"].as_f64().unwrap() > 0.0, "{card}");
 }
 
 async fn practice_orders_are_marked_practice(store: Store) {
