@@ -10,6 +10,7 @@ use crate::room::text;
 
 use super::error::PracticeError;
 use super::lesson::Lesson;
+use super::score::Weights;
 
 /// Most trainees in one class (one practice room each).
 pub const MAX_TRAINEES: usize = 40;
@@ -99,6 +100,9 @@ pub struct Class {
     pub owner: String,
     pub created_at: UnixMillis,
     pub lesson: Lesson,
+    /// The scorecard's weights for every room of the class (each attempt,
+    /// retries too, is scored with them).
+    pub weights: Weights,
     /// Every attempt's room, in the order they were opened.
     pub rooms: Vec<PracticeRoom>,
 }
@@ -209,6 +213,7 @@ mod tests {
             owner: "t".into(),
             created_at: 0,
             lesson: Lesson::default(),
+            weights: Weights::default(),
             rooms: vec![room("Lan", 1), room("Hùng", 1), room("Lan", 2)],
         };
         assert_eq!(class.next_attempt("Lan"), 3);

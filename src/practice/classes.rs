@@ -117,6 +117,23 @@ impl Classes {
         Ok(class.clone())
     }
 
+    /// Score every room of class `id` with `weights` from now on; the
+    /// class as it now is.
+    pub fn set_weights(
+        &self,
+        asker: Asker<'_>,
+        id: &str,
+        weights: crate::practice::score::Weights,
+    ) -> Result<Class, PracticeError> {
+        let mut classes = self.classes.write();
+        let class = classes
+            .get_mut(id)
+            .filter(|class| asker.sees(class))
+            .ok_or(PracticeError::ClassNotFound)?;
+        class.weights = weights;
+        Ok(class.clone())
+    }
+
     /// The class a practice room belongs to, if it was opened here.
     pub fn class_of_room(&self, room_id: &str) -> Option<Class> {
         self.classes
@@ -139,6 +156,7 @@ mod tests {
             owner: owner.into(),
             created_at: at,
             lesson: Lesson::default(),
+            weights: crate::practice::score::Weights::default(),
             rooms: vec![PracticeRoom {
                 room_id: format!("room-{id}"),
                 trainee: "Lan".into(),

@@ -550,6 +550,10 @@ fn router(state: AppState) -> Router {
         .route("/api/classes/{class_id}", get(practice::get_class))
         .route("/api/classes/{class_id}/overview", get(practice::overview))
         .route(
+            "/api/classes/{class_id}/weights",
+            put(practice::put_weights),
+        )
+        .route(
             "/api/classes/{class_id}/rooms/{room_id}/retry",
             post(practice::retry),
         )

@@ -24,6 +24,7 @@ use crate::clock::{self, UnixMillis};
 use crate::practice::class::{room_title, CheckedClass};
 use crate::practice::coach::{self, Coaching, NUDGES};
 use crate::practice::overview::{self, RoomOverview};
+use crate::practice::score::Weights;
 use crate::practice::watch;
 use crate::practice::{Asker, Class, Lesson, NewClass, PracticeError, PracticeRoom};
 use crate::protocol::{DirectEvent, ErrorCode, RoomStatus};
@@ -77,6 +78,8 @@ pub struct ClassView {
     pub owner: String,
     pub created_at: UnixMillis,
     pub lesson: Lesson,
+    /// The scorecard's weights for the class's rooms.
+    pub weights: Weights,
     pub rooms: Vec<RoomLinks>,
 }
 
@@ -134,6 +137,7 @@ fn view(state: &AppState, trainer: &Claims, class: Class) -> Result<ClassView, A
         owner: class.owner,
         created_at: class.created_at,
         lesson: class.lesson,
+        weights: class.weights,
         rooms,
     })
 }
@@ -224,6 +228,7 @@ pub async fn create_class(
         owner: claims.sub.clone(),
         created_at: clock::unix_millis(),
         lesson,
+        weights: Weights::default(),
         rooms,
     };
     state.classes.insert(class.clone());
@@ -326,11 +331,33 @@ pub async fn retry(
     class.check_room_for_retry()?;
     let attempt = class.next_attempt(&trainee);
     let room = open_room(&state, &class.name, &trainee, attempt, &class.lesson).await?;
+    state.score_weights.set(&room.room_id, class.weights);
     state
         .classes
         .add_room(asker(&claims), &class_id, room.clone())?;
     tracing::info!(class = %class_id, room = %room.room_id, attempt, "practice attempt opened");
     Ok((StatusCode::CREATED, Json(links(&state, &claims, &room)?)))
+}
+
+/// `PUT /api/classes/{id}/weights`: score every room of the class (and
+/// every later attempt) with these weights; the class.
+pub async fn put_weights(
+    State(state): State<AppState>,
+    Path(class_id): Path<String>,
+    headers: HeaderMap,
+    body: Result<Json<serde_json::Value>, JsonRejection>,
+) -> Result<Json<ClassView>, ApiError> {
+    let claims = class_runner(&state, &headers)?;
+    state.classes.get(asker(&claims), &class_id)?;
+    let Json(body) = body?;
+    let weights = Weights::from_json(&body)?;
+    let class = state
+        .classes
+        .set_weights(asker(&claims), &class_id, weights)?;
+    for room in &class.rooms {
+        state.score_weights.set(&room.room_id, weights);
+    }
+    Ok(Json(view(&state, &claims, class)?))
 }
 
 /// `GET /api/practice/nudges` (any valid token: the coach view has a

@@ -673,3 +673,55 @@ async fn a_trainer_token_for_every_room_enters_none_the_coach_token_enters_its_o
     let (_, snapshot) = join(&server, lan, lan["coach_token"].as_str().unwrap()).await;
     assert_eq!(snapshot["me"]["user_id"], "co-hoa");
 }
+
+#[tokio::test]
+async fn class_weights_score_every_room_and_every_later_attempt() {
+    let server = Store::Memory.start().await;
+    let class = open_class(&server, &["Lan", "Hùng"]).await;
+    let id = class["id"].as_str().unwrap();
+    let token = trainer(&server, "co-hoa");
+    let weights = json!({"interaction": 40, "selling": 20, "scenarios": 10,
+        "compliance": 10, "presentation": 10, "product_knowledge": 10});
+    let response = reqwest::Client::new()
+        .put(server.http(&format!("/api/classes/{id}/weights")))
+        .bearer_auth(&token)
+        .json(&weights)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let answered: Value = response.json().await.unwrap();
+    assert_eq!(answered["weights"], weights);
+    let first = class["rooms"][0]["room_id"].as_str().unwrap();
+    let retry = format!("/api/classes/{id}/rooms/{first}/retry");
+    let (_, second) = post(&server, &retry, &token, Value::Null).await;
+    let rooms = [
+        first,
+        class["rooms"][1]["room_id"].as_str().unwrap(),
+        second["room_id"].as_str().unwrap(),
+    ];
+    for room in rooms {
+        let path = format!("/api/practice/rooms/{room}/scorecard");
+        let (status, card) = get(&server, &path, &token).await;
+        assert_eq!(status, StatusCode::OK, "{card}");
+        assert_eq!(card["weights"], weights, "{room}");
+    }
+    // Another trainer does not see the class; bad weights name the field.
+    let other = reqwest::Client::new()
+        .put(server.http(&format!("/api/classes/{id}/weights")))
+        .bearer_auth(trainer(&server, "co-mai"))
+        .json(&weights)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(other.status(), StatusCode::NOT_FOUND);
+    let bad = reqwest::Client::new()
+        .put(server.http(&format!("/api/classes/{id}/weights")))
+        .bearer_auth(&token)
+        .json(&json!({"interaction": 90, "selling": 20, "scenarios": 10,
+            "compliance": 10, "presentation": 10, "product_knowledge": 10}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
+}
