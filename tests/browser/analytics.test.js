@@ -142,6 +142,15 @@ test('a live session: its report, its replay, and who may see them', async () =>
   assert.ok(await decodedFrames(replay) > framesAfterSeek, 'frames decoded after the seek');
   assert.ok(await decodedFrames(replay) > 0);
 
+  // A link to a moment (`?t=`, Unix ms: how a scorecard's lost point links it) opens the video there.
+  const moment = await newPage(browser, { prepare: watch.attach('replay-moment') });
+  await moment.goto(`${server.base}/replay.html?room=${ROOM_ID}&t=${askedAt}#token=${encodeURIComponent(server.sellerToken)}`);
+  await moment.waitForFunction(() => document.querySelector('[data-testid=replay-video]').readyState >= 1, null, { timeout: 15_000 });
+  await moment.waitForFunction(() => !document.querySelector('[data-testid=replay-video]').seeking);
+  const opened = await moment.evaluate(() => document.querySelector('[data-testid=replay-video]').currentTime);
+  assert.ok(Math.abs(opened - askedSecs) < 1, `?t= opened the video at ${opened} s, the moment is ${askedSecs} s`);
+  await moment.close();
+
   // A forged recording address is refused: another id, or a signature not the server's.
   const forged = await replay.evaluate(async (url) => {
     const u = new URL(url, location.href);

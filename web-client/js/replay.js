@@ -96,7 +96,10 @@ async function load() {
     showStatus('replay.none');
   } else {
     $('#replay-status').hidden = true;
-    loadSegment(0, 0);
+    // `?t=` (Unix ms, as a scorecard's lost point links it): start there.
+    const at = Number(params.get('t'));
+    if (at > 0) seekBar(barPosition(hook.segments, at));
+    else loadSegment(0, 0);
   }
   renderOwner();
   renderMarkers();
