@@ -113,13 +113,20 @@ async fn room_known(state: &AppState, room_id: &str) -> bool {
     state.recordings.knows_room(room_id) || state.rooms.info(room_id).await.is_ok()
 }
 
-/// Whether the request's bearer token (if it has one) manages the room; a
-/// bad token is 401.
-fn manager(state: &AppState, room_id: &str, headers: &HeaderMap) -> Result<bool, ApiError> {
+/// Whether the request's bearer token (if it has one) may see the room's
+/// replay before it is published: the room's seller or an admin, and a
+/// practice room's trainer (the scorecard links her to its moments); a bad
+/// token is 401.
+fn sees_unpublished(
+    state: &AppState,
+    room_id: &str,
+    headers: &HeaderMap,
+) -> Result<bool, ApiError> {
     if !headers.contains_key(header::AUTHORIZATION) {
         return Ok(false);
     }
-    Ok(bearer_claims(state, headers)?.manages(room_id))
+    let claims = bearer_claims(state, headers)?;
+    Ok(claims.manages(room_id) || super::scorecard::access(state, &claims, room_id).is_some())
 }
 
 pub async fn list(
@@ -131,9 +138,9 @@ pub async fn list(
         return Err(RoomError::RoomNotFound.into());
     }
     let published = state.recordings.is_published(&room_id);
-    if !published && !manager(&state, &room_id, &headers)? {
+    if !published && !sees_unpublished(&state, &room_id, &headers)? {
         return Err(forbidden(
-            "this room's replay is not published; only its seller or an admin may see its recordings",
+            "this room's replay is not published; only its seller, an admin or a practice room's trainer may see its recordings",
         ));
     }
     let now = unix_millis();
@@ -236,7 +243,7 @@ pub async fn file(
                     "the recording's link is invalid, expired or for another recording",
                 ));
             }
-        } else if !manager(&state, &room_id, &headers)? {
+        } else if !sees_unpublished(&state, &room_id, &headers)? {
             return Err(forbidden(
                 "this room's replay is not published; use the signed link from its recordings list",
             ));

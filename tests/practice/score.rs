@@ -521,3 +521,18 @@ async fn a_trainer_reviews_the_rooms_of_her_own_classes_only() {
         StatusCode::FORBIDDEN
     );
 }
+
+#[tokio::test]
+async fn a_trainer_sees_her_class_rooms_unpublished_recordings_and_no_one_elses() {
+    let server = Store::Memory.start().await;
+    let class = crate::classes::open_class(&server, &["Lan"]).await;
+    let room = class["rooms"][0]["room_id"].as_str().unwrap().to_owned();
+    let path = format!("/api/rooms/{room}/recordings");
+    let owner = crate::classes::trainer(&server, "co-hoa");
+    assert_eq!(get(&server, &path, &owner).await.status(), StatusCode::OK);
+    let other = crate::classes::trainer(&server, "co-mai");
+    assert_eq!(
+        get(&server, &path, &other).await.status(),
+        StatusCode::FORBIDDEN
+    );
+}
