@@ -66,3 +66,17 @@ export async function downloadScorecardsCsv(token, rooms, english) {
 export function absolute(path) {
   return new URL(path, location.origin).href;
 }
+
+/**
+ * The role a token claims (`trainer`, `seller`, …), read from its payload
+ * without checking it: only to choose which forms a page shows. The server
+ * checks every call.
+ */
+export function tokenRole(token) {
+  try {
+    const payload = token.split('.')[1].replace(/-/g, '+').replace(/_/g, '/');
+    return JSON.parse(atob(payload)).role || null;
+  } catch {
+    return null;
+  }
+}
