@@ -38,12 +38,18 @@ function attach(container, hook) {
   const coachPart = h('div', { class: 'coaching-part', hidden: true }, coachTitle, coachList);
   const flagPart = h('div', { class: 'coaching-part', hidden: true }, flagTitle, flagList);
   const script = scriptCheck(token);
-  container.append(badge, coachPart, flagPart, script.el);
+  const scoreLink = h('a', {
+    class: 'btn btn-small btn-ghost', target: '_blank', rel: 'noopener', 'data-testid': 'studio-scorecard',
+    href: `/scorecard.html?room=${encodeURIComponent(roomId)}#token=${encodeURIComponent(token || '')}`,
+  });
+  container.append(h('div', { class: 'button-row' }, badge, scoreLink), coachPart, flagPart, script.el);
 
   function render() {
     container.hidden = !state.practice && state.flags.length === 0;
     badge.hidden = !state.practice;
     badge.textContent = t('practice.badgeStudio');
+    scoreLink.hidden = !state.practice;
+    scoreLink.textContent = t('coaching.scorecard');
     coachTitle.textContent = t('coaching.fromCoach');
     flagTitle.textContent = t('coaching.flags');
     coachPart.hidden = state.coached.length === 0;
