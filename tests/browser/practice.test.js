@@ -1,0 +1,206 @@
+// Issue 13 in Chromium: a trainer opens a class of three from trainer.html
+// (links to copy, a QR code, the overview polled); a trainee opens her
+// studio link, sees "Phòng luyện tập", checks her script and goes live with
+// the fake camera; a classmate watches from the viewer link. From the coach
+// view the trainer whispers and nudges: the trainee sees both, the viewer
+// page gets neither. The trainee's forbidden claim raises a flag with its
+// law on her screen and the coach's. She answers a question and ends; the
+// overview shows it, and the scorecard lists the lost points (each linking
+// to the replay), takes the trainer's marks and an annotation. Every page
+// runs in Vietnamese and English, text stays text, and no page breaks the
+// Content-Security-Policy.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { useServerAndBrowser } from './helpers/fixture.js';
+import { newPage, sendChat } from './helpers/browser.js';
+import { PolicyWatch } from './helpers/policy.js';
+import { FIRST_FRAME_TIMEOUT_MS } from './helpers/video.js';
+
+/** Generous: the machine is shared and each page does real work. */
+const WAIT = { timeout: 30_000 };
+
+let server;
+let browser;
+
+useServerAndBrowser((s, b) => {
+  server = s;
+  browser = b;
+});
+
+/** The demo's trainer link, printed by `chophien serve` beside the seller's. */
+function trainerUrl() {
+  const line = server.logs.find((l) => /Trainer:\s+http/.test(l));
+  assert.ok(line, `the server printed a trainer link:\n${server.logs.join('\n')}`);
+  return line.match(/(http\S+)/)[1];
+}
+
+/** Buttons and fields without an accessible name. */
+function nameless(page) {
+  return page.evaluate(() => {
+    const found = [];
+    for (const el of document.querySelectorAll('input, select, textarea')) {
+      if (!(el.labels?.length > 0 || el.getAttribute('aria-label') || el.getAttribute('aria-labelledby'))) found.push(`unlabelled ${el.tagName}#${el.id}`);
+    }
+    for (const el of document.querySelectorAll('button, a[href]')) {
+      if (!(el.textContent.trim() || el.getAttribute('aria-label'))) found.push(`nameless ${el.outerHTML.slice(0, 80)}`);
+    }
+    return found;
+  });
+}
+
+test('a class of three: studio links, coaching that viewers never see, flags, the overview and the scorecard', async () => {
+  const watch = new PolicyWatch(server.base);
+  const desk = { width: 1280, height: 900 };
+
+  // The trainer opens a class of three.
+  const trainer = await newPage(browser, { viewport: desk, prepare: watch.attach('trainer') });
+  await trainer.goto(trainerUrl());
+  assert.equal(await trainer.getByTestId('class-create').textContent(), 'Mở lớp');
+  await trainer.getByTestId('class-name').fill('Lớp K15 <b>Thái Nguyên</b>');
+  await trainer.getByTestId('class-trainees').fill('Lan\nHùng\nMai');
+  await trainer.getByTestId('lesson-seed').fill('7');
+  await trainer.getByTestId('class-create').click();
+  await trainer.getByTestId('class-title').filter({ hasText: 'Lớp K15 <b>Thái Nguyên</b>' }).waitFor(WAIT);
+  assert.equal(await trainer.locator('[data-testid=class-title] b').count(), 0, 'the class name is text, not markup');
+  const rows = trainer.getByTestId('overview-row');
+  await trainer.waitForFunction(() => window.__chophien.polls > 0, null, WAIT);
+  assert.equal(await rows.count(), 3);
+  assert.deepEqual(await trainer.getByTestId('ov-trainee').allTextContents(), ['Lan (lần 1)', 'Hùng (lần 1)', 'Mai (lần 1)']);
+  assert.deepEqual(await trainer.getByTestId('ov-status').allTextContents(), ['Chưa lên sóng', 'Chưa lên sóng', 'Chưa lên sóng']);
+
+  // Lan's card: her studio link, and its QR code on demand.
+  const lanCard = trainer.getByTestId('link-card').first();
+  const studioUrl = await lanCard.getByTestId('studio-link').inputValue();
+  assert.match(studioUrl, /^http:\/\/127\.0\.0\.1:\d+\/seller\.html\?room=[^#]+#token=ey/);
+  await lanCard.getByTestId('link-qr').click();
+  const modules = Number(await lanCard.locator('canvas').getAttribute('data-modules'));
+  assert.ok(modules >= 21 && modules <= 177, `a QR code of ${modules} modules`);
+  const lanRoom = await lanCard.getAttribute('data-room-id');
+  const lanRow = trainer.locator(`[data-testid=overview-row][data-room-id="${lanRoom}"]`);
+  const coachHref = await lanRow.getByTestId('ov-coach').getAttribute('href');
+  const scoreHref = await lanRow.getByTestId('ov-scorecard').getAttribute('href');
+  const viewerHref = await lanCard.getByTestId('viewer-link').getAttribute('href');
+  assert.deepEqual(await nameless(trainer), []);
+
+  // Lan opens her studio: a practice room, said so; she checks her script first.
+  const studio = await newPage(browser, { viewport: desk, prepare: watch.attach('studio') });
+  studio.on('dialog', (dialog) => dialog.accept());
+  await studio.goto(studioUrl);
+  await studio.waitForFunction(() => window.__chophien?.model?.me?.role === 'seller', null, WAIT);
+  await studio.getByTestId('practice-badge').filter({ hasText: 'Phòng luyện tập' }).waitFor(WAIT);
+  await studio.getByTestId('script-box').locator('summary').click();
+  await studio.getByTestId('script-text').fill('Chào cả nhà!\nTrà Tân Cương ngon nhất Thái Nguyên.');
+  await studio.getByTestId('script-check').click();
+  const hit = studio.getByTestId('script-hits').getByTestId('flag-item');
+  await hit.first().waitFor(WAIT);
+  assert.equal(await hit.first().getAttribute('data-rule'), 'absolute_claim');
+  assert.match(await hit.first().textContent(), /dòng 2, cột 20/);
+  assert.match(await hit.first().getByTestId('flag-law').textContent(), /Luật Quảng cáo 2012/);
+
+  await studio.getByTestId('go-live').click();
+  await studio.waitForFunction(() => window.__chophien.pc?.connectionState === 'connected', null, { timeout: FIRST_FRAME_TIMEOUT_MS * 2 });
+
+  // A classmate watches from the viewer link; every frame she gets is noted.
+  const viewer = await newPage(browser, { prepare: watch.attach('viewer') });
+  await viewer.goto(server.base + viewerHref);
+  await viewer.getByTestId('join-name').fill('Minh');
+  await viewer.getByTestId('join-button').click();
+  await viewer.waitForFunction(() => Boolean(window.__chophien?.model?.me), null, WAIT);
+  await viewer.evaluate(() => {
+    window.__frames = [];
+    window.__chophien.conn.on('*', (m) => window.__frames.push(m.type));
+  });
+  await viewer.getByTestId('practice-badge').filter({ hasText: 'Phòng luyện tập' }).waitFor(WAIT);
+
+  // The trainer opens Lan's room in the coach view: video, chat, nudges.
+  const coach = await newPage(browser, { viewport: desk, prepare: watch.attach('coach') });
+  await coach.goto(server.base + coachHref);
+  await coach.waitForFunction(() => window.__chophien?.model?.me?.role === 'trainer', null, WAIT);
+  await coach.waitForFunction(() => window.__chophien.pc?.connectionState === 'connected', null, { timeout: FIRST_FRAME_TIMEOUT_MS * 2 });
+  await coach.getByTestId('nudge').first().waitFor(WAIT);
+  assert.deepEqual(await nameless(coach), []);
+
+  // A whisper (markup in it stays text) and a nudge reach Lan's studio.
+  const whisper = 'Chào khách mới vào đi em <i>nhé</i>';
+  await coach.getByTestId('whisper-input').fill(whisper);
+  await coach.getByTestId('whisper-send').click();
+  const seen = studio.getByTestId('studio-coached').getByTestId('coached-text');
+  await seen.filter({ hasText: whisper }).waitFor(WAIT);
+  assert.equal(await studio.locator('[data-testid=studio-coached] i').count(), 0);
+  await coach.locator('[data-testid=nudge][data-nudge=answer_questions]').click();
+  await seen.filter({ hasText: 'Trả lời câu hỏi' }).waitFor(WAIT);
+  await coach.getByTestId('coached-log').getByTestId('coached-text').filter({ hasText: whisper }).waitFor(WAIT);
+
+  // A viewer's question; Lan answers with a forbidden claim: flagged, with its law.
+  await sendChat(viewer, 'Chè này uống có tốt không shop?');
+  const question = studio.getByTestId('chat-message').filter({ hasText: 'uống có tốt không' });
+  await question.waitFor(WAIT);
+  await question.getByTestId('chat-reply-button').click();
+  await sendChat(studio, 'Trà này chữa khỏi tiểu đường đó chị');
+  const flag = studio.getByTestId('studio-flags').getByTestId('flag-item');
+  await flag.first().waitFor(WAIT);
+  assert.equal(await flag.first().getAttribute('data-rule'), 'disease_cure');
+  assert.match(await flag.first().getByTestId('flag-law').textContent(), /Điều 8/);
+  assert.ok((await flag.first().getByTestId('flag-suggestion').textContent()).length > 10);
+  await coach.getByTestId('flag-list').locator('[data-rule=disease_cure]').waitFor(WAIT);
+
+  // The viewer saw the answer but nothing of the coaching or the flag.
+  await viewer.getByTestId('chat-text').filter({ hasText: 'chữa khỏi tiểu đường' }).waitFor(WAIT);
+  const frames = await viewer.evaluate(() => window.__frames);
+  assert.ok(frames.includes('chat'));
+  assert.ok(!frames.includes('coached') && !frames.includes('compliance_flag'), `viewer frames: ${frames.join(', ')}`);
+  const viewerText = await viewer.locator('body').textContent();
+  assert.ok(!viewerText.includes('Chào khách mới vào đi em'), 'the whisper is not on the viewer page');
+
+  // The overview follows: Lan live, then ended with one flag and a score.
+  const lanStatus = lanRow.getByTestId('ov-status');
+  await lanStatus.filter({ hasText: 'Đang live' }).waitFor(WAIT);
+  await studio.getByTestId('end-live').click();
+  await lanStatus.filter({ hasText: 'Đã kết thúc' }).waitFor(WAIT);
+  const lanFlags = lanRow.getByTestId('ov-flags');
+  await lanFlags.filter({ hasText: '1' }).waitFor(WAIT);
+  assert.match(await lanRow.getByTestId('ov-score').textContent(), /^\d+\.\d\d$/);
+
+  // The scorecard: six parts, the flag's lost points link to the replay; marks and a note.
+  const card = await newPage(browser, { viewport: desk, prepare: watch.attach('scorecard') });
+  await card.goto(server.base + scoreHref);
+  await card.getByTestId('scorecard').waitFor(WAIT);
+  assert.equal(await card.getByTestId('part').count(), 6);
+  const complianceLost = card.locator('[data-part=compliance] [data-testid=lost-link]');
+  assert.match(await complianceLost.first().getAttribute('href'), new RegExp(`^/replay\\.html\\?room=${lanRoom}&t=\\d+$`));
+  assert.equal(await card.locator('[data-part=compliance] [data-testid=part-points]').textContent(), '0.00 / 15', 'a serious flag costs the whole part');
+  await card.getByTestId('mark-presentation').fill('8');
+  await card.getByTestId('mark-knowledge').fill('6');
+  await card.getByTestId('mark-comment').fill('Tự tin, cần nói rõ xuất xứ');
+  await card.getByTestId('marks-save').click();
+  await card.getByTestId('marks-now').filter({ hasText: 'trình bày 8/10' }).waitFor(WAIT);
+  assert.ok(Number(await card.getByTestId('card-total').textContent()) <= 50, 'a serious flag caps the total at 50');
+  await card.getByTestId('note-text').fill('Chỗ này nên nói <b>đúng</b> công dụng');
+  await card.getByTestId('note-save').click();
+  await card.getByTestId('annotation-text').filter({ hasText: 'Chỗ này nên nói <b>đúng</b> công dụng' }).waitFor(WAIT);
+  assert.deepEqual(await nameless(card), []);
+
+  // The trainee sees her scorecard read-only, with the note.
+  const own = await newPage(browser, { viewport: desk, prepare: watch.attach('scorecard-trainee') });
+  await own.goto(server.base + await studio.getByTestId('studio-scorecard').getAttribute('href'));
+  await own.getByTestId('annotation-text').filter({ hasText: 'nên nói' }).waitFor(WAIT);
+  assert.equal(await own.getByTestId('marks-form').isHidden(), true);
+
+  // English on every page.
+  await trainer.getByTestId('lang-toggle').click();
+  assert.equal(await trainer.getByTestId('class-create').textContent(), 'Open the class');
+  await lanStatus.filter({ hasText: 'Ended' }).waitFor(WAIT);
+  await coach.getByTestId('lang-toggle').click();
+  assert.equal(await coach.getByTestId('whisper-send').textContent(), 'Send');
+  assert.match(await coach.locator('[data-testid=nudge][data-nudge=answer_questions]').textContent(), /^Answer/);
+  await card.getByTestId('lang-toggle').click();
+  await card.getByTestId('marks-now').filter({ hasText: 'presentation 8/10' }).waitFor(WAIT);
+  await studio.getByTestId('lang-toggle').click();
+  await studio.getByTestId('practice-badge').filter({ hasText: 'Practice room' }).waitFor(WAIT);
+
+  const pageErrors = watch.pages.flatMap(({ label, page }) => page.errors.map((e) => `${label}: ${e.message}`));
+  assert.deepEqual(pageErrors, []);
+  assert.deepEqual(watch.violations, [], 'no Content-Security-Policy violations');
+  for (const { page } of watch.pages) await page.context().close();
+});
