@@ -42,7 +42,7 @@ function attach(container, hook) {
     class: 'btn btn-small btn-ghost', target: '_blank', rel: 'noopener', 'data-testid': 'studio-scorecard',
     href: `/scorecard.html?room=${encodeURIComponent(roomId)}#token=${encodeURIComponent(token || '')}`,
   });
-  container.append(h('div', { class: 'button-row' }, badge, scoreLink), coachPart, flagPart, script.el);
+  container.append(h('div', { class: 'button-row' }, badge, scoreLink), coachPart, flagPart);
 
   function render() {
     container.hidden = !state.practice && state.flags.length === 0;
@@ -56,6 +56,9 @@ function attach(container, hook) {
     flagPart.hidden = state.flags.length === 0;
     clear(coachList).append(...state.coached.map(coachedItem));
     clear(flagList).append(...state.flags.map(flagItem));
+    // The script box joins the page only in a practice room: a real studio keeps its own
+    // controls alone (its tests find "the" <summary> on the page).
+    if (state.practice && !script.el.isConnected) container.append(script.el);
     script.render(state.practice);
   }
 
