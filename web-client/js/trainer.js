@@ -19,7 +19,7 @@ const POLL_MS = 4000;
 
 const token = pageToken('chophien.trainer');
 /** Test and debugging hook: the page's state. */
-const hook = { classes: [], current: null, overview: null, scores: new Map(), polls: 0 };
+const hook = { classes: [], current: null, overview: null, scores: new Map(), scoredAs: new Map(), polls: 0 };
 window.__chophien = hook;
 
 initI18n();
@@ -136,6 +136,8 @@ async function openClass(id, known = null) {
   }
   hook.overview = null;
   hook.scores = new Map();
+  /** The status each room had when its score was last read (room id → status). */
+  hook.scoredAs = new Map();
   const url = new URL(location.href);
   url.searchParams.set('class', hook.current.id);
   history.replaceState(null, '', url);
@@ -237,10 +239,16 @@ async function poll() {
     const overview = await classOverview(token, c.id);
     if (hook.current !== c) return;
     hook.overview = overview;
-    // A score per room, read with the trainer's token (the scorecard API admits a `*` trainer).
-    const scores = await Promise.all(overview.rooms.map((r) => scorecard(token, r.room_id).then((s) => s.total, () => null)));
+    // Scores so far, read with the trainer's token (the scorecard API admits a `*` trainer):
+    // a live room's on every poll, the others' once per status (a waiting or ended
+    // attempt's score changes only with the trainer's marks, read on its scorecard page).
+    const stale = overview.rooms.filter((r) => r.status === 'live' || hook.scoredAs.get(r.room_id) !== r.status);
+    const scores = await Promise.all(stale.map((r) => scorecard(token, r.room_id).then((s) => s.total, () => null)));
     if (hook.current !== c) return;
-    overview.rooms.forEach((r, i) => hook.scores.set(r.room_id, scores[i]));
+    stale.forEach((r, i) => {
+      hook.scores.set(r.room_id, scores[i]);
+      if (scores[i] !== null) hook.scoredAs.set(r.room_id, r.status);
+    });
     hook.polls += 1;
     $('#overview-status').textContent = t('trainer.updated', { time: new Date(overview.at).toLocaleTimeString(getLang() === 'vi' ? 'vi-VN' : 'en-GB') });
     renderOverview();
