@@ -204,3 +204,54 @@ test('a class of three: studio links, coaching that viewers never see, flags, th
   assert.deepEqual(watch.violations, [], 'no Content-Security-Policy violations');
   for (const { page } of watch.pages) await page.context().close();
 });
+
+test('a second attempt: both side by side with their ranks, the class CSV, and a printable scorecard', async () => {
+  const watch = new PolicyWatch(server.base);
+  const desk = { width: 1280, height: 900 };
+  const trainer = await newPage(browser, { viewport: desk, prepare: watch.attach('trainer') });
+  await trainer.goto(trainerUrl());
+  await trainer.getByTestId('class-name').fill('Lớp làm lại');
+  await trainer.getByTestId('class-trainees').fill('Hùng');
+  await trainer.getByTestId('class-create').click();
+  await trainer.getByTestId('overview-row').first().waitFor(WAIT);
+  await trainer.getByTestId('link-retry').click();
+  await trainer.getByTestId('overview-row').nth(1).waitFor(WAIT);
+  assert.deepEqual(await trainer.getByTestId('ov-trainee').allTextContents(), ['Hùng (lần 1)', 'Hùng (lần 2)']);
+  await trainer.waitForFunction(() => document.querySelectorAll('[data-testid=ov-rank]').length === 2
+    && [...document.querySelectorAll('[data-testid=ov-rank]')].every((td) => td.textContent === '1'), null, WAIT);
+
+  // The class's CSV: a heading row and one row per attempt.
+  const [download] = await Promise.all([trainer.waitForEvent('download', WAIT), trainer.getByTestId('class-csv').click()]);
+  const csv = await streamText(await download.createReadStream());
+  const lines = csv.trim().split(/\r?\n/);
+  assert.equal(lines.length, 3, csv);
+  assert.match(download.suggestedFilename(), /^bang-diem-lop\.csv$/);
+
+  // Side by side: both attempts, ranked, part by part.
+  const compare = await newPage(browser, { viewport: desk, prepare: watch.attach('compare') });
+  await compare.goto(server.base + await trainer.getByTestId('ov-compare').getAttribute('href'));
+  await compare.getByTestId('compare').waitFor(WAIT);
+  assert.equal(await compare.getByTestId('compare-attempt').count(), 2);
+  assert.match(await compare.getByTestId('compare-attempt').first().textContent(), /Lần 1: Hùng · hạng 1/);
+  assert.equal(await compare.locator('[data-testid=compare-table] tbody tr').count(), 7);
+
+  // The printable scorecard: no buttons or forms on paper.
+  const card = await newPage(browser, { viewport: desk, prepare: watch.attach('scorecard') });
+  await card.goto(server.base + await trainer.getByTestId('ov-scorecard').first().getAttribute('href'));
+  await card.getByTestId('scorecard').waitFor(WAIT);
+  await card.emulateMedia({ media: 'print' });
+  assert.equal(await card.getByTestId('print').isVisible(), false);
+  assert.equal(await card.getByTestId('marks-form').isVisible(), false);
+  assert.equal(await card.getByTestId('parts').isVisible(), true);
+
+  assert.deepEqual(watch.violations, [], 'no Content-Security-Policy violations');
+  const pageErrors = watch.pages.flatMap(({ label, page }) => page.errors.map((e) => `${label}: ${e.message}`));
+  assert.deepEqual(pageErrors, []);
+  for (const { page } of watch.pages) await page.context().close();
+});
+
+async function streamText(stream) {
+  const chunks = [];
+  for await (const chunk of stream) chunks.push(chunk);
+  return Buffer.concat(chunks).toString('utf8');
+}
