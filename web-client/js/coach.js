@@ -171,6 +171,8 @@ function addFlag(flag) {
 async function loadEarlierFlags() {
   try {
     const card = await scorecard(token, roomId);
+    // Before the live the part has one "not live yet" line, not a flag.
+    if (!card.started_at) return;
     const part = card.parts.find((p) => p.name === 'compliance');
     for (const line of part?.lost || []) {
       if (!line.at) continue;

@@ -101,9 +101,8 @@ function renderCard() {
   for (const part of card.parts) {
     list.append(h('li', { class: 'part', 'data-testid': 'part', 'data-part': part.name },
       h('h3', { class: 'part-head' },
-        h('span', { text: label(part) }),
-        h('span', { class: 'part-points', 'data-testid': 'part-points', text: `${points(part.points)} / ${part.weight}` }),
-        part.assessed ? null : h('span', { class: 'muted small', text: ` · ${t('score.notAssessed')}` })),
+        h('span', {}, label(part), part.assessed ? null : h('span', { class: 'muted small', text: ` · ${t('score.notAssessed')}` })),
+        h('span', { class: 'part-points', 'data-testid': 'part-points', text: `${points(part.points)} / ${part.weight}` })),
       part.lost.length ? h('ul', { class: 'lost' }, part.lost.map(lostLine)) : h('p', { class: 'muted small', text: t('score.nothingLost') })));
   }
 
@@ -112,6 +111,11 @@ function renderCard() {
     ? t('score.marksNow', { by: marks.by, p: marks.presentation, k: marks.product_knowledge, comment: marks.comment || '' })
     : t('score.noMarks');
   $('#marks-form').hidden = !canEdit;
+  if (canEdit && marks && !$('#marks-form').contains(document.activeElement)) {
+    $('#mark-presentation').value = marks.presentation;
+    $('#mark-knowledge').value = marks.product_knowledge;
+    $('#mark-comment').value = marks.comment || '';
+  }
   $('#note-form').hidden = !canEdit;
   $('[data-testid=weights-panel]').hidden = !canEdit;
   if (canEdit) renderWeights(card.weights);
