@@ -14,6 +14,7 @@ import { ChatLog, Notice, renderConnection, renderRoomStatus } from './ui.js';
 import { Subscriber } from './webrtc.js';
 import { coachedItem, flagItem } from './coaching-view.js';
 import { listNudges, pageToken, scorecard } from './practice-api.js';
+import { CoachLesson, lessonFromUrl } from './coach-lesson.js';
 
 const roomId = new URLSearchParams(location.search).get('room') || '';
 const token = pageToken(`chophien.coach.${roomId}`);
@@ -51,6 +52,12 @@ function start() {
     $('#coached-log').prepend(coachedItem(m));
   });
   conn.on('compliance_flag', (m) => addFlag(m));
+  // A scenario's platform warning reaches the hosts, the coach too: listed with the coaching.
+  conn.on('platform_warning', (m) => {
+    const item = { kind: 'platform_warning', by: 'platform', text: m.text, at: Date.now() };
+    hook.coached.push(item);
+    $('#coached-log').prepend(coachedItem(item));
+  });
   conn.on('*', (message) => {
     const changed = applyMessage(model, message);
     if (changed.has('chat')) chatLog.render(model);
@@ -73,6 +80,9 @@ function start() {
     renderNudges();
   }, (error) => notice.show(errorText(error), 'error'));
   loadEarlierFlags();
+  const lesson = new CoachLesson({ token, roomId, lesson: lessonFromUrl(), notice, hook });
+  hook.lesson = lesson;
+  window.addEventListener('langchange', () => lesson.render());
   conn.connect();
 }
 

@@ -15,7 +15,9 @@ export function coachedText(message) {
 
 /** Who a `coached` frame is from: the coach's name, or the automatic prompter. */
 export function coachedBy(message) {
-  return message.by === 'auto' ? t('coaching.auto') : message.by;
+  if (message.by === 'auto') return t('coaching.auto');
+  if (message.kind === 'platform_warning') return t('coaching.platform');
+  return message.by;
 }
 
 /** One `coached` frame as a list item. */

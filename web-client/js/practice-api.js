@@ -80,3 +80,37 @@ export function tokenRole(token) {
     return null;
   }
 }
+
+// --- the lesson: simulated audience and scenarios (docs/protocol.md, "Practice lessons") ---
+
+/** The room's running audience, or null when none runs (404 `invalid_state`). */
+export async function audienceOf(token, room) {
+  try {
+    return await fetchJson(`/api/practice/rooms/${enc(room)}/audience`, { token });
+  } catch (error) {
+    if (error.status === 404 && error.code === 'invalid_state') return null;
+    throw error;
+  }
+}
+export const startAudience = (token, room, lesson) => fetchJson(`/api/practice/rooms/${enc(room)}/audience`, {
+  token, method: 'POST', body: { seed: lesson.seed, size: lesson.audience_size, speed: lesson.speed, timeline: lesson.timeline },
+});
+export const stopAudience = (token, room) => fetchJson(`/api/practice/rooms/${enc(room)}/audience`, { token, method: 'DELETE' });
+export const fireScenario = (token, room, id) => fetchJson(`/api/practice/rooms/${enc(room)}/scenarios/${enc(id)}`, { token, method: 'POST' });
+/** The scenario library, built-in first (`{id, title, description, steps, builtin}`). */
+export const listScenarios = (token) => fetchJson('/api/practice/scenarios', { token }).then((a) => a.scenarios);
+
+/** Save a trainer's own scenario, written in TOML as in config/scenarios/. */
+export async function saveScenario(token, toml) {
+  const response = await fetch('/api/practice/scenarios', {
+    method: 'POST',
+    headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'text/plain; charset=utf-8' },
+    body: toml,
+  });
+  const data = await response.json().catch(() => null);
+  if (!response.ok) {
+    const code = data?.error?.code || `http_${response.status}`;
+    throw Object.assign(new Error(data?.error?.message || code), { code, status: response.status, field: data?.error?.field });
+  }
+  return data;
+}

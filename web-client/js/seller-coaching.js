@@ -73,6 +73,12 @@ function attach(container, hook) {
     state.coached.length = Math.min(state.coached.length, KEEP);
     render();
   });
+  // A scenario's "platform warning" (a practice drill): as prominent as the trainer's words.
+  hook.conn.on('platform_warning', (m) => {
+    state.coached.unshift({ kind: 'platform_warning', by: 'platform', text: m.text, at: Date.now() });
+    state.coached.length = Math.min(state.coached.length, KEEP);
+    render();
+  });
   hook.conn.on('compliance_flag', (m) => {
     state.flags.unshift(m);
     state.flags.length = Math.min(state.flags.length, KEEP);

@@ -11,7 +11,8 @@ import { formatCount, formatDateTime, formatVnd } from './format.js';
 import { Notice } from './ui.js';
 import { qrCanvas } from './qr.js';
 import {
-  absolute, classOverview, createClass, downloadScorecardsCsv, getClass, listClasses, pageToken, retryRoom, scorecard,
+  absolute, classOverview, createClass, downloadScorecardsCsv, getClass, listClasses, listScenarios, pageToken, retryRoom,
+  saveScenario, scorecard,
 } from './practice-api.js';
 
 /** How often the overview is asked again (docs: cheap enough every few seconds). */
@@ -19,7 +20,7 @@ const POLL_MS = 4000;
 
 const token = pageToken('chophien.trainer');
 /** Test and debugging hook: the page's state. */
-const hook = { classes: [], current: null, overview: null, scores: new Map(), scoredAs: new Map(), polls: 0 };
+const hook = { classes: [], current: null, overview: null, scores: new Map(), scoredAs: new Map(), polls: 0, scenarios: [] };
 window.__chophien = hook;
 
 initI18n();
@@ -31,6 +32,7 @@ if (!token) {
   $('#no-token').hidden = false;
 } else {
   wireForm();
+  wireLibrary();
   loadClasses().then(() => {
     const wanted = new URLSearchParams(location.search).get('class');
     if (wanted) openClass(wanted);
@@ -102,6 +104,43 @@ function refusalText(error) {
   return errorText(error);
 }
 
+// --- the scenario library ----------------------------------------------------------
+
+/** The library (built-in first): listed, and offered in the timeline's scenario fields. */
+async function loadLibrary() {
+  try {
+    hook.scenarios = await listScenarios(token);
+  } catch {
+    hook.scenarios = [];
+  }
+  $('#library-empty').hidden = hook.scenarios.length > 0;
+  const list = clear($('#library-list'));
+  const ids = clear($('#scenario-ids'));
+  for (const s of hook.scenarios) {
+    list.append(h('li', { 'data-testid': 'library-item', 'data-scenario': s.id },
+      h('strong', { text: s.title }), ' ', h('code', { text: s.id }),
+      s.builtin ? null : h('span', { class: 'muted', text: ` · ${t('trainer.ownMark')}` })));
+    ids.append(h('option', { value: s.id, label: s.title }));
+  }
+}
+
+function wireLibrary() {
+  loadLibrary();
+  const notice = new Notice($('#scenario-notice'));
+  $('#scenario-form').addEventListener('submit', async (event) => {
+    event.preventDefault();
+    const toml = $('#scenario-toml').value;
+    if (!toml.trim()) return;
+    try {
+      const saved = await saveScenario(token, toml);
+      notice.show(t('trainer.scenarioSaved', { title: saved.title, id: saved.id }), 'ok');
+      await loadLibrary();
+    } catch (error) {
+      notice.show(error.field ? `${errorText(error)} ${error.message}` : errorText(error), 'error', 0);
+    }
+  });
+}
+
 // --- the class list ------------------------------------------------------------
 
 async function loadClasses() {
@@ -164,8 +203,10 @@ function roomOf(roomId) {
   return hook.current.rooms.find((r) => r.room_id === roomId);
 }
 
+/** The coach view of a room, with the class's lesson (the coach view starts the audience with it). */
 function coachUrl(room) {
-  return `/coach.html?room=${encodeURIComponent(room.room_id)}#token=${encodeURIComponent(room.coach_token)}`;
+  const query = new URLSearchParams({ room: room.room_id, lesson: JSON.stringify(hook.current.lesson) });
+  return `/coach.html?${query}#token=${encodeURIComponent(room.coach_token)}`;
 }
 
 function scorecardUrl(room) {
