@@ -21,9 +21,16 @@ const KEEP = 30;
 
 const box = document.getElementById('coaching');
 const studio = window.__chophien;
-if (box && studio?.conn) attach(box, studio);
+if (box && studio?.conn) attachCoaching(box, studio);
 
-function attach(container, hook) {
+/**
+ * Fill `container` and follow `studio.conn` (a RoomConnection) and
+ * `studio.model` (its room model); `studio.coaching` gets this box's state.
+ * Exported so seller.js may call it itself one day instead of this module
+ * finding the studio through its hook.
+ */
+export function attachCoaching(container, studio) {
+  const hook = studio;
   const roomId = new URLSearchParams(location.search).get('room') || 'tra-thai-nguyen';
   const token = pageToken(`chophien.seller.${roomId}`);
   document.head.append(h('link', { rel: 'stylesheet', href: '/css/coaching.css' }));
