@@ -13,6 +13,9 @@ use super::lesson::Lesson;
 
 /// Most trainees in one class (one practice room each).
 pub const MAX_TRAINEES: usize = 40;
+/// Most rooms in one class, every attempt included (bounded memory, and
+/// the overview reads every room).
+pub const MAX_ROOMS: usize = 200;
 /// Longest class name, in Unicode scalar values.
 pub const MAX_CLASS_NAME_CHARS: usize = 100;
 
@@ -118,6 +121,14 @@ impl Class {
             .iter()
             .find(|room| room.room_id == room_id)
             .ok_or(PracticeError::RoomNotInClass)
+    }
+
+    /// May one more room (a retry) be opened in this class?
+    pub fn check_room_for_retry(&self) -> Result<(), PracticeError> {
+        match self.rooms.len() < MAX_ROOMS {
+            true => Ok(()),
+            false => Err(PracticeError::TooManyRooms(MAX_ROOMS)),
+        }
     }
 
     /// The number of `trainee`'s next attempt.

@@ -6,9 +6,10 @@
 //! `server/command.rs`; that the room is a practice room, and the delivery
 //! through the backstage (`Room::tell_hosts`), in `server/practice.rs`.
 
-use crate::clock::UnixMillis;
+use crate::clock::{self, UnixMillis};
+use crate::journal::{Journal, Record};
 use crate::protocol::DirectEvent;
-use crate::room::text;
+use crate::room::{text, RoomRegistry};
 
 use super::error::PracticeError;
 
@@ -133,6 +134,30 @@ impl Coaching {
             at,
         }
     }
+}
+
+/// Tell `room_id`'s hosts connected to this node `coaching` from `by` (a
+/// user id, or `auto`; `by_name` is shown) and journal it as `coached`;
+/// how many host connections heard it.
+pub fn tell(
+    rooms: &RoomRegistry,
+    journal: &Journal,
+    room_id: &str,
+    by: &str,
+    by_name: &str,
+    coaching: &Coaching,
+) -> usize {
+    let now = clock::unix_millis();
+    journal.record(
+        room_id,
+        now,
+        Record::Coached {
+            by: by.to_owned(),
+            kind: coaching.kind.clone(),
+            text: coaching.text.clone(),
+        },
+    );
+    rooms.tell_hosts(room_id, &coaching.event(by_name, now))
 }
 
 #[cfg(test)]

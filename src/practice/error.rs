@@ -20,4 +20,7 @@ pub enum PracticeError {
     /// The trainer runs as many classes as a node keeps for one trainer.
     #[error("a trainer runs at most {0} classes on this server")]
     TooManyClasses(usize),
+    /// The class has as many rooms (attempts included) as a class may.
+    #[error("a class has at most {0} rooms, attempts included")]
+    TooManyRooms(usize),
 }

@@ -11,7 +11,10 @@
 //! checks of a new one), `lesson.rs` (the lesson settings the audience
 //! follows), `classes.rs` (this node's classes and the set of practice
 //! rooms that routes their sales), `coach.rs` (whispers, nudges and the
-//! private `coached` event), `overview.rs` (the class overview's figures), `error.rs`.
+//! private `coached` event), `overview.rs` (the class overview's figures),
+//! `follow.rs` (each room's journal as the overview last parsed it),
+//! `prompter.rs` (the automatic prompter's rules, pure) and `watch.rs` (its
+//! task per practice room), `error.rs`.
 //! Scoring: `score/` (the scorecard of one attempt, computed from its
 //! journal alone), `review.rs` (the trainer's marks and annotations, kept as
 //! journal records).
@@ -20,10 +23,13 @@ pub mod class;
 pub mod classes;
 pub mod coach;
 pub mod error;
+pub mod follow;
 pub mod lesson;
 pub mod overview;
+pub mod prompter;
 pub mod review;
 pub mod score;
+pub mod watch;
 
 pub use class::{Class, NewClass, PracticeRoom};
 pub use classes::{Asker, Classes};

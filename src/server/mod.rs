@@ -132,6 +132,8 @@ pub struct Shared {
     /// The compiled compliance rules (shared with the checks spawned after
     /// hosts' requests, hence the `Arc`).
     pub compliance: Arc<crate::compliance::Checker>,
+    /// Practice rooms' journals as the class overview last parsed them.
+    pub practice_journals: crate::practice::follow::Followers,
 }
 
 /// Who this node is among others.
@@ -216,6 +218,7 @@ impl AppState {
             classes: crate::practice::Classes::new(),
             practice_sales: AnySaleStore::Memory(MemorySaleStore::new()),
             compliance: Arc::new(crate::compliance::Checker::for_config(&config.compliance)),
+            practice_journals: crate::practice::follow::Followers::new(),
             config,
         }))
     }

@@ -21,10 +21,10 @@ use serde_json::json;
 
 use crate::auth::{Claims, Role};
 use crate::clock::{self, UnixMillis};
-use crate::journal::Record;
 use crate::practice::class::{room_title, CheckedClass};
-use crate::practice::coach::{Coaching, NUDGES};
+use crate::practice::coach::{self, Coaching, NUDGES};
 use crate::practice::overview::{self, RoomOverview};
+use crate::practice::watch;
 use crate::practice::{Asker, Class, Lesson, NewClass, PracticeError, PracticeRoom};
 use crate::protocol::{DirectEvent, ErrorCode, RoomStatus};
 use crate::room::{Actor, NewRoom, Room, RoomError};
@@ -40,7 +40,9 @@ impl From<PracticeError> for ApiError {
             PracticeError::InvalidValue(_) => StatusCode::UNPROCESSABLE_ENTITY,
             PracticeError::ClassNotFound | PracticeError::RoomNotInClass => StatusCode::NOT_FOUND,
             PracticeError::NotPracticeRoom => StatusCode::CONFLICT,
-            PracticeError::TooManyClasses(_) => StatusCode::CONFLICT,
+            PracticeError::TooManyClasses(_) | PracticeError::TooManyRooms(_) => {
+                StatusCode::CONFLICT
+            }
         };
         ApiError::new(status, error.code(), error.to_string())
     }
@@ -137,12 +139,14 @@ fn view(state: &AppState, trainer: &Claims, class: Class) -> Result<ClassView, A
 }
 
 /// Open `trainee`'s practice room for `attempt`, marked as practice on this
-/// node before anyone can be told of it.
+/// node before anyone can be told of it, with its automatic prompter on
+/// the lesson's clock.
 async fn open_room(
     state: &AppState,
     class_name: &str,
     trainee: &str,
     attempt: u32,
+    lesson: &Lesson,
 ) -> Result<PracticeRoom, RoomError> {
     let info = state
         .rooms
@@ -154,6 +158,13 @@ async fn open_room(
         })
         .await?;
     state.classes.mark_practice_room(&info.id);
+    watch::spawn(
+        state.rooms.clone(),
+        state.journal.clone(),
+        info.id.clone(),
+        lesson.speed,
+        state.shutdown.child_token(),
+    );
     Ok(PracticeRoom {
         room_id: info.id,
         trainee: trainee.to_owned(),
@@ -178,7 +189,7 @@ pub async fn create_class(
     state.classes.check_room_for(&claims.sub)?;
     let mut rooms = Vec::with_capacity(trainees.len());
     for trainee in &trainees {
-        match open_room(&state, &name, trainee, 1).await {
+        match open_room(&state, &name, trainee, 1, &lesson).await {
             Ok(room) => rooms.push(room),
             Err(error) => {
                 // All or nothing: the rooms opened so far close again.
@@ -243,7 +254,8 @@ pub struct Overview {
 
 /// `GET /api/classes/{id}/overview`: each room's status, audience,
 /// comments, orders, GMV and compliance flags so far, computed from its
-/// journal (`analytics`) and its info; rooms are read concurrently.
+/// journal (`analytics`, parsing only what was added since the last poll:
+/// `practice::follow`) and its info; rooms are read concurrently.
 pub async fn overview(
     State(state): State<AppState>,
     Path(class_id): Path<String>,
@@ -254,9 +266,9 @@ pub async fn overview(
     let reads = class.rooms.iter().map(|room| {
         let state = &state;
         async move {
-            let (info, entries) = tokio::join!(
+            let (info, lines) = tokio::join!(
                 state.rooms.info(&room.room_id),
-                state.journal.read(&room.room_id)
+                state.journal.read_lines(&room.room_id)
             );
             let info = match info {
                 Ok(info) => Some(info),
@@ -264,13 +276,13 @@ pub async fn overview(
                 Err(error) => return Err(ApiError::from(error)),
             };
             // No journal (disabled, or not written yet): no figures yet.
-            let entries = entries.unwrap_or_default();
-            Ok(overview::room(
-                room,
-                info.as_ref(),
-                &entries,
-                clock::unix_millis(),
-            ))
+            let lines = lines.unwrap_or_default();
+            let now = clock::unix_millis();
+            Ok(state
+                .practice_journals
+                .with_entries(&room.room_id, &lines, |entries| {
+                    overview::room(room, info.as_ref(), entries, now)
+                }))
         }
     });
     let rooms = futures_util::future::join_all(reads)
@@ -295,8 +307,9 @@ pub async fn retry(
     let claims = class_runner(&state, &headers)?;
     let class = state.classes.get(asker(&claims), &class_id)?;
     let trainee = class.room(&room_id)?.trainee.clone();
+    class.check_room_for_retry()?;
     let attempt = class.next_attempt(&trainee);
-    let room = open_room(&state, &class.name, &trainee, attempt).await?;
+    let room = open_room(&state, &class.name, &trainee, attempt, &class.lesson).await?;
     state
         .classes
         .add_room(asker(&claims), &class_id, room.clone())?;
@@ -304,13 +317,18 @@ pub async fn retry(
     Ok((StatusCode::CREATED, Json(links(&state, &claims, &room)?)))
 }
 
-/// `GET /api/practice/nudges`: the canned nudges, their ids and words.
-pub async fn nudges() -> Json<serde_json::Value> {
+/// `GET /api/practice/nudges` (any valid token: the coach view has a
+/// room's trainer token): the canned nudges, their ids and words.
+pub async fn nudges(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    bearer_claims(&state, &headers)?;
     let nudges: Vec<_> = NUDGES
         .iter()
         .map(|n| json!({ "id": n.id, "vi": n.vi, "en": n.en }))
         .collect();
-    Json(json!({ "nudges": nudges }))
+    Ok(Json(json!({ "nudges": nudges })))
 }
 
 /// A `coach` or `nudge` frame from `actor` (a trainer or admin: routed and
@@ -335,30 +353,13 @@ pub async fn coach(
         CoachCommand::Whisper { text } => Coaching::whisper(&text)?,
         CoachCommand::Nudge { nudge } => Coaching::nudge(&nudge)?,
     };
-    tell(state, &room.id, &actor.user_id, &actor.name, &coaching);
-    Ok(id.map(|id| DirectEvent::Ack { id }))
-}
-
-/// Tell `room_id`'s hosts on this node `coaching` from `by` (`by_name` in
-/// the event) and journal it; how many host connections heard it.
-pub fn tell(
-    state: &AppState,
-    room_id: &str,
-    by: &str,
-    by_name: &str,
-    coaching: &Coaching,
-) -> usize {
-    let now = clock::unix_millis();
-    state.journal.record(
-        room_id,
-        now,
-        Record::Coached {
-            by: by.to_owned(),
-            kind: coaching.kind.clone(),
-            text: coaching.text.clone(),
-        },
+    coach::tell(
+        &state.rooms,
+        &state.journal,
+        &room.id,
+        &actor.user_id,
+        &actor.name,
+        &coaching,
     );
-    state
-        .rooms
-        .tell_hosts(room_id, &coaching.event(by_name, now))
+    Ok(id.map(|id| DirectEvent::Ack { id }))
 }

@@ -117,7 +117,9 @@ impl Coded for PracticeError {
             PracticeError::ClassNotFound => ErrorCode::ClassNotFound,
             PracticeError::RoomNotInClass => ErrorCode::RoomNotFound,
             PracticeError::NotPracticeRoom => ErrorCode::NotPracticeRoom,
-            PracticeError::TooManyClasses(_) => ErrorCode::InvalidState,
+            PracticeError::TooManyClasses(_) | PracticeError::TooManyRooms(_) => {
+                ErrorCode::InvalidState
+            }
         }
     }
 }

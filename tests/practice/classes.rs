@@ -535,8 +535,127 @@ async fn a_practice_sale_leaves_redis_sale_keys_untouched() {
         )
         .await;
     assert_eq!(viewer.next_of("bag_result").await["outcome"], "reserved");
+    let ends_at = chophien::clock::unix_millis() + 3_600_000;
+    let (status, voucher) = post(
+        &server,
+        &format!("/api/rooms/{room_id}/vouchers"),
+        &studio_token(room),
+        json!({"code": "LUYENTAP", "discount": {"kind": "fixed", "amount_vnd": 20000},
+               "total_uses": 5, "ends_at": ends_at, "drop": true}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{voucher}");
+    trainee
+        .send(json!({"id": "d", "type": "drop_voucher", "code": "LUYENTAP"}))
+        .await;
+    assert_eq!(trainee.next_of_any(&["ack", "error"]).await["type"], "ack");
+    viewer
+        .send(json!({"id": "v", "type": "claim_voucher", "code": "LUYENTAP"}))
+        .await;
+    viewer.next_of("voucher_claimed").await;
     assert_eq!(sale_keys(&server, room_id), Vec::<String>::new());
     // The room itself is in Redis like any room.
     let (status, info) = get(&server, &format!("/api/rooms/{room_id}"), "").await;
     assert_eq!((status, &info["practice"]), (StatusCode::OK, &json!(true)));
+}
+
+/// A measurement, not a check (run with `--ignored --nocapture`): the
+/// overview of a class of 30 rooms whose journals each hold a busy
+/// 10-minute session (50 viewers' visits, 3,000 chat messages, hearts).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore]
+async fn measure_the_overview_of_thirty_busy_rooms() {
+    let server = TestServer::start().await;
+    let trainees: Vec<String> = (1..=30).map(|i| format!("Học viên {i}")).collect();
+    let trainees: Vec<&str> = trainees.iter().map(String::as_str).collect();
+    let class = open_class(&server, &trainees).await;
+    let start = chophien::clock::unix_millis();
+    for room in class["rooms"].as_array().unwrap() {
+        let id = room["room_id"].as_str().unwrap();
+        let journal = &server.state.journal;
+        journal.record_event(
+            id,
+            start,
+            r#"{"seq":1,"type":"room_status","status":"live"}"#,
+        );
+        for v in 0..50 {
+            journal.record(
+                id,
+                start + v,
+                Record::Joined {
+                    user_id: format!("bot-{v}"),
+                    name: format!("Bot {v}"),
+                    role: Role::Viewer,
+                    visit: format!("n:c{v}"),
+                },
+            );
+        }
+        for i in 0..3000u64 {
+            let at = start + 1000 + i * 200;
+            let chat = json!({"seq": i + 2, "type": "chat", "message": {"id": i + 1,
+                "user_id": format!("bot-{}", i % 50), "name": "Bot", "role": "viewer",
+                "text": "Trà này bao nhiêu tiền vậy shop?", "sent_at": at}});
+            journal.record_event(id, at, &chat.to_string());
+            if i % 10 == 0 {
+                let hearts = json!({"seq": 100_000 + i, "type": "hearts", "count": 5, "total": i});
+                journal.record_event(id, at, &hearts.to_string());
+            }
+        }
+    }
+    server.state.journal.flush().await;
+    let token = trainer(&server, "co-hoa");
+    let path = format!("/api/classes/{}/overview", class["id"].as_str().unwrap());
+    for _ in 0..3 {
+        let began = std::time::Instant::now();
+        let (status, overview) = get(&server, &path, &token).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(
+            overview["rooms"][0]["comments"], 3000,
+            "{}",
+            overview["rooms"][0]
+        );
+        println!(
+            "overview of 30 rooms × 3,351 entries: {:?}",
+            began.elapsed()
+        );
+    }
+    let id = class["rooms"][0]["room_id"].as_str().unwrap();
+    let began = std::time::Instant::now();
+    let lines = server.state.journal.read_lines(id).await.unwrap();
+    println!(
+        "  one room: read {} lines: {:?}",
+        lines.len(),
+        began.elapsed()
+    );
+    let began = std::time::Instant::now();
+    let entries = server.state.journal.read(id).await.unwrap();
+    println!("  one room: read and parse: {:?}", began.elapsed());
+    let began = std::time::Instant::now();
+    let session = chophien::analytics::Session::read(&entries, chophien::clock::unix_millis());
+    let metrics = chophien::analytics::Metrics::of(&session);
+    println!(
+        "  one room: figures: {:?} ({} comments)",
+        began.elapsed(),
+        metrics.comments
+    );
+}
+
+#[tokio::test]
+async fn a_trainer_token_for_every_room_enters_none_the_coach_token_enters_its_own() {
+    let server = TestServer::start().await;
+    let class = open_class(&server, &["Lan", "Hùng"]).await;
+    let (lan, hung) = (&class["rooms"][0], &class["rooms"][1]);
+    let lan_id = lan["room_id"].as_str().unwrap();
+    let refused = Client::connect(&server.ws_url(lan_id, &trainer(&server, "co-hoa")))
+        .await
+        .err()
+        .expect("a `*` trainer token is refused");
+    assert_eq!(refused.status, 403, "{:?}", refused.body);
+    let refused = Client::connect(&server.ws_url(lan_id, hung["coach_token"].as_str().unwrap()))
+        .await
+        .err()
+        .expect("another room's coach token is refused");
+    assert_eq!(refused.status, 403);
+    let (_, snapshot) = join(&server, lan, lan["coach_token"].as_str().unwrap()).await;
+    assert_eq!(snapshot["me"]["user_id"], "co-hoa");
 }

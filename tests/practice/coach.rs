@@ -190,3 +190,18 @@ async fn coaching_is_journaled() {
         }]
     );
 }
+
+#[tokio::test]
+async fn the_nudges_are_listed_for_any_token_holder() {
+    let (server, room, _trainee, _coach) = lesson(Store::Memory).await;
+    let coach_token = room["coach_token"].as_str().unwrap();
+    let (status, listed) = crate::classes::get(&server, "/api/practice/nudges", coach_token).await;
+    assert_eq!(status, 200);
+    let nudges = listed["nudges"].as_array().unwrap();
+    assert!(nudges.len() >= 6);
+    assert!(nudges.iter().any(|n| n["id"] == "answer_questions"
+        && n["vi"] == "Trả lời câu hỏi của khách đi em."
+        && n["en"] == "Answer the viewers' questions."));
+    let (status, _) = crate::classes::get(&server, "/api/practice/nudges", "nope").await;
+    assert_eq!(status, 401);
+}

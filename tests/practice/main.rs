@@ -8,3 +8,4 @@ mod support;
 mod classes;
 mod coach;
 mod compliance;
+mod prompter;

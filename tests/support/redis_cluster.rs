@@ -269,10 +269,21 @@ impl RedisCluster {
         let deadline = Instant::now() + Duration::from_secs(30);
         for shard in 0..PRIMARIES {
             loop {
-                let info: String = redis::cmd("CLUSTER")
+                // A node restarted a moment ago may still be loading its
+                // data (`BusyLoading`): not ok yet, ask again.
+                let info: String = match redis::cmd("CLUSTER")
                     .arg("INFO")
                     .query(&mut self.node(shard))
-                    .expect("CLUSTER INFO");
+                {
+                    Ok(info) => info,
+                    Err(e)
+                        if e.kind()
+                            == redis::ErrorKind::Server(redis::ServerErrorKind::BusyLoading) =>
+                    {
+                        format!("(still loading: {e})")
+                    }
+                    Err(e) => panic!("CLUSTER INFO: {e}"),
+                };
                 if info.lines().any(|l| l.trim() == "cluster_state:ok") {
                     break;
                 }
