@@ -75,7 +75,7 @@ function start() {
   });
 
   wireWhisper();
-  listNudges().then((nudges) => {
+  listNudges(token).then((nudges) => {
     hook.nudges = nudges;
     renderNudges();
   }, (error) => notice.show(errorText(error), 'error'));

@@ -27,8 +27,8 @@ export const getClass = (token, id) => fetchJson(`/api/classes/${enc(id)}`, { to
 export const createClass = (token, body) => fetchJson('/api/classes', { token, method: 'POST', body });
 export const classOverview = (token, id) => fetchJson(`/api/classes/${enc(id)}/overview`, { token });
 export const retryRoom = (token, id, room) => fetchJson(`/api/classes/${enc(id)}/rooms/${enc(room)}/retry`, { token, method: 'POST' });
-/** The canned nudges `{id, vi, en}` (no token). */
-export const listNudges = () => fetchJson('/api/practice/nudges').then((a) => a.nudges);
+/** The canned nudges `{id, vi, en}` (any valid token). */
+export const listNudges = (token) => fetchJson('/api/practice/nudges', { token }).then((a) => a.nudges);
 
 export const scorecard = (token, room) => fetchJson(`/api/practice/rooms/${enc(room)}/scorecard`, { token });
 export const putMarks = (token, room, marks) => fetchJson(`/api/practice/rooms/${enc(room)}/marks`, { token, method: 'PUT', body: marks });
