@@ -60,6 +60,8 @@ test('a class of three: studio links, coaching that viewers never see, flags, th
   await trainer.getByTestId('class-name').fill('Lớp K15 <b>Thái Nguyên</b>');
   await trainer.getByTestId('class-trainees').fill('Lan\nHùng\nMai');
   await trainer.getByTestId('lesson-seed').fill('7');
+  // Ten lesson seconds a second: the automatic prompter's 30 s wait takes 3.
+  await trainer.getByTestId('lesson-speed').fill('10');
   await trainer.getByTestId('class-create').click();
   await trainer.getByTestId('class-title').filter({ hasText: 'Lớp K15 <b>Thái Nguyên</b>' }).waitFor(WAIT);
   assert.equal(await trainer.locator('[data-testid=class-title] b').count(), 0, 'the class name is text, not markup');
@@ -136,6 +138,10 @@ test('a class of three: studio links, coaching that viewers never see, flags, th
   await sendChat(viewer, 'Chè này uống có tốt không shop?');
   const question = studio.getByTestId('chat-message').filter({ hasText: 'uống có tốt không' });
   await question.waitFor(WAIT);
+  // Left waiting, the question brings the automatic prompter's words to her studio only.
+  const prompt = studio.locator('[data-testid=studio-coached] [data-kind=question_waiting]');
+  await prompt.first().waitFor(WAIT);
+  assert.match(await prompt.first().textContent(), /Trợ lý tự động.*uống có tốt không/);
   await question.getByTestId('chat-reply-button').click();
   await sendChat(studio, 'Trà này chữa khỏi tiểu đường đó chị');
   const flag = studio.getByTestId('studio-flags').getByTestId('flag-item');
@@ -150,6 +156,7 @@ test('a class of three: studio links, coaching that viewers never see, flags, th
   const frames = await viewer.evaluate(() => window.__frames);
   assert.ok(frames.includes('chat'));
   assert.ok(!frames.includes('coached') && !frames.includes('compliance_flag'), `viewer frames: ${frames.join(', ')}`);
+  assert.ok(!(await viewer.locator('body').textContent()).includes('Trợ lý tự động'));
   const viewerText = await viewer.locator('body').textContent();
   assert.ok(!viewerText.includes('Chào khách mới vào đi em'), 'the whisper is not on the viewer page');
 
