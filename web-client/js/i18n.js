@@ -767,7 +767,7 @@ const STRINGS = {
     'trainer.copyByHand': 'The link is selected: press Ctrl+C to copy it.',
     'trainer.qr': 'QR code',
     'trainer.qrLabel': 'QR code of {name}’s studio link',
-    'trainer.qrHint': '{name} scans this with her phone to open her studio.',
+    'trainer.qrHint': '{name} scans this with a phone to open the studio.',
     'trainer.viewerLink': 'Link for classmates to watch',
     'trainer.retry': 'New attempt',
     'trainer.retried': 'Attempt {n} opened for {name}.',
