@@ -42,7 +42,8 @@ export class CoachLesson {
     } catch {
       // A refusal or a dropped request: try again at the next poll.
     }
-    this.timer = setTimeout(() => this.poll(), POLL_MS);
+    // An ended room's audience has gone with it: nothing more to read.
+    if (this.hook.model?.room?.status !== 'ended') this.timer = setTimeout(() => this.poll(), POLL_MS);
   }
 
   async start() {
