@@ -77,7 +77,8 @@ export class CoachLesson {
 
   renderAudience() {
     const a = this.audience;
-    $('#audience-start').hidden = Boolean(a) || this.audience === undefined;
+    const ended = this.hook.model?.room?.status === 'ended';
+    $('#audience-start').hidden = Boolean(a) || this.audience === undefined || ended;
     $('#audience-start').textContent = t('coach.audienceStart', { n: this.lesson.audience_size });
     const box = clear($('#audience-now'));
     if (!a) {
