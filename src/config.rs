@@ -42,6 +42,9 @@ pub struct Config {
     /// The compliance checker: where it runs, which rules (`[compliance]`).
     #[serde(default)]
     pub compliance: crate::compliance::ComplianceConfig,
+    /// Practice rooms' simulated audiences (`[practice]`).
+    #[serde(default)]
+    pub practice: PracticeConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -58,6 +61,21 @@ pub struct JournalConfig {
     pub enabled: bool,
     /// How long a session's journal is kept after its last entry.
     pub retention_days: u32,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct PracticeConfig {
+    /// A trainer's personas (`*.toml` like `config/personas/vi.toml`),
+    /// added to the built-in ones or replacing them by id; empty: none.
+    #[serde(default)]
+    pub personas_dir: PathBuf,
+}
+
+impl Config {
+    /// Where trainers' saved scenarios go.
+    pub fn scenarios_dir(&self) -> PathBuf {
+        self.data.dir.join("practice").join("scenarios")
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]

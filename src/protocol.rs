@@ -695,6 +695,12 @@ pub enum DirectEvent {
         suggestion: String,
         at: UnixMillis,
     },
+    /// Practice rooms, to the room's hosts only (the backstage): a warning
+    /// "from the platform" that a scenario injected. Never sent to viewers.
+    PlatformWarning {
+        scenario_id: String,
+        text: String,
+    },
 }
 
 /// How bad a compliance hit is: `serious` caps a practice scorecard,
@@ -862,6 +868,8 @@ pub enum ErrorCode {
     NotPracticeRoom,
     /// No practice class with this id that this trainer runs (HTTP only).
     ClassNotFound,
+    /// No practice scenario has this id (HTTP only).
+    ScenarioNotFound,
     /// The server or its store cannot serve this now; safe to retry.
     Unavailable,
     Internal,
@@ -915,6 +923,7 @@ impl ErrorCode {
             ErrorCode::DeliveryNotFound => "delivery_not_found",
             ErrorCode::NotPracticeRoom => "not_practice_room",
             ErrorCode::ClassNotFound => "class_not_found",
+            ErrorCode::ScenarioNotFound => "scenario_not_found",
             ErrorCode::Unavailable => "unavailable",
             ErrorCode::Internal => "internal",
         }

@@ -136,6 +136,9 @@ enum Scenario {
     /// The flash sale, the shopping bag and a voucher at once; audits every
     /// unit after.
     Mixed(scenario::mixed::MixedArgs),
+    /// Practice rooms with simulated audiences (the server's bots) for a
+    /// while: errors, server memory and CPU over time.
+    Practice(scenario::practice::PracticeArgs),
 }
 
 impl Scenario {
@@ -146,6 +149,7 @@ impl Scenario {
             Scenario::Chat(args) => args.viewers + args.senders,
             Scenario::Join(args) => args.viewers,
             Scenario::Mixed(args) => args.shoppers + 3,
+            Scenario::Practice(args) => args.rooms,
         }
     }
 
@@ -153,7 +157,7 @@ impl Scenario {
     fn default_store(&self) -> StoreKind {
         match self {
             Scenario::FlashSale(_) | Scenario::Mixed(_) => StoreKind::Redis,
-            Scenario::Chat(_) | Scenario::Join(_) => StoreKind::Memory,
+            Scenario::Chat(_) | Scenario::Join(_) | Scenario::Practice(_) => StoreKind::Memory,
         }
     }
 
@@ -164,6 +168,7 @@ impl Scenario {
             Scenario::Chat(args) => Scenario::Chat(args.without_peer()),
             join @ Scenario::Join(_) => join,
             Scenario::Mixed(args) => Scenario::Mixed(args.without_baseline()),
+            practice @ Scenario::Practice(_) => practice,
         }
     }
 
@@ -173,6 +178,7 @@ impl Scenario {
             Scenario::Chat(args) => scenario::chat::run(ctx, args).await,
             Scenario::Join(args) => scenario::join::run(ctx, args).await,
             Scenario::Mixed(args) => scenario::mixed::run(ctx, args).await,
+            Scenario::Practice(args) => scenario::practice::run(ctx, args).await,
         }
     }
 }

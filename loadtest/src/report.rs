@@ -83,6 +83,22 @@ pub struct Report {
     /// run with it off.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub journal_on_over_off: Option<Ratio>,
+    /// Practice only: the server's memory and CPU, and the bots present,
+    /// every sample.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub resources: Vec<ResourceSample>,
+}
+
+/// One sample of a soak run.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ResourceSample {
+    /// Seconds since the measured phase began.
+    pub at_s: f64,
+    /// Summed over the spawned nodes; `None` with `--url`.
+    pub server_rss_bytes: Option<u64>,
+    /// Since the previous sample; 100 = one core. `None` with `--url`.
+    pub server_cpu_percent: Option<f64>,
+    pub bots_present: u64,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

@@ -141,6 +141,22 @@ fn mixed_quick_accounts_for_every_unit_of_the_sale_the_bag_and_the_voucher() {
     );
 }
 
+#[test]
+fn practice_quick_runs_audiences_without_errors_and_samples_the_server() {
+    let (code, report) = run_quick(&["practice"]);
+    assert_eq!(code, Some(0), "{report}");
+    assert_documented_fields(&report, "practice");
+    assert_eq!(report["errors"], 0, "{report}");
+    for counter in ["bot_joins", "bot_chats", "scenarios_fired"] {
+        assert!(count(&report, counter) > 0, "{counter} in {report}");
+    }
+    let samples = report["resources"].as_array().expect("resources");
+    assert!(!samples.is_empty());
+    assert!(samples
+        .iter()
+        .all(|s| s["server_rss_bytes"].as_u64().unwrap_or(0) > 0));
+}
+
 fn count(report: &Value, name: &str) -> u64 {
     report["counts"][name]
         .as_u64()

@@ -71,6 +71,17 @@ impl Default for Lesson {
 }
 
 impl Lesson {
+    /// The simulated audience this lesson asks for, if any (an audience of
+    /// 0 is none: the trainee practises with classmates only).
+    pub fn audience(&self) -> Option<super::audience::LessonSettings> {
+        (self.audience_size > 0).then(|| super::audience::LessonSettings {
+            seed: self.seed,
+            size: self.audience_size,
+            speed: self.speed,
+            timeline: self.timeline.clone(),
+        })
+    }
+
     /// The lesson, checked: the audience 0 to [`MAX_AUDIENCE`], the speed
     /// [`MIN_SPEED`] to [`MAX_SPEED`], at most [`MAX_TIMELINE`] entries, each
     /// at most [`MAX_AT_SECS`] in and naming a scenario id of lower-case

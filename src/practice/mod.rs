@@ -19,6 +19,7 @@
 //! journal alone), `review.rs` (the trainer's marks and annotations, kept as
 //! journal records).
 
+pub mod audience;
 pub mod class;
 pub mod classes;
 pub mod coach;
@@ -28,6 +29,7 @@ pub mod lesson;
 pub mod overview;
 pub mod prompter;
 pub mod review;
+pub mod scenario;
 pub mod score;
 pub mod watch;
 

@@ -75,6 +75,11 @@ impl Prompter {
         Prompter::default()
     }
 
+    /// Has the room gone live (whether or not it has ended since)?
+    pub fn has_gone_live(&self) -> bool {
+        self.live_since.is_some()
+    }
+
     /// The room is live as of `at` (its status event, or the snapshot of a
     /// room already live).
     pub fn went_live(&mut self, at: u64) {

@@ -3,7 +3,9 @@
 //! room like a connection would — as a hidden trainer, so it is counted
 //! nowhere as a viewer and the journal sees no visit — reads its events,
 //! feeds them to the [`Prompter`] on the lesson's clock and tells the
-//! trainee what it says (`coach::tell`, `by` = `auto`).
+//! trainee what it says (`coach::tell`, `by` = `auto`). It also says when the
+//! room first goes live (`went_live`), which is when a class's simulated
+//! audience arrives.
 
 use std::time::Duration;
 
@@ -42,13 +44,15 @@ impl LessonClock {
     }
 }
 
-/// Watch `room_id` until it ends or `stop` is cancelled.
+/// Watch `room_id` until it ends or `stop` is cancelled; `went_live` is
+/// sent once, the first time the room is seen live.
 pub fn spawn(
     rooms: RoomRegistry,
     journal: Journal,
     room_id: String,
     speed: f64,
     stop: CancellationToken,
+    went_live: tokio::sync::oneshot::Sender<()>,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let clock = LessonClock {
@@ -57,14 +61,18 @@ pub fn spawn(
         };
         let mut prompter = Prompter::new();
         let mut last_seq = None;
+        let mut went_live = Some(went_live);
         loop {
             match watch(
                 &rooms,
                 &journal,
                 &room_id,
                 clock,
-                &mut prompter,
-                &mut last_seq,
+                Seen {
+                    prompter: &mut prompter,
+                    last_seq: &mut last_seq,
+                    went_live: &mut went_live,
+                },
                 &stop,
             )
             .await
@@ -82,6 +90,26 @@ pub fn spawn(
     })
 }
 
+/// What the watcher has seen so far, kept across rejoins.
+struct Seen<'a> {
+    prompter: &'a mut Prompter,
+    last_seq: &'a mut Option<u64>,
+    /// Sent (and taken) the first time the room is seen live.
+    went_live: &'a mut Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Seen<'_> {
+    /// Feed one frame to the prompter; say so if the room went live.
+    fn frame(&mut self, json: &str, now: u64) {
+        see_frame(self.prompter, json, now, self.last_seq);
+        if self.prompter.has_gone_live() {
+            if let Some(went_live) = self.went_live.take() {
+                let _ = went_live.send(());
+            }
+        }
+    }
+}
+
 enum Watched {
     /// The room ended, is gone, or the node stops.
     Over,
@@ -96,8 +124,7 @@ async fn watch(
     journal: &Journal,
     room_id: &str,
     clock: LessonClock,
-    prompter: &mut Prompter,
-    last_seq: &mut Option<u64>,
+    mut seen: Seen<'_>,
     stop: &CancellationToken,
 ) -> Watched {
     let actor = Actor {
@@ -105,7 +132,7 @@ async fn watch(
         name: PROMPTER_ID.to_owned(),
         role: Role::Trainer,
     };
-    let mut membership = match rooms.join(room_id, &actor, *last_seq).await {
+    let mut membership = match rooms.join(room_id, &actor, *seen.last_seq).await {
         Ok(membership) => membership,
         Err(RoomError::Ended | RoomError::RoomNotFound | RoomError::Banned) => {
             return Watched::Over
@@ -116,7 +143,7 @@ async fn watch(
         }
     };
     for json in &membership.initial {
-        see_frame(prompter, json.as_str(), clock.now(), last_seq);
+        seen.frame(json.as_str(), clock.now());
     }
     let mut ticker = tokio::time::interval(TICK);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -133,7 +160,7 @@ async fn watch(
             }
             frame = membership.events.recv() => match frame {
                 Ok(frame) => {
-                    see_frame(prompter, frame.json.as_str(), clock.now(), last_seq);
+                    seen.frame(frame.json.as_str(), clock.now());
                     if frame.is_last() {
                         return Watched::Over;
                     }
@@ -142,7 +169,7 @@ async fn watch(
                 Err(SubscriptionError::Closed) => return Watched::Retry,
             },
             _ = ticker.tick() => {
-                for prompt in prompter.tick(clock.now()) {
+                for prompt in seen.prompter.tick(clock.now()) {
                     coach::tell(rooms, journal, room_id, PROMPTER_ID, PROMPTER_ID, &prompt);
                 }
             }

@@ -15,6 +15,7 @@ mod fulfilment;
 mod guest;
 mod headers;
 mod journal;
+pub mod lesson;
 mod limits;
 mod media;
 mod order_page;
@@ -134,6 +135,9 @@ pub struct Shared {
     pub compliance: Arc<crate::compliance::Checker>,
     /// Practice rooms' journals as the class overview last parsed them.
     pub practice_journals: crate::practice::follow::Followers,
+    /// Practice rooms' simulated audiences running on this node, the
+    /// personas they draw from and the scenario library.
+    pub audiences: crate::practice::audience::Audiences,
 }
 
 /// Who this node is among others.
@@ -219,6 +223,7 @@ impl AppState {
             practice_sales: AnySaleStore::Memory(MemorySaleStore::new()),
             compliance: Arc::new(crate::compliance::Checker::for_config(&config.compliance)),
             practice_journals: crate::practice::follow::Followers::new(),
+            audiences: lesson::audiences(&config),
             config,
         }))
     }
@@ -571,6 +576,20 @@ fn router(state: AppState) -> Router {
         )
         .route("/api/practice/compare", get(scorecard::compare))
         .route("/api/compliance/check", post(compliance::check))
+        .route(
+            "/api/practice/rooms/{room_id}/audience",
+            get(lesson::audience)
+                .post(lesson::start_audience)
+                .delete(lesson::stop_audience),
+        )
+        .route(
+            "/api/practice/rooms/{room_id}/scenarios/{scenario_id}",
+            post(lesson::fire),
+        )
+        .route(
+            "/api/practice/scenarios",
+            get(lesson::scenarios).post(lesson::save_scenario),
+        )
         .route("/ws/rooms/{room_id}", get(ws::upgrade))
         .merge(relay::routes())
         .fallback_service(ServeDir::new(web_root).append_index_html_on_directories(true))

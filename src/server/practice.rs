@@ -140,7 +140,8 @@ fn view(state: &AppState, trainer: &Claims, class: Class) -> Result<ClassView, A
 
 /// Open `trainee`'s practice room for `attempt`, marked as practice on this
 /// node before anyone can be told of it, with its automatic prompter on
-/// the lesson's clock.
+/// the lesson's clock and, when the lesson has one, its simulated audience
+/// from the moment the trainee first goes live.
 async fn open_room(
     state: &AppState,
     class_name: &str,
@@ -158,13 +159,27 @@ async fn open_room(
         })
         .await?;
     state.classes.mark_practice_room(&info.id);
+    let (went_live, live) = tokio::sync::oneshot::channel();
     watch::spawn(
         state.rooms.clone(),
         state.journal.clone(),
         info.id.clone(),
         lesson.speed,
         state.shutdown.child_token(),
+        went_live,
     );
+    if let Some(audience) = lesson.audience() {
+        let (state, room_id) = (state.clone(), info.id.clone());
+        tokio::spawn(async move {
+            // The audience arrives when the trainee first goes live, so its
+            // curve and the lesson's timeline start with her live.
+            if live.await.is_ok() {
+                if let Err(error) = super::lesson::start(&state, &room_id, audience).await {
+                    tracing::warn!(room = %room_id, %error, "the class's audience could not start");
+                }
+            }
+        });
+    }
     Ok(PracticeRoom {
         room_id: info.id,
         trainee: trainee.to_owned(),

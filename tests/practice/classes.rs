@@ -46,13 +46,16 @@ pub async fn get(server: &TestServer, path: &str, token: &str) -> (StatusCode, V
     (status, response.json().await.unwrap_or(Value::Null))
 }
 
-/// Trainer `co-hoa` opens a class of `trainees`; the class as answered.
+/// Trainer `co-hoa` opens a class of `trainees`, without a simulated
+/// audience; the class as answered.
 pub async fn open_class(server: &TestServer, trainees: &[&str]) -> Value {
     let (status, class) = post(
         server,
         "/api/classes",
         &trainer(server, "co-hoa"),
-        json!({"name": "Lớp bán hàng K15", "trainees": trainees}),
+        // No simulated audience: these tests count people (the audience's
+        // own tests bring bots).
+        json!({"name": "Lớp bán hàng K15", "trainees": trainees, "lesson": {"audience_size": 0}}),
     )
     .await;
     assert_eq!(status, StatusCode::CREATED, "{class}");

@@ -5,7 +5,9 @@ mod score;
 #[path = "../support/mod.rs"]
 mod support;
 
+mod audience;
 mod classes;
 mod coach;
 mod compliance;
 mod prompter;
+mod scenarios;

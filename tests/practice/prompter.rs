@@ -20,7 +20,7 @@ async fn live_room(store: Store) -> (TestServer, Value, Client) {
         &server,
         "/api/classes",
         &server.token(ANY_ROOM, Role::Trainer, "co-hoa"),
-        json!({"name": "Lớp nhanh", "trainees": ["Lan"], "lesson": {"speed": 10.0}}),
+        json!({"name": "Lớp nhanh", "trainees": ["Lan"], "lesson": {"speed": 10.0, "audience_size": 0}}),
     )
     .await;
     assert_eq!(status, 201, "{class}");

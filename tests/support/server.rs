@@ -120,6 +120,22 @@ impl TestServer {
     }
 
     /// Open a room (scheduled) with two products, `p1` and `p2`.
+    /// A practice room `id` (as a class opens one, without the class): its
+    /// sales go to this node's practice store, and bots may come.
+    pub async fn practice_room(&self, id: &str) {
+        self.state
+            .rooms
+            .create_practice(NewRoom {
+                id: Some(id.into()),
+                title: "Phòng luyện tập".into(),
+                seller_name: "Chị Hoa".into(),
+                products: chophien::demo::products().into_iter().take(2).collect(),
+            })
+            .await
+            .expect("create practice room");
+        self.state.classes.mark_practice_room(id);
+    }
+
     pub async fn room(&self, id: &str) {
         self.state
             .rooms

@@ -1,5 +1,8 @@
 // The seller's camera and microphone: device choice, local preview, and the
 // WebRTC publish to the server (go live / stop video / end the session).
+// `flipCamera()` turns between the front and back camera in one tap (the
+// phone studio's 🔄 and the desktop's "Đổi camera"); `onChange(fn)` lets the
+// phone studio (seller-phone.js) follow the stream and the on-air state.
 
 import { $, clear, h } from './dom.js';
 import { errorText, t } from './i18n.js';
@@ -16,6 +19,10 @@ export class SellerMedia {
     this.publisher = null;
     /** True while the seller wants to be on air (kept across reconnects). */
     this.wantLive = false;
+    /** Which way the camera looks, as `facingMode` says it: 'user' (front) or 'environment' (back). */
+    this.facing = 'user';
+    /** Who redraws when the stream or the on-air state changes (the phone studio). */
+    this.listeners = [];
     this.preview = $('#preview');
     this.cameraSelect = $('#camera-select');
     this.micSelect = $('#mic-select');
@@ -25,6 +32,7 @@ export class SellerMedia {
     $('#go-live').addEventListener('click', () => this.goLive());
     $('#stop-stream').addEventListener('click', () => this.stopStream());
     $('#end-live').addEventListener('click', () => this.endLive());
+    $('#flip-camera').addEventListener('click', () => this.flipCamera());
     this.cameraSelect.addEventListener('change', () => this.switchDevice('video'));
     this.micSelect.addEventListener('change', () => this.switchDevice('audio'));
     navigator.mediaDevices?.addEventListener?.('devicechange', () => this.listDevices());
@@ -41,10 +49,23 @@ export class SellerMedia {
     this.render();
   }
 
+  /** Call `fn()` after every redraw of the camera's state. */
+  onChange(fn) {
+    this.listeners.push(fn);
+  }
+
+  /** On air: publishing and the server (or the connection) says so. */
+  get onAir() {
+    const state = this.publisher?.pc.connectionState;
+    return Boolean(this.publisher) && (state === 'connected' || this.model.streamLive);
+  }
+
   constraints(kind, deviceId) {
     if (kind === 'video') {
       const video = { width: { ideal: 1280 }, height: { ideal: 720 }, frameRate: { ideal: 30 } };
       if (deviceId) video.deviceId = { exact: deviceId };
+      // No device chosen: the side the seller last picked (a phone's front camera at first).
+      else video.facingMode = { ideal: this.facing };
       return video;
     }
     return deviceId ? { deviceId: { exact: deviceId }, echoCancellation: true } : { echoCancellation: true };
@@ -91,18 +112,70 @@ export class SellerMedia {
   async switchDevice(kind) {
     if (!this.stream) return;
     const select = kind === 'video' ? this.cameraSelect : this.micSelect;
-    try {
-      const fresh = await navigator.mediaDevices.getUserMedia({ [kind]: this.constraints(kind, select.value) });
-      const track = fresh.getTracks()[0];
+    await this.replaceTrack(kind, this.constraints(kind, select.value));
+  }
+
+  /**
+   * Swap the stream's `kind` track for a fresh one from `constraints`, on the
+   * preview and on air alike (the publish goes on: `RTCRtpSender.replaceTrack`).
+   * True when it worked.
+   */
+  async replaceTrack(kind, constraints) {
+    const drop = () => {
       for (const old of this.stream.getTracks().filter((x) => x.kind === kind)) {
         this.stream.removeTrack(old);
         old.stop();
       }
+    };
+    try {
+      let fresh;
+      try {
+        fresh = await navigator.mediaDevices.getUserMedia({ [kind]: constraints });
+      } catch (error) {
+        // Many phones cannot open a second camera while one is open: let go of it first.
+        if (error.name !== 'NotReadableError' && error.name !== 'AbortError') throw error;
+        drop();
+        fresh = await navigator.mediaDevices.getUserMedia({ [kind]: constraints });
+      }
+      const track = fresh.getTracks()[0];
+      drop();
       this.stream.addTrack(track);
       if (this.publisher) await this.publisher.replaceTrack(track);
+      return true;
     } catch (error) {
       this.notice.show(t('seller.cameraError', { reason: error.name || error.message }), 'error');
+      return false;
     }
+  }
+
+  /**
+   * Front ↔ back camera in one tap. A phone's cameras say which way they
+   * look, so `facingMode` picks the other one; a computer's webcams do not,
+   * so with two or more the next one in the device list is taken instead.
+   * Before the camera is on, it only changes which side it will start with.
+   */
+  async flipCamera() {
+    const next = this.facing === 'user' ? 'environment' : 'user';
+    if (!this.stream) {
+      this.facing = next;
+      this.render();
+      return;
+    }
+    const current = this.stream.getVideoTracks()[0];
+    const knowsFacing = Boolean(current?.getSettings().facingMode);
+    const cameras = [...this.cameraSelect.options].map((o) => o.value).filter(Boolean);
+    let constraints;
+    if (!knowsFacing && cameras.length > 1) {
+      const at = cameras.indexOf(current?.getSettings().deviceId);
+      constraints = this.constraints('video', cameras[(at + 1) % cameras.length]);
+    } else {
+      constraints = { ...this.constraints('video', ''), facingMode: { ideal: next } };
+    }
+    if (!(await this.replaceTrack('video', constraints))) return;
+    this.facing = next;
+    const chosen = this.stream.getVideoTracks()[0]?.getSettings().deviceId;
+    if (chosen && [...this.cameraSelect.options].some((o) => o.value === chosen)) this.cameraSelect.value = chosen;
+    this.render();
   }
 
   async goLive() {
@@ -156,8 +229,9 @@ export class SellerMedia {
     this.render();
   }
 
-  async endLive() {
-    if (!window.confirm(t('seller.endConfirm'))) return;
+  /** End the session; `confirmed`: the phone studio asked already, in its own sheet. */
+  async endLive({ confirmed = false } = {}) {
+    if (!confirmed && !window.confirm(t('seller.endConfirm'))) return;
     this.stopStream();
     try {
       await this.conn.request({ type: 'end_live' });
@@ -170,8 +244,7 @@ export class SellerMedia {
   }
 
   render() {
-    const state = this.publisher?.pc.connectionState;
-    const onAir = Boolean(this.publisher) && (state === 'connected' || this.model.streamLive);
+    const onAir = this.onAir;
     this.status.dataset.live = String(onAir);
     this.status.textContent = t(onAir ? 'seller.publishing' : 'seller.notPublishing');
     const overlay = $('#preview-overlay');
@@ -179,5 +252,8 @@ export class SellerMedia {
     $('#stop-stream').disabled = !this.publisher;
     $('#go-live').disabled = Boolean(this.publisher) || this.model.room?.status === 'ended';
     $('#end-live').disabled = this.model.room?.status === 'ended';
+    // The preview is mirrored only for the front camera (as a mirror would be).
+    this.preview.classList.toggle('is-back', this.facing === 'environment');
+    for (const fn of this.listeners) fn();
   }
 }

@@ -43,6 +43,8 @@ export class SellerOrders {
     this.refreshTimer = null;
     this.searchTimer = null;
     this.loads = 0;
+    /** Told every room-wide total after a load (`{orders, units_sold, revenue_vnd}`): the phone studio's orders counter. */
+    this.onTotals = null;
 
     $('#orders-refresh').addEventListener('click', () => this.load());
     $('#orders-csv').addEventListener('click', () => this.downloadCsv());
@@ -103,6 +105,7 @@ export class SellerOrders {
       const totals = all || report;
       $('[data-testid=stat-units]').textContent = formatCount(totals.units_sold);
       $('[data-testid=stat-revenue]').textContent = formatVnd(totals.revenue_vnd);
+      this.onTotals?.(totals);
     } catch (error) {
       if (n !== this.loads) return;
       this.report = null;
@@ -152,7 +155,7 @@ export class SellerOrders {
     const th = (key, cls) => h('th', { scope: 'col', class: cls, text: t(key) });
     this.box.append(h('table', { class: 'orders-table', 'data-testid': 'orders-table' },
       h('thead', {}, h('tr', {},
-        h('th', { scope: 'col', class: 'col-select' }, selectAll),
+        h('th', { scope: 'col', class: 'col-select' }, h('label', { class: 'check-hit' }, selectAll)),
         th('orders.colCode'), th('orders.colBuyer'), th('orders.colProducts'), th('orders.colQuantity', 'num'), th('orders.colTotal', 'num'),
         th('orders.colPayment'), th('orders.colStatus'), th('orders.colActions'))),
       h('tbody', {}, orders.map((o) => this.row(o)))));
@@ -201,7 +204,7 @@ export class SellerOrders {
       'data-testid': 'order-row', 'data-order-id': o.order_id, 'data-status': o.status,
       class: this.selected.has(o.order_id) ? 'is-selected' : null,
     },
-    h('td', { class: 'col-select' }, select),
+    h('td', { class: 'col-select' }, h('label', { class: 'check-hit' }, select)),
     h('td', { class: 'col-code' },
       h('strong', { class: 'order-code', 'data-testid': 'order-code', text: code }), h('br'),
       h('time', { class: 'small muted', datetime: new Date(o.created_at).toISOString(), text: formatDateTime(o.created_at, lang) })),

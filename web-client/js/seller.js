@@ -18,6 +18,10 @@ import { SellerWebhook } from './seller-webhook.js';
 import { SellerVouchers } from './seller-vouchers.js';
 import { SellerLiveReport } from './seller-report.js';
 import { QuestionTracker, UNANSWERED_AFTER_MS } from './question.js';
+import { ActionSheet } from './seller-sheet.js';
+import { PhoneChat } from './seller-chat.js';
+import { SalePresets } from './seller-presets.js';
+import { PhoneStudio } from './seller-phone.js';
 
 const params = new URLSearchParams(location.search);
 const roomId = params.get('room') || 'tra-thai-nguyen';
@@ -46,12 +50,21 @@ if (!token) {
 }
 
 function start() {
+  // With a token the phone studio takes the screen below 960 px (css/studio.css).
+  document.body.classList.add('studio-ready');
   const conn = new RoomConnection({ roomId, token });
   hook.conn = conn;
   const chatNotice = new Notice($('#chat-notice'));
   const productNotice = new Notice($('#product-notice'));
   const modNotice = new Notice($('#mod-notice'));
-  const media = new SellerMedia({ conn, model, notice: new Notice($('#camera-notice')), hook });
+  const cameraNotice = new Notice($('#camera-notice'));
+  const phoneNotice = new Notice($('#phone-notice'));
+  // The camera's troubles are told where she looks: the phone's live screen, or the camera panel.
+  const mediaNotice = {
+    show: (...args) => (phone.active ? phoneNotice : cameraNotice).show(...args),
+    clear: () => { cameraNotice.clear(); phoneNotice.clear(); },
+  };
+  const media = new SellerMedia({ conn, model, notice: mediaNotice, hook });
   const sales = new SellerSales({ conn, model });
   const orders = new SellerOrders({ conn, roomId, token });
   hook.payment = new SellerPayment({ roomId, token });
@@ -89,12 +102,41 @@ function start() {
     replyingTo = message;
     $('#reply-bar').hidden = !message;
     $('#reply-to').textContent = message ? t('chat.replyTo', { name: message.name, text: message.text }) : '';
-    if (message) $('#chat-input').focus();
+    phoneChat.showReply(message);
+    if (message) chatInput().focus();
   }
+  /** The chat box the seller sees: the phone studio's, or the full studio's. */
+  const chatInput = () => (phone.active ? $('#phone-chat-input') : $('#chat-input'));
   $('#reply-cancel').addEventListener('click', () => {
     startReply(null);
     $('#chat-input').focus();
   });
+  $('#phone-reply-cancel').addEventListener('click', () => {
+    startReply(null);
+    $('#phone-chat-input').focus();
+  });
+
+  // The studio on a phone (seller-phone.js): the same actions, large and in reach.
+  const sheet = new ActionSheet();
+  const phone = new PhoneStudio({
+    model, media, sheet,
+    pin: (productId) => act(productId ? { type: 'pin_product', product_id: productId } : { type: 'unpin_product' }, phoneNotice),
+  });
+  const presets = new SalePresets({ conn, model, sheet, notice: phoneNotice });
+  // A long press works on the full studio's chat too: say how it went where she looks.
+  const sheetNotice = () => (phone.active ? phoneNotice : chatNotice);
+  const phoneChat = new PhoneChat({
+    model, sheet,
+    actions: {
+      reply: startReply,
+      remove: (m) => act({ type: 'delete_message', message_id: m.id }, sheetNotice()),
+      mute: (m) => act({ type: 'mute_user', user_id: m.user_id, minutes: 5 }, sheetNotice(), t('phone.muted', { name: m.name })),
+      ban: (m) => act({ type: 'ban_user', user_id: m.user_id }, sheetNotice(), t('phone.banned', { name: m.name })),
+    },
+  });
+  orders.onTotals = (totals) => phone.setOrders(totals.orders.length);
+  hook.phone = phone;
+  hook.sheet = sheet;
 
   /** Highlight the questions waiting longer than `hook.questionAfterMs` and count them. */
   function markQuestions() {
@@ -123,6 +165,7 @@ function start() {
     },
   });
   wireChatForm($('#chat-form'), $('#chat-input'), conn, chatNotice, reply);
+  wireChatForm($('#phone-chat-form'), $('#phone-chat-input'), conn, phoneNotice, reply);
 
   $('#slow-form').addEventListener('submit', (event) => {
     event.preventDefault();
@@ -182,6 +225,7 @@ function start() {
       try { again.setSelectionRange?.(focus.start, focus.end); } catch { /* a number field has no selection */ }
     }
     sales.renderProducts();
+    phone.renderStrip();
   }
 
   /**
@@ -264,6 +308,7 @@ function start() {
     if (changed.has('stats')) {
       $('[data-testid=stat-viewers]').textContent = formatCount(model.viewers);
       $('[data-testid=stat-hearts]').textContent = formatCount(model.heartsTotal);
+      phone.renderStatus();
     }
     if (changed.has('chat')) {
       questions.reset(model.chat);
@@ -278,10 +323,14 @@ function start() {
       chatLog.remove(model.lastDeleted);
       if (replyingTo && Number(replyingTo.id) === Number(model.lastDeleted)) startReply(null);
     }
-    if (changed.has('chat') || changed.has('chat-append') || changed.has('chat-delete')) markQuestions();
+    if (changed.has('chat') || changed.has('chat-append') || changed.has('chat-delete')) {
+      markQuestions();
+      phoneChat.render();
+    }
     if (changed.has('products') || changed.has('pinned')) renderProducts();
     if (changed.has('settings') && document.activeElement !== $('#slow-mode')) $('#slow-mode').value = String(model.settings.slow_mode_seconds);
     if (changed.has('sale')) sales.renderSale();
+    if (changed.has('sale') || changed.has('pinned') || changed.has('products')) presets.render();
     // New orders come with `sale_purchase`; changed ones with `order_status` (seller-orders.js).
     if (changed.has('purchase')) orders.schedule();
     if (changed.has('stream')) media.render();

@@ -9,6 +9,8 @@
 //!   order, once.
 //! - [`mixed`]: the flash sale, the shopping bag and a voucher at once;
 //!   then every unit of every product is accounted for.
+//! - [`practice`]: practice rooms with the server's simulated audiences,
+//!   a soak test: errors, server memory and CPU over time.
 //! - `seller`: the seller's connection, read for its whole life, shared by
 //!   the scenarios that have one.
 //!
@@ -23,6 +25,7 @@ pub mod delivery;
 pub mod flash_sale;
 pub mod join;
 pub mod mixed;
+pub mod practice;
 mod seller;
 
 use std::sync::Arc;
