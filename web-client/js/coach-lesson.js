@@ -20,7 +20,8 @@ export class CoachLesson {
   constructor({ token, roomId, lesson, notice, hook }) {
     this.token = token;
     this.roomId = roomId;
-    this.lesson = lesson;
+    // A lesson without bots (`audience_size: 0`) may still get some by hand: the default 30.
+    this.lesson = { ...lesson, audience_size: lesson.audience_size || 30 };
     this.notice = notice;
     this.hook = hook;
     this.audience = undefined;
