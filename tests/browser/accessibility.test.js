@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { useServerAndBrowser } from './helpers/fixture.js';
-import { openSeller, openViewer } from './helpers/browser.js';
+import { newPage, openSeller, openViewer } from './helpers/browser.js';
 
 let server;
 let browser;
@@ -53,4 +53,36 @@ test('every control on the viewer page has a name, and chat works from the keybo
   await viewer.keyboard.press('Tab');
   assert.equal(await viewer.evaluate(() => document.activeElement.dataset.testid), 'chat-send');
   await viewer.context().close();
+});
+
+test('every control on the trainer, coach and scorecard pages has a name', async () => {
+  const link = server.logs.map((l) => l.match(/Trainer:\s+(http\S+)/)).find(Boolean);
+  assert.ok(link, 'the server printed a trainer link');
+  const trainer = await newPage(browser, { viewport: { width: 1280, height: 900 } });
+  await trainer.goto(link[1]);
+  await trainer.getByTestId('class-name').fill('Lớp bàn phím');
+  await trainer.getByTestId('class-trainees').fill('Lan');
+  await trainer.getByTestId('timeline-add').click();
+  await trainer.getByTestId('class-create').click();
+  await trainer.getByTestId('overview-row').first().waitFor();
+  await trainer.getByTestId('link-qr').click();
+  assert.deepEqual(await problems(trainer), []);
+  assert.equal(await trainer.getByTestId('overview-status').getAttribute('aria-live'), 'polite');
+  assert.equal(await trainer.locator('[data-testid=qr-box] canvas').getAttribute('role'), 'img');
+  assert.match(await trainer.locator('[data-testid=qr-box] canvas').getAttribute('aria-label'), /Lan/);
+
+  const coach = await newPage(browser, { viewport: { width: 1280, height: 900 } });
+  await coach.goto(new URL(await trainer.getByTestId('ov-coach').getAttribute('href'), link[1]).href);
+  await coach.getByTestId('nudge').first().waitFor();
+  assert.deepEqual(await problems(coach), []);
+  await coach.getByTestId('whisper-input').focus();
+  await coach.keyboard.type('gõ bằng bàn phím');
+  await coach.keyboard.press('Enter');
+  await coach.getByTestId('coached-text').filter({ hasText: 'gõ bằng bàn phím' }).waitFor();
+
+  const card = await newPage(browser, { viewport: { width: 1280, height: 900 } });
+  await card.goto(new URL(await trainer.getByTestId('ov-scorecard').getAttribute('href'), link[1]).href);
+  await card.getByTestId('scorecard').waitFor();
+  assert.deepEqual(await problems(card), []);
+  for (const page of [trainer, coach, card]) await page.context().close();
 });

@@ -198,6 +198,7 @@ function render(changed, message) {
     $('[data-testid=room-title]').textContent = model.room.title;
     document.title = `${model.room.title} — Chợ Phiên`;
     renderRoomStatus($('[data-testid=room-status]'), model.room.status);
+    $('[data-testid=practice-badge]').hidden = !model.room.practice;
     if (model.room.status === 'ended') endRoom('ended');
     // The bag opens with the live: the add buttons and the sheet follow the status.
     $('#catalog-bag-note').hidden = model.room.status !== 'scheduled';
