@@ -3,92 +3,9 @@
 
 use super::*;
 use crate::auth::Role;
+use crate::journal::test_support::{at, chat, event, join, leave, product, S, T0};
 use crate::journal::{OrderedLine, Record};
-use crate::protocol::{ChatMessage, ChatQuote, Product, RoomEvent, RoomStatus, SequencedEvent};
-
-const T0: UnixMillis = 1_700_000_000_000;
-const S: u64 = 1000;
-
-fn at(secs: u64, record: Record) -> JournalEntry {
-    JournalEntry {
-        at: T0 + secs * S,
-        record,
-    }
-}
-
-fn event(secs: u64, event: RoomEvent) -> JournalEntry {
-    at(
-        secs,
-        Record::Event {
-            event: SequencedEvent { seq: 0, event },
-        },
-    )
-}
-
-fn product(id: &str, price: u64) -> Product {
-    Product {
-        id: id.into(),
-        name: format!("Sản phẩm {id}"),
-        description: String::new(),
-        price_vnd: price,
-        stock: 10,
-        image_url: None,
-        per_buyer_limit: None,
-    }
-}
-
-fn join(secs: u64, visit: &str, user: &str) -> JournalEntry {
-    at(
-        secs,
-        Record::Joined {
-            visit: visit.into(),
-            user_id: user.into(),
-            name: user.into(),
-            role: Role::Viewer,
-        },
-    )
-}
-
-fn leave(secs: u64, visit: &str, user: &str, stayed: u64) -> JournalEntry {
-    at(
-        secs,
-        Record::Left {
-            visit: visit.into(),
-            user_id: user.into(),
-            role: Role::Viewer,
-            duration_ms: stayed * S,
-        },
-    )
-}
-
-fn chat(
-    secs: u64,
-    id: u64,
-    user: &str,
-    role: Role,
-    text: &str,
-    reply: Option<u64>,
-) -> JournalEntry {
-    event(
-        secs,
-        RoomEvent::Chat {
-            message: ChatMessage {
-                id,
-                user_id: user.into(),
-                name: user.into(),
-                role,
-                text: text.into(),
-                sent_at: T0 + secs * S,
-                reply_to: reply.map(|id| ChatQuote {
-                    id,
-                    user_id: String::new(),
-                    name: String::new(),
-                    text: String::new(),
-                }),
-            },
-        },
-    )
-}
+use crate::protocol::{RoomEvent, RoomStatus};
 
 /// A 10-minute live: viewers a (0–600 s), b (60–70 s), c (120–600 s);
 /// p1 pinned 100–400 s; two questions answered after 20 s and 40 s, one

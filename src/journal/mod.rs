@@ -21,6 +21,8 @@
 
 mod file;
 mod redis;
+#[cfg(test)]
+pub(crate) mod test_support;
 
 use std::sync::Arc;
 

@@ -3,41 +3,11 @@
 
 use super::*;
 use crate::auth::Role;
+use crate::journal::test_support::{at, chat, event, product, S, T0};
 use crate::journal::OrderedLine;
 use crate::practice::review;
-use crate::protocol::{ChatMessage, ChatQuote, Product, RoomEvent, RoomStatus, SequencedEvent};
+use crate::protocol::{RoomEvent, RoomStatus};
 use crate::sale::{SaleInfo, SaleState};
-
-const T0: UnixMillis = 1_700_000_000_000;
-const S: u64 = 1000;
-
-fn at(secs: u64, record: Record) -> JournalEntry {
-    JournalEntry {
-        at: T0 + secs * S,
-        record,
-    }
-}
-
-fn event(secs: u64, event: RoomEvent) -> JournalEntry {
-    at(
-        secs,
-        Record::Event {
-            event: SequencedEvent { seq: 0, event },
-        },
-    )
-}
-
-fn product(id: &str, price: u64) -> Product {
-    Product {
-        id: id.into(),
-        name: format!("Sản phẩm {id}"),
-        description: String::new(),
-        price_vnd: price,
-        stock: 10,
-        image_url: None,
-        per_buyer_limit: None,
-    }
-}
 
 fn join(secs: u64, user: &str) -> JournalEntry {
     at(
@@ -59,35 +29,6 @@ fn leave(secs: u64, user: &str) -> JournalEntry {
             user_id: user.into(),
             role: Role::Viewer,
             duration_ms: secs * S,
-        },
-    )
-}
-
-fn chat(
-    secs: u64,
-    id: u64,
-    user: &str,
-    role: Role,
-    text: &str,
-    reply: Option<u64>,
-) -> JournalEntry {
-    event(
-        secs,
-        RoomEvent::Chat {
-            message: ChatMessage {
-                id,
-                user_id: user.into(),
-                name: user.into(),
-                role,
-                text: text.into(),
-                sent_at: T0 + secs * S,
-                reply_to: reply.map(|id| ChatQuote {
-                    id,
-                    user_id: String::new(),
-                    name: String::new(),
-                    text: String::new(),
-                }),
-            },
         },
     )
 }
