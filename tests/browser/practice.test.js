@@ -200,7 +200,13 @@ test('a class of three: studio links, coaching that viewers never see, flags, th
   assert.equal(await card.getByTestId('part').count(), 6);
   assert.doesNotMatch(await card.locator('[data-part=scenarios] .part-head').textContent(), /chưa chấm/, 'the angry customer is scored');
   const complianceLost = card.locator('[data-part=compliance] [data-testid=lost-link]');
-  assert.match(await complianceLost.first().getAttribute('href'), new RegExp(`^/replay\\.html\\?room=${lanRoom}&t=\\d+$`));
+  const lostHref = await complianceLost.first().getAttribute('href');
+  assert.match(lostHref, new RegExp(`^/replay\\.html\\?room=${lanRoom}&t=\\d+#token=.+$`));
+  // The link opens the (unpublished) replay for the trainer, at that moment.
+  const lostReplay = await newPage(browser, { viewport: desk, prepare: watch.attach('scorecard-replay') });
+  await lostReplay.goto(server.base + lostHref);
+  await lostReplay.getByTestId('replay').waitFor(WAIT);
+  await lostReplay.close();
   assert.equal(await card.locator('[data-part=compliance] [data-testid=part-points]').textContent(), '0.00 / 15', 'a serious flag costs the whole part');
   await card.getByTestId('mark-presentation').fill('8');
   await card.getByTestId('mark-knowledge').fill('6');

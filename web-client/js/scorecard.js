@@ -19,6 +19,15 @@ const roomId = params.get('room');
 const rooms = roomId ? [roomId] : (params.get('rooms') || '').split(',').filter(Boolean);
 const token = pageToken(`chophien.scorecard.${rooms.join(',')}`);
 const canEdit = ['trainer', 'admin'].includes(tokenRole(token));
+
+/**
+ * A replay link that carries this page's token in its fragment (never sent
+ * to a server): the attempt's replay is not published, and its trainer or
+ * trainee may watch it only with her token.
+ */
+function replayLink(path) {
+  return `${path}#token=${encodeURIComponent(token)}`;
+}
 const PARTS = ['interaction', 'selling', 'scenarios', 'compliance', 'presentation', 'product_knowledge'];
 /** Test and debugging hook. */
 const hook = { card: null, notes: [], comparison: null, canEdit };
@@ -95,7 +104,7 @@ function renderCard() {
   const cap = $('#card-cap');
   cap.hidden = !card.cap;
   cap.textContent = card.cap ? t('score.capped', { uncapped: points(card.uncapped_total), reason: reason(card.cap) }) : '';
-  $('#replay-link').href = `/replay.html?room=${encodeURIComponent(roomId)}`;
+  $('#replay-link').href = replayLink(`/replay.html?room=${encodeURIComponent(roomId)}`);
 
   const list = clear($('#parts'));
   for (const part of card.parts) {
@@ -124,7 +133,7 @@ function renderCard() {
 
 function lostLine(line) {
   return h('li', { class: 'lost-line', 'data-testid': 'lost-line' },
-    h('a', { href: line.replay_url, target: '_blank', rel: 'noopener', 'data-testid': 'lost-link', text: `−${points(line.points)} · ${offset(line.at) || '—'}` }),
+    h('a', { href: replayLink(line.replay_url), target: '_blank', rel: 'noopener', 'data-testid': 'lost-link', text: `−${points(line.points)} · ${offset(line.at) || '—'}` }),
     ' ',
     h('span', { text: reason(line) }),
     canEdit && line.at ? h('button', {
@@ -141,7 +150,7 @@ function renderNotes() {
   $('#notes-empty').hidden = hook.notes.length > 0;
   for (const note of hook.notes) {
     list.append(h('li', { 'data-testid': 'annotation' },
-      h('a', { href: `/replay.html?room=${encodeURIComponent(roomId)}&t=${note.moment}`, target: '_blank', rel: 'noopener', text: offset(note.moment) || '—' }),
+      h('a', { href: replayLink(`/replay.html?room=${encodeURIComponent(roomId)}&t=${note.moment}`), target: '_blank', rel: 'noopener', text: offset(note.moment) || '—' }),
       ' ', h('strong', { text: note.by }), ': ', h('span', { 'data-testid': 'annotation-text', text: note.text })));
   }
 }
