@@ -14,7 +14,8 @@
 //! private `coached` event), `overview.rs` (the class overview's figures),
 //! `follow.rs` (each room's journal as the overview last parsed it),
 //! `prompter.rs` (the automatic prompter's rules, pure) and `watch.rs` (its
-//! task per practice room), `error.rs`.
+//! task per practice room), `clock.rs` (the lesson clock both the prompter
+//! and the audience run on), `error.rs`.
 //! Scoring: `score/` (the scorecard of one attempt, computed from its
 //! journal alone), `review.rs` (the trainer's marks and annotations, kept as
 //! journal records).
@@ -22,6 +23,7 @@
 pub mod audience;
 pub mod class;
 pub mod classes;
+pub mod clock;
 pub mod coach;
 pub mod error;
 pub mod follow;

@@ -10,7 +10,6 @@
 use std::time::Duration;
 
 use serde_json::Value;
-use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::auth::Role;
@@ -19,6 +18,7 @@ use crate::journal::Journal;
 use crate::protocol::{DirectEvent, RoomEvent, RoomStatus, SequencedEvent};
 use crate::room::{Actor, RoomError, RoomRegistry};
 
+use super::clock::LessonClock;
 use super::coach;
 use super::prompter::Prompter;
 
@@ -29,20 +29,6 @@ pub const PROMPTER_ID: &str = "auto";
 const TICK: Duration = Duration::from_millis(200);
 /// Wait before joining again after the store could not be reached.
 const RETRY: Duration = Duration::from_secs(1);
-
-/// The lesson's clock: real time since the prompter started, times the
-/// lesson's speed, in milliseconds.
-#[derive(Debug, Clone, Copy)]
-struct LessonClock {
-    start: Instant,
-    speed: f64,
-}
-
-impl LessonClock {
-    fn now(&self) -> u64 {
-        (self.start.elapsed().as_secs_f64() * 1000.0 * self.speed) as u64
-    }
-}
 
 /// Watch `room_id` until it ends or `stop` is cancelled; `went_live` is
 /// sent once, the first time the room is seen live.
@@ -55,10 +41,7 @@ pub fn spawn(
     went_live: tokio::sync::oneshot::Sender<()>,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        let clock = LessonClock {
-            start: Instant::now(),
-            speed,
-        };
+        let clock = LessonClock::start(speed);
         let mut prompter = Prompter::new();
         let mut last_seq = None;
         let mut went_live = Some(went_live);
@@ -143,7 +126,7 @@ async fn watch(
         }
     };
     for json in &membership.initial {
-        seen.frame(json.as_str(), clock.now());
+        seen.frame(json.as_str(), clock.now_ms());
     }
     let mut ticker = tokio::time::interval(TICK);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -160,7 +143,7 @@ async fn watch(
             }
             frame = membership.events.recv() => match frame {
                 Ok(frame) => {
-                    seen.frame(frame.json.as_str(), clock.now());
+                    seen.frame(frame.json.as_str(), clock.now_ms());
                     if frame.is_last() {
                         return Watched::Over;
                     }
@@ -169,7 +152,7 @@ async fn watch(
                 Err(SubscriptionError::Closed) => return Watched::Retry,
             },
             _ = ticker.tick() => {
-                for prompt in seen.prompter.tick(clock.now()) {
+                for prompt in seen.prompter.tick(clock.now_ms()) {
                     coach::tell(rooms, journal, room_id, PROMPTER_ID, PROMPTER_ID, &prompt);
                 }
             }
@@ -254,14 +237,5 @@ mod tests {
             &mut last_seq,
         );
         assert!(kinds(&mut prompter, 100_000).is_empty(), "ended");
-    }
-
-    #[test]
-    fn the_lesson_clock_runs_at_the_lessons_speed() {
-        let clock = LessonClock {
-            start: Instant::now() - Duration::from_secs(3),
-            speed: 10.0,
-        };
-        assert!((30_000..31_000).contains(&clock.now()), "{}", clock.now());
     }
 }

@@ -8,7 +8,6 @@
 //!   trainer's directory);
 //! - `bot.rs`: one bot's state and its decisions each lesson second;
 //! - `curve.rs`: how many bots should be present;
-//! - `clock.rs`: lesson seconds at a speed;
 //! - `driver/`: the one task per room that drives all its bots (reading
 //!   the trainee's acts in `trainee.rs`, scenarios in `scenarios.rs`);
 //! - `data.rs`: reading data files with errors that name the field;
@@ -23,7 +22,6 @@
 //! give the same bots' acts in the same order.
 
 pub mod bot;
-pub mod clock;
 pub mod curve;
 pub mod data;
 mod driver;
@@ -245,7 +243,7 @@ impl Audiences {
         if !(1..=MAX_SIZE).contains(&settings.size) {
             return Err(DataError::new(body, "size", "1–200 bots").into());
         }
-        if !clock::SPEEDS.contains(&settings.speed) {
+        if !crate::practice::clock::SPEEDS.contains(&settings.speed) {
             return Err(DataError::new(body, "speed", "0.1–100 lesson seconds a second").into());
         }
         for (i, entry) in settings.timeline.iter().enumerate() {

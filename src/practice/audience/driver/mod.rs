@@ -31,10 +31,10 @@ use crate::room::{Actor, Membership, Room, RoomError};
 use crate::sale::Shipping;
 
 use super::bot::{choose, Act, Bot, LiveSale, Scene};
-use super::clock::LessonClock;
 use super::curve::Curve;
 use super::persona::PersonaBook;
 use super::{Ask, AudienceStatus, Door, DoorAct, LessonSettings, Outcome};
+use crate::practice::clock::LessonClock;
 use crate::practice::scenario::{FireHow, ScenarioLibrary, Step};
 
 /// Most buys one `buy_out` step tries (a sale has at most this many units
@@ -125,7 +125,7 @@ impl Driver {
             room_id: room_id.to_owned(),
             room: None,
             rng: ChaCha8Rng::seed_from_u64(settings.seed),
-            clock: LessonClock::new(settings.speed),
+            clock: LessonClock::start(settings.speed),
             curve: Curve::new(settings.size as usize),
             settings,
             personas,
