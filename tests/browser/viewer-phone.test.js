@@ -243,6 +243,8 @@ test('the bag sheet keeps the keyboard inside and closes with Escape; the catalo
 
   await page.getByTestId('catalog-button').tap();
   await page.getByTestId('catalog-sheet').waitFor();
+  // Focus moves once the sheet has opened (after its transition): wait for it, then check.
+  await page.waitForFunction(() => document.activeElement?.dataset.testid === 'catalog-close', null, { timeout: 5_000 }).catch(() => {});
   assert.equal(await page.evaluate(() => document.activeElement?.dataset.testid), 'catalog-close', 'focus moves into the catalog');
   // Not modal: chat works with the catalog open.
   await page.getByTestId('chat-input').fill('vẫn chat được');
