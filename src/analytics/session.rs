@@ -57,6 +57,8 @@ pub struct Session {
     pub room_id: String,
     pub title: String,
     pub seller_name: String,
+    /// A practice room's session ("Phòng luyện tập"): its pages say so.
+    pub practice: bool,
     pub opened_at: UnixMillis,
     /// The first `room_status: live`.
     pub started_at: Option<UnixMillis>,
@@ -130,7 +132,9 @@ impl Reader {
                 title,
                 seller_name,
                 products,
+                practice,
             } => {
+                s.practice = *practice;
                 s.room_id = room_id.clone();
                 s.title = title.clone();
                 s.seller_name = seller_name.clone();

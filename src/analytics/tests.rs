@@ -19,6 +19,7 @@ fn journal() -> Vec<JournalEntry> {
                 title: "Phiên".into(),
                 seller_name: "Hoa".into(),
                 products: vec![product("p1", 300_000), product("p2", 100_000)],
+                practice: false,
             },
         ),
         event(

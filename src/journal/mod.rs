@@ -59,6 +59,11 @@ pub enum Record {
         title: String,
         seller_name: String,
         products: Vec<Product>,
+        /// A practice room of a trainer's class ("Phòng luyện tập"): its
+        /// report, replay and orders say so after the room is gone. Absent
+        /// in journals written before it was recorded, and for real rooms.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        practice: bool,
     },
     /// A room event, with its seq, as every client received it.
     Event { event: SequencedEvent },

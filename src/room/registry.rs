@@ -140,6 +140,7 @@ impl RoomRegistry {
             title: record.title.clone(),
             seller_name: record.seller_name.clone(),
             products: record.products.clone(),
+            practice,
         };
         let info = self.inner.store.create(record).await?;
         self.inner.journal.record(&info.id, info.created_at, opened);

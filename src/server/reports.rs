@@ -63,6 +63,9 @@ pub struct RoomHeading {
     pub seller_name: String,
     pub status: RoomStatus,
     pub created_at: UnixMillis,
+    /// A practice room's session: the report says "Phòng luyện tập".
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub practice: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -162,6 +165,7 @@ pub async fn timeline(
             "id": session.room_id,
             "title": session.title,
             "seller_name": session.seller_name,
+            "practice": session.practice,
         },
         "entries": public_moments(&entries),
     });
@@ -227,6 +231,7 @@ async fn build(state: &AppState, room_id: &str, bucket_secs: u64) -> Result<Repo
         seller_name: session.seller_name.clone(),
         status,
         created_at: session.opened_at,
+        practice: session.practice,
     };
     let report = SessionReport::of(&entries, now, bucket_secs, previous);
     Ok(ReportBody { room, report })

@@ -120,6 +120,7 @@ crate::on_every_store!(
     a_retry_opens_the_next_attempt_and_keeps_the_old_room,
     the_overview_shows_each_rooms_figures_so_far,
     practice_orders_are_marked_practice,
+    a_practice_sessions_report_and_replay_say_practice_and_a_real_ones_do_not,
 );
 
 async fn a_class_opens_a_practice_room_per_trainee(store: Store) {
@@ -488,6 +489,37 @@ async fn practice_orders_are_marked_practice(store: Store) {
         .unwrap();
     assert_eq!(looked_up["order_id"], order["order_id"], "{looked_up}");
     assert_eq!(looked_up["practice"], true);
+}
+
+async fn a_practice_sessions_report_and_replay_say_practice_and_a_real_ones_do_not(store: Store) {
+    let server = store.start().await;
+    let class = open_class(&server, &["Lan"]).await;
+    let practice_id = class["rooms"][0]["room_id"].as_str().unwrap().to_owned();
+    let admin = server.token(ANY_ROOM, Role::Admin, "admin");
+    let (status, real) = post(
+        &server,
+        "/api/rooms",
+        &admin,
+        json!({"id": "cho-that", "title": "Chợ thật", "seller_name": "Chị Hoa"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{real}");
+    for (room_id, practice) in [(practice_id.as_str(), true), ("cho-that", false)] {
+        let (status, report) = get(&server, &format!("/api/rooms/{room_id}/report"), &admin).await;
+        assert_eq!(status, StatusCode::OK, "{report}");
+        assert_eq!(
+            report["room"]["practice"].as_bool().unwrap_or(false),
+            practice,
+            "{room_id}: {report}"
+        );
+        let (status, timeline) =
+            get(&server, &format!("/api/rooms/{room_id}/timeline"), &admin).await;
+        assert_eq!(status, StatusCode::OK, "{timeline}");
+        assert_eq!(
+            timeline["room"]["practice"], practice,
+            "{room_id}: {timeline}"
+        );
+    }
 }
 
 /// The room's keys in Redis that belong to the sale store (its sales, bag,

@@ -89,6 +89,12 @@ function render() {
   if (!shown) return;
   const { order, at } = shown;
   const mayCancel = order.status === 'confirmed' && !cancelRefused.has(order.order_id);
+  if (order.practice) {
+    // A practice room's order: nothing ships, nobody pays.
+    body.append(h('p', { class: 'order-practice', 'data-testid': 'order-practice' },
+      h('span', { class: 'status-pill practice-badge', text: t('practice.badge') }), ' ',
+      h('span', { text: t('orderPage.practice') })));
+  }
   body.append(
     orderDetails(order, { onCancel: mayCancel ? cancel : null, loadCode: pageCodeLoader(shown.phone) }),
     h('p', { class: 'muted small', 'data-testid': 'order-checked-at', text: t('orderPage.updated', { time: formatTime(at, getLang()) }) }));

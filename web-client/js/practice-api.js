@@ -26,6 +26,7 @@ export const listClasses = (token) => fetchJson('/api/classes', { token }).then(
 export const getClass = (token, id) => fetchJson(`/api/classes/${enc(id)}`, { token });
 export const createClass = (token, body) => fetchJson('/api/classes', { token, method: 'POST', body });
 export const classOverview = (token, id) => fetchJson(`/api/classes/${enc(id)}/overview`, { token });
+export const putClassWeights = (token, id, weights) => fetchJson(`/api/classes/${enc(id)}/weights`, { token, method: 'PUT', body: weights });
 export const retryRoom = (token, id, room) => fetchJson(`/api/classes/${enc(id)}/rooms/${enc(room)}/retry`, { token, method: 'POST' });
 /** The canned nudges `{id, vi, en}` (any valid token). */
 export const listNudges = (token) => fetchJson('/api/practice/nudges', { token }).then((a) => a.nudges);

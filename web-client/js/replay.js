@@ -7,7 +7,9 @@
 // seek. The bar under the video marks pins and sales; a tap seeks there.
 // With the seller's token (`#token=…` or the studio's sessionStorage copy)
 // unpublished replays load too, and a toggle publishes or hides the replay
-// (`PUT /api/rooms/{id}/replay`).
+// (`PUT /api/rooms/{id}/replay`). A practice session's trainer notes show
+// on the bar and beside the video for the trainee and the trainer, who
+// writes them here too (replay-notes.js).
 
 import { $, clear, h } from './dom.js';
 import { errorText, getLang, initI18n, t } from './i18n.js';
@@ -15,6 +17,7 @@ import { formatCount, formatCountdown, formatDateTime, formatVnd } from './forma
 import { fetchJson } from './protocol.js';
 import { ChatLog, productCard } from './ui.js';
 import { ReplayState, barPosition, fromBar, layoutSegments, totalMs } from './replay-state.js';
+import { ReplayNotes } from './replay-notes.js';
 
 const params = new URLSearchParams(location.search);
 const roomId = params.get('room') || '';
@@ -28,6 +31,10 @@ const chatLog = new ChatLog($('#chat-log'), { empty: 'replay.chatEmpty' });
 const hook = { segments: [], timeline: null, replay: null, index: 0, published: null, error: null, wallTime: () => wallTime() };
 window.__chophien = hook;
 
+const notes = new ReplayNotes({
+  roomId, token, segments: () => hook.segments, wallTime: () => wallTime(), seek: (ms) => seekBar(ms), onChange: () => renderMarkers(),
+});
+
 function readStored() {
   try {
     return sessionStorage.getItem(`chophien.seller.${roomId}`);
@@ -39,6 +46,7 @@ function readStored() {
 initI18n();
 window.addEventListener('langchange', () => {
   renderMarkers();
+  notes.render();
   renderOwner();
   draw(new Set(['chat', 'pinned', 'sale', 'hearts']));
   renderSegmentsNote();
@@ -90,6 +98,7 @@ async function load() {
   const room = hook.timeline.room || {};
   $('[data-testid=room-title]').textContent = room.title || roomId;
   $('#replay-heading').textContent = room.title || roomId;
+  $('[data-testid=practice-badge]').hidden = !room.practice;
   document.title = `${t('replay.title')}: ${room.title || roomId} — Chợ Phiên`;
   $('#replay').hidden = false;
   if (hook.segments.length === 0) {
@@ -102,6 +111,7 @@ async function load() {
     else loadSegment(0, 0);
   }
   renderOwner();
+  notes.load(hook.timeline, room.practice);
   renderMarkers();
   renderSegmentsNote();
   $('#replay-total').textContent = formatCountdown(totalMs(hook.segments));
@@ -199,7 +209,7 @@ function markers() {
       out.push({ at: entry.at, kind: entry.sale.state === 'ended' ? 'sale_ended' : 'sale', label: entry.sale.product_name || '' });
     }
   }
-  return out;
+  return out.concat(notes.markers());
 }
 
 function renderMarkers() {

@@ -93,6 +93,7 @@ function render() {
   document.title = `${t('report.title')}: ${room.title || roomId} — Chợ Phiên`;
   $('[data-testid=room-title]').textContent = room.title || roomId;
   $('#report-room').textContent = room.title || roomId;
+  $('[data-testid=practice-badge]').hidden = !room.practice;
   $('#report-seller').textContent = t('index.seller', { name: room.seller_name || '' });
   const w = report.window || {};
   const started = w.started_at ?? room.created_at;

@@ -10,6 +10,7 @@ import { errorText, getLang, initI18n, t } from './i18n.js';
 import { formatCount, formatDateTime, formatVnd } from './format.js';
 import { Notice } from './ui.js';
 import { qrCanvas } from './qr.js';
+import { renderClassWeights } from './class-weights.js';
 import {
   absolute, classOverview, createClass, downloadScorecardsCsv, getClass, listClasses, listScenarios, pageToken, retryRoom,
   saveScenario, scorecard,
@@ -218,6 +219,13 @@ function renderClass() {
   const c = hook.current;
   $('#class-title').textContent = c.name;
   $('#class-lesson').textContent = lessonText(c.lesson);
+  renderClassWeights(token, c, classNotice, (saved) => {
+    hook.current = saved;
+    // Every room's score changes with the weights: read them again.
+    hook.scoredAs = new Map();
+    renderClass();
+    poll();
+  });
   const list = clear($('#link-list'));
   for (const room of c.rooms) {
     const studio = absolute(room.studio_url);

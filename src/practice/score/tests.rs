@@ -80,6 +80,7 @@ fn opened() -> JournalEntry {
             title: "Luyện tập".into(),
             seller_name: "Hoa".into(),
             products: vec![product("p1", 300_000), product("p2", 100_000)],
+            practice: false,
         },
     )
 }
