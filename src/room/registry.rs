@@ -23,7 +23,8 @@ use crate::clock::unix_millis;
 use crate::protocol::{IceServer, Product, RoomInfo};
 
 use super::store::{AnyRoomStore, RoomRecord, RoomStore};
-use super::{product, text, Actor, Membership, Room, RoomError, RoomLimits};
+use super::schedule::{self, CheckedChanges};
+use super::{product, text, Actor, Membership, Room, RoomCommand, RoomError, RoomLimits};
 
 /// How rooms on this node behave; from the configuration.
 #[derive(Debug, Clone)]
@@ -60,6 +61,10 @@ pub struct NewRoom {
     pub title: String,
     pub seller_name: String,
     pub products: Vec<Product>,
+    /// When the live is planned (`RoomInfo::starts_at`), if it is.
+    pub starts_at: Option<crate::clock::UnixMillis>,
+    /// The room's poster (`RoomInfo::cover_url`), if it has one.
+    pub cover_url: Option<String>,
 }
 
 /// Cheap to clone; clones share the rooms.
@@ -151,12 +156,18 @@ impl RoomRegistry {
             Some(id) => validate_room_id(&id)?,
             None => uuid::Uuid::new_v4().simple().to_string()[..12].to_owned(),
         };
-        let title = new.title.trim();
-        if text::is_blank(title) || text::length(title) > 200 {
-            return Err(RoomError::InvalidValue(
-                "a title has 1 to 200 characters".into(),
-            ));
-        }
+        let title = schedule::title(&new.title)
+            .map_err(|_| RoomError::InvalidValue("a title has 1 to 200 characters".into()))?;
+        let now = unix_millis();
+        let starts_at = new
+            .starts_at
+            .map(|at| schedule::starts_at(at, now))
+            .transpose()?;
+        let cover_url = new
+            .cover_url
+            .as_deref()
+            .map(schedule::cover_url)
+            .transpose()?;
         let seller_name = new.seller_name.trim();
         if text::is_blank(seller_name) || text::length(seller_name) > 100 {
             return Err(RoomError::InvalidValue(
@@ -179,16 +190,33 @@ impl RoomRegistry {
             .collect::<Result<Vec<_>, _>>()?;
         Ok(RoomRecord {
             id,
-            title: title.to_owned(),
+            title,
             seller_name: seller_name.to_owned(),
             products,
-            created_at: unix_millis(),
+            created_at: now,
             practice: false,
+            starts_at,
+            cover_url,
         })
     }
 
     /// The room as room lists show it.
     pub async fn info(&self, room_id: &str) -> Result<RoomInfo, RoomError> {
+        self.inner.store.info(room_id).await
+    }
+
+    /// Change a room's title, planned start or cover for `actor` (whom the
+    /// service layer let through as its seller or an admin); everyone in
+    /// the room is told (`room_updated`). The room as it now is.
+    pub async fn update(
+        &self,
+        room_id: &str,
+        actor: &Actor,
+        changes: CheckedChanges,
+    ) -> Result<RoomInfo, RoomError> {
+        let command = RoomCommand::UpdateRoom { changes };
+        let now = crate::clock::Now::current();
+        self.inner.store.apply(room_id, actor, &command, now).await?;
         self.inner.store.info(room_id).await
     }
 
@@ -420,6 +448,8 @@ mod tests {
             title: "Phiên chợ".into(),
             seller_name: "Chị Hoa".into(),
             products: vec![],
+            starts_at: None,
+            cover_url: None,
         }
     }
 
