@@ -103,6 +103,11 @@ export function attachSchedule(container, studio) {
 
   function fill(next) {
     room = next;
+    // The studio's own model and title follow (seller.js knows no `room_updated`).
+    const own = studio?.model?.room;
+    if (own) Object.assign(own, { title: next.title, starts_at: next.starts_at, cover_url: next.cover_url });
+    const heading = document.querySelector('.topbar [data-testid=room-title]');
+    if (heading && own) heading.textContent = next.title;
     if (!dirty) {
       titleInput.value = room.title || '';
       if (Number.isFinite(room.starts_at)) {
