@@ -22,8 +22,8 @@ use crate::bus::{Frame, FrameSink};
 use crate::clock::unix_millis;
 use crate::protocol::{IceServer, Product, RoomInfo};
 
-use super::store::{AnyRoomStore, RoomRecord, RoomStore};
 use super::schedule::{self, CheckedChanges};
+use super::store::{AnyRoomStore, RoomRecord, RoomStore};
 use super::{product, text, Actor, Membership, Room, RoomCommand, RoomError, RoomLimits};
 
 /// How rooms on this node behave; from the configuration.
@@ -216,7 +216,10 @@ impl RoomRegistry {
     ) -> Result<RoomInfo, RoomError> {
         let command = RoomCommand::UpdateRoom { changes };
         let now = crate::clock::Now::current();
-        self.inner.store.apply(room_id, actor, &command, now).await?;
+        self.inner
+            .store
+            .apply(room_id, actor, &command, now)
+            .await?;
         self.inner.store.info(room_id).await
     }
 

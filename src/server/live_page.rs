@@ -136,10 +136,7 @@ fn render(room: &RoomInfo, base: &str) -> String {
         None => tags.push(meta("name", "twitter:card", "summary")),
     }
     let cover = image.as_deref().map_or_else(String::new, |image| {
-        format!(
-            "<img class=\"share-cover\" src=\"{}\" alt=\"\">",
-            e(image)
-        )
+        format!("<img class=\"share-cover\" src=\"{}\" alt=\"\">", e(image))
     });
     let remind = if room.starts_at.is_some() && room.status == RoomStatus::Scheduled {
         format!(

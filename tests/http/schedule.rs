@@ -110,7 +110,10 @@ async fn an_admin_may_plan_any_room_and_clear_its_start(store: Store) {
     let (status, room) = patch(&server, Some(&admin), json!({"starts_at": null})).await;
     assert_eq!(status, StatusCode::OK);
     assert!(room.get("starts_at").is_none(), "{room}");
-    assert_eq!(room["title"], "Phiên thử", "an absent field stays as it was");
+    assert_eq!(
+        room["title"], "Phiên thử",
+        "an absent field stays as it was"
+    );
 }
 
 crate::on_every_store!(
@@ -209,8 +212,12 @@ async fn the_share_page_carries_the_preview_tags_with_every_value_escaped() {
         .starts_with("text/html"));
     let page = response.text().await.unwrap();
     assert!(!page.contains("<script"), "a title became markup: {page}");
-    assert!(!page.contains(r#""x""#), "a quote ended an attribute: {page}");
-    let escaped = "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; Chè &#39;Tân Cương&#39; &amp; quà";
+    assert!(
+        !page.contains(r#""x""#),
+        "a quote ended an attribute: {page}"
+    );
+    let escaped =
+        "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; Chè &#39;Tân Cương&#39; &amp; quà";
     assert_eq!(meta(&page, "og:title"), Some(escaped));
     assert_eq!(meta(&page, "twitter:title"), Some(escaped));
     let base = format!("http://{}", server.addr);

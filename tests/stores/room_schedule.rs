@@ -89,9 +89,7 @@ async fn snapshot<S: RoomStore>(store: &S) -> chophien::room::store::RoomView {
     }
 }
 
-async fn a_planned_start_and_cover_given_at_creation_are_in_info_list_and_snapshot<
-    S: RoomStore,
->(
+async fn a_planned_start_and_cover_given_at_creation_are_in_info_list_and_snapshot<S: RoomStore>(
     store: S,
 ) {
     let created = store.create(planned()).await.unwrap();
@@ -113,9 +111,7 @@ async fn a_planned_start_and_cover_given_at_creation_are_in_info_list_and_snapsh
     );
 }
 
-async fn an_update_changes_only_the_fields_it_names_and_announces_the_room<S: RoomStore>(
-    store: S,
-) {
+async fn an_update_changes_only_the_fields_it_names_and_announces_the_room<S: RoomStore>(store: S) {
     let events = Collector::connect(&store);
     store.create(planned()).await.unwrap();
     store.attach(ROOM);
@@ -140,7 +136,11 @@ async fn an_update_changes_only_the_fields_it_names_and_announces_the_room<S: Ro
     let info = store.info(ROOM).await.unwrap();
     assert_eq!(info.title, "Chè mới hái, sáng thứ Bảy");
     assert_eq!(info.starts_at, Some(T0 + 2 * DAY));
-    assert_eq!(info.cover_url.as_deref(), Some(COVER), "the cover was not named");
+    assert_eq!(
+        info.cover_url.as_deref(),
+        Some(COVER),
+        "the cover was not named"
+    );
 }
 
 async fn a_cleared_start_and_cover_leave_the_room_unplanned<S: RoomStore>(store: S) {

@@ -142,7 +142,9 @@ pub(super) fn call(
                 flag_bit(title.is_some()),
                 title.unwrap_or_default().to_owned(),
                 flag_bit(starts_at.is_some()),
-                starts_at.flatten().map_or_else(String::new, |at| at.to_string()),
+                starts_at
+                    .flatten()
+                    .map_or_else(String::new, |at| at.to_string()),
                 flag_bit(cover_url.is_some()),
                 cover_url.flatten().unwrap_or_default().to_owned(),
             ]);
