@@ -155,7 +155,7 @@ fn render(room: &RoomInfo, base: &str) -> String {
 </head>\n<body class=\"page-share\">\n<main class=\"share-card\" data-testid=\"share-card\">\n{cover}\n\
 <h1>{title}</h1>\n<p class=\"muted\">{seller}</p>\n<p data-testid=\"share-when\">{when}</p>\n\
 <p class=\"share-actions\"><a class=\"btn btn-primary\" href=\"{viewer}\" data-testid=\"share-enter\">Vào phiên live · Open the live</a>\n{remind}</p>\n\
-<p><a href=\"/\">Chợ Phiên</a></p>\n</main>\n</body>\n</html>\n",
+<p><a class=\"btn btn-ghost\" href=\"/\">Các phiên live khác · More lives</a></p>\n</main>\n</body>\n</html>\n",
         title = e(&room.title),
         tags = tags.join("\n"),
         url = e(&url),

@@ -54,13 +54,13 @@ async function newScreen(viewport = PHONE) {
  * across (and down, unless the page scrolls), and any sideways scroll
  * (the measure of viewer-phone.test.js).
  */
-async function layoutProblems(page, { pageScrolls = true } = {}) {
-  return page.evaluate((pageScrolls) => {
+async function layoutProblems(page, { pageScrolls = true, within = 'body' } = {}) {
+  return page.evaluate(([pageScrolls, within]) => {
     const found = [];
     const vw = window.innerWidth;
     const vh = window.innerHeight;
     if (document.documentElement.scrollWidth > vw) found.push(`sideways scroll: ${document.documentElement.scrollWidth} > ${vw}`);
-    for (const el of document.querySelectorAll('button, a[href], input, select, textarea, summary')) {
+    for (const el of document.querySelector(within).querySelectorAll('button, a[href], input, select, textarea, summary')) {
       if (el.matches('.skip-link:not(:focus)')) continue;
       const target = el.matches('input[type=radio], input[type=checkbox]') ? (el.closest('label') || el) : el;
       const r = target.getBoundingClientRect();
@@ -71,7 +71,7 @@ async function layoutProblems(page, { pageScrolls = true } = {}) {
       if (!pageScrolls && (r.top < -0.5 || r.bottom > vh + 0.5)) found.push(`${what} outside down (${Math.round(r.top)}..${Math.round(r.bottom)})`);
     }
     return found;
-  }, pageScrolls);
+  }, [pageScrolls, within]);
 }
 
 /** `YYYYMMDDTHHMMSSZ` of a unix time in ms (how the .ics writes a UTC time). */
@@ -127,6 +127,15 @@ test('the studio\'s QR code is the share link, and the share link\'s page has th
   assert.equal(meta(page, 'og:type'), 'video.other');
   assert.match(meta(page, 'og:description'), /^Bắt đầu lúc 20:00, .* \(giờ Việt Nam\)/);
   assert.ok(meta(page, 'twitter:card'));
+  // A person who taps the shared link sees the card and a way into the room.
+  const phone = await newScreen();
+  await phone.goto(shareLink);
+  await phone.getByTestId('share-card').getByRole('heading', { name: TITLE }).waitFor(WAIT);
+  assert.deepEqual(await layoutProblems(phone), [], 'share page at 360×740');
+  await phone.screenshot({ path: join(SHOTS, 'share-page-360x740.png'), fullPage: true });
+  await phone.getByTestId('share-enter').tap();
+  await phone.waitForURL(/\/viewer\.html\?room=tra-thai-nguyen$/);
+  await phone.context().close();
 });
 
 test('the landing page lists the planned live under "Sắp diễn ra" with its countdown, on a phone', async () => {
@@ -206,6 +215,13 @@ test('"Tôi là người bán" opens her studio from a pasted link, and remember
   await page.getByTestId('open-studio').tap();
   await page.waitForURL(/\/seller\.html\?room=tra-thai-nguyen#token=/);
   await page.waitForFunction(() => window.__chophien?.model?.me?.role === 'seller', null, WAIT);
+  // On her phone the schedule and share panel is in "Quản lý", in reach like the rest.
+  await page.getByTestId('phone-manage').tap();
+  const panel = page.getByTestId('schedule-panel');
+  await panel.getByTestId('share-qr').locator('canvas').waitFor(WAIT);
+  await panel.scrollIntoViewIfNeeded();
+  assert.deepEqual(await layoutProblems(page, { within: '[data-testid=schedule-panel]' }), [], 'the schedule panel on a 360×740 phone');
+  await panel.screenshot({ path: join(SHOTS, 'studio-schedule-360x740.png') });
   await page.goto(server.base + '/sell.html');
   await page.getByTestId('saved-studio').waitFor();
   await page.getByTestId('open-saved').tap();
