@@ -28,6 +28,7 @@ export class ViewerSchedule {
 
   /** Before joining: the room as `GET /api/rooms/{id}` told it. */
   showOnJoin(room) {
+    if (this.inRoom) return; // the room's own frames are newer
     this.room = room;
     this.render();
   }
