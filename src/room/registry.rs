@@ -54,7 +54,7 @@ impl Default for RoomSettings {
 }
 
 /// What it takes to open a room.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct NewRoom {
     /// Chosen by the caller (a readable slug) or generated when `None`.
     pub id: Option<String>,

@@ -36,7 +36,7 @@ pub use memory::MemoryRoomStore;
 pub use redis::{RedisRoomOptions, RedisRoomStore};
 
 /// A new room whose fields were checked (see `RoomRegistry::create`).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct RoomRecord {
     pub id: String,
     pub title: String,
