@@ -97,6 +97,8 @@ pub async fn create(rooms: &RoomRegistry) -> Result<RoomInfo, RoomError> {
             title: "Trà Thái Nguyên — phiên chợ chè Tân Cương".into(),
             seller_name: format!("{SELLER_NAME} — HTX Chè Tân Cương"),
             products: products(),
+            starts_at: None,
+            cover_url: None,
         })
         .await;
     match opened {

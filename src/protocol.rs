@@ -341,6 +341,14 @@ pub struct RoomInfo {
     /// practice rooms existed: false.
     #[serde(default)]
     pub practice: bool,
+    /// When the seller plans to go live (`PATCH /api/rooms/{id}`), so the
+    /// landing page and the room page can count down. Absent: not planned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub starts_at: Option<UnixMillis>,
+    /// The room's poster: an `https://` URL or one of our own `/photos/…`
+    /// paths (shown behind the countdown, and as the shared link's image).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cover_url: Option<String>,
 }
 
 /// Moderation settings everyone may see (so a client can show "slow mode").
@@ -541,6 +549,11 @@ pub enum RoomEvent {
     OrderStatus {
         status_tag: String,
         status: OrderStatus,
+    },
+    /// The seller changed the room's title, planned start or cover
+    /// (`PATCH /api/rooms/{id}`): the room as it now is, so open pages redraw.
+    RoomUpdated {
+        room: RoomInfo,
     },
 }
 
@@ -870,6 +883,8 @@ pub enum ErrorCode {
     ClassNotFound,
     /// No practice scenario has this id (HTTP only).
     ScenarioNotFound,
+    /// A calendar event for a room with no planned start (HTTP only).
+    NotScheduled,
     /// The server or its store cannot serve this now; safe to retry.
     Unavailable,
     Internal,
@@ -924,6 +939,7 @@ impl ErrorCode {
             ErrorCode::NotPracticeRoom => "not_practice_room",
             ErrorCode::ClassNotFound => "class_not_found",
             ErrorCode::ScenarioNotFound => "scenario_not_found",
+            ErrorCode::NotScheduled => "not_scheduled",
             ErrorCode::Unavailable => "unavailable",
             ErrorCode::Internal => "internal",
         }

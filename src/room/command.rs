@@ -9,6 +9,8 @@
 
 use crate::protocol::{NewProduct, OrderStatus, ProductChanges, SaleInfo, Voucher};
 
+use super::schedule::CheckedChanges;
+
 /// A request to the room from someone in it.
 #[derive(Debug, Clone, PartialEq)]
 pub enum RoomCommand {
@@ -54,6 +56,12 @@ pub enum RoomCommand {
     },
     SetBannedWords {
         words: Vec<String>,
+    },
+    /// The seller changes the room's title, planned start or cover
+    /// (`PATCH /api/rooms/{id}`; checked by `schedule::check`, authorised
+    /// by the service layer as the room's seller or an admin).
+    UpdateRoom {
+        changes: CheckedChanges,
     },
 }
 

@@ -30,6 +30,7 @@ mod moderation;
 pub mod product;
 mod registry;
 mod sale_view;
+pub mod schedule;
 pub mod state;
 pub mod store;
 pub mod text;

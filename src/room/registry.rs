@@ -22,8 +22,9 @@ use crate::bus::{Frame, FrameSink};
 use crate::clock::unix_millis;
 use crate::protocol::{IceServer, Product, RoomInfo};
 
+use super::schedule::{self, CheckedChanges};
 use super::store::{AnyRoomStore, RoomRecord, RoomStore};
-use super::{product, text, Actor, Membership, Room, RoomError, RoomLimits};
+use super::{product, text, Actor, Membership, Room, RoomCommand, RoomError, RoomLimits};
 
 /// How rooms on this node behave; from the configuration.
 #[derive(Debug, Clone)]
@@ -53,13 +54,17 @@ impl Default for RoomSettings {
 }
 
 /// What it takes to open a room.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct NewRoom {
     /// Chosen by the caller (a readable slug) or generated when `None`.
     pub id: Option<String>,
     pub title: String,
     pub seller_name: String,
     pub products: Vec<Product>,
+    /// When the live is planned (`RoomInfo::starts_at`), if it is.
+    pub starts_at: Option<crate::clock::UnixMillis>,
+    /// The room's poster (`RoomInfo::cover_url`), if it has one.
+    pub cover_url: Option<String>,
 }
 
 /// Cheap to clone; clones share the rooms.
@@ -152,12 +157,18 @@ impl RoomRegistry {
             Some(id) => validate_room_id(&id)?,
             None => uuid::Uuid::new_v4().simple().to_string()[..12].to_owned(),
         };
-        let title = new.title.trim();
-        if text::is_blank(title) || text::length(title) > 200 {
-            return Err(RoomError::InvalidValue(
-                "a title has 1 to 200 characters".into(),
-            ));
-        }
+        let title = schedule::title(&new.title)
+            .map_err(|_| RoomError::InvalidValue("a title has 1 to 200 characters".into()))?;
+        let now = unix_millis();
+        let starts_at = new
+            .starts_at
+            .map(|at| schedule::starts_at(at, now))
+            .transpose()?;
+        let cover_url = new
+            .cover_url
+            .as_deref()
+            .map(schedule::cover_url)
+            .transpose()?;
         let seller_name = new.seller_name.trim();
         if text::is_blank(seller_name) || text::length(seller_name) > 100 {
             return Err(RoomError::InvalidValue(
@@ -180,16 +191,36 @@ impl RoomRegistry {
             .collect::<Result<Vec<_>, _>>()?;
         Ok(RoomRecord {
             id,
-            title: title.to_owned(),
+            title,
             seller_name: seller_name.to_owned(),
             products,
-            created_at: unix_millis(),
+            created_at: now,
             practice: false,
+            starts_at,
+            cover_url,
         })
     }
 
     /// The room as room lists show it.
     pub async fn info(&self, room_id: &str) -> Result<RoomInfo, RoomError> {
+        self.inner.store.info(room_id).await
+    }
+
+    /// Change a room's title, planned start or cover for `actor` (whom the
+    /// service layer let through as its seller or an admin); everyone in
+    /// the room is told (`room_updated`). The room as it now is.
+    pub async fn update(
+        &self,
+        room_id: &str,
+        actor: &Actor,
+        changes: CheckedChanges,
+    ) -> Result<RoomInfo, RoomError> {
+        let command = RoomCommand::UpdateRoom { changes };
+        let now = crate::clock::Now::current();
+        self.inner
+            .store
+            .apply(room_id, actor, &command, now)
+            .await?;
         self.inner.store.info(room_id).await
     }
 
@@ -421,6 +452,8 @@ mod tests {
             title: "Phiên chợ".into(),
             seller_name: "Chị Hoa".into(),
             products: vec![],
+            starts_at: None,
+            cover_url: None,
         }
     }
 

@@ -20,6 +20,7 @@ use super::actor::Actor;
 use super::command::RoomCommand;
 use super::limits::RoomLimits;
 use super::moderation::{may_act_on, Moderation};
+use super::schedule::CheckedChanges;
 use super::{product, text, RoomError};
 
 /// Everything a room knows, apart from who is connected.
@@ -252,6 +253,23 @@ impl RoomState {
                 // The list itself stays private to the moderators who set it.
                 Ok(vec![])
             }
+            C::UpdateRoom { changes } => Ok(vec![self.update_room(changes)]),
+        }
+    }
+
+    /// Take the seller's checked schedule changes; the room as it now is.
+    fn update_room(&mut self, changes: &CheckedChanges) -> RoomEvent {
+        if let Some(title) = changes.title() {
+            self.info.title = title.to_owned();
+        }
+        if let Some(starts_at) = changes.starts_at() {
+            self.info.starts_at = starts_at;
+        }
+        if let Some(cover_url) = changes.cover_url() {
+            self.info.cover_url = cover_url.map(str::to_owned);
+        }
+        RoomEvent::RoomUpdated {
+            room: self.info.clone(),
         }
     }
 
@@ -406,6 +424,8 @@ mod tests {
             pinned_product_id: None,
             created_at: 0,
             practice: false,
+            starts_at: None,
+            cover_url: None,
         };
         let product = Product {
             id: "p1".into(),

@@ -219,6 +219,12 @@ pub struct CreateRoom {
     seller_name: Option<String>,
     #[serde(default)]
     products: Vec<NewProduct>,
+    /// When the live is planned (unix ms), checked as `PATCH` checks it.
+    #[serde(default)]
+    starts_at: Option<crate::clock::UnixMillis>,
+    /// The room's poster: `https://…` or one of our `/photos/…` paths.
+    #[serde(default)]
+    cover_url: Option<String>,
 }
 
 /// `POST /api/rooms`: an admin opens any room; a seller opens the room their
@@ -261,6 +267,8 @@ pub async fn create_room(
             title: body.title,
             seller_name: body.seller_name.unwrap_or_else(|| claims.name.clone()),
             products,
+            starts_at: body.starts_at,
+            cover_url: body.cover_url,
         })
         .await?;
     tracing::info!(room = %room.id, by = %claims.sub, "room created");

@@ -17,6 +17,7 @@ mod headers;
 mod journal;
 pub mod lesson;
 mod limits;
+mod live_page;
 mod media;
 mod order_page;
 mod orders;
@@ -28,6 +29,7 @@ mod relay;
 mod replay;
 mod reports;
 mod sales;
+mod schedule;
 mod scorecard;
 mod vouchers;
 mod webhooks;
@@ -476,7 +478,10 @@ fn router(state: AppState) -> Router {
         .route("/readyz", get(api::readyz))
         .route("/metrics", get(api::metrics))
         .route("/api/rooms", get(api::list_rooms).post(api::create_room))
-        .route("/api/rooms/{room_id}", get(api::get_room))
+        .route(
+            "/api/rooms/{room_id}",
+            get(api::get_room).patch(schedule::patch_room),
+        )
         .route("/api/rooms/{room_id}/close", post(api::close_room))
         .route("/api/rooms/{room_id}/orders", get(orders::list))
         .route("/api/rooms/{room_id}/report", get(reports::report))
@@ -595,6 +600,9 @@ fn router(state: AppState) -> Router {
             get(lesson::scenarios).post(lesson::save_scenario),
         )
         .route("/ws/rooms/{room_id}", get(ws::upgrade))
+        // Scheduling and sharing: a room's share page and calendar event.
+        .route("/live/{room_id}", get(live_page::page))
+        .route("/live/{room_id}/calendar.ics", get(live_page::calendar))
         .merge(relay::routes())
         .fallback_service(ServeDir::new(web_root).append_index_html_on_directories(true))
         .with_state(state);

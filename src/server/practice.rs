@@ -160,6 +160,8 @@ async fn open_room(
             title: room_title(class_name, trainee, attempt),
             seller_name: trainee.to_owned(),
             products: crate::demo::products(),
+            starts_at: None,
+            cover_url: None,
         })
         .await?;
     state.classes.mark_practice_room(&info.id);

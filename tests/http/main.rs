@@ -7,5 +7,6 @@
 mod support;
 
 mod guest_identity;
+mod schedule;
 mod security_headers;
 mod vietqr;

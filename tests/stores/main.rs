@@ -14,6 +14,7 @@ mod order_faults;
 mod room_conformance;
 mod room_redis;
 mod room_redis_cluster;
+mod room_schedule;
 mod sale_conformance;
 mod sale_redis;
 mod stock_conformance;

@@ -160,6 +160,8 @@ async fn with_redis_down_calls_answer_unavailable_within_the_deadline_and_recove
             title: "Chợ phiên".into(),
             seller_name: "Chị Hoa".into(),
             products: vec![],
+            starts_at: None,
+            cover_url: None,
         })
         .await
         .unwrap();

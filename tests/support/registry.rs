@@ -43,6 +43,8 @@ pub async fn two_nodes(target: impl Into<RedisTarget>, room: &str) -> (Node, Nod
             title: "Chợ phiên".into(),
             seller_name: "Chị Hoa".into(),
             products: chophien::demo::products().into_iter().take(2).collect(),
+            starts_at: None,
+            cover_url: None,
         })
         .await
         .unwrap();

@@ -65,6 +65,8 @@ pub fn record(id: &str, created_at: u64) -> RoomRecord {
         products: chophien::demo::products().into_iter().take(2).collect(),
         created_at,
         practice: false,
+        starts_at: None,
+        cover_url: None,
     }
 }
 

@@ -130,6 +130,8 @@ impl TestServer {
                 title: "Phòng luyện tập".into(),
                 seller_name: "Chị Hoa".into(),
                 products: chophien::demo::products().into_iter().take(2).collect(),
+                starts_at: None,
+                cover_url: None,
             })
             .await
             .expect("create practice room");
@@ -144,6 +146,8 @@ impl TestServer {
                 title: "Phiên thử".into(),
                 seller_name: "Chị Hoa".into(),
                 products: chophien::demo::products().into_iter().take(2).collect(),
+                starts_at: None,
+                cover_url: None,
             })
             .await
             .expect("create room");

@@ -20,6 +20,7 @@ import { ProductShelf } from './product-shelf.js';
 import { VoucherDrop } from './voucher-drop.js';
 import { ViewerSubscriber, VideoWatchdog, dataSaverOn, hasWebRtc, rememberDataSaver } from './viewer-media.js';
 import { followSaleSheet, trapFocus, wireCatalogSheet } from './viewer-sheets.js';
+import { ViewerSchedule } from './viewer-schedule.js';
 
 const HEART_FLUSH_MS = 400;
 const MAX_HEARTS_PER_MESSAGE = 100;
@@ -61,6 +62,8 @@ let audioOnly = dataSaverOn();
 const watchdog = new VideoWatchdog(() => renderStream());
 
 initI18n();
+// A planned live: countdown, "Nhắc tôi", share (viewer-schedule.js).
+const schedule = new ViewerSchedule(roomId);
 showJoin();
 
 function showJoin() {
@@ -73,7 +76,10 @@ function showJoin() {
   }
   input.value = saved?.name || `Khách ${100 + Math.floor(Math.random() * 900)}`;
   fetchJson(`/api/rooms/${encodeURIComponent(roomId)}`)
-    .then((room) => { $('[data-testid=join-room-title]').textContent = room.title; })
+    .then((room) => {
+      $('[data-testid=join-room-title]').textContent = room.title;
+      schedule.showOnJoin(room);
+    })
     .catch(() => {});
   $('#join-form').addEventListener('submit', async (event) => {
     event.preventDefault();
@@ -183,6 +189,7 @@ function enterRoom(token) {
     // A new connection has no subscription on the server yet.
     if (message.type === 'snapshot' || message.type === 'resumed') resubscribe();
   });
+  schedule.follow(conn, model, () => render(new Set(['room'])));
   window.addEventListener('langchange', () => {
     render(new Set(['room', 'chat', 'sale', 'settings', 'stats', 'stream']));
     renderPinned(true);

@@ -207,6 +207,8 @@ impl RoomStore for MemoryRoomStore {
             pinned_product_id: None,
             created_at: room.created_at,
             practice: room.practice,
+            starts_at: room.starts_at,
+            cover_url: room.cover_url,
         };
         let live = LiveRoom {
             state: RoomState::new(info.clone(), room.products, self.limits.clone()),
@@ -286,7 +288,14 @@ impl RoomStore for MemoryRoomStore {
         now: Now,
     ) -> Result<(), RoomError> {
         self.with_live(room_id, |room, publisher| {
-            let events = room.state.apply(actor, command, now)?;
+            let mut events = room.state.apply(actor, command, now)?;
+            for event in &mut events {
+                // The room's state does not follow the viewer count (this
+                // store does): `room_updated` tells the count clients know.
+                if let RoomEvent::RoomUpdated { room: info } = event {
+                    info.viewer_count = room.viewers_published;
+                }
+            }
             publisher.publish(room, events, actor.role.rank());
             Ok(())
         })

@@ -36,7 +36,7 @@ pub use memory::MemoryRoomStore;
 pub use redis::{RedisRoomOptions, RedisRoomStore};
 
 /// A new room whose fields were checked (see `RoomRegistry::create`).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct RoomRecord {
     pub id: String,
     pub title: String,
@@ -45,6 +45,10 @@ pub struct RoomRecord {
     pub created_at: UnixMillis,
     /// A trainer's practice room (`RoomInfo::practice`).
     pub practice: bool,
+    /// When the live is planned (`RoomInfo::starts_at`), checked.
+    pub starts_at: Option<UnixMillis>,
+    /// The room's poster (`RoomInfo::cover_url`), checked.
+    pub cover_url: Option<String>,
 }
 
 /// A room as of one `seq`: everything a joining client is shown.

@@ -134,12 +134,32 @@ pub(super) fn call(
             );
             "chophien_room_banned_words"
         }
+        C::UpdateRoom { changes } => {
+            let title = changes.title();
+            let starts_at = changes.starts_at();
+            let cover_url = changes.cover_url();
+            args.extend([
+                flag_bit(title.is_some()),
+                title.unwrap_or_default().to_owned(),
+                flag_bit(starts_at.is_some()),
+                starts_at
+                    .flatten()
+                    .map_or_else(String::new, |at| at.to_string()),
+                flag_bit(cover_url.is_some()),
+                cover_url.flatten().unwrap_or_default().to_owned(),
+            ]);
+            "chophien_room_update_info"
+        }
     };
     Ok(Call {
         function,
         args,
         precheck,
     })
+}
+
+fn flag_bit(set: bool) -> String {
+    if set { "1" } else { "0" }.to_owned()
 }
 
 fn flag(set: bool) -> String {

@@ -217,6 +217,8 @@ impl RoomStore for RedisRoomStore {
                 .map_or(0, |retention| retention.as_secs().max(1))
                 .to_string(),
             flag_bit(room.practice),
+            room.starts_at.map_or_else(String::new, |at| at.to_string()),
+            room.cover_url.clone().unwrap_or_default(),
         ];
         for product in &room.products {
             args.push(product.id.clone());
@@ -252,6 +254,8 @@ impl RoomStore for RedisRoomStore {
             pinned_product_id: None,
             created_at: room.created_at,
             practice: room.practice,
+            starts_at: room.starts_at,
+            cover_url: room.cover_url,
         })
     }
 
@@ -465,7 +469,7 @@ impl RoomStore for RedisRoomStore {
 }
 
 /// The room hash fields `info` reads, in `reply::info`'s order.
-const INFO_FIELDS: [&str; 7] = [
+const INFO_FIELDS: [&str; 9] = [
     "title",
     "seller_name",
     "status",
@@ -473,6 +477,8 @@ const INFO_FIELDS: [&str; 7] = [
     "pinned",
     "created_at",
     "practice",
+    "starts_at",
+    "cover",
 ];
 
 fn flag_bit(set: bool) -> String {

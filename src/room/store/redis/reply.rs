@@ -13,6 +13,7 @@ use redis::{FromRedisValue, Value};
 use serde::Deserialize;
 
 use crate::bus::Frame;
+use crate::clock::UnixMillis;
 use crate::protocol::{
     to_json, BannedUser, ChatMessage, ChatSettings, Product, RoomEvent, RoomInfo, RoomStatus,
     SaleInfo, SequencedEvent,
@@ -167,6 +168,9 @@ pub(super) fn joined(
             let banned = banned(texts(next()?)?)?;
             // Rooms created before practice rooms existed have no flag.
             let practice = next().and_then(text).is_ok_and(|flag| flag == "1");
+            // Rooms created before scheduling existed have neither field.
+            let starts_at = optional(next().and_then(text).ok())?;
+            let cover_url = next().and_then(text).ok().filter(|url| !url.is_empty());
             let sale = sale?;
             let info = RoomInfo {
                 id: room_id.to_owned(),
@@ -177,6 +181,8 @@ pub(super) fn joined(
                 pinned_product_id: pinned.clone(),
                 created_at: parse(&created_at?)?,
                 practice,
+                starts_at,
+                cover_url,
             };
             let pinned_product =
                 pinned.and_then(|id| products.iter().find(|p| p.id == id).cloned());
@@ -229,13 +235,22 @@ fn banned(flat: Vec<String>) -> Result<Vec<BannedUser>, RoomError> {
     Ok(banned)
 }
 
+/// A number field that may be absent or `""` (an unset planned start).
+fn optional(field: Option<String>) -> Result<Option<UnixMillis>, RoomError> {
+    match field.as_deref() {
+        None | Some("") => Ok(None),
+        Some(number) => parse(number).map(Some),
+    }
+}
+
 /// The room info fields `HMGET` read (title, seller name, status, viewers,
-/// pinned id, created_at, practice flag); `None` for an unknown room.
+/// pinned id, created_at, practice flag, planned start, cover); `None` for
+/// an unknown room.
 pub(super) fn info(
     room_id: &str,
     fields: Vec<Option<String>>,
 ) -> Result<Option<RoomInfo>, RoomError> {
-    let [title, seller_name, status, viewers, pinned, created_at, practice]: [Option<String>; 7] =
+    let [title, seller_name, status, viewers, pinned, created_at, practice, starts_at, cover]: [Option<String>; 9] =
         fields.try_into().map_err(|_| internal("short room info"))?;
     let (Some(title), Some(seller_name), Some(status)) = (title, seller_name, status) else {
         return Ok(None);
@@ -255,6 +270,8 @@ pub(super) fn info(
         pinned_product_id: pinned.filter(|id| !id.is_empty()),
         created_at: parse(created_at.as_deref().unwrap_or("0"))?,
         practice: practice.as_deref() == Some("1"),
+        starts_at: optional(starts_at)?,
+        cover_url: cover.filter(|url| !url.is_empty()),
     }))
 }
 

@@ -117,19 +117,21 @@ local function product_event(kind, product_json)
 end
 
 -- ARGV[4..]: id, title, seller name, created_at, the journal's retention
--- in seconds ('0': no journal), practice room ('1') or not ('0'), then id
--- and JSON of each product of the catalog, in order.
+-- in seconds ('0': no journal), practice room ('1') or not ('0'), planned
+-- start ('' for none), cover address ('' for none), then id and JSON of
+-- each product of the catalog, in order.
 local function create(keys, args)
   if redis.call('EXISTS', keys[ROOM]) == 1 or redis.call('EXISTS', keys[SALES]) == 1 then
     return {'already_exists'}
   end
-  local products = (#args - 9) / 2
+  local products = (#args - 11) / 2
   redis.call('HSET', keys[ROOM], 'id', args[4], 'title', args[5], 'seller_name', args[6],
     'status', 'scheduled', 'created_at', args[7], 'pinned', '', 'seq', '0',
     'next_message', '1', 'next_product', num(products + 1), 'slow', '0',
     'hearts_total', '0', 'hearts_pending', '0', 'hearts_at', '0', 'viewers', '0',
-    'stream_live', '0', 'journal', args[8], 'practice', args[9])
-  for i = 10, #args - 1, 2 do
+    'stream_live', '0', 'journal', args[8], 'practice', args[9],
+    'starts_at', args[10], 'cover', args[11])
+  for i = 12, #args - 1, 2 do
     redis.call('HSET', keys[PRODUCTS], args[i], args[i + 1])
     redis.call('RPUSH', keys[CATALOG], args[i])
   end
@@ -140,7 +142,8 @@ end
 -- Reply: resumed, seq, {event JSON...} | snapshot, seq, title, seller name,
 -- status, created_at, pinned id, viewers, slow, hearts total, stream live,
 -- sale JSON, {product JSON...}, {message JSON...}, {user, ban JSON, ...},
--- practice flag ('1', '0', or '' for rooms from before practice rooms).
+-- practice flag ('1', '0', or '' for rooms from before practice rooms),
+-- planned start and cover address ('' for none).
 local function join(keys, args)
   local _, refusal = live(keys)
   if refusal then return refusal end
@@ -166,14 +169,15 @@ local function join(keys, args)
   end
   if frames then return {'resumed', num(seq), frames} end
   local r = redis.call('HMGET', keys[ROOM], 'title', 'seller_name', 'status', 'created_at',
-    'pinned', 'viewers', 'slow', 'hearts_total', 'stream_live', 'sale', 'practice')
+    'pinned', 'viewers', 'slow', 'hearts_total', 'stream_live', 'sale', 'practice',
+    'starts_at', 'cover')
   local products = {}
   for i, id in ipairs(redis.call('LRANGE', keys[CATALOG], 0, -1)) do
     products[i] = redis.call('HGET', keys[PRODUCTS], id)
   end
   return {'snapshot', num(seq), r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9],
     r[10] or '', products, redis.call('LRANGE', keys[CHAT], 0, -1),
-    redis.call('HGETALL', keys[BANS]), r[11] or ''}
+    redis.call('HGETALL', keys[BANS]), r[11] or '', r[12] or '', r[13] or ''}
 end
 
 -- ARGV[4..]: user, rank, role, name, precheck ('' or refused), text,
@@ -358,6 +362,33 @@ local function pin(keys, args)
   return {'ok'}
 end
 
+-- The room as RoomInfo (the event `room_updated` carries it), from the
+-- room hash: '' fields are absent values.
+local function info_json(keys)
+  local r = redis.call('HMGET', keys[ROOM], 'id', 'title', 'seller_name', 'status', 'viewers',
+    'pinned', 'created_at', 'practice', 'starts_at', 'cover')
+  local info = {id = r[1], title = r[2], seller_name = r[3], status = r[4],
+    viewer_count = tonumber(r[5] or '0'), pinned_product_id = cjson.null,
+    created_at = tonumber(r[7] or '0'), practice = r[8] == '1'}
+  if r[6] and r[6] ~= '' then info.pinned_product_id = r[6] end
+  if r[9] and r[9] ~= '' then info.starts_at = tonumber(r[9]) end
+  if r[10] and r[10] ~= '' then info.cover_url = r[10] end
+  return info
+end
+
+-- The seller's schedule changes (checked in Rust, schedule::check).
+-- ARGV[4..]: user, rank, then for title, planned start and cover each a
+-- flag ('1': change it) and the new value ('' clears a start or a cover).
+local function update_info(keys, args)
+  local _, refusal = admit_actor(keys, args)
+  if refusal then return refusal end
+  if args[6] == '1' then redis.call('HSET', keys[ROOM], 'title', args[7]) end
+  if args[8] == '1' then redis.call('HSET', keys[ROOM], 'starts_at', args[9]) end
+  if args[10] == '1' then redis.call('HSET', keys[ROOM], 'cover', args[11]) end
+  publish(keys, args, {cjson.encode({type = 'room_updated', room = info_json(keys)})})
+  return {'ok'}
+end
+
 redis.register_function('chophien_room_create', create)
 redis.register_function('chophien_room_join', join)
 redis.register_function('chophien_room_chat', chat)
@@ -367,3 +398,4 @@ redis.register_function('chophien_room_add_product', add_product)
 redis.register_function('chophien_room_update_product', update_product)
 redis.register_function('chophien_room_remove_product', remove_product)
 redis.register_function('chophien_room_pin', pin)
+redis.register_function('chophien_room_update_info', update_info)
