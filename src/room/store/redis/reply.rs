@@ -167,6 +167,11 @@ pub(super) fn joined(
             let banned = banned(texts(next()?)?)?;
             // Rooms created before practice rooms existed have no flag.
             let practice = next().and_then(text).is_ok_and(|flag| flag == "1");
+            // Rooms from before pinned notes have no `note` field either.
+            let pinned_note = match next().and_then(text) {
+                Ok(json) if !json.is_empty() => Some(parse(&json)?),
+                _ => None,
+            };
             let sale = sale?;
             let info = RoomInfo {
                 id: room_id.to_owned(),
@@ -193,6 +198,7 @@ pub(super) fn joined(
                 sale: sale_of(&sale)?,
                 stream_live: stream? == "1",
                 banned,
+                pinned_note,
             })))
         }
         other => Err(internal(format!("unexpected join reply {other:?}"))),

@@ -3,7 +3,8 @@ Chợ Phiên room functions: the second part of the library `chophien` (the
 sale functions come first, in src/sale/redis/chophien.lua; moderation.lua and
 facts.lua follow and use the keys and helpers defined here; src/redis_link.rs
 concatenates them into one chunk and loads it as one library). This part:
-creating, joining and ending rooms, chat, the catalog and pins.
+creating, joining and ending rooms, chat, the catalog, pins and the
+pinned note.
 
 Each function is one atomic step of a room: it checks the room's rules (the
 same as RoomState::apply and Moderation in Rust), changes the state, numbers
@@ -14,7 +15,8 @@ and answers a refusal. Every read and check comes before the first write.
 
 Every function receives the same fourteen keys, all tagged {room:R}:
   KEYS[1]  {room:R}:room          hash   info, status, seq, counters, settings, hearts,
-                                         viewer count told, stream state, sale as last told
+                                         viewer count told, stream state, sale as last told,
+                                         the pinned note (`note`: JSON, '' when none)
   KEYS[2]  {room:R}:products      hash   product id -> product JSON
   KEYS[3]  {room:R}:catalog       list   product ids in catalog order
   KEYS[4]  {room:R}:chat          list   recent chat message JSON (plus the author's
@@ -140,7 +142,8 @@ end
 -- Reply: resumed, seq, {event JSON...} | snapshot, seq, title, seller name,
 -- status, created_at, pinned id, viewers, slow, hearts total, stream live,
 -- sale JSON, {product JSON...}, {message JSON...}, {user, ban JSON, ...},
--- practice flag ('1', '0', or '' for rooms from before practice rooms).
+-- practice flag ('1', '0', or '' for rooms from before practice rooms),
+-- pinned note JSON ('' when none).
 local function join(keys, args)
   local _, refusal = live(keys)
   if refusal then return refusal end
@@ -166,14 +169,14 @@ local function join(keys, args)
   end
   if frames then return {'resumed', num(seq), frames} end
   local r = redis.call('HMGET', keys[ROOM], 'title', 'seller_name', 'status', 'created_at',
-    'pinned', 'viewers', 'slow', 'hearts_total', 'stream_live', 'sale', 'practice')
+    'pinned', 'viewers', 'slow', 'hearts_total', 'stream_live', 'sale', 'practice', 'note')
   local products = {}
   for i, id in ipairs(redis.call('LRANGE', keys[CATALOG], 0, -1)) do
     products[i] = redis.call('HGET', keys[PRODUCTS], id)
   end
   return {'snapshot', num(seq), r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9],
     r[10] or '', products, redis.call('LRANGE', keys[CHAT], 0, -1),
-    redis.call('HGETALL', keys[BANS]), r[11] or ''}
+    redis.call('HGETALL', keys[BANS]), r[11] or '', r[12] or ''}
 end
 
 -- ARGV[4..]: user, rank, role, name, precheck ('' or refused), text,
@@ -358,6 +361,28 @@ local function pin(keys, args)
   return {'ok'}
 end
 
+-- ARGV[4..]: user, rank, `pin` or `unpin`, precheck ('' or refused),
+-- the note JSON without `pinned_at` (the caller's time is stamped here).
+-- The note lives in the room hash's `note` field ('' when none), so it
+-- expires with the room.
+local function note(keys, args)
+  local _, refusal = admit_actor(keys, args)
+  if refusal then return refusal end
+  if args[6] == 'unpin' then
+    if (redis.call('HGET', keys[ROOM], 'note') or '') == '' then return {'ok'} end
+    redis.call('HSET', keys[ROOM], 'note', '')
+    publish(keys, args, {'{"type":"note_unpinned"}'})
+    return {'ok'}
+  end
+  if args[7] ~= '' then return {'precheck'} end
+  local pinned = cjson.decode(args[8])
+  pinned.pinned_at = tonumber(args[2])
+  local json = cjson.encode(pinned)
+  redis.call('HSET', keys[ROOM], 'note', json)
+  publish(keys, args, {'{"type":"note_pinned","note":' .. json .. '}'})
+  return {'ok'}
+end
+
 redis.register_function('chophien_room_create', create)
 redis.register_function('chophien_room_join', join)
 redis.register_function('chophien_room_chat', chat)
@@ -367,3 +392,4 @@ redis.register_function('chophien_room_add_product', add_product)
 redis.register_function('chophien_room_update_product', update_product)
 redis.register_function('chophien_room_remove_product', remove_product)
 redis.register_function('chophien_room_pin', pin)
+redis.register_function('chophien_room_note', note)
