@@ -758,7 +758,7 @@ pub enum ComplianceSource {
     Chat,
     /// A product's name or description, as added or updated.
     Product,
-    /// A pinned note (none exist yet; reserved for them).
+    /// The announcement a host pinned above the chat (`pin_note`).
     PinnedNote,
     /// A prepared script pasted into `POST /api/compliance/check`.
     Script,
