@@ -737,6 +737,17 @@ const STRINGS = {
     'phone.presetConfirmTitle': 'Mở flash sale ngay?',
     'phone.presetConfirm': '{name}: {units} suất giá {price} (giá gốc {regular}, giảm {discount}%), trong {minutes} phút, tối đa {limit} mỗi người.',
     'phone.presetStart': '⚡ Mở ngay',
+    // Pinned announcement and i18n gaps
+    'note.label': 'Lời nhắn được ghim',
+    'note.by': 'Ghim bởi {name}',
+    'note.inputLabel': 'Lời nhắn ghim trên khung chat',
+    'note.placeholder': 'Ví dụ: Freeship đơn từ 300k',
+    'note.pin': 'Ghim lời nhắn',
+    'note.unpin': 'Bỏ ghim',
+    'note.empty': 'Hãy viết lời nhắn trước khi ghim.',
+    'note.tooLong': 'Lời nhắn dài tối đa {n} ký tự.',
+    'note.pinned': 'Đã ghim lời nhắn cho mọi người xem.',
+    'note.unpinned': 'Đã bỏ ghim lời nhắn.',
   },
   en: {
     'app.name': 'Chợ Phiên',
@@ -1467,6 +1478,17 @@ const STRINGS = {
     'phone.presetConfirmTitle': 'Start the flash sale now?',
     'phone.presetConfirm': '{name}: {units} units at {price} (list price {regular}, {discount}% off), for {minutes} minutes, at most {limit} per buyer.',
     'phone.presetStart': '⚡ Start now',
+    // Pinned announcement and i18n gaps
+    'note.label': 'Pinned note',
+    'note.by': 'Pinned by {name}',
+    'note.inputLabel': 'Note pinned above the chat',
+    'note.placeholder': 'E.g. Free shipping on orders from 300k',
+    'note.pin': 'Pin note',
+    'note.unpin': 'Unpin',
+    'note.empty': 'Write the note before pinning it.',
+    'note.tooLong': 'A note is at most {n} characters.',
+    'note.pinned': 'Note pinned for everyone.',
+    'note.unpinned': 'Note unpinned.',
   },
 };
 
