@@ -21,12 +21,19 @@ export function unlistedPages() {
     .filter((name) => !PAGES.includes(name));
 }
 
-/** Pin a product and a note in the demo room from the studio open in `seller`. */
+/**
+ * Pin a product and a note in the demo room from the studio open in
+ * `seller`, and chat a line and a reply quoting it, so every chat log and
+ * the pinned parts have something to show.
+ */
 export async function dressRoom(seller) {
   await seller.evaluate(async () => {
-    const conn = window.__chophien.conn;
+    const { conn, model } = window.__chophien;
     await conn.request({ type: 'pin_product', product_id: 'p1' });
     await conn.request({ type: 'pin_note', text: 'Freeship đơn từ 300k' });
+    await conn.request({ type: 'chat', text: 'Chè mới về sáng nay cả nhà ơi' });
+    while (model.chat.length === 0) await new Promise((r) => setTimeout(r, 50));
+    await conn.request({ type: 'chat', text: 'Pha 5–6 lần nước nhé', reply_to: model.chat[0].id });
   });
 }
 
