@@ -97,3 +97,27 @@ test('the phone studio shows the pinned note on its live screen, and a blank not
   await desk.context().close();
   await phone.context().close();
 });
+
+test('a reply quotes its question in the phone layouts too: the viewer at 390×844 and the phone studio', async () => {
+  const viewer = await openViewer(browser, server, 'Hỏi Giá', { viewport: PHONE });
+  await viewer.getByTestId('chat-input').fill('Chè này bao nhiêu một cân ạ?');
+  await viewer.getByTestId('chat-send').click();
+  const phone = await newPage(browser, { viewport: PHONE });
+  await phone.goto(server.sellerUrl);
+  await phone.waitForFunction(() => window.__chophien?.model?.chat?.some((m) => m.text === 'Chè này bao nhiêu một cân ạ?'));
+  await phone.evaluate(async () => {
+    const { conn, model } = window.__chophien;
+    const asked = model.chat.find((m) => m.text === 'Chè này bao nhiêu một cân ạ?');
+    await conn.request({ type: 'chat', text: 'Dạ 500.000 ₫ một cân ạ', reply_to: asked.id });
+  });
+  const answered = (page, testid) => page.getByTestId(testid).filter({ hasText: 'Dạ 500.000 ₫ một cân ạ' }).getByTestId('chat-quote');
+  for (const [page, testid] of [[viewer, 'chat-message'], [phone, 'phone-chat-message']]) {
+    const quote = answered(page, testid);
+    await quote.waitFor({ state: 'visible' });
+    assert.match(await quote.textContent(), /Hỏi Giá.*Chè này bao nhiêu một cân ạ\?/);
+    const box = await quote.boundingBox();
+    assert.ok(box.width > 0 && box.y >= 0 && box.y + box.height <= PHONE.height, `the quote is on the screen (${JSON.stringify(box)})`);
+  }
+  await viewer.context().close();
+  await phone.context().close();
+});
