@@ -87,7 +87,12 @@ mod tests {
             pinned_at: 42,
             by: "Chị Lan".into(),
         };
-        assert_eq!(events, [RoomEvent::NotePinned { note: expected.clone() }]);
+        assert_eq!(
+            events,
+            [RoomEvent::NotePinned {
+                note: expected.clone()
+            }]
+        );
         assert_eq!(current, Some(expected));
     }
 

@@ -88,7 +88,10 @@ async fn a_blank_or_too_long_note_is_refused_with_invalid_value(store: Store) {
             .send(json!({"id": id, "type": "pin_note", "text": text}))
             .await;
         let error = seller.next_of("error").await;
-        assert_eq!((error["id"].as_str(), error["code"].as_str()), (Some(id), Some("invalid_value")));
+        assert_eq!(
+            (error["id"].as_str(), error["code"].as_str()),
+            (Some(id), Some("invalid_value"))
+        );
     }
     let (_, late) = server.join("r1", Role::Viewer, "binh").await;
     assert!(late.get("pinned_note").is_none(), "{late}");

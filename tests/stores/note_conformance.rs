@@ -70,7 +70,11 @@ async fn open<S: RoomStore>(store: &S) -> (std::sync::Arc<Collector>, u64) {
     store.create(record(ROOM, T0)).await.unwrap();
     store.attach(ROOM);
     let joined = store
-        .join(ROOM, &person("watcher", "Người xem", chophien::auth::Role::Viewer), None)
+        .join(
+            ROOM,
+            &person("watcher", "Người xem", chophien::auth::Role::Viewer),
+            None,
+        )
         .await
         .unwrap();
     (events, joined.seq())
@@ -114,7 +118,10 @@ async fn a_pinned_note_is_announced_and_in_every_later_snapshot<S: RoomStore>(st
         pinned_at: T0 + 5,
         by: "Chị Hoa".into(),
     };
-    assert_eq!(snapshot(&store, &viewer()).await.pinned_note, Some(expected.clone()));
+    assert_eq!(
+        snapshot(&store, &viewer()).await.pinned_note,
+        Some(expected.clone())
+    );
     // A reconnect that resumes hears the pin itself.
     match store.join(ROOM, &viewer(), Some(s)).await.unwrap() {
         Joined::Resumed { frames, .. } => {
@@ -133,9 +140,14 @@ async fn a_new_note_replaces_the_old_and_unpinning_clears_it<S: RoomStore>(store
         .await
         .unwrap();
     // Moderators pin as they pin products.
-    apply(&store, &moderator(), pin("Tặng ấm chén đơn từ 500k"), clock.at(2))
-        .await
-        .unwrap();
+    apply(
+        &store,
+        &moderator(),
+        pin("Tặng ấm chén đơn từ 500k"),
+        clock.at(2),
+    )
+    .await
+    .unwrap();
     let [_, second] = <[serde_json::Value; 2]>::try_from(events.take(ROOM, 2).await).unwrap();
     assert_eq!(second["note"]["by"], "Minh");
     let view = snapshot(&store, &viewer()).await;
@@ -155,9 +167,14 @@ async fn a_new_note_replaces_the_old_and_unpinning_clears_it<S: RoomStore>(store
         .await
         .unwrap();
     assert_eq!(snapshot(&store, &viewer()).await.pinned_note, None);
-    apply(&store, &seller(), pin("Mốc"), clock.at(5)).await.unwrap();
+    apply(&store, &seller(), pin("Mốc"), clock.at(5))
+        .await
+        .unwrap();
     let next = events.next(ROOM).await;
-    assert_eq!((next["seq"].as_u64(), &next["type"]), (Some(s + 4), &json!("note_pinned")));
+    assert_eq!(
+        (next["seq"].as_u64(), &next["type"]),
+        (Some(s + 4), &json!("note_pinned"))
+    );
 }
 
 async fn note_text_is_checked_before_anything_changes<S: RoomStore>(store: S) {
@@ -172,12 +189,20 @@ async fn note_text_is_checked_before_anything_changes<S: RoomStore>(store: S) {
     let longest = "ệ".repeat(chophien::room::note::MAX_NOTE_CHARS);
     assert_eq!(
         apply(&store, &seller(), pin(&format!("{longest}ệ")), clock.at(2)).await,
-        Err(RoomError::InvalidValue("a note is at most 200 characters".into()))
+        Err(RoomError::InvalidValue(
+            "a note is at most 200 characters".into()
+        ))
     );
     assert_eq!(snapshot(&store, &viewer()).await.pinned_note, None);
-    apply(&store, &seller(), pin(&longest), clock.at(3)).await.unwrap();
+    apply(&store, &seller(), pin(&longest), clock.at(3))
+        .await
+        .unwrap();
     let next = events.next(ROOM).await;
-    assert_eq!(next["seq"].as_u64(), Some(s + 1), "a refused pin announced something");
+    assert_eq!(
+        next["seq"].as_u64(),
+        Some(s + 1),
+        "a refused pin announced something"
+    );
     assert_eq!(next["note"]["text"], json!(longest));
 }
 
