@@ -5,7 +5,8 @@
 //! practice room a claim in a note is flagged like a claim in chat.
 
 use chophien::auth::Role;
-use serde_json::json;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
 
 use crate::support::client::Client;
 use crate::support::server::{Store, TestServer};
@@ -16,6 +17,7 @@ crate::on_every_store!(
     a_viewer_may_not_pin_or_unpin_a_note,
     a_blank_or_too_long_note_is_refused_with_invalid_value,
     a_cure_claim_in_a_practice_rooms_note_is_flagged_as_a_pinned_note,
+    pinning_and_unpinning_are_in_the_session_journal,
 );
 
 async fn seller_and_viewer(server: &TestServer) -> (Client, Client) {
@@ -108,4 +110,45 @@ async fn a_cure_claim_in_a_practice_rooms_note_is_flagged_as_a_pinned_note(store
     assert_eq!(flag["rule_id"], "disease_cure");
     assert_eq!(flag["source"], "pinned_note");
     assert_eq!(flag["excerpt"], "chữa khỏi");
+}
+
+async fn pinning_and_unpinning_are_in_the_session_journal(store: Store) {
+    let server = store.start().await;
+    let (mut seller, mut viewer) = seller_and_viewer(&server).await;
+    seller
+        .send(json!({"type": "pin_note", "text": "Freeship đơn từ 300k"}))
+        .await;
+    viewer.next_of("note_pinned").await;
+    seller.send(json!({"type": "unpin_note"})).await;
+    viewer.next_of("note_unpinned").await;
+    // The journal's writer runs on its own: read until both are there.
+    let mut kinds = Vec::new();
+    for _ in 0..100 {
+        let response = reqwest::Client::new()
+            .get(server.http("/api/rooms/r1/journal"))
+            .bearer_auth(server.token("r1", Role::Seller, "hoa"))
+            .send()
+            .await
+            .expect("HTTP request");
+        assert_eq!(response.status(), StatusCode::OK);
+        let body = response.text().await.expect("journal body");
+        let events: Vec<Value> = body
+            .lines()
+            .map(|line| serde_json::from_str::<Value>(line).expect("a JSON line"))
+            .filter(|entry| entry["type"] == "event")
+            .map(|entry| entry["event"].clone())
+            .filter(|event| {
+                event["type"]
+                    .as_str()
+                    .is_some_and(|t| t.starts_with("note_"))
+            })
+            .collect();
+        kinds = events.iter().map(|e| e["type"].clone()).collect();
+        if kinds.len() == 2 {
+            assert_eq!(events[0]["note"]["text"], "Freeship đơn từ 300k");
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(kinds, [json!("note_pinned"), json!("note_unpinned")]);
 }
