@@ -82,6 +82,11 @@ pub enum ClientMessage {
     PinProduct { product_id: String },
     /// Seller or moderator: clear the pinned product.
     UnpinProduct,
+    /// Seller or moderator: pin an announcement above the chat (1 to 200
+    /// characters, trimmed), replacing the one pinned before.
+    PinNote { text: String },
+    /// Seller or moderator: take the pinned announcement down.
+    UnpinNote,
     /// Moderator: remove a chat message from the room and its history.
     DeleteMessage { message_id: u64 },
     /// Moderator: the user may not chat for `minutes` minutes.
@@ -197,6 +202,8 @@ pub const CLIENT_MESSAGE_TYPES: &[&str] = &[
     "remove_product",
     "pin_product",
     "unpin_product",
+    "pin_note",
+    "unpin_note",
     "delete_message",
     "mute_user",
     "unmute_user",
@@ -392,6 +399,21 @@ pub struct Snapshot {
     /// moderate (the studio shows the list with an undo).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub banned: Option<Vec<BannedUser>>,
+    /// The announcement pinned above the chat; absent when none is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pinned_note: Option<PinnedNote>,
+}
+
+/// The seller's announcement pinned above the chat ("Freeship đơn từ 300k").
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+pub struct PinnedNote {
+    /// As posted: trimmed, 1 to 200 characters. Plain text: clients render
+    /// it as text, never as HTML.
+    pub text: String,
+    /// When it was pinned (unix ms, the server's clock).
+    pub pinned_at: UnixMillis,
+    /// The display name of who pinned it (the seller or a moderator).
+    pub by: String,
 }
 
 /// A banned identity, as the studio lists it.
@@ -495,6 +517,12 @@ pub enum RoomEvent {
         product: Product,
     },
     ProductUnpinned,
+    /// An announcement was pinned above the chat (replacing any before it).
+    NotePinned {
+        note: PinnedNote,
+    },
+    /// The pinned announcement was taken down.
+    NoteUnpinned,
     UserMuted {
         user_id: String,
         until: UnixMillis,
@@ -743,7 +771,7 @@ pub enum ComplianceSource {
     Chat,
     /// A product's name or description, as added or updated.
     Product,
-    /// A pinned note (none exist yet; reserved for them).
+    /// The announcement a host pinned above the chat (`pin_note`).
     PinnedNote,
     /// A prepared script pasted into `POST /api/compliance/check`.
     Script,
@@ -986,6 +1014,8 @@ mod tests {
             r#"{"type":"remove_product","product_id":"p"}"#,
             r#"{"type":"pin_product","product_id":"p"}"#,
             r#"{"type":"unpin_product"}"#,
+            r#"{"type":"pin_note","text":"Freeship đơn từ 300k"}"#,
+            r#"{"type":"unpin_note"}"#,
             r#"{"type":"delete_message","message_id":1}"#,
             r#"{"type":"mute_user","user_id":"u","minutes":1}"#,
             r#"{"type":"unmute_user","user_id":"u"}"#,

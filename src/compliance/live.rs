@@ -6,8 +6,8 @@
 //! description whenever a request adds the product or rewrites either (the
 //! product as it then stands, name and description together, so a
 //! disclaimer in the description covers a supplement named in the title).
-//! There are no pinned notes yet; `ComplianceSource::PinnedNote` is kept
-//! for them.
+//! And the announcement a host pins above the chat (`pin_note`), as
+//! `ComplianceSource::PinnedNote`.
 
 use crate::clock::UnixMillis;
 use crate::journal::Record;
@@ -38,6 +38,11 @@ pub fn to_check(command: &RoomCommand) -> Option<ToCheck> {
         RoomCommand::Chat { text, .. } => Some(ToCheck::Text {
             source: ComplianceSource::Chat,
             text: text.clone(),
+            price_vnd: None,
+        }),
+        RoomCommand::PinNote { text } => Some(ToCheck::Text {
+            source: ComplianceSource::PinnedNote,
+            text: text.trim().to_owned(),
             price_vnd: None,
         }),
         RoomCommand::AddProduct { product } => Some(ToCheck::Text {

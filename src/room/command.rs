@@ -35,6 +35,11 @@ pub enum RoomCommand {
         product_id: String,
     },
     UnpinProduct,
+    /// Pin an announcement above the chat (`note.rs` checks the text).
+    PinNote {
+        text: String,
+    },
+    UnpinNote,
     DeleteMessage {
         message_id: u64,
     },

@@ -27,6 +27,7 @@ mod error;
 mod history;
 mod limits;
 mod moderation;
+pub mod note;
 pub mod product;
 mod registry;
 mod sale_view;
@@ -453,5 +454,6 @@ fn snapshot(view: RoomView, me: Me, ice_servers: &[IceServer], node: &str) -> Sn
         me,
         node: node.to_owned(),
         banned,
+        pinned_note: view.pinned_note,
     }
 }

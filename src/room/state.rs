@@ -12,8 +12,8 @@ use std::collections::{HashMap, VecDeque};
 use crate::auth::Role;
 use crate::clock::Now;
 use crate::protocol::{
-    BannedUser, ChatMessage, ChatQuote, ChatSettings, NewProduct, Product, ProductChanges,
-    RoomEvent, RoomInfo, RoomStatus,
+    BannedUser, ChatMessage, ChatQuote, ChatSettings, NewProduct, PinnedNote, Product,
+    ProductChanges, RoomEvent, RoomInfo, RoomStatus,
 };
 
 use super::actor::Actor;
@@ -21,7 +21,7 @@ use super::command::RoomCommand;
 use super::limits::RoomLimits;
 use super::moderation::{may_act_on, Moderation};
 use super::schedule::CheckedChanges;
-use super::{product, text, RoomError};
+use super::{note, product, text, RoomError};
 
 /// Everything a room knows, apart from who is connected.
 #[derive(Debug)]
@@ -31,6 +31,8 @@ pub struct RoomState {
     pub products: Vec<Product>,
     /// The most recent messages, oldest first, at most `limits.chat_history`.
     pub chat: VecDeque<ChatMessage>,
+    /// The announcement pinned above the chat (`note.rs`), if any.
+    pub note: Option<PinnedNote>,
     moderation: Moderation,
     /// The highest role each identity above a viewer has joined with, so
     /// moderation can rank its target (anyone else ranks as a viewer; not
@@ -48,6 +50,7 @@ impl RoomState {
             info,
             products,
             chat: VecDeque::new(),
+            note: None,
             moderation: Moderation::default(),
             ranks: HashMap::new(),
             next_message_id: 1,
@@ -189,6 +192,8 @@ impl RoomState {
                 }
                 Ok(vec![RoomEvent::ProductUnpinned])
             }
+            C::PinNote { text } => note::pin(&mut self.note, actor, text, now.wall),
+            C::UnpinNote => Ok(note::unpin(&mut self.note)),
             C::DeleteMessage { message_id } => {
                 let index = self
                     .chat

@@ -173,6 +173,9 @@ pub fn route(message: ClientMessage, actor: &Actor) -> Result<Command, Refusal> 
             Command::Room(R::PinProduct { product_id }),
         ),
         M::UnpinProduct => (Action::PinProduct, Command::Room(R::UnpinProduct)),
+        // The roles that pin products pin the announcement too (`room::note`).
+        M::PinNote { text } => (Action::PinProduct, Command::Room(R::PinNote { text })),
+        M::UnpinNote => (Action::PinProduct, Command::Room(R::UnpinNote)),
         M::DeleteMessage { message_id } => (
             Action::Moderate,
             Command::Room(R::DeleteMessage { message_id }),

@@ -13,6 +13,7 @@ mod http_api;
 mod join;
 mod lifecycle;
 mod moderation;
+mod note;
 mod orders;
 mod report;
 mod sale;

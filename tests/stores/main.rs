@@ -9,6 +9,7 @@
 mod support;
 
 mod bag_conformance;
+mod note_conformance;
 mod order_conformance;
 mod order_faults;
 mod room_conformance;

@@ -102,7 +102,7 @@ export class PhoneChat {
     const stick = this.list.scrollHeight - this.list.scrollTop - this.list.clientHeight < 60;
     clear(this.list);
     const shown = this.model.chat.slice(-SHOWN);
-    if (shown.length === 0) this.list.append(h('li', { class: 'chat-empty', text: t('chat.empty') }));
+    if (shown.length === 0) this.list.append(h('li', { class: 'chat-empty', role: 'none', text: t('chat.empty') }));
     for (const message of shown) this.list.append(this.line(message));
     if (stick) this.list.scrollTop = this.list.scrollHeight;
   }
@@ -118,6 +118,8 @@ export class PhoneChat {
       class: `phone-chat-line${mine ? ' chat-mine' : ''}`,
       'data-testid': 'phone-chat-message',
       'data-message-id': message.id,
+      // The list is the chat's role=log region: a line is not a list item.
+      role: 'none',
     },
     h('span', { class: 'phone-chat-words' },
       quote,

@@ -133,8 +133,8 @@ export class PhoneStudio {
       this.strip.append(h('li', {},
         h('button', {
           type: 'button', class: `strip-item${pinned ? ' is-pinned' : ''}`, 'data-testid': 'strip-product', 'data-product-id': p.id,
+          // Named by what it shows (the product, its price or "Đang ghim"); pressed = pinned.
           'aria-pressed': String(pinned),
-          'aria-label': t(pinned ? 'phone.unpinLabel' : 'seller.pinLabel', { name: p.name }),
           onclick: () => this.pin(pinned ? null : p.id),
         },
         h('img', { src: safeImageUrl(p.image_url), alt: '', width: 40, height: 40, loading: 'lazy' }),

@@ -73,10 +73,11 @@ export class SalePresets {
       row.append(h('button', {
         type: 'button', class: 'btn preset', 'data-testid': 'preset', 'data-preset': preset.id,
         disabled: sale.units === 0,
-        'aria-label': t('phone.presetLabel', { what, price: formatVnd(sale.price_vnd) }),
         onclick: (event) => this.ask(preset, product, event.currentTarget),
       },
-      h('span', { class: 'preset-what', text: what }),
+      // Named by what it shows, after what it does (WCAG 2.5.3, label in name).
+      h('span', { class: 'visually-hidden', text: `${t('phone.presetAction')} ` }),
+      h('span', { class: 'preset-what', text: what }), ' ',
       h('span', { class: 'preset-price', 'data-testid': 'preset-price', text: formatVnd(sale.price_vnd) })));
     }
     box.append(row);

@@ -22,6 +22,7 @@ import { ActionSheet } from './seller-sheet.js';
 import { PhoneChat } from './seller-chat.js';
 import { SalePresets } from './seller-presets.js';
 import { PhoneStudio } from './seller-phone.js';
+import { SellerNote } from './seller-note.js';
 
 const params = new URLSearchParams(location.search);
 const roomId = params.get('room') || 'tra-thai-nguyen';
@@ -136,6 +137,7 @@ function start() {
   });
   orders.onTotals = (totals) => phone.setOrders(totals.orders.length);
   hook.phone = phone;
+  hook.note = new SellerNote({ conn, notice: chatNotice, bars: [$('#note-current'), $('#phone-note')] });
   hook.sheet = sheet;
 
   /** Highlight the questions waiting longer than `hook.questionAfterMs` and count them. */

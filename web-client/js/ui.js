@@ -35,6 +35,8 @@ function replyQuote(replyTo) {
 export class ChatLog {
   constructor(listEl, { moderation = null, onReply = null, questions = null, empty = 'chat.empty' } = {}) {
     this.list = listEl;
+    // In a role=log region a line is not a list item (axe `listitem`); in a plain list it is.
+    this.lineRole = listEl.getAttribute('role') === 'log' ? 'none' : null;
     this.empty = empty;
     this.moderation = moderation;
     this.onReply = onReply;
@@ -59,6 +61,7 @@ export class ChatLog {
       class: `chat-message${message.user_id === me ? ' chat-mine' : ''}${message.reply_to ? ' chat-reply' : ''}${question ? ' chat-question' : ''}`,
       'data-testid': 'chat-message',
       'data-message-id': message.id,
+      role: this.lineRole,
     }, children);
     if (this.moderation || this.onReply) {
       const actions = h('span', { class: 'chat-actions' });
@@ -101,7 +104,7 @@ export class ChatLog {
     this.model = model;
     clear(this.list);
     if (model.chat.length === 0) {
-      this.list.append(h('li', { class: 'chat-empty', text: t(this.empty) }));
+      this.list.append(h('li', { class: 'chat-empty', role: this.lineRole, text: t(this.empty) }));
       return;
     }
     for (const message of model.chat) this.list.append(this.item(message));

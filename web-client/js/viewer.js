@@ -21,6 +21,7 @@ import { VoucherDrop } from './voucher-drop.js';
 import { ViewerSubscriber, VideoWatchdog, dataSaverOn, hasWebRtc, rememberDataSaver } from './viewer-media.js';
 import { followSaleSheet, trapFocus, wireCatalogSheet } from './viewer-sheets.js';
 import { ViewerSchedule } from './viewer-schedule.js';
+import { NoteBar } from './viewer-note.js';
 
 const HEART_FLUSH_MS = 400;
 const MAX_HEARTS_PER_MESSAGE = 100;
@@ -156,6 +157,7 @@ function enterRoom(token) {
   });
   const voucherDrop = new VoucherDrop({ box: $('#voucher-drop'), conn });
   hook.sale = saleCard;
+  hook.note = new NoteBar($('#note-bar'), conn);
   wireBag(myOrders, () => voucherDrop.claimed);
   wireChatForm($('#chat-form'), $('#chat-input'), conn, chatNotice);
   wireHearts();

@@ -184,6 +184,7 @@ impl LiveRoom {
             sale: self.sale.current().cloned(),
             stream_live: self.stream_live,
             banned: self.state.banned(),
+            pinned_note: self.state.note.clone(),
         }
     }
 }

@@ -28,7 +28,9 @@ use std::sync::Arc;
 use crate::auth::Role;
 use crate::bus::{Frame, FrameSink};
 use crate::clock::{Now, UnixMillis};
-use crate::protocol::{BannedUser, ChatMessage, ChatSettings, Product, RoomInfo, SaleInfo};
+use crate::protocol::{
+    BannedUser, ChatMessage, ChatSettings, PinnedNote, Product, RoomInfo, SaleInfo,
+};
 
 use super::{Actor, RoomCommand, RoomError, RoomFact};
 
@@ -69,6 +71,8 @@ pub struct RoomView {
     pub stream_live: bool,
     /// Who is banned (shown to the roles that moderate only).
     pub banned: Vec<BannedUser>,
+    /// The announcement pinned above the chat, if any.
+    pub pinned_note: Option<PinnedNote>,
 }
 
 /// What a joining client starts from.

@@ -6,7 +6,7 @@
 
 use crate::protocol::{Product, ProductChanges};
 
-use super::super::super::{product, state, Actor, RoomCommand, RoomError, RoomLimits};
+use super::super::super::{note, product, state, Actor, RoomCommand, RoomError, RoomLimits};
 use super::reply::internal;
 
 /// One function call a command becomes.
@@ -92,6 +92,22 @@ pub(super) fn call(
         C::UnpinProduct => {
             args.extend(["unpin".to_owned(), String::new()]);
             "chophien_room_pin"
+        }
+        C::PinNote { text } => {
+            let checked = note::note_text(text);
+            let pinned = note::note(actor, checked.as_ref().map_or("", |text| *text), 0);
+            let mut json = serde_json::to_value(&pinned).map_err(internal)?;
+            // The function stamps `pinned_at` with its caller's time.
+            if let Some(fields) = json.as_object_mut() {
+                fields.remove("pinned_at");
+            }
+            args.extend(["pin".to_owned(), flag(checked.is_err()), json.to_string()]);
+            precheck = checked.map(drop);
+            "chophien_room_note"
+        }
+        C::UnpinNote => {
+            args.extend(["unpin".to_owned(), String::new(), String::new()]);
+            "chophien_room_note"
         }
         C::DeleteMessage { message_id } => {
             args.push(message_id.to_string());

@@ -171,6 +171,11 @@ pub(super) fn joined(
             // Rooms created before scheduling existed have neither field.
             let starts_at = optional(next().and_then(text).ok())?;
             let cover_url = next().and_then(text).ok().filter(|url| !url.is_empty());
+            // Rooms from before pinned notes have no `note` field either.
+            let pinned_note = match next().and_then(text) {
+                Ok(json) if !json.is_empty() => Some(parse(&json)?),
+                _ => None,
+            };
             let sale = sale?;
             let info = RoomInfo {
                 id: room_id.to_owned(),
@@ -199,6 +204,7 @@ pub(super) fn joined(
                 sale: sale_of(&sale)?,
                 stream_live: stream? == "1",
                 banned,
+                pinned_note,
             })))
         }
         other => Err(internal(format!("unexpected join reply {other:?}"))),

@@ -3,7 +3,8 @@ Chợ Phiên room functions: the second part of the library `chophien` (the
 sale functions come first, in src/sale/redis/chophien.lua; moderation.lua and
 facts.lua follow and use the keys and helpers defined here; src/redis_link.rs
 concatenates them into one chunk and loads it as one library). This part:
-creating, joining and ending rooms, chat, the catalog and pins.
+creating, joining and ending rooms, chat, the catalog, pins and the
+pinned note.
 
 Each function is one atomic step of a room: it checks the room's rules (the
 same as RoomState::apply and Moderation in Rust), changes the state, numbers
@@ -14,7 +15,8 @@ and answers a refusal. Every read and check comes before the first write.
 
 Every function receives the same fourteen keys, all tagged {room:R}:
   KEYS[1]  {room:R}:room          hash   info, status, seq, counters, settings, hearts,
-                                         viewer count told, stream state, sale as last told
+                                         viewer count told, stream state, sale as last told,
+                                         the pinned note (`note`: JSON, '' when none)
   KEYS[2]  {room:R}:products      hash   product id -> product JSON
   KEYS[3]  {room:R}:catalog       list   product ids in catalog order
   KEYS[4]  {room:R}:chat          list   recent chat message JSON (plus the author's
@@ -143,7 +145,8 @@ end
 -- status, created_at, pinned id, viewers, slow, hearts total, stream live,
 -- sale JSON, {product JSON...}, {message JSON...}, {user, ban JSON, ...},
 -- practice flag ('1', '0', or '' for rooms from before practice rooms),
--- planned start and cover address ('' for none).
+-- planned start and cover address ('' for none), pinned note JSON ('' when
+-- none).
 local function join(keys, args)
   local _, refusal = live(keys)
   if refusal then return refusal end
@@ -170,14 +173,14 @@ local function join(keys, args)
   if frames then return {'resumed', num(seq), frames} end
   local r = redis.call('HMGET', keys[ROOM], 'title', 'seller_name', 'status', 'created_at',
     'pinned', 'viewers', 'slow', 'hearts_total', 'stream_live', 'sale', 'practice',
-    'starts_at', 'cover')
+    'starts_at', 'cover', 'note')
   local products = {}
   for i, id in ipairs(redis.call('LRANGE', keys[CATALOG], 0, -1)) do
     products[i] = redis.call('HGET', keys[PRODUCTS], id)
   end
   return {'snapshot', num(seq), r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9],
     r[10] or '', products, redis.call('LRANGE', keys[CHAT], 0, -1),
-    redis.call('HGETALL', keys[BANS]), r[11] or '', r[12] or '', r[13] or ''}
+    redis.call('HGETALL', keys[BANS]), r[11] or '', r[12] or '', r[13] or '', r[14] or ''}
 end
 
 -- ARGV[4..]: user, rank, role, name, precheck ('' or refused), text,
@@ -366,7 +369,7 @@ end
 -- room hash: '' fields are absent values.
 local function info_json(keys)
   local r = redis.call('HMGET', keys[ROOM], 'id', 'title', 'seller_name', 'status', 'viewers',
-    'pinned', 'created_at', 'practice', 'starts_at', 'cover')
+    'pinned', 'created_at', 'practice', 'starts_at', 'cover', 'note')
   local info = {id = r[1], title = r[2], seller_name = r[3], status = r[4],
     viewer_count = tonumber(r[5] or '0'), pinned_product_id = cjson.null,
     created_at = tonumber(r[7] or '0'), practice = r[8] == '1'}
@@ -399,3 +402,4 @@ redis.register_function('chophien_room_update_product', update_product)
 redis.register_function('chophien_room_remove_product', remove_product)
 redis.register_function('chophien_room_pin', pin)
 redis.register_function('chophien_room_update_info', update_info)
+redis.register_function('chophien_room_note', note)
