@@ -24,6 +24,33 @@ export function thumbOf(url) {
 }
 
 /**
+ * Make `button` open and close the panel its `aria-controls` names ("Nâng
+ * cao": the image URL typed by hand). Returns `button`.
+ */
+export function wireDisclosure(button, panel = document.getElementById(button.getAttribute('aria-controls'))) {
+  button.addEventListener('click', () => {
+    const open = button.getAttribute('aria-expanded') !== 'true';
+    button.setAttribute('aria-expanded', String(open));
+    panel.hidden = !open;
+  });
+  return button;
+}
+
+/**
+ * The "Nâng cao" block around `content` for a form built in script: a
+ * disclosure button and the panel it opens (closed at first).
+ */
+export function advancedBlock(id, content) {
+  const panel = h('div', { id, hidden: true }, content);
+  const button = h('button', {
+    type: 'button', class: 'btn-link advanced-toggle', 'data-testid': 'advanced-toggle',
+    'aria-expanded': 'false', 'aria-controls': id, text: t('photo.advanced'),
+  });
+  wireDisclosure(button, panel);
+  return h('div', { class: 'advanced wide' }, button, panel);
+}
+
+/**
  * Upload `file` as one of `roomId`'s photos. Resolves with the server's
  * answer (`id`, `url`, `thumb_url`, `width`, `height`); rejects with
  * `{code}` (the server's refusal code, or `network`). `onProgress` gets

@@ -22,7 +22,7 @@ import { ActionSheet } from './seller-sheet.js';
 import { PhoneChat } from './seller-chat.js';
 import { SalePresets } from './seller-presets.js';
 import { PhoneStudio } from './seller-phone.js';
-import { PhotoPicker, thumbOf } from './seller-photo.js';
+import { PhotoPicker, advancedBlock, thumbOf, wireDisclosure } from './seller-photo.js';
 import { attachMoneyInput, digitsOf, moneyValue, refreshMoneyInputs } from './money-input.js';
 
 const params = new URLSearchParams(location.search);
@@ -183,7 +183,8 @@ function start() {
     roomId, token, idPrefix: 'new',
     onUploaded: (url) => { $('#new-image').value = url; },
   });
-  $('#new-photo').append(newPhoto.el);
+  $('#new-photo-field').append(newPhoto.el);
+  wireDisclosure($('#new-advanced-toggle'));
   attachMoneyInput($('#new-price'));
   $('#add-product').addEventListener('submit', async (event) => {
     event.preventDefault();
@@ -278,7 +279,7 @@ function start() {
       // Empty: no limit.
       field('limit', 'seller.productLimit', { type: 'number', min: 1, max: 1000, step: 1, inputmode: 'numeric', placeholder: t('seller.productLimitHint') }),
       photo.el,
-      h('details', { class: 'advanced wide' }, h('summary', { text: t('photo.advanced') }), image),
+      advancedBlock(id('advanced'), image),
       h('div', { class: 'button-row wide' },
         h('button', { type: 'submit', class: 'btn btn-primary btn-small', 'data-testid': 'edit-save' }, t('seller.save')),
         h('button', { type: 'button', class: 'btn btn-ghost btn-small', onclick: close }, t('seller.cancel'))));
