@@ -193,7 +193,12 @@ mod tests {
         let image = RgbaImage::from_pixel(width, height, Rgba([200, 40, 40, 255]));
         let mut out = Vec::new();
         image::codecs::png::PngEncoder::new(&mut out)
-            .write_image(image.as_raw(), width, height, image::ExtendedColorType::Rgba8)
+            .write_image(
+                image.as_raw(),
+                width,
+                height,
+                image::ExtendedColorType::Rgba8,
+            )
             .unwrap();
         out
     }

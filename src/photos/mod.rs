@@ -73,10 +73,7 @@ pub struct Photos {
 impl Photos {
     pub fn new(config: &Config) -> Photos {
         Photos {
-            store: Arc::new(PhotoStore::new(
-                config.photos_dir(),
-                config.photos.per_room,
-            )),
+            store: Arc::new(PhotoStore::new(config.photos_dir(), config.photos.per_room)),
             decoding: Arc::new(Semaphore::new(CONCURRENT_DECODES)),
             max_bytes: config.photos.max_bytes,
         }

@@ -40,7 +40,9 @@ const DRAIN_FACTOR: usize = 4;
 impl From<PhotoError> for ApiError {
     fn from(e: PhotoError) -> ApiError {
         let (status, code) = match e {
-            PhotoError::TooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::PhotoTooLarge),
+            PhotoError::TooLarge { .. } => {
+                (StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::PhotoTooLarge)
+            }
             PhotoError::Unsupported => (
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 ErrorCode::UnsupportedImage,

@@ -101,7 +101,10 @@ async fn a_jpeg_is_stored_and_served_as_our_jpeg_with_image_only_headers() {
     let id = up.body["id"].as_str().unwrap();
     assert_eq!(up.body["url"], format!("/photos/{id}.jpg"));
     assert_eq!(up.body["thumb_url"], format!("/photos/{id}-thumb.jpg"));
-    assert_eq!((up.body["width"].as_u64(), up.body["height"].as_u64()), (Some(1280), Some(960)));
+    assert_eq!(
+        (up.body["width"].as_u64(), up.body["height"].as_u64()),
+        (Some(1280), Some(960))
+    );
 
     let response = get(&server, up.body["url"].as_str().unwrap()).await;
     assert_eq!(response.status(), StatusCode::OK);
@@ -109,9 +112,15 @@ async fn a_jpeg_is_stored_and_served_as_our_jpeg_with_image_only_headers() {
     assert_eq!(headers["content-type"], "image/jpeg");
     assert_eq!(headers["x-content-type-options"], "nosniff");
     let policy = headers["content-security-policy"].to_str().unwrap();
-    assert!(policy.split(';').any(|d| d.trim() == "default-src 'none'"), "{policy}");
+    assert!(
+        policy.split(';').any(|d| d.trim() == "default-src 'none'"),
+        "{policy}"
+    );
     let cache = headers["cache-control"].to_str().unwrap();
-    assert!(cache.contains("immutable") && cache.contains("max-age="), "{cache}");
+    assert!(
+        cache.contains("immutable") && cache.contains("max-age="),
+        "{cache}"
+    );
     let bytes = response.bytes().await.unwrap();
     assert_eq!(image::guess_format(&bytes).unwrap(), ImageFormat::Jpeg);
     let served = image::load_from_memory(&bytes).unwrap();
@@ -169,7 +178,11 @@ async fn an_svg_with_a_script_is_refused_whatever_type_it_claims() {
     let svg = br#"<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><script>alert(document.cookie)</script></svg>"#;
     for content_type in ["image/svg+xml", "image/jpeg", "image/png"] {
         let up = seller_upload(&server, content_type, svg.to_vec()).await;
-        assert_eq!(up.status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{content_type}");
+        assert_eq!(
+            up.status,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "{content_type}"
+        );
         assert_eq!(code(&up), "unsupported_image", "{content_type}");
     }
 }
@@ -187,7 +200,11 @@ async fn a_real_image_declared_as_another_type_is_refused() {
 async fn a_decompression_bomb_png_is_refused_from_its_header() {
     let server = started().await;
     let bomb = decompression_bomb();
-    assert!(bomb.len() < 2 * 1024 * 1024, "the bomb is small: {} bytes", bomb.len());
+    assert!(
+        bomb.len() < 2 * 1024 * 1024,
+        "the bomb is small: {} bytes",
+        bomb.len()
+    );
     let up = seller_upload(&server, "image/png", bomb).await;
     assert_eq!(up.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", up.body);
     assert_eq!(code(&up), "image_too_large");
