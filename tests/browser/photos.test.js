@@ -159,3 +159,32 @@ test('a flash sale of 5 minutes lasts 300 seconds, at the price typed', async ()
   assert.deepEqual(seller.errors.map(String), []);
   await seller.context().close();
 });
+
+test('a price being edited is shown formatted, Backspace beside a dot removes the digit, and the amount is saved exactly', async () => {
+  const seller = await openSeller(browser, server);
+  const row = seller.locator('[data-testid=product-row][data-product-id=p2]');
+  await row.getByTestId('edit').click();
+  const price = row.getByTestId('edit-price');
+  const before = await seller.evaluate(() => window.__chophien.model.products.find((p) => p.id === 'p2').price_vnd);
+  assert.match(await price.inputValue(), /^\d{1,3}(\.\d{3})*\s₫$/, 'the current price, formatted');
+
+  await price.fill('');
+  await price.pressSequentially('1850000');
+  assert.match(await price.inputValue(), /^1\.850\.000\s₫$/);
+  // The caret just after the first dot: Backspace takes the "1" before it.
+  await price.evaluate((el) => el.setSelectionRange(2, 2));
+  await price.press('Backspace');
+  assert.match(await price.inputValue(), /^850\.000\s₫$/);
+  assert.equal(await price.evaluate((el) => el.selectionStart), 0, 'the caret stays where the digit was');
+  // Pasted with commas, it reads the same digits.
+  await price.fill('320,000');
+  assert.match(await price.inputValue(), /^320\.000\s₫$/);
+
+  await row.getByTestId('edit-save').click();
+  await row.getByTestId('edit-price').waitFor({ state: 'detached', ...PATIENCE });
+  await seller.waitForFunction(() => window.__chophien.model.products.find((p) => p.id === 'p2').price_vnd === 320000, null, PATIENCE);
+  assert.notEqual(before, 320000);
+  assert.match(await row.getByTestId('product-price').textContent(), /^320\.000\s₫$/);
+  assert.deepEqual(seller.errors.map(String), []);
+  await seller.context().close();
+});
