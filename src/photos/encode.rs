@@ -141,11 +141,11 @@ fn limits() -> Limits {
 }
 
 /// A decoder's error as ours: over a limit is "too large", anything else
-/// (truncated, corrupt, a feature the codec lacks) "invalid".
+/// (truncated, corrupt, a variant of the format the codec lacks) "invalid":
+/// the format itself was sniffed and accepted already.
 fn refusal(error: image::ImageError) -> PhotoError {
     match error {
         image::ImageError::Limits(_) => PhotoError::TooManyPixels,
-        image::ImageError::Unsupported(_) => PhotoError::Unsupported,
         _ => PhotoError::Invalid,
     }
 }

@@ -160,7 +160,7 @@ test('a flash sale of 5 minutes lasts 300 seconds, at the price typed', async ()
   await seller.context().close();
 });
 
-test('a price being edited is shown formatted, Backspace beside a dot removes the digit, and the amount is saved exactly', async () => {
+test('editing a product: the price is shown formatted, Backspace beside a dot removes the digit, a new photo and the amount are saved', async () => {
   const seller = await openSeller(browser, server);
   const row = seller.locator('[data-testid=product-row][data-product-id=p2]');
   await row.getByTestId('edit').click();
@@ -180,10 +180,21 @@ test('a price being edited is shown formatted, Backspace beside a dot removes th
   await price.fill('320,000');
   assert.match(await price.inputValue(), /^320\.000\s₫$/);
 
+  // A new photo from the edit form; the list may be drawn again meanwhile.
+  await row.getByTestId('photo-input').setInputFiles({ name: 'moi.jpg', mimeType: 'image/jpeg', buffer: await cameraJpeg(seller) });
+  await seller.waitForFunction(() => {
+    const img = document.querySelector('[data-product-id=p2] [data-testid=photo-preview]');
+    return img && !img.hidden && img.complete && img.naturalWidth > 0;
+  }, null, PATIENCE);
+  assert.match(await row.getByTestId('photo-status').textContent(), /Đã tải ảnh lên/);
+  assert.match(await row.getByTestId('edit-price').inputValue(), /^320\.000\s₫$/, 'the typed price is kept');
+
   await row.getByTestId('edit-save').click();
   await row.getByTestId('edit-price').waitFor({ state: 'detached', ...PATIENCE });
   await seller.waitForFunction(() => window.__chophien.model.products.find((p) => p.id === 'p2').price_vnd === 320000, null, PATIENCE);
   assert.notEqual(before, 320000);
+  const saved = await seller.evaluate(() => window.__chophien.model.products.find((p) => p.id === 'p2'));
+  assert.match(saved.image_url, /^\/photos\/[0-9a-f]{32}\.jpg$/);
   assert.match(await row.getByTestId('product-price').textContent(), /^320\.000\s₫$/);
   assert.deepEqual(seller.errors.map(String), []);
   await seller.context().close();

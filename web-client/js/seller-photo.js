@@ -84,11 +84,14 @@ export function uploadPhoto({ roomId, token, file, onProgress }) {
  */
 export class PhotoPicker {
   /**
+   * `status` and `onStatus` carry the status line across a form drawn
+   * again (the studio's product list is redrawn on every stock move).
    * @param {{roomId: string, token: string, idPrefix: string, current?: string,
+   *   status?: {text: string, kind: string|null}, onStatus?: (status: object) => void,
    *   onUploaded: (url: string) => void}} options
    */
-  constructor({ roomId, token, idPrefix, current, onUploaded }) {
-    Object.assign(this, { roomId, token, onUploaded });
+  constructor({ roomId, token, idPrefix, current, status, onStatus, onUploaded }) {
+    Object.assign(this, { roomId, token, onUploaded, onStatus });
     const inputId = `${idPrefix}-photo`;
     this.input = h('input', {
       id: inputId, type: 'file', accept: ACCEPT, class: 'photo-input', 'data-testid': 'photo-input',
@@ -103,6 +106,7 @@ export class PhotoPicker {
       h('p', { class: 'muted photo-hint', text: t('photo.hint') }),
       this.status);
     this.show(current);
+    if (status?.text) this.say(status.text, status.kind);
     this.input.addEventListener('change', () => this.upload());
   }
 
@@ -125,6 +129,7 @@ export class PhotoPicker {
     this.status.textContent = text;
     if (kind) this.status.dataset.kind = kind;
     else delete this.status.dataset.kind;
+    this.onStatus?.({ text, kind });
   }
 
   async upload() {

@@ -263,9 +263,13 @@ function start() {
     const image = field('image', 'seller.productImage', { type: 'text', inputmode: 'url' });
     const photo = new PhotoPicker({
       roomId, token, idPrefix: id('image'), current: draft.image,
+      status: draft.photoStatus,
+      onStatus: (status) => { draft.photoStatus = status; },
+      // The draft holds it; the form is drawn again to show it (this one
+      // may have been replaced while the photo was uploading).
       onUploaded: (url) => {
         draft.image = url;
-        image.querySelector('input').value = url;
+        if (editing === p.id) renderProducts();
       },
     });
     const close = () => {
