@@ -277,6 +277,42 @@ mod tests {
         ));
     }
 
+    /// A 40×20 JPEG whose EXIF says "rotate 90° clockwise to show"
+    /// (orientation 6), as phones store portrait photos.
+    fn jpeg_turned_by_exif() -> Vec<u8> {
+        let image =
+            DynamicImage::ImageRgb8(RgbImage::from_pixel(40, 20, image::Rgb([10, 120, 60])));
+        let mut plain = Vec::new();
+        image
+            .write_to(&mut Cursor::new(&mut plain), ImageFormat::Jpeg)
+            .unwrap();
+        // Little-endian TIFF header, one IFD with one entry: Orientation
+        // (0x0112), SHORT, count 1, value 6; no next IFD.
+        let tiff: [u8; 26] = [
+            0x49, 0x49, 0x2A, 0x00, 0x08, 0x00, 0x00, 0x00, 0x01, 0x00, 0x12, 0x01, 0x03, 0x00,
+            0x01, 0x00, 0x00, 0x00, 0x06, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+        ];
+        let length = (2 + 6 + tiff.len()) as u16;
+        let mut app1 = vec![0xFF, 0xE1];
+        app1.extend_from_slice(&length.to_be_bytes());
+        app1.extend_from_slice(b"Exif\0\0");
+        app1.extend_from_slice(&tiff);
+        let mut bytes = plain[..2].to_vec();
+        bytes.extend_from_slice(&app1);
+        bytes.extend_from_slice(&plain[2..]);
+        bytes
+    }
+
+    #[test]
+    fn a_photo_is_turned_as_its_exif_says_and_its_metadata_dropped() {
+        let bytes = jpeg_turned_by_exif();
+        assert!(bytes.windows(4).any(|w| w == b"Exif"));
+        let prepared = prepare(&bytes).unwrap();
+        assert_eq!((prepared.width, prepared.height), (20, 40));
+        assert!(!prepared.display.windows(4).any(|w| w == b"Exif"));
+        assert!(!prepared.thumb.windows(4).any(|w| w == b"Exif"));
+    }
+
     #[test]
     fn transparent_pixels_are_laid_on_white() {
         let image = RgbaImage::from_pixel(4, 4, Rgba([0, 0, 0, 0]));

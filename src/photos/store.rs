@@ -131,3 +131,61 @@ async fn atomic_write(dir: &Path, path: &Path, bytes: &[u8]) -> Result<(), Photo
 fn io(what: &str, error: std::io::Error) -> PhotoError {
     PhotoError::Internal(format!("{what}: {error}"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn photo(id: &str) -> Prepared {
+        Prepared {
+            id: id.to_owned(),
+            display: b"display".to_vec(),
+            thumb: b"thumb".to_vec(),
+            width: 1,
+            height: 1,
+        }
+    }
+
+    const A: &str = "0123456789abcdef0123456789abcdef";
+    const B: &str = "fedcba9876543210fedcba9876543210";
+
+    #[tokio::test]
+    async fn a_saved_photo_is_two_whole_files_and_no_temporary_one_is_left() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = PhotoStore::new(dir.path().to_path_buf(), 10);
+        store.save("r1", &photo(A)).await.unwrap();
+        let display = store.read(&format!("{A}.jpg")).await.unwrap();
+        let thumb = store.read(&format!("{A}-thumb.jpg")).await.unwrap();
+        assert_eq!(display.as_deref(), Some(&b"display"[..]));
+        assert_eq!(thumb.as_deref(), Some(&b"thumb"[..]));
+        let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().starts_with(".tmp-"))
+            .collect();
+        assert!(leftovers.is_empty());
+    }
+
+    #[tokio::test]
+    async fn the_quota_counts_each_photo_of_a_room_once_and_rooms_apart() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = PhotoStore::new(dir.path().to_path_buf(), 1);
+        store.save("r1", &photo(A)).await.unwrap();
+        store.save("r1", &photo(A)).await.unwrap();
+        assert!(matches!(
+            store.save("r1", &photo(B)).await,
+            Err(PhotoError::QuotaReached { limit: 1 })
+        ));
+        store.save("r2", &photo(B)).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn names_that_are_not_photo_names_are_never_read() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("secret.jpg"), b"x").unwrap();
+        let store = PhotoStore::new(dir.path().to_path_buf(), 1);
+        assert_eq!(store.read("secret.jpg").await.unwrap(), None);
+        assert_eq!(store.read("../secret.jpg").await.unwrap(), None);
+        assert_eq!(store.read(&format!("{A}.jpg")).await.unwrap(), None);
+    }
+}
