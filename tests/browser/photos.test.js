@@ -83,6 +83,12 @@ test('on a phone the seller adds a product with a photo and a formatted price; a
   // The photo: chosen, uploaded, its thumbnail shown.
   const input = form.getByTestId('photo-input');
   assert.equal(await input.getAttribute('accept'), 'image/jpeg,image/png,image/webp');
+  // Thumb-sized targets inside the screen, like every control of the studio.
+  for (const control of [input, form.getByTestId('advanced-toggle'), price]) {
+    await control.scrollIntoViewIfNeeded();
+    const box = await control.boundingBox();
+    assert.ok(box.width >= 43.5 && box.height >= 43.5 && box.x >= 0 && box.x + box.width <= 360.5, JSON.stringify(box));
+  }
   await input.setInputFiles({ name: 'IMG_0042.jpg', mimeType: 'image/jpeg', buffer: await cameraJpeg(seller) });
   const preview = form.getByTestId('photo-preview');
   await seller.waitForFunction(() => {
