@@ -453,6 +453,7 @@ const STRINGS = {
     'seller.saleDuration': 'Thời lượng (phút)',
     // Product photos and money inputs
     'photo.label': 'Ảnh sản phẩm',
+    'photo.choose': 'Chụp hoặc chọn ảnh',
     'photo.hint': 'Chụp bằng điện thoại hoặc chọn từ thư viện ảnh: JPEG, PNG hoặc WebP, tối đa 8 MB.',
     'photo.uploading': 'Đang tải ảnh lên… {percent}%',
     'photo.done': 'Đã tải ảnh lên. Bấm Lưu để dùng ảnh này.',
@@ -1196,6 +1197,7 @@ const STRINGS = {
     'seller.saleDuration': 'Duration (minutes)',
     // Product photos and money inputs
     'photo.label': 'Product photo',
+    'photo.choose': 'Take or choose a photo',
     'photo.hint': 'Take one with your phone or pick one from the gallery: JPEG, PNG or WebP, up to 8 MB.',
     'photo.uploading': 'Uploading the photo… {percent}%',
     'photo.done': 'Photo uploaded. Press Save to use it.',

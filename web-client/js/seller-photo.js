@@ -100,9 +100,14 @@ export class PhotoPicker {
       class: 'photo-preview', 'data-testid': 'photo-preview', alt: '', width: 96, height: 96, hidden: true,
     });
     this.status = h('p', { class: 'photo-status', role: 'status', 'aria-live': 'polite', 'data-testid': 'photo-status' });
+    // The browser's own "Choose File" is in the browser's language: a
+    // button in ours lies under the (transparent) input, which takes the tap.
     this.el = h('div', { class: 'field wide photo-field' },
       h('label', { for: inputId, text: t('photo.label') }),
-      h('div', { class: 'photo-row' }, this.preview, this.input),
+      h('div', { class: 'photo-row' }, this.preview,
+        h('div', { class: 'photo-pick' },
+          h('span', { class: 'btn btn-primary photo-pick-face', 'aria-hidden': 'true', text: t('photo.choose') }),
+          this.input)),
       h('p', { class: 'muted photo-hint', text: t('photo.hint') }),
       this.status);
     this.show(current);
