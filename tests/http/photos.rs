@@ -8,12 +8,12 @@ use crate::support;
 use std::io::Cursor;
 
 use chophien::auth::Role;
-use chophien::config::Config;
+use chophien::config::{Config, StoreKind};
 use image::{DynamicImage, ImageFormat, Rgb, RgbImage};
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use support::server::{test_config, TestServer};
+use support::server::{test_config, Store, TestServer};
 
 /// A photo-like picture (a gradient, so the encoders have work to do).
 fn picture(width: u32, height: u32) -> DynamicImage {
@@ -272,4 +272,26 @@ async fn a_room_past_its_quota_is_refused_but_may_upload_its_photos_again() {
     assert_eq!(code(&third), "photo_quota_reached");
     let again = seller_upload(&server, "image/png", photos[0].clone()).await;
     assert_eq!(again.status, StatusCode::CREATED, "{}", again.body);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_photo_uploaded_on_one_node_is_served_by_another_sharing_the_photos_directory() {
+    let shared = tempfile::tempdir().unwrap();
+    let mut config = test_config();
+    config.photos.dir = shared.path().to_path_buf();
+    let first = Store::Redis.with_config(config.clone()).await;
+    first.room("r1").await;
+    let mut other = config;
+    other.store.kind = StoreKind::Redis;
+    other.store.redis_url = first.redis.as_ref().unwrap().url();
+    let second = TestServer::with_config(other).await;
+
+    let photo = encoded(&picture(200, 100), ImageFormat::Png);
+    let up = seller_upload(&second, "image/png", photo).await;
+    assert_eq!(up.status, StatusCode::CREATED, "{}", up.body);
+    let response = get(&first, up.body["thumb_url"].as_str().unwrap()).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["content-type"], "image/jpeg");
+    second.shutdown().await;
+    first.shutdown().await;
 }
