@@ -45,6 +45,44 @@ pub struct Config {
     /// Practice rooms' simulated audiences (`[practice]`).
     #[serde(default)]
     pub practice: PracticeConfig,
+    /// Product photos sellers upload (`[photos]`).
+    #[serde(default)]
+    pub photos: PhotosConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct PhotosConfig {
+    /// Where photos go; empty: `<data.dir>/photos`. With several nodes, a
+    /// directory they share (any node serves a photo any node stored).
+    pub dir: PathBuf,
+    /// The largest upload accepted, in bytes (a phone's photo is a few MB;
+    /// past this the body is refused before it is read whole).
+    pub max_bytes: usize,
+    /// Photos one room may store (re-uploading one it has is free): disk
+    /// is bounded per room.
+    pub per_room: usize,
+}
+
+impl Default for PhotosConfig {
+    fn default() -> PhotosConfig {
+        PhotosConfig {
+            dir: PathBuf::new(),
+            max_bytes: 8 * 1024 * 1024,
+            per_room: 200,
+        }
+    }
+}
+
+impl Config {
+    /// Where product photos go (`photos.dir`, else under `data.dir`).
+    pub fn photos_dir(&self) -> PathBuf {
+        if self.photos.dir.as_os_str().is_empty() {
+            self.data.dir.join("photos")
+        } else {
+            self.photos.dir.clone()
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -26,6 +26,8 @@
 //! - [`recording`]: sellers' streams recorded (through Debian's `ffmpeg`)
 //!   into files Chromium plays and seeks, for replays; retention and the
 //!   published/hidden setting. Knows nothing of HTTP.
+//! - [`photos`]: product photos sellers upload: checked, re-encoded to JPEG
+//!   and thumbnailed, stored as content-addressed files. Knows nothing of HTTP.
 //! - [`webhook`]: signed webhooks to a shop's own system, from a durable
 //!   outbox (in memory, or in Redis across nodes).
 //! - [`config`], [`metrics`], [`demo`], [`clock`]: the supporting cast.
@@ -45,6 +47,7 @@ pub mod metrics;
 pub mod money;
 pub mod node;
 pub mod payment;
+pub mod photos;
 pub mod practice;
 pub mod protocol;
 pub mod recording;

@@ -916,6 +916,21 @@ pub enum ErrorCode {
     /// The server or its store cannot serve this now; safe to retry.
     Unavailable,
     Internal,
+    // Product photos (HTTP only; docs/protocol.md, "Product photos").
+    /// The upload is larger than `photos.max_bytes` (HTTP 413).
+    PhotoTooLarge,
+    /// Not a JPEG, PNG or WebP: by its `Content-Type` or by its bytes
+    /// (SVG, HTML, text renamed `.jpg`…) (HTTP 415).
+    UnsupportedImage,
+    /// Its width, height or decoded size is beyond what the server decodes
+    /// (a decompression bomb) (HTTP 422).
+    ImageTooLarge,
+    /// It starts like a JPEG, PNG or WebP but does not decode (HTTP 422).
+    InvalidImage,
+    /// The room stores as many photos as `photos.per_room` allows (HTTP 409).
+    PhotoQuotaReached,
+    /// No photo by this name (HTTP 404).
+    PhotoNotFound,
 }
 
 impl ErrorCode {
@@ -970,6 +985,12 @@ impl ErrorCode {
             ErrorCode::NotScheduled => "not_scheduled",
             ErrorCode::Unavailable => "unavailable",
             ErrorCode::Internal => "internal",
+            ErrorCode::PhotoTooLarge => "photo_too_large",
+            ErrorCode::UnsupportedImage => "unsupported_image",
+            ErrorCode::ImageTooLarge => "image_too_large",
+            ErrorCode::InvalidImage => "invalid_image",
+            ErrorCode::PhotoQuotaReached => "photo_quota_reached",
+            ErrorCode::PhotoNotFound => "photo_not_found",
         }
     }
 }

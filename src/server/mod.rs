@@ -22,6 +22,7 @@ mod media;
 mod order_page;
 mod orders;
 mod payment;
+mod photos;
 mod practice;
 mod presence;
 mod refusal;
@@ -140,6 +141,8 @@ pub struct Shared {
     /// Practice rooms' simulated audiences running on this node, the
     /// personas they draw from and the scenario library.
     pub audiences: crate::practice::audience::Audiences,
+    /// Product photos: checks, encoding and the (shared) photos directory.
+    pub photos: crate::photos::Photos,
 }
 
 /// Who this node is among others.
@@ -226,6 +229,7 @@ impl AppState {
             compliance: Arc::new(crate::compliance::Checker::for_config(&config.compliance)),
             practice_journals: crate::practice::follow::Followers::new(),
             audiences: lesson::audiences(&config),
+            photos: crate::photos::Photos::new(&config),
             config,
         }))
     }
@@ -473,6 +477,7 @@ fn web_root(configured: &Path) -> PathBuf {
 
 fn router(state: AppState) -> Router {
     let web_root = web_root(&state.config.server.web_root);
+    let state_for_photos = state.clone();
     let routes = Router::new()
         .route("/healthz", get(api::healthz))
         .route("/readyz", get(api::readyz))
@@ -599,6 +604,7 @@ fn router(state: AppState) -> Router {
             "/api/practice/scenarios",
             get(lesson::scenarios).post(lesson::save_scenario),
         )
+        .route("/api/rooms/{room_id}/photos", post(photos::upload))
         .route("/ws/rooms/{room_id}", get(ws::upgrade))
         // Scheduling and sharing: a room's share page and calendar event.
         .route("/live/{room_id}", get(live_page::page))
@@ -606,5 +612,6 @@ fn router(state: AppState) -> Router {
         .merge(relay::routes())
         .fallback_service(ServeDir::new(web_root).append_index_html_on_directories(true))
         .with_state(state);
-    headers::secure(routes)
+    // Photo files carry their own, stricter headers (`photos.rs`).
+    headers::secure(routes).merge(photos::serving(state_for_photos))
 }

@@ -48,6 +48,9 @@ test('every page runs its main flow without a Content-Security-Policy violation'
   const addProduct = async (name, image) => {
     await seller.locator('#new-name').fill(name);
     await seller.locator('#new-price').fill('60000');
+    // An image URL typed by hand is under "Nâng cao" (the photo picker is above it).
+    const advanced = seller.getByTestId('new-advanced').getByTestId('advanced-toggle');
+    if ((await advanced.getAttribute('aria-expanded')) !== 'true') await advanced.click();
     await seller.locator('#new-image').fill(image);
     await seller.getByTestId('add-product').locator('button[type=submit]').click();
     const row = seller.getByTestId('product-row').filter({ hasText: name });

@@ -39,7 +39,7 @@ test('screenshots of the seller studio and the viewer page are saved', async () 
   await seller.getByTestId('sale-price').fill('199000');
   await seller.getByTestId('sale-limit').fill('2');
   await seller.getByTestId('sale-starts').fill('0');
-  await seller.getByTestId('sale-duration').fill('600');
+  await seller.getByTestId('sale-duration').fill('10');
   await seller.getByTestId('sale-start').click();
   await viewer.getByTestId('sale').getByTestId('buy-button').waitFor();
   for (let i = 0; i < 3; i += 1) await viewer.getByTestId('heart').click();

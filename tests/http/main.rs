@@ -1,4 +1,5 @@
-//! What browsers need over HTTP: guest identities, security headers, VietQR.
+//! What browsers need over HTTP: guest identities, security headers, VietQR,
+//! product photos.
 //!
 //! One test binary for many files: each is a module (one link instead of
 //! several, and far less disk).
@@ -8,5 +9,6 @@ mod support;
 
 mod guest_identity;
 mod schedule;
+mod photos;
 mod security_headers;
 mod vietqr;

@@ -1,10 +1,20 @@
 // The seller's flash sales: start/end a sale and watch its stock and
 // countdown. Its orders are in seller-orders.js.
+//
+// The form speaks as sellers do: the price formats as typed ("199.000 ₫",
+// money-input.js) and the duration is in minutes, like the presets'
+// ("5 phút"); `start_sale` still takes seconds, converted here.
 
 import { $, clear, h } from './dom.js';
 import { errorText, t } from './i18n.js';
 import { formatCount, formatCountdown, formatVnd } from './format.js';
 import { Notice } from './ui.js';
+import { attachMoneyInput, moneyValue, setMoney } from './money-input.js';
+
+/** Seconds `start_sale` is given for `minutes` typed in the form. */
+export function durationSecs(minutes) {
+  return Math.round(Number(minutes) * 60);
+}
 
 export class SellerSales {
   constructor({ conn, model }) {
@@ -13,6 +23,7 @@ export class SellerSales {
     this.summary = $('#sale-summary');
     this.productSelect = $('#sale-product');
     this.countdown = null;
+    attachMoneyInput($('#sale-price'));
 
     this.productSelect.addEventListener('change', () => this.prefillPrice());
     $('#sale-form').addEventListener('submit', (event) => {
@@ -35,7 +46,7 @@ export class SellerSales {
   /** Suggest a sale price 20% under the list price, rounded to 1.000 ₫. */
   prefillPrice() {
     const product = this.model.products.find((p) => p.id === this.productSelect.value);
-    if (product) $('#sale-price').value = String(Math.max(1000, Math.round((product.price_vnd * 0.8) / 1000) * 1000));
+    if (product) setMoney($('#sale-price'), Math.max(1000, Math.round((product.price_vnd * 0.8) / 1000) * 1000));
   }
 
   async start() {
@@ -44,10 +55,10 @@ export class SellerSales {
       type: 'start_sale',
       product_id: this.productSelect.value,
       stock: number('#sale-stock'),
-      price_vnd: number('#sale-price'),
+      price_vnd: moneyValue($('#sale-price')) || 0,
       per_buyer_limit: number('#sale-limit'),
       starts_in_secs: number('#sale-starts'),
-      duration_secs: number('#sale-duration'),
+      duration_secs: durationSecs($('#sale-duration').value),
     };
     try {
       await this.conn.request(message);

@@ -8,6 +8,7 @@ import { formatDateTime } from './format.js';
 import { fetchJson } from './protocol.js';
 import { Notice } from './ui.js';
 import { discountText } from './voucher-drop.js';
+import { attachMoneyInput, moneyValue, refreshMoneyInputs, setMoneyFormatting } from './money-input.js';
 
 export class SellerVouchers {
   constructor({ conn, roomId, token }) {
@@ -16,6 +17,9 @@ export class SellerVouchers {
     this.list = $('#voucher-list');
     this.notice = new Notice($('#voucher-notice'));
     this.kind = $('#voucher-kind');
+    // Amounts in đồng format as typed ("50.000 ₫"); the value is a percent
+    // while the kind is one (showKind).
+    for (const id of ['#voucher-value', '#voucher-max', '#voucher-min']) attachMoneyInput($(id));
     this.kind.addEventListener('change', () => this.showKind());
     this.form.addEventListener('submit', (event) => {
       event.preventDefault();
@@ -29,20 +33,23 @@ export class SellerVouchers {
     return `/api/rooms/${encodeURIComponent(this.roomId)}/vouchers`;
   }
 
-  /** The cap applies to a percent only. */
+  /** The cap applies to a percent only; the value is đồng or a percent. */
   showKind() {
-    $('#voucher-max-field').hidden = this.kind.value !== 'percent';
+    const percent = this.kind.value === 'percent';
+    $('#voucher-max-field').hidden = !percent;
+    setMoneyFormatting($('#voucher-value'), !percent);
   }
 
   async create() {
     const number = (id) => Number($(id).value) || 0;
+    const money = (id) => moneyValue($(id)) || 0;
     const discount = this.kind.value === 'percent'
-      ? { kind: 'percent', percent: number('#voucher-value'), max_vnd: number('#voucher-max') }
-      : { kind: 'fixed', amount_vnd: number('#voucher-value') };
+      ? { kind: 'percent', percent: money('#voucher-value'), max_vnd: money('#voucher-max') }
+      : { kind: 'fixed', amount_vnd: money('#voucher-value') };
     const body = {
       code: $('#voucher-code').value.trim(),
       discount,
-      min_order_vnd: number('#voucher-min'),
+      min_order_vnd: money('#voucher-min'),
       total_uses: number('#voucher-uses'),
       ends_at: Date.now() + number('#voucher-minutes') * 60_000,
       drop: $('#voucher-drop-kind').checked,
@@ -51,6 +58,7 @@ export class SellerVouchers {
       const made = await fetchJson(this.url, { token: this.token, method: 'POST', body });
       this.notice.show(t('vouchers.created', { code: made.code }), 'ok', 4000);
       this.form.reset();
+      refreshMoneyInputs(this.form);
       this.showKind();
       this.load();
     } catch (error) {

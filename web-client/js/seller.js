@@ -23,6 +23,8 @@ import { PhoneChat } from './seller-chat.js';
 import { SalePresets } from './seller-presets.js';
 import { PhoneStudio } from './seller-phone.js';
 import { SellerNote } from './seller-note.js';
+import { PhotoPicker, advancedBlock, thumbOf, wireDisclosure } from './seller-photo.js';
+import { attachMoneyInput, digitsOf, moneyValue, refreshMoneyInputs } from './money-input.js';
 
 const params = new URLSearchParams(location.search);
 const roomId = params.get('room') || 'tra-thai-nguyen';
@@ -178,11 +180,19 @@ function start() {
     const words = $('#banned-words').value.split(',').map((w) => w.trim()).filter(Boolean);
     act({ type: 'set_banned_words', words }, modNotice, t('mod.saved'));
   });
+  // "Ảnh sản phẩm": an uploaded photo's URL goes in the image field (under "Nâng cao").
+  const newPhoto = new PhotoPicker({
+    roomId, token, idPrefix: 'new',
+    onUploaded: (url) => { $('#new-image').value = url; },
+  });
+  $('#new-photo-field').append(newPhoto.el);
+  wireDisclosure($('#new-advanced-toggle'));
+  attachMoneyInput($('#new-price'));
   $('#add-product').addEventListener('submit', async (event) => {
     event.preventDefault();
     const product = {
       name: $('#new-name').value.trim(),
-      price_vnd: Number($('#new-price').value),
+      price_vnd: moneyValue($('#new-price')) || 0,
       stock: Number($('#new-stock').value),
       description: $('#new-description').value.trim(),
     };
@@ -191,7 +201,11 @@ function start() {
     // Empty: no limit (the field is left out).
     const limit = $('#new-limit').value.trim();
     if (limit) product.per_buyer_limit = Number(limit);
-    if (await act({ type: 'add_product', product }, productNotice, t('seller.saved'))) event.target.reset();
+    if (await act({ type: 'add_product', product }, productNotice, t('seller.saved'))) {
+      event.target.reset();
+      refreshMoneyInputs(event.target);
+      newPhoto.reset();
+    }
   });
 
   function renderProducts() {
@@ -204,7 +218,7 @@ function start() {
     for (const p of model.products) {
       const pinned = p.id === pinnedId;
       const row = h('li', { class: `product-row${pinned ? ' is-pinned' : ''}`, 'data-testid': 'product-row', 'data-product-id': p.id },
-        h('img', { src: safeImageUrl(p.image_url), alt: '', width: 56, height: 56, loading: 'lazy' }),
+        h('img', { src: safeImageUrl(thumbOf(p.image_url)), alt: '', width: 56, height: 56, loading: 'lazy', 'data-testid': 'product-thumb' }),
         h('div', {},
           h('strong', { 'data-testid': 'product-name', text: p.name }),
           pinned ? h('span', { class: 'pinned-tag', text: t('seller.pinned') }) : null,
@@ -246,17 +260,32 @@ function start() {
     }
     const input = (name, props) => h('input', { id: id(name), value: draft[name], 'data-testid': `edit-${name}`, oninput: (event) => { draft[name] = event.target.value; }, ...props });
     const field = (name, key, props) => h('div', { class: 'field' }, h('label', { for: id(name), text: t(key) }), input(name, props));
+    const price = field('price', 'seller.productPrice', { type: 'text' });
+    attachMoneyInput(price.querySelector('input'));
+    const image = field('image', 'seller.productImage', { type: 'text', inputmode: 'url' });
+    const photo = new PhotoPicker({
+      roomId, token, idPrefix: id('image'), current: draft.image,
+      status: draft.photoStatus,
+      onStatus: (status) => { draft.photoStatus = status; },
+      // The draft holds it; the form is drawn again to show it (this one
+      // may have been replaced while the photo was uploading).
+      onUploaded: (url) => {
+        draft.image = url;
+        if (editing === p.id) renderProducts();
+      },
+    });
     const close = () => {
       editing = null;
       drafts.delete(p.id);
       renderProducts();
     };
     const form = h('form', { class: 'edit-form form-grid' },
-      field('price', 'seller.productPrice', { type: 'number', min: 0, step: 1000 }),
+      price,
       field('stock', 'seller.productStock', { type: 'number', min: 0 }),
       // Empty: no limit.
       field('limit', 'seller.productLimit', { type: 'number', min: 1, max: 1000, step: 1, inputmode: 'numeric', placeholder: t('seller.productLimitHint') }),
-      h('div', { class: 'wide' }, field('image', 'seller.productImage', { type: 'text', inputmode: 'url' })),
+      photo.el,
+      advancedBlock(id('advanced'), image),
       h('div', { class: 'button-row wide' },
         h('button', { type: 'submit', class: 'btn btn-primary btn-small', 'data-testid': 'edit-save' }, t('seller.save')),
         h('button', { type: 'button', class: 'btn btn-ghost btn-small', onclick: close }, t('seller.cancel'))));
@@ -264,7 +293,9 @@ function start() {
       event.preventDefault();
       const changed = (name) => draft[name].trim() !== draft.shown[name];
       const changes = {};
-      if (changed('price')) changes.price_vnd = Number(draft.price);
+      // The price is compared by its digits ("250.000 ₫" is 250000).
+      const typedPrice = digitsOf(draft.price);
+      if (typedPrice !== '' && typedPrice !== draft.shown.price) changes.price_vnd = Number(typedPrice);
       if (changed('stock')) changes.stock = Number(draft.stock);
       if (changed('image') && draft.image.trim()) changes.image_url = draft.image.trim();
       // A limit typed or changed is sent; a cleared one is 0, which removes it.

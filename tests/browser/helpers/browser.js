@@ -62,7 +62,8 @@ export async function openViewer(browser, server, name, options = {}) {
 
 /**
  * Start a flash sale of product p1 from the studio's form: 5 units at
- * 199.000 ₫, at most `limit` per buyer, open at once for two minutes.
+ * 199.000 ₫, at most `limit` per buyer, open at once for two minutes (the
+ * form's duration is in minutes).
  */
 export async function startSale(seller, { limit = '2' } = {}) {
   await seller.getByTestId('sale-product').selectOption('p1');
@@ -70,7 +71,7 @@ export async function startSale(seller, { limit = '2' } = {}) {
   await seller.getByTestId('sale-price').fill('199000');
   await seller.getByTestId('sale-limit').fill(limit);
   await seller.getByTestId('sale-starts').fill('0');
-  await seller.getByTestId('sale-duration').fill('120');
+  await seller.getByTestId('sale-duration').fill('2');
   await seller.getByTestId('sale-start').click();
 }
 
