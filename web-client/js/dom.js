@@ -58,6 +58,15 @@ export function safeImageUrl(url, fallback = '/img/placeholder.svg') {
   return fallback;
 }
 
+/**
+ * `/photos/<id>.jpg` → `/photos/<id>-thumb.jpg`: the small copy for
+ * thumbnails; any other URL as it is.
+ */
+export function thumbOf(url) {
+  const match = /^\/photos\/([0-9a-f]{32})\.jpg$/.exec(url || '');
+  return match ? `/photos/${match[1]}-thumb.jpg` : url;
+}
+
 /** A random id for requests and idempotency keys (works without a secure context). */
 export function randomId() {
   if (globalThis.crypto?.randomUUID) {

@@ -5,7 +5,7 @@
 // GET /api/replays. Rooms that ended are reached through their replays.
 // Sellers go to their studio through "Tôi là người bán" (sell.html).
 
-import { $, clear, h, safeImageUrl } from './dom.js';
+import { $, clear, h, safeImageUrl, thumbOf } from './dom.js';
 import { getLang, initI18n, t } from './i18n.js';
 import { formatCount, formatCountdown, formatDateTime } from './format.js';
 import { fetchJson } from './protocol.js';
@@ -75,7 +75,7 @@ function fill(section, list, items, card) {
 }
 
 function cover(room) {
-  return h('img', { class: 'room-cover', src: safeImageUrl(room.cover_url, PLACEHOLDER), alt: '', width: 320, height: 180, loading: 'lazy' });
+  return h('img', { class: 'room-cover', src: safeImageUrl(thumbOf(room.cover_url), PLACEHOLDER), alt: '', width: 320, height: 180, loading: 'lazy' });
 }
 
 function viewerHref(room) {
@@ -142,7 +142,7 @@ function renderReplays() {
     const href = `/replay.html?room=${encodeURIComponent(replay.room_id)}`;
     list.append(h('li', { class: 'panel room-card landing-card', 'data-testid': 'replay-card' },
       h('a', { class: 'cover-link', href, tabindex: '-1', 'aria-hidden': 'true' },
-        h('img', { class: 'room-cover', src: safeImageUrl(replay.cover_url, PLACEHOLDER), alt: '', width: 320, height: 180, loading: 'lazy' })),
+        h('img', { class: 'room-cover', src: safeImageUrl(thumbOf(replay.cover_url), PLACEHOLDER), alt: '', width: 320, height: 180, loading: 'lazy' })),
       h('div', { class: 'room-body' },
         h('h3', { class: 'room-card-title' }, h('a', { href, text: replay.title })),
         h('p', { class: 'muted small', text: t('index.seller', { name: replay.seller_name }) }),

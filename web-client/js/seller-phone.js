@@ -13,7 +13,7 @@
 // studio's own: SellerMedia (camera, live), the `act` helper of seller.js
 // (pin), SalePresets (seller-presets.js), PhoneChat (seller-chat.js).
 
-import { $, clear, h, safeImageUrl } from './dom.js';
+import { $, clear, h, safeImageUrl, thumbOf } from './dom.js';
 import { t } from './i18n.js';
 import { formatCount, formatVnd } from './format.js';
 
@@ -137,7 +137,7 @@ export class PhoneStudio {
           'aria-pressed': String(pinned),
           onclick: () => this.pin(pinned ? null : p.id),
         },
-        h('img', { src: safeImageUrl(p.image_url), alt: '', width: 40, height: 40, loading: 'lazy' }),
+        h('img', { src: safeImageUrl(thumbOf(p.image_url)), alt: '', width: 40, height: 40, loading: 'lazy' }),
         h('span', { class: 'strip-words' },
           h('span', { class: 'strip-name', text: p.name }),
           h('span', { class: 'strip-price', text: pinned ? t('seller.pinned') : formatVnd(p.price_vnd) })))));

@@ -8,20 +8,11 @@
 // The server decides what an image is; `accept` only steers the phone's
 // picker to photos.
 
-import { h } from './dom.js';
+import { h, thumbOf } from './dom.js';
 import { errorText, t } from './i18n.js';
 
 /** What the phone's picker offers: camera and gallery photos. */
 export const ACCEPT = 'image/jpeg,image/png,image/webp';
-
-/**
- * `/photos/<id>.jpg` → `/photos/<id>-thumb.jpg`: the small copy for
- * thumbnails; any other URL as it is.
- */
-export function thumbOf(url) {
-  const match = /^\/photos\/([0-9a-f]{32})\.jpg$/.exec(url || '');
-  return match ? `/photos/${match[1]}-thumb.jpg` : url;
-}
 
 /**
  * Make `button` open and close the panel its `aria-controls` names ("Nâng

@@ -4,7 +4,7 @@
 // The seller's token comes in the URL fragment (`#token=…`, printed by the
 // server at start), which browsers never send to servers or in referrers.
 
-import { $, clear, h, safeImageUrl } from './dom.js';
+import { $, clear, h, safeImageUrl, thumbOf } from './dom.js';
 import { errorText, initI18n, t } from './i18n.js';
 import { formatCount, formatVnd } from './format.js';
 import { RoomConnection } from './protocol.js';
@@ -23,7 +23,7 @@ import { PhoneChat } from './seller-chat.js';
 import { SalePresets } from './seller-presets.js';
 import { PhoneStudio } from './seller-phone.js';
 import { SellerNote } from './seller-note.js';
-import { PhotoPicker, advancedBlock, thumbOf, wireDisclosure } from './seller-photo.js';
+import { PhotoPicker, advancedBlock, wireDisclosure } from './seller-photo.js';
 import { attachMoneyInput, digitsOf, moneyValue, refreshMoneyInputs } from './money-input.js';
 
 const params = new URLSearchParams(location.search);

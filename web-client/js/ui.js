@@ -1,7 +1,7 @@
 // Page parts both the seller studio and the viewer page use: the chat log,
 // the chat form, the connection banner and short notices.
 
-import { clear, h, safeImageUrl } from './dom.js';
+import { clear, h, safeImageUrl, thumbOf } from './dom.js';
 import { errorText, t, getLang } from './i18n.js';
 import { formatCount, formatTime, formatVnd } from './format.js';
 
@@ -209,7 +209,7 @@ export function stockText(product) {
 export function productCard(product, { actions = null, onToggle = null, open = false } = {}) {
   const card = h('article', { class: `product-card${onToggle ? ' can-open' : ''}${open ? ' is-open' : ''}`, 'data-testid': 'product-card', 'data-product-id': product.id });
   let name = product.name;
-  let image = h('img', { class: 'product-img', src: safeImageUrl(product.image_url), alt: '', width: 96, height: 96, loading: 'lazy' });
+  let image = h('img', { class: 'product-img', src: safeImageUrl(thumbOf(product.image_url)), alt: '', width: 96, height: 96, loading: 'lazy' });
   if (onToggle) {
     const toggle = () => {
       const nowOpen = !card.classList.contains('is-open');
