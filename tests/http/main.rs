@@ -8,7 +8,7 @@
 mod support;
 
 mod guest_identity;
-mod schedule;
 mod photos;
+mod schedule;
 mod security_headers;
 mod vietqr;
