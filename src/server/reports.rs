@@ -200,7 +200,9 @@ fn public_moments(entries: &[JournalEntry]) -> Vec<serde_json::Value> {
             | RoomEvent::SaleUpdated { .. }
             | RoomEvent::VoucherDropped { .. }
             | RoomEvent::StreamState { .. }
-            | RoomEvent::RoomStatus { .. } => true,
+            | RoomEvent::RoomStatus { .. }
+            | RoomEvent::NotePinned { .. }
+            | RoomEvent::NoteUnpinned => true,
             _ => false,
         })
         .filter_map(|(at, event)| {

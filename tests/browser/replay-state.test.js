@@ -53,3 +53,20 @@ test('the room at a moment: chat, hearts, pin and sale up to it; a seek back fol
   assert.equal(replay.state.pinned, null);
   assert.equal(replay.state.heartsTotal, 3);
 });
+
+test('the pinned note at a moment: pinned, replaced, unpinned, and gone again after a seek back', () => {
+  const replay = new ReplayState([
+    { at: T + 1_000, type: 'note_pinned', note: { text: 'Freeship đơn từ 300k', pinned_at: T + 1_000, by: 'Chị Hoa' } },
+    { at: T + 3_000, type: 'note_pinned', note: { text: 'Giảm 10% cho đơn thứ hai', pinned_at: T + 3_000, by: 'Chị Hoa' } },
+    { at: T + 5_000, type: 'note_unpinned' },
+  ]);
+  assert.ok(replay.seek(T + 2_000).has('note'));
+  assert.equal(replay.state.note.text, 'Freeship đơn từ 300k');
+  replay.seek(T + 4_000);
+  assert.equal(replay.state.note.text, 'Giảm 10% cho đơn thứ hai');
+  replay.seek(T + 6_000);
+  assert.equal(replay.state.note, null);
+  const back = replay.seek(T + 500);
+  assert.ok(back.has('note'), 'a seek back redraws the note');
+  assert.equal(replay.state.note, null);
+});

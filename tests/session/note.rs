@@ -17,7 +17,7 @@ crate::on_every_store!(
     a_viewer_may_not_pin_or_unpin_a_note,
     a_blank_or_too_long_note_is_refused_with_invalid_value,
     a_cure_claim_in_a_practice_rooms_note_is_flagged_as_a_pinned_note,
-    pinning_and_unpinning_are_in_the_session_journal,
+    pinning_and_unpinning_are_in_the_session_journal_and_its_replay,
 );
 
 async fn seller_and_viewer(server: &TestServer) -> (Client, Client) {
@@ -112,7 +112,7 @@ async fn a_cure_claim_in_a_practice_rooms_note_is_flagged_as_a_pinned_note(store
     assert_eq!(flag["excerpt"], "chữa khỏi");
 }
 
-async fn pinning_and_unpinning_are_in_the_session_journal(store: Store) {
+async fn pinning_and_unpinning_are_in_the_session_journal_and_its_replay(store: Store) {
     let server = store.start().await;
     let (mut seller, mut viewer) = seller_and_viewer(&server).await;
     seller
@@ -151,4 +151,24 @@ async fn pinning_and_unpinning_are_in_the_session_journal(store: Store) {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     assert_eq!(kinds, [json!("note_pinned"), json!("note_unpinned")]);
+    // The replay's timeline (read from that journal) shows the note as it was at each moment.
+    let timeline: Value = reqwest::Client::new()
+        .get(server.http("/api/rooms/r1/timeline"))
+        .bearer_auth(server.token("r1", Role::Seller, "hoa"))
+        .send()
+        .await
+        .expect("HTTP request")
+        .json()
+        .await
+        .expect("timeline JSON");
+    let notes: Vec<&Value> = timeline["entries"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .filter(|e| e["type"].as_str().is_some_and(|t| t.starts_with("note_")))
+        .collect();
+    assert_eq!(notes.len(), 2, "{timeline}");
+    assert_eq!(notes[0]["note"]["text"], "Freeship đơn từ 300k");
+    assert_eq!(notes[1]["type"], "note_unpinned");
+    assert!(notes[0]["at"].as_u64().is_some(), "{}", notes[0]);
 }

@@ -61,12 +61,12 @@ export function fromBar(segments, ms) {
 }
 
 export function emptyState() {
-  return { chat: [], heartsTotal: 0, lastHearts: 0, pinned: null, sale: null, streamLive: false };
+  return { chat: [], heartsTotal: 0, lastHearts: 0, pinned: null, note: null, sale: null, streamLive: false };
 }
 
 /**
  * Fold timeline `entry` into `state`; returns the parts that changed
- * ('chat' — redraw, 'chat-append', 'chat-delete', 'hearts', 'pinned', 'sale', 'stream').
+ * ('chat' — redraw, 'chat-append', 'chat-delete', 'hearts', 'pinned', 'note', 'sale', 'stream').
  */
 export function applyEntry(state, entry, changed = new Set()) {
   switch (entry.type) {
@@ -94,6 +94,14 @@ export function applyEntry(state, entry, changed = new Set()) {
     case 'product_unpinned':
       state.pinned = null;
       changed.add('pinned');
+      break;
+    case 'note_pinned':
+      state.note = entry.note || null;
+      changed.add('note');
+      break;
+    case 'note_unpinned':
+      state.note = null;
+      changed.add('note');
       break;
     case 'sale_updated':
       state.sale = entry.sale || null;
@@ -130,7 +138,7 @@ export class ReplayState {
     const changed = new Set();
     if (rebuild || at < this.at) {
       this.reset();
-      ['chat', 'hearts', 'pinned', 'sale', 'stream'].forEach((p) => changed.add(p));
+      ['chat', 'hearts', 'pinned', 'note', 'sale', 'stream'].forEach((p) => changed.add(p));
     }
     const from = this.next;
     while (this.next < this.entries.length && this.entries[this.next].at <= at) {

@@ -18,6 +18,7 @@ import { fetchJson } from './protocol.js';
 import { ChatLog, productCard } from './ui.js';
 import { ReplayState, barPosition, fromBar, layoutSegments, totalMs } from './replay-state.js';
 import { ReplayNotes } from './replay-notes.js';
+import { NoteBar } from './viewer-note.js';
 
 const params = new URLSearchParams(location.search);
 const roomId = params.get('room') || '';
@@ -26,6 +27,7 @@ const api = (path) => `/api/rooms/${encodeURIComponent(roomId)}/${path}`;
 
 const video = $('#video');
 const chatLog = new ChatLog($('#chat-log'), { empty: 'replay.chatEmpty' });
+const noteBar = new NoteBar($('#note-bar'));
 
 /** Test and debugging hook: what the page loaded and where it is. */
 const hook = { segments: [], timeline: null, replay: null, index: 0, published: null, error: null, wallTime: () => wallTime() };
@@ -48,7 +50,7 @@ window.addEventListener('langchange', () => {
   renderMarkers();
   notes.render();
   renderOwner();
-  draw(new Set(['chat', 'pinned', 'sale', 'hearts']));
+  draw(new Set(['chat', 'pinned', 'note', 'sale', 'hearts']));
   renderSegmentsNote();
 });
 load();
@@ -179,6 +181,7 @@ function draw(changed, from = 0) {
       }
     }
   }
+  if (changed.has('note')) noteBar.show(state.note);
   if (changed.has('hearts')) $('#hearts-total').textContent = formatCount(state.heartsTotal);
   if (changed.has('pinned')) {
     const body = clear($('#pinned-body'));

@@ -369,7 +369,7 @@ end
 -- room hash: '' fields are absent values.
 local function info_json(keys)
   local r = redis.call('HMGET', keys[ROOM], 'id', 'title', 'seller_name', 'status', 'viewers',
-    'pinned', 'created_at', 'practice', 'starts_at', 'cover', 'note')
+    'pinned', 'created_at', 'practice', 'starts_at', 'cover')
   local info = {id = r[1], title = r[2], seller_name = r[3], status = r[4],
     viewer_count = tonumber(r[5] or '0'), pinned_product_id = cjson.null,
     created_at = tonumber(r[7] or '0'), practice = r[8] == '1'}
@@ -389,6 +389,28 @@ local function update_info(keys, args)
   if args[8] == '1' then redis.call('HSET', keys[ROOM], 'starts_at', args[9]) end
   if args[10] == '1' then redis.call('HSET', keys[ROOM], 'cover', args[11]) end
   publish(keys, args, {cjson.encode({type = 'room_updated', room = info_json(keys)})})
+  return {'ok'}
+end
+
+-- ARGV[4..]: user, rank, `pin` or `unpin`, precheck ('' or refused),
+-- the note JSON without `pinned_at` (the caller's time is stamped here).
+-- The note lives in the room hash's `note` field ('' when none), so it
+-- expires with the room.
+local function note(keys, args)
+  local _, refusal = admit_actor(keys, args)
+  if refusal then return refusal end
+  if args[6] == 'unpin' then
+    if (redis.call('HGET', keys[ROOM], 'note') or '') == '' then return {'ok'} end
+    redis.call('HSET', keys[ROOM], 'note', '')
+    publish(keys, args, {'{"type":"note_unpinned"}'})
+    return {'ok'}
+  end
+  if args[7] ~= '' then return {'precheck'} end
+  local pinned = cjson.decode(args[8])
+  pinned.pinned_at = tonumber(args[2])
+  local json = cjson.encode(pinned)
+  redis.call('HSET', keys[ROOM], 'note', json)
+  publish(keys, args, {'{"type":"note_pinned","note":' .. json .. '}'})
   return {'ok'}
 end
 
