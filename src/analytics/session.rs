@@ -266,6 +266,9 @@ impl Reader {
             RoomEvent::ProductUpserted { product } => {
                 s.products.insert(product.id.clone(), product.name.clone());
             }
+            // The seller renamed her live (`PATCH /api/rooms/{id}`): the report
+            // and the replay head it as viewers last saw it.
+            RoomEvent::RoomUpdated { room } => s.title = room.title.clone(),
             RoomEvent::ProductPinned { product } => {
                 s.products.insert(product.id.clone(), product.name.clone());
                 self.unpin(at);

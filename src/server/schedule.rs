@@ -5,7 +5,7 @@
 //! checked by `room::schedule::check` (422 `invalid_value` naming the
 //! `field`), then the room takes them in one step of its store, which tells
 //! everyone in it (`room_updated`), so open pages redraw. The answer is the
-//! room as it now is.
+//! room as it now is; an empty body changes nothing and tells nobody.
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
@@ -56,6 +56,10 @@ pub async fn patch_room(
     }
     let claims = bearer_claims(&state, &headers)?;
     let Json(patch) = body?;
+    if patch.title.is_none() && patch.starts_at.is_none() && patch.cover_url.is_none() {
+        // Nothing to change: the room as it is, and no event for anyone.
+        return Ok(Json(state.rooms.info(&room_id).await?));
+    }
     let changes = RoomChanges {
         title: patch.title,
         starts_at: patch.starts_at,

@@ -116,9 +116,63 @@ async fn an_admin_may_plan_any_room_and_clear_its_start(store: Store) {
     );
 }
 
+async fn an_empty_patch_changes_nothing_and_tells_nobody(store: Store) {
+    let server = store.start().await;
+    server.room(ROOM).await;
+    let (mut lan, _) = server.join(ROOM, Role::Viewer, "lan").await;
+    let (status, room) = patch(&server, Some(&seller(&server)), json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{room}");
+    assert_eq!(room["title"], "Phiên thử");
+    let (status, _) = patch(
+        &server,
+        Some(&seller(&server)),
+        json!({"title": "Chè chiều"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let told = lan.next_of("room_updated").await;
+    assert_eq!(
+        told["room"]["title"], "Chè chiều",
+        "the first room_updated is the real change's: {told}"
+    );
+}
+
+async fn the_report_heads_the_session_with_its_latest_title(store: Store) {
+    let server = store.start().await;
+    server.room(ROOM).await;
+    let (status, _) = patch(
+        &server,
+        Some(&seller(&server)),
+        json!({"title": "Chè chiều"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    // The journal's writer runs on its own: read until the rename is in it.
+    let mut title = Value::Null;
+    for _ in 0..100 {
+        let report: Value = reqwest::Client::new()
+            .get(server.http(&format!("/api/rooms/{ROOM}/report")))
+            .bearer_auth(seller(&server))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        title = report["room"]["title"].clone();
+        if title == "Chè chiều" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(title, "Chè chiều");
+}
+
 crate::on_every_store!(
     the_seller_plans_her_live_and_everyone_in_the_room_is_told,
     an_admin_may_plan_any_room_and_clear_its_start,
+    an_empty_patch_changes_nothing_and_tells_nobody,
+    the_report_heads_the_session_with_its_latest_title,
 );
 
 #[tokio::test]
