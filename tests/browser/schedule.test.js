@@ -102,12 +102,28 @@ test('the seller plans tomorrow\'s live in her studio and the panel counts down'
   await panel.getByTestId('schedule-date').fill(tomorrow);
   await panel.getByTestId('schedule-time').fill('20:00');
   await panel.getByTestId('schedule-title-input').fill(TITLE);
+  // A cover from the phone's gallery: a JPEG Chromium draws, uploaded as a photo on save.
+  const cover = await studio.evaluate(() => {
+    const canvas = document.createElement('canvas');
+    canvas.width = 1200;
+    canvas.height = 630;
+    const g = canvas.getContext('2d');
+    g.fillStyle = '#2f7d4f';
+    g.fillRect(0, 0, 1200, 630);
+    g.fillStyle = '#f3d27a';
+    g.fillRect(300, 150, 600, 330);
+    return canvas.toDataURL('image/jpeg', 0.9).split(',')[1];
+  });
+  await panel.getByTestId('schedule-cover-input').setInputFiles({ name: 'bia.jpg', mimeType: 'image/jpeg', buffer: Buffer.from(cover, 'base64') });
   await panel.getByTestId('schedule-save').click();
   await panel.getByTestId('schedule-notice').filter({ hasText: 'Đã lưu' }).waitFor(WAIT);
   startsAt = await studio.evaluate(([date]) => new Date(`${date}T20:00`).getTime(), [tomorrow]);
   const room = await (await fetch(`${server.base}/api/rooms/${ROOM_ID}`)).json();
   assert.equal(room.title, TITLE);
   assert.equal(room.starts_at, startsAt, 'the start is 20:00 of the seller\'s own day');
+  assert.match(room.cover_url, /^\/photos\/[0-9a-f]{32}\.jpg$/, 'the cover was uploaded as one of our photos');
+  const served = await fetch(server.base + room.cover_url);
+  assert.equal(served.headers.get('content-type'), 'image/jpeg');
   assert.match(await panel.getByTestId('studio-countdown').textContent(), /^Bắt đầu sau 1 ngày|^Bắt đầu sau \d+ giờ/);
   await panel.screenshot({ path: join(SHOTS, 'studio-schedule.png') });
 });

@@ -7,9 +7,8 @@
 // turned the checker on, the flags show too (without the practice badge).
 //
 // It lives beside seller.js rather than in it: it owns one container
-// (`#coaching`) and listens on the studio's connection (seller.js's
-// `window.__chophien.conn`, set before this module runs: module scripts run
-// in document order).
+// (`#coaching`) and listens on the studio's connection (seller.js attaches
+// it with `attachCoaching`).
 
 import { $, clear, h } from './dom.js';
 import { errorText, t } from './i18n.js';
@@ -19,15 +18,9 @@ import { checkScript, pageToken } from './practice-api.js';
 /** How many whispers and flags stay listed (the newest first). */
 const KEEP = 30;
 
-const box = document.getElementById('coaching');
-const studio = window.__chophien;
-if (box && studio?.conn) attachCoaching(box, studio);
-
 /**
  * Fill `container` and follow `studio.conn` (a RoomConnection) and
  * `studio.model` (its room model); `studio.coaching` gets this box's state.
- * Exported so seller.js may call it itself one day instead of this module
- * finding the studio through its hook.
  */
 export function attachCoaching(container, studio) {
   const hook = studio;

@@ -8,21 +8,15 @@
 // is told (`room_updated`), and so is this panel when she planned from
 // another device.
 //
-// A panel of the full studio: on a phone it is in "Quản lý". Loaded as its
-// own module after seller.js, whose hook (`window.__chophien`) gives the
-// room's connection.
+// A panel of the full studio: on a phone it is in "Quản lý". seller.js
+// attaches it to the room's connection (`attachSchedule`).
 
 import { $, clear, h, safeImageUrl } from './dom.js';
 import { errorText, t } from './i18n.js';
-import { fetchJson, RequestError } from './protocol.js';
-import { pageToken } from './practice-api.js';
+import { fetchJson } from './protocol.js';
+import { uploadPhoto } from './seller-photo.js';
 import { qrCanvas } from './qr.js';
 import { copyText, countdownText, localStart, shareUrl, tick } from './schedule.js';
-
-const box = document.getElementById('schedule-panel');
-const roomId = new URLSearchParams(location.search).get('room') || 'tra-thai-nguyen';
-const token = pageToken(`chophien.seller.${roomId}`);
-if (box && token) attachSchedule(box, window.__chophien);
 
 /** `YYYY-MM-DD` and `HH:MM` of a time, in this device's zone. */
 function localParts(ms) {
@@ -31,17 +25,11 @@ function localParts(ms) {
   return { date: `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`, time: `${pad(d.getHours())}:${pad(d.getMinutes())}` };
 }
 
-/** Send a picture as the raw body; the stored photo's `{url, …}`. */
-async function uploadCover(file) {
-  const response = await fetch(`/api/rooms/${encodeURIComponent(roomId)}/photos`, {
-    method: 'POST', headers: { Authorization: `Bearer ${token}`, 'Content-Type': file.type || 'application/octet-stream' }, body: file,
-  });
-  const data = await response.json().catch(() => null);
-  if (!response.ok) throw new RequestError(data?.error?.code || `http_${response.status}`, data?.error?.message || response.statusText);
-  return data;
-}
-
-export function attachSchedule(container, studio) {
+/**
+ * Fill `container` (the studio's `#schedule-panel`) and follow `studio.conn`;
+ * `roomId` and `token` are the studio's own.
+ */
+export function attachSchedule(container, studio, { roomId, token }) {
   document.head.append(h('link', { rel: 'stylesheet', href: '/css/landing.css' }));
   let room = null;
   let dirty = false;
@@ -53,7 +41,7 @@ export function attachSchedule(container, studio) {
   const timeInput = h('input', { id: 'schedule-time', type: 'time', 'data-testid': 'schedule-time', required: true, value: '20:00' });
   const titleInput = h('input', { id: 'schedule-name', 'data-testid': 'schedule-title-input', maxlength: '200', required: true, autocomplete: 'off' });
   const coverImg = h('img', { class: 'schedule-cover-preview', alt: '', 'data-testid': 'schedule-cover-preview', hidden: true });
-  const coverInput = h('input', { id: 'schedule-cover', type: 'file', accept: 'image/*', 'data-testid': 'schedule-cover-input' });
+  const coverInput = h('input', { id: 'schedule-cover', type: 'file', accept: 'image/jpeg,image/png,image/webp', 'data-testid': 'schedule-cover-input' });
   const removeCover = h('input', { id: 'schedule-cover-remove', type: 'checkbox', 'data-testid': 'schedule-cover-remove' });
   const removeRow = h('label', { class: 'check', hidden: true }, removeCover, ' ', h('span', { 'data-i18n': 'schedule.coverRemove' }));
   const save = h('button', { type: 'submit', class: 'btn btn-primary btn-block', 'data-testid': 'schedule-save' });
@@ -151,7 +139,7 @@ export function attachSchedule(container, studio) {
       const file = coverInput.files?.[0];
       if (file) {
         show(t('schedule.uploading'), 'ok');
-        body.cover_url = (await uploadCover(file)).url;
+        body.cover_url = (await uploadPhoto({ roomId, token, file })).url;
       } else if (removeCover.checked) {
         body.cover_url = null;
       }

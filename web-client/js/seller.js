@@ -23,6 +23,8 @@ import { PhoneChat } from './seller-chat.js';
 import { SalePresets } from './seller-presets.js';
 import { PhoneStudio } from './seller-phone.js';
 import { SellerNote } from './seller-note.js';
+import { attachCoaching } from './seller-coaching.js';
+import { attachSchedule } from './seller-schedule.js';
 import { PhotoPicker, advancedBlock, wireDisclosure } from './seller-photo.js';
 import { attachMoneyInput, digitsOf, moneyValue, refreshMoneyInputs } from './money-input.js';
 
@@ -390,6 +392,10 @@ function start() {
     liveReport.render({ redraw: true });
     if (replyingTo) startReply(replyingTo);
   });
+  // The practice coaching box and the schedule panel own their containers
+  // and only listen on this connection.
+  attachCoaching($('#coaching'), hook);
+  attachSchedule($('#schedule-panel'), hook, { roomId, token });
   conn.connect();
   orders.load();
 }
