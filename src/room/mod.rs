@@ -397,6 +397,18 @@ impl Room {
             .insert(product_id.to_owned());
     }
 
+    /// Has this node still something to announce (a sale or a product's
+    /// stock it changed, or a product to read again)? Such a room's handle
+    /// outlives its last connection until the announcer has run: no other
+    /// node knows of the change, and a late joiner would see the old stock.
+    pub fn has_pending_announcements(&self) -> bool {
+        if self.sale_dirty.load(Ordering::Relaxed) {
+            return true;
+        }
+        let products = self.dirty_products.lock();
+        !products.dirty.is_empty() || !products.recheck.is_empty()
+    }
+
     /// The products whose stock may have changed since the last call, and
     /// those of the call before: each is read twice, an interval apart, so
     /// a count read just before a concurrent change (and announced after

@@ -395,17 +395,19 @@ impl Registry {
         }
     }
 
-    /// Drop the handles of rooms nobody on this node uses any more.
+    /// Drop the handles of rooms nobody on this node uses any more, once
+    /// their last stock changes are announced.
     async fn drop_idle_rooms(&self) {
-        let idle: Vec<String> = self
+        let idle = |room: &Room| room.users() == 0 && !room.has_pending_announcements();
+        let rooms: Vec<String> = self
             .active
             .iter()
-            .filter(|room| room.users() == 0)
+            .filter(|room| idle(room))
             .map(|room| room.key().clone())
             .collect();
-        for room_id in idle {
+        for room_id in rooms {
             // Checked again under the map's lock: a join may have claimed it.
-            if let Some((_, room)) = self.active.remove_if(&room_id, |_, room| room.users() == 0) {
+            if let Some((_, room)) = self.active.remove_if(&room_id, |_, room| idle(room)) {
                 self.store.detach(&room_id);
                 if !room.is_closed() {
                     self.report_viewers_of(&room_id, 0).await;
@@ -505,6 +507,15 @@ mod tests {
         assert!(membership.stop.is_cancelled());
     }
 
+    /// What the sale announcer (`server::sales`) does with a room each
+    /// interval: take its marks, then read and announce.
+    fn announce(rooms: &RoomRegistry, room_id: &str) {
+        let room = rooms.get_active(room_id).unwrap();
+        room.take_sale_dirty();
+        room.take_dirty_products();
+        room.take_dirty_products();
+    }
+
     #[tokio::test]
     async fn a_room_leaves_the_nodes_memory_once_nobody_here_uses_it() {
         let rooms = registry();
@@ -512,10 +523,27 @@ mod tests {
         let membership = rooms.join("tra", &viewer(), None).await.unwrap();
         assert_eq!(rooms.active_len(), 1);
         drop(membership);
+        announce(&rooms, "tra");
         rooms.inner.drop_idle_rooms().await;
         assert_eq!(rooms.active_len(), 0);
         // The room itself lives on in the store, and may be joined again.
         rooms.join("tra", &viewer(), None).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_room_stays_until_the_stock_its_last_buyer_changed_is_announced() {
+        let rooms = registry();
+        rooms.create(new_room("tra")).await.unwrap();
+        let membership = rooms.join("tra", &viewer(), None).await.unwrap();
+        announce(&rooms, "tra");
+        // The last buyer on this node bought and left: no other node knows yet.
+        rooms.get_active("tra").unwrap().mark_sale_dirty();
+        drop(membership);
+        rooms.inner.drop_idle_rooms().await;
+        assert_eq!(rooms.active_len(), 1, "kept for the announcer");
+        announce(&rooms, "tra");
+        rooms.inner.drop_idle_rooms().await;
+        assert_eq!(rooms.active_len(), 0);
     }
 
     #[tokio::test]
