@@ -14,50 +14,7 @@ use support::room::{moderator, person, record, seller, viewer, Clock, Collector,
 
 const ROOM: &str = "che-thai-nguyen";
 
-macro_rules! note_suite {
-    ($($behaviour:ident),* $(,)?) => {
-        mod memory {
-            $(
-                #[tokio::test]
-                async fn $behaviour() {
-                    super::$behaviour(crate::support::room::memory_store()).await;
-                }
-            )*
-        }
-        mod redis {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $behaviour() {
-                    let server = crate::support::redis::RedisServer::start();
-                    let store = crate::support::room::redis_store_with(
-                        &server.url(),
-                        std::time::Duration::from_secs(10),
-                        crate::support::room::redis_options(),
-                    )
-                    .await;
-                    super::$behaviour(store).await;
-                }
-            )*
-        }
-        mod redis_cluster {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $behaviour() {
-                    let cluster = crate::support::redis_cluster::take_turn().await;
-                    let store = crate::support::room::redis_store_with(
-                        cluster.target(),
-                        std::time::Duration::from_secs(10),
-                        crate::support::room::redis_options(),
-                    )
-                    .await;
-                    super::$behaviour(store).await;
-                }
-            )*
-        }
-    };
-}
-
-note_suite!(
+crate::on_every_room_store!(
     a_pinned_note_is_announced_and_in_every_later_snapshot,
     a_new_note_replaces_the_old_and_unpinning_clears_it,
     note_text_is_checked_before_anything_changes,

@@ -1,7 +1,7 @@
 //! The `RoomStore` contract, run against both stores.
 //!
 //! Every behaviour below is a generic async fn over `S: RoomStore`; the
-//! `conformance_suite!` macro instantiates each once for `MemoryRoomStore`,
+//! `on_every_room_store!` macro (tests/support/room.rs) instantiates each once for `MemoryRoomStore`,
 //! once for `RedisRoomStore` on its own real `redis-server`, and once for
 //! `RedisRoomStore` on a real three-primary Redis Cluster (shared by this
 //! binary's tests, one at a time, emptied for each). Time is
@@ -20,44 +20,12 @@ use chophien::room::{Actor, RoomCommand, RoomError, RoomFact};
 use serde_json::{json, Value};
 
 use support::room::{
-    admin, limits, moderator, person, product, record, redis_options, redis_store_with, seller,
-    viewer, Clock, Collector, REPLAY, T0,
+    admin, limits, moderator, person, product, record, seller, viewer, Clock, Collector, REPLAY, T0,
 };
 
 const ROOM: &str = "tra-thai-nguyen";
 
-macro_rules! conformance_suite {
-    ($($behaviour:ident),* $(,)?) => {
-        mod memory {
-            $(
-                #[tokio::test]
-                async fn $behaviour() {
-                    super::$behaviour(crate::support::room::memory_store()).await;
-                }
-            )*
-        }
-        mod redis {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $behaviour() {
-                    let server = crate::support::redis::RedisServer::start();
-                    super::$behaviour(super::redis_store(&server).await).await;
-                }
-            )*
-        }
-        mod redis_cluster {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $behaviour() {
-                    let cluster = crate::support::redis_cluster::take_turn().await;
-                    super::$behaviour(super::cluster_store(&cluster).await).await;
-                }
-            )*
-        }
-    };
-}
-
-conformance_suite!(
+crate::on_every_room_store!(
     chat_messages_get_ids_in_order_and_the_history_keeps_the_newest,
     chat_text_is_trimmed_and_checked,
     slow_mode_spaces_a_viewers_messages_but_not_the_hosts,
@@ -82,20 +50,6 @@ conformance_suite!(
     rooms_are_listed_newest_first,
     a_practice_room_says_so_in_its_info_snapshot_and_list,
 );
-
-/// A Redis store whose deadline is a generous hang guard, not a claim.
-async fn redis_store(
-    server: &support::redis::RedisServer,
-) -> chophien::room::store::RedisRoomStore {
-    redis_store_with(&server.url(), Duration::from_secs(10), redis_options()).await
-}
-
-/// The same on a Redis Cluster.
-async fn cluster_store(
-    cluster: &support::redis_cluster::RedisCluster,
-) -> chophien::room::store::RedisRoomStore {
-    redis_store_with(cluster.target(), Duration::from_secs(10), redis_options()).await
-}
 
 /// Opens `ROOM` (products p1, p2) and watches it on this node: attached,
 /// with a viewer joined (which, on Redis, waits until the feed delivers).

@@ -6,67 +6,23 @@
 
 use crate::support;
 
-use std::time::Duration;
-
 use chophien::room::schedule::{self, RoomChanges};
 use chophien::room::store::{Joined, RoomRecord, RoomStore};
 use chophien::room::{RoomCommand, RoomError};
 use serde_json::json;
 
-use support::room::{
-    admin, record, redis_options, redis_store_with, seller, viewer, Clock, Collector, T0,
-};
+use support::room::{admin, record, seller, viewer, Clock, Collector, T0};
 
 const ROOM: &str = "phien-che-sap-toi";
 const DAY: u64 = 24 * 60 * 60 * 1000;
 const COVER: &str = "/photos/3f9a0c1b.jpg";
 
-macro_rules! schedule_suite {
-    ($($behaviour:ident),* $(,)?) => {
-        mod memory {
-            $(
-                #[tokio::test]
-                async fn $behaviour() {
-                    super::$behaviour(crate::support::room::memory_store()).await;
-                }
-            )*
-        }
-        mod redis {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $behaviour() {
-                    let server = crate::support::redis::RedisServer::start();
-                    let store = crate::support::room::redis_store_with(
-                        &server.url(), std::time::Duration::from_secs(10),
-                        crate::support::room::redis_options()).await;
-                    super::$behaviour(store).await;
-                }
-            )*
-        }
-        mod redis_cluster {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $behaviour() {
-                    let cluster = crate::support::redis_cluster::take_turn().await;
-                    super::$behaviour(super::cluster_store(&cluster).await).await;
-                }
-            )*
-        }
-    };
-}
-
-schedule_suite!(
+crate::on_every_room_store!(
     a_planned_start_and_cover_given_at_creation_are_in_info_list_and_snapshot,
     an_update_changes_only_the_fields_it_names_and_announces_the_room,
     a_cleared_start_and_cover_leave_the_room_unplanned,
     an_ended_room_takes_no_update,
 );
-
-async fn cluster_store(
-    cluster: &support::redis_cluster::RedisCluster,
-) -> chophien::room::store::RedisRoomStore {
-    redis_store_with(cluster.target(), Duration::from_secs(10), redis_options()).await
-}
 
 fn planned() -> RoomRecord {
     RoomRecord {

@@ -56,6 +56,50 @@ pub async fn redis_store_with(
     RedisRoomStore::new(link, options)
 }
 
+/// The Redis room store the conformance suites run on: `target` (a
+/// server's URL, or a Redis Cluster), a 10 s deadline, the suites' options.
+pub async fn conformance_redis_store(target: impl Into<RedisTarget>) -> RedisRoomStore {
+    redis_store_with(target, Duration::from_secs(10), redis_options()).await
+}
+
+/// Instantiates each generic `async fn behaviour<S: RoomStore>(store: S)`
+/// three times: on the memory store, on a Redis store with its own real
+/// `redis-server`, and on a real three-primary Redis Cluster (shared by the
+/// binary's tests, one at a time, emptied for each).
+#[macro_export]
+macro_rules! on_every_room_store {
+    ($($behaviour:ident),* $(,)?) => {
+        mod memory {
+            $(
+                #[tokio::test]
+                async fn $behaviour() {
+                    super::$behaviour(crate::support::room::memory_store()).await;
+                }
+            )*
+        }
+        mod redis {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $behaviour() {
+                    let server = crate::support::redis::RedisServer::start();
+                    let store = crate::support::room::conformance_redis_store(server.url().as_str()).await;
+                    super::$behaviour(store).await;
+                }
+            )*
+        }
+        mod redis_cluster {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $behaviour() {
+                    let cluster = crate::support::redis_cluster::take_turn().await;
+                    let store = crate::support::room::conformance_redis_store(cluster.target()).await;
+                    super::$behaviour(store).await;
+                }
+            )*
+        }
+    };
+}
+
 /// A room record with the two demo products `p1` and `p2`.
 pub fn record(id: &str, created_at: u64) -> RoomRecord {
     RoomRecord {
