@@ -11,6 +11,7 @@ import { createRequire } from 'node:module';
 import { useServerAndBrowser } from './helpers/fixture.js';
 import { newPage, openSeller, openViewer } from './helpers/browser.js';
 import { dressRoom, visitEveryPage } from './helpers/pages.js';
+import { trainerUrl } from './helpers/server.js';
 
 let server;
 let browser;
@@ -61,10 +62,8 @@ test('every control on the viewer page has a name, and chat works from the keybo
 });
 
 test('every control on the trainer, coach and scorecard pages has a name', async () => {
-  const link = server.logs.map((l) => l.match(/Trainer:\s+(http\S+)/)).find(Boolean);
-  assert.ok(link, 'the server printed a trainer link');
   const trainer = await newPage(browser, { viewport: { width: 1280, height: 900 } });
-  await trainer.goto(link[1]);
+  await trainer.goto(trainerUrl(server));
   await trainer.getByTestId('class-name').fill('Lớp bàn phím');
   await trainer.getByTestId('class-trainees').fill('Lan');
   await trainer.getByTestId('timeline-add').click();
@@ -77,7 +76,7 @@ test('every control on the trainer, coach and scorecard pages has a name', async
   assert.match(await trainer.locator('[data-testid=qr-box] canvas').getAttribute('aria-label'), /Lan/);
 
   const coach = await newPage(browser, { viewport: { width: 1280, height: 900 } });
-  await coach.goto(new URL(await trainer.getByTestId('ov-coach').getAttribute('href'), link[1]).href);
+  await coach.goto(new URL(await trainer.getByTestId('ov-coach').getAttribute('href'), trainerUrl(server)).href);
   await coach.getByTestId('nudge').first().waitFor();
   assert.deepEqual(await problems(coach), []);
   await coach.getByTestId('whisper-input').focus();
@@ -86,7 +85,7 @@ test('every control on the trainer, coach and scorecard pages has a name', async
   await coach.getByTestId('coached-text').filter({ hasText: 'gõ bằng bàn phím' }).waitFor();
 
   const card = await newPage(browser, { viewport: { width: 1280, height: 900 } });
-  await card.goto(new URL(await trainer.getByTestId('ov-scorecard').getAttribute('href'), link[1]).href);
+  await card.goto(new URL(await trainer.getByTestId('ov-scorecard').getAttribute('href'), trainerUrl(server)).href);
   await card.getByTestId('scorecard').waitFor();
   assert.deepEqual(await problems(card), []);
   for (const page of [trainer, coach, card]) await page.context().close();

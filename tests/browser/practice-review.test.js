@@ -8,6 +8,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { useServerAndBrowser } from './helpers/fixture.js';
+import { trainerUrl } from './helpers/server.js';
 import { newPage } from './helpers/browser.js';
 import { PolicyWatch } from './helpers/policy.js';
 
@@ -23,13 +24,6 @@ useServerAndBrowser((s, b) => {
   browser = b;
 });
 
-/** The demo's trainer link, printed by `chophien serve` beside the seller's. */
-function trainerUrl() {
-  const line = server.logs.find((l) => /Trainer:\s+http/.test(l));
-  assert.ok(line, `the server printed a trainer link:\n${server.logs.join('\n')}`);
-  return line.match(/(http\S+)/)[1];
-}
-
 /** A JSON call with a bearer token; the parsed body, after checking the status. */
 async function api(path, token, { method = 'GET', body, status = 200 } = {}) {
   const response = await fetch(server.base + path, {
@@ -44,7 +38,7 @@ async function api(path, token, { method = 'GET', body, status = 200 } = {}) {
 
 test('the class weights, the practice badge on report, replay and order pages, and notes on the replay', async () => {
   const watch = new PolicyWatch(server.base);
-  const trainerToken = new URL(trainerUrl()).hash.split('token=')[1];
+  const trainerToken = new URL(trainerUrl(server)).hash.split('token=')[1];
 
   // A class of one, without a simulated audience (this test counts its own orders).
   const klass = await api('/api/classes', trainerToken, {
@@ -56,7 +50,7 @@ test('the class weights, the practice badge on report, replay and order pages, a
 
   // The trainer page: the class's weights, summed as she types.
   const trainer = await newPage(browser, { viewport: DESK, prepare: watch.attach('trainer') });
-  await trainer.goto(`${trainerUrl().split('#')[0]}?class=${encodeURIComponent(klass.id)}#token=${trainerToken}`);
+  await trainer.goto(`${trainerUrl(server).split('#')[0]}?class=${encodeURIComponent(klass.id)}#token=${trainerToken}`);
   await trainer.getByTestId('class-title').filter({ hasText: 'Lớp K16' }).waitFor(WAIT);
   await trainer.getByTestId('class-weights').locator('summary').click();
   const sum = trainer.getByTestId('class-weights-sum');

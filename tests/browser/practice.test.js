@@ -18,6 +18,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { useServerAndBrowser } from './helpers/fixture.js';
+import { trainerUrl } from './helpers/server.js';
 import { newPage, sendChat } from './helpers/browser.js';
 import { PolicyWatch } from './helpers/policy.js';
 import { FIRST_FRAME_TIMEOUT_MS } from './helpers/video.js';
@@ -32,13 +33,6 @@ useServerAndBrowser((s, b) => {
   server = s;
   browser = b;
 });
-
-/** The demo's trainer link, printed by `chophien serve` beside the seller's. */
-function trainerUrl() {
-  const line = server.logs.find((l) => /Trainer:\s+http/.test(l));
-  assert.ok(line, `the server printed a trainer link:\n${server.logs.join('\n')}`);
-  return line.match(/(http\S+)/)[1];
-}
 
 /** Buttons and fields without an accessible name. */
 function nameless(page) {
@@ -60,7 +54,7 @@ test('a class of three: studio links, coaching that viewers never see, flags, th
 
   // The trainer opens a class of three.
   const trainer = await newPage(browser, { viewport: desk, prepare: watch.attach('trainer') });
-  await trainer.goto(trainerUrl());
+  await trainer.goto(trainerUrl(server));
   assert.equal(await trainer.getByTestId('class-create').textContent(), 'Mở lớp');
   await trainer.getByTestId('class-name').fill('Lớp K15 <b>Thái Nguyên</b>');
   await trainer.getByTestId('class-trainees').fill('Lan\nHùng\nMai');
@@ -247,7 +241,7 @@ test('a second attempt: both side by side with their ranks, the class CSV, and a
   const watch = new PolicyWatch(server.base);
   const desk = { width: 1280, height: 900 };
   const trainer = await newPage(browser, { viewport: desk, prepare: watch.attach('trainer') });
-  await trainer.goto(trainerUrl());
+  await trainer.goto(trainerUrl(server));
   await trainer.getByTestId('class-name').fill('Lớp làm lại');
   await trainer.getByTestId('class-trainees').fill('Hùng');
   await trainer.getByTestId('class-create').click();

@@ -7,7 +7,7 @@
 
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { REPO_ROOT, ROOM_ID } from './server.js';
+import { REPO_ROOT, ROOM_ID, trainerUrl } from './server.js';
 import { newPage } from './browser.js';
 
 /** Every page file this walk opens (sell.html only where it exists). */
@@ -54,7 +54,7 @@ export async function visitEveryPage(browser, server, { viewport, lang = 'vi' },
 
   let page = await open();
   await page.goto(server.base + '/');
-  await page.locator('[data-testid=rooms] li').first().waitFor();
+  await page.getByTestId('room-card').first().waitFor();
   await run('index', page);
 
   page = await open();
@@ -97,17 +97,15 @@ export async function visitEveryPage(browser, server, { viewport, lang = 'vi' },
   await page.waitForFunction(() => !document.querySelector('[data-testid=replay-status]').textContent.includes('…'));
   await run('replay', page);
 
-  const link = server.logs.map((l) => l.match(/Trainer:\s+(http\S+)/)).find(Boolean);
-  if (!link) throw new Error('the server printed no trainer link');
   const trainer = await open();
-  await trainer.goto(link[1]);
+  await trainer.goto(trainerUrl(server));
   await trainer.getByTestId('class-name').fill('Lớp kiểm tra');
   await trainer.getByTestId('class-trainees').fill('Lan');
   await trainer.getByTestId('timeline-add').click();
   await trainer.getByTestId('class-create').click();
   await trainer.getByTestId('overview-row').first().waitFor();
-  const coachHref = new URL(await trainer.getByTestId('ov-coach').first().getAttribute('href'), link[1]).href;
-  const cardHref = new URL(await trainer.getByTestId('ov-scorecard').first().getAttribute('href'), link[1]).href;
+  const coachHref = new URL(await trainer.getByTestId('ov-coach').first().getAttribute('href'), trainerUrl(server)).href;
+  const cardHref = new URL(await trainer.getByTestId('ov-scorecard').first().getAttribute('href'), trainerUrl(server)).href;
   await run('trainer', trainer);
 
   page = await open();

@@ -92,3 +92,10 @@ export async function startServer({ env = {} } = {}) {
     },
   };
 }
+
+/** The demo's trainer link, printed by `chophien serve` beside the seller's. */
+export function trainerUrl(server) {
+  const link = server.logs.map((l) => l.match(/Trainer:\s+(http\S+)/)).find(Boolean);
+  if (!link) throw new Error(`the server printed no trainer link:\n${server.logs.join('\n')}`);
+  return link[1];
+}
