@@ -112,7 +112,8 @@ async fn ffmpeg(args: &[&str], out: &Path) -> anyhow::Result<String> {
             String::from_utf8_lossy(&output.stderr)
         );
     }
-    Ok(format!("ffmpeg {} {}", args.join(" "), out.display()))
+    let name = out.file_name().map_or(out.display().to_string(), |n| n.to_string_lossy().into_owned());
+    Ok(format!("ffmpeg {} {name}", args.join(" ")))
 }
 
 fn read_ivf(path: &Path) -> anyhow::Result<Vec<VideoFrame>> {
