@@ -411,7 +411,10 @@ fn video_quick_delivers_keyframes_to_every_viewer_with_little_loss() {
     let step = &video["steps"][0];
     assert!(step["connected"].as_u64().unwrap() > 0, "{video}");
     assert_eq!(step["with_keyframe"], step["connected"], "{video}");
-    assert!(step["video_packets_received"].as_u64().unwrap() > 0, "{video}");
+    assert!(
+        step["video_packets_received"].as_u64().unwrap() > 0,
+        "{video}"
+    );
     assert!(step["loss_ratio"].as_f64().unwrap() <= 0.01, "{video}");
     assert!(step["forward_delay_ms"]["p99"].is_number(), "{video}");
     assert!(step["server_millicores_per_viewer"].is_number(), "{video}");

@@ -102,8 +102,12 @@ impl VideoFigures {
             self.aim_millicores_per_viewer, self.aim_rss_kib_per_viewer
         );
         let _ = writeln!(out, "| viewers | keyframe | server mcores | mcores/viewer | ÷ aim | RSS MiB | KiB/viewer | ÷ aim | lost/viewer | loss | delay p50 / p99 ms | first packet p50 / max ms | first keyframe p50 / max ms | harness mcores |");
-        let _ = writeln!(out, "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
-        let opt = |v: Option<f64>, digits: usize| v.map_or("–".to_owned(), |v| format!("{v:.digits$}"));
+        let _ = writeln!(
+            out,
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+        );
+        let opt =
+            |v: Option<f64>, digits: usize| v.map_or("–".to_owned(), |v| format!("{v:.digits$}"));
         for s in &self.steps {
             let delay = s
                 .forward_delay_ms

@@ -62,15 +62,48 @@ pub async fn generate(seconds: u32, kbps: u32) -> anyhow::Result<Media> {
     let rate = format!("{kbps}k");
     let (t, g) = (seconds.to_string(), KEYFRAME_INTERVAL.to_string());
     let video_args: Vec<&str> = vec![
-        "-f", "lavfi", "-i", "testsrc2=size=1280x720:rate=30", "-t", &t,
-        "-c:v", "libvpx", "-deadline", "realtime", "-cpu-used", "8",
-        "-b:v", &rate, "-minrate", &rate, "-maxrate", &rate,
-        "-g", &g, "-keyint_min", &g, "-auto-alt-ref", "0", "-lag-in-frames", "0",
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=size=1280x720:rate=30",
+        "-t",
+        &t,
+        "-c:v",
+        "libvpx",
+        "-deadline",
+        "realtime",
+        "-cpu-used",
+        "8",
+        "-b:v",
+        &rate,
+        "-minrate",
+        &rate,
+        "-maxrate",
+        &rate,
+        "-g",
+        &g,
+        "-keyint_min",
+        &g,
+        "-auto-alt-ref",
+        "0",
+        "-lag-in-frames",
+        "0",
     ];
     let audio_args: Vec<&str> = vec![
-        "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", &t,
-        "-c:a", "libopus", "-b:a", "48k", "-frame_duration", "20",
-        "-page_duration", "20000",
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=frequency=440:sample_rate=48000",
+        "-t",
+        &t,
+        "-c:a",
+        "libopus",
+        "-b:a",
+        "48k",
+        "-frame_duration",
+        "20",
+        "-page_duration",
+        "20000",
     ];
     let commands = vec![
         ffmpeg(&video_args, &ivf).await?,
@@ -112,7 +145,9 @@ async fn ffmpeg(args: &[&str], out: &Path) -> anyhow::Result<String> {
             String::from_utf8_lossy(&output.stderr)
         );
     }
-    let name = out.file_name().map_or(out.display().to_string(), |n| n.to_string_lossy().into_owned());
+    let name = out.file_name().map_or(out.display().to_string(), |n| {
+        n.to_string_lossy().into_owned()
+    });
     Ok(format!("ffmpeg {} {name}", args.join(" ")))
 }
 

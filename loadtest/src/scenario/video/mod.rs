@@ -31,7 +31,9 @@ use anyhow::{bail, Context};
 use futures_util::StreamExt;
 use serde::Serialize;
 
-use self::figures::{Baseline, Step, AIM_MILLICORES_PER_VIEWER, AIM_RSS_KIB_PER_VIEWER, MAX_LOSS_RATIO};
+use self::figures::{
+    Baseline, Step, AIM_MILLICORES_PER_VIEWER, AIM_RSS_KIB_PER_VIEWER, MAX_LOSS_RATIO,
+};
 use self::publisher::{Publisher, SendClock};
 use self::subscriber::{Shared, Viewer};
 use super::{unix_ms, Ctx};
@@ -152,7 +154,10 @@ impl CpuMark {
 
 pub async fn run(ctx: &Ctx, args: VideoArgs) -> anyhow::Result<Report> {
     let args = if ctx.quick { args.quick() } else { args };
-    if args.viewers.is_empty() || args.viewers.windows(2).any(|w| w[0] >= w[1]) || args.viewers[0] == 0 {
+    if args.viewers.is_empty()
+        || args.viewers.windows(2).any(|w| w[0] >= w[1])
+        || args.viewers[0] == 0
+    {
         bail!("--viewers takes increasing counts above 0, e.g. 25,50,100");
     }
     let started_at_ms = unix_ms();
@@ -172,15 +177,23 @@ pub async fn run(ctx: &Ctx, args: VideoArgs) -> anyhow::Result<Report> {
             notes.extend(media.commands.iter().map(|c| format!("Media: `{c}`")));
             let video_kbps = media.video_bps / 1000.0;
             let room = ctx.fresh_room("video", 1).await?;
-            let token = ctx.minter.token("lt-seller", "Chị Hoa (load test)", &room, "seller")?;
+            let token = ctx
+                .minter
+                .token("lt-seller", "Chị Hoa (load test)", &room, "seller")?;
             let clock = Arc::new(SendClock::new());
-            let mut publisher =
-                Publisher::start(&client::room_url(&node.ws_base, &room, &token), Arc::new(media), clock.clone()).await?;
+            let mut publisher = Publisher::start(
+                &client::room_url(&node.ws_base, &room, &token),
+                Arc::new(media),
+                clock.clone(),
+            )
+            .await?;
             publisher.until_live(Duration::from_secs(20)).await?;
             (room, Some(clock), Some(publisher), Some(video_kbps))
         }
         PublisherMode::None => {
-            let room = args.room.clone().context("--publisher none watches a room someone else publishes in: give --room")?;
+            let room = args.room.clone().context(
+                "--publisher none watches a room someone else publishes in: give --room",
+            )?;
             (room, None, None, None)
         }
     };
@@ -200,11 +213,13 @@ pub async fn run(ctx: &Ctx, args: VideoArgs) -> anyhow::Result<Report> {
         let before = CpuMark::now(server_pid);
         tokio::time::sleep(window).await;
         let (server, _, wall) = before.since(&CpuMark::now(server_pid));
-        server.zip(server_pid.and_then(|pid| vm_rss_bytes(pid).ok())).map(|(millicores, rss)| Baseline {
-            window_s: wall,
-            server_millicores: millicores,
-            server_rss_bytes: rss,
-        })
+        server
+            .zip(server_pid.and_then(|pid| vm_rss_bytes(pid).ok()))
+            .map(|(millicores, rss)| Baseline {
+                window_s: wall,
+                server_millicores: millicores,
+                server_rss_bytes: rss,
+            })
     } else {
         None
     };
@@ -222,7 +237,12 @@ pub async fn run(ctx: &Ctx, args: VideoArgs) -> anyhow::Result<Report> {
         let first_new = viewers.len();
         let joins = futures_util::stream::iter(viewers.len()..target)
             .map(|i| {
-                let token = ctx.minter.token(&format!("lt-video-{i}"), &format!("Khách {i}"), &room, "viewer");
+                let token = ctx.minter.token(
+                    &format!("lt-video-{i}"),
+                    &format!("Khách {i}"),
+                    &room,
+                    "viewer",
+                );
                 let url = token.map(|t| client::room_url(&node.ws_base, &room, &t));
                 let shared = shared.clone();
                 async move { Viewer::join(&url?, i, shared).await }
@@ -243,12 +263,19 @@ pub async fn run(ctx: &Ctx, args: VideoArgs) -> anyhow::Result<Report> {
         }
         // Every viewer's first keyframe, or the patience runs out.
         let deadline = Instant::now() + KEYFRAME_PATIENCE;
-        while Instant::now() < deadline && viewers.iter().any(|v| v.observed().first_keyframe_at.is_none()) {
+        while Instant::now() < deadline
+            && viewers
+                .iter()
+                .any(|v| v.observed().first_keyframe_at.is_none())
+        {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         tokio::time::sleep(settle).await;
 
-        let with_keyframe = viewers.iter().filter(|v| v.observed().first_keyframe_at.is_some()).count();
+        let with_keyframe = viewers
+            .iter()
+            .filter(|v| v.observed().first_keyframe_at.is_some())
+            .count();
         let firsts = |pick: fn(&subscriber::Observed) -> Option<Instant>| {
             let recorder = LatencyRecorder::with_shards(1);
             for v in &viewers[first_new..] {
@@ -270,8 +297,16 @@ pub async fn run(ctx: &Ctx, args: VideoArgs) -> anyhow::Result<Report> {
         let after = CpuMark::now(server_pid);
         let (server_millicores, harness_millicores, wall) = before.since(&after);
         let after_seqs: Vec<_> = viewers.iter().map(|v| v.observed().video).collect();
-        let received: u64 = after_seqs.iter().zip(&before_seqs).map(|(a, b)| a.received - b.received).sum();
-        let lost: u64 = after_seqs.iter().zip(&before_seqs).map(|(a, b)| a.lost_since(b)).sum();
+        let received: u64 = after_seqs
+            .iter()
+            .zip(&before_seqs)
+            .map(|(a, b)| a.received - b.received)
+            .sum();
+        let lost: u64 = after_seqs
+            .iter()
+            .zip(&before_seqs)
+            .map(|(a, b)| a.lost_since(b))
+            .sum();
         let rss = server_pid.and_then(|pid| vm_rss_bytes(pid).ok());
         let n = viewers.len().max(1) as f64;
         // The recorder holds every window so far: this one is the growth.
@@ -305,7 +340,10 @@ pub async fn run(ctx: &Ctx, args: VideoArgs) -> anyhow::Result<Report> {
             first_keyframe_ms,
         };
         if step.connected < target {
-            violations.push(format!("{target} viewers: only {} could subscribe", step.connected));
+            violations.push(format!(
+                "{target} viewers: only {} could subscribe",
+                step.connected
+            ));
         }
         if step.with_keyframe < step.connected {
             violations.push(format!(
@@ -316,7 +354,9 @@ pub async fn run(ctx: &Ctx, args: VideoArgs) -> anyhow::Result<Report> {
             errors += (step.connected - step.with_keyframe) as u64;
         }
         if received == 0 {
-            violations.push(format!("{target} viewers: no video packet arrived in the window"));
+            violations.push(format!(
+                "{target} viewers: no video packet arrived in the window"
+            ));
         }
         if step.loss_ratio > MAX_LOSS_RATIO {
             violations.push(format!(
@@ -347,7 +387,10 @@ pub async fn run(ctx: &Ctx, args: VideoArgs) -> anyhow::Result<Report> {
         viewers.iter().map(|v| v.observed().audio_packets).sum(),
     );
     if let Some(p) = &publisher {
-        counts.insert("video_packets_sent".to_owned(), p.video_packets.load(Ordering::Relaxed));
+        counts.insert(
+            "video_packets_sent".to_owned(),
+            p.video_packets.load(Ordering::Relaxed),
+        );
     }
     for viewer in viewers {
         viewer.close().await;

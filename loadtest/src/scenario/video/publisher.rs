@@ -16,6 +16,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::CancelFlag;
 use anyhow::{anyhow, bail, Context};
 use rtc::rtp;
 use rtc::rtp::packetizer::Packetizer;
@@ -25,7 +26,6 @@ use rtc::rtp_transceiver::rtp_sender::{
 use serde_json::{json, Value};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
-use super::CancelFlag;
 use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
 use webrtc::media_stream::track_local::TrackLocal;
 use webrtc::media_stream::MediaStreamTrack;
@@ -48,6 +48,12 @@ const MTU: usize = 1200;
 pub struct SendClock {
     epoch: Instant,
     sent: Vec<AtomicU64>,
+}
+
+impl Default for SendClock {
+    fn default() -> Self {
+        SendClock::new()
+    }
 }
 
 impl SendClock {
@@ -89,8 +95,16 @@ type Out = (Arc<TrackLocalStaticRTP>, u32, Arc<dyn RtpSender>);
 
 impl Publisher {
     /// Connect as the seller at `url`, publish, and start sending `media`.
-    pub async fn start(url: &str, media: Arc<Media>, clock: Arc<SendClock>) -> anyhow::Result<Publisher> {
-        let mut line = Line::new(client::connect(url).await.context("the publisher's WebSocket")?);
+    pub async fn start(
+        url: &str,
+        media: Arc<Media>,
+        clock: Arc<SendClock>,
+    ) -> anyhow::Result<Publisher> {
+        let mut line = Line::new(
+            client::connect(url)
+                .await
+                .context("the publisher's WebSocket")?,
+        );
         let deadline = tokio::time::Instant::now() + ANSWER_TIMEOUT;
         line.wait_for_any(&["snapshot"], deadline)
             .await
@@ -110,13 +124,18 @@ impl Publisher {
         let sdp = peer.local_sdp().await?;
         let frame = json!({"id": "publish", "type": "publish_offer", "sdp": sdp});
         if !line.send([frame.to_string()]).await {
-            bail!("the publisher's socket ended: {}", line.ended().unwrap_or("?"));
+            bail!(
+                "the publisher's socket ended: {}",
+                line.ended().unwrap_or("?")
+            );
         }
         let answer = answer_to(&mut line, "publish", deadline).await?;
         if answer["type"] != "publish_answer" {
             bail!("publish_offer was refused: {answer}");
         }
-        let answer_sdp = answer["sdp"].as_str().context("publish_answer without sdp")?;
+        let answer_sdp = answer["sdp"]
+            .as_str()
+            .context("publish_answer without sdp")?;
         let description = RTCSessionDescription::answer(answer_sdp.to_owned())
             .map_err(|e| anyhow!("the server's answer: {e}"))?;
         peer.pc
@@ -129,7 +148,13 @@ impl Publisher {
         let video_packets = Arc::new(AtomicU64::new(0));
         let tasks = vec![
             tokio::spawn(watch_room(line, live_tx, stop.clone())),
-            tokio::spawn(send_video(video, media.clone(), clock, video_packets.clone(), stop.clone())),
+            tokio::spawn(send_video(
+                video,
+                media.clone(),
+                clock,
+                video_packets.clone(),
+                stop.clone(),
+            )),
             tokio::spawn(send_audio(audio, media, stop.clone())),
         ];
         Ok(Publisher {
@@ -160,7 +185,11 @@ impl Publisher {
 }
 
 /// The frame answering the request `id` (its answer or an `error`).
-async fn answer_to(line: &mut Line, id: &str, deadline: tokio::time::Instant) -> anyhow::Result<Value> {
+async fn answer_to(
+    line: &mut Line,
+    id: &str,
+    deadline: tokio::time::Instant,
+) -> anyhow::Result<Value> {
     loop {
         let Some(text) = line.next_text(deadline).await else {
             bail!("no answer to {id}: {}", line.ended().unwrap_or("timed out"));
@@ -188,7 +217,11 @@ async fn watch_room(mut line: Line, live: watch::Sender<bool>, stop: CancelFlag)
     }
 }
 
-async fn add_track(pc: &Arc<dyn PeerConnection>, kind: RtpCodecKind, codec: RTCRtpCodec) -> anyhow::Result<Out> {
+async fn add_track(
+    pc: &Arc<dyn PeerConnection>,
+    kind: RtpCodecKind,
+    codec: RTCRtpCodec,
+) -> anyhow::Result<Out> {
     let ssrc = rand::random::<u32>();
     let track = Arc::new(TrackLocalStaticRTP::new(MediaStreamTrack::new(
         "loadtest".into(),

@@ -12,11 +12,11 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context};
+use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
 use serde_json::{json, Value};
 use tokio::task::JoinHandle;
 use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
 use webrtc::peer_connection::{PeerConnection, RTCSessionDescription};
-use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
 
 use super::peer::Peer;
 use super::publisher::SendClock;
@@ -71,7 +71,8 @@ impl SeqCount {
     /// Packets missing between `earlier` and now (never negative: a
     /// retransmission that filled a gap counts as received).
     pub fn lost_since(&self, earlier: &SeqCount) -> u64 {
-        let (Some(now), Some(then)) = (self.highest, earlier.highest.or(self.first.map(|f| f - 1))) else {
+        let (Some(now), Some(then)) = (self.highest, earlier.highest.or(self.first.map(|f| f - 1)))
+        else {
             return 0;
         };
         let expected = (now - then).max(0) as u64;
@@ -81,7 +82,9 @@ impl SeqCount {
     /// Packets missing since the first one arrived.
     pub fn lost(&self) -> u64 {
         match (self.first, self.highest) {
-            (Some(first), Some(highest)) => ((highest - first + 1).max(0) as u64).saturating_sub(self.received),
+            (Some(first), Some(highest)) => {
+                ((highest - first + 1).max(0) as u64).saturating_sub(self.received)
+            }
             _ => 0,
         }
     }
@@ -121,7 +124,8 @@ impl Viewer {
             o.subscribed_at = Some(subscribed_at);
         }
         let mut peer = Peer::new().await?;
-        let description = RTCSessionDescription::offer(offer).map_err(|e| anyhow!("the server's offer: {e}"))?;
+        let description =
+            RTCSessionDescription::offer(offer).map_err(|e| anyhow!("the server's offer: {e}"))?;
         peer.pc
             .set_remote_description(description)
             .await
@@ -140,7 +144,8 @@ impl Viewer {
         if !line.send([frame.to_string()]).await {
             bail!("a viewer's socket ended: {}", line.ended().unwrap_or("?"));
         }
-        let mut tracks = std::mem::replace(&mut peer.tracks, tokio::sync::mpsc::unbounded_channel().1);
+        let mut tracks =
+            std::mem::replace(&mut peer.tracks, tokio::sync::mpsc::unbounded_channel().1);
         let mut tasks = vec![tokio::spawn(async move {
             // Read the socket for the viewer's life: pings are answered.
             let far = tokio::time::Instant::now() + Duration::from_secs(24 * 3600);
@@ -150,7 +155,12 @@ impl Viewer {
         tasks.push(tokio::spawn(async move {
             let mut readers = Vec::new();
             while let Some(track) = tracks.recv().await {
-                readers.push(tokio::spawn(read_track(track, index, sink.clone(), shared.clone())));
+                readers.push(tokio::spawn(read_track(
+                    track,
+                    index,
+                    sink.clone(),
+                    shared.clone(),
+                )));
             }
             // The peer connection is gone: so are its tracks.
             for reader in readers {
@@ -181,12 +191,18 @@ impl Viewer {
 async fn subscribe(line: &mut Line, deadline: tokio::time::Instant) -> anyhow::Result<String> {
     for attempt in 0..=NOT_LIVE_RETRIES {
         let id = format!("subscribe-{attempt}");
-        if !line.send([json!({"id": id, "type": "subscribe"}).to_string()]).await {
+        if !line
+            .send([json!({"id": id, "type": "subscribe"}).to_string()])
+            .await
+        {
             bail!("a viewer's socket ended: {}", line.ended().unwrap_or("?"));
         }
         let answer = loop {
             let Some(text) = line.next_text(deadline).await else {
-                bail!("no answer to subscribe: {}", line.ended().unwrap_or("timed out"));
+                bail!(
+                    "no answer to subscribe: {}",
+                    line.ended().unwrap_or("timed out")
+                );
             };
             let frame: Value = serde_json::from_str(&text).context("server sent invalid JSON")?;
             if frame["id"] == id.as_str() {
@@ -209,7 +225,12 @@ async fn subscribe(line: &mut Line, deadline: tokio::time::Instant) -> anyhow::R
     bail!("the stream was not live after {NOT_LIVE_RETRIES} subscribes")
 }
 
-async fn read_track(track: Arc<dyn TrackRemote>, index: usize, sink: Arc<Mutex<Observed>>, shared: Shared) {
+async fn read_track(
+    track: Arc<dyn TrackRemote>,
+    index: usize,
+    sink: Arc<Mutex<Observed>>,
+    shared: Shared,
+) {
     let video = track.kind().await == RtpCodecKind::Video;
     while let Some(event) = track.poll().await {
         let TrackRemoteEvent::OnRtpPacket(packet) = event else {
