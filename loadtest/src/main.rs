@@ -12,7 +12,8 @@
 //! - `schedule`: open-loop send times; `stats`: HdrHistogram latencies
 //!   (coordinated-omission corrected) and throughput over time.
 //! - `scenario`: `flash-sale` (with its invariant `audit`), `chat`, `join`,
-//!   `mixed` (flash sale + bag + voucher, with its own audit).
+//!   `mixed` (flash sale + bag + voucher, with its own audit), `practice`,
+//!   `video` (a WebRTC publisher and N viewers: the SFU's cost per viewer).
 //! - `baseline`: `redis-benchmark` on the sale function; the Socket.IO peer.
 //! - `pinning` (`--pin`: harness and servers on separate CPUs), `hog`
 //!   (`--hog`: a CPU hog beside the server), `server_metrics` (the
@@ -139,6 +140,9 @@ enum Scenario {
     /// Practice rooms with simulated audiences (the server's bots) for a
     /// while: errors, server memory and CPU over time.
     Practice(scenario::practice::PracticeArgs),
+    /// A WebRTC publisher and N viewers: the SFU's CPU, memory, losses and
+    /// forward delay per viewer.
+    Video(scenario::video::VideoArgs),
 }
 
 impl Scenario {
@@ -150,6 +154,7 @@ impl Scenario {
             Scenario::Join(args) => args.viewers,
             Scenario::Mixed(args) => args.shoppers + 3,
             Scenario::Practice(args) => args.rooms,
+            Scenario::Video(args) => args.max_viewers() + 1,
         }
     }
 
@@ -157,7 +162,9 @@ impl Scenario {
     fn default_store(&self) -> StoreKind {
         match self {
             Scenario::FlashSale(_) | Scenario::Mixed(_) => StoreKind::Redis,
-            Scenario::Chat(_) | Scenario::Join(_) | Scenario::Practice(_) => StoreKind::Memory,
+            Scenario::Chat(_) | Scenario::Join(_) | Scenario::Practice(_) | Scenario::Video(_) => {
+                StoreKind::Memory
+            }
         }
     }
 
@@ -169,6 +176,7 @@ impl Scenario {
             join @ Scenario::Join(_) => join,
             Scenario::Mixed(args) => Scenario::Mixed(args.without_baseline()),
             practice @ Scenario::Practice(_) => practice,
+            video @ Scenario::Video(_) => video,
         }
     }
 
@@ -179,6 +187,15 @@ impl Scenario {
             Scenario::Join(args) => scenario::join::run(ctx, args).await,
             Scenario::Mixed(args) => scenario::mixed::run(ctx, args).await,
             Scenario::Practice(args) => scenario::practice::run(ctx, args).await,
+            Scenario::Video(args) => scenario::video::run(ctx, args).await,
+        }
+    }
+
+    /// Settings spawned servers need for this scenario (`CHOPHIEN_*`).
+    fn server_env(&self) -> Vec<(String, String)> {
+        match self {
+            Scenario::Video(_) => scenario::video::VideoArgs::server_env(),
+            _ => Vec::new(),
         }
     }
 }
@@ -218,7 +235,11 @@ fn main() -> ExitCode {
     });
     match outcome {
         Ok(report) => {
-            let violations = report.violations();
+            let mut violations = report.violations();
+            // The video scenario's failures: no keyframe, high loss.
+            if let Some(video) = &report.video {
+                violations.extend(video.violations.iter().cloned());
+            }
             if violations.is_empty() {
                 ExitCode::SUCCESS
             } else {
@@ -262,7 +283,10 @@ async fn run(cli: Cli, pinning: Option<Pinning>) -> anyhow::Result<Report> {
         compare_nodes: common.compare_nodes,
         compare_journal: common.compare_journal,
     };
-    let configurations = plan::plan(&flags, cli.scenario.default_store())?;
+    let mut configurations = plan::plan(&flags, cli.scenario.default_store())?;
+    for configuration in &mut configurations {
+        configuration.server_env.extend(cli.scenario.server_env());
+    }
     let spawns = configurations
         .iter()
         .any(|c| matches!(c.layout, Layout::Spawn { .. }));

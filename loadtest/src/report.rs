@@ -87,6 +87,9 @@ pub struct Report {
     /// every sample.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub resources: Vec<ResourceSample>,
+    /// Video only: the SFU's cost per viewer, one row per viewer count.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub video: Option<crate::scenario::video::VideoFigures>,
 }
 
 /// One sample of a soak run.

@@ -397,3 +397,26 @@ fn flash_sale_quick_comparison_reports_three_runs_and_their_ratios() {
     }
     assert_eq!(comparison["redis_over_memory_goal"], 0.7);
 }
+
+/// The `video` scenario: a synthetic WebRTC publisher (VP8 + Opus that
+/// ffmpeg encodes) and a few webrtc-rs viewers through the real SFU. Fails
+/// when a viewer never gets a keyframe or the loss is high (exit 1).
+#[test]
+fn video_quick_delivers_keyframes_to_every_viewer_with_little_loss() {
+    let (code, report) = run_quick(&["video"]);
+    assert_eq!(code, Some(0), "{report}");
+    assert_eq!(report["scenario"], "video");
+    let video = &report["video"];
+    assert_eq!(video["violations"].as_array().unwrap().len(), 0, "{video}");
+    let step = &video["steps"][0];
+    assert!(step["connected"].as_u64().unwrap() > 0, "{video}");
+    assert_eq!(step["with_keyframe"], step["connected"], "{video}");
+    assert!(
+        step["video_packets_received"].as_u64().unwrap() > 0,
+        "{video}"
+    );
+    assert!(step["loss_ratio"].as_f64().unwrap() <= 0.01, "{video}");
+    assert!(step["forward_delay_ms"]["p99"].is_number(), "{video}");
+    assert!(step["server_millicores_per_viewer"].is_number(), "{video}");
+    assert!(video["baseline"]["server_rss_bytes"].as_u64().unwrap() > 0);
+}

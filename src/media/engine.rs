@@ -13,6 +13,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use rtc::ice::mdns::MulticastDnsMode;
 use rtc::interceptor::{Attribute, Interceptor, Packet, Slot, StreamInfo, TaggedPacket};
 use rtc::rtcp::payload_feedbacks::full_intra_request::FullIntraRequest;
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
@@ -263,7 +264,15 @@ pub async fn build_peer_connection(
             // SFU meets them as peer-reflexive candidates; the default 1 s
             // wait before nominating such a pair (meant to let better pairs
             // turn up) delayed every viewer's first frame by a second.
-            .with_prflx_acceptance_min_wait(Some(Duration::ZERO));
+            .with_prflx_acceptance_min_wait(Some(Duration::ZERO))
+            // No mDNS socket (webrtc-rs' default, `QueryOnly`, opens one on
+            // :5353 per connection, joined to the multicast group, to
+            // resolve browsers' `.local` candidates). A server never shares
+            // a link with its viewers' browsers, so such a name cannot be
+            // resolved anyway; the browser's checks arrive and the pair is
+            // found as peer-reflexive (above). Saves one socket per peer
+            // connection, and a LAN's every mDNS packet delivered to each.
+            .with_multicast_dns_mode(MulticastDnsMode::Disabled);
         if !config.public_ip.is_empty() {
             settings = settings
                 .with_nat_1to1_ips(vec![config.public_ip.clone()], RTCIceCandidateType::Host);

@@ -58,6 +58,9 @@ impl Report {
         if let Some(cost) = &self.cost_per_decision {
             cost_markdown(&mut out, cost);
         }
+        if let Some(video) = &self.video {
+            video.markdown(&mut out);
+        }
         if let Some(inv) = &self.invariants {
             let verdict = if inv.ok { "OK" } else { "**VIOLATED**" };
             let _ = writeln!(

@@ -11,6 +11,8 @@
 //!   then every unit of every product is accounted for.
 //! - [`practice`]: practice rooms with the server's simulated audiences,
 //!   a soak test: errors, server memory and CPU over time.
+//! - [`video`]: a synthetic WebRTC publisher and N webrtc-rs viewers: the
+//!   SFU's CPU, memory, losses and forward delay per viewer.
 //! - `seller`: the seller's connection, read for its whole life, shared by
 //!   the scenarios that have one.
 //!
@@ -27,6 +29,7 @@ pub mod join;
 pub mod mixed;
 pub mod practice;
 mod seller;
+pub mod video;
 
 use std::sync::Arc;
 use std::time::Duration;
