@@ -73,7 +73,7 @@ macro_rules! on_every_room_store {
             $(
                 #[tokio::test]
                 async fn $behaviour() {
-                    super::$behaviour(crate::support::room::memory_store()).await;
+                    super::$behaviour($crate::support::room::memory_store()).await;
                 }
             )*
         }
@@ -81,8 +81,8 @@ macro_rules! on_every_room_store {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $behaviour() {
-                    let server = crate::support::redis::RedisServer::start();
-                    let store = crate::support::room::conformance_redis_store(server.url().as_str()).await;
+                    let server = $crate::support::redis::RedisServer::start();
+                    let store = $crate::support::room::conformance_redis_store(server.url().as_str()).await;
                     super::$behaviour(store).await;
                 }
             )*
@@ -91,8 +91,8 @@ macro_rules! on_every_room_store {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $behaviour() {
-                    let cluster = crate::support::redis_cluster::take_turn().await;
-                    let store = crate::support::room::conformance_redis_store(cluster.target()).await;
+                    let cluster = $crate::support::redis_cluster::take_turn().await;
+                    let store = $crate::support::room::conformance_redis_store(cluster.target()).await;
                     super::$behaviour(store).await;
                 }
             )*
