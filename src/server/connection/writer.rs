@@ -19,7 +19,7 @@ use crate::room::{Actor, Membership, Room};
 
 use super::super::media;
 use super::super::AppState;
-use super::{text_payload, Activity, Outgoing, CLOSE_HANDSHAKE};
+use super::{text_payload, Activity, Outgoing, Queued, CLOSE_HANDSHAKE};
 
 type Sink = SplitSink<HyperWebsocketStream, Message>;
 
@@ -27,7 +27,7 @@ pub(super) struct Writer<'a> {
     pub(super) state: &'a AppState,
     pub(super) actor: &'a Actor,
     pub(super) sink: Sink,
-    pub(super) direct: mpsc::Receiver<Outgoing>,
+    pub(super) direct: mpsc::Receiver<Queued>,
     /// Signals from the SFU (trickled candidates, failures).
     pub(super) media: Option<mpsc::Receiver<MediaSignal>>,
     pub(super) done: &'a CancellationToken,
@@ -122,7 +122,7 @@ impl Writer<'_> {
                 _ = &mut done => return End::Quiet,
                 outgoing = self.direct.recv() => {
                     let mut sent = 0;
-                    let mut next = outgoing;
+                    let mut next = outgoing.map(|queued| *queued);
                     loop {
                         match next {
                             Some(Outgoing::Text(text)) => {
@@ -152,7 +152,7 @@ impl Writer<'_> {
                             break;
                         }
                         match self.direct.try_recv() {
-                            Ok(outgoing) => next = Some(outgoing),
+                            Ok(queued) => next = Some(*queued),
                             Err(mpsc::error::TryRecvError::Empty) => break,
                             Err(mpsc::error::TryRecvError::Disconnected) => next = None,
                         }
