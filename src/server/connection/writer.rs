@@ -106,11 +106,11 @@ impl Writer<'_> {
         let mut ping = tokio::time::interval_at(Instant::now() + ping_every, ping_every);
         let batch = self.state.config.server.write_batch;
         let room = Arc::clone(membership.room());
-        // This connection's own signal, made once, not per loop turn: polling
-        // a cancellation future takes its token's lock.
-        let done = self.done.clone();
-        let done = done.cancelled();
-        tokio::pin!(done);
+        // No branch watches `done` here: only this writer cancels it (after
+        // this loop), and the reader's end reaches the loop as the direct
+        // queue closing. Polling a cancellation future takes its token's
+        // lock, on every wake-up of every viewer's writer: the profile of a
+        // 2,000-viewer run put ~6 % of the server's CPU there.
         // The room's last frame (`room_closed`), held back until the reader
         // has stopped, so replies queued before the room ended go first.
         let mut last: Option<Frame> = None;
@@ -119,7 +119,6 @@ impl Writer<'_> {
         loop {
             tokio::select! {
                 biased;
-                _ = &mut done => return End::Quiet,
                 outgoing = self.direct.recv() => {
                     let mut sent = 0;
                     let mut next = outgoing.map(|queued| *queued);
