@@ -91,15 +91,16 @@ impl Writer<'_> {
     }
 
     async fn serve(&mut self, membership: &mut Membership) -> End {
-        let initial = std::mem::take(&mut membership.initial);
-        let count = initial.len();
-        for frame in initial {
-            if !self.feed(frame).await {
+        // One flush per join frame, not one for all: tungstenite's write
+        // buffer keeps the capacity it ever grew to, and the snapshot (the
+        // largest frame most viewers are ever sent) followed by more frames
+        // before one flush would double it for the connection's life.
+        // Flushed alone, the snapshot leaves room the small frames after it
+        // reuse. A join costs two or three writes instead of one.
+        for frame in std::mem::take(&mut membership.initial) {
+            if !self.feed(frame).await || !self.flush(1).await {
                 return End::Stalled;
             }
-        }
-        if !self.flush(count).await {
-            return End::Stalled;
         }
 
         let ping_every = Duration::from_secs(self.state.config.server.ping_interval_secs.max(1));
