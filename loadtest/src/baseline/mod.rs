@@ -9,8 +9,8 @@
 //! - [`ws`]: the same broadcast on Node's `ws` (the lean peer); both are
 //!   started through [`node_peer`].
 
+pub mod node_peer;
 pub mod postgres;
 pub mod redis_bench;
 pub mod socketio;
-pub mod node_peer;
 pub mod ws;

@@ -189,7 +189,9 @@ fn next_rate(steps: &[Step], args: &ChatArgs) -> Option<f64> {
     let best_before = before
         .iter()
         .map(|s| s.deliveries_per_s)
-        .fold(None, |best: Option<f64>, d| Some(best.map_or(d, |b| b.max(d))));
+        .fold(None, |best: Option<f64>, d| {
+            Some(best.map_or(d, |b| b.max(d)))
+        });
     if best_before.is_some_and(|best| last.deliveries_per_s < best * STILL_RISING) {
         return None;
     }
