@@ -14,7 +14,8 @@
 //! - `scenario`: `flash-sale` (with its invariant `audit`), `chat`, `join`,
 //!   `mixed` (flash sale + bag + voucher, with its own audit), `practice`,
 //!   `video` (a WebRTC publisher and N viewers: the SFU's cost per viewer).
-//! - `baseline`: `redis-benchmark` on the sale function; the Socket.IO peer.
+//! - `baseline`: `redis-benchmark` on the sale function; the Node peers
+//!   for chat (Socket.IO, `ws`).
 //! - `pinning` (`--pin`: harness and servers on separate CPUs), `hog`
 //!   (`--hog`: a CPU hog beside the server), `server_metrics` (the
 //!   server's own counters from `/metrics`).

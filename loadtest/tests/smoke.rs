@@ -83,6 +83,27 @@ fn chat_quick_writes_a_report_with_every_message_delivered() {
     assert!(report["counts"]["deliveries"].as_u64().unwrap() > 0);
 }
 
+/// Needs Node.js and npm (the peer's `npm ci` runs on first use).
+#[test]
+fn chat_quick_against_the_ws_peer_saturates_both_and_reports_the_ratio_and_cpu() {
+    let (code, report) = run_quick(&["chat", "--peer", "ws", "--saturate"]);
+    assert_eq!(code, Some(0), "{report}");
+    assert_documented_fields(&report, "chat");
+    let baseline = &report["baselines"][0];
+    assert_eq!(baseline["name"], "ws", "{report}");
+    assert!(baseline["ratio"].as_f64().unwrap() > 0.0, "{report}");
+    for key in ["chophien", "ws"] {
+        assert!(
+            report["counts"][format!("{key}_cpu_ns_per_delivery")].as_u64() > Some(0),
+            "{key} in {report}"
+        );
+        assert!(
+            report["counts"][format!("{key}_saturation_rate")].as_u64() > Some(0),
+            "{key} in {report}"
+        );
+    }
+}
+
 #[test]
 fn join_quick_writes_a_report_with_memory_per_viewer() {
     let (code, report) = run_quick(&["join"]);

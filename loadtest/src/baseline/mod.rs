@@ -6,7 +6,11 @@
 //!   single-buy Redis function — the ceiling for end-to-end reservations.
 //! - [`postgres`]: `pgbench` taking units from one hot stock row (optional).
 //! - [`socketio`]: a minimal Socket.IO server doing the same room broadcast.
+//! - [`ws`]: the same broadcast on Node's `ws` (the lean peer); both are
+//!   started through [`node_peer`].
 
+pub mod node_peer;
 pub mod postgres;
 pub mod redis_bench;
 pub mod socketio;
+pub mod ws;

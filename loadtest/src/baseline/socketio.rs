@@ -7,7 +7,6 @@
 //! and the server's `2` (ping) is answered with `3` (pong).
 
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use anyhow::{bail, Context};
@@ -15,52 +14,17 @@ use futures_util::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::client::{self, Socket};
-use crate::target::{free_port, workspace_root, Spawned};
+use crate::target::Spawned;
 
 /// The peer's directory (package.json, package-lock.json, server.js).
 pub fn peer_dir() -> PathBuf {
-    workspace_root().join("loadtest/peers/socketio")
+    super::node_peer::dir("socketio")
 }
 
 /// Start the peer on a free port, installing its packages first (`npm ci`)
 /// if they are missing.
 pub async fn spawn_peer() -> anyhow::Result<Spawned> {
-    let dir = peer_dir();
-    if !dir.join("node_modules/socket.io").is_dir() {
-        let status = Command::new("npm")
-            .args(["ci", "--no-audit", "--no-fund"])
-            .current_dir(&dir)
-            .status()
-            .context("could not run npm (is Node.js installed?)")?;
-        if !status.success() {
-            bail!("npm ci failed in {}", dir.display());
-        }
-    }
-    let logs = tempfile::tempdir()?;
-    let port = free_port()?;
-    let log = std::fs::File::create(logs.path().join("socketio.log"))?;
-    let child = Command::new("node")
-        .arg("server.js")
-        .current_dir(&dir)
-        .env("PORT", port.to_string())
-        .stdout(Stdio::from(log.try_clone()?))
-        .stderr(Stdio::from(log))
-        .spawn()
-        .context("could not start node")?;
-    let spawned = Spawned {
-        child,
-        port,
-        dir: logs,
-        name: "socketio",
-    };
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
-    while tokio::time::Instant::now() < deadline {
-        if std::fs::read_to_string(spawned.log_path()).is_ok_and(|l| l.contains("listening")) {
-            return Ok(spawned);
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    bail!("the Socket.IO peer did not start:\n{}", spawned.log_tail())
+    super::node_peer::spawn("socketio", "socket.io").await
 }
 
 /// Connect to the peer and join the default namespace.

@@ -11,10 +11,19 @@
 //! of it fails the run. Viewers the server drops as slow consumers (close
 //! 4008) are counted apart.
 //!
-//! `--peer socketio` runs the same load against the Socket.IO peer
-//! afterwards; our deliveries/s divided by its is the baseline ratio.
+//! `--peer socketio`, `--peer ws` (Node's `ws`) or `--peer all` run the same
+//! load against those peers afterwards, one after the other on the same
+//! machine; our deliveries/s divided by theirs is the baseline ratio.
+//! `--saturate` drives each server to its capacity step by step
+//! ([`saturate`]). Each run reads the CPU its server used over the send
+//! window (`/proc/<pid>/stat`: ours spawned, and the peers' Node process) and
+//! reports it per delivery.
 
-use std::collections::{BTreeMap, BTreeSet};
+mod saturate;
+mod sender;
+mod transport;
+
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -25,12 +34,17 @@ use tokio::sync::{mpsc, watch, Semaphore};
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::baseline::socketio;
-use crate::client::{self, Socket};
+use crate::baseline::{socketio, ws};
+use crate::client::Socket;
 use crate::report::{ratio, Baseline, DeliveryAudit, Report};
 use crate::schedule::Schedule;
 use crate::stats::{cdf_points, LatencyRecorder, LatencySummary, Timeline};
-use crate::tokens::Minter;
+use crate::target::cpu_ms;
+
+#[cfg(test)]
+use sender::marker;
+use sender::{send_chat, Answers};
+pub use transport::Transport;
 
 use super::delivery::{self, MessageId, SenderTotal, ViewerEnd, ViewerLog};
 use super::{unix_ms, Ctx};
@@ -56,25 +70,61 @@ pub struct ChatArgs {
     /// How long senders send, seconds.
     #[arg(long, default_value_t = 30.0)]
     pub duration_secs: f64,
-    /// Also run the same load against a baseline peer.
+    /// Also run the same load against a baseline peer, after ours: repeat
+    /// for several, or `all` for every one.
     #[arg(long, value_enum)]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub peer: Option<Peer>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub peer: Vec<Peer>,
+    /// Drive each server to saturation: start at --rate and multiply it by
+    /// --saturate-step after every step until deliveries/s stop rising (by
+    /// 5 %), p99 passes --p99-bound-ms, a viewer is disconnected, or
+    /// --saturate-max-steps ran; report each server's best deliveries/s.
+    #[arg(long)]
+    pub saturate: bool,
+    #[arg(long, default_value_t = 1.5, value_name = "FACTOR")]
+    pub saturate_step: f64,
+    #[arg(long, default_value_t = 1000.0, value_name = "MS")]
+    pub p99_bound_ms: f64,
+    #[arg(long, default_value_t = 8, value_name = "N")]
+    pub saturate_max_steps: usize,
 }
 
-#[derive(Debug, Clone, Copy, clap::ValueEnum, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Peer {
     /// A minimal Socket.IO server (loadtest/peers/socketio).
     Socketio,
+    /// Node's `ws`: the lean room broadcast (loadtest/peers/ws).
+    Ws,
+    /// Every peer above, one after the other.
+    All,
+}
+
+impl Peer {
+    /// Its name in reports and counters.
+    fn label(self) -> &'static str {
+        match self {
+            Peer::Socketio => "socketio",
+            Peer::Ws => "ws",
+            Peer::All => "all",
+        }
+    }
 }
 
 impl ChatArgs {
-    /// The same load without the Socket.IO peer (for the configurations of
+    /// The same load without the peers (for the configurations of
     /// `--compare-nodes` other than the last).
     pub fn without_peer(mut self) -> ChatArgs {
-        self.peer = None;
+        self.peer.clear();
         self
+    }
+
+    /// The peers to run, each once, in a fixed order (`all` expanded).
+    pub fn peers(&self) -> Vec<Peer> {
+        [Peer::Socketio, Peer::Ws]
+            .into_iter()
+            .filter(|p| self.peer.contains(p) || self.peer.contains(&Peer::All))
+            .collect()
     }
 
     /// The small `--quick` variant.
@@ -83,137 +133,9 @@ impl ChatArgs {
         self.senders = self.senders.min(4);
         self.rate = self.rate.min(40.0);
         self.duration_secs = self.duration_secs.min(5.0);
+        self.saturate_max_steps = self.saturate_max_steps.min(2);
         self
     }
-}
-
-/// Which server the fan-out runs against.
-pub enum Transport {
-    Chophien {
-        /// One per node, node 0 first.
-        ws_bases: Vec<String>,
-        room: String,
-        minter: Arc<Minter>,
-    },
-    SocketIo {
-        port: u16,
-    },
-}
-
-impl Transport {
-    /// How many nodes clients are spread over.
-    fn nodes(&self) -> usize {
-        match self {
-            Transport::Chophien { ws_bases, .. } => ws_bases.len().max(1),
-            Transport::SocketIo { .. } => 1,
-        }
-    }
-
-    /// Connect client `i` to `node` and wait until it is in the room; the
-    /// socket and the snapshot's seq (our server only).
-    async fn connect(&self, i: usize, node: usize) -> anyhow::Result<(Socket, Option<u64>)> {
-        match self {
-            Transport::Chophien {
-                ws_bases,
-                room,
-                minter,
-            } => {
-                let token =
-                    minter.token(&format!("lt-v{i}"), &format!("Khách {i}"), room, "viewer")?;
-                let ws_base = &ws_bases[node % ws_bases.len()];
-                let mut socket = client::connect(&client::room_url(ws_base, room, &token)).await?;
-                let snapshot = client::wait_for(&mut socket, "snapshot", CONNECT_TIMEOUT).await?;
-                Ok((
-                    socket,
-                    snapshot.get("seq").and_then(serde_json::Value::as_u64),
-                ))
-            }
-            Transport::SocketIo { port } => {
-                Ok((socketio::connect(*port, CONNECT_TIMEOUT).await?, None))
-            }
-        }
-    }
-
-    /// Message `n` of a sender: our server answers it with an ack, or an
-    /// error naming `n`.
-    fn chat_frame(&self, n: u64, text: &str) -> Message {
-        match self {
-            Transport::Chophien { .. } => Message::text(
-                serde_json::json!({ "id": n.to_string(), "type": "chat", "text": text })
-                    .to_string(),
-            ),
-            Transport::SocketIo { .. } => socketio::chat_frame(text),
-        }
-    }
-
-    /// The reply to send for an incoming frame (Engine.IO pong), if any.
-    fn answer(&self, text: &str) -> Option<Message> {
-        match self {
-            Transport::SocketIo { .. } if socketio::is_ping(text) => Some(Message::text("3")),
-            _ => None,
-        }
-    }
-
-    /// The answer a frame is to a sender's message (our server only): the
-    /// message's number and, for an error, its code.
-    fn answer_to(&self, text: &str) -> Option<(Option<u64>, Option<String>)> {
-        if !matches!(self, Transport::Chophien { .. }) || text.contains(r#""seq":"#) {
-            return None;
-        }
-        let is_ack = text.contains(r#""type":"ack""#);
-        if !is_ack && !text.contains(r#""type":"error""#) {
-            return None;
-        }
-        let value: serde_json::Value = serde_json::from_str(text).ok()?;
-        let n = value
-            .get("id")
-            .and_then(serde_json::Value::as_str)
-            .and_then(|id| id.parse().ok());
-        let code = value.get("code").and_then(serde_json::Value::as_str);
-        Some((n, (!is_ack).then(|| code.unwrap_or("?").to_owned())))
-    }
-}
-
-/// The server's answers to one sender's messages (each is answered with
-/// an ack or an error naming its number).
-#[derive(Debug, Default)]
-struct Answers {
-    /// Message numbers answered, either way.
-    answered: BTreeSet<u64>,
-    /// Refused for good: expected by nobody.
-    refused: u64,
-    /// Answered `unavailable` or `internal`: the store's outcome is unknown.
-    unknown: Vec<u64>,
-    /// Error answers by code.
-    by_code: BTreeMap<String, u64>,
-}
-
-impl Answers {
-    fn record(&mut self, n: Option<u64>, error: Option<String>) {
-        if let Some(n) = n {
-            self.answered.insert(n);
-        }
-        let Some(code) = error else { return };
-        match (n, code.as_str()) {
-            (Some(n), "unavailable" | "internal") => self.unknown.push(n),
-            _ => self.refused += 1,
-        }
-        *self.by_code.entry(code).or_default() += 1;
-    }
-
-    /// Messages `0..sent` never answered count as of unknown outcome.
-    fn close(&mut self, sent: u64) {
-        let unanswered: Vec<u64> = (0..sent).filter(|n| !self.answered.contains(n)).collect();
-        if !unanswered.is_empty() {
-            *self.by_code.entry("no_answer".to_owned()).or_default() += unanswered.len() as u64;
-            self.unknown.extend(unanswered);
-        }
-    }
-}
-
-/// The text of message `n` of `sender`, meant to go out at `intended_us`.
-fn marker(sender: usize, n: u64, intended_us: u64) -> String {
-    format!("lt|{sender}|{n}|{intended_us}|")
 }
 
 /// The message a frame carries, if it is a load-test one, and its intended
@@ -284,6 +206,19 @@ pub struct Fanout {
     pub latency_by_route: BTreeMap<String, LatencySummary>,
     pub cdf: Vec<(f64, f64)>,
     pub rates: Vec<(f64, f64)>,
+    /// CPU the server's processes used from the first send until the
+    /// viewers drained, ms (`None` without a process to read).
+    pub server_cpu_ms: Option<u64>,
+    /// This harness's CPU over the same window, ms.
+    pub harness_cpu_ms: Option<u64>,
+}
+
+impl Fanout {
+    /// Server CPU µs per delivery over the send window.
+    pub fn cpu_us_per_delivery(&self) -> Option<f64> {
+        let ms = self.server_cpu_ms?;
+        (self.deliveries > 0).then(|| ms as f64 * 1000.0 / self.deliveries as f64)
+    }
 }
 
 pub async fn run(ctx: &Ctx, args: ChatArgs) -> anyhow::Result<Report> {
@@ -295,38 +230,65 @@ pub async fn run(ctx: &Ctx, args: ChatArgs) -> anyhow::Result<Report> {
         room: room.clone(),
         minter: ctx.minter.clone(),
     };
-    let ours = fanout(ctx, Arc::new(transport), &args, "chophien").await?;
+    let measured = saturate::measure(
+        ctx,
+        Arc::new(transport),
+        &args,
+        "chophien",
+        &ctx.target.server_pids(),
+    )
+    .await?;
 
     let mut baselines = Vec::new();
     let mut notes = vec![
         "Latency is delivery time minus the message's intended send time (open loop, coordinated omission corrected).".to_owned(),
+        "Server CPU per delivery: user + system CPU of the server's processes (/proc/<pid>/stat) from the first send until the viewers drained, divided by the deliveries in that window.".to_owned(),
     ];
-    if let Some(Peer::Socketio) = args.peer {
-        let peer = socketio::spawn_peer().await?;
-        let theirs = fanout(
-            ctx,
-            Arc::new(Transport::SocketIo { port: peer.port }),
-            &args,
-            "socket.io",
-        )
-        .await?;
+    let mut counts = BTreeMap::new();
+    notes.extend(measured.describe("Chợ Phiên", &mut counts, "chophien"));
+    for peer in args.peers() {
+        let (spawned, transport, command) = match peer {
+            Peer::Socketio => {
+                let spawned = socketio::spawn_peer().await?;
+                let port = spawned.port;
+                let command = format!(
+                    "node {}/server.js (socket.io 4.8, websocket only)",
+                    socketio::peer_dir().display()
+                );
+                (spawned, Transport::SocketIo { port }, command)
+            }
+            // `all` never comes out of `peers()`: it is expanded there.
+            Peer::Ws | Peer::All => {
+                let spawned = ws::spawn_peer().await?;
+                let port = spawned.port;
+                let command = format!(
+                    "node {}/server.js (ws 8, one broadcast loop)",
+                    ws::peer_dir().display()
+                );
+                (spawned, Transport::Ws { port }, command)
+            }
+        };
+        let label = peer.label();
+        let theirs =
+            saturate::measure(ctx, Arc::new(transport), &args, label, &[spawned.pid()]).await?;
+        drop(spawned);
+        notes.extend(theirs.describe(label, &mut counts, label));
+        let theirs = theirs.best;
         notes.push(format!(
-            "Socket.IO peer: {} deliveries, p50 {:.2} ms, p99 {:.2} ms, lost {}, duplicates {}, out of order {}, connect failures {}.",
+            "{label} peer: {} deliveries, p50 {:.2} ms, p99 {:.2} ms, lost {}, duplicates {}, out of order {}, connect failures {}.",
             theirs.deliveries, theirs.latency.p50, theirs.latency.p99, theirs.delivery.messages_lost,
             theirs.delivery.duplicates, theirs.delivery.out_of_order, theirs.connect_failures
         ));
         baselines.push(Baseline {
-            name: "socketio".into(),
+            name: label.into(),
             throughput_per_s: theirs.deliveries_per_s,
-            ratio: ratio(ours.deliveries_per_s, theirs.deliveries_per_s),
-            command: format!(
-                "node {}/server.js (socket.io 4.8, websocket only)",
-                socketio::peer_dir().display()
-            ),
+            ratio: ratio(measured.best.deliveries_per_s, theirs.deliveries_per_s),
+            command,
         });
     }
+    let ours = measured.best;
 
-    let mut counts = BTreeMap::from([
+    counts.extend([
         ("viewers".to_owned(), args.viewers as u64),
         ("senders".to_owned(), args.senders as u64),
         ("messages_sent".to_owned(), ours.sent),
@@ -349,6 +311,9 @@ pub async fn run(ctx: &Ctx, args: ChatArgs) -> anyhow::Result<Report> {
         ),
         ("connect_failures".to_owned(), ours.connect_failures),
     ]);
+    if let Some(ms) = ours.server_cpu_ms {
+        counts.insert("send_window_cpu_ms_server".to_owned(), ms);
+    }
     for (code, n) in &ours.errors_by_code {
         counts.insert(format!("chat_error_{code}"), *n);
     }
@@ -381,12 +346,15 @@ pub async fn run(ctx: &Ctx, args: ChatArgs) -> anyhow::Result<Report> {
     })
 }
 
-/// Connect the viewers and senders, send for the duration, drain, count.
+/// Connect the viewers and senders, send for the duration, drain, count;
+/// `cpu_pids` are the server's processes, whose CPU over the send window is
+/// read.
 pub async fn fanout(
     ctx: &Ctx,
     transport: Arc<Transport>,
     args: &ChatArgs,
     label: &str,
+    cpu_pids: &[u32],
 ) -> anyhow::Result<Fanout> {
     let span = Duration::from_secs_f64(args.duration_secs + 120.0);
     let nodes = transport.nodes();
@@ -452,6 +420,7 @@ pub async fn fanout(
         sockets.push(transport.connect(1_000_000 + j, j % nodes).await?.0);
     }
     let start = Instant::now() + Duration::from_millis(200);
+    let cpu_before = (server_cpu(cpu_pids), cpu_ms(std::process::id()));
     shared
         .send_start_us
         .store((start - shared.epoch).as_micros() as u64, Ordering::Relaxed);
@@ -531,6 +500,7 @@ pub async fn fanout(
             break;
         }
     }
+    let cpu_after = (server_cpu(cpu_pids), cpu_ms(std::process::id()));
     let _ = stop_tx.send(true);
 
     let (mut slow, mut other) = (0, 0);
@@ -609,7 +579,24 @@ pub async fn fanout(
             .collect(),
         cdf: cdf_points(&histogram),
         rates: shared.timeline.rates(),
+        server_cpu_ms: cpu_before
+            .0
+            .zip(cpu_after.0)
+            .map(|(before, after)| after.saturating_sub(before)),
+        harness_cpu_ms: cpu_before
+            .1
+            .zip(cpu_after.1)
+            .map(|(before, after)| after.saturating_sub(before)),
     })
+}
+
+/// CPU used so far by all of `pids`, ms; `None` with no process, or one
+/// unreadable.
+fn server_cpu(pids: &[u32]) -> Option<u64> {
+    if pids.is_empty() {
+        return None;
+    }
+    pids.iter().map(|&pid| cpu_ms(pid)).sum()
 }
 
 /// One viewer: check, count and time every load-test message until told to
@@ -660,78 +647,12 @@ async fn watch_room(
     }
 }
 
-/// One sender: messages `j, j+k, j+2k, …` of the schedule until `end`.
-/// Returns how many it sent, and the tasks that keep its socket open (and
-/// its pings answered) until the viewers have drained.
-#[allow(clippy::too_many_arguments)]
-async fn send_chat(
-    j: usize,
-    k: u64,
-    socket: Socket,
-    transport: &Arc<Transport>,
-    shared: &Shared,
-    schedule: Schedule,
-    end: Instant,
-    answers: &Arc<Mutex<Answers>>,
-    bar: &indicatif::ProgressBar,
-) -> (u64, [tokio::task::JoinHandle<()>; 2]) {
-    let (mut sink, mut stream) = socket.split();
-    let (answers_tx, mut answers_rx) = mpsc::channel::<Message>(16);
-    let reader = {
-        let (transport, answers) = (transport.clone(), answers.clone());
-        tokio::spawn(async move {
-            while let Some(Ok(message)) = stream.next().await {
-                if let Message::Text(text) = message {
-                    if let Some((n, error)) = transport.answer_to(&text) {
-                        let mut answers = answers.lock().unwrap_or_else(|e| e.into_inner());
-                        answers.record(n, error);
-                    } else if let Some(answer) = transport.answer(&text) {
-                        let _ = answers_tx.send(answer).await;
-                    }
-                }
-            }
-        })
-    };
-    let mut sent = 0;
-    for n in 0.. {
-        let at = schedule.at(n * k + j as u64);
-        if at >= end {
-            break;
-        }
-        loop {
-            tokio::select! {
-                _ = tokio::time::sleep_until(at) => break,
-                Some(answer) = answers_rx.recv() => { let _ = sink.send(answer).await; }
-            }
-        }
-        let intended_us = (at - shared.epoch).as_micros() as u64;
-        if sink
-            .send(transport.chat_frame(n, &marker(j, n, intended_us)))
-            .await
-            .is_err()
-        {
-            break;
-        }
-        sent += 1;
-        bar.inc(1);
-    }
-    // Keep answering pings while the viewers drain.
-    let keeper = tokio::spawn(async move {
-        while let Some(answer) = answers_rx.recv().await {
-            if sink.send(answer).await.is_err() {
-                break;
-            }
-        }
-    });
-    (sent, [reader, keeper])
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn a_marker_survives_json_and_socketio_framing() {
+    fn a_marker_survives_json_socketio_and_ws_framing() {
         let text = marker(3, 17, 123_456);
         let ours =
             serde_json::json!({"seq": 5, "type": "chat", "message": {"text": text}}).to_string();
@@ -739,6 +660,9 @@ mod tests {
         assert_eq!(parse_marker(&ours), Some((id, 123_456)));
         let theirs = socketio::chat_frame(&text).into_text().unwrap();
         assert_eq!(parse_marker(&theirs), Some((id, 123_456)));
+        let lean = ws::chat_frame(&text).into_text().unwrap();
+        assert_eq!(parse_marker(&lean), Some((id, 123_456)));
+        assert_eq!(parse_seq(&lean), None);
         assert_eq!(parse_marker(r#"{"type":"chat","text":"hello"}"#), None);
     }
 

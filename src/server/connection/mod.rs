@@ -62,7 +62,8 @@ const MEDIA_SIGNAL_QUEUE: usize = 32;
 /// Longest request id echoed back.
 const MAX_REQUEST_ID_LEN: usize = 64;
 
-/// What the reader asks the writer to send, in order.
+/// What the reader asks the writer to send, in order. It travels boxed
+/// ([`Queued`]): see there.
 enum Outgoing {
     Text(JsonText),
     /// Close with this code and reason (after what is queued before it).
@@ -73,6 +74,13 @@ enum Outgoing {
     /// code that says why, after what is queued before this.
     Ended,
 }
+
+/// An [`Outgoing`] as the direct queue carries it. Boxed because a Tokio
+/// channel allocates its first block of 32 slots when it is made: at 8 bytes
+/// a slot instead of the enum's 32 or more, every connection's queue costs
+/// ≥ 0.75 KiB less, idle or not. The box is one small allocation per reply, on the
+/// reply path only (room events never pass through this queue).
+type Queued = Box<Outgoing>;
 
 /// Serve one admitted connection until either side ends it.
 pub async fn serve(
@@ -85,7 +93,7 @@ pub async fn serve(
     state.metrics.connections.inc();
     tracing::debug!(role = actor.role.as_str(), "connected");
     let (sink, stream) = socket.split();
-    let (direct_tx, direct_rx) = mpsc::channel(state.config.server.direct_queue);
+    let (direct_tx, direct_rx) = mpsc::channel::<Queued>(state.config.server.direct_queue);
     let participant = format!("c{connection_id}");
     let room = Arc::clone(membership.room());
     let done = CancellationToken::new();

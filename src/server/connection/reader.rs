@@ -18,7 +18,7 @@ use super::super::limits::ConnectionLimits;
 use super::super::media::MediaSession;
 use super::super::refusal::Refusal;
 use super::super::{compliance, journal, sales, AppState};
-use super::{Activity, Outgoing, MAX_REQUEST_ID_LEN, MEDIA_SIGNAL_QUEUE};
+use super::{Activity, Outgoing, Queued, MAX_REQUEST_ID_LEN, MEDIA_SIGNAL_QUEUE};
 
 type Stream = SplitStream<HyperWebsocketStream>;
 
@@ -26,7 +26,7 @@ pub(super) struct Reader<'a> {
     pub(super) state: &'a AppState,
     pub(super) actor: &'a Actor,
     pub(super) room: &'a Arc<Room>,
-    pub(super) direct: mpsc::Sender<Outgoing>,
+    pub(super) direct: mpsc::Sender<Queued>,
     /// This connection's id as the SFU knows it.
     pub(super) participant: &'a str,
     /// Where the SFU sends this connection's signals (drained by the writer).
@@ -106,7 +106,7 @@ impl Reader<'_> {
     /// client is behind on its replies: stop reading until it catches up).
     /// `false` once the writer has ended the connection.
     async fn send(&self, outgoing: Outgoing) -> bool {
-        match self.direct.try_send(outgoing) {
+        match self.direct.try_send(Box::new(outgoing)) {
             Ok(()) => true,
             Err(mpsc::error::TrySendError::Closed(_)) => false,
             // Boxed: rare, and its future would grow every connection's task.
@@ -116,7 +116,7 @@ impl Reader<'_> {
         }
     }
 
-    async fn send_when_there_is_room(&self, outgoing: Outgoing) -> bool {
+    async fn send_when_there_is_room(&self, outgoing: Queued) -> bool {
         tokio::select! {
             biased;
             _ = self.done.cancelled() => false,
