@@ -53,11 +53,19 @@ const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; \
 
 /// Put the security headers on every response of `router`.
 pub(super) fn secure(router: Router) -> Router {
+    with_policy(
+        router.layer(middleware::from_fn(no_store_for_api)),
+        CONTENT_SECURITY_POLICY,
+    )
+}
+
+/// The headers every response carries, with `policy` as its
+/// Content-Security-Policy (the pages' or, for photos, a stricter one).
+pub(super) fn with_policy(router: Router, policy: &'static str) -> Router {
     router
-        .layer(middleware::from_fn(no_store_for_api))
         .layer(SetResponseHeaderLayer::overriding(
             header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+            HeaderValue::from_static(policy),
         ))
         .layer(SetResponseHeaderLayer::overriding(
             header::X_CONTENT_TYPE_OPTIONS,

@@ -19,7 +19,6 @@ use axum::routing::get;
 use axum::{Json, Router};
 use futures_util::StreamExt;
 use serde_json::json;
-use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::photos::{accepted_content_type, PhotoError};
 use crate::protocol::ErrorCode;
@@ -153,19 +152,8 @@ async fn serve(State(state): State<AppState>, Path(file): Path<String>) -> Respo
 
 /// The photo files' routes with their own headers (see the module docs).
 pub(super) fn serving(state: AppState) -> Router {
-    Router::new()
+    let router = Router::new()
         .route("/photos/{file}", get(serve))
-        .with_state(state)
-        .layer(SetResponseHeaderLayer::overriding(
-            header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(PHOTO_POLICY),
-        ))
-        .layer(SetResponseHeaderLayer::overriding(
-            header::X_CONTENT_TYPE_OPTIONS,
-            HeaderValue::from_static("nosniff"),
-        ))
-        .layer(SetResponseHeaderLayer::overriding(
-            header::REFERRER_POLICY,
-            HeaderValue::from_static("no-referrer"),
-        ))
+        .with_state(state);
+    super::headers::with_policy(router, PHOTO_POLICY)
 }
