@@ -19,6 +19,10 @@ import { useServerAndBrowser } from './helpers/fixture.js';
 import { mkdirSync } from 'node:fs';
 import { REPO_ROOT, ROOM_ID } from './helpers/server.js';
 import { FIRST_FRAME_TIMEOUT_MS } from './helpers/video.js';
+import { layoutProblems as reach } from './helpers/reach.js';
+
+/** These pages scroll down unless a test says otherwise. */
+const layoutProblems = (page, options = {}) => reach(page, { pageScrolls: true, ...options });
 
 const SHOTS = join(REPO_ROOT, 'target', 'screenshots');
 const PHONE = { width: 360, height: 740 };
@@ -47,31 +51,6 @@ async function newScreen(viewport = PHONE) {
   page.errors = [];
   page.on('pageerror', (error) => page.errors.push(error));
   return page;
-}
-
-/**
- * Every visible control smaller than 44×44 CSS px or outside the screen
- * across (and down, unless the page scrolls), and any sideways scroll
- * (the measure of viewer-phone.test.js).
- */
-async function layoutProblems(page, { pageScrolls = true, within = 'body' } = {}) {
-  return page.evaluate(([pageScrolls, within]) => {
-    const found = [];
-    const vw = window.innerWidth;
-    const vh = window.innerHeight;
-    if (document.documentElement.scrollWidth > vw) found.push(`sideways scroll: ${document.documentElement.scrollWidth} > ${vw}`);
-    for (const el of document.querySelector(within).querySelectorAll('button, a[href], input, select, textarea, summary')) {
-      if (el.matches('.skip-link:not(:focus)')) continue;
-      const target = el.matches('input[type=radio], input[type=checkbox]') ? (el.closest('label') || el) : el;
-      const r = target.getBoundingClientRect();
-      if (r.width === 0 || r.height === 0 || !target.checkVisibility({ contentVisibilityAuto: true, visibilityProperty: true })) continue;
-      const what = `${el.tagName.toLowerCase()}[${el.dataset.testid || el.id || el.textContent.trim().slice(0, 20)}]`;
-      if (r.width < 43.5 || r.height < 43.5) found.push(`${what} is ${Math.round(r.width)}×${Math.round(r.height)}`);
-      if (r.left < -0.5 || r.right > vw + 0.5) found.push(`${what} outside across (${Math.round(r.left)}..${Math.round(r.right)})`);
-      if (!pageScrolls && (r.top < -0.5 || r.bottom > vh + 0.5)) found.push(`${what} outside down (${Math.round(r.top)}..${Math.round(r.bottom)})`);
-    }
-    return found;
-  }, [pageScrolls, within]);
 }
 
 /** `YYYYMMDDTHHMMSSZ` of a unix time in ms (how the .ics writes a UTC time). */

@@ -15,6 +15,10 @@ import { REPO_ROOT } from './helpers/server.js';
 import { openViewer, sendChat } from './helpers/browser.js';
 import { FIRST_FRAME_TIMEOUT_MS } from './helpers/video.js';
 import { PRESETS, presetSale } from '../../web-client/js/seller-presets.js';
+import { layoutProblems as reach } from './helpers/reach.js';
+
+/** The studio's live screen does not scroll: a covered control is out of reach too. */
+const layoutProblems = (page, options = {}) => reach(page, { covered: true, ...options });
 
 const SHOTS = join(REPO_ROOT, 'target', 'screenshots');
 const SCREENS = [
@@ -50,57 +54,6 @@ async function openStudio({ viewport, mobile }, { lang = null } = {}) {
   await page.goto(server.sellerUrl);
   await page.waitForFunction(() => window.__chophien?.model?.me?.role === 'seller', null, PATIENCE);
   return page;
-}
-
-/**
- * What is wrong with the layout now: sideways scroll, and every visible
- * control (a checkbox counts by its label) smaller than 44×44 CSS px or
- * outside the viewport. A control inside a box that scrolls down (the chat)
- * need not be inside the screen down; one inside a box that scrolls across
- * (the product strip) need not be inside it across, but the box must be.
- * With `pageScrolls` (a laptop) the page itself may scroll down. A control
- * that another element covers at its centre is out of reach too, on a screen
- * that does not scroll (behind an open sheet everything is, by design: only
- * the sheet is checked then).
- */
-async function layoutProblems(page, { pageScrolls = false } = {}) {
-  return page.evaluate((pageScrolls) => {
-    const found = [];
-    const vw = window.innerWidth;
-    const vh = window.innerHeight;
-    if (document.documentElement.scrollWidth > vw) found.push(`sideways scroll: ${document.documentElement.scrollWidth} > ${vw}`);
-    const scroller = (el, axis) => {
-      for (let a = el.parentElement; a && a !== document.body; a = a.parentElement) {
-        const style = getComputedStyle(a);
-        const o = axis === 'y' ? style.overflowY : style.overflowX;
-        const more = axis === 'y' ? a.scrollHeight > a.clientHeight : a.scrollWidth > a.clientWidth;
-        if ((o === 'auto' || o === 'scroll') && more) return a;
-      }
-      return null;
-    };
-    for (const el of document.querySelectorAll('button, a[href], input, select, textarea, summary')) {
-      if (el.matches('.skip-link:not(:focus)')) continue;
-      const target = el.matches('input[type=radio], input[type=checkbox]') ? (el.closest('label') || el) : el;
-      const r = target.getBoundingClientRect();
-      if (r.width === 0 || r.height === 0 || !target.checkVisibility({ contentVisibilityAuto: true, visibilityProperty: true })) continue;
-      const what = `${el.tagName.toLowerCase()}[${el.dataset.testid || el.id || el.textContent.trim().slice(0, 20)}]`;
-      if (r.width < 43.5 || r.height < 43.5) found.push(`${what} is ${Math.round(r.width)}×${Math.round(r.height)}`);
-      const across = scroller(el, 'x');
-      const box = across ? across.getBoundingClientRect() : r;
-      if (box.left < -0.5 || box.right > vw + 0.5) found.push(`${what} outside across (${Math.round(box.left)}..${Math.round(box.right)})`);
-      const downScroller = scroller(el, 'y');
-      if (!pageScrolls && !downScroller && (r.top < -0.5 || r.bottom > vh + 0.5)) found.push(`${what} outside down (${Math.round(r.top)}..${Math.round(r.bottom)})`);
-      const sheet = document.querySelector('dialog[open]');
-      const x = r.left + r.width / 2;
-      const y = r.top + r.height / 2;
-      // Where the page scrolls, a bar fixed to the screen may cover what scrolls under it for now.
-      if (!pageScrolls && (!sheet || sheet.contains(el)) && !across && !downScroller && x >= 0 && x <= vw && y >= 0 && y <= vh) {
-        const hit = document.elementFromPoint(x, y);
-        if (hit && !target.contains(hit) && !hit.contains(target)) found.push(`${what} is covered by ${hit.tagName.toLowerCase()}.${hit.className}`);
-      }
-    }
-    return found;
-  }, pageScrolls);
 }
 
 async function checkLayout(page, screen, step) {

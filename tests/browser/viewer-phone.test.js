@@ -12,6 +12,7 @@ import { useServerAndBrowser } from './helpers/fixture.js';
 import { REPO_ROOT } from './helpers/server.js';
 import { openSeller, startSale } from './helpers/browser.js';
 import { FIRST_FRAME_TIMEOUT_MS, waitForVideo } from './helpers/video.js';
+import { layoutProblems } from './helpers/reach.js';
 
 const SHOTS = join(REPO_ROOT, 'target', 'screenshots');
 const SCREENS = [
@@ -67,40 +68,6 @@ async function joinRoom(page, name) {
   await page.getByTestId('join-name').fill(name);
   await page.getByTestId('join-button').tap();
   await page.waitForFunction(() => Boolean(window.__chophien?.model?.me), null, PATIENCE);
-}
-
-/**
- * What is wrong with the layout now: sideways scroll, and every visible
- * control (a radio or checkbox counts by its label) smaller than 44×44 CSS px
- * or outside the viewport. Controls inside a scrolling box (a sheet, the chat)
- * only need to be inside the viewport across; with `pageScrolls` (a laptop)
- * the page itself may scroll down.
- */
-async function layoutProblems(page, { pageScrolls = false } = {}) {
-  return page.evaluate((pageScrolls) => {
-    const found = [];
-    const vw = window.innerWidth;
-    const vh = window.innerHeight;
-    if (document.documentElement.scrollWidth > vw) found.push(`sideways scroll: ${document.documentElement.scrollWidth} > ${vw}`);
-    const scrolls = (el) => {
-      for (let a = el.parentElement; a && a !== document.body; a = a.parentElement) {
-        const oy = getComputedStyle(a).overflowY;
-        if ((oy === 'auto' || oy === 'scroll') && a.scrollHeight > a.clientHeight) return true;
-      }
-      return false;
-    };
-    for (const el of document.querySelectorAll('button, a[href], input, select, textarea, summary')) {
-      if (el.matches('.skip-link:not(:focus)')) continue;
-      const target = el.matches('input[type=radio], input[type=checkbox]') ? (el.closest('label') || el) : el;
-      const r = target.getBoundingClientRect();
-      if (r.width === 0 || r.height === 0 || !target.checkVisibility({ contentVisibilityAuto: true, visibilityProperty: true })) continue;
-      const what = `${el.tagName.toLowerCase()}[${el.dataset.testid || el.id || el.textContent.trim().slice(0, 20)}]`;
-      if (r.width < 43.5 || r.height < 43.5) found.push(`${what} is ${Math.round(r.width)}×${Math.round(r.height)}`);
-      if (r.left < -0.5 || r.right > vw + 0.5) found.push(`${what} outside across (${Math.round(r.left)}..${Math.round(r.right)})`);
-      if (!pageScrolls && !scrolls(el) && (r.top < -0.5 || r.bottom > vh + 0.5)) found.push(`${what} outside down (${Math.round(r.top)}..${Math.round(r.bottom)})`);
-    }
-    return found;
-  }, pageScrolls);
 }
 
 async function checkLayout(page, screen, step) {
