@@ -260,6 +260,14 @@ pub async fn create_room(
             per_buyer_limit: p.per_buyer_limit,
         })
         .collect();
+    // The schedule's fields are refused naming the field, as PATCH does.
+    let now = crate::clock::unix_millis();
+    if let Some(at) = body.starts_at {
+        crate::room::schedule::starts_at(at, now).map_err(super::schedule::refusal)?;
+    }
+    if let Some(url) = body.cover_url.as_deref() {
+        crate::room::schedule::cover_url(url).map_err(super::schedule::refusal)?;
+    }
     let room = state
         .rooms
         .create(NewRoom {

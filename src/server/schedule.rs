@@ -15,7 +15,7 @@ use serde::{Deserialize, Deserializer};
 
 use crate::clock::{unix_millis, UnixMillis};
 use crate::protocol::{ErrorCode, RoomInfo};
-use crate::room::schedule::{self, RoomChanges};
+use crate::room::schedule::{self, RoomChanges, ScheduleError};
 use crate::room::{Actor, RoomError};
 
 use super::api::{authorize_manager, bearer_claims, ApiError};
@@ -44,6 +44,16 @@ where
     T::deserialize(deserializer).map(Some)
 }
 
+/// A schedule field refused: 422 `invalid_value` naming the `field`.
+pub(super) fn refusal(error: ScheduleError) -> ApiError {
+    ApiError::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        ErrorCode::InvalidValue,
+        error.to_string(),
+    )
+    .about(error.field())
+}
+
 /// `PATCH /api/rooms/{id}`: change the room's title, planned start or cover.
 pub async fn patch_room(
     State(state): State<AppState>,
@@ -65,14 +75,7 @@ pub async fn patch_room(
         starts_at: patch.starts_at,
         cover_url: patch.cover_url,
     };
-    let changes = schedule::check(changes, unix_millis()).map_err(|error| {
-        ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            ErrorCode::InvalidValue,
-            error.to_string(),
-        )
-        .about(error.field())
-    })?;
+    let changes = schedule::check(changes, unix_millis()).map_err(refusal)?;
     let actor = Actor {
         user_id: claims.sub.clone(),
         name: claims.name.clone(),

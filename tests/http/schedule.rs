@@ -77,6 +77,7 @@ async fn a_room_opened_with_a_start_in_the_past_is_refused() {
     assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["error"]["code"], "invalid_value");
+    assert_eq!(body["error"]["field"], "starts_at", "{body}");
 }
 
 async fn the_seller_plans_her_live_and_everyone_in_the_room_is_told(store: Store) {
