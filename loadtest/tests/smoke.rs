@@ -287,13 +287,17 @@ fn flash_sale_quick_in_agents_pinned_beside_a_hog_keeps_every_invariant() {
     assert!(cost["hog_cpu_ms"].as_u64().unwrap() > 0, "{cost}");
 }
 
-/// A running server killed when the test ends.
-struct Server(std::process::Child);
+/// A running server killed when the test ends, with the data directory it
+/// writes its journals in (removed then, never the source tree's).
+struct Server {
+    child: std::process::Child,
+    _data: tempfile::TempDir,
+}
 
 impl Drop for Server {
     fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
@@ -304,16 +308,18 @@ fn memory_node() -> (Server, String) {
         .local_addr()
         .unwrap()
         .port();
+    let data = tempfile::tempdir().unwrap();
     let child = Command::new(server_binary())
         .arg("serve")
         .env("CHOPHIEN_SERVER__LISTEN", format!("127.0.0.1:{port}"))
+        .env("CHOPHIEN_DATA__DIR", data.path())
         .env("CHOPHIEN_STORE__KIND", "memory")
         .env("RUST_LOG", "warn")
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    let server = Server(child);
+    let server = Server { child, _data: data };
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
         assert!(
