@@ -11,6 +11,7 @@ import { formatCount, formatDateTime, formatVnd } from './format.js';
 import { Notice } from './ui.js';
 import { qrCanvas } from './qr.js';
 import { renderClassWeights } from './class-weights.js';
+import { copyText } from './schedule.js';
 import {
   absolute, classOverview, createClass, downloadScorecardsCsv, getClass, listClasses, listScenarios, pageToken, retryRoom,
   saveScenario, scorecard,
@@ -257,10 +258,9 @@ function renderClass() {
 }
 
 async function copy(text, input) {
-  try {
-    await navigator.clipboard.writeText(text);
+  if (await copyText(text)) {
     classNotice.show(t('trainer.copied'), 'ok', 3000);
-  } catch {
+  } else {
     // No clipboard permission (plain http, an old browser): select it for Ctrl+C.
     input.select();
     classNotice.show(t('trainer.copyByHand'), 'info', 5000);
