@@ -222,6 +222,10 @@ pub struct RoomsConfig {
     pub hearts_interval_ms: u64,
     pub viewer_count_interval_ms: u64,
     pub sale_stock_interval_ms: u64,
+    /// The most `sale_stock` frames a second one node writes to one room:
+    /// in a room larger than this × the interval, stock is announced more
+    /// rarely (see `server::sales::stock_spacing`).
+    pub sale_stock_frames_per_sec: u64,
     /// How long a Redis-stored room's keys live on after it ended (its
     /// orders stay).
     pub ended_ttl_secs: u64,

@@ -45,7 +45,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::auth::{Action, Role};
 use crate::bus::{Control, Fanout, Frame, Subscription};
-use crate::clock::Now;
+use crate::clock::{Now, UnixMillis};
 use crate::protocol::{
     to_json, DirectEvent, IceServer, JsonText, Me, Product, RoomInfo, SaleInfo, Snapshot,
 };
@@ -91,6 +91,11 @@ pub struct Room {
     /// makes up for an announcement lost with a node that crashed between
     /// a buy and announcing it.
     sale_dirty: AtomicBool,
+    /// When this node last announced a mere stock change of the sale (unix
+    /// ms): in a large room the announcer spaces them by the room's size
+    /// (see `server::sales::stock_spacing`), so a burst of buys is not a
+    /// burst of frames to every connection.
+    stock_announced_at: AtomicU64,
     /// Products whose stock changed through this node since the announcer
     /// last looked: it re-reads their counts, so a burst of bag adds costs
     /// one `product_stock` event per interval, not one per add.
@@ -196,6 +201,7 @@ impl Room {
             hearts_pending: AtomicU64::new(0),
             hearts_owed: AtomicBool::new(false),
             sale_dirty: AtomicBool::new(true),
+            stock_announced_at: AtomicU64::new(0),
             dirty_products: Mutex::new(DirtyProducts::default()),
             media_watched: AtomicBool::new(false),
             closed: CancellationToken::new(),
@@ -389,6 +395,16 @@ impl Room {
         self.sale_dirty.swap(false, Ordering::Relaxed)
     }
 
+    /// When this node last announced a stock change of the sale.
+    pub fn stock_announced_at(&self) -> UnixMillis {
+        self.stock_announced_at.load(Ordering::Relaxed)
+    }
+
+    /// This node announced a stock change of the sale at `at`.
+    pub fn note_stock_announced(&self, at: UnixMillis) {
+        self.stock_announced_at.store(at, Ordering::Relaxed);
+    }
+
     /// A product's stock changed through this node; announce it soon.
     pub fn mark_product_dirty(&self, product_id: &str) {
         self.dirty_products
@@ -435,8 +451,9 @@ impl Room {
             .count() as u64
     }
 
-    /// Members plus joins under way.
-    fn users(&self) -> usize {
+    /// Members plus joins under way: the connections on this node that a
+    /// room event is written to.
+    pub fn users(&self) -> usize {
         self.users.load(Ordering::Acquire)
     }
 

@@ -7,7 +7,8 @@
 //! announced. Stock is announced by the [`spawn_announcer`]
 //! task, which re-reads a sale whose stock may have changed at most every
 //! `rooms.sale_stock_interval_ms`, however many buys arrive: one `sale_stock`
-//! event per interval, not one per buy; products whose stock a bag hold
+//! event per interval, not one per buy, and in a room of many thousands
+//! fewer still ([`stock_spacing`]); products whose stock a bag hold
 //! took or gave back are re-read the same way (`product_stock`).
 
 use std::time::Duration;
@@ -15,7 +16,8 @@ use std::time::Duration;
 use tokio::task::JoinHandle;
 
 use crate::clock;
-use crate::protocol::{DirectEvent, RoomStatus};
+use crate::config::RoomsConfig;
+use crate::protocol::{DirectEvent, RoomStatus, SaleInfo};
 use crate::room::store::RoomStore;
 use crate::room::{transition_due, Actor, Room, RoomCommand, RoomError, RoomFact};
 use crate::sale::bag::is_bag_hold;
@@ -303,6 +305,11 @@ async fn announce(room: &Room, fact: RoomFact) {
 /// this node) or whose start or end time passed, and let their rooms
 /// announce the difference. Any number of nodes may announce one room: the
 /// room store announces only what changed since clients were last told.
+///
+/// A change of state (started, sold out, back on sale, ended) is announced
+/// at the first read that sees it. A mere stock change waits, in a large
+/// room, until [`stock_spacing`] has passed since this node last announced
+/// one: the sale stays marked and is read again at the next tick.
 pub fn spawn_announcer(state: AppState, every: Duration) -> JoinHandle<()> {
     tokio::spawn(async move {
         let mut ticker = tokio::time::interval(every);
@@ -334,6 +341,15 @@ pub fn spawn_announcer(state: AppState, every: Duration) -> JoinHandle<()> {
                     .get_sale(&room.id, &sale.id, now)
                     .await
                 {
+                    Ok(fresh) if only_stock_changed(&sale, &fresh) => {
+                        let spacing = stock_spacing(&state.config.rooms, room.users());
+                        if now.saturating_sub(room.stock_announced_at()) < spacing {
+                            room.mark_sale_dirty();
+                            continue;
+                        }
+                        room.note_stock_announced(now);
+                        announce(&room, RoomFact::SaleRead(fresh)).await
+                    }
                     Ok(fresh) => announce(&room, RoomFact::SaleRead(fresh)).await,
                     Err(error) => {
                         tracing::warn!(room = %room.id, sale = %sale.id, %error, "could not re-read a sale");
@@ -343,6 +359,28 @@ pub fn spawn_announcer(state: AppState, every: Duration) -> JoinHandle<()> {
             }
         }
     })
+}
+
+/// Is `fresh` the announced `sale` with only its remaining stock changed
+/// (no change of state or end time, which are announced at once)?
+fn only_stock_changed(sale: &SaleInfo, fresh: &SaleInfo) -> bool {
+    sale.id == fresh.id
+        && sale.state == fresh.state
+        && sale.ends_at == fresh.ends_at
+        && sale.remaining != fresh.remaining
+}
+
+/// The least time between two `sale_stock` announcements from this node to
+/// a room with `connections` here, in ms: `rooms.sale_stock_interval_ms`,
+/// or longer in a room so large that announcing that often would write more
+/// than `rooms.sale_stock_frames_per_sec` frames a second (10,000 a second:
+/// every second at 10,000 connections). Each announcement is one frame to
+/// every connection, so a burst of buys in a crowded room would otherwise
+/// spend more of the node on telling everyone the count than on selling.
+pub fn stock_spacing(rooms: &RoomsConfig, connections: usize) -> u64 {
+    let budget = rooms.sale_stock_frames_per_sec.max(1);
+    let by_size = (connections as u64).saturating_mul(1000) / budget;
+    rooms.sale_stock_interval_ms.max(by_size)
 }
 
 /// Return expired holds' units (exactly once, inside the store) and let the
@@ -469,5 +507,23 @@ pub(super) fn log_unannounced(room_id: &str, observed: Result<(), RoomError>) {
         Err(error) => {
             tracing::warn!(room = %room_id, %error, "could not announce a sale or order change")
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+
+    #[test]
+    fn stock_is_announced_every_interval_up_to_the_frame_budget_then_by_the_rooms_size() {
+        let rooms = Config::defaults().rooms;
+        assert_eq!(rooms.sale_stock_interval_ms, 250);
+        assert_eq!(rooms.sale_stock_frames_per_sec, 10_000);
+        assert_eq!(stock_spacing(&rooms, 0), 250);
+        assert_eq!(stock_spacing(&rooms, 2_500), 250);
+        assert_eq!(stock_spacing(&rooms, 5_000), 500);
+        assert_eq!(stock_spacing(&rooms, 10_000), 1_000);
+        assert_eq!(stock_spacing(&rooms, 50_000), 5_000);
     }
 }

@@ -515,4 +515,39 @@ crate::on_every_store!(
     a_second_sale_waits_until_the_first_ends,
     confirming_a_hold_over_another_rooms_connection_is_refused,
     nobody_but_the_buyer_confirms_or_cancels_a_hold_not_even_an_admin,
+    in_a_large_room_stock_is_announced_more_rarely_but_selling_out_at_once,
 );
+
+/// `rooms.sale_stock_frames_per_sec` = 1: with three connections in the
+/// room, a stock change may be announced only every 3 s (a room of 30,000
+/// connections at the default 10,000 a second).
+async fn in_a_large_room_stock_is_announced_more_rarely_but_selling_out_at_once(store: Store) {
+    let mut config = test_config();
+    config.rooms.sale_stock_frames_per_sec = 1;
+    let server = store.with_config(config).await;
+    let Sale {
+        mut seller,
+        mut viewer,
+        sale_id,
+    } = sale_with_stock(&server, 3).await;
+    let (mut other, _) = server.join("r1", Role::Viewer, "minh").await;
+
+    viewer.send(buy(&sale_id, 1, "key-spacing-1")).await;
+    assert_eq!(viewer.next_of("buy_result").await["outcome"], "reserved");
+    assert_eq!(seller.next_of("sale_stock").await["remaining"], 2);
+
+    // Two announcer ticks pass; without the spacing they would tell 1.
+    viewer.send(buy(&sale_id, 1, "key-spacing-2")).await;
+    assert_eq!(viewer.next_of("buy_result").await["outcome"], "reserved");
+    tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+
+    other.send(buy(&sale_id, 1, "key-spacing-3")).await;
+    assert_eq!(other.next_of("buy_result").await["outcome"], "reserved");
+    let next = seller.next_of_any(&["sale_stock", "sale_updated"]).await;
+    assert_eq!(
+        next["type"], "sale_updated",
+        "no stock frame in between: {next}"
+    );
+    assert_eq!(next["sale"]["state"], "sold_out");
+    assert_eq!(next["sale"]["remaining"], 0);
+}
