@@ -64,6 +64,7 @@ pub async fn handle(
             };
             let sale = sales.create_sale(&room.id, new_sale, now).await?;
             tracing::info!(sale = %sale.id, stock = sale.stock_total, "flash sale created");
+            room.note_stock_announced(now);
             let product_id = sale.product_id.clone();
             announce(room, RoomFact::SaleChanged(sale)).await;
             announce_product(state, &room.id, &product_id).await;
@@ -308,8 +309,11 @@ async fn announce(room: &Room, fact: RoomFact) {
 ///
 /// A change of state (started, sold out, back on sale, ended) is announced
 /// at the first read that sees it. A mere stock change waits, in a large
-/// room, until [`stock_spacing`] has passed since this node last announced
-/// one: the sale stays marked and is read again at the next tick.
+/// room, until [`stock_spacing`] has passed since this node last told the
+/// room the sale's `remaining` (a `sale_stock`, or a `sale_updated`, which
+/// carries it too): the sale stays marked and is read again at the next
+/// tick. So a crowded room's sale that sells out within that time goes from
+/// its start to its sold-out with no stock frame in between.
 pub fn spawn_announcer(state: AppState, every: Duration) -> JoinHandle<()> {
     tokio::spawn(async move {
         let mut ticker = tokio::time::interval(every);
@@ -350,7 +354,11 @@ pub fn spawn_announcer(state: AppState, every: Duration) -> JoinHandle<()> {
                         room.note_stock_announced(now);
                         announce(&room, RoomFact::SaleRead(fresh)).await
                     }
-                    Ok(fresh) => announce(&room, RoomFact::SaleRead(fresh)).await,
+                    Ok(fresh) => {
+                        // A change of state carries `remaining` too.
+                        room.note_stock_announced(now);
+                        announce(&room, RoomFact::SaleRead(fresh)).await
+                    }
                     Err(error) => {
                         tracing::warn!(room = %room.id, sale = %sale.id, %error, "could not re-read a sale");
                         room.mark_sale_dirty();

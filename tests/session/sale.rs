@@ -515,39 +515,65 @@ crate::on_every_store!(
     a_second_sale_waits_until_the_first_ends,
     confirming_a_hold_over_another_rooms_connection_is_refused,
     nobody_but_the_buyer_confirms_or_cancels_a_hold_not_even_an_admin,
-    in_a_large_room_stock_is_announced_more_rarely_but_selling_out_at_once,
+    in_a_large_room_a_sale_selling_out_quickly_sends_no_stock_frame_in_between,
+    in_a_large_room_stock_is_announced_once_the_spacing_has_passed,
 );
 
-/// `rooms.sale_stock_frames_per_sec` = 1: with three connections in the
-/// room, a stock change may be announced only every 3 s (a room of 30,000
-/// connections at the default 10,000 a second).
-async fn in_a_large_room_stock_is_announced_more_rarely_but_selling_out_at_once(store: Store) {
+/// A server whose stock frame budget makes a room of three connections
+/// "large": stock may be announced only every `3 / frames_per_sec` seconds
+/// (at the default 10,000 a second, a room of 30,000 connections on one
+/// node with `frames_per_sec` = 1).
+async fn large_room(store: Store, frames_per_sec: u64) -> (TestServer, Sale, Client) {
     let mut config = test_config();
-    config.rooms.sale_stock_frames_per_sec = 1;
+    config.rooms.sale_stock_frames_per_sec = frames_per_sec;
     let server = store.with_config(config).await;
+    let sale = sale_with_stock(&server, 3).await;
+    let (other, _) = server.join("r1", Role::Viewer, "minh").await;
+    (server, sale, other)
+}
+
+async fn in_a_large_room_a_sale_selling_out_quickly_sends_no_stock_frame_in_between(store: Store) {
+    let (_server, sale, mut other) = large_room(store, 1).await;
     let Sale {
-        mut seller,
         mut viewer,
         sale_id,
-    } = sale_with_stock(&server, 3).await;
-    let (mut other, _) = server.join("r1", Role::Viewer, "minh").await;
-
+        ..
+    } = sale;
     viewer.send(buy(&sale_id, 1, "key-spacing-1")).await;
     assert_eq!(viewer.next_of("buy_result").await["outcome"], "reserved");
-    assert_eq!(seller.next_of("sale_stock").await["remaining"], 2);
-
-    // Two announcer ticks pass; without the spacing they would tell 1.
     viewer.send(buy(&sale_id, 1, "key-spacing-2")).await;
     assert_eq!(viewer.next_of("buy_result").await["outcome"], "reserved");
+    // Two announcer ticks pass: in a small room they would tell 1 left.
     tokio::time::sleep(std::time::Duration::from_millis(600)).await;
 
     other.send(buy(&sale_id, 1, "key-spacing-3")).await;
     assert_eq!(other.next_of("buy_result").await["outcome"], "reserved");
-    let next = seller.next_of_any(&["sale_stock", "sale_updated"]).await;
+    // (The viewer has seen the sale start; the seller may not have yet.)
+    let next = viewer.next_of_any(&["sale_stock", "sale_updated"]).await;
     assert_eq!(
         next["type"], "sale_updated",
-        "no stock frame in between: {next}"
+        "no stock frame before it: {next}"
     );
     assert_eq!(next["sale"]["state"], "sold_out");
     assert_eq!(next["sale"]["remaining"], 0);
+}
+
+async fn in_a_large_room_stock_is_announced_once_the_spacing_has_passed(store: Store) {
+    // Three connections at 2 frames a second: every 1.5 s.
+    let (_server, sale, _other) = large_room(store, 2).await;
+    let Sale {
+        mut seller,
+        mut viewer,
+        sale_id,
+    } = sale;
+    let started = std::time::Instant::now();
+    viewer.send(buy(&sale_id, 1, "key-spacing-4")).await;
+    assert_eq!(viewer.next_of("buy_result").await["outcome"], "reserved");
+    assert_eq!(seller.next_of("sale_stock").await["remaining"], 2);
+    // The sale's start told `remaining` a moment before `started`.
+    assert!(
+        started.elapsed() >= std::time::Duration::from_millis(1_200),
+        "stock came {:?} after the start",
+        started.elapsed()
+    );
 }
