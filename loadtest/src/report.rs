@@ -177,6 +177,10 @@ pub struct CostPerDecision {
     /// (`chophien_buy_outcomes_total{outcome="busy"}`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub server_busy_answers: Option<u64>,
+    /// Frames the servers wrote to clients per decision (answers and room
+    /// events: `chophien_messages_out_total`, growth over the phase).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frames_out: Option<f64>,
     /// `--hog`: CPU the hog used over the phase, ms.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hog_cpu_ms: Option<u64>,

@@ -19,6 +19,8 @@ const BATCH_BUYS: &str = "chophien_buy_batch_buys_total";
 const BUY_OUTCOMES: &str = "chophien_buy_outcomes_total";
 /// Open WebSocket connections.
 const CONNECTIONS: &str = "chophien_connections";
+/// Frames written to clients (replies and room events).
+const FRAMES_OUT: &str = "chophien_messages_out_total";
 
 /// One node's counters at one moment (`None`: not exposed).
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -27,6 +29,7 @@ pub struct ServerCounters {
     pub buy_batch_buys: Option<u64>,
     pub busy_answers: Option<u64>,
     pub connections: Option<u64>,
+    pub frames_out: Option<u64>,
 }
 
 impl ServerCounters {
@@ -61,6 +64,7 @@ impl ServerCounters {
                     .then_some(0)
             }),
             connections: find(CONNECTIONS, None),
+            frames_out: find(FRAMES_OUT, None),
         })
     }
 }
@@ -104,6 +108,7 @@ pub fn growth(
         buy_batch_buys: sum(|c| c.buy_batch_buys),
         busy_answers: sum(|c| c.busy_answers),
         connections: None,
+        frames_out: sum(|c| c.frames_out),
     }
 }
 
@@ -172,6 +177,7 @@ chophien_connections 10001
                 buy_batch_buys: Some(buys),
                 busy_answers: Some(busy),
                 connections: Some(1),
+                frames_out: None,
             })
         };
         let before = [at(10, 100, 0), at(5, 50, 1)];

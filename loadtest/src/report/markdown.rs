@@ -270,6 +270,10 @@ fn cost_markdown(out: &mut String, cost: &CostPerDecision) {
                 .map_or("—".to_owned(), |v| format!("{v:.1}")),
         ),
         (
+            "frames written to clients (server /metrics)",
+            cost.frames_out.map_or("—".to_owned(), |v| format!("{v:.2}")),
+        ),
+        (
             "server's busy answers (/metrics, whole phase)",
             cost.server_busy_answers
                 .map_or("—".to_owned(), |v| v.to_string()),

@@ -111,6 +111,7 @@ impl PhaseUse {
                 _ => None,
             },
             server_busy_answers: self.server.busy_answers,
+            frames_out: self.server.frames_out.and_then(per),
             hog_cpu_ms: self.hog_cpu_ms,
         }
     }
@@ -140,6 +141,7 @@ impl PhaseUse {
             ("buy_phase_batches", server.buy_batches),
             ("buy_phase_batch_buys", server.buy_batch_buys),
             ("buy_phase_server_busy", server.busy_answers),
+            ("buy_phase_frames_out", server.frames_out),
             ("buy_phase_hog_cpu_ms", self.hog_cpu_ms),
         ] {
             if let Some(value) = value {
@@ -180,6 +182,7 @@ mod tests {
                 buy_batch_buys: Some(10_600),
                 busy_answers: Some(4_000),
                 connections: None,
+                frames_out: None,
             },
             hog_cpu_ms: None,
         }
