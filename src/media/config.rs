@@ -68,6 +68,21 @@ pub struct MediaConfig {
     pub relay_ice_failed_timeout_ms: u64,
     #[serde(default = "default_relay_ice_keepalive_ms")]
     pub relay_ice_keepalive_interval_ms: u64,
+    /// Sent video packets each outgoing stream keeps for retransmission on a
+    /// viewer's NACK (webrtc-rs's NACK responder ring; a power of two). It is
+    /// the largest per-viewer buffer the SFU chooses: each slot costs ≈ 160 B
+    /// once filled. 256 is ≈ 1.7 s of a 1.4 Mbps stream (≈ 154 packets/s):
+    /// more than a viewer's jitter buffer waits for a resend (≈ 1 s), so a
+    /// NACK that arrives within it finds its packet (docs/media.md).
+    #[serde(default = "default_nack_buffer_packets")]
+    pub nack_buffer_packets: u16,
+}
+
+/// See [`MediaConfig::nack_buffer_packets`]; webrtc-rs's own default is 1,024.
+pub const DEFAULT_NACK_BUFFER_PACKETS: u16 = 256;
+
+fn default_nack_buffer_packets() -> u16 {
+    DEFAULT_NACK_BUFFER_PACKETS
 }
 
 fn default_ice_disconnected_ms() -> u64 {
@@ -142,6 +157,7 @@ impl MediaConfig {
             relay_ice_disconnected_timeout_ms: default_relay_ice_disconnected_ms(),
             relay_ice_failed_timeout_ms: default_relay_ice_failed_ms(),
             relay_ice_keepalive_interval_ms: default_relay_ice_keepalive_ms(),
+            nack_buffer_packets: default_nack_buffer_packets(),
         }
     }
 
@@ -159,6 +175,10 @@ impl MediaConfig {
         }
         if self.video_queue_packets == 0 || self.audio_queue_packets == 0 {
             return bad("media queue sizes must be positive");
+        }
+        // webrtc-rs silently turns retransmission off for any other size.
+        if !self.nack_buffer_packets.is_power_of_two() {
+            return bad("media.nack_buffer_packets must be a power of two (1 to 32768)");
         }
         if self.ice_servers.iter().any(|s| s.urls.is_empty()) {
             return bad("every media.ice_servers entry needs at least one url");
@@ -257,6 +277,20 @@ mod tests {
         ));
         config.validate().unwrap();
         assert_eq!(config.port_range(), Some((40000, 40100)));
+    }
+
+    #[test]
+    fn the_nack_buffer_defaults_to_256_packets_and_must_be_a_power_of_two() {
+        let config = parse(BASE);
+        assert_eq!(config.nack_buffer_packets, 256);
+        config.validate().unwrap();
+        let config = parse(&format!("{BASE}\nnack_buffer_packets = 300\n"));
+        assert!(matches!(config.validate(), Err(MediaError::Config(_))));
+        let config = parse(&format!("{BASE}\nnack_buffer_packets = 0\n"));
+        assert!(matches!(config.validate(), Err(MediaError::Config(_))));
+        parse(&format!("{BASE}\nnack_buffer_packets = 512\n"))
+            .validate()
+            .unwrap();
     }
 
     #[test]

@@ -4,8 +4,9 @@
 //! Each connection gets its own `MediaEngine` with exactly the codecs that leg
 //! may carry (webrtc 0.21 negotiates from the engine, so a one-codec engine is
 //! how the server states its choice), the crate's default interceptors (NACK,
-//! RTCP reports, TWCC) and one of ours: [`KeyframeRequestMarker`], which hands
-//! viewers' PLI/FIR to the application so they can be relayed to the seller.
+//! RTCP reports, TWCC) with a NACK responder ring of our size, and one of ours:
+//! [`KeyframeRequestMarker`], which hands viewers' PLI/FIR to the application
+//! so they can be relayed to the seller.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -14,7 +15,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rtc::ice::mdns::MulticastDnsMode;
-use rtc::interceptor::{Attribute, Interceptor, Packet, Slot, StreamInfo, TaggedPacket};
+use rtc::interceptor::{
+    Attribute, Interceptor, NackGeneratorBuilder, NackResponderBuilder, Packet, Slot, StreamInfo,
+    TaggedPacket,
+};
+use rtc::peer_connection::configuration::interceptor_registry::{
+    configure_rtcp_reports, configure_simulcast_extension_headers, configure_twcc_receiver_only,
+};
 use rtc::rtcp::payload_feedbacks::full_intra_request::FullIntraRequest;
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
 use rtc::rtp_transceiver::rtp_sender::{
@@ -22,9 +29,8 @@ use rtc::rtp_transceiver::rtp_sender::{
 };
 use rtc::sansio::Protocol;
 use webrtc::peer_connection::{
-    register_default_interceptors, MediaEngine, PeerConnection, PeerConnectionBuilder,
-    PeerConnectionEventHandler, RTCConfigurationBuilder, RTCIceCandidateType, Registry,
-    SettingEngineBuilder,
+    MediaEngine, PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler,
+    RTCConfigurationBuilder, RTCIceCandidateType, Registry, SettingEngineBuilder,
 };
 
 use super::config::MediaConfig;
@@ -174,9 +180,38 @@ pub enum Leg {
 }
 
 /// The crate's default interceptors plus [`KeyframeRequestMarker`], last.
-pub fn interceptors(engine: &mut MediaEngine) -> Result<Registry, MediaError> {
-    let registry =
-        register_default_interceptors(Registry::new(), engine).map_err(MediaError::webrtc)?;
+///
+/// The defaults are composed here as webrtc-rs 0.21.1's
+/// `register_default_interceptors` composes them (NACK responder and
+/// generator, simulcast header extensions, TWCC receiver, receiver and sender
+/// reports), with one difference: the NACK responder keeps
+/// `nack_buffer_packets` sent packets per outgoing video stream instead of
+/// 1,024 (a power of two; see [`MediaConfig::nack_buffer_packets`]).
+pub fn interceptors(
+    engine: &mut MediaEngine,
+    nack_buffer_packets: u16,
+) -> Result<Registry, MediaError> {
+    // `configure_nack`, with the ring size ours.
+    for parameter in ["", "pli"] {
+        engine.register_feedback(
+            RTCPFeedback {
+                typ: "nack".into(),
+                parameter: parameter.into(),
+            },
+            RtpCodecKind::Video,
+        );
+    }
+    let registry = Registry::new()
+        .with(
+            Slot::NackResponder,
+            NackResponderBuilder::new()
+                .with_size(nack_buffer_packets)
+                .build(),
+        )
+        .with(Slot::NackGenerator, NackGeneratorBuilder::new().build());
+    configure_simulcast_extension_headers(engine).map_err(MediaError::webrtc)?;
+    let registry = configure_twcc_receiver_only(registry, engine).map_err(MediaError::webrtc)?;
+    let registry = configure_rtcp_reports(registry);
     // After every other interceptor, so they have all seen the inbound RTCP.
     Ok(registry.with(Slot::from(14_000), KeyframeRequestMarker::default()))
 }
@@ -252,7 +287,7 @@ pub async fn build_peer_connection(
             Some(engine) => engine,
             None => break,
         };
-        let registry = interceptors(&mut media_engine)?;
+        let registry = interceptors(&mut media_engine, config.nack_buffer_packets)?;
         let (disconnected, failed, keepalive) = match leg {
             Leg::Client => config.ice_timeouts(),
             Leg::Relay => config.relay_ice_timeouts(),

@@ -10,6 +10,7 @@ mod media_support;
 mod support;
 
 mod media_chromium;
+mod media_nack;
 mod media_relay;
 mod media_relay_chromium;
 mod media_relay_measure;
