@@ -20,16 +20,11 @@ use std::sync::Arc;
 use chophien::media::{MediaConfig, Sfu};
 use media_support::*;
 use parking_lot::Mutex;
-use rtc::rtp_transceiver::rtp_sender::{RTCRtpCodecParameters, RtpCodecKind};
+use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
 use tokio::net::UdpSocket;
-use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
-use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
-use webrtc::peer_connection::{
-    register_default_interceptors, MediaEngine, PeerConnection, PeerConnectionBuilder,
-    PeerConnectionEventHandler, RTCConfigurationBuilder, RTCIceGatheringState,
-    RTCSessionDescription, Registry, SettingEngineBuilder,
-};
+use webrtc::media_stream::track_remote::TrackRemoteEvent;
+use webrtc::peer_connection::{PeerConnection, RTCSessionDescription};
 
 /// The payload type the SFU gives VP8 when it offers to a viewer.
 const VIEWER_VP8_PT: u8 = 96;
@@ -176,23 +171,6 @@ fn without_candidates(answer: &str) -> String {
         .collect()
 }
 
-struct ViewerHandler {
-    gathered: watch::Sender<bool>,
-    tracks: mpsc::UnboundedSender<Arc<dyn TrackRemote>>,
-}
-
-#[async_trait::async_trait]
-impl PeerConnectionEventHandler for ViewerHandler {
-    async fn on_ice_gathering_state_change(&self, state: RTCIceGatheringState) {
-        if state == RTCIceGatheringState::Complete {
-            self.gathered.send_replace(true);
-        }
-    }
-    async fn on_track(&self, track: Arc<dyn TrackRemote>) {
-        let _ = self.tracks.send(track);
-    }
-}
-
 /// A webrtc-rs viewer (a browser's codecs and webrtc-rs's default
 /// interceptors, NACK generator included) watching `room` through a
 /// [`LossyProxy`]. Returns its connection, the proxy, and the video sequence
@@ -208,40 +186,7 @@ async fn lossy_viewer(
     let proxy = LossyProxy::start(server).await;
     let (_, offer) = through_proxy(&offer, proxy.addr);
 
-    let mut engine = MediaEngine::default();
-    for (codec, payload_type, kind) in [
-        (vp8(), 96, RtpCodecKind::Video),
-        (opus(), 111, RtpCodecKind::Audio),
-    ] {
-        engine
-            .register_codec(
-                RTCRtpCodecParameters {
-                    rtp_codec: codec,
-                    payload_type,
-                },
-                kind,
-            )
-            .unwrap();
-    }
-    let registry = register_default_interceptors(Registry::new(), &mut engine).unwrap();
-    let (gathered, mut gathered_rx) = watch::channel(false);
-    let (tracks, mut tracks_rx) = mpsc::unbounded_channel();
-    let pc: Arc<dyn PeerConnection> = Arc::new(
-        PeerConnectionBuilder::new()
-            .with_configuration(RTCConfigurationBuilder::new().build())
-            .with_media_engine(engine)
-            .with_setting_engine(
-                SettingEngineBuilder::new()
-                    .with_include_loopback_candidate(true)
-                    .build(),
-            )
-            .with_interceptor_registry(registry)
-            .with_handler(Arc::new(ViewerHandler { gathered, tracks }))
-            .with_udp_addrs(vec!["127.0.0.1:0".to_string()])
-            .build()
-            .await
-            .unwrap(),
-    );
+    let (pc, mut gathered_rx, mut tracks_rx) = client_pc().await;
     pc.set_remote_description(RTCSessionDescription::offer(offer).unwrap())
         .await
         .unwrap();

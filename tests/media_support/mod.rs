@@ -125,7 +125,10 @@ impl PeerConnectionEventHandler for ClientHandler {
     }
 }
 
-async fn client_pc() -> (
+/// A webrtc-rs peer with what a browser offers and webrtc-rs's default
+/// interceptors (NACK generator included): its connection, whether it has
+/// gathered its candidates, and the tracks it receives.
+pub async fn client_pc() -> (
     Arc<dyn PeerConnection>,
     watch::Receiver<bool>,
     mpsc::UnboundedReceiver<Arc<dyn TrackRemote>>,

@@ -271,7 +271,8 @@ fn cost_markdown(out: &mut String, cost: &CostPerDecision) {
         ),
         (
             "frames written to clients (server /metrics)",
-            cost.frames_out.map_or("—".to_owned(), |v| format!("{v:.2}")),
+            cost.frames_out
+                .map_or("—".to_owned(), |v| format!("{v:.2}")),
         ),
         (
             "server's busy answers (/metrics, whole phase)",
