@@ -202,7 +202,7 @@ mod tests {
         assert!(tx.try_send(text("2")).is_ok());
         assert_eq!(as_text(rx.recv().await.unwrap()), "1");
         assert_eq!(as_text(rx.try_recv().unwrap()), "2");
-        assert_eq!(rx.try_recv().unwrap_err(), TryRecvError::Empty);
+        assert!(matches!(rx.try_recv(), Err(TryRecvError::Empty)));
     }
 
     #[tokio::test]
@@ -228,7 +228,7 @@ mod tests {
         drop(tx);
         assert_eq!(as_text(rx.recv().await.unwrap()), "last");
         assert!(rx.recv().await.is_none());
-        assert_eq!(rx.try_recv().unwrap_err(), TryRecvError::Disconnected);
+        assert!(matches!(rx.try_recv(), Err(TryRecvError::Disconnected)));
     }
 
     #[tokio::test]
