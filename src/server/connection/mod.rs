@@ -131,8 +131,10 @@ pub async fn serve(
             stalled: false,
         };
         let (stream, (sink, clean)) = tokio::join!(reader.run(stream), writer.run(membership));
-        // Close this connection's peer connections, if it had any.
-        state.sfu.leave(&room.id, &participant).await;
+        // Close this connection's peer connections, if it had any. Boxed:
+        // the SFU's future is large, and inline it would be part of every
+        // idle connection's task though it runs once, at the end.
+        Box::pin(state.sfu.leave(&room.id, &participant)).await;
         clean.then(|| stream.reunite(sink).ok()).flatten()
     } else {
         // The socket failed, or took nothing for the write timeout: not

@@ -64,19 +64,9 @@ impl Writer<'_> {
         let end = self.serve(&mut membership).await;
         let fit = match end {
             End::Close(code, reason) => {
-                let frame = CloseFrame {
-                    code: code.into(),
-                    reason: Utf8Bytes::from(reason),
-                };
-                let sent = tokio::time::timeout(
-                    self.write_timeout(),
-                    self.sink.send(Message::Close(Some(frame))),
-                )
-                .await;
-                if matches!(sent, Ok(Ok(()))) {
-                    let _ = tokio::time::timeout(CLOSE_HANDSHAKE, self.reader_finished.cancelled())
-                        .await;
-                }
+                // Boxed, as every path taken once at the end: inline, its
+                // timers would be part of every idle connection's task.
+                Box::pin(self.close(code, reason)).await;
                 true
             }
             End::Quiet => true,
@@ -94,6 +84,23 @@ impl Writer<'_> {
         // `membership` drops here: the connection leaves the room.
         drop(membership);
         (self.sink, fit)
+    }
+
+    /// Send the close frame, then give the client [`CLOSE_HANDSHAKE`] to
+    /// answer it while the reader still reads.
+    async fn close(&mut self, code: u16, reason: String) {
+        let frame = CloseFrame {
+            code: code.into(),
+            reason: Utf8Bytes::from(reason),
+        };
+        let sent = tokio::time::timeout(
+            self.write_timeout(),
+            self.sink.send(Message::Close(Some(frame))),
+        )
+        .await;
+        if matches!(sent, Ok(Ok(()))) {
+            let _ = tokio::time::timeout(CLOSE_HANDSHAKE, self.reader_finished.cancelled()).await;
+        }
     }
 
     async fn serve(&mut self, membership: &mut Membership) -> End {
@@ -134,7 +141,9 @@ impl Writer<'_> {
                                 if !self.flush(sent).await {
                                     return End::Stalled;
                                 }
-                                return self.ended(&room, membership, last).await;
+                                // Boxed: taken once, and its store read
+                                // (is the user banned?) may be large.
+                                return Box::pin(self.ended(&room, membership, last)).await;
                             }
                             // The reader is done: the client left or broke off.
                             None => {
