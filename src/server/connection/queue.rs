@@ -12,8 +12,8 @@
 //! either closes the queue for the other, as a channel's halves do: the
 //! writer sends what is queued, then stops; the reader's sends fail.
 
-use std::collections::VecDeque;
 use parking_lot::{Mutex, MutexGuard};
+use std::collections::VecDeque;
 use tokio::sync::Notify;
 
 use super::Outgoing;

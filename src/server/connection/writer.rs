@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use futures_util::stream::SplitSink;
 use futures_util::{FutureExt, SinkExt};
-use hyper_tungstenite::HyperWebsocketStream;
 use hyper_tungstenite::hyper::upgrade::Upgraded;
+use hyper_tungstenite::HyperWebsocketStream;
 use hyper_util::rt::TokioIo;
 use tokio::io::AsyncWriteExt;
 use tokio::sync::mpsc;
