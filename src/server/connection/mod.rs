@@ -30,6 +30,7 @@
 //!
 //! `reader.rs` and `writer.rs` hold the two halves; this module joins them.
 
+mod flag;
 mod queue;
 mod reader;
 mod writer;
@@ -43,7 +44,6 @@ use hyper_tungstenite::HyperWebsocketStream;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
-use tokio_util::sync::CancellationToken;
 use tungstenite::Utf8Bytes;
 
 use crate::media::MediaSignal;
@@ -51,6 +51,7 @@ use crate::protocol::JsonText;
 use crate::room::{Actor, Membership};
 
 use super::{journal, AppState};
+use flag::Flag;
 use queue::DirectQueue;
 use reader::Reader;
 use writer::Writer;
@@ -104,8 +105,8 @@ pub async fn serve(
         let (sink, stream) = socket.split();
         let direct = DirectQueue::new(state.config.server.direct_queue);
         let (direct_tx, direct_rx) = direct.split();
-        let done = CancellationToken::new();
-        let reader_finished = CancellationToken::new();
+        let done = Flag::new();
+        let reader_finished = Flag::new();
         let activity = Activity::new();
         let reader = Reader {
             state: &state,

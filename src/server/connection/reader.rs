@@ -18,6 +18,7 @@ use super::super::limits::ConnectionLimits;
 use super::super::media::MediaSession;
 use super::super::refusal::Refusal;
 use super::super::{compliance, journal, sales, AppState};
+use super::flag::Flag;
 use super::queue::{self, TrySendError};
 use super::{Activity, Outgoing, MAX_REQUEST_ID_LEN, MEDIA_SIGNAL_QUEUE};
 
@@ -39,9 +40,9 @@ pub(super) struct Reader<'a> {
     /// The member's own stop signal (ban, room end, node stop).
     pub(super) stop: CancellationToken,
     /// Cancelled by the writer when it has ended the connection.
-    pub(super) done: &'a CancellationToken,
+    pub(super) done: &'a Flag,
     /// Cancelled by the reader when it stops reading.
-    pub(super) finished: &'a CancellationToken,
+    pub(super) finished: &'a Flag,
     pub(super) activity: &'a Activity,
 }
 

@@ -11,7 +11,6 @@ use hyper_util::rt::TokioIo;
 use tokio::io::AsyncWriteExt;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
-use tokio_util::sync::CancellationToken;
 use tungstenite::protocol::frame::coding::{Data, OpCode};
 use tungstenite::protocol::frame::FrameHeader;
 use tungstenite::protocol::CloseFrame;
@@ -24,6 +23,7 @@ use crate::room::{Actor, Membership, Room};
 
 use super::super::media;
 use super::super::AppState;
+use super::flag::Flag;
 use super::queue::{self, TryRecvError};
 use super::{text_payload, Activity, Outgoing, CLOSE_HANDSHAKE};
 
@@ -36,10 +36,10 @@ pub(super) struct Writer<'a> {
     pub(super) direct: queue::Receiver<'a>,
     /// Signals from the SFU (trickled candidates, failures).
     pub(super) media: Option<mpsc::Receiver<MediaSignal>>,
-    pub(super) done: &'a CancellationToken,
+    pub(super) done: &'a Flag,
     /// The reader's `finished`: after a close frame the writer waits for the
     /// client's answer while the reader still reads.
-    pub(super) reader_finished: &'a CancellationToken,
+    pub(super) reader_finished: &'a Flag,
     pub(super) activity: &'a Activity,
     /// Set when a write timed out (as opposed to failing): the client is a
     /// slow consumer whose socket stopped taking data.
