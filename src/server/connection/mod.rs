@@ -29,6 +29,9 @@
 //! dropped until it closes too, so the close frame is never lost to a reset.
 //!
 //! `reader.rs` and `writer.rs` hold the two halves; this module joins them.
+//! What the halves share lives in this task, not on the heap, so an idle
+//! connection costs little: the direct queue (`queue.rs`) and the flags
+//! each raises for the other (`flag.rs`).
 
 mod flag;
 mod queue;
