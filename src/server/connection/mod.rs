@@ -7,8 +7,9 @@
 //! waits: a client that sends a burst of requests is read no faster than it
 //! reads its replies (back-pressure), and nothing it was owed is dropped.
 //!
-//! The **writer** is the only code that writes. It sends the join frames,
-//! then forwards the room's shared event frames and the direct replies,
+//! The join frames go first, on the raw socket, before either half starts
+//! (see [`serve`]). Then the **writer** is the only code that writes. It
+//! forwards the room's shared event frames and the direct replies,
 //! draining whatever is ready (up to `write_batch`) with `feed` and flushing
 //! once. It ends the connection with a close code that says why: the server
 //! is shutting down (1001), the client stopped answering pings (1001), a
