@@ -7,8 +7,9 @@
 //! waits: a client that sends a burst of requests is read no faster than it
 //! reads its replies (back-pressure), and nothing it was owed is dropped.
 //!
-//! The **writer** is the only code that writes. It sends the join frames,
-//! then forwards the room's shared event frames and the direct replies,
+//! The join frames go first, on the raw socket, before either half starts
+//! (see [`serve`]). Then the **writer** is the only code that writes. It
+//! forwards the room's shared event frames and the direct replies,
 //! draining whatever is ready (up to `write_batch`) with `feed` and flushing
 //! once. It ends the connection with a close code that says why: the server
 //! is shutting down (1001), the client stopped answering pings (1001), a
@@ -29,7 +30,12 @@
 //! dropped until it closes too, so the close frame is never lost to a reset.
 //!
 //! `reader.rs` and `writer.rs` hold the two halves; this module joins them.
+//! What the halves share lives in this task, not on the heap, so an idle
+//! connection costs little: the direct queue (`queue.rs`) and the flags
+//! each raises for the other (`flag.rs`).
 
+mod flag;
+mod queue;
 mod reader;
 mod writer;
 
@@ -42,7 +48,6 @@ use hyper_tungstenite::HyperWebsocketStream;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
-use tokio_util::sync::CancellationToken;
 use tungstenite::Utf8Bytes;
 
 use crate::media::MediaSignal;
@@ -50,6 +55,8 @@ use crate::protocol::JsonText;
 use crate::room::{Actor, Membership};
 
 use super::{journal, AppState};
+use flag::Flag;
+use queue::DirectQueue;
 use reader::Reader;
 use writer::Writer;
 
@@ -62,8 +69,8 @@ const MEDIA_SIGNAL_QUEUE: usize = 32;
 /// Longest request id echoed back.
 const MAX_REQUEST_ID_LEN: usize = 64;
 
-/// What the reader asks the writer to send, in order. It travels boxed
-/// ([`Queued`]): see there.
+/// What the reader asks the writer to send, in order (on the
+/// [`queue::DirectQueue`]).
 enum Outgoing {
     Text(JsonText),
     /// Close with this code and reason (after what is queued before it).
@@ -75,68 +82,77 @@ enum Outgoing {
     Ended,
 }
 
-/// An [`Outgoing`] as the direct queue carries it. Boxed because a Tokio
-/// channel allocates its first block of 32 slots when it is made: at 8 bytes
-/// a slot instead of the enum's 32 or more, every connection's queue costs
-/// ≥ 0.75 KiB less, idle or not. The box is one small allocation per reply, on the
-/// reply path only (room events never pass through this queue).
-type Queued = Box<Outgoing>;
-
 /// Serve one admitted connection until either side ends it.
 pub async fn serve(
-    socket: HyperWebsocketStream,
+    mut socket: HyperWebsocketStream,
     state: AppState,
     actor: Actor,
-    membership: Membership,
+    mut membership: Membership,
     connection_id: u64,
 ) {
     state.metrics.connections.inc();
     tracing::debug!(role = actor.role.as_str(), "connected");
-    let (sink, stream) = socket.split();
-    let (direct_tx, direct_rx) = mpsc::channel::<Queued>(state.config.server.direct_queue);
     let participant = format!("c{connection_id}");
     let room = Arc::clone(membership.room());
-    let done = CancellationToken::new();
-    let reader_finished = CancellationToken::new();
-    let activity = Activity::new();
-
     let visit = format!("{}:{participant}", state.node.id);
     let joined_at = Instant::now();
     journal::joined(&state, &room.id, &actor, &visit);
-    let reader = Reader {
-        state: &state,
-        actor: &actor,
-        room: &room,
-        direct: direct_tx,
-        participant: &participant,
-        media: std::sync::OnceLock::new(),
-        stop: membership.stop.clone(),
-        done: &done,
-        finished: &reader_finished,
-        activity: &activity,
+
+    // The join frames go out on the raw socket, before tungstenite has
+    // written anything: its write buffer keeps the capacity it ever grew
+    // to, and the snapshot (the largest frame most viewers are ever sent)
+    // would stay allocated for the connection's life. Boxed: needed once.
+    let initial = std::mem::take(&mut membership.initial);
+    let greeted = Box::pin(writer::send_join_frames(&state, socket.get_mut(), initial)).await;
+    // The socket, when it is still fit for a lingering close.
+    let lingering = if greeted {
+        let (sink, stream) = socket.split();
+        let direct = DirectQueue::new(state.config.server.direct_queue);
+        let (direct_tx, direct_rx) = direct.split();
+        let done = Flag::new();
+        let reader_finished = Flag::new();
+        let activity = Activity::new();
+        let reader = Reader {
+            state: &state,
+            actor: &actor,
+            room: &room,
+            direct: direct_tx,
+            participant: &participant,
+            media: std::sync::OnceLock::new(),
+            stop: membership.stop.clone(),
+            done: &done,
+            finished: &reader_finished,
+            activity: &activity,
+        };
+        let writer = Writer {
+            state: &state,
+            actor: &actor,
+            sink,
+            direct: direct_rx,
+            media: None,
+            done: &done,
+            reader_finished: &reader_finished,
+            activity: &activity,
+            stalled: false,
+        };
+        let (stream, (sink, clean)) = tokio::join!(reader.run(stream), writer.run(membership));
+        // Close this connection's peer connections, if it had any. Boxed:
+        // the SFU's future is large, and inline it would be part of every
+        // idle connection's task though it runs once, at the end.
+        Box::pin(state.sfu.leave(&room.id, &participant)).await;
+        clean.then(|| stream.reunite(sink).ok()).flatten()
+    } else {
+        // The socket failed, or took nothing for the write timeout: not
+        // even a close frame can be sent. Leave the room at once.
+        drop(membership);
+        None
     };
-    let writer = Writer {
-        state: &state,
-        actor: &actor,
-        sink,
-        direct: direct_rx,
-        media: None,
-        done: &done,
-        reader_finished: &reader_finished,
-        activity: &activity,
-        stalled: false,
-    };
-    let (stream, (sink, clean)) = tokio::join!(reader.run(stream), writer.run(membership));
-    // Close this connection's peer connections, if it had any.
-    state.sfu.leave(&room.id, &participant).await;
     let stayed = joined_at.elapsed().as_millis() as u64;
     journal::left(&state, &room.id, &actor, &visit, stayed);
-    if clean {
-        if let Ok(socket) = stream.reunite(sink) {
-            // Boxed: its buffer would otherwise be part of every idle
-            // connection's task, though it is needed only at the very end.
-            Box::pin(linger(socket)).await;
-        }
+    if let Some(socket) = lingering {
+        // Boxed: its buffer would otherwise be part of every idle
+        // connection's task, though it is needed only at the very end.
+        Box::pin(linger(socket)).await;
     }
 
     state.metrics.connections.dec();

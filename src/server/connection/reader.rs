@@ -18,7 +18,9 @@ use super::super::limits::ConnectionLimits;
 use super::super::media::MediaSession;
 use super::super::refusal::Refusal;
 use super::super::{compliance, journal, sales, AppState};
-use super::{Activity, Outgoing, Queued, MAX_REQUEST_ID_LEN, MEDIA_SIGNAL_QUEUE};
+use super::flag::Flag;
+use super::queue::{self, TrySendError};
+use super::{Activity, Outgoing, MAX_REQUEST_ID_LEN, MEDIA_SIGNAL_QUEUE};
 
 type Stream = SplitStream<HyperWebsocketStream>;
 
@@ -26,7 +28,7 @@ pub(super) struct Reader<'a> {
     pub(super) state: &'a AppState,
     pub(super) actor: &'a Actor,
     pub(super) room: &'a Arc<Room>,
-    pub(super) direct: mpsc::Sender<Queued>,
+    pub(super) direct: queue::Sender<'a>,
     /// This connection's id as the SFU knows it.
     pub(super) participant: &'a str,
     /// Where the SFU sends this connection's signals (drained by the writer).
@@ -38,9 +40,9 @@ pub(super) struct Reader<'a> {
     /// The member's own stop signal (ban, room end, node stop).
     pub(super) stop: CancellationToken,
     /// Cancelled by the writer when it has ended the connection.
-    pub(super) done: &'a CancellationToken,
+    pub(super) done: &'a Flag,
     /// Cancelled by the reader when it stops reading.
-    pub(super) finished: &'a CancellationToken,
+    pub(super) finished: &'a Flag,
     pub(super) activity: &'a Activity,
 }
 
@@ -106,21 +108,21 @@ impl Reader<'_> {
     /// client is behind on its replies: stop reading until it catches up).
     /// `false` once the writer has ended the connection.
     async fn send(&self, outgoing: Outgoing) -> bool {
-        match self.direct.try_send(Box::new(outgoing)) {
+        match self.direct.try_send(outgoing) {
             Ok(()) => true,
-            Err(mpsc::error::TrySendError::Closed(_)) => false,
+            Err(TrySendError::Closed) => false,
             // Boxed: rare, and its future would grow every connection's task.
-            Err(mpsc::error::TrySendError::Full(outgoing)) => {
+            Err(TrySendError::Full(outgoing)) => {
                 Box::pin(self.send_when_there_is_room(outgoing)).await
             }
         }
     }
 
-    async fn send_when_there_is_room(&self, outgoing: Queued) -> bool {
+    async fn send_when_there_is_room(&self, outgoing: Outgoing) -> bool {
         tokio::select! {
             biased;
             _ = self.done.cancelled() => false,
-            sent = self.direct.send(outgoing) => sent.is_ok(),
+            sent = self.direct.send(outgoing) => sent,
         }
     }
 

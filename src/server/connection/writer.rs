@@ -5,10 +5,14 @@ use std::time::Duration;
 
 use futures_util::stream::SplitSink;
 use futures_util::{FutureExt, SinkExt};
+use hyper_tungstenite::hyper::upgrade::Upgraded;
 use hyper_tungstenite::HyperWebsocketStream;
+use hyper_util::rt::TokioIo;
+use tokio::io::AsyncWriteExt;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
-use tokio_util::sync::CancellationToken;
+use tungstenite::protocol::frame::coding::{Data, OpCode};
+use tungstenite::protocol::frame::FrameHeader;
 use tungstenite::protocol::CloseFrame;
 use tungstenite::{Message, Utf8Bytes};
 
@@ -19,7 +23,9 @@ use crate::room::{Actor, Membership, Room};
 
 use super::super::media;
 use super::super::AppState;
-use super::{text_payload, Activity, Outgoing, Queued, CLOSE_HANDSHAKE};
+use super::flag::Flag;
+use super::queue::{self, TryRecvError};
+use super::{text_payload, Activity, Outgoing, CLOSE_HANDSHAKE};
 
 type Sink = SplitSink<HyperWebsocketStream, Message>;
 
@@ -27,13 +33,13 @@ pub(super) struct Writer<'a> {
     pub(super) state: &'a AppState,
     pub(super) actor: &'a Actor,
     pub(super) sink: Sink,
-    pub(super) direct: mpsc::Receiver<Queued>,
+    pub(super) direct: queue::Receiver<'a>,
     /// Signals from the SFU (trickled candidates, failures).
     pub(super) media: Option<mpsc::Receiver<MediaSignal>>,
-    pub(super) done: &'a CancellationToken,
+    pub(super) done: &'a Flag,
     /// The reader's `finished`: after a close frame the writer waits for the
     /// client's answer while the reader still reads.
-    pub(super) reader_finished: &'a CancellationToken,
+    pub(super) reader_finished: &'a Flag,
     pub(super) activity: &'a Activity,
     /// Set when a write timed out (as opposed to failing): the client is a
     /// slow consumer whose socket stopped taking data.
@@ -58,19 +64,9 @@ impl Writer<'_> {
         let end = self.serve(&mut membership).await;
         let fit = match end {
             End::Close(code, reason) => {
-                let frame = CloseFrame {
-                    code: code.into(),
-                    reason: Utf8Bytes::from(reason),
-                };
-                let sent = tokio::time::timeout(
-                    self.write_timeout(),
-                    self.sink.send(Message::Close(Some(frame))),
-                )
-                .await;
-                if matches!(sent, Ok(Ok(()))) {
-                    let _ = tokio::time::timeout(CLOSE_HANDSHAKE, self.reader_finished.cancelled())
-                        .await;
-                }
+                // Boxed, as every path taken once at the end: inline, its
+                // timers would be part of every idle connection's task.
+                Box::pin(self.close(code, reason)).await;
                 true
             }
             End::Quiet => true,
@@ -90,19 +86,24 @@ impl Writer<'_> {
         (self.sink, fit)
     }
 
-    async fn serve(&mut self, membership: &mut Membership) -> End {
-        // One flush per join frame, not one for all: tungstenite's write
-        // buffer keeps the capacity it ever grew to, and the snapshot (the
-        // largest frame most viewers are ever sent) followed by more frames
-        // before one flush would double it for the connection's life.
-        // Flushed alone, the snapshot leaves room the small frames after it
-        // reuse. A join costs two or three writes instead of one.
-        for frame in std::mem::take(&mut membership.initial) {
-            if !self.feed(frame).await || !self.flush(1).await {
-                return End::Stalled;
-            }
+    /// Send the close frame, then give the client [`CLOSE_HANDSHAKE`] to
+    /// answer it while the reader still reads.
+    async fn close(&mut self, code: u16, reason: String) {
+        let frame = CloseFrame {
+            code: code.into(),
+            reason: Utf8Bytes::from(reason),
+        };
+        let sent = tokio::time::timeout(
+            self.write_timeout(),
+            self.sink.send(Message::Close(Some(frame))),
+        )
+        .await;
+        if matches!(sent, Ok(Ok(()))) {
+            let _ = tokio::time::timeout(CLOSE_HANDSHAKE, self.reader_finished.cancelled()).await;
         }
+    }
 
+    async fn serve(&mut self, membership: &mut Membership) -> End {
         let ping_every = Duration::from_secs(self.state.config.server.ping_interval_secs.max(1));
         let mut ping = tokio::time::interval_at(Instant::now() + ping_every, ping_every);
         let batch = self.state.config.server.write_batch;
@@ -122,7 +123,7 @@ impl Writer<'_> {
                 biased;
                 outgoing = self.direct.recv() => {
                     let mut sent = 0;
-                    let mut next = outgoing.map(|queued| *queued);
+                    let mut next = outgoing;
                     loop {
                         match next {
                             Some(Outgoing::Text(text)) => {
@@ -140,7 +141,9 @@ impl Writer<'_> {
                                 if !self.flush(sent).await {
                                     return End::Stalled;
                                 }
-                                return self.ended(&room, membership, last).await;
+                                // Boxed: taken once, and its store read
+                                // (is the user banned?) may be large.
+                                return Box::pin(self.ended(&room, membership, last)).await;
                             }
                             // The reader is done: the client left or broke off.
                             None => {
@@ -152,9 +155,9 @@ impl Writer<'_> {
                             break;
                         }
                         match self.direct.try_recv() {
-                            Ok(queued) => next = Some(*queued),
-                            Err(mpsc::error::TryRecvError::Empty) => break,
-                            Err(mpsc::error::TryRecvError::Disconnected) => next = None,
+                            Ok(queued) => next = Some(queued),
+                            Err(TryRecvError::Empty) => break,
+                            Err(TryRecvError::Disconnected) => next = None,
                         }
                     }
                     if !self.flush(sent).await {
@@ -307,6 +310,58 @@ impl Writer<'_> {
             close::SLOW_CONSUMER,
             format!("slow consumer: reconnect with last_seq={last_seq}"),
         )
+    }
+}
+
+/// Send the join frames (a snapshot, or `resumed` and the missed events)
+/// on the raw socket, in one write, before tungstenite has written anything
+/// to it; `false` if the socket failed or took nothing for the write
+/// timeout (counted as a slow consumer, as any stalled write is).
+///
+/// Why not through the sink: tungstenite's write buffer keeps the capacity
+/// it ever grew to, so the snapshot, the largest frame most viewers are
+/// ever sent, would stay allocated for the connection's life. Here its copy
+/// lives only for this write.
+pub(super) async fn send_join_frames(
+    state: &AppState,
+    io: &mut TokioIo<Upgraded>,
+    frames: Vec<JsonText>,
+) -> bool {
+    let header = FrameHeader {
+        is_final: true,
+        opcode: OpCode::Data(Data::Text),
+        ..FrameHeader::default()
+    };
+    let length = |json: &JsonText| json.as_str().len() as u64;
+    let total: usize = frames
+        .iter()
+        .map(|json| header.len(length(json)) + json.as_str().len())
+        .sum();
+    let mut wire = Vec::with_capacity(total);
+    for json in &frames {
+        // Writing to a `Vec` cannot fail.
+        let _ = header.format(length(json), &mut wire);
+        wire.extend_from_slice(json.as_str().as_bytes());
+    }
+    let count = frames.len();
+    drop(frames);
+    let timeout = Duration::from_secs(state.config.server.write_timeout_secs.max(1));
+    let written = within(timeout, async {
+        io.write_all(&wire).await?;
+        io.flush().await
+    })
+    .await;
+    match written {
+        Written::Done => {
+            state.metrics.messages_out.inc_by(count as u64);
+            true
+        }
+        Written::Failed => false,
+        Written::TimedOut => {
+            state.metrics.slow_consumers.inc();
+            tracing::info!("slow consumer dropped: its socket took nothing for the write timeout");
+            false
+        }
     }
 }
 
