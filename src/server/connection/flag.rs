@@ -5,45 +5,53 @@
 //! mutex, a child list and a `Notify`) for the connection's life; this
 //! lives in the task the halves already share, and costs an idle connection
 //! no allocation.
+//!
+//! Its waiter is an [`AtomicWaker`], not a `Notify`: both halves run in one
+//! task, so whoever waits wakes the same task, and polling it (on every
+//! wake-up of the connection, for every room event) takes no lock.
 
+use std::future::poll_fn;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::Poll;
 
-use tokio::sync::Notify;
+use futures_util::task::AtomicWaker;
 
-/// Set once, never cleared; waiters wake when it is set.
+/// Set once, never cleared; the waiting task wakes when it is set.
 pub(super) struct Flag {
     set: AtomicBool,
-    /// Wakes every waiter registered when the flag is set.
-    waiters: Notify,
+    /// The task waiting for the flag: the connection's own (both halves).
+    waiter: AtomicWaker,
 }
 
 impl Flag {
     pub(super) fn new() -> Flag {
         Flag {
             set: AtomicBool::new(false),
-            waiters: Notify::new(),
+            waiter: AtomicWaker::new(),
         }
     }
 
     /// Set the flag and wake whoever waits for it.
     pub(super) fn cancel(&self) {
         self.set.store(true, Ordering::Release);
-        self.waiters.notify_waiters();
+        self.waiter.wake();
     }
 
-    /// Wait until the flag is set (at once if it is). Cancel-safe.
+    /// Wait until the flag is set (at once if it is). Cancel-safe. Meant
+    /// for the connection's own task: a waiter in another task would take
+    /// the registration from it.
     pub(super) async fn cancelled(&self) {
-        loop {
-            let notified = self.waiters.notified();
-            tokio::pin!(notified);
+        poll_fn(|cx| {
             // Registered before the check: a `cancel` between the check and
-            // the wait still wakes this waiter.
-            notified.as_mut().enable();
+            // the wait still wakes this task.
+            self.waiter.register(cx.waker());
             if self.set.load(Ordering::Acquire) {
-                return;
+                Poll::Ready(())
+            } else {
+                Poll::Pending
             }
-            notified.await;
-        }
+        })
+        .await
     }
 }
 

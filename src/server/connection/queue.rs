@@ -12,9 +12,12 @@
 //! either closes the queue for the other, as a channel's halves do: the
 //! writer sends what is queued, then stops; the reader's sends fail.
 
-use parking_lot::{Mutex, MutexGuard};
 use std::collections::VecDeque;
-use tokio::sync::Notify;
+use std::future::poll_fn;
+use std::task::Poll;
+
+use futures_util::task::AtomicWaker;
+use parking_lot::{Mutex, MutexGuard};
 
 use super::Outgoing;
 
@@ -24,9 +27,13 @@ pub(super) struct DirectQueue {
     /// never across an `.await`.
     state: Mutex<State>,
     /// Wakes the writer: something was queued, or the reader hung up.
-    readable: Notify,
+    /// `AtomicWaker`s, not `Notify`s: one task waits on each side (both
+    /// halves run in the connection's task), and the writer polls its side
+    /// on every wake-up, once per room event, where a `Notify` would take
+    /// its waiter list's lock to register and again to unregister.
+    readable: AtomicWaker,
     /// Wakes the reader: room was made, or the writer hung up.
-    writable: Notify,
+    writable: AtomicWaker,
     /// Items queued before the reader must wait (`server.direct_queue`).
     capacity: usize,
 }
@@ -64,8 +71,8 @@ impl DirectQueue {
                 sender_gone: false,
                 receiver_gone: false,
             }),
-            readable: Notify::new(),
-            writable: Notify::new(),
+            readable: AtomicWaker::new(),
+            writable: AtomicWaker::new(),
             capacity: capacity.max(1),
         }
     }
@@ -97,34 +104,38 @@ impl Sender<'_> {
         }
         state.items.push_back(item);
         drop(state);
-        self.queue.readable.notify_one();
+        self.queue.readable.wake();
         Ok(())
     }
 
     /// Queue `item`, waiting while the queue is full; `false` (and the item
     /// dropped) once the writer has stopped.
     pub(super) async fn send(&self, item: Outgoing) -> bool {
-        let mut item = item;
-        loop {
+        let mut item = Some(item);
+        poll_fn(|cx| {
             // Registered before the check, so a pop between the check and
             // the wait still wakes us.
-            let room = self.queue.writable.notified();
-            tokio::pin!(room);
-            room.as_mut().enable();
-            match self.try_send(item) {
-                Ok(()) => return true,
-                Err(TrySendError::Closed) => return false,
-                Err(TrySendError::Full(back)) => item = back,
+            self.queue.writable.register(cx.waker());
+            let Some(next) = item.take() else {
+                return Poll::Ready(false);
+            };
+            match self.try_send(next) {
+                Ok(()) => Poll::Ready(true),
+                Err(TrySendError::Closed) => Poll::Ready(false),
+                Err(TrySendError::Full(back)) => {
+                    item = Some(back);
+                    Poll::Pending
+                }
             }
-            room.await;
-        }
+        })
+        .await
     }
 }
 
 impl Drop for Sender<'_> {
     fn drop(&mut self) {
         self.queue.lock().sender_gone = true;
-        self.queue.readable.notify_one();
+        self.queue.readable.wake();
     }
 }
 
@@ -140,7 +151,7 @@ impl Receiver<'_> {
         match state.items.pop_front() {
             Some(item) => {
                 drop(state);
-                self.queue.writable.notify_one();
+                self.queue.writable.wake();
                 Ok(item)
             }
             None if state.sender_gone => Err(TryRecvError::Disconnected),
@@ -152,17 +163,17 @@ impl Receiver<'_> {
     /// the reader has stopped. Cancel-safe: an item is taken only when this
     /// returns it.
     pub(super) async fn recv(&mut self) -> Option<Outgoing> {
-        loop {
-            let queued = self.queue.readable.notified();
-            tokio::pin!(queued);
-            queued.as_mut().enable();
+        poll_fn(|cx| {
+            // Registered before the check, so a push between the check and
+            // the wait still wakes us.
+            self.queue.readable.register(cx.waker());
             match self.try_recv() {
-                Ok(item) => return Some(item),
-                Err(TryRecvError::Disconnected) => return None,
-                Err(TryRecvError::Empty) => {}
+                Ok(item) => Poll::Ready(Some(item)),
+                Err(TryRecvError::Disconnected) => Poll::Ready(None),
+                Err(TryRecvError::Empty) => Poll::Pending,
             }
-            queued.await;
-        }
+        })
+        .await
     }
 }
 
@@ -174,7 +185,7 @@ impl Drop for Receiver<'_> {
         // being sent, as a channel's would be.
         state.items.clear();
         drop(state);
-        self.queue.writable.notify_one();
+        self.queue.writable.wake();
     }
 }
 
