@@ -10,7 +10,7 @@ use chophien::room::store::{Joined, RoomStore, RoomView};
 use chophien::room::{Actor, RoomCommand, RoomError};
 use serde_json::json;
 
-use support::room::{moderator, person, record, seller, viewer, Clock, Collector, T0};
+use support::room::{moderator, open_watched, seller, viewer, Clock, Collector, T0};
 
 const ROOM: &str = "che-thai-nguyen";
 
@@ -21,20 +21,9 @@ crate::on_every_room_store!(
     a_banned_host_cannot_pin,
 );
 
-/// Opens `ROOM` and watches it on this node; the seq before the test's first event.
+/// Opens `ROOM` and watches it on this node (see [`open_watched`]).
 async fn open<S: RoomStore>(store: &S) -> (std::sync::Arc<Collector>, u64) {
-    let events = Collector::connect(store);
-    store.create(record(ROOM, T0)).await.unwrap();
-    store.attach(ROOM);
-    let joined = store
-        .join(
-            ROOM,
-            &person("watcher", "Người xem", chophien::auth::Role::Viewer),
-            None,
-        )
-        .await
-        .unwrap();
-    (events, joined.seq())
+    open_watched(store, ROOM).await
 }
 
 async fn apply<S: RoomStore>(

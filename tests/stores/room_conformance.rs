@@ -20,7 +20,8 @@ use chophien::room::{Actor, RoomCommand, RoomError, RoomFact};
 use serde_json::{json, Value};
 
 use support::room::{
-    admin, limits, moderator, person, product, record, seller, viewer, Clock, Collector, REPLAY, T0,
+    admin, limits, moderator, open_watched, person, product, record, seller, viewer, Clock,
+    Collector, REPLAY, T0,
 };
 
 const ROOM: &str = "tra-thai-nguyen";
@@ -51,18 +52,9 @@ crate::on_every_room_store!(
     a_practice_room_says_so_in_its_info_snapshot_and_list,
 );
 
-/// Opens `ROOM` (products p1, p2) and watches it on this node: attached,
-/// with a viewer joined (which, on Redis, waits until the feed delivers).
-/// The seq of the last event before the test's first.
+/// Opens `ROOM` and watches it on this node (see [`open_watched`]).
 async fn open<S: RoomStore>(store: &S) -> (std::sync::Arc<Collector>, u64) {
-    let events = Collector::connect(store);
-    store.create(record(ROOM, T0)).await.unwrap();
-    store.attach(ROOM);
-    let joined = store
-        .join(ROOM, &person("watcher", "Người xem", Role::Viewer), None)
-        .await
-        .unwrap();
-    (events, joined.seq())
+    open_watched(store, ROOM).await
 }
 
 async fn join<S: RoomStore>(store: &S, actor: &Actor) {

@@ -180,6 +180,20 @@ impl FrameSink for Collector {
     }
 }
 
+/// Opens `room_id` (created at `T0`) and watches it on this node: attached,
+/// with a viewer joined (which, on Redis, waits until the feed delivers).
+/// The collector, and the seq of the last event before the test's first.
+pub async fn open_watched<S: RoomStore>(store: &S, room_id: &str) -> (Arc<Collector>, u64) {
+    let events = Collector::connect(store);
+    store.create(record(room_id, T0)).await.unwrap();
+    store.attach(room_id);
+    let joined = store
+        .join(room_id, &person("watcher", "Người xem", Role::Viewer), None)
+        .await
+        .unwrap();
+    (events, joined.seq())
+}
+
 impl Collector {
     /// A collector connected to `store` as its node's sink.
     pub fn connect<S: RoomStore>(store: &S) -> Arc<Collector> {
