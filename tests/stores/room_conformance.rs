@@ -1054,7 +1054,12 @@ async fn sale_facts_are_announced_once_when_they_change<S: RoomStore>(store: S) 
     let clock = Clock::new();
     let observe = |fact| store.observe(ROOM, fact);
     let live = sale("s1", SaleState::Live, 10);
-    observe(RoomFact::SaleChanged(live.clone())).await.unwrap();
+    observe(RoomFact::SaleChanged {
+        sale: live.clone(),
+        product_stock: None,
+    })
+    .await
+    .unwrap();
     assert_eq!(
         events.next(ROOM).await,
         json!({"seq": s + 1, "type": "sale_updated", "sale": serde_json::to_value(&live).unwrap()})
