@@ -38,9 +38,7 @@ const ANNOUNCER_TICKS: Duration = Duration::from_millis(600);
 
 /// The seller chats a marker; every frame `client` receives up to it.
 async fn frames_until_marker(seller: &mut Client, client: &mut Client) -> Vec<Value> {
-    seller
-        .send(json!({"type": "chat", "text": "mốc"}))
-        .await;
+    seller.send(json!({"type": "chat", "text": "mốc"})).await;
     let mut frames = Vec::new();
     loop {
         let frame = client.next().await;

@@ -508,6 +508,8 @@ fn sale_args(
         sale.ends_at.to_string(),
         sale.remaining.to_string(),
         sale.product_id.clone(),
-        product_stock.map(|stock| stock.to_string()).unwrap_or_default(),
+        product_stock
+            .map(|stock| stock.to_string())
+            .unwrap_or_default(),
     ])
 }
