@@ -544,6 +544,12 @@ pub enum RoomEvent {
     /// A sale was created, started, sold out, came back, or ended.
     SaleUpdated {
         sale: SaleInfo,
+        /// The product's own stock (outside the sale) as of this change,
+        /// when the change moved it (a start carved the sale's units out, an
+        /// end gave the unsold back): told here rather than in a separate
+        /// `product_stock` to every connection of a crowded room.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        product_stock: Option<u32>,
     },
     /// Remaining stock, at most a few times per second.
     SaleStock {

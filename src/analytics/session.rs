@@ -284,7 +284,7 @@ impl Reader {
             {
                 self.unpin(at);
             }
-            RoomEvent::SaleUpdated { sale } => self.sale(at, sale),
+            RoomEvent::SaleUpdated { sale, .. } => self.sale(at, sale),
             RoomEvent::VoucherDropped { voucher } => {
                 s.vouchers_dropped += 1;
                 mark(s, "voucher", voucher.code.clone());

@@ -75,7 +75,17 @@ pub enum RoomCommand {
 pub enum RoomFact {
     /// A flash sale was created or ended: it becomes the room's current
     /// sale and is announced (`sale_updated`).
-    SaleChanged(SaleInfo),
+    SaleChanged {
+        sale: SaleInfo,
+        /// The sale store's count of the sale's product just after the
+        /// change (a start carved the units out, an end gave the unsold
+        /// back), when it was read: the catalog copy follows it, as for
+        /// [`RoomFact::ProductStock`], but it is told inside the
+        /// `sale_updated` rather than as a second event to everyone.
+        /// `None` (the read failed) leaves the catalog to a later
+        /// `ProductStock`.
+        product_stock: Option<u32>,
+    },
     /// A fresh read of the current sale: the room announces what changed
     /// since it last told everyone (`sale_updated` or `sale_stock`), if
     /// anything did. A read of an older sale is ignored.

@@ -19,10 +19,15 @@ impl SaleView {
         self.sale.as_ref()
     }
 
-    /// A sale was created or ended by a request: always announced.
-    pub fn replace(&mut self, sale: SaleInfo) -> RoomEvent {
+    /// A sale was created or ended by a request: always announced, with
+    /// its product's stock after the change when that is known (the
+    /// catalog copy is the room state's to update).
+    pub fn replace(&mut self, sale: SaleInfo, product_stock: Option<u32>) -> RoomEvent {
         self.sale = Some(sale.clone());
-        RoomEvent::SaleUpdated { sale }
+        RoomEvent::SaleUpdated {
+            sale,
+            product_stock,
+        }
     }
 
     /// A fresh read of the current sale from the store: the event that
@@ -33,6 +38,7 @@ impl SaleView {
         let event = if current.state != fresh.state || current.ends_at != fresh.ends_at {
             RoomEvent::SaleUpdated {
                 sale: fresh.clone(),
+                product_stock: None,
             }
         } else if current.remaining != fresh.remaining {
             RoomEvent::SaleStock {
@@ -81,7 +87,7 @@ mod tests {
     #[test]
     fn a_stock_change_is_announced_as_sale_stock() {
         let mut view = SaleView::default();
-        view.replace(sale("s1", SaleState::Live, 10));
+        view.replace(sale("s1", SaleState::Live, 10), None);
         let event = view.refresh(sale("s1", SaleState::Live, 7));
         assert_eq!(
             event,
@@ -96,17 +102,17 @@ mod tests {
     #[test]
     fn a_state_change_is_announced_as_sale_updated() {
         let mut view = SaleView::default();
-        view.replace(sale("s1", SaleState::Live, 1));
+        view.replace(sale("s1", SaleState::Live, 1), None);
         let event = view.refresh(sale("s1", SaleState::SoldOut, 0));
         assert!(
-            matches!(event, Some(RoomEvent::SaleUpdated { sale }) if sale.state == SaleState::SoldOut)
+            matches!(event, Some(RoomEvent::SaleUpdated { sale, .. }) if sale.state == SaleState::SoldOut)
         );
     }
 
     #[test]
     fn a_late_copy_of_an_older_sale_is_ignored() {
         let mut view = SaleView::default();
-        view.replace(sale("s2", SaleState::Live, 10));
+        view.replace(sale("s2", SaleState::Live, 10), None);
         assert_eq!(view.refresh(sale("s1", SaleState::Ended, 0)), None);
         assert_eq!(view.current().unwrap().id, "s2");
     }

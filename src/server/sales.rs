@@ -9,7 +9,8 @@
 //! `rooms.sale_stock_interval_ms`, however many buys arrive: one `sale_stock`
 //! event per interval, not one per buy, and in a room of many thousands
 //! fewer still ([`stock_spacing`]); products whose stock a bag hold
-//! took or gave back are re-read the same way (`product_stock`).
+//! took or gave back are re-read the same way (`product_stock`). A sale's
+//! start or end tells its product's new stock inside its `sale_updated`.
 
 use std::time::Duration;
 
@@ -65,17 +66,13 @@ pub async fn handle(
             let sale = sales.create_sale(&room.id, new_sale, now).await?;
             tracing::info!(sale = %sale.id, stock = sale.stock_total, "flash sale created");
             room.note_stock_announced(now);
-            let product_id = sale.product_id.clone();
-            announce(room, RoomFact::SaleChanged(sale)).await;
-            announce_product(state, &room.id, &product_id).await;
+            announce_sale_change(state, room, sale).await;
             Ok(id.map(|id| DirectEvent::Ack { id }))
         }
         SaleCommand::End { sale_id } => {
             let sale = sales.end_sale(&room.id, &sale_id, now).await?;
             tracing::info!(sale = %sale.id, "flash sale ended");
-            let product_id = sale.product_id.clone();
-            announce(room, RoomFact::SaleChanged(sale)).await;
-            announce_product(state, &room.id, &product_id).await;
+            announce_sale_change(state, room, sale).await;
             Ok(id.map(|id| DirectEvent::Ack { id }))
         }
         SaleCommand::Buy {
@@ -290,6 +287,41 @@ async fn mark_bag_products_dirty(
         Err(error) => {
             tracing::warn!(room = %room.id, %error, "could not read bag holds to announce their stock")
         }
+    }
+}
+
+/// Tell the room that a sale started or ended, with its product's stock
+/// after the change (the start carved the sale's units out of it, the end
+/// gave the unsold back) inside the one `sale_updated`: a crowded room is
+/// written to once for the change, not twice. When the count cannot be
+/// read the sale is told alone and the product's count follows as its own
+/// `product_stock` ([`announce_product`]). Either way this node's announcer
+/// reads the count again, so a read that raced another change (a bag hold)
+/// is put right.
+async fn announce_sale_change(state: &AppState, room: &Room, sale: SaleInfo) {
+    let product_id = sale.product_id.clone();
+    let product_stock = match state
+        .sales_for(&room.id)
+        .product_stock(&room.id, &product_id)
+        .await
+    {
+        Ok(stock) => stock,
+        Err(error) => {
+            tracing::warn!(room = %room.id, product = %product_id, %error, "could not read a product's stock to announce with its sale");
+            None
+        }
+    };
+    announce(
+        room,
+        RoomFact::SaleChanged {
+            sale,
+            product_stock,
+        },
+    )
+    .await;
+    match product_stock {
+        Some(_) => room.mark_product_dirty(&product_id),
+        None => announce_product(state, &room.id, &product_id).await,
     }
 }
 

@@ -1,7 +1,11 @@
 //! One stock per product (issue 11, part 2), on the memory store and on a
 //! real Redis: a flash sale takes its units from the product's stock, every
-//! client sees the product's count follow (`product_stock`), and what the
-//! sale did not sell comes back when it ends.
+//! client sees the product's count follow, and what the sale did not sell
+//! comes back when it ends. A sale's start or end tells the product's new
+//! count inside its own `sale_updated` (`product_stock`, issue 10): one
+//! frame to every connection for the change, not two.
+
+use std::time::Duration;
 
 use chophien::auth::Role;
 use serde_json::{json, Value};
@@ -10,20 +14,12 @@ use crate::support::client::Client;
 use crate::support::server::Store;
 
 crate::on_every_store!(
-    a_sale_takes_its_units_from_the_product_and_gives_back_what_is_left,
+    starting_a_sale_tells_the_products_carved_stock_inside_sale_updated_and_no_product_stock_follows,
+    ending_a_sale_with_unsold_units_tells_the_products_restored_stock_inside_sale_updated,
+    a_viewer_who_joins_after_the_start_sees_the_carved_stock_in_the_snapshot,
     a_sale_larger_than_the_products_stock_is_refused,
     a_restock_by_the_seller_is_what_the_next_sale_takes_from,
 );
-
-/// The next `product_stock` of p1.
-async fn p1_stock(client: &mut Client) -> u64 {
-    loop {
-        let event = client.next_of("product_stock").await;
-        if event["product_id"] == "p1" {
-            return event["stock"].as_u64().unwrap_or(u64::MAX);
-        }
-    }
-}
 
 fn p1_in(snapshot: &Value) -> u64 {
     let products = snapshot["products"].as_array().unwrap();
@@ -36,7 +32,34 @@ fn start(stock: u32) -> Value {
            "per_buyer_limit": 2, "duration_secs": 600})
 }
 
-async fn a_sale_takes_its_units_from_the_product_and_gives_back_what_is_left(store: Store) {
+/// Two of the announcer's ticks (250 ms in tests): long enough for its
+/// re-read of the product to have spoken, had it anything to say.
+const ANNOUNCER_TICKS: Duration = Duration::from_millis(600);
+
+/// The seller chats a marker; every frame `client` receives up to it.
+async fn frames_until_marker(seller: &mut Client, client: &mut Client) -> Vec<Value> {
+    seller.send(json!({"type": "chat", "text": "mốc"})).await;
+    let mut frames = Vec::new();
+    loop {
+        let frame = client.next().await;
+        if frame["type"] == "chat" && frame["message"]["text"] == "mốc" {
+            return frames;
+        }
+        frames.push(frame);
+    }
+}
+
+fn no_product_stock(frames: &[Value]) {
+    let told: Vec<&Value> = frames
+        .iter()
+        .filter(|frame| frame["type"] == "product_stock")
+        .collect();
+    assert!(told.is_empty(), "a separate product_stock: {told:?}");
+}
+
+async fn starting_a_sale_tells_the_products_carved_stock_inside_sale_updated_and_no_product_stock_follows(
+    store: Store,
+) {
     let server = store.start().await;
     server.room("r1").await;
     let (mut seller, snapshot) = server.join("r1", Role::Seller, "hoa").await;
@@ -44,12 +67,24 @@ async fn a_sale_takes_its_units_from_the_product_and_gives_back_what_is_left(sto
     let (mut viewer, _) = server.join("r1", Role::Viewer, "lan").await;
 
     seller.send(start(20)).await;
-    assert_eq!(p1_stock(&mut viewer).await, 100);
-    let (_, late) = server.join("r1", Role::Viewer, "minh").await;
-    assert_eq!(p1_in(&late), 100, "a late joiner's catalog agrees");
+    seller.next_of("ack").await;
+    let started = viewer.next_of("sale_updated").await;
+    assert_eq!(started["sale"]["product_id"], "p1");
+    assert_eq!(started["sale"]["stock_total"], 20);
+    assert_eq!(started["product_stock"], 100, "{started}");
+    tokio::time::sleep(ANNOUNCER_TICKS).await;
+    no_product_stock(&frames_until_marker(&mut seller, &mut viewer).await);
+}
 
-    // (The sale was announced just before the product's new stock.)
-    let sale = seller.next_of("sale_updated").await["sale"].clone();
+async fn ending_a_sale_with_unsold_units_tells_the_products_restored_stock_inside_sale_updated(
+    store: Store,
+) {
+    let server = store.start().await;
+    server.room("r1").await;
+    let (mut seller, _) = server.join("r1", Role::Seller, "hoa").await;
+    let (mut viewer, _) = server.join("r1", Role::Viewer, "lan").await;
+    seller.send(start(20)).await;
+    let sale = viewer.next_of("sale_updated").await["sale"].clone();
     viewer
         .send(
             json!({"id": "b", "type": "buy", "sale_id": sale["id"], "quantity": 2,
@@ -57,11 +92,29 @@ async fn a_sale_takes_its_units_from_the_product_and_gives_back_what_is_left(sto
         )
         .await;
     assert_eq!(viewer.next_of("buy_result").await["outcome"], "reserved");
+
     seller
         .send(json!({"id": "e", "type": "end_sale", "sale_id": sale["id"]}))
         .await;
+    let ended = viewer.next_of("sale_updated").await;
+    assert_eq!(ended["sale"]["state"], "ended");
     // 18 unsold come back; the 2 held stay the buyer's until her hold ends.
-    assert_eq!(p1_stock(&mut viewer).await, 118);
+    assert_eq!(ended["product_stock"], 118, "{ended}");
+    tokio::time::sleep(ANNOUNCER_TICKS).await;
+    no_product_stock(&frames_until_marker(&mut seller, &mut viewer).await);
+    let (_, late) = server.join("r1", Role::Viewer, "minh").await;
+    assert_eq!(p1_in(&late), 118, "a late joiner's catalog agrees");
+}
+
+async fn a_viewer_who_joins_after_the_start_sees_the_carved_stock_in_the_snapshot(store: Store) {
+    let server = store.start().await;
+    server.room("r1").await;
+    let (mut seller, _) = server.join("r1", Role::Seller, "hoa").await;
+    seller.send(start(20)).await;
+    seller.next_of("ack").await;
+    let (_, late) = server.join("r1", Role::Viewer, "minh").await;
+    assert_eq!(p1_in(&late), 100);
+    assert_eq!(late["sale"]["stock_total"], 20);
 }
 
 async fn a_sale_larger_than_the_products_stock_is_refused(store: Store) {
@@ -89,5 +142,5 @@ async fn a_restock_by_the_seller_is_what_the_next_sale_takes_from(store: Store) 
     seller.send(start(31)).await;
     assert_eq!(seller.next_of("error").await["code"], "insufficient_stock");
     seller.send(start(30)).await;
-    assert_eq!(p1_stock(&mut seller).await, 0);
+    assert_eq!(seller.next_of("sale_updated").await["product_stock"], 0);
 }

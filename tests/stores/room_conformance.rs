@@ -47,6 +47,7 @@ crate::on_every_room_store!(
     hearts_are_announced_at_most_once_per_interval,
     viewers_are_counted_over_nodes_until_their_reports_expire,
     sale_facts_are_announced_once_when_they_change,
+    a_sales_start_or_end_tells_its_products_stock_and_the_catalog_follows_silently,
     room_ids_are_taken_once_and_unknown_rooms_are_not_found,
     rooms_are_listed_newest_first,
     a_practice_room_says_so_in_its_info_snapshot_and_list,
@@ -1054,7 +1055,12 @@ async fn sale_facts_are_announced_once_when_they_change<S: RoomStore>(store: S) 
     let clock = Clock::new();
     let observe = |fact| store.observe(ROOM, fact);
     let live = sale("s1", SaleState::Live, 10);
-    observe(RoomFact::SaleChanged(live.clone())).await.unwrap();
+    observe(RoomFact::SaleChanged {
+        sale: live.clone(),
+        product_stock: None,
+    })
+    .await
+    .unwrap();
     assert_eq!(
         events.next(ROOM).await,
         json!({"seq": s + 1, "type": "sale_updated", "sale": serde_json::to_value(&live).unwrap()})
@@ -1100,6 +1106,65 @@ async fn sale_facts_are_announced_once_when_they_change<S: RoomStore>(store: S) 
     );
     assert_eq!(store.current_sale(ROOM).await, Ok(Some(sold_out.clone())));
     assert_eq!(snapshot(&store, &viewer()).await.sale, Some(sold_out));
+}
+
+async fn a_sales_start_or_end_tells_its_products_stock_and_the_catalog_follows_silently<
+    S: RoomStore,
+>(
+    store: S,
+) {
+    let (events, s) = open(&store).await;
+    let clock = Clock::new();
+    assert_eq!(product("p1").stock, 120, "the demo catalog");
+    let live = sale("s1", SaleState::Live, 10);
+    store
+        .observe(
+            ROOM,
+            RoomFact::SaleChanged {
+                sale: live.clone(),
+                product_stock: Some(110),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        events.next(ROOM).await,
+        json!({"seq": s + 1, "type": "sale_updated", "sale": serde_json::to_value(&live).unwrap(),
+               "product_stock": 110})
+    );
+    // No `product_stock` of its own, and a later read that agrees is quiet.
+    let agreeing = RoomFact::ProductStock {
+        product_id: "p1".into(),
+        stock: 110,
+    };
+    store.observe(ROOM, agreeing).await.unwrap();
+    marker(&store, &events, clock, s + 2).await;
+    let carved = chophien::protocol::Product {
+        stock: 110,
+        ..product("p1")
+    };
+    let view = snapshot(&store, &viewer()).await;
+    assert_eq!(view.products, vec![carved, product("p2")]);
+    assert_eq!(view.sale, Some(live));
+
+    let ended = sale("s1", SaleState::Ended, 2);
+    store
+        .observe(
+            ROOM,
+            RoomFact::SaleChanged {
+                sale: ended.clone(),
+                product_stock: Some(118),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        events.next(ROOM).await,
+        json!({"seq": s + 3, "type": "sale_updated", "sale": serde_json::to_value(&ended).unwrap(),
+               "product_stock": 118})
+    );
+    marker(&store, &events, clock, s + 4).await;
+    assert_eq!(snapshot(&store, &viewer()).await.products[0].stock, 118);
 }
 
 async fn room_ids_are_taken_once_and_unknown_rooms_are_not_found<S: RoomStore>(store: S) {

@@ -40,6 +40,21 @@ function upsert(list, product) {
   else list.push(product);
 }
 
+/**
+ * A product's own stock changed outside a catalog edit: a flash sale took its
+ * units or gave back what it did not sell (told by `product_stock`, or inside
+ * the sale's `sale_updated`), or a bag took some or gave them back.
+ */
+function setProductStock(model, changed, productId, stock) {
+  const product = model.products.find((p) => p.id === productId);
+  if (product) product.stock = stock;
+  if (model.pinned && model.pinned.id === productId) {
+    model.pinned = { ...model.pinned, stock };
+    changed.add('pinned');
+  }
+  changed.add('products');
+}
+
 /** Fold one frame into the model; returns the set of changed parts. */
 export function applyMessage(model, message) {
   const changed = new Set();
@@ -105,18 +120,9 @@ export function applyMessage(model, message) {
       }
       changed.add('products');
       break;
-    case 'product_stock': {
-      // A flash sale took the product's units or gave back what it did not
-      // sell, or a bag took some or gave them back.
-      const product = model.products.find((p) => p.id === message.product_id);
-      if (product) product.stock = message.stock;
-      if (model.pinned && model.pinned.id === message.product_id) {
-        model.pinned = { ...model.pinned, stock: message.stock };
-        changed.add('pinned');
-      }
-      changed.add('products');
+    case 'product_stock':
+      setProductStock(model, changed, message.product_id, message.stock);
       break;
-    }
     case 'product_removed':
       model.products = model.products.filter((p) => p.id !== message.product_id);
       if (model.pinned && model.pinned.id === message.product_id) {
@@ -162,6 +168,11 @@ export function applyMessage(model, message) {
     case 'sale_updated':
       model.sale = message.sale;
       changed.add('sale');
+      // A start or end may carry the product's stock after it (no separate
+      // product_stock follows then).
+      if (typeof message.product_stock === 'number' && message.sale) {
+        setProductStock(model, changed, message.sale.product_id, message.product_stock);
+      }
       break;
     case 'sale_stock':
       if (model.sale && model.sale.id === message.sale_id) {

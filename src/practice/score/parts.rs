@@ -134,7 +134,7 @@ pub(super) fn selling(
     for entry in entries {
         match &entry.record {
             Record::Event { event } => {
-                if let RoomEvent::SaleUpdated { sale } = &event.event {
+                if let RoomEvent::SaleUpdated { sale, .. } = &event.event {
                     let first = sales.entry(sale.id.as_str()).or_insert((
                         u64::from(sale.stock_total),
                         sale.price_vnd,

@@ -144,6 +144,7 @@ fn journal() -> Vec<JournalEntry> {
                     ends_at: T0 + 660 * S,
                     hold_secs: 60,
                 },
+                product_stock: None,
             },
         ),
         order(70, "o1", "a", "s1", "", 3, 100_000),

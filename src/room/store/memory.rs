@@ -305,7 +305,17 @@ impl RoomStore for MemoryRoomStore {
     async fn observe(&self, room_id: &str, fact: RoomFact) -> Result<(), RoomError> {
         self.with_live(room_id, |room, publisher| {
             let events = match fact {
-                RoomFact::SaleChanged(sale) => vec![room.sale.replace(sale)],
+                RoomFact::SaleChanged {
+                    sale,
+                    product_stock,
+                } => {
+                    if let Some(stock) = product_stock {
+                        // Silently: the `sale_updated` carries the count.
+                        let _told_with_the_sale =
+                            room.state.set_product_stock(&sale.product_id, stock);
+                    }
+                    vec![room.sale.replace(sale, product_stock)]
+                }
                 RoomFact::SaleRead(sale) => room.sale.refresh(sale).into_iter().collect(),
                 RoomFact::OrderPlaced {
                     sale_id,

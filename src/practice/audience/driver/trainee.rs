@@ -68,7 +68,7 @@ impl Driver {
             RoomEvent::ProductRemoved { product_id } => {
                 self.stage.products.retain(|p| p.0 != product_id);
             }
-            RoomEvent::SaleUpdated { sale } => {
+            RoomEvent::SaleUpdated { sale, .. } => {
                 let was_live = self.stage.sale.is_some();
                 self.sale_changed(&sale);
                 if !was_live && self.stage.sale.is_some() {

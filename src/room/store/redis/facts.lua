@@ -5,15 +5,35 @@ viewer counts aggregated over nodes, and the read-only product and ban
 checks. The last part of the library `chophien`: it uses the keys and
 helpers that room.lua defines (src/redis_link.rs concatenates them).
 ]]
+-- The catalog copy of product `id` follows the sale store's count `stock`
+-- (a number); false when it already agreed or the product is gone.
+local function set_product_stock(keys, id, stock)
+  local raw = redis.call('HGET', keys[PRODUCTS], id)
+  if not raw then return false end
+  local product = cjson.decode(raw)
+  if product.stock == stock then return false end
+  product.stock = stock
+  redis.call('HSET', keys[PRODUCTS], id, cjson.encode(product))
+  return true
+end
+
 -- ARGV[4..]: `replace` or `refresh`, sale JSON, its id, state, ends_at,
--- remaining. Mirrors SaleView: a replaced sale is always announced; a
--- refresh of the current sale announces what changed, if anything did.
+-- remaining, its product's id, that product's stock after the change (''
+-- when not known). Mirrors SaleView and RoomFact::SaleChanged: a replaced
+-- sale is always announced, with the product's stock when known (the
+-- catalog copy follows it in the same call, with no product_stock event);
+-- a refresh of the current sale announces what changed, if anything did.
 local function sale(keys, args)
   local _, refusal = live(keys)
   if refusal then return refusal end
   local json, id, state, ends_at, remaining = args[5], args[6], args[7], args[8], args[9]
+  local product_stock = tonumber(args[11] or '')
   local event
-  if args[4] == 'replace' then
+  if args[4] == 'replace' and product_stock then
+    set_product_stock(keys, args[10], product_stock)
+    event = '{"type":"sale_updated","sale":' .. json .. ',"product_stock":'
+      .. num(product_stock) .. '}'
+  elseif args[4] == 'replace' then
     event = '{"type":"sale_updated","sale":' .. json .. '}'
   else
     local c = redis.call('HMGET', keys[ROOM], 'sale_id', 'sale_state', 'sale_ends_at',
@@ -48,13 +68,8 @@ end
 local function product_stock(keys, args)
   local _, refusal = live(keys)
   if refusal then return refusal end
-  local raw = redis.call('HGET', keys[PRODUCTS], args[4])
-  if not raw then return {'ok'} end
-  local product = cjson.decode(raw)
   local stock = tonumber(args[5])
-  if product.stock == stock then return {'ok'} end
-  product.stock = stock
-  redis.call('HSET', keys[PRODUCTS], args[4], cjson.encode(product))
+  if not set_product_stock(keys, args[4], stock) then return {'ok'} end
   publish(keys, args, {cjson.encode({type = 'product_stock', product_id = args[4], stock = stock})})
   return {'ok'}
 end

@@ -350,8 +350,14 @@ impl RoomStore for RedisRoomStore {
 
     async fn observe(&self, room_id: &str, fact: RoomFact) -> Result<(), RoomError> {
         let (function, args) = match fact {
-            RoomFact::SaleChanged(sale) => ("chophien_room_sale", sale_args("replace", &sale)?),
-            RoomFact::SaleRead(sale) => ("chophien_room_sale", sale_args("refresh", &sale)?),
+            RoomFact::SaleChanged {
+                sale,
+                product_stock,
+            } => (
+                "chophien_room_sale",
+                sale_args("replace", &sale, product_stock)?,
+            ),
+            RoomFact::SaleRead(sale) => ("chophien_room_sale", sale_args("refresh", &sale, None)?),
             RoomFact::OrderPlaced {
                 sale_id,
                 buyer_name,
@@ -486,8 +492,13 @@ fn flag_bit(set: bool) -> String {
 }
 
 /// What `chophien_room_sale` compares: the sale as JSON and the fields a
-/// refresh looks at.
-fn sale_args(mode: &str, sale: &SaleInfo) -> Result<Vec<String>, RoomError> {
+/// refresh looks at; then its product and that product's stock after the
+/// change (`''` when not known), which a replace tells and sets.
+fn sale_args(
+    mode: &str,
+    sale: &SaleInfo,
+    product_stock: Option<u32>,
+) -> Result<Vec<String>, RoomError> {
     let state = serde_json::to_value(sale.state).map_err(internal)?;
     Ok(vec![
         mode.to_owned(),
@@ -496,5 +507,9 @@ fn sale_args(mode: &str, sale: &SaleInfo) -> Result<Vec<String>, RoomError> {
         state.as_str().unwrap_or_default().to_owned(),
         sale.ends_at.to_string(),
         sale.remaining.to_string(),
+        sale.product_id.clone(),
+        product_stock
+            .map(|stock| stock.to_string())
+            .unwrap_or_default(),
     ])
 }
