@@ -43,7 +43,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures_concurrency::future::Join;
 use futures_util::{SinkExt, StreamExt};
 use hyper_tungstenite::HyperWebsocketStream;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -136,11 +135,7 @@ pub async fn serve(
             activity: &activity,
             stalled: false,
         };
-        // Joined with a waker per half, so a wake-up polls only the half
-        // that was woken: a chat delivery wakes the writer alone, and the
-        // reader's socket and `stop` token (a lock) are not polled for it.
-        // `tokio::join!` polls both on every wake-up of every viewer.
-        let (stream, (sink, clean)) = (reader.run(stream), writer.run(membership)).join().await;
+        let (stream, (sink, clean)) = tokio::join!(reader.run(stream), writer.run(membership));
         // Close this connection's peer connections, if it had any. Boxed:
         // the SFU's future is large, and inline it would be part of every
         // idle connection's task though it runs once, at the end.
