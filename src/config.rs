@@ -200,6 +200,11 @@ pub struct ServerConfig {
     /// Behind a reverse proxy: a client's address is the last
     /// `X-Forwarded-For` entry (the proxy's), not the peer's.
     pub behind_proxy: bool,
+    /// How long the allocator keeps freed memory before giving it back to
+    /// the system (`-1`: never). With mimalloc's 1 s a flash-sale burst gave
+    /// pages back and faulted them in again thousands of times; set by the
+    /// binary at start (`main.rs`).
+    pub allocator_purge_delay_ms: i64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -342,6 +347,11 @@ impl Config {
         }
         if s.room_event_buffer == 0 || s.direct_queue == 0 || s.write_batch == 0 {
             return Err(ConfigError("server queue sizes must be positive".into()));
+        }
+        if s.allocator_purge_delay_ms < -1 {
+            return Err(ConfigError(
+                "server.allocator_purge_delay_ms must be -1 (never) or at least 0".into(),
+            ));
         }
         let l = &self.limits;
         if [
@@ -524,6 +534,15 @@ mod tests {
     fn an_empty_chat_history_is_refused() {
         let mut config = Config::defaults();
         config.rooms.chat_history = 0;
+        assert!(config.validate().is_err());
+    }
+
+    #[test]
+    fn an_allocator_purge_delay_below_never_is_refused() {
+        let mut config = Config::defaults();
+        config.server.allocator_purge_delay_ms = -1;
+        config.validate().unwrap();
+        config.server.allocator_purge_delay_ms = -2;
         assert!(config.validate().is_err());
     }
 

@@ -18,6 +18,38 @@ use chophien::server::Server;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// `mi_option_purge_delay`: the option's place in `mi_option_e` of the
+/// mimalloc (v3) that `libmimalloc-sys` builds; the Rust binding does not
+/// name it.
+const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+/// That option's default in this mimalloc, read back before setting it to
+/// make sure option 15 is the purge delay.
+const MI_DEFAULT_PURGE_DELAY_MS: std::os::raw::c_long = 1000;
+
+/// Keep freed memory `delay_ms` before giving it back to the system
+/// (`server.allocator_purge_delay_ms`). Left alone when
+/// `MIMALLOC_PURGE_DELAY` is set (the operator's word wins) or when option
+/// 15 does not read as the purge delay's default (another mimalloc: better
+/// its default than a wrong option).
+fn set_allocator_purge_delay(delay_ms: i64) {
+    if std::env::var_os("MIMALLOC_PURGE_DELAY").is_some() {
+        return;
+    }
+    // SAFETY: reading and setting a mimalloc option is thread-safe and has
+    // no preconditions; mimalloc ignores an option number out of range.
+    let current = unsafe { libmimalloc_sys::mi_option_get(MI_OPTION_PURGE_DELAY) };
+    if current != MI_DEFAULT_PURGE_DELAY_MS {
+        tracing::warn!(
+            current,
+            "allocator purge delay left alone: mimalloc's option 15 is not its purge delay here"
+        );
+        return;
+    }
+    let delay = std::os::raw::c_long::try_from(delay_ms).unwrap_or(-1);
+    // SAFETY: as above.
+    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, delay) };
+}
+
 /// Chợ Phiên: livestream-commerce session server.
 ///
 /// Configuration comes from the embedded defaults (config/default.toml),
@@ -101,6 +133,7 @@ fn main() -> anyhow::Result<()> {
         }
         Command::Serve { listen, json_logs } => {
             init_tracing(json_logs);
+            set_allocator_purge_delay(config.server.allocator_purge_delay_ms);
             let mut config = config;
             if let Some(listen) = listen {
                 config.server.listen = listen;
@@ -196,4 +229,26 @@ async fn shutdown_signal() {
         _ = terminate => {},
     }
     tracing::info!("shutting down");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Option 15 is the purge delay in the mimalloc this binary links: it
+    /// reads as the purge delay's default, and what is set reads back.
+    /// Fails if a mimalloc update moves the option or its default.
+    #[test]
+    fn mimallocs_option_15_is_its_purge_delay() {
+        if std::env::var_os("MIMALLOC_PURGE_DELAY").is_some() {
+            return;
+        }
+        // SAFETY: reading a mimalloc option has no preconditions.
+        let current = unsafe { libmimalloc_sys::mi_option_get(MI_OPTION_PURGE_DELAY) };
+        assert_eq!(current, MI_DEFAULT_PURGE_DELAY_MS);
+        set_allocator_purge_delay(10_000);
+        // SAFETY: as above.
+        let set = unsafe { libmimalloc_sys::mi_option_get(MI_OPTION_PURGE_DELAY) };
+        assert_eq!(set, 10_000);
+    }
 }
