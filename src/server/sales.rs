@@ -300,17 +300,7 @@ async fn mark_bag_products_dirty(
 /// is put right.
 async fn announce_sale_change(state: &AppState, room: &Room, sale: SaleInfo) {
     let product_id = sale.product_id.clone();
-    let product_stock = match state
-        .sales_for(&room.id)
-        .product_stock(&room.id, &product_id)
-        .await
-    {
-        Ok(stock) => stock,
-        Err(error) => {
-            tracing::warn!(room = %room.id, product = %product_id, %error, "could not read a product's stock to announce with its sale");
-            None
-        }
-    };
+    let product_stock = read_product_stock(state, &room.id, &product_id).await;
     announce(
         room,
         RoomFact::SaleChanged {
@@ -498,22 +488,31 @@ pub(super) async fn announce_product(state: &AppState, room_id: &str, product_id
 
 /// One read of a product's count, told to its room.
 async fn observe_product_stock(state: &AppState, room_id: &str, product_id: &str) {
-    let observed = match state
+    let Some(stock) = read_product_stock(state, room_id, product_id).await else {
+        return;
+    };
+    let fact = RoomFact::ProductStock {
+        product_id: product_id.to_owned(),
+        stock,
+    };
+    log_unannounced(room_id, state.rooms.store().observe(room_id, fact).await);
+}
+
+/// The sale store's count of a product: `None` when it keeps none yet (the
+/// product was never on sale) or the read failed (logged; the announcer
+/// reads it again).
+async fn read_product_stock(state: &AppState, room_id: &str, product_id: &str) -> Option<u32> {
+    match state
         .sales_for(room_id)
         .product_stock(room_id, product_id)
         .await
     {
-        Ok(Some(stock)) => {
-            let fact = RoomFact::ProductStock {
-                product_id: product_id.to_owned(),
-                stock,
-            };
-            state.rooms.store().observe(room_id, fact).await
+        Ok(stock) => stock,
+        Err(error) => {
+            tracing::warn!(room = %room_id, product = %product_id, %error, "could not read a product's stock");
+            None
         }
-        Ok(None) => Ok(()),
-        Err(error) => Err(RoomError::Unavailable(error.to_string())),
-    };
-    log_unannounced(room_id, observed);
+    }
 }
 
 /// After the room accepted a catalog change, the sale store's count
