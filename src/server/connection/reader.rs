@@ -189,18 +189,12 @@ impl Reader<'_> {
             })
             .await
             .map_err(|error: RoomError| Refusal::from(error)),
-            // Boxed: these futures are large (a Redis round trip, WebRTC
-            // negotiation) and rare; inline, they would grow every idle
-            // connection's task by their size.
+            // Boxed, by `sales::handle` itself (a buy in a box of its own
+            // size): these futures are large (a Redis round trip, WebRTC
+            // negotiation); inline, they would grow every idle connection's
+            // task by their size.
             Command::Sale(command) => {
-                Box::pin(sales::handle(
-                    self.state,
-                    self.room,
-                    self.actor,
-                    id.clone(),
-                    command,
-                ))
-                .await
+                sales::handle(self.state, self.room, self.actor, id.clone(), command).await
             }
             Command::Coach(command) => {
                 Box::pin(super::super::practice::coach(
