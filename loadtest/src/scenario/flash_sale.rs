@@ -2,10 +2,12 @@
 //!
 //! Phases, each announced to every buyer's task (see [`lifecycle`]):
 //!
-//! 1. **Ramp.** Every buyer connects (a few hundred at a time) and reads its
-//!    socket from then on; the seller's socket is read by its own task
-//!    ([`seller`]). Time to connect all, connects/s and connect failures
-//!    are reported apart: the ramp is no part of the sale's figures.
+//! 1. **Ramp.** The seller goes live; every buyer connects (a few hundred
+//!    at a time) and reads its socket from then on; the seller's socket is
+//!    read by its own task ([`seller`]). Time to connect all, connects/s and
+//!    connect failures are reported apart: the ramp is no part of the
+//!    sale's figures. The room is then left [`ROOM_SETTLE`] to tell its
+//!    viewer count.
 //! 2. **Buy.** The seller starts a live sale; every buyer sends one `buy`
 //!    at its intended time — open loop at `--rate`, or all at once (the
 //!    burst at sale start) — and retries as [`purchase`] describes: `busy`
@@ -63,6 +65,13 @@ use summary::Run;
 use tally::Tally;
 use verdict::Judged;
 
+/// How long the room is left after the ramp before the sale starts: two of
+/// the server's `rooms.viewer_count_interval_ms` (1 s by default), so the
+/// count that tells the ramp's last joins reaches every socket before the
+/// buy phase, as in a real room, where a sale starts minutes after the
+/// audience gathered. Without it that one frame to every socket fell in the
+/// measured phase or not by timing.
+const ROOM_SETTLE: Duration = Duration::from_secs(2);
 /// How long the servers may take to see every buyer gone after the run.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 /// Open files a harness process or a node keeps for other things than its
@@ -85,6 +94,7 @@ pub async fn run(ctx: &Ctx, args: FlashSaleArgs) -> anyhow::Result<Report> {
         .token("lt-seller", "Chị Hoa (load test)", &room, "seller")?;
     let first = ctx.target.first();
     let seller = Seller::connect(&client::room_url(&first.ws_base, &room, &seller_token)).await?;
+    seller::go_live(&seller).await?;
 
     // 1. Ramp: every buyer's task connects, then reads until the end.
     let who = buyers(ctx, &args);
@@ -99,6 +109,9 @@ pub async fn run(ctx: &Ctx, args: FlashSaleArgs) -> anyhow::Result<Report> {
     let joined = crowd.joined(&bar).await?;
     bar.finish_and_clear();
     let ramp = ramp(ctx, &crowd, joined, ramp_start, sources);
+    // The ramp's last news (the room's viewer count) is told before the
+    // sale starts, not in the middle of its burst.
+    tokio::time::sleep(ROOM_SETTLE).await;
 
     // 2. Buy, measured on its own (and with the hog, if asked).
     let hog = if args.hog {

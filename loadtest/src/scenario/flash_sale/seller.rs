@@ -7,11 +7,16 @@ use serde_json::{json, Value};
 use super::super::seller::Seller;
 use super::args::FlashSaleArgs;
 
-/// Go live (an error only means the room is live already), then start a
-/// live sale of product `p1` as `args` say and wait for it to be live; its
-/// id.
-pub async fn start_sale(seller: &Seller, args: &FlashSaleArgs) -> anyhow::Result<String> {
+/// Go live before the buyers come, as a seller does: viewers gather in a
+/// live room. An error only means the room is live already.
+pub async fn go_live(seller: &Seller) -> anyhow::Result<()> {
     seller.request(json!({ "type": "go_live" })).await?;
+    Ok(())
+}
+
+/// Start a live sale of product `p1` as `args` say and wait for it to be
+/// live; its id.
+pub async fn start_sale(seller: &Seller, args: &FlashSaleArgs) -> anyhow::Result<String> {
     let frame = json!({
         "type": "start_sale", "product_id": "p1", "stock": args.stock,
         "price_vnd": 199000, "per_buyer_limit": args.per_buyer_limit, "starts_in_secs": 0,

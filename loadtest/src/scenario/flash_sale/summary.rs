@@ -75,8 +75,8 @@ pub async fn report(ctx: &Ctx, run: Run) -> anyhow::Result<Report> {
         "Throughput counts the store's decisions (reserved, sold out, limit reached, duplicate), not `unavailable` answers (the store failed, outcome unknown) nor `busy` ones (the node's queue was full, nothing reserved); both are retried with the same key.".to_owned(),
         "Latency is per buy, from its intended send time (open loop; a burst means all at sale start) to its definite answer, through any `busy` answers and retries; the `busy` class is each busy answer's own time (send → busy).".to_owned(),
         format!(
-            "The connection ramp ({} of {} buyers in {:.1} s) came before the sale and is not in its throughput or latency; every socket was read from connect to the end of the run.",
-            ramp.connected, ramp.clients, ramp.duration_s
+            "The connection ramp ({} of {} buyers in {:.1} s, into a room already live) came before the sale and is not in its throughput or latency; the room was then left {} s to tell its viewer count before the sale started; every socket was read from connect to the end of the run.",
+            ramp.connected, ramp.clients, ramp.duration_s, super::ROOM_SETTLE.as_secs()
         ),
     ];
     if agents > 0 {
