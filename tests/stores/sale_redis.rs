@@ -376,3 +376,78 @@ async fn buys_answer_unavailable_promptly_while_redis_hangs_and_charge_at_most_o
         9
     );
 }
+
+/// The thirteen keys every sale function takes, in the order of
+/// `chophien.lua`'s header.
+fn sale_function_keys(sale_id: &str) -> Vec<String> {
+    let tag = format!("{{room:{ROOM}}}:");
+    let sale = [
+        "meta",
+        "buyers",
+        "idem",
+        "holds",
+        "deadlines",
+        "statuses",
+        "orders",
+    ]
+    .map(|key| format!("{tag}sale:{sale_id}:{key}"));
+    let room = [
+        "current_sale",
+        "sales",
+        "order_index",
+        "stock",
+        "vouchers",
+        "voucher_uses",
+    ]
+    .map(|key| format!("{tag}{key}"));
+    sale.into_iter().chain(room).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_batch_decides_each_buy_as_if_it_came_alone() {
+    let server = RedisServer::start();
+    let store = connect(&server).await;
+    let sale = store.create_sale(ROOM, tea(3, 2), T0).await.unwrap();
+    let now = T0.to_string();
+    // (buyer, quantity, key): what each buy meets is the stock and the
+    // limit the buys before it in the same call left.
+    let buys = [
+        ("lan", 2, "k1"),  // reserved: 1 left
+        ("lan", 1, "k2"),  // limit reached: she holds 2 of 2
+        ("lan", 2, "k1"),  // her first buy again: duplicate
+        ("minh", 2, "k3"), // sold out: 1 left, 2 asked
+        ("hoa", 1, "k4"),  // reserved: 0 left
+        ("tuan", 1, "k5"), // sold out
+    ];
+    let mut args = vec![now.clone()];
+    for (i, (buyer, quantity, key)) in buys.iter().enumerate() {
+        let idem = format!("{}:{buyer}:{key}", buyer.len());
+        let hold_id = format!("h{i}");
+        args.extend([now.clone(), buyer.to_string(), buyer.to_string()]);
+        args.extend([quantity.to_string(), idem, hold_id]);
+    }
+    let keys = sale_function_keys(&sale.id);
+    let replies: Vec<Vec<String>> = redis::cmd("FCALL")
+        .arg("chophien_buy_batch")
+        .arg(keys.len())
+        .arg(&keys)
+        .arg(&args)
+        .query(&mut server.client())
+        .unwrap();
+
+    let outcomes: Vec<&str> = replies.iter().map(|reply| reply[0].as_str()).collect();
+    assert_eq!(
+        outcomes,
+        [
+            "reserved",
+            "limit_reached",
+            "duplicate",
+            "sold_out",
+            "reserved",
+            "sold_out"
+        ]
+    );
+    assert!(replies[2][1].contains("\"hold_id\":\"h0\""), "{replies:?}");
+    let after = store.get_sale(ROOM, &sale.id, T0).await.unwrap();
+    assert_eq!(after.remaining, 0);
+}

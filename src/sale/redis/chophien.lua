@@ -168,12 +168,18 @@ local function create_sale(keys, args)
   return {'ok'}
 end
 
--- ARGV: now, buyer id, buyer name, quantity, idempotency field, new hold id.
-local function buy(keys, args)
-  local now, buyer, name, qty = tonumber(args[1]), args[2], args[3], tonumber(args[4])
-  local idem_field, hold_id = args[5], args[6]
-  local m = redis.call('HMGET', keys[META], 'remaining', 'per_buyer_limit', 'starts_at',
+-- The sale's fields a buy decides by, in the order `decide` reads them.
+local function buy_terms(keys)
+  return redis.call('HMGET', keys[META], 'remaining', 'per_buyer_limit', 'starts_at',
     'ends_at', 'ended', 'hold_secs', 'sale_id')
+end
+
+-- One buy, decided by the sale's fields `m` (buy_terms), whose `remaining`
+-- it keeps up to date when it reserves: ARGV[at] .. ARGV[at + 5] are now,
+-- buyer id, buyer name, quantity, idempotency field, new hold id.
+local function decide(keys, m, args, at)
+  local now, buyer, name, qty = tonumber(args[at]), args[at + 1], args[at + 2], tonumber(args[at + 3])
+  local idem_field, hold_id = args[at + 4], args[at + 5]
   if not m[1] then return {'sale_not_found'} end
   local prior = redis.call('HGET', keys[IDEM], idem_field)
   if prior then return {'duplicate', redis.call('HGET', keys[HOLDS], prior)} end
@@ -188,7 +194,7 @@ local function buy(keys, args)
   local expires_at = now + tonumber(m[6]) * 1000
   local hold = cjson.encode({hold_id = hold_id, sale_id = m[7], quantity = qty,
     expires_at = expires_at, buyer_id = buyer, buyer_name = name})
-  redis.call('HINCRBY', keys[META], 'remaining', -qty)
+  m[1] = redis.call('HINCRBY', keys[META], 'remaining', -qty)
   redis.call('HINCRBY', keys[BUYERS], buyer, qty)
   list_append(keys[BUYERS], 'holds ' .. buyer, hold_id)
   redis.call('HSET', keys[IDEM], idem_field, hold_id)
@@ -198,13 +204,22 @@ local function buy(keys, args)
   return {'reserved', hold}
 end
 
+-- ARGV: now, buyer id, buyer name, quantity, idempotency field, new hold id.
+local function buy(keys, args)
+  return decide(keys, buy_terms(keys), args, 1)
+end
+
 -- Group commit: ARGV is the batch's now (unused), then six arguments per
 -- buy exactly as `buy` takes them. Runs each buy in order; replies with one
--- `buy` reply per request.
+-- `buy` reply per request. The sale's fields are read once for the batch:
+-- nothing but its own buys changes them inside the one call, and `decide`
+-- keeps `remaining` current (a sold-out decision is then one HGET, not two
+-- reads).
 local function buy_batch(keys, args)
+  local m = buy_terms(keys)
   local replies = {}
   for first = 2, #args, 6 do
-    replies[#replies + 1] = buy(keys, {unpack(args, first, first + 5)})
+    replies[#replies + 1] = decide(keys, m, args, first)
   end
   return replies
 end
