@@ -95,7 +95,10 @@ impl RedisSaleStore {
                     idem_field.as_str(),
                     hold_id.as_str(),
                 ];
-                self.call("chophien_buy", sale, now, &args).await?
+                // Boxed: a whole Redis call's state, inline, would make
+                // every buy's future (thousands wait at once in a flash
+                // sale) the size of this rarer path's, not the lane's.
+                Box::pin(self.call("chophien_buy", sale, now, &args)).await?
             }
         };
         let (outcome, payload) = split_reply(reply)?;
