@@ -377,32 +377,6 @@ async fn buys_answer_unavailable_promptly_while_redis_hangs_and_charge_at_most_o
     );
 }
 
-/// The thirteen keys every sale function takes, in the order of
-/// `chophien.lua`'s header.
-fn sale_function_keys(sale_id: &str) -> Vec<String> {
-    let tag = format!("{{room:{ROOM}}}:");
-    let sale = [
-        "meta",
-        "buyers",
-        "idem",
-        "holds",
-        "deadlines",
-        "statuses",
-        "orders",
-    ]
-    .map(|key| format!("{tag}sale:{sale_id}:{key}"));
-    let room = [
-        "current_sale",
-        "sales",
-        "order_index",
-        "stock",
-        "vouchers",
-        "voucher_uses",
-    ]
-    .map(|key| format!("{tag}{key}"));
-    sale.into_iter().chain(room).collect()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_batch_decides_each_buy_as_if_it_came_alone() {
     let server = RedisServer::start();
@@ -426,7 +400,7 @@ async fn one_batch_decides_each_buy_as_if_it_came_alone() {
         args.extend([now.clone(), buyer.to_string(), buyer.to_string()]);
         args.extend([quantity.to_string(), idem, hold_id]);
     }
-    let keys = sale_function_keys(&sale.id);
+    let keys = RedisSaleStore::function_keys(ROOM, &sale.id);
     let replies: Vec<Vec<String>> = redis::cmd("FCALL")
         .arg("chophien_buy_batch")
         .arg(keys.len())

@@ -144,6 +144,13 @@ impl RedisSaleStore {
         self
     }
 
+    /// The thirteen keys every sale function of `chophien.lua` takes, in
+    /// its order, for one sale of a room: for a caller of the functions
+    /// themselves (an operator's script, a test); the ids are not checked.
+    pub fn function_keys(room_id: &str, sale_id: &str) -> Vec<String> {
+        SaleKeys::new(room_id, sale_id).0.to_vec()
+    }
+
     /// Group-commit calls sent to Redis and the buys they carried; `None`
     /// with group commit off.
     pub fn batch_totals(&self) -> Option<(u64, u64)> {
