@@ -197,7 +197,7 @@ impl RedisSaleStore {
         args: &[&str],
         entry: Option<&JournalEntry>,
     ) -> Result<T, SaleError> {
-        let mut keys = SaleKeys::new(&sale.room_id, &sale.sale_id).0.to_vec();
+        let mut keys = Self::function_keys(&sale.room_id, &sale.sale_id);
         let now = now.to_string();
         let mut args: Vec<&str> = std::iter::once(now.as_str())
             .chain(args.iter().copied())
